@@ -1,0 +1,24 @@
+import { VaultError } from "../http/errors.js";
+import type { Principal } from "./principal.js";
+import { VaultTokens } from "./vault-tokens.js";
+
+/** Verifies bearer credentials that are not vault tokens (ScaiKey JWTs). */
+export interface JwtVerifier {
+  verify(jwt: string): Promise<Principal>;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/** The one place a request's credential becomes a Principal. */
+export class Authenticator {
+  constructor(private readonly vaultTokens: VaultTokens, private readonly jwt: JwtVerifier | null) {}
+
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    const match = authorization ? BEARER.exec(authorization) : null;
+    if (!match) throw new VaultError("authentication_required", "Send Authorization: Bearer <token>");
+    const bearer = match[1];
+    if (VaultTokens.looksLikeVaultToken(bearer)) return this.vaultTokens.authenticate(bearer);
+    if (bearer.split(".").length === 3 && this.jwt) return this.jwt.verify(bearer);
+    throw new VaultError("token_invalid", "The token is not valid");
+  }
+}

@@ -1,0 +1,50 @@
+import type { Migration } from "../storage/contract.js";
+
+export const accessMigrations: Migration[] = [
+  {
+    id: "0003_access",
+    up: () => [
+      `CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        partner_id TEXT NOT NULL,
+        tenant_id TEXT,
+        identity_id TEXT NOT NULL,
+        identity_type TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        description TEXT,
+        created_by TEXT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        revoked_at BIGINT
+      )`,
+      "CREATE INDEX tokens_tenant ON tokens (tenant_id, created_at)",
+      `CREATE TABLE policies (
+        id TEXT PRIMARY KEY,
+        partner_id TEXT NOT NULL,
+        tenant_id TEXT,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        rules TEXT NOT NULL,
+        builtin INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      "CREATE UNIQUE INDEX policies_name ON policies (partner_id, tenant_id, name)",
+      `CREATE TABLE policy_bindings (
+        id TEXT PRIMARY KEY,
+        policy_id TEXT NOT NULL REFERENCES policies (id) ON DELETE CASCADE,
+        partner_id TEXT NOT NULL,
+        tenant_id TEXT,
+        identity_type TEXT NOT NULL,
+        identity_id TEXT NOT NULL,
+        expires_at BIGINT,
+        created_at BIGINT NOT NULL
+      )`,
+      "CREATE INDEX policy_bindings_identity ON policy_bindings (partner_id, identity_id)",
+      "CREATE INDEX policy_bindings_policy ON policy_bindings (policy_id)",
+    ],
+  },
+];

@@ -1,0 +1,31 @@
+export type IdentityType = "user" | "service_account" | "group" | "system";
+export type Role = "tenant_admin" | "partner_admin" | "super_admin";
+
+/** Who is calling, as established by authentication; everything after reads only this. */
+export interface Principal {
+  identityId: string;
+  identityType: IdentityType;
+  displayName: string | null;
+  partnerId: string;
+  /** The tenant the credential belongs to (null for partner-level credentials). */
+  tenantId: string | null;
+  scopes: ReadonlySet<string>;
+  /** Group identities (`group:sre`) whose bindings apply too. */
+  groups: readonly string[];
+  roles: readonly Role[];
+  mfaVerifiedAt: number | null;
+  tokenExpiresAt: number | null;
+  tokenKind: "vault" | "scaikey" | "system";
+  tokenId: string | null;
+}
+
+export function isPartnerAdmin(principal: Principal): boolean {
+  return principal.roles.includes("partner_admin") || principal.roles.includes("super_admin");
+}
+
+export function identityTypeOf(identityId: string): IdentityType {
+  if (identityId.startsWith("sa:")) return "service_account";
+  if (identityId.startsWith("group:")) return "group";
+  if (identityId.startsWith("system:")) return "system";
+  return "user";
+}

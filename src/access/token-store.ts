@@ -1,0 +1,97 @@
+import type { Database, Queryable } from "../storage/contract.js";
+import type { IdentityType, Role } from "./principal.js";
+
+export interface TokenRecord {
+  id: string;
+  tokenHash: string;
+  partnerId: string;
+  tenantId: string | null;
+  identityId: string;
+  identityType: IdentityType;
+  scopes: string[];
+  roles: Role[];
+  description: string | null;
+  createdBy: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+interface TokenRow {
+  id: string;
+  token_hash: string;
+  partner_id: string;
+  tenant_id: string | null;
+  identity_id: string;
+  identity_type: IdentityType;
+  scopes: string;
+  roles: string;
+  description: string | null;
+  created_by: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+const COLUMNS = "id, token_hash, partner_id, tenant_id, identity_id, identity_type, scopes, roles, description, created_by, created_at, expires_at, revoked_at";
+
+const toRecord = (row: TokenRow): TokenRecord => ({
+  id: row.id,
+  tokenHash: row.token_hash,
+  partnerId: row.partner_id,
+  tenantId: row.tenant_id,
+  identityId: row.identity_id,
+  identityType: row.identity_type,
+  scopes: JSON.parse(row.scopes) as string[],
+  roles: JSON.parse(row.roles) as Role[],
+  description: row.description,
+  createdBy: row.created_by,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+});
+
+export class TokenStore {
+  constructor(private readonly db: Database) {}
+
+  async insert(token: TokenRecord, tx?: Queryable): Promise<void> {
+    await (tx ?? this.db).run(`INSERT INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+      token.id,
+      token.tokenHash,
+      token.partnerId,
+      token.tenantId,
+      token.identityId,
+      token.identityType,
+      JSON.stringify(token.scopes),
+      JSON.stringify(token.roles),
+      token.description,
+      token.createdBy,
+      token.createdAt,
+      token.expiresAt,
+      token.revokedAt,
+    ]);
+  }
+
+  async findByHash(tokenHash: string): Promise<TokenRecord | undefined> {
+    const row = await this.db.get<TokenRow>(`SELECT ${COLUMNS} FROM tokens WHERE token_hash = ?`, [tokenHash]);
+    return row ? toRecord(row) : undefined;
+  }
+
+  async findById(id: string, tx?: Queryable): Promise<TokenRecord | undefined> {
+    const row = await (tx ?? this.db).get<TokenRow>(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`, [id]);
+    return row ? toRecord(row) : undefined;
+  }
+
+  async listForTenant(partnerId: string, tenantId: string, after: string | null, limit: number): Promise<TokenRecord[]> {
+    const rows = await this.db.all<TokenRow>(
+      `SELECT ${COLUMNS} FROM tokens WHERE partner_id = ? AND tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      [partnerId, tenantId, after ?? "", limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  async revoke(id: string, at: number, tx?: Queryable): Promise<boolean> {
+    const result = await (tx ?? this.db).run("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [at, id]);
+    return result.changes > 0;
+  }
+}

@@ -1,0 +1,116 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import { Ajv } from "ajv";
+import { readFileSync } from "node:fs";
+import { Authenticator, type JwtVerifier } from "./access/authenticator.js";
+import { Authorizer } from "./access/authorizer.js";
+import { PolicyStore } from "./access/policy-store.js";
+import { TokenStore } from "./access/token-store.js";
+import { VaultTokens } from "./access/vault-tokens.js";
+import { AuditLog } from "./audit/audit-log.js";
+import { AuditRecorder } from "./audit/recorder.js";
+import type { VaultConfig } from "./config/config.js";
+import { Keyring } from "./crypto/keyring.js";
+import { LocalRootKey, loadLocalRootKey } from "./crypto/root-key.js";
+import { EventOutbox } from "./events/outbox.js";
+import { installErrorHandling } from "./http/error-handler.js";
+import { installPipeline, rewriteTenantPrefix } from "./http/pipeline.js";
+import { secretActionConstraint } from "./http/secret-action.js";
+import { SecretsReader } from "./secrets/reader.js";
+import { registerSecretRoutes } from "./secrets/routes.js";
+import { SecretsService } from "./secrets/service.js";
+import { SecretStore } from "./secrets/store.js";
+import { randomBase62 } from "./shared/ids.js";
+import type { Database } from "./storage/contract.js";
+import { ALL_MIGRATIONS } from "./storage/migrations.js";
+import { openDatabase } from "./storage/open.js";
+import { registerSystemRoutes, VERSION } from "./system/routes.js";
+import { bootstrap, DEFAULT_PARTNER_ID } from "./tenancy/bootstrap.js";
+import { TenantResolver } from "./tenancy/resolver.js";
+import { TenancyStore } from "./tenancy/store.js";
+
+export interface Vault {
+  app: FastifyInstance;
+  db: Database;
+  config: VaultConfig;
+  /** The bootstrap admin token when this start generated it (print once), else null. */
+  generatedAdminToken: string | null;
+  rootKeyFileCreated: string | null;
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  /** Where logs go; defaults to stdout. Tests pass a stream to scan what was logged. */
+  logStream?: NodeJS.WritableStream;
+  jwtVerifier?: JwtVerifier | null;
+}
+
+function compilerFor(coerce: boolean): Ajv {
+  return new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes: coerce, strict: false });
+}
+
+/** The composition root: every component is built and wired here, by hand. */
+export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
+  const db = openDatabase(config.databaseUrl, { auditSync: config.auditSync });
+  await db.migrate(ALL_MIGRATIONS);
+
+  const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);
+  const keyring = new Keyring(db, new LocalRootKey(rootKey.key));
+  const tenancy = new TenancyStore(db);
+  const policyStore = new PolicyStore(db);
+  const vaultTokens = new VaultTokens(new TokenStore(db), await keyring.systemKey("token-hash"));
+  const authorizer = new Authorizer(policyStore);
+  const authenticator = new Authenticator(vaultTokens, options.jwtVerifier ?? null);
+  const audit = new AuditRecorder(new AuditLog(db), DEFAULT_PARTNER_ID);
+  const events = new EventOutbox(db);
+  const secretStore = new SecretStore(db);
+  const secrets = new SecretsService({ db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes });
+  const reader = new SecretsReader({ store: secretStore, keyring, authorizer });
+
+  const boot = await bootstrap({ db, tenancy, policies: policyStore, tokens: vaultTokens, keyring }, config.bootstrapToken);
+
+  const bodyAjv = compilerFor(false);
+  const queryAjv = compilerFor(true);
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      stream: options.logStream,
+      redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
+      serializers: {
+        req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: req.url.split("?")[0], request_id: req.id }),
+      },
+    },
+    genReqId: () => `req_${randomBase62(20)}`,
+    bodyLimit: config.maxBodyBytes,
+    rewriteUrl: (req) => rewriteTenantPrefix(req as never),
+    routerOptions: { constraints: { secretAction: secretActionConstraint as never } },
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodyAjv : queryAjv).compile(schema as object));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "ScaiVault API", version: VERSION },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+    transform: ({ schema, url, route }) => ({ schema, url: (route.config as { docPath?: string } | undefined)?.docPath ?? url }),
+  });
+
+  installErrorHandling(app);
+  installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy), audit });
+  registerSystemRoutes(app, { db, keyring });
+  registerSecretRoutes(app, secrets, reader);
+
+  return {
+    app,
+    db,
+    config,
+    generatedAdminToken: boot.generatedToken,
+    rootKeyFileCreated: rootKey.createdFile,
+    async close() {
+      await app.close();
+      await db.close();
+    },
+  };
+}

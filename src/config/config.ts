@@ -1,0 +1,157 @@
+import { readFileSync } from "node:fs";
+
+/**
+ * Configuration is read once at start from the environment (and an optional JSON file named by
+ * SCAIVAULT_CONFIG whose keys are the same variable names; the environment wins), validated, and
+ * passed down. Nothing else in the server reads process.env.
+ */
+export interface VaultConfig {
+  bindHost: string;
+  bindPort: number;
+  baseUrl: string | null;
+  databaseUrl: string;
+  redisUrl: string | null;
+  scaikey: {
+    url: string | null;
+    jwksUrl: string | null;
+    audience: string | null;
+    issuers: string[];
+  };
+  kms: { provider: "local"; localKey: Buffer | null; localKeyFile: string };
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  logFormat: "json" | "pretty";
+  bootstrapToken: string | null;
+  webhookAllowPrivate: boolean;
+  rateLimits: Record<string, number>;
+  tls: { certFile: string; keyFile: string } | null;
+  auditSync: "normal" | "full";
+  maxSecretBytes: number;
+  maxBodyBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function loadFileEnv(env: Env): Env {
+  const file = env.SCAIVAULT_CONFIG;
+  if (!file) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new ConfigError("SCAIVAULT_CONFIG", `cannot read ${file} as JSON (${(error as Error).message})`);
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError("SCAIVAULT_CONFIG", "the file must hold a JSON object of variable names to values");
+  }
+  return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, String(value)]));
+}
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined || value === "") return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(", ")} (got "${value}")`);
+  }
+  return value as T;
+}
+
+function bool(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === "") return false;
+  if (["true", "1", "yes"].includes(value.toLowerCase())) return true;
+  if (["false", "0", "no"].includes(value.toLowerCase())) return false;
+  throw new ConfigError(name, `must be true or false (got "${value}")`);
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed <= 0) throw new ConfigError(name, `must be a positive integer (got "${value}")`);
+  return parsed;
+}
+
+function url(name: string, value: string | undefined): string | null {
+  if (value === undefined || value === "") return null;
+  try {
+    new URL(value);
+  } catch {
+    throw new ConfigError(name, `must be an absolute URL (got "${value}")`);
+  }
+  return value;
+}
+
+function parseBind(value: string | undefined): { host: string; port: number } {
+  const text = value && value !== "" ? value : "127.0.0.1:8443";
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw new ConfigError("BIND_ADDRESS", `must be host:port (got "${text}")`);
+  return { host: match[1].replace(/^\[|\]$/g, ""), port };
+}
+
+function parseDatabaseUrl(value: string | undefined): string {
+  const text = value && value !== "" ? value : "sqlite:./data/scaivault.db";
+  if (/^sqlite:.+/.test(text) || /^postgres(ql)?:\/\/.+/.test(text)) return text;
+  throw new ConfigError("DATABASE_URL", `must start with sqlite:, postgres:// or postgresql:// (got "${text.split("@").pop()}")`);
+}
+
+function parseLocalKey(value: string | undefined): Buffer | null {
+  if (value === undefined || value === "") return null;
+  const key = Buffer.from(value, "base64");
+  if (key.length !== 32 || key.toString("base64") !== value.replace(/\s/g, "")) {
+    throw new ConfigError("KMS_LOCAL_KEY", "must be 32 bytes encoded as base64");
+  }
+  return key;
+}
+
+const RATE_PREFIX = "RATE_LIMIT_";
+
+export function loadConfig(processEnv: Env = process.env): VaultConfig {
+  const env: Env = { ...loadFileEnv(processEnv), ...processEnv };
+  const bind = parseBind(env.BIND_ADDRESS);
+  const certFile = env.TLS_CERT_FILE || undefined;
+  const keyFile = env.TLS_KEY_FILE || undefined;
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new ConfigError(certFile ? "TLS_KEY_FILE" : "TLS_CERT_FILE", "TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  }
+  const bootstrapToken = env.SCAIVAULT_BOOTSTRAP_TOKEN || null;
+  if (bootstrapToken !== null && !/^skt_[A-Za-z0-9_-]{32,200}$/.test(bootstrapToken)) {
+    throw new ConfigError("SCAIVAULT_BOOTSTRAP_TOKEN", "must look like skt_ followed by at least 32 letters, digits, - or _");
+  }
+  const rateLimits: Record<string, number> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith(RATE_PREFIX)) rateLimits[name.slice(RATE_PREFIX.length).toLowerCase()] = positiveInt(name, value, 1);
+  }
+  const issuers = (env.SCAIKEY_ISSUERS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return {
+    bindHost: bind.host,
+    bindPort: bind.port,
+    baseUrl: url("BASE_URL", env.BASE_URL),
+    databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
+    redisUrl: url("REDIS_URL", env.REDIS_URL),
+    scaikey: {
+      url: url("SCAIKEY_URL", env.SCAIKEY_URL),
+      jwksUrl: url("SCAIKEY_JWKS_URL", env.SCAIKEY_JWKS_URL),
+      audience: env.SCAIKEY_AUDIENCE || null,
+      issuers,
+    },
+    kms: {
+      provider: oneOf("KMS_PROVIDER", env.KMS_PROVIDER, ["local"] as const, "local"),
+      localKey: parseLocalKey(env.KMS_LOCAL_KEY),
+      localKeyFile: env.KMS_LOCAL_KEY_FILE || "./data/root.key",
+    },
+    logLevel: oneOf("LOG_LEVEL", env.LOG_LEVEL?.toLowerCase(), ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
+    logFormat: oneOf("LOG_FORMAT", env.LOG_FORMAT?.toLowerCase(), ["json", "pretty"] as const, "json"),
+    bootstrapToken,
+    webhookAllowPrivate: bool("SCAIVAULT_WEBHOOK_ALLOW_PRIVATE", env.SCAIVAULT_WEBHOOK_ALLOW_PRIVATE),
+    rateLimits,
+    tls: certFile && keyFile ? { certFile, keyFile } : null,
+    auditSync: oneOf("SCAIVAULT_AUDIT_SYNC", env.SCAIVAULT_AUDIT_SYNC?.toLowerCase(), ["normal", "full"] as const, "normal"),
+    maxSecretBytes: positiveInt("SCAIVAULT_MAX_SECRET_BYTES", env.SCAIVAULT_MAX_SECRET_BYTES, 64 * 1024),
+    maxBodyBytes: positiveInt("SCAIVAULT_MAX_BODY_BYTES", env.SCAIVAULT_MAX_BODY_BYTES, 1024 * 1024),
+  };
+}

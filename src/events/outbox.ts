@@ -1,0 +1,52 @@
+import type { Database, Queryable } from "../storage/contract.js";
+import { newId } from "../shared/ids.js";
+
+export interface VaultEvent {
+  event_id: string;
+  event_type: string;
+  timestamp: string;
+  tenant_id: string | null;
+  partner_id: string;
+  identity_id: string | null;
+  path: string | null;
+  data: Record<string, unknown>;
+  request_id: string | null;
+}
+
+export type NewEvent = Omit<VaultEvent, "event_id" | "timestamp">;
+
+export type EventListener = (event: VaultEvent) => void;
+
+/**
+ * Events are written to the outbox inside the transaction of the change that caused them, so a
+ * crash cannot separate the two; listeners hear of them only after the commit.
+ */
+export class EventOutbox {
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(private readonly db: Database) {}
+
+  async append(tx: Queryable, event: NewEvent): Promise<VaultEvent> {
+    const now = Date.now();
+    const stored: VaultEvent = { ...event, event_id: newId("evt"), timestamp: new Date(now).toISOString() };
+    await tx.run(
+      "INSERT INTO events (id, partner_id, tenant_id, event_type, path, identity_id, request_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now],
+    );
+    return stored;
+  }
+
+  /** Called by the service once its transaction has committed. */
+  published(events: readonly VaultEvent[]): void {
+    for (const event of events) for (const listener of this.listeners) listener(event);
+  }
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get database(): Database {
+    return this.db;
+  }
+}

@@ -1,0 +1,58 @@
+import type { Principal } from "../access/principal.js";
+import type { Scope } from "../access/scopes.js";
+
+/** Per-route settings read by the request pipeline (`config` on each Fastify route). */
+export interface RoutePolicy {
+  /** false for the few public endpoints (health, version, openapi). */
+  auth?: boolean;
+  /** The token scope the route needs; `admin` satisfies any. */
+  scope?: Scope;
+  /** The audit action recorded for every request to this route; none for public endpoints. */
+  action?: string;
+  /** The rate-limit bucket the route draws from. */
+  category?: string;
+  /** Routes that act at partner level need no tenant. */
+  tenantOptional?: boolean;
+  /** The path shown in the OpenAPI document when the route URL is a wildcard. */
+  docPath?: string;
+}
+
+export interface AuditDraft {
+  action: string | null;
+  secretPath: string | null;
+  extra: Record<string, unknown>;
+  /** Set once the entry is written (by a service inside its transaction, or by the pipeline). */
+  recorded: boolean;
+}
+
+export interface TenantRef {
+  tenantId: string;
+  partnerId: string;
+}
+
+export interface RequestContext {
+  requestId: string;
+  startedAt: bigint;
+  sourceIp: string;
+  userAgent: string | null;
+  principal: Principal | null;
+  tenant: TenantRef | null;
+  /** Tenant named by the `/v1/t/{tenant_id}` prefix, before resolution. */
+  tenantFromUrl: string | null;
+  bodyInvalid: boolean;
+  /** The error code the response carries, set where errors are rendered. */
+  errorCode: string | null;
+  audit: AuditDraft;
+}
+
+/** What a service sees: a request that passed authentication and tenant resolution. */
+export interface Caller {
+  principal: Principal;
+  tenant: TenantRef;
+  requestId: string;
+  ctx: RequestContext;
+}
+
+export function elapsedMs(ctx: RequestContext): number {
+  return Number(process.hrtime.bigint() - ctx.startedAt) / 1e6;
+}

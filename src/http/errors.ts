@@ -1,0 +1,90 @@
+/**
+ * The closed list of error codes the API can answer, and the one table that maps each to
+ * its HTTP status. Domain code throws `VaultError`; only the HTTP edge renders it.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  invalid_path: 400,
+  invalid_secret_type: 400,
+  invalid_duration: 400,
+  invalid_cursor: 400,
+  invalid_policy: 400,
+  invalid_glob: 400,
+  invalid_config: 400,
+  validation_error: 422,
+  authentication_required: 401,
+  token_invalid: 401,
+  token_expired: 401,
+  token_revoked: 401,
+  access_denied: 403,
+  insufficient_scope: 403,
+  mfa_required: 403,
+  ip_not_allowed: 403,
+  time_window_violation: 403,
+  tenant_access_denied: 403,
+  forbidden: 403,
+  not_found: 404,
+  secret_not_found: 404,
+  version_not_found: 404,
+  policy_not_found: 404,
+  binding_not_found: 404,
+  webhook_not_found: 404,
+  subscription_not_found: 404,
+  rotation_policy_not_found: 404,
+  secret_policy_not_found: 404,
+  tenant_not_found: 404,
+  identity_not_found: 404,
+  token_not_found: 404,
+  delivery_not_found: 404,
+  export_not_found: 404,
+  method_not_allowed: 405,
+  secret_exists: 409,
+  version_conflict: 409,
+  policy_in_use: 409,
+  already_exists: 409,
+  no_rotation_policy: 409,
+  secret_expired: 410,
+  version_expired: 410,
+  version_destroyed: 410,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+export interface VaultErrorOptions {
+  details?: Record<string, unknown>;
+  /** Whole seconds; rendered as `Retry-After` (429 and 503 always carry one). */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+export class VaultError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown>;
+  readonly retryAfterSeconds?: number;
+
+  constructor(code: ErrorCode, message: string, options: VaultErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "VaultError";
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.details = options.details ?? {};
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+export function isVaultError(error: unknown): error is VaultError {
+  return error instanceof VaultError;
+}
+
+/** A 422 with per-field messages, the shape every schema violation takes. */
+export function validationError(fields: Record<string, string>, message = "Request validation failed"): VaultError {
+  return new VaultError("validation_error", message, { details: { fields } });
+}

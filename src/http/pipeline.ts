@@ -1,0 +1,131 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Authenticator } from "../access/authenticator.js";
+import { scopesAllow } from "../access/scopes.js";
+import type { AuditRecorder } from "../audit/recorder.js";
+import type { TenantResolver } from "../tenancy/resolver.js";
+import type { Caller, RequestContext, RoutePolicy } from "./context.js";
+import { sendError, toVaultError } from "./error-handler.js";
+import { VaultError } from "./errors.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    vault: RequestContext;
+  }
+  interface FastifyContextConfig extends RoutePolicy {}
+}
+
+const TENANT_PREFIX = /^\/v1\/t\/([^/?#]+)(\/.*)?$/;
+
+/** Fastify `rewriteUrl`: `/v1/t/{tenant}/secrets/x` is served by `/v1/secrets/x` with the tenant noted. */
+export function rewriteTenantPrefix(raw: { url?: string; headers: Record<string, unknown> }): string {
+  const url = raw.url ?? "/";
+  const match = TENANT_PREFIX.exec(url);
+  if (!match) return url;
+  (raw as { tenantFromUrl?: string }).tenantFromUrl = decodeURIComponentSafe(match[1]);
+  return `/v1${match[2] ?? "/"}`;
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+export interface PipelineDeps {
+  authenticator: Authenticator;
+  tenants: TenantResolver;
+  audit: AuditRecorder;
+}
+
+/**
+ * The request pipeline, in the contract's order: request id → authenticate → resolve tenant →
+ * scope → body shape → (schema validation, by Fastify) → handler (policy, existence) → audit
+ * before the response leaves → error rendering (error-handler.ts).
+ */
+export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void {
+  app.decorateRequest("vault", null as unknown as RequestContext);
+
+  app.addHook("onRequest", async (request, reply) => {
+    const requestId = request.id;
+    request.vault = {
+      requestId,
+      startedAt: process.hrtime.bigint(),
+      sourceIp: request.ip,
+      userAgent: typeof request.headers["user-agent"] === "string" ? request.headers["user-agent"].slice(0, 512) : null,
+      principal: null,
+      tenant: null,
+      tenantFromUrl: (request.raw as { tenantFromUrl?: string }).tenantFromUrl ?? null,
+      bodyInvalid: false,
+      errorCode: null,
+      audit: { action: request.routeOptions.config?.action ?? null, secretPath: null, extra: {}, recorded: false },
+    };
+    reply.header("X-Request-ID", requestId);
+  });
+
+  app.addHook("preValidation", async (request) => {
+    const policy = request.routeOptions.config ?? {};
+    if (policy.auth === false) return;
+    const ctx = request.vault;
+    ctx.principal = await deps.authenticator.authenticate(request.headers.authorization);
+    const headerTenant = request.headers["x-tenant-id"];
+    const named = ctx.tenantFromUrl ?? (typeof headerTenant === "string" && headerTenant !== "" ? headerTenant : null);
+    ctx.tenant = await deps.tenants.resolve(ctx.principal, named);
+    if (!ctx.tenant && !policy.tenantOptional) {
+      throw new VaultError("invalid_request", "This credential belongs to no tenant: name one with X-Tenant-ID or /v1/t/{tenant_id}");
+    }
+    if (policy.scope && !scopesAllow(ctx.principal.scopes, policy.scope)) {
+      throw new VaultError("insufficient_scope", `This token lacks the ${policy.scope} scope`, { details: { required_scope: policy.scope } });
+    }
+    if (ctx.bodyInvalid || (request.routeOptions.schema?.body && !isPlainObject(request.body))) {
+      throw new VaultError("invalid_request", "The request body must be a JSON object");
+    }
+  });
+
+  // Audit before the response leaves: if the entry cannot be written, the caller gets a 503, not the data.
+  app.addHook("onSend", async (request, reply, payload) => {
+    const ctx = request.vault;
+    if (!ctx || ctx.audit.recorded || !ctx.audit.action) return payload;
+    try {
+      await deps.audit.recordRequest(ctx, reply.statusCode);
+      return payload;
+    } catch (error) {
+      request.log.error({ err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }, "audit write failed; withholding response");
+      ctx.audit.recorded = true;
+      const failure = new VaultError("service_unavailable", "The audit trail is unavailable; the request was not completed", { retryAfterSeconds: 1 });
+      reply.header("Retry-After", "1").code(503);
+      return JSON.stringify({ error: { code: failure.code, message: failure.message, details: {}, request_id: ctx.requestId } });
+    }
+  });
+
+  installBodyParser(app);
+}
+
+/** Bodies are parsed as JSON whatever the content type says (as Vault does); a bad body is reported after authentication. */
+function installBodyParser(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (request: FastifyRequest, body: string | Buffer, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      request.vault.bodyInvalid = true;
+      done(null, undefined);
+    }
+  });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The caller of an authenticated route; the pipeline guarantees principal and tenant are set. */
+export function callerOf(request: FastifyRequest): Caller {
+  const ctx = request.vault;
+  if (!ctx.principal || !ctx.tenant) throw toVaultError(new Error("route reached without an authenticated tenant caller"));
+  return { principal: ctx.principal, tenant: ctx.tenant, requestId: ctx.requestId, ctx };
+}
+
+export { sendError };

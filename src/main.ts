@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { buildVault } from "./app.js";
+import { ConfigError, loadConfig } from "./config/config.js";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`scaivault: configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const vault = await buildVault(config);
+  const address = await vault.app.listen({ host: config.bindHost, port: config.bindPort });
+  if (vault.rootKeyFileCreated) {
+    process.stderr.write(`\nCreated the local root key at ${vault.rootKeyFileCreated} (mode 0600). Back it up: without it no secret can be decrypted.\n`);
+  }
+  if (vault.generatedAdminToken) {
+    process.stderr.write(
+      [
+        "",
+        "================================================================",
+        " ScaiVault bootstrap admin token (shown once, store it safely):",
+        "",
+        `   ${vault.generatedAdminToken}`,
+        "",
+        ` export ADMIN_TOKEN=${vault.generatedAdminToken}`,
+        "================================================================",
+        "",
+      ].join("\n") + "\n",
+    );
+  }
+  process.stderr.write(`ScaiVault listening on ${address} (storage: ${vault.db.dialect})\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    vault.app.log.info({ signal }, "shutting down");
+    vault.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`scaivault: failed to start: ${error.message}\n`);
+  process.exit(1);
+});

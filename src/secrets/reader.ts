@@ -1,0 +1,186 @@
+import type { Authorizer, Evaluator } from "../access/authorizer.js";
+import { denial } from "../access/authorizer.js";
+import type { Keyring } from "../crypto/keyring.js";
+import type { Caller } from "../http/context.js";
+import { VaultError, isVaultError } from "../http/errors.js";
+import { decodeCursor, encodeCursor } from "../shared/cursor.js";
+import { requireDuration } from "../shared/duration.js";
+import { iso, isoOrNull } from "../shared/time.js";
+import { pathProblem, requireValidPath } from "./paths.js";
+import type { BatchReadBody, BatchReadResponse, ExpiringQuery, ListSecretsQuery, SecretObject, SecretVersionsResponse } from "./schemas.js";
+import { notFound } from "./service.js";
+import type { SecretRow, SecretStore, VersionRow } from "./store.js";
+import { listItemView, metadataView, secretView, versionState } from "./view.js";
+
+const ACCESS_TOUCH_WINDOW_MS = 60_000;
+const SCAN_PAGE = 200;
+const PREFIX_CHARS = /^[a-z0-9\-_./]*$/;
+
+export interface ReaderDeps {
+  store: SecretStore;
+  keyring: Keyring;
+  authorizer: Authorizer;
+}
+
+/** Reads: policy first, then existence, so a caller learns nothing about paths it may not read. */
+export class SecretsReader {
+  constructor(private readonly deps: ReaderDeps) {}
+
+  async read(caller: Caller, rawPath: string, version: number | "previous" | undefined): Promise<SecretObject> {
+    const path = requireValidPath(rawPath);
+    caller.ctx.audit.secretPath = path;
+    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "read");
+    const secret = await this.readAllowed(caller, path, version);
+    caller.ctx.audit.extra = { version: secret.version };
+    return secret;
+  }
+
+  /** The read itself, once policy has allowed it. */
+  private async readAllowed(caller: Caller, path: string, version: number | "previous" | undefined): Promise<SecretObject> {
+    const { tenantId } = caller.tenant;
+    const head = await this.deps.store.getWithVersion(tenantId, path, typeof version === "number" ? version : null);
+    const now = Date.now();
+    if (!head || head.secret.deleted_at !== null) throw notFound(head?.secret, now);
+    let { secret, version: row } = head;
+    if (secret.expires_at !== null && secret.expires_at <= now) {
+      throw new VaultError("secret_expired", "The secret has expired", { details: { expires_at: iso(secret.expires_at) } });
+    }
+    if (version === "previous") {
+      if (secret.current_version < 2) throw new VaultError("version_not_found", "The secret has no previous version");
+      row = (await this.deps.store.getWithVersion(tenantId, path, secret.current_version - 1))?.version ?? null;
+    }
+    const wanted = version === "previous" ? secret.current_version - 1 : version ?? secret.current_version;
+    if (!row) throw new VaultError("version_not_found", `Version ${wanted} does not exist or has aged out`, { details: { version: wanted } });
+    if (row.destroyed_at !== null || !row.ciphertext || !row.wrapped_key || !row.key_id) {
+      throw new VaultError("version_destroyed", `Version ${row.version} was destroyed`, { details: { version: row.version } });
+    }
+    if (row.grace_until !== null && row.grace_until <= now) {
+      throw new VaultError("version_expired", `Version ${row.version} was replaced by a rotation and its grace period has ended`, {
+        details: { version: row.version, grace_period_ended: iso(row.grace_until) },
+      });
+    }
+    const plaintext = await this.deps.keyring.decryptSecret(
+      { tenantId, path, version: row.version },
+      { ciphertext: Buffer.from(row.ciphertext), wrappedDataKey: Buffer.from(row.wrapped_key), tenantKeyId: row.key_id },
+    );
+    if (secret.last_accessed_at === null || secret.last_accessed_at < now - ACCESS_TOUCH_WINDOW_MS) {
+      await this.deps.store.touchAccess(tenantId, path, now, ACCESS_TOUCH_WINDOW_MS);
+      secret = { ...secret, last_accessed_at: now };
+    }
+    return { ...secretView(secret, row), data: JSON.parse(plaintext.toString("utf8")) as Record<string, unknown> };
+  }
+
+  async metadata(caller: Caller, rawPath: string) {
+    const secret = await this.requireListable(caller, rawPath);
+    return metadataView(secret, await this.deps.store.countVersions(secret.tenant_id, secret.path));
+  }
+
+  async versions(caller: Caller, rawPath: string): Promise<SecretVersionsResponse> {
+    const secret = await this.requireListable(caller, rawPath);
+    const now = Date.now();
+    const versions = await this.deps.store.versions(secret.tenant_id, secret.path);
+    return {
+      path: secret.path,
+      current_version: secret.current_version,
+      versions: versions.map((v: VersionRow) => ({
+        version: v.version,
+        state: versionState(secret, v, now),
+        secret_type: v.secret_type,
+        created_at: iso(v.created_at),
+        created_by: v.created_by,
+        destroyed_at: isoOrNull(v.destroyed_at),
+        grace_period_ends: isoOrNull(v.grace_until),
+      })),
+    };
+  }
+
+  private async requireListable(caller: Caller, rawPath: string): Promise<SecretRow> {
+    const path = requireValidPath(rawPath);
+    caller.ctx.audit.secretPath = path;
+    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "list");
+    const secret = await this.deps.store.get(caller.tenant.tenantId, path);
+    if (!secret || secret.deleted_at !== null) throw notFound(secret, Date.now());
+    return secret;
+  }
+
+  async list(caller: Caller, query: ListSecretsQuery) {
+    const prefix = query.prefix ?? "";
+    if (!PREFIX_CHARS.test(prefix)) {
+      throw new VaultError("validation_error", "Invalid prefix", { details: { fields: { prefix: "may use a-z 0-9 - _ . / only" } } });
+    }
+    caller.ctx.audit.secretPath = prefix || null;
+    const limit = query.limit ?? 100;
+    const after = decodeCursor<{ p: string }>(query.cursor, { p: "string" });
+    const allowed = await this.deps.authorizer.forCaller(caller.principal, caller.tenant.tenantId);
+    const found: SecretRow[] = [];
+    let from = after?.p ?? null;
+    // Rows the caller may not list are skipped, never counted: the page is filled from further on.
+    for (;;) {
+      const rows = await this.deps.store.page(caller.tenant.tenantId, prefix, from, SCAN_PAGE);
+      for (const row of rows) {
+        if (query.tag && !JSON.parse(row.metadata).tags?.includes(query.tag)) continue;
+        if (allowed(row.path, "list").allowed) found.push(row);
+        if (found.length > limit) break;
+      }
+      if (found.length > limit || rows.length < SCAN_PAGE) break;
+      from = rows[rows.length - 1].path;
+    }
+    const page = found.slice(0, limit);
+    const hasMore = found.length > limit;
+    return { data: page.map(listItemView), cursor: hasMore ? encodeCursor({ p: page[page.length - 1].path }) : null, has_more: hasMore };
+  }
+
+  async expiring(caller: Caller, query: ExpiringQuery) {
+    const withinSeconds = requireDuration("within", query.within ?? "30d");
+    const limit = query.limit ?? 100;
+    const after = decodeCursor<{ e: number; p: string }>(query.cursor, { e: "number", p: "string" });
+    const allowed = await this.deps.authorizer.forCaller(caller.principal, caller.tenant.tenantId);
+    const now = Date.now();
+    const until = now + withinSeconds * 1000;
+    const found: SecretRow[] = [];
+    let from = after ? { expiresAt: after.e, path: after.p } : null;
+    for (;;) {
+      const rows = await this.deps.store.expiring(caller.tenant.tenantId, until, from, SCAN_PAGE);
+      for (const row of rows) {
+        if (allowed(row.path, "list").allowed) found.push(row);
+        if (found.length > limit) break;
+      }
+      if (found.length > limit || rows.length < SCAN_PAGE) break;
+      const last = rows[rows.length - 1];
+      from = { expiresAt: last.expires_at as number, path: last.path };
+    }
+    const page = found.slice(0, limit);
+    const hasMore = found.length > limit;
+    const last = page[page.length - 1];
+    return {
+      data: page.map((row) => ({ ...listItemView(row), expired: (row.expires_at as number) <= now })),
+      cursor: hasMore ? encodeCursor({ e: last.expires_at as number, p: last.path }) : null,
+      has_more: hasMore,
+    };
+  }
+
+  /** Policy per path; with `fail_fast` the first error answers for the whole batch. */
+  async batchRead(caller: Caller, body: BatchReadBody): Promise<BatchReadResponse> {
+    const options = body.options ?? {};
+    const allowed: Evaluator = await this.deps.authorizer.forCaller(caller.principal, caller.tenant.tenantId);
+    const result: BatchReadResponse = { secrets: {}, errors: {} };
+    for (const path of [...new Set(body.paths)]) {
+      try {
+        const problem = pathProblem(path);
+        if (problem) throw new VaultError("invalid_path", `Invalid secret path: ${problem}`);
+        const decision = allowed(path, "read");
+        if (!decision.allowed) throw denial(decision, "read");
+        const secret = await this.readAllowed(caller, path, options.version);
+        result.secrets[path] = options.include_metadata
+          ? secret
+          : { data: secret.data, version: secret.version, secret_type: secret.secret_type };
+      } catch (error) {
+        if (!isVaultError(error) || error.status >= 500) throw error;
+        if (options.fail_fast) throw new VaultError(error.code, error.message, { details: { ...error.details, path } });
+        result.errors[path] = { code: error.code, message: error.message };
+      }
+    }
+    caller.ctx.audit.extra = { paths: Object.keys(result.secrets), denied_or_failed: Object.keys(result.errors) };
+    return result;
+  }
+}

@@ -1,0 +1,69 @@
+import { iso, isoOrNull } from "../shared/time.js";
+import type { SecretListItem } from "./schemas.js";
+import type { SecretMetadata, SecretMetadataObject, SecretObject } from "./schemas.js";
+import type { SecretRow, VersionRow } from "./store.js";
+import type { Static } from "@sinclair/typebox";
+
+export const DEFAULT_NOTIFY_BEFORE = "30d,7d,1d";
+
+export function parseMetadata(text: string): SecretMetadata {
+  return JSON.parse(text) as SecretMetadata;
+}
+
+export function normalizeMetadata(input: Partial<SecretMetadata> | undefined, base?: SecretMetadata): SecretMetadata {
+  return {
+    description: input?.description !== undefined ? input.description : base?.description ?? null,
+    tags: input?.tags !== undefined ? [...new Set(input.tags)] : base?.tags ?? [],
+    owner: input?.owner !== undefined ? input.owner : base?.owner ?? null,
+    custom: input?.custom !== undefined ? input.custom : base?.custom ?? {},
+  };
+}
+
+/** The secret object without `data`, for `version` (the current one unless given). */
+export function secretView(row: SecretRow, version?: VersionRow | null): SecretObject {
+  return {
+    path: row.path,
+    secret_type: version?.secret_type ?? row.secret_type,
+    version: version?.version ?? row.current_version,
+    metadata: parseMetadata(row.metadata),
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    expires_at: isoOrNull(row.expires_at),
+    last_accessed_at: isoOrNull(row.last_accessed_at),
+    rotation_policy_id: row.rotation_policy_id,
+    secret_policy_id: row.secret_policy_id,
+    rotation: null,
+  };
+}
+
+export function metadataView(row: SecretRow, versionsCount: number): SecretMetadataObject {
+  return {
+    ...secretView(row),
+    current_version: row.current_version,
+    versions_count: versionsCount,
+    options: { max_versions: row.max_versions, expires_in: row.expires_in, notify_before: row.notify_before },
+  };
+}
+
+export function listItemView(row: SecretRow): Static<typeof SecretListItem> {
+  return {
+    path: row.path,
+    secret_type: row.secret_type,
+    version: row.current_version,
+    metadata: parseMetadata(row.metadata),
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    expires_at: isoOrNull(row.expires_at),
+  };
+}
+
+export type VersionState = "current" | "previous" | "superseded" | "expired" | "deleted" | "destroyed";
+
+export function versionState(secret: SecretRow, version: VersionRow, now: number): VersionState {
+  if (version.destroyed_at !== null) return "destroyed";
+  if (secret.deleted_at !== null) return "deleted";
+  if (version.version === secret.current_version) return "current";
+  if (version.grace_until !== null && version.grace_until <= now) return "expired";
+  if (version.version === secret.current_version - 1) return "previous";
+  return "superseded";
+}

@@ -1,0 +1,50 @@
+/**
+ * The storage contract every backend implements. Stores write portable SQL with `?` placeholders
+ * (the PostgreSQL adapter renumbers them); times are epoch milliseconds (BIGINT), booleans 0/1,
+ * JSON as TEXT and binary as BLOB/BYTEA. Every store method takes an optional `Queryable` so the
+ * service that owns a transaction can pass it down.
+ */
+export type SqlParam = string | number | bigint | boolean | null | Buffer;
+
+export interface Queryable {
+  all<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+  get<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }>;
+}
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface Migration {
+  /** Unique and sortable; applied in ascending order, once. */
+  id: string;
+  /** DDL statements for the dialect; use `types` for the few names that differ. */
+  up(types: DialectTypes): string[];
+}
+
+export interface DialectTypes {
+  dialect: Dialect;
+  blob: string;
+}
+
+export interface Database extends Queryable {
+  readonly dialect: Dialect;
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  migrate(migrations: readonly Migration[]): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type StorageErrorKind = "unique_violation" | "unavailable" | "serialization" | "other";
+
+/** A storage failure classified by the driver's error code, never by its message. */
+export class StorageError extends Error {
+  constructor(readonly kind: StorageErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StorageError";
+  }
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return error instanceof StorageError && error.kind === "unique_violation";
+}

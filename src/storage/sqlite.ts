@@ -1,0 +1,154 @@
+import BetterSqlite3 from "better-sqlite3";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Database, Migration, Queryable, SqlParam } from "./contract.js";
+import { StorageError } from "./contract.js";
+import { runMigrations } from "./migrate.js";
+
+type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+
+function classify(error: unknown): StorageError {
+  const code = (error as { code?: string }).code ?? "";
+  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    return new StorageError("unique_violation", "unique constraint violated", { cause: error });
+  }
+  if (code === "SQLITE_BUSY" || code === "SQLITE_FULL" || code === "SQLITE_READONLY" || code.startsWith("SQLITE_IOERR") || code === "SQLITE_CANTOPEN") {
+    return new StorageError("unavailable", `sqlite storage unavailable (${code})`, { cause: error });
+  }
+  return new StorageError("other", `sqlite error (${code || "unknown"})`, { cause: error });
+}
+
+function bind(params: readonly SqlParam[]): unknown[] {
+  return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p));
+}
+
+/** Statements are prepared once per connection and reused: preparing is the costly part. */
+class Connection implements Queryable {
+  private readonly cache = new Map<string, Statement>();
+  constructor(readonly handle: BetterSqlite3.Database) {}
+
+  private prepare(sql: string): Statement {
+    let statement = this.cache.get(sql);
+    if (!statement) {
+      statement = this.handle.prepare(sql);
+      if (this.cache.size > 500) this.cache.clear();
+      this.cache.set(sql, statement);
+    }
+    return statement;
+  }
+
+  allSync<T>(sql: string, params: readonly SqlParam[] = []): T[] {
+    try {
+      return this.prepare(sql).all(...bind(params)) as T[];
+    } catch (error) {
+      throw classify(error);
+    }
+  }
+
+  runSync(sql: string, params: readonly SqlParam[] = []): { changes: number } {
+    try {
+      const statement = this.prepare(sql);
+      if (!statement.reader) return { changes: statement.run(...bind(params)).changes };
+      statement.all(...bind(params));
+      return { changes: 0 };
+    } catch (error) {
+      throw classify(error);
+    }
+  }
+
+  async all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
+    return this.allSync<T>(sql, params);
+  }
+  async get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+    return this.allSync<T>(sql, params)[0];
+  }
+  async run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
+    return this.runSync(sql, params);
+  }
+}
+
+/**
+ * better-sqlite3 is synchronous and has one writer. Transactions take an async lock on the
+ * writer connection so that another request's statements never land inside them; reads outside
+ * a transaction go to a second connection, which WAL lets run beside the writer.
+ */
+export class SqliteDatabase implements Database {
+  readonly dialect = "sqlite" as const;
+  private readonly writer: Connection;
+  private readonly reader: Connection;
+  private lock: Promise<void> = Promise.resolve();
+  private readonly insideTransaction = new AsyncLocalStorage<boolean>();
+
+  constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL" } = {}) {
+    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    try {
+      const writer = new BetterSqlite3(file);
+      writer.pragma("journal_mode = WAL");
+      writer.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
+      writer.pragma("busy_timeout = 5000");
+      writer.pragma("foreign_keys = ON");
+      this.writer = new Connection(writer);
+      const reader = file === ":memory:" ? writer : new BetterSqlite3(file);
+      reader.pragma("busy_timeout = 5000");
+      this.reader = new Connection(reader);
+    } catch (error) {
+      throw classify(error);
+    }
+  }
+
+  private async withLock<T>(work: () => Promise<T>): Promise<T> {
+    if (this.insideTransaction.getStore()) {
+      // Waiting for the lock we hold would hang forever: fail loudly instead.
+      throw new Error("database used without the transaction from inside a transaction: pass tx down");
+    }
+    const previous = this.lock;
+    let release!: () => void;
+    this.lock = new Promise((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
+    return this.reader.all<T>(sql, params);
+  }
+  get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+    return this.reader.get<T>(sql, params);
+  }
+  run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
+    return this.withLock(() => this.writer.run(sql, params));
+  }
+
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.withLock(async () => {
+      this.writer.runSync("BEGIN IMMEDIATE");
+      try {
+        const result = await this.insideTransaction.run(true, () => work(this.writer));
+        this.writer.runSync("COMMIT");
+        return result;
+      } catch (error) {
+        if (this.writer.handle.inTransaction) this.writer.runSync("ROLLBACK");
+        throw error;
+      }
+    });
+  }
+
+  migrate(migrations: readonly Migration[]): Promise<string[]> {
+    return runMigrations(this, migrations, { dialect: "sqlite", blob: "BLOB" });
+  }
+
+  async ping(): Promise<void> {
+    this.reader.allSync("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    await this.withLock(async () => {
+      if (this.reader.handle !== this.writer.handle) this.reader.handle.close();
+      this.writer.handle.close();
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import type { FastifyInstance } from "fastify";
+import { Type } from "@sinclair/typebox";
+import type { Database } from "../storage/contract.js";
+import type { Keyring } from "../crypto/keyring.js";
+
+export const VERSION = "0.1.0";
+const API_VERSION = "v1";
+const startedAt = Date.now();
+
+const HealthResponse = Type.Object({ status: Type.Literal("healthy"), timestamp: Type.String() });
+const ReadyResponse = Type.Object({
+  status: Type.Union([Type.Literal("ready"), Type.Literal("not_ready")]),
+  checks: Type.Object({ database: Type.String(), redis: Type.String(), encryption: Type.String() }),
+  errors: Type.Array(Type.String()),
+});
+
+export interface SystemDeps {
+  db: Database;
+  keyring: Keyring;
+  /** Present when REDIS_URL is set. */
+  redisCheck?: () => Promise<void>;
+}
+
+export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): void {
+  const open = { auth: false } as const;
+  const tags = ["system"];
+
+  app.get("/v1/health", { schema: { tags, summary: "Liveness", response: { 200: HealthResponse } }, config: open }, async () => ({
+    status: "healthy" as const,
+    timestamp: new Date().toISOString(),
+  }));
+
+  app.get("/v1/health/ready", { schema: { tags, summary: "Readiness: database, redis, encryption" }, config: open }, async (_request, reply) => {
+    const errors: string[] = [];
+    const checks = { database: "ok", redis: deps.redisCheck ? "ok" : "disabled", encryption: "ok" };
+    try {
+      await deps.db.ping();
+    } catch {
+      checks.database = "error";
+      errors.push("database unreachable");
+    }
+    if (deps.redisCheck) {
+      try {
+        await deps.redisCheck();
+      } catch {
+        checks.redis = "error";
+        errors.push("redis unreachable");
+      }
+    }
+    try {
+      await deps.keyring.selfTest();
+    } catch {
+      checks.encryption = "error";
+      errors.push("root key unavailable");
+    }
+    const ready = errors.length === 0;
+    if (!ready) reply.code(503).header("Retry-After", "1");
+    return { status: ready ? "ready" : "not_ready", checks, errors };
+  });
+
+  app.get("/v1/version", { schema: { tags, summary: "Server version" }, config: open }, async () => ({
+    version: VERSION,
+    api_version: API_VERSION,
+    node_version: process.version,
+    storage: deps.db.dialect,
+    kms_provider: "local",
+    uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
+  }));
+
+  app.get("/v1/openapi.json", { schema: { hide: true }, config: open }, async () => app.swagger());
+}

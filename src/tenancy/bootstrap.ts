@@ -1,0 +1,81 @@
+import type { Keyring } from "../crypto/keyring.js";
+import type { PolicyStore } from "../access/policy-store.js";
+import type { VaultTokens } from "../access/vault-tokens.js";
+import { SCOPES } from "../access/scopes.js";
+import { newId } from "../shared/ids.js";
+import type { Database } from "../storage/contract.js";
+import type { TenancyStore } from "./store.js";
+
+export const DEFAULT_PARTNER_ID = "ptn_default";
+export const DEFAULT_TENANT_ID = "tnt_default";
+export const BOOTSTRAP_ADMIN = "user:admin";
+
+export interface BootstrapResult {
+  /** The admin token when this start created it and it was not configured: print it once. */
+  generatedToken: string | null;
+  created: boolean;
+}
+
+/**
+ * Standalone bootstrap: on first start with an empty database, the default partner and tenant, a
+ * built-in partner-wide policy granting `admin` on `**` bound to `user:admin`, and an admin token.
+ * All in one transaction, so a crash leaves either nothing or everything.
+ */
+export async function bootstrap(
+  deps: { db: Database; tenancy: TenancyStore; policies: PolicyStore; tokens: VaultTokens; keyring: Keyring },
+  configuredToken: string | null,
+): Promise<BootstrapResult> {
+  const { db, tenancy, policies, tokens, keyring } = deps;
+  if ((await tenancy.countPartners()) > 0) {
+    // A token given in the environment is honoured on an existing database too.
+    if (configuredToken && !(await tokens.isRegistered(configuredToken))) {
+      await tokens.issue(adminToken(configuredToken));
+    }
+    return { generatedToken: null, created: false };
+  }
+  const now = Date.now();
+  let generated: string | null = null;
+  await db.transaction(async (tx) => {
+    await tenancy.insertPartner({ id: DEFAULT_PARTNER_ID, name: "Default partner", createdAt: now }, tx);
+    await tenancy.insertTenant({ id: DEFAULT_TENANT_ID, partnerId: DEFAULT_PARTNER_ID, name: "Default tenant", createdAt: now }, tx);
+    await keyring.ensureTenantKey(DEFAULT_TENANT_ID, DEFAULT_PARTNER_ID, tx);
+    const policyId = newId("pol");
+    await policies.insertPolicy(
+      {
+        id: policyId,
+        partnerId: DEFAULT_PARTNER_ID,
+        tenantId: null,
+        scope: "partner",
+        name: "builtin-admin",
+        description: "Built-in: the bootstrap administrator may do anything on every path",
+        rules: [{ path_pattern: "**", permissions: ["admin"] }],
+        builtin: true,
+        createdAt: now,
+        updatedAt: now,
+      },
+      tx,
+    );
+    await policies.insertBinding(
+      { id: newId("bnd"), policyId, partnerId: DEFAULT_PARTNER_ID, tenantId: null, identityType: "user", identityId: BOOTSTRAP_ADMIN, expiresAt: null, createdAt: now },
+      tx,
+    );
+    const issued = await tokens.issue(adminToken(configuredToken ?? undefined), tx);
+    if (!configuredToken) generated = issued.token;
+  });
+  return { generatedToken: generated, created: true };
+}
+
+function adminToken(plaintext: string | undefined) {
+  return {
+    partnerId: DEFAULT_PARTNER_ID,
+    tenantId: DEFAULT_TENANT_ID,
+    identityId: BOOTSTRAP_ADMIN,
+    identityType: "user" as const,
+    scopes: [...SCOPES],
+    roles: ["partner_admin" as const],
+    description: "Bootstrap administrator",
+    createdBy: "system:bootstrap",
+    expiresAt: null,
+    plaintext,
+  };
+}
