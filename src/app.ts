@@ -51,7 +51,7 @@ function compilerFor(coerce: boolean): Ajv {
 
 /** The composition root: every component is built and wired here, by hand. */
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
-  const db = openDatabase(config.databaseUrl, { auditSync: config.auditSync });
+  const db = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize });
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);

@@ -3,7 +3,7 @@ import type { ErrorCode } from "../http/errors.js";
 import { compileGlob } from "./glob.js";
 import type { Policy, PolicyRule } from "./policy-model.js";
 import type { PolicyStore } from "./policy-store.js";
-import type { Principal } from "./principal.js";
+import type { Caller } from "../http/context.js";
 import type { Permission } from "./scopes.js";
 
 export interface Decision {
@@ -53,20 +53,24 @@ export function evaluate(policies: readonly Policy[], path: string, permission: 
 export class Authorizer {
   constructor(private readonly policies: PolicyStore) {}
 
-  /** Loads the caller's policies once; the returned evaluator answers any number of paths. */
-  async forCaller(principal: Principal, tenantId: string, now = Date.now()): Promise<Evaluator> {
+  /**
+   * Loads the caller's policies once; the returned evaluator answers any number of paths. The
+   * caller carries what conditions need (source IP, MFA time) besides the identity and tenant.
+   */
+  async forCaller(caller: Caller, now = Date.now()): Promise<Evaluator> {
+    const { principal } = caller;
     const identities = [principal.identityId, ...principal.groups];
-    const bound = await this.policies.boundPolicies(principal.partnerId, tenantId, identities, now);
+    const bound = await this.policies.boundPolicies(principal.partnerId, caller.tenant.tenantId, identities, now);
     const policies = bound.map((b) => b.policy);
     return (path, permission) => evaluate(policies, path, permission);
   }
 
-  async decide(principal: Principal, tenantId: string, path: string, permission: Permission): Promise<Decision> {
-    return (await this.forCaller(principal, tenantId))(path, permission);
+  async decide(caller: Caller, path: string, permission: Permission): Promise<Decision> {
+    return (await this.forCaller(caller))(path, permission);
   }
 
-  async require(principal: Principal, tenantId: string, path: string, permission: Permission): Promise<void> {
-    const decision = await this.decide(principal, tenantId, path, permission);
+  async require(caller: Caller, path: string, permission: Permission): Promise<void> {
+    const decision = await this.decide(caller, path, permission);
     if (!decision.allowed) throw denial(decision, permission);
   }
 }

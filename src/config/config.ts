@@ -10,6 +10,8 @@ export interface VaultConfig {
   bindPort: number;
   baseUrl: string | null;
   databaseUrl: string;
+  /** PostgreSQL connections per node. */
+  databasePoolSize: number;
   redisUrl: string | null;
   scaikey: {
     url: string | null;
@@ -132,6 +134,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     bindPort: bind.port,
     baseUrl: url("BASE_URL", env.BASE_URL),
     databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
+    databasePoolSize: positiveInt("DATABASE_POOL_SIZE", env.DATABASE_POOL_SIZE, 10),
     redisUrl: url("REDIS_URL", env.REDIS_URL),
     scaikey: {
       url: url("SCAIKEY_URL", env.SCAIKEY_URL),

@@ -29,7 +29,7 @@ export class SecretsReader {
   async read(caller: Caller, rawPath: string, version: number | "previous" | undefined): Promise<SecretObject> {
     const path = requireValidPath(rawPath);
     caller.ctx.audit.secretPath = path;
-    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "read");
+    await this.deps.authorizer.require(caller, path, "read");
     const secret = await this.readAllowed(caller, path, version);
     caller.ctx.audit.extra = { version: secret.version };
     return secret;
@@ -97,7 +97,7 @@ export class SecretsReader {
   private async requireListable(caller: Caller, rawPath: string): Promise<SecretRow> {
     const path = requireValidPath(rawPath);
     caller.ctx.audit.secretPath = path;
-    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "list");
+    await this.deps.authorizer.require(caller, path, "list");
     const secret = await this.deps.store.get(caller.tenant.tenantId, path);
     if (!secret || secret.deleted_at !== null) throw notFound(secret, Date.now());
     return secret;
@@ -111,7 +111,7 @@ export class SecretsReader {
     caller.ctx.audit.secretPath = prefix || null;
     const limit = query.limit ?? 100;
     const after = decodeCursor<{ p: string }>(query.cursor, { p: "string" });
-    const allowed = await this.deps.authorizer.forCaller(caller.principal, caller.tenant.tenantId);
+    const allowed = await this.deps.authorizer.forCaller(caller);
     const found: SecretRow[] = [];
     let from = after?.p ?? null;
     // Rows the caller may not list are skipped, never counted: the page is filled from further on.
@@ -134,7 +134,7 @@ export class SecretsReader {
     const withinSeconds = requireDuration("within", query.within ?? "30d");
     const limit = query.limit ?? 100;
     const after = decodeCursor<{ e: number; p: string }>(query.cursor, { e: "number", p: "string" });
-    const allowed = await this.deps.authorizer.forCaller(caller.principal, caller.tenant.tenantId);
+    const allowed = await this.deps.authorizer.forCaller(caller);
     const now = Date.now();
     const until = now + withinSeconds * 1000;
     const found: SecretRow[] = [];
@@ -162,7 +162,7 @@ export class SecretsReader {
   /** Policy per path; with `fail_fast` the first error answers for the whole batch. */
   async batchRead(caller: Caller, body: BatchReadBody): Promise<BatchReadResponse> {
     const options = body.options ?? {};
-    const allowed: Evaluator = await this.deps.authorizer.forCaller(caller.principal, caller.tenant.tenantId);
+    const allowed: Evaluator = await this.deps.authorizer.forCaller(caller);
     const result: BatchReadResponse = { secrets: {}, errors: {} };
     for (const path of [...new Set(body.paths)]) {
       try {

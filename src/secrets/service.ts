@@ -90,7 +90,7 @@ export class SecretsService {
     }
     const cas = options.cas ?? ifMatch;
     caller.ctx.audit.secretPath = path;
-    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "write");
+    await this.deps.authorizer.require(caller, path, "write");
 
     return this.mutate(caller, (r) => (r.created ? 201 : 200), async (tx, emit) => {
       const now = Date.now();
@@ -178,7 +178,7 @@ export class SecretsService {
     if (options.expires_in) requireDuration("options.expires_in", options.expires_in);
     if (options.notify_before) requireDurationList("options.notify_before", options.notify_before);
     caller.ctx.audit.secretPath = path;
-    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "write");
+    await this.deps.authorizer.require(caller, path, "write");
     return this.mutate(caller, () => 200, async (tx, emit) => {
       const existing = await this.requireLive(tx, caller, path);
       const now = Date.now();
@@ -205,7 +205,7 @@ export class SecretsService {
     const path = requireValidPath(rawPath);
     caller.ctx.audit.secretPath = path;
     caller.ctx.audit.extra = { permanent };
-    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "delete");
+    await this.deps.authorizer.require(caller, path, "delete");
     return this.mutate(caller, () => 200, async (tx, emit) => {
       const existing = await this.deps.store.lock(tx, caller.tenant.tenantId, path);
       const now = Date.now();
@@ -231,7 +231,7 @@ export class SecretsService {
   async undelete(caller: Caller, rawPath: string) {
     const path = requireValidPath(rawPath);
     caller.ctx.audit.secretPath = path;
-    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "write");
+    await this.deps.authorizer.require(caller, path, "write");
     return this.mutate(caller, () => 200, async (tx, emit) => {
       const existing = await this.deps.store.lock(tx, caller.tenant.tenantId, path);
       const now = Date.now();
@@ -248,7 +248,7 @@ export class SecretsService {
     const path = requireValidPath(rawPath);
     caller.ctx.audit.secretPath = path;
     caller.ctx.audit.extra = { versions };
-    await this.deps.authorizer.require(caller.principal, caller.tenant.tenantId, path, "delete");
+    await this.deps.authorizer.require(caller, path, "delete");
     return this.mutate(caller, () => 200, async (tx) => {
       const existing = await this.requireLive(tx, caller, path);
       const unknown = versions.filter((v) => v > existing.current_version);

@@ -37,7 +37,7 @@ export class ApiClient {
       body = JSON.stringify(options.body);
       headers["content-type"] ??= "application/json";
     }
-    const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body });
+    const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body: body as BodyInit | undefined });
     const text = await response.text();
     let parsed: unknown = undefined;
     try {
@@ -100,6 +100,7 @@ export async function startVault(backend: BackendName, options: StartOptions = {
     KMS_LOCAL_KEY: randomBytes(32).toString("base64"),
     SCAIVAULT_BOOTSTRAP_TOKEN: adminToken,
     LOG_LEVEL: "info",
+    DATABASE_POOL_SIZE: "4",
     SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: "true",
     ...options.env,
   });
