@@ -98,10 +98,8 @@ export class SqliteDatabase implements Database {
   }
 
   private async withLock<T>(work: () => Promise<T>): Promise<T> {
-    if (this.insideTransaction.getStore()) {
-      // Waiting for the lock we hold would hang forever: fail loudly instead.
-      throw new Error("database used without the transaction from inside a transaction: pass tx down");
-    }
+    // Waiting for the lock we hold would hang forever: fail loudly instead.
+    this.outsideTransaction();
     const previous = this.lock;
     let release!: () => void;
     this.lock = new Promise((resolve) => (release = resolve));
@@ -113,10 +111,19 @@ export class SqliteDatabase implements Database {
     }
   }
 
-  all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
+  private outsideTransaction(): void {
+    if (this.insideTransaction.getStore()) {
+      // The reader connection cannot see the open transaction's writes: a silent stale read.
+      throw new Error("database used without the transaction from inside a transaction: pass tx down");
+    }
+  }
+
+  async all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
+    this.outsideTransaction();
     return this.reader.all<T>(sql, params);
   }
-  get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+  async get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+    this.outsideTransaction();
     return this.reader.get<T>(sql, params);
   }
   run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {

@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachBackend, scratchDatabase, type BackendName, type ScratchDatabase } from "../testing/backends.js";
+import type { Database, Migration } from "./contract.js";
+import { StorageError } from "./contract.js";
+import { openDatabase } from "./open.js";
+
+/**
+ * One contract suite, run against both adapters directly (no server): what every store relies on.
+ * Cases a backend cannot have are named with `skipOn` below, never dropped silently.
+ */
+const MIGRATIONS: Migration[] = [
+  {
+    id: "9001_contract_items",
+    up: (t) => [
+      `CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER NOT NULL, at BIGINT, flag INTEGER, body TEXT, bin ${t.blob})`,
+      "CREATE UNIQUE INDEX items_n ON items (n) WHERE n >= 1000",
+    ],
+  },
+  { id: "9002_contract_counter", up: () => ["CREATE TABLE counter (id TEXT PRIMARY KEY, n INTEGER NOT NULL)", "INSERT INTO counter (id, n) VALUES ('c', 0)"] },
+];
+
+class DomainError extends Error {
+  readonly code = "domain";
+}
+
+/** Cases that exist on one backend only; the other reports them as skipped by name. */
+function skipOn(backend: BackendName, only: BackendName): typeof it | typeof it.skip {
+  return backend === only ? it : it.skip;
+}
+
+describeEachBackend("storage contract", (backend) => {
+  let scratch: ScratchDatabase;
+  let db: Database;
+
+  beforeAll(async () => {
+    scratch = await scratchDatabase(backend);
+    db = openDatabase(scratch.url, { poolSize: 5 });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+
+  it("applies migrations once, in order, and a second run applies nothing", async () => {
+    const first = await db.migrate([MIGRATIONS[1], MIGRATIONS[0]]);
+    expect(first).toEqual(["9001_contract_items", "9002_contract_counter"]);
+    expect(await db.migrate(MIGRATIONS)).toEqual([]);
+    const rows = await db.all<{ id: string }>("SELECT id FROM schema_migrations ORDER BY id");
+    expect(rows.map((r) => r.id)).toEqual(["9001_contract_items", "9002_contract_counter"]);
+    expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(0);
+  });
+
+  it("refuses duplicate migration ids", async () => {
+    await expect(db.migrate([MIGRATIONS[0], { ...MIGRATIONS[0] }])).rejects.toThrow(/duplicate migration id/);
+  });
+
+  it("binds ? placeholders in order, of every parameter type", async () => {
+    const at = Date.UTC(2026, 0, 15, 10, 30);
+    await db.run("INSERT INTO items (id, n, at, flag, body) VALUES (?, ?, ?, ?, ?)", ["p1", 1, at, true, "text with ? inside a parameter"]);
+    await db.run("INSERT INTO items (id, n, at, flag, body) VALUES (?, ?, ?, ?, ?)", ["p2", 2, null, false, null]);
+    const row = await db.get<{ id: string; n: number; at: number; flag: number; body: string }>("SELECT id, n, at, flag, body FROM items WHERE id = ? AND n = ?", ["p1", 1]);
+    expect(row).toEqual({ id: "p1", n: 1, at, flag: 1, body: "text with ? inside a parameter" });
+    const second = await db.get<{ at: number | null; flag: number; body: string | null }>("SELECT at, flag, body FROM items WHERE id = ?", ["p2"]);
+    expect(second).toEqual({ at: null, flag: 0, body: null });
+  });
+
+  it("get answers undefined for no row; all answers [] and keeps ORDER BY", async () => {
+    expect(await db.get("SELECT id FROM items WHERE id = ?", ["absent"])).toBeUndefined();
+    expect(await db.all("SELECT id FROM items WHERE id = ?", ["absent"])).toEqual([]);
+    const rows = await db.all<{ id: string }>("SELECT id FROM items WHERE id IN (?, ?) ORDER BY n DESC", ["p1", "p2"]);
+    expect(rows.map((r) => r.id)).toEqual(["p2", "p1"]);
+  });
+
+  it("run reports the number of changed rows", async () => {
+    expect((await db.run("UPDATE items SET body = ? WHERE id IN (?, ?)", ["x", "p1", "p2"])).changes).toBe(2);
+    expect((await db.run("UPDATE items SET body = ? WHERE id = ?", ["x", "absent"])).changes).toBe(0);
+  });
+
+  it("returns BIGINT as a JavaScript number, including values past 2^31", async () => {
+    const big = 4_102_444_800_000; // 2100-01-01 in epoch ms
+    await db.run("INSERT INTO items (id, n, at) VALUES (?, ?, ?)", ["big", 3, big]);
+    const row = await db.get<{ at: unknown }>("SELECT at FROM items WHERE id = ?", ["big"]);
+    expect(typeof row?.at).toBe("number");
+    expect(row?.at).toBe(big);
+    const count = await db.get<{ c: unknown }>("SELECT COUNT(*) AS c FROM items");
+    expect(Number(count?.c)).toBeGreaterThanOrEqual(3);
+  });
+
+  it("round-trips binary exactly, every byte value included", async () => {
+    const bytes = Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256));
+    await db.run("INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["bin", 4, bytes]);
+    const row = await db.get<{ bin: Buffer }>("SELECT bin FROM items WHERE id = ?", ["bin"]);
+    expect(Buffer.isBuffer(row?.bin)).toBe(true);
+    expect(Buffer.compare(row!.bin, bytes)).toBe(0);
+  });
+
+  it("commits a transaction's writes together and returns its result", async () => {
+    const result = await db.transaction(async (tx) => {
+      await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["t1", 10]);
+      await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["t2", 11]);
+      return (await tx.get<{ c: number }>("SELECT COUNT(*) AS c FROM items WHERE id IN (?, ?)", ["t1", "t2"]))?.c;
+    });
+    expect(Number(result)).toBe(2);
+    expect(await db.all("SELECT id FROM items WHERE id IN (?, ?)", ["t1", "t2"])).toHaveLength(2);
+  });
+
+  it("rolls back everything when the work throws, and passes a domain error through unchanged", async () => {
+    const thrown = new DomainError("policy says no");
+    const caught = await db
+      .transaction(async (tx) => {
+        await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["r1", 20]);
+        await tx.run("UPDATE counter SET n = n + 100 WHERE id = 'c'");
+        throw thrown;
+      })
+      .catch((error: unknown) => error);
+    expect(caught).toBe(thrown);
+    expect(await db.get("SELECT id FROM items WHERE id = ?", ["r1"])).toBeUndefined();
+    expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(0);
+  });
+
+  it("classifies a duplicate key as unique_violation, inside and outside transactions, and rolls back", async () => {
+    const outside = await db.run("INSERT INTO items (id, n) VALUES (?, ?)", ["p1", 99]).catch((e: unknown) => e);
+    expect(outside).toBeInstanceOf(StorageError);
+    expect((outside as StorageError).kind).toBe("unique_violation");
+    await db.run("INSERT INTO items (id, n) VALUES (?, ?)", ["u1", 1000]);
+    const inside = await db
+      .transaction(async (tx) => {
+        await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["u2", 2000]);
+        await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["u3", 1000]);
+      })
+      .catch((e: unknown) => e);
+    expect((inside as StorageError).kind).toBe("unique_violation");
+    expect(await db.get("SELECT id FROM items WHERE id = ?", ["u2"])).toBeUndefined();
+    // The error message never quotes the offending values.
+    expect((inside as Error).message).not.toContain("1000");
+  });
+
+  it("classifies a syntax error as other, never as unavailable", async () => {
+    const error = await db.all("SELEC nonsense").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).kind).toBe("other");
+  });
+
+  it("serialises 20 concurrent read-modify-write transactions without losing one", async () => {
+    const lock = db.dialect === "postgres" ? " FOR UPDATE" : "";
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        db.transaction(async (tx) => {
+          const row = await tx.get<{ n: number }>(`SELECT n FROM counter WHERE id = 'c'${lock}`);
+          await new Promise((resolve) => setImmediate(resolve));
+          await tx.run("UPDATE counter SET n = ? WHERE id = 'c'", [Number(row!.n) + 1]);
+        }),
+      ),
+    );
+    expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(20);
+  });
+
+  it("keeps a transaction's uncommitted writes invisible to readers outside it", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const pending = db.transaction(async (tx) => {
+      await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["iso", 30]);
+      entered();
+      await gate;
+    });
+    await inside;
+    expect(await db.get("SELECT id FROM items WHERE id = ?", ["iso"])).toBeUndefined();
+    release();
+    await pending;
+    expect(await db.get("SELECT id FROM items WHERE id = ?", ["iso"])).toBeDefined();
+  });
+
+  skipOn(backend, "sqlite")("sqlite only: writing through db inside a transaction throws at once instead of deadlocking", async () => {
+    const error = await db
+      .transaction(async () => {
+        await db.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dl", 40]);
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/pass tx down/);
+    expect(await db.get("SELECT id FROM items WHERE id = ?", ["dl"])).toBeUndefined();
+    // The writer is free again afterwards.
+    await db.transaction((tx) => tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dl2", 41]));
+  });
+
+  skipOn(backend, "sqlite")("sqlite only: reading through db inside a transaction throws too (it would miss the transaction's writes)", async () => {
+    const error = await db.transaction(async () => db.get("SELECT id FROM items WHERE id = ?", ["p1"])).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/pass tx down/);
+  });
+
+  skipOn(backend, "postgres")("postgres only: ping and classification of a lost server as unavailable", async () => {
+    const dead = openDatabase("postgresql://postgres@127.0.0.1:1/none");
+    const error = await dead.ping().catch((e: unknown) => e);
+    expect((error as StorageError).kind).toBe("unavailable");
+    await dead.close();
+    await db.ping();
+  });
+});
