@@ -1,0 +1,44 @@
+/**
+ * Request and response types, derived from the server's TypeBox route schemas (src/<domain>/schemas.ts,
+ * whose declarations the build emits into ../api) — one definition for server and SDK.
+ */
+import type * as Secrets from "../api/secrets/schemas.js";
+
+export type SecretType = Secrets.SecretType;
+export type WriteSecretBody = Secrets.WriteSecretBody;
+export type PatchMetadataBody = Secrets.PatchMetadataBody;
+export type BatchReadBody = Secrets.BatchReadBody;
+export type SecretMetadata = Secrets.SecretMetadata;
+export type SecretMetadataInput = NonNullable<WriteSecretBody["metadata"]>;
+export type SecretOptionsInput = NonNullable<WriteSecretBody["options"]>;
+export type Secret = Secrets.SecretObject & { data: Record<string, unknown> };
+/** A write's answer: the secret object without `data`. */
+export type SecretInfo = Omit<Secrets.SecretObject, "data">;
+export type SecretMetadataObject = Secrets.SecretMetadataObject;
+export type SecretVersions = Secrets.SecretVersionsResponse;
+export type SecretListItem = Secrets.SecretListResponse["data"][number];
+export type BatchReadResponse = Secrets.BatchReadResponse;
+export type ListSecretsQuery = Secrets.ListSecretsQuery;
+
+/** A page of a list endpoint, with the wire's `has_more` as `hasMore`. */
+export interface Page<T> {
+  data: T[];
+  cursor: string | null;
+  hasMore: boolean;
+}
+
+/** The envelope of every event (webhooks, subscriptions, the stream). */
+export interface VaultEvent {
+  event_id: string;
+  event_type: string;
+  timestamp: string;
+  tenant_id: string | null;
+  partner_id: string | null;
+  identity_id: string | null;
+  path: string | null;
+  data: Record<string, unknown>;
+  request_id: string | null;
+}
+
+/** Objects of the management APIs whose schemas live in other domains; fields per SPEC. */
+export type ApiObject = Record<string, unknown> & { id: string };

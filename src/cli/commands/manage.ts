@@ -1,0 +1,184 @@
+import { readFileSync } from "node:fs";
+import { UsageError } from "../args.js";
+import { printObject, printTable, show } from "../output.js";
+import type { Ctx } from "./context.js";
+
+export const MANAGE_HELP = `scaivault policies list | get <id> | create --file F | update <id> --file F | delete <id> [--force]
+                   bindings <id> | bind <id> --identity ID [--identity-type T] [--expires-at TS] | unbind <id> <binding_id>
+                   test --identity ID --path P --permission read
+scaivault rotation list | get <id> | create --name N --interval 90d [--grace-period 48h] [--auto-generate] | create --file F
+                   delete <id> | enable <id> | disable <id> | assign <id> <path> | unassign <id> <path>
+                   rotate <id> [path...] | history <id> [--status S] | due [--within-hours N]
+scaivault webhooks list | get <id> | create --name N --url U --secret S [--events a,b] [--scheme body|timestamped] | create --file F
+                   delete <id> | test <id> | deliveries <id> [--status S] | redeliver <id> <delivery_id>
+scaivault subscriptions list | get <id> | create --file F | delete <id> | poll <id> [--timeout N] | ack <id> <event_id>...
+scaivault audit logs [--path-prefix P] [--action A] [--identity ID] [--success true|false] [--from TS] [--to TS] [--limit N]
+                   verify | summary
+scaivault tokens list | create --identity ID [--identity-type T] [--scopes a,b] [--expires-in 90d] [--description D] | revoke <id>`;
+
+/** `--file F` (or `-` for stdin) as a JSON object. */
+function bodyFromFile(ctx: Ctx): Record<string, unknown> | undefined {
+  const file = ctx.args.flag("file");
+  if (file === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file === "-" ? 0 : file, "utf8"));
+  } catch {
+    throw new UsageError(`--file ${file} is not valid JSON`);
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError("--file must hold a JSON object");
+  return parsed as Record<string, unknown>;
+}
+
+function need(body: Record<string, unknown> | undefined, what: string): Record<string, unknown> {
+  if (!body) throw new UsageError(`${what}: give --file F (a JSON object)`);
+  return body;
+}
+
+/** `sa:x` → service_account, `group:x` → group, else user. */
+function identityType(id: string, given?: string): string {
+  if (given) return given;
+  if (id.startsWith("sa:")) return "service_account";
+  if (id.startsWith("group:")) return "group";
+  return "user";
+}
+
+type Row = Record<string, unknown>;
+const rows = (value: unknown) => value as Row[];
+
+export async function manageCommand(ctx: Ctx, group: string, sub: string | undefined): Promise<void> {
+  const { args, out } = ctx;
+  const id = () => args.positional(2, "id");
+  const c = () => ctx.client();
+  const one = (value: Row) => show(out, value, () => printObject(value));
+  const done = (value: unknown, text: string) => show(out, value ?? { ok: true }, () => process.stdout.write(text + "\n"));
+  const key = `${group} ${sub ?? ""}`.trim();
+  switch (key) {
+    case "policies list": {
+      const page = await c().policies.list({ limit: args.int("limit"), cursor: args.flag("cursor") });
+      return show(out, page, () => printTable(rows(page.data), ["id", "name", "scope", "description"]));
+    }
+    case "policies get": return one(await c().policies.retrieve(id()));
+    case "policies create": return one(await c().policies.create(need(bodyFromFile(ctx), "policies create")));
+    case "policies update": return one(await c().policies.update(id(), need(bodyFromFile(ctx), "policies update")));
+    case "policies delete": return done(await c().policies.delete(id(), { force: args.bool("force") }), `deleted ${id()}`);
+    case "policies bindings": {
+      const page = await c().policies.listBindings(id());
+      return show(out, page, () => printTable(rows(page.data), ["id", "identity_type", "identity_id", "expires_at"]));
+    }
+    case "policies bind": {
+      const identity = args.flag("identity");
+      if (!identity) throw new UsageError("--identity is required (e.g. sa:reporting-service)");
+      return one(await c().policies.bind(id(), { identity_id: identity, identity_type: identityType(identity, args.flag("identity-type")), ...(args.flag("expires-at") ? { expires_at: args.flag("expires-at") } : {}) }));
+    }
+    case "policies unbind": return done(await c().policies.unbind(id(), args.positional(3, "binding id")), "unbound");
+    case "policies test": {
+      const [identity, path, permission] = [args.flag("identity"), args.flag("path"), args.flag("permission") ?? "read"];
+      if (!identity || !path) throw new UsageError("--identity and --path are required");
+      return one(await c().policies.test({ identity_id: identity, path, permission }));
+    }
+    case "rotation list": {
+      const page = await c().rotation.listPolicies({ limit: args.int("limit"), cursor: args.flag("cursor") });
+      return show(out, page, () => printTable(rows(page.data), ["id", "name", "interval", "grace_period", "auto_generate", "is_active", "secrets_count"]));
+    }
+    case "rotation get": return one(await c().rotation.getPolicy(id()));
+    case "rotation create": {
+      const body = bodyFromFile(ctx) ?? {
+        name: args.flag("name"),
+        interval: args.flag("interval"),
+        ...(args.flag("grace-period") ? { grace_period: args.flag("grace-period") } : {}),
+        ...(args.flag("warn-before") ? { warn_before: args.flag("warn-before") } : {}),
+        ...(args.has("auto-generate") ? { auto_generate: args.bool("auto-generate") } : {}),
+        ...(args.flag("description") ? { description: args.flag("description") } : {}),
+      };
+      if (!body.name || !body.interval) throw new UsageError("--name and --interval are required (or --file F)");
+      return one(await c().rotation.createPolicy(body));
+    }
+    case "rotation delete": return done(await c().rotation.deletePolicy(id()), `deleted ${id()}`);
+    case "rotation enable": return one(await c().rotation.enable(id()));
+    case "rotation disable": return one(await c().rotation.disable(id()));
+    case "rotation assign": return one(await c().rotation.assign(id(), args.positional(3, "secret path")));
+    case "rotation unassign": return done(await c().rotation.unassign(id(), args.positional(3, "secret path")), "unassigned");
+    case "rotation rotate": {
+      const paths = args.positionals.slice(3);
+      return show(out, await c().rotation.rotate(id(), paths.length ? paths : undefined), () => process.stdout.write(`rotation started for ${id()}\n`));
+    }
+    case "rotation history": {
+      const page = await c().rotation.history(id(), { status: args.flag("status"), limit: args.int("limit") });
+      return show(out, page, () => printTable(rows(page.data), ["id", "secret_path", "status", "started_at", "completed_at"]));
+    }
+    case "rotation due": {
+      const answer = await c().rotation.due({ within_hours: args.int("within-hours") });
+      return show(out, answer, () => printTable(rows(answer.data ?? answer.secrets ?? []), ["secret_path", "rotation_policy_id", "due_at", "state"]));
+    }
+    case "webhooks list": {
+      const page = await c().webhooks.list();
+      return show(out, page, () => printTable(rows(page.data), ["id", "name", "url", "events", "enabled", "signature_scheme"]));
+    }
+    case "webhooks get": return one(await c().webhooks.retrieve(id()));
+    case "webhooks create": {
+      const body = bodyFromFile(ctx) ?? {
+        name: args.flag("name"),
+        url: args.flag("url"),
+        secret: args.flag("secret") === "-" ? readFileSync(0, "utf8").trim() : args.flag("secret"),
+        ...(args.list("events") ? { events: args.list("events") } : {}),
+        ...(args.flag("scheme") ? { signature_scheme: args.flag("scheme") } : {}),
+      };
+      if (!body.name || !body.url) throw new UsageError("--name and --url are required (or --file F)");
+      return one(await c().webhooks.create(body));
+    }
+    case "webhooks delete": return done(await c().webhooks.delete(id()), `deleted ${id()}`);
+    case "webhooks test": return one(await c().webhooks.test(id()));
+    case "webhooks deliveries": {
+      const page = await c().webhooks.deliveries(id(), { status: args.flag("status"), limit: args.int("limit") });
+      return show(out, page, () => printTable(rows(page.data), ["id", "event_id", "event_type", "status", "attempts", "response_status"]));
+    }
+    case "webhooks redeliver": return one(await c().webhooks.redeliver(id(), args.positional(3, "delivery id")));
+    case "subscriptions list": {
+      const page = await c().subscriptions.list();
+      return show(out, page, () => printTable(rows(page.data), ["id", "name", "paths", "events"]));
+    }
+    case "subscriptions get": return one(await c().subscriptions.retrieve(id()));
+    case "subscriptions create": return one(await c().subscriptions.create(need(bodyFromFile(ctx), "subscriptions create")));
+    case "subscriptions delete": return done(await c().subscriptions.delete(id()), `deleted ${id()}`);
+    case "subscriptions poll": {
+      const answer = await c().subscriptions.poll(id(), { timeout: args.int("timeout") ?? 0, max_events: args.int("max-events") });
+      return show(out, answer, () => printTable(rows(answer.events), ["event_id", "event_type", "path", "timestamp"]));
+    }
+    case "subscriptions ack": return one(await c().subscriptions.ack(id(), args.positionals.slice(3)));
+    case "audit logs": {
+      const page = await c().audit.logs({
+        path_prefix: args.flag("path-prefix"), action: args.flag("action"), identity_id: args.flag("identity"), success: args.flag("success"),
+        from: args.flag("from"), to: args.flag("to"), request_id: args.flag("request-id"), limit: args.int("limit"), cursor: args.flag("cursor"),
+      });
+      if (out.json) return show(out, { logs: page.data, cursor: page.cursor, has_more: page.hasMore }, () => {});
+      return printTable(rows(page.data), ["timestamp", "action", "identity_id", "secret_path", "success", "request_id"]);
+    }
+    case "audit verify": {
+      const result = await c().audit.verify();
+      show(out, result, () => process.stdout.write(result.ok ? `ok: ${result.entries} entries verified\n` : `TAMPERED: first bad entry ${result.first_bad_entry} (${result.reason})\n`));
+      if (!result.ok) process.exitCode = 1;
+      return;
+    }
+    case "audit summary": return one(await c().audit.summary({ from: args.flag("from"), to: args.flag("to") }));
+    case "tokens list": {
+      const page = await c().tokens.list();
+      return show(out, page, () => printTable(rows(page.data), ["id", "identity_id", "scopes", "expires_at", "description"]));
+    }
+    case "tokens create": {
+      const identity = args.flag("identity");
+      if (!identity) throw new UsageError("--identity is required (e.g. sa:ci)");
+      const created = await c().tokens.create({
+        identity_id: identity, identity_type: identityType(identity, args.flag("identity-type")),
+        ...(args.list("scopes") ? { scopes: args.list("scopes") } : {}),
+        ...(args.flag("expires-in") ? { expires_in: args.flag("expires-in") } : {}),
+        ...(args.flag("description") ? { description: args.flag("description") } : {}),
+      });
+      // The token is shown once: on stdout only, never in a log.
+      return show(out, created, () => process.stdout.write(`${created.id}  expires ${String(created.expires_at)}\ntoken (shown once): ${created.token}\n`));
+    }
+    case "tokens revoke": return done(await c().tokens.revoke(id()), `revoked ${id()}`);
+    default:
+      throw new UsageError(`unknown command "${key}"\n${MANAGE_HELP}`);
+  }
+}
