@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { buildVault } from "./app.js";
 import { ConfigError, loadConfig } from "./config/config.js";
+import { StorageError } from "./storage/contract.js";
 
 async function main(): Promise<void> {
   let config;
@@ -50,6 +51,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  process.stderr.write(`scaivault: failed to start: ${error.message}\n`);
+  // Problems found while starting (the root key file, the database) still name their variable.
+  if (error instanceof ConfigError) process.stderr.write(`scaivault: configuration error: ${error.message}\n`);
+  else if (error instanceof StorageError) process.stderr.write(`scaivault: failed to start: DATABASE_URL: ${error.message}\n`);
+  else process.stderr.write(`scaivault: failed to start: ${error.message}\n`);
   process.exit(1);
 });

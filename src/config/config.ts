@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 
 /**
  * Configuration is read once at start from the environment (and an optional JSON file named by
@@ -27,8 +27,31 @@ export interface VaultConfig {
   rateLimits: Record<string, number>;
   tls: { certFile: string; keyFile: string } | null;
   auditSync: "normal" | "full";
+  /** Root directory for audit exports with a `file` destination; nothing is written outside it. */
+  auditExportDir: string;
   maxSecretBytes: number;
   maxBodyBytes: number;
+  /** Availability and hardening (src/ops). */
+  ops: {
+    /** Mean event-loop delay above which requests are shed with 503. */
+    maxEventLoopDelayMs: number;
+    /** Heap in use above which requests are shed; null = 90% of the V8 heap limit. */
+    maxHeapBytes: number | null;
+    maxConcurrentRequests: number;
+    /** How long SIGTERM waits for in-flight requests before cutting connections. */
+    shutdownTimeoutMs: number;
+    /** Time allowed to receive a whole request (slow clients are cut). */
+    requestTimeoutMs: number;
+    maxHeaderBytes: number;
+  };
+  events: {
+    /** Delay before each retry of a failed delivery, in ms (SPEC §7: 5s, 5m, 30m, 2h, 5h, 10h, 10h). */
+    retryScheduleMs: number[];
+    webhookTimeoutMs: number;
+    /** How often the delivery worker looks for work written by other nodes or left by a crash. */
+    pollIntervalMs: number;
+    sseHeartbeatMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -77,12 +100,16 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return parsed;
 }
 
-function url(name: string, value: string | undefined): string | null {
+function url(name: string, value: string | undefined, protocols: readonly string[] = ["http:", "https:"]): string | null {
   if (value === undefined || value === "") return null;
+  let parsed: URL;
   try {
-    new URL(value);
+    parsed = new URL(value);
   } catch {
-    throw new ConfigError(name, `must be an absolute URL (got "${value}")`);
+    throw new ConfigError(name, "must be an absolute URL");
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must be a ${protocols.map((p) => `${p}//`).join(" or ")} URL (got "${parsed.protocol}//…")`);
   }
   return value;
 }
@@ -110,6 +137,33 @@ function parseLocalKey(value: string | undefined): Buffer | null {
   return key;
 }
 
+const MS_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `250ms`, `5s`, `1h30m` → milliseconds (config only: tests need sub-second delays). */
+function durationMs(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const text = value.trim();
+  if (!/^(?:\d+(?:ms|s|m|h|d))+$/.test(text)) throw new ConfigError(name, `must be a duration such as 500ms, 5s, 5m or 2h (got "${value}")`);
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(amount) * MS_UNITS[unit];
+  return total;
+}
+
+function durationListMs(name: string, value: string | undefined, fallback: number[]): number[] {
+  if (value === undefined || value === "") return fallback;
+  return value.split(",").map((part) => durationMs(name, part, 0));
+}
+
+/** Checked here so that a missing file stops the start naming its variable, not deep in TLS setup. */
+function readableFile(name: string, file: string): void {
+  try {
+    accessSync(file, constants.R_OK);
+    if (!statSync(file).isFile()) throw new Error("not a file");
+  } catch {
+    throw new ConfigError(name, `cannot read the file "${file}"`);
+  }
+}
+
 const RATE_PREFIX = "RATE_LIMIT_";
 
 export function loadConfig(processEnv: Env = process.env): VaultConfig {
@@ -120,6 +174,8 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
   if (Boolean(certFile) !== Boolean(keyFile)) {
     throw new ConfigError(certFile ? "TLS_KEY_FILE" : "TLS_CERT_FILE", "TLS_CERT_FILE and TLS_KEY_FILE must be set together");
   }
+  if (certFile) readableFile("TLS_CERT_FILE", certFile);
+  if (keyFile) readableFile("TLS_KEY_FILE", keyFile);
   const bootstrapToken = env.SCAIVAULT_BOOTSTRAP_TOKEN || null;
   if (bootstrapToken !== null && !/^skt_[A-Za-z0-9_-]{32,200}$/.test(bootstrapToken)) {
     throw new ConfigError("SCAIVAULT_BOOTSTRAP_TOKEN", "must look like skt_ followed by at least 32 letters, digits, - or _");
@@ -135,7 +191,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     baseUrl: url("BASE_URL", env.BASE_URL),
     databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
     databasePoolSize: positiveInt("DATABASE_POOL_SIZE", env.DATABASE_POOL_SIZE, 10),
-    redisUrl: url("REDIS_URL", env.REDIS_URL),
+    redisUrl: url("REDIS_URL", env.REDIS_URL, ["redis:", "rediss:"]),
     scaikey: {
       url: url("SCAIKEY_URL", env.SCAIKEY_URL),
       jwksUrl: url("SCAIKEY_JWKS_URL", env.SCAIKEY_JWKS_URL),
@@ -154,7 +210,22 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     rateLimits,
     tls: certFile && keyFile ? { certFile, keyFile } : null,
     auditSync: oneOf("SCAIVAULT_AUDIT_SYNC", env.SCAIVAULT_AUDIT_SYNC?.toLowerCase(), ["normal", "full"] as const, "normal"),
+    auditExportDir: env.SCAIVAULT_AUDIT_EXPORT_DIR || "./data/exports",
     maxSecretBytes: positiveInt("SCAIVAULT_MAX_SECRET_BYTES", env.SCAIVAULT_MAX_SECRET_BYTES, 64 * 1024),
     maxBodyBytes: positiveInt("SCAIVAULT_MAX_BODY_BYTES", env.SCAIVAULT_MAX_BODY_BYTES, 1024 * 1024),
+    ops: {
+      maxEventLoopDelayMs: durationMs("SCAIVAULT_MAX_EVENT_LOOP_DELAY", env.SCAIVAULT_MAX_EVENT_LOOP_DELAY, 200) || 200,
+      maxHeapBytes: env.SCAIVAULT_MAX_HEAP_MB ? positiveInt("SCAIVAULT_MAX_HEAP_MB", env.SCAIVAULT_MAX_HEAP_MB, 1) * 1024 * 1024 : null,
+      maxConcurrentRequests: positiveInt("SCAIVAULT_MAX_CONCURRENT_REQUESTS", env.SCAIVAULT_MAX_CONCURRENT_REQUESTS, 1024),
+      shutdownTimeoutMs: durationMs("SCAIVAULT_SHUTDOWN_TIMEOUT", env.SCAIVAULT_SHUTDOWN_TIMEOUT, 25_000) || 25_000,
+      requestTimeoutMs: durationMs("SCAIVAULT_REQUEST_TIMEOUT", env.SCAIVAULT_REQUEST_TIMEOUT, 30_000) || 30_000,
+      maxHeaderBytes: positiveInt("SCAIVAULT_MAX_HEADER_BYTES", env.SCAIVAULT_MAX_HEADER_BYTES, 16 * 1024),
+    },
+    events: {
+      retryScheduleMs: durationListMs("SCAIVAULT_WEBHOOK_RETRY_SCHEDULE", env.SCAIVAULT_WEBHOOK_RETRY_SCHEDULE, [5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 36e6]),
+      webhookTimeoutMs: durationMs("SCAIVAULT_WEBHOOK_TIMEOUT", env.SCAIVAULT_WEBHOOK_TIMEOUT, 10_000) || 10_000,
+      pollIntervalMs: durationMs("SCAIVAULT_EVENTS_POLL_INTERVAL", env.SCAIVAULT_EVENTS_POLL_INTERVAL, 1000) || 1000,
+      sseHeartbeatMs: durationMs("SCAIVAULT_SSE_HEARTBEAT", env.SCAIVAULT_SSE_HEARTBEAT, 15_000) || 15_000,
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
+import { ConfigError } from "../config/config.js";
 import { keyFingerprint, open, seal } from "./aead.js";
 
 /** The top of the key hierarchy. `local` keeps it in memory; cloud KMS providers come later. */
@@ -37,21 +38,36 @@ export function loadLocalRootKey(configured: Buffer | null, file: string): Local
   if (configured) return { key: configured, createdFile: null };
   try {
     const stat = statSync(file);
+    if (!stat.isFile()) throw new ConfigError(VARIABLE, `${file} is not a file`);
     if ((stat.mode & 0o077) !== 0) {
-      throw new Error(`root key file ${file} is readable by group or others; chmod 600 it`);
+      throw new ConfigError(VARIABLE, `the root key file ${file} is readable by group or others; chmod 600 it`);
     }
     return { key: decodeKeyFile(readFileSync(file, "utf8"), file), createdFile: null };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    if (error instanceof ConfigError) throw error;
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw fileError(file, error);
   }
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const key = randomBytes(32);
-  writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
-  return { key, createdFile: file };
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const key = randomBytes(32);
+    writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
+    return { key, createdFile: file };
+  } catch (error) {
+    throw fileError(file, error);
+  }
+}
+
+const VARIABLE = "KMS_LOCAL_KEY_FILE";
+
+function fileError(file: string, error: unknown): ConfigError {
+  return new ConfigError(VARIABLE, `cannot read or create the root key file ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
 }
 
 function decodeKeyFile(text: string, file: string): Buffer {
-  const key = Buffer.from(text.trim(), "base64");
-  if (key.length !== 32) throw new Error(`root key file ${file} does not hold 32 base64-encoded bytes`);
+  const trimmed = text.trim();
+  const key = Buffer.from(trimmed, "base64");
+  if (key.length !== 32 || key.toString("base64") !== trimmed) {
+    throw new ConfigError(VARIABLE, `the root key file ${file} does not hold 32 base64-encoded bytes`);
+  }
   return key;
 }
