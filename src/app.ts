@@ -24,6 +24,7 @@ import { randomBase62 } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
+import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes } from "./ops/index.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
 import { bootstrap, DEFAULT_PARTNER_ID } from "./tenancy/bootstrap.js";
 import { TenantResolver } from "./tenancy/resolver.js";
@@ -51,7 +52,9 @@ function compilerFor(coerce: boolean): Ajv {
 
 /** The composition root: every component is built and wired here, by hand. */
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
-  const db = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize });
+  const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize });
+  const metrics = new OpsMetrics(rawDb);
+  const db = instrumentDatabase(rawDb, metrics.dbLatency);
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);
@@ -74,7 +77,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      stream: options.logStream,
+      stream: config.logFormat === "pretty" ? prettyStream(options.logStream ?? process.stdout) : options.logStream,
       redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
       serializers: {
         req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: req.url.split("?")[0], request_id: req.id }),
@@ -82,9 +85,14 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     },
     genReqId: () => `req_${randomBase62(20)}`,
     bodyLimit: config.maxBodyBytes,
+    // Our own draining answers 503 in the contract's shape (src/ops); Fastify's would not.
+    return503OnClosing: false,
+    requestTimeout: config.ops.requestTimeoutMs,
+    keepAliveTimeout: 5000,
+    http: { maxHeaderSize: config.ops.maxHeaderBytes },
     rewriteUrl: (req) => rewriteTenantPrefix(req as never),
     routerOptions: { constraints: { secretAction: secretActionConstraint as never } },
-    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), maxHeaderSize: config.ops.maxHeaderBytes } } : {}),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodyAjv : queryAjv).compile(schema as object));
 
@@ -98,8 +106,11 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   });
 
   installErrorHandling(app);
-  installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy), audit });
-  registerSystemRoutes(app, { db, keyring });
+  const ops = await createOperations(config, metrics, app.log);
+  installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy), audit, limits: ops });
+  ops.install(app);
+  registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });
+  registerOpsRoutes(app, { db, keyring, ops });
   registerSecretRoutes(app, secrets, reader);
 
   return {
@@ -108,9 +119,12 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     config,
     generatedAdminToken: boot.generatedToken,
     rootKeyFileCreated: rootKey.createdFile,
+    // Order matters: stop accepting and finish in-flight requests (new ones get 503), then stop
+    // background workers, then close the database; Redis last.
     async close() {
-      await app.close();
+      await ops.drain(app);
       await db.close();
+      await ops.close();
     },
   };
 }

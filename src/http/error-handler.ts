@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Socket } from "node:net";
+import { randomBase62 } from "../shared/ids.js";
 import { StorageError } from "../storage/contract.js";
 import { VaultError } from "./errors.js";
 
@@ -83,4 +85,18 @@ export function installErrorHandling(app: FastifyInstance): void {
     return sendError(request, reply, error);
   });
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new VaultError("not_found", "No such endpoint")));
+}
+
+/**
+ * Requests Node's HTTP parser refuses (raw non-ASCII bytes in the URL, broken headers) never reach
+ * Fastify's routes; they still get the contract's JSON error and a request id.
+ */
+export function clientErrorHandler(_error: Error, socket: Socket): void {
+  if (socket.destroyed || !socket.writable) return;
+  const requestId = `req_${randomBase62(20)}`;
+  const body = JSON.stringify({ error: { code: "invalid_request", message: "The request could not be parsed", details: {}, request_id: requestId } });
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-ID: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

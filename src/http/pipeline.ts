@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Principal } from "../access/principal.js";
 import type { Authenticator } from "../access/authenticator.js";
 import { scopesAllow } from "../access/scopes.js";
 import type { AuditRecorder } from "../audit/recorder.js";
@@ -33,10 +34,18 @@ function decodeURIComponentSafe(text: string): string {
   }
 }
 
+/** Rate limits, charged right after authentication (src/ops). */
+export interface RequestLimits {
+  charge(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void>;
+  /** A failed authentication is charged to its source IP; throws rate_limited once that is spent. */
+  chargeFailedAuth(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void>;
+}
+
 export interface PipelineDeps {
   authenticator: Authenticator;
   tenants: TenantResolver;
   audit: AuditRecorder;
+  limits?: RequestLimits;
 }
 
 /**
@@ -64,11 +73,17 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
     reply.header("X-Request-ID", requestId);
   });
 
-  app.addHook("preValidation", async (request) => {
+  app.addHook("preValidation", async (request, reply) => {
     const policy = request.routeOptions.config ?? {};
     if (policy.auth === false) return;
     const ctx = request.vault;
-    ctx.principal = await deps.authenticator.authenticate(request.headers.authorization);
+    try {
+      ctx.principal = await deps.authenticator.authenticate(request.headers.authorization);
+    } catch (error) {
+      await deps.limits?.chargeFailedAuth(request, reply, error);
+      throw error;
+    }
+    await deps.limits?.charge(request, reply, ctx.principal);
     const headerTenant = request.headers["x-tenant-id"];
     const named = ctx.tenantFromUrl ?? (typeof headerTenant === "string" && headerTenant !== "" ? headerTenant : null);
     ctx.tenant = await deps.tenants.resolve(ctx.principal, named);
@@ -105,10 +120,12 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
 /** Bodies are parsed as JSON whatever the content type says (as Vault does); a bad body is reported after authentication. */
 function installBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (request: FastifyRequest, body: string | Buffer, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.trim() === "") return done(null, undefined);
+  // Bytes, decoded strictly: a lenient decode would store U+FFFD in place of invalid UTF-8.
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (request: FastifyRequest, body: string | Buffer, done) => {
     try {
+      const text = typeof body === "string" ? body : utf8.decode(body);
+      if (text.trim() === "") return done(null, undefined);
       done(null, JSON.parse(text));
     } catch {
       request.vault.bodyInvalid = true;

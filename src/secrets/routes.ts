@@ -47,17 +47,22 @@ export function registerSecretRoutes(app: FastifyInstance, service: SecretsServi
     config: { scope: "secrets:list", action: "list", category: "list" },
   }, async (request) => reader.list(callerOf(request), request.query));
 
+  // The static routes carry the same constraint value the router derives for them ("none"), or
+  // `mustMatchWhenDerived` would send them to the wildcard route instead.
+  const plain = { secretAction: "none" };
+
   r.get("/v1/secrets/expiring", {
+    constraints: plain,
     schema: { tags, summary: "Secrets expiring within a duration", querystring: ExpiringQuery },
     config: { scope: "secrets:list", action: "list", category: "list" },
   }, async (request) => reader.expiring(callerOf(request), request.query));
 
   r.post("/v1/secrets/batch", {
+    constraints: plain,
     schema: { tags, summary: "Read many secrets", body: BatchReadBody, response: { 200: BatchReadResponse } },
     config: { scope: "secrets:read", action: "read", category: "batch_read" },
   }, async (request) => reader.batchRead(callerOf(request), request.body));
 
-  const plain = { secretAction: "none" };
   const secretDoc = "/v1/secrets/{path}";
 
   r.get("/v1/secrets/*", {

@@ -50,7 +50,7 @@ describeEachBackend("secrets: happy paths", (backend) => {
     expect((await anonymous.get("/v1/health")).body.status).toBe("healthy");
     const ready = await anonymous.get("/v1/health/ready");
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: "ready", checks: { database: "ok", redis: "disabled", encryption: "ok" }, errors: [] });
+    expect(ready.body).toEqual({ status: "ready", checks: { database: "ok", redis: "disabled", encryption: "ok" }, errors: {} });
     expect((await anonymous.get("/v1/version")).body.version).toMatch(/^\d+\.\d+\.\d+$/);
     const spec = await anonymous.get("/v1/openapi.json");
     expect(spec.status).toBe(200);

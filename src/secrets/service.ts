@@ -14,6 +14,7 @@ import type { SecretRow, SecretStore } from "./store.js";
 import { metadataView, normalizeMetadata, parseMetadata, secretView } from "./view.js";
 
 export const SOFT_DELETE_RETENTION_MS = 30 * 86_400_000;
+const MAX_EXPIRES_IN_SECONDS = 36_500 * 86_400;
 
 export interface SecretsDeps {
   db: Database;
@@ -46,6 +47,15 @@ export function requireSecretType(value: string | undefined): string | undefined
     throw new VaultError("invalid_secret_type", `secret_type must be one of ${SECRET_TYPES.join(", ")}`);
   }
   return value;
+}
+
+/** `null` clears a duration option; any string, the empty one included, must parse. */
+function checkDurations(options: { expires_in?: string | null; notify_before?: string | null }): void {
+  // Beyond a century an expiry is meaningless, and far enough out it no longer fits a date.
+  if (typeof options.expires_in === "string" && requireDuration("options.expires_in", options.expires_in) > MAX_EXPIRES_IN_SECONDS) {
+    throw new VaultError("invalid_duration", "options.expires_in may be at most 36500d", { details: { field: "options.expires_in" } });
+  }
+  if (typeof options.notify_before === "string") requireDurationList("options.notify_before", options.notify_before);
 }
 
 /** Secret writes: every one appends a version, and commits with its audit entry and events. */
@@ -82,8 +92,8 @@ export class SecretsService {
     const path = requireValidPath(rawPath);
     const secretType = requireSecretType(body.secret_type);
     const options = body.options ?? {};
-    const expiresIn = options.expires_in ? (requireDuration("options.expires_in", options.expires_in), options.expires_in) : options.expires_in;
-    if (options.notify_before) requireDurationList("options.notify_before", options.notify_before);
+    const expiresIn = options.expires_in;
+    checkDurations(options);
     const plaintext = Buffer.from(JSON.stringify(body.data), "utf8");
     if (plaintext.length > this.deps.maxSecretBytes) {
       throw new VaultError("payload_too_large", `Secret data is limited to ${this.deps.maxSecretBytes} bytes`, { details: { limit_bytes: this.deps.maxSecretBytes } });
@@ -175,8 +185,7 @@ export class SecretsService {
     const path = requireValidPath(rawPath);
     const secretType = requireSecretType(body.secret_type);
     const options = body.options ?? {};
-    if (options.expires_in) requireDuration("options.expires_in", options.expires_in);
-    if (options.notify_before) requireDurationList("options.notify_before", options.notify_before);
+    checkDurations(options);
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "write");
     return this.mutate(caller, () => 200, async (tx, emit) => {

@@ -115,6 +115,11 @@ export class PostgresDatabase implements Database {
     return runMigrations(this, migrations, { dialect: "postgres", blob: "BYTEA" });
   }
 
+  /** Connection counts for metrics and /v1/health/detailed. */
+  poolStats(): { size: number; available: number; waiting: number } {
+    return { size: this.pool.totalCount, available: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
   async ping(): Promise<void> {
     await this.direct.run("SELECT 1");
   }

@@ -11,7 +11,8 @@ const HealthResponse = Type.Object({ status: Type.Literal("healthy"), timestamp:
 const ReadyResponse = Type.Object({
   status: Type.Union([Type.Literal("ready"), Type.Literal("not_ready")]),
   checks: Type.Object({ database: Type.String(), redis: Type.String(), encryption: Type.String() }),
-  errors: Type.Array(Type.String()),
+  /** Per failed check, what went wrong (the docs' shape: `{"redis": "…"}`); empty when ready. */
+  errors: Type.Record(Type.String(), Type.String()),
 });
 
 export interface SystemDeps {
@@ -30,30 +31,30 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     timestamp: new Date().toISOString(),
   }));
 
-  app.get("/v1/health/ready", { schema: { tags, summary: "Readiness: database, redis, encryption" }, config: open }, async (_request, reply) => {
-    const errors: string[] = [];
+  app.get("/v1/health/ready", { schema: { tags, summary: "Readiness: database, redis, encryption", response: { 200: ReadyResponse, 503: ReadyResponse } }, config: open }, async (_request, reply) => {
+    const errors: Record<string, string> = {};
     const checks = { database: "ok", redis: deps.redisCheck ? "ok" : "disabled", encryption: "ok" };
     try {
       await deps.db.ping();
     } catch {
       checks.database = "error";
-      errors.push("database unreachable");
+      errors.database = "unreachable";
     }
     if (deps.redisCheck) {
       try {
         await deps.redisCheck();
       } catch {
         checks.redis = "error";
-        errors.push("redis unreachable");
+        errors.redis = "unreachable";
       }
     }
     try {
       await deps.keyring.selfTest();
     } catch {
       checks.encryption = "error";
-      errors.push("root key unavailable");
+      errors.encryption = "root key unavailable";
     }
-    const ready = errors.length === 0;
+    const ready = Object.keys(errors).length === 0;
     if (!ready) reply.code(503).header("Retry-After", "1");
     return { status: ready ? "ready" : "not_ready", checks, errors };
   });

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
 import { buildVault, type BuildOptions, type Vault } from "../app.js";
 import { loadConfig } from "../config/config.js";
+import { DEFAULT_RATE_LIMITS } from "../ops/categories.js";
 import { scratchDatabase, type BackendName, type ScratchDatabase } from "./backends.js";
 
 export interface ApiResponse<T = any> {
@@ -83,6 +84,8 @@ export interface StartOptions extends BuildOptions {
   env?: Record<string, string>;
 }
 
+const UNLIMITED_FOR_TESTS = Object.fromEntries(Object.keys(DEFAULT_RATE_LIMITS).map((category) => [`RATE_LIMIT_${category.toUpperCase()}`, "1000000"]));
+
 /** Starts a real vault over HTTP on a random port with a fresh database. */
 export async function startVault(backend: BackendName, options: StartOptions = {}): Promise<TestVault> {
   const database = await scratchDatabase(backend);
@@ -102,6 +105,8 @@ export async function startVault(backend: BackendName, options: StartOptions = {
     LOG_LEVEL: "info",
     DATABASE_POOL_SIZE: "4",
     SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: "true",
+    // Suites make far more calls per minute than the documented limits; the rate-limit suites set their own.
+    ...UNLIMITED_FOR_TESTS,
     ...options.env,
   });
   const vault = await buildVault(config, { ...options, logStream });

@@ -1,0 +1,58 @@
+/**
+ * Rate-limit categories and their per-minute defaults (SPEC §8, the docs' rate-limiting page).
+ * Routes name their bucket in `config.category`; routes that do not are mapped by URL prefix here,
+ * so a new domain's endpoints are limited from the day they appear.
+ */
+export const DEFAULT_RATE_LIMITS: Readonly<Record<string, number>> = {
+  read: 1000,
+  write: 100,
+  delete: 100,
+  list: 100,
+  batch_read: 100,
+  batch_metadata: 100,
+  audit_query: 50,
+  audit_export: 5,
+  policy: 50,
+  policy_test: 200,
+  webhook: 20,
+  subscription: 20,
+  subscription_poll: 240,
+  identity_read: 100,
+  identity_sync: 5,
+  auth: 300,
+  rotation: 50,
+  /** Any route no table entry covers. */
+  default: 100,
+  /** Requests that fail authentication, per source IP (there is no identity to charge). */
+  auth_failure: 100,
+};
+
+// First match wins: the more specific prefixes come first.
+const PREFIX_CATEGORIES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^\/v1\/policies\/test(?:[/?]|$)/, "policy_test"],
+  [/^\/v1\/policies(?:[/?]|$)/, "policy"],
+  [/^\/v1\/secret-policies(?:[/?]|$)/, "policy"],
+  [/^\/v1\/audit\/exports?(?:[/?]|$)/, "audit_export"],
+  [/^\/v1\/audit(?:[/?]|$)/, "audit_query"],
+  [/^\/v1\/webhooks(?:[/?]|$)/, "webhook"],
+  [/^\/v1\/subscriptions\/[^/?]+\/(?:poll|ack)(?:[/?]|$)/, "subscription_poll"],
+  [/^\/v1\/events(?:[/?]|$)/, "subscription_poll"],
+  [/^\/v1\/subscriptions(?:[/?]|$)/, "subscription"],
+  [/^\/v1\/identity\/sync(?:[/?]|$)/, "identity_sync"],
+  [/^\/v1\/identit(?:y|ies)(?:[/?]|$)/, "identity_read"],
+  [/^\/v1\/auth(?:[/?]|$)/, "auth"],
+  [/^\/v1\/rotation(?:[/?]|$)/, "rotation"],
+  [/^\/v1\/secrets\/[^?]*\/rotate(?:\?|$)/, "rotation"],
+];
+
+/** The category of a request: the route's own, else the URL prefix table, else `default`. */
+export function categoryOf(routeCategory: string | undefined, url: string): string {
+  if (routeCategory) return routeCategory;
+  for (const [pattern, category] of PREFIX_CATEGORIES) if (pattern.test(url)) return category;
+  return "default";
+}
+
+/** Per-minute limit for a category: `RATE_LIMIT_<CATEGORY>` wins over the documented default. */
+export function limitFor(category: string, overrides: Readonly<Record<string, number>>): number {
+  return overrides[category] ?? DEFAULT_RATE_LIMITS[category] ?? overrides.default ?? DEFAULT_RATE_LIMITS.default;
+}

@@ -1,0 +1,82 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
+
+export interface LoadGuardOptions {
+  /** Mean event-loop delay over a sample window above which requests are shed. */
+  maxEventLoopDelayMs: number;
+  /** Heap in use above which requests are shed; null = 90% of V8's heap limit. */
+  maxHeapBytes: number | null;
+  /** Requests in flight beyond which new ones are shed at once. */
+  maxConcurrentRequests: number;
+  sampleIntervalMs?: number;
+}
+
+export type ShedReason = "draining" | "concurrency" | "event_loop_delay" | "memory";
+
+/**
+ * Decides whether this node can take one more request. The costly signals (event-loop delay,
+ * heap) are sampled on a timer and read as a flag, so the check on each request costs nothing.
+ * The delay is a window mean, not a maximum: one long GC pause must not shed a whole second of
+ * traffic, a saturated loop must.
+ */
+export class LoadGuard {
+  draining = false;
+  inFlight = 0;
+  private pressure: ShedReason | null = null;
+  private lastDelayMs = 0;
+  private readonly histogram: IntervalHistogram;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly maxHeapBytes: number;
+
+  constructor(private readonly options: LoadGuardOptions) {
+    this.histogram = monitorEventLoopDelay({ resolution: 10 });
+    this.maxHeapBytes = options.maxHeapBytes ?? Math.floor(getHeapStatistics().heap_size_limit * 0.9);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.histogram.enable();
+    this.timer = setInterval(() => this.sample(), this.options.sampleIntervalMs ?? 500);
+    this.timer.unref();
+    this.sample();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.histogram.disable();
+  }
+
+  private sample(): void {
+    // The histogram counts the timer resolution itself as delay: subtract it.
+    const mean = this.histogram.count > 0 ? this.histogram.mean / 1e6 - 10 : 0;
+    this.lastDelayMs = Math.max(0, mean);
+    this.histogram.reset();
+    const heapUsed = process.memoryUsage().heapUsed;
+    if (heapUsed > this.maxHeapBytes) this.pressure = "memory";
+    else if (this.lastDelayMs > this.options.maxEventLoopDelayMs) this.pressure = "event_loop_delay";
+    else this.pressure = null;
+  }
+
+  /** Why a new request must be refused now, or null to admit it. */
+  refusal(exempt: boolean): ShedReason | null {
+    if (this.draining) return "draining";
+    if (exempt) return null;
+    if (this.inFlight >= this.options.maxConcurrentRequests) return "concurrency";
+    return this.pressure;
+  }
+
+  status(): { event_loop_delay_ms: number; heap_used_bytes: number; heap_limit_bytes: number; in_flight: number; shedding: ShedReason | null } {
+    return {
+      event_loop_delay_ms: Math.round(this.lastDelayMs * 10) / 10,
+      heap_used_bytes: process.memoryUsage().heapUsed,
+      heap_limit_bytes: this.maxHeapBytes,
+      in_flight: this.inFlight,
+      shedding: this.draining ? "draining" : this.pressure,
+    };
+  }
+
+  get eventLoopDelayMs(): number {
+    return this.lastDelayMs;
+  }
+}

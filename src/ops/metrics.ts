@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Database } from "../storage/contract.js";
+
+const FILL_SERIES_CAP = 5000;
+
+/**
+ * The `scaivault_*` series we can measure honestly (the docs' health-and-monitoring list). One
+ * registry per vault, so several vaults in one test process never share counters.
+ */
+export class OpsMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<"method" | "path_category" | "status">;
+  readonly duration: Histogram<"method" | "path_category">;
+  readonly active: Gauge<"path_category">;
+  readonly rateLimitHits: Counter<"category">;
+  private readonly bucketFill: Gauge<"category" | "identity">;
+  private readonly fillSeries = new Map<string, [string, string]>();
+  readonly secretReads: Counter<"tenant" | "secret_type">;
+  readonly secretWrites: Counter<"tenant">;
+  readonly dbLatency: Histogram<string>;
+  readonly redisLatency: Histogram<string>;
+  readonly shed: Counter<"reason">;
+  readonly eventLoopDelay: Gauge<string>;
+
+  constructor(db: Database) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "scaivault_" });
+    this.requests = new Counter({ name: "scaivault_requests_total", help: "HTTP requests answered", labelNames: ["method", "path_category", "status"], registers });
+    this.duration = new Histogram({
+      name: "scaivault_request_duration_seconds",
+      help: "Time from request start to response end",
+      labelNames: ["method", "path_category"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.active = new Gauge({ name: "scaivault_active_requests", help: "Requests in flight", labelNames: ["path_category"], registers });
+    this.rateLimitHits = new Counter({ name: "scaivault_rate_limit_hits_total", help: "Requests refused with 429 rate_limited", labelNames: ["category"], registers });
+    this.bucketFill = new Gauge({
+      name: "scaivault_rate_limit_bucket_fill",
+      help: "Tokens left in a bucket as a fraction of its size, as last seen by this node (most recent identities only)",
+      labelNames: ["category", "identity"],
+      registers,
+    });
+    this.secretReads = new Counter({ name: "scaivault_secret_reads_total", help: "Secret values returned", labelNames: ["tenant", "secret_type"], registers });
+    this.secretWrites = new Counter({ name: "scaivault_secret_writes_total", help: "Secret versions written through PUT", labelNames: ["tenant"], registers });
+    this.dbLatency = new Histogram({
+      name: "scaivault_db_latency_seconds",
+      help: "Time per database statement or transaction",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.redisLatency = new Histogram({
+      name: "scaivault_redis_latency_seconds",
+      help: "Time per Redis rate-limit call",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    });
+    this.shed = new Counter({ name: "scaivault_load_shed_total", help: "Requests refused with 503 to protect the node", labelNames: ["reason"], registers });
+    this.eventLoopDelay = new Gauge({ name: "scaivault_event_loop_delay_seconds", help: "Mean event-loop delay over the last sample window", registers });
+
+    new Gauge({
+      name: "scaivault_secrets_total",
+      help: "Live (not deleted) secrets per tenant",
+      labelNames: ["tenant"],
+      registers,
+      async collect() {
+        this.reset();
+        const rows = await db.all<{ tenant_id: string; n: number | string }>("SELECT tenant_id, COUNT(*) AS n FROM secrets WHERE deleted_at IS NULL GROUP BY tenant_id");
+        for (const row of rows) this.set({ tenant: row.tenant_id }, Number(row.n));
+      },
+    });
+    const pooled = db as Database & { poolStats?: () => { size: number; available: number } };
+    if (typeof pooled.poolStats === "function") {
+      const stats = () => pooled.poolStats!();
+      new Gauge({ name: "scaivault_db_pool_size", help: "Open database connections", registers, collect() { this.set(stats().size); } });
+      new Gauge({ name: "scaivault_db_pool_available", help: "Idle database connections", registers, collect() { this.set(stats().available); } });
+    }
+  }
+
+  recordBucketFill(category: string, identity: string, fill: number): void {
+    const key = `${category}\u0000${identity}`;
+    if (this.fillSeries.has(key)) this.fillSeries.delete(key);
+    this.fillSeries.set(key, [category, identity]);
+    // Unbounded identities would grow this series without end: keep the most recent ones.
+    if (this.fillSeries.size > FILL_SERIES_CAP) {
+      const oldest = this.fillSeries.keys().next().value as string;
+      const [c, i] = this.fillSeries.get(oldest)!;
+      this.fillSeries.delete(oldest);
+      this.bucketFill.remove({ category: c, identity: i });
+    }
+    this.bucketFill.set({ category, identity }, fill);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
