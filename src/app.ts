@@ -7,8 +7,7 @@ import { Authorizer } from "./access/authorizer.js";
 import { PolicyStore } from "./access/policy-store.js";
 import { TokenStore } from "./access/token-store.js";
 import { VaultTokens } from "./access/vault-tokens.js";
-import { AuditLog } from "./audit/audit-log.js";
-import { AuditRecorder } from "./audit/recorder.js";
+import { buildAuditTrail } from "./audit/module.js";
 import type { VaultConfig } from "./config/config.js";
 import { Keyring } from "./crypto/keyring.js";
 import { LocalRootKey, loadLocalRootKey } from "./crypto/root-key.js";
@@ -64,7 +63,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const vaultTokens = new VaultTokens(new TokenStore(db), await keyring.systemKey("token-hash"));
   const authorizer = new Authorizer(policyStore);
   const authenticator = new Authenticator(vaultTokens, options.jwtVerifier ?? null);
-  const audit = new AuditRecorder(new AuditLog(db), DEFAULT_PARTNER_ID);
+  const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, unauthenticatedPartnerId: DEFAULT_PARTNER_ID });
+  const audit = auditTrail.recorder;
   const events = new EventOutbox(db);
   const secretStore = new SecretStore(db);
   const secrets = new SecretsService({ db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes });
@@ -112,6 +112,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });
   registerOpsRoutes(app, { db, keyring, ops });
   registerSecretRoutes(app, secrets, reader);
+  auditTrail.registerRoutes(app);
 
   return {
     app,
@@ -123,6 +124,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     // background workers, then close the database; Redis last.
     async close() {
       await ops.drain(app);
+      await auditTrail.drain();
       await db.close();
       await ops.close();
     },

@@ -47,4 +47,17 @@ export const accessMigrations: Migration[] = [
       "CREATE INDEX policy_bindings_policy ON policy_bindings (policy_id)",
     ],
   },
+  {
+    // One monotonic counter bumped in the same transaction as every policy or binding change:
+    // each node compares it per request and drops its compiled decisions when it moved.
+    id: "0030_access_epoch",
+    up: () => [
+      "CREATE TABLE access_epoch (id INTEGER PRIMARY KEY, epoch BIGINT NOT NULL)",
+      "INSERT INTO access_epoch (id, epoch) VALUES (1, 0)",
+      "ALTER TABLE policies ADD COLUMN is_active INTEGER NOT NULL DEFAULT 1",
+      "ALTER TABLE policy_bindings ADD COLUMN created_by TEXT",
+      "CREATE UNIQUE INDEX policy_bindings_unique ON policy_bindings (policy_id, identity_id)",
+      "CREATE INDEX policies_tenant ON policies (partner_id, tenant_id, id)",
+    ],
+  },
 ];

@@ -29,6 +29,8 @@ export interface Policy {
   description: string | null;
   rules: PolicyRule[];
   builtin: boolean;
+  /** Inactive policies are kept but never grant or deny anything. */
+  isActive: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -42,4 +44,5 @@ export interface Binding {
   identityId: string;
   expiresAt: number | null;
   createdAt: number;
+  createdBy?: string | null;
 }

@@ -10,6 +10,7 @@ interface PolicyRow {
   description: string | null;
   rules: string;
   builtin: number;
+  is_active: number;
   created_at: number;
   updated_at: number;
 }
@@ -23,10 +24,11 @@ interface BindingRow {
   identity_id: string;
   expires_at: number | null;
   created_at: number;
+  created_by: string | null;
 }
 
-const POLICY_COLUMNS = "id, partner_id, tenant_id, scope, name, description, rules, builtin, created_at, updated_at";
-const BINDING_COLUMNS = "id, policy_id, partner_id, tenant_id, identity_type, identity_id, expires_at, created_at";
+const POLICY_COLUMNS = "id, partner_id, tenant_id, scope, name, description, rules, builtin, is_active, created_at, updated_at";
+const BINDING_COLUMNS = "id, policy_id, partner_id, tenant_id, identity_type, identity_id, expires_at, created_at, created_by";
 
 export const toPolicy = (row: PolicyRow): Policy => ({
   id: row.id,
@@ -36,9 +38,10 @@ export const toPolicy = (row: PolicyRow): Policy => ({
   name: row.name,
   description: row.description,
   rules: JSON.parse(row.rules) as PolicyRule[],
-  builtin: Boolean(row.builtin),
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
+  builtin: Boolean(Number(row.builtin)),
+  isActive: Boolean(Number(row.is_active)),
+  createdAt: Number(row.created_at),
+  updatedAt: Number(row.updated_at),
 });
 
 export const toBinding = (row: BindingRow): Binding => ({
@@ -48,8 +51,9 @@ export const toBinding = (row: BindingRow): Binding => ({
   tenantId: row.tenant_id,
   identityType: row.identity_type,
   identityId: row.identity_id,
-  expiresAt: row.expires_at,
-  createdAt: row.created_at,
+  expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  createdAt: Number(row.created_at),
+  createdBy: row.created_by,
 });
 
 export interface BoundPolicy {
@@ -57,11 +61,29 @@ export interface BoundPolicy {
   binding: Binding;
 }
 
+/** Where a policy is visible: its own tenant, or (scope partner) every tenant of its partner. */
+export interface PolicyOwner {
+  partnerId: string;
+  tenantId: string;
+}
+
+const VISIBLE = "partner_id = ? AND (tenant_id = ? OR (scope = 'partner' AND tenant_id IS NULL))";
+
 export class PolicyStore {
   constructor(private readonly db: Database) {}
 
+  /** The access epoch: any policy or binding change moves it, in the change's own transaction. */
+  async epoch(): Promise<number> {
+    const row = await this.db.get<{ epoch: number | string }>("SELECT epoch FROM access_epoch WHERE id = 1");
+    return Number(row?.epoch ?? 0);
+  }
+
+  async bumpEpoch(tx: Queryable): Promise<void> {
+    await tx.run("UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1");
+  }
+
   async insertPolicy(policy: Policy, tx?: Queryable): Promise<void> {
-    await (tx ?? this.db).run(`INSERT INTO policies (${POLICY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    await (tx ?? this.db).run(`INSERT INTO policies (${POLICY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
       policy.id,
       policy.partnerId,
       policy.tenantId,
@@ -70,13 +92,62 @@ export class PolicyStore {
       policy.description,
       JSON.stringify(policy.rules),
       policy.builtin ? 1 : 0,
+      policy.isActive === false ? 0 : 1,
       policy.createdAt,
       policy.updatedAt,
     ]);
   }
 
+  async updatePolicy(policy: Policy, tx: Queryable): Promise<void> {
+    await tx.run("UPDATE policies SET name = ?, description = ?, rules = ?, is_active = ?, updated_at = ? WHERE id = ?", [
+      policy.name,
+      policy.description,
+      JSON.stringify(policy.rules),
+      policy.isActive ? 1 : 0,
+      policy.updatedAt,
+      policy.id,
+    ]);
+  }
+
+  async deletePolicy(id: string, tx: Queryable): Promise<void> {
+    await tx.run("DELETE FROM policy_bindings WHERE policy_id = ?", [id]);
+    await tx.run("DELETE FROM policies WHERE id = ?", [id]);
+  }
+
+  async getVisible(owner: PolicyOwner, id: string, tx?: Queryable): Promise<Policy | undefined> {
+    const row = await (tx ?? this.db).get<PolicyRow>(`SELECT ${POLICY_COLUMNS} FROM policies WHERE id = ? AND ${VISIBLE}`, [id, owner.partnerId, owner.tenantId]);
+    return row ? toPolicy(row) : undefined;
+  }
+
+  /** A policy of the same name where `scope` would put the new one (tenant names and partner names are separate). */
+  async nameTaken(partnerId: string, tenantId: string | null, name: string, exceptId: string | null, tx: Queryable): Promise<boolean> {
+    const row = await tx.get(
+      `SELECT id FROM policies WHERE partner_id = ? AND ${tenantId === null ? "tenant_id IS NULL" : "tenant_id = ?"} AND name = ? AND id <> ?`,
+      tenantId === null ? [partnerId, name, exceptId ?? ""] : [partnerId, tenantId, name, exceptId ?? ""],
+    );
+    return row !== undefined;
+  }
+
+  async listVisible(owner: PolicyOwner, filter: { scope?: "tenant" | "partner"; includeInactive: boolean }, after: string | null, limit: number): Promise<Array<Policy & { bindingCount: number }>> {
+    const where = [VISIBLE.replace(/partner_id|tenant_id|scope/g, (c) => `p.${c}`), "p.id > ?"];
+    const params: Array<string | number> = [owner.partnerId, owner.tenantId, after ?? ""];
+    if (filter.scope) {
+      where.push("p.scope = ?");
+      params.push(filter.scope);
+    }
+    if (!filter.includeInactive) where.push("p.is_active = 1");
+    params.push(limit);
+    const rows = await this.db.all<PolicyRow & { binding_count: number | string }>(
+      `SELECT ${POLICY_COLUMNS.split(", ").map((c) => `p.${c}`).join(", ")},
+              (SELECT COUNT(*) FROM policy_bindings b WHERE b.policy_id = p.id) AS binding_count
+         FROM policies p WHERE ${where.join(" AND ")} ORDER BY p.id LIMIT ?`,
+      params,
+    );
+    return rows.map((row) => ({ ...toPolicy(row), bindingCount: Number(row.binding_count) }));
+  }
+
   async insertBinding(binding: Binding, tx?: Queryable): Promise<void> {
-    await (tx ?? this.db).run(`INSERT INTO policy_bindings (${BINDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
+    await (tx ?? this.db).run(`INSERT INTO policy_bindings (${BINDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
       binding.id,
       binding.policyId,
       binding.partnerId,
@@ -85,23 +156,39 @@ export class PolicyStore {
       binding.identityId,
       binding.expiresAt,
       binding.createdAt,
+      binding.createdBy ?? null,
     ]);
   }
 
+  async bindings(policyId: string, tx?: Queryable): Promise<Binding[]> {
+    const rows = await (tx ?? this.db).all<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM policy_bindings WHERE policy_id = ? ORDER BY created_at, id`, [policyId]);
+    return rows.map(toBinding);
+  }
+
+  async findBinding(policyId: string, identityId: string, tx: Queryable): Promise<Binding | undefined> {
+    const row = await tx.get<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM policy_bindings WHERE policy_id = ? AND identity_id = ?`, [policyId, identityId]);
+    return row ? toBinding(row) : undefined;
+  }
+
+  async deleteBinding(policyId: string, bindingId: string, tx: Queryable): Promise<boolean> {
+    return (await tx.run("DELETE FROM policy_bindings WHERE policy_id = ? AND id = ?", [policyId, bindingId])).changes > 0;
+  }
+
   /**
-   * Policies bound to any of `identityIds` that apply in `tenantId`: the tenant's own policies and
-   * the partner's partner-scoped ones. Expired bindings are left out.
+   * Active policies bound to any of `identityIds` that apply in `tenantId`: the tenant's own
+   * policies and the partner's partner-scoped ones. Expired bindings are left out.
    */
   async boundPolicies(partnerId: string, tenantId: string, identityIds: readonly string[], now: number, tx?: Queryable): Promise<BoundPolicy[]> {
     if (identityIds.length === 0) return [];
     const marks = identityIds.map(() => "?").join(", ");
     const rows = await (tx ?? this.db).all<PolicyRow & { b_id: string; b_identity_type: Binding["identityType"]; b_identity_id: string; b_expires_at: number | null; b_created_at: number; b_tenant_id: string | null }>(
-      `SELECT p.id, p.partner_id, p.tenant_id, p.scope, p.name, p.description, p.rules, p.builtin, p.created_at, p.updated_at,
+      `SELECT p.id, p.partner_id, p.tenant_id, p.scope, p.name, p.description, p.rules, p.builtin, p.is_active, p.created_at, p.updated_at,
               b.id AS b_id, b.identity_type AS b_identity_type, b.identity_id AS b_identity_id, b.expires_at AS b_expires_at,
               b.created_at AS b_created_at, b.tenant_id AS b_tenant_id
          FROM policy_bindings b JOIN policies p ON p.id = b.policy_id
         WHERE b.partner_id = ? AND b.identity_id IN (${marks})
           AND (b.expires_at IS NULL OR b.expires_at > ?)
+          AND p.is_active = 1
           AND (p.tenant_id = ? OR (p.scope = 'partner' AND p.tenant_id IS NULL))
         ORDER BY p.id, b.id`,
       [partnerId, ...identityIds, now, tenantId],
@@ -115,8 +202,8 @@ export class PolicyStore {
         tenantId: row.b_tenant_id,
         identityType: row.b_identity_type,
         identityId: row.b_identity_id,
-        expiresAt: row.b_expires_at,
-        createdAt: row.b_created_at,
+        expiresAt: row.b_expires_at === null ? null : Number(row.b_expires_at),
+        createdAt: Number(row.b_created_at),
       },
     }));
   }

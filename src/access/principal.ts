@@ -15,6 +15,8 @@ export interface Principal {
   roles: readonly Role[];
   mfaVerifiedAt: number | null;
   tokenExpiresAt: number | null;
+  /** When the credential was issued (`iat`, or the vault token's creation). */
+  tokenIssuedAt?: number | null;
   tokenKind: "vault" | "scaikey" | "system";
   tokenId: string | null;
 }

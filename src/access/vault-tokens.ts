@@ -59,6 +59,10 @@ export class VaultTokens {
     return { token, record };
   }
 
+  async revoke(id: string, at: number, tx?: Queryable): Promise<boolean> {
+    return this.store.revoke(id, at, tx);
+  }
+
   async isRegistered(token: string): Promise<boolean> {
     return (await this.store.findByHash(await this.hash(token))) !== undefined;
   }
@@ -84,6 +88,7 @@ export class VaultTokens {
       roles: record.roles,
       mfaVerifiedAt: null,
       tokenExpiresAt: record.expiresAt,
+      tokenIssuedAt: record.createdAt,
       tokenKind: "vault",
       tokenId: record.id,
     };

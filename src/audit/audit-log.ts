@@ -1,5 +1,6 @@
 import type { Database, Queryable } from "../storage/contract.js";
 import { newId } from "../shared/ids.js";
+import { ChainAppender, type UnchainedRow } from "./chain.js";
 
 export interface AuditEntry {
   partnerId: string;
@@ -18,33 +19,113 @@ export interface AuditEntry {
   extraData: Record<string, unknown>;
 }
 
-/** Appends audit entries; written in the caller's transaction when one is given. */
-export class AuditLog {
-  constructor(private readonly db: Database) {}
+interface Waiting {
+  row: UnchainedRow;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
 
-  async append(entry: AuditEntry, tx?: Queryable): Promise<string> {
-    const id = newId("log");
-    await (tx ?? this.db).run(
-      `INSERT INTO audit_log (id, partner_id, tenant_id, timestamp, action, identity_type, identity_id, secret_path, source_ip,
-         user_agent, success, status, duration_ms, request_id, extra_data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        id,
-        entry.partnerId,
-        entry.tenantId,
-        Date.now(),
-        entry.action,
-        entry.identityType,
-        entry.identityId,
-        entry.secretPath,
-        entry.sourceIp,
-        entry.userAgent,
-        entry.success ? 1 : 0,
-        entry.status,
-        Math.max(0, Math.round(entry.durationMs)),
-        entry.requestId,
-        JSON.stringify(entry.extraData),
-      ],
-    );
-    return id;
+const MAX_BATCH = 500;
+
+export interface AuditLogOptions {
+  /** `normal`: on PostgreSQL the read-entry batches commit with synchronous_commit off. */
+  sync: "normal" | "full";
+}
+
+/**
+ * Appends audit entries to the per-tenant hash chains. Entries that belong to a change are
+ * written in that change's transaction (`appendInTransaction`). Entries for everything else
+ * (reads, denials, failures) go through a group commit: whatever arrives while a batch is being
+ * committed forms the next batch, one transaction for all of them, and each caller's promise
+ * settles only when its batch has committed — so no response leaves before its entry is durable,
+ * and one fsync serves many requests.
+ */
+export class AuditLog {
+  private pending: Waiting[] = [];
+  private flushing = false;
+
+  constructor(private readonly db: Database, private readonly chain: ChainAppender, private readonly options: AuditLogOptions) {}
+
+  async appendInTransaction(tx: Queryable, entry: AuditEntry): Promise<string> {
+    const row = toRow(entry);
+    await this.chain.append(tx, [row]);
+    return row.id;
   }
+
+  append(entry: AuditEntry): Promise<string> {
+    const row = toRow(entry);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ row, resolve, reject });
+      this.kick();
+    }).then(() => row.id);
+  }
+
+  /** Resolves once every entry submitted so far has been committed or failed. */
+  async drain(): Promise<void> {
+    while (this.flushing || this.pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  private kick(): void {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    // One macrotask of delay lets the requests already in flight join this batch.
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0, MAX_BATCH);
+    try {
+      await this.commit(batch.map((w) => w.row));
+      for (const waiting of batch) waiting.resolve();
+    } catch (error) {
+      if (batch.length === 1) batch[0].reject(error);
+      else await this.commitOneByOne(batch);
+    } finally {
+      this.flushing = false;
+      this.kick();
+    }
+  }
+
+  /** A failed batch is retried entry by entry so that one bad entry cannot fail its neighbours. */
+  private async commitOneByOne(batch: readonly Waiting[]): Promise<void> {
+    for (const waiting of batch) {
+      try {
+        await this.commit([waiting.row]);
+        waiting.resolve();
+      } catch (error) {
+        waiting.reject(error);
+      }
+    }
+  }
+
+  private async commit(rows: readonly UnchainedRow[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      if (this.db.dialect === "postgres" && this.options.sync === "normal") {
+        // Survives a crash of the vault (the server has the commit); only a database host crash
+        // can lose the last fraction of a second, as SQLite's synchronous=NORMAL does on power loss.
+        await tx.run("SET LOCAL synchronous_commit TO OFF");
+      }
+      await this.chain.append(tx, rows);
+    });
+  }
+}
+
+function toRow(entry: AuditEntry): UnchainedRow {
+  return {
+    id: newId("log"),
+    partner_id: entry.partnerId,
+    tenant_id: entry.tenantId,
+    timestamp: Date.now(),
+    action: entry.action,
+    identity_type: entry.identityType,
+    identity_id: entry.identityId,
+    secret_path: entry.secretPath,
+    source_ip: entry.sourceIp,
+    user_agent: entry.userAgent,
+    success: entry.success ? 1 : 0,
+    status: entry.status,
+    duration_ms: Math.max(0, Math.round(entry.durationMs)),
+    request_id: entry.requestId,
+    extra_data: JSON.stringify(entry.extraData),
+  };
 }

@@ -1,46 +1,124 @@
 import type { Caller, RequestContext } from "../http/context.js";
 import { elapsedMs } from "../http/context.js";
+import { VaultError } from "../http/errors.js";
 import type { Queryable } from "../storage/contract.js";
-import type { AuditLog } from "./audit-log.js";
+import type { AuditEntry, AuditLog } from "./audit-log.js";
+
+/** Keys whose values must never reach an entry, whatever a caller put in `extra`. */
+const FORBIDDEN_KEYS = /^(token|secret|signing_secret|previous_secret|password|client_secret|private_key|data|value|authorization)$/i;
+
+/** An entry's extra data with anything secret-shaped removed, recursively. */
+export function scrubExtra(value: unknown, depth = 0): unknown {
+  if (depth > 6) return "[truncated]";
+  if (Array.isArray(value)) return value.slice(0, 200).map((item) => scrubExtra(item, depth + 1));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) out[key] = FORBIDDEN_KEYS.test(key) ? "[redacted]" : scrubExtra(inner, depth + 1);
+    return out;
+  }
+  if (typeof value === "string" && value.length > 1024) return `${value.slice(0, 1024)}…`;
+  return value;
+}
+
+/** An entry written outside any HTTP request (schedulers, deliveries). */
+export interface SystemEntry {
+  partnerId: string;
+  tenantId: string | null;
+  action: string;
+  identityId: string;
+  secretPath: string | null;
+  success: boolean;
+  requestId: string;
+  extraData?: Record<string, unknown>;
+}
 
 /**
  * Turns a request into its audit entry. Services that change state call `recordInTransaction` so
- * the entry commits with the change; the pipeline records every other request before it answers.
+ * the entry commits with the change; the pipeline records every other request before it answers
+ * (group-committed). Values worth correlating go in as HMACs under a vault-held key (`correlate`).
  */
 export class AuditRecorder {
-  constructor(private readonly log: AuditLog, private readonly unauthenticatedPartnerId: string) {}
+  constructor(
+    private readonly log: AuditLog,
+    private readonly unauthenticatedPartnerId: string,
+    private readonly hmac: (value: string) => string,
+  ) {}
+
+  /** The HMAC a value is recorded as (e.g. a webhook URL, a token id), so entries can be matched without storing it. */
+  correlate(value: string): string {
+    return this.hmac(value);
+  }
 
   async recordRequest(ctx: RequestContext, status: number): Promise<void> {
-    await this.write(ctx, status);
+    const entry = this.entryFor(ctx, status);
+    if (!entry) return;
+    await this.log.append(entry);
+    ctx.audit.recorded = true;
   }
 
+  /**
+   * Inside the change's transaction. A failure becomes `service_unavailable`, which rolls the
+   * change back: nothing happens that the trail does not show.
+   */
   async recordInTransaction(tx: Queryable, caller: Caller, status: number): Promise<void> {
-    await this.write(caller.ctx, status, tx);
+    const entry = this.entryFor(caller.ctx, status);
+    if (!entry) return;
+    try {
+      await this.log.appendInTransaction(tx, entry);
+    } catch (error) {
+      throw new VaultError("service_unavailable", "The audit trail is unavailable; the request was not completed", { retryAfterSeconds: 1, cause: error });
+    }
+    caller.ctx.audit.recorded = true;
   }
 
-  private async write(ctx: RequestContext, status: number, tx?: Queryable): Promise<void> {
-    if (!ctx.audit.action) return;
+  /** For work no request carries (rotation scheduler, webhook delivery), in that work's transaction. */
+  async recordSystem(tx: Queryable, entry: SystemEntry): Promise<void> {
+    await this.log.appendInTransaction(tx, {
+      partnerId: entry.partnerId,
+      tenantId: entry.tenantId,
+      action: entry.action,
+      identityType: "system",
+      identityId: entry.identityId,
+      secretPath: entry.secretPath,
+      sourceIp: null,
+      userAgent: null,
+      success: entry.success,
+      status: entry.success ? 200 : 500,
+      durationMs: 0,
+      requestId: entry.requestId,
+      extraData: scrubExtra(entry.extraData ?? {}) as Record<string, unknown>,
+    });
+  }
+
+  /** Waits for the group commit to write everything submitted (shutdown). */
+  drain(): Promise<void> {
+    return this.log.drain();
+  }
+
+  private entryFor(ctx: RequestContext, status: number): AuditEntry | null {
+    if (!ctx.audit.action) return null;
     const principal = ctx.principal;
     const success = status < 400;
-    const extra = success || !ctx.errorCode ? ctx.audit.extra : { ...ctx.audit.extra, error_code: ctx.errorCode, status };
-    await this.log.append(
-      {
-        partnerId: ctx.tenant?.partnerId ?? principal?.partnerId ?? this.unauthenticatedPartnerId,
-        tenantId: ctx.tenant?.tenantId ?? null,
-        action: ctx.audit.action,
-        identityType: principal?.identityType ?? null,
-        identityId: principal?.identityId ?? null,
-        secretPath: ctx.audit.secretPath,
-        sourceIp: ctx.sourceIp,
-        userAgent: ctx.userAgent,
-        success,
-        status,
-        durationMs: elapsedMs(ctx),
-        requestId: ctx.requestId,
-        extraData: extra,
-      },
-      tx,
-    );
-    ctx.audit.recorded = true;
+    const extra: Record<string, unknown> = { ...(scrubExtra(ctx.audit.extra) as Record<string, unknown>) };
+    if (!success) {
+      extra.error_code = ctx.errorCode ?? `http_${status}`;
+      extra.status = status;
+    }
+    if (principal?.tokenId) extra.token_id_hmac = this.hmac(principal.tokenId);
+    return {
+      partnerId: ctx.tenant?.partnerId ?? principal?.partnerId ?? this.unauthenticatedPartnerId,
+      tenantId: ctx.tenant?.tenantId ?? null,
+      action: ctx.audit.action,
+      identityType: principal?.identityType ?? null,
+      identityId: principal?.identityId ?? null,
+      secretPath: ctx.audit.secretPath,
+      sourceIp: ctx.sourceIp,
+      userAgent: ctx.userAgent,
+      success,
+      status,
+      durationMs: elapsedMs(ctx),
+      requestId: ctx.requestId,
+      extraData: extra,
+    };
   }
 }

@@ -50,6 +50,7 @@ export async function bootstrap(
         description: "Built-in: the bootstrap administrator may do anything on every path",
         rules: [{ path_pattern: "**", permissions: ["admin"] }],
         builtin: true,
+        isActive: true,
         createdAt: now,
         updatedAt: now,
       },

@@ -1,0 +1,186 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Type, type Static } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { AuditRecorder } from "../audit/recorder.js";
+import type { Caller } from "../http/context.js";
+import { VaultError, isVaultError } from "../http/errors.js";
+import { callerOf } from "../http/pipeline.js";
+import { decodeCursor, encodeCursor } from "../shared/cursor.js";
+import { requireDuration } from "../shared/duration.js";
+import { iso, isoOrNull } from "../shared/time.js";
+import type { Database } from "../storage/contract.js";
+import type { Authenticator } from "./authenticator.js";
+import { normalizeIdentity } from "./identities.js";
+import type { Principal } from "./principal.js";
+import { SCOPES, isScope, scopesAllow } from "./scopes.js";
+import type { TokenRecord, TokenStore } from "./token-store.js";
+import type { VaultTokens } from "./vault-tokens.js";
+
+const tags = ["auth"];
+const DEFAULT_EXPIRES_IN = "90d";
+const MAX_EXPIRES_SECONDS = 10 * 365 * 86_400;
+
+export const CreateTokenBody = Type.Object(
+  {
+    identity_id: Type.String({ minLength: 1, maxLength: 256 }),
+    identity_type: Type.Optional(Type.Union([Type.Literal("user"), Type.Literal("service_account")])),
+    scopes: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 })),
+    expires_in: Type.Optional(Type.String({ maxLength: 32, description: "duration, default 90d" })),
+    description: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+type CreateTokenBody = Static<typeof CreateTokenBody>;
+
+const IntrospectBody = Type.Object({ token: Type.String({ maxLength: 8192 }) }, { additionalProperties: false });
+const ListQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), cursor: Type.Optional(Type.String({ maxLength: 512 })) },
+  { additionalProperties: false },
+);
+
+export function tokenView(record: TokenRecord) {
+  return {
+    id: record.id,
+    identity_id: record.identityId,
+    identity_type: record.identityType,
+    tenant_id: record.tenantId,
+    partner_id: record.partnerId,
+    scopes: record.scopes,
+    description: record.description,
+    created_at: iso(record.createdAt),
+    created_by: record.createdBy,
+    expires_at: isoOrNull(record.expiresAt),
+    revoked_at: isoOrNull(record.revokedAt),
+  };
+}
+
+export interface TokenRouteDeps {
+  db: Database;
+  tokens: VaultTokens;
+  store: TokenStore;
+  authenticator: Authenticator;
+  audit: AuditRecorder;
+}
+
+function identityOf(body: CreateTokenBody): { id: string; type: "user" | "service_account" } {
+  const type = body.identity_type ?? (body.identity_id.startsWith("sa:") ? "service_account" : "user");
+  try {
+    return { id: normalizeIdentity(type, body.identity_id), type };
+  } catch (error) {
+    if (!isVaultError(error)) throw error;
+    throw new VaultError("validation_error", error.message, { details: { fields: { identity_id: error.message } } });
+  }
+}
+
+async function issue(deps: TokenRouteDeps, caller: Caller, body: CreateTokenBody) {
+  const identity = identityOf(body);
+  const scopes = body.scopes ?? SCOPES.filter((s) => s !== "admin");
+  const unknown = scopes.filter((s) => !isScope(s));
+  if (unknown.length > 0) throw new VaultError("validation_error", `Unknown scope ${unknown[0]}`, { details: { fields: { scopes: `unknown scope(s): ${unknown.join(", ")}` } } });
+  // A token never carries more than its issuer holds.
+  const beyond = scopes.filter((s) => !scopesAllow(caller.principal.scopes, s as (typeof SCOPES)[number]));
+  if (beyond.length > 0) throw new VaultError("insufficient_scope", `You cannot grant ${beyond[0]}`, { details: { scopes: beyond } });
+  const seconds = requireDuration("expires_in", body.expires_in ?? DEFAULT_EXPIRES_IN);
+  if (seconds > MAX_EXPIRES_SECONDS) throw new VaultError("invalid_duration", "expires_in may be at most 3650d", { details: { field: "expires_in" } });
+  return deps.db.transaction(async (tx) => {
+    const issued = await deps.tokens.issue(
+      {
+        partnerId: caller.tenant.partnerId,
+        tenantId: caller.tenant.tenantId,
+        identityId: identity.id,
+        identityType: identity.type,
+        scopes: [...new Set(scopes)],
+        roles: [],
+        description: body.description ?? null,
+        createdBy: caller.principal.identityId,
+        expiresAt: Date.now() + seconds * 1000,
+      },
+      tx,
+    );
+    caller.ctx.audit.extra = { token_id: issued.record.id, identity_id: identity.id, scopes: issued.record.scopes };
+    await deps.audit.recordInTransaction(tx, caller, 201);
+    return { ...tokenView(issued.record), token: issued.token };
+  });
+}
+
+function whoami(principal: Principal, tenantId: string | null) {
+  return {
+    identity_id: principal.identityId,
+    identity_type: principal.identityType,
+    display_name: principal.displayName,
+    tenant_id: tenantId,
+    partner_id: principal.partnerId,
+    scopes: [...principal.scopes],
+    groups: [...principal.groups],
+    roles: [...principal.roles],
+    mfa_verified_at: isoOrNull(principal.mfaVerifiedAt),
+    token_expires_at: isoOrNull(principal.tokenExpiresAt),
+  };
+}
+
+function principalOf(request: FastifyRequest): Principal {
+  const principal = request.vault.principal;
+  if (!principal) throw new VaultError("authentication_required", "Send Authorization: Bearer <token>");
+  return principal;
+}
+
+/** `/v1/auth/*`: vault tokens (issue, list, revoke), whoami and introspection. */
+export function registerTokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post("/v1/auth/tokens", { schema: { tags, summary: "Issue a vault token (shown once)", body: CreateTokenBody }, config: { scope: "admin", action: "token_create", category: "admin" } }, async (request, reply) =>
+    reply.code(201).send(await issue(deps, callerOf(request), request.body)),
+  );
+
+  r.get("/v1/auth/tokens", { schema: { tags, summary: "List the tenant's vault tokens (never their values)", querystring: ListQuery }, config: { scope: "admin", action: "token_list", category: "admin" } }, async (request) => {
+    const caller = callerOf(request);
+    const limit = request.query.limit ?? 100;
+    const after = decodeCursor<{ i: string }>(request.query.cursor, { i: "string" });
+    const rows = await deps.store.listForTenant(caller.tenant.partnerId, caller.tenant.tenantId, after?.i ?? null, limit + 1);
+    const page = rows.slice(0, limit);
+    const hasMore = rows.length > limit;
+    return { data: page.map(tokenView), cursor: hasMore ? encodeCursor({ i: page[page.length - 1].id }) : null, has_more: hasMore };
+  });
+
+  r.delete("/v1/auth/tokens/:id", { schema: { tags, summary: "Revoke a vault token", params: Type.Object({ id: Type.String({ maxLength: 64 }) }) }, config: { scope: "admin", action: "token_revoke", category: "admin" } }, async (request) => {
+    const caller = callerOf(request);
+    const id = request.params.id;
+    caller.ctx.audit.extra = { token_id: id };
+    return deps.db.transaction(async (tx) => {
+      const record = await deps.store.findById(id, tx);
+      if (!record || record.partnerId !== caller.tenant.partnerId || record.tenantId !== caller.tenant.tenantId) {
+        throw new VaultError("token_not_found", "No such token in this tenant", { details: { token_id: id } });
+      }
+      const now = Date.now();
+      if (record.revokedAt === null) await deps.tokens.revoke(id, now, tx);
+      await deps.audit.recordInTransaction(tx, caller, 200);
+      return tokenView({ ...record, revokedAt: record.revokedAt ?? now });
+    });
+  });
+
+  r.get("/v1/auth/whoami", { schema: { tags, summary: "Who the bearer token identifies" }, config: { action: "auth_whoami", category: "auth", tenantOptional: true } }, async (request) =>
+    whoami(principalOf(request), request.vault.tenant?.tenantId ?? null),
+  );
+
+  r.post("/v1/auth/introspect", { schema: { tags, summary: "Validate a token without using it", body: IntrospectBody }, config: { scope: "admin", action: "auth_introspect", category: "auth", tenantOptional: true } }, async (request) => {
+    const caller = principalOf(request);
+    let subject: Principal;
+    try {
+      subject = await deps.authenticator.authenticate(`Bearer ${request.body.token}`);
+    } catch (error) {
+      if (isVaultError(error) && error.status < 500) return { active: false };
+      throw error;
+    }
+    // Another partner's token is not this caller's business: it reads as inactive.
+    if (subject.partnerId !== caller.partnerId && !caller.roles.includes("super_admin")) return { active: false };
+    return {
+      active: true,
+      identity_id: subject.identityId,
+      identity_type: subject.identityType,
+      tenant_id: subject.tenantId,
+      scopes: [...subject.scopes],
+      expires_at: isoOrNull(subject.tokenExpiresAt),
+      issued_at: isoOrNull(subject.tokenIssuedAt ?? null),
+    };
+  });
+}

@@ -1,0 +1,54 @@
+import { validationError } from "../http/errors.js";
+import type { SqlParam } from "../storage/contract.js";
+
+export interface Filters {
+  from?: string;
+  to?: string;
+  action?: string;
+  identity_id?: string;
+  identity_type?: string;
+  path_prefix?: string;
+  /** Exact path (the per-secret trail). */
+  path?: string;
+  success?: boolean;
+  source_ip?: string;
+  request_id?: string;
+}
+
+const ACTION = /^[a-z][a-z0-9_.]{0,63}$/;
+
+/** ISO 8601 → epoch ms; a bad value is a field error naming the parameter. */
+export function parseTime(field: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw validationError({ [field]: "must be an ISO 8601 time such as 2026-04-23T00:00:00Z" });
+  return ms;
+}
+
+/** The SQL conditions (ANDed) and parameters for a filter set; `from` inclusive, `to` exclusive. */
+export function filterSql(filters: Filters, fieldPrefix = ""): { conditions: string[]; params: SqlParam[]; from?: number; to?: number } {
+  const conditions: string[] = [];
+  const params: SqlParam[] = [];
+  const from = parseTime(`${fieldPrefix}from`, filters.from);
+  const to = parseTime(`${fieldPrefix}to`, filters.to);
+  if (from !== undefined && to !== undefined && from > to) throw validationError({ [`${fieldPrefix}from`]: "must not be after to" });
+  if (from !== undefined) conditions.push("timestamp >= ?"), params.push(from);
+  if (to !== undefined) conditions.push("timestamp < ?"), params.push(to);
+  if (filters.action !== undefined) {
+    const actions = filters.action.split(",").map((a) => a.trim()).filter(Boolean);
+    if (actions.length === 0 || actions.some((a) => !ACTION.test(a))) throw validationError({ [`${fieldPrefix}action`]: "must be one action or several comma-separated" });
+    conditions.push(`action IN (${actions.map(() => "?").join(", ")})`);
+    params.push(...actions);
+  }
+  if (filters.identity_id !== undefined) conditions.push("identity_id = ?"), params.push(filters.identity_id);
+  if (filters.identity_type !== undefined) conditions.push("identity_type = ?"), params.push(filters.identity_type);
+  if (filters.path !== undefined) conditions.push("secret_path = ?"), params.push(filters.path);
+  if (filters.path_prefix !== undefined && filters.path_prefix !== "") {
+    conditions.push("substr(secret_path, 1, ?) = ?");
+    params.push(filters.path_prefix.length, filters.path_prefix);
+  }
+  if (filters.success !== undefined) conditions.push("success = ?"), params.push(filters.success ? 1 : 0);
+  if (filters.source_ip !== undefined) conditions.push("source_ip = ?"), params.push(filters.source_ip);
+  if (filters.request_id !== undefined) conditions.push("request_id = ?"), params.push(filters.request_id);
+  return { conditions, params, from, to };
+}

@@ -1,0 +1,220 @@
+import type { Authorizer } from "../access/authorizer.js";
+import { denial } from "../access/authorizer.js";
+import type { Caller } from "../http/context.js";
+import { decodeCursor, encodeCursor } from "../shared/cursor.js";
+import { iso } from "../shared/time.js";
+import type { Database, SqlParam } from "../storage/contract.js";
+import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
+import { filterSql, type Filters } from "./filters.js";
+import type { AuditEntryView } from "./schemas.js";
+import { visibilityFor, type Visibility } from "./visibility.js";
+
+/** Rows looked at per request at most: a caller who may see little gets short pages, not a table scan. */
+const MAX_SCAN = 20_000;
+const SUMMARY_DAYS = 30;
+
+export function entryView(row: AuditRow): AuditEntryView {
+  let extra: Record<string, unknown> = {};
+  try {
+    extra = JSON.parse(row.extra_data) as Record<string, unknown>;
+  } catch {
+    extra = {};
+  }
+  return {
+    id: row.id,
+    timestamp: iso(Number(row.timestamp)),
+    tenant_id: row.tenant_id,
+    action: row.action,
+    identity_type: row.identity_type,
+    identity_id: row.identity_id,
+    secret_path: row.secret_path,
+    source_ip: row.source_ip,
+    user_agent: row.user_agent,
+    success: Number(row.success) === 1,
+    duration_ms: Number(row.duration_ms),
+    request_id: row.request_id,
+    extra_data: extra,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+interface Group {
+  secret_path: string | null;
+  identity_id: string | null;
+  identity_type: string | null;
+  action: string;
+  success: number;
+  status: number;
+  n: number | string;
+  first_at: number | string;
+  last_at: number | string;
+}
+
+export interface Page {
+  logs: AuditEntryView[];
+  cursor: string | null;
+  has_more: boolean;
+}
+
+/** Reads of the trail, newest first, limited to what the caller may see (see visibility.ts). */
+export class AuditQueries {
+  constructor(private readonly db: Database, private readonly authorizer: Authorizer) {}
+
+  visibility(caller: Caller): Promise<Visibility> {
+    return visibilityFor(this.authorizer, caller);
+  }
+
+  async logs(caller: Caller, filters: Filters, limit = 100, cursor?: string): Promise<Page> {
+    return this.page(await this.visibility(caller), filters, limit, cursor);
+  }
+
+  /** Keyset pages over (timestamp, id) descending; rows the caller may not see are skipped. */
+  async page(visibility: Visibility, filters: Filters, limit: number, cursor?: string): Promise<Page> {
+    const after = decodeCursor<{ t: number; id: string }>(cursor, { t: "number", id: "string" });
+    const { conditions, params } = filterSql(filters);
+    const scope = visibility.scopeSql();
+    const logs: AuditEntryView[] = [];
+    let position = after;
+    let scanned = 0;
+    for (;;) {
+      const batch = Math.min(1000, Math.max(limit * 2, 100));
+      const where = [scope.sql, ...conditions];
+      const args: SqlParam[] = [...scope.params, ...params];
+      if (position) {
+        where.push("(timestamp < ? OR (timestamp = ? AND id < ?))");
+        args.push(position.t, position.t, position.id);
+      }
+      const rows = await this.db.all<AuditRow>(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where.join(" AND ")} ORDER BY timestamp DESC, id DESC LIMIT ?`,
+        [...args, batch],
+      );
+      for (const row of rows) {
+        scanned++;
+        position = { t: Number(row.timestamp), id: row.id };
+        if (!visibility.canSee(row)) continue;
+        logs.push(entryView(row));
+        if (logs.length === limit) return { logs, cursor: encodeCursor(position), has_more: true };
+      }
+      if (rows.length < batch) return { logs, cursor: null, has_more: false };
+      if (scanned >= MAX_SCAN) return { logs, cursor: position ? encodeCursor(position) : null, has_more: true };
+    }
+  }
+
+  /** Visible (path, identity, action, outcome) groups with counts: summaries never load every row. */
+  private async groups(visibility: Visibility, filters: Filters): Promise<Group[]> {
+    const { conditions, params } = filterSql(filters);
+    const scope = visibility.scopeSql();
+    const rows = await this.db.all<Group>(
+      `SELECT secret_path, identity_id, identity_type, action, success, status, COUNT(*) AS n, MIN(timestamp) AS first_at, MAX(timestamp) AS last_at
+         FROM audit_log WHERE ${[scope.sql, ...conditions].join(" AND ")}
+        GROUP BY secret_path, identity_id, identity_type, action, success, status`,
+      [...scope.params, ...params],
+    );
+    return rows.filter((row) => visibility.canSee(row));
+  }
+
+  async summary(caller: Caller, range: { from?: string; to?: string }) {
+    const visibility = await this.visibility(caller);
+    const now = Date.now();
+    const from = range.from ?? iso(now - SUMMARY_DAYS * 86_400_000);
+    const to = range.to ?? iso(now);
+    const groups = await this.groups(visibility, { from, to });
+    const count = (list: Group[]) => list.reduce((sum, g) => sum + Number(g.n), 0);
+    const tally = (key: (g: Group) => string | null) => {
+      const out = new Map<string, number>();
+      for (const g of groups) {
+        const k = key(g);
+        if (k !== null) out.set(k, (out.get(k) ?? 0) + Number(g.n));
+      }
+      return out;
+    };
+    const top = (map: Map<string, number>, name: string) =>
+      [...map.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10).map(([k, events]) => ({ [name]: k, events }));
+    const identities = tally((g) => g.identity_id);
+    const paths = tally((g) => g.secret_path);
+    return {
+      from,
+      to,
+      total_events: count(groups),
+      successful_events: count(groups.filter((g) => Number(g.success) === 1)),
+      failed_events: count(groups.filter((g) => Number(g.success) !== 1)),
+      denied_events: count(groups.filter((g) => Number(g.status) === 401 || Number(g.status) === 403)),
+      unique_identities: identities.size,
+      unique_paths: paths.size,
+      by_action: Object.fromEntries(tally((g) => g.action)),
+      by_identity_type: Object.fromEntries(tally((g) => g.identity_type ?? "anonymous")),
+      top_identities: top(identities, "identity_id"),
+      top_paths: top(paths, "path"),
+    };
+  }
+
+  /** Who touched one secret: the entries, and a 30-day summary of who read it and when. */
+  async secretTrail(caller: Caller, path: string, query: Filters & { limit?: number; cursor?: string }) {
+    const visibility = await this.visibility(caller);
+    if (!visibility.canReadPath(path)) throw denial({ allowed: false, code: "access_denied", policyId: null, ruleIndex: null, failedCondition: null }, "read");
+    const { limit, cursor, ...filters } = query;
+    const page = await this.page(visibility, { ...filters, path }, limit ?? 100, cursor);
+    const since = Date.now() - SUMMARY_DAYS * 86_400_000;
+    const groups = await this.groups(visibility, { path, from: iso(since) });
+    const readers = new Map<string, { identity_id: string; identity_type: string | null; reads: number; last_read_at: number }>();
+    let lastRead: { at: number; by: string | null } | null = null;
+    for (const g of groups) {
+      if (g.action !== "read" || Number(g.success) !== 1) continue;
+      const at = Number(g.last_at);
+      if (!lastRead || at > lastRead.at) lastRead = { at, by: g.identity_id };
+      if (g.identity_id === null) continue;
+      const entry = readers.get(g.identity_id) ?? { identity_id: g.identity_id, identity_type: g.identity_type, reads: 0, last_read_at: 0 };
+      entry.reads += Number(g.n);
+      entry.last_read_at = Math.max(entry.last_read_at, at);
+      readers.set(g.identity_id, entry);
+    }
+    const sum = (pick: (g: Group) => boolean) => groups.filter(pick).reduce((s, g) => s + Number(g.n), 0);
+    return {
+      path,
+      ...page,
+      summary: {
+        period_days: SUMMARY_DAYS,
+        total_events: sum(() => true),
+        reads: sum((g) => g.action === "read" && Number(g.success) === 1),
+        writes: sum((g) => g.action === "write" && Number(g.success) === 1),
+        failed_events: sum((g) => Number(g.success) !== 1),
+        unique_identities: new Set(groups.map((g) => g.identity_id).filter((id) => id !== null)).size,
+        last_read_at: lastRead ? iso(lastRead.at) : null,
+        last_read_by: lastRead?.by ?? null,
+        readers: [...readers.values()].sort((a, b) => b.last_read_at - a.last_read_at).map((r) => ({ ...r, last_read_at: iso(r.last_read_at) })),
+      },
+    };
+  }
+
+  /** What one identity did (offboarding): the entries the caller may see, and a 30-day summary. */
+  async identityTrail(caller: Caller, identityId: string, query: Filters & { limit?: number; cursor?: string }) {
+    const visibility = await this.visibility(caller);
+    const { limit, cursor, ...filters } = query;
+    const page = await this.page(visibility, { ...filters, identity_id: identityId }, limit ?? 100, cursor);
+    const groups = await this.groups(visibility, { identity_id: identityId, from: iso(Date.now() - SUMMARY_DAYS * 86_400_000) });
+    const byAction: Record<string, number> = {};
+    let first: number | null = null;
+    let last: number | null = null;
+    for (const g of groups) {
+      byAction[g.action] = (byAction[g.action] ?? 0) + Number(g.n);
+      last = Math.max(last ?? 0, Number(g.last_at));
+      first = Math.min(first ?? Number.MAX_SAFE_INTEGER, Number(g.first_at));
+    }
+    const sum = (pick: (g: Group) => boolean) => groups.filter(pick).reduce((s, g) => s + Number(g.n), 0);
+    return {
+      identity_id: identityId,
+      ...page,
+      summary: {
+        period_days: SUMMARY_DAYS,
+        total_events: sum(() => true),
+        successful_events: sum((g) => Number(g.success) === 1),
+        failed_events: sum((g) => Number(g.success) !== 1),
+        by_action: byAction,
+        paths_accessed: new Set(groups.map((g) => g.secret_path).filter((p) => p !== null)).size,
+        first_seen: first !== null ? iso(first) : null,
+        last_seen: last !== null ? iso(last) : null,
+      },
+    };
+  }
+}

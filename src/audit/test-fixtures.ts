@@ -1,0 +1,45 @@
+import { PolicyStore } from "../access/policy-store.js";
+import type { PolicyRule } from "../access/policy-model.js";
+import { TokenStore } from "../access/token-store.js";
+import { VaultTokens } from "../access/vault-tokens.js";
+import type { IdentityType, Role } from "../access/principal.js";
+import { Keyring } from "../crypto/keyring.js";
+import { LocalRootKey } from "../crypto/root-key.js";
+import { newId } from "../shared/ids.js";
+import { ApiClient, type TestVault } from "../testing/harness.js";
+
+/**
+ * Issues a vault token for an identity and binds it a policy, through the access domain's own
+ * stores on the test's database (the real code, not a stand-in), so audit tests do not depend on
+ * the policy and token HTTP APIs.
+ */
+export async function identityWith(
+  t: TestVault,
+  identity: { id: string; type: IdentityType; scopes: string[]; rules?: PolicyRule[]; roles?: Role[]; tenantId?: string },
+): Promise<ApiClient> {
+  const { db, config } = t.vault;
+  const keyring = new Keyring(db, new LocalRootKey(config.kms.localKey!));
+  const tokens = new VaultTokens(new TokenStore(db), await keyring.systemKey("token-hash"));
+  const policies = new PolicyStore(db);
+  const tenantId = identity.tenantId ?? "tnt_default";
+  const now = Date.now();
+  const issued = await db.transaction(async (tx) => {
+    if (identity.rules && identity.rules.length > 0) {
+      const policyId = newId("pol");
+      await policies.insertPolicy(
+        { id: policyId, partnerId: "ptn_default", tenantId, scope: "tenant", name: `test-${policyId}`, description: null, rules: identity.rules, builtin: false, isActive: true, createdAt: now, updatedAt: now },
+        tx,
+      );
+      await policies.insertBinding(
+        { id: newId("bnd"), policyId, partnerId: "ptn_default", tenantId, identityType: identity.type === "system" ? "user" : identity.type, identityId: identity.id, expiresAt: null, createdAt: now },
+        tx,
+      );
+      await policies.bumpEpoch(tx);
+    }
+    return tokens.issue(
+      { partnerId: "ptn_default", tenantId, identityId: identity.id, identityType: identity.type, scopes: identity.scopes, roles: identity.roles ?? [], description: "audit test", createdBy: "user:admin", expiresAt: null },
+      tx,
+    );
+  });
+  return new ApiClient(t.baseUrl, issued.token);
+}

@@ -1,0 +1,111 @@
+import type { Database } from "../storage/contract.js";
+import { AUDIT_COLUMNS, chainIdOf, GENESIS_HASH, type AuditRow, type ChainHasher } from "./chain.js";
+import type { Visibility } from "./visibility.js";
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Entries checked, over every chain walked. */
+  entries: number;
+  chains: number;
+  first_bad_entry?: string | null;
+  chain?: string;
+  reason?: "hash_mismatch" | "prev_hash_mismatch" | "sequence_gap" | "truncated" | "head_mismatch" | "head_missing" | "unchained_entry";
+  message?: string;
+}
+
+type Break = Required<Pick<VerifyResult, "first_bad_entry" | "reason" | "message">>;
+
+const PAGE = 1000;
+
+/**
+ * Walks hash chains from their first entry: every entry's sequence number must follow its
+ * predecessor's, its prev_hash must equal its predecessor's hash and its hash must recompute, and
+ * the last entry must be the chain head. An edited entry fails its own hash; a deleted one leaves a
+ * gap (or, at the end, a head that points past the last entry); swapped entries fail their hashes,
+ * which cover the sequence number.
+ */
+export class ChainVerifier {
+  constructor(private readonly db: Database, private readonly hasher: ChainHasher) {}
+
+  /** The chains a caller may see: its tenant's, and for partner admins every chain of the partner. */
+  async chainsFor(visibility: Visibility): Promise<string[]> {
+    const chains = new Set([chainIdOf(visibility.partnerId, visibility.tenantId)]);
+    if (visibility.includePartnerChain) {
+      chains.add(chainIdOf(visibility.partnerId, null));
+      const tenants = await this.db.all<{ id: string }>("SELECT id FROM tenants WHERE partner_id = ?", [visibility.partnerId]);
+      for (const t of tenants) chains.add(chainIdOf(visibility.partnerId, t.id));
+      const heads = await this.db.all<{ chain_id: string }>("SELECT chain_id FROM audit_chain_heads WHERE partner_id = ?", [visibility.partnerId]);
+      for (const h of heads) chains.add(h.chain_id);
+    }
+    return [...chains].sort();
+  }
+
+  async verify(visibility: Visibility): Promise<VerifyResult> {
+    const chains = await this.chainsFor(visibility);
+    let entries = 0;
+    for (const chain of chains) {
+      const result = await this.verifyChain(chain);
+      entries += result.entries;
+      if (result.broken) return { ok: false, entries, chains: chains.length, chain, ...result.broken };
+    }
+    return { ok: true, entries, chains: chains.length };
+  }
+
+  async verifyChain(chainId: string): Promise<{ entries: number; broken: Break | null }> {
+    const head = await this.db.get<{ seq: number | string; hash: string }>("SELECT seq, hash FROM audit_chain_heads WHERE chain_id = ?", [chainId]);
+    // Entries appended after the head was read are not this walk's business.
+    const headSeq = head ? Number(head.seq) : Number.MAX_SAFE_INTEGER;
+    let expected = 1;
+    let prev = GENESIS_HASH;
+    let entries = 0;
+    let lastId: string | null = null;
+    for (;;) {
+      const rows = await this.db.all<AuditRow>(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE chain_id = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
+        [chainId, expected, headSeq, PAGE],
+      );
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        if (seq !== expected) {
+          return { entries, broken: { first_bad_entry: row.id, reason: "sequence_gap", message: `entries ${expected}..${seq - 1} of the chain are missing before this one` } };
+        }
+        if (row.prev_hash !== prev) {
+          return { entries, broken: { first_bad_entry: row.id, reason: "prev_hash_mismatch", message: "this entry does not follow the entry stored before it" } };
+        }
+        const { hash, ...unsigned } = row;
+        if (this.hasher.hash({ ...unsigned, seq, timestamp: Number(row.timestamp) }) !== hash) {
+          return { entries, broken: { first_bad_entry: row.id, reason: "hash_mismatch", message: "this entry's content does not match its hash (edited or moved)" } };
+        }
+        entries++;
+        expected = seq + 1;
+        prev = hash;
+        lastId = row.id;
+      }
+      if (rows.length < PAGE) break;
+    }
+    if (!head) {
+      return entries === 0 ? { entries, broken: null } : { entries, broken: { first_bad_entry: null, reason: "head_missing", message: "the chain head record is missing" } };
+    }
+    if (expected - 1 !== headSeq) {
+      return { entries, broken: { first_bad_entry: null, reason: "truncated", message: `the chain ends at entry ${expected - 1}${lastId ? ` (${lastId})` : ""} but its head records ${headSeq}: later entries were deleted` } };
+    }
+    if (prev !== head.hash) {
+      return { entries, broken: { first_bad_entry: lastId, reason: "head_mismatch", message: "the last entry's hash differs from the chain head" } };
+    }
+    const stray = await this.strayEntry(chainId);
+    if (stray) return { entries, broken: { first_bad_entry: stray, reason: "unchained_entry", message: "an entry of this tenant is not part of its chain" } };
+    return { entries, broken: null };
+  }
+
+  /** An entry that claims the chain's tenant but is not linked into the chain (inserted by hand). */
+  private async strayEntry(chainId: string): Promise<string | null> {
+    const [kind, owner] = [chainId.slice(0, chainId.indexOf(":")), chainId.slice(chainId.indexOf(":") + 1)];
+    const row = await this.db.get<{ id: string }>(
+      kind === "tenant"
+        ? "SELECT id FROM audit_log WHERE tenant_id = ? AND (chain_id IS NULL OR seq IS NULL OR hash IS NULL OR chain_id <> ?) LIMIT 1"
+        : "SELECT id FROM audit_log WHERE tenant_id IS NULL AND partner_id = ? AND (chain_id IS NULL OR seq IS NULL OR hash IS NULL OR chain_id <> ?) LIMIT 1",
+      [owner, chainId],
+    );
+    return row?.id ?? null;
+  }
+}
