@@ -29,8 +29,6 @@ export interface VaultConfig {
   auditSync: "normal" | "full";
   /** Root directory for audit exports with a `file` destination; nothing is written outside it. */
   auditExportDir: string;
-  /** Root directory for audit exports with a `file` destination; nothing is written outside it. */
-  auditExportDir: string;
   maxSecretBytes: number;
   maxBodyBytes: number;
   /** Availability and hardening (src/ops). */
@@ -212,7 +210,6 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     rateLimits,
     tls: certFile && keyFile ? { certFile, keyFile } : null,
     auditSync: oneOf("SCAIVAULT_AUDIT_SYNC", env.SCAIVAULT_AUDIT_SYNC?.toLowerCase(), ["normal", "full"] as const, "normal"),
-    auditExportDir: env.SCAIVAULT_AUDIT_EXPORT_DIR || "./data/exports",
     auditExportDir: env.SCAIVAULT_AUDIT_EXPORT_DIR || "./data/exports",
     maxSecretBytes: positiveInt("SCAIVAULT_MAX_SECRET_BYTES", env.SCAIVAULT_MAX_SECRET_BYTES, 64 * 1024),
     maxBodyBytes: positiveInt("SCAIVAULT_MAX_BODY_BYTES", env.SCAIVAULT_MAX_BODY_BYTES, 1024 * 1024),
