@@ -23,7 +23,8 @@ export function normalizeMetadata(input: Partial<SecretMetadata> | undefined, ba
 export function secretView(row: SecretRow, version?: VersionRow | null): SecretObject {
   return {
     path: row.path,
-    secret_type: version?.secret_type ?? row.secret_type,
+    // The current version's type is the secret's (PATCH may retype it); older versions keep their own.
+    secret_type: version && version.version !== row.current_version ? version.secret_type : row.secret_type,
     version: version?.version ?? row.current_version,
     metadata: parseMetadata(row.metadata),
     created_at: iso(row.created_at),
