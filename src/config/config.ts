@@ -182,7 +182,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
   }
   const rateLimits: Record<string, number> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (name.startsWith(RATE_PREFIX)) rateLimits[name.slice(RATE_PREFIX.length).toLowerCase()] = positiveInt(name, value, 1);
+    if (name.startsWith(RATE_PREFIX) && value !== undefined && value !== "") rateLimits[name.slice(RATE_PREFIX.length).toLowerCase()] = positiveInt(name, value, 1);
   }
   const issuers = (env.SCAIKEY_ISSUERS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   return {

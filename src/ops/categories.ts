@@ -45,9 +45,12 @@ const PREFIX_CATEGORIES: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\/v1\/secrets\/[^?]*\/rotate(?:\?|$)/, "rotation"],
 ];
 
+// Names routes use for a documented category.
+const ALIASES: Readonly<Record<string, string>> = { policies: "policy", identity: "identity_read", admin: "auth", tokens: "auth" };
+
 /** The category of a request: the route's own, else the URL prefix table, else `default`. */
 export function categoryOf(routeCategory: string | undefined, url: string): string {
-  if (routeCategory) return routeCategory;
+  if (routeCategory) return ALIASES[routeCategory] ?? routeCategory;
   for (const [pattern, category] of PREFIX_CATEGORIES) if (pattern.test(url)) return category;
   return "default";
 }

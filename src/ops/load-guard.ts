@@ -2,7 +2,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 
 export interface LoadGuardOptions {
-  /** Mean event-loop delay over a sample window above which requests are shed. */
+  /** Median event-loop delay over a sample window above which requests are shed. */
   maxEventLoopDelayMs: number;
   /** Heap in use above which requests are shed; null = 90% of V8's heap limit. */
   maxHeapBytes: number | null;
@@ -16,14 +16,16 @@ export type ShedReason = "draining" | "concurrency" | "event_loop_delay" | "memo
 /**
  * Decides whether this node can take one more request. The costly signals (event-loop delay,
  * heap) are sampled on a timer and read as a flag, so the check on each request costs nothing.
- * The delay is a window mean, not a maximum: one long GC pause must not shed a whole second of
- * traffic, a saturated loop must.
+ * The delay is the window's median, not its mean or maximum: one long pause (a GC, a start-up
+ * migration) must not shed a window of traffic; a loop where most turns wait that long must.
+ * Shedding for delay starts after two slow windows in a row and stops after one normal window.
  */
 export class LoadGuard {
   draining = false;
   inFlight = 0;
   private pressure: ShedReason | null = null;
   private lastDelayMs = 0;
+  private slowWindows = 0;
   private readonly histogram: IntervalHistogram;
   private timer: NodeJS.Timeout | null = null;
   private readonly maxHeapBytes: number;
@@ -36,7 +38,7 @@ export class LoadGuard {
   start(): void {
     if (this.timer) return;
     this.histogram.enable();
-    this.timer = setInterval(() => this.sample(), this.options.sampleIntervalMs ?? 500);
+    this.timer = setInterval(() => this.sample(), this.options.sampleIntervalMs ?? 1000);
     this.timer.unref();
     this.sample();
   }
@@ -49,12 +51,13 @@ export class LoadGuard {
 
   private sample(): void {
     // The histogram counts the timer resolution itself as delay: subtract it.
-    const mean = this.histogram.count > 0 ? this.histogram.mean / 1e6 - 10 : 0;
-    this.lastDelayMs = Math.max(0, mean);
+    const median = this.histogram.count > 0 ? this.histogram.percentile(50) / 1e6 - 10 : 0;
+    this.lastDelayMs = Math.max(0, median);
     this.histogram.reset();
     const heapUsed = process.memoryUsage().heapUsed;
+    this.slowWindows = this.lastDelayMs > this.options.maxEventLoopDelayMs ? this.slowWindows + 1 : 0;
     if (heapUsed > this.maxHeapBytes) this.pressure = "memory";
-    else if (this.lastDelayMs > this.options.maxEventLoopDelayMs) this.pressure = "event_loop_delay";
+    else if (this.slowWindows >= 2) this.pressure = "event_loop_delay";
     else this.pressure = null;
   }
 

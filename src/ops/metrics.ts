@@ -56,7 +56,7 @@ export class OpsMetrics {
       registers,
     });
     this.shed = new Counter({ name: "scaivault_load_shed_total", help: "Requests refused with 503 to protect the node", labelNames: ["reason"], registers });
-    this.eventLoopDelay = new Gauge({ name: "scaivault_event_loop_delay_seconds", help: "Mean event-loop delay over the last sample window", registers });
+    this.eventLoopDelay = new Gauge({ name: "scaivault_event_loop_delay_seconds", help: "Median event-loop delay over the last sample window", registers });
 
     new Gauge({
       name: "scaivault_secrets_total",

@@ -107,6 +107,8 @@ export async function startVault(backend: BackendName, options: StartOptions = {
     SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: "true",
     // Suites make far more calls per minute than the documented limits; the rate-limit suites set their own.
     ...UNLIMITED_FOR_TESTS,
+    // Two shared cores: CPU contention between suites must not shed their requests (the overload suite sets its own).
+    SCAIVAULT_MAX_EVENT_LOOP_DELAY: "60s",
     ...options.env,
   });
   const vault = await buildVault(config, { ...options, logStream });
