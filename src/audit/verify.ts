@@ -69,12 +69,12 @@ export class ChainVerifier {
         if (seq !== expected) {
           return { entries, broken: { first_bad_entry: row.id, reason: "sequence_gap", message: `entries ${expected}..${seq - 1} of the chain are missing before this one` } };
         }
-        if (row.prev_hash !== prev) {
-          return { entries, broken: { first_bad_entry: row.id, reason: "prev_hash_mismatch", message: "this entry does not follow the entry stored before it" } };
-        }
         const { hash, ...unsigned } = row;
         if (this.hasher.hash({ ...unsigned, seq, timestamp: Number(row.timestamp) }) !== hash) {
           return { entries, broken: { first_bad_entry: row.id, reason: "hash_mismatch", message: "this entry's content does not match its hash (edited or moved)" } };
+        }
+        if (row.prev_hash !== prev) {
+          return { entries, broken: { first_bad_entry: row.id, reason: "prev_hash_mismatch", message: "this entry does not follow the entry stored before it" } };
         }
         entries++;
         expected = seq + 1;
