@@ -1,0 +1,97 @@
+import { request as httpRequest } from "node:http";
+import { expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { startVault, type ApiResponse } from "../testing/harness.js";
+
+function expectShed(response: ApiResponse, reason: string): void {
+  expect(response.status).toBe(503);
+  expect(response.body.error).toMatchObject({ code: "service_unavailable", details: { reason } });
+  expect(response.body.error.request_id).toBe(response.headers.get("x-request-id"));
+  expect(response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+}
+
+/** Starts a PUT whose body is only half sent: a request in flight for as long as the test wants. */
+function slowPut(baseUrl: string, token: string, path: string, body: string) {
+  const url = new URL(`/v1/secrets/${path}`, baseUrl);
+  let resolveResponse!: (value: { status: number; text: string }) => void;
+  const done = new Promise<{ status: number; text: string }>((resolve) => (resolveResponse = resolve));
+  const req = httpRequest(url, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+    let text = "";
+    res.on("data", (chunk) => (text += chunk));
+    res.on("end", () => resolveResponse({ status: res.statusCode ?? 0, text }));
+  });
+  const half = Math.floor(body.length / 2);
+  req.write(body.slice(0, half));
+  return { finish: () => req.end(body.slice(half)), done };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describeEachBackend("overload protection", (backend) => {
+  it("sheds requests under memory pressure but keeps liveness, readiness and metrics answering", async () => {
+    const node = await startVault(backend, { env: { SCAIVAULT_MAX_HEAP_MB: "1" } });
+    try {
+      expectShed(await node.admin.get("/v1/secrets"), "memory");
+      expectShed(await node.admin.put("/v1/secrets/shed/x", { data: { v: "1" } }), "memory");
+      expect((await node.anonymous.get("/v1/health")).status).toBe(200);
+      expect((await node.anonymous.get("/v1/health/ready")).status).toBe(200);
+      const metrics = await node.anonymous.get("/v1/metrics");
+      expect(metrics.text).toMatch(/scaivault_load_shed_total\{reason="memory"\} 2/);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it("sheds beyond the concurrency cap at once, and admits again when the in-flight request ends", async () => {
+    const node = await startVault(backend, { env: { SCAIVAULT_MAX_CONCURRENT_REQUESTS: "1" } });
+    try {
+      const slow = slowPut(node.baseUrl, node.adminToken, "shed/slow", JSON.stringify({ data: { value: "x".repeat(2000) } }));
+      await sleep(100);
+      expectShed(await node.admin.get("/v1/secrets"), "concurrency");
+      slow.finish();
+      expect((await slow.done).status).toBe(201);
+      const after = await node.admin.get("/v1/secrets/shed/slow");
+      expect(after.status).toBe(200);
+      expect(after.body.data.value).toHaveLength(2000);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it("sheds while the event loop is saturated and recovers by itself", async () => {
+    const node = await startVault(backend, { env: { SCAIVAULT_MAX_EVENT_LOOP_DELAY: "50ms" } });
+    let blocking = true;
+    try {
+      expect((await node.admin.get("/v1/secrets")).status).toBe(200);
+      // Saturate this process's loop (the vault shares it): every turn waits about 150 ms.
+      const block = () => {
+        if (!blocking) return;
+        const until = Date.now() + 150;
+        while (Date.now() < until);
+        setTimeout(block, 1);
+      };
+      block();
+      let shed: ApiResponse | null = null;
+      const deadline = Date.now() + 10_000;
+      while (!shed && Date.now() < deadline) {
+        const response = await node.admin.get("/v1/secrets");
+        if (response.status === 503) shed = response;
+        else expect(response.status).toBe(200);
+      }
+      expect(shed).not.toBeNull();
+      expectShed(shed!, "event_loop_delay");
+      expect((await node.anonymous.get("/v1/health")).status).toBe(200);
+      blocking = false;
+      let recovered = false;
+      const until = Date.now() + 10_000;
+      while (!recovered && Date.now() < until) {
+        await sleep(200);
+        recovered = (await node.admin.get("/v1/secrets")).status === 200;
+      }
+      expect(recovered).toBe(true);
+    } finally {
+      blocking = false;
+      await node.close();
+    }
+  });
+});
