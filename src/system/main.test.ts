@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import { ApiClient } from "../testing/harness.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const TSX = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+const MAIN = join(ROOT, "src", "main.ts");
+
+/** The seed's step 1, verbatim. */
+const SEED_STEP_1 = `{
+    "data": {
+      "client_id": "3MVG9...",
+      "client_secret": "REDACTED"
+    },
+    "secret_type": "json",
+    "metadata": {
+      "description": "Salesforce OAuth for all production integrations",
+      "tags": ["salesforce", "oauth", "production"]
+    },
+    "options": {
+      "max_versions": 10
+    }
+  }`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts the server as a user would, in `cwd`, with only the environment given (plus PATH/HOME). */
+function startServer(cwd: string, env: Record<string, string>): Run {
+  const child = spawn(process.execPath, ["--import", TSX, MAIN], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let text = "";
+  child.stdout!.on("data", (chunk) => (text += chunk.toString()));
+  child.stderr!.on("data", (chunk) => (text += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, output: () => text, exited };
+}
+
+async function waitFor(run: Run, pattern: RegExp): Promise<void> {
+  for (let i = 0; i < 600 && !pattern.test(run.output()); i++) {
+    if (run.child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(run.output()).toMatch(pattern);
+}
+
+async function stop(run: Run): Promise<number | null> {
+  run.child.kill("SIGTERM");
+  return run.exited;
+}
+
+describeEachBackend("the server process", (backend) => {
+  let cwd: string;
+  let scratch: ScratchDatabase | null = null;
+  let env: Record<string, string>;
+  let baseUrl: string;
+  let token: string;
+
+  beforeAll(async () => {
+    cwd = mkdtempSync(join(tmpdir(), "scaivault-main-"));
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    env = { BIND_ADDRESS: `127.0.0.1:${port}`, LOG_LEVEL: "warn" };
+    if (backend === "postgres") {
+      scratch = await scratchDatabase("postgres");
+      env.DATABASE_URL = scratch.url;
+    }
+  });
+  afterAll(async () => {
+    await scratch?.drop();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it("first start: creates the root key 0600, prints the bootstrap token once, and the seed's step 1 works with it", async () => {
+    const run = startServer(cwd, env);
+    try {
+      await waitFor(run, /listening on/);
+      const banners = run.output().match(/bootstrap admin token/g) ?? [];
+      expect(banners).toHaveLength(1);
+      token = /export ADMIN_TOKEN=(skt_[A-Za-z0-9_-]+)/.exec(run.output())![1];
+      expect(token.length).toBeGreaterThan(40);
+      expect((statSync(join(cwd, "data", "root.key")).mode & 0o777).toString(8)).toBe("600");
+      if (backend === "sqlite") expect(existsSync(join(cwd, "data", "scaivault.db"))).toBe(true);
+
+      const admin = new ApiClient(baseUrl, token);
+      const put = await admin.request("PUT", "/v1/secrets/integrations/salesforce/oauth", { raw: SEED_STEP_1, headers: { "content-type": "application/json" } });
+      expect(put.status, put.text).toBe(201);
+      const get = await admin.get("/v1/secrets/integrations/salesforce/oauth");
+      expect(get.status).toBe(200);
+      expect(get.body.data).toEqual({ client_id: "3MVG9...", client_secret: "REDACTED" });
+      expect((await admin.get("/v1/health")).body.status).toBe("healthy");
+    } finally {
+      expect(await stop(run)).toBe(0);
+    }
+  });
+
+  it("second start: prints no token, keeps the root key, and the first token still reads the secret", async () => {
+    const run = startServer(cwd, env);
+    try {
+      await waitFor(run, /listening on/);
+      expect(run.output()).not.toMatch(/bootstrap admin token|ADMIN_TOKEN|Created the local root key/);
+      expect(run.output()).not.toContain(token);
+      const get = await new ApiClient(baseUrl, token).get("/v1/secrets/integrations/salesforce/oauth");
+      expect(get.status).toBe(200);
+      expect(get.body.data.client_secret).toBe("REDACTED");
+    } finally {
+      expect(await stop(run)).toBe(0);
+    }
+  });
+
+  it("refuses to start on a bad setting, naming the variable, exit code 1", async () => {
+    const run = startServer(cwd, { ...env, LOG_LEVEL: "loud" });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(/configuration error: LOG_LEVEL/);
+  });
+});
