@@ -1,0 +1,57 @@
+import { expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault } from "../testing/harness.js";
+
+describeEachBackend("system endpoints", (backend) => {
+  const vault = useVault(backend);
+
+  it("answers health and readiness without a token, with a request id", async () => {
+    const { anonymous } = vault();
+    const health = await anonymous.get("/v1/health");
+    expect(health.status).toBe(200);
+    expect(health.body.status).toBe("healthy");
+    expect(Math.abs(Date.parse(health.body.timestamp) - Date.now())).toBeLessThan(60_000);
+    expect(health.headers.get("x-request-id")).toMatch(/^req_/);
+    const ready = await anonymous.get("/v1/health/ready");
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe("ready");
+    expect(ready.body.checks).toEqual({ database: "ok", redis: "disabled", encryption: "ok" });
+  });
+
+  it("reports the version and the storage backend in use", async () => {
+    const version = await vault().anonymous.get("/v1/version");
+    expect(version.status).toBe(200);
+    expect(version.body).toMatchObject({ api_version: "v1", storage: backend, kms_provider: "local" });
+    expect(version.body.version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("publishes an OpenAPI document of every secrets endpoint, generated from the route schemas", async () => {
+    const spec = (await vault().anonymous.get("/v1/openapi.json")).body;
+    expect(spec.openapi).toMatch(/^3\./);
+    const operations = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    for (const operation of [
+      "GET /v1/secrets",
+      "GET /v1/secrets/expiring",
+      "POST /v1/secrets/batch",
+      "GET /v1/secrets/{path}",
+      "PUT /v1/secrets/{path}",
+      "DELETE /v1/secrets/{path}",
+      "GET /v1/secrets/{path}/versions",
+      "GET /v1/secrets/{path}/metadata",
+      "PATCH /v1/secrets/{path}/metadata",
+      "POST /v1/secrets/{path}/undelete",
+      "POST /v1/secrets/{path}/destroy",
+      "GET /v1/health",
+      "GET /v1/version",
+    ]) {
+      expect(operations).toContain(operation);
+    }
+    const put = spec.paths["/v1/secrets/{path}"].put;
+    const body = put.requestBody.content["application/json"].schema;
+    expect(Object.keys(body.properties).sort()).toEqual(["data", "metadata", "options", "secret_type"]);
+    expect(body.additionalProperties).toBe(false);
+    expect(Object.keys(body.properties.options.properties)).toEqual(expect.arrayContaining(["max_versions", "expires_in", "rotation_policy_id", "notify_before", "cas"]));
+  });
+});
