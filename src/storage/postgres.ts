@@ -92,6 +92,12 @@ export class PostgresDatabase implements Database {
       throw classify(error);
     }
     let broken = false;
+    // A server that goes away while this client is checked out and between statements makes the
+    // client emit 'error'; unheard, that would crash the process. The next statement reports it.
+    const onError = () => {
+      broken = true;
+    };
+    client.on("error", onError);
     const control = new PgQueryable(client);
     try {
       await control.run("BEGIN");
@@ -107,6 +113,7 @@ export class PostgresDatabase implements Database {
       // Statement errors were classified where they happened; domain errors pass through as thrown.
       throw error;
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }
@@ -124,7 +131,11 @@ export class PostgresDatabase implements Database {
     await this.direct.run("SELECT 1");
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
+  private closing: Promise<void> | null = null;
+
+  /** Idempotent: pg rejects a second `end()`, and shutdown paths may close twice. */
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
   }
 }
