@@ -34,7 +34,7 @@ export interface LocalKeySource {
  * KMS_LOCAL_KEY wins; otherwise the key file is read, or created with mode 0600 on first start.
  * `wx` makes creation fail rather than overwrite a key another process wrote meanwhile.
  */
-export function loadLocalRootKey(configured: Buffer | null, file: string): LocalKeySource {
+export function loadLocalRootKey(configured: Buffer | null, file: string, retried = false): LocalKeySource {
   if (configured) return { key: configured, createdFile: null };
   try {
     const stat = statSync(file);
@@ -53,6 +53,8 @@ export function loadLocalRootKey(configured: Buffer | null, file: string): Local
     writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
     return { key, createdFile: file };
   } catch (error) {
+    // Another process created it between our read and our write: use theirs.
+    if ((error as NodeJS.ErrnoException).code === "EEXIST" && !retried) return loadLocalRootKey(configured, file, true);
     throw fileError(file, error);
   }
 }

@@ -190,6 +190,13 @@ describeEachBackend("storage contract", (backend) => {
     expect((error as Error).message).toMatch(/pass tx down/);
   });
 
+  it("closes idempotently", async () => {
+    const extra = openDatabase(scratch.url);
+    await extra.ping();
+    await extra.close();
+    await extra.close();
+  });
+
   skipOn(backend, "postgres")("postgres only: ping and classification of a lost server as unavailable", async () => {
     const dead = openDatabase("postgresql://postgres@127.0.0.1:1/none");
     const error = await dead.ping().catch((e: unknown) => e);

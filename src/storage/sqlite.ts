@@ -81,7 +81,8 @@ export class SqliteDatabase implements Database {
   private readonly insideTransaction = new AsyncLocalStorage<boolean>();
 
   constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL" } = {}) {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    // The directory holds the database (and, by default, the root key file): owner only.
+    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     try {
       const writer = new BetterSqlite3(file);
       writer.pragma("journal_mode = WAL");

@@ -103,6 +103,7 @@ describeEachBackend("the server process", (backend) => {
       token = /export ADMIN_TOKEN=(skt_[A-Za-z0-9_-]+)/.exec(run.output())![1];
       expect(token.length).toBeGreaterThan(40);
       expect((statSync(join(cwd, "data", "root.key")).mode & 0o777).toString(8)).toBe("600");
+      expect((statSync(join(cwd, "data")).mode & 0o777).toString(8)).toBe("700");
       if (backend === "sqlite") expect(existsSync(join(cwd, "data", "scaivault.db"))).toBe(true);
 
       const admin = new ApiClient(baseUrl, token);
