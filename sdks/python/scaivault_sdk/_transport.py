@@ -119,6 +119,9 @@ class Transport:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url_for(self.base_url, path, query), data=data, method=method, headers=headers)
+        if any(ch.isspace() or ord(ch) < 32 for ch in path):
+            # http.client refuses such a URL; answer as the server would for a bad path.
+            raise error_for("invalid_path", "Invalid secret path: it contains whitespace or control characters", 400)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 text = response.read()

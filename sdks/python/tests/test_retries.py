@@ -1,0 +1,84 @@
+"""Retries against a listener answering 429/503 with Retry-After: bounded, waiting as told, and never
+repeating a non-idempotent write (a POST create, a PUT without cas) after a 503."""
+import http.server
+import json
+import threading
+import time
+import unittest
+
+from scaivault_sdk import RateLimitError, ScaiVaultClient, ServiceUnavailableError
+
+
+class Script(http.server.BaseHTTPRequestHandler):
+    """Answers from ``server.script`` (a list of statuses), then 200; records every request."""
+
+    def handle_any(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.server.seen.append((self.command, self.path, time.monotonic()))  # type: ignore[attr-defined]
+        status = self.server.script.pop(0) if self.server.script else 200  # type: ignore[attr-defined]
+        if status == 200:
+            body = json.dumps({"path": "a/b", "version": 1, "data": {"k": "v"}, "secret_type": "kv", "metadata": {}}).encode()
+        else:
+            code = "rate_limited" if status == 429 else "service_unavailable"
+            body = json.dumps({"error": {"code": code, "message": code, "details": {}, "request_id": "req_x"}}).encode()
+        self.send_response(status)
+        if status != 200:
+            self.send_header("Retry-After", "1")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = handle_any
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class RetryTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Script)
+        self.listener.script, self.listener.seen = [], []  # type: ignore[attr-defined]
+        threading.Thread(target=self.listener.serve_forever, daemon=True).start()
+        self.client = ScaiVaultClient(base_url=f"http://127.0.0.1:{self.listener.server_port}", token="t", max_attempts=3)
+
+    def tearDown(self) -> None:
+        self.listener.shutdown()
+        self.listener.server_close()
+
+    def test_read_waits_retry_after_then_succeeds(self) -> None:
+        self.listener.script[:] = [429, 503]
+        secret = self.client.secrets.read("a/b")
+        self.assertEqual(secret.data, {"k": "v"})
+        times = [t for _, _, t in self.listener.seen]
+        self.assertEqual(len(times), 3)
+        self.assertGreaterEqual(times[1] - times[0], 0.95)
+        self.assertGreaterEqual(times[2] - times[1], 0.95)
+
+    def test_retries_are_bounded(self) -> None:
+        self.listener.script[:] = [429, 429, 429, 429]
+        with self.assertRaises(RateLimitError) as caught:
+            self.client.secrets.read("a/b")
+        self.assertEqual(caught.exception.retry_after, 1)
+        self.assertEqual(len(self.listener.seen), 3)
+
+    def test_a_write_without_cas_is_not_repeated_after_503(self) -> None:
+        self.listener.script[:] = [503]
+        with self.assertRaises(ServiceUnavailableError):
+            self.client.secrets.write(path="a/b", data={"k": "v"})
+        with self.assertRaises(ServiceUnavailableError):
+            self.listener.script[:] = [503]
+            self.client.webhooks.create(name="n", url="http://example.test/h", secret="s")
+        self.assertEqual([m for m, _, _ in self.listener.seen], ["PUT", "POST"])
+
+    def test_a_write_with_cas_is_repeated_after_503(self) -> None:
+        self.listener.script[:] = [503]
+        self.client.secrets.write(path="a/b", data={"k": "v"}, cas=1)
+        self.assertEqual([m for m, _, _ in self.listener.seen], ["PUT", "PUT"])
+
+    def test_a_rate_limited_write_is_repeated(self) -> None:
+        # 429 is refused before the write is applied, so repeating it cannot apply it twice.
+        self.listener.script[:] = [429]
+        self.client.secrets.write(path="a/b", data={"k": "v"})
+        self.assertEqual([m for m, _, _ in self.listener.seen], ["PUT", "PUT"])
