@@ -52,6 +52,14 @@ export interface VaultConfig {
     pollIntervalMs: number;
     sseHeartbeatMs: number;
   };
+  rotation: {
+    /** Run the rotation and expiry scheduler on this node (every node may; each moment fires once). */
+    schedulerEnabled: boolean;
+    /** Longest sleep between scheduler passes; changes made on other nodes are seen within it. */
+    pollMs: number;
+    /** How often secrets changed by a metadata PATCH are brought in step with their schedules. */
+    reconcileMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -226,6 +234,11 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       webhookTimeoutMs: durationMs("SCAIVAULT_WEBHOOK_TIMEOUT", env.SCAIVAULT_WEBHOOK_TIMEOUT, 10_000) || 10_000,
       pollIntervalMs: durationMs("SCAIVAULT_EVENTS_POLL_INTERVAL", env.SCAIVAULT_EVENTS_POLL_INTERVAL, 1000) || 1000,
       sseHeartbeatMs: durationMs("SCAIVAULT_SSE_HEARTBEAT", env.SCAIVAULT_SSE_HEARTBEAT, 15_000) || 15_000,
+    },
+    rotation: {
+      schedulerEnabled: env.SCAIVAULT_SCHEDULER === undefined || env.SCAIVAULT_SCHEDULER === "" ? true : bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER),
+      pollMs: durationMs("SCAIVAULT_SCHEDULER_POLL", env.SCAIVAULT_SCHEDULER_POLL, 1000) || 1000,
+      reconcileMs: durationMs("SCAIVAULT_SCHEDULER_RECONCILE", env.SCAIVAULT_SCHEDULER_RECONCILE, 5000) || 5000,
     },
   };
 }

@@ -19,4 +19,98 @@ export const eventMigrations: Migration[] = [
       "CREATE INDEX events_tenant_time ON events (tenant_id, created_at)",
     ],
   },
+  {
+    id: "0050_event_delivery",
+    up: ({ dialect }) => [
+      // NULL until the fan-out pass handles the event. Fan-out runs under one global lock and gives
+      // each event the next number at commit, so readers of `dispatch_seq > n` never skip an event
+      // whose transaction committed late (the outbox's own insert order is not commit order).
+      "ALTER TABLE events ADD COLUMN dispatch_seq BIGINT",
+      // Insert order, which for one path is commit order (writes to a path hold its row lock);
+      // SQLite's rowid already is that.
+      ...(dialect === "postgres" ? ["ALTER TABLE events ADD COLUMN outbox_seq BIGSERIAL"] : []),
+      "CREATE INDEX events_undispatched ON events (created_at) WHERE dispatch_seq IS NULL",
+      "CREATE INDEX events_dispatch_seq ON events (tenant_id, dispatch_seq)",
+      `CREATE TABLE event_dispatch_state (id INTEGER PRIMARY KEY, last_seq BIGINT NOT NULL)`,
+      "INSERT INTO event_dispatch_state (id, last_seq) VALUES (1, 0)",
+      `CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        partner_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        filters TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        signature_scheme TEXT NOT NULL,
+        secret_sealed ${dialect === "postgres" ? "BYTEA" : "BLOB"} NOT NULL,
+        previous_secret_sealed ${dialect === "postgres" ? "BYTEA" : "BLOB"},
+        previous_secret_expires_at BIGINT,
+        disabled_reason TEXT,
+        created_by TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      "CREATE UNIQUE INDEX webhooks_name ON webhooks (tenant_id, name)",
+      `CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        partner_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        paths TEXT NOT NULL,
+        events TEXT NOT NULL,
+        filters TEXT NOT NULL,
+        delivery_type TEXT NOT NULL,
+        url TEXT,
+        signature_scheme TEXT NOT NULL,
+        secret_sealed ${dialect === "postgres" ? "BYTEA" : "BLOB"},
+        buffer_size INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        owner_type TEXT NOT NULL,
+        owner_groups TEXT NOT NULL,
+        owner_roles TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      "CREATE UNIQUE INDEX subscriptions_name ON subscriptions (tenant_id, name)",
+      // One row per (target, event) for pushed deliveries; `ordering_key` is the path (or '') so the
+      // worker can hold back a delivery while an earlier one for the same target and path is open.
+      `CREATE TABLE event_deliveries (
+        id TEXT PRIMARY KEY,
+        partner_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        target_kind TEXT NOT NULL,
+        target_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        ordering_key TEXT NOT NULL,
+        dispatch_seq BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        lease_until BIGINT,
+        lease_owner TEXT,
+        response_code INTEGER,
+        last_error TEXT,
+        duration_ms INTEGER,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        delivered_at BIGINT
+      )`,
+      "CREATE INDEX event_deliveries_due ON event_deliveries (status, next_attempt_at)",
+      "CREATE INDEX event_deliveries_order ON event_deliveries (target_id, ordering_key, dispatch_seq)",
+      "CREATE INDEX event_deliveries_target ON event_deliveries (target_id, created_at)",
+      // Polling subscriptions: the events waiting for the owner to poll and acknowledge.
+      `CREATE TABLE subscription_inbox (
+        subscription_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        dispatch_seq BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        acked_at BIGINT,
+        PRIMARY KEY (subscription_id, event_id)
+      )`,
+      "CREATE INDEX subscription_inbox_seq ON subscription_inbox (subscription_id, dispatch_seq)",
+    ],
+  },
 ];

@@ -1,0 +1,74 @@
+import { compileGlob, globProblem } from "../access/glob.js";
+import { VaultError, validationError } from "../http/errors.js";
+import type { VaultEvent } from "./outbox.js";
+
+/** SPEC §7's event types; `webhook.test` is sent only by the test endpoint. */
+export const EVENT_TYPES = [
+  "secret.created", "secret.updated", "secret.deleted", "secret.rotated", "secret.expiring", "secret.expired", "secret.accessed",
+  "policy.created", "policy.updated", "policy.deleted", "policy.binding.created", "policy.binding.deleted", "policy.violation",
+  "rotation.due", "rotation.overdue", "rotation.completed", "rotation.failed",
+  "webhook.test",
+] as const;
+
+/** An event filter is an exact type, a family wildcard (`secret.*`, `policy.binding.*`) or `*`. */
+export function requireEventFilters(field: string, filters: readonly string[]): string[] {
+  const bad = filters.filter((f) => !(f === "*" || (EVENT_TYPES as readonly string[]).includes(f) || (f.endsWith(".*") && EVENT_TYPES.some((t) => t.startsWith(f.slice(0, -1))))));
+  if (bad.length > 0) throw validationError({ [field]: `unknown event type ${bad.map((b) => JSON.stringify(b)).join(", ")}; use one of the catalogue's types, a family such as secret.*, or *` });
+  return [...new Set(filters)];
+}
+
+export function eventTypeMatches(filters: readonly string[], type: string): boolean {
+  return filters.some((f) => f === "*" || f === type || (f.endsWith(".*") && type.startsWith(f.slice(0, -1))));
+}
+
+export function requirePathGlobs(field: string, globs: readonly string[]): string[] {
+  for (const glob of globs) {
+    const problem = globProblem(glob);
+    if (problem) throw new VaultError("invalid_glob", `${field}: ${problem.replace("path_pattern", "the pattern")}`, { details: { field, pattern: glob } });
+  }
+  return [...new Set(globs)];
+}
+
+const globs = new Map<string, RegExp>();
+export function pathMatchesAny(patterns: readonly string[], path: string | null): boolean {
+  if (path === null) return false;
+  return patterns.some((p) => {
+    let re = globs.get(p);
+    if (!re) {
+      re = compileGlob(p);
+      if (globs.size > 10_000) globs.clear();
+      globs.set(p, re);
+    }
+    return re.test(path);
+  });
+}
+
+/** URLs are checked for syntax only at creation: the host need not resolve yet (SPEC §7). */
+export function requireTargetUrl(field: string, text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw validationError({ [field]: "must be an absolute http or https URL" });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw validationError({ [field]: "must be an http or https URL" });
+  if (url.username || url.password) throw validationError({ [field]: "must not carry credentials" });
+  return url.toString();
+}
+
+export interface WebhookFilters {
+  path_prefix?: string;
+  secret_type?: string;
+  tags?: string[];
+}
+
+/** Webhook filters: every one given must match; tags match when the secret carries any of them. */
+export function webhookFiltersMatch(filters: WebhookFilters, event: VaultEvent, tagsOf: () => string[] | null): boolean {
+  if (filters.path_prefix && !(event.path ?? "").startsWith(filters.path_prefix)) return false;
+  if (filters.secret_type && event.data.secret_type !== filters.secret_type) return false;
+  if (filters.tags && filters.tags.length > 0) {
+    const tags = tagsOf();
+    if (!tags || !filters.tags.some((t) => tags.includes(t))) return false;
+  }
+  return true;
+}

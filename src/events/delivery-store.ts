@@ -1,0 +1,170 @@
+import type { Database, Queryable } from "../storage/contract.js";
+import type { VaultEvent } from "./outbox.js";
+
+export type DeliveryStatus = "pending" | "success" | "failed";
+export type TargetKind = "webhook" | "subscription";
+
+export interface DeliveryRow {
+  id: string;
+  partner_id: string;
+  tenant_id: string;
+  target_kind: TargetKind;
+  target_id: string;
+  event_id: string;
+  event_type: string;
+  ordering_key: string;
+  dispatch_seq: number;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  lease_owner: string | null;
+  response_code: number | null;
+  last_error: string | null;
+  duration_ms: number | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
+export interface EventRow {
+  id: string;
+  partner_id: string;
+  tenant_id: string | null;
+  event_type: string;
+  path: string | null;
+  identity_id: string | null;
+  request_id: string | null;
+  data: string;
+  created_at: number;
+  dispatch_seq: number | null;
+}
+
+const COLUMNS = ["id", "partner_id", "tenant_id", "target_kind", "target_id", "event_id", "event_type", "ordering_key", "dispatch_seq", "status", "attempts", "next_attempt_at", "lease_until", "lease_owner", "response_code", "last_error", "duration_ms", "created_at", "updated_at", "delivered_at"] as const;
+
+export function toEvent(row: EventRow): VaultEvent {
+  return {
+    event_id: row.id,
+    event_type: row.event_type,
+    timestamp: new Date(row.created_at).toISOString(),
+    tenant_id: row.tenant_id,
+    partner_id: row.partner_id,
+    identity_id: row.identity_id,
+    path: row.path,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    request_id: row.request_id,
+  };
+}
+
+/** Outbox reads, deliveries (pushed) and the polling inbox. */
+export class DeliveryStore {
+  constructor(private readonly db: Database) {}
+
+  async insert(row: DeliveryRow, tx: Queryable): Promise<void> {
+    await tx.run(`INSERT INTO event_deliveries (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`, COLUMNS.map((c) => row[c]));
+  }
+
+  async event(id: string, tx?: Queryable): Promise<EventRow | undefined> {
+    return (tx ?? this.db).get<EventRow>("SELECT * FROM events WHERE id = ?", [id]);
+  }
+
+  /**
+   * Takes due deliveries whose earlier siblings (same target and path) are all settled, and leases
+   * them to `owner`. PostgreSQL skips rows another node holds, so two nodes never take the same one.
+   */
+  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<DeliveryRow[]> {
+    const skipLocked = this.db.dialect === "postgres" ? " FOR UPDATE OF d SKIP LOCKED" : "";
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.all<DeliveryRow>(
+        `SELECT d.* FROM event_deliveries d
+          WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
+            AND NOT EXISTS (SELECT 1 FROM event_deliveries e
+                             WHERE e.target_id = d.target_id AND e.ordering_key = d.ordering_key
+                               AND e.status = 'pending' AND e.dispatch_seq < d.dispatch_seq)
+          ORDER BY d.dispatch_seq, d.created_at LIMIT ?${skipLocked}`,
+        [now, now, limit],
+      );
+      for (const row of rows) {
+        await tx.run("UPDATE event_deliveries SET lease_until = ?, lease_owner = ?, updated_at = ? WHERE id = ?", [now + leaseMs, owner, now, row.id]);
+      }
+      return rows.map((row) => ({ ...row, lease_owner: owner, lease_until: now + leaseMs }));
+    });
+  }
+
+  /** Records an attempt's outcome, unless the lease was lost to another node meanwhile. */
+  async settle(id: string, owner: string, outcome: Pick<DeliveryRow, "status" | "attempts" | "next_attempt_at" | "response_code" | "last_error" | "duration_ms" | "delivered_at">): Promise<boolean> {
+    const result = await this.db.run(
+      `UPDATE event_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, response_code = ?, last_error = ?, duration_ms = ?, delivered_at = ?,
+              lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?`,
+      [outcome.status, outcome.attempts, outcome.next_attempt_at, outcome.response_code, outcome.last_error, outcome.duration_ms, outcome.delivered_at, Date.now(), id, owner],
+    );
+    return result.changes > 0;
+  }
+
+  /** A disabled or deleted target's open deliveries are closed so later ones are not held back. */
+  async failOpen(targetId: string, reason: string, tx?: Queryable): Promise<void> {
+    await (tx ?? this.db).run("UPDATE event_deliveries SET status = 'failed', last_error = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE target_id = ? AND status = 'pending'", [reason, Date.now(), targetId]);
+  }
+
+  async get(targetId: string, id: string): Promise<DeliveryRow | undefined> {
+    return this.db.get<DeliveryRow>("SELECT * FROM event_deliveries WHERE target_id = ? AND id = ?", [targetId, id]);
+  }
+
+  async list(targetId: string, status: DeliveryStatus | undefined, after: { created_at: number; id: string } | null, limit: number): Promise<DeliveryRow[]> {
+    const params: (string | number)[] = [targetId];
+    let sql = "SELECT * FROM event_deliveries WHERE target_id = ?";
+    if (status) {
+      sql += " AND status = ?";
+      params.push(status);
+    }
+    if (after) {
+      sql += " AND (created_at < ? OR (created_at = ? AND id < ?))";
+      params.push(after.created_at, after.created_at, after.id);
+    }
+    sql += " ORDER BY created_at DESC, id DESC LIMIT ?";
+    params.push(limit);
+    return this.db.all<DeliveryRow>(sql, params);
+  }
+
+  async stats(targetId: string, since: number): Promise<{ total: number; succeeded: number; avgMs: number | null; last: DeliveryRow | undefined }> {
+    const row = await this.db.get<{ total: number | string; succeeded: number | string | null; avg_ms: number | string | null }>(
+      "SELECT COUNT(*) AS total, SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS succeeded, AVG(duration_ms) AS avg_ms FROM event_deliveries WHERE target_id = ? AND created_at >= ? AND status <> 'pending'",
+      [targetId, since],
+    );
+    const last = await this.db.get<DeliveryRow>("SELECT * FROM event_deliveries WHERE target_id = ? AND attempts > 0 ORDER BY updated_at DESC LIMIT 1", [targetId]);
+    return { total: Number(row?.total ?? 0), succeeded: Number(row?.succeeded ?? 0), avgMs: row?.avg_ms == null ? null : Math.round(Number(row.avg_ms)), last };
+  }
+
+  async addToInbox(subscriptionId: string, eventId: string, dispatchSeq: number, bufferSize: number, tx: Queryable): Promise<void> {
+    await tx.run("INSERT INTO subscription_inbox (subscription_id, event_id, dispatch_seq, created_at, acked_at) VALUES (?, ?, ?, ?, NULL)", [subscriptionId, eventId, dispatchSeq, Date.now()]);
+    // A full buffer drops its oldest unacknowledged events, as a bounded queue must.
+    await tx.run(
+      `DELETE FROM subscription_inbox WHERE subscription_id = ? AND acked_at IS NULL AND dispatch_seq <= (
+         SELECT dispatch_seq FROM subscription_inbox WHERE subscription_id = ? AND acked_at IS NULL ORDER BY dispatch_seq DESC LIMIT 1 OFFSET ?)`,
+      [subscriptionId, subscriptionId, bufferSize],
+    );
+  }
+
+  async inbox(subscriptionId: string, afterSeq: number, limit: number): Promise<(EventRow & { inbox_seq: number })[]> {
+    return this.db.all<EventRow & { inbox_seq: number }>(
+      `SELECT e.*, i.dispatch_seq AS inbox_seq FROM subscription_inbox i JOIN events e ON e.id = i.event_id
+        WHERE i.subscription_id = ? AND i.acked_at IS NULL AND i.dispatch_seq > ? ORDER BY i.dispatch_seq LIMIT ?`,
+      [subscriptionId, afterSeq, limit],
+    );
+  }
+
+  async ack(subscriptionId: string, eventIds: readonly string[]): Promise<number> {
+    const marks = eventIds.map(() => "?").join(", ");
+    return (await this.db.run(`UPDATE subscription_inbox SET acked_at = ? WHERE subscription_id = ? AND acked_at IS NULL AND event_id IN (${marks})`, [Date.now(), subscriptionId, ...eventIds])).changes;
+  }
+
+  /** Stored events after a dispatch position, for one tenant, in commit order. */
+  async eventsAfter(tenantId: string, afterSeq: number, limit: number): Promise<EventRow[]> {
+    return this.db.all<EventRow>("SELECT * FROM events WHERE tenant_id = ? AND dispatch_seq > ? ORDER BY dispatch_seq LIMIT ?", [tenantId, afterSeq, limit]);
+  }
+
+  async lastDispatchSeq(): Promise<number> {
+    const row = await this.db.get<{ last_seq: number | string }>("SELECT last_seq FROM event_dispatch_state WHERE id = 1");
+    return Number(row?.last_seq ?? 0);
+  }
+}

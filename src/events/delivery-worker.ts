@@ -1,0 +1,186 @@
+import { randomBytes, randomInt } from "node:crypto";
+import { toEvent, type DeliveryRow, type DeliveryStore } from "./delivery-store.js";
+import type { Dispatcher } from "./dispatcher.js";
+import { sendWebhook, type SendResult } from "./sender.js";
+import { signatureFor, type SignatureScheme, type SigningSecrets } from "./signing.js";
+import type { TargetsStore } from "./targets-store.js";
+
+export interface WorkerOptions {
+  retryScheduleMs: number[];
+  timeoutMs: number;
+  pollIntervalMs: number;
+  allowPrivate: boolean;
+}
+
+interface PushTarget {
+  url: string;
+  scheme: SignatureScheme;
+  secret: string;
+  previousSecret: string | null;
+  enabled: boolean;
+}
+
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+const CLAIM_BATCH = 16;
+
+/** ±10 % so that many receivers failing together do not retry in lockstep. */
+function jitter(ms: number): number {
+  const spread = Math.floor(ms / 10);
+  return spread > 0 ? ms - spread + randomInt(0, 2 * spread + 1) : ms;
+}
+
+/**
+ * Delivers leased deliveries: at least once (a lease that runs out is taken again), in order per
+ * target and path (see DeliveryStore.claim), signed afresh on every attempt, retried on the
+ * configured schedule honouring `Retry-After`, and `410 Gone` disables the target.
+ */
+export class DeliveryWorker {
+  private readonly owner = `node_${randomBytes(8).toString("hex")}`;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+  private readonly wakeups = new Set<NodeJS.Timeout>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: { targets: TargetsStore; deliveries: DeliveryStore; secrets: SigningSecrets; dispatcher: Dispatcher; log: (msg: string, extra?: Record<string, unknown>) => void },
+    private readonly options: WorkerOptions,
+  ) {}
+
+  private get leaseMs(): number {
+    return this.options.timeoutMs * 2 + 5000;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.timer = setInterval(() => this.kick(), this.options.pollIntervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Stops taking work and waits for attempts in flight to be recorded. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const t of this.wakeups) clearTimeout(t);
+    this.wakeups.clear();
+    await this.running;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Fan out new events, then deliver what is due. Coalesces calls made while a round runs. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.round().finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async round(): Promise<void> {
+    try {
+      while (!this.stopped && (await this.deps.dispatcher.pass()) > 0) {
+        // keep going while the outbox has a backlog
+      }
+      while (!this.stopped) {
+        const claimed = await this.deps.deliveries.claim(this.owner, Date.now(), this.leaseMs, CLAIM_BATCH);
+        if (claimed.length === 0) break;
+        await Promise.allSettled(claimed.map((row) => this.track(this.attempt(row))));
+      }
+    } catch (error) {
+      // Storage and programming errors only: no secret reaches these messages.
+      this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind, message: (error as Error).message } });
+    }
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    return work.finally(() => this.inFlight.delete(work));
+  }
+
+  private async target(row: DeliveryRow): Promise<PushTarget | null> {
+    if (row.target_kind === "webhook") {
+      const hook = await this.deps.targets.webhookById(row.target_id);
+      if (!hook) return null;
+      const previousValid = hook.previous_secret_sealed && (hook.previous_secret_expires_at ?? 0) > Date.now();
+      return {
+        url: hook.url,
+        scheme: hook.signature_scheme as SignatureScheme,
+        secret: await this.deps.secrets.open(hook.id, "current", hook.secret_sealed),
+        previousSecret: previousValid ? await this.deps.secrets.open(hook.id, "previous", hook.previous_secret_sealed as Buffer) : null,
+        enabled: hook.enabled === 1,
+      };
+    }
+    const sub = await this.deps.targets.subscriptionById(row.target_id);
+    if (!sub || !sub.url || !sub.secret_sealed) return null;
+    return { url: sub.url, scheme: sub.signature_scheme as SignatureScheme, secret: await this.deps.secrets.open(sub.id, "current", sub.secret_sealed), previousSecret: null, enabled: sub.status === "active" };
+  }
+
+  /** One attempt at a leased delivery, its outcome recorded. */
+  async attempt(row: DeliveryRow, options: { retry?: boolean } = {}): Promise<SendResult | null> {
+    const now = Date.now();
+    const attempts = row.attempts + 1;
+    const target = await this.target(row);
+    const eventRow = await this.deps.deliveries.event(row.event_id);
+    if (!target || !target.enabled || !eventRow) {
+      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { status: "failed", attempts: row.attempts, next_attempt_at: now, response_code: null, last_error: !eventRow ? "event no longer stored" : "target deleted or disabled", duration_ms: null, delivered_at: null });
+      return null;
+    }
+    const body = JSON.stringify(toEvent(eventRow));
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "user-agent": "ScaiVault-Webhook/1.0",
+      "x-scaivault-event-id": row.event_id,
+      "x-scaivault-event-type": row.event_type,
+      "x-scaivault-delivery-id": row.id,
+      "x-scaivault-timestamp": String(timestamp),
+      "x-scaivault-signature": signatureFor(target.scheme, target.secret, timestamp, body),
+    };
+    // During a signing-secret overlap, receivers still holding the old secret can check this one.
+    if (target.previousSecret) headers["x-scaivault-signature-previous"] = signatureFor(target.scheme, target.previousSecret, timestamp, body);
+    const result = await sendWebhook({ url: target.url, body, headers, timeoutMs: this.options.timeoutMs, allowPrivate: this.options.allowPrivate });
+    const base = { attempts, response_code: result.status, last_error: result.error, duration_ms: result.durationMs };
+    if (result.ok) {
+      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { ...base, status: "success", next_attempt_at: now, delivered_at: Date.now() });
+    } else if (result.gone) {
+      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { ...base, status: "failed", next_attempt_at: now, delivered_at: null });
+      await this.disable(row);
+    } else if (options.retry === false || attempts > this.options.retryScheduleMs.length) {
+      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { ...base, status: "failed", next_attempt_at: now, delivered_at: null });
+    } else {
+      let delay = jitter(this.options.retryScheduleMs[attempts - 1]);
+      if (result.retryAfterSeconds !== null) delay = Math.max(delay, Math.min(result.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS));
+      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { ...base, status: "pending", next_attempt_at: Date.now() + delay, delivered_at: null });
+      this.wakeAfter(delay);
+    }
+    return result;
+  }
+
+  private async disable(row: DeliveryRow): Promise<void> {
+    if (row.target_kind === "webhook") await this.deps.targets.disableWebhook(row.target_id, "receiver answered 410 Gone");
+    else await this.deps.targets.disableSubscription(row.target_id);
+    await this.deps.deliveries.failOpen(row.target_id, "target disabled after 410 Gone");
+    this.deps.log("event target disabled after 410 Gone", { target_id: row.target_id });
+  }
+
+  /** Retries sooner than the poll interval get a timer of their own. */
+  private wakeAfter(delay: number): void {
+    if (this.stopped || delay >= this.options.pollIntervalMs) return;
+    const t = setTimeout(() => {
+      this.wakeups.delete(t);
+      this.kick();
+    }, delay + 5);
+    t.unref();
+    this.wakeups.add(t);
+  }
+}

@@ -1,0 +1,132 @@
+import { EventEmitter } from "node:events";
+import type { Authorizer, Evaluator } from "../access/authorizer.js";
+import type { Principal, Role } from "../access/principal.js";
+import type { Caller } from "../http/context.js";
+import { newId } from "../shared/ids.js";
+import type { Database, Queryable } from "../storage/contract.js";
+import { eventTypeMatches, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
+import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js";
+import type { VaultEvent } from "./outbox.js";
+import type { SubscriptionRow, TargetsStore, WebhookRow } from "./targets-store.js";
+
+const BATCH = 200;
+// Any fixed number: only the fan-out pass takes this advisory lock.
+const FANOUT_LOCK_KEY = 7_305_001;
+
+/** A subscription is evaluated as its owner, with the identity, groups and roles stored at creation. */
+export function ownerCaller(sub: SubscriptionRow): Caller {
+  const principal: Principal = {
+    identityId: sub.owner_id,
+    identityType: sub.owner_type as Principal["identityType"],
+    displayName: null,
+    partnerId: sub.partner_id,
+    tenantId: sub.tenant_id,
+    scopes: new Set<string>(),
+    groups: JSON.parse(sub.owner_groups) as string[],
+    roles: JSON.parse(sub.owner_roles) as Role[],
+    mfaVerifiedAt: null,
+    tokenExpiresAt: null,
+    tokenKind: "system",
+    tokenId: null,
+  };
+  const requestId = `req_subscription_${sub.id}`;
+  return {
+    principal,
+    tenant: { tenantId: sub.tenant_id, partnerId: sub.partner_id },
+    requestId,
+    ctx: {
+      requestId, startedAt: process.hrtime.bigint(), sourceIp: "", userAgent: null, principal, tenant: { tenantId: sub.tenant_id, partnerId: sub.partner_id },
+      tenantFromUrl: null, bodyInvalid: false, errorCode: null, audit: { action: null, secretPath: null, extra: {}, recorded: true },
+    },
+  };
+}
+
+/**
+ * The fan-out pass: reads outbox events not yet dispatched, in insert order, numbers them in
+ * commit order (`dispatch_seq`) and turns each into a delivery per matching webhook or webhook
+ * subscription, or an inbox entry per matching polling subscription. One pass at a time across all
+ * nodes (an advisory lock on PostgreSQL, the single writer on SQLite).
+ */
+export class Dispatcher {
+  /** Emits "dispatched" (tenant ids) after each pass that committed something. */
+  readonly signal = new EventEmitter();
+
+  constructor(private readonly deps: { db: Database; targets: TargetsStore; deliveries: DeliveryStore; authorizer: Authorizer }) {
+    this.signal.setMaxListeners(0);
+  }
+
+  /** Runs one pass; returns how many events it dispatched. */
+  async pass(): Promise<number> {
+    const { db } = this.deps;
+    if (!(await db.get("SELECT id FROM events WHERE dispatch_seq IS NULL LIMIT 1"))) return 0;
+    // Targets and their owners' policies are loaded before the transaction: policy evaluation
+    // reads the database itself, which SQLite's single writer forbids inside our transaction.
+    const webhooks = await this.deps.targets.enabledWebhooks(null, db);
+    const subscriptions = await this.deps.targets.activeSubscriptions(null, db);
+    const evaluators = new Map<string, Evaluator>();
+    for (const sub of subscriptions) evaluators.set(sub.id, await this.deps.authorizer.forCaller(ownerCaller(sub)));
+    const tenants = new Set<string>();
+    const count = await db.transaction(async (tx) => {
+      if (db.dialect === "postgres") {
+        const got = await tx.get<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock(?) AS locked", [FANOUT_LOCK_KEY]);
+        if (!got?.locked) return 0;
+      }
+      const state = await tx.get<{ last_seq: number | string }>(`SELECT last_seq FROM event_dispatch_state WHERE id = 1${db.dialect === "postgres" ? " FOR UPDATE" : ""}`);
+      let seq = Number(state?.last_seq ?? 0);
+      const order = db.dialect === "postgres" ? "outbox_seq" : "rowid";
+      const rows = await tx.all<EventRow>(`SELECT * FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`, [BATCH]);
+      for (const row of rows) {
+        seq += 1;
+        await tx.run("UPDATE events SET dispatch_seq = ? WHERE id = ?", [seq, row.id]);
+        if (row.tenant_id === null) continue;
+        tenants.add(row.tenant_id);
+        await this.fanOut(tx, toEvent(row), seq, webhooks, subscriptions, evaluators);
+      }
+      if (rows.length > 0) await tx.run("UPDATE event_dispatch_state SET last_seq = ? WHERE id = 1", [seq]);
+      return rows.length;
+    });
+    if (count > 0) this.signal.emit("dispatched", [...tenants]);
+    return count;
+  }
+
+  private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], evaluators: Map<string, Evaluator>): Promise<void> {
+    let tags: string[] | null | undefined;
+    const tagsOf = () => tags ?? null;
+    const needTags = async (filters: WebhookFilters) => {
+      if (tags === undefined && filters.tags?.length && event.path) {
+        const secret = await tx.get<{ metadata: string }>("SELECT metadata FROM secrets WHERE tenant_id = ? AND path = ?", [event.tenant_id, event.path]);
+        tags = secret ? ((JSON.parse(secret.metadata) as { tags?: string[] }).tags ?? []) : null;
+      }
+    };
+    for (const hook of webhooks) {
+      if (hook.tenant_id !== event.tenant_id || !eventTypeMatches(JSON.parse(hook.events) as string[], event.event_type)) continue;
+      const filters = JSON.parse(hook.filters) as WebhookFilters;
+      await needTags(filters);
+      if (!webhookFiltersMatch(filters, event, tagsOf)) continue;
+      await this.insertDelivery(tx, "webhook", hook.id, hook.partner_id, hook.tenant_id, event, seq);
+    }
+    for (const sub of subscriptions) {
+      if (sub.tenant_id !== event.tenant_id || !eventTypeMatches(JSON.parse(sub.events) as string[], event.event_type)) continue;
+      if (!pathMatchesAny(JSON.parse(sub.paths) as string[], event.path)) continue;
+      const filters = JSON.parse(sub.filters) as WebhookFilters;
+      await needTags(filters);
+      if (!webhookFiltersMatch(filters, event, tagsOf)) continue;
+      const evaluate = evaluators.get(sub.id);
+      if (!evaluate || !evaluate(event.path as string, "read").allowed) continue;
+      if (sub.delivery_type === "polling") await this.deps.deliveries.addToInbox(sub.id, event.event_id, seq, sub.buffer_size, tx);
+      else await this.insertDelivery(tx, "subscription", sub.id, sub.partner_id, sub.tenant_id, event, seq);
+    }
+  }
+
+  private async insertDelivery(tx: Queryable, kind: "webhook" | "subscription", targetId: string, partnerId: string, tenantId: string, event: VaultEvent, seq: number): Promise<void> {
+    const now = Date.now();
+    await this.deps.deliveries.insert(
+      {
+        id: newId("del"), partner_id: partnerId, tenant_id: tenantId, target_kind: kind, target_id: targetId, event_id: event.event_id, event_type: event.event_type,
+        ordering_key: event.path ?? "", dispatch_seq: seq, status: "pending", attempts: 0, next_attempt_at: now, lease_until: null, lease_owner: null,
+        response_code: null, last_error: null, duration_ms: null, created_at: now, updated_at: now, delivered_at: null,
+      },
+      tx,
+    );
+  }
+}

@@ -1,0 +1,56 @@
+import type { FastifyInstance } from "fastify";
+import type { Authorizer } from "../access/authorizer.js";
+import type { AuditRecorder } from "../audit/recorder.js";
+import type { VaultConfig } from "../config/config.js";
+import type { Keyring } from "../crypto/keyring.js";
+import type { Database } from "../storage/contract.js";
+import { DeliveryStore } from "./delivery-store.js";
+import { DeliveryWorker } from "./delivery-worker.js";
+import { Dispatcher } from "./dispatcher.js";
+import type { EventOutbox } from "./outbox.js";
+import { registerEventRoutes } from "./routes.js";
+import { SigningSecrets } from "./signing.js";
+import { EventStreams } from "./stream.js";
+import { SubscriptionsService } from "./subscriptions-service.js";
+import { TargetsStore } from "./targets-store.js";
+import { WebhooksService } from "./webhooks-service.js";
+
+export interface EventsModule {
+  register(app: FastifyInstance): void;
+  /** Starts the fan-out and delivery worker; new commits on this node wake it at once. */
+  start(): void;
+  /** Ends streams and long polls, stops taking deliveries and waits for attempts in flight. */
+  stop(): Promise<void>;
+}
+
+/** Wires the events domain: stores, the fan-out pass, the delivery worker, services and routes. */
+export function createEvents(deps: { db: Database; config: VaultConfig; keyring: Keyring; authorizer: Authorizer; audit: AuditRecorder; outbox: EventOutbox; log: (msg: string, extra?: Record<string, unknown>) => void }): EventsModule {
+  const { db, config } = deps;
+  const targets = new TargetsStore(db);
+  const deliveries = new DeliveryStore(db);
+  const secrets = new SigningSecrets(deps.keyring);
+  const dispatcher = new Dispatcher({ db, targets, deliveries, authorizer: deps.authorizer });
+  const worker = new DeliveryWorker(
+    { targets, deliveries, secrets, dispatcher, log: deps.log },
+    { retryScheduleMs: config.events.retryScheduleMs, timeoutMs: config.events.webhookTimeoutMs, pollIntervalMs: config.events.pollIntervalMs, allowPrivate: config.webhookAllowPrivate },
+  );
+  const serviceDeps = { db, targets, deliveries, secrets, audit: deps.audit, worker };
+  const webhooks = new WebhooksService(serviceDeps);
+  const subscriptions = new SubscriptionsService({ ...serviceDeps, dispatcher, pollIntervalMs: config.events.pollIntervalMs });
+  const streams = new EventStreams({ deliveries, dispatcher, authorizer: deps.authorizer, audit: deps.audit, pollIntervalMs: config.events.pollIntervalMs, heartbeatMs: config.events.sseHeartbeatMs });
+  let unsubscribe: (() => void) | null = null;
+  return {
+    register: (app) => registerEventRoutes(app, webhooks, subscriptions, streams),
+    start() {
+      unsubscribe ??= deps.outbox.subscribe(() => worker.kick());
+      worker.start();
+    },
+    async stop() {
+      unsubscribe?.();
+      unsubscribe = null;
+      streams.closeAll();
+      subscriptions.close();
+      await worker.stop();
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Authorizer, Evaluator } from "../access/authorizer.js";
+import { scopesAllow } from "../access/scopes.js";
+import type { AuditRecorder } from "../audit/recorder.js";
+import { callerOf } from "../http/pipeline.js";
+import { eventTypeMatches, pathMatchesAny, requireEventFilters, requirePathGlobs } from "./catalogue.js";
+import { toEvent, type DeliveryStore } from "./delivery-store.js";
+import type { Dispatcher } from "./dispatcher.js";
+import type { StreamQuery } from "./schemas.js";
+
+const BATCH = 200;
+const REFRESH_POLICIES_MS = 30_000;
+
+function list(text: string | undefined): string[] | null {
+  if (text === undefined) return null;
+  const items = text.split(",").map((s) => s.trim()).filter(Boolean);
+  return items.length > 0 ? items : null;
+}
+
+/**
+ * `GET /v1/events/stream`: Server-Sent Events in commit order (`dispatch_seq`), each with an `id:`
+ * line; `Last-Event-ID` resumes from the stored events after that one. Events on paths go only to
+ * callers who may `read` the path; events about no path only to admins.
+ */
+export class EventStreams {
+  private readonly open = new Set<() => void>();
+
+  constructor(private readonly deps: { deliveries: DeliveryStore; dispatcher: Dispatcher; authorizer: Authorizer; audit: AuditRecorder; pollIntervalMs: number; heartbeatMs: number }) {}
+
+  closeAll(): void {
+    for (const close of [...this.open]) close();
+  }
+
+  async serve(request: FastifyRequest<{ Querystring: StreamQuery }>, reply: FastifyReply): Promise<void> {
+    const caller = callerOf(request);
+    const paths = list(request.query.paths);
+    const events = list(request.query.events);
+    if (paths) requirePathGlobs("paths", paths);
+    if (events) requireEventFilters("events", events);
+    const header = request.headers["last-event-id"];
+    const lastEventId = (typeof header === "string" && header !== "" ? header : undefined) ?? request.query.last_event_id;
+    let position = await this.deps.deliveries.lastDispatchSeq();
+    let resumeNote: string | null = null;
+    if (lastEventId) {
+      const seen = await this.deps.deliveries.event(lastEventId);
+      if (seen && seen.tenant_id === caller.tenant.tenantId && seen.dispatch_seq !== null && seen.dispatch_seq > 0) position = seen.dispatch_seq;
+      else resumeNote = "unknown Last-Event-ID; streaming from now";
+    }
+    const isAdmin = scopesAllow(caller.principal.scopes, "admin");
+    let evaluate: Evaluator = await this.deps.authorizer.forCaller(caller);
+    let evaluatedAt = Date.now();
+    caller.ctx.audit.extra = { stream: true, resumed: Boolean(lastEventId) };
+    await this.deps.audit.recordRequest(caller.ctx, 200);
+
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-request-id": caller.requestId, "x-accel-buffering": "no" });
+    raw.write(`retry: 2000\n: ${resumeNote ?? "connected"}\n\n`);
+
+    let closed = false;
+    let wake: (() => void) | null = null;
+    let missed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      this.open.delete(close);
+      this.deps.dispatcher.signal.off("dispatched", onDispatch);
+      clearInterval(heartbeat);
+      wake?.();
+      raw.end();
+    };
+    const onDispatch = (tenants: string[]) => {
+      if (!tenants.includes(caller.tenant.tenantId)) return;
+      if (wake) wake();
+      else missed = true;
+    };
+    const heartbeat = setInterval(() => raw.write(": heartbeat\n\n"), this.deps.heartbeatMs);
+    this.open.add(close);
+    this.deps.dispatcher.signal.on("dispatched", onDispatch);
+    request.raw.on("close", close);
+    raw.on("error", close);
+
+    try {
+      while (!closed) {
+        const rows = await this.deps.deliveries.eventsAfter(caller.tenant.tenantId, position, BATCH);
+        if (Date.now() - evaluatedAt > REFRESH_POLICIES_MS) {
+          evaluate = await this.deps.authorizer.forCaller(caller);
+          evaluatedAt = Date.now();
+        }
+        for (const row of rows) {
+          position = row.dispatch_seq as number;
+          if (events && !eventTypeMatches(events, row.event_type)) continue;
+          if (paths && !pathMatchesAny(paths, row.path)) continue;
+          if (row.path === null ? !isAdmin : !evaluate(row.path, "read").allowed) continue;
+          const event = toEvent(row);
+          raw.write(`id: ${event.event_id}\nevent: ${event.event_type}\ndata: ${JSON.stringify(event)}\n\n`);
+        }
+        if (rows.length === BATCH || missed) {
+          missed = false;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, this.deps.pollIntervalMs);
+          function done() {
+            clearTimeout(timer);
+            wake = null;
+            resolve();
+          }
+          wake = done;
+        });
+      }
+    } catch (error) {
+      request.log.warn({ err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }, "event stream ended by an error");
+      close();
+    }
+  }
+}

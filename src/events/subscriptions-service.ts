@@ -1,0 +1,193 @@
+import { scopesAllow } from "../access/scopes.js";
+import { isPartnerAdmin } from "../access/principal.js";
+import type { Caller } from "../http/context.js";
+import { VaultError, validationError } from "../http/errors.js";
+import { decodeCursor } from "../shared/cursor.js";
+import { newId } from "../shared/ids.js";
+import type { Queryable } from "../storage/contract.js";
+import { requireEventFilters, requirePathGlobs, requireTargetUrl } from "./catalogue.js";
+import { toEvent } from "./delivery-store.js";
+import type { Dispatcher } from "./dispatcher.js";
+import type { AckBody, CreateSubscriptionBody, DeliveriesQuery, ListQuery, PatchSubscriptionBody, PollQuery } from "./schemas.js";
+import { generateSigningSecret } from "./signing.js";
+import type { SubscriptionRow } from "./targets-store.js";
+import { subscriptionView } from "./views.js";
+import { audited, listDeliveries, page, redeliver, type EventServiceDeps } from "./webhooks-service.js";
+
+const DEFAULT_BUFFER = 1000;
+
+/**
+ * `/v1/subscriptions`: owned by the identity that creates them and evaluated as that identity, so
+ * they carry only events on paths the owner may read. Webhook delivery signs `body` by default
+ * (the seed's handler), polling keeps a bounded inbox the owner polls and acknowledges.
+ */
+export class SubscriptionsService {
+  private closing = false;
+  private readonly closers = new Set<() => void>();
+
+  constructor(private readonly deps: EventServiceDeps & { dispatcher: Dispatcher; pollIntervalMs: number }) {}
+
+  /** Ends every long poll at once (shutdown). */
+  close(): void {
+    this.closing = true;
+    for (const close of this.closers) close();
+  }
+
+  private managesAll(caller: Caller): boolean {
+    return scopesAllow(caller.principal.scopes, "admin") || isPartnerAdmin(caller.principal);
+  }
+
+  /** Someone else's subscription is reported missing, not forbidden: its existence is not theirs to know. */
+  private async require(caller: Caller, id: string, ownerOnly: boolean, tx?: Queryable): Promise<SubscriptionRow> {
+    const row = await this.deps.targets.subscription(caller.tenant.tenantId, id, tx);
+    const mine = row && row.owner_id === caller.principal.identityId;
+    if (!row || !(mine || (!ownerOnly && this.managesAll(caller)))) throw new VaultError("subscription_not_found", "No subscription with this id", { details: { id } });
+    return row;
+  }
+
+  private delivery(body: CreateSubscriptionBody["delivery"]): { url: string | null; secret: string | null; scheme: string; buffer: number } {
+    if (body.type === "webhook") {
+      if (!body.url) throw validationError({ "delivery.url": "is required for webhook delivery" });
+      if (body.buffer_size !== undefined) throw validationError({ "delivery.buffer_size": "applies to polling delivery only" });
+      return { url: requireTargetUrl("delivery.url", body.url), secret: body.secret ?? null, scheme: body.signature_scheme ?? "body", buffer: DEFAULT_BUFFER };
+    }
+    for (const field of ["url", "secret", "signature_scheme"] as const) {
+      if (body[field] !== undefined) throw validationError({ [`delivery.${field}`]: "applies to webhook delivery only" });
+    }
+    return { url: null, secret: null, scheme: "body", buffer: body.buffer_size ?? DEFAULT_BUFFER };
+  }
+
+  async create(caller: Caller, body: CreateSubscriptionBody) {
+    const paths = requirePathGlobs("paths", body.paths);
+    const events = requireEventFilters("events", body.events);
+    const delivery = this.delivery(body.delivery);
+    const generated = delivery.url && !delivery.secret ? generateSigningSecret() : null;
+    const secret = delivery.secret ?? generated;
+    const id = newId("sub");
+    const now = Date.now();
+    const { principal } = caller;
+    caller.ctx.audit.extra = { subscription_id: id, name: body.name };
+    const row = await audited(this.deps.db, this.deps.audit, caller, 201, async (tx) => {
+      const created: SubscriptionRow = {
+        id, partner_id: caller.tenant.partnerId, tenant_id: caller.tenant.tenantId, name: body.name, paths: JSON.stringify(paths), events: JSON.stringify(events),
+        filters: JSON.stringify(body.filters ?? {}), delivery_type: body.delivery.type, url: delivery.url, signature_scheme: delivery.scheme,
+        secret_sealed: secret ? await this.deps.secrets.seal(id, "current", secret, tx) : null, buffer_size: delivery.buffer, status: "active",
+        owner_id: principal.identityId, owner_type: principal.identityType, owner_groups: JSON.stringify(principal.groups), owner_roles: JSON.stringify(principal.roles),
+        created_at: now, updated_at: now,
+      };
+      await this.deps.targets.insertSubscription(created, tx);
+      return created;
+    });
+    return generated ? { ...subscriptionView(row), delivery: { ...subscriptionView(row).delivery, secret: generated } } : subscriptionView(row);
+  }
+
+  async list(caller: Caller, query: ListQuery) {
+    const limit = query.limit ?? 50;
+    const after = decodeCursor<{ id: string }>(query.cursor, { id: "string" });
+    const rows = await this.deps.targets.listSubscriptions(caller.tenant.tenantId, this.managesAll(caller) ? null : caller.principal.identityId, after?.id ?? null, limit + 1);
+    const result = page(rows, limit);
+    return { data: result.items.map(subscriptionView), cursor: result.cursor, has_more: result.has_more };
+  }
+
+  async get(caller: Caller, id: string) {
+    return subscriptionView(await this.require(caller, id, false));
+  }
+
+  async update(caller: Caller, id: string, body: PatchSubscriptionBody) {
+    const paths = body.paths === undefined ? undefined : requirePathGlobs("paths", body.paths);
+    const events = body.events === undefined ? undefined : requireEventFilters("events", body.events);
+    const delivery = body.delivery === undefined ? undefined : this.delivery(body.delivery);
+    caller.ctx.audit.extra = { subscription_id: id };
+    const row = await audited(this.deps.db, this.deps.audit, caller, 200, async (tx) => {
+      const current = await this.require(caller, id, false, tx);
+      const next: SubscriptionRow = { ...current, updated_at: Date.now() };
+      if (body.name !== undefined) next.name = body.name;
+      if (paths) next.paths = JSON.stringify(paths);
+      if (events) next.events = JSON.stringify(events);
+      if (body.filters !== undefined) next.filters = JSON.stringify(body.filters);
+      if (body.status !== undefined) next.status = body.status;
+      if (delivery && body.delivery) {
+        if (body.delivery.type !== current.delivery_type) throw validationError({ "delivery.type": "cannot change; create a new subscription" });
+        next.url = delivery.url;
+        next.signature_scheme = delivery.scheme;
+        next.buffer_size = delivery.buffer;
+        if (delivery.secret) next.secret_sealed = await this.deps.secrets.seal(id, "current", delivery.secret, tx);
+      }
+      await this.deps.targets.updateSubscription(next, tx);
+      if (current.status === "active" && next.status !== "active") await this.deps.deliveries.failOpen(id, "subscription disabled", tx);
+      return next;
+    });
+    return subscriptionView(row);
+  }
+
+  async remove(caller: Caller, id: string) {
+    caller.ctx.audit.extra = { subscription_id: id };
+    await audited(this.deps.db, this.deps.audit, caller, 200, async (tx) => {
+      await this.require(caller, id, false, tx);
+      await this.deps.targets.deleteSubscription(caller.tenant.tenantId, id, tx);
+      await this.deps.deliveries.failOpen(id, "subscription deleted", tx);
+    });
+    return { id, deleted: true };
+  }
+
+  /** Long poll: answers as soon as unacknowledged events exist after `since_event_id`, else at the timeout. */
+  async poll(caller: Caller, id: string, query: PollQuery) {
+    const sub = await this.require(caller, id, true);
+    if (sub.delivery_type !== "polling") throw new VaultError("invalid_request", "This subscription delivers by webhook; it cannot be polled", { details: { id } });
+    const max = query.max_events ?? 100;
+    let since = 0;
+    if (query.since_event_id) {
+      const event = await this.deps.deliveries.event(query.since_event_id);
+      if (!event || event.tenant_id !== sub.tenant_id || event.dispatch_seq === null) throw validationError({ since_event_id: "is not an event of this tenant" });
+      since = event.dispatch_seq;
+    }
+    const deadline = Date.now() + (query.timeout ?? 30) * 1000;
+    for (;;) {
+      const rows = await this.deps.deliveries.inbox(id, since, max + 1);
+      if (rows.length > 0 || this.closing || Date.now() >= deadline) {
+        caller.ctx.audit.extra = { subscription_id: id, events: Math.min(rows.length, max) };
+        return { events: rows.slice(0, max).map(toEvent), has_more: rows.length > max };
+      }
+      await this.waitForDispatch(sub.tenant_id, Math.min(deadline - Date.now(), this.deps.pollIntervalMs));
+    }
+  }
+
+  /** Resolves when this node dispatches events for the tenant, after `ms` (other nodes' events), or on shutdown. */
+  private waitForDispatch(tenantId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.deps.dispatcher.signal.off("dispatched", onDispatch);
+        this.closers.delete(finish);
+        resolve();
+      };
+      const onDispatch = (tenants: string[]) => {
+        if (tenants.includes(tenantId)) finish();
+      };
+      const timer = setTimeout(finish, Math.max(0, ms));
+      this.deps.dispatcher.signal.on("dispatched", onDispatch);
+      this.closers.add(finish);
+    });
+  }
+
+  async ack(caller: Caller, id: string, body: AckBody) {
+    await this.require(caller, id, true);
+    caller.ctx.audit.extra = { subscription_id: id, event_ids: body.event_ids.length };
+    const acknowledged = await this.deps.deliveries.ack(id, [...new Set(body.event_ids)]);
+    return { acknowledged, event_ids: body.event_ids };
+  }
+
+  async deliveries(caller: Caller, id: string, query: DeliveriesQuery) {
+    await this.require(caller, id, false);
+    return listDeliveries(this.deps.deliveries, id, query);
+  }
+
+  async redeliver(caller: Caller, id: string, deliveryId: string) {
+    await this.require(caller, id, false);
+    const original = await this.deps.deliveries.get(id, deliveryId);
+    if (!original) throw new VaultError("delivery_not_found", "No delivery with this id for this subscription", { details: { id: deliveryId } });
+    const row = await redeliver(this.deps.deliveries, this.deps.db, original);
+    this.deps.worker.kick();
+    return row.id;
+  }
+}
