@@ -187,6 +187,25 @@ describeEachBackend("secrets: versions, options and lifecycle", (backend) => {
     expectError(await admin.delete("/v1/secrets/life/purged?permanent=maybe"), 422, "validation_error");
   });
 
+  it("treats a soft-deleted secret past its 30 days as absent: the next PUT starts again at version 1", async () => {
+    const { admin, vault: v } = vault();
+    await admin.put("/v1/secrets/life/retention", { data: { a: 1 } });
+    await admin.put("/v1/secrets/life/retention", { data: { a: 2 } });
+    await admin.delete("/v1/secrets/life/retention");
+    // Thirty days pass.
+    await v.db.run("UPDATE secrets SET recoverable_until = ? WHERE tenant_id = ? AND path = ?", [Date.now() - 1000, "tnt_default", "life/retention"]);
+    const read = await admin.get("/v1/secrets/life/retention");
+    expectError(read, 404, "secret_not_found");
+    expect(read.body.error.details).toEqual({});
+    expectError(await admin.post("/v1/secrets/life/retention/undelete"), 404, "secret_not_found");
+    expectError(await admin.delete("/v1/secrets/life/retention"), 404, "secret_not_found");
+    const put = await admin.put("/v1/secrets/life/retention", { data: { a: 3 } });
+    expect(put.status).toBe(201);
+    expect(put.body.version).toBe(1);
+    expectError(await admin.get("/v1/secrets/life/retention?version=2"), 404, "version_not_found");
+    expect((await admin.get("/v1/secrets/life/retention/versions")).body.versions).toHaveLength(1);
+  });
+
   it("destroys versions: 410 version_destroyed, state destroyed, other versions intact", async () => {
     const { admin } = vault();
     for (let i = 1; i <= 3; i++) await admin.put("/v1/secrets/life/burn", { data: { i } });
