@@ -111,11 +111,12 @@ async function serverCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
 export async function run(argv: string[]): Promise<number> {
   const debug = process.env.SCAIVAULT_DEBUG === "1" || argv.includes("--debug");
   try {
-    const args = new Args(parseArgs(argv));
-    if (args.bool("version")) {
+    // `--version` alone is the CLI's version; after a command it is an option (`secrets read p --version 2`).
+    if (argv[0] === "--version" || argv[0] === "-V") {
       process.stdout.write(`scaivault ${VERSION}\n`);
       return EXIT.ok;
     }
+    const args = new Args(parseArgs(argv));
     const [group, sub] = args.positionals;
     if (!group || args.bool("help") || group === "help") {
       process.stdout.write(HELP + "\n");

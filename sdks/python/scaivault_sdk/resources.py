@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from ._transport import Transport
 from .models import ApiObject, Page
+from .secrets import secret_path as to_path
 
 Body = dict[str, Any]
 
@@ -110,7 +111,7 @@ class RotationResource(_Resource):
         return self._post(f"/v1/rotation/policies/{_q(policy_id)}/secrets", {"secret_path": secret_path})
 
     def unassign(self, policy_id: str, secret_path: str) -> ApiObject:
-        return self._delete(f"/v1/rotation/policies/{_q(policy_id)}/secrets/{secret_path.strip('/')}")
+        return self._delete(f"/v1/rotation/policies/{_q(policy_id)}/secrets/{to_path(secret_path)}")
 
     def rotate(self, policy_id: str, secret_paths: Optional[list[str]] = None) -> ApiObject:
         return self._post(f"/v1/rotation/policies/{_q(policy_id)}/rotate", {"secret_paths": secret_paths} if secret_paths else {})
@@ -207,7 +208,7 @@ class AuditResource(_Resource):
         return _page(self._get("/v1/audit/logs", **filters), "logs")
 
     def for_secret(self, path: str, **filters: Any) -> Page:
-        return _page(self._get(f"/v1/audit/secrets/{path.strip('/')}", **filters), "logs")
+        return _page(self._get(f"/v1/audit/secrets/{to_path(path)}", **filters), "logs")
 
     def for_identity(self, identity_id: str, **filters: Any) -> Page:
         return _page(self._get(f"/v1/audit/identities/{_q(identity_id)}", **filters), "logs")

@@ -5,6 +5,7 @@ import copy
 from typing import Any, Iterator, Optional, Union
 
 from ._transport import Transport
+from .errors import error_for
 from .cache import SecretCache
 from .models import ApiObject, BatchReadResult, Page, Secret
 
@@ -12,8 +13,12 @@ _UNSET: Any = object()
 
 
 def secret_path(path: str) -> str:
-    # The server refuses percent-escapes, so the path travels as written.
-    return path.strip("/")
+    """The server refuses percent-escapes, so the path travels as written; a ``.``/``..`` segment or a
+    character a URL would reinterpret is refused here rather than sent (it could name another secret)."""
+    trimmed = path.strip("/")
+    if any(seg in (".", "..") for seg in trimmed.split("/")) or any(ch.isspace() or ch in "?#%\\" or ord(ch) < 32 for ch in trimmed):
+        raise error_for("invalid_path", "Invalid secret path: no ., .. segments, whitespace, ?, #, % or \\", 400)
+    return trimmed
 
 
 class SecretsResource:

@@ -1,3 +1,4 @@
+import { secretPath } from "./secrets.js";
 import type { Transport } from "./transport.js";
 import type { ApiObject, Page, VaultEvent } from "./types.js";
 
@@ -52,8 +53,8 @@ export class RotationResource extends Resource {
   deletePolicy(id: string) { return this.del<unknown>(`/v1/rotation/policies/${enc(id)}`); }
   enable(id: string) { return this.post<ApiObject>(`/v1/rotation/policies/${enc(id)}/enable`, {}, true); }
   disable(id: string) { return this.post<ApiObject>(`/v1/rotation/policies/${enc(id)}/disable`, {}, true); }
-  assign(id: string, secretPath: string) { return this.post<Body>(`/v1/rotation/policies/${enc(id)}/secrets`, { secret_path: secretPath }); }
-  unassign(id: string, secretPath: string) { return this.del<unknown>(`/v1/rotation/policies/${enc(id)}/secrets/${secretPath}`); }
+  assign(id: string, path: string) { return this.post<Body>(`/v1/rotation/policies/${enc(id)}/secrets`, { secret_path: path }); }
+  unassign(id: string, path: string) { return this.del<unknown>(`/v1/rotation/policies/${enc(id)}/secrets/${secretPath(path)}`); }
   rotate(id: string, secretPaths?: string[]) { return this.post<Body>(`/v1/rotation/policies/${enc(id)}/rotate`, secretPaths ? { secret_paths: secretPaths } : {}); }
   async history(id: string, query: Query = {}) { return page<Body>(await this.get(`/v1/rotation/policies/${enc(id)}/history`, query), "data"); }
   due(query: { within_hours?: number; include_overdue?: boolean } = {}) { return this.get<Body>("/v1/rotation/due", query); }
@@ -95,7 +96,7 @@ export class SubscriptionsResource extends Resource {
 
 export class AuditResource extends Resource {
   async logs(query: Query = {}) { return page<Body>(await this.get("/v1/audit/logs", query), "logs"); }
-  async forSecret(path: string, query: Query = {}) { return page<Body>(await this.get(`/v1/audit/secrets/${path}`, query), "logs"); }
+  async forSecret(path: string, query: Query = {}) { return page<Body>(await this.get(`/v1/audit/secrets/${secretPath(path)}`, query), "logs"); }
   async forIdentity(id: string, query: Query = {}) { return page<Body>(await this.get(`/v1/audit/identities/${enc(id)}`, query), "logs"); }
   summary(query: Query = {}) { return this.get<Body>("/v1/audit/summary", query); }
   verify() { return this.get<{ ok: boolean; entries: number; first_bad_entry?: string; reason?: string }>("/v1/audit/verify"); }

@@ -1,4 +1,5 @@
 import type { SecretCache } from "./cache.js";
+import { ValidationError } from "./errors.js";
 import type { Transport } from "./transport.js";
 import type {
   BatchReadResponse,
@@ -29,9 +30,17 @@ export interface WriteOptions {
   cas?: number;
 }
 
-/** Percent-encoding is refused by the server, so a path is sent as is; only surrounding slashes are trimmed. */
+/**
+ * Percent-encoding is refused by the server, so a path is sent as is (surrounding slashes trimmed).
+ * A `.`/`..` segment or a character URL parsing would rewrite is refused here: `new URL` would
+ * otherwise resolve `a/../b` to `b` and read a different secret than the one named.
+ */
 export function secretPath(path: string): string {
-  return path.replace(/^\/+|\/+$/g, "");
+  const trimmed = path.replace(/^\/+|\/+$/g, "");
+  if (trimmed.split("/").some((segment) => segment === "." || segment === "..") || /[\s?#%\\]/.test(trimmed)) {
+    throw new ValidationError({ code: "invalid_path", status: 400, message: "Invalid secret path: no ., .. segments, whitespace, ?, #, % or \\" });
+  }
+  return trimmed;
 }
 
 function metadataOf(options: WriteOptions): SecretMetadataInput | undefined {
