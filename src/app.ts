@@ -6,18 +6,26 @@ import { Authenticator, type JwtVerifier } from "./access/authenticator.js";
 import { Authorizer } from "./access/authorizer.js";
 import { PolicyStore } from "./access/policy-store.js";
 import { TokenStore } from "./access/token-store.js";
+import { PolicyService } from "./access/policy-service.js";
+import { registerPolicyRoutes } from "./access/policy-routes.js";
+import { ScaiKeyVerifier } from "./access/scaikey.js";
+import { registerTokenRoutes } from "./access/token-routes.js";
+import { registerPartnerSecretRoutes } from "./tenancy/partner-secrets.js";
+import { registerTenancyRoutes } from "./tenancy/routes.js";
 import { VaultTokens } from "./access/vault-tokens.js";
 import { buildAuditTrail } from "./audit/module.js";
 import type { VaultConfig } from "./config/config.js";
 import { Keyring } from "./crypto/keyring.js";
 import { LocalRootKey, loadLocalRootKey } from "./crypto/root-key.js";
+import { createEvents } from "./events/module.js";
 import { EventOutbox } from "./events/outbox.js";
-import { installErrorHandling } from "./http/error-handler.js";
+import { clientErrorHandler, installErrorHandling } from "./http/error-handler.js";
 import { installPipeline, rewriteTenantPrefix } from "./http/pipeline.js";
 import { secretActionConstraint } from "./http/secret-action.js";
 import { SecretsReader } from "./secrets/reader.js";
 import { registerSecretRoutes } from "./secrets/routes.js";
-import { SecretsService } from "./secrets/service.js";
+import { SecretsService, type SecretWriteHook } from "./secrets/service.js";
+import { createRotation } from "./rotation/module.js";
 import { SecretStore } from "./secrets/store.js";
 import { randomBase62 } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
@@ -60,15 +68,20 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const keyring = new Keyring(db, new LocalRootKey(rootKey.key));
   const tenancy = new TenancyStore(db);
   const policyStore = new PolicyStore(db);
-  const vaultTokens = new VaultTokens(new TokenStore(db), await keyring.systemKey("token-hash"));
+  const tokenStore = new TokenStore(db);
+  const vaultTokens = new VaultTokens(tokenStore, await keyring.systemKey("token-hash"));
   const authorizer = new Authorizer(policyStore);
-  const authenticator = new Authenticator(vaultTokens, options.jwtVerifier ?? null);
+  const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
+  const authenticator = new Authenticator(vaultTokens, jwtVerifier);
   const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, unauthenticatedPartnerId: DEFAULT_PARTNER_ID });
   const audit = auditTrail.recorder;
   const events = new EventOutbox(db);
   const secretStore = new SecretStore(db);
-  const secrets = new SecretsService({ db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes });
-  const reader = new SecretsReader({ store: secretStore, keyring, authorizer });
+  const writeHooks: SecretWriteHook[] = [];
+  const secrets = new SecretsService({ db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks });
+  const rotation = createRotation({ db, events, audit, keyring, authorizer, secretStore, secrets, scheduler: { enabled: config.rotation.schedulerEnabled, pollMs: config.rotation.pollMs, reconcileMs: config.rotation.reconcileMs } });
+  writeHooks.push(rotation.engine);
+  const reader = new SecretsReader({ store: secretStore, keyring, authorizer, rotation: rotation.engine });
 
   const boot = await bootstrap({ db, tenancy, policies: policyStore, tokens: vaultTokens, keyring }, config.bootstrapToken);
 
@@ -90,6 +103,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     requestTimeout: config.ops.requestTimeoutMs,
     keepAliveTimeout: 5000,
     http: { maxHeaderSize: config.ops.maxHeaderBytes },
+    clientErrorHandler,
     rewriteUrl: (req) => rewriteTenantPrefix(req as never),
     routerOptions: { constraints: { secretAction: secretActionConstraint as never } },
     ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), maxHeaderSize: config.ops.maxHeaderBytes } } : {}),
@@ -112,7 +126,16 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });
   registerOpsRoutes(app, { db, keyring, ops });
   registerSecretRoutes(app, secrets, reader);
+  registerPartnerSecretRoutes(app, secrets, reader);
+  registerPolicyRoutes(app, new PolicyService({ db, store: policyStore, authorizer, audit, events }));
+  registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit });
+  registerTenancyRoutes(app, { db, tenancy, keyring, audit });
   auditTrail.registerRoutes(app);
+  rotation.register(app);
+  rotation.start(app.log);
+  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  eventDelivery.register(app);
+  eventDelivery.start();
 
   return {
     app,
@@ -123,6 +146,10 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     // Order matters: stop accepting and finish in-flight requests (new ones get 503), then stop
     // background workers, then close the database; Redis last.
     async close() {
+      // The scheduler finishes its pass and stops before anything it writes through goes away.
+      await rotation.stop();
+      // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
+      await eventDelivery.stop();
       await ops.drain(app);
       await auditTrail.drain();
       await db.close();

@@ -10,7 +10,7 @@ import { pathProblem, requireValidPath } from "./paths.js";
 import type { BatchReadBody, BatchReadResponse, ExpiringQuery, ListSecretsQuery, SecretObject, SecretVersionsResponse } from "./schemas.js";
 import { notFound } from "./service.js";
 import type { SecretRow, SecretStore, VersionRow } from "./store.js";
-import { listItemView, metadataView, secretView, versionState } from "./view.js";
+import { listItemView, metadataView, secretView, versionState, type RotationBlock } from "./view.js";
 
 const ACCESS_TOUCH_WINDOW_MS = 60_000;
 const SCAN_PAGE = 200;
@@ -20,6 +20,8 @@ export interface ReaderDeps {
   store: SecretStore;
   keyring: Keyring;
   authorizer: Authorizer;
+  /** Fills the `rotation` block (src/rotation); absent, the block is null. */
+  rotation?: { blockFor(row: SecretRow): Promise<RotationBlock | null> };
 }
 
 /** Reads: policy first, then existence, so a caller learns nothing about paths it may not read. */
@@ -67,12 +69,13 @@ export class SecretsReader {
       await this.deps.store.touchAccess(tenantId, path, now, ACCESS_TOUCH_WINDOW_MS);
       secret = { ...secret, last_accessed_at: now };
     }
-    return { ...secretView(secret, row), data: JSON.parse(plaintext.toString("utf8")) as Record<string, unknown> };
+    const rotation = await this.deps.rotation?.blockFor(secret);
+    return { ...secretView(secret, row, rotation), data: JSON.parse(plaintext.toString("utf8")) as Record<string, unknown> };
   }
 
   async metadata(caller: Caller, rawPath: string) {
     const secret = await this.requireListable(caller, rawPath);
-    return metadataView(secret, await this.deps.store.countVersions(secret.tenant_id, secret.path));
+    return metadataView(secret, await this.deps.store.countVersions(secret.tenant_id, secret.path), await this.deps.rotation?.blockFor(secret));
   }
 
   async versions(caller: Caller, rawPath: string): Promise<SecretVersionsResponse> {

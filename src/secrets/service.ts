@@ -162,6 +162,30 @@ export class SecretsService {
     });
   }
 
+  /**
+   * A version the vault writes itself (auto-generated rotation), in the caller's transaction with
+   * the secret row already locked: same encryption, expiry renewal, pruning and `secret.updated`.
+   */
+  async appendVersion(tx: Queryable, caller: Caller, existing: SecretRow, data: Record<string, unknown>, emit: Emit, isRotation: boolean): Promise<SecretRow> {
+    const plaintext = Buffer.from(JSON.stringify(data), "utf8");
+    if (plaintext.length > this.deps.maxSecretBytes) {
+      throw new VaultError("payload_too_large", `Secret data is limited to ${this.deps.maxSecretBytes} bytes`, { details: { limit_bytes: this.deps.maxSecretBytes } });
+    }
+    const now = Date.now();
+    const version = existing.current_version + 1;
+    const expiresAt = existing.expires_in ? now + requireDuration("options.expires_in", existing.expires_in) * 1000 : existing.expires_at;
+    const row: SecretRow = { ...existing, current_version: version, expires_at: expiresAt, updated_at: now };
+    await this.storeVersion(tx, row, plaintext, caller.principal.identityId, now);
+    await this.deps.store.update(tx, row);
+    await this.deps.store.pruneVersionsBelow(tx, row.tenant_id, row.path, version - row.max_versions + 1);
+    await emit({
+      ...this.eventBase(caller, row.path),
+      event_type: "secret.updated",
+      data: { version, secret_type: row.secret_type, old_version: existing.current_version, new_version: version, updated_by: caller.principal.identityId, is_rotation: isRotation },
+    });
+    return row;
+  }
+
   /** Encrypts and inserts one version; the caller updates the secret row. */
   async storeVersion(tx: Queryable, row: SecretRow, plaintext: Buffer, createdBy: string, now: number): Promise<void> {
     await this.deps.keyring.ensureTenantKey(row.tenant_id, row.partner_id, tx);

@@ -1,8 +1,11 @@
 import { iso, isoOrNull } from "../shared/time.js";
-import type { SecretListItem } from "./schemas.js";
+import type { RotationBlock as RotationBlockSchema, SecretListItem } from "./schemas.js";
 import type { SecretMetadata, SecretMetadataObject, SecretObject } from "./schemas.js";
 import type { SecretRow, VersionRow } from "./store.js";
 import type { Static } from "@sinclair/typebox";
+
+/** The `rotation` block, filled by the rotation domain (src/rotation) when the secret has a policy. */
+export type RotationBlock = Static<typeof RotationBlockSchema>;
 
 export const DEFAULT_NOTIFY_BEFORE = "30d,7d,1d";
 
@@ -20,7 +23,7 @@ export function normalizeMetadata(input: Partial<SecretMetadata> | undefined, ba
 }
 
 /** The secret object without `data`, for `version` (the current one unless given). */
-export function secretView(row: SecretRow, version?: VersionRow | null): SecretObject {
+export function secretView(row: SecretRow, version?: VersionRow | null, rotation?: RotationBlock | null): SecretObject {
   return {
     path: row.path,
     // The current version's type is the secret's (PATCH may retype it); older versions keep their own.
@@ -33,13 +36,13 @@ export function secretView(row: SecretRow, version?: VersionRow | null): SecretO
     last_accessed_at: isoOrNull(row.last_accessed_at),
     rotation_policy_id: row.rotation_policy_id,
     secret_policy_id: row.secret_policy_id,
-    rotation: null,
+    rotation: rotation ?? null,
   };
 }
 
-export function metadataView(row: SecretRow, versionsCount: number): SecretMetadataObject {
+export function metadataView(row: SecretRow, versionsCount: number, rotation?: RotationBlock | null): SecretMetadataObject {
   return {
-    ...secretView(row),
+    ...secretView(row, null, rotation),
     current_version: row.current_version,
     versions_count: versionsCount,
     options: { max_versions: row.max_versions, expires_in: row.expires_in, notify_before: row.notify_before },

@@ -1,0 +1,93 @@
+import type { Migration } from "../storage/contract.js";
+
+export const rotationMigrations: Migration[] = [
+  {
+    id: "0060_rotation",
+    up: (t) => {
+      const path = t.dialect === "postgres" ? 'TEXT COLLATE "C"' : "TEXT";
+      return [
+        `CREATE TABLE secret_policies (
+          id TEXT PRIMARY KEY,
+          tenant_id TEXT NOT NULL,
+          partner_id TEXT NOT NULL,
+          name TEXT NOT NULL,
+          policy_type TEXT NOT NULL,
+          description TEXT,
+          fields TEXT NOT NULL,
+          is_active INTEGER NOT NULL,
+          created_at BIGINT NOT NULL,
+          updated_at BIGINT NOT NULL
+        )`,
+        "CREATE UNIQUE INDEX secret_policies_name ON secret_policies (tenant_id, name)",
+        `CREATE TABLE rotation_policies (
+          id TEXT PRIMARY KEY,
+          tenant_id TEXT NOT NULL,
+          partner_id TEXT NOT NULL,
+          name TEXT NOT NULL,
+          description TEXT,
+          interval_text TEXT NOT NULL,
+          interval_seconds BIGINT NOT NULL,
+          grace_period TEXT NOT NULL,
+          grace_seconds BIGINT NOT NULL,
+          warn_before TEXT,
+          auto_generate INTEGER NOT NULL,
+          secret_policy_id TEXT,
+          webhook_ids TEXT NOT NULL,
+          is_active INTEGER NOT NULL,
+          created_at BIGINT NOT NULL,
+          updated_at BIGINT NOT NULL
+        )`,
+        "CREATE UNIQUE INDEX rotation_policies_name ON rotation_policies (tenant_id, name)",
+        // One row per secret under a policy: the cycle's state and the next moment the scheduler
+        // must act on it. Claims re-check next_fire_at under the secret's row lock, so each moment
+        // is acted on once however many nodes poll.
+        `CREATE TABLE rotation_schedules (
+          tenant_id TEXT NOT NULL,
+          path ${path} NOT NULL,
+          partner_id TEXT NOT NULL,
+          policy_id TEXT NOT NULL,
+          anchor_at BIGINT NOT NULL,
+          last_rotated_at BIGINT,
+          due_at BIGINT NOT NULL,
+          state TEXT NOT NULL,
+          warned INTEGER NOT NULL,
+          next_fire_at BIGINT,
+          pending_history_id TEXT,
+          updated_at BIGINT NOT NULL,
+          PRIMARY KEY (tenant_id, path)
+        )`,
+        "CREATE INDEX rotation_schedules_fire ON rotation_schedules (next_fire_at)",
+        "CREATE INDEX rotation_schedules_policy ON rotation_schedules (policy_id)",
+        `CREATE TABLE rotation_history (
+          id TEXT PRIMARY KEY,
+          tenant_id TEXT NOT NULL,
+          policy_id TEXT NOT NULL,
+          path ${path} NOT NULL,
+          status TEXT NOT NULL,
+          trigger_kind TEXT NOT NULL,
+          old_version INTEGER,
+          new_version INTEGER,
+          auto_generated INTEGER NOT NULL,
+          reason TEXT,
+          due_at BIGINT,
+          created_at BIGINT NOT NULL,
+          completed_at BIGINT
+        )`,
+        "CREATE INDEX rotation_history_policy ON rotation_history (policy_id, created_at)",
+        // Expiry notices (secret.expiring / secret.expired) per secret and expiry: `fired` lists the
+        // thresholds already announced for this expires_at, so a restart never repeats one.
+        `CREATE TABLE secret_expiry_watch (
+          tenant_id TEXT NOT NULL,
+          path ${path} NOT NULL,
+          partner_id TEXT NOT NULL,
+          expires_at BIGINT NOT NULL,
+          notify_before TEXT,
+          fired TEXT NOT NULL,
+          next_fire_at BIGINT,
+          PRIMARY KEY (tenant_id, path)
+        )`,
+        "CREATE INDEX secret_expiry_watch_fire ON secret_expiry_watch (next_fire_at)",
+      ];
+    },
+  },
+];

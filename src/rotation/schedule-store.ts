@@ -1,0 +1,212 @@
+import type { Database, Queryable, SqlParam } from "../storage/contract.js";
+
+export type CycleState = "scheduled" | "due" | "overdue";
+
+export interface ScheduleRow {
+  tenant_id: string;
+  path: string;
+  partner_id: string;
+  policy_id: string;
+  /** The cycle's start: the later of the assignment and the last rotation. */
+  anchor_at: number;
+  last_rotated_at: number | null;
+  due_at: number;
+  state: CycleState;
+  /** How many of the policy's warn_before thresholds this cycle has passed. */
+  warned: number;
+  next_fire_at: number | null;
+  pending_history_id: string | null;
+  updated_at: number;
+}
+
+export interface HistoryRow {
+  id: string;
+  tenant_id: string;
+  policy_id: string;
+  path: string;
+  status: "success" | "failed" | "pending";
+  trigger_kind: "schedule" | "manual";
+  old_version: number | null;
+  new_version: number | null;
+  auto_generated: number;
+  reason: string | null;
+  due_at: number | null;
+  created_at: number;
+  completed_at: number | null;
+}
+
+export interface WatchRow {
+  tenant_id: string;
+  path: string;
+  partner_id: string;
+  expires_at: number;
+  notify_before: string | null;
+  fired: string;
+  next_fire_at: number | null;
+}
+
+const SCHEDULE_COLUMNS = ["tenant_id", "path", "partner_id", "policy_id", "anchor_at", "last_rotated_at", "due_at", "state", "warned", "next_fire_at", "pending_history_id", "updated_at"] as const;
+const HISTORY_COLUMNS = ["id", "tenant_id", "policy_id", "path", "status", "trigger_kind", "old_version", "new_version", "auto_generated", "reason", "due_at", "created_at", "completed_at"] as const;
+const WATCH_COLUMNS = ["tenant_id", "path", "partner_id", "expires_at", "notify_before", "fired", "next_fire_at"] as const;
+
+const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+const pick = (row: object, columns: readonly string[]) => columns.map((c) => (row as Record<string, SqlParam>)[c] ?? null);
+
+/** Schedules, history and expiry watches: the scheduler's state, all in the shared database. */
+export class ScheduleStore {
+  private readonly skipLocked: string;
+  private readonly forUpdate: string;
+
+  constructor(private readonly db: Database) {
+    this.forUpdate = db.dialect === "postgres" ? " FOR UPDATE" : "";
+    this.skipLocked = db.dialect === "postgres" ? " FOR UPDATE SKIP LOCKED" : "";
+  }
+
+  /**
+   * Takes the secret's row lock, the one every writer of that secret takes first (PUT, rotation,
+   * attach), or reports that another transaction holds it (PostgreSQL; SQLite has one writer).
+   */
+  async claimSecret(tx: Queryable, tenantId: string, path: string, wait: boolean): Promise<boolean> {
+    const lock = wait ? this.forUpdate : this.skipLocked;
+    return (await tx.get(`SELECT path FROM secrets WHERE tenant_id = ? AND path = ?${lock}`, [tenantId, path])) !== undefined;
+  }
+
+  async getSchedule(tenantId: string, path: string, tx?: Queryable): Promise<ScheduleRow | undefined> {
+    return (tx ?? this.db).get<ScheduleRow>(`SELECT ${SCHEDULE_COLUMNS.join(", ")} FROM rotation_schedules WHERE tenant_id = ? AND path = ?${tx ? this.forUpdate : ""}`, [tenantId, path]);
+  }
+
+  async putSchedule(tx: Queryable, row: ScheduleRow): Promise<void> {
+    await tx.run("DELETE FROM rotation_schedules WHERE tenant_id = ? AND path = ?", [row.tenant_id, row.path]);
+    await tx.run(`INSERT INTO rotation_schedules (${SCHEDULE_COLUMNS.join(", ")}) VALUES (${placeholders(SCHEDULE_COLUMNS.length)})`, pick(row, SCHEDULE_COLUMNS));
+  }
+
+  async deleteSchedule(tx: Queryable, tenantId: string, path: string): Promise<number> {
+    return (await tx.run("DELETE FROM rotation_schedules WHERE tenant_id = ? AND path = ?", [tenantId, path])).changes;
+  }
+
+  async schedulesOf(tenantId: string, policyId: string, tx?: Queryable): Promise<ScheduleRow[]> {
+    return (tx ?? this.db).all<ScheduleRow>(`SELECT ${SCHEDULE_COLUMNS.join(", ")} FROM rotation_schedules WHERE tenant_id = ? AND policy_id = ? ORDER BY path`, [tenantId, policyId]);
+  }
+
+  /** Secrets whose next moment has come, under active policies, oldest first. */
+  async firing(now: number, limit: number): Promise<{ tenant_id: string; partner_id: string; path: string }[]> {
+    return this.db.all(
+      `SELECT r.tenant_id, r.partner_id, r.path FROM rotation_schedules r JOIN rotation_policies p ON p.id = r.policy_id
+        WHERE r.next_fire_at IS NOT NULL AND r.next_fire_at <= ? AND p.is_active = 1 ORDER BY r.next_fire_at LIMIT ?`,
+      [now, limit],
+    );
+  }
+
+  /** The soonest future moment of either kind, so the loop can sleep until then. */
+  async nextMoment(): Promise<number | null> {
+    const row = await this.db.get<{ a: number | null; b: number | null }>(
+      `SELECT (SELECT MIN(r.next_fire_at) FROM rotation_schedules r JOIN rotation_policies p ON p.id = r.policy_id WHERE p.is_active = 1) AS a,
+              (SELECT MIN(next_fire_at) FROM secret_expiry_watch) AS b`,
+    );
+    const values = [row?.a, row?.b].filter((v): v is number => v !== null && v !== undefined).map(Number);
+    return values.length ? Math.min(...values) : null;
+  }
+
+  /** Schedules in a due window (for GET /v1/rotation/due), soonest first, keyset on (due_at, path). */
+  async dueWithin(tenantId: string, until: number, includeOverdue: boolean, policyId: string | null, after: { d: number; p: string } | null, limit: number): Promise<ScheduleRow[]> {
+    const where = ["r.tenant_id = ?", "p.is_active = 1", "(r.due_at <= ? OR r.state <> 'scheduled')"];
+    const params: SqlParam[] = [tenantId, until];
+    if (!includeOverdue) where.push("r.state <> 'overdue'");
+    if (policyId) {
+      where.push("r.policy_id = ?");
+      params.push(policyId);
+    }
+    if (after) {
+      where.push("(r.due_at > ? OR (r.due_at = ? AND r.path > ?))");
+      params.push(after.d, after.d, after.p);
+    }
+    return this.db.all<ScheduleRow>(
+      `SELECT ${SCHEDULE_COLUMNS.map((c) => `r.${c}`).join(", ")} FROM rotation_schedules r JOIN rotation_policies p ON p.id = r.policy_id
+        WHERE ${where.join(" AND ")} ORDER BY r.due_at, r.path LIMIT ?`,
+      [...params, limit],
+    );
+  }
+
+  async insertHistory(tx: Queryable, row: HistoryRow): Promise<void> {
+    await tx.run(`INSERT INTO rotation_history (${HISTORY_COLUMNS.join(", ")}) VALUES (${placeholders(HISTORY_COLUMNS.length)})`, pick(row, HISTORY_COLUMNS));
+  }
+
+  async completeHistory(tx: Queryable, id: string, status: "success" | "failed", fields: { new_version: number | null; reason: string | null; completed_at: number }): Promise<HistoryRow | undefined> {
+    await tx.run("UPDATE rotation_history SET status = ?, new_version = ?, reason = ?, completed_at = ? WHERE id = ?", [status, fields.new_version, fields.reason, fields.completed_at, id]);
+    return tx.get<HistoryRow>(`SELECT ${HISTORY_COLUMNS.join(", ")} FROM rotation_history WHERE id = ?`, [id]);
+  }
+
+  async getHistory(tx: Queryable, id: string): Promise<HistoryRow | undefined> {
+    return tx.get<HistoryRow>(`SELECT ${HISTORY_COLUMNS.join(", ")} FROM rotation_history WHERE id = ?`, [id]);
+  }
+
+  async history(tenantId: string, policyId: string, status: string | null, after: { c: number; i: string } | null, limit: number): Promise<HistoryRow[]> {
+    const where = ["tenant_id = ?", "policy_id = ?"];
+    const params: SqlParam[] = [tenantId, policyId];
+    if (status) {
+      where.push("status = ?");
+      params.push(status);
+    }
+    if (after) {
+      where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+      params.push(after.c, after.c, after.i);
+    }
+    return this.db.all<HistoryRow>(`SELECT ${HISTORY_COLUMNS.join(", ")} FROM rotation_history WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`, [...params, limit]);
+  }
+
+  /** Starts the grace clock of the version a rotation replaced. */
+  async setGrace(tx: Queryable, tenantId: string, path: string, version: number, graceUntil: number): Promise<void> {
+    await tx.run("UPDATE secret_versions SET grace_until = ? WHERE tenant_id = ? AND path = ? AND version = ?", [graceUntil, tenantId, path, version]);
+  }
+
+  async setSecretPolicyLink(tx: Queryable, tenantId: string, path: string, policyId: string | null, now: number): Promise<void> {
+    await tx.run("UPDATE secrets SET rotation_policy_id = ?, updated_at = ? WHERE tenant_id = ? AND path = ?", [policyId, now, tenantId, path]);
+  }
+
+  /** Secrets whose rotation_policy_id and schedule disagree (changed by a metadata PATCH, say). */
+  async unsynced(limit: number): Promise<{ tenant_id: string; path: string }[]> {
+    return this.db.all(
+      `SELECT s.tenant_id, s.path FROM secrets s LEFT JOIN rotation_schedules r ON r.tenant_id = s.tenant_id AND r.path = s.path
+        WHERE s.rotation_policy_id IS NOT NULL AND (r.policy_id IS NULL OR r.policy_id <> s.rotation_policy_id)
+          AND EXISTS (SELECT 1 FROM rotation_policies p WHERE p.id = s.rotation_policy_id AND p.tenant_id = s.tenant_id)
+       UNION
+       SELECT r.tenant_id, r.path FROM rotation_schedules r LEFT JOIN secrets s ON s.tenant_id = r.tenant_id AND s.path = r.path
+        WHERE s.path IS NULL OR s.rotation_policy_id IS NULL OR s.rotation_policy_id <> r.policy_id
+       LIMIT ?`,
+      [limit],
+    );
+  }
+
+  // --- expiry watches ---
+
+  async getWatch(tx: Queryable, tenantId: string, path: string): Promise<WatchRow | undefined> {
+    return tx.get<WatchRow>(`SELECT ${WATCH_COLUMNS.join(", ")} FROM secret_expiry_watch WHERE tenant_id = ? AND path = ?${this.forUpdate}`, [tenantId, path]);
+  }
+
+  async putWatch(tx: Queryable, row: WatchRow): Promise<void> {
+    await tx.run("DELETE FROM secret_expiry_watch WHERE tenant_id = ? AND path = ?", [row.tenant_id, row.path]);
+    await tx.run(`INSERT INTO secret_expiry_watch (${WATCH_COLUMNS.join(", ")}) VALUES (${placeholders(WATCH_COLUMNS.length)})`, pick(row, WATCH_COLUMNS));
+  }
+
+  async deleteWatch(tx: Queryable, tenantId: string, path: string): Promise<void> {
+    await tx.run("DELETE FROM secret_expiry_watch WHERE tenant_id = ? AND path = ?", [tenantId, path]);
+  }
+
+  async watchesFiring(now: number, limit: number): Promise<{ tenant_id: string; path: string }[]> {
+    return this.db.all("SELECT tenant_id, path FROM secret_expiry_watch WHERE next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at LIMIT ?", [now, limit]);
+  }
+
+  /** Secrets whose expiry or thresholds differ from their watch, and watches whose secret is gone. */
+  async unwatched(limit: number): Promise<{ tenant_id: string; path: string }[]> {
+    return this.db.all(
+      `SELECT s.tenant_id, s.path FROM secrets s LEFT JOIN secret_expiry_watch w ON w.tenant_id = s.tenant_id AND w.path = s.path
+        WHERE s.expires_at IS NOT NULL
+          AND (w.expires_at IS NULL OR w.expires_at <> s.expires_at OR COALESCE(w.notify_before, '') <> COALESCE(s.notify_before, ''))
+       UNION
+       SELECT w.tenant_id, w.path FROM secret_expiry_watch w LEFT JOIN secrets s ON s.tenant_id = w.tenant_id AND s.path = w.path
+        WHERE s.path IS NULL OR s.expires_at IS NULL
+       LIMIT ?`,
+      [limit],
+    );
+  }
+}

@@ -1,0 +1,310 @@
+import type { Authorizer } from "../access/authorizer.js";
+import { denial } from "../access/authorizer.js";
+import type { Caller } from "../http/context.js";
+import { ERROR_STATUS, VaultError } from "../http/errors.js";
+import { requireValidPath } from "../secrets/paths.js";
+import { notFound, type SecretsService } from "../secrets/service.js";
+import type { SecretStore } from "../secrets/store.js";
+import { decodeCursor, encodeCursor } from "../shared/cursor.js";
+import { requireDuration } from "../shared/duration.js";
+import { newId } from "../shared/ids.js";
+import { iso, isoOrNull } from "../shared/time.js";
+import type { Queryable } from "../storage/contract.js";
+import { parseThresholds, reshapeCycle } from "./cycle.js";
+import type { RotationEngine, RotationOutcome } from "./engine.js";
+import type { PolicyRowStore, RotationPolicyRow } from "./policy-store.js";
+import type { ScheduleStore } from "./schedule-store.js";
+import type { DueQuery, HistoryQuery, PolicyListQuery, RotationPolicyCreate, RotationPolicyPatch } from "./schemas.js";
+import { nameTaken } from "./secret-policies.js";
+import { assignmentView, historyView, rotationPolicyView } from "./views.js";
+
+export interface RotationServiceDeps {
+  policies: PolicyRowStore;
+  schedules: ScheduleStore;
+  secretStore: SecretStore;
+  secrets: SecretsService;
+  engine: RotationEngine;
+  authorizer: Authorizer;
+}
+
+/** `"7d,1d"` or `["7d", "1d"]` → the stored comma form, each part checked. */
+function normalizeWarnBefore(value: string | string[] | null | undefined): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  const text = Array.isArray(value) ? value.join(",") : value;
+  if (text.trim() === "") return null;
+  return parseThresholds("warn_before", text).map((t) => t.text).join(",");
+}
+
+const notFoundPolicy = (id: string) => new VaultError("rotation_policy_not_found", `No rotation policy ${id} exists`, { details: { id } });
+
+/** Rotation policies, their secrets, manual rotation, history and the due list. */
+export class RotationService {
+  constructor(private readonly deps: RotationServiceDeps) {}
+
+  private async view(row: RotationPolicyRow, tx?: Queryable) {
+    return rotationPolicyView(row, await this.deps.policies.countSecrets(row.tenant_id, row.id, tx));
+  }
+
+  private async requireSecretPolicy(tx: Queryable, caller: Caller, id: string | null | undefined): Promise<void> {
+    if (id && !(await this.deps.policies.getSecretPolicy(caller.tenant.tenantId, id, tx))) {
+      throw new VaultError("secret_policy_not_found", `No secret policy ${id} exists`, { details: { secret_policy_id: id } });
+    }
+  }
+
+  async create(caller: Caller, body: RotationPolicyCreate) {
+    const intervalSeconds = requireDuration("interval", body.interval);
+    const grace = body.grace_period ?? "48h";
+    const graceSeconds = requireDuration("grace_period", grace);
+    const warnBefore = normalizeWarnBefore(body.warn_before) ?? null;
+    const now = Date.now();
+    const row: RotationPolicyRow = {
+      id: newId("rot"),
+      tenant_id: caller.tenant.tenantId,
+      partner_id: caller.tenant.partnerId,
+      name: body.name,
+      description: body.description ?? null,
+      interval_text: body.interval,
+      interval_seconds: intervalSeconds,
+      grace_period: grace,
+      grace_seconds: graceSeconds,
+      warn_before: warnBefore,
+      auto_generate: body.auto_generate ? 1 : 0,
+      secret_policy_id: body.secret_policy_id ?? null,
+      webhook_ids: JSON.stringify(body.webhook_ids ?? []),
+      is_active: 1,
+      created_at: now,
+      updated_at: now,
+    };
+    caller.ctx.audit.extra = { rotation_policy_id: row.id, name: row.name };
+    try {
+      return await this.deps.secrets.mutate(caller, () => 201, async (tx) => {
+        await this.requireSecretPolicy(tx, caller, row.secret_policy_id);
+        await this.deps.policies.insertRotation(row, tx);
+        return rotationPolicyView(row, 0);
+      });
+    } catch (error) {
+      throw nameTaken(error, body.name);
+    }
+  }
+
+  async require(caller: Caller, id: string, tx?: Queryable): Promise<RotationPolicyRow> {
+    const row = await this.deps.policies.getRotation(caller.tenant.tenantId, id, tx);
+    if (!row) throw notFoundPolicy(id);
+    return row;
+  }
+
+  async get(caller: Caller, id: string) {
+    return this.view(await this.require(caller, id));
+  }
+
+  async list(caller: Caller, query: PolicyListQuery) {
+    const limit = query.limit ?? 100;
+    const after = decodeCursor<{ n: string }>(query.cursor, { n: "string" });
+    const rows = await this.deps.policies.pageRotation(caller.tenant.tenantId, after?.n ?? null, limit + 1, query.active_only === true);
+    const page = rows.slice(0, limit);
+    const hasMore = rows.length > limit;
+    return { data: await Promise.all(page.map((row) => this.view(row))), cursor: hasMore ? encodeCursor({ n: page[page.length - 1].name }) : null, has_more: hasMore };
+  }
+
+  /** A changed interval or warn_before reshapes the running cycles of the policy's secrets. */
+  async patch(caller: Caller, id: string, body: RotationPolicyPatch & { is_active?: boolean }) {
+    const intervalSeconds = body.interval !== undefined ? requireDuration("interval", body.interval) : undefined;
+    const graceSeconds = body.grace_period !== undefined ? requireDuration("grace_period", body.grace_period) : undefined;
+    const warnBefore = normalizeWarnBefore(body.warn_before);
+    caller.ctx.audit.extra = { rotation_policy_id: id, changed: Object.keys(body) };
+    try {
+      return await this.deps.secrets.mutate(caller, () => 200, async (tx) => {
+        const existing = await this.require(caller, id, tx);
+        if (body.secret_policy_id !== undefined) await this.requireSecretPolicy(tx, caller, body.secret_policy_id);
+        const now = Date.now();
+        const row: RotationPolicyRow = {
+          ...existing,
+          name: body.name ?? existing.name,
+          description: body.description !== undefined ? body.description : existing.description,
+          interval_text: body.interval ?? existing.interval_text,
+          interval_seconds: intervalSeconds ?? existing.interval_seconds,
+          grace_period: body.grace_period ?? existing.grace_period,
+          grace_seconds: graceSeconds ?? existing.grace_seconds,
+          warn_before: warnBefore !== undefined ? warnBefore : existing.warn_before,
+          auto_generate: body.auto_generate === undefined ? existing.auto_generate : body.auto_generate ? 1 : 0,
+          secret_policy_id: body.secret_policy_id !== undefined ? body.secret_policy_id : existing.secret_policy_id,
+          webhook_ids: body.webhook_ids ? JSON.stringify(body.webhook_ids) : existing.webhook_ids,
+          is_active: body.is_active === undefined ? existing.is_active : body.is_active ? 1 : 0,
+          updated_at: now,
+        };
+        await this.deps.policies.updateRotation(row, tx);
+        if (row.interval_seconds !== existing.interval_seconds || row.warn_before !== existing.warn_before) {
+          for (const schedule of await this.deps.schedules.schedulesOf(row.tenant_id, row.id, tx)) {
+            const reshaped = reshapeCycle(schedule, row, now);
+            if (reshaped !== schedule) await this.deps.schedules.putSchedule(tx, reshaped);
+          }
+        }
+        return this.view(row, tx);
+      });
+    } catch (error) {
+      throw nameTaken(error, body.name ?? "");
+    }
+  }
+
+  async setActive(caller: Caller, id: string, active: boolean) {
+    return this.patch(caller, id, { is_active: active });
+  }
+
+  /** Attached secrets are detached (their link cleared), not deleted. */
+  async delete(caller: Caller, id: string) {
+    caller.ctx.audit.extra = { rotation_policy_id: id };
+    return this.deps.secrets.mutate(caller, () => 200, async (tx) => {
+      await this.require(caller, id, tx);
+      const now = Date.now();
+      const schedules = await this.deps.schedules.schedulesOf(caller.tenant.tenantId, id, tx);
+      for (const schedule of schedules) {
+        await this.deps.schedules.claimSecret(tx, schedule.tenant_id, schedule.path, true);
+        await this.deps.schedules.setSecretPolicyLink(tx, schedule.tenant_id, schedule.path, null, now);
+        await this.deps.engine.relink(tx, schedule, null, schedule, now);
+      }
+      // Secrets that name the policy without a schedule yet (a metadata PATCH) lose the link too.
+      await tx.run("UPDATE secrets SET rotation_policy_id = NULL WHERE tenant_id = ? AND rotation_policy_id = ?", [caller.tenant.tenantId, id]);
+      await this.deps.policies.deleteRotation(tx, caller.tenant.tenantId, id);
+      return { id, deleted: true, secrets_detached: schedules.length };
+    });
+  }
+
+  async assign(caller: Caller, id: string, rawPath: string) {
+    const path = requireValidPath(rawPath);
+    caller.ctx.audit.secretPath = path;
+    caller.ctx.audit.extra = { rotation_policy_id: id };
+    return this.deps.secrets.mutate(caller, () => 201, async (tx) => {
+      const policy = await this.require(caller, id, tx);
+      const now = Date.now();
+      await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
+      const secret = await this.deps.secretStore.get(caller.tenant.tenantId, path, tx);
+      if (!secret || secret.deleted_at !== null) throw notFound(secret, now);
+      let schedule = await this.deps.schedules.getSchedule(secret.tenant_id, path, tx);
+      if (!schedule || schedule.policy_id !== id || secret.rotation_policy_id !== id) {
+        await this.deps.schedules.setSecretPolicyLink(tx, secret.tenant_id, path, id, now);
+        schedule = (await this.deps.engine.relink(tx, secret, id, schedule, now)) ?? undefined;
+      }
+      return assignmentView(schedule!, policy.is_active === 1);
+    });
+  }
+
+  async unassign(caller: Caller, id: string, rawPath: string) {
+    const path = requireValidPath(decodeURIComponentSafe(rawPath));
+    caller.ctx.audit.secretPath = path;
+    caller.ctx.audit.extra = { rotation_policy_id: id };
+    return this.deps.secrets.mutate(caller, () => 200, async (tx) => {
+      await this.require(caller, id, tx);
+      await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
+      const schedule = await this.deps.schedules.getSchedule(caller.tenant.tenantId, path, tx);
+      if (!schedule || schedule.policy_id !== id) {
+        throw new VaultError("secret_not_found", "The secret is not assigned to this rotation policy", { details: { secret_path: path, rotation_policy_id: id } });
+      }
+      const now = Date.now();
+      await this.deps.schedules.setSecretPolicyLink(tx, schedule.tenant_id, path, null, now);
+      await this.deps.engine.relink(tx, schedule, null, schedule, now);
+      return { policy_id: id, secret_path: path, detached: true };
+    });
+  }
+
+  /** `POST /v1/secrets/{path}/rotate`: policy first, then existence, then the secret's policy. */
+  async rotateSecret(caller: Caller, rawPath: string) {
+    const path = requireValidPath(rawPath);
+    caller.ctx.audit.secretPath = path;
+    await this.deps.authorizer.require(caller, path, "rotate");
+    const outcome = await this.deps.secrets.mutate(caller, (o: RotationOutcome & { policyId: string }) => (o.error ? ERROR_STATUS[o.error.code] : 202), async (tx, emit) => {
+      const now = Date.now();
+      await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
+      const secret = await this.deps.secretStore.get(caller.tenant.tenantId, path, tx);
+      if (!secret || secret.deleted_at !== null) throw notFound(secret, now);
+      const policy = secret.rotation_policy_id ? await this.deps.policies.getRotation(secret.tenant_id, secret.rotation_policy_id, tx) : undefined;
+      if (!policy) throw new VaultError("no_rotation_policy", "The secret has no rotation policy: assign one first", { details: { path } });
+      const result = await this.deps.engine.rotateLocked(tx, caller, emit, secret, policy, now);
+      caller.ctx.audit.extra = { rotation_policy_id: policy.id, action: result.action, version: result.version, history_id: result.history.id };
+      return { ...result, policyId: policy.id };
+    });
+    if (outcome.error) {
+      // Recorded (history, rotation.failed, audit) and committed; the caller still learns it failed.
+      throw new VaultError(outcome.error.code, `The rotation failed: ${outcome.error.reason}`, { details: { history_id: outcome.history.id } });
+    }
+    return { path, rotation_policy_id: outcome.policyId, action: outcome.action === "rotated" ? ("rotated" as const) : ("due" as const), version: outcome.version };
+  }
+
+  /** `POST /v1/rotation/policies/{id}/rotate`: every assigned secret, or the named ones. */
+  async rotatePolicy(caller: Caller, id: string, paths: string[] | undefined) {
+    const policy = await this.require(caller, id);
+    const assigned = new Set((await this.deps.schedules.schedulesOf(caller.tenant.tenantId, id)).map((s) => s.path));
+    const targets = paths ? [...new Set(paths.map(requireValidPath))] : [...assigned].sort();
+    const allowed = await this.deps.authorizer.forCaller(caller);
+    for (const path of targets) {
+      const decision = allowed(path, "rotate");
+      if (!decision.allowed) throw denial(decision, "rotate");
+      if (!assigned.has(path)) throw new VaultError("secret_not_found", "The secret is not assigned to this rotation policy", { details: { path, rotation_policy_id: id } });
+    }
+    caller.ctx.audit.extra = { rotation_policy_id: id, paths: targets };
+    return this.deps.secrets.mutate(caller, () => 200, async (tx, emit) => {
+      const items = [];
+      for (const path of targets) {
+        const now = Date.now();
+        await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
+        const secret = await this.deps.secretStore.get(caller.tenant.tenantId, path, tx);
+        if (!secret || secret.deleted_at !== null) continue;
+        items.push(historyView((await this.deps.engine.rotateLocked(tx, caller, emit, secret, policy, now)).history));
+      }
+      return items;
+    });
+  }
+
+  async history(caller: Caller, id: string, query: HistoryQuery) {
+    await this.require(caller, id);
+    const limit = query.limit ?? 100;
+    const after = decodeCursor<{ c: number; i: string }>(query.cursor, { c: "number", i: "string" });
+    const rows = await this.deps.schedules.history(caller.tenant.tenantId, id, query.status ?? null, after, limit + 1);
+    const page = rows.slice(0, limit);
+    const hasMore = rows.length > limit;
+    const last = page[page.length - 1];
+    return { data: page.map(historyView), cursor: hasMore ? encodeCursor({ c: last.created_at, i: last.id }) : null, has_more: hasMore };
+  }
+
+  /** Secrets due within the window (and, unless excluded, overdue ones) that the caller may rotate. */
+  async due(caller: Caller, query: DueQuery) {
+    const now = Date.now();
+    const limit = query.limit ?? 100;
+    const until = now + (query.within_hours ?? 24) * 3_600_000;
+    let after = decodeCursor<{ d: number; p: string }>(query.cursor, { d: "number", p: "string" });
+    const allowed = await this.deps.authorizer.forCaller(caller);
+    const names = new Map<string, string>();
+    const found = [];
+    for (;;) {
+      const rows = await this.deps.schedules.dueWithin(caller.tenant.tenantId, until, query.include_overdue !== false, query.policy_id ?? null, after, 200);
+      for (const row of rows) if (allowed(row.path, "rotate").allowed && found.length <= limit) found.push(row);
+      if (found.length > limit || rows.length < 200) break;
+      after = { d: rows[rows.length - 1].due_at, p: rows[rows.length - 1].path };
+    }
+    const page = found.slice(0, limit);
+    for (const row of page) {
+      if (!names.has(row.policy_id)) names.set(row.policy_id, (await this.deps.policies.getRotation(row.tenant_id, row.policy_id))?.name ?? "");
+    }
+    const last = page[page.length - 1];
+    return {
+      data: page.map((row) => ({
+        secret_path: row.path,
+        rotation_policy_id: row.policy_id,
+        rotation_policy_name: names.get(row.policy_id) ?? "",
+        state: row.state,
+        due_at: iso(row.due_at),
+        overdue: row.state === "overdue",
+        last_rotated_at: isoOrNull(row.last_rotated_at),
+      })),
+      cursor: found.length > limit ? encodeCursor({ d: last.due_at, p: last.path }) : null,
+      has_more: found.length > limit,
+    };
+  }
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
