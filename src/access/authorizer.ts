@@ -36,19 +36,40 @@ interface CompiledRule {
   policyId: string;
   ruleIndex: number;
   regex: RegExp;
+  /** A literal every matching path contains: a cheap `includes` before the RegExp. */
+  needle: string;
   mask: number;
   deny: boolean;
   conditions: CompiledConditions | null;
 }
 
 /**
+ * The longest literal run of a pattern with the slashes at its ends trimmed: those may vanish when
+ * a neighbouring double star matches no segment (a leading one lets `ssl/x` match), the rest may not.
+ */
+export function needleOf(pattern: string): string {
+  return pattern
+    .split(/[*?]+/)
+    .map((piece) => piece.replace(/^\/+|\/+$/g, ""))
+    .reduce((longest, piece) => (piece.length > longest.length ? piece : longest), "");
+}
+
+interface TrieNode {
+  /** Rules whose literal leading segments end here (the next pattern segment has a wildcard, or none is left). */
+  rules: CompiledRule[];
+  children: Map<string, TrieNode>;
+}
+
+const newNode = (): TrieNode => ({ rules: [], children: new Map() });
+
+/**
  * A caller's policies compiled once: globs to RegExps, permissions to bit masks, conditions to
- * closures, and rules indexed by their literal first segment so a decision only looks at rules
- * that can match the path (plus the few whose first segment is a wildcard).
+ * closures, and rules filed in a trie by their literal leading segments, so a decision only tests
+ * the rules whose literal part equals the path's leading segments (a rule for `app/db/x` patterns is looked at for
+ * `app/db/x`, never for `billing/x`), whatever the number of rules.
  */
 export class CompiledPolicySet {
-  private readonly byFirst = new Map<string, CompiledRule[]>();
-  private readonly wildFirst: CompiledRule[] = [];
+  private readonly root = newNode();
   readonly ruleCount: number;
 
   constructor(policies: readonly Policy[]) {
@@ -59,23 +80,26 @@ export class CompiledPolicySet {
       if (seen.has(policy.id)) continue;
       seen.add(policy.id);
       policy.rules.forEach((rule, ruleIndex) => {
-        const mask = rule.permissions.reduce((m, p) => m | (BITS[p] ?? 0), 0);
         const compiled: CompiledRule = {
           order: order++,
           policyId: policy.id,
           ruleIndex,
           regex: matcher(rule.path_pattern),
-          mask,
+          needle: needleOf(rule.path_pattern),
+          mask: rule.permissions.reduce((m, p) => m | (BITS[p] ?? 0), 0),
           deny: rule.effect === "deny",
           conditions: compileConditions(rule.conditions),
         };
-        const first = rule.path_pattern.split("/", 1)[0];
-        if (/[*?]/.test(first)) this.wildFirst.push(compiled);
-        else {
-          const list = this.byFirst.get(first);
-          if (list) list.push(compiled);
-          else this.byFirst.set(first, [compiled]);
+        let node = this.root;
+        const segments = rule.path_pattern.split("/");
+        // The last segment stays out of the trie so that the rule is reached for the path itself.
+        for (const segment of segments.slice(0, -1)) {
+          if (/[*?]/.test(segment)) break;
+          let child = node.children.get(segment);
+          if (!child) node.children.set(segment, (child = newNode()));
+          node = child;
         }
+        node.rules.push(compiled);
       });
     }
     this.ruleCount = order;
@@ -88,32 +112,39 @@ export class CompiledPolicySet {
    */
   decide(path: string, permission: Permission, context: ConditionContext): Decision {
     const need = BITS[permission];
-    const slash = path.indexOf("/");
-    const first = slash < 0 ? path : path.slice(0, slash);
     let allow: CompiledRule | null = null;
     let failed: { rule: CompiledRule; code: ErrorCode; condition: string } | null = null;
-    const visit = (rules: readonly CompiledRule[] | undefined): CompiledRule | null => {
-      if (!rules) return null;
-      for (const rule of rules) {
-        if ((rule.mask & need) !== need || !rule.regex.test(path)) continue;
+    const segments = path.split("/");
+    let node: TrieNode | undefined = this.root;
+    for (let depth = 0; node; depth++) {
+      for (const rule of node.rules) {
+        if ((rule.mask & need) !== need || !path.includes(rule.needle) || !rule.regex.test(path)) continue;
         const failure = rule.conditions ? rule.conditions(context) : null;
         if (failure) {
           if (!rule.deny && (!failed || rule.order < failed.rule.order)) failed = { rule, code: failure.code, condition: failure.condition };
           continue;
         }
-        if (rule.deny) return rule;
+        if (rule.deny) return { ...DENY, policyId: rule.policyId, ruleIndex: rule.ruleIndex };
         if (!allow || rule.order < allow.order) allow = rule;
       }
-      return null;
-    };
-    const denied = visit(this.byFirst.get(first)) ?? visit(this.wildFirst);
-    if (denied) return { ...DENY, policyId: denied.policyId, ruleIndex: denied.ruleIndex };
-    const granted = allow as CompiledRule | null;
-    if (granted) return { allowed: true, code: null, policyId: granted.policyId, ruleIndex: granted.ruleIndex, failedCondition: null };
-    const failure = failed as { rule: CompiledRule; code: ErrorCode; condition: string } | null;
-    if (failure) return { allowed: false, code: failure.code, policyId: failure.rule.policyId, ruleIndex: failure.rule.ruleIndex, failedCondition: failure.condition };
+      node = depth < segments.length ? node.children.get(segments[depth]) : undefined;
+    }
+    if (allow) return { allowed: true, code: null, policyId: allow.policyId, ruleIndex: allow.ruleIndex, failedCondition: null };
+    if (failed) return { allowed: false, code: failed.code, policyId: failed.rule.policyId, ruleIndex: failed.rule.ruleIndex, failedCondition: failed.condition };
     return DENY;
   }
+}
+
+const compiledSets = new WeakMap<readonly Policy[], CompiledPolicySet>();
+
+/** One decision over a list of policies, compiled on first use of that list (benchmarks, dry runs). */
+export function evaluate(policies: readonly Policy[], path: string, permission: Permission, context: ConditionContext = { sourceIp: null, mfaVerifiedAt: null, now: Date.now() }): Decision {
+  let set = compiledSets.get(policies);
+  if (!set) {
+    set = new CompiledPolicySet(policies);
+    compiledSets.set(policies, set);
+  }
+  return set.decide(path, permission, context);
 }
 
 export type Evaluator = (path: string, permission: Permission) => Decision;

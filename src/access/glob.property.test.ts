@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { CompiledPolicySet } from "./authorizer.js";
 import { compileGlob, globProblem } from "./glob.js";
 
 /** The plain reference: segment-wise backtracking, straight from SPEC §4's wording. */
@@ -67,6 +68,18 @@ describe("glob matcher against the reference implementation", () => {
         expect(compileGlob(pat).test(p)).toBe(true);
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it("the compiled policy set (trie and literal pre-filter) decides as the plain matcher does", () => {
+    const context = { sourceIp: null, mfaVerifiedAt: null, now: 0 };
+    fc.assert(
+      fc.property(fc.array(pattern, { minLength: 1, maxLength: 4 }), path, (patterns, p) => {
+        const policy = { id: "pol_x", partnerId: "ptn_x", tenantId: "tnt_x", scope: "tenant" as const, name: "x", description: null, builtin: false, createdAt: 0, updatedAt: 0, rules: patterns.map((pat) => ({ path_pattern: pat, permissions: ["read" as const] })) };
+        const expected = patterns.some((pat) => referenceMatch(pat, p));
+        expect(new CompiledPolicySet([policy]).decide(p, "read", context).allowed).toBe(expected);
+      }),
+      { numRuns: 5000 },
     );
   });
 

@@ -30,7 +30,7 @@ export interface Policy {
   rules: PolicyRule[];
   builtin: boolean;
   /** Inactive policies are kept but never grant or deny anything. */
-  isActive: boolean;
+  isActive?: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -103,7 +103,7 @@ export class PolicyStore {
       policy.name,
       policy.description,
       JSON.stringify(policy.rules),
-      policy.isActive ? 1 : 0,
+      policy.isActive === false ? 0 : 1,
       policy.updatedAt,
       policy.id,
     ]);
