@@ -1,0 +1,140 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault, type ApiClient } from "../testing/harness.js";
+
+const marker = (label: string) => `${label}-${randomBytes(12).toString("hex")}`;
+
+/** Everything secret that one full tour of the API hands to (or receives from) the vault. */
+async function tourOfTheApi(admin: ApiClient, anonymous: ApiClient, hookUrl: string): Promise<string[]> {
+  const secrets: string[] = [];
+  const value = (label: string) => {
+    const v = marker(label);
+    secrets.push(v);
+    return v;
+  };
+  const ok = (status: number) => expect(status).toBeLessThan(500);
+
+  // Secrets: every endpoint, successes and failures.
+  ok((await admin.put("/v1/secrets/logscan/app/db", { data: { password: value("pw"), user: "app" }, secret_type: "json", metadata: { tags: ["scan"] } })).status);
+  ok((await admin.put("/v1/secrets/logscan/app/db", { data: { password: value("pw2") } })).status);
+  ok((await admin.put("/v1/secrets/logscan/text", { data: value("plain-text-secret"), secret_type: "text" })).status);
+  ok((await admin.get("/v1/secrets/logscan/app/db")).status);
+  ok((await admin.get("/v1/secrets/logscan/app/db?version=1")).status);
+  ok((await admin.get("/v1/secrets/logscan/app/db/versions")).status);
+  ok((await admin.get("/v1/secrets/logscan/app/db/metadata")).status);
+  ok((await admin.patch("/v1/secrets/logscan/app/db/metadata", { metadata: { description: "scanned" } })).status);
+  ok((await admin.post("/v1/secrets/batch", { paths: ["logscan/app/db", "logscan/text", "logscan/absent"] })).status);
+  ok((await admin.get("/v1/secrets?prefix=logscan/")).status);
+  ok((await admin.get("/v1/secrets/expiring?within=30d")).status);
+  // Hostile or broken requests that carry secret material.
+  ok((await admin.put("/v1/secrets/logscan/bad", undefined, { raw: `{"data": {"password": "${value("broken-json")}"` })).status);
+  ok((await admin.put("/v1/secrets/logscan/bad", { data: { password: value("unknown-field") }, max_version: 3 })).status);
+  ok((await admin.put("/v1/secrets/logscan/bad", { data: { password: value("bad-type") }, secret_type: 42 })).status);
+  ok((await admin.put("/v1/secrets/logscan/bad", { data: { password: value("bad-duration") }, options: { expires_in: "soon" } })).status);
+  ok((await admin.put("/v1/secrets/logscan/big", { data: { password: value("too-big"), pad: "x".repeat(70_000) } })).status);
+  ok((await admin.put("/v1/secrets/logscan/app/db", { data: { password: value("cas") } }, { headers: { "if-match": "99" } })).status);
+  ok((await anonymous.withToken(value("skt_bogus")).get("/v1/secrets/logscan/app/db")).status);
+  ok((await anonymous.get("/v1/secrets/logscan/app/db", { headers: { authorization: `Basic ${value("basic")}` } })).status);
+  ok((await admin.delete("/v1/secrets/logscan/text")).status);
+  ok((await admin.post("/v1/secrets/logscan/text/undelete")).status);
+  ok((await admin.post("/v1/secrets/logscan/app/db/destroy", { versions: [1] })).status);
+
+  // Tokens: the issued token, introspection of it, whoami, revocation.
+  const issued = await admin.post("/v1/auth/tokens", { identity_id: "sa:log-scan", identity_type: "service_account", scopes: ["secrets:read"] });
+  expect(issued.status).toBe(201);
+  secrets.push(issued.body.token);
+  ok((await admin.withToken(issued.body.token).get("/v1/auth/whoami")).status);
+  ok((await admin.withToken(issued.body.token).get("/v1/secrets/logscan/app/db")).status);
+  ok((await admin.post("/v1/auth/introspect", { token: issued.body.token })).status);
+  ok((await admin.post("/v1/auth/introspect", { token: value("skt_unknown") })).status);
+  ok((await admin.delete(`/v1/auth/tokens/${issued.body.id}`)).status);
+  ok((await admin.withToken(issued.body.token).get("/v1/secrets/logscan/app/db")).status);
+
+  // Policies.
+  const policy = await admin.post("/v1/policies", { name: "log-scan", rules: [{ path_pattern: "logscan/**", permissions: ["read"] }] });
+  ok(policy.status);
+  if (policy.body?.id) {
+    ok((await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:log-scan" })).status);
+  }
+  ok((await admin.post("/v1/policies/test", { identity_id: "sa:log-scan", path: "logscan/app/db", permission: "read" })).status);
+
+  // Webhooks and subscriptions, with signing secrets, and a delivery to a real listener.
+  const webhook = await admin.post("/v1/webhooks", { name: "log-scan", url: hookUrl, secret: value("whsec"), events: ["secret.updated", "secret.created"] });
+  ok(webhook.status);
+  if (webhook.body?.secret) secrets.push(webhook.body.secret);
+  const subscription = await admin.post("/v1/subscriptions", {
+    name: "log-scan",
+    paths: ["logscan/**"],
+    events: ["secret.updated"],
+    delivery: { type: "webhook", url: hookUrl, secret: value("whsec_sub") },
+  });
+  ok(subscription.status);
+  if (webhook.body?.id) ok((await admin.post(`/v1/webhooks/${webhook.body.id}/test`)).status);
+  ok((await admin.put("/v1/secrets/logscan/app/db", { data: { password: value("pw3") } })).status);
+
+  // Audit.
+  ok((await admin.get("/v1/audit/logs?path_prefix=logscan/")).status);
+  ok((await admin.get("/v1/audit/verify")).status);
+  ok((await admin.get("/v1/health/detailed")).status);
+  ok((await anonymous.get("/v1/metrics")).status);
+  return secrets;
+}
+
+describeEachBackend("logs never carry secret material", (backend) => {
+  let hook: Server;
+  let hookUrl = "";
+  const received: string[] = [];
+  beforeAll(async () => {
+    hook = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        received.push(body);
+        res.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+    hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`;
+  });
+  afterAll(() => new Promise<void>((resolve) => hook.close(() => resolve())));
+
+  const vault = useVault(backend, { env: { LOG_LEVEL: "trace" } });
+
+  it("after a full run of the API at trace level, no secret value, token or signing secret is in any log line", async () => {
+    const { admin, anonymous, adminToken, logs } = vault();
+    const secrets = await tourOfTheApi(admin, anonymous, hookUrl);
+    // Give background delivery a moment to run (and log) before scanning.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    secrets.push(adminToken);
+    const text = logs.join("");
+    expect(logs.length).toBeGreaterThan(50);
+    for (const secret of secrets) expect(text.includes(secret), `log contains ${secret.slice(0, 12)}…`).toBe(false);
+    // Also the parts a JSON-escaped or truncated rendering would keep.
+    for (const secret of secrets) expect(text.includes(secret.slice(-20)), `log contains the tail of ${secret.slice(0, 12)}…`).toBe(false);
+
+    // Structured: every line is JSON, requests carry their request id.
+    const records = text.trim().split("\n").map((line) => JSON.parse(line));
+    const completed = records.filter((r) => r.msg === "request completed");
+    expect(completed.length).toBeGreaterThan(30);
+    for (const record of completed) expect(record.reqId).toMatch(/^req_/);
+  });
+});
+
+describeEachBackend("LOG_FORMAT=pretty", (backend) => {
+  const vault = useVault(backend, { env: { LOG_FORMAT: "pretty", LOG_LEVEL: "info" } });
+
+  it("writes one human-readable line per record, still without secrets", async () => {
+    const { admin, logs, adminToken } = vault();
+    const secret = marker("pretty");
+    expect((await admin.put("/v1/secrets/pretty/x", { data: { v: secret } })).status).toBe(201);
+    expect((await admin.get("/v1/secrets/pretty/x")).status).toBe(200);
+    const lines = logs.join("").trim().split("\n");
+    const request = lines.find((line) => line.includes("request completed"));
+    expect(request).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  request completed reqId=req_\w+ /);
+    expect(lines.every((line) => !line.startsWith("{"))).toBe(true);
+    expect(logs.join("")).not.toContain(secret);
+    expect(logs.join("")).not.toContain(adminToken);
+  });
+});
