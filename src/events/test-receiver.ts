@@ -8,11 +8,14 @@ export interface Received {
   path: string;
 }
 
-export type Responder = (request: Received, index: number) => { status: number; headers?: Record<string, string> };
+/** null leaves the request hanging (a receiver that never answers). */
+export type Responder = (request: Received, index: number) => { status: number; headers?: Record<string, string> } | null;
 
 /** A real local HTTP receiver for webhook tests: records every POST and answers as told. */
 export class TestReceiver {
   readonly received: Received[] = [];
+  /** The requests answered (with any status). */
+  readonly answered: Received[] = [];
   private server: Server | null = null;
   port = 0;
 
@@ -37,6 +40,8 @@ export class TestReceiver {
         const entry = { headers: req.headers, raw, event, path: req.url ?? "/" };
         this.received.push(entry);
         const answer = this.respond(entry, this.received.length - 1);
+        if (!answer) return;
+        this.answered.push(entry);
         res.writeHead(answer.status, answer.headers ?? {});
         res.end("{}");
       });

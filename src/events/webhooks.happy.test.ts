@@ -182,4 +182,20 @@ describeEachBackend("events: webhooks and webhook subscriptions", (backend) => {
     expect((await admin.delete(`/v1/webhooks/${hook.body.id}`)).status).toBe(200);
     expect((await admin.get(`/v1/webhooks/${hook.body.id}`)).body.error.code).toBe("webhook_not_found");
   });
+
+  it("follows no redirect: a 3xx is a failed attempt and the redirect target is never called", async () => {
+    const { admin } = vault();
+    const elsewhere = await new TestReceiver().start();
+    const redirecting = await new TestReceiver(() => ({ status: 307, headers: { location: `${elsewhere.url}/stolen` } })).start();
+    try {
+      const hook = await admin.post("/v1/webhooks", { name: "redirect", url: redirecting.url, secret: "r", events: ["secret.created"] });
+      const test = await admin.post(`/v1/webhooks/${hook.body.id}/test`);
+      expect(test.body).toMatchObject({ status: "failed", response_code: 307, error: "http 307" });
+      expect(redirecting.received).toHaveLength(1);
+      expect(elsewhere.received).toHaveLength(0);
+    } finally {
+      await elsewhere.stop();
+      await redirecting.stop();
+    }
+  });
 });
