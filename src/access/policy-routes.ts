@@ -20,8 +20,8 @@ const tags = ["policies"];
 /** SPEC §4: policies and bindings check the token scope only (no path policy applies to them). */
 export function registerPolicyRoutes(app: FastifyInstance, service: PolicyService): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const read = { scope: "policies:read", action: "policy_read", category: "policies" } as const;
-  const write = { scope: "policies:write", action: "policy_update", category: "policies" } as const;
+  const read = { scope: "policies:read", action: "policy_read", category: "policy" } as const;
+  const write = { scope: "policies:write", action: "policy_update", category: "policy" } as const;
 
   r.post("/v1/policies", { schema: { tags, summary: "Create a policy", body: CreatePolicyBody }, config: { ...write, action: "policy_create" } }, async (request, reply) =>
     reply.code(201).send(await service.create(callerOf(request), request.body)),
@@ -32,7 +32,7 @@ export function registerPolicyRoutes(app: FastifyInstance, service: PolicyServic
   );
 
   // No `action`: the pipeline writes no audit entry for a dry run, as the docs say.
-  r.post("/v1/policies/test", { schema: { tags, summary: "Dry-run an access decision (not audited)", body: TestPolicyBody, response: { 200: TestPolicyResponse } }, config: { scope: "policies:read", category: "policies" } }, async (request) =>
+  r.post("/v1/policies/test", { schema: { tags, summary: "Dry-run an access decision (not audited)", body: TestPolicyBody, response: { 200: TestPolicyResponse } }, config: { scope: "policies:read", category: "policy_test" } }, async (request) =>
     service.test(callerOf(request), request.body),
   );
 

@@ -128,11 +128,11 @@ function principalOf(request: FastifyRequest): Principal {
 export function registerTokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post("/v1/auth/tokens", { schema: { tags, summary: "Issue a vault token (shown once)", body: CreateTokenBody }, config: { scope: "admin", action: "token_create", category: "admin" } }, async (request, reply) =>
+  r.post("/v1/auth/tokens", { schema: { tags, summary: "Issue a vault token (shown once)", body: CreateTokenBody }, config: { scope: "admin", action: "token_create", category: "auth" } }, async (request, reply) =>
     reply.code(201).send(await issue(deps, callerOf(request), request.body)),
   );
 
-  r.get("/v1/auth/tokens", { schema: { tags, summary: "List the tenant's vault tokens (never their values)", querystring: ListQuery }, config: { scope: "admin", action: "token_list", category: "admin" } }, async (request) => {
+  r.get("/v1/auth/tokens", { schema: { tags, summary: "List the tenant's vault tokens (never their values)", querystring: ListQuery }, config: { scope: "admin", action: "token_list", category: "auth" } }, async (request) => {
     const caller = callerOf(request);
     const limit = request.query.limit ?? 100;
     const after = decodeCursor<{ i: string }>(request.query.cursor, { i: "string" });
@@ -142,7 +142,7 @@ export function registerTokenRoutes(app: FastifyInstance, deps: TokenRouteDeps):
     return { data: page.map(tokenView), cursor: hasMore ? encodeCursor({ i: page[page.length - 1].id }) : null, has_more: hasMore };
   });
 
-  r.delete("/v1/auth/tokens/:id", { schema: { tags, summary: "Revoke a vault token", params: Type.Object({ id: Type.String({ maxLength: 64 }) }) }, config: { scope: "admin", action: "token_revoke", category: "admin" } }, async (request) => {
+  r.delete("/v1/auth/tokens/:id", { schema: { tags, summary: "Revoke a vault token", params: Type.Object({ id: Type.String({ maxLength: 64 }) }) }, config: { scope: "admin", action: "token_revoke", category: "auth" } }, async (request) => {
     const caller = callerOf(request);
     const id = request.params.id;
     caller.ctx.audit.extra = { token_id: id };

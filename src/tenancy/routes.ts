@@ -52,7 +52,7 @@ export function registerTenancyRoutes(app: FastifyInstance, deps: TenancyRouteDe
 
   r.post("/v1/identity/tenants", {
     schema: { tags, summary: "Create a tenant in the caller's partner", body: CreateTenantBody },
-    config: { scope: "identity:admin", action: "tenant_create", category: "identity", tenantOptional: true },
+    config: { scope: "identity:admin", action: "tenant_create", tenantOptional: true },
   }, async (request, reply) => {
     const principal = principalOf(request);
     if (!isPartnerAdmin(principal)) throw new VaultError("forbidden", "Only partner admins may create tenants");
@@ -75,7 +75,7 @@ export function registerTenancyRoutes(app: FastifyInstance, deps: TenancyRouteDe
 
   r.get("/v1/identity/tenants", {
     schema: { tags, summary: "Tenants the caller may see", querystring: ListTenantsQuery },
-    config: { scope: "identity:read", action: "tenant_list", category: "identity", tenantOptional: true },
+    config: { scope: "identity:read", action: "tenant_list", category: "identity_read", tenantOptional: true },
   }, async (request) => {
     const principal = principalOf(request);
     const { partner_id: partnerId, limit = 100, cursor } = request.query;
