@@ -40,6 +40,8 @@ export interface EventRow {
   dispatch_seq: number | null;
 }
 
+export type Outcome = Pick<DeliveryRow, "status" | "attempts" | "next_attempt_at" | "response_code" | "last_error" | "duration_ms" | "delivered_at">;
+
 const COLUMNS = ["id", "partner_id", "tenant_id", "target_kind", "target_id", "event_id", "event_type", "ordering_key", "dispatch_seq", "status", "attempts", "next_attempt_at", "lease_until", "lease_owner", "response_code", "last_error", "duration_ms", "created_at", "updated_at", "delivered_at"] as const;
 
 export function toEvent(row: EventRow): VaultEvent {
@@ -92,8 +94,8 @@ export class DeliveryStore {
   }
 
   /** Records an attempt's outcome, unless the lease was lost to another node meanwhile. */
-  async settle(id: string, owner: string, outcome: Pick<DeliveryRow, "status" | "attempts" | "next_attempt_at" | "response_code" | "last_error" | "duration_ms" | "delivered_at">): Promise<boolean> {
-    const result = await this.db.run(
+  async settle(id: string, owner: string, outcome: Outcome, tx?: Queryable): Promise<boolean> {
+    const result = await (tx ?? this.db).run(
       `UPDATE event_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, response_code = ?, last_error = ?, duration_ms = ?, delivered_at = ?,
               lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?`,
       [outcome.status, outcome.attempts, outcome.next_attempt_at, outcome.response_code, outcome.last_error, outcome.duration_ms, outcome.delivered_at, Date.now(), id, owner],

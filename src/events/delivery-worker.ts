@@ -1,5 +1,7 @@
 import { randomBytes, randomInt } from "node:crypto";
-import { toEvent, type DeliveryRow, type DeliveryStore } from "./delivery-store.js";
+import type { AuditRecorder } from "../audit/recorder.js";
+import type { Database } from "../storage/contract.js";
+import { toEvent, type DeliveryRow, type DeliveryStore, type Outcome } from "./delivery-store.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { sendWebhook, type SendResult } from "./sender.js";
 import { signatureFor, type SignatureScheme, type SigningSecrets } from "./signing.js";
@@ -44,7 +46,7 @@ export class DeliveryWorker {
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly deps: { targets: TargetsStore; deliveries: DeliveryStore; secrets: SigningSecrets; dispatcher: Dispatcher; log: (msg: string, extra?: Record<string, unknown>) => void },
+    private readonly deps: { db: Database; audit: AuditRecorder; targets: TargetsStore; deliveries: DeliveryStore; secrets: SigningSecrets; dispatcher: Dispatcher; log: (msg: string, extra?: Record<string, unknown>) => void },
     private readonly options: WorkerOptions,
   ) {}
 
@@ -94,7 +96,7 @@ export class DeliveryWorker {
       while (!this.stopped) {
         const claimed = await this.deps.deliveries.claim(this.owner, Date.now(), this.leaseMs, CLAIM_BATCH);
         if (claimed.length === 0) break;
-        await Promise.allSettled(claimed.map((row) => this.track(this.attempt(row))));
+        await Promise.allSettled(claimed.map((row) => this.track(this.attempt(row).catch((error) => this.failed(row, error)))));
       }
     } catch (error) {
       // Storage and programming errors only: no secret reaches these messages.
@@ -132,7 +134,7 @@ export class DeliveryWorker {
     const target = await this.target(row);
     const eventRow = await this.deps.deliveries.event(row.event_id);
     if (!target || !target.enabled || !eventRow) {
-      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { status: "failed", attempts: row.attempts, next_attempt_at: now, response_code: null, last_error: !eventRow ? "event no longer stored" : "target deleted or disabled", duration_ms: null, delivered_at: null });
+      await this.settle(row, { status: "failed", attempts: row.attempts, next_attempt_at: now, response_code: null, last_error: !eventRow ? "event no longer stored" : "target deleted or disabled", duration_ms: null, delivered_at: null });
       return null;
     }
     const body = JSON.stringify(toEvent(eventRow));
@@ -151,19 +153,49 @@ export class DeliveryWorker {
     const result = await sendWebhook({ url: target.url, body, headers, timeoutMs: this.options.timeoutMs, allowPrivate: this.options.allowPrivate });
     const base = { attempts, response_code: result.status, last_error: result.error, duration_ms: result.durationMs };
     if (result.ok) {
-      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { ...base, status: "success", next_attempt_at: now, delivered_at: Date.now() });
+      await this.settle(row, { ...base, status: "success", next_attempt_at: now, delivered_at: Date.now() });
     } else if (result.gone) {
-      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { ...base, status: "failed", next_attempt_at: now, delivered_at: null });
+      await this.settle(row, { ...base, status: "failed", next_attempt_at: now, delivered_at: null });
       await this.disable(row);
     } else if (options.retry === false || attempts > this.options.retryScheduleMs.length) {
-      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { ...base, status: "failed", next_attempt_at: now, delivered_at: null });
+      await this.settle(row, { ...base, status: "failed", next_attempt_at: now, delivered_at: null });
     } else {
       let delay = jitter(this.options.retryScheduleMs[attempts - 1]);
       if (result.retryAfterSeconds !== null) delay = Math.max(delay, Math.min(result.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS));
-      await this.deps.deliveries.settle(row.id, row.lease_owner as string, { ...base, status: "pending", next_attempt_at: Date.now() + delay, delivered_at: null });
+      await this.settle(row, { ...base, status: "pending", next_attempt_at: Date.now() + delay, delivered_at: null });
       this.wakeAfter(delay);
     }
     return result;
+  }
+
+  /** An attempt that threw (storage, a sealed secret that does not open) counts as a failed attempt. */
+  private async failed(row: DeliveryRow, error: unknown): Promise<void> {
+    this.deps.log("event delivery attempt failed", { delivery_id: row.id, err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } });
+    const attempts = row.attempts + 1;
+    const final = attempts > this.options.retryScheduleMs.length;
+    const delay = final ? 0 : jitter(this.options.retryScheduleMs[attempts - 1]);
+    await this.settle(row, { status: final ? "failed" : "pending", attempts, next_attempt_at: Date.now() + delay, response_code: null, last_error: "internal error", duration_ms: null, delivered_at: null }).catch(() => undefined);
+  }
+
+  /**
+   * Records an outcome; a final one (success or failed) also gets its audit entry
+   * (`webhook_delivery` or `subscription_event`) in the same transaction.
+   */
+  private async settle(row: DeliveryRow, outcome: Outcome): Promise<void> {
+    await this.deps.db.transaction(async (tx) => {
+      const mine = await this.deps.deliveries.settle(row.id, row.lease_owner as string, outcome, tx);
+      if (!mine || outcome.status === "pending") return;
+      await this.deps.audit.recordSystem(tx, {
+        partnerId: row.partner_id,
+        tenantId: row.tenant_id,
+        action: row.target_kind === "webhook" ? "webhook_delivery" : "subscription_event",
+        identityId: "system:event-delivery",
+        secretPath: row.ordering_key === "" ? null : row.ordering_key,
+        success: outcome.status === "success",
+        requestId: `req_${row.id}`,
+        extraData: { delivery_id: row.id, event_id: row.event_id, event_type: row.event_type, target_id: row.target_id, attempts: outcome.attempts, response_code: outcome.response_code, error: outcome.last_error },
+      });
+    });
   }
 
   private async disable(row: DeliveryRow): Promise<void> {

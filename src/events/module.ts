@@ -31,7 +31,7 @@ export function createEvents(deps: { db: Database; config: VaultConfig; keyring:
   const secrets = new SigningSecrets(deps.keyring);
   const dispatcher = new Dispatcher({ db, targets, deliveries, authorizer: deps.authorizer });
   const worker = new DeliveryWorker(
-    { targets, deliveries, secrets, dispatcher, log: deps.log },
+    { db, audit: deps.audit, targets, deliveries, secrets, dispatcher, log: deps.log },
     { retryScheduleMs: config.events.retryScheduleMs, timeoutMs: config.events.webhookTimeoutMs, pollIntervalMs: config.events.pollIntervalMs, allowPrivate: config.webhookAllowPrivate },
   );
   const serviceDeps = { db, targets, deliveries, secrets, audit: deps.audit, worker };

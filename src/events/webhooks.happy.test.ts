@@ -89,6 +89,11 @@ describeEachBackend("events: webhooks and webhook subscriptions", (backend) => {
       for (const r of flaky.received) expect(r.headers["x-scaivault-signature"]).toBe(`sha256=${hex("s3cr3t", `${r.headers["x-scaivault-timestamp"]}.${r.raw}`)}`);
       const log = await eventually(() => admin.get(`/v1/webhooks/${hook.body.id}/deliveries`), (res) => res.body.deliveries[0]?.status === "success");
       expect(log.body.deliveries[0]).toMatchObject({ attempts: 3, response_code: 200 });
+      // The final outcome is audited; retries in between are not.
+      const audit = await admin.get("/v1/audit/logs?action=webhook_delivery&limit=200");
+      const entries = audit.body.logs.filter((l: { extra_data?: { delivery_id?: string } }) => l.extra_data?.delivery_id === log.body.deliveries[0].id);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ success: true, identity_id: "system:event-delivery", secret_path: "flaky/one" });
     } finally {
       await flaky.stop();
     }
