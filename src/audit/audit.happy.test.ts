@@ -137,3 +137,15 @@ describeEachBackend("audit: happy paths", (backend) => {
     expect(denied.body.error.code).toBe("insufficient_scope");
   });
 });
+
+describeEachBackend("audit: requests to unknown routes", (backend) => {
+  const vault = useVault(backend);
+
+  it("records them too, with the error code", async () => {
+    const t = vault();
+    const missing = await t.admin.get("/v1/no/such/thing");
+    expect(missing.status).toBe(404);
+    const logs = await t.admin.get(`/v1/audit/logs?request_id=${missing.body.error.request_id}`);
+    expect(logs.body.logs).toEqual([expect.objectContaining({ action: "route_not_found", identity_id: "user:admin", success: false, extra_data: expect.objectContaining({ error_code: "not_found" }) })]);
+  });
+});

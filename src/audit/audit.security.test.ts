@@ -1,4 +1,8 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import { buildVault } from "../app.js";
 import { loadConfig } from "../config/config.js";
@@ -18,6 +22,20 @@ async function rowAt(t: TestVault, seq: number): Promise<Record<string, unknown>
 async function reinsert(t: TestVault, row: Record<string, unknown>): Promise<void> {
   const columns = Object.keys(row);
   await t.vault.db.run(`INSERT INTO audit_log (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`, columns.map((c) => row[c] as never));
+}
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+/** `scaivault audit verify`, run from the sources as a separate process. */
+function cliVerify(t: TestVault): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const env = { PATH: process.env.PATH ?? "", HOME: mkdtempSync(join(tmpdir(), "scaivault-cli-")), SCAIVAULT_URL: t.baseUrl, SCAIVAULT_TOKEN: t.adminToken };
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "audit", "verify"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout }));
+  });
 }
 
 async function verify(t: TestVault) {
@@ -45,8 +63,14 @@ describeEachBackend("audit: tamper evidence and secrecy", (backend) => {
     const original = await rowAt(t, 3);
     await t.vault.db.run("UPDATE audit_log SET identity_id = ? WHERE id = ?", ["user:someone-else", original.id as string]);
     expect(await verify(t)).toMatchObject({ ok: false, first_bad_entry: original.id, reason: "hash_mismatch", chain: CHAIN });
+    const tampered = await cliVerify(t);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toContain(`first bad entry ${original.id as string} (hash_mismatch)`);
     await t.vault.db.run("UPDATE audit_log SET identity_id = ? WHERE id = ?", [original.identity_id as string, original.id as string]);
     expect((await verify(t)).ok).toBe(true);
+    const clean = await cliVerify(t);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toMatch(/^ok: \d+ entries verified/);
 
     await t.vault.db.run("UPDATE audit_log SET success = 0 WHERE id = ?", [original.id as string]);
     expect(await verify(t)).toMatchObject({ ok: false, first_bad_entry: original.id, reason: "hash_mismatch" });

@@ -68,7 +68,8 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
       tenantFromUrl: (request.raw as { tenantFromUrl?: string }).tenantFromUrl ?? null,
       bodyInvalid: false,
       errorCode: null,
-      audit: { action: request.routeOptions.config?.action ?? null, secretPath: null, extra: {}, recorded: false },
+      // Unknown routes are requests that reached the API too: audited as route_not_found.
+      audit: { action: request.routeOptions.config?.action ?? (request.is404 ? "route_not_found" : null), secretPath: null, extra: {}, recorded: false },
     };
     reply.header("X-Request-ID", requestId);
   });
