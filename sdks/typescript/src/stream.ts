@@ -36,6 +36,7 @@ export class EventStream {
 
   close(): void {
     this.stopped = true;
+    this.connected = false;
     this.controller?.abort();
     this.wake?.();
   }
@@ -74,6 +75,7 @@ export class EventStream {
       await response.body?.cancel().catch(() => {});
       throw new Error(`event stream answered ${response.status}`);
     }
+    if (this.stopped) return;
     this.connected = true;
     onOpen();
     // Without a resume point every cached value might be stale: the caller clears.
