@@ -9,6 +9,7 @@ export interface ScaiKeySettings {
   jwksUrl: string | null;
   audience: string | null;
   issuers: string[];
+  jwksCooldownSeconds?: number;
 }
 
 /** RS256 and ES256 only: `none` and HMAC (which would let a public key act as a shared secret) are refused. */
@@ -85,7 +86,7 @@ export class ScaiKeyVerifier implements JwtVerifier {
         url = document.jwks_uri;
       }
       if (!url) throw new Error("no JWKS URL configured");
-      this.jwks = createRemoteJWKSet(new URL(url), { cacheMaxAge: 10 * 60_000, cooldownDuration: 10_000, timeoutDuration: 5000 });
+      this.jwks = createRemoteJWKSet(new URL(url), { cacheMaxAge: 10 * 60_000, cooldownDuration: (this.settings.jwksCooldownSeconds ?? 10) * 1000, timeoutDuration: 5000 });
       return this.jwks;
     })().finally(() => {
       this.jwksPending = null;

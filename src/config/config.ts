@@ -18,6 +18,8 @@ export interface VaultConfig {
     jwksUrl: string | null;
     audience: string | null;
     issuers: string[];
+    /** Least seconds between two JWKS refetches caused by unknown `kid`s (0 in tests). */
+    jwksCooldownSeconds: number;
   };
   kms: { provider: "local"; localKey: Buffer | null; localKeyFile: string };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -193,6 +195,10 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     if (name.startsWith(RATE_PREFIX) && value !== undefined && value !== "") rateLimits[name.slice(RATE_PREFIX.length).toLowerCase()] = positiveInt(name, value, 1);
   }
   const issuers = (env.SCAIKEY_ISSUERS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const cooldown = env.SCAIKEY_JWKS_COOLDOWN_SECONDS;
+  if (cooldown !== undefined && cooldown !== "" && !/^\d{1,5}$/.test(cooldown)) {
+    throw new ConfigError("SCAIKEY_JWKS_COOLDOWN_SECONDS", `must be a whole number of seconds (got "${cooldown}")`);
+  }
   return {
     bindHost: bind.host,
     bindPort: bind.port,
@@ -205,6 +211,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       jwksUrl: url("SCAIKEY_JWKS_URL", env.SCAIKEY_JWKS_URL),
       audience: env.SCAIKEY_AUDIENCE || null,
       issuers,
+      jwksCooldownSeconds: cooldown ? Number(cooldown) : 10,
     },
     kms: {
       provider: oneOf("KMS_PROVIDER", env.KMS_PROVIDER, ["local"] as const, "local"),

@@ -32,6 +32,11 @@ export class FakeScaiKey {
     for (const key of [await makeKey("rsa-1", "RS256"), await makeKey("ec-1", "ES256"), await makeKey("rsa-rogue", "RS256")]) keys.set(key.kid, key);
     let fake: FakeScaiKey | undefined;
     const server = createServer((request, response) => {
+      if (request.url === "/.well-known/openid-configuration" && fake) {
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(JSON.stringify({ issuer: fake.base, jwks_uri: fake.url }));
+        return;
+      }
       if (request.url !== "/jwks.json" || !fake) {
         response.writeHead(404).end();
         return;
@@ -44,6 +49,11 @@ export class FakeScaiKey {
     const port = (server.address() as AddressInfo).port;
     fake = new FakeScaiKey(server, `http://127.0.0.1:${port}/jwks.json`, keys, ["rsa-1", "ec-1"]);
     return fake;
+  }
+
+  /** The server's own base URL, for discovery (`SCAIKEY_URL`). */
+  get base(): string {
+    return this.url.replace(/\/jwks\.json$/, "");
   }
 
   env(): Record<string, string> {
