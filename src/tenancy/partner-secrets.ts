@@ -24,11 +24,16 @@ function partnerCaller(request: FastifyRequest, write: boolean): Caller {
   if (!principal) throw new VaultError("authentication_required", "Send Authorization: Bearer <token>");
   if (write && !isPartnerAdmin(principal)) throw new VaultError("forbidden", "Only partner admins may change partner secrets");
   const partnerId = ctx.tenant?.partnerId ?? principal.partnerId;
-  ctx.audit.extra = { ...ctx.audit.extra, partner_secret: true };
   return { principal, tenant: { tenantId: partnerId, partnerId }, requestId: ctx.requestId, ctx };
 }
 
 const pathOf = (request: FastifyRequest) => splitSecretUrl(request.url, BASE).path;
+
+/** Reads are audited by the pipeline after the handler, so the entry can still be marked. */
+function marked<T>(request: FastifyRequest, result: T): T {
+  request.vault.audit.extra = { ...request.vault.audit.extra, partner_secret: true };
+  return result;
+}
 
 export function registerPartnerSecretRoutes(app: FastifyInstance, service: SecretsService, reader: SecretsReader): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -38,7 +43,7 @@ export function registerPartnerSecretRoutes(app: FastifyInstance, service: Secre
   r.get("/v1/partner/secrets", {
     schema: { tags, summary: "List partner secrets", querystring: ListSecretsQuery, response: { 200: SecretListResponse } },
     config: { scope: "secrets:list", action: "list", category: "list", tenantOptional: true },
-  }, async (request) => reader.list(partnerCaller(request, false), request.query));
+  }, async (request) => marked(request, await reader.list(partnerCaller(request, false), request.query)));
 
   r.get("/v1/partner/secrets/*", {
     constraints: plain,
@@ -48,7 +53,7 @@ export function registerPartnerSecretRoutes(app: FastifyInstance, service: Secre
     const q = request.query.version;
     const secret = await reader.read(partnerCaller(request, false), pathOf(request), q === undefined ? undefined : q === "previous" ? "previous" : Number(q));
     reply.header("ETag", `"${secret.version}"`);
-    return secret;
+    return marked(request, secret);
   });
 
   r.put("/v1/partner/secrets/*", {
@@ -71,11 +76,11 @@ export function registerPartnerSecretRoutes(app: FastifyInstance, service: Secre
     constraints: { secretAction: "versions" },
     schema: { tags, summary: "A partner secret's versions" },
     config: { scope: "secrets:list", action: "list", category: "list", tenantOptional: true, docPath: `${docPath}/versions` },
-  }, async (request) => reader.versions(partnerCaller(request, false), pathOf(request)));
+  }, async (request) => marked(request, await reader.versions(partnerCaller(request, false), pathOf(request))));
 
   r.get("/v1/partner/secrets/*", {
     constraints: { secretAction: "metadata" },
     schema: { tags, summary: "A partner secret's metadata" },
     config: { scope: "secrets:list", action: "list", category: "list", tenantOptional: true, docPath: `${docPath}/metadata` },
-  }, async (request) => reader.metadata(partnerCaller(request, false), pathOf(request)));
+  }, async (request) => marked(request, await reader.metadata(partnerCaller(request, false), pathOf(request))));
 }

@@ -110,7 +110,12 @@ describeEachBackend("tenancy: isolation, resolution and partner secrets", (backe
     expect(partnerPolicy.body.scope).toBe("partner");
     await admin.post(`/v1/policies/${partnerPolicy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:app" });
     expect((await inB.get("/v1/partner/secrets/shared/webhook-signing-key")).body.data).toEqual({ key: "partner-wide" });
-    expect((await inA.get("/v1/partner/secrets/shared/webhook-signing-key")).body.data).toEqual({ key: "partner-wide" });
+    const fromA = await inA.get("/v1/partner/secrets/shared/webhook-signing-key");
+    expect(fromA.body.data).toEqual({ key: "partner-wide" });
+    const entry = await vault().vault.db.get<{ tenant_id: string; extra_data: string; secret_path: string }>("SELECT tenant_id, extra_data, secret_path FROM audit_log WHERE request_id = ?", [fromA.headers.get("x-request-id") as string]);
+    expect(entry?.tenant_id).toBe("tnt_default");
+    expect(entry?.secret_path).toBe("shared/webhook-signing-key");
+    expect(JSON.parse(entry?.extra_data ?? "{}").partner_secret).toBe(true);
 
     const writer = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "user:writer", scopes: ["secrets:write"] })).body.token);
     const refused = await writer.put("/v1/partner/secrets/shared/webhook-signing-key", { data: { key: "hijacked" } });
