@@ -7,11 +7,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import { join } from "node:path";
+import autocannon from "autocannon";
 import pg from "pg";
 import { openDatabase } from "../src/storage/open.js";
-import { api, freePort, load, ROOT, type LoadResult } from "./lib.js";
+import { api, freePort, ROOT } from "./lib.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -59,16 +60,35 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-async function scenario(databaseUrl: string, sync: "normal" | "full"): Promise<LoadResult & { entries: number }> {
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  statuses: Record<string, number>;
+  errors: number;
+  entries: number;
+}
+
+async function scenario(databaseUrl: string, sync: "normal" | "full"): Promise<Result> {
   const server = await start({ DATABASE_URL: databaseUrl, SCAIVAULT_AUDIT_SYNC: sync });
   try {
     await api(server.baseUrl, server.token, "PUT", "/v1/secrets/bench/secret", { data: { client_id: "3MVG9", client_secret: "s".repeat(64) }, secret_type: "json" });
-    const result = await load({ url: `${server.baseUrl}/v1/secrets/bench/secret`, headers: { authorization: `Bearer ${server.token}` }, seconds: SECONDS, connections: CONNECTIONS });
+    const result = await autocannon({ url: `${server.baseUrl}/v1/secrets/bench/secret`, headers: { authorization: `Bearer ${server.token}` }, duration: SECONDS, connections: CONNECTIONS });
+    const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, (stat as { count: number }).count]));
     await stop(server.child);
     const db = openDatabase(databaseUrl);
     const row = await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'read' AND success = 1");
     await db.close();
-    return { ...result, entries: Number(row?.n ?? 0) };
+    return {
+      rps: Math.round(result.requests.average),
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      ok: statuses["200"] ?? 0,
+      statuses,
+      errors: result.errors + result.timeouts,
+      entries: Number(row?.n ?? 0),
+    };
   } finally {
     await stop(server.child);
   }
@@ -93,18 +113,21 @@ async function withPostgres<T>(work: (url: string) => Promise<T>): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const rows: Array<[string, LoadResult & { entries: number }]> = [];
+  const loadBefore = os.loadavg().map((l) => l.toFixed(1)).join(" ");
+  const rows: Array<[string, Result]> = [];
   for (const sync of ["normal", "full"] as const) {
     const dir = mkdtempSync(join(tmpdir(), "scaivault-bench-audit-"));
     rows.push([`sqlite ${sync}`, await scenario(`sqlite:${join(dir, "vault.db")}`, sync)]);
     rows.push([`postgres ${sync}`, await withPostgres((url) => scenario(url, sync))]);
   }
   console.log(`\nAudited reads (GET /v1/secrets/bench/secret), ${SECONDS}s, ${CONNECTIONS} connections\n`);
-  console.log("scenario           req/s   p50 ms   p99 ms   2xx total   read entries   non-2xx+errors");
+  console.log("scenario           req/s   p50 ms   p99 ms   200s   read entries   other statuses / errors");
   for (const [name, r] of rows) {
-    console.log(`${name.padEnd(16)} ${String(r.requestsPerSecond).padStart(7)} ${String(r.p50Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ${String(r.total - r.non2xx).padStart(11)} ${String(r.entries).padStart(14)} ${String(r.non2xx + r.errors).padStart(16)}`);
+    const others = Object.entries(r.statuses).filter(([code]) => code !== "200").map(([code, n]) => `${code}:${n}`).join(" ") || "-";
+    console.log(`${name.padEnd(16)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(8)} ${String(r.ok).padStart(6)} ${String(r.entries).padStart(14)}   ${others} / ${r.errors}`);
   }
-  console.log(JSON.stringify(Object.fromEntries(rows.map(([name, r]) => [name.replace(" ", "_"), { rps: r.requestsPerSecond, p50_ms: r.p50Ms, p99_ms: r.p99Ms, entries: r.entries, non2xx: r.non2xx, errors: r.errors }]))));
+  console.log(`load average before/after: ${loadBefore} / ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(JSON.stringify(Object.fromEntries(rows.map(([name, r]) => [name.replace(" ", "_"), r]))));
 }
 
 main().catch((error) => {
