@@ -185,3 +185,31 @@ describeEachBackend("audit: tamper evidence and secrecy", (backend) => {
     }
   });
 });
+
+describeEachBackend("audit: tenant isolation", (backend) => {
+  const vault = useVault(backend);
+
+  it("keeps each tenant's trail and chain to itself; the partner admin verifies them all", async () => {
+    const t = vault();
+    expect((await t.admin.post("/v1/identity/tenants", { id: "tnt_other", name: "Other" })).status).toBe(201);
+    await t.admin.put("/v1/secrets/default/only", { data: { v: 1 } });
+    await t.admin.put("/v1/secrets/other/only", { data: { v: 2 } }, { headers: { "x-tenant-id": "tnt_other" } });
+    const otherAuditor = await identityWith(t, { id: "sa:other-auditor", type: "service_account", scopes: ["audit:read"], rules: [{ path_pattern: "**", permissions: ["read"] }], tenantId: "tnt_other" });
+    const logs = await otherAuditor.get("/v1/audit/logs?limit=1000");
+    expect(logs.status).toBe(200);
+    expect(logs.body.logs.length).toBeGreaterThan(0);
+    expect(logs.body.logs.every((l: { tenant_id: string }) => l.tenant_id === "tnt_other")).toBe(true);
+    expect(logs.body.logs.some((l: { secret_path: string }) => l.secret_path === "default/only")).toBe(false);
+    // Not a partner admin: naming the default tenant is refused, whatever its policies say.
+    const cross = await otherAuditor.get("/v1/audit/logs", { headers: { "x-tenant-id": "tnt_default" } });
+    expect(cross.status).toBe(403);
+    expect(cross.body.error.code).toBe("tenant_access_denied");
+    const own = await otherAuditor.get("/v1/audit/verify");
+    expect(own.body).toMatchObject({ ok: true, chains: 1 });
+    const all = await t.admin.get("/v1/audit/verify");
+    expect(all.body.ok).toBe(true);
+    expect(all.body.chains).toBeGreaterThanOrEqual(3);
+    const heads = await t.vault.db.all<{ chain_id: string }>("SELECT chain_id FROM audit_chain_heads ORDER BY chain_id");
+    expect(heads.map((h) => h.chain_id)).toEqual(expect.arrayContaining(["tenant:tnt_default", "tenant:tnt_other"]));
+  });
+});
