@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { ApiClient } from "../testing/harness.js";
 import { exited, freePort, startServer } from "./child-server.js";
-import { TestReceiver } from "./test-receiver.js";
+import { eventually, TestReceiver } from "./test-receiver.js";
 
 describeEachBackend("events: kill -9 right after an acknowledged write", (backend) => {
   let database: ScratchDatabase;
@@ -48,7 +48,7 @@ describeEachBackend("events: kill -9 right after an acknowledged write", (backen
       await receiver.waitFor(() => receiver.answered.length >= 1, 30_000);
       const event = receiver.answered[0].event;
       expect(event).toMatchObject({ event_type: "secret.created", path: "crash/one" });
-      const log = await client.get(`/v1/webhooks/${hook.body.id}/deliveries?status=success`);
+      const log = await eventually(() => client.get(`/v1/webhooks/${hook.body.id}/deliveries?status=success`), (res) => res.body.deliveries?.length >= 1);
       expect(log.body.deliveries.map((d: { event_id: string }) => d.event_id)).toEqual([event.event_id]);
     } finally {
       server.kill("SIGTERM");

@@ -49,7 +49,8 @@ describeEachBackend("events: webhooks and webhook subscriptions", (backend) => {
     expect(hits[0].event).toMatchObject({ tenant_id: "tnt_default", partner_id: "ptn_default", identity_id: "user:admin", data: { old_version: 1, new_version: 2, is_rotation: false } });
     expect(hits[0].event.request_id).toMatch(/^req_/);
 
-    const deliveries = await admin.get(`/v1/subscriptions/${created.body.id}/deliveries`);
+    // The receiver answers before the worker records the outcome.
+    const deliveries = await eventually(() => admin.get(`/v1/subscriptions/${created.body.id}/deliveries`), (res) => res.body.deliveries[0]?.status === "success");
     expect(deliveries.status).toBe(200);
     expect(deliveries.body.deliveries[0]).toMatchObject({ status: "success", attempts: 1, response_code: 200, event_type: "secret.updated" });
   });
@@ -72,7 +73,7 @@ describeEachBackend("events: webhooks and webhook subscriptions", (backend) => {
 
     const listed = await admin.get("/v1/webhooks");
     expect(listed.body.webhooks.map((w: { id: string }) => w.id)).toContain(created.body.id);
-    const one = await admin.get(`/v1/webhooks/${created.body.id}`);
+    const one = await eventually(() => admin.get(`/v1/webhooks/${created.body.id}`), (res) => res.body.last_delivery?.status === "success");
     expect(one.body.statistics.deliveries_24h).toBeGreaterThanOrEqual(1);
     expect(one.body.last_delivery).toMatchObject({ status: "success", response_code: 200 });
     for (const response of [listed, one]) expect(response.text).not.toContain(secret);
