@@ -123,6 +123,14 @@ describeEachBackend("access: seed step 2 (policy bound to sa:reporting-service)"
     expect((await anonymous.withToken(token).get("/v1/auth/whoami")).body.identity_id).toBe("sa:reporting-service");
   });
 
+  it("documents the access endpoints in the OpenAPI document", async () => {
+    const spec = await vault().anonymous.get("/v1/openapi.json");
+    expect(spec.status).toBe(200);
+    for (const path of ["/v1/policies", "/v1/policies/{id}", "/v1/policies/{id}/bindings", "/v1/policies/{id}/bindings/{binding_id}", "/v1/policies/test", "/v1/auth/tokens", "/v1/auth/tokens/{id}", "/v1/auth/whoami", "/v1/auth/introspect", "/v1/identity/tenants", "/v1/partner/secrets/{path}"]) {
+      expect([path, spec.body.paths[path] !== undefined]).toEqual([path, true]);
+    }
+  });
+
   it("removing the binding applies on the next request", async () => {
     const { admin, anonymous } = vault();
     const token = (await admin.post("/v1/auth/tokens", { identity_id: "sa:reporting-service", scopes: ["secrets:read"] })).body.token;
