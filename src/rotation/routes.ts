@@ -1,6 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { validationError, VaultError } from "../http/errors.js";
 import { callerOf } from "../http/pipeline.js";
 import { splitSecretUrl } from "../secrets/paths.js";
 import {
@@ -27,6 +29,18 @@ import type { SecretPolicyService } from "./secret-policies.js";
 import type { RotationService } from "./service.js";
 
 const tags = ["rotation"];
+const checkRotateBody = TypeCompiler.Compile(PolicyRotateBody);
+
+/** An absent body means every assigned secret; a present one must be `{secret_paths: [...]}`. */
+function optionalRotateBody(body: unknown): string[] | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body !== "object" || Array.isArray(body)) throw new VaultError("invalid_request", "The request body must be a JSON object");
+  if (!checkRotateBody.Check(body)) {
+    const first = checkRotateBody.Errors(body).First();
+    throw validationError({ [first?.path.replace(/^\//, "").replace(/\//g, ".") || "body"]: first?.message ?? "invalid" });
+  }
+  return (body as { secret_paths?: string[] }).secret_paths;
+}
 const admin = (action: string) => ({ scope: "admin" as const, action, category: "rotation" });
 const Deleted = Type.Object({ id: Type.String(), deleted: Type.Boolean() }, { additionalProperties: true });
 
@@ -55,9 +69,10 @@ export function registerRotationRoutes(app: FastifyInstance, rotation: RotationS
     config: { ...admin("rotation_policy_unassign"), docPath: `${base}/{id}/secrets/{secret_path}` },
   }, async (request) => rotation.unassign(callerOf(request), request.params.id, request.params["*"]));
   r.post(`${base}/:id/rotate`, {
-    schema: { tags, summary: "Rotate the policy's secrets now", params: IdParams, body: Type.Optional(PolicyRotateBody), response: { 200: Type.Array(RotationHistoryItem) } },
+    // No body schema: the body is optional (`{"secret_paths": [...]}`), checked by hand below.
+    schema: { tags, summary: "Rotate the policy's secrets now (optional body {secret_paths})", params: IdParams, response: { 200: Type.Array(RotationHistoryItem) } },
     config: { scope: "secrets:rotate", action: "rotate", category: "rotation" },
-  }, async (request) => rotation.rotatePolicy(callerOf(request), request.params.id, request.body?.secret_paths));
+  }, async (request) => rotation.rotatePolicy(callerOf(request), request.params.id, optionalRotateBody(request.body)));
   r.get(`${base}/:id/history`, {
     schema: { tags, summary: "Rotation history of the policy", params: IdParams, querystring: HistoryQuery, response: { 200: listOf(RotationHistoryItem) } },
     config: { scope: "audit:read", action: "rotation_history", category: "rotation" },

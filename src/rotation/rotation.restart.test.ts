@@ -1,0 +1,112 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { describeEachBackend, postgresAvailable, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import { nodeSetup, outbox, sleep, startNode, waitFor, type Node } from "./testing.js";
+
+/** The scheduler's state lives in the database: a restart resumes it, and nodes sharing it fire once. */
+describeEachBackend("rotation: restarts", (backend) => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+  async function database(): Promise<ScratchDatabase> {
+    const db = await scratchDatabase(backend);
+    cleanup.push(() => db.drop());
+    return db;
+  }
+
+  it("catches up a due that passed while the vault was down, exactly once", async () => {
+    const setup = nodeSetup((await database()).url);
+    let node: Node = await startNode(setup);
+    const policy = (await node.admin.post("/v1/rotation/policies", { name: "auto", interval: "2s", grace_period: "1h", auto_generate: true })).body;
+    await node.admin.put("/v1/secrets/app/db", { data: { password: "before" } });
+    await node.admin.post(`/v1/rotation/policies/${policy.id}/secrets`, { secret_path: "app/db" });
+    await node.close();
+
+    await sleep(3000); // the due passes while no node runs
+    node = await startNode(setup);
+    cleanup.push(() => node.close());
+    const rotated = await waitFor("the missed rotation", async () => (await outbox(node.vault, "app/db")).find((e) => e.event_type === "secret.rotated"));
+    await node.admin.post(`/v1/rotation/policies/${policy.id}/disable`);
+    expect(rotated.data).toMatchObject({ old_version: 1, new_version: 2, auto_generated: true });
+    const read = await node.admin.get("/v1/secrets/app/db");
+    const rotations = (await outbox(node.vault, "app/db")).filter((e) => e.event_type === "secret.rotated");
+    expect(read.body.version).toBe(rotations.length + 1);
+    expect(rotations.filter((e) => e.data.old_version === 1)).toHaveLength(1);
+  });
+
+  it("resumes a cycle in the middle: the warning is not repeated, the due fires once after the restart", async () => {
+    const setup = nodeSetup((await database()).url);
+    let node: Node = await startNode(setup);
+    const policy = (await node.admin.post("/v1/rotation/policies", { name: "event", interval: "4s", warn_before: "3s", grace_period: "1h" })).body;
+    await node.admin.put("/v1/secrets/ext/api", { data: { key: "k1" } });
+    await node.admin.post(`/v1/rotation/policies/${policy.id}/secrets`, { secret_path: "ext/api" });
+    await waitFor("the warning", async () => (await outbox(node.vault, "ext/api")).some((e) => e.event_type === "rotation.due"));
+    await node.close();
+
+    await sleep(3500); // the due time passes while down
+    node = await startNode(setup);
+    cleanup.push(() => node.close());
+    await waitFor("the due after restart", async () => (await outbox(node.vault, "ext/api")).some((e) => e.event_type === "rotation.due" && e.data.due_now));
+    await sleep(1000);
+    const due = (await outbox(node.vault, "ext/api")).filter((e) => e.event_type === "rotation.due");
+    expect(due.map((e) => [e.data.due_now, e.data.threshold])).toEqual([
+      [false, "3s"],
+      [true, null],
+    ]);
+    expect((await node.admin.get("/v1/secrets/ext/api")).body.rotation.state).toBe("due");
+  });
+});
+
+const onPostgres = postgresAvailable() ? describe : describe.skip;
+
+onPostgres("rotation: two nodes on one PostgreSQL database", () => {
+  const nodes: Node[] = [];
+  let db: ScratchDatabase | undefined;
+  afterAll(async () => {
+    for (const node of nodes) await node.close();
+    await db?.drop();
+  });
+
+  it("fires every due once across nodes", async () => {
+    db = await scratchDatabase("postgres");
+    const setup = nodeSetup(db.url);
+    nodes.push(await startNode(setup));
+    nodes.push(await startNode(setup, { SCAIVAULT_SCHEDULER_POLL: "150ms" }));
+    const [a, b] = nodes;
+    const auto = (await a.admin.post("/v1/rotation/policies", { name: "auto-1s", interval: "1s", grace_period: "1h", auto_generate: true })).body;
+    const manual = (await b.admin.post("/v1/rotation/policies", { name: "event-2s", interval: "2s", warn_before: "1s", grace_period: "1s" })).body;
+    const autoPaths = ["a/one", "a/two", "a/three", "a/four"];
+    for (const path of autoPaths) {
+      await a.admin.put(`/v1/secrets/${path}`, { data: { password: "p0", user: path } });
+      await b.admin.post(`/v1/rotation/policies/${auto.id}/secrets`, { secret_path: path });
+    }
+    await a.admin.put("/v1/secrets/e/one", { data: { key: "k0" } });
+    await a.admin.post(`/v1/rotation/policies/${manual.id}/secrets`, { secret_path: "e/one" });
+
+    await waitFor("overdue on the event-driven secret", async () => (await outbox(a.vault, "e/one")).some((e) => e.event_type === "rotation.overdue"));
+    await waitFor("three rotations of every auto secret", async () => {
+      for (const path of autoPaths) if ((await b.admin.get(`/v1/secrets/${path}`)).body.version < 4) return false;
+      return true;
+    });
+    await b.admin.post(`/v1/rotation/policies/${auto.id}/disable`);
+    await sleep(500);
+
+    for (const path of autoPaths) {
+      const events = await outbox(a.vault, path);
+      const rotated = events.filter((e) => e.event_type === "secret.rotated");
+      const completed = events.filter((e) => e.event_type === "rotation.completed");
+      const version = (await a.admin.get(`/v1/secrets/${path}`)).body.version;
+      // One rotation per version written, each replacing a different version: no due fired twice.
+      expect(rotated.length).toBe(version - 1);
+      expect(completed.length).toBe(version - 1);
+      expect(new Set(rotated.map((e) => e.data.old_version)).size).toBe(rotated.length);
+      expect((await a.admin.get(`/v1/secrets/${path}`)).body.data.user).toBe(path);
+    }
+    const events = await outbox(b.vault, "e/one");
+    const warnings = events.filter((e) => e.event_type === "rotation.due" && !e.data.due_now);
+    const dues = events.filter((e) => e.event_type === "rotation.due" && e.data.due_now);
+    expect(warnings).toHaveLength(1);
+    expect(dues).toHaveLength(1);
+    expect(events.filter((e) => e.event_type === "rotation.overdue")).toHaveLength(1);
+  });
+});
