@@ -16,6 +16,7 @@ async function openStream(baseUrl: string, token: string, headers: Record<string
   const decoder = new TextDecoder();
   let buffer = "";
   const events: SseEvent[] = [];
+  const comments: string[] = [];
   let ended = false;
   const pump = (async () => {
     try {
@@ -27,6 +28,7 @@ async function openStream(baseUrl: string, token: string, headers: Record<string
         while ((cut = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut + 2);
+          for (const line of block.split("\n")) if (line.startsWith(":")) comments.push(line.slice(1).trim());
           const fields = Object.fromEntries(block.split("\n").filter((l) => !l.startsWith(":") && l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
           if (fields.id) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
         }
@@ -40,6 +42,7 @@ async function openStream(baseUrl: string, token: string, headers: Record<string
   return {
     response,
     events,
+    comments,
     get ended() {
       return ended;
     },
@@ -59,7 +62,7 @@ async function openStream(baseUrl: string, token: string, headers: Record<string
 }
 
 describeEachBackend("events: SSE stream", (backend) => {
-  const vault = useVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms" } });
+  const vault = useVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms", SCAIVAULT_SSE_HEARTBEAT: "200ms" } });
 
   it("streams events with id lines and resumes from Last-Event-ID with exactly the missed events", async () => {
     const { admin, baseUrl, adminToken } = vault();
@@ -83,6 +86,7 @@ describeEachBackend("events: SSE stream", (backend) => {
     await resumed.until((e) => e.length >= 2);
     await admin.put("/v1/secrets/sse/marker", { data: { v: 1 } });
     await resumed.until((e) => e.some((x) => x.data.path === "sse/marker"));
+    await resumed.until(() => resumed.comments.includes("heartbeat"));
     await resumed.close();
     expect(resumed.events.map((e) => [e.event, e.data.path])).toEqual([["secret.updated", "sse/a"], ["secret.deleted", "sse/b"], ["secret.created", "sse/marker"]]);
   });

@@ -204,4 +204,19 @@ describeEachBackend("events: webhooks and webhook subscriptions", (backend) => {
       await redirecting.stop();
     }
   });
+
+  it("times out a receiver that never answers and delivers on the retry", async () => {
+    const { admin } = vault();
+    const slow = await new TestReceiver((_r, i) => (i === 0 ? null : { status: 200 })).start();
+    try {
+      const hook = await admin.post("/v1/webhooks", { name: "slow", url: slow.url, secret: "slow", events: ["secret.created"], filters: { path_prefix: "slow/" } });
+      await admin.put("/v1/secrets/slow/one", { data: { v: 1 } });
+      const log = await eventually(() => admin.get(`/v1/webhooks/${hook.body.id}/deliveries`), (res) => res.body.deliveries[0]?.status === "success", 20_000);
+      expect(log.body.deliveries[0]).toMatchObject({ attempts: 2, response_code: 200 });
+      expect(slow.received).toHaveLength(2);
+      expect(slow.received[0].event.event_id).toBe(slow.received[1].event.event_id);
+    } finally {
+      await slow.stop();
+    }
+  });
 });
