@@ -59,8 +59,8 @@ export async function manageCommand(ctx: Ctx, group: string, sub: string | undef
       return show(out, page, () => printTable(rows(page.data), ["id", "name", "scope", "description"]));
     }
     case "policies get": return one(await c().policies.retrieve(id()));
-    case "policies create": return one(await c().policies.create(need(bodyFromFile(ctx), "policies create")));
-    case "policies update": return one(await c().policies.update(id(), need(bodyFromFile(ctx), "policies update")));
+    case "policies create": return one(await c().policies.create(need(bodyFromFile(ctx), "policies create") as never));
+    case "policies update": return one(await c().policies.update(id(), need(bodyFromFile(ctx), "policies update") as never));
     case "policies delete": return done(await c().policies.delete(id(), { force: args.bool("force") }), `deleted ${id()}`);
     case "policies bindings": {
       const page = await c().policies.listBindings(id());
@@ -69,7 +69,7 @@ export async function manageCommand(ctx: Ctx, group: string, sub: string | undef
     case "policies bind": {
       const identity = args.flag("identity");
       if (!identity) throw new UsageError("--identity is required (e.g. sa:reporting-service)");
-      return one(await c().policies.bind(id(), { identity_id: identity, identity_type: identityType(identity, args.flag("identity-type")), ...(args.flag("expires-at") ? { expires_at: args.flag("expires-at") } : {}) }));
+      return one(await c().policies.bind(id(), { identity_id: identity, identity_type: identityType(identity, args.flag("identity-type")) as never, ...(args.flag("expires-at") ? { expires_at: args.flag("expires-at") } : {}) }));
     }
     case "policies unbind": return done(await c().policies.unbind(id(), args.positional(3, "binding id")), "unbound");
     case "policies test": {
@@ -92,7 +92,7 @@ export async function manageCommand(ctx: Ctx, group: string, sub: string | undef
         ...(args.flag("description") ? { description: args.flag("description") } : {}),
       };
       if (!body.name || !body.interval) throw new UsageError("--name and --interval are required (or --file F)");
-      return one(await c().rotation.createPolicy(body));
+      return one(await c().rotation.createPolicy(body as never));
     }
     case "rotation delete": return done(await c().rotation.deletePolicy(id()), `deleted ${id()}`);
     case "rotation enable": return one(await c().rotation.enable(id()));
@@ -125,7 +125,7 @@ export async function manageCommand(ctx: Ctx, group: string, sub: string | undef
         ...(args.flag("scheme") ? { signature_scheme: args.flag("scheme") } : {}),
       };
       if (!body.name || !body.url) throw new UsageError("--name and --url are required (or --file F)");
-      return one(await c().webhooks.create(body));
+      return one(await c().webhooks.create(body as never));
     }
     case "webhooks delete": return done(await c().webhooks.delete(id()), `deleted ${id()}`);
     case "webhooks test": return one(await c().webhooks.test(id()));
@@ -139,7 +139,7 @@ export async function manageCommand(ctx: Ctx, group: string, sub: string | undef
       return show(out, page, () => printTable(rows(page.data), ["id", "name", "paths", "events"]));
     }
     case "subscriptions get": return one(await c().subscriptions.retrieve(id()));
-    case "subscriptions create": return one(await c().subscriptions.create(need(bodyFromFile(ctx), "subscriptions create")));
+    case "subscriptions create": return one(await c().subscriptions.create(need(bodyFromFile(ctx), "subscriptions create") as never));
     case "subscriptions delete": return done(await c().subscriptions.delete(id()), `deleted ${id()}`);
     case "subscriptions poll": {
       const answer = await c().subscriptions.poll(id(), { timeout: args.int("timeout") ?? 0, max_events: args.int("max-events") });
@@ -148,7 +148,7 @@ export async function manageCommand(ctx: Ctx, group: string, sub: string | undef
     case "subscriptions ack": return one(await c().subscriptions.ack(id(), args.positionals.slice(3)));
     case "audit logs": {
       const page = await c().audit.logs({
-        path_prefix: args.flag("path-prefix"), action: args.flag("action"), identity_id: args.flag("identity"), success: args.flag("success"),
+        path_prefix: args.flag("path-prefix"), action: args.flag("action"), identity_id: args.flag("identity"), success: args.has("success") ? args.bool("success") : undefined,
         from: args.flag("from"), to: args.flag("to"), request_id: args.flag("request-id"), limit: args.int("limit"), cursor: args.flag("cursor"),
       });
       if (out.json) return show(out, { logs: page.data, cursor: page.cursor, has_more: page.hasMore }, () => {});
