@@ -155,6 +155,23 @@ describeEachBackend("secrets: hostile input", (backend) => {
     await expectUnchanged();
   });
 
+  it("stores NUL characters in data and metadata faithfully, and refuses them in query strings", async () => {
+    const { admin } = vault();
+    const nul = "a\u0000b";
+    const write = await admin.put("/v1/secrets/victim/nul", { data: { [nul]: nul }, metadata: { description: nul, tags: [nul], owner: nul, custom: { [nul]: nul } } });
+    expect(write.status, write.text).toBe(201);
+    const read = await admin.get("/v1/secrets/victim/nul");
+    expect(read.body.data).toEqual({ [nul]: nul });
+    expect(read.body.metadata).toEqual({ description: nul, tags: [nul], owner: nul, custom: { [nul]: nul } });
+    expect((await admin.get(`/v1/secrets?tag=${encodeURIComponent(nul)}`)).body.data.map((s: any) => s.path)).toEqual(["victim/nul"]);
+    await admin.delete("/v1/secrets/victim/nul?permanent=true");
+    expectJsonError(await admin.get("/v1/secrets?prefix=%00"), 422, "validation_error");
+    expectJsonError(await admin.get("/v1/secrets?cursor=%00"), 400, "invalid_cursor");
+    expectJsonError(await admin.get("/v1/secrets/expiring?within=1d%00"), 400, "invalid_duration");
+    expectJsonError(await admin.get("/v1/secrets/victim/db?version=1%00"), 422, "validation_error");
+    await expectUnchanged();
+  });
+
   it("keeps prototype-looking keys as plain data", async () => {
     const body = '{"data": {"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}}';
     const write = await vault().admin.request("PUT", "/v1/secrets/victim/proto", { raw: body, headers: { "content-type": "application/json" } });
