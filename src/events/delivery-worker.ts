@@ -23,7 +23,7 @@ interface PushTarget {
 }
 
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
-const CLAIM_BATCH = 16;
+const CLAIM_BATCH = 32;
 
 /** ±10 % so that many receivers failing together do not retry in lockstep. */
 function jitter(ms: number): number {
