@@ -19,7 +19,7 @@ import { Keyring } from "./crypto/keyring.js";
 import { LocalRootKey, loadLocalRootKey } from "./crypto/root-key.js";
 import { createEvents } from "./events/module.js";
 import { EventOutbox } from "./events/outbox.js";
-import { clientErrorHandler, installErrorHandling } from "./http/error-handler.js";
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from "./http/error-handler.js";
 import { installPipeline, rewriteTenantPrefix } from "./http/pipeline.js";
 import { secretActionConstraint } from "./http/secret-action.js";
 import { SecretsReader } from "./secrets/reader.js";
@@ -100,6 +100,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     bodyLimit: config.maxBodyBytes,
     // Our own draining answers 503 in the contract's shape (src/ops); Fastify's would not.
     return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler as never,
     requestTimeout: config.ops.requestTimeoutMs,
     keepAliveTimeout: 5000,
     http: { maxHeaderSize: config.ops.maxHeaderBytes },

@@ -36,6 +36,9 @@ export function toVaultError(error: unknown): VaultError {
   if (error instanceof StorageError && (error.kind === "unavailable" || error.kind === "serialization")) {
     return new VaultError("service_unavailable", "Storage is temporarily unavailable; retry shortly", { retryAfterSeconds: 1 });
   }
+  if (error instanceof StorageError && error.kind === "invalid_input") {
+    return new VaultError("invalid_request", "The request contains characters that cannot be stored (such as NUL)");
+  }
   const fastifyError = error as FastifyError & { validation?: FieldError[]; validationContext?: string };
   if (fastifyError.validation) {
     return new VaultError("validation_error", "Request validation failed", {
@@ -99,4 +102,19 @@ export function clientErrorHandler(_error: Error, socket: Socket): void {
     `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `X-Request-ID: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * Errors Fastify raises while routing (a malformed percent-escape in the URL, a failing router
+ * constraint) come before any hook: without this they would leave in Fastify's own shape.
+ */
+export function frameworkErrorHandler(raw: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const error = toVaultError(raw);
+  void reply
+    .code(error.status)
+    .header("X-Request-ID", request.id)
+    .header("X-Content-Type-Options", "nosniff")
+    .header("Cache-Control", "no-store")
+    .type("application/json; charset=utf-8")
+    .send({ error: { code: error.code, message: error.message, details: error.details, request_id: request.id } });
 }

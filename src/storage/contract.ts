@@ -35,7 +35,8 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
-export type StorageErrorKind = "unique_violation" | "unavailable" | "serialization" | "other";
+/** `invalid_input`: a value the backend cannot store as text at all (PostgreSQL refuses NUL characters). */
+export type StorageErrorKind = "unique_violation" | "unavailable" | "serialization" | "invalid_input" | "other";
 
 /** A storage failure classified by the driver's error code, never by its message. */
 export class StorageError extends Error {

@@ -12,6 +12,7 @@ function classify(error: unknown): StorageError {
   if (error instanceof StorageError) return error;
   const code = (error as { code?: string }).code ?? "";
   if (code === "23505") return new StorageError("unique_violation", "unique constraint violated", { cause: error });
+  if (code === "22021" || code === "22P05") return new StorageError("invalid_input", `postgres refused a value (${code})`, { cause: error });
   if (code === "40001" || code === "40P01") return new StorageError("serialization", "transaction conflict", { cause: error });
   if (UNAVAILABLE_CODES.has(code) || !code) return new StorageError("unavailable", `postgres unavailable (${code || "connection"})`, { cause: error });
   return new StorageError("other", `postgres error (${code})`, { cause: error });
