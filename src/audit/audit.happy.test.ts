@@ -136,6 +136,26 @@ describeEachBackend("audit: happy paths", (backend) => {
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe("insufficient_scope");
   });
+
+  it("counts batch reads in the per-secret trail", async () => {
+    const t = vault();
+    const reporting = await identityWith(t, { id: "sa:batcher", type: "service_account", scopes: ["secrets:read"], rules: [{ path_pattern: "integrations/**", permissions: ["read"] }] });
+    const batch = await reporting.post("/v1/secrets/batch", { paths: ["integrations/salesforce/oauth", "integrations/salesforce", "paging/s1"] });
+    expect(batch.status).toBe(200);
+    const trail = await t.admin.get("/v1/audit/secrets/integrations/salesforce/oauth");
+    const batchEntry = trail.body.logs.find((l: { request_id: string }) => l.request_id === batch.headers.get("x-request-id"));
+    expect(batchEntry).toMatchObject({ action: "read", identity_id: "sa:batcher", secret_path: null, extra_data: { paths: ["integrations/salesforce/oauth"] } });
+    expect(trail.body.summary).toMatchObject({ reads: 2, last_read_by: "sa:batcher" });
+    expect(trail.body.summary.readers.map((r: { identity_id: string }) => r.identity_id).sort()).toEqual(["sa:batcher", "sa:reporting"]);
+    // A path the batch only failed on shows the attempt, not a read.
+    const other = await t.admin.get("/v1/audit/secrets/paging/s1");
+    expect(other.body.logs.some((l: { request_id: string }) => l.request_id === batch.headers.get("x-request-id"))).toBe(true);
+    expect(other.body.summary.readers).toEqual([]);
+    // "integrations" is only a prefix of the batch's paths, not a path it named.
+    const prefix = await t.admin.get("/v1/audit/secrets/integrations");
+    expect(prefix.status).toBe(200);
+    expect(prefix.body.logs.some((l: { request_id: string }) => l.request_id === batch.headers.get("x-request-id"))).toBe(false);
+  });
 });
 
 describeEachBackend("audit: requests to unknown routes", (backend) => {

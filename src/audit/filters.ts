@@ -8,8 +8,10 @@ export interface Filters {
   identity_id?: string;
   identity_type?: string;
   path_prefix?: string;
-  /** Exact path (the per-secret trail). */
+  /** One secret's entries, batch reads that name it included (the per-secret trail). */
   path?: string;
+  /** Entries whose secret_path is exactly this. */
+  exactPath?: string;
   success?: boolean;
   source_ip?: string;
   request_id?: string;
@@ -42,7 +44,12 @@ export function filterSql(filters: Filters, fieldPrefix = ""): { conditions: str
   }
   if (filters.identity_id !== undefined) conditions.push("identity_id = ?"), params.push(filters.identity_id);
   if (filters.identity_type !== undefined) conditions.push("identity_type = ?"), params.push(filters.identity_type);
-  if (filters.path !== undefined) conditions.push("secret_path = ?"), params.push(filters.path);
+  if (filters.exactPath !== undefined) conditions.push("secret_path = ?"), params.push(filters.exactPath);
+  if (filters.path !== undefined) {
+    // A batch read names its paths in extra_data (as JSON strings); the caller checks the match exactly.
+    conditions.push("(secret_path = ? OR (secret_path IS NULL AND action = 'read' AND extra_data LIKE ? ESCAPE '\\'))");
+    params.push(filters.path, `%${JSON.stringify(filters.path).replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  }
   if (filters.path_prefix !== undefined && filters.path_prefix !== "") {
     conditions.push("substr(secret_path, 1, ?) = ?");
     params.push(filters.path_prefix.length, filters.path_prefix);

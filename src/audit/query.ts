@@ -39,6 +39,19 @@ export function entryView(row: AuditRow): AuditEntryView {
   };
 }
 
+/** How a batch read (secret_path null, paths in extra_data) touched `path`, if it did. */
+export function batchMention(row: Pick<AuditRow, "secret_path" | "action" | "extra_data">, path: string): "read" | "failed" | null {
+  if (row.secret_path !== null || row.action !== "read") return null;
+  try {
+    const extra = JSON.parse(row.extra_data) as { paths?: unknown; denied_or_failed?: unknown };
+    if (Array.isArray(extra.paths) && extra.paths.includes(path)) return "read";
+    if (Array.isArray(extra.denied_or_failed) && extra.denied_or_failed.includes(path)) return "failed";
+  } catch {
+    // not a batch entry
+  }
+  return null;
+}
+
 interface Group {
   secret_path: string | null;
   identity_id: string | null;
@@ -154,9 +167,16 @@ export class AuditQueries {
     const visibility = await this.visibility(caller);
     if (!visibility.canReadPath(path)) throw denial({ allowed: false, code: "access_denied", policyId: null, ruleIndex: null, failedCondition: null }, "read");
     const { limit, cursor, ...filters } = query;
-    const page = await this.page(visibility, { ...filters, path }, limit ?? 100, cursor);
+    // The caller may read the path, so every entry about it is shown, batch reads included.
+    const onPath: Visibility = { ...visibility, canSee: (row) => row.secret_path === path || batchMention(row as AuditRow, path) !== null };
+    const page = await this.page(onPath, { ...filters, path }, limit ?? 100, cursor);
     const since = Date.now() - SUMMARY_DAYS * 86_400_000;
-    const groups = await this.groups(visibility, { path, from: iso(since) });
+    const groups = await this.groups(visibility, { exactPath: path, from: iso(since) });
+    for (const row of await this.batchEntries(visibility, path, since)) {
+      const mention = batchMention(row, path);
+      if (mention === null) continue;
+      groups.push({ secret_path: path, identity_id: row.identity_id, identity_type: row.identity_type, action: "read", success: mention === "read" ? 1 : 0, status: row.status, n: 1, first_at: row.timestamp, last_at: row.timestamp });
+    }
     const readers = new Map<string, { identity_id: string; identity_type: string | null; reads: number; last_read_at: number }>();
     let lastRead: { at: number; by: string | null } | null = null;
     for (const g of groups) {
@@ -185,6 +205,15 @@ export class AuditQueries {
         readers: [...readers.values()].sort((a, b) => b.last_read_at - a.last_read_at).map((r) => ({ ...r, last_read_at: iso(r.last_read_at) })),
       },
     };
+  }
+
+  private async batchEntries(visibility: Visibility, path: string, since: number): Promise<AuditRow[]> {
+    const scope = visibility.scopeSql();
+    const { conditions, params } = filterSql({ path, from: iso(since) });
+    return this.db.all<AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[scope.sql, ...conditions, "secret_path IS NULL"].join(" AND ")} LIMIT 10000`,
+      [...scope.params, ...params],
+    );
   }
 
   /** What one identity did (offboarding): the entries the caller may see, and a 30-day summary. */
