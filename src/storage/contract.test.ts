@@ -190,6 +190,22 @@ describeEachBackend("storage contract", (backend) => {
     expect((error as Error).message).toMatch(/pass tx down/);
   });
 
+  // SQLite is one node by design (multi-node means PostgreSQL); its busy wait would also block this
+  // single test process, so the case is PostgreSQL's.
+  skipOn(backend, "postgres")("postgres only: applies each migration once when three nodes migrate the same empty database at once", async () => {
+    const fresh = await scratchDatabase(backend);
+    const nodes = [openDatabase(fresh.url), openDatabase(fresh.url), openDatabase(fresh.url)];
+    try {
+      const applied = await Promise.all(nodes.map((node) => node.migrate(MIGRATIONS)));
+      expect(applied.flat().sort()).toEqual(["9001_contract_items", "9002_contract_counter"]);
+      expect((await nodes[0].get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(0);
+      expect(Number((await nodes[1].get<{ c: number }>("SELECT COUNT(*) AS c FROM counter"))?.c)).toBe(1);
+    } finally {
+      for (const node of nodes) await node.close();
+      await fresh.drop();
+    }
+  });
+
   it("closes idempotently", async () => {
     const extra = openDatabase(scratch.url);
     await extra.ping();

@@ -85,9 +85,10 @@ export class SqliteDatabase implements Database {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     try {
       const writer = new BetterSqlite3(file);
+      // First: switching to WAL needs a lock another process may hold for a moment.
+      writer.pragma("busy_timeout = 5000");
       writer.pragma("journal_mode = WAL");
       writer.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
-      writer.pragma("busy_timeout = 5000");
       writer.pragma("foreign_keys = ON");
       this.writer = new Connection(writer);
       const reader = file === ":memory:" ? writer : new BetterSqlite3(file);
