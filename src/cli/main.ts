@@ -10,7 +10,7 @@ import { VERSION } from "../system/routes.js";
 
 const HELP = `scaivault — the ScaiVault command line
 
-Usage: scaivault <group> <command> [args] [--json] [--url URL] [--token T] [--tenant ID]
+Usage: scaivault <group> <command> [args] [--json] [--base-url URL] [--token T] [--tenant ID]
 
   config set <key> <value> | get <key> | list      keys: ${CONFIG_KEYS.join(", ")}
   auth login --token T | logout | whoami
@@ -70,11 +70,11 @@ async function authCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
     case "login": {
       const token = ctx.args.flag("token") ?? process.env.SCAIVAULT_TOKEN;
       if (!token) throw new UsageError("scaivault auth login --token <token>");
-      const settings = resolveSettings({ url: ctx.args.flag("url"), token, tenant: ctx.args.flag("tenant") });
+      const settings = resolveSettings({ url: ctx.args.flag("base-url"), token, tenant: ctx.args.flag("tenant") });
       // Check the token before saving it: a typo fails here with exit code 2, not on the next command.
       const client = new ScaiVaultClient({ baseUrl: settings.baseUrl, token, retries: { maxAttempts: 1 } });
       const me = await client.auth.whoami();
-      writeConfig({ ...readConfig(), token, ...(ctx.args.flag("url") ? { base_url: ctx.args.flag("url") } : {}) });
+      writeConfig({ ...readConfig(), token, ...(ctx.args.flag("base-url") ? { base_url: ctx.args.flag("base-url") } : {}) });
       process.stdout.write(`logged in as ${String(me.identity_id)} (tenant ${String(me.tenant_id)}); token saved to ${configPath()}\n`);
       return;
     }
@@ -128,7 +128,7 @@ export async function run(argv: string[]): Promise<number> {
       out: { json: args.bool("json") },
       client() {
         if (client) return client;
-        const settings = resolveSettings({ url: args.flag("url"), token: args.flag("token"), tenant: args.flag("tenant") });
+        const settings = resolveSettings({ url: args.flag("base-url"), token: args.flag("token"), tenant: args.flag("tenant") });
         if (!settings.token) {
           throw new ScaiVaultError({ code: "authentication_required", status: 401, message: "no token: run `scaivault auth login --token …` or set SCAIVAULT_TOKEN" });
         }

@@ -160,8 +160,9 @@ export class Transport {
         signal: AbortSignal.timeout(this.options.timeout ?? 30_000),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      throw new NetworkError({ code: "network_error", status: 0, message: `request to ScaiVault failed: ${cause}` });
+      const cause = (error as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+      const reason = cause?.code ?? cause?.errors?.[0]?.code ?? (error as Error).name;
+      throw new NetworkError({ code: "network_error", status: 0, message: `request to ScaiVault failed: ${reason}` });
     }
     const text = await response.text();
     let parsed: unknown;
