@@ -13,6 +13,7 @@ export interface SchedulerOptions {
 
 const BATCH = 100;
 const MIN_SLEEP_MS = 20;
+const PENDING_RETRY_MS = 250;
 
 /**
  * The one background loop of rotation and expiry. Each pass acts on every moment that has come;
@@ -55,7 +56,9 @@ export class RotationScheduler {
       try {
         await this.pass();
         const next = await this.deps.schedules.nextMoment();
-        if (next !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, next - Date.now()));
+        // A moment still pending after a pass was skipped (locked by another node, or failing):
+        // look again soon, but not in a tight loop.
+        if (next !== null) sleep = Math.min(sleep, next <= Date.now() ? PENDING_RETRY_MS : Math.max(MIN_SLEEP_MS, next - Date.now()));
       } catch (error) {
         this.deps.log.error({ err: { name: (error as Error).name, code: failureReason(error).code } }, "rotation scheduler pass failed");
       }
