@@ -115,3 +115,21 @@ describeEachBackend("audit: failures and bad input", (backend) => {
     expect((await t.anonymous.get("/v1/audit/logs")).status).toBe(401);
   });
 });
+
+// A commit that fails after the service wrote its entry: only PostgreSQL can defer a trigger to
+// COMMIT, so this one runs there (the pipeline logic it checks is the same for both backends).
+describeEachBackend("audit: a change whose commit fails", (backend) => {
+  const vault = useVault(backend);
+
+  it.skipIf(backend === "sqlite")("records the failure instead of the rolled-back entry", async () => {
+    const t = vault();
+    await t.vault.db.run("CREATE FUNCTION refuse_commit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$ LANGUAGE plpgsql");
+    await t.vault.db.run("CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON secrets DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()");
+    const write = await t.admin.put("/v1/secrets/deferred/fail", { data: { v: 1 } });
+    expect(write.status).toBeGreaterThanOrEqual(500);
+    const logs = await t.admin.get(`/v1/audit/logs?request_id=${write.headers.get("x-request-id")}`);
+    expect(logs.body.logs).toEqual([expect.objectContaining({ action: "write", secret_path: "deferred/fail", success: false })]);
+    expect((await t.admin.get("/v1/secrets/deferred/fail")).status).toBe(404);
+    expect((await t.admin.get("/v1/audit/verify")).body.ok).toBe(true);
+  });
+});

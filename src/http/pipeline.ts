@@ -102,7 +102,9 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
   // Audit before the response leaves: if the entry cannot be written, the caller gets a 503, not the data.
   app.addHook("onSend", async (request, reply, payload) => {
     const ctx = request.vault;
-    if (!ctx || ctx.audit.recorded || !ctx.audit.action) return payload;
+    // An entry written inside a service's transaction is gone if that transaction rolled back, which
+    // is what an error answer means: the failure is then recorded here.
+    if (!ctx || (ctx.audit.recorded && reply.statusCode < 400) || !ctx.audit.action) return payload;
     try {
       await deps.audit.recordRequest(ctx, reply.statusCode);
       return payload;
