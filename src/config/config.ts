@@ -219,7 +219,8 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       localKeyFile: env.KMS_LOCAL_KEY_FILE || "./data/root.key",
     },
     logLevel: oneOf("LOG_LEVEL", env.LOG_LEVEL?.toLowerCase(), ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
-    logFormat: oneOf("LOG_FORMAT", env.LOG_FORMAT?.toLowerCase(), ["json", "pretty"] as const, "json"),
+    // The docs name `text`; `pretty` is the README's word for the same human format.
+    logFormat: oneOf("LOG_FORMAT", env.LOG_FORMAT?.toLowerCase(), ["json", "pretty", "text"] as const, "json") === "json" ? "json" : "pretty",
     bootstrapToken,
     webhookAllowPrivate: bool("SCAIVAULT_WEBHOOK_ALLOW_PRIVATE", env.SCAIVAULT_WEBHOOK_ALLOW_PRIVATE),
     rateLimits,

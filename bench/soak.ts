@@ -1,0 +1,183 @@
+/**
+ * Soak: mixed reads and writes against a vault process this script starts, then a report of
+ * errors, latency and memory (RSS sampled every second from /proc).
+ *
+ *   npx tsx bench/soak.ts [--seconds 60] [--connections 64] [--writes 0.2] [--backend sqlite|postgres]
+ *
+ * Rate limits are raised for the run: the soak measures stability under load, not the limiter.
+ * Exits 1 when any request failed (connection error, timeout or non-2xx).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import pg from "pg";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const SECONDS = Number(arg("seconds", "60"));
+const CONNECTIONS = Number(arg("connections", "64"));
+const WRITE_RATIO = Number(arg("writes", "0.2"));
+const BACKEND = arg("backend", "sqlite");
+const PATHS = 200;
+const PG_ADMIN = process.env.SCAIVAULT_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+function rssMb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Math.round(Number(match[1]) / 102.4) / 10 : NaN;
+}
+
+async function databaseUrl(dir: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (BACKEND === "sqlite") return { url: `sqlite:${join(dir, "vault.db")}`, drop: async () => {} };
+  const name = `sv_soak_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "scaivault-soak-"));
+  const db = await databaseUrl(dir);
+  const port = await freePort();
+  const token = `skt_${randomBytes(32).toString("base64url")}`;
+  const load = (await import("node:os")).loadavg()[0];
+  process.stderr.write(`soak: ${BACKEND}, ${CONNECTIONS} connections, ${SECONDS}s, load average before start ${load.toFixed(1)}\n`);
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/main.ts")], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      BIND_ADDRESS: `127.0.0.1:${port}`,
+      DATABASE_URL: db.url,
+      KMS_LOCAL_KEY: randomBytes(32).toString("base64"),
+      SCAIVAULT_BOOTSTRAP_TOKEN: token,
+      LOG_LEVEL: "warn",
+      RATE_LIMIT_READ: "100000000",
+      RATE_LIMIT_WRITE: "100000000",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${baseUrl}/v1/health`)).ok) break;
+      } catch {
+        if (i > 300) throw new Error("the vault did not start");
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    for (let i = 0; i < PATHS; i++) {
+      const response = await fetch(`${baseUrl}/v1/secrets/soak/s${i}`, { method: "PUT", headers, body: JSON.stringify({ data: { value: `seed-${i}` } }) });
+      if (response.status !== 201) throw new Error(`seeding failed: ${response.status}`);
+    }
+
+    const samples: Array<{ t: number; rss: number }> = [];
+    const started = Date.now();
+    const sampler = setInterval(() => samples.push({ t: (Date.now() - started) / 1000, rss: rssMb(child.pid!) }), 1000);
+    samples.push({ t: 0, rss: rssMb(child.pid!) });
+    let writes = 0;
+    const result = await autocannon({
+      url: baseUrl,
+      connections: CONNECTIONS,
+      duration: SECONDS,
+      timeout: 10,
+      requests: [
+        {
+          setupRequest: (request: Record<string, unknown>) => {
+            const path = `/v1/secrets/soak/s${Math.floor(Math.random() * PATHS)}`;
+            if (Math.random() < WRITE_RATIO) {
+              writes++;
+              return { ...request, method: "PUT", path, headers, body: JSON.stringify({ data: { value: randomBytes(16).toString("hex") } }) };
+            }
+            return { ...request, method: "GET", path, headers: { authorization: headers.authorization } };
+          },
+        },
+      ],
+    });
+    clearInterval(sampler);
+    samples.push({ t: (Date.now() - started) / 1000, rss: rssMb(child.pid!) });
+
+    const after = (s: number) => samples.find((x) => x.t >= s)?.rss ?? NaN;
+    const steady = samples.filter((x) => x.t >= 10);
+    const quarter = Math.max(1, Math.floor(steady.length / 4));
+    const mean = (xs: typeof samples) => xs.reduce((a, b) => a + b.rss, 0) / xs.length;
+    const metrics = await (await fetch(`${baseUrl}/v1/metrics`)).text();
+    const shed = Object.fromEntries([...metrics.matchAll(/^scaivault_load_shed_total\{reason="(\w+)"\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]));
+    const limited = [...metrics.matchAll(/^scaivault_rate_limit_hits_total\{category="(\w+)"\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[2]), 0);
+    const failures = result.errors + result.timeouts + result.non2xx;
+    const report = {
+      backend: BACKEND,
+      seconds: SECONDS,
+      connections: CONNECTIONS,
+      write_ratio: WRITE_RATIO,
+      requests: result.requests.total,
+      writes_sent: writes,
+      requests_per_second: Math.round(result.requests.average),
+      latency_ms: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+      errors: result.errors,
+      timeouts: result.timeouts,
+      non_2xx: result.non2xx,
+      shed_503_by_reason: shed,
+      rate_limited_429: limited,
+      status_codes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [code, (v as { count: number }).count])),
+      rss_mb: {
+        start: samples[0].rss,
+        at_10s: after(10),
+        at_30s: after(30),
+        end: samples[samples.length - 1].rss,
+        max: Math.max(...samples.map((x) => x.rss)),
+        steady_first_quarter_mean: Math.round(mean(steady.slice(0, quarter)) * 10) / 10,
+        steady_last_quarter_mean: Math.round(mean(steady.slice(-quarter)) * 10) / 10,
+      },
+    };
+    process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+    if (failures > 0) process.exitCode = 1;
+  } finally {
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("exit", (code) => {
+        process.stdout.write(`vault exited with code ${code} after SIGTERM\n`);
+        resolve();
+      });
+      child.kill("SIGTERM");
+    });
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`soak failed: ${(error as Error).message}\n`);
+  process.exit(1);
+});
