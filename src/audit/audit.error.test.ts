@@ -56,6 +56,23 @@ describeEachBackend("audit: failures and bad input", (backend) => {
     expect((await t.admin.get("/v1/audit/verify")).body.ok).toBe(true);
   });
 
+  it("fails only the requests whose own entry cannot be written, not their batch neighbours", async () => {
+    const t = vault();
+    if (t.backend === "sqlite") {
+      await t.vault.db.run("CREATE TRIGGER audit_poison BEFORE INSERT ON audit_log WHEN NEW.secret_path = 'poison/x' BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+    } else {
+      await t.vault.db.run("CREATE FUNCTION audit_poison() RETURNS trigger AS $$ BEGIN IF NEW.secret_path = 'poison/x' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql");
+      await t.vault.db.run("CREATE TRIGGER audit_poison BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_poison()");
+    }
+    try {
+      const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => t.admin.get(i % 8 === 0 ? "/v1/secrets/poison/x" : "/v1/secrets/guarded/one")));
+      responses.forEach((r, i) => expect(r.status).toBe(i % 8 === 0 ? 503 : 200));
+    } finally {
+      await t.vault.db.run(t.backend === "sqlite" ? "DROP TRIGGER audit_poison" : "DROP TRIGGER audit_poison ON audit_log");
+    }
+    expect((await t.admin.get("/v1/audit/verify")).body.ok).toBe(true);
+  });
+
   it("refuses bad filters with field errors and bad cursors with invalid_cursor", async () => {
     const t = vault();
     const cases: Array<[string, number, string, string?]> = [
