@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import type { Database, Queryable } from "../storage/contract.js";
 import { isUniqueViolation } from "../storage/contract.js";
+import { ConfigError } from "../config/config.js";
 import { newId } from "../shared/ids.js";
 import { open, seal } from "./aead.js";
 import type { RootKeyProvider } from "./root-key.js";
@@ -139,6 +140,10 @@ export class Keyring {
     if (cached) return cached;
     const row = await (tx ?? this.db).get<KeyRow>("SELECT id, kind, owner_id, wrapped, wrapping_key_id FROM crypto_keys WHERE id = ?", [id]);
     if (!row) throw new Error(`key ${id} is missing`);
+    if (row.kind !== "tenant" && row.wrapping_key_id !== this.root.keyId) {
+      // Key ids are public fingerprints: naming them tells the operator which key to restore.
+      throw new ConfigError("KMS_LOCAL_KEY", `the root key (${this.root.keyId}) is not the one this database's keys are wrapped with (${row.wrapping_key_id}); set KMS_LOCAL_KEY or KMS_LOCAL_KEY_FILE to that key`);
+    }
     const aad = keyAad(row.kind, row.owner_id, row.id);
     const material =
       row.kind === "tenant"

@@ -4,6 +4,7 @@ import type { VaultTokens } from "../access/vault-tokens.js";
 import { SCOPES } from "../access/scopes.js";
 import { newId } from "../shared/ids.js";
 import type { Database } from "../storage/contract.js";
+import { isUniqueViolation } from "../storage/contract.js";
 import type { TenancyStore } from "./store.js";
 
 export const DEFAULT_PARTNER_ID = "ptn_default";
@@ -21,18 +22,29 @@ export interface BootstrapResult {
  * built-in partner-wide policy granting `admin` on `**` bound to `user:admin`, and an admin token.
  * All in one transaction, so a crash leaves either nothing or everything.
  */
-export async function bootstrap(
-  deps: { db: Database; tenancy: TenancyStore; policies: PolicyStore; tokens: VaultTokens; keyring: Keyring },
-  configuredToken: string | null,
-): Promise<BootstrapResult> {
-  const { db, tenancy, policies, tokens, keyring } = deps;
-  if ((await tenancy.countPartners()) > 0) {
-    // A token given in the environment is honoured on an existing database too.
-    if (configuredToken && !(await tokens.isRegistered(configuredToken))) {
-      await tokens.issue(adminToken(configuredToken));
+export async function bootstrap(deps: BootstrapDeps, configuredToken: string | null): Promise<BootstrapResult> {
+  // A token given in the environment is honoured on an existing database too.
+  const existing = async (): Promise<BootstrapResult> => {
+    if (configuredToken && !(await deps.tokens.isRegistered(configuredToken))) {
+      await deps.tokens.issue(adminToken(configuredToken));
     }
     return { generatedToken: null, created: false };
+  };
+  if ((await deps.tenancy.countPartners()) > 0) return existing();
+  try {
+    return { generatedToken: await createDefaults(deps, configuredToken), created: true };
+  } catch (error) {
+    // Another node sharing the database bootstrapped first: its rows stand, nothing is printed here.
+    if (isUniqueViolation(error)) return existing();
+    throw error;
   }
+}
+
+type BootstrapDeps = { db: Database; tenancy: TenancyStore; policies: PolicyStore; tokens: VaultTokens; keyring: Keyring };
+
+/** Creates the defaults in one transaction; answers the generated token (null when configured). */
+async function createDefaults(deps: BootstrapDeps, configuredToken: string | null): Promise<string | null> {
+  const { db, tenancy, policies, tokens, keyring } = deps;
   const now = Date.now();
   let generated: string | null = null;
   await db.transaction(async (tx) => {
@@ -63,7 +75,7 @@ export async function bootstrap(
     const issued = await tokens.issue(adminToken(configuredToken ?? undefined), tx);
     if (!configuredToken) generated = issued.token;
   });
-  return { generatedToken: generated, created: true };
+  return generated;
 }
 
 function adminToken(plaintext: string | undefined) {
