@@ -82,3 +82,32 @@ class RetryTest(unittest.TestCase):
         self.listener.script[:] = [429]
         self.client.secrets.write(path="a/b", data={"k": "v"})
         self.assertEqual([m for m, _, _ in self.listener.seen], ["PUT", "PUT"])
+
+
+class RealRateLimitTest(unittest.TestCase):
+    """The real server's limiter (RATE_LIMIT_READ=60: a bucket of 60, one token a second)."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        from tests import support
+        cls.server = support.Server({"RATE_LIMIT_READ": "60"})
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.stop()
+
+    def test_reads_past_the_limit_wait_retry_after_and_succeed(self) -> None:
+        self.server.call("PUT", "/v1/secrets/py/limited", {"data": {"v": "1"}})
+        patient = ScaiVaultClient(base_url=self.server.base_url, token=self.server.admin_token, max_attempts=5)
+        impatient = ScaiVaultClient(base_url=self.server.base_url, token=self.server.admin_token, max_attempts=1)
+        limited = None
+        for _ in range(120):
+            try:
+                impatient.secrets.read("py/limited")
+            except RateLimitError as error:
+                limited = error
+                break
+        self.assertIsNotNone(limited, "the limiter never answered 429")
+        self.assertEqual((limited.code, limited.status), ("rate_limited", 429))
+        self.assertGreaterEqual(limited.retry_after, 1)
+        self.assertEqual(patient.secrets.read("py/limited").data, {"v": "1"})
