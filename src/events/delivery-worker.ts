@@ -46,7 +46,7 @@ export class DeliveryWorker {
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly deps: { db: Database; audit: AuditRecorder; targets: TargetsStore; deliveries: DeliveryStore; secrets: SigningSecrets; dispatcher: Dispatcher; log: (msg: string, extra?: Record<string, unknown>) => void },
+    private readonly deps: { db: Database; audit: AuditRecorder; targets: TargetsStore; deliveries: DeliveryStore; secrets: SigningSecrets; dispatcher: Dispatcher; log: (msg: string, extra?: Record<string, unknown>) => void; onAttempt?: (outcome: "success" | "failure" | "blocked") => void },
     private readonly options: WorkerOptions,
   ) {}
 
@@ -152,6 +152,7 @@ export class DeliveryWorker {
     if (target.previousSecret) headers["x-scaivault-signature-previous"] = signatureFor(target.scheme, target.previousSecret, timestamp, body);
     const result = await sendWebhook({ url: target.url, body, headers, timeoutMs: this.options.timeoutMs, allowPrivate: this.options.allowPrivate });
     const base = { attempts, response_code: result.status, last_error: result.error, duration_ms: result.durationMs };
+    this.deps.onAttempt?.(result.ok ? "success" : result.error?.startsWith("ssrf_blocked") ? "blocked" : "failure");
     if (result.ok) {
       await this.settle(row, { ...base, status: "success", next_attempt_at: now, delivered_at: Date.now() });
     } else if (result.gone) {

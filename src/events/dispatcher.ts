@@ -58,13 +58,19 @@ export class Dispatcher {
   /** Runs one pass; returns how many events it dispatched. */
   async pass(): Promise<number> {
     const { db } = this.deps;
-    if (!(await db.get("SELECT id FROM events WHERE dispatch_seq IS NULL LIMIT 1"))) return 0;
+    const order = db.dialect === "postgres" ? "outbox_seq" : "rowid";
+    const peeked = await db.all<EventRow>(`SELECT * FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`, [BATCH]);
+    if (peeked.length === 0) return 0;
     // Targets and their owners' policies are loaded before the transaction: policy evaluation
-    // reads the database itself, which SQLite's single writer forbids inside our transaction.
+    // reads the database itself, which SQLite's single writer forbids inside our transaction. Only
+    // the subscriptions some peeked event could reach get an evaluator, and the transaction then
+    // handles exactly the peeked events (any that committed since wait for the next pass).
     const webhooks = await this.deps.targets.enabledWebhooks(null, db);
     const subscriptions = await this.deps.targets.activeSubscriptions(null, db);
     const evaluators = new Map<string, Evaluator>();
-    for (const sub of subscriptions) evaluators.set(sub.id, await this.deps.authorizer.forCaller(ownerCaller(sub)));
+    for (const sub of subscriptions) {
+      if (peeked.some((row) => this.couldReach(sub, row))) evaluators.set(sub.id, await this.deps.authorizer.forCaller(ownerCaller(sub)));
+    }
     const tenants = new Set<string>();
     const count = await db.transaction(async (tx) => {
       if (db.dialect === "postgres") {
@@ -73,8 +79,7 @@ export class Dispatcher {
       }
       const state = await tx.get<{ last_seq: number | string }>(`SELECT last_seq FROM event_dispatch_state WHERE id = 1${db.dialect === "postgres" ? " FOR UPDATE" : ""}`);
       let seq = Number(state?.last_seq ?? 0);
-      const order = db.dialect === "postgres" ? "outbox_seq" : "rowid";
-      const rows = await tx.all<EventRow>(`SELECT * FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`, [BATCH]);
+      const rows = await tx.all<EventRow>(`SELECT * FROM events WHERE dispatch_seq IS NULL AND id IN (${peeked.map(() => "?").join(", ")}) ORDER BY ${order}`, peeked.map((r) => r.id));
       for (const row of rows) {
         seq += 1;
         await tx.run("UPDATE events SET dispatch_seq = ? WHERE id = ?", [seq, row.id]);
@@ -87,6 +92,10 @@ export class Dispatcher {
     });
     if (count > 0) this.signal.emit("dispatched", [...tenants]);
     return count;
+  }
+
+  private couldReach(sub: SubscriptionRow, row: EventRow): boolean {
+    return sub.tenant_id === row.tenant_id && eventTypeMatches(JSON.parse(sub.events) as string[], row.event_type) && pathMatchesAny(JSON.parse(sub.paths) as string[], row.path);
   }
 
   private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], evaluators: Map<string, Evaluator>): Promise<void> {

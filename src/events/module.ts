@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
@@ -24,14 +25,28 @@ export interface EventsModule {
 }
 
 /** Wires the events domain: stores, the fan-out pass, the delivery worker, services and routes. */
-export function createEvents(deps: { db: Database; config: VaultConfig; keyring: Keyring; authorizer: Authorizer; audit: AuditRecorder; outbox: EventOutbox; log: (msg: string, extra?: Record<string, unknown>) => void }): EventsModule {
+export function createEvents(deps: { db: Database; config: VaultConfig; keyring: Keyring; authorizer: Authorizer; audit: AuditRecorder; outbox: EventOutbox; log: (msg: string, extra?: Record<string, unknown>) => void; registry?: Registry }): EventsModule {
   const { db, config } = deps;
+  const attempts = deps.registry
+    ? new Counter({ name: "scaivault_webhook_delivery_attempts_total", help: "Webhook and subscription delivery attempts by outcome", labelNames: ["outcome"], registers: [deps.registry] })
+    : null;
+  if (deps.registry) {
+    new Gauge({
+      name: "scaivault_webhook_queue_depth",
+      help: "Deliveries waiting to be sent (all nodes)",
+      registers: [deps.registry],
+      async collect() {
+        const row = await db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM event_deliveries WHERE status = 'pending'").catch(() => undefined);
+        if (row) this.set(Number(row.n));
+      },
+    });
+  }
   const targets = new TargetsStore(db);
   const deliveries = new DeliveryStore(db);
   const secrets = new SigningSecrets(deps.keyring);
   const dispatcher = new Dispatcher({ db, targets, deliveries, authorizer: deps.authorizer });
   const worker = new DeliveryWorker(
-    { db, audit: deps.audit, targets, deliveries, secrets, dispatcher, log: deps.log },
+    { db, audit: deps.audit, targets, deliveries, secrets, dispatcher, log: deps.log, onAttempt: (outcome) => attempts?.inc({ outcome }) },
     { retryScheduleMs: config.events.retryScheduleMs, timeoutMs: config.events.webhookTimeoutMs, pollIntervalMs: config.events.pollIntervalMs, allowPrivate: config.webhookAllowPrivate },
   );
   const serviceDeps = { db, targets, deliveries, secrets, audit: deps.audit, worker };

@@ -219,4 +219,15 @@ describeEachBackend("events: webhooks and webhook subscriptions", (backend) => {
       await slow.stop();
     }
   });
+
+  it("exposes delivery attempts and the queue depth as metrics", async () => {
+    const { anonymous } = vault();
+    const metrics = await anonymous.get("/v1/metrics");
+    expect(metrics.status).toBe(200);
+    const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\d+)`, "m").exec(metrics.text)?.[1]);
+    // Earlier tests in this file: successes, the 503/410/500 failures and the time-out.
+    expect(value('scaivault_webhook_delivery_attempts_total{outcome="success"}')).toBeGreaterThanOrEqual(5);
+    expect(value('scaivault_webhook_delivery_attempts_total{outcome="failure"}')).toBeGreaterThanOrEqual(6);
+    expect(value("scaivault_webhook_queue_depth")).toBeGreaterThanOrEqual(0);
+  });
 });
