@@ -134,7 +134,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   auditTrail.registerRoutes(app);
   rotation.register(app);
   rotation.start(app.log);
-  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
 
