@@ -176,6 +176,16 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
     expect(refused.body.error.code).toBe("insufficient_scope");
   });
 
+  it("only a partner admin may issue a token for an identity with partner-wide grants", async () => {
+    const { admin, anonymous } = vault();
+    const tenantAdmin = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "user:tenant-admin", scopes: ["admin"] })).body.token);
+    const impersonation = await tenantAdmin.post("/v1/auth/tokens", { identity_id: "user:admin", scopes: ["secrets:read"] });
+    expect(impersonation.status).toBe(403);
+    expect(impersonation.body.error.code).toBe("forbidden");
+    expect((await tenantAdmin.post("/v1/auth/tokens", { identity_id: "user:someone", scopes: ["secrets:read"] })).status).toBe(201);
+    expect((await admin.post("/v1/auth/tokens", { identity_id: "user:admin", scopes: ["secrets:read"] })).status).toBe(201);
+  });
+
   it("validates token requests with specific codes", async () => {
     const { admin } = vault();
     expect((await admin.post("/v1/auth/tokens", { identity_id: "user:x", expires_in: "soon" })).body.error.code).toBe("invalid_duration");

@@ -165,6 +165,15 @@ export class PolicyStore {
     return rows.map(toBinding);
   }
 
+  /** Whether the identity is bound to a partner-wide policy (its grants reach every tenant). */
+  async hasPartnerBinding(partnerId: string, identityId: string, tx?: Queryable): Promise<boolean> {
+    const row = await (tx ?? this.db).get(
+      "SELECT b.id FROM policy_bindings b JOIN policies p ON p.id = b.policy_id WHERE b.partner_id = ? AND b.identity_id = ? AND p.scope = 'partner'",
+      [partnerId, identityId],
+    );
+    return row !== undefined;
+  }
+
   async findBinding(policyId: string, identityId: string, tx: Queryable): Promise<Binding | undefined> {
     const row = await tx.get<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM policy_bindings WHERE policy_id = ? AND identity_id = ?`, [policyId, identityId]);
     return row ? toBinding(row) : undefined;

@@ -11,7 +11,8 @@ import { iso, isoOrNull } from "../shared/time.js";
 import type { Database } from "../storage/contract.js";
 import type { Authenticator } from "./authenticator.js";
 import { normalizeIdentity } from "./identities.js";
-import type { Principal } from "./principal.js";
+import type { PolicyStore } from "./policy-store.js";
+import { isPartnerAdmin, type Principal } from "./principal.js";
 import { SCOPES, isScope, scopesAllow } from "./scopes.js";
 import type { TokenRecord, TokenStore } from "./token-store.js";
 import type { VaultTokens } from "./vault-tokens.js";
@@ -60,6 +61,7 @@ export interface TokenRouteDeps {
   store: TokenStore;
   authenticator: Authenticator;
   audit: AuditRecorder;
+  policies: PolicyStore;
 }
 
 function identityOf(body: CreateTokenBody): { id: string; type: "user" | "service_account" } {
@@ -83,6 +85,10 @@ async function issue(deps: TokenRouteDeps, caller: Caller, body: CreateTokenBody
   const seconds = requireDuration("expires_in", body.expires_in ?? DEFAULT_EXPIRES_IN);
   if (seconds > MAX_EXPIRES_SECONDS) throw new VaultError("invalid_duration", "expires_in may be at most 3650d", { details: { field: "expires_in" } });
   return deps.db.transaction(async (tx) => {
+    // Partner-wide bindings reach every tenant: only a partner admin may mint a token that inherits them.
+    if (!isPartnerAdmin(caller.principal) && (await deps.policies.hasPartnerBinding(caller.tenant.partnerId, identity.id, tx))) {
+      throw new VaultError("forbidden", `${identity.id} holds partner-wide grants; only a partner admin may issue tokens for it`);
+    }
     const issued = await deps.tokens.issue(
       {
         partnerId: caller.tenant.partnerId,
