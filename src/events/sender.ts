@@ -38,7 +38,16 @@ export async function sendWebhook(options: SendOptions): Promise<SendResult> {
   const url = new URL(options.url);
   let target;
   try {
-    target = await resolveTarget(url.hostname, options.allowPrivate);
+    // DNS counts against the attempt's timeout too, so an attempt never outlives its lease.
+    let dnsTimer: NodeJS.Timeout | undefined;
+    const dnsTimeout = new Promise<never>((_, reject) => {
+      dnsTimer = setTimeout(() => reject(new Error("dns timeout")), options.timeoutMs);
+    });
+    try {
+      target = await Promise.race([resolveTarget(url.hostname, options.allowPrivate), dnsTimeout]);
+    } finally {
+      clearTimeout(dnsTimer);
+    }
   } catch (error) {
     if (error instanceof BlockedDestinationError) return done({ error: `ssrf_blocked: ${error.message}` });
     return done({ error: `dns: could not resolve ${url.hostname}` });
