@@ -105,7 +105,7 @@ describeEachBackend("access: policies API errors and lifecycle", (backend) => {
   });
 
   it("a policy change applies on the next request; an expired binding stops granting", async () => {
-    const { admin, anonymous, vault: server } = vault();
+    const { admin, anonymous } = vault();
     await admin.put("/v1/secrets/live/one", { data: { v: 1 } });
     const client = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "user:live", scopes: ["secrets:read"] })).body.token);
     const id = (await admin.post("/v1/policies", { name: "live", rules: [rule("live/*")] })).body.id;
@@ -120,9 +120,12 @@ describeEachBackend("access: policies API errors and lifecycle", (backend) => {
     expect((await client.get("/v1/secrets/live/one")).status).toBe(403);
     expect((await admin.patch(`/v1/policies/${id}`, { is_active: true })).status).toBe(200);
     expect((await client.get("/v1/secrets/live/one")).status).toBe(200);
-    // The binding's expiry passing (set directly, as time would) ends the grant without any change event.
-    await server.db.run("UPDATE policy_bindings SET expires_at = ? WHERE id = ?", [Date.now() - 1, binding.body.id]);
-    await server.db.run("UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1");
+    // A binding's expiry ends the grant by itself, with no change to announce it.
+    expect((await admin.delete(`/v1/policies/${id}/bindings/${binding.body.id}`)).status).toBe(200);
+    const expiresAt = Date.now() + 1500;
+    expect((await admin.post(`/v1/policies/${id}/bindings`, { identity_type: "user", identity_id: "user:live", expires_at: new Date(expiresAt).toISOString() })).status).toBe(201);
+    expect((await client.get("/v1/secrets/live/one")).status).toBe(200);
+    while (Date.now() <= expiresAt) await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await client.get("/v1/secrets/live/one")).status).toBe(403);
   });
 
