@@ -72,6 +72,24 @@ describeEachBackend("secrets: hostile input", (backend) => {
     await expectUnchanged();
   });
 
+  it("refuses reserved words on every method that takes a path, never reaching another endpoint", async () => {
+    for (const [method, target] of [
+      ["GET", "/v1/secrets/batch"],
+      ["DELETE", "/v1/secrets/batch"],
+      ["DELETE", "/v1/secrets/expiring"],
+      ["GET", "/v1/secrets/batch/metadata"],
+      ["GET", "/v1/secrets/expiring/versions"],
+      ["POST", "/v1/secrets/batch/undelete"],
+      ["DELETE", "/v1/secrets/victim/versions"],
+      ["DELETE", "/v1/secrets/victim/metadata"],
+      ["GET", "/v1/secrets/versions"],
+      ["GET", "/v1/secrets/metadata/versions"],
+    ] as const) {
+      expectJsonError(await raw(method, target), 400, "invalid_path");
+    }
+    await expectUnchanged();
+  });
+
   it("refuses invalid UTF-8 in the path with a JSON 400, never a 5xx", async () => {
     const target = Buffer.concat([Buffer.from("/v1/secrets/victim/d"), Buffer.from([0xff, 0xfe]), Buffer.from("b")]);
     const response = await raw("PUT", target, JSON.stringify({ data: { password: "overwritten" } }));
