@@ -118,6 +118,23 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
     expect(crossing.body.error.code).toBe("tenant_access_denied");
   });
 
+  it("a partner-level JWT (partner_id, no tenant) reads partner secrets and names tenants explicitly", async () => {
+    const { admin } = vault();
+    expect((await admin.put("/v1/partner/secrets/shared/jwt-key", { data: { k: "partner" } })).status).toBe(201);
+    const partnerAdmin = await scaikey.sign({ sub: "user:admin", partner_id: "ptn_default", role: "partner_admin", scope: "secrets:read" });
+    const who = await call(partnerAdmin);
+    expect(who.status).toBe(200);
+    expect(who.body).toMatchObject({ tenant_id: null, partner_id: "ptn_default", roles: ["partner_admin"] });
+    expect((await call(partnerAdmin, "/v1/partner/secrets/shared/jwt-key")).body.data).toEqual({ k: "partner" });
+    const noTenant = await call(partnerAdmin, "/v1/secrets/team/sre/pager");
+    expect(noTenant.status).toBe(400);
+    const named = await vault().anonymous.withToken(partnerAdmin).get("/v1/secrets/team/sre/pager", { headers: { "x-tenant-id": "tnt_default" } });
+    expect(named.status).toBe(200);
+    // Without a partner admin role, the same claims cannot name a tenant.
+    const plain = await scaikey.sign({ sub: "user:admin", partner_id: "ptn_default", scope: "secrets:read" });
+    expect((await vault().anonymous.withToken(plain).get("/v1/secrets/team/sre/pager", { headers: { "x-tenant-id": "tnt_default" } })).body.error.code).toBe("tenant_access_denied");
+  });
+
   it("vault tokens: unknown → token_invalid, revoked → token_revoked, expired → token_expired, no header → authentication_required", async () => {
     const { admin, anonymous, vault: server } = vault();
     expect((await anonymous.get("/v1/auth/whoami")).body.error.code).toBe("authentication_required");
