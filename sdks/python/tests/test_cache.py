@@ -39,3 +39,51 @@ class CacheTest(unittest.TestCase):
                 time.sleep(0.05)
             self.assertEqual(seen, "new")
         self.assertFalse(cached.cache_stream_connected)
+
+
+class StreamDownTest(unittest.TestCase):
+    """A listener whose event stream answers 503: the cache falls back to its TTL; close() stops the thread."""
+
+    def test_ttl_bounds_staleness_while_the_stream_is_down(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        counts = {"reads": 0, "stream": 0}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.startswith("/v1/events/stream"):
+                    counts["stream"] += 1
+                    status, body = 503, {"error": {"code": "service_unavailable", "message": "down", "details": {}, "request_id": "req_s"}}
+                else:
+                    counts["reads"] += 1
+                    status, body = 200, {"path": "a/b", "version": counts["reads"], "data": {"n": counts["reads"]}, "metadata": {}}
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=listener.serve_forever, daemon=True).start()
+        try:
+            client = ScaiVaultClient(base_url=f"http://127.0.0.1:{listener.server_port}", token="t", cache_ttl=1)
+            self.assertEqual(client.secrets.read("a/b").data["n"], 1)
+            self.assertEqual(client.secrets.read("a/b").data["n"], 1)
+            self.assertEqual(counts["reads"], 1)
+            self.assertFalse(client.cache_stream_connected)
+            time.sleep(1.2)
+            self.assertEqual(client.secrets.read("a/b").data["n"], 2)
+            client.close()
+            self.assertGreaterEqual(counts["stream"], 1)
+            attempts = counts["stream"]
+            time.sleep(1.5)
+            self.assertEqual(counts["stream"], attempts)
+        finally:
+            listener.shutdown()
+            listener.server_close()
