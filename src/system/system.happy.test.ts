@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { useVault } from "../testing/harness.js";
+import { startVault, useVault } from "../testing/harness.js";
 
 describeEachBackend("system endpoints", (backend) => {
   const vault = useVault(backend);
@@ -53,5 +53,24 @@ describeEachBackend("system endpoints", (backend) => {
     expect(Object.keys(body.properties).sort()).toEqual(["data", "metadata", "options", "secret_type"]);
     expect(body.additionalProperties).toBe(false);
     expect(Object.keys(body.properties.options.properties)).toEqual(expect.arrayContaining(["max_versions", "expires_in", "rotation_policy_id", "notify_before", "cas"]));
+  });
+
+  it("answers readiness 503 not_ready with Retry-After once the database is gone, while liveness stays healthy", async () => {
+    const test = await startVault(backend);
+    try {
+      await test.vault.db.close();
+      const ready = await test.anonymous.get("/v1/health/ready");
+      expect(ready.status).toBe(503);
+      expect(ready.headers.get("retry-after")).toBe("1");
+      expect(ready.body.status).toBe("not_ready");
+      expect(ready.body.checks.database).toBe("error");
+      expect(ready.body.checks.encryption).toBe("ok");
+      expect(JSON.stringify(ready.body)).not.toMatch(/postgres:|sqlite:|password/);
+      expect((await test.anonymous.get("/v1/health")).status).toBe(200);
+    } finally {
+      // Closing a vault whose database is already closed may complain; the scratch database goes regardless.
+      await test.vault.close().catch(() => {});
+      await test.database.drop();
+    }
   });
 });
