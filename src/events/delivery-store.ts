@@ -75,6 +75,9 @@ export class DeliveryStore {
    * them to `owner`. PostgreSQL skips rows another node holds, so two nodes never take the same one.
    */
   async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<DeliveryRow[]> {
+    // A plain read first: most rounds find nothing due, and need not hold a transaction to learn it.
+    const due = await this.db.get("SELECT id FROM event_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) LIMIT 1", [now, now]);
+    if (!due) return [];
     const skipLocked = this.db.dialect === "postgres" ? " FOR UPDATE OF d SKIP LOCKED" : "";
     return this.db.transaction(async (tx) => {
       const rows = await tx.all<DeliveryRow>(
