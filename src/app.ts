@@ -117,7 +117,13 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
-    transform: ({ schema, url, route }) => ({ schema, url: (route.config as { docPath?: string } | undefined)?.docPath ?? url }),
+    transform: ({ schema, url, route }) => {
+      const docPath = (route.config as { docPath?: string } | undefined)?.docPath;
+      if (!docPath) return { schema, url };
+      // Wildcard routes document their `{path}`, which may span several segments.
+      const params = docPath.includes("{path}") ? { type: "object", properties: { path: { type: "string", description: "the secret path, slashes included (not encoded)" } }, required: ["path"] } : undefined;
+      return { schema: params ? { ...schema, params } : schema, url: docPath };
+    },
   });
 
   installErrorHandling(app);

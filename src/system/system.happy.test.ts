@@ -49,6 +49,9 @@ describeEachBackend("system endpoints", (backend) => {
       expect(operations).toContain(operation);
     }
     const put = spec.paths["/v1/secrets/{path}"].put;
+    expect(put.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "path", in: "path", required: true })]));
+    const versions = spec.paths["/v1/secrets/{path}/versions"].get;
+    expect(versions.parameters.map((p: { name: string }) => p.name)).toContain("path");
     const body = put.requestBody.content["application/json"].schema;
     expect(Object.keys(body.properties).sort()).toEqual(["data", "metadata", "options", "secret_type"]);
     expect(body.additionalProperties).toBe(false);
