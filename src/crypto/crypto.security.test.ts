@@ -74,6 +74,15 @@ describeEachBackend("encryption at rest", (backend) => {
     expect(stored.some((value) => value.includes(Buffer.from("no secret here")))).toBe(true);
   });
 
+  it.skipIf(backend !== "sqlite")("sqlite only: after a checkpoint the main database file holds the rows, and still no value", async () => {
+    const test = vault();
+    await test.vault.db.run("PRAGMA wal_checkpoint(PASSIVE)");
+    const main = readFileSync(test.database.file!);
+    expect(main.includes(Buffer.from("no secret here"))).toBe(true);
+    expect(containsMarker(main, MARKER)).toBe(false);
+    expect(containsMarker(main, test.adminToken)).toBe(false);
+  });
+
   it("logs no secret value and no token, even at trace level", async () => {
     const { logs, adminToken } = vault();
     expect(logs.length).toBeGreaterThan(5);
