@@ -101,4 +101,18 @@ describeEachBackend("events: polling subscriptions", (backend) => {
     expect((await admin.delete(`/v1/subscriptions/${mine.body.id}`)).status).toBe(200);
     expect((await admin.get(`/v1/subscriptions/${mine.body.id}`)).body.error.code).toBe("subscription_not_found");
   });
+
+  it("accepts the seed's step 6 curl verbatim (placeholder host and secret) and never returns the secret", async () => {
+    const { admin } = vault();
+    const created = await admin.post("/v1/subscriptions", {
+      name: "reporting-service-sf-rotations",
+      paths: ["integrations/salesforce/oauth"],
+      events: ["secret.rotated", "secret.updated"],
+      delivery: { type: "webhook", url: "https://reporting.acme.example/scaivault/events", secret: "whsec_..." },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: expect.stringMatching(/^sub_/), name: "reporting-service-sf-rotations", status: "active", identity_id: "user:admin" });
+    expect(created.text).not.toContain("whsec_...");
+    expect((await admin.get(`/v1/subscriptions/${created.body.id}`)).text).not.toContain("whsec_...");
+  });
 });
