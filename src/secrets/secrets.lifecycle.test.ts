@@ -108,6 +108,9 @@ describeEachBackend("secrets: versions, options and lifecycle", (backend) => {
     expectError(await admin.put("/v1/secrets/life/cas", { data: { a: 9 } }, { headers: { "if-match": "1" } }), 409, "version_conflict");
     expect((await admin.put("/v1/secrets/life/cas", { data: { a: 3 } }, { headers: { "if-match": '"2"' } })).status).toBe(200);
     expectError(await admin.put("/v1/secrets/life/cas", { data: { a: 9 } }, { headers: { "if-match": "*" } }), 422, "validation_error");
+    const both = await admin.put("/v1/secrets/life/cas", { data: { a: 9 }, options: { cas: 3 } }, { headers: { "if-match": "2" } });
+    expectError(both, 422, "validation_error");
+    expect(both.body.error.details.fields["If-Match"]).toBeDefined();
     expect((await admin.get("/v1/secrets/life/cas")).body).toMatchObject({ version: 3, data: { a: 3 } });
   });
 

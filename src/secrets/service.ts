@@ -98,6 +98,9 @@ export class SecretsService {
     if (plaintext.length > this.deps.maxSecretBytes) {
       throw new VaultError("payload_too_large", `Secret data is limited to ${this.deps.maxSecretBytes} bytes`, { details: { limit_bytes: this.deps.maxSecretBytes } });
     }
+    if (options.cas !== undefined && ifMatch !== undefined && options.cas !== ifMatch) {
+      throw new VaultError("validation_error", "If-Match and options.cas name different versions", { details: { fields: { "If-Match": "disagrees with options.cas" } } });
+    }
     const cas = options.cas ?? ifMatch;
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "write");
