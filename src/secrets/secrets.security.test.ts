@@ -153,6 +153,17 @@ describeEachBackend("secrets: hostile input", (backend) => {
     await expectUnchanged();
   });
 
+  it("refuses metadata over 16 KiB on write and patch (it is listed in plaintext with every item)", async () => {
+    const { admin } = vault();
+    const custom = { blob: "m".repeat(17 * 1024) };
+    const write = await admin.put("/v1/secrets/victim/db", { data: { a: 1 }, metadata: { custom } });
+    expectJsonError(write, 422, "validation_error");
+    expect(Object.keys(write.body.error.details.fields)).toEqual(["metadata"]);
+    expectJsonError(await admin.patch("/v1/secrets/victim/db/metadata", { metadata: { custom } }), 422, "validation_error");
+    expectJsonError(await admin.put("/v1/secrets/victim/fresh", { data: { a: 1 }, metadata: { custom } }), 422, "validation_error");
+    await expectUnchanged();
+  });
+
   it("refuses malformed JSON and non-object bodies with invalid_request", async () => {
     for (const body of ["{", "not json", "[1,2]", '"text"', "42", "null", "true", '{"data": {"a": 1}} trailing']) {
       const response = await vault().admin.request("PUT", "/v1/secrets/victim/db", { raw: body, headers: { "content-type": "application/json" } });

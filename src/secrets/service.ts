@@ -49,6 +49,15 @@ export function requireSecretType(value: string | undefined): string | undefined
   return value;
 }
 
+// Metadata is stored and listed in plaintext with every item: a list of 1000 must stay small.
+const MAX_METADATA_BYTES = 16 * 1024;
+
+function checkMetadataSize(metadata: unknown): void {
+  if (metadata !== undefined && Buffer.byteLength(JSON.stringify(metadata), "utf8") > MAX_METADATA_BYTES) {
+    throw new VaultError("validation_error", `metadata is limited to ${MAX_METADATA_BYTES} bytes as JSON`, { details: { fields: { metadata: `must be at most ${MAX_METADATA_BYTES} bytes as JSON` } } });
+  }
+}
+
 /** `null` clears a duration option; any string, the empty one included, must parse. */
 function checkDurations(options: { expires_in?: string | null; notify_before?: string | null }): void {
   // Beyond a century an expiry is meaningless, and far enough out it no longer fits a date.
@@ -94,6 +103,7 @@ export class SecretsService {
     const options = body.options ?? {};
     const expiresIn = options.expires_in;
     checkDurations(options);
+    checkMetadataSize(body.metadata);
     const plaintext = Buffer.from(JSON.stringify(body.data), "utf8");
     if (plaintext.length > this.deps.maxSecretBytes) {
       throw new VaultError("payload_too_large", `Secret data is limited to ${this.deps.maxSecretBytes} bytes`, { details: { limit_bytes: this.deps.maxSecretBytes } });
@@ -213,6 +223,7 @@ export class SecretsService {
     const secretType = requireSecretType(body.secret_type);
     const options = body.options ?? {};
     checkDurations(options);
+    checkMetadataSize(body.metadata);
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "write");
     return this.mutate(caller, () => 200, async (tx, emit) => {
