@@ -74,6 +74,20 @@ async function tourOfTheApi(admin: ApiClient, anonymous: ApiClient, hookUrl: str
   if (webhook.body?.id) ok((await admin.post(`/v1/webhooks/${webhook.body.id}/test`)).status);
   ok((await admin.put("/v1/secrets/logscan/app/db", { data: { password: value("pw3") } })).status);
 
+  // Rotation with a generated value: the vault's own new secret must not be logged either.
+  expect((await admin.put("/v1/secrets/logscan/rotated", { data: { password: value("pre-rotation") }, secret_type: "kv" })).status).toBe(201);
+  const rotation = await admin.post("/v1/rotation/policies", { name: "log-scan", interval: "90d", grace_period: "48h", auto_generate: true });
+  ok(rotation.status);
+  if (rotation.body?.id) ok((await admin.post(`/v1/rotation/policies/${rotation.body.id}/secrets`, { secret_path: "logscan/rotated" })).status);
+  ok((await admin.post("/v1/secrets/logscan/rotated/rotate")).status);
+  const rotated = await admin.get("/v1/secrets/logscan/rotated");
+  expect(rotated.body.version).toBe(2); // the vault generated a new value
+  const collect = (data: unknown): void => {
+    if (typeof data === "string" && data.length >= 8) secrets.push(data);
+    else if (data && typeof data === "object") Object.values(data).forEach(collect);
+  };
+  collect(rotated.body?.data);
+
   // Audit.
   ok((await admin.get("/v1/audit/logs?path_prefix=logscan/")).status);
   ok((await admin.get("/v1/audit/verify")).status);
