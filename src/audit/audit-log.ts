@@ -99,14 +99,10 @@ export class AuditLog {
   }
 
   private async commit(rows: readonly UnchainedRow[]): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      if (this.db.dialect === "postgres" && this.options.sync === "normal") {
-        // Survives a crash of the vault (the server has the commit); only a database host crash
-        // can lose the last fraction of a second, as SQLite's synchronous=NORMAL does on power loss.
-        await tx.run("SET LOCAL synchronous_commit TO OFF");
-      }
-      await this.chain.append(tx, rows);
-    });
+    // PostgreSQL with `normal`: synchronous_commit off for these batches. That survives a crash of
+    // the vault (the server has the commit); only a database host crash can lose the last fraction
+    // of a second, as SQLite's synchronous=NORMAL does on power loss.
+    await this.db.transaction((tx) => this.chain.append(tx, rows, { asyncCommit: this.options.sync === "normal" }));
   }
 }
 

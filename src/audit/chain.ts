@@ -87,7 +87,11 @@ interface Head {
 export class ChainAppender {
   constructor(private readonly hasher: ChainHasher, private readonly dialect: Dialect) {}
 
-  async append(tx: Queryable, entries: readonly UnchainedRow[]): Promise<AuditRow[]> {
+  /**
+   * `asyncCommit` (PostgreSQL): the transaction commits with synchronous_commit off, set in the
+   * same statement that locks the head — every round trip counts inside a group commit.
+   */
+  async append(tx: Queryable, entries: readonly UnchainedRow[], options: { asyncCommit?: boolean } = {}): Promise<AuditRow[]> {
     const byChain = new Map<string, UnchainedRow[]>();
     for (const entry of entries) {
       const chainId = chainIdOf(entry.partner_id, entry.tenant_id);
@@ -98,7 +102,7 @@ export class ChainAppender {
     const written: AuditRow[] = [];
     for (const chainId of [...byChain.keys()].sort()) {
       const list = byChain.get(chainId)!;
-      const head = await this.lockHead(tx, chainId, list[0].partner_id, list[0].tenant_id);
+      const head = await this.lockHead(tx, chainId, list[0].partner_id, list[0].tenant_id, options.asyncCommit === true);
       let { seq, hash } = head;
       const rows: AuditRow[] = [];
       for (const entry of list) {
@@ -107,15 +111,17 @@ export class ChainAppender {
         hash = this.hasher.hash(unsigned);
         rows.push({ ...unsigned, hash });
       }
-      await this.insert(tx, rows);
-      await tx.run("UPDATE audit_chain_heads SET seq = ?, hash = ?, updated_at = ? WHERE chain_id = ?", [seq, hash, Date.now(), chainId]);
+      await this.insertAndAdvance(tx, rows, chainId, seq, hash);
       written.push(...rows);
     }
     return written;
   }
 
-  private async lockHead(tx: Queryable, chainId: string, partnerId: string, tenantId: string | null): Promise<Head> {
-    const select = `SELECT seq, hash FROM audit_chain_heads WHERE chain_id = ?${this.dialect === "postgres" ? " FOR UPDATE" : ""}`;
+  private async lockHead(tx: Queryable, chainId: string, partnerId: string, tenantId: string | null, asyncCommit: boolean): Promise<Head> {
+    const select =
+      this.dialect === "postgres"
+        ? `SELECT ${asyncCommit ? "set_config('synchronous_commit', 'off', true) AS sync, " : ""}seq, hash FROM audit_chain_heads WHERE chain_id = ? FOR UPDATE`
+        : "SELECT seq, hash FROM audit_chain_heads WHERE chain_id = ?";
     let head = await tx.get<Head>(select, [chainId]);
     if (!head) {
       await tx.run(
@@ -128,9 +134,11 @@ export class ChainAppender {
     return { seq: Number(head.seq), hash: head.hash };
   }
 
-  private async insert(tx: Queryable, rows: readonly AuditRow[]): Promise<void> {
-    // Multi-row inserts keep a group commit to a few statements; stay well under parameter limits.
+  /** Multi-row inserts (chunks well under parameter limits), then the head moves to the last entry. */
+  private async insertAndAdvance(tx: Queryable, rows: readonly AuditRow[], chainId: string, seq: number, hash: string): Promise<void> {
     const chunk = 100;
+    const advance = "UPDATE audit_chain_heads SET seq = ?, hash = ?, updated_at = ? WHERE chain_id = ?";
+    const advanceParams: SqlParam[] = [seq, hash, Date.now(), chainId];
     for (let start = 0; start < rows.length; start += chunk) {
       const part = rows.slice(start, start + chunk);
       const marks = part.map(() => `(${new Array(COLUMN_COUNT).fill("?").join(", ")})`).join(", ");
@@ -139,7 +147,14 @@ export class ChainAppender {
         params.push(r.id, r.chain_id, r.seq, r.partner_id, r.tenant_id, r.timestamp, r.action, r.identity_type, r.identity_id, r.secret_path,
           r.source_ip, r.user_agent, r.success, r.status, r.duration_ms, r.request_id, r.extra_data, r.prev_hash, r.hash);
       }
-      await tx.run(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ${marks}`, params);
+      const insert = `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ${marks}`;
+      if (this.dialect === "postgres" && start + chunk >= rows.length) {
+        // One round trip for the last chunk and the head (SQLite has no data-modifying CTEs).
+        await tx.run(`WITH inserted AS (${insert} RETURNING 1) ${advance}`, [...params, ...advanceParams]);
+        return;
+      }
+      await tx.run(insert, params);
     }
+    await tx.run(advance, advanceParams);
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Authorizer } from "../access/authorizer.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Database } from "../storage/contract.js";
+import { PostgresDatabase } from "../storage/postgres.js";
 import { AuditLog } from "./audit-log.js";
 import { ChainAppender, ChainHasher } from "./chain.js";
 import { AuditExports } from "./export.js";
@@ -18,13 +19,18 @@ export interface AuditTrailOptions {
   exportDir: string;
   /** The partner whose chain records requests that name no tenant (failed authentication). */
   unauthenticatedPartnerId: string;
+  /**
+   * PostgreSQL only: group commits get two connections of their own, so a batch never queues
+   * for a pool connection behind the very requests that are waiting for it.
+   */
+  databaseUrl?: string;
 }
 
 export interface AuditTrail {
   recorder: AuditRecorder;
   verifier: ChainVerifier;
   registerRoutes(app: FastifyInstance): void;
-  /** Lets pending group commits and export jobs finish (before the database closes). */
+  /** Lets pending group commits and export jobs finish, then releases the audit's own connections (before the database closes). */
   drain(): Promise<void>;
 }
 
@@ -32,7 +38,8 @@ export interface AuditTrail {
 export async function buildAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
   const { db, keyring, authorizer } = options;
   const hasher = new ChainHasher(await keyring.systemKey("audit-chain"));
-  const log = new AuditLog(db, new ChainAppender(hasher, db.dialect), { sync: options.sync });
+  const writer = db.dialect === "postgres" && options.databaseUrl ? new PostgresDatabase(options.databaseUrl, { max: 2 }) : null;
+  const log = new AuditLog(writer ?? db, new ChainAppender(hasher, db.dialect), { sync: options.sync });
   const recorder = new AuditRecorder(log, options.unauthenticatedPartnerId, await keyring.hmacFor("audit"));
   const verifier = new ChainVerifier(db, hasher);
   const queries = new AuditQueries(db, authorizer);
@@ -44,6 +51,7 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
     async drain() {
       await exports.drain();
       await recorder.drain();
+      await writer?.close();
     },
   };
 }
