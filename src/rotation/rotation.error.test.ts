@@ -99,4 +99,20 @@ describeEachBackend("rotation and secret policies: bad input", (backend) => {
     expect((await admin.get("/v1/rotation/due?within_hours=-1")).status).toBe(422);
     expect((await admin.get("/v1/rotation/policies?cursor=%%%")).body.error.code).toBe("invalid_cursor");
   });
+
+  it("a manual auto-rotation whose recipe cannot run answers the failure's code and records it", async () => {
+    const { admin, vault: v } = vault();
+    const sp = (await admin.post("/v1/secret-policies", { name: "off", is_active: false, fields: [{ name: "password", generator: "hex" }] })).body;
+    const policy = (await admin.post("/v1/rotation/policies", { name: "uses-off", interval: "30d", auto_generate: true, secret_policy_id: sp.id })).body;
+    await admin.put("/v1/secrets/app/stuck", { data: { password: "p" }, options: { rotation_policy_id: policy.id } });
+    const res = await admin.post("/v1/secrets/app/stuck/rotate");
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe("invalid_config");
+    const history = (await admin.get(`/v1/rotation/policies/${policy.id}/history`)).body.data;
+    expect(history).toEqual([expect.objectContaining({ status: "failed", trigger: "manual", secret_path: "app/stuck", new_version: null })]);
+    expect(res.body.error.details.history_id).toBe(history[0].id);
+    const failed = await v.db.all<{ data: string }>("SELECT data FROM events WHERE event_type = 'rotation.failed' AND path = 'app/stuck'");
+    expect(failed).toHaveLength(1);
+    expect((await admin.get("/v1/secrets/app/stuck")).body.version).toBe(1);
+  });
 });

@@ -155,4 +155,20 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
     expect(all.body.map((i: { secret_path: string; new_version: number }) => [i.secret_path, i.new_version])).toEqual([["app/svc-a", 3], ["app/svc-b", 3]]);
     expect(await eventsOf("app/svc-a", "secret.rotated")).toHaveLength(2);
   });
+
+  it("picks up a rotation policy linked by a metadata PATCH (no new version)", async () => {
+    const { admin } = vault();
+    const policy = (await admin.post("/v1/rotation/policies", { name: "via-patch", interval: "1d" })).body;
+    await admin.put("/v1/secrets/app/patched", { data: { a: 1 } });
+    const patch = await admin.patch("/v1/secrets/app/patched/metadata", { options: { rotation_policy_id: policy.id } });
+    expect(patch.status).toBe(200);
+    const block = await waitFor("the schedule", async () => {
+      const read = await admin.get("/v1/secrets/app/patched");
+      return read.body.rotation?.next_rotation_at ? read.body.rotation : undefined;
+    });
+    expect(block).toMatchObject({ policy_id: policy.id, state: "scheduled", last_rotated_at: null });
+    expect((await admin.get(`/v1/rotation/policies/${policy.id}`)).body.secrets_count).toBe(1);
+    await admin.patch("/v1/secrets/app/patched/metadata", { options: { rotation_policy_id: null } });
+    await waitFor("the detach", async () => (await admin.get(`/v1/rotation/policies/${policy.id}`)).body.secrets_count === 0);
+  });
 });
