@@ -5,7 +5,7 @@ import type { Caller } from "../http/context.js";
 import { VaultError, isVaultError, type ErrorCode } from "../http/errors.js";
 import type { Emit, SecretsService, SecretWriteHook, WrittenVersion } from "../secrets/service.js";
 import type { SecretRow, SecretStore } from "../secrets/store.js";
-import { newId } from "../shared/ids.js";
+import { newId, randomBase62 } from "../shared/ids.js";
 import { iso, isoOrNull } from "../shared/time.js";
 import { StorageError, type Database, type Queryable } from "../storage/contract.js";
 import { eventBase, SCHEDULER_IDENTITY, systemCaller, withEvents } from "./actor.js";
@@ -52,6 +52,9 @@ export function failureReason(error: unknown): { code: ErrorCode; reason: string
  * its events (and, for rotations, its audit entry) in the same transaction.
  */
 export class RotationEngine implements SecretWriteHook {
+  /** Names this process in scheduler audit entries, so an operator can tell which node acted. */
+  private readonly node = `node_${randomBase62(10)}`;
+
   constructor(private readonly deps: EngineDeps) {}
 
   /** The `rotation` block of a secret object. */
@@ -335,7 +338,7 @@ export class RotationEngine implements SecretWriteHook {
       secretPath: path,
       success,
       requestId: caller.requestId,
-      extraData: extra,
+      extraData: { ...extra, node: this.node },
     });
   }
 }

@@ -102,6 +102,17 @@ onPostgres("rotation: two nodes on one PostgreSQL database", () => {
       expect(new Set(rotated.map((e) => e.data.old_version)).size).toBe(rotated.length);
       expect((await a.admin.get(`/v1/secrets/${path}`)).body.data.user).toBe(path);
     }
+    // Every rotation has one audit entry, whichever node wrote it.
+    const audited = await a.vault.db.all<{ secret_path: string; extra_data: string }>("SELECT secret_path, extra_data FROM audit_log WHERE action = 'rotate' AND identity_id = 'system:rotation-scheduler'");
+    let rotations = 0;
+    for (const path of autoPaths) rotations += (await outbox(a.vault, path)).filter((e) => e.event_type === "secret.rotated").length;
+    expect(audited).toHaveLength(rotations);
+    const byNode = new Map<string, number>();
+    for (const row of audited) byNode.set(JSON.parse(row.extra_data).node, (byNode.get(JSON.parse(row.extra_data).node) ?? 0) + 1);
+    const late = (await a.vault.db.all<{ created_at: number; data: string }>("SELECT created_at, data FROM events WHERE event_type = 'rotation.due' AND path = 'e/one'"))
+      .map((e) => e.created_at - Date.parse(JSON.parse(e.data).due_at) + (JSON.parse(e.data).due_now ? 0 : 1000));
+    console.info(`two nodes: ${rotations} rotations, by node ${JSON.stringify([...byNode.values()])}; rotation.due fired ${late.join(", ")} ms after its moment`);
+
     const events = await outbox(b.vault, "e/one");
     const warnings = events.filter((e) => e.event_type === "rotation.due" && !e.data.due_now);
     const dues = events.filter((e) => e.event_type === "rotation.due" && e.data.due_now);
