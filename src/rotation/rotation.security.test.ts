@@ -58,4 +58,29 @@ describeEachBackend("rotation: scopes, policy and secrecy", (backend) => {
     }
     expect(audit).toContain("rotate");
   });
+
+  it("keeps policies, recipes and schedules inside their tenant", async () => {
+    const { admin } = vault();
+    const tenant = await admin.post("/v1/identity/tenants", { id: "tnt_rot_other", name: "other" });
+    expect(tenant.status).toBe(201);
+    const other = { headers: { "X-Tenant-ID": "tnt_rot_other" } };
+    const policy = (await admin.post("/v1/rotation/policies", { name: "home", interval: "30d" })).body;
+    const sp = (await admin.post("/v1/secret-policies", { name: "home-sp", fields: [{ name: "k", generator: "hex" }] })).body;
+    expect((await admin.get(`/v1/rotation/policies/${policy.id}`, other)).body.error.code).toBe("rotation_policy_not_found");
+    expect((await admin.post(`/v1/secret-policies/${sp.id}/preview`, undefined, other)).body.error.code).toBe("secret_policy_not_found");
+    expect((await admin.get("/v1/rotation/policies", other)).body.data).toEqual([]);
+    // Same name in another tenant is fine; its secret cannot join this tenant's policy.
+    expect((await admin.post("/v1/rotation/policies", { name: "home", interval: "30d" }, other)).status).toBe(201);
+    await admin.put("/v1/secrets/iso/secret", { data: { a: 1 } }, other);
+    expect((await admin.post(`/v1/rotation/policies/${policy.id}/secrets`, { secret_path: "iso/secret" }, other)).body.error.code).toBe("rotation_policy_not_found");
+    expect((await admin.post(`/v1/rotation/policies/${policy.id}/secrets`, { secret_path: "iso/secret" })).body.error.code).toBe("secret_not_found");
+  });
+
+  it("documents the rotation routes in the OpenAPI document", async () => {
+    const { anonymous } = vault();
+    const paths = (await anonymous.get("/v1/openapi.json")).body.paths;
+    for (const path of ["/v1/secrets/{path}/rotate", "/v1/rotation/policies", "/v1/rotation/policies/{id}/secrets/{secret_path}", "/v1/rotation/due", "/v1/secret-policies/{id}/preview"]) {
+      expect(paths[path], path).toBeDefined();
+    }
+  });
 });
