@@ -79,7 +79,8 @@ export class RotationEngine implements SecretWriteHook {
     const now = Date.now();
     await this.deps.expiry.sync(tx, secret, now);
     const schedule = await this.deps.schedules.getSchedule(secret.tenant_id, secret.path, tx);
-    if (secret.rotation_policy_id !== (schedule?.policy_id ?? null)) {
+    // A new policy link, or a path created afresh over a purged secret's leftover schedule.
+    if (secret.rotation_policy_id !== (schedule?.policy_id ?? null) || (oldVersion === null && schedule)) {
       await this.relink(tx, secret, secret.rotation_policy_id, schedule, now);
       return;
     }
