@@ -69,7 +69,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const tenancy = new TenancyStore(db);
   const policyStore = new PolicyStore(db);
   const tokenStore = new TokenStore(db);
-  const vaultTokens = new VaultTokens(tokenStore, await keyring.systemKey("token-hash"));
+  const vaultTokens = new VaultTokens(tokenStore, await keyring.systemKey("token-hash"), policyStore);
   const authorizer = new Authorizer(policyStore);
   const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
   const authenticator = new Authenticator(vaultTokens, jwtVerifier);

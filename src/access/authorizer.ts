@@ -171,8 +171,9 @@ export class Authorizer {
   constructor(private readonly policies: PolicyStore) {}
 
   /** `cache: false` for dry runs at another time, whose binding expiries must not leak into the cache. */
-  async compiledFor(partnerId: string, tenantId: string, identityIds: readonly string[], now = Date.now(), cache = true): Promise<CompiledPolicySet> {
-    const epoch = await this.policies.epoch();
+  async compiledFor(partnerId: string, tenantId: string, identityIds: readonly string[], now = Date.now(), cache = true, knownEpoch?: number): Promise<CompiledPolicySet> {
+    // An epoch read earlier in this same request is as fresh as "the next request" requires.
+    const epoch = knownEpoch ?? (await this.policies.epoch());
     if (epoch !== this.lastEpoch) {
       this.cache.clear();
       this.lastEpoch = epoch;
@@ -195,7 +196,7 @@ export class Authorizer {
    */
   async forCaller(caller: Caller, now = Date.now()): Promise<Evaluator> {
     const { principal } = caller;
-    const set = await this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now);
+    const set = await this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now, true, principal.accessEpoch);
     const context: ConditionContext = { sourceIp: caller.ctx.sourceIp, mfaVerifiedAt: principal.mfaVerifiedAt, now };
     return (path, permission) => set.decide(path, permission, context);
   }

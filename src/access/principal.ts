@@ -19,6 +19,8 @@ export interface Principal {
   tokenIssuedAt?: number | null;
   tokenKind: "vault" | "scaikey" | "system";
   tokenId: string | null;
+  /** The access epoch read while authenticating this request, when authentication read it. */
+  accessEpoch?: number;
 }
 
 export function isPartnerAdmin(principal: Principal): boolean {

@@ -26,9 +26,21 @@ export interface IssueTokenInput {
  * Vault-issued bearer tokens: 43 base62 characters (≈256 bits) after `skt_`, stored only as an
  * HMAC under a vault-held key, so a database dump reveals no usable token.
  */
+/** The access epoch (see PolicyStore): moved in the transaction of every access change, revocations included. */
+export interface AccessEpoch {
+  epoch(): Promise<number>;
+  bumpEpoch(tx: Queryable): Promise<void>;
+}
+
+const MAX_CACHED_TOKENS = 10_000;
+
 export class VaultTokens {
+  /** Known tokens by hash, each tagged with the access epoch it was read under. Unknown tokens are never cached. */
+  private readonly cache = new Map<string, { record: TokenRecord; epoch: number }>();
+  private cacheEpoch = -1;
+
   /** `hashKey` is a vault-held system key (see Keyring.systemKey), loaded once at start. */
-  constructor(private readonly store: TokenStore, private readonly hashKey: Buffer) {}
+  constructor(private readonly store: TokenStore, private readonly hashKey: Buffer, private readonly access: AccessEpoch) {}
 
   static looksLikeVaultToken(bearer: string): boolean {
     return bearer.startsWith(VAULT_TOKEN_PREFIX);
@@ -59,8 +71,32 @@ export class VaultTokens {
     return { token, record };
   }
 
-  async revoke(id: string, at: number, tx?: Queryable): Promise<boolean> {
-    return this.store.revoke(id, at, tx);
+  /** Moves the access epoch with the revocation, so every node drops its cached copy on the next request. */
+  async revoke(id: string, at: number, tx: Queryable): Promise<boolean> {
+    const revoked = await this.store.revoke(id, at, tx);
+    if (revoked) await this.access.bumpEpoch(tx);
+    return revoked;
+  }
+
+  /**
+   * The token's record, from the cache when the access epoch has not moved since it was read:
+   * one single-row epoch read per request instead of a token lookup, and the epoch read here also
+   * serves the policy cache (`Principal.accessEpoch`).
+   */
+  private async lookup(hash: string): Promise<{ record: TokenRecord | undefined; epoch: number }> {
+    const epoch = await this.access.epoch();
+    if (epoch !== this.cacheEpoch) {
+      this.cache.clear();
+      this.cacheEpoch = epoch;
+    }
+    const cached = this.cache.get(hash);
+    if (cached && cached.epoch === epoch) return cached;
+    const record = await this.store.findByHash(hash);
+    if (record) {
+      if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
+      this.cache.set(hash, { record, epoch });
+    }
+    return { record, epoch };
   }
 
   async isRegistered(token: string): Promise<boolean> {
@@ -70,7 +106,7 @@ export class VaultTokens {
   async authenticate(bearer: string, now = Date.now()): Promise<Principal> {
     if (!TOKEN_SHAPE.test(bearer)) throw new VaultError("token_invalid", "The token is not valid");
     const presented = await this.hash(bearer);
-    const record = await this.store.findByHash(presented);
+    const { record, epoch } = await this.lookup(presented);
     // The lookup is by keyed hash; the final comparison is constant-time all the same.
     if (!record || !timingSafeEqual(Buffer.from(record.tokenHash, "hex"), Buffer.from(presented, "hex"))) {
       throw new VaultError("token_invalid", "The token is not valid");
@@ -91,6 +127,7 @@ export class VaultTokens {
       tokenIssuedAt: record.createdAt,
       tokenKind: "vault",
       tokenId: record.id,
+      accessEpoch: epoch,
     };
   }
 }

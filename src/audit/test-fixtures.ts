@@ -19,8 +19,8 @@ export async function identityWith(
 ): Promise<ApiClient> {
   const { db, config } = t.vault;
   const keyring = new Keyring(db, new LocalRootKey(config.kms.localKey!));
-  const tokens = new VaultTokens(new TokenStore(db), await keyring.systemKey("token-hash"));
   const policies = new PolicyStore(db);
+  const tokens = new VaultTokens(new TokenStore(db), await keyring.systemKey("token-hash"), policies);
   const tenantId = identity.tenantId ?? "tnt_default";
   const now = Date.now();
   const issued = await db.transaction(async (tx) => {
