@@ -4,7 +4,7 @@
  * Each server runs in its own process from the sources (no build needed); autocannon drives it.
  * After each run the audit_log is counted: every 2xx read must have its entry.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import os, { tmpdir } from "node:os";
@@ -12,7 +12,8 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
 import { openDatabase } from "../src/storage/open.js";
-import { api, freePort, ROOT } from "./lib.js";
+import { startVaultProcess, stopProcess } from "../src/testing/processes.js";
+import { api } from "./lib.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,41 +24,12 @@ const CONNECTIONS = arg("connections", 64);
 const PG_ADMIN = process.env.SCAIVAULT_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 async function start(env: Record<string, string>): Promise<{ child: ChildProcess; baseUrl: string; token: string }> {
-  const port = await freePort();
-  const token = `skt_${randomBytes(32).toString("base64url")}`;
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/main.ts")], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      BIND_ADDRESS: `127.0.0.1:${port}`,
-      KMS_LOCAL_KEY: randomBytes(32).toString("base64"),
-      SCAIVAULT_BOOTSTRAP_TOKEN: token,
-      LOG_LEVEL: "warn",
-      RATE_LIMIT_READ: "100000000",
-      RATE_LIMIT_WRITE: "100000000",
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${baseUrl}/v1/health`)).ok) break;
-    } catch {
-      if (i > 300) throw new Error("server did not start");
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, baseUrl, token };
+  const vault = await startVaultProcess({ env: { RATE_LIMIT_READ: "100000000", RATE_LIMIT_WRITE: "100000000", ...env }, stderr: "inherit" });
+  return { child: vault.child, baseUrl: vault.baseUrl, token: vault.adminToken };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
+  await stopProcess(child);
 }
 
 interface Result {

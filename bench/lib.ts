@@ -1,23 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { freePort, ROOT, startVaultProcess, stopProcess, waitUntilUp } from "../src/testing/processes.js";
 
-export const ROOT = new URL("..", import.meta.url).pathname;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
+export { freePort, ROOT } from "../src/testing/processes.js";
 
 export interface Child {
   process: ChildProcess;
@@ -27,36 +13,12 @@ export interface Child {
   rssMb(): number;
 }
 
-async function waitFor(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(url);
-      if (response.ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function stopper(child: ChildProcess): () => Promise<void> {
-  return () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-    });
-}
-
 export async function startBaseline(): Promise<Child> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, "bench/baseline-server.mjs")], { env: { ...process.env, PORT: String(port) }, stdio: "ignore" });
   const baseUrl = `http://127.0.0.1:${port}`;
-  await waitFor(`${baseUrl}/`);
-  return { process: child, port, baseUrl, stop: stopper(child), rssMb: () => 0 };
+  await waitUntilUp(`${baseUrl}/`, { child });
+  return { process: child, port, baseUrl, stop: async () => void (await stopProcess(child)), rssMb: () => 0 };
 }
 
 export interface VaultChild extends Child {
@@ -65,33 +27,16 @@ export interface VaultChild extends Child {
   databaseFile: string;
 }
 
-/** The built server (dist/main.js) as a separate process, as a user runs it. */
+/** The built server (dist/main.js) as a separate process, as a user runs it, with a fresh SQLite file. */
 export async function startVault(env: Record<string, string>): Promise<VaultChild> {
-  const port = await freePort();
-  const adminToken = `skt_${randomBytes(32).toString("base64url")}`;
-  const dir = mkdtempSync(join(tmpdir(), "scaivault-bench-"));
-  const child = spawn(process.execPath, [join(ROOT, "dist/main.js")], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      BIND_ADDRESS: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite:${join(dir, "vault.db")}`,
-      KMS_LOCAL_KEY: randomBytes(32).toString("base64"),
-      SCAIVAULT_BOOTSTRAP_TOKEN: adminToken,
-      LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitFor(`${baseUrl}/v1/health`);
+  const vault = await startVaultProcess({ env, entry: "dist", inheritEnv: true, cwd: "data", stderr: "inherit" });
   return {
-    process: child,
-    port,
-    baseUrl,
-    adminToken,
-    databaseFile: join(dir, "vault.db"),
-    stop: stopper(child),
+    process: vault.child,
+    port: vault.port,
+    baseUrl: vault.baseUrl,
+    adminToken: vault.adminToken,
+    databaseFile: vault.databaseFile,
+    stop: async () => void (await vault.stop()),
     rssMb: () => 0,
   };
 }

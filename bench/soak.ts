@@ -7,16 +7,13 @@
  * Rate limits are raised for the run: the soak measures stability under load, not the limiter.
  * Exits 1 when any request failed (connection error, timeout or non-2xx).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
-
-const ROOT = new URL("..", import.meta.url).pathname;
+import { startVaultProcess, type VaultProcess } from "../src/testing/processes.js";
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
@@ -27,17 +24,6 @@ const WRITE_RATIO = Number(arg("writes", "0.2"));
 const BACKEND = arg("backend", "sqlite");
 const PATHS = 200;
 const PG_ADMIN = process.env.SCAIVAULT_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 function rssMb(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -67,35 +53,16 @@ async function databaseUrl(dir: string): Promise<{ url: string; drop: () => Prom
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "scaivault-soak-"));
   const db = await databaseUrl(dir);
-  const port = await freePort();
-  const token = `skt_${randomBytes(32).toString("base64url")}`;
   const load = (await import("node:os")).loadavg()[0];
   process.stderr.write(`soak: ${BACKEND}, ${CONNECTIONS} connections, ${SECONDS}s, load average before start ${load.toFixed(1)}\n`);
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/main.ts")], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      BIND_ADDRESS: `127.0.0.1:${port}`,
-      DATABASE_URL: db.url,
-      KMS_LOCAL_KEY: randomBytes(32).toString("base64"),
-      SCAIVAULT_BOOTSTRAP_TOKEN: token,
-      LOG_LEVEL: "warn",
-      RATE_LIMIT_READ: "100000000",
-      RATE_LIMIT_WRITE: "100000000",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
+  let vault: VaultProcess | undefined;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${baseUrl}/v1/health`)).ok) break;
-      } catch {
-        if (i > 300) throw new Error("the vault did not start");
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    vault = await startVaultProcess({
+      env: { DATABASE_URL: db.url, RATE_LIMIT_READ: "100000000", RATE_LIMIT_WRITE: "100000000" },
+      dir,
+      stderr: "inherit",
+    });
+    const { child, baseUrl, adminToken: token } = vault;
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     for (let i = 0; i < PATHS; i++) {
       const response = await fetch(`${baseUrl}/v1/secrets/soak/s${i}`, { method: "PUT", headers, body: JSON.stringify({ data: { value: `seed-${i}` } }) });
@@ -164,14 +131,8 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     if (failures > 0) process.exitCode = 1;
   } finally {
-    await new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once("exit", (code) => {
-        process.stdout.write(`vault exited with code ${code} after SIGTERM\n`);
-        resolve();
-      });
-      child.kill("SIGTERM");
-    });
+    const code = await vault?.stop();
+    if (code !== undefined) process.stdout.write(`vault exited with code ${code} after SIGTERM\n`);
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { ApiClient } from "../testing/harness.js";
-import { exited, freePort, startServer } from "./child-server.js";
+import { exited, freePort, startServer } from "../testing/processes.js";
 import { eventually, TestReceiver } from "./test-receiver.js";
 
 describeEachBackend("events: kill -9 right after an acknowledged write", (backend) => {
@@ -21,7 +21,9 @@ describeEachBackend("events: kill -9 right after an acknowledged write", (backen
 
   it("delivers the event after the restart", async () => {
     const adminToken = `skt_${randomBytes(32).toString("base64url")}`;
+    // The webhook receivers listen on 127.0.0.1.
     const env = {
+      SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: "true",
       DATABASE_URL: database.url,
       KMS_LOCAL_KEY: randomBytes(32).toString("base64"),
       SCAIVAULT_BOOTSTRAP_TOKEN: adminToken,

@@ -3,7 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresAvailable, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { ApiClient } from "../testing/harness.js";
-import { exited, freePort, startServer } from "./child-server.js";
+import { exited, freePort, startServer } from "../testing/processes.js";
 import { eventually, TestReceiver } from "./test-receiver.js";
 
 // Several nodes share one PostgreSQL database; SQLite is the single-node store.
@@ -16,7 +16,8 @@ import { eventually, TestReceiver } from "./test-receiver.js";
     database = await scratchDatabase("postgres");
     await receiver.start();
     const adminToken = `skt_${randomBytes(32).toString("base64url")}`;
-    const env = { DATABASE_URL: database.url, KMS_LOCAL_KEY: randomBytes(32).toString("base64"), SCAIVAULT_BOOTSTRAP_TOKEN: adminToken, SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms", RATE_LIMIT_WRITE: "100000" };
+    // The webhook receivers listen on 127.0.0.1.
+    const env = { SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: "true", DATABASE_URL: database.url, KMS_LOCAL_KEY: randomBytes(32).toString("base64"), SCAIVAULT_BOOTSTRAP_TOKEN: adminToken, SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms", RATE_LIMIT_WRITE: "100000" };
     for (let i = 0; i < 2; i++) {
       const port = await freePort();
       servers.push(await startServer(env, port));

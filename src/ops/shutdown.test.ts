@@ -1,21 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type BackendName } from "../testing/backends.js";
 import { ApiClient, startVault } from "../testing/harness.js";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
+import { freePort } from "../testing/processes.js";
 
 /** A PUT whose body is half sent: in flight until `finish()`. */
 function slowPut(baseUrl: string, token: string, path: string, body: string) {
