@@ -1,49 +1,20 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { beforeAll, expect, it } from "vitest";
+import { join } from "node:path";
+import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-
-/** The built binary, run as a user would: `npm ci` builds it (dist/cli/main.js, the package's bin). */
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../dist/cli/main.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined>, stdin?: string): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? "");
-  });
-}
+import { cli, useCliHome } from "./cli-harness.js";
 
 describeEachBackend("scaivault CLI (the built binary)", (backend) => {
   const vault = useVault(backend);
-  let home: string;
-  const env = (extra: Record<string, string | undefined> = {}) => ({ HOME: home, SCAIVAULT_URL: vault().baseUrl, SCAIVAULT_TOKEN: vault().adminToken, ...extra });
-
-  beforeAll(() => {
-    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm ci (or npm run build) first`);
-    home = mkdtempSync(join(tmpdir(), "scaivault-cli-"));
-  });
+  const { home, env } = useCliHome(vault);
 
   it("prints help and version with exit code 0", async () => {
-    const help = await cli(["--help"], { HOME: home });
+    const help = await cli(["--help"], { HOME: home() });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("read <path> [--version N|previous] [--field NAME] [--json]");
-    const version = await cli(["--version"], { HOME: home });
+    const version = await cli(["--version"], { HOME: home() });
     expect([version.code, version.stdout]).toEqual([0, "scaivault 0.1.0\n"]);
   });
 
@@ -83,7 +54,7 @@ describeEachBackend("scaivault CLI (the built binary)", (backend) => {
     const read = JSON.parse((await cli(["secrets", "read", "cli/app/cfg", "--json"], env())).stdout);
     expect(read.data).toEqual({ client_id: "3MVG9", n: 2 });
     expect(read.expires_at).not.toBeNull();
-    const keyFile = join(home, "key.pem");
+    const keyFile = join(home(), "key.pem");
     writeFileSync(keyFile, "-----BEGIN KEY-----\nabc\n");
     await cli(["secrets", "write", "cli/app/db", "key=@" + keyFile, "pin=-"], env(), "1234\n");
     const v2 = JSON.parse((await cli(["secrets", "read", "cli/app/db", "--json"], env())).stdout);
@@ -113,7 +84,7 @@ describeEachBackend("scaivault CLI (the built binary)", (backend) => {
   });
 
   it("exits with the documented codes: 2 authentication, 3 authorization, 4 not found, 5 validation, 1 general", async () => {
-    const noToken = await cli(["secrets", "read", "cli/a"], { HOME: home, SCAIVAULT_URL: vault().baseUrl });
+    const noToken = await cli(["secrets", "read", "cli/a"], { HOME: home(), SCAIVAULT_URL: vault().baseUrl });
     expect([noToken.code, noToken.stderr]).toEqual([2, expect.stringContaining("authentication_required")]);
     expect((await cli(["secrets", "read", "cli/a"], env({ SCAIVAULT_TOKEN: "skt_bad" }))).code).toBe(2);
     expect((await cli(["secrets", "read", "cli/none"], env())).code).toBe(4);

@@ -1,38 +1,13 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { beforeAll, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-
-/** The built binary, run as a user would: `npm ci` builds it (dist/cli/main.js, the package's bin). */
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../dist/cli/main.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined>, stdin?: string): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? "");
-  });
-}
+import { cli, useCliHome } from "./cli-harness.js";
 
 describeEachBackend("scaivault CLI: policies, tokens, rotation, webhooks, subscriptions, audit, server", (backend) => {
   const vault = useVault(backend);
-  let home: string;
-  const env = (extra: Record<string, string | undefined> = {}) => ({ HOME: home, SCAIVAULT_URL: vault().baseUrl, SCAIVAULT_TOKEN: vault().adminToken, ...extra });
+  const { home, env } = useCliHome(vault);
   const json = async (args: string[], stdin?: string, extra?: Record<string, string>) => {
     const run = await cli([...args, "--json"], env(extra), stdin);
     expect(run.stderr).toBe("");
@@ -40,14 +15,9 @@ describeEachBackend("scaivault CLI: policies, tokens, rotation, webhooks, subscr
     return JSON.parse(run.stdout);
   };
 
-  beforeAll(() => {
-    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm ci (or npm run build) first`);
-    home = mkdtempSync(join(tmpdir(), "scaivault-cli-"));
-  });
-
   it("policies from a file, bindings, a dry-run test, and a scoped token used by the CLI", async () => {
     await cli(["secrets", "write", "cli/m/db", "password=p"], env());
-    const file = join(home, "policy.json");
+    const file = join(home(), "policy.json");
     writeFileSync(file, JSON.stringify({ name: "cli-read", rules: [{ path_pattern: "cli/m/*", permissions: ["read"] }] }));
     const policy = await json(["policies", "create", "--file", file]);
     expect(policy.id).toMatch(/^pol_/);
