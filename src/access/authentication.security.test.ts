@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { SignJWT } from "jose";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { AUDIENCE, FakeScaiKey, ISSUER } from "./testing/fake-scaikey.js";
+import { AUDIENCE, ISSUER } from "./testing/fake-scaikey.js";
+import { useFakeScaiKey } from "./testing/use-fake-scaikey.js";
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, vault tokens)", (backend) => {
-  const env: Record<string, string> = {};
-  let scaikey: FakeScaiKey;
-  beforeAll(async () => {
-    scaikey = await FakeScaiKey.start();
-    Object.assign(env, scaikey.env());
-  });
-  afterAll(async () => scaikey?.close());
+  const { env, scaikey } = useFakeScaiKey();
   const vault = useVault(backend, { env });
 
   const claims = { sub: "user:alice@acme.example", tenant_id: "tnt_default", scope: "secrets:read secrets:list", name: "Alice" };
@@ -31,23 +26,23 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
   }
 
   it("accepts a valid RS256 token and an ES256 token, mapping the claims", async () => {
-    const rs = await call(await scaikey.sign(claims));
+    const rs = await call(await scaikey().sign(claims));
     expect(rs.status).toBe(200);
     expect(rs.body).toMatchObject({ identity_id: "user:alice@acme.example", identity_type: "user", display_name: "Alice", tenant_id: "tnt_default", partner_id: "ptn_default", scopes: ["secrets:read", "secrets:list"], groups: [], roles: [] });
     expect(rs.body.token_expires_at).toMatch(/Z$/);
-    const es = await call(await scaikey.sign({ ...claims, sub: "some-uuid", email: "bob@acme.example", role: "tenant_admin" }, { kid: "ec-1" }));
+    const es = await call(await scaikey().sign({ ...claims, sub: "some-uuid", email: "bob@acme.example", role: "tenant_admin" }, { kid: "ec-1" }));
     expect(es.status).toBe(200);
     expect(es.body).toMatchObject({ identity_id: "user:bob@acme.example", roles: ["tenant_admin"] });
   });
 
   it("refuses a token signed by a key the JWKS does not hold (same kid, and unknown kid after a refetch)", async () => {
-    const forged = await call(await scaikey.sign(claims, { kid: "rsa-rogue", headerKid: "rsa-1" }));
+    const forged = await call(await scaikey().sign(claims, { kid: "rsa-rogue", headerKid: "rsa-1" }));
     expect(forged.status).toBe(401);
     expect(forged.body.error.code).toBe("token_invalid");
-    const unknownKid = await call(await scaikey.sign(claims, { kid: "rsa-rogue" }));
+    const unknownKid = await call(await scaikey().sign(claims, { kid: "rsa-rogue" }));
     expect(unknownKid.status).toBe(401);
     expect(unknownKid.body.error.code).toBe("token_invalid");
-    expect(scaikey.fetches).toBeGreaterThanOrEqual(1);
+    expect(scaikey().fetches).toBeGreaterThanOrEqual(1);
   });
 
   it("refuses alg none and HMAC tokens", async () => {
@@ -62,33 +57,33 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
   });
 
   it("refuses a wrong audience and a wrong issuer", async () => {
-    const audience = await call(await scaikey.sign(claims, { audience: "another-app" }));
+    const audience = await call(await scaikey().sign(claims, { audience: "another-app" }));
     expect(audience.status).toBe(401);
     expect(audience.body.error.code).toBe("token_invalid");
-    const issuer = await call(await scaikey.sign(claims, { issuer: "https://evil.example" }));
+    const issuer = await call(await scaikey().sign(claims, { issuer: "https://evil.example" }));
     expect(issuer.status).toBe(401);
     expect(issuer.body.error.code).toBe("token_invalid");
   });
 
   it("answers token_expired for an expired token (beyond the skew), and accepts one within it", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const expired = await call(await scaikey.sign(claims, { expiresIn: now - 120 }));
+    const expired = await call(await scaikey().sign(claims, { expiresIn: now - 120 }));
     expect(expired.status).toBe(401);
     expect(expired.body.error.code).toBe("token_expired");
-    const withinSkew = await call(await scaikey.sign(claims, { expiresIn: now - 5 }));
+    const withinSkew = await call(await scaikey().sign(claims, { expiresIn: now - 5 }));
     expect(withinSkew.status).toBe(200);
   });
 
   it("applies group bindings through the groups claim (sre and group:sre alike)", async () => {
-    const member = await scaikey.sign({ ...claims, groups: ["sre", "oncall"] });
+    const member = await scaikey().sign({ ...claims, groups: ["sre", "oncall"] });
     const read = await call(member, "/v1/secrets/team/sre/pager");
     expect(read.status).toBe(200);
     expect(read.body.data).toEqual({ key: "pager-key" });
     expect((await call(member, "/v1/secrets/team/dev/db")).status).toBe(403);
     expect((await call(member)).body.groups).toEqual(["group:sre", "group:oncall"]);
-    const prefixed = await scaikey.sign({ ...claims, groups: "group:sre" });
+    const prefixed = await scaikey().sign({ ...claims, groups: "group:sre" });
     expect((await call(prefixed, "/v1/secrets/team/sre/pager")).status).toBe(200);
-    const outsider = await scaikey.sign(claims);
+    const outsider = await scaikey().sign(claims);
     const denied = await call(outsider, "/v1/secrets/team/sre/pager");
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe("access_denied");
@@ -101,19 +96,19 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
   it("takes the tenant from the tenant_id claim; an unknown tenant or a contradicting partner is refused", async () => {
     const { admin } = vault();
     expect((await admin.post("/v1/identity/tenants", { id: "tnt_jwt_other", name: "Other" })).status).toBe(201);
-    const other = await scaikey.sign({ ...claims, tenant_id: "tnt_jwt_other", partner_id: "ptn_default" });
+    const other = await scaikey().sign({ ...claims, tenant_id: "tnt_jwt_other", partner_id: "ptn_default" });
     const who = await call(other);
     expect(who.status).toBe(200);
     expect(who.body.tenant_id).toBe("tnt_jwt_other");
     // Same path, other tenant: the group's policy lives in tnt_default, so nothing is granted here.
-    expect((await call(await scaikey.sign({ ...claims, tenant_id: "tnt_jwt_other", groups: ["sre"] }), "/v1/secrets/team/sre/pager")).status).toBe(403);
-    const unknown = await call(await scaikey.sign({ ...claims, tenant_id: "tnt_nowhere" }));
+    expect((await call(await scaikey().sign({ ...claims, tenant_id: "tnt_jwt_other", groups: ["sre"] }), "/v1/secrets/team/sre/pager")).status).toBe(403);
+    const unknown = await call(await scaikey().sign({ ...claims, tenant_id: "tnt_nowhere" }));
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe("tenant_not_found");
-    const mismatch = await call(await scaikey.sign({ ...claims, partner_id: "ptn_elsewhere" }));
+    const mismatch = await call(await scaikey().sign({ ...claims, partner_id: "ptn_elsewhere" }));
     expect(mismatch.status).toBe(401);
     expect(mismatch.body.error.code).toBe("token_invalid");
-    const crossing = await vault().anonymous.withToken(await scaikey.sign(claims)).get("/v1/auth/whoami", { headers: { "x-tenant-id": "tnt_jwt_other" } });
+    const crossing = await vault().anonymous.withToken(await scaikey().sign(claims)).get("/v1/auth/whoami", { headers: { "x-tenant-id": "tnt_jwt_other" } });
     expect(crossing.status).toBe(403);
     expect(crossing.body.error.code).toBe("tenant_access_denied");
   });
@@ -121,7 +116,7 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
   it("a partner-level JWT (partner_id, no tenant) reads partner secrets and names tenants explicitly", async () => {
     const { admin } = vault();
     expect((await admin.put("/v1/partner/secrets/shared/jwt-key", { data: { k: "partner" } })).status).toBe(201);
-    const partnerAdmin = await scaikey.sign({ sub: "user:admin", partner_id: "ptn_default", role: "partner_admin", scope: "secrets:read" });
+    const partnerAdmin = await scaikey().sign({ sub: "user:admin", partner_id: "ptn_default", role: "partner_admin", scope: "secrets:read" });
     const who = await call(partnerAdmin);
     expect(who.status).toBe(200);
     expect(who.body).toMatchObject({ tenant_id: null, partner_id: "ptn_default", roles: ["partner_admin"] });
@@ -131,7 +126,7 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
     const named = await vault().anonymous.withToken(partnerAdmin).get("/v1/secrets/team/sre/pager", { headers: { "x-tenant-id": "tnt_default" } });
     expect(named.status).toBe(200);
     // Without a partner admin role, the same claims cannot name a tenant.
-    const plain = await scaikey.sign({ sub: "user:admin", partner_id: "ptn_default", scope: "secrets:read" });
+    const plain = await scaikey().sign({ sub: "user:admin", partner_id: "ptn_default", scope: "secrets:read" });
     expect((await vault().anonymous.withToken(plain).get("/v1/secrets/team/sre/pager", { headers: { "x-tenant-id": "tnt_default" } })).body.error.code).toBe("tenant_access_denied");
   });
 
@@ -184,7 +179,7 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
     expect(active.status).toBe(200);
     expect(active.body).toMatchObject({ active: true, identity_id: "sa:billing", identity_type: "service_account", tenant_id: "tnt_default" });
     expect(active.body.issued_at).toMatch(/Z$/);
-    const jwt = await admin.post("/v1/auth/introspect", { token: await scaikey.sign(claims) });
+    const jwt = await admin.post("/v1/auth/introspect", { token: await scaikey().sign(claims) });
     expect(jwt.body).toMatchObject({ active: true, identity_id: "user:alice@acme.example" });
     expect((await admin.post("/v1/auth/introspect", { token: "skt_nonsense_nonsense_nonsense_nonsense" })).body).toEqual({ active: false });
     const notAdmin = await admin.post("/v1/auth/tokens", { identity_id: "user:erin", scopes: ["secrets:read"] });

@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
-import { FakeScaiKey } from "./testing/fake-scaikey.js";
+import { useFakeScaiKey } from "./testing/use-fake-scaikey.js";
 
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
 describeEachBackend("access: rule conditions and deny rules on real requests", (backend) => {
-  const env: Record<string, string> = {};
-  let scaikey: FakeScaiKey;
-  beforeAll(async () => {
-    scaikey = await FakeScaiKey.start();
-    Object.assign(env, scaikey.env());
-  });
-  afterAll(async () => scaikey?.close());
+  const { env, scaikey } = useFakeScaiKey();
   const vault = useVault(backend, { env });
 
   let vaultToken: ApiClient;
   const jwt = async (extra: Record<string, unknown>) =>
-    vault().anonymous.withToken(await scaikey.sign({ sub: "user:cond", tenant_id: "tnt_default", scope: "secrets:read", ...extra }));
+    vault().anonymous.withToken(await scaikey().sign({ sub: "user:cond", tenant_id: "tnt_default", scope: "secrets:read", ...extra }));
 
   beforeAll(async () => {
     const { admin, anonymous } = vault();

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
-import { FakeScaiKey } from "./testing/fake-scaikey.js";
+import { useFakeScaiKey } from "./testing/use-fake-scaikey.js";
 
 const SEED_SECRET = {
   data: { client_id: "3MVG9...", client_secret: "REDACTED" },
@@ -20,13 +20,7 @@ const SEED_BINDING = { identity_type: "service_account", identity_id: "sa:report
 const SEED_PATH = "/v1/secrets/integrations/salesforce/oauth";
 
 describeEachBackend("access: seed step 2 (policy bound to sa:reporting-service)", (backend) => {
-  const env: Record<string, string> = {};
-  let scaikey: FakeScaiKey;
-  beforeAll(async () => {
-    scaikey = await FakeScaiKey.start();
-    Object.assign(env, scaikey.env());
-  });
-  afterAll(async () => scaikey?.close());
+  const { env, scaikey } = useFakeScaiKey();
   const vault = useVault(backend, { env });
 
   let policyId = "";
@@ -101,7 +95,7 @@ describeEachBackend("access: seed step 2 (policy bound to sa:reporting-service)"
 
   it("a ScaiKey JWT for sa:reporting-service reads exactly that one secret", async () => {
     const { anonymous } = vault();
-    const jwt = (scope: string) => scaikey.sign({ sub: "sa:reporting-service", tenant_id: "tnt_default", scope });
+    const jwt = (scope: string) => scaikey().sign({ sub: "sa:reporting-service", tenant_id: "tnt_default", scope });
     const reader = anonymous.withToken(await jwt("secrets:read"));
     const writer = anonymous.withToken(await jwt("secrets:read secrets:write"));
     await expectExactlyOneSecret(reader, writer);
@@ -117,7 +111,7 @@ describeEachBackend("access: seed step 2 (policy bound to sa:reporting-service)"
 
   it("a client-credentials JWT (client_id, no user) is sa:<client_id> and gets the same grant", async () => {
     const { anonymous } = vault();
-    const token = await scaikey.sign({ sub: "reporting-service", client_id: "reporting-service", token_type: "client_credentials", tenant_id: "tnt_default", scope: "secrets:read" });
+    const token = await scaikey().sign({ sub: "reporting-service", client_id: "reporting-service", token_type: "client_credentials", tenant_id: "tnt_default", scope: "secrets:read" });
     const read = await anonymous.withToken(token).get(SEED_PATH);
     expect(read.status).toBe(200);
     expect((await anonymous.withToken(token).get("/v1/auth/whoami")).body.identity_id).toBe("sa:reporting-service");
