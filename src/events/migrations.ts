@@ -113,4 +113,16 @@ export const eventMigrations: Migration[] = [
       "CREATE INDEX subscription_inbox_seq ON subscription_inbox (subscription_id, dispatch_seq)",
     ],
   },
+  {
+    id: "0051_events_undispatched_order",
+    // The fan-out pass reads undispatched events in outbox order. Without an index in that order
+    // SQLite scanned every event ever written (rowid order, filtering): each pass grew with the
+    // outbox. Index entries for one key value are kept in rowid order, so this one serves both the
+    // filter and the order; on PostgreSQL the same is an index on outbox_seq.
+    up: ({ dialect }) => [
+      dialect === "postgres"
+        ? "CREATE INDEX events_undispatched_order ON events (outbox_seq) WHERE dispatch_seq IS NULL"
+        : "CREATE INDEX events_undispatched_order ON events (dispatch_seq) WHERE dispatch_seq IS NULL",
+    ],
+  },
 ];
