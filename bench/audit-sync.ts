@@ -5,15 +5,13 @@
  * After each run the audit_log is counted: every 2xx read must have its entry.
  */
 import type { ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import pg from "pg";
 import { openDatabase } from "../src/storage/open.js";
 import { startVaultProcess, stopProcess } from "../src/testing/processes.js";
-import { api } from "./lib.js";
+import { api, withPostgresDatabase } from "./lib.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,7 +19,6 @@ const arg = (name: string, fallback: number) => {
 };
 const SECONDS = arg("seconds", 10);
 const CONNECTIONS = arg("connections", 64);
-const PG_ADMIN = process.env.SCAIVAULT_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 async function start(env: Record<string, string>): Promise<{ child: ChildProcess; baseUrl: string; token: string }> {
   const vault = await startVaultProcess({ env: { RATE_LIMIT_READ: "100000000", RATE_LIMIT_WRITE: "100000000", ...env }, stderr: "inherit" });
@@ -66,31 +63,13 @@ async function scenario(databaseUrl: string, sync: "normal" | "full"): Promise<R
   }
 }
 
-async function withPostgres<T>(work: (url: string) => Promise<T>): Promise<T> {
-  const name = `sv_bench_audit_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  try {
-    return await work(url.toString());
-  } finally {
-    const cleanup = new pg.Client({ connectionString: PG_ADMIN });
-    await cleanup.connect();
-    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await cleanup.end();
-  }
-}
-
 async function main(): Promise<void> {
   const loadBefore = os.loadavg().map((l) => l.toFixed(1)).join(" ");
   const rows: Array<[string, Result]> = [];
   for (const sync of ["normal", "full"] as const) {
     const dir = mkdtempSync(join(tmpdir(), "scaivault-bench-audit-"));
     rows.push([`sqlite ${sync}`, await scenario(`sqlite:${join(dir, "vault.db")}`, sync)]);
-    rows.push([`postgres ${sync}`, await withPostgres((url) => scenario(url, sync))]);
+    rows.push([`postgres ${sync}`, await withPostgresDatabase("sv_bench_audit", (url) => scenario(url, sync))]);
   }
   console.log(`\nAudited reads (GET /v1/secrets/bench/secret), ${SECONDS}s, ${CONNECTIONS} connections\n`);
   console.log("scenario           req/s   p50 ms   p99 ms   200s   read entries   other statuses / errors");

@@ -1,9 +1,43 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import pg from "pg";
 import { freePort, ROOT, startVaultProcess, stopProcess, waitUntilUp } from "../src/testing/processes.js";
 
 export { freePort, ROOT } from "../src/testing/processes.js";
+
+export const PG_ADMIN = process.env.SCAIVAULT_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+/** A scratch PostgreSQL database `${prefix}_<random hex>` on PG_ADMIN's server; drop() removes it (WITH FORCE). */
+export async function createPostgresDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const cleanup = new pg.Client({ connectionString: PG_ADMIN });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
+
+/** `work` against a scratch PostgreSQL database, dropped afterwards whatever happens. */
+export async function withPostgresDatabase<T>(prefix: string, work: (url: string) => Promise<T>): Promise<T> {
+  const database = await createPostgresDatabase(prefix);
+  try {
+    return await work(database.url);
+  } finally {
+    await database.drop();
+  }
+}
 
 export interface Child {
   process: ChildProcess;

@@ -4,10 +4,8 @@
  * Servers run as separate processes (the built dist/main.js); autocannon drives them from here.
  */
 import { createServer } from "node:http";
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { api, load, startBaseline, startVault, type LoadResult, type VaultChild } from "./lib.js";
+import { api, load, startBaseline, startVault, withPostgresDatabase, type LoadResult, type VaultChild } from "./lib.js";
 import { fillSecrets } from "./fill.js";
 import { measurePolicyDecisions } from "./policy-decision-core.js";
 
@@ -15,7 +13,6 @@ const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
 const CONNECTIONS = 64;
 const BIG = quick ? 100_000 : 1_000_000;
-const PG_ADMIN = process.env.SCAIVAULT_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 // The documented limits would cap a benchmark at a few requests per second per identity.
 const UNLIMITED: Record<string, string> = Object.fromEntries(
@@ -42,24 +39,6 @@ async function readLoad(vault: VaultChild, bearer: string, path = "/v1/secrets/b
   const probe = await fetch(`${vault.baseUrl}${path}`, { headers: { authorization: `Bearer ${bearer}` } });
   if (probe.status !== 200) throw new Error(`probe read answered ${probe.status}: ${await probe.text()}`);
   return load({ url: `${vault.baseUrl}${path}`, headers: { authorization: `Bearer ${bearer}` }, seconds: SECONDS, connections: CONNECTIONS });
-}
-
-async function withPostgresDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
-  const name = `sv_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  try {
-    return await work(url.toString());
-  } finally {
-    const cleanup = new pg.Client({ connectionString: PG_ADMIN });
-    await cleanup.connect();
-    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await cleanup.end();
-  }
 }
 
 async function jwksServer() {
@@ -97,7 +76,7 @@ async function main(): Promise<void> {
   rows.push(["PUT new version sqlite", write]);
   await sqlite.stop();
 
-  await withPostgresDatabase(async (url) => {
+  await withPostgresDatabase("sv_bench", async (url) => {
     const postgres = await startVault({ ...UNLIMITED, DATABASE_URL: url });
     const seeded = await seedVault(postgres);
     rows.push(["read skt_ postgres", await readLoad(postgres, seeded.token)]);

@@ -12,8 +12,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import pg from "pg";
 import { startVaultProcess, type VaultProcess } from "../src/testing/processes.js";
+import { createPostgresDatabase } from "./lib.js";
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
@@ -23,7 +23,6 @@ const CONNECTIONS = Number(arg("connections", "64"));
 const WRITE_RATIO = Number(arg("writes", "0.2"));
 const BACKEND = arg("backend", "sqlite");
 const PATHS = 200;
-const PG_ADMIN = process.env.SCAIVAULT_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 function rssMb(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -32,22 +31,7 @@ function rssMb(pid: number): number {
 
 async function databaseUrl(dir: string): Promise<{ url: string; drop: () => Promise<void> }> {
   if (BACKEND === "sqlite") return { url: `sqlite:${join(dir, "vault.db")}`, drop: async () => {} };
-  const name = `sv_soak_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: PG_ADMIN });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return createPostgresDatabase("sv_soak");
 }
 
 async function main(): Promise<void> {
