@@ -155,6 +155,27 @@ describeEachBackend("storage contract", (backend) => {
     expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(20);
   });
 
+  it("keeps concurrent transactions atomic each: a failing one among many rolls back alone", async () => {
+    const before = Number((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        db.transaction(async (tx) => {
+          await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", [`g${i}`, i]);
+          await tx.run("UPDATE counter SET n = n + 1 WHERE id = 'c'");
+          if (i % 4 === 1) throw new DomainError(`refuse ${i}`);
+          if (i % 4 === 3) await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", [`g${i}`, i]);
+          return i;
+        }),
+      ),
+    );
+    const failed = outcomes.flatMap((o, i) => (o.status === "rejected" ? [i] : []));
+    expect(failed).toEqual([1, 3, 5, 7, 9, 11]);
+    expect(outcomes.filter((o) => o.status === "rejected").every((o) => o.reason instanceof DomainError || (o.reason as StorageError).kind === "unique_violation")).toBe(true);
+    const kept = await db.all<{ id: string }>("SELECT id FROM items WHERE id LIKE 'g%' ORDER BY n");
+    expect(kept.map((row) => row.id)).toEqual(["g0", "g2", "g4", "g6", "g8", "g10"]);
+    expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(before + 6);
+  });
+
   it("keeps a transaction's uncommitted writes invisible to readers outside it", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));

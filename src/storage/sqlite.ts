@@ -68,6 +68,15 @@ class Connection implements Queryable {
   }
 }
 
+interface QueuedTransaction {
+  work: (tx: Queryable) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Transactions committed together at most; bounds how long the first of them waits. */
+const MAX_GROUP = 64;
+
 /**
  * better-sqlite3 is synchronous and has one writer. Transactions take an async lock on the
  * writer connection so that another request's statements never land inside them; reads outside
@@ -79,6 +88,8 @@ export class SqliteDatabase implements Database {
   private readonly reader: Connection;
   private lock: Promise<void> = Promise.resolve();
   private readonly insideTransaction = new AsyncLocalStorage<boolean>();
+  private readonly queue: QueuedTransaction[] = [];
+  private groupScheduled = false;
 
   constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL" } = {}) {
     // The directory holds the database (and, by default, the root key file): owner only.
@@ -132,18 +143,75 @@ export class SqliteDatabase implements Database {
     return this.withLock(() => this.writer.run(sql, params));
   }
 
+  /**
+   * Group commit: transactions that arrive while the writer is busy run back to back inside one
+   * physical transaction, each in its own savepoint, and all settle after the one COMMIT. Each
+   * keeps its atomicity (a failure rolls back to its savepoint only) and its isolation (they run
+   * one after another), and none is answered before it is durable — but a commit writes the WAL
+   * once for many of them, which is what limited writes per second.
+   */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.withLock(async () => {
-      this.writer.runSync("BEGIN IMMEDIATE");
-      try {
-        const result = await this.insideTransaction.run(true, () => work(this.writer));
-        this.writer.runSync("COMMIT");
-        return result;
-      } catch (error) {
-        if (this.writer.handle.inTransaction) this.writer.runSync("ROLLBACK");
-        throw error;
-      }
+    this.outsideTransaction();
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work: work as (tx: Queryable) => Promise<unknown>, resolve: resolve as (value: unknown) => void, reject });
+      this.scheduleGroup();
     });
+  }
+
+  private scheduleGroup(): void {
+    if (this.groupScheduled || this.queue.length === 0) return;
+    this.groupScheduled = true;
+    void this.withLock(async () => {
+      this.groupScheduled = false;
+      await this.runGroup(this.queue.splice(0, MAX_GROUP));
+    }).finally(() => this.scheduleGroup());
+  }
+
+  private async runGroup(group: QueuedTransaction[]): Promise<void> {
+    const writer = this.writer;
+    const alone = group.length === 1;
+    const outcomes: (() => void)[] = [];
+    try {
+      writer.runSync("BEGIN IMMEDIATE");
+    } catch (error) {
+      for (const item of group) item.reject(error);
+      return;
+    }
+    for (const [index, item] of group.entries()) {
+      if (!alone) writer.runSync("SAVEPOINT grouped");
+      try {
+        const result = await this.insideTransaction.run(true, () => item.work(writer));
+        if (!alone) writer.runSync("RELEASE grouped");
+        outcomes.push(() => item.resolve(result));
+      } catch (error) {
+        if (!writer.handle.inTransaction) {
+          // SQLite rolled back the whole transaction (e.g. disk full): nothing before it in the
+          // group was committed either, and the rest have not run; they all fail the same way.
+          item.reject(error);
+          for (const earlier of group.slice(0, index)) earlier.reject(error);
+          for (const later of group.slice(index + 1)) later.reject(error);
+          return;
+        }
+        if (alone) writer.runSync("ROLLBACK");
+        else {
+          writer.runSync("ROLLBACK TO grouped");
+          writer.runSync("RELEASE grouped");
+        }
+        outcomes.push(() => item.reject(error));
+      }
+    }
+    if (alone && !writer.handle.inTransaction) {
+      for (const settle of outcomes) settle();
+      return;
+    }
+    try {
+      writer.runSync("COMMIT");
+    } catch (error) {
+      if (writer.handle.inTransaction) writer.runSync("ROLLBACK");
+      for (const item of group) item.reject(error);
+      return;
+    }
+    for (const settle of outcomes) settle();
   }
 
   migrate(migrations: readonly Migration[]): Promise<string[]> {
