@@ -2,22 +2,14 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { VaultError } from "../http/errors.js";
 import { newId, randomBase62 } from "../shared/ids.js";
 import type { Queryable } from "../storage/contract.js";
-import type { IdentityType, Principal, Role } from "./principal.js";
+import type { Principal } from "./principal.js";
 import type { TokenRecord, TokenStore } from "./token-store.js";
 
 export const VAULT_TOKEN_PREFIX = "skt_";
 const TOKEN_SHAPE = /^skt_[A-Za-z0-9_-]{32,200}$/;
 
-export interface IssueTokenInput {
-  partnerId: string;
-  tenantId: string | null;
-  identityId: string;
-  identityType: IdentityType;
-  scopes: string[];
-  roles: Role[];
-  description: string | null;
-  createdBy: string | null;
-  expiresAt: number | null;
+/** What the issuer chooses; the id, hash, creation time and revocation state are the vault's. */
+export interface IssueTokenInput extends Omit<TokenRecord, "id" | "tokenHash" | "createdAt" | "revokedAt"> {
   /** Use this exact token (the configured bootstrap token) instead of a fresh one. */
   plaintext?: string;
 }
