@@ -4,7 +4,7 @@ export const rotationMigrations: Migration[] = [
   {
     id: "0060_rotation",
     up: (t) => {
-      const path = t.dialect === "postgres" ? 'TEXT COLLATE "C"' : "TEXT";
+      const path = t.byteText;
       return [
         `CREATE TABLE secret_policies (
           id TEXT PRIMARY KEY,

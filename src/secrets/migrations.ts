@@ -6,7 +6,7 @@ export const secretMigrations: Migration[] = [
   {
     id: "0010_secrets",
     up: (t) => {
-      const path = t.dialect === "postgres" ? 'TEXT COLLATE "C"' : "TEXT";
+      const path = t.byteText;
       return [
         `CREATE TABLE secrets (
           tenant_id TEXT NOT NULL,

@@ -24,6 +24,8 @@ export interface Migration {
 export interface DialectTypes {
   dialect: Dialect;
   blob: string;
+  /** Text that sorts and compares byte-wise (secret paths): prefix ranges and cursors agree on both backends. */
+  byteText: string;
 }
 
 export interface Database extends Queryable {

@@ -120,7 +120,7 @@ export class PostgresDatabase implements Database {
   }
 
   migrate(migrations: readonly Migration[]): Promise<string[]> {
-    return runMigrations(this, migrations, { dialect: "postgres", blob: "BYTEA" });
+    return runMigrations(this, migrations, { dialect: "postgres", blob: "BYTEA", byteText: 'TEXT COLLATE "C"' });
   }
 
   /** Connection counts for metrics and /v1/health/detailed. */

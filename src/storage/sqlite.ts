@@ -215,7 +215,7 @@ export class SqliteDatabase implements Database {
   }
 
   migrate(migrations: readonly Migration[]): Promise<string[]> {
-    return runMigrations(this, migrations, { dialect: "sqlite", blob: "BLOB" });
+    return runMigrations(this, migrations, { dialect: "sqlite", blob: "BLOB", byteText: "TEXT" });
   }
 
   async ping(): Promise<void> {
