@@ -24,7 +24,7 @@ import { installPipeline, rewriteTenantPrefix } from "./http/pipeline.js";
 import { secretActionConstraint } from "./http/secret-action.js";
 import { SecretsReader } from "./secrets/reader.js";
 import { registerSecretRoutes } from "./secrets/routes.js";
-import { SecretsService, type SecretWriteHook } from "./secrets/service.js";
+import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
 import { createRotation } from "./rotation/module.js";
 import { SecretStore } from "./secrets/store.js";
 import { randomBase62 } from "./shared/ids.js";
@@ -78,9 +78,12 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const events = new EventOutbox(db);
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];
-  const secrets = new SecretsService({ db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks });
+  const secretsDeps: SecretsDeps = { db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks };
+  const secrets = new SecretsService(secretsDeps);
   const rotation = createRotation({ db, events, audit, keyring, authorizer, secretStore, secrets, scheduler: { enabled: config.rotation.schedulerEnabled, pollMs: config.rotation.pollMs, reconcileMs: config.rotation.reconcileMs } });
   writeHooks.push(rotation.engine);
+  // Rotation is built on the secrets service, so it joins the service's answers afterwards.
+  secretsDeps.rotation = rotation.engine;
   const reader = new SecretsReader({ store: secretStore, keyring, authorizer, rotation: rotation.engine });
 
   const boot = await bootstrap({ db, tenancy, policies: policyStore, tokens: vaultTokens, keyring }, config.bootstrapToken);

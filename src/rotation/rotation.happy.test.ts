@@ -55,6 +55,9 @@ describeEachBackend("rotation: seed step 7 and policy management", (backend) => 
 
     const write = await admin.put(`/v1/secrets/${PATH}`, { data: { client_id: "3MVG9...", client_secret: "minted-at-salesforce" } });
     expect(write.status).toBe(200);
+    // The write's own answer already shows the completed rotation, as a GET would.
+    expect(write.body.rotation).toMatchObject({ policy_id: policyId, state: "scheduled" });
+    expect(write.body.rotation.last_rotated_at).not.toBeNull();
     const events = await outbox(v, PATH);
     const types = events.map((e) => e.event_type);
     expect(types.filter((t) => t === "secret.rotated")).toHaveLength(1);

@@ -11,7 +11,7 @@ import { isUniqueViolation } from "../storage/contract.js";
 import { requireValidPath } from "./paths.js";
 import { SECRET_TYPES, type PatchMetadataBody, type SecretObject, type WriteSecretBody } from "./schemas.js";
 import type { SecretRow, SecretStore } from "./store.js";
-import { metadataView, normalizeMetadata, parseMetadata, secretView } from "./view.js";
+import { metadataView, normalizeMetadata, parseMetadata, secretView, type RotationBlock } from "./view.js";
 
 export const SOFT_DELETE_RETENTION_MS = 30 * 86_400_000;
 const MAX_EXPIRES_IN_SECONDS = 36_500 * 86_400;
@@ -26,6 +26,11 @@ export interface SecretsDeps {
   maxSecretBytes: number;
   /** Extensions that take part in a write's transaction (rotation completes a due rotation here). */
   writeHooks?: SecretWriteHook[];
+  /**
+   * Fills the `rotation` block of answers (src/rotation). Set after construction in the composition
+   * root, because the rotation domain is itself built on this service.
+   */
+  rotation?: { blockFor(row: SecretRow): Promise<RotationBlock | null> };
 }
 
 export interface WrittenVersion {
@@ -115,7 +120,7 @@ export class SecretsService {
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "write");
 
-    return this.mutate(caller, (r) => (r.created ? 201 : 200), async (tx, emit) => {
+    const written = await this.mutate<{ created: boolean; secret: SecretObject; row: SecretRow }>(caller, (r) => (r.created ? 201 : 200), async (tx, emit) => {
       const now = Date.now();
       const { tenantId, partnerId } = caller.tenant;
       let existing = await this.deps.store.lock(tx, tenantId, path);
@@ -171,8 +176,15 @@ export class SecretsService {
           : { ...this.eventBase(caller, path), event_type: "secret.created", data: { version, secret_type: row.secret_type, created_by: caller.principal.identityId, tags: metadata.tags, expires_at: row.expires_at ? iso(row.expires_at) : null } },
       );
       caller.ctx.audit.extra = { version };
-      return { created: !existing, secret: secretView(row) };
+      return { created: !existing, secret: secretView(row), row };
     });
+    return { created: written.created, secret: await this.withRotation(written.row, written.secret) };
+  }
+
+  /** The answer with its rotation block, read after the commit (the write may have moved the schedule). */
+  private async withRotation<T extends { rotation: RotationBlock | null }>(row: SecretRow, view: T): Promise<T> {
+    if (!row.rotation_policy_id || !this.deps.rotation) return view;
+    return { ...view, rotation: await this.deps.rotation.blockFor(row) };
   }
 
   /**
@@ -226,7 +238,7 @@ export class SecretsService {
     checkMetadataSize(body.metadata);
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "write");
-    return this.mutate(caller, () => 200, async (tx, emit) => {
+    const patched = await this.mutate(caller, () => 200, async (tx, emit) => {
       const existing = await this.requireLive(tx, caller, path);
       const now = Date.now();
       const row: SecretRow = {
@@ -244,8 +256,9 @@ export class SecretsService {
       await this.deps.store.update(tx, row);
       await this.deps.store.pruneVersionsBelow(tx, row.tenant_id, path, row.current_version - row.max_versions + 1);
       await emit({ ...this.eventBase(caller, path), event_type: "secret.updated", data: { version: row.current_version, secret_type: row.secret_type, old_version: row.current_version, new_version: row.current_version, updated_by: caller.principal.identityId, is_rotation: false, metadata_only: true } });
-      return metadataView(row, await this.deps.store.countVersions(row.tenant_id, path, tx));
+      return { row, view: metadataView(row, await this.deps.store.countVersions(row.tenant_id, path, tx)) };
     });
+    return this.withRotation(patched.row, patched.view);
   }
 
   async delete(caller: Caller, rawPath: string, permanent: boolean) {
