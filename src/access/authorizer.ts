@@ -55,12 +55,19 @@ export function needleOf(pattern: string): string {
 }
 
 interface TrieNode {
-  /** Rules whose literal leading segments end here (the next pattern segment has a wildcard, or none is left). */
+  /** Rules whose literal leading segments end here and that have no whole literal segment after them. */
   rules: CompiledRule[];
+  /**
+   * Rules whose literal leading segments end here, filed under a whole literal segment further on
+   * (a rule for the pattern "any/team-1/deeper" with wildcards around team-1 is filed under team-1):
+   * any path it matches has that segment here or deeper.
+   */
+  bySegment: Map<string, CompiledRule[]>;
   children: Map<string, TrieNode>;
 }
 
-const newNode = (): TrieNode => ({ rules: [], children: new Map() });
+const newNode = (): TrieNode => ({ rules: [], bySegment: new Map(), children: new Map() });
+const isLiteralSegment = (segment: string) => !/[*?]/.test(segment);
 
 /**
  * A caller's policies compiled once: globs to RegExps, permissions to bit masks, conditions to
@@ -92,14 +99,23 @@ export class CompiledPolicySet {
         };
         let node = this.root;
         const segments = rule.path_pattern.split("/");
+        let depth = 0;
         // The last segment stays out of the trie so that the rule is reached for the path itself.
         for (const segment of segments.slice(0, -1)) {
-          if (/[*?]/.test(segment)) break;
+          if (!isLiteralSegment(segment)) break;
           let child = node.children.get(segment);
           if (!child) node.children.set(segment, (child = newNode()));
           node = child;
+          depth++;
         }
-        node.rules.push(compiled);
+        // The longest whole literal segment left is the likeliest to be rare among paths.
+        const anchor = segments.slice(depth).filter(isLiteralSegment).sort((a, b) => b.length - a.length)[0];
+        if (anchor === undefined) node.rules.push(compiled);
+        else {
+          const filed = node.bySegment.get(anchor);
+          if (filed) filed.push(compiled);
+          else node.bySegment.set(anchor, [compiled]);
+        }
       });
     }
     this.ruleCount = order;
@@ -112,20 +128,28 @@ export class CompiledPolicySet {
    */
   decide(path: string, permission: Permission, context: ConditionContext): Decision {
     const need = BITS[permission];
-    let allow: CompiledRule | null = null;
-    let failed: { rule: CompiledRule; code: ErrorCode; condition: string } | null = null;
+    let allow = null as CompiledRule | null;
+    let failed = null as { rule: CompiledRule; code: ErrorCode; condition: string } | null;
     const segments = path.split("/");
+    /** Tests one candidate rule; true when a deny rule decides. */
+    const consider = (rule: CompiledRule): boolean => {
+      if ((rule.mask & need) !== need || !path.includes(rule.needle) || !rule.regex.test(path)) return false;
+      const failure = rule.conditions ? rule.conditions(context) : null;
+      if (failure) {
+        if (!rule.deny && (!failed || rule.order < failed.rule.order)) failed = { rule, code: failure.code, condition: failure.condition };
+        return false;
+      }
+      if (rule.deny) return true;
+      if (!allow || rule.order < allow.order) allow = rule;
+      return false;
+    };
     let node: TrieNode | undefined = this.root;
     for (let depth = 0; node; depth++) {
-      for (const rule of node.rules) {
-        if ((rule.mask & need) !== need || !path.includes(rule.needle) || !rule.regex.test(path)) continue;
-        const failure = rule.conditions ? rule.conditions(context) : null;
-        if (failure) {
-          if (!rule.deny && (!failed || rule.order < failed.rule.order)) failed = { rule, code: failure.code, condition: failure.condition };
-          continue;
+      for (const rule of node.rules) if (consider(rule)) return { ...DENY, policyId: rule.policyId, ruleIndex: rule.ruleIndex };
+      if (node.bySegment.size > 0) {
+        for (let i = depth; i < segments.length; i++) {
+          for (const rule of node.bySegment.get(segments[i]) ?? []) if (consider(rule)) return { ...DENY, policyId: rule.policyId, ruleIndex: rule.ruleIndex };
         }
-        if (rule.deny) return { ...DENY, policyId: rule.policyId, ruleIndex: rule.ruleIndex };
-        if (!allow || rule.order < allow.order) allow = rule;
       }
       node = depth < segments.length ? node.children.get(segments[depth]) : undefined;
     }
