@@ -141,7 +141,7 @@ export async function run(argv: string[]): Promise<number> {
       else if (group === "config") await configCommand(ctx, sub);
       else if (group === "auth") await authCommand(ctx, sub);
       else if (group === "server") await serverCommand(ctx, sub);
-      else if (["policies", "rotation", "webhooks", "subscriptions", "audit", "tokens"].includes(group)) await manageCommand(ctx, group, sub);
+      else if (["policies", "rotation", "webhooks", "subscriptions", "audit", "tokens", "secret-policies", "tenants"].includes(group)) await manageCommand(ctx, group, sub);
       else throw new UsageError(`unknown command "${group}"; see scaivault --help`);
     } finally {
       (client as ScaiVaultClient | null)?.close();

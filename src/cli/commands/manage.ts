@@ -14,19 +14,23 @@ scaivault webhooks list | get <id> | create --name N --url U --secret S [--event
 scaivault subscriptions list | get <id> | create --file F | delete <id> | poll <id> [--timeout N] | ack <id> <event_id>...
 scaivault audit logs [--path-prefix P] [--action A] [--identity ID] [--success true|false] [--from TS] [--to TS] [--limit N]
                    verify | summary
+                   export --destination DIR [--format jsonl|csv] [--from TS] [--to TS] [--path-prefix P] [--action A] [--identity ID]
+                   exports [list] | exports get <export_id>
+scaivault secret-policies list | get <id> | delete <id> | preview <id>
+                   create --json-file F | create --name N --field NAME:GENERATOR... [--type T] [--description D]
+scaivault tenants list | create [--id ID] --name N
 scaivault tokens list | create --identity ID [--identity-type T] [--scopes a,b] [--expires-in 90d] [--description D] | revoke <id>`;
 
-/** `--file F` (or `-` for stdin) as a JSON object. */
-function bodyFromFile(ctx: Ctx): Record<string, unknown> | undefined {
-  const file = ctx.args.flag("file");
+/** `--file F` (or `-` for stdin; secret-policies also take `--json-file F`) as a JSON object. */
+function bodyFromFile(ctx: Ctx, file = ctx.args.flag("file")): Record<string, unknown> | undefined {
   if (file === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file === "-" ? 0 : file, "utf8"));
   } catch {
-    throw new UsageError(`--file ${file} is not valid JSON`);
+    throw new UsageError(`${file} is not valid JSON`);
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError("--file must hold a JSON object");
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError(`${file} must hold a JSON object`);
   return parsed as Record<string, unknown>;
 }
 
@@ -41,6 +45,15 @@ function identityType(id: string, given?: string): string {
   if (id.startsWith("sa:")) return "service_account";
   if (id.startsWith("group:")) return "group";
   return "user";
+}
+
+/** `--field name:generator` (repeated or comma-separated) as secret-policy fields. */
+function policyFields(specs: string[] | undefined): { name: string; generator: string }[] | undefined {
+  return specs?.map((spec) => {
+    const colon = spec.indexOf(":");
+    if (colon <= 0 || colon === spec.length - 1) throw new UsageError(`--field must be NAME:GENERATOR, got "${spec}"`);
+    return { name: spec.slice(0, colon), generator: spec.slice(colon + 1) };
+  });
 }
 
 type Row = Record<string, unknown>;
@@ -161,6 +174,63 @@ export async function manageCommand(ctx: Ctx, group: string, sub: string | undef
       return;
     }
     case "audit summary": return one(await c().audit.summary({ from: args.flag("from"), to: args.flag("to") }));
+    case "audit export": {
+      const destination = args.flag("destination");
+      if (!destination) throw new UsageError("--destination DIR is required (a directory under the server's SCAIVAULT_AUDIT_EXPORT_DIR)");
+      const format = args.flag("format") ?? "jsonl";
+      if (format !== "jsonl" && format !== "csv") throw new UsageError("--format must be jsonl or csv");
+      const filters = {
+        ...(args.flag("path-prefix") ? { path_prefix: args.flag("path-prefix") } : {}),
+        ...(args.flag("action") ? { action: args.flag("action") } : {}),
+        ...(args.flag("identity") ? { identity_id: args.flag("identity") } : {}),
+      };
+      const created = await c().audit.export({
+        format, destination: { type: "file", path: destination },
+        ...(args.flag("from") ? { from: args.flag("from") } : {}),
+        ...(args.flag("to") ? { to: args.flag("to") } : {}),
+        ...(Object.keys(filters).length ? { filters } : {}),
+      } as never);
+      return show(out, created, () => process.stdout.write(`export ${String(created.export_id)} ${String(created.status)} (about ${String(created.estimated_records)} records)\n`));
+    }
+    case "audit exports": {
+      const action = args.positionals[2] ?? "list";
+      if (action === "get") return one(await c().audit.getExport(args.positional(3, "export id")));
+      if (action !== "list") throw new UsageError("scaivault audit exports [list] | exports get <export_id>");
+      const page = await c().audit.exports({ limit: args.int("limit"), cursor: args.flag("cursor") });
+      return show(out, page, () => printTable(rows(page.data), ["export_id", "status", "format", "record_count", "destination", "created_at"]));
+    }
+    case "secret-policies list": {
+      const page = await c().secretPolicies.list({ limit: args.int("limit"), cursor: args.flag("cursor") });
+      return show(out, page, () => printTable(rows(page.data).map((p) => ({ ...p, fields: (p.fields as { name: string; generator: string }[]).map((f) => `${f.name}:${f.generator}`) })), ["id", "name", "policy_type", "fields", "is_active"]));
+    }
+    case "secret-policies get": return one(await c().secretPolicies.retrieve(id()));
+    case "secret-policies create": {
+      const file = args.flag("json-file") ?? args.flag("file");
+      const fields = policyFields(args.list("field"));
+      if (file !== undefined && (fields || args.has("name"))) throw new UsageError("give --json-file or --name/--field flags, not both");
+      const body = file !== undefined ? bodyFromFile(ctx, file)! : {
+        name: args.flag("name"),
+        fields,
+        ...(args.flag("type") ? { policy_type: args.flag("type") } : {}),
+        ...(args.flag("description") ? { description: args.flag("description") } : {}),
+      };
+      if (!body.name || !body.fields) throw new UsageError("--name and --field NAME:GENERATOR are required (or --json-file F)");
+      return one(await c().secretPolicies.create(body as never));
+    }
+    case "secret-policies delete": return done(await c().secretPolicies.delete(id()), `deleted ${id()}`);
+    case "secret-policies preview": {
+      const preview = await c().secretPolicies.preview(id());
+      return show(out, preview, () => printTable(Object.entries((preview.data ?? {}) as Row).map(([field, value]) => ({ field, value })), ["field", "value"]));
+    }
+    case "tenants list": {
+      const page = await c().tenants.list({ limit: args.int("limit"), cursor: args.flag("cursor") });
+      return show(out, page, () => printTable(rows(page.data), ["id", "name", "partner_id", "status", "created_at"]));
+    }
+    case "tenants create": {
+      const name = args.flag("name");
+      if (!name) throw new UsageError("--name is required");
+      return one(await c().tenants.create({ name, ...(args.flag("id") ? { id: args.flag("id") } : {}) }));
+    }
     case "tokens list": {
       const page = await c().tokens.list();
       return show(out, page, () => printTable(rows(page.data), ["id", "identity_id", "scopes", "expires_at", "description"]));
