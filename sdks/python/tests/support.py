@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import os
 import secrets
@@ -19,6 +20,23 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 SDK_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 if SDK_DIR not in sys.path:
     sys.path.insert(0, SDK_DIR)
+
+
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """A quiet handler for fake endpoints (third parties, scripted failures) that answers JSON."""
+
+    def send_json(self, status: int, body: Any, headers: Optional[dict[str, str]] = None) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: Any) -> None:
+        pass
 
 
 def free_port() -> int:

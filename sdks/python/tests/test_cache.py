@@ -46,12 +46,11 @@ class StreamDownTest(unittest.TestCase):
 
     def test_ttl_bounds_staleness_while_the_stream_is_down(self) -> None:
         import http.server
-        import json
         import threading
 
         counts = {"reads": 0, "stream": 0}
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(support.JsonHandler):
             def do_GET(self) -> None:  # noqa: N802
                 if self.path.startswith("/v1/events/stream"):
                     counts["stream"] += 1
@@ -59,15 +58,7 @@ class StreamDownTest(unittest.TestCase):
                 else:
                     counts["reads"] += 1
                     status, body = 200, {"path": "a/b", "version": counts["reads"], "data": {"n": counts["reads"]}, "metadata": {}}
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args) -> None:
-                pass
+                self.send_json(status, body)
 
         listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=listener.serve_forever, daemon=True).start()

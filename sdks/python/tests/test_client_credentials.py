@@ -1,6 +1,5 @@
 """client_id/client_secret: exchanged at a (local, fake) ScaiKey token endpoint, reused, refused loudly."""
 import http.server
-import json
 import threading
 import unittest
 import urllib.parse
@@ -20,22 +19,14 @@ class CredentialsTest(unittest.TestCase):
         assert status == 201, issued
         calls = cls.calls = []
 
-        class TokenEndpoint(http.server.BaseHTTPRequestHandler):
+        class TokenEndpoint(support.JsonHandler):
             def do_POST(self) -> None:  # noqa: N802
                 form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
                 calls.append(form)
                 ok = form.get("grant_type") == ["client_credentials"] and form.get("client_id") == ["py-cc"] \
                     and form.get("client_secret") == ["cs_right"]
-                body = json.dumps({"access_token": issued["token"], "token_type": "Bearer", "expires_in": 3600} if ok
-                                  else {"error": "invalid_client"}).encode()
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
+                self.send_json(200 if ok else 401, {"access_token": issued["token"], "token_type": "Bearer", "expires_in": 3600}
+                               if ok else {"error": "invalid_client"})
 
         cls.endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
         threading.Thread(target=cls.endpoint.serve_forever, daemon=True).start()

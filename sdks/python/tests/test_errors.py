@@ -1,7 +1,6 @@
 """Every error code becomes its typed error: real answers from the server for the codes a test can
 provoke, and the wire shape of every code in the server's closed list (src/http/errors.ts)."""
 import http.server
-import json
 import os
 import re
 import threading
@@ -72,21 +71,11 @@ class WireShapeTest(unittest.TestCase):
         codes = closed_list()
         self.assertGreater(len(codes), 40)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(support.JsonHandler):
             def do_GET(self) -> None:  # noqa: N802
                 code = self.path.rsplit("/", 1)[-1]
-                body = json.dumps({"error": {"code": code, "message": f"m {code}", "details": {"k": 1},
-                                             "request_id": "req_fake"}}).encode()
-                self.send_response(codes[code])
-                if codes[code] in (429, 503):
-                    self.send_header("Retry-After", "7")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
+                body = {"error": {"code": code, "message": f"m {code}", "details": {"k": 1}, "request_id": "req_fake"}}
+                self.send_json(codes[code], body, {"Retry-After": "7"} if codes[code] in (429, 503) else None)
 
         listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=listener.serve_forever, daemon=True).start()

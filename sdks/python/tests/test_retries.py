@@ -1,15 +1,15 @@
 """Retries against a listener answering 429/503 with Retry-After: bounded, waiting as told, and never
 repeating a non-idempotent write (a POST create, a PUT without cas) after a 503."""
 import http.server
-import json
 import threading
 import time
 import unittest
 
 from scaivault_sdk import RateLimitError, ScaiVaultClient, ServiceUnavailableError
+from tests import support
 
 
-class Script(http.server.BaseHTTPRequestHandler):
+class Script(support.JsonHandler):
     """Answers from ``server.script`` (a list of statuses), then 200; records every request."""
 
     def handle_any(self) -> None:
@@ -18,22 +18,12 @@ class Script(http.server.BaseHTTPRequestHandler):
         self.server.seen.append((self.command, self.path, time.monotonic()))  # type: ignore[attr-defined]
         status = self.server.script.pop(0) if self.server.script else 200  # type: ignore[attr-defined]
         if status == 200:
-            body = json.dumps({"path": "a/b", "version": 1, "data": {"k": "v"}, "secret_type": "kv", "metadata": {}}).encode()
+            self.send_json(200, {"path": "a/b", "version": 1, "data": {"k": "v"}, "secret_type": "kv", "metadata": {}})
         else:
             code = "rate_limited" if status == 429 else "service_unavailable"
-            body = json.dumps({"error": {"code": code, "message": code, "details": {}, "request_id": "req_x"}}).encode()
-        self.send_response(status)
-        if status != 200:
-            self.send_header("Retry-After", "1")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            self.send_json(status, {"error": {"code": code, "message": code, "details": {}, "request_id": "req_x"}}, {"Retry-After": "1"})
 
     do_GET = do_PUT = do_POST = handle_any
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 class RetryTest(unittest.TestCase):
@@ -89,7 +79,6 @@ class RealRateLimitTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
-        from tests import support
         cls.server = support.Server({"RATE_LIMIT_READ": "60"})
 
     @classmethod
