@@ -45,8 +45,4 @@ export class EventOutbox {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
-
-  get database(): Database {
-    return this.db;
-  }
 }
