@@ -59,7 +59,7 @@ function compilerFor(coerce: boolean): Ajv {
 
 /** The composition root: every component is built and wired here, by hand. */
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
-  const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize });
+  const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards });
   const metrics = new OpsMetrics(rawDb);
   const db = instrumentDatabase(rawDb, metrics.dbLatency);
   await db.migrate(ALL_MIGRATIONS);

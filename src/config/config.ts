@@ -29,6 +29,8 @@ export interface VaultConfig {
   rateLimits: Record<string, number>;
   tls: { certFile: string; keyFile: string } | null;
   auditSync: "normal" | "full";
+  /** Development/test assertions in the storage layer that cost throughput (SCAIVAULT_STORAGE_GUARDS). */
+  storageGuards: boolean;
   /** Root directory for audit exports with a `file` destination; nothing is written outside it. */
   auditExportDir: string;
   maxSecretBytes: number;
@@ -226,6 +228,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     rateLimits,
     tls: certFile && keyFile ? { certFile, keyFile } : null,
     auditSync: oneOf("SCAIVAULT_AUDIT_SYNC", env.SCAIVAULT_AUDIT_SYNC?.toLowerCase(), ["normal", "full"] as const, "normal"),
+    storageGuards: bool("SCAIVAULT_STORAGE_GUARDS", env.SCAIVAULT_STORAGE_GUARDS),
     auditExportDir: env.SCAIVAULT_AUDIT_EXPORT_DIR || "./data/exports",
     maxSecretBytes: positiveInt("SCAIVAULT_MAX_SECRET_BYTES", env.SCAIVAULT_MAX_SECRET_BYTES, 64 * 1024),
     maxBodyBytes: positiveInt("SCAIVAULT_MAX_BODY_BYTES", env.SCAIVAULT_MAX_BODY_BYTES, 1024 * 1024),

@@ -34,7 +34,7 @@ describeEachBackend("storage contract", (backend) => {
 
   beforeAll(async () => {
     scratch = await scratchDatabase(backend);
-    db = openDatabase(scratch.url, { poolSize: 5 });
+    db = openDatabase(scratch.url, { poolSize: 5, guardTransactions: true });
   });
   afterAll(async () => {
     await db?.close();

@@ -5,6 +5,8 @@ import { SqliteDatabase } from "./sqlite.js";
 export interface OpenOptions {
   auditSync?: "normal" | "full";
   poolSize?: number;
+  /** Development and test assertion: a transaction's code that uses `db` instead of `tx` throws (SQLite). */
+  guardTransactions?: boolean;
 }
 
 /** `sqlite:<file>` or `postgres(ql)://…`, as DATABASE_URL gives it (already validated). */
@@ -12,6 +14,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
   if (databaseUrl.startsWith("sqlite:")) {
     return new SqliteDatabase(databaseUrl.slice("sqlite:".length), {
       synchronous: options.auditSync === "full" ? "FULL" : "NORMAL",
+      guardTransactions: options.guardTransactions,
     });
   }
   return new PostgresDatabase(databaseUrl, { max: options.poolSize });

@@ -105,6 +105,8 @@ export async function startVault(backend: BackendName, options: StartOptions = {
     LOG_LEVEL: "info",
     DATABASE_POOL_SIZE: "4",
     SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: "true",
+    // Every suite runs with the storage layer's misuse assertions on.
+    SCAIVAULT_STORAGE_GUARDS: "true",
     // Suites make far more calls per minute than the documented limits; the rate-limit suites set their own.
     ...UNLIMITED_FOR_TESTS,
     // Two shared cores: CPU contention between suites must not shed their requests (the overload suite sets its own).

@@ -115,8 +115,8 @@ export async function startVaultProcess(options: VaultProcessOptions = {}): Prom
   const databaseFile = join(dir, "vault.db");
   const base: Record<string, string | undefined> = inheritEnv ? { ...process.env } : { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" };
   const defaults: Record<string, string> = provision
-    ? { DATABASE_URL: `sqlite:${databaseFile}`, KMS_LOCAL_KEY: randomBytes(32).toString("base64"), SCAIVAULT_BOOTSTRAP_TOKEN: `skt_${randomBytes(32).toString("base64url")}`, LOG_LEVEL: "warn" }
-    : { LOG_LEVEL: "warn" };
+    ? { DATABASE_URL: `sqlite:${databaseFile}`, KMS_LOCAL_KEY: randomBytes(32).toString("base64"), SCAIVAULT_BOOTSTRAP_TOKEN: `skt_${randomBytes(32).toString("base64url")}`, LOG_LEVEL: "warn", SCAIVAULT_STORAGE_GUARDS: "true" }
+    : { LOG_LEVEL: "warn", SCAIVAULT_STORAGE_GUARDS: "true" };
   const fullEnv: Record<string, string | undefined> = { ...base, ...defaults, ...env, BIND_ADDRESS: `127.0.0.1:${port}` };
   const args = entry === "dist" ? [join(ROOT, "dist/main.js")] : ["--import", "tsx", join(ROOT, "src/main.ts")];
   const child = spawn(process.execPath, args, {
