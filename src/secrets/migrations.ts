@@ -2,6 +2,10 @@ import type { Migration } from "../storage/contract.js";
 
 // Paths compare byte-wise (COLLATE "C" on PostgreSQL, SQLite's default) so prefix ranges and
 // cursor order agree on both backends.
+/** Every column of `secrets` but last_accessed_at, as of migration 0011 (a later column needs its own trigger change). */
+const SECRET_COLUMNS_SERVED =
+  "tenant_id, path, partner_id, secret_type, metadata, max_versions, expires_in, expires_at, notify_before, rotation_policy_id, secret_policy_id, current_version, created_at, created_by, updated_at, deleted_at, recoverable_until";
+
 export const secretMigrations: Migration[] = [
   {
     id: "0010_secrets",
@@ -44,6 +48,43 @@ export const secretMigrations: Migration[] = [
           grace_until BIGINT,
           PRIMARY KEY (tenant_id, path, version)
         )`,
+      ];
+    },
+  },
+  {
+    // Readers cache secret rows per tenant while this counter stands still. Triggers move it on
+    // every change to a secret or a version, whichever code path makes it (writes, rotation,
+    // deletes, key rewraps) and on whichever node: nothing has to remember to invalidate. The
+    // last_accessed_at touch alone does not move it (it is not part of what a cached read serves
+    // stale: the reader keeps its own copy of it up to date).
+    id: "0011_secret_cache_epochs",
+    up: (t) => {
+      const table = "CREATE TABLE secret_cache_epochs (tenant_id TEXT PRIMARY KEY, epoch BIGINT NOT NULL)";
+      if (t.dialect === "postgres") {
+        return [
+          table,
+          `CREATE FUNCTION secret_cache_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             INSERT INTO secret_cache_epochs (tenant_id, epoch)
+               VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END, 1)
+               ON CONFLICT (tenant_id) DO UPDATE SET epoch = secret_cache_epochs.epoch + 1;
+             RETURN NULL;
+           END $$`,
+          `CREATE TRIGGER secrets_cache_epoch AFTER INSERT OR DELETE OR UPDATE OF ${SECRET_COLUMNS_SERVED} ON secrets
+             FOR EACH ROW EXECUTE FUNCTION secret_cache_epoch_bump()`,
+          "CREATE TRIGGER secret_versions_cache_epoch AFTER INSERT OR DELETE OR UPDATE ON secret_versions FOR EACH ROW EXECUTE FUNCTION secret_cache_epoch_bump()",
+        ];
+      }
+      const bump = (row: "NEW" | "OLD") =>
+        `INSERT INTO secret_cache_epochs (tenant_id, epoch) VALUES (${row}.tenant_id, 1) ON CONFLICT (tenant_id) DO UPDATE SET epoch = epoch + 1;`;
+      return [
+        table,
+        `CREATE TRIGGER secrets_cache_epoch_insert AFTER INSERT ON secrets BEGIN ${bump("NEW")} END`,
+        `CREATE TRIGGER secrets_cache_epoch_update AFTER UPDATE OF ${SECRET_COLUMNS_SERVED} ON secrets BEGIN ${bump("NEW")} END`,
+        `CREATE TRIGGER secrets_cache_epoch_delete AFTER DELETE ON secrets BEGIN ${bump("OLD")} END`,
+        `CREATE TRIGGER secret_versions_cache_epoch_insert AFTER INSERT ON secret_versions BEGIN ${bump("NEW")} END`,
+        `CREATE TRIGGER secret_versions_cache_epoch_update AFTER UPDATE ON secret_versions BEGIN ${bump("NEW")} END`,
+        `CREATE TRIGGER secret_versions_cache_epoch_delete AFTER DELETE ON secret_versions BEGIN ${bump("OLD")} END`,
       ];
     },
   },

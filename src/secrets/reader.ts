@@ -6,6 +6,7 @@ import { VaultError, isVaultError } from "../http/errors.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { requireDuration } from "../shared/duration.js";
 import { iso, isoOrNull } from "../shared/time.js";
+import { SecretHeadCache, type SecretHead } from "./head-cache.js";
 import { pathProblem, requireValidPath } from "./paths.js";
 import type { BatchReadBody, BatchReadResponse, ExpiringQuery, ListSecretsQuery, SecretObject, SecretVersionsResponse } from "./schemas.js";
 import { notFound } from "./service.js";
@@ -26,7 +27,19 @@ export interface ReaderDeps {
 
 /** Reads: policy first, then existence, so a caller learns nothing about paths it may not read. */
 export class SecretsReader {
+  private readonly heads = new SecretHeadCache();
+
   constructor(private readonly deps: ReaderDeps) {}
+
+  /** The secret with the wanted version (current when null): from the head cache while the tenant's secret epoch stands still. */
+  private async head(tenantId: string, path: string, version: number | null): Promise<SecretHead | undefined> {
+    const epoch = await this.deps.store.cacheEpoch(tenantId);
+    const cached = this.heads.get(tenantId, path, version, epoch);
+    if (cached) return cached;
+    const head = await this.deps.store.getWithVersion(tenantId, path, version);
+    if (head) this.heads.set(tenantId, path, version, epoch, head);
+    return head;
+  }
 
   async read(caller: Caller, rawPath: string, version: number | "previous" | undefined): Promise<SecretObject> {
     const path = requireValidPath(rawPath);
@@ -40,7 +53,8 @@ export class SecretsReader {
   /** The read itself, once policy has allowed it. */
   private async readAllowed(caller: Caller, path: string, version: number | "previous" | undefined): Promise<SecretObject> {
     const { tenantId } = caller.tenant;
-    const head = await this.deps.store.getWithVersion(tenantId, path, typeof version === "number" ? version : null);
+    const wantedVersion = typeof version === "number" ? version : null;
+    const head = await this.head(tenantId, path, wantedVersion);
     const now = Date.now();
     if (!head || head.secret.deleted_at !== null) throw notFound(head?.secret, now);
     let { secret, version: row } = head;
@@ -49,7 +63,7 @@ export class SecretsReader {
     }
     if (version === "previous") {
       if (secret.current_version < 2) throw new VaultError("version_not_found", "The secret has no previous version");
-      row = (await this.deps.store.getWithVersion(tenantId, path, secret.current_version - 1))?.version ?? null;
+      row = (await this.head(tenantId, path, secret.current_version - 1))?.version ?? null;
     }
     const wanted = version === "previous" ? secret.current_version - 1 : version ?? secret.current_version;
     if (!row) throw new VaultError("version_not_found", `Version ${wanted} does not exist or has aged out`, { details: { version: wanted } });
@@ -68,6 +82,9 @@ export class SecretsReader {
     if (secret.last_accessed_at === null || secret.last_accessed_at < now - ACCESS_TOUCH_WINDOW_MS) {
       await this.deps.store.touchAccess(tenantId, path, now, ACCESS_TOUCH_WINDOW_MS);
       secret = { ...secret, last_accessed_at: now };
+      // The touch does not move the cache epoch: the cached copy learns it here, or every read
+      // after the first minute would touch again.
+      head.secret = secret;
     }
     const rotation = await this.deps.rotation?.blockFor(secret);
     return { ...secretView(secret, row, rotation), data: JSON.parse(plaintext.toString("utf8")) as Record<string, unknown> };

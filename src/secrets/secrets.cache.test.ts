@@ -1,0 +1,91 @@
+import { Writable } from "node:stream";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildVault, type Vault } from "../app.js";
+import { describeEachBackend } from "../testing/backends.js";
+import { ApiClient, useVault } from "../testing/harness.js";
+
+/**
+ * Readers cache secret rows while the tenant's secret cache epoch stands still (migration 0011).
+ * Two nodes on one database: node 2 warms its cache, node 1 changes the secret through every kind
+ * of write, and node 2's very next read must show the change.
+ */
+describeEachBackend("secrets: the read cache never serves a changed secret", (backend) => {
+  const vault = useVault(backend);
+  let second: Vault;
+  let node2: ApiClient;
+
+  beforeAll(async () => {
+    second = await buildVault(vault().vault.config, { logStream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    const address = await second.app.listen({ host: "127.0.0.1", port: 0 });
+    node2 = new ApiClient(address.replace("localhost", "127.0.0.1"), vault().adminToken);
+  });
+  afterAll(async () => second?.close());
+
+  async function warm(path: string) {
+    const first = await node2.get(path);
+    const again = await node2.get(path);
+    expect(again.body).toEqual(first.body);
+    return again;
+  }
+
+  it("a new version, a metadata patch, a delete, an undelete and a destroy each show on the other node's next read", async () => {
+    const node1 = vault().admin;
+    const path = "/v1/secrets/cache/one";
+    await node1.put(path, { data: { v: "1" }, metadata: { tags: ["a"] } });
+    expect((await warm(path)).body.data).toEqual({ v: "1" });
+
+    await node1.put(path, { data: { v: "2" } });
+    const second = await node2.get(path);
+    expect(second.body.data).toEqual({ v: "2" });
+    expect(second.body.version).toBe(2);
+    await warm(path);
+
+    expect((await node1.patch(`${path}/metadata`, { metadata: { tags: ["b"] } })).status).toBe(200);
+    expect((await node2.get(path)).body.metadata.tags).toEqual(["b"]);
+    await warm(path);
+
+    expect((await node1.delete(path)).status).toBe(200);
+    expect((await node2.get(path)).status).toBe(404);
+    expect((await node1.post(`${path}/undelete`)).status).toBe(200);
+    expect((await node2.get(path)).body.data).toEqual({ v: "2" });
+
+    await warm(`${path}?version=1`);
+    expect((await node1.post(`${path}/destroy`, { versions: [1] })).status).toBe(200);
+    expect((await node2.get(`${path}?version=1`)).body.error.code).toBe("version_destroyed");
+  });
+
+  it("the same node's own write shows on its next read, and reads of other secrets keep working across writes", async () => {
+    const node1 = vault().admin;
+    await node1.put("/v1/secrets/cache/a", { data: { n: 1 } });
+    await node1.put("/v1/secrets/cache/b", { data: { n: 1 } });
+    for (let n = 2; n <= 5; n++) {
+      expect((await node1.get("/v1/secrets/cache/a")).body.data).toEqual({ n: n - 1 });
+      await node1.put("/v1/secrets/cache/a", { data: { n } });
+      expect((await node1.get("/v1/secrets/cache/a")).body.data).toEqual({ n });
+      expect((await node1.get("/v1/secrets/cache/b")).body.data).toEqual({ n: 1 });
+    }
+  });
+
+  it("every column a read serves moves the tenant's cache epoch; the last-accessed touch alone does not", async () => {
+    const db = vault().vault.db;
+    await vault().admin.put("/v1/secrets/cache/columns", { data: { v: 1 } });
+    const row = await db.get<{ tenant_id: string }>("SELECT tenant_id FROM secrets WHERE path = ?", ["cache/columns"]);
+    const tenantId = row!.tenant_id;
+    const epoch = async () => Number((await db.get<{ epoch: number | string }>("SELECT epoch FROM secret_cache_epochs WHERE tenant_id = ?", [tenantId]))?.epoch ?? 0);
+    const columns =
+      backend === "sqlite"
+        ? (await db.all<{ name: string }>("SELECT name FROM pragma_table_info('secrets')")).map((c) => c.name)
+        : (await db.all<{ name: string }>("SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'secrets'")).map((c) => c.name);
+    expect(columns).toContain("metadata");
+    for (const column of columns) {
+      const before = await epoch();
+      // Assigning a column its own value is still an update of that column.
+      await db.run(`UPDATE secrets SET ${column} = ${column} WHERE tenant_id = ? AND path = ?`, [tenantId, "cache/columns"]);
+      const moved = (await epoch()) > before;
+      expect({ column, moved }).toEqual({ column, moved: column !== "last_accessed_at" });
+    }
+    const before = await epoch();
+    await db.run("UPDATE secret_versions SET grace_until = grace_until WHERE tenant_id = ? AND path = ?", [tenantId, "cache/columns"]);
+    expect(await epoch()).toBeGreaterThan(before);
+  });
+});
