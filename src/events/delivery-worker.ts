@@ -41,6 +41,7 @@ export class DeliveryWorker {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
+  private soon: NodeJS.Immediate | null = null;
   private stopped = true;
   private readonly wakeups = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -66,10 +67,24 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = null;
     for (const t of this.wakeups) clearTimeout(t);
     this.wakeups.clear();
     await this.running;
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  /**
+   * A round on the next turn of the event loop: every commit of this turn (a group commit settles
+   * many writes at once) is fanned out by one pass instead of a round being started per event.
+   */
+  kickSoon(): void {
+    if (this.stopped || this.soon) return;
+    this.soon = setImmediate(() => {
+      this.soon = null;
+      this.kick();
+    });
   }
 
   /** Fan out new events, then deliver what is due. Coalesces calls made while a round runs. */

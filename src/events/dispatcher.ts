@@ -59,7 +59,7 @@ export class Dispatcher {
   async pass(): Promise<number> {
     const { db } = this.deps;
     const order = db.dialect === "postgres" ? "outbox_seq" : "rowid";
-    const peeked = await db.all<EventRow>(`SELECT * FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`, [BATCH]);
+    const peeked = await db.all<EventRow & { outbox_pos: number | string }>(`SELECT ${order} AS outbox_pos, * FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`, [BATCH]);
     if (peeked.length === 0) return 0;
     // Targets and their owners' policies are loaded before the transaction: policy evaluation
     // reads the database itself, which SQLite's single writer forbids inside our transaction. Only
@@ -79,7 +79,16 @@ export class Dispatcher {
       }
       const state = await tx.get<{ last_seq: number | string }>(`SELECT last_seq FROM event_dispatch_state WHERE id = 1${db.dialect === "postgres" ? " FOR UPDATE" : ""}`);
       let seq = Number(state?.last_seq ?? 0);
-      const rows = await tx.all<EventRow>(`SELECT * FROM events WHERE dispatch_seq IS NULL AND id IN (${peeked.map(() => "?").join(", ")}) ORDER BY ${order}`, peeked.map((r) => r.id));
+      // Which peeked events are still undispatched (another pass may have taken some meanwhile).
+      // One statement text whatever the batch size (an IN list of every length was prepared
+      // afresh each pass); events outside the peek that fall in the range wait for the next pass.
+      // An event's row never changes but for dispatch_seq, so the peeked rows serve as read.
+      const open = await tx.all<{ id: string }>(`SELECT id FROM events WHERE dispatch_seq IS NULL AND ${order} >= ? AND ${order} <= ?`, [
+        peeked[0].outbox_pos,
+        peeked[peeked.length - 1].outbox_pos,
+      ]);
+      const undispatched = new Set(open.map((r) => r.id));
+      const rows = peeked.filter((r) => undispatched.has(r.id));
       for (const row of rows) {
         seq += 1;
         await tx.run("UPDATE events SET dispatch_seq = ? WHERE id = ?", [seq, row.id]);

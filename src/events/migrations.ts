@@ -125,4 +125,10 @@ export const eventMigrations: Migration[] = [
         : "CREATE INDEX events_undispatched_order ON events (dispatch_seq) WHERE dispatch_seq IS NULL",
     ],
   },
+  {
+    id: "0052_events_drop_unused_indexes",
+    // No query reads events by (tenant, time), and events_undispatched_order replaced the
+    // undispatched index by time; both only cost every outbox insert and every dispatch update.
+    up: () => ["DROP INDEX IF EXISTS events_undispatched", "DROP INDEX IF EXISTS events_tenant_time"],
+  },
 ];

@@ -57,7 +57,7 @@ export function createEvents(deps: { db: Database; config: VaultConfig; keyring:
   return {
     register: (app) => registerEventRoutes(app, webhooks, subscriptions, streams),
     start() {
-      unsubscribe ??= deps.outbox.subscribe(() => worker.kick());
+      unsubscribe ??= deps.outbox.subscribe(() => worker.kickSoon());
       worker.start();
     },
     async stop() {
