@@ -47,9 +47,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
     } catch {
       database.status = "error";
     }
-    const pooled = deps.db as Database & { poolStats?: () => { size: number; available: number; waiting: number } };
-    if (typeof pooled.poolStats === "function") {
-      const stats = pooled.poolStats();
+    if (deps.db.poolStats) {
+      const stats = deps.db.poolStats();
       Object.assign(database, { pool_size: stats.size, pool_available: stats.available, pool_waiting: stats.waiting });
     }
 

@@ -35,6 +35,8 @@ export interface Database extends Queryable {
   migrate(migrations: readonly Migration[]): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Connection pool figures, for backends that pool (PostgreSQL). */
+  poolStats?(): { size: number; available: number; waiting: number };
 }
 
 /** `invalid_input`: a value the backend cannot store as text at all (PostgreSQL refuses NUL characters). */

@@ -139,11 +139,20 @@ export class SqliteDatabase implements Database {
 
   async all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
     this.outsideTransaction();
-    return this.reader.all<T>(sql, params);
+    return this.readConnection().all<T>(sql, params);
   }
   async get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
     this.outsideTransaction();
-    return this.reader.get<T>(sql, params);
+    return this.readConnection().get<T>(sql, params);
+  }
+
+  /**
+   * Each commit by the writer makes the reader connection reload the pages it reads; the writer's
+   * own cache stays warm. So reads go through the writer whenever it has no transaction open (its
+   * uncommitted writes must never be seen), and through the reader otherwise.
+   */
+  private readConnection(): Connection {
+    return this.writer.handle.inTransaction ? this.reader : this.writer;
   }
   run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
     return this.withLock(() => this.writer.run(sql, params));
