@@ -186,7 +186,7 @@ export class SecretsService {
         deleted_at: null,
         recoverable_until: null,
       };
-      await this.storeVersion(tx, row, plaintext, caller.principal.identityId, now);
+      await this.storeVersion(tx, row, plaintext, caller.principal.identityId, now, existing !== undefined);
       if (existing) await this.deps.store.update(tx, row);
       else await this.deps.store.insert(tx, row);
       await this.deps.store.pruneVersionsBelow(tx, tenantId, path, version - row.max_versions + 1);
@@ -227,7 +227,7 @@ export class SecretsService {
     const version = existing.current_version + 1;
     const expiresAt = existing.expires_in ? now + requireDuration("options.expires_in", existing.expires_in) * 1000 : existing.expires_at;
     const row: SecretRow = { ...existing, current_version: version, expires_at: expiresAt, updated_at: now };
-    await this.storeVersion(tx, row, plaintext, caller.principal.identityId, now);
+    await this.storeVersion(tx, row, plaintext, caller.principal.identityId, now, true);
     await this.deps.store.update(tx, row);
     await this.deps.store.pruneVersionsBelow(tx, row.tenant_id, row.path, version - row.max_versions + 1);
     await emit({
@@ -238,9 +238,12 @@ export class SecretsService {
     return row;
   }
 
-  /** Encrypts and inserts one version; the caller updates the secret row. */
-  async storeVersion(tx: Queryable, row: SecretRow, plaintext: Buffer, createdBy: string, now: number): Promise<void> {
-    await this.deps.keyring.ensureTenantKey(row.tenant_id, row.partner_id, tx);
+  /**
+   * Encrypts and inserts one version; the caller updates the secret row. A tenant that already
+   * holds a secret has its key (keys are never deactivated), so only a new secret makes sure of it.
+   */
+  async storeVersion(tx: Queryable, row: SecretRow, plaintext: Buffer, createdBy: string, now: number, tenantHasSecret: boolean): Promise<void> {
+    if (!tenantHasSecret) await this.deps.keyring.ensureTenantKey(row.tenant_id, row.partner_id, tx);
     const sealed = await this.deps.keyring.encryptSecret({ tenantId: row.tenant_id, path: row.path, version: row.current_version }, plaintext, tx);
     await this.deps.store.insertVersion(tx, {
       tenant_id: row.tenant_id,
