@@ -32,6 +32,18 @@ export const AUDIT_COLUMNS =
   "id, chain_id, seq, partner_id, tenant_id, timestamp, action, identity_type, identity_id, secret_path, source_ip, user_agent, success, status, duration_ms, request_id, extra_data, prev_hash, hash";
 const COLUMN_COUNT = AUDIT_COLUMNS.split(",").length;
 
+/** `INSERT INTO audit_log … VALUES (…), (…)` for n rows, built once per n (most batches are one row). */
+const insertSqlByCount = new Map<number, string>();
+function insertSql(count: number): string {
+  let sql = insertSqlByCount.get(count);
+  if (!sql) {
+    const row = `(${new Array(COLUMN_COUNT).fill("?").join(", ")})`;
+    sql = `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ${new Array(count).fill(row).join(", ")}`;
+    insertSqlByCount.set(count, sql);
+  }
+  return sql;
+}
+
 export type UnchainedRow = Omit<AuditRow, "chain_id" | "seq" | "prev_hash" | "hash">;
 
 /** Tenant entries chain per tenant; partner-level entries (tenant_id null) per partner. */
@@ -141,13 +153,12 @@ export class ChainAppender {
     const advanceParams: SqlParam[] = [seq, hash, Date.now(), chainId];
     for (let start = 0; start < rows.length; start += chunk) {
       const part = rows.slice(start, start + chunk);
-      const marks = part.map(() => `(${new Array(COLUMN_COUNT).fill("?").join(", ")})`).join(", ");
       const params: SqlParam[] = [];
       for (const r of part) {
         params.push(r.id, r.chain_id, r.seq, r.partner_id, r.tenant_id, r.timestamp, r.action, r.identity_type, r.identity_id, r.secret_path,
           r.source_ip, r.user_agent, r.success, r.status, r.duration_ms, r.request_id, r.extra_data, r.prev_hash, r.hash);
       }
-      const insert = `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ${marks}`;
+      const insert = insertSql(part.length);
       if (this.dialect === "postgres" && start + chunk >= rows.length) {
         // One round trip for the last chunk and the head (SQLite has no data-modifying CTEs).
         await tx.run(`WITH inserted AS (${insert} RETURNING 1) ${advance}`, [...params, ...advanceParams]);
