@@ -102,6 +102,30 @@ describeEachBackend("events: polling subscriptions", (backend) => {
     expect((await admin.get(`/v1/subscriptions/${mine.body.id}`)).body.error.code).toBe("subscription_not_found");
   });
 
+  it("gets one event per committed write from bursts of concurrent writes, none from those that failed, in each path's order", async () => {
+    const { admin } = vault();
+    const created = await poller.post("/v1/subscriptions", { name: "burst", paths: ["team/burst/**"], events: ["secret.*"], delivery: { type: "polling" } });
+    expect(created.status).toBe(201);
+    const paths = Array.from({ length: 8 }, (_, i) => `team/burst/${i}`);
+    for (let version = 1; version <= 3; version++) {
+      // Sent together, so they commit together; the cas writes fail inside their transactions.
+      const results = await Promise.all([
+        ...paths.map((path) => admin.put(`/v1/secrets/${path}`, { data: { version } })),
+        ...paths.slice(0, 2).map((path) => admin.put(`/v1/secrets/${path}`, { data: { version: -1 }, options: { cas: 99 } })),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([...paths.map(() => (version === 1 ? 201 : 200)), 409, 409]);
+    }
+    const polled = await eventually(() => poller.get(`/v1/subscriptions/${created.body.id}/poll?timeout=1&max_events=1000`), (res) => res.body.events.length >= 24);
+    const events = polled.body.events as { event_id: string; event_type: string; path: string; data: { version: number } }[];
+    expect(events).toHaveLength(24);
+    expect(new Set(events.map((e) => e.event_id)).size).toBe(24);
+    for (const path of paths) {
+      const mine = events.filter((e) => e.path === path);
+      expect(mine.map((e) => [e.event_type, e.data.version])).toEqual([["secret.created", 1], ["secret.updated", 2], ["secret.updated", 3]]);
+    }
+    for (const path of paths.slice(0, 2)) expect((await admin.get(`/v1/secrets/${path}`)).body).toMatchObject({ version: 3, data: { version: 3 } });
+  });
+
   it("accepts the seed's step 6 curl verbatim (placeholder host and secret) and never returns the secret", async () => {
     const { admin } = vault();
     const created = await admin.post("/v1/subscriptions", {
