@@ -1,4 +1,3 @@
-import { TurnCoalescer } from "../storage/coalesce.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import type { Binding, Policy, PolicyRule } from "./policy-model.js";
 
@@ -71,19 +70,11 @@ export interface PolicyOwner {
 const VISIBLE = "partner_id = ? AND (tenant_id = ? OR (scope = 'partner' AND tenant_id IS NULL))";
 
 export class PolicyStore {
-  private readonly epochReads: TurnCoalescer<number> | null;
-
-  constructor(private readonly db: Database) {
-    this.epochReads = db.dialect === "postgres" ? new TurnCoalescer(() => this.readEpoch()) : null;
-  }
+  constructor(private readonly db: Database) {}
 
   /** The access epoch: any policy or binding change moves it, in the change's own transaction. Read by every request. */
-  epoch(): Promise<number> {
-    return this.epochReads ? this.epochReads.get("") : this.readEpoch();
-  }
-
-  private async readEpoch(): Promise<number> {
-    const row = await this.db.get<{ epoch: number | string }>("SELECT epoch FROM access_epoch WHERE id = 1");
+  async epoch(): Promise<number> {
+    const row = await this.db.getShared<{ epoch: number | string }>("SELECT epoch FROM access_epoch WHERE id = 1");
     return Number(row?.epoch ?? 0);
   }
 

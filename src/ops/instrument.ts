@@ -45,6 +45,14 @@ class TimedDatabase extends TimedQueryable implements Database {
     if (db.poolStats) this.poolStats = () => db.poolStats!();
   }
 
+  async getShared<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+    const start = performance.now();
+    try {
+      return await this.db.getShared<T>(sql, params);
+    } finally {
+      this.observe(seconds(start));
+    }
+  }
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     const start = performance.now();
     try {

@@ -186,7 +186,8 @@ describe("storage faults under SQLite [sqlite]", () => {
     const node = await startVault("sqlite");
     // Root ignores file modes and a busy filesystem cannot be remounted read-only, so the writer
     // connection is switched to query_only: SQLite itself then refuses writes with SQLITE_READONLY.
-    const writer = (node.vault.db as unknown as { writer: { handle: Database.Database } }).writer.handle;
+    // vault.db is the timed wrapper (src/ops/instrument.ts) around the SQLite adapter.
+    const writer = (node.vault.db as unknown as { db: { writer: { handle: Database.Database } } }).db.writer.handle;
     try {
       const { admin } = node;
       expect((await admin.put("/v1/secrets/ro/kept", { data: { v: "kept" } })).status).toBe(201);

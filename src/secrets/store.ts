@@ -1,4 +1,3 @@
-import { TurnCoalescer } from "../storage/coalesce.js";
 import type { Database, Queryable } from "../storage/contract.js";
 
 export interface SecretRow {
@@ -81,20 +80,14 @@ const prefixEnd = (prefix: string) => `${prefix}~`;
 
 export class SecretStore {
   private readonly forUpdate: string;
-  private readonly epochReads: TurnCoalescer<number> | null;
 
   constructor(private readonly db: Database) {
     this.forUpdate = db.dialect === "postgres" ? " FOR UPDATE" : "";
-    this.epochReads = db.dialect === "postgres" ? new TurnCoalescer((tenantId) => this.readCacheEpoch(tenantId)) : null;
   }
 
   /** The tenant's secret cache epoch (migration 0011): moves with every change to its secrets or versions. */
-  cacheEpoch(tenantId: string): Promise<number> {
-    return this.epochReads ? this.epochReads.get(tenantId) : this.readCacheEpoch(tenantId);
-  }
-
-  private async readCacheEpoch(tenantId: string): Promise<number> {
-    const row = await this.db.get<{ epoch: number | string }>("SELECT epoch FROM secret_cache_epochs WHERE tenant_id = ?", [tenantId]);
+  async cacheEpoch(tenantId: string): Promise<number> {
+    const row = await this.db.getShared<{ epoch: number | string }>("SELECT epoch FROM secret_cache_epochs WHERE tenant_id = ?", [tenantId]);
     return Number(row?.epoch ?? 0);
   }
 

@@ -50,6 +50,28 @@ describeEachBackend("storage contract", (backend) => {
     expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(0);
   });
 
+  it("getShared: callers of one turn share an answer that still shows every change committed before them", async () => {
+    const read = () => db.getShared<{ n: number }>("SELECT n FROM counter WHERE id = ?", ["c"]).then((row) => Number(row?.n));
+    const start = await read();
+    const together = await Promise.all([read(), read(), read()]);
+    expect(together).toEqual([start, start, start]);
+    // A commit by this process, then a read in the same turn of the event loop.
+    await db.transaction((tx) => tx.run("UPDATE counter SET n = n + 1 WHERE id = 'c'"));
+    expect(await read()).toBe(start + 1);
+    await db.run("UPDATE counter SET n = n + 1 WHERE id = 'c'");
+    expect(await read()).toBe(start + 2);
+    // A commit through another connection (another node), then a read in a later turn.
+    const other = openDatabase(scratch.url);
+    try {
+      await other.run("UPDATE counter SET n = n + 1 WHERE id = 'c'");
+    } finally {
+      await other.close();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await read()).toBe(start + 3);
+    await db.run("UPDATE counter SET n = 0 WHERE id = 'c'");
+  });
+
   it("refuses duplicate migration ids", async () => {
     await expect(db.migrate([MIGRATIONS[0], { ...MIGRATIONS[0] }])).rejects.toThrow(/duplicate migration id/);
   });

@@ -30,6 +30,14 @@ export interface DialectTypes {
 
 export interface Database extends Queryable {
   readonly dialect: Dialect;
+  /**
+   * A one-row read that nearly every request makes (the access epoch, a tenant's secret epoch),
+   * shared between the requests of one turn of the event loop. The answer still reflects every
+   * change committed before the calling request arrived: on PostgreSQL the query is sent after
+   * the turn's callers have arrived (one round trip for all of them); on SQLite the turn's first
+   * caller reads and the others share its row until the turn ends or this process commits.
+   */
+  getShared<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   migrate(migrations: readonly Migration[]): Promise<string[]>;

@@ -2,6 +2,7 @@ import pg from "pg";
 import type { Database, Migration, Queryable, SqlParam } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { runMigrations } from "./migrate.js";
+import { sharedReadKey, TurnCoalescer } from "./coalesce.js";
 
 // BIGINT columns hold epoch milliseconds, well inside the safe-integer range.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -62,6 +63,7 @@ export class PostgresDatabase implements Database {
   readonly dialect = "postgres" as const;
   private readonly pool: pg.Pool;
   private readonly direct: PgQueryable;
+  private readonly shared = new TurnCoalescer<{ sql: string; params?: readonly SqlParam[] }, unknown>((read) => this.direct.get(read.sql, read.params));
 
   constructor(connectionString: string, options: { max?: number } = {}) {
     this.pool = new pg.Pool({
@@ -83,6 +85,9 @@ export class PostgresDatabase implements Database {
   }
   run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
     return this.direct.run(sql, params);
+  }
+  getShared<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+    return this.shared.get(sharedReadKey(sql, params), { sql, params }) as Promise<T | undefined>;
   }
 
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import type { Database, Migration, Queryable, SqlParam } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { runMigrations } from "./migrate.js";
+import { sharedReadKey, TurnMemo } from "./coalesce.js";
 
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
 
@@ -95,6 +96,9 @@ export class SqliteDatabase implements Database {
   private readonly insideTransaction: AsyncLocalStorage<boolean> | null;
   private readonly queue: QueuedTransaction[] = [];
   private groupScheduled = false;
+  /** Moves after every commit this process makes: shared reads are never reused across one. */
+  private commits = 0;
+  private readonly shared = new TurnMemo<unknown>(() => this.commits);
 
   constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL"; guardTransactions?: boolean } = {}) {
     this.insideTransaction = options.guardTransactions ? new AsyncLocalStorage<boolean>() : null;
@@ -155,7 +159,18 @@ export class SqliteDatabase implements Database {
     return this.writer.handle.inTransaction ? this.reader : this.writer;
   }
   run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
-    return this.withLock(() => this.writer.run(sql, params));
+    return this.withLock(async () => {
+      try {
+        return await this.writer.run(sql, params);
+      } finally {
+        this.commits += 1;
+      }
+    });
+  }
+
+  async getShared<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+    this.outsideTransaction();
+    return this.shared.get(sharedReadKey(sql, params), () => this.readConnection().allSync<T>(sql, params)[0]) as T | undefined;
   }
 
   /**
@@ -226,6 +241,8 @@ export class SqliteDatabase implements Database {
       if (writer.handle.inTransaction) writer.runSync("ROLLBACK");
       for (const item of group) item.reject(error);
       return;
+    } finally {
+      this.commits += 1;
     }
     for (const settle of outcomes) settle();
   }
