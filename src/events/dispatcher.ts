@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { Authorizer, Evaluator } from "../access/authorizer.js";
 import type { Principal, Role } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
-import { newId } from "../shared/ids.js";
+import { newSortableId } from "../shared/ids.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import { eventTypeMatches, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
 import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js";
@@ -140,7 +140,7 @@ export class Dispatcher {
     const now = Date.now();
     await this.deps.deliveries.insert(
       {
-        id: newId("del"), partner_id: partnerId, tenant_id: tenantId, target_kind: kind, target_id: targetId, event_id: event.event_id, event_type: event.event_type,
+        id: newSortableId("del", now), partner_id: partnerId, tenant_id: tenantId, target_kind: kind, target_id: targetId, event_id: event.event_id, event_type: event.event_type,
         ordering_key: event.path ?? "", dispatch_seq: seq, status: "pending", attempts: 0, next_attempt_at: now, lease_until: null, lease_owner: null,
         response_code: null, last_error: null, duration_ms: null, created_at: now, updated_at: now, delivered_at: null,
       },

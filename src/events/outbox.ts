@@ -1,5 +1,5 @@
 import type { Database, Queryable } from "../storage/contract.js";
-import { newId } from "../shared/ids.js";
+import { newSortableId } from "../shared/ids.js";
 
 export interface VaultEvent {
   event_id: string;
@@ -28,7 +28,8 @@ export class EventOutbox {
 
   async append(tx: Queryable, event: NewEvent): Promise<VaultEvent> {
     const now = Date.now();
-    const stored: VaultEvent = { ...event, event_id: newId("evt"), timestamp: new Date(now).toISOString() };
+    // Time-ordered: every write inserts one, and a random id lands on a random page of the key's index.
+    const stored: VaultEvent = { ...event, event_id: newSortableId("evt", now), timestamp: new Date(now).toISOString() };
     await tx.run(
       "INSERT INTO events (id, partner_id, tenant_id, event_type, path, identity_id, request_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now],
