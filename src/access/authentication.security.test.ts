@@ -45,6 +45,19 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
     expect(scaikey().fetches).toBeGreaterThanOrEqual(1);
   });
 
+  it("a remembered verification is bound to the exact token: a changed signature or changed claims are refused", async () => {
+    const token = await scaikey().sign(claims);
+    expect((await call(token)).status).toBe(200);
+    expect((await call(token)).status).toBe(200);
+    const [header, payload, signature] = token.split(".");
+    const flipped = `${signature.slice(0, -2)}${signature.at(-2) === "A" ? "B" : "A"}${signature.at(-1)}`;
+    const tampered = await call(`${header}.${payload}.${flipped}`);
+    expect(tampered.status).toBe(401);
+    expect(tampered.body.error.code).toBe("token_invalid");
+    const otherPayload = b64({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), sub: "user:mallory@acme.example" });
+    expect((await call(`${header}.${otherPayload}.${signature}`)).status).toBe(401);
+  });
+
   it("refuses alg none and HMAC tokens", async () => {
     const none = `${b64({ alg: "none", typ: "JWT" })}.${b64({ ...claims, iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 })}.`;
     const unsigned = await call(none);

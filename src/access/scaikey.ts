@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import { VaultError } from "../http/errors.js";
 import type { TenancyStore } from "../tenancy/store.js";
@@ -17,6 +18,13 @@ const ALGORITHMS = ["RS256", "ES256"];
 const CLOCK_SKEW_SECONDS = 30;
 const ROLES: readonly Role[] = ["tenant_admin", "partner_admin", "super_admin"];
 const MAX_JWT_LENGTH = 16_384;
+/**
+ * A verified JWT is remembered (by its SHA-256) for at most this long and never past its `exp`:
+ * an RS256 verification cost more than the rest of an audited read. The price is that a token
+ * signed by a key ScaiKey has since withdrawn from its JWKS keeps working for up to a minute.
+ */
+const VERIFIED_TTL_MS = 60_000;
+const MAX_VERIFIED = 10_000;
 
 type JwksResolver = ReturnType<typeof createRemoteJWKSet>;
 
@@ -65,6 +73,7 @@ export class ScaiKeyVerifier implements JwtVerifier {
   private jwks: JwksResolver | null = null;
   private jwksPending: Promise<JwksResolver> | null = null;
   private readonly issuers: string[];
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
   constructor(private readonly settings: ScaiKeySettings, private readonly tenancy: TenancyStore) {
     this.issuers = [...new Set([...(settings.url ? [settings.url, settings.url.replace(/\/+$/, "")] : []), ...settings.issuers])];
@@ -96,14 +105,29 @@ export class ScaiKeyVerifier implements JwtVerifier {
 
   async verify(jwt: string): Promise<Principal> {
     // Without an audience and an issuer to check, no JWT is accepted (fail closed).
-    if (!this.settings.audience || this.issuers.length === 0 || jwt.length > MAX_JWT_LENGTH) throw invalid();
+    const audience = this.settings.audience;
+    if (!audience || this.issuers.length === 0 || jwt.length > MAX_JWT_LENGTH) throw invalid();
+    const digest = createHash("sha256").update(jwt).digest("base64url");
+    const now = Date.now();
+    const remembered = this.verified.get(digest);
+    if (remembered && now < remembered.until) return { ...remembered.principal };
+    const principal = await this.verifyFully(jwt, audience);
+    const until = Math.min(now + VERIFIED_TTL_MS, principal.tokenExpiresAt ?? 0);
+    if (until > now) {
+      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+      this.verified.set(digest, { principal, until });
+    }
+    return { ...principal };
+  }
+
+  private async verifyFully(jwt: string, audience: string): Promise<Principal> {
     let claims: JWTPayload;
     try {
       const jwks = await this.resolver();
       ({ payload: claims } = await jwtVerify(jwt, jwks, {
         algorithms: ALGORITHMS,
         issuer: this.issuers,
-        audience: this.settings.audience,
+        audience,
         clockTolerance: CLOCK_SKEW_SECONDS,
         requiredClaims: ["exp", "sub"],
       }));
