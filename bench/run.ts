@@ -65,6 +65,9 @@ async function main(): Promise<void> {
   const sqlite = await startVault(UNLIMITED);
   const { token } = await seedVault(sqlite);
   rows.push(["read skt_ sqlite", await readLoad(sqlite, token)]);
+  // What Fastify, node:http and our request hooks cost before any work: the same server answering
+  // /v1/health (no credential, no storage, no audit). No route can be faster than this.
+  rows.push(["floor: GET /v1/health", await load({ url: `${sqlite.baseUrl}/v1/health`, seconds: SECONDS, connections: CONNECTIONS })]);
   const write = await load({
     url: `${sqlite.baseUrl}/v1/secrets/bench/written`,
     method: "PUT",

@@ -38,6 +38,9 @@ export interface SystemEntry {
  * (group-committed). Values worth correlating go in as HMACs under a vault-held key (`correlate`).
  */
 export class AuditRecorder {
+  /** Token ids recur on every request a token makes; their HMACs are kept rather than recomputed. */
+  private readonly tokenIdHmacs = new Map<string, string>();
+
   constructor(
     private readonly log: AuditLog,
     private readonly unauthenticatedPartnerId: string,
@@ -90,6 +93,16 @@ export class AuditRecorder {
     });
   }
 
+  private tokenIdHmac(tokenId: string): string {
+    let digest = this.tokenIdHmacs.get(tokenId);
+    if (!digest) {
+      if (this.tokenIdHmacs.size >= 10_000) this.tokenIdHmacs.clear();
+      digest = this.hmac(tokenId);
+      this.tokenIdHmacs.set(tokenId, digest);
+    }
+    return digest;
+  }
+
   /** Waits for the group commit to write everything submitted (shutdown). */
   drain(): Promise<void> {
     return this.log.drain();
@@ -104,7 +117,7 @@ export class AuditRecorder {
       extra.error_code = ctx.errorCode ?? `http_${status}`;
       extra.status = status;
     }
-    if (principal?.tokenId) extra.token_id_hmac = this.hmac(principal.tokenId);
+    if (principal?.tokenId) extra.token_id_hmac = this.tokenIdHmac(principal.tokenId);
     return {
       partnerId: ctx.tenant?.partnerId ?? principal?.partnerId ?? this.unauthenticatedPartnerId,
       tenantId: ctx.tenant?.tenantId ?? null,
