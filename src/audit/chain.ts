@@ -119,9 +119,16 @@ export class ChainAppender {
       const rows: AuditRow[] = [];
       for (const entry of list) {
         seq += 1;
-        const unsigned = { ...entry, chain_id: chainId, seq, prev_hash: hash };
-        hash = this.hasher.hash(unsigned);
-        rows.push({ ...unsigned, hash });
+        // Spelled out rather than spread twice: one object of a fixed shape per entry.
+        const row: AuditRow = {
+          id: entry.id, partner_id: entry.partner_id, tenant_id: entry.tenant_id, timestamp: entry.timestamp, action: entry.action,
+          identity_type: entry.identity_type, identity_id: entry.identity_id, secret_path: entry.secret_path, source_ip: entry.source_ip,
+          user_agent: entry.user_agent, success: entry.success, status: entry.status, duration_ms: entry.duration_ms, request_id: entry.request_id,
+          extra_data: entry.extra_data, chain_id: chainId, seq, prev_hash: hash, hash: "",
+        };
+        hash = this.hasher.hash(row);
+        row.hash = hash;
+        rows.push(row);
       }
       await this.insertAndAdvance(tx, rows, chainId, seq, hash);
       written.push(...rows);

@@ -29,7 +29,10 @@ export class EventOutbox {
   async append(tx: Queryable, event: NewEvent): Promise<VaultEvent> {
     const now = Date.now();
     // Time-ordered: every write inserts one, and a random id lands on a random page of the key's index.
-    const stored: VaultEvent = { ...event, event_id: newSortableId("evt", now), timestamp: new Date(now).toISOString() };
+    const stored: VaultEvent = {
+      event_id: newSortableId("evt", now), event_type: event.event_type, timestamp: new Date(now).toISOString(), tenant_id: event.tenant_id, partner_id: event.partner_id,
+      identity_id: event.identity_id, path: event.path, data: event.data, request_id: event.request_id,
+    };
     await tx.run(
       "INSERT INTO events (id, partner_id, tenant_id, event_type, path, identity_id, request_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now],
