@@ -71,6 +71,8 @@ export class Dispatcher {
     for (const sub of subscriptions) {
       if (peeked.some((row) => this.couldReach(sub, row))) evaluators.set(sub.id, await this.deps.authorizer.forCaller(ownerCaller(sub)));
     }
+    // An event of a tenant without any webhook or subscription is only numbered, never decoded.
+    const targeted = new Set<string>([...webhooks.map((h) => h.tenant_id), ...subscriptions.map((sub) => sub.tenant_id)]);
     const tenants = new Set<string>();
     const count = await db.transaction(async (tx) => {
       if (db.dialect === "postgres") {
@@ -94,7 +96,7 @@ export class Dispatcher {
         await tx.run("UPDATE events SET dispatch_seq = ? WHERE id = ?", [seq, row.id]);
         if (row.tenant_id === null) continue;
         tenants.add(row.tenant_id);
-        await this.fanOut(tx, toEvent(row), seq, webhooks, subscriptions, evaluators);
+        if (targeted.has(row.tenant_id)) await this.fanOut(tx, toEvent(row), seq, webhooks, subscriptions, evaluators);
       }
       if (rows.length > 0) await tx.run("UPDATE event_dispatch_state SET last_seq = ? WHERE id = 1", [seq]);
       return rows.length;
