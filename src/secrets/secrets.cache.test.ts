@@ -66,6 +66,35 @@ describeEachBackend("secrets: the read cache never serves a changed secret", (ba
     }
   });
 
+  it("under concurrent writes on node 1, no read on either node returns a version older than one whose write had already completed", async () => {
+    const node1 = vault().admin;
+    const path = "/v1/secrets/cache/race";
+    await node1.put(path, { data: { n: 1 } });
+    let completed = 1;
+    let writing = true;
+    const writer = (async () => {
+      for (let n = 2; n <= 25; n++) {
+        expect((await node1.put(path, { data: { n } })).status).toBe(200);
+        completed = n;
+      }
+      writing = false;
+    })();
+    const reader = async (client: ApiClient) => {
+      let reads = 0;
+      while (writing || reads < 5) {
+        const floor = completed;
+        const read = await client.get(path);
+        expect(read.status).toBe(200);
+        expect(read.body.data.n).toBeGreaterThanOrEqual(floor);
+        expect(read.body.version).toBe(read.body.data.n);
+        reads += 1;
+      }
+      return reads;
+    };
+    const counts = await Promise.all([reader(node1), reader(node2), reader(node1), reader(node2), writer.then(() => 0)]);
+    expect(counts.slice(0, 4).every((count) => count >= 5)).toBe(true);
+  });
+
   it("every column a read serves moves the tenant's cache epoch; the last-accessed touch alone does not", async () => {
     const db = vault().vault.db;
     await vault().admin.put("/v1/secrets/cache/columns", { data: { v: 1 } });
