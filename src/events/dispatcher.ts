@@ -10,6 +10,9 @@ import type { VaultEvent } from "./outbox.js";
 import type { SubscriptionRow, TargetsStore, WebhookRow } from "./targets-store.js";
 
 const BATCH = 200;
+
+/** An undispatched event as the pass first sees it: its place in the outbox and what routes it. */
+type PeekedEvent = Pick<EventRow, "id" | "tenant_id" | "event_type" | "path"> & { outbox_pos: number | string };
 // Any fixed number: only the fan-out pass takes this advisory lock.
 const FANOUT_LOCK_KEY = 7_305_001;
 
@@ -59,7 +62,9 @@ export class Dispatcher {
   async pass(): Promise<number> {
     const { db } = this.deps;
     const order = db.dialect === "postgres" ? "outbox_seq" : "rowid";
-    const peeked = await db.all<EventRow & { outbox_pos: number | string }>(`SELECT ${order} AS outbox_pos, * FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`, [BATCH]);
+    // Only what routing needs; whole rows are read in the transaction, and only when some event
+    // belongs to a tenant with a target (a third of the cost of reading every column).
+    const peeked = await db.all<PeekedEvent>(`SELECT ${order} AS outbox_pos, id, tenant_id, event_type, path FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`, [BATCH]);
     if (peeked.length === 0) return 0;
     // Targets and their owners' policies are loaded before the transaction: policy evaluation
     // reads the database itself, which SQLite's single writer forbids inside our transaction. Only
@@ -71,8 +76,9 @@ export class Dispatcher {
     for (const sub of subscriptions) {
       if (peeked.some((row) => this.couldReach(sub, row))) evaluators.set(sub.id, await this.deps.authorizer.forCaller(ownerCaller(sub)));
     }
-    // An event of a tenant without any webhook or subscription is only numbered, never decoded.
+    // An event of a tenant without any webhook or subscription is only numbered, never read whole.
     const targeted = new Set<string>([...webhooks.map((h) => h.tenant_id), ...subscriptions.map((sub) => sub.tenant_id)]);
+    const readWhole = peeked.some((row) => row.tenant_id !== null && targeted.has(row.tenant_id));
     const tenants = new Set<string>();
     const count = await db.transaction(async (tx) => {
       if (db.dialect === "postgres") {
@@ -81,22 +87,22 @@ export class Dispatcher {
       }
       const state = await tx.get<{ last_seq: number | string }>(`SELECT last_seq FROM event_dispatch_state WHERE id = 1${db.dialect === "postgres" ? " FOR UPDATE" : ""}`);
       let seq = Number(state?.last_seq ?? 0);
-      // Which peeked events are still undispatched (another pass may have taken some meanwhile).
-      // One statement text whatever the batch size (an IN list of every length was prepared
-      // afresh each pass); events outside the peek that fall in the range wait for the next pass.
-      // An event's row never changes but for dispatch_seq, so the peeked rows serve as read.
-      const open = await tx.all<{ id: string }>(`SELECT id FROM events WHERE dispatch_seq IS NULL AND ${order} >= ? AND ${order} <= ?`, [
+      // Which peeked events are still undispatched (another pass may have taken some meanwhile),
+      // in peek order. One statement text whatever the batch size (an IN list of every length was
+      // prepared afresh each pass); events outside the peek that fall in the range wait for the
+      // next pass.
+      const open = await tx.all<EventRow>(`SELECT ${readWhole ? "*" : "id"} FROM events WHERE dispatch_seq IS NULL AND ${order} >= ? AND ${order} <= ?`, [
         peeked[0].outbox_pos,
         peeked[peeked.length - 1].outbox_pos,
       ]);
-      const undispatched = new Set(open.map((r) => r.id));
+      const undispatched = new Map(open.map((r) => [r.id, r]));
       const rows = peeked.filter((r) => undispatched.has(r.id));
       for (const row of rows) {
         seq += 1;
         await tx.run("UPDATE events SET dispatch_seq = ? WHERE id = ?", [seq, row.id]);
         if (row.tenant_id === null) continue;
         tenants.add(row.tenant_id);
-        if (targeted.has(row.tenant_id)) await this.fanOut(tx, toEvent(row), seq, webhooks, subscriptions, evaluators);
+        if (targeted.has(row.tenant_id)) await this.fanOut(tx, toEvent(undispatched.get(row.id) as EventRow), seq, webhooks, subscriptions, evaluators);
       }
       if (rows.length > 0) await tx.run("UPDATE event_dispatch_state SET last_seq = ? WHERE id = 1", [seq]);
       return rows.length;
@@ -105,7 +111,7 @@ export class Dispatcher {
     return count;
   }
 
-  private couldReach(sub: SubscriptionRow, row: EventRow): boolean {
+  private couldReach(sub: SubscriptionRow, row: PeekedEvent): boolean {
     return sub.tenant_id === row.tenant_id && eventTypeMatches(JSON.parse(sub.events) as string[], row.event_type) && pathMatchesAny(JSON.parse(sub.paths) as string[], row.path);
   }
 
