@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type BackendName, type ScratchDatabase } from "../testing/backends.js";
 import type { Database, Migration } from "./contract.js";
@@ -231,6 +232,30 @@ describeEachBackend("storage contract", (backend) => {
   skipOn(backend, "sqlite")("sqlite only: reading through db inside a transaction throws too (it would miss the transaction's writes)", async () => {
     const error = await db.transaction(async () => db.get("SELECT id FROM items WHERE id = ?", ["p1"])).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/pass tx down/);
+  });
+
+  skipOn(backend, "sqlite")("sqlite only: the WAL is checkpointed into the database file by the background worker, not by commits", async () => {
+    const fresh = await scratchDatabase(backend);
+    const file = fresh.url.slice("sqlite:".length);
+    const node = openDatabase(fresh.url);
+    try {
+      await node.migrate(MIGRATIONS);
+      const before = statSync(file).size;
+      const body = "x".repeat(2000);
+      // ~2,000 pages: past SQLite's own threshold (1,000), which the writer no longer acts on.
+      for (let batch = 0; batch < 40; batch++) {
+        await node.transaction(async (tx) => {
+          for (let i = 0; i < 100; i++) await tx.run("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", [`w${batch}-${i}`, batch * 100 + i, body]);
+        });
+      }
+      const deadline = Date.now() + 5000;
+      while (statSync(file).size <= before + 4 * 1024 * 1024 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(statSync(file).size).toBeGreaterThan(before + 4 * 1024 * 1024);
+      expect(Number((await node.get<{ c: number }>("SELECT COUNT(*) AS c FROM items"))?.c)).toBe(4000);
+    } finally {
+      await node.close();
+      await fresh.drop();
+    }
   });
 
   // SQLite is one node by design (multi-node means PostgreSQL); its busy wait would also block this

@@ -6,6 +6,7 @@ import type { Database, Migration, Queryable, SqlParam } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnMemo } from "./coalesce.js";
+import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
 
@@ -99,6 +100,7 @@ export class SqliteDatabase implements Database {
   /** Moves after every commit this process makes: shared reads are never reused across one. */
   private commits = 0;
   private readonly shared = new TurnMemo<unknown>(() => this.commits);
+  private checkpointer: SqliteCheckpointer | null = null;
 
   constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL"; guardTransactions?: boolean } = {}) {
     this.insideTransaction = options.guardTransactions ? new AsyncLocalStorage<boolean>() : null;
@@ -115,6 +117,13 @@ export class SqliteDatabase implements Database {
       const reader = file === ":memory:" ? writer : new BetterSqlite3(file);
       reader.pragma("busy_timeout = 5000");
       this.reader = new Connection(reader);
+      if (file !== ":memory:") {
+        writer.pragma("wal_autocheckpoint = 0");
+        this.checkpointer = new SqliteCheckpointer(file, () => {
+          // Without the worker the WAL would grow without end: back to SQLite's own checkpoints.
+          if (writer.open) writer.pragma("wal_autocheckpoint = 1000");
+        });
+      }
     } catch (error) {
       throw classify(error);
     }
@@ -256,6 +265,7 @@ export class SqliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     await this.withLock(async () => {
       if (this.reader.handle !== this.writer.handle) this.reader.handle.close();
       this.writer.handle.close();
