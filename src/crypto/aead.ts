@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
+import { freshRandomBytes } from "./random.js";
 
 const FORMAT_V1 = 0x01;
 const IV_BYTES = 12;
@@ -13,7 +14,7 @@ export class DecryptionError extends Error {
 
 /** AES-256-GCM: `[format][iv][tag][ciphertext]`, bound to `aad`. */
 export function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
-  const iv = randomBytes(IV_BYTES);
+  const iv = freshRandomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(Buffer.from(aad, "utf8"));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -4,6 +4,7 @@ import { isUniqueViolation } from "../storage/contract.js";
 import { ConfigError } from "../config/config.js";
 import { newId } from "../shared/ids.js";
 import { open, seal } from "./aead.js";
+import { freshRandomBytes } from "./random.js";
 import type { RootKeyProvider } from "./root-key.js";
 
 type KeyKind = "partner" | "tenant" | "system";
@@ -61,7 +62,7 @@ export class Keyring {
     const tenantKeyId = await this.activeKeyId("tenant", address.tenantId, tx);
     if (!tenantKeyId) throw new Error(`tenant ${address.tenantId} has no key`);
     const tenantKey = await this.loadKey(tenantKeyId, tx);
-    const dataKey = randomBytes(32);
+    const dataKey = freshRandomBytes(32);
     try {
       return {
         ciphertext: seal(dataKey, plaintext, dataAad(address)),
