@@ -36,9 +36,13 @@ async function seedVault(vault: VaultChild): Promise<{ token: string }> {
 }
 
 async function readLoad(vault: VaultChild, bearer: string, path = "/v1/secrets/bench/secret"): Promise<LoadResult> {
-  const probe = await fetch(`${vault.baseUrl}${path}`, { headers: { authorization: `Bearer ${bearer}` } });
+  const url = `${vault.baseUrl}${path}`;
+  const init = { headers: { authorization: `Bearer ${bearer}` } };
+  // A keep-alive connection left idle (e.g. during the 1,000,000-secret fill) may be closed by the
+  // server's 5 s keep-alive timeout just as it is reused: one retry on a fresh connection.
+  const probe = await fetch(url, init).catch(() => fetch(url, init));
   if (probe.status !== 200) throw new Error(`probe read answered ${probe.status}: ${await probe.text()}`);
-  return load({ url: `${vault.baseUrl}${path}`, headers: { authorization: `Bearer ${bearer}` }, seconds: SECONDS, connections: CONNECTIONS });
+  return load({ url, headers: init.headers, seconds: SECONDS, connections: CONNECTIONS });
 }
 
 async function jwksServer() {

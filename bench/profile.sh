@@ -1,0 +1,40 @@
+#!/bin/bash
+# bench/profile.sh [read|put|health] [seconds] [NAME=value ...]
+# Seeds a vault like the benchmark, restarts it under `node --cpu-prof`, loads it with autocannon
+# (64 connections), prints req/s, latency and the server's CPU time per request, then the hottest
+# functions. NOPROF=1: no profiler. DATABASE_URL=postgresql://…: an existing, empty database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-read}; SECS=${2:-8}; shift $(( $# < 2 ? $# : 2 ))
+WORK=$(mktemp -d); PORT=${PORT:-9311}; BASE=http://127.0.0.1:$PORT
+export DATABASE_URL=${DATABASE_URL:-sqlite:$WORK/vault.db} KMS_LOCAL_KEY=$(head -c32 /dev/urandom | base64)
+export SCAIVAULT_BOOTSTRAP_TOKEN=skt_$(head -c32 /dev/urandom | base64 | tr -d '/+=') LOG_LEVEL=warn BIND_ADDRESS=127.0.0.1:$PORT
+for c in READ WRITE DELETE LIST BATCH_READ POLICY AUTH AUDIT_QUERY; do export RATE_LIMIT_$c=100000000; done
+for kv in "$@"; do export "$kv"; done
+[ -f dist/main.js ] || npm run build >/dev/null
+up() { for _ in $(seq 100); do curl -sf $BASE/v1/health >/dev/null && return; sleep 0.1; done; echo "vault did not start" >&2; exit 1; }
+(cd "$WORK" && exec node "$OLDPWD/dist/main.js") & PID=$!; up
+TOKEN=$(npx tsx bench/prof-seed.ts $BASE "$SCAIVAULT_BOOTSTRAP_TOKEN" "${POLICIES:-1000}")
+kill -TERM $PID; wait $PID || true
+if [ -n "${NOPROF:-}" ]; then (cd "$WORK" && exec node "$OLDPWD/dist/main.js") & PID=$!
+else (cd "$WORK" && exec node --cpu-prof --cpu-prof-dir="$WORK/prof" "$OLDPWD/dist/main.js") & PID=$!; fi
+up
+cpu() { awk '{print $14+$15}' /proc/$PID/stat; }
+C0=$(cpu)
+case $MODE in
+  put) npx autocannon -j -c 64 -d "$SECS" -m PUT -H "authorization=Bearer $TOKEN" -H "content-type=application/json" \
+         -b '{"data":{"client_id":"x","client_secret":"yyyyyyyyyyyyyyyyyyyyyyyy"},"secret_type":"json","options":{"max_versions":5}}' \
+         $BASE/v1/secrets/bench/written > "$WORK/load.json" 2>/dev/null ;;
+  health) npx autocannon -j -c 64 -d "$SECS" $BASE/v1/health > "$WORK/load.json" 2>/dev/null ;;
+  *) npx autocannon -j -c 64 -d "$SECS" -H "authorization=Bearer $TOKEN" $BASE/v1/secrets/bench/secret > "$WORK/load.json" 2>/dev/null ;;
+esac
+C1=$(cpu)
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const ticks = Number(process.argv[2]), hz = 100;
+console.log(`req/s ${Math.round(r.requests.average)}  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}  server CPU ${Math.round((ticks / hz) * 1e6 / Math.max(r.requests.total, 1))} µs/request`);
+' "$WORK/load.json" $((C1 - C0))
+kill -TERM $PID; wait $PID || true
+# The largest profile is the main thread's (the WAL checkpoint worker writes one too).
+[ -z "${NOPROF:-}" ] && node bench/cpuprofile-top.mjs "$(ls -S "$WORK"/prof/*.cpuprofile | head -1)" "${TOP:-30}"
+rm -rf "$WORK"
