@@ -1,8 +1,6 @@
-import { Writable } from "node:stream";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildVault, type Vault } from "../app.js";
+import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { ApiClient, useVault } from "../testing/harness.js";
+import { useSecondNode, useVault } from "../testing/harness.js";
 
 /**
  * Two vault nodes on one database: node 2 keeps compiled policies in memory, so this proves a
@@ -10,21 +8,13 @@ import { ApiClient, useVault } from "../testing/harness.js";
  */
 describeEachBackend("access: policy changes reach every node sharing the database", (backend) => {
   const vault = useVault(backend);
-  let second: Vault;
-  let node2: ApiClient;
-
-  beforeAll(async () => {
-    second = await buildVault(vault().vault.config, { logStream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
-    const address = await second.app.listen({ host: "127.0.0.1", port: 0 });
-    node2 = new ApiClient(address.replace("localhost", "127.0.0.1"), vault().adminToken);
-  });
-  afterAll(async () => second?.close());
+  const secondNode = useSecondNode(vault);
 
   it("a binding added, a rule changed and a binding removed on node 1 apply on node 2's next request", async () => {
     const node1 = vault().admin;
     await node1.put("/v1/secrets/nodes/a", { data: { v: "a" } });
     const token = (await node1.post("/v1/auth/tokens", { identity_id: "sa:nodes", scopes: ["secrets:read"] })).body.token;
-    const client2 = node2.withToken(token);
+    const client2 = secondNode().withToken(token);
     // Warm node 2's cache with a denial.
     expect((await client2.get("/v1/secrets/nodes/a")).status).toBe(403);
     expect((await client2.get("/v1/secrets/nodes/a")).status).toBe(403);
@@ -49,8 +39,8 @@ describeEachBackend("access: policy changes reach every node sharing the databas
   it("a token revoked on node 1 is refused by node 2", async () => {
     const node1 = vault().admin;
     const issued = await node1.post("/v1/auth/tokens", { identity_id: "sa:nodes2", scopes: ["secrets:read"] });
-    expect((await node2.withToken(issued.body.token).get("/v1/auth/whoami")).status).toBe(200);
+    expect((await secondNode().withToken(issued.body.token).get("/v1/auth/whoami")).status).toBe(200);
     await node1.delete(`/v1/auth/tokens/${issued.body.id}`);
-    expect((await node2.withToken(issued.body.token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+    expect((await secondNode().withToken(issued.body.token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
   });
 });

@@ -1,8 +1,6 @@
-import { Writable } from "node:stream";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildVault, type Vault } from "../app.js";
+import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { ApiClient, useVault } from "../testing/harness.js";
+import { useSecondNode, useVault, type ApiClient } from "../testing/harness.js";
 
 /**
  * Readers cache secret rows while the tenant's secret cache epoch stands still (migration 0011).
@@ -11,19 +9,11 @@ import { ApiClient, useVault } from "../testing/harness.js";
  */
 describeEachBackend("secrets: the read cache never serves a changed secret", (backend) => {
   const vault = useVault(backend);
-  let second: Vault;
-  let node2: ApiClient;
-
-  beforeAll(async () => {
-    second = await buildVault(vault().vault.config, { logStream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
-    const address = await second.app.listen({ host: "127.0.0.1", port: 0 });
-    node2 = new ApiClient(address.replace("localhost", "127.0.0.1"), vault().adminToken);
-  });
-  afterAll(async () => second?.close());
+  const secondNode = useSecondNode(vault);
 
   async function warm(path: string) {
-    const first = await node2.get(path);
-    const again = await node2.get(path);
+    const first = await secondNode().get(path);
+    const again = await secondNode().get(path);
     expect(again.body).toEqual(first.body);
     return again;
   }
@@ -35,23 +25,23 @@ describeEachBackend("secrets: the read cache never serves a changed secret", (ba
     expect((await warm(path)).body.data).toEqual({ v: "1" });
 
     await node1.put(path, { data: { v: "2" } });
-    const second = await node2.get(path);
+    const second = await secondNode().get(path);
     expect(second.body.data).toEqual({ v: "2" });
     expect(second.body.version).toBe(2);
     await warm(path);
 
     expect((await node1.patch(`${path}/metadata`, { metadata: { tags: ["b"] } })).status).toBe(200);
-    expect((await node2.get(path)).body.metadata.tags).toEqual(["b"]);
+    expect((await secondNode().get(path)).body.metadata.tags).toEqual(["b"]);
     await warm(path);
 
     expect((await node1.delete(path)).status).toBe(200);
-    expect((await node2.get(path)).status).toBe(404);
+    expect((await secondNode().get(path)).status).toBe(404);
     expect((await node1.post(`${path}/undelete`)).status).toBe(200);
-    expect((await node2.get(path)).body.data).toEqual({ v: "2" });
+    expect((await secondNode().get(path)).body.data).toEqual({ v: "2" });
 
     await warm(`${path}?version=1`);
     expect((await node1.post(`${path}/destroy`, { versions: [1] })).status).toBe(200);
-    expect((await node2.get(`${path}?version=1`)).body.error.code).toBe("version_destroyed");
+    expect((await secondNode().get(`${path}?version=1`)).body.error.code).toBe("version_destroyed");
   });
 
   it("the same node's own write shows on its next read, and reads of other secrets keep working across writes", async () => {
@@ -91,7 +81,7 @@ describeEachBackend("secrets: the read cache never serves a changed secret", (ba
       }
       return reads;
     };
-    const counts = await Promise.all([reader(node1), reader(node2), reader(node1), reader(node2), writer.then(() => 0)]);
+    const counts = await Promise.all([reader(node1), reader(secondNode()), reader(node1), reader(secondNode()), writer.then(() => 0)]);
     expect(counts.slice(0, 4).every((count) => count >= 5)).toBe(true);
   });
 

@@ -146,3 +146,24 @@ export function useVault(backend: BackendName, options: StartOptions = {}): () =
     return current;
   };
 }
+
+/**
+ * A second node of `first`'s vault (same config and database) for the enclosing describe block,
+ * as the admin: for tests that a change made through one node is seen by the other.
+ */
+export function useSecondNode(first: () => TestVault): () => ApiClient {
+  let node: Vault | undefined;
+  let client: ApiClient | undefined;
+  beforeAll(async () => {
+    node = await buildVault(first().vault.config, { logStream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    const address = await node.app.listen({ host: "127.0.0.1", port: 0 });
+    client = new ApiClient(address.replace("localhost", "127.0.0.1"), first().adminToken);
+  });
+  afterAll(async () => {
+    await node?.close();
+  });
+  return () => {
+    if (!client) throw new Error("the second node is not started yet");
+    return client;
+  };
+}
