@@ -3,35 +3,27 @@ import type { Database, Migration, Queryable, SqlParam } from "../storage/contra
 
 type Observe = (seconds: number) => void;
 
-const seconds = (since: number) => (performance.now() - since) / 1000;
-
 /** Explicit delegation rather than a Proxy: this sits under every statement of every request. */
 class TimedQueryable implements Queryable {
   constructor(protected readonly inner: Queryable, protected readonly observe: Observe) {}
 
-  async all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
+  protected async timed<T>(work: () => Promise<T>): Promise<T> {
     const start = performance.now();
     try {
-      return await this.inner.all<T>(sql, params);
+      return await work();
     } finally {
-      this.observe(seconds(start));
+      this.observe((performance.now() - start) / 1000);
     }
   }
-  async get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
-    const start = performance.now();
-    try {
-      return await this.inner.get<T>(sql, params);
-    } finally {
-      this.observe(seconds(start));
-    }
+
+  all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
+    return this.timed(() => this.inner.all<T>(sql, params));
   }
-  async run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
-    const start = performance.now();
-    try {
-      return await this.inner.run(sql, params);
-    } finally {
-      this.observe(seconds(start));
-    }
+  get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+    return this.timed(() => this.inner.get<T>(sql, params));
+  }
+  run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
+    return this.timed(() => this.inner.run(sql, params));
   }
 }
 
@@ -45,21 +37,13 @@ class TimedDatabase extends TimedQueryable implements Database {
     if (db.poolStats) this.poolStats = () => db.poolStats!();
   }
 
-  async getShared<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
-    const start = performance.now();
-    try {
-      return await this.db.getShared<T>(sql, params);
-    } finally {
-      this.observe(seconds(start));
-    }
+  getShared<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
+    return this.timed(() => this.db.getShared<T>(sql, params));
   }
-  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    const start = performance.now();
-    try {
-      return await this.db.transaction((tx) => work(new TimedQueryable(tx, this.observe)));
-    } finally {
-      this.observe(seconds(start));
-    }
+  // The adapter's transaction() must be called synchronously: the SQLite group commit relies on
+  // transactions of one turn being queued in that turn.
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.timed(() => this.db.transaction((tx) => work(new TimedQueryable(tx, this.observe))));
   }
   migrate(migrations: readonly Migration[]): Promise<string[]> {
     return this.db.migrate(migrations);
