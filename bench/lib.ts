@@ -87,6 +87,26 @@ export async function api(baseUrl: string, token: string, method: string, path: 
   return text ? JSON.parse(text) : undefined;
 }
 
+export const SECRET_DATA = { client_id: "3MVG9xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", client_secret: "s".repeat(64) };
+
+/**
+ * The benchmark's reader on a running vault: `bench/secret`, `policies` unrelated policies bound to
+ * `sa:bench` (none matching the path it reads: the evaluator sees them all) plus the one that
+ * grants it, and an `skt_` token for it.
+ */
+export async function seedReader(baseUrl: string, adminToken: string, policies: number): Promise<{ token: string }> {
+  const admin = (method: string, path: string, body?: unknown) => api(baseUrl, adminToken, method, path, body);
+  await admin("PUT", "/v1/secrets/bench/secret", { data: SECRET_DATA, secret_type: "json" });
+  for (let i = 0; i < policies; i++) {
+    const policy = await admin("POST", "/v1/policies", { name: `unrelated-${i}`, rules: [{ path_pattern: `other/team-${i}/**`, permissions: ["read"] }] });
+    await admin("POST", `/v1/policies/${policy.id}/bindings`, { identity_type: "service_account", identity_id: "sa:bench" });
+  }
+  const reader = await admin("POST", "/v1/policies", { name: "bench-reader", rules: [{ path_pattern: "bench/**", permissions: ["read", "write"] }] });
+  await admin("POST", `/v1/policies/${reader.id}/bindings`, { identity_type: "service_account", identity_id: "sa:bench" });
+  const issued = await admin("POST", "/v1/auth/tokens", { identity_id: "sa:bench", identity_type: "service_account", scopes: ["secrets:read", "secrets:write"], description: "bench" });
+  return { token: issued.token };
+}
+
 export interface LoadResult {
   requestsPerSecond: number;
   p50Ms: number;

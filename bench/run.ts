@@ -5,7 +5,7 @@
  */
 import { createServer } from "node:http";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { api, load, startBaseline, startVault, withPostgresDatabase, type LoadResult, type VaultChild } from "./lib.js";
+import { load, SECRET_DATA, seedReader, startBaseline, startVault, withPostgresDatabase, type LoadResult, type VaultChild } from "./lib.js";
 import { fillSecrets } from "./fill.js";
 import { measurePolicyDecisions } from "./policy-decision-core.js";
 
@@ -19,21 +19,8 @@ const UNLIMITED: Record<string, string> = Object.fromEntries(
   ["READ", "WRITE", "DELETE", "LIST", "BATCH_READ", "POLICY", "AUTH", "AUDIT_QUERY"].map((c) => [`RATE_LIMIT_${c}`, "100000000"]),
 );
 
-const SECRET_DATA = { client_id: "3MVG9xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", client_secret: "s".repeat(64) };
-
 /** 1,000 policies bound to the reader, none matching the path it reads: the evaluator sees them all. */
-async function seedVault(vault: VaultChild): Promise<{ token: string }> {
-  const admin = (method: string, path: string, body?: unknown) => api(vault.baseUrl, vault.adminToken, method, path, body);
-  await admin("PUT", "/v1/secrets/bench/secret", { data: SECRET_DATA, secret_type: "json" });
-  for (let i = 0; i < 1000; i++) {
-    const policy = await admin("POST", "/v1/policies", { name: `unrelated-${i}`, rules: [{ path_pattern: `other/team-${i}/**`, permissions: ["read"] }] });
-    await admin("POST", `/v1/policies/${policy.id}/bindings`, { identity_type: "service_account", identity_id: "sa:bench" });
-  }
-  const reader = await admin("POST", "/v1/policies", { name: "bench-reader", rules: [{ path_pattern: "bench/**", permissions: ["read", "write"] }] });
-  await admin("POST", `/v1/policies/${reader.id}/bindings`, { identity_type: "service_account", identity_id: "sa:bench" });
-  const issued = await admin("POST", "/v1/auth/tokens", { identity_id: "sa:bench", identity_type: "service_account", scopes: ["secrets:read", "secrets:write"], description: "bench" });
-  return { token: issued.token };
-}
+const seedVault = (vault: VaultChild) => seedReader(vault.baseUrl, vault.adminToken, 1000);
 
 async function readLoad(vault: VaultChild, bearer: string, path = "/v1/secrets/bench/secret"): Promise<LoadResult> {
   const url = `${vault.baseUrl}${path}`;
