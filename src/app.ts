@@ -22,6 +22,7 @@ import { EventOutbox } from "./events/outbox.js";
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from "./http/error-handler.js";
 import { installPipeline, rewriteTenantPrefix } from "./http/pipeline.js";
 import { secretActionConstraint } from "./http/secret-action.js";
+import { BatchMetadataReader } from "./secrets/batch-metadata.js";
 import { SecretsReader } from "./secrets/reader.js";
 import { registerSecretRoutes } from "./secrets/routes.js";
 import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
@@ -84,7 +85,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   writeHooks.push(rotation.engine);
   // Rotation is built on the secrets service, so it joins the service's answers afterwards.
   secretsDeps.rotation = rotation.engine;
-  const reader = new SecretsReader({ store: secretStore, keyring, authorizer, rotation: rotation.engine });
+  const readerDeps = { store: secretStore, keyring, authorizer, rotation: rotation.engine };
+  const reader = new SecretsReader(readerDeps);
 
   const boot = await bootstrap({ db, tenancy, policies: policyStore, tokens: vaultTokens, keyring }, config.bootstrapToken);
 
@@ -136,7 +138,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   ops.install(app);
   registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });
   registerOpsRoutes(app, { db, keyring, ops });
-  registerSecretRoutes(app, secrets, reader);
+  registerSecretRoutes(app, secrets, reader, new BatchMetadataReader(readerDeps));
   registerPartnerSecretRoutes(app, secrets, reader);
   registerPolicyRoutes(app, new PolicyService({ db, store: policyStore, authorizer, audit, events }));
   registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore });
