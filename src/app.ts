@@ -33,6 +33,7 @@ import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
 import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes } from "./ops/index.js";
+import { registerDocumentedMetrics, timedRootKey } from "./ops/documented-metrics.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
 import { bootstrap, DEFAULT_PARTNER_ID } from "./tenancy/bootstrap.js";
 import { TenantResolver } from "./tenancy/resolver.js";
@@ -66,7 +67,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);
-  const keyring = new Keyring(db, new LocalRootKey(rootKey.key));
+  const events = new EventOutbox(db);
+  const documented = registerDocumentedMetrics(metrics.registry, { db, outbox: events });
+  const keyring = new Keyring(db, timedRootKey(new LocalRootKey(rootKey.key), documented.kmsLatency));
   const tenancy = new TenancyStore(db);
   const policyStore = new PolicyStore(db);
   const tokenStore = new TokenStore(db);
@@ -76,7 +79,6 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const authenticator = new Authenticator(vaultTokens, jwtVerifier);
   const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl });
   const audit = auditTrail.recorder;
-  const events = new EventOutbox(db);
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];
   const secretsDeps: SecretsDeps = { db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks };
