@@ -22,6 +22,7 @@ import { EventOutbox } from "./events/outbox.js";
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from "./http/error-handler.js";
 import { installPipeline, rewriteTenantPrefix } from "./http/pipeline.js";
 import { secretActionConstraint } from "./http/secret-action.js";
+import { BatchMetadataReader } from "./secrets/batch-metadata.js";
 import { SecretsReader } from "./secrets/reader.js";
 import { registerSecretRoutes } from "./secrets/routes.js";
 import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
@@ -32,6 +33,7 @@ import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
 import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes } from "./ops/index.js";
+import { registerDocumentedMetrics, timedRootKey } from "./ops/documented-metrics.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
 import { bootstrap, DEFAULT_PARTNER_ID } from "./tenancy/bootstrap.js";
 import { TenantResolver } from "./tenancy/resolver.js";
@@ -65,7 +67,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);
-  const keyring = new Keyring(db, new LocalRootKey(rootKey.key));
+  const events = new EventOutbox(db);
+  const documented = registerDocumentedMetrics(metrics.registry, { db, outbox: events });
+  const keyring = new Keyring(db, timedRootKey(new LocalRootKey(rootKey.key), documented.kmsLatency));
   const tenancy = new TenancyStore(db);
   const policyStore = new PolicyStore(db);
   const tokenStore = new TokenStore(db);
@@ -75,7 +79,6 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const authenticator = new Authenticator(vaultTokens, jwtVerifier);
   const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl });
   const audit = auditTrail.recorder;
-  const events = new EventOutbox(db);
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];
   const secretsDeps: SecretsDeps = { db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks };
@@ -84,7 +87,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   writeHooks.push(rotation.engine);
   // Rotation is built on the secrets service, so it joins the service's answers afterwards.
   secretsDeps.rotation = rotation.engine;
-  const reader = new SecretsReader({ store: secretStore, keyring, authorizer, rotation: rotation.engine });
+  const readerDeps = { store: secretStore, keyring, authorizer, rotation: rotation.engine };
+  const reader = new SecretsReader(readerDeps);
 
   const boot = await bootstrap({ db, tenancy, policies: policyStore, tokens: vaultTokens, keyring }, config.bootstrapToken);
 
@@ -136,7 +140,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   ops.install(app);
   registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });
   registerOpsRoutes(app, { db, keyring, ops });
-  registerSecretRoutes(app, secrets, reader);
+  registerSecretRoutes(app, secrets, reader, new BatchMetadataReader(readerDeps));
   registerPartnerSecretRoutes(app, secrets, reader);
   registerPolicyRoutes(app, new PolicyService({ db, store: policyStore, authorizer, audit, events }));
   registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore });

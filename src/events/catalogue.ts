@@ -17,7 +17,11 @@ export function requireEventFilters(field: string, filters: readonly string[]): 
   return [...new Set(filters)];
 }
 
+/** Event types a target receives only when it names them exactly: `secret.*` and `*` leave them out (SPEC §7). */
+const EXPLICIT_ONLY = new Set(["secret.accessed"]);
+
 export function eventTypeMatches(filters: readonly string[], type: string): boolean {
+  if (EXPLICIT_ONLY.has(type)) return filters.includes(type);
   return filters.some((f) => f === "*" || f === type || (f.endsWith(".*") && type.startsWith(f.slice(0, -1))));
 }
 

@@ -5,6 +5,7 @@ import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Database } from "../storage/contract.js";
+import { AccessEvents } from "./access-events.js";
 import { DeliveryStore } from "./delivery-store.js";
 import { DeliveryWorker } from "./delivery-worker.js";
 import { Dispatcher } from "./dispatcher.js";
@@ -55,7 +56,10 @@ export function createEvents(deps: { db: Database; config: VaultConfig; keyring:
   const streams = new EventStreams({ deliveries, dispatcher, authorizer: deps.authorizer, audit: deps.audit, pollIntervalMs: config.events.pollIntervalMs, heartbeatMs: config.events.sseHeartbeatMs });
   let unsubscribe: (() => void) | null = null;
   return {
-    register: (app) => registerEventRoutes(app, webhooks, subscriptions, streams),
+    register(app) {
+      registerEventRoutes(app, webhooks, subscriptions, streams);
+      new AccessEvents(db, deps.outbox).install(app);
+    },
     start() {
       unsubscribe ??= deps.outbox.subscribe(() => worker.kickSoon());
       worker.start();

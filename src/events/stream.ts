@@ -89,7 +89,7 @@ export class EventStreams {
         }
         for (const row of rows) {
           position = row.dispatch_seq as number;
-          if (events && !eventTypeMatches(events, row.event_type)) continue;
+          if (!eventTypeMatches(events ?? ["*"], row.event_type)) continue;
           if (paths && !pathMatchesAny(paths, row.path)) continue;
           if (row.path === null ? !isAdmin : !evaluate(row.path, "read").allowed) continue;
           const event = toEvent(row);

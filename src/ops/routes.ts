@@ -70,6 +70,9 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
       await deps.keyring.selfTest();
       encryption.latency_ms = msSince(started);
       encryption.key_status = "active";
+      // The docs' `last_rotation`: when the set of active keys last changed (a key made or replaced).
+      const newest = await deps.db.get<{ at: number | string | null }>("SELECT MAX(created_at) AS at FROM crypto_keys WHERE active = 1");
+      encryption.last_rotation = newest?.at == null ? null : new Date(Number(newest.at)).toISOString();
     } catch {
       encryption.status = "error";
     }

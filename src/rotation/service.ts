@@ -178,7 +178,7 @@ export class RotationService {
       const now = Date.now();
       await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
       const secret = await this.deps.secretStore.get(caller.tenant.tenantId, path, tx);
-      if (!secret || secret.deleted_at !== null) throw notFound(secret, now);
+      if (!secret || secret.deleted_at !== null) throw notFound(path, secret, now);
       let schedule = await this.deps.schedules.getSchedule(secret.tenant_id, path, tx);
       if (!schedule || schedule.policy_id !== id || secret.rotation_policy_id !== id) {
         await this.deps.schedules.setSecretPolicyLink(tx, secret.tenant_id, path, id, now);
@@ -215,7 +215,7 @@ export class RotationService {
       const now = Date.now();
       await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
       const secret = await this.deps.secretStore.get(caller.tenant.tenantId, path, tx);
-      if (!secret || secret.deleted_at !== null) throw notFound(secret, now);
+      if (!secret || secret.deleted_at !== null) throw notFound(path, secret, now);
       const policy = secret.rotation_policy_id ? await this.deps.policies.getRotation(secret.tenant_id, secret.rotation_policy_id, tx) : undefined;
       if (!policy) throw new VaultError("no_rotation_policy", "The secret has no rotation policy: assign one first", { details: { path } });
       const result = await this.deps.engine.rotateLocked(tx, caller, emit, secret, policy, now);

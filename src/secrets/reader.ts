@@ -46,7 +46,7 @@ export class SecretsReader {
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "read");
     const secret = await this.readAllowed(caller, path, version);
-    caller.ctx.audit.extra = { version: secret.version };
+    caller.ctx.audit.extra = { version: secret.version, secret_type: secret.secret_type };
     return secret;
   }
 
@@ -56,23 +56,23 @@ export class SecretsReader {
     const wantedVersion = typeof version === "number" ? version : null;
     const head = await this.head(tenantId, path, wantedVersion);
     const now = Date.now();
-    if (!head || head.secret.deleted_at !== null) throw notFound(head?.secret, now);
+    if (!head || head.secret.deleted_at !== null) throw notFound(path, head?.secret, now);
     let { secret, version: row } = head;
     if (secret.expires_at !== null && secret.expires_at <= now) {
-      throw new VaultError("secret_expired", "The secret has expired", { details: { expires_at: iso(secret.expires_at) } });
+      throw new VaultError("secret_expired", "The secret has expired", { details: { path, expires_at: iso(secret.expires_at) } });
     }
     if (version === "previous") {
-      if (secret.current_version < 2) throw new VaultError("version_not_found", "The secret has no previous version");
+      if (secret.current_version < 2) throw new VaultError("version_not_found", "The secret has no previous version", { details: { path, version: "previous" } });
       row = (await this.head(tenantId, path, secret.current_version - 1))?.version ?? null;
     }
     const wanted = version === "previous" ? secret.current_version - 1 : version ?? secret.current_version;
-    if (!row) throw new VaultError("version_not_found", `Version ${wanted} does not exist or has aged out`, { details: { version: wanted } });
+    if (!row) throw new VaultError("version_not_found", `Version ${wanted} does not exist or has aged out`, { details: { path, version: wanted } });
     if (row.destroyed_at !== null || !row.ciphertext || !row.wrapped_key || !row.key_id) {
-      throw new VaultError("version_destroyed", `Version ${row.version} was destroyed`, { details: { version: row.version } });
+      throw new VaultError("version_destroyed", `Version ${row.version} was destroyed`, { details: { path, version: row.version } });
     }
     if (row.grace_until !== null && row.grace_until <= now) {
       throw new VaultError("version_expired", `Version ${row.version} was replaced by a rotation and its grace period has ended`, {
-        details: { version: row.version, grace_period_ended: iso(row.grace_until) },
+        details: { path, version: row.version, grace_period_ended: iso(row.grace_until) },
       });
     }
     const plaintext = await this.deps.keyring.decryptSecret(
@@ -119,7 +119,7 @@ export class SecretsReader {
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "list");
     const secret = await this.deps.store.get(caller.tenant.tenantId, path);
-    if (!secret || secret.deleted_at !== null) throw notFound(secret, Date.now());
+    if (!secret || secret.deleted_at !== null) throw notFound(path, secret, Date.now());
     return secret;
   }
 

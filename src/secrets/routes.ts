@@ -6,7 +6,10 @@ import { VaultError } from "../http/errors.js";
 import { ACTION_WORDS, splitSecretUrl } from "./paths.js";
 import type { SecretsReader } from "./reader.js";
 import type { SecretsService } from "./service.js";
+import type { BatchMetadataReader } from "./batch-metadata.js";
 import {
+  BatchMetadataBody,
+  BatchMetadataResponse,
   BatchReadBody,
   BatchReadResponse,
   DeleteSecretQuery,
@@ -39,7 +42,7 @@ function ifMatchVersion(header: string | string[] | undefined): number | undefin
   return Number(match[1]);
 }
 
-export function registerSecretRoutes(app: FastifyInstance, service: SecretsService, reader: SecretsReader): void {
+export function registerSecretRoutes(app: FastifyInstance, service: SecretsService, reader: SecretsReader, batchMetadata: BatchMetadataReader): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get("/v1/secrets", {
@@ -62,6 +65,13 @@ export function registerSecretRoutes(app: FastifyInstance, service: SecretsServi
     schema: { tags, summary: "Read many secrets", body: BatchReadBody, response: { 200: BatchReadResponse } },
     config: { scope: "secrets:read", action: "read", category: "batch_read" },
   }, async (request) => reader.batchRead(callerOf(request), request.body));
+
+  // The router derives "metadata" from this URL's last segment, so the static route carries that value.
+  r.post("/v1/secrets/batch/metadata", {
+    constraints: { secretAction: "metadata" },
+    schema: { tags, summary: "Read many secrets' metadata (no values)", body: BatchMetadataBody, response: { 200: BatchMetadataResponse } },
+    config: { scope: "secrets:list", action: "list", category: "batch_metadata" },
+  }, async (request) => batchMetadata.read(callerOf(request), request.body));
 
   const secretDoc = "/v1/secrets/{path}";
 

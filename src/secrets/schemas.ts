@@ -18,7 +18,8 @@ export const SecretMetadataInput = Type.Object(
     owner: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
     custom: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.Unknown())),
   },
-  { additionalProperties: false },
+  // The docs' form: custom keys directly inside `metadata` (merged into `custom`, src/secrets/view.ts).
+  { additionalProperties: true, maxProperties: 100, description: "description, tags, owner and custom; any other key is a custom key (merged into custom)" },
 );
 
 export const SecretOptionsInput = Type.Object(
@@ -105,6 +106,15 @@ export const BatchReadBody = Type.Object(
   { additionalProperties: false },
 );
 export type BatchReadBody = Static<typeof BatchReadBody>;
+
+export const BatchMetadataBody = Type.Object(
+  {
+    paths: Type.Array(Type.String({ maxLength: 600 }), { minItems: 1, maxItems: 100, description: "paths, or SPEC §4 globs with expand_wildcards" }),
+    expand_wildcards: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+export type BatchMetadataBody = Static<typeof BatchMetadataBody>;
 
 export const SecretMetadata = Type.Object({
   description: Type.Union([Type.String(), Type.Null()]),
@@ -202,3 +212,9 @@ export const BatchReadResponse = Type.Object({
   errors: Type.Record(Type.String(), Type.Object({ code: Type.String(), message: Type.String() })),
 });
 export type BatchReadResponse = Static<typeof BatchReadResponse>;
+
+export const BatchMetadataResponse = Type.Object({
+  secrets: Type.Record(Type.String(), SecretMetadataObject),
+  errors: Type.Record(Type.String(), Type.Object({ code: Type.String(), message: Type.String() })),
+});
+export type BatchMetadataResponse = Static<typeof BatchMetadataResponse>;

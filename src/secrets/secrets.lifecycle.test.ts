@@ -154,7 +154,7 @@ describeEachBackend("secrets: versions, options and lifecycle", (backend) => {
 
     const read = await admin.get("/v1/secrets/life/deleted");
     expectError(read, 404, "secret_not_found");
-    expect(read.body.error.details).toEqual({ deleted: true, recoverable_until: deleted.body.recoverable_until });
+    expect(read.body.error.details).toEqual({ path: "life/deleted", deleted: true, recoverable_until: deleted.body.recoverable_until });
     expectError(await admin.get("/v1/secrets/life/deleted/metadata"), 404, "secret_not_found");
     expectError(await admin.get("/v1/secrets/life/deleted?version=1"), 404, "secret_not_found");
     const put = await admin.put("/v1/secrets/life/deleted", { data: { a: 3 } });
@@ -199,7 +199,7 @@ describeEachBackend("secrets: versions, options and lifecycle", (backend) => {
     await v.db.run("UPDATE secrets SET recoverable_until = ? WHERE tenant_id = ? AND path = ?", [Date.now() - 1000, "tnt_default", "life/retention"]);
     const read = await admin.get("/v1/secrets/life/retention");
     expectError(read, 404, "secret_not_found");
-    expect(read.body.error.details).toEqual({});
+    expect(read.body.error.details).toEqual({ path: "life/retention" });
     expectError(await admin.post("/v1/secrets/life/retention/undelete"), 404, "secret_not_found");
     expectError(await admin.delete("/v1/secrets/life/retention"), 404, "secret_not_found");
     const put = await admin.put("/v1/secrets/life/retention", { data: { a: 3 } });

@@ -302,7 +302,7 @@ export class SecretsService {
       const live = existing !== undefined && existing.deleted_at === null;
       const recoverable = existing !== undefined && existing.deleted_at !== null && (existing.recoverable_until ?? 0) > now;
       // Deleting a deleted secret again is a 404, except that a recoverable one may be purged for good.
-      if (!existing || !(live || (permanent && recoverable))) throw notFound(existing, now);
+      if (!existing || !(live || (permanent && recoverable))) throw notFound(path, existing, now);
       const versionCount = await this.deps.store.countVersions(existing.tenant_id, path, tx);
       let recoverableUntil: number | null = null;
       if (permanent) {
@@ -325,7 +325,7 @@ export class SecretsService {
     return this.mutate(caller, () => 200, async (tx, emit) => {
       const existing = await this.deps.store.lock(tx, caller.tenant.tenantId, path);
       const now = Date.now();
-      if (!existing || (existing.deleted_at !== null && (existing.recoverable_until ?? 0) <= now)) throw notFound(undefined, now);
+      if (!existing || (existing.deleted_at !== null && (existing.recoverable_until ?? 0) <= now)) throw notFound(path, undefined, now);
       if (existing.deleted_at === null) return secretView(existing);
       const row = { ...existing, deleted_at: null, recoverable_until: null, updated_at: now };
       await this.deps.store.update(tx, row);
@@ -351,17 +351,21 @@ export class SecretsService {
   private async requireLive(tx: Queryable, caller: Caller, path: string): Promise<SecretRow> {
     const existing = await this.deps.store.lock(tx, caller.tenant.tenantId, path);
     const now = Date.now();
-    if (!existing || existing.deleted_at !== null) throw notFound(existing, now);
+    if (!existing || existing.deleted_at !== null) throw notFound(path, existing, now);
     return existing;
   }
 }
 
-/** A missing secret, or a soft-deleted one that can still be recovered (said so in details). */
-export function notFound(row: SecretRow | undefined, now: number): VaultError {
+/**
+ * A missing secret, or a soft-deleted one that can still be recovered (said so in details).
+ * `details.path` as the docs' Errors page shows it: the path the caller asked for (it already
+ * passed the policy check, so naming it tells the caller nothing new).
+ */
+export function notFound(path: string, row: SecretRow | undefined, now: number): VaultError {
   if (row && row.deleted_at !== null && (row.recoverable_until ?? 0) > now) {
     return new VaultError("secret_not_found", "The secret is deleted", {
-      details: { deleted: true, recoverable_until: iso(row.recoverable_until as number) },
+      details: { path, deleted: true, recoverable_until: iso(row.recoverable_until as number) },
     });
   }
-  return new VaultError("secret_not_found", "No secret exists at this path");
+  return new VaultError("secret_not_found", "No secret exists at this path", { details: { path } });
 }

@@ -1,3 +1,4 @@
+import { validationError } from "../http/errors.js";
 import { iso, isoOrNull } from "../shared/time.js";
 import type { RotationBlock as RotationBlockSchema, SecretListItem } from "./schemas.js";
 import type { SecretMetadata, SecretMetadataObject, SecretObject } from "./schemas.js";
@@ -13,12 +14,31 @@ export function parseMetadata(text: string): SecretMetadata {
   return JSON.parse(text) as SecretMetadata;
 }
 
+const METADATA_FIELDS = new Set(["description", "tags", "owner", "custom"]);
+const MAX_CUSTOM_KEY = 128;
+
+/**
+ * Metadata as stored and answered: the four fields, with custom key-values always under `custom`.
+ * The docs' form puts custom keys directly inside `metadata`; those merge into `custom` (SPEC §3),
+ * and a key given in both places is ambiguous, so it is refused rather than one silently winning.
+ */
 export function normalizeMetadata(input: Partial<SecretMetadata> | undefined, base?: SecretMetadata): SecretMetadata {
+  const loose = Object.entries((input ?? {}) as Record<string, unknown>).filter(([key]) => !METADATA_FIELDS.has(key));
+  let custom = input?.custom;
+  if (loose.length > 0) {
+    const fields: Record<string, string> = {};
+    for (const [key] of loose) {
+      if (key.length > MAX_CUSTOM_KEY) fields[`metadata.${key.slice(0, 32)}…`] = `custom keys are at most ${MAX_CUSTOM_KEY} characters`;
+      else if (custom && Object.hasOwn(custom, key)) fields[`metadata.${key}`] = "given both directly in metadata and in metadata.custom; use one place";
+    }
+    if (Object.keys(fields).length > 0) throw validationError(fields);
+    custom = { ...(custom ?? {}), ...Object.fromEntries(loose) };
+  }
   return {
     description: input?.description !== undefined ? input.description : base?.description ?? null,
     tags: input?.tags !== undefined ? [...new Set(input.tags)] : base?.tags ?? [],
     owner: input?.owner !== undefined ? input.owner : base?.owner ?? null,
-    custom: input?.custom !== undefined ? input.custom : base?.custom ?? {},
+    custom: custom !== undefined ? custom : base?.custom ?? {},
   };
 }
 

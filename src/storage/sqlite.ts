@@ -97,6 +97,7 @@ export class SqliteDatabase implements Database {
   private readonly insideTransaction: AsyncLocalStorage<boolean> | null;
   private readonly queue: QueuedTransaction[] = [];
   private groupScheduled = false;
+  private groupRunning = false;
   /** Moves after every commit this process makes: shared reads are never reused across one. */
   private commits = 0;
   private readonly shared = new TurnMemo<unknown>(() => this.commits);
@@ -206,7 +207,22 @@ export class SqliteDatabase implements Database {
     }).finally(() => this.scheduleGroup());
   }
 
+  /** The writer (busy while a group runs) and the reader: the docs' pool figures, for SQLite. */
+  poolStats(): { size: number; available: number; waiting: number } {
+    const size = this.reader === this.writer ? 1 : 2;
+    return { size, available: size - (this.groupRunning ? 1 : 0), waiting: this.queue.length };
+  }
+
   private async runGroup(group: QueuedTransaction[]): Promise<void> {
+    this.groupRunning = true;
+    try {
+      await this.runGroupOn(group);
+    } finally {
+      this.groupRunning = false;
+    }
+  }
+
+  private async runGroupOn(group: QueuedTransaction[]): Promise<void> {
     const writer = this.writer;
     const alone = group.length === 1;
     const outcomes: (() => void)[] = [];
