@@ -24,8 +24,12 @@ describeEachBackend("events: signing secrets stay secret", (backend) => {
     const hook = await admin.post("/v1/webhooks", { name: "s", url: `${receiver.url}/s`, secret: WEBHOOK_SECRET, events: ["secret.created", "webhook.test"] });
     const sub = await admin.post("/v1/subscriptions", { name: "s", paths: ["**"], events: ["secret.created"], delivery: { type: "webhook", url: `${receiver.url}/sub`, secret: SUB_SECRET } });
     const patched = await admin.patch(`/v1/webhooks/${hook.body.id}`, { secret: ROTATED_SECRET, previous_secret_ttl: "1h" });
-    await admin.post(`/v1/webhooks/${hook.body.id}/test`);
-    await admin.put("/v1/secrets/sec/one", { data: { value: "plain" } });
+    // The scan below proves something only if every secret was actually stored and used.
+    expect(hook.status, hook.text).toBe(201);
+    expect(sub.status, sub.text).toBe(201);
+    expect(patched.status, patched.text).toBe(200);
+    expect((await admin.post(`/v1/webhooks/${hook.body.id}/test`)).status).toBe(200);
+    expect((await admin.put("/v1/secrets/sec/one", { data: { value: "plain" } })).status).toBe(201);
     await receiver.waitFor((all) => all.filter((r) => r.event?.event_type === "secret.created").length >= 2);
     const responses = [hook, sub, patched, await admin.get(`/v1/webhooks/${hook.body.id}`), await admin.get("/v1/webhooks"), await admin.get(`/v1/subscriptions/${sub.body.id}`), await admin.get("/v1/subscriptions"), await admin.get("/v1/audit/logs?limit=500")];
     const secrets = [WEBHOOK_SECRET, ROTATED_SECRET, SUB_SECRET];

@@ -99,11 +99,15 @@ describeEachBackend("fuzz: hostile input over secrets, policies, webhooks and su
       expect((await admin.put(`/v1/secrets/${path}`, { data: { value: `seed-${path}-v2` } })).status).toBe(200);
     }
     const policy = await admin.post("/v1/policies", { name: "fuzz-seed", rules: [{ path_pattern: "fuzz/**", permissions: ["read"] }] });
-    if (policy.status === 201) ids.id = policy.body.id;
+    // Every seed must exist: a fuzz run against ids that were never created would prove nothing about them.
+    expect(policy.status, policy.text).toBe(201);
+    ids.id = policy.body.id;
     const webhook = await admin.post("/v1/webhooks", { name: "fuzz-seed", url: "http://127.0.0.1:9/hook", events: ["secret.updated"] });
-    if (webhook.status === 201) ids.webhook = webhook.body.id;
+    expect(webhook.status, webhook.text).toBe(201);
+    ids.webhook = webhook.body.id;
     const subscription = await admin.post("/v1/subscriptions", { name: "fuzz-seed", paths: ["fuzz/**"], events: ["secret.updated"], delivery: { type: "polling" } });
-    if (subscription.status === 201) ids.subscription = subscription.body.id;
+    expect(subscription.status, subscription.text).toBe(201);
+    ids.subscription = subscription.body.id;
   });
 
   it("lists the operations it fuzzes", () => {

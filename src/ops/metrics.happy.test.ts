@@ -53,7 +53,7 @@ describeEachBackend("metrics, detailed health and security headers", (backend) =
     expect(text).not.toContain(adminToken);
   });
 
-  it("counts 429s per category", async () => {
+  it("declares the 429 counter, with no series before any 429", async () => {
     // The harness's limits are effectively unlimited: no rate_limited yet, so no series.
     const text = (await vault().anonymous.get("/v1/metrics")).text;
     expect(text).toContain("# TYPE scaivault_rate_limit_hits_total counter");
@@ -106,5 +106,21 @@ describeEachBackend("metrics, detailed health and security headers", (backend) =
     expect(tooManyHeaders.status).toBe(400);
     expect(tooManyHeaders.body.error.code).toBe("invalid_request");
     expect((await admin.get("/v1/health")).status).toBe(200);
+  });
+});
+
+describeEachBackend("metrics: 429s counted per category", (backend) => {
+  const vault = useVault(backend, { env: { RATE_LIMIT_LIST: "2" } });
+
+  it("raises scaivault_rate_limit_hits_total for the category that refused", async () => {
+    const { admin, anonymous } = vault();
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await admin.get("/v1/secrets?prefix=limits/")).status);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1);
+    const refused = statuses.filter((s) => s === 429).length;
+    const text = (await anonymous.get("/v1/metrics")).text;
+    const line = text.split("\n").find((l) => l.startsWith('scaivault_rate_limit_hits_total{category="list"}'));
+    expect(line, text.slice(0, 2000)).toBeDefined();
+    expect(Number(line!.split(" ").pop())).toBe(refused);
   });
 });

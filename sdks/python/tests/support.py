@@ -91,11 +91,6 @@ class Server:
             raw = error.read()
             return error.code, json.loads(raw) if raw else None
 
-    def has_route(self, method: str, path: str) -> bool:
-        """Whether another domain's endpoint exists yet (unknown routes answer ``not_found``)."""
-        status, body = self.call(method, path, {} if method != "GET" else None)
-        return not (status == 404 and (body or {}).get("error", {}).get("code") == "not_found")
-
     def stop(self) -> None:
         self.process.terminate()
         try:

@@ -9,10 +9,6 @@ class ResourcesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.server = support.shared_server()
-        for method, path in (("GET", "/v1/policies"), ("GET", "/v1/auth/tokens"), ("GET", "/v1/rotation/policies"),
-                             ("GET", "/v1/subscriptions"), ("GET", "/v1/audit/logs")):
-            if not cls.server.has_route(method, path):
-                raise unittest.SkipTest(f"{path} is not built yet")
         cls.client = ScaiVaultClient(base_url=cls.server.base_url, token=cls.server.admin_token)
 
     def test_policies_bindings_and_a_narrow_token(self) -> None:

@@ -41,7 +41,10 @@ class SeedStep3Test(unittest.TestCase):
 
     def test_snippet_is_the_seed_verbatim(self) -> None:
         if not os.path.exists(SEED_FILE):
-            self.skipTest("the seed walk-through is not beside this checkout")
+            # A clone used on its own has no shared/ beside it; CI always lays it there.
+            if os.environ.get("CI"):
+                self.fail(f"the seed walk-through is missing under CI: {SEED_FILE}")
+            self.skipTest("the seed walk-through is not beside this checkout (shared/ is laid beside it in CI)")
         with open(SEED_FILE, encoding="utf-8") as handle:
             blocks = re.findall(r"```python\n(.*?)```", handle.read(), re.S)
         self.assertIn(SEED_STEP_3, blocks)
@@ -60,8 +63,6 @@ class SeedStep3Test(unittest.TestCase):
         self.assertEqual(done.stdout, "3MVG9...\n")
 
     def test_prints_the_client_id_as_the_bound_service_account(self) -> None:
-        if not self.server.has_route("GET", "/v1/auth/tokens") or not self.server.has_route("GET", "/v1/policies"):
-            self.skipTest("the tokens or policies endpoint is not built yet")
         status, policy = self.server.call("POST", "/v1/policies", {
             "name": "reporting-service-salesforce", "description": "Reporting service reads Salesforce OAuth",
             "rules": [{"path_pattern": "integrations/salesforce/oauth", "permissions": ["read"]}]})

@@ -61,9 +61,7 @@ describeEachBackend("TypeScript SDK: secrets against the real server", (backend)
     await expect(bad.secrets.read("ts/cas")).rejects.toMatchObject({ name: "AuthenticationError", code: "token_invalid", status: 401 });
   });
 
-  it("a cached client with a 300 s TTL sees someone else's write within one second", async (ctx) => {
-    const probe = await vault().admin.get("/v1/events/stream?limit=1", { headers: { accept: "application/json" } }).catch(() => null);
-    if (probe && probe.status === 404 && probe.body?.error?.code === "not_found") ctx.skip();
+  it("a cached client with a 300 s TTL sees someone else's write within one second", async () => {
     const writer = client();
     await writer.secrets.write("ts/cache/shared", { v: "old" });
     const cached = new ScaiVaultClient({ baseUrl: vault().baseUrl, token: vault().adminToken, cache: { ttl: 300 } });
