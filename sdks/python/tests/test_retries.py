@@ -18,7 +18,7 @@ class Script(support.JsonHandler):
         self.server.seen.append((self.command, self.path, time.monotonic()))  # type: ignore[attr-defined]
         status = self.server.script.pop(0) if self.server.script else 200  # type: ignore[attr-defined]
         if status == 200:
-            self.send_json(200, {"path": "a/b", "version": 1, "data": {"k": "v"}, "secret_type": "kv", "metadata": {}})
+            self.send_json(200, self.server.recorded)  # type: ignore[attr-defined]
         else:
             code = "rate_limited" if status == 429 else "service_unavailable"
             self.send_json(status, {"error": {"code": code, "message": code, "details": {}, "request_id": "req_x"}}, {"Retry-After": "1"})
@@ -27,9 +27,19 @@ class Script(support.JsonHandler):
 
 
 class RetryTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        # The 200 body is recorded from the real server, so the fake cannot drift from the contract.
+        server = support.shared_server()
+        status, written = server.call("PUT", "/v1/secrets/pyretry/recorded", {"data": {"k": "v"}, "metadata": {"tags": ["recorded"]}})
+        assert status in (200, 201), written
+        status, cls.recorded = server.call("GET", "/v1/secrets/pyretry/recorded")
+        assert status == 200, cls.recorded
+
     def setUp(self) -> None:
         self.listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Script)
         self.listener.script, self.listener.seen = [], []  # type: ignore[attr-defined]
+        self.listener.recorded = self.recorded  # type: ignore[attr-defined]
         threading.Thread(target=self.listener.serve_forever, daemon=True).start()
         self.client = ScaiVaultClient(base_url=f"http://127.0.0.1:{self.listener.server_port}", token="t", max_attempts=3)
 

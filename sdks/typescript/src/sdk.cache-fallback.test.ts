@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, expect, it, describe } from "vitest";
+import { startVault } from "../../../src/testing/harness.js";
 import { ScaiVaultClient } from "./index.js";
 
 /** A listener whose event stream is down (503) and whose reads count, to see the TTL take over. */
@@ -8,7 +9,18 @@ describe("TypeScript SDK: the cache falls back to its TTL while the event stream
   let streamAttempts = 0;
   let server: Server;
   let baseUrl = "";
+  /** A secret as the real server answers it (recorded, so the fake's body cannot drift from the contract). */
+  let recorded: Record<string, unknown> = {};
   beforeAll(async () => {
+    const real = await startVault("sqlite");
+    try {
+      expect((await real.admin.put("/v1/secrets/a/b", { data: { n: 0 }, metadata: { tags: ["recorded"] } })).status).toBe(201);
+      const read = await real.admin.get("/v1/secrets/a/b");
+      expect(read.status).toBe(200);
+      recorded = read.body;
+    } finally {
+      await real.close();
+    }
     server = createServer((req, res) => {
       if (req.url?.startsWith("/v1/events/stream")) {
         streamAttempts++;
@@ -16,7 +28,7 @@ describe("TypeScript SDK: the cache falls back to its TTL while the event stream
         return;
       }
       reads++;
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ path: "a/b", version: reads, data: { n: reads }, secret_type: "kv", metadata: {} }));
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...recorded, version: reads, data: { n: reads } }));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
