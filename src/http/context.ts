@@ -35,6 +35,8 @@ export interface RequestContext {
   startedAt: bigint;
   sourceIp: string;
   userAgent: string | null;
+  /** The MCP tool that made this call (`X-ScaiVault-MCP-Tool`, spec/mcp.md §3), when well-formed. */
+  mcpTool?: string | null;
   principal: Principal | null;
   tenant: TenantRef | null;
   /** Tenant named by the `/v1/t/{tenant_id}` prefix, before resolution. */

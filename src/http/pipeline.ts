@@ -63,6 +63,7 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
       startedAt: process.hrtime.bigint(),
       sourceIp: request.ip,
       userAgent: typeof request.headers["user-agent"] === "string" ? request.headers["user-agent"].slice(0, 512) : null,
+      mcpTool: mcpToolOf(request.headers["x-scaivault-mcp-tool"]),
       principal: null,
       tenant: null,
       tenantFromUrl: (request.raw as { tenantFromUrl?: string }).tenantFromUrl ?? null,
@@ -135,6 +136,12 @@ function installBodyParser(app: FastifyInstance): void {
       done(null, undefined);
     }
   });
+}
+
+/** Only a value of the tools' naming pattern reaches the audit entry; anything else is dropped. */
+const MCP_TOOL = /^scaivault_[a-z0-9_]{1,60}$/;
+function mcpToolOf(header: string | string[] | undefined): string | null {
+  return typeof header === "string" && MCP_TOOL.test(header) ? header : null;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

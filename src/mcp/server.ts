@@ -1,0 +1,120 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { Ajv, type ValidateFunction } from "ajv";
+import { ScaiVaultError, Transport, type RequestSpec } from "@scailabs/scaivault";
+import type { McpConfig } from "./config.js";
+import { Guardrails } from "./guardrails.js";
+import type { Json, Route, ToolSpec } from "./tool.js";
+import { OPS_TOOLS } from "./tools-ops.js";
+import { POLICY_TOOLS } from "./tools-access.js";
+import { SECRET_TOOLS } from "./tools-secrets.js";
+
+export const ALL_TOOLS: ToolSpec[] = [...SECRET_TOOLS, ...POLICY_TOOLS, ...OPS_TOOLS];
+/** Arguments that steer the tool itself, never sent to the API. */
+const META_ARGS = new Set(["confirm", "partner", "field"]);
+const SECRET_PATH_PARAMS = new Set(["path", "secret_path"]);
+
+export function inputSchemaOf(tool: ToolSpec): Json {
+  return { type: "object", properties: tool.properties, ...(tool.required?.length ? { required: tool.required } : {}), additionalProperties: false };
+}
+
+export function toolDefinition(tool: ToolSpec) {
+  return {
+    name: `scaivault_${tool.name}`,
+    title: tool.title,
+    description: tool.description,
+    inputSchema: inputSchemaOf(tool),
+    annotations: { title: tool.title, readOnlyHint: tool.kind === "read", destructiveHint: tool.kind === "destructive", idempotentHint: tool.kind === "read" || tool.idempotent === true, openWorldHint: false },
+  };
+}
+
+/** `{name}` filled from the arguments: secret paths keep their slashes, every segment encoded. */
+function fillPath(template: string, args: Json, used: Set<string>): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    used.add(name);
+    const value = String(args[name] ?? "");
+    return SECRET_PATH_PARAMS.has(name) ? value.split("/").map(encodeURIComponent).join("/") : encodeURIComponent(value);
+  });
+}
+
+function errorResult(code: string, message: string, requestId?: string | null): CallToolResult {
+  const error: Json = { code, message };
+  if (requestId) error.request_id = requestId;
+  return { isError: true, content: [{ type: "text", text: JSON.stringify({ error }) }] };
+}
+
+/** The MCP server of spec/mcp.md over the vault's API (through the TypeScript SDK's transport). */
+export function createMcpServer(config: McpConfig, version: string, log: (record: Json) => void): Server {
+  const guardrails = new Guardrails(config);
+  const tools = ALL_TOOLS.filter((tool) => config.toolsets.has(tool.category));
+  const byName = new Map(tools.map((tool) => [`scaivault_${tool.name}`, tool]));
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const validators = new Map<string, ValidateFunction>(tools.map((tool) => [`scaivault_${tool.name}`, ajv.compile(inputSchemaOf(tool))]));
+  const server = new Server({ name: "scaivault", version }, { capabilities: { tools: {} } });
+
+  let transport: Transport | null = null;
+  let token = config.token();
+  const transportFor = () => {
+    if (!transport) {
+      const client = server.getClientVersion();
+      const userAgent = `scaivault-mcp/${version}${client ? ` ${client.name}/${client.version}` : ""}`;
+      transport = new Transport({ baseUrl: config.url, token, tenantId: config.tenantId ?? undefined, userAgent, retries: { maxAttempts: 2, maxDelay: 5 } });
+    }
+    return transport;
+  };
+
+  const call = async (toolName: string, route: Route, args: Json): Promise<unknown> => {
+    const used = new Set<string>();
+    const path = fillPath(route.path, args, used);
+    const query: RequestSpec["query"] = {};
+    for (const name of route.query ?? []) {
+      used.add(name);
+      const value = args[name];
+      if (value !== undefined) query[name] = value as string | number | boolean;
+    }
+    const body = Object.fromEntries(Object.entries(args).filter(([k]) => !used.has(k) && !META_ARGS.has(k)));
+    const spec: RequestSpec = { method: route.method, path, query, headers: { "x-scaivault-mcp-tool": toolName } };
+    if (route.method !== "GET" && route.method !== "DELETE") spec.body = body;
+    if (config.debug) log({ msg: "api call", tool: toolName, method: spec.method, path: spec.path });
+    try {
+      return await transportFor().request(spec);
+    } catch (error) {
+      // A token file may have been replaced: read it again once after a 401.
+      if (error instanceof ScaiVaultError && error.status === 401 && config.tokenFile) {
+        const fresh = config.token();
+        if (fresh !== token) {
+          token = fresh;
+          transport = null;
+          return transportFor().request(spec);
+        }
+      }
+      throw error;
+    }
+  };
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: tools.map(toolDefinition) }));
+  server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
+    const name = request.params.name;
+    const tool = byName.get(name);
+    if (!tool) return errorResult("unknown_tool", `Tool ${name} not found`);
+    const args = (request.params.arguments ?? {}) as Json;
+    const validate = validators.get(name)!;
+    if (!validate(args)) return errorResult("validation_error", `Invalid arguments for ${name}: ${ajv.errorsText(validate.errors)}`);
+    const refusal = guardrails.check(tool, args);
+    if (refusal) {
+      log({ msg: "refused", tool: name, code: refusal.code });
+      return errorResult(refusal.code, refusal.message);
+    }
+    try {
+      const raw = tool.run ? await tool.run(args, (route, a) => call(name, route, a)) : await call(name, tool.route!, args);
+      const result = guardrails.mask(tool, args, guardrails.filter(tool, raw));
+      const structured = result && typeof result === "object" && !Array.isArray(result) ? (result as Json) : { result: result ?? null };
+      return { content: [{ type: "text", text: JSON.stringify(structured) }], structuredContent: structured };
+    } catch (error) {
+      if (error instanceof ScaiVaultError) return errorResult(error.code, error.message, error.requestId);
+      const code = (error as { code?: unknown }).code;
+      return errorResult(typeof code === "string" ? code : "internal_error", (error as Error).message);
+    }
+  });
+  return server;
+}
