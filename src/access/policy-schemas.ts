@@ -25,7 +25,7 @@ const Conditions = Type.Object(
 
 export const RuleInput = Type.Object(
   {
-    path_pattern: Type.String({ maxLength: 512 }),
+    path_pattern: Type.String({ maxLength: 4096, description: "SPEC §4 glob; over 512 characters or 16 wildcards answers invalid_glob" }),
     permissions: Type.Array(Type.String({ maxLength: 16 }), { maxItems: 6 }),
     conditions: Type.Optional(Type.Union([Conditions, Type.Null()])),
     effect: Type.Optional(Type.String({ description: "allow (default) or deny" })),
