@@ -85,7 +85,7 @@ describeEachBackend("access: one glob matcher with SPEC §4's semantics and boun
     expect((await admin.post("/v1/policies", { name: "sixteen", rules: [{ path_pattern: limit, permissions: ["read"] }] })).status).toBe(201);
   });
 
-  it("a secrets:read token's pathological stream filter no longer freezes the server (the review's 18-25 s)", { timeout: 120_000 }, async () => {
+  it("a secrets:read token's pathological stream filter no longer freezes the server (the review's 18-25 s; bounded by the 20 s test timeout)", { timeout: 20_000 }, async () => {
     const { admin, baseUrl } = vault();
     const reader = await tokenFor("sa:stream-reader", [{ path_pattern: "**", permissions: ["read"] }], ["secrets:read"]);
     const stream = await sse(baseUrl, reader.token, `?paths=${encodeURIComponent("*a*a*a*a*a*a*c")}`);
