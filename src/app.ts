@@ -143,7 +143,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   registerSecretRoutes(app, secrets, reader, new BatchMetadataReader(readerDeps));
   registerPartnerSecretRoutes(app, secrets, reader);
   registerPolicyRoutes(app, new PolicyService({ db, store: policyStore, authorizer, audit, events }));
-  registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore });
+  registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore, authorizer });
   registerTenancyRoutes(app, { db, tenancy, keyring, audit });
   auditTrail.registerRoutes(app);
   rotation.register(app);

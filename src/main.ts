@@ -2,6 +2,7 @@
 import { buildVault } from "./app.js";
 import { ConfigError, loadConfig } from "./config/config.js";
 import { StorageError } from "./storage/contract.js";
+import { writeBootstrapTokenFile } from "./tenancy/bootstrap-token-file.js";
 
 async function main(): Promise<void> {
   let config;
@@ -20,19 +21,12 @@ async function main(): Promise<void> {
     process.stderr.write(`\nCreated the local root key at ${vault.rootKeyFileCreated} (mode 0600). Back it up: without it no secret can be decrypted.\n`);
   }
   if (vault.generatedAdminToken) {
-    process.stderr.write(
-      [
-        "",
-        "================================================================",
-        " ScaiVault bootstrap admin token (shown once, store it safely):",
-        "",
-        `   ${vault.generatedAdminToken}`,
-        "",
-        ` export ADMIN_TOKEN=${vault.generatedAdminToken}`,
-        "================================================================",
-        "",
-      ].join("\n") + "\n",
-    );
+    // SPEC §2: the token goes to a 0600 file and only its path is printed, unless printing was asked for.
+    const file = writeBootstrapTokenFile(config.bootstrap.tokenFile, vault.generatedAdminToken);
+    const lines = config.bootstrap.printToken
+      ? [" ScaiVault bootstrap admin token (shown once, store it safely):", "", `   ${vault.generatedAdminToken}`, "", ` export ADMIN_TOKEN=${vault.generatedAdminToken}`]
+      : [` ScaiVault bootstrap admin token written to ${file} (mode 0600).`, "", ` export ADMIN_TOKEN=$(cat ${file})`];
+    process.stderr.write(["", "================================================================", ...lines, "================================================================", ""].join("\n") + "\n");
   }
   process.stderr.write(`ScaiVault listening on ${address} (storage: ${vault.db.dialect})\n`);
 

@@ -129,7 +129,11 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
   it("a partner-level JWT (partner_id, no tenant) reads partner secrets and names tenants explicitly", async () => {
     const { admin } = vault();
     expect((await admin.put("/v1/partner/secrets/shared/jwt-key", { data: { k: "partner" } })).status).toBe(201);
-    const partnerAdmin = await scaikey().sign({ sub: "user:admin", partner_id: "ptn_default", role: "partner_admin", scope: "secrets:read" });
+    // Policies still decide for partner admins: this one reads shared/** partner-wide and, through group sre, team/sre/**.
+    const shared = await admin.post("/v1/policies", { name: "partner-shared", scope: "partner", rules: [{ path_pattern: "shared/**", permissions: ["read"] }] });
+    expect(shared.status).toBe(201);
+    expect((await admin.post(`/v1/policies/${shared.body.id}/bindings`, { identity_type: "user", identity_id: "user:partner-ops" })).status).toBe(201);
+    const partnerAdmin = await scaikey().sign({ sub: "user:partner-ops", partner_id: "ptn_default", role: "partner_admin", groups: ["sre"], scope: "secrets:read" });
     const who = await call(partnerAdmin);
     expect(who.status).toBe(200);
     expect(who.body).toMatchObject({ tenant_id: null, partner_id: "ptn_default", roles: ["partner_admin"] });
@@ -139,8 +143,47 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
     const named = await vault().anonymous.withToken(partnerAdmin).get("/v1/secrets/team/sre/pager", { headers: { "x-tenant-id": "tnt_default" } });
     expect(named.status).toBe(200);
     // Without a partner admin role, the same claims cannot name a tenant.
-    const plain = await scaikey().sign({ sub: "user:admin", partner_id: "ptn_default", scope: "secrets:read" });
+    const plain = await scaikey().sign({ sub: "user:partner-ops", partner_id: "ptn_default", groups: ["sre"], scope: "secrets:read" });
     expect((await vault().anonymous.withToken(plain).get("/v1/secrets/team/sre/pager", { headers: { "x-tenant-id": "tnt_default" } })).body.error.code).toBe("tenant_access_denied");
+  });
+
+  it("a ScaiKey JWT with sub or email admin (or a system: name) is an ordinary user, never the bootstrap identity (issue 13)", async () => {
+    const { admin } = vault();
+    for (const extra of [{ sub: "admin" }, { sub: "some-uuid", email: "admin" }, { sub: "user:admin" }]) {
+      const jwt = await scaikey().sign({ ...extra, tenant_id: "tnt_default", role: "tenant_admin", scope: "admin secrets:read policies:write" });
+      const who = await call(jwt);
+      expect(who.body).toMatchObject({ identity_id: "user:admin", identity_type: "user" });
+      const read = await call(jwt, "/v1/secrets/team/dev/db");
+      expect({ extra, status: read.status, code: read.body.error?.code }).toEqual({ extra, status: 403, code: "access_denied" });
+      const grab = await vault().anonymous.withToken(jwt).post("/v1/policies", { name: "grab", rules: [{ path_pattern: "**", permissions: ["admin"] }] });
+      expect({ extra, status: grab.status, reason: grab.body.error?.details?.reason }).toEqual({ extra, status: 403, reason: "grant_exceeds_caller" });
+    }
+    for (const sub of ["system:bootstrap", "system:x"]) {
+      const who = await call(await scaikey().sign({ sub, tenant_id: "tnt_default", scope: "secrets:read" }));
+      expect(who.status).toBe(200);
+      expect(who.body.identity_type).toBe("user");
+      expect(who.body.identity_id).not.toMatch(/^system:/);
+    }
+    // The bootstrap token is system:bootstrap, and the built-in policy is bound to it alone.
+    expect((await admin.get("/v1/auth/whoami")).body).toMatchObject({ identity_id: "system:bootstrap", identity_type: "system" });
+    const builtin = (await admin.get("/v1/policies")).body.policies.find((p: { builtin: boolean }) => p.builtin);
+    const bindings = await admin.get(`/v1/policies/${builtin.id}/bindings`);
+    expect(bindings.body.data.map((b: { identity_id: string; identity_type: string }) => [b.identity_type, b.identity_id])).toEqual([["system", "system:bootstrap"]]);
+  });
+
+  it("bindings may name only the system identities a contract defines", async () => {
+    const { admin } = vault();
+    const policy = await admin.post("/v1/policies", { name: "sys-bind", rules: [{ path_pattern: "sysb/*", permissions: ["read"] }] });
+    for (const [identity_type, identity_id, status] of [
+      ["system", "system:bootstrap", 201], ["system", "dynamic:support-db", 201],
+      ["system", "system:rotation-scheduler", 422], ["system", "system:x", 422], ["system", "user:alice", 422], ["system", "dynamic:Bad Name", 422],
+      ["user", "system:bootstrap", 422], ["service_account", "dynamic:support-db", 422],
+    ] as const) {
+      const response = await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type, identity_id });
+      expect([identity_type, identity_id, response.status]).toEqual([identity_type, identity_id, status]);
+    }
+    // No token can be issued for a system identity either.
+    expect((await admin.post("/v1/auth/tokens", { identity_id: "system:bootstrap", scopes: ["secrets:read"] })).status).toBe(422);
   });
 
   it("vault tokens: unknown → token_invalid, revoked → token_revoked, expired → token_expired, no header → authentication_required", async () => {
@@ -204,11 +247,14 @@ describeEachBackend("access: authentication (ScaiKey JWTs against a local JWKS, 
   it("only a partner admin may issue a token for an identity with partner-wide grants", async () => {
     const { admin, anonymous } = vault();
     const tenantAdmin = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "user:tenant-admin", scopes: ["admin"] })).body.token);
-    const impersonation = await tenantAdmin.post("/v1/auth/tokens", { identity_id: "user:admin", scopes: ["secrets:read"] });
+    // An identity with a partner-wide binding whose grants the tenant admin would cover (none at all: an empty policy).
+    const wide = await admin.post("/v1/policies", { name: "wide-empty", scope: "partner", rules: [] });
+    expect((await admin.post(`/v1/policies/${wide.body.id}/bindings`, { identity_type: "user", identity_id: "user:partner-wide" })).status).toBe(201);
+    const impersonation = await tenantAdmin.post("/v1/auth/tokens", { identity_id: "user:partner-wide", scopes: ["secrets:read"] });
     expect(impersonation.status).toBe(403);
     expect(impersonation.body.error.code).toBe("forbidden");
     expect((await tenantAdmin.post("/v1/auth/tokens", { identity_id: "user:someone", scopes: ["secrets:read"] })).status).toBe(201);
-    expect((await admin.post("/v1/auth/tokens", { identity_id: "user:admin", scopes: ["secrets:read"] })).status).toBe(201);
+    expect((await admin.post("/v1/auth/tokens", { identity_id: "user:partner-wide", scopes: ["secrets:read"] })).status).toBe(201);
   });
 
   it("validates token requests with specific codes", async () => {

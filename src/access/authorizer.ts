@@ -2,8 +2,8 @@ import { VaultError } from "../http/errors.js";
 import type { ErrorCode } from "../http/errors.js";
 import type { Caller } from "../http/context.js";
 import { compileConditions, type CompiledConditions, type ConditionContext } from "./conditions.js";
-import { compileGlob } from "./glob.js";
-import type { Policy } from "./policy-model.js";
+import { globMatcher, type CompiledGlob } from "./glob.js";
+import type { Policy, PolicyRule } from "./policy-model.js";
 import type { PolicyStore } from "./policy-store.js";
 import type { Permission } from "./scopes.js";
 
@@ -20,23 +20,23 @@ const DENY: Decision = { allowed: false, code: "access_denied", policyId: null, 
 
 const BITS: Record<Permission, number> = { read: 1, write: 2, delete: 4, list: 8, rotate: 16, admin: 31 };
 
-const globCache = new Map<string, RegExp>();
-function matcher(pattern: string): RegExp {
-  let compiled = globCache.get(pattern);
-  if (!compiled) {
-    compiled = compileGlob(pattern);
-    if (globCache.size > 100_000) globCache.clear();
-    globCache.set(pattern, compiled);
-  }
-  return compiled;
+/** Bit masks of permissions (`admin` = all five). */
+export const PERMISSION_BITS = BITS;
+
+/** A rule as the evaluator holds it, for the no-escalation check (escalation.ts). */
+export interface HeldRule {
+  pattern: string;
+  mask: number;
+  deny: boolean;
+  conditions: PolicyRule["conditions"] | null;
 }
 
 interface CompiledRule {
   order: number;
   policyId: string;
   ruleIndex: number;
-  regex: RegExp;
-  /** A literal every matching path contains: a cheap `includes` before the RegExp. */
+  glob: CompiledGlob;
+  /** A literal every matching path contains: a cheap `includes` before the matcher. */
   needle: string;
   mask: number;
   deny: boolean;
@@ -45,7 +45,7 @@ interface CompiledRule {
 
 /**
  * The longest literal run of a pattern with the slashes at its ends trimmed: those may vanish when
- * a neighbouring double star matches no segment (a leading one lets `ssl/x` match), the rest may not.
+ * a neighbouring middle double star matches no segment (the pattern a, double star, b matches `a/b`), the rest may not.
  */
 export function needleOf(pattern: string): string {
   return pattern
@@ -70,7 +70,7 @@ const newNode = (): TrieNode => ({ rules: [], bySegment: new Map(), children: ne
 const isLiteralSegment = (segment: string) => !/[*?]/.test(segment);
 
 /**
- * A caller's policies compiled once: globs to RegExps, permissions to bit masks, conditions to
+ * A caller's policies compiled once: globs to segment matchers, permissions to bit masks, conditions to
  * closures, and rules filed in a trie by their literal leading segments, so a decision only tests
  * the rules whose literal part equals the path's leading segments (a rule for `app/db/x` patterns is looked at for
  * `app/db/x`, never for `billing/x`), whatever the number of rules.
@@ -78,6 +78,8 @@ const isLiteralSegment = (segment: string) => !/[*?]/.test(segment);
 export class CompiledPolicySet {
   private readonly root = newNode();
   readonly ruleCount: number;
+  /** Every rule as the decisions use it (deny and conditional ones included), in evaluation order. */
+  readonly held: HeldRule[] = [];
 
   constructor(policies: readonly Policy[]) {
     let order = 0;
@@ -91,12 +93,14 @@ export class CompiledPolicySet {
           order: order++,
           policyId: policy.id,
           ruleIndex,
-          regex: matcher(rule.path_pattern),
+          glob: globMatcher(rule.path_pattern),
           needle: needleOf(rule.path_pattern),
           mask: rule.permissions.reduce((m, p) => m | (BITS[p] ?? 0), 0),
           deny: rule.effect === "deny",
           conditions: compileConditions(rule.conditions),
         };
+        const hasConditions = rule.conditions !== undefined && rule.conditions !== null && Object.keys(rule.conditions).length > 0;
+        this.held.push({ pattern: rule.path_pattern, mask: compiled.mask, deny: compiled.deny, conditions: hasConditions ? rule.conditions : null });
         let node = this.root;
         const segments = rule.path_pattern.split("/");
         let depth = 0;
@@ -133,7 +137,7 @@ export class CompiledPolicySet {
     const segments = path.split("/");
     /** Tests one candidate rule; true when a deny rule decides. */
     const consider = (rule: CompiledRule): boolean => {
-      if ((rule.mask & need) !== need || !path.includes(rule.needle) || !rule.regex.test(path)) return false;
+      if ((rule.mask & need) !== need || !path.includes(rule.needle) || !rule.glob.test(path)) return false;
       const failure = rule.conditions ? rule.conditions(context) : null;
       if (failure) {
         if (!rule.deny && (!failed || rule.order < failed.rule.order)) failed = { rule, code: failure.code, condition: failure.condition };

@@ -1,53 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { CompiledPolicySet } from "./authorizer.js";
-import { compileGlob, globProblem } from "./glob.js";
-
-/** The plain reference: segment-wise backtracking, straight from SPEC §4's wording. */
-function referenceMatch(pattern: string, path: string): boolean {
-  const p = pattern.split("/");
-  const s = path.split("/");
-  const segment = (pat: string, text: string): boolean => {
-    const go = (i: number, j: number): boolean => {
-      if (i === pat.length) return j === text.length;
-      if (pat[i] === "*") {
-        for (let k = j; k <= text.length; k++) if (go(i + 1, k)) return true;
-        return false;
-      }
-      if (j === text.length) return false;
-      return (pat[i] === "?" || pat[i] === text[j]) && go(i + 1, j + 1);
-    };
-    return go(0, 0);
-  };
-  const walk = (pi: number, si: number): boolean => {
-    if (pi === p.length) return si === s.length;
-    if (p[pi] === "**") {
-      for (let k = si; k <= s.length; k++) if (walk(pi + 1, k)) return true;
-      return false;
-    }
-    return si < s.length && segment(p[pi], s[si]) && walk(pi + 1, si + 1);
-  };
-  return walk(0, 0);
-}
-
-const CHARS = ["a", "b", "c", "-", "."];
-const pathSegment = fc.array(fc.constantFrom(...CHARS), { minLength: 1, maxLength: 3 }).map((c) => c.join(""));
-const path = fc.array(pathSegment, { minLength: 1, maxLength: 5 }).map((s) => s.join("/"));
-const patternSegment = fc.oneof(
-  { weight: 2, arbitrary: fc.constant("**") },
-  { weight: 6, arbitrary: fc.array(fc.constantFrom(...CHARS, "*", "?"), { minLength: 1, maxLength: 3 }).map((c) => c.join("")).filter((s) => !s.includes("**")) },
-);
-const pattern = fc.array(patternSegment, { minLength: 1, maxLength: 5 }).map((s) => s.join("/"));
-
-/** A path the pattern must match: each wildcard replaced by something it stands for. */
-const instance = (pat: string) =>
-  fc
-    .tuple(...pat.split("/").map((seg) =>
-      seg === "**"
-        ? fc.array(pathSegment, { maxLength: 2 })
-        : fc.tuple(...[...seg].map((ch) => (ch === "*" ? fc.array(fc.constantFrom(...CHARS), { maxLength: 2 }).map((c) => c.join("")) : ch === "?" ? fc.constantFrom(...CHARS) : fc.constant(ch)))).map((parts) => [parts.join("")]),
-    ))
-    .map((parts) => parts.flat().join("/"));
+import { compileGlob, globMatcher, globProblem } from "./glob.js";
+import { instance, path, pattern, referenceMatch } from "./testing/glob-reference.js";
 
 describe("glob matcher against the reference implementation", () => {
   it("agrees with the reference on arbitrary patterns and paths", () => {
@@ -55,6 +10,7 @@ describe("glob matcher against the reference implementation", () => {
       fc.property(pattern, path, (pat, p) => {
         expect(globProblem(pat)).toBeNull();
         expect(compileGlob(pat).test(p)).toBe(referenceMatch(pat, p));
+        expect(globMatcher(pat).test(p)).toBe(referenceMatch(pat, p));
       }),
       { numRuns: 5000 },
     );
@@ -83,29 +39,74 @@ describe("glob matcher against the reference implementation", () => {
     );
   });
 
-  it("reproduces the documented examples (with ** including zero segments, per SPEC §4)", () => {
+  it("reproduces every row of the docs' glob table and every case SPEC §4 lists", () => {
     const cases: Array<[string, string, boolean]> = [
+      // The policies page's table (reference/scaivault-docs/03-policies-audit-ops.md).
       ["app/db", "app/db", true],
       ["app/db", "app/db/password", false],
       ["app/db/*", "app/db/password", true],
+      ["app/db/*", "app/db/user", true],
       ["app/db/*", "app/db/primary/password", false],
       ["app/**", "app/db", true],
       ["app/**", "app/db/password", true],
+      ["app/**", "app/x/y/z/w", true],
       ["app/**", "other/app/db", false],
       ["**/ssl/*", "app/ssl/cert", true],
-      ["**/ssl/*", "ssl/cert", true],
+      ["**/ssl/*", "service/ssl/key", true],
+      ["**/ssl/*", "ssl/cert", false],
+      // SPEC §4: a trailing /** is one or more segments, not the prefix itself.
+      ["app/**", "app", false],
+      // A middle /**/ is zero or more (the docs' "including zero").
+      ["a/**/b", "a/b", true],
+      ["a/**/b", "a/x/b", true],
+      ["a/**/b", "a/x/y/b", true],
+      ["a/**/b", "a/x/y", false],
+      ["a/**/b", "b", false],
+      // ** alone: every path.
+      ["**", "x", true],
+      ["**", "a/b/c/d/e/f/g/h/i/j", true],
+      // A leading **/ needs a parent; deeper parents too.
+      ["**/ssl/*", "a/b/ssl/cert", true],
+      ["**/ssl/*", "ssl/cert/x", false],
+      // * and ? within one segment, never across /.
       ["secrets/*.key", "secrets/tls.key", true],
       ["secrets/*.key", "secrets/tls.pem", false],
+      ["secrets/*.key", "secrets/a/tls.key", false],
       ["app/d?", "app/db", true],
       ["app/d?", "app/d", false],
+      ["app/d?", "app/dbx", false],
+      ["app/*", "app/a/b", false],
+      ["a*", "a/b", false],
     ];
     for (const [pat, p, expected] of cases) {
+      expect(globProblem(pat)).toBeNull();
       expect([pat, p, compileGlob(pat).test(p)]).toEqual([pat, p, expected]);
       expect([pat, p, referenceMatch(pat, p)]).toEqual([pat, p, expected]);
     }
   });
 
-  it("refuses malformed patterns", () => {
-    for (const bad of ["/app", "app/", "app//db", "a**", "**b/c", "App", "app db", ""]) expect(globProblem(bad)).not.toBeNull();
+  it("refuses malformed patterns, ** inside a segment, and patterns over 512 characters or 16 wildcards", () => {
+    for (const bad of ["/app", "app/", "app//db", "a**", "**.json", "**b/c", "app/**x", "App", "app db", ""]) expect([bad, globProblem(bad)]).not.toEqual([bad, null]);
+    const longest = `a/${"b".repeat(510)}`;
+    expect(globProblem(longest)).toBeNull();
+    expect(globProblem(`${longest}c`)).toMatch(/512/);
+    expect(globProblem("*".repeat(1) + "/?".repeat(15))).toBeNull();
+    expect(globProblem(Array.from({ length: 17 }, () => "*").join("/"))).toMatch(/16 wildcards/);
+    expect(globProblem(`${"a?".repeat(16)}`)).toBeNull();
+    expect(globProblem(`${"a?".repeat(17)}`)).toMatch(/16 wildcards/);
+    expect(globProblem(Array.from({ length: 17 }, () => "**").join("/"))).toMatch(/16 wildcards/);
+  });
+
+  it("answers the old pathological patterns promptly (a regex took 18-25 s on the first one)", { timeout: 30_000 }, () => {
+    const path = `${"a".repeat(70)}`;
+    expect(compileGlob("*a*a*a*a*a*a*c").test(path)).toBe(false);
+    const long = Array.from({ length: 16 }, () => "a".repeat(31)).join("/");
+    const worst = Array.from({ length: 5 }, () => "*a*a*c").join("/");
+    expect(globProblem("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*c")).toMatch(/16 wildcards/);
+    for (let i = 0; i < 200; i++) {
+      expect(compileGlob("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*c").test("a".repeat(512))).toBe(false);
+      expect(compileGlob("**/**/**/**/**/**/**/**/**/**/**/**/**/**/**/x").test(long)).toBe(false);
+      expect(compileGlob(worst).test(long)).toBe(false);
+    }
   });
 });

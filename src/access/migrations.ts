@@ -60,4 +60,17 @@ export const accessMigrations: Migration[] = [
       "CREATE INDEX policies_tenant ON policies (partner_id, tenant_id, id)",
     ],
   },
+  {
+    // SPEC §2 (issue 13): the bootstrap identity moves from `user:admin`, which a ScaiKey JWT with
+    // sub or email "admin" also produced, to `system:bootstrap`, which no token mapping can produce.
+    // Every `user:admin` binding moves (a duplicate on the same policy is dropped first), and so
+    // does the bootstrap token (the one the vault itself created); the epoch bump drops cached decisions.
+    id: "0070_bootstrap_identity",
+    up: () => [
+      "DELETE FROM policy_bindings WHERE identity_id = 'user:admin' AND policy_id IN (SELECT policy_id FROM policy_bindings WHERE identity_id = 'system:bootstrap')",
+      "UPDATE policy_bindings SET identity_id = 'system:bootstrap', identity_type = 'system' WHERE identity_id = 'user:admin'",
+      "UPDATE tokens SET identity_id = 'system:bootstrap', identity_type = 'system' WHERE identity_id = 'user:admin' AND created_by = 'system:bootstrap'",
+      "UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1",
+    ],
+  },
 ];

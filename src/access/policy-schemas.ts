@@ -25,7 +25,7 @@ const Conditions = Type.Object(
 
 export const RuleInput = Type.Object(
   {
-    path_pattern: Type.String({ maxLength: 512 }),
+    path_pattern: Type.String({ maxLength: 4096, description: "SPEC §4 glob; over 512 characters or 16 wildcards answers invalid_glob" }),
     permissions: Type.Array(Type.String({ maxLength: 16 }), { maxItems: 6 }),
     conditions: Type.Optional(Type.Union([Conditions, Type.Null()])),
     effect: Type.Optional(Type.String({ description: "allow (default) or deny" })),
@@ -78,7 +78,7 @@ export const DeletePolicyQuery = Type.Object({ force: Type.Optional(Type.Boolean
 
 export const CreateBindingBody = Type.Object(
   {
-    identity_type: Type.Union([Type.Literal("user"), Type.Literal("service_account"), Type.Literal("group")]),
+    identity_type: Type.Union([Type.Literal("user"), Type.Literal("service_account"), Type.Literal("group"), Type.Literal("system")], { description: "system: only system:bootstrap and dynamic:<engine>" }),
     identity_id: Type.String({ minLength: 1, maxLength: 256 }),
     expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 64, description: "RFC 3339" }), Type.Null()])),
   },

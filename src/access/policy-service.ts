@@ -14,6 +14,8 @@ import type { Binding, Policy, PolicyRule } from "./policy-model.js";
 import type { CreateBindingBody, CreatePolicyBody, ListPoliciesQuery, PatchPolicyBody, ReplacePolicyBody, RuleInput, TestPolicyBody } from "./policy-schemas.js";
 import type { PolicyStore } from "./policy-store.js";
 import { isPartnerAdmin } from "./principal.js";
+import { assertCoveredBy, assertGrantsCovered, callerPolicySet, isEscalationExempt } from "./escalation.js";
+import type { CompiledPolicySet } from "./authorizer.js";
 import { normalizeIdentity } from "./identities.js";
 import { PERMISSIONS, type Permission } from "./scopes.js";
 
@@ -123,10 +125,21 @@ export class PolicyService {
     return policy;
   }
 
+  /** The caller's own policies, loaded before the change's transaction opens (null: exempt from the cover rule). */
+  private held(caller: Caller): Promise<CompiledPolicySet | null> {
+    return isEscalationExempt(caller.principal) ? Promise.resolve(null) : callerPolicySet(this.deps.authorizer, caller);
+  }
+
+  /** Bound to anyone but the caller: changing, unbinding or deleting it takes access from others. */
+  private boundToOthers(caller: Caller, bindings: readonly Binding[]): boolean {
+    return bindings.some((b) => b.identityId !== caller.principal.identityId);
+  }
+
   async create(caller: Caller, body: CreatePolicyBody) {
     const rules = normalizeRules(body.rules);
     const scope = body.scope ?? "tenant";
     if (scope === "partner" && !isPartnerAdmin(caller.principal)) throw new VaultError("forbidden", "Only partner admins may create partner-wide policies");
+    await assertGrantsCovered(this.deps.authorizer, caller, rules, "create this policy");
     const now = Date.now();
     const policy: Policy = {
       id: newId("pol"),
@@ -184,9 +197,12 @@ export class PolicyService {
   /** PUT (every field given) and PATCH (only the given fields); bindings and scope stay. */
   async update(caller: Caller, id: string, body: ReplacePolicyBody | PatchPolicyBody, replace: boolean) {
     const rules = body.rules ? normalizeRules(body.rules) : undefined;
+    const held = await this.held(caller);
     return this.change(caller, 200, async (tx, emit) => {
       const existing = await this.requirePolicy(caller, id, tx, true);
       if (existing.builtin) throw new VaultError("forbidden", "The built-in policy cannot be changed; bind other policies instead");
+      const bindings = await this.deps.store.bindings(id, tx);
+      if (this.boundToOthers(caller, bindings)) assertCoveredBy(caller, held, existing.rules, "change this policy, which is bound to others");
       const updated: Policy = {
         ...existing,
         name: body.name ?? existing.name,
@@ -195,21 +211,24 @@ export class PolicyService {
         isActive: body.is_active ?? (replace ? true : existing.isActive),
         updatedAt: Date.now(),
       };
+      if (updated.isActive !== false) assertCoveredBy(caller, held, updated.rules, "change this policy");
       if (updated.name !== existing.name && (await this.deps.store.nameTaken(updated.partnerId, updated.tenantId, updated.name, updated.id, tx))) {
         throw new VaultError("already_exists", `A policy named "${updated.name}" already exists`, { details: { name: updated.name } });
       }
       await this.deps.store.updatePolicy(updated, tx);
       await emit({ event_type: "policy.updated", data: { policy_id: id, name: updated.name } });
-      return policyView(updated, await this.deps.store.bindings(id, tx));
+      return policyView(updated, bindings);
     });
   }
 
   async delete(caller: Caller, id: string, force: boolean) {
     caller.ctx.audit.extra = { policy_id: id, force };
+    const held = await this.held(caller);
     return this.change(caller, 200, async (tx, emit) => {
       const existing = await this.requirePolicy(caller, id, tx, true);
       if (existing.builtin) throw new VaultError("forbidden", "The built-in policy cannot be deleted");
       const bindings = await this.deps.store.bindings(id, tx);
+      if (this.boundToOthers(caller, bindings)) assertCoveredBy(caller, held, existing.rules, "delete this policy, which is bound to others");
       if (bindings.length > 0 && !force) {
         throw new VaultError("policy_in_use", `The policy has ${bindings.length} binding(s): remove them first or delete with ?force=true`, { details: { binding_count: bindings.length } });
       }
@@ -231,8 +250,10 @@ export class PolicyService {
     if (expiresAt !== null && expiresAt <= now) {
       throw new VaultError("validation_error", "expires_at is in the past", { details: { fields: { expires_at: "must be in the future" } } });
     }
+    const held = await this.held(caller);
     return this.change(caller, 201, async (tx, emit) => {
       const policy = await this.requirePolicy(caller, id, tx, true);
+      assertCoveredBy(caller, held, policy.rules, "bind this policy");
       if (await this.deps.store.findBinding(id, identityId, tx)) {
         throw new VaultError("already_exists", `${identityId} is already bound to this policy`, { details: { identity_id: identityId } });
       }
@@ -255,12 +276,14 @@ export class PolicyService {
   }
 
   async unbind(caller: Caller, id: string, bindingId: string) {
+    const held = await this.held(caller);
     return this.change(caller, 200, async (tx, emit) => {
-      await this.requirePolicy(caller, id, tx, true);
+      const policy = await this.requirePolicy(caller, id, tx, true);
       caller.ctx.audit.extra = { policy_id: id, binding_id: bindingId };
-      if (!(await this.deps.store.deleteBinding(id, bindingId, tx))) {
-        throw new VaultError("binding_not_found", "No such binding on this policy", { details: { binding_id: bindingId } });
-      }
+      const binding = (await this.deps.store.bindings(id, tx)).find((b) => b.id === bindingId);
+      if (!binding) throw new VaultError("binding_not_found", "No such binding on this policy", { details: { binding_id: bindingId } });
+      if (this.boundToOthers(caller, [binding])) assertCoveredBy(caller, held, policy.rules, "remove another identity's binding of this policy");
+      await this.deps.store.deleteBinding(id, bindingId, tx);
       await emit({ event_type: "policy.binding.deleted", data: { policy_id: id, binding_id: bindingId } });
       return { id: bindingId, policy_id: id, deleted: true };
     });

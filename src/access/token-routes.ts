@@ -13,7 +13,9 @@ import type { Authenticator } from "./authenticator.js";
 import { normalizeIdentity } from "./identities.js";
 import type { PolicyStore } from "./policy-store.js";
 import { isPartnerAdmin, type Principal } from "./principal.js";
-import { SCOPES, isScope, scopesAllow } from "./scopes.js";
+import { SCOPES, isScope } from "./scopes.js";
+import type { Authorizer } from "./authorizer.js";
+import { asPolicyRule, assertGrantsCovered, assertScopesWithin, isEscalationExempt } from "./escalation.js";
 import type { TokenRecord, TokenStore } from "./token-store.js";
 import type { VaultTokens } from "./vault-tokens.js";
 
@@ -62,6 +64,7 @@ export interface TokenRouteDeps {
   authenticator: Authenticator;
   audit: AuditRecorder;
   policies: PolicyStore;
+  authorizer: Authorizer;
 }
 
 function identityOf(body: CreateTokenBody): { id: string; type: "user" | "service_account" } {
@@ -79,11 +82,14 @@ async function issue(deps: TokenRouteDeps, caller: Caller, body: CreateTokenBody
   const scopes = body.scopes ?? SCOPES.filter((s) => s !== "admin");
   const unknown = scopes.filter((s) => !isScope(s));
   if (unknown.length > 0) throw new VaultError("validation_error", `Unknown scope ${unknown[0]}`, { details: { fields: { scopes: `unknown scope(s): ${unknown.join(", ")}` } } });
-  // A token never carries more than its issuer holds.
-  const beyond = scopes.filter((s) => !scopesAllow(caller.principal.scopes, s as (typeof SCOPES)[number]));
-  if (beyond.length > 0) throw new VaultError("insufficient_scope", `You cannot grant ${beyond[0]}`, { details: { scopes: beyond } });
   const seconds = requireDuration("expires_in", body.expires_in ?? DEFAULT_EXPIRES_IN);
   if (seconds > MAX_EXPIRES_SECONDS) throw new VaultError("invalid_duration", "expires_in may be at most 3650d", { details: { field: "expires_in" } });
+  // A token never carries more than its issuer holds: scopes, and (for another identity) that identity's grants.
+  assertScopesWithin(caller.principal.scopes, scopes);
+  if (identity.id !== caller.principal.identityId && !isEscalationExempt(caller.principal)) {
+    const target = await deps.authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, [identity.id], Date.now(), false);
+    await assertGrantsCovered(deps.authorizer, caller, target.held.map(asPolicyRule), `issue a token for ${identity.id}`);
+  }
   return deps.db.transaction(async (tx) => {
     // Partner-wide bindings reach every tenant: only a partner admin may mint a token that inherits them.
     if (!isPartnerAdmin(caller.principal) && (await deps.policies.hasPartnerBinding(caller.tenant.partnerId, identity.id, tx))) {

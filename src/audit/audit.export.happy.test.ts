@@ -59,7 +59,7 @@ describeEachBackend("audit: exports", (backend) => {
     const [header, row] = readFileSync(join(root, done.manifest.files[0].path), "utf8").trim().split("\n");
     expect(header).toBe("id,timestamp,tenant_id,action,identity_type,identity_id,secret_path,source_ip,user_agent,success,duration_ms,request_id,extra_data,prev_hash,hash");
     expect(row).toContain(`"'=HYPERLINK(""http://evil"",""x"")"`);
-    expect(row).toContain(",read,user,user:admin,exp/s2,");
+    expect(row).toContain(",read,system,system:bootstrap,exp/s2,");
   });
 
   it("exports only what the caller's policies let it read, and lists exports newest first", async () => {

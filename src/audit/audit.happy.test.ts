@@ -166,6 +166,6 @@ describeEachBackend("audit: requests to unknown routes", (backend) => {
     const missing = await t.admin.get("/v1/no/such/thing");
     expect(missing.status).toBe(404);
     const logs = await t.admin.get(`/v1/audit/logs?request_id=${missing.body.error.request_id}`);
-    expect(logs.body.logs).toEqual([expect.objectContaining({ action: "route_not_found", identity_id: "user:admin", success: false, extra_data: expect.objectContaining({ error_code: "not_found" }) })]);
+    expect(logs.body.logs).toEqual([expect.objectContaining({ action: "route_not_found", identity_id: "system:bootstrap", success: false, extra_data: expect.objectContaining({ error_code: "not_found" }) })]);
   });
 });

@@ -32,7 +32,7 @@ describeEachBackend("scaivault CLI (the built binary)", (backend) => {
     expect(list.stdout).not.toContain(vault().adminToken);
     const whoami = await cli(["auth", "whoami", "--json"], { HOME: own });
     expect(whoami.code).toBe(0);
-    expect(JSON.parse(whoami.stdout)).toMatchObject({ identity_id: "user:admin" });
+    expect(JSON.parse(whoami.stdout)).toMatchObject({ identity_id: "system:bootstrap" });
     const badLogin = await cli(["auth", "login", "--token", "skt_wrong"], { HOME: own });
     expect(badLogin.code).toBe(2);
     expect(badLogin.stderr).toContain("token_invalid");

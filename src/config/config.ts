@@ -1,4 +1,5 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 /**
  * Configuration is read once at start from the environment (and an optional JSON file named by
@@ -25,6 +26,8 @@ export interface VaultConfig {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   logFormat: "json" | "pretty";
   bootstrapToken: string | null;
+  // access-sec (SPEC §2): where a generated bootstrap token is written, and whether to print it instead of its path.
+  bootstrap: { tokenFile: string; printToken: boolean };
   webhookAllowPrivate: boolean;
   rateLimits: Record<string, number>;
   tls: { certFile: string; keyFile: string } | null;
@@ -224,6 +227,11 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     // The docs name `text`; `pretty` is the README's word for the same human format.
     logFormat: oneOf("LOG_FORMAT", env.LOG_FORMAT?.toLowerCase(), ["json", "pretty", "text"] as const, "json") === "json" ? "json" : "pretty",
     bootstrapToken,
+    // access-sec: the bootstrap token file lives in the data directory (the root key's).
+    bootstrap: {
+      tokenFile: join(dirname(env.KMS_LOCAL_KEY_FILE || "./data/root.key"), "bootstrap-token"),
+      printToken: bool("SCAIVAULT_PRINT_BOOTSTRAP_TOKEN", env.SCAIVAULT_PRINT_BOOTSTRAP_TOKEN),
+    },
     webhookAllowPrivate: bool("SCAIVAULT_WEBHOOK_ALLOW_PRIVATE", env.SCAIVAULT_WEBHOOK_ALLOW_PRIVATE),
     rateLimits,
     tls: certFile && keyFile ? { certFile, keyFile } : null,

@@ -1,4 +1,4 @@
-import { compileGlob, globProblem } from "../access/glob.js";
+import { globMatcher, globProblem } from "../access/glob.js";
 import { VaultError, validationError } from "../http/errors.js";
 import type { VaultEvent } from "./outbox.js";
 
@@ -33,18 +33,10 @@ export function requirePathGlobs(field: string, globs: readonly string[]): strin
   return [...new Set(globs)];
 }
 
-const globs = new Map<string, RegExp>();
+/** SPEC §4's one matcher (the policies' own), so filters and policies agree on every pattern. */
 export function pathMatchesAny(patterns: readonly string[], path: string | null): boolean {
   if (path === null) return false;
-  return patterns.some((p) => {
-    let re = globs.get(p);
-    if (!re) {
-      re = compileGlob(p);
-      if (globs.size > 10_000) globs.clear();
-      globs.set(p, re);
-    }
-    return re.test(path);
-  });
+  return patterns.some((p) => globMatcher(p).test(path));
 }
 
 /** URLs are checked for syntax only at creation: the host need not resolve yet (SPEC §7). */

@@ -133,12 +133,13 @@ export class Dispatcher {
     }
     for (const sub of subscriptions) {
       if (sub.tenant_id !== event.tenant_id || !eventTypeMatches(JSON.parse(sub.events) as string[], event.event_type)) continue;
+      // The owner's read permission first: no pattern work on events the owner may not see (issue 13).
+      const evaluate = evaluators.get(sub.id);
+      if (event.path === null || !evaluate || !evaluate(event.path, "read").allowed) continue;
       if (!pathMatchesAny(JSON.parse(sub.paths) as string[], event.path)) continue;
       const filters = JSON.parse(sub.filters) as WebhookFilters;
       await needTags(filters);
       if (!webhookFiltersMatch(filters, event, tagsOf)) continue;
-      const evaluate = evaluators.get(sub.id);
-      if (!evaluate || !evaluate(event.path as string, "read").allowed) continue;
       if (sub.delivery_type === "polling") await this.deps.deliveries.addToInbox(sub.id, event.event_id, seq, sub.buffer_size, tx);
       else await this.insertDelivery(tx, "subscription", sub.id, sub.partner_id, sub.tenant_id, event, seq);
     }

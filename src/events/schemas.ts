@@ -63,7 +63,7 @@ export const DeliveryInput = Type.Object(
 export const CreateSubscriptionBody = Type.Object(
   {
     name: Name,
-    paths: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { minItems: 1, maxItems: 100 }),
+    paths: Type.Array(Type.String({ minLength: 1, maxLength: 4096, description: "SPEC §4 globs (over 512 characters: invalid_glob)" }), { minItems: 1, maxItems: 100 }),
     events: EventList,
     delivery: DeliveryInput,
     filters: Type.Optional(WebhookFiltersInput),
@@ -75,7 +75,7 @@ export type CreateSubscriptionBody = Static<typeof CreateSubscriptionBody>;
 export const PatchSubscriptionBody = Type.Object(
   {
     name: Type.Optional(Name),
-    paths: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { minItems: 1, maxItems: 100 })),
+    paths: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096, description: "SPEC §4 globs (over 512 characters: invalid_glob)" }), { minItems: 1, maxItems: 100 })),
     events: Type.Optional(EventList),
     delivery: Type.Optional(DeliveryInput),
     filters: Type.Optional(WebhookFiltersInput),

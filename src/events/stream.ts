@@ -89,9 +89,11 @@ export class EventStreams {
         }
         for (const row of rows) {
           position = row.dispatch_seq as number;
+          // The caller's permission first: no pattern work on events it may not see (issue 13).
+          if (row.path === null ? !isAdmin : !evaluate(row.path, "read").allowed) continue;
+          // secret.accessed only when named explicitly, also without an events filter (SPEC §7).
           if (!eventTypeMatches(events ?? ["*"], row.event_type)) continue;
           if (paths && !pathMatchesAny(paths, row.path)) continue;
-          if (row.path === null ? !isAdmin : !evaluate(row.path, "read").allowed) continue;
           const event = toEvent(row);
           raw.write(`id: ${event.event_id}\nevent: ${event.event_type}\ndata: ${JSON.stringify(event)}\n\n`);
         }

@@ -135,7 +135,7 @@ describeEachBackend("events: polling subscriptions", (backend) => {
       delivery: { type: "webhook", url: "https://reporting.acme.example/scaivault/events", secret: "whsec_..." },
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: expect.stringMatching(/^sub_/), name: "reporting-service-sf-rotations", status: "active", identity_id: "user:admin" });
+    expect(created.body).toMatchObject({ id: expect.stringMatching(/^sub_/), name: "reporting-service-sf-rotations", status: "active", identity_id: "system:bootstrap" });
     expect(created.text).not.toContain("whsec_...");
     expect((await admin.get(`/v1/subscriptions/${created.body.id}`)).text).not.toContain("whsec_...");
   });

@@ -28,7 +28,7 @@ describeEachBackend("events: webhooks and webhook subscriptions", (backend) => {
     });
     expect(created.status).toBe(201);
     expect(created.body.id).toMatch(/^sub_/);
-    expect(created.body.identity_id).toBe("user:admin");
+    expect(created.body.identity_id).toBe("system:bootstrap");
     expect(created.body.delivery).toEqual({ type: "webhook", url: `${receiver.url}/scaivault/events`, signature_scheme: "body" });
     expect(created.text).not.toContain(secret);
 
@@ -46,7 +46,7 @@ describeEachBackend("events: webhooks and webhook subscriptions", (backend) => {
       expect(hit.headers["x-scaivault-event-type"]).toBe("secret.updated");
       expect(hit.raw).not.toContain("two");
     }
-    expect(hits[0].event).toMatchObject({ tenant_id: "tnt_default", partner_id: "ptn_default", identity_id: "user:admin", data: { old_version: 1, new_version: 2, is_rotation: false } });
+    expect(hits[0].event).toMatchObject({ tenant_id: "tnt_default", partner_id: "ptn_default", identity_id: "system:bootstrap", data: { old_version: 1, new_version: 2, is_rotation: false } });
     expect(hits[0].event.request_id).toMatch(/^req_/);
 
     // The receiver answers before the worker records the outcome.

@@ -41,7 +41,7 @@ describeEachBackend("metrics, detailed health and security headers", (backend) =
     expect(sample(text, 'scaivault_secret_reads_total{tenant="tnt_default",secret_type="kv"}')).toBe(2);
     expect(sample(text, 'scaivault_secret_writes_total{tenant="tnt_default"}')).toBe(1);
     expect(sample(text, 'scaivault_secrets_total{tenant="tnt_default"}')).toBe(1);
-    expect(sample(text, 'scaivault_rate_limit_bucket_fill{category="read",identity="ptn_default/user:admin"}')).toBeGreaterThan(0.99);
+    expect(sample(text, 'scaivault_rate_limit_bucket_fill{category="read",identity="ptn_default/system:bootstrap"}')).toBeGreaterThan(0.99);
     expect(sample(text, "scaivault_db_latency_seconds_count")).toBeGreaterThan(5);
     expect(sample(text, "scaivault_event_loop_delay_seconds")).not.toBeNull();
     expect(text).toMatch(/^scaivault_process_resident_memory_bytes \d+/m);

@@ -103,7 +103,7 @@ describeEachBackend("rate limits shared through Redis", (backend) => {
     const second = await startVault(backend, { env });
     const loner = await startVault(backend, { env: { RATE_LIMIT_LIST: "4" } });
     try {
-      // Same identity (ptn_default/user:admin) on both nodes: one bucket of 4.
+      // Same identity (ptn_default/system:bootstrap) on both nodes: one bucket of 4.
       const seen: string[] = [];
       for (const node of [first, second, first, second]) {
         const response = await node.admin.get("/v1/secrets");

@@ -73,10 +73,34 @@ export class RotationEngine implements SecretWriteHook {
     };
   }
 
+  /**
+   * A secret's changed links must name policies of its own tenant: `404 rotation_policy_not_found` /
+   * `secret_policy_not_found`. Unchanged links are not re-checked, so a secret whose linked policy
+   * was deleted meanwhile can still be written.
+   */
+  async checkLinks(tx: Queryable, secret: Pick<SecretRow, "tenant_id" | "rotation_policy_id" | "secret_policy_id">, previous: Pick<SecretRow, "rotation_policy_id" | "secret_policy_id"> | null): Promise<void> {
+    if (secret.rotation_policy_id && secret.rotation_policy_id !== previous?.rotation_policy_id && !(await this.deps.policies.getRotation(secret.tenant_id, secret.rotation_policy_id, tx))) {
+      throw new VaultError("rotation_policy_not_found", `No rotation policy ${secret.rotation_policy_id} exists`, { details: { rotation_policy_id: secret.rotation_policy_id } });
+    }
+    if (secret.secret_policy_id && secret.secret_policy_id !== previous?.secret_policy_id && !(await this.deps.policies.getSecretPolicy(secret.tenant_id, secret.secret_policy_id, tx))) {
+      throw new VaultError("secret_policy_not_found", `No secret policy ${secret.secret_policy_id} exists`, { details: { secret_policy_id: secret.secret_policy_id } });
+    }
+  }
+
+  /** PATCH …/metadata: the links checked as on a write, and the schedule moved when the rotation policy changed. */
+  async afterMetadataPatch(tx: Queryable, secret: SecretRow, previous: SecretRow): Promise<void> {
+    await this.checkLinks(tx, secret, previous);
+    if (secret.rotation_policy_id === previous.rotation_policy_id) return;
+    const schedule = await this.deps.schedules.getSchedule(secret.tenant_id, secret.path, tx);
+    await this.relink(tx, secret, secret.rotation_policy_id, schedule, Date.now());
+  }
+
   /** Every secret write: keeps the schedule and expiry watch in step, and completes a due rotation. */
   async afterWrite(tx: Queryable, written: WrittenVersion, emit: Emit): Promise<{ isRotation?: boolean } | void> {
     const { caller, secret, oldVersion, newVersion } = written;
     const now = Date.now();
+    // The rotation link is checked by relink below when it changes; the secret policy link here.
+    await this.checkLinks(tx, { ...secret, rotation_policy_id: null }, { rotation_policy_id: null, secret_policy_id: written.previousSecretPolicyId ?? null });
     await this.deps.expiry.sync(tx, secret, now);
     const schedule = await this.deps.schedules.getSchedule(secret.tenant_id, secret.path, tx);
     // A new policy link, or a path created afresh over a purged secret's leftover schedule.

@@ -238,7 +238,7 @@ describeEachBackend("secrets: versions, options and lifecycle", (backend) => {
     const states = (await admin.get("/v1/secrets/life/states/versions")).body;
     expect(states.current_version).toBe(3);
     expect(states.versions.map((v: any) => v.state)).toEqual(["current", "previous", "superseded"]);
-    expect(states.versions[0].created_by).toBe("user:admin");
+    expect(states.versions[0].created_by).toBe("system:bootstrap");
     expect(states.versions.every((v: any) => v.data === undefined)).toBe(true);
   });
 

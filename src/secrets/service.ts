@@ -38,11 +38,15 @@ export interface WrittenVersion {
   secret: SecretRow;
   oldVersion: number | null;
   newVersion: number;
+  /** The secret policy link before this write (null for a new secret). */
+  previousSecretPolicyId?: string | null;
 }
 
 export interface SecretWriteHook {
   /** Runs inside the write's transaction, before the write's own events; may emit more. */
   afterWrite(tx: Queryable, written: WrittenVersion, emit: (event: NewEvent) => Promise<void>): Promise<{ isRotation?: boolean } | void>;
+  /** PATCH …/metadata (no new version): the same link checks and schedule upkeep as a write (issue 13). */
+  afterMetadataPatch?(tx: Queryable, secret: SecretRow, previous: SecretRow): Promise<void>;
 }
 
 export type Emit = (event: NewEvent) => Promise<void>;
@@ -193,7 +197,7 @@ export class SecretsService {
 
       let isRotation = false;
       for (const hook of this.deps.writeHooks ?? []) {
-        const outcome = await hook.afterWrite(tx, { caller, secret: row, oldVersion: existing ? currentVersion : null, newVersion: version }, emit);
+        const outcome = await hook.afterWrite(tx, { caller, secret: row, oldVersion: existing ? currentVersion : null, newVersion: version, previousSecretPolicyId: existing?.secret_policy_id ?? null }, emit);
         if (outcome?.isRotation) isRotation = true;
       }
       const metadata = parseMetadata(row.metadata);
@@ -283,6 +287,8 @@ export class SecretsService {
         secret_policy_id: options.secret_policy_id !== undefined ? options.secret_policy_id : existing.secret_policy_id,
         updated_at: now,
       };
+      // Links to rotation and secret policies are checked as a PUT checks them, before anything is stored.
+      for (const hook of this.deps.writeHooks ?? []) await hook.afterMetadataPatch?.(tx, row, existing);
       await this.deps.store.update(tx, row);
       await this.deps.store.pruneVersionsBelow(tx, row.tenant_id, path, row.current_version - row.max_versions + 1);
       await emit({ ...this.eventBase(caller, path), event_type: "secret.updated", data: { version: row.current_version, secret_type: row.secret_type, old_version: row.current_version, new_version: row.current_version, updated_by: caller.principal.identityId, is_rotation: false, metadata_only: true } });

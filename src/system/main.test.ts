@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -83,14 +83,22 @@ describeEachBackend("the server process", (backend) => {
     rmSync(cwd, { recursive: true, force: true });
   });
 
-  it("first start: creates the root key 0600, prints the bootstrap token once, and the seed's step 1 works with it", async () => {
+  it("first start: creates the root key 0600, writes the bootstrap token to data/bootstrap-token (0600) printing only its path, and the seed's step 1 works with it", async () => {
     const run = startServer(cwd, env);
     try {
       await waitFor(run, /listening on/);
       const banners = run.output().match(/bootstrap admin token/g) ?? [];
       expect(banners).toHaveLength(1);
-      token = /export ADMIN_TOKEN=(skt_[A-Za-z0-9_-]+)/.exec(run.output())![1];
-      expect(token.length).toBeGreaterThan(40);
+      const file = join(cwd, "data", "bootstrap-token");
+      expect(run.output()).toContain(`written to ${file} (mode 0600)`);
+      expect(run.output()).toContain(`export ADMIN_TOKEN=$(cat ${file})`);
+      token = readFileSync(file, "utf8").trim();
+      expect(token).toMatch(/^skt_[A-Za-z0-9_-]{40,}$/);
+      expect((statSync(file).mode & 0o777).toString(8)).toBe("600");
+      // SPEC §2: the token itself is not printed.
+      expect(run.output()).not.toContain(token);
+      const whoami = await new ApiClient(baseUrl, token).get("/v1/auth/whoami");
+      expect(whoami.body).toMatchObject({ identity_id: "system:bootstrap", identity_type: "system" });
       expect((statSync(join(cwd, "data", "root.key")).mode & 0o777).toString(8)).toBe("600");
       expect((statSync(join(cwd, "data")).mode & 0o777).toString(8)).toBe("700");
       if (backend === "sqlite") expect(existsSync(join(cwd, "data", "scaivault.db"))).toBe(true);
@@ -118,6 +126,22 @@ describeEachBackend("the server process", (backend) => {
       expect(get.body.data.client_secret).toBe("REDACTED");
     } finally {
       expect(await stop(run)).toBe(0);
+    }
+  });
+
+  it("SCAIVAULT_PRINT_BOOTSTRAP_TOKEN=true prints the token itself (on a fresh database)", async () => {
+    const fresh = mkdtempSync(join(tmpdir(), "scaivault-main-print-"));
+    const db = backend === "postgres" ? await scratchDatabase("postgres") : null;
+    const run = startServer(fresh, { ...env, ...(db ? { DATABASE_URL: db.url } : {}), SCAIVAULT_PRINT_BOOTSTRAP_TOKEN: "true" });
+    try {
+      await waitFor(run, /listening on/);
+      const printed = /export ADMIN_TOKEN=(skt_[A-Za-z0-9_-]+)/.exec(run.output())?.[1];
+      expect(printed).toBe(readFileSync(join(fresh, "data", "bootstrap-token"), "utf8").trim());
+      expect((await new ApiClient(baseUrl, printed!).get("/v1/auth/whoami")).body.identity_id).toBe("system:bootstrap");
+    } finally {
+      expect(await stop(run)).toBe(0);
+      await db?.drop();
+      rmSync(fresh, { recursive: true, force: true });
     }
   });
 

@@ -9,7 +9,8 @@ import type { TenancyStore } from "./store.js";
 
 export const DEFAULT_PARTNER_ID = "ptn_default";
 export const DEFAULT_TENANT_ID = "tnt_default";
-export const BOOTSTRAP_ADMIN = "user:admin";
+/** SPEC §2: a built-in identity in the `system:` namespace, which no token mapping can produce. */
+export const BOOTSTRAP_ADMIN = "system:bootstrap";
 
 export interface BootstrapResult {
   /** The admin token when this start created it and it was not configured: print it once. */
@@ -19,7 +20,7 @@ export interface BootstrapResult {
 
 /**
  * Standalone bootstrap: on first start with an empty database, the default partner and tenant, a
- * built-in partner-wide policy granting `admin` on `**` bound to `user:admin`, and an admin token.
+ * built-in partner-wide policy granting `admin` on `**` bound to `system:bootstrap`, and an admin token.
  * All in one transaction, so a crash leaves either nothing or everything.
  */
 export async function bootstrap(deps: BootstrapDeps, configuredToken: string | null): Promise<BootstrapResult> {
@@ -69,7 +70,7 @@ async function createDefaults(deps: BootstrapDeps, configuredToken: string | nul
       tx,
     );
     await policies.insertBinding(
-      { id: newId("bnd"), policyId, partnerId: DEFAULT_PARTNER_ID, tenantId: null, identityType: "user", identityId: BOOTSTRAP_ADMIN, expiresAt: null, createdAt: now },
+      { id: newId("bnd"), policyId, partnerId: DEFAULT_PARTNER_ID, tenantId: null, identityType: "system", identityId: BOOTSTRAP_ADMIN, expiresAt: null, createdAt: now },
       tx,
     );
     const issued = await tokens.issue(adminToken(configuredToken ?? undefined), tx);
@@ -83,7 +84,7 @@ function adminToken(plaintext: string | undefined) {
     partnerId: DEFAULT_PARTNER_ID,
     tenantId: DEFAULT_TENANT_ID,
     identityId: BOOTSTRAP_ADMIN,
-    identityType: "user" as const,
+    identityType: "system" as const,
     scopes: [...SCOPES],
     roles: ["partner_admin" as const],
     description: "Bootstrap administrator",
