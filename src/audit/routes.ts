@@ -3,15 +3,17 @@ import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { callerOf } from "../http/pipeline.js";
 import { requireValidPath } from "../secrets/paths.js";
+import type { Checkpoints } from "./checkpoints.js";
 import type { AuditExports } from "./export.js";
 import type { AuditQueries } from "./query.js";
-import { ExportBody, ExportsQuery, LogsQuery, LogsResponse, SummaryQuery, TrailQuery, VerifyResponse } from "./schemas.js";
+import { CheckpointsQuery, ExportBody, ExportsQuery, LogsQuery, LogsResponse, SummaryQuery, TrailQuery, VerifyResponse } from "./schemas.js";
 import type { ChainVerifier } from "./verify.js";
 
 export interface AuditRouteDeps {
   queries: AuditQueries;
   verifier: ChainVerifier;
   exports: AuditExports;
+  checkpoints: Checkpoints;
 }
 
 const tags = ["audit"];
@@ -63,6 +65,15 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
     const result = await deps.verifier.verify(await deps.queries.visibility(caller));
     caller.ctx.audit.extra = { ok: result.ok, entries: result.entries, ...(result.ok ? {} : { first_bad_entry: result.first_bad_entry, reason: result.reason }) };
     return result;
+  });
+
+  r.get("/v1/audit/checkpoints", {
+    schema: { tags, summary: "Signed checkpoints of the chains the caller may see, oldest first, with the public key", querystring: CheckpointsQuery },
+    config: { ...query, action: "audit_checkpoints" },
+  }, async (request) => {
+    const caller = callerOf(request);
+    const chains = await deps.verifier.chainsFor(await deps.queries.visibility(caller));
+    return deps.checkpoints.list(chains, request.query);
   });
 
   r.post("/v1/audit/export", {

@@ -103,3 +103,14 @@ export type ExportBody = Static<typeof ExportBody>;
 
 export const ExportsQuery = Type.Object(Paging, { additionalProperties: false });
 export type ExportsQuery = Static<typeof ExportsQuery>;
+
+export const CheckpointsQuery = Type.Object(
+  {
+    chain: Type.Optional(Type.String({ maxLength: 200, description: "one chain, e.g. tenant:tnt_… or partner:ptn_…" })),
+    from: FilterFields.from,
+    to: FilterFields.to,
+    ...Paging,
+  },
+  { additionalProperties: false },
+);
+export type CheckpointsQuery = Static<typeof CheckpointsQuery>;
