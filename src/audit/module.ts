@@ -12,6 +12,7 @@ import { AuditExports } from "./export.js";
 import { PeriodicJob } from "./jobs.js";
 import { AuditQueries } from "./query.js";
 import { AuditRecorder } from "./recorder.js";
+import { AuditRetention } from "./retention.js";
 import { registerAuditRoutes } from "./routes.js";
 import { ChainVerifier } from "./verify.js";
 
@@ -36,8 +37,9 @@ export interface AuditTrail {
   recorder: AuditRecorder;
   verifier: ChainVerifier;
   checkpoints: Checkpoints;
+  retention: AuditRetention;
   registerRoutes(app: FastifyInstance): void;
-  /** Starts the background jobs (checkpoints); each fires once per interval across nodes. */
+  /** Starts the background jobs (checkpoints, pruning); each fires once per interval across nodes. */
   start(log: FastifyBaseLogger): void;
   /** Stops the jobs, lets pending group commits and export jobs finish, then releases the audit's own connections (before the database closes). */
   drain(): Promise<void>;
@@ -54,15 +56,18 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
   const verifier = new ChainVerifier(db, hasher, checkpoints);
   const queries = new AuditQueries(db, authorizer);
   const exports = new AuditExports({ db, audit: recorder, exportRoot: options.exportDir });
+  const retention = new AuditRetention({ db, audit: recorder, checkpoints }, settings);
   const jobs: PeriodicJob[] = [];
   return {
     recorder,
     verifier,
     checkpoints,
-    registerRoutes: (app) => registerAuditRoutes(app, { queries, verifier, exports, checkpoints }),
+    retention,
+    registerRoutes: (app) => registerAuditRoutes(app, { queries, verifier, exports, checkpoints, retention }),
     start(logger) {
       const report = (message: string, error: unknown) => logger.error({ err: { name: (error as Error)?.name, kind: (error as { kind?: string })?.kind } }, message);
       jobs.push(new PeriodicJob("checkpoint", settings.checkpointIntervalMs, () => checkpoints.runPeriodic(settings.checkpointIntervalMs).then(() => undefined), report));
+      jobs.push(new PeriodicJob("prune", settings.pruneIntervalMs, () => retention.runPeriodic().then(() => undefined), report));
       for (const job of jobs) job.start();
     },
     async drain() {

@@ -6,7 +6,8 @@ import { requireValidPath } from "../secrets/paths.js";
 import type { Checkpoints } from "./checkpoints.js";
 import type { AuditExports } from "./export.js";
 import type { AuditQueries } from "./query.js";
-import { CheckpointsQuery, ExportBody, ExportsQuery, LogsQuery, LogsResponse, SummaryQuery, TrailQuery, VerifyResponse } from "./schemas.js";
+import type { AuditRetention } from "./retention.js";
+import { CheckpointsQuery, RetentionBody, ExportBody, ExportsQuery, LogsQuery, LogsResponse, SummaryQuery, TrailQuery, VerifyResponse } from "./schemas.js";
 import type { ChainVerifier } from "./verify.js";
 
 export interface AuditRouteDeps {
@@ -14,6 +15,7 @@ export interface AuditRouteDeps {
   verifier: ChainVerifier;
   exports: AuditExports;
   checkpoints: Checkpoints;
+  retention: AuditRetention;
 }
 
 const tags = ["audit"];
@@ -75,6 +77,17 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
     const chains = await deps.verifier.chainsFor(await deps.queries.visibility(caller));
     return deps.checkpoints.list(chains, request.query);
   });
+
+  const retention = { scope: "admin", category: "audit_query" } as const;
+  r.get("/v1/audit/retention", {
+    schema: { tags, summary: "The tenant's audit retention (default 7 years), with any reduction still pending" },
+    config: { ...retention, action: "audit_retention_read" },
+  }, async (request) => deps.retention.get(callerOf(request)));
+
+  r.put("/v1/audit/retention", {
+    schema: { tags, summary: "Set the tenant's audit retention in days (longer: at once; shorter: audited, effective after the delay)", body: RetentionBody },
+    config: { ...retention, action: "audit_retention_update" },
+  }, async (request) => deps.retention.set(callerOf(request), request.body.days));
 
   r.post("/v1/audit/export", {
     schema: { tags, summary: "Export the trail to a local directory (jsonl or csv)", body: ExportBody },

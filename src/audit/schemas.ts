@@ -114,3 +114,6 @@ export const CheckpointsQuery = Type.Object(
   { additionalProperties: false },
 );
 export type CheckpointsQuery = Static<typeof CheckpointsQuery>;
+
+export const RetentionBody = Type.Object({ days: Type.Integer({ minimum: 0, maximum: 36_500, description: "days to keep audit entries" }) }, { additionalProperties: false });
+export type RetentionBody = Static<typeof RetentionBody>;
