@@ -85,6 +85,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   // Rotation is built on the secrets service, so it joins the service's answers afterwards.
   secretsDeps.rotation = rotation.engine;
   const reader = new SecretsReader({ store: secretStore, keyring, authorizer, rotation: rotation.engine });
+  auditTrail.useSecretReader(async (caller, path) => (await reader.read(caller, path, undefined)).data as Record<string, unknown>);
 
   const boot = await bootstrap({ db, tenancy, policies: policyStore, tokens: vaultTokens, keyring }, config.bootstrapToken);
 

@@ -115,4 +115,9 @@ export const auditMigrations: Migration[] = [
       )`,
     ],
   },
+  {
+    // A running export renews its lease; one whose lease ran out was interrupted by a crash.
+    id: "0092_audit_export_lease",
+    up: () => ["ALTER TABLE audit_exports ADD COLUMN lease_until BIGINT"],
+  },
 ];

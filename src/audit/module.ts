@@ -8,7 +8,8 @@ import { AuditLog } from "./audit-log.js";
 import { ChainAppender, ChainHasher } from "./chain.js";
 import { CheckpointSigner } from "./checkpoint-signer.js";
 import { Checkpoints } from "./checkpoints.js";
-import { AuditExports } from "./export.js";
+import { AuditExports, type ExportDeps } from "./export.js";
+import type { Caller } from "../http/context.js";
 import { PeriodicJob } from "./jobs.js";
 import { AuditQueries } from "./query.js";
 import { AuditRecorder } from "./recorder.js";
@@ -38,6 +39,8 @@ export interface AuditTrail {
   verifier: ChainVerifier;
   checkpoints: Checkpoints;
   retention: AuditRetention;
+  /** How exports read object-store credentials: a secret read as the caller (set once the secrets reader exists). */
+  useSecretReader(read: (caller: Caller, path: string) => Promise<Record<string, unknown>>): void;
   registerRoutes(app: FastifyInstance): void;
   /** Starts the background jobs (checkpoints, pruning); each fires once per interval across nodes. */
   start(log: FastifyBaseLogger): void;
@@ -55,7 +58,8 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
   const checkpoints = new Checkpoints(db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
   const verifier = new ChainVerifier(db, hasher, checkpoints);
   const queries = new AuditQueries(db, authorizer);
-  const exports = new AuditExports({ db, audit: recorder, exportRoot: options.exportDir });
+  const exportDeps: ExportDeps = { db, audit: recorder, exportRoot: options.exportDir, callTimeoutMs: settings.exportCallTimeoutMs, leaseMs: settings.exportLeaseMs };
+  const exports = new AuditExports(exportDeps);
   const retention = new AuditRetention({ db, audit: recorder, checkpoints }, settings);
   const jobs: PeriodicJob[] = [];
   return {
@@ -63,11 +67,17 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
     verifier,
     checkpoints,
     retention,
+    useSecretReader(read) {
+      exportDeps.readSecret = read;
+    },
     registerRoutes: (app) => registerAuditRoutes(app, { queries, verifier, exports, checkpoints, retention }),
     start(logger) {
       const report = (message: string, error: unknown) => logger.error({ err: { name: (error as Error)?.name, kind: (error as { kind?: string })?.kind } }, message);
       jobs.push(new PeriodicJob("checkpoint", settings.checkpointIntervalMs, () => checkpoints.runPeriodic(settings.checkpointIntervalMs).then(() => undefined), report));
       jobs.push(new PeriodicJob("prune", settings.pruneIntervalMs, () => retention.runPeriodic().then(() => undefined), report));
+      // Exports a crashed node left behind fail visibly, now and whenever a lease runs out.
+      void exports.failInterrupted().catch((error) => report("audit export recovery failed", error));
+      jobs.push(new PeriodicJob("export-recovery", settings.exportLeaseMs, () => exports.failInterrupted().then(() => undefined), report));
       for (const job of jobs) job.start();
     },
     async drain() {

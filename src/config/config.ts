@@ -49,6 +49,8 @@ export interface VaultConfig {
     pruneBatch: number;
     /** Timeout of each object-store call made by an export. */
     exportCallTimeoutMs: number;
+    /** A running export's lease; an export whose lease ran out is failed as interrupted. */
+    exportLeaseMs: number;
   };
   /** Availability and hardening (src/ops). */
   ops: {
@@ -263,6 +265,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       pruneIntervalMs: durationMs("SCAIVAULT_AUDIT_PRUNE_INTERVAL", env.SCAIVAULT_AUDIT_PRUNE_INTERVAL, 600_000) || 600_000,
       pruneBatch: positiveInt("SCAIVAULT_AUDIT_PRUNE_BATCH", env.SCAIVAULT_AUDIT_PRUNE_BATCH, 500),
       exportCallTimeoutMs: durationMs("SCAIVAULT_AUDIT_EXPORT_CALL_TIMEOUT", env.SCAIVAULT_AUDIT_EXPORT_CALL_TIMEOUT, 30_000) || 30_000,
+      exportLeaseMs: durationMs("SCAIVAULT_AUDIT_EXPORT_LEASE", env.SCAIVAULT_AUDIT_EXPORT_LEASE, 60_000) || 60_000,
     },
     ops: {
       maxEventLoopDelayMs: durationMs("SCAIVAULT_MAX_EVENT_LOOP_DELAY", env.SCAIVAULT_MAX_EVENT_LOOP_DELAY, 200) || 200,
