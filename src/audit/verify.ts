@@ -60,7 +60,8 @@ export class ChainVerifier {
     for (let attempt = 0; ; attempt++) {
       const cut = await this.checkpoints.newest(chainId, "cut");
       const result = await this.walk(chainId, cut);
-      if (result.broken?.reason !== "sequence_gap" || attempt >= 3) return result;
+      const reason = result.broken?.reason;
+      if ((reason !== "sequence_gap" && reason !== "truncated") || attempt >= 3) return result;
       const now = await this.checkpoints.newest(chainId, "cut");
       if (Number(now?.entries ?? 0) === Number(cut?.entries ?? 0)) return result;
     }
