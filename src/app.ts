@@ -77,7 +77,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const authorizer = new Authorizer(policyStore);
   const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
   const authenticator = new Authenticator(vaultTokens, jwtVerifier);
-  const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl });
+  const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, settings: config.audit, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl });
   const audit = auditTrail.recorder;
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];
@@ -89,6 +89,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   secretsDeps.rotation = rotation.engine;
   const readerDeps = { store: secretStore, keyring, authorizer, rotation: rotation.engine };
   const reader = new SecretsReader(readerDeps);
+  auditTrail.useSecretReader(async (caller, path) => (await reader.read(caller, path, undefined)).data as Record<string, unknown>);
 
   const boot = await bootstrap({ db, tenancy, policies: policyStore, tokens: vaultTokens, keyring }, config.bootstrapToken);
 
@@ -146,6 +147,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore, authorizer });
   registerTenancyRoutes(app, { db, tenancy, keyring, audit });
   auditTrail.registerRoutes(app);
+  auditTrail.start(app.log);
   rotation.register(app);
   rotation.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });

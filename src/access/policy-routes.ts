@@ -56,11 +56,11 @@ export function registerPolicyRoutes(app: FastifyInstance, service: PolicyServic
     service.listBindings(callerOf(request), request.params.id),
   );
 
-  r.post("/v1/policies/:id/bindings", { schema: { tags, summary: "Bind a policy to an identity", params: PolicyIdParams, body: CreateBindingBody }, config: { ...write, action: "binding_create" } }, async (request, reply) =>
+  r.post("/v1/policies/:id/bindings", { schema: { tags, summary: "Bind a policy to an identity", params: PolicyIdParams, body: CreateBindingBody }, config: { ...write, action: "policy_bind" } }, async (request, reply) =>
     reply.code(201).send(await service.bind(callerOf(request), request.params.id, request.body)),
   );
 
-  r.delete("/v1/policies/:id/bindings/:binding_id", { schema: { tags, summary: "Remove a binding", params: BindingParams }, config: { ...write, action: "binding_delete" } }, async (request) =>
+  r.delete("/v1/policies/:id/bindings/:binding_id", { schema: { tags, summary: "Remove a binding", params: BindingParams }, config: { ...write, action: "policy_unbind" } }, async (request) =>
     service.unbind(callerOf(request), request.params.id, request.params.binding_id),
   );
 }

@@ -108,7 +108,8 @@ describeEachBackend("audit: failures and bad input", (backend) => {
       [{ type: "file", path: outside }, "destination.path"],
       [{ type: "file", path: "escape" }, "destination.path"],
       [{ type: "file" }, "destination.path"],
-      [{ type: "s3", bucket: "b" }, "destination.type"],
+      [{ type: "gcs", bucket: "b" }, "destination.type"],
+      [{ type: "s3", bucket: "audit-bucket" }, "destination.credentials_path"],
     ];
     for (const [destination, field] of bad) {
       const response = await t.admin.post("/v1/audit/export", { format: "jsonl", destination });

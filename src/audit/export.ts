@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, openSync, closeSync, writeSync, renameSync, realpathSync, rmSync } from "node:fs";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { closeSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Caller } from "../http/context.js";
 import { VaultError, validationError } from "../http/errors.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
@@ -11,6 +12,8 @@ import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
 import { filterSql, type Filters } from "./filters.js";
 import { entryView } from "./query.js";
 import type { AuditRecorder } from "./recorder.js";
+import { manifestPath, resolveExportDirectory } from "./export-paths.js";
+import { s3Credentials, s3Destination, s3FailureReason, uploadToS3, type S3Credentials, type S3Destination } from "./export-s3.js";
 import type { ExportBody } from "./schemas.js";
 import type { Visibility } from "./visibility.js";
 
@@ -31,7 +34,15 @@ interface ExportRow {
   created_by: string;
   created_at: number;
   completed_at: number | null;
+  lease_until?: number | null;
 }
+
+/** Where a job writes: a directory under the export root, or an S3 object (staged locally first). */
+type Target = { kind: "file"; directory: string } | { kind: "s3"; destination: S3Destination; credentials: S3Credentials };
+
+const SUPPORTED = "supported destinations are s3 (any S3-compatible store) and file";
+/** Waits between upload attempts; after the last, the export fails. */
+const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
 
 const CSV_COLUMNS = ["id", "timestamp", "tenant_id", "action", "identity_type", "identity_id", "secret_path", "source_ip", "user_agent", "success", "duration_ms", "request_id", "extra_data", "prev_hash", "hash"] as const;
 
@@ -47,42 +58,56 @@ export interface ExportDeps {
   audit: AuditRecorder;
   /** Every file destination lives under this directory. */
   exportRoot: string;
+  /** Deadline of each object-store call. */
+  callTimeoutMs: number;
+  /** A running export renews its lease this often ×3; one whose lease ran out was interrupted. */
+  leaseMs: number;
+  retryDelaysMs?: readonly number[];
+  /** Reads a secret's data as the caller (its policies apply): object-store credentials. */
+  readSecret?: (caller: Caller, path: string) => Promise<Record<string, unknown>>;
 }
 
 /**
- * Audit exports to a local directory (`destination.type: file`), in jsonl or csv. The job runs in
- * this process after the 202: it writes `<dir>/audit-<export_id>.<format>.partial`, renames it
- * when complete, and records a manifest with each file's size, record count and SHA-256.
+ * Audit exports, in jsonl or csv, to a local directory (`file`) or an S3-compatible store (`s3`).
+ * The job runs in this process after the 202: it writes `audit-<export_id>.<format>.partial`,
+ * renames it when complete (for s3: in a private staging directory, then uploads it, retrying a
+ * failed upload with the failure shown on the export as `retrying`), and records a manifest with
+ * each file's size, record count and SHA-256. A running job holds a lease; an export whose lease
+ * ran out (its node crashed) is marked failed, visibly, by the next recovery pass of any node.
  */
 export class AuditExports {
   private readonly running = new Set<Promise<void>>();
+  /** Aborted by drain: a job waiting to retry an upload gives up instead of holding the shutdown. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly deps: ExportDeps) {}
 
   /** Where a `file` destination path lands: inside the export root, or refused. */
   resolveDirectory(path: string | undefined): string {
-    const field = "destination.path";
-    if (!path) throw validationError({ [field]: "is required for a file destination" });
-    if (path.includes("\0") || path.split(/[\\/]/).includes("..")) throw validationError({ [field]: "may not contain .. segments" });
-    const root = resolve(this.deps.exportRoot);
-    const target = isAbsolute(path) ? resolve(path) : resolve(root, path);
-    if (target !== root && !target.startsWith(root + sep)) throw validationError({ [field]: `must be inside the export directory ${root}` });
-    mkdirSync(root, { recursive: true, mode: 0o700 });
-    mkdirSync(target, { recursive: true, mode: 0o700 });
-    // A symlink inside the root must not lead out of it.
-    const realRoot = realpathSync(root);
-    const realTarget = realpathSync(target);
-    if (realTarget !== realRoot && !realTarget.startsWith(realRoot + sep)) throw validationError({ [field]: `must be inside the export directory ${root}` });
-    return realTarget;
+    return resolveExportDirectory(this.deps.exportRoot, path);
   }
 
   async create(caller: Caller, visibility: Visibility, body: ExportBody) {
-    if (body.destination.type !== "file") {
-      throw validationError({ "destination.type": "must be file: this server exports to a local directory (object stores come later)" });
+    const type = body.destination.type;
+    if (type !== "file" && type !== "s3") {
+      const known = type === "gcs" || type === "azure_blob";
+      throw validationError({ "destination.type": `${known ? `${type} is not supported` : "is unknown"}: ${SUPPORTED}` });
     }
     const filters: Filters = { ...(body.filters ?? {}), from: body.from, to: body.to };
     const { conditions, params, from, to } = filterSql(filters);
-    const directory = this.resolveDirectory(body.destination.path);
+    let target: Target;
+    let destination: Record<string, unknown>;
+    if (type === "file") {
+      target = { kind: "file", directory: this.resolveDirectory(body.destination.path) };
+      destination = { type: "file", path: body.destination.path };
+    } else {
+      const s3 = s3Destination(body.destination);
+      if (!this.deps.readSecret) throw validationError({ "destination.type": `s3 is not available on this server: ${SUPPORTED}` });
+      // As the caller: its policies decide whether it may use these credentials.
+      const credentials = s3Credentials(await this.deps.readSecret(caller, s3.credentials_path));
+      target = { kind: "s3", destination: s3, credentials };
+      destination = { ...s3 };
+    }
     const scope = visibility.scopeSql();
     const estimate = await this.deps.db.get<{ n: number | string }>(
       `SELECT COUNT(*) AS n FROM audit_log WHERE ${[scope.sql, ...conditions].join(" AND ")}`,
@@ -97,7 +122,7 @@ export class AuditExports {
       range_from: from ?? null,
       range_to: to ?? null,
       filters: JSON.stringify(body.filters ?? {}),
-      destination: JSON.stringify({ type: "file", path: body.destination.path }),
+      destination: JSON.stringify(destination),
       estimated_records: Number(estimate?.n ?? 0),
       record_count: null,
       manifest: null,
@@ -106,29 +131,77 @@ export class AuditExports {
       created_at: Date.now(),
       completed_at: null,
     };
-    caller.ctx.audit.extra = { export_id: row.id, format: row.format, destination_type: "file" };
+    caller.ctx.audit.extra = { export_id: row.id, format: row.format, destination_type: type, ...(type === "s3" ? { bucket: destination.bucket, credentials_path: destination.credentials_path } : {}) };
     await this.deps.db.transaction(async (tx) => {
       await tx.run(
-        `INSERT INTO audit_exports (id, partner_id, tenant_id, status, format, range_from, range_to, filters, destination, estimated_records, record_count, manifest, error, created_by, created_at, completed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit_exports (id, partner_id, tenant_id, status, format, range_from, range_to, filters, destination, estimated_records, record_count, manifest, error, created_by, created_at, completed_at, lease_until)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [row.id, row.partner_id, row.tenant_id, row.status, row.format, row.range_from, row.range_to, row.filters, row.destination, row.estimated_records,
-          null, null, null, row.created_by, row.created_at, null],
+          null, null, null, row.created_by, row.created_at, null, row.created_at + this.deps.leaseMs],
       );
       await this.deps.audit.recordInTransaction(tx, caller, 202);
     });
-    const job = this.run(row, visibility, filters, directory).finally(() => this.running.delete(job));
+    const job = this.run(row, visibility, filters, target).finally(() => this.running.delete(job));
     this.running.add(job);
     return { export_id: row.id, status: row.status, estimated_records: row.estimated_records };
   }
 
-  private async run(row: ExportRow, visibility: Visibility, filters: Filters, directory: string): Promise<void> {
+  private async run(row: ExportRow, visibility: Visibility, filters: Filters, target: Target): Promise<void> {
     const name = `audit-${row.id}.${row.format}`;
+    const staging = target.kind === "s3" ? mkdtempSync(join(tmpdir(), "scaivault-export-")) : null;
+    const directory = target.kind === "file" ? target.directory : staging!;
     const finalPath = join(directory, name);
-    const partial = `${finalPath}.partial`;
-    let fd: number | null = null;
+    // The lease tells other nodes this export is alive; a crash lets it run out.
+    const renew = setInterval(() => void this.deps.db.run("UPDATE audit_exports SET lease_until = ? WHERE id = ?", [Date.now() + this.deps.leaseMs, row.id]).catch(() => {}), Math.max(10, Math.floor(this.deps.leaseMs / 3)));
+    renew.unref();
     try {
       await this.deps.db.run("UPDATE audit_exports SET status = 'running' WHERE id = ?", [row.id]);
-      fd = openSync(partial, "wx", 0o600);
+      const written = await this.writeFile(row, visibility, filters, finalPath);
+      let file: Record<string, unknown>;
+      if (target.kind === "file") {
+        file = { path: manifestPath(this.deps.exportRoot, finalPath), records: written.records, bytes: written.bytes, sha256: written.sha256 };
+      } else {
+        const key = `${target.destination.prefix}${name}`;
+        await this.upload(row.id, target, key, finalPath);
+        file = { path: key, bucket: target.destination.bucket, records: written.records, bytes: written.bytes, sha256: written.sha256 };
+      }
+      await this.deps.db.run("UPDATE audit_exports SET status = 'completed', record_count = ?, manifest = ?, error = NULL, completed_at = ?, lease_until = NULL WHERE id = ?", [written.records, JSON.stringify({ files: [file] }), Date.now(), row.id]);
+    } catch (error) {
+      const reason = (error as { exportFailure?: string }).exportFailure ?? `the export could not be written (${(error as { code?: string }).code ?? "error"})`;
+      await this.deps.db.run("UPDATE audit_exports SET status = 'failed', error = ?, completed_at = ?, lease_until = NULL WHERE id = ?", [reason, Date.now(), row.id]).catch(() => {});
+    } finally {
+      clearInterval(renew);
+      if (staging) rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** Tries the upload until it succeeds or the retries are spent; each failure is shown on the export. */
+  private async upload(id: string, target: Extract<Target, { kind: "s3" }>, key: string, file: string): Promise<void> {
+    const delays = this.deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await uploadToS3(target.destination, target.credentials, key, file, this.deps.callTimeoutMs);
+        return;
+      } catch (error) {
+        const reason = s3FailureReason(error);
+        if (attempt >= delays.length) throw Object.assign(new Error("upload failed"), { exportFailure: `upload to s3 failed after ${attempt + 1} attempts (${reason})` });
+        if (this.stopping.signal.aborted) throw Object.assign(new Error("stopping"), { exportFailure: `the server stopped while the upload was failing (${reason}); create the export again` });
+        await this.deps.db.run("UPDATE audit_exports SET status = 'retrying', error = ? WHERE id = ?", [`upload attempt ${attempt + 1} failed (${reason}); retrying`, id]).catch(() => {});
+        await new Promise<void>((resolve) => {
+          const signal = this.stopping.signal;
+          const wake = () => (clearTimeout(timer), resolve());
+          const timer = setTimeout(() => (signal.removeEventListener("abort", wake), resolve()), delays[attempt]);
+          signal.addEventListener("abort", wake, { once: true });
+        });
+      }
+    }
+  }
+
+  /** The records the caller may see, streamed to `<finalPath>.partial`, renamed when complete. */
+  private async writeFile(row: ExportRow, visibility: Visibility, filters: Filters, finalPath: string): Promise<{ records: number; bytes: number; sha256: string }> {
+    const partial = `${finalPath}.partial`;
+    let fd: number | null = openSync(partial, "wx", 0o600);
+    try {
       const digest = createHash("sha256");
       let bytes = 0;
       let records = 0;
@@ -162,16 +235,27 @@ export class AuditExports {
       closeSync(fd);
       fd = null;
       renameSync(partial, finalPath);
-      const manifest = { files: [{ path: relative(realpathSync(resolve(this.deps.exportRoot)), finalPath), records, bytes, sha256: digest.digest("hex") }] };
-      await this.deps.db.run("UPDATE audit_exports SET status = 'completed', record_count = ?, manifest = ?, completed_at = ? WHERE id = ?", [records, JSON.stringify(manifest), Date.now(), row.id]);
+      return { records, bytes, sha256: digest.digest("hex") };
     } catch (error) {
       if (fd !== null) closeSync(fd);
       rmSync(partial, { force: true });
-      const reason = (error as { code?: string }).code ?? "error";
-      await this.deps.db
-        .run("UPDATE audit_exports SET status = 'failed', error = ?, completed_at = ? WHERE id = ?", [`the export could not be written (${reason})`, Date.now(), row.id])
-        .catch(() => {});
+      throw error;
     }
+  }
+
+  /**
+   * Exports left `pending`, `running` or `retrying` whose lease ran out were interrupted (their
+   * node crashed or stopped): they fail, visibly. They are not resumed: the job filtered by the
+   * caller's policies and held object-store credentials read as the caller, neither of which
+   * survives the process. Run at start and then periodically, on every node.
+   */
+  async failInterrupted(now = Date.now()): Promise<number> {
+    const result = await this.deps.db.run(
+      `UPDATE audit_exports SET status = 'failed', error = ?, completed_at = ?, lease_until = NULL
+        WHERE status IN ('pending', 'running', 'retrying') AND (lease_until IS NULL OR lease_until < ?)`,
+      ["the export was interrupted (the server stopped before it finished); create it again", now, now],
+    );
+    return result.changes;
   }
 
   async get(caller: Caller, id: string) {
@@ -194,6 +278,7 @@ export class AuditExports {
 
   /** Waits for running export jobs (shutdown, tests). */
   async drain(): Promise<void> {
+    this.stopping.abort();
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 }

@@ -73,4 +73,51 @@ export const auditMigrations: Migration[] = [
       "CREATE INDEX audit_exports_tenant ON audit_exports (tenant_id, created_at)",
     ],
   },
+  {
+    // Signed checkpoints (SPEC §5 ext), apart from the chain: no API writes or deletes them. One
+    // per (chain, kind, entries): a periodic one when the chain moved, a `cut` one at each
+    // retention cut, from which verification starts.
+    id: "0090_audit_checkpoints",
+    up: () => [
+      `CREATE TABLE audit_checkpoints (
+        chain_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        entries BIGINT NOT NULL,
+        partner_id TEXT NOT NULL,
+        tenant_id TEXT,
+        head_hash TEXT NOT NULL,
+        timestamp BIGINT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (chain_id, kind, entries)
+      )`,
+      "CREATE INDEX audit_checkpoints_chain_entries ON audit_checkpoints (chain_id, entries)",
+      "CREATE INDEX audit_checkpoints_partner_time ON audit_checkpoints (partner_id, timestamp)",
+      // Background jobs that must fire once across nodes claim their turn here (compare-and-set).
+      `CREATE TABLE audit_jobs (
+        name TEXT PRIMARY KEY,
+        last_run_at BIGINT NOT NULL
+      )`,
+    ],
+  },
+  {
+    // Per-tenant retention; a reduction waits in pending_* until it takes effect.
+    id: "0091_audit_retention",
+    up: () => [
+      `CREATE TABLE audit_retention (
+        tenant_id TEXT PRIMARY KEY,
+        partner_id TEXT NOT NULL,
+        days INTEGER NOT NULL,
+        pending_days INTEGER,
+        pending_effective_at BIGINT,
+        updated_by TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+    ],
+  },
+  {
+    // A running export renews its lease; one whose lease ran out was interrupted by a crash.
+    id: "0092_audit_export_lease",
+    up: () => ["ALTER TABLE audit_exports ADD COLUMN lease_until BIGINT"],
+  },
 ];

@@ -1,13 +1,19 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { Authorizer } from "../access/authorizer.js";
+import type { VaultConfig } from "../config/config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Database } from "../storage/contract.js";
 import { PostgresDatabase } from "../storage/postgres.js";
 import { AuditLog } from "./audit-log.js";
 import { ChainAppender, ChainHasher } from "./chain.js";
-import { AuditExports } from "./export.js";
+import { CheckpointSigner } from "./checkpoint-signer.js";
+import { Checkpoints } from "./checkpoints.js";
+import { AuditExports, type ExportDeps } from "./export.js";
+import type { Caller } from "../http/context.js";
+import { PeriodicJob } from "./jobs.js";
 import { AuditQueries } from "./query.js";
 import { AuditRecorder } from "./recorder.js";
+import { AuditRetention } from "./retention.js";
 import { registerAuditRoutes } from "./routes.js";
 import { ChainVerifier } from "./verify.js";
 
@@ -17,6 +23,8 @@ export interface AuditTrailOptions {
   authorizer: Authorizer;
   sync: "normal" | "full";
   exportDir: string;
+  /** Checkpoints, retention and export settings (SCAIVAULT_AUDIT_*). */
+  settings: VaultConfig["audit"];
   /** The partner whose chain records requests that name no tenant (failed authentication). */
   unauthenticatedPartnerId: string;
   /**
@@ -29,26 +37,51 @@ export interface AuditTrailOptions {
 export interface AuditTrail {
   recorder: AuditRecorder;
   verifier: ChainVerifier;
+  checkpoints: Checkpoints;
+  retention: AuditRetention;
+  /** How exports read object-store credentials: a secret read as the caller (set once the secrets reader exists). */
+  useSecretReader(read: (caller: Caller, path: string) => Promise<Record<string, unknown>>): void;
   registerRoutes(app: FastifyInstance): void;
-  /** Lets pending group commits and export jobs finish, then releases the audit's own connections (before the database closes). */
+  /** Starts the background jobs (checkpoints, pruning); each fires once per interval across nodes. */
+  start(log: FastifyBaseLogger): void;
+  /** Stops the jobs, lets pending group commits and export jobs finish, then releases the audit's own connections (before the database closes). */
   drain(): Promise<void>;
 }
 
 /** The audit domain, wired: one call from the composition root. */
 export async function buildAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
-  const { db, keyring, authorizer } = options;
+  const { db, keyring, authorizer, settings } = options;
   const hasher = new ChainHasher(await keyring.systemKey("audit-chain"));
   const writer = db.dialect === "postgres" && options.databaseUrl ? new PostgresDatabase(options.databaseUrl, { max: 2 }) : null;
   const log = new AuditLog(writer ?? db, new ChainAppender(hasher, db.dialect), { sync: options.sync });
   const recorder = new AuditRecorder(log, options.unauthenticatedPartnerId, await keyring.hmacFor("audit"));
-  const verifier = new ChainVerifier(db, hasher);
+  const checkpoints = new Checkpoints(db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
+  const verifier = new ChainVerifier(db, hasher, checkpoints);
   const queries = new AuditQueries(db, authorizer);
-  const exports = new AuditExports({ db, audit: recorder, exportRoot: options.exportDir });
+  const exportDeps: ExportDeps = { db, audit: recorder, exportRoot: options.exportDir, callTimeoutMs: settings.exportCallTimeoutMs, leaseMs: settings.exportLeaseMs };
+  const exports = new AuditExports(exportDeps);
+  const retention = new AuditRetention({ db, audit: recorder, checkpoints }, settings);
+  const jobs: PeriodicJob[] = [];
   return {
     recorder,
     verifier,
-    registerRoutes: (app) => registerAuditRoutes(app, { queries, verifier, exports }),
+    checkpoints,
+    retention,
+    useSecretReader(read) {
+      exportDeps.readSecret = read;
+    },
+    registerRoutes: (app) => registerAuditRoutes(app, { queries, verifier, exports, checkpoints, retention }),
+    start(logger) {
+      const report = (message: string, error: unknown) => logger.error({ err: { name: (error as Error)?.name, kind: (error as { kind?: string })?.kind } }, message);
+      jobs.push(new PeriodicJob("checkpoint", settings.checkpointIntervalMs, () => checkpoints.runPeriodic(settings.checkpointIntervalMs).then(() => undefined), report));
+      jobs.push(new PeriodicJob("prune", settings.pruneIntervalMs, () => retention.runPeriodic().then(() => undefined), report));
+      // Exports a crashed node left behind fail visibly, now and whenever a lease runs out.
+      void exports.failInterrupted().catch((error) => report("audit export recovery failed", error));
+      jobs.push(new PeriodicJob("export-recovery", settings.exportLeaseMs, () => exports.failInterrupted().then(() => undefined), report));
+      for (const job of jobs) job.start();
+    },
     async drain() {
+      await Promise.all(jobs.map((job) => job.stop()));
       await exports.drain();
       await recorder.drain();
       await writer?.close();

@@ -2,7 +2,7 @@ import type { Authorizer } from "../access/authorizer.js";
 import { denial } from "../access/authorizer.js";
 import type { Caller } from "../http/context.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
-import { iso } from "../shared/time.js";
+import { iso, isoMicros } from "../shared/time.js";
 import type { Database, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
 import { filterSql, type Filters } from "./filters.js";
@@ -22,7 +22,7 @@ export function entryView(row: AuditRow): AuditEntryView {
   }
   return {
     id: row.id,
-    timestamp: iso(Number(row.timestamp)),
+    timestamp: isoMicros(Number(row.timestamp)),
     tenant_id: row.tenant_id,
     action: row.action,
     identity_type: row.identity_type,

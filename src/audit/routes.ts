@@ -3,15 +3,19 @@ import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { callerOf } from "../http/pipeline.js";
 import { requireValidPath } from "../secrets/paths.js";
+import type { Checkpoints } from "./checkpoints.js";
 import type { AuditExports } from "./export.js";
 import type { AuditQueries } from "./query.js";
-import { ExportBody, ExportsQuery, LogsQuery, LogsResponse, SummaryQuery, TrailQuery, VerifyResponse } from "./schemas.js";
+import type { AuditRetention } from "./retention.js";
+import { CheckpointsQuery, RetentionBody, ExportBody, ExportsQuery, LogsQuery, LogsResponse, SummaryQuery, TrailQuery, VerifyResponse } from "./schemas.js";
 import type { ChainVerifier } from "./verify.js";
 
 export interface AuditRouteDeps {
   queries: AuditQueries;
   verifier: ChainVerifier;
   exports: AuditExports;
+  checkpoints: Checkpoints;
+  retention: AuditRetention;
 }
 
 const tags = ["audit"];
@@ -64,6 +68,26 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
     caller.ctx.audit.extra = { ok: result.ok, entries: result.entries, ...(result.ok ? {} : { first_bad_entry: result.first_bad_entry, reason: result.reason }) };
     return result;
   });
+
+  r.get("/v1/audit/checkpoints", {
+    schema: { tags, summary: "Signed checkpoints of the chains the caller may see, oldest first, with the public key", querystring: CheckpointsQuery },
+    config: { ...query, action: "audit_checkpoints" },
+  }, async (request) => {
+    const caller = callerOf(request);
+    const chains = await deps.verifier.chainsFor(await deps.queries.visibility(caller));
+    return deps.checkpoints.list(chains, request.query);
+  });
+
+  const retention = { scope: "admin", category: "audit_query" } as const;
+  r.get("/v1/audit/retention", {
+    schema: { tags, summary: "The tenant's audit retention (default 7 years), with any reduction still pending" },
+    config: { ...retention, action: "audit_retention_read" },
+  }, async (request) => deps.retention.get(callerOf(request)));
+
+  r.put("/v1/audit/retention", {
+    schema: { tags, summary: "Set the tenant's audit retention in days (longer: at once; shorter: audited, effective after the delay)", body: RetentionBody },
+    config: { ...retention, action: "audit_retention_update" },
+  }, async (request) => deps.retention.set(callerOf(request), request.body.days));
 
   r.post("/v1/audit/export", {
     schema: { tags, summary: "Export the trail to a local directory (jsonl or csv)", body: ExportBody },

@@ -88,11 +88,14 @@ export const ExportBody = Type.Object(
     ),
     destination: Type.Object(
       {
-        type: Type.String({ description: "`file` (a directory under SCAIVAULT_AUDIT_EXPORT_DIR); object stores later" }),
-        path: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
-        bucket: Type.Optional(Type.String()),
-        prefix: Type.Optional(Type.String()),
-        credentials_path: Type.Optional(Type.String()),
+        type: Type.String({ maxLength: 32, description: "`s3` (any S3-compatible store) or `file` (a directory under SCAIVAULT_AUDIT_EXPORT_DIR); `gcs` and `azure_blob` are not supported" }),
+        path: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "file: the directory, relative to the export directory" })),
+        bucket: Type.Optional(Type.String({ maxLength: 63 })),
+        prefix: Type.Optional(Type.String({ maxLength: 512 })),
+        region: Type.Optional(Type.String({ maxLength: 64 })),
+        endpoint: Type.Optional(Type.String({ maxLength: 512, description: "an S3-compatible service's URL (default: AWS)" })),
+        credentials_path: Type.Optional(Type.String({ maxLength: 512, description: "a secret holding access_key_id and secret_access_key, read with the caller's policies" })),
+        server_side_encryption: Type.Optional(Type.Union([Type.Boolean(), Type.String({ maxLength: 32 })], { description: "true (AES256), aws:kms or aws:kms:dsse" })),
       },
       { additionalProperties: false },
     ),
@@ -103,3 +106,17 @@ export type ExportBody = Static<typeof ExportBody>;
 
 export const ExportsQuery = Type.Object(Paging, { additionalProperties: false });
 export type ExportsQuery = Static<typeof ExportsQuery>;
+
+export const CheckpointsQuery = Type.Object(
+  {
+    chain: Type.Optional(Type.String({ maxLength: 200, description: "one chain, e.g. tenant:tnt_… or partner:ptn_…" })),
+    from: FilterFields.from,
+    to: FilterFields.to,
+    ...Paging,
+  },
+  { additionalProperties: false },
+);
+export type CheckpointsQuery = Static<typeof CheckpointsQuery>;
+
+export const RetentionBody = Type.Object({ days: Type.Integer({ minimum: 0, maximum: 36_500, description: "days to keep audit entries" }) }, { additionalProperties: false });
+export type RetentionBody = Static<typeof RetentionBody>;

@@ -7,6 +7,9 @@ import { Keyring } from "../crypto/keyring.js";
 import { LocalRootKey } from "../crypto/root-key.js";
 import { newId } from "../shared/ids.js";
 import { ApiClient, type TestVault } from "../testing/harness.js";
+import { CheckpointSigner } from "./checkpoint-signer.js";
+import { Checkpoints } from "./checkpoints.js";
+import { AuditRetention, type RetentionSettings } from "./retention.js";
 
 /**
  * Issues a vault token for an identity and binds it a policy, through the access domain's own
@@ -42,4 +45,20 @@ export async function identityWith(
     );
   });
   return new ApiClient(t.baseUrl, issued.token);
+}
+
+/**
+ * The vault's checkpoint signer and store, built from its own keyring (the same wrapped key), so a
+ * test can make checkpoints at a moment of its choosing instead of racing the periodic job.
+ */
+export async function checkpointsOf(t: TestVault): Promise<Checkpoints> {
+  const keyring = new Keyring(t.vault.db, new LocalRootKey(t.vault.config.kms.localKey!));
+  return new Checkpoints(t.vault.db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
+}
+
+/** The vault's retention and pruning over its own database and keys, with settings of the test's choosing. */
+export async function retentionOf(t: TestVault, settings: Partial<RetentionSettings> = {}): Promise<AuditRetention> {
+  const checkpoints = await checkpointsOf(t);
+  // Pruning never writes audit entries, so it needs no recorder of its own.
+  return new AuditRetention({ db: t.vault.db, audit: null as never, checkpoints }, { minRetentionDays: 0, retentionReductionDelayMs: 0, pruneIntervalMs: 1, pruneBatch: 3, ...settings });
 }

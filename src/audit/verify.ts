@@ -1,5 +1,6 @@
 import type { Database } from "../storage/contract.js";
 import { AUDIT_COLUMNS, chainIdOf, GENESIS_HASH, type AuditRow, type ChainHasher } from "./chain.js";
+import { claimOf, type CheckpointRow, type Checkpoints } from "./checkpoints.js";
 import type { Visibility } from "./visibility.js";
 
 export interface VerifyResult {
@@ -9,7 +10,7 @@ export interface VerifyResult {
   chains: number;
   first_bad_entry?: string | null;
   chain?: string;
-  reason?: "hash_mismatch" | "prev_hash_mismatch" | "sequence_gap" | "truncated" | "head_mismatch" | "head_missing" | "unchained_entry";
+  reason?: "hash_mismatch" | "prev_hash_mismatch" | "sequence_gap" | "truncated" | "head_mismatch" | "head_missing" | "unchained_entry" | "checkpoint_mismatch";
   message?: string;
 }
 
@@ -22,10 +23,12 @@ const PAGE = 1000;
  * predecessor's, its prev_hash must equal its predecessor's hash and its hash must recompute, and
  * the last entry must be the chain head. An edited entry fails its own hash; a deleted one leaves a
  * gap (or, at the end, a head that points past the last entry); swapped entries fail their hashes,
- * which cover the sequence number.
+ * which cover the sequence number. Signed checkpoints catch what the chain alone cannot: newest
+ * entries deleted with the head rolled back, or a whole chain removed (`checkpoint_mismatch`);
+ * after retention pruning the walk starts at the newest signed cut.
  */
 export class ChainVerifier {
-  constructor(private readonly db: Database, private readonly hasher: ChainHasher) {}
+  constructor(private readonly db: Database, private readonly hasher: ChainHasher, private readonly checkpoints: Checkpoints) {}
 
   /** The chains a caller may see: its tenant's, and for partner admins every chain of the partner. */
   async chainsFor(visibility: Visibility): Promise<string[]> {
@@ -36,6 +39,7 @@ export class ChainVerifier {
       for (const t of tenants) chains.add(chainIdOf(visibility.partnerId, t.id));
       const heads = await this.db.all<{ chain_id: string }>("SELECT chain_id FROM audit_chain_heads WHERE partner_id = ?", [visibility.partnerId]);
       for (const h of heads) chains.add(h.chain_id);
+      for (const c of await this.checkpoints.chainsWithCheckpoints(visibility.partnerId)) chains.add(c);
     }
     return [...chains].sort();
   }
@@ -52,11 +56,31 @@ export class ChainVerifier {
   }
 
   async verifyChain(chainId: string): Promise<{ entries: number; broken: Break | null }> {
+    // Pruning may move the cut while this walk runs: a gap behind a newer cut is retried from it.
+    for (let attempt = 0; ; attempt++) {
+      const cut = await this.checkpoints.newest(chainId, "cut");
+      const result = await this.walk(chainId, cut);
+      const reason = result.broken?.reason;
+      if ((reason !== "sequence_gap" && reason !== "truncated") || attempt >= 3) return result;
+      const now = await this.checkpoints.newest(chainId, "cut");
+      if (Number(now?.entries ?? 0) === Number(cut?.entries ?? 0)) return result;
+    }
+  }
+
+  private async walk(chainId: string, cut: CheckpointRow | undefined): Promise<{ entries: number; broken: Break | null }> {
+    const mismatch = (message: string, entry: string | null = null) => ({ first_bad_entry: entry, reason: "checkpoint_mismatch" as const, message });
+    if (cut && !this.checkpoints.signer.verify(claimOf(cut), cut.signature)) return { entries: 0, broken: mismatch(`the retention cut checkpoint at entry ${cut.entries} has an invalid signature`) };
+    // Read before the head: every checkpoint was made from a committed head, so the head read
+    // next is at least as far along, and a checkpoint made meanwhile cannot look like a truncation.
+    const latest = await this.checkpoints.newest(chainId);
+    if (latest && !this.checkpoints.signer.verify(claimOf(latest), latest.signature)) {
+      return { entries: 0, broken: mismatch(`the checkpoint at entry ${latest.entries} has an invalid signature`) };
+    }
     const head = await this.db.get<{ seq: number | string; hash: string }>("SELECT seq, hash FROM audit_chain_heads WHERE chain_id = ?", [chainId]);
     // Entries appended after the head was read are not this walk's business.
     const headSeq = head ? Number(head.seq) : Number.MAX_SAFE_INTEGER;
-    let expected = 1;
-    let prev = GENESIS_HASH;
+    let expected = cut ? Number(cut.entries) + 1 : 1;
+    let prev = cut ? cut.head_hash : GENESIS_HASH;
     let entries = 0;
     let lastId: string | null = null;
     for (;;) {
@@ -64,6 +88,7 @@ export class ChainVerifier {
         `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE chain_id = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
         [chainId, expected, headSeq, PAGE],
       );
+      const hashes = new Map<number, { id: string; hash: string }>();
       for (const row of rows) {
         const seq = Number(row.seq);
         if (seq !== expected) {
@@ -80,17 +105,31 @@ export class ChainVerifier {
         expected = seq + 1;
         prev = hash;
         lastId = row.id;
+        hashes.set(seq, { id: row.id, hash });
+      }
+      if (rows.length > 0) {
+        // Every checkpoint over this stretch must name the hash the chain has there (no rewritten history).
+        for (const checkpoint of await this.checkpoints.between(chainId, Number(rows[0].seq), expected - 1)) {
+          const at = hashes.get(Number(checkpoint.entries))!;
+          if (at.hash !== checkpoint.head_hash) return { entries, broken: mismatch(`entry ${checkpoint.entries} differs from the one signed at ${checkpoint.kind} checkpoint ${checkpoint.entries}`, at.id) };
+          if (!this.checkpoints.signer.verify(claimOf(checkpoint), checkpoint.signature)) return { entries, broken: mismatch(`the checkpoint at entry ${checkpoint.entries} has an invalid signature`, at.id) };
+        }
       }
       if (rows.length < PAGE) break;
     }
+    const reached = expected - 1;
     if (!head) {
+      if (latest) return { entries, broken: mismatch(`the chain and its head are gone, but a signed checkpoint records ${latest.entries} entries`) };
       return entries === 0 ? { entries, broken: null } : { entries, broken: { first_bad_entry: null, reason: "head_missing", message: "the chain head record is missing" } };
     }
-    if (expected - 1 !== headSeq) {
-      return { entries, broken: { first_bad_entry: null, reason: "truncated", message: `the chain ends at entry ${expected - 1}${lastId ? ` (${lastId})` : ""} but its head records ${headSeq}: later entries were deleted` } };
+    if (reached !== headSeq) {
+      return { entries, broken: { first_bad_entry: null, reason: "truncated", message: `the chain ends at entry ${reached}${lastId ? ` (${lastId})` : ""} but its head records ${headSeq}: later entries were deleted` } };
     }
     if (prev !== head.hash) {
       return { entries, broken: { first_bad_entry: lastId, reason: "head_mismatch", message: "the last entry's hash differs from the chain head" } };
+    }
+    if (latest && Number(latest.entries) > reached) {
+      return { entries, broken: mismatch(`the chain ends at entry ${reached}${lastId ? ` (${lastId})` : ""} but a signed checkpoint records ${latest.entries} entries: newer entries were deleted and the head rolled back`, lastId) };
     }
     const stray = await this.strayEntry(chainId);
     if (stray) return { entries, broken: { first_bad_entry: stray, reason: "unchained_entry", message: "an entry of this tenant is not part of its chain" } };

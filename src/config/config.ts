@@ -38,6 +38,23 @@ export interface VaultConfig {
   auditExportDir: string;
   maxSecretBytes: number;
   maxBodyBytes: number;
+  // --- audit (round 3: checkpoints, retention, object-store exports) ---
+  audit: {
+    /** How often chains that moved get a signed checkpoint (SPEC §5: at least every minute). */
+    checkpointIntervalMs: number;
+    /** The least retention a tenant may set, in days (SPEC §5: 90). */
+    minRetentionDays: number;
+    /** How long a retention reduction waits before it takes effect (SPEC §5: 7 days). */
+    retentionReductionDelayMs: number;
+    /** How often pruning looks for entries past their tenant's retention. */
+    pruneIntervalMs: number;
+    /** Entries deleted per transaction while pruning (small: never a long lock). */
+    pruneBatch: number;
+    /** Timeout of each object-store call made by an export. */
+    exportCallTimeoutMs: number;
+    /** A running export's lease; an export whose lease ran out is failed as interrupted. */
+    exportLeaseMs: number;
+  };
   /** Availability and hardening (src/ops). */
   ops: {
     /** Mean event-loop delay above which requests are shed with 503. */
@@ -112,6 +129,14 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   if (value === undefined || value === "") return fallback;
   const parsed = Number(value);
   if (!Number.isSafeInteger(parsed) || parsed <= 0) throw new ConfigError(name, `must be a positive integer (got "${value}")`);
+  return parsed;
+}
+
+/** A whole number, zero allowed (e.g. a minimum that tests lower to 0). */
+function wholeNumber(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 0) throw new ConfigError(name, `must be a whole number (got "${value}")`);
   return parsed;
 }
 
@@ -240,6 +265,16 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     auditExportDir: env.SCAIVAULT_AUDIT_EXPORT_DIR || "./data/exports",
     maxSecretBytes: positiveInt("SCAIVAULT_MAX_SECRET_BYTES", env.SCAIVAULT_MAX_SECRET_BYTES, 64 * 1024),
     maxBodyBytes: positiveInt("SCAIVAULT_MAX_BODY_BYTES", env.SCAIVAULT_MAX_BODY_BYTES, 1024 * 1024),
+    // --- audit (round 3) ---
+    audit: {
+      checkpointIntervalMs: durationMs("SCAIVAULT_AUDIT_CHECKPOINT_INTERVAL", env.SCAIVAULT_AUDIT_CHECKPOINT_INTERVAL, 60_000) || 60_000,
+      minRetentionDays: wholeNumber("SCAIVAULT_AUDIT_MIN_RETENTION_DAYS", env.SCAIVAULT_AUDIT_MIN_RETENTION_DAYS, 90),
+      retentionReductionDelayMs: durationMs("SCAIVAULT_AUDIT_RETENTION_REDUCTION_DELAY", env.SCAIVAULT_AUDIT_RETENTION_REDUCTION_DELAY, 7 * 86_400_000),
+      pruneIntervalMs: durationMs("SCAIVAULT_AUDIT_PRUNE_INTERVAL", env.SCAIVAULT_AUDIT_PRUNE_INTERVAL, 600_000) || 600_000,
+      pruneBatch: positiveInt("SCAIVAULT_AUDIT_PRUNE_BATCH", env.SCAIVAULT_AUDIT_PRUNE_BATCH, 500),
+      exportCallTimeoutMs: durationMs("SCAIVAULT_AUDIT_EXPORT_CALL_TIMEOUT", env.SCAIVAULT_AUDIT_EXPORT_CALL_TIMEOUT, 30_000) || 30_000,
+      exportLeaseMs: durationMs("SCAIVAULT_AUDIT_EXPORT_LEASE", env.SCAIVAULT_AUDIT_EXPORT_LEASE, 60_000) || 60_000,
+    },
     ops: {
       maxEventLoopDelayMs: durationMs("SCAIVAULT_MAX_EVENT_LOOP_DELAY", env.SCAIVAULT_MAX_EVENT_LOOP_DELAY, 200) || 200,
       maxHeapBytes: env.SCAIVAULT_MAX_HEAP_MB ? positiveInt("SCAIVAULT_MAX_HEAP_MB", env.SCAIVAULT_MAX_HEAP_MB, 1) * 1024 * 1024 : null,

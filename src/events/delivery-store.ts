@@ -1,3 +1,4 @@
+import { isoMicros } from "../shared/time.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import type { VaultEvent } from "./outbox.js";
 
@@ -48,7 +49,7 @@ export function toEvent(row: EventRow): VaultEvent {
   return {
     event_id: row.id,
     event_type: row.event_type,
-    timestamp: new Date(row.created_at).toISOString(),
+    timestamp: isoMicros(Number(row.created_at)),
     tenant_id: row.tenant_id,
     partner_id: row.partner_id,
     identity_id: row.identity_id,

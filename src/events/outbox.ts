@@ -1,5 +1,6 @@
 import type { Database, Queryable } from "../storage/contract.js";
 import { newSortableId } from "../shared/ids.js";
+import { isoMicros } from "../shared/time.js";
 
 export interface VaultEvent {
   event_id: string;
@@ -30,7 +31,7 @@ export class EventOutbox {
     const now = Date.now();
     // Time-ordered: every write inserts one, and a random id lands on a random page of the key's index.
     const stored: VaultEvent = {
-      event_id: newSortableId("evt", now), event_type: event.event_type, timestamp: new Date(now).toISOString(), tenant_id: event.tenant_id, partner_id: event.partner_id,
+      event_id: newSortableId("evt", now), event_type: event.event_type, timestamp: isoMicros(now), tenant_id: event.tenant_id, partner_id: event.partner_id,
       identity_id: event.identity_id, path: event.path, data: event.data, request_id: event.request_id,
     };
     await tx.run(

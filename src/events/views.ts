@@ -1,4 +1,4 @@
-import { isoOrNull } from "../shared/time.js";
+import { isoMicros, isoOrNull } from "../shared/time.js";
 import type { DeliveryRow } from "./delivery-store.js";
 import type { SubscriptionRow, WebhookRow } from "./targets-store.js";
 
@@ -45,7 +45,7 @@ export function deliveryView(row: DeliveryRow) {
     event_id: row.event_id,
     event_type: row.event_type,
     path: row.ordering_key === "" ? null : row.ordering_key,
-    timestamp: isoOrNull(row.created_at),
+    timestamp: isoMicros(Number(row.created_at)),
     status: row.status,
     attempts: row.attempts,
     response_code: row.response_code,

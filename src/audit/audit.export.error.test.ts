@@ -1,0 +1,57 @@
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault } from "../testing/harness.js";
+
+const base = mkdtempSync(join(tmpdir(), "scaivault-audit-export-errors-"));
+
+describeEachBackend("audit: export refusals and interrupted exports", (backend) => {
+  const root = join(base, backend, "root");
+  const outside = join(base, backend, "outside");
+  const vault = useVault(backend, { env: { SCAIVAULT_AUDIT_EXPORT_DIR: root, SCAIVAULT_AUDIT_EXPORT_LEASE: "300ms" } });
+
+  it("refuses a symlink out of the export root without creating anything through it, and never names the server's directory", async () => {
+    const t = vault();
+    mkdirSync(root, { recursive: true });
+    mkdirSync(outside, { recursive: true });
+    symlinkSync(outside, join(root, "escape"));
+    const response = await t.admin.post("/v1/audit/export", { format: "jsonl", destination: { type: "file", path: "escape/nested/deeper" } });
+    expect(response.status).toBe(422);
+    expect(response.body.error.details.fields["destination.path"]).toBe("must be a directory inside the export directory");
+    expect(existsSync(join(outside, "nested"))).toBe(false);
+    const absolute = await t.admin.post("/v1/audit/export", { format: "jsonl", destination: { type: "file", path: "/etc/scaivault" } });
+    expect(absolute.status).toBe(422);
+    for (const text of [response.text, absolute.text]) {
+      expect(text).not.toContain(root);
+      expect(text).not.toContain(base);
+    }
+  });
+
+  it("names the supported destinations when gcs or azure_blob is asked for", async () => {
+    const t = vault();
+    for (const type of ["gcs", "azure_blob"]) {
+      const response = await t.admin.post("/v1/audit/export", { format: "jsonl", destination: { type, bucket: "b", credentials_path: "x/y" } });
+      expect(response.status).toBe(422);
+      expect(response.body.error.details.fields["destination.type"]).toBe(`${type} is not supported: supported destinations are s3 (any S3-compatible store) and file`);
+    }
+  });
+
+  it("fails an export left running by a crash, visibly, instead of leaving it running forever", async () => {
+    const t = vault();
+    // What a node killed mid-export leaves behind: a running export whose lease is not renewed.
+    await t.vault.db.run(
+      `INSERT INTO audit_exports (id, partner_id, tenant_id, status, format, range_from, range_to, filters, destination, estimated_records, record_count, manifest, error, created_by, created_at, completed_at, lease_until)
+       VALUES ('exp_crashed0000000000000', 'ptn_default', 'tnt_default', 'running', 'jsonl', NULL, NULL, '{}', '{"type":"file","path":"x"}', 10, NULL, NULL, NULL, 'user:admin', ?, NULL, ?)`,
+      [Date.now() - 5000, Date.now() - 1000],
+    );
+    let body: { status: string; error: string | null } | undefined;
+    for (let i = 0; i < 600; i++) {
+      body = (await t.admin.get("/v1/audit/exports/exp_crashed0000000000000")).body;
+      if (body?.status !== "running") break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(body).toMatchObject({ status: "failed", error: expect.stringContaining("interrupted") });
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault, type TestVault } from "../testing/harness.js";
+import { identityWith, retentionOf } from "./test-fixtures.js";
+
+const CHAIN = "tenant:tnt_default";
+
+async function seqs(t: TestVault): Promise<number[]> {
+  const rows = await t.vault.db.all<{ seq: number | string }>("SELECT seq FROM audit_log WHERE chain_id = ? ORDER BY seq", [CHAIN]);
+  return rows.map((r) => Number(r.seq));
+}
+
+/** Resolves once the wall clock has passed `ms` (entries written after carry a later time). */
+async function after(ms: number): Promise<void> {
+  while (Date.now() <= ms) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+describeEachBackend("audit: retention", (backend) => {
+  describe("settings", () => {
+    const vault = useVault(backend);
+
+    it("defaults to 7 years; an increase applies at once, a reduction is audited and waits 7 days", async () => {
+      const t = vault();
+      const initial = await t.admin.get("/v1/audit/retention");
+      expect(initial.status).toBe(200);
+      expect(initial.body).toMatchObject({ tenant_id: "tnt_default", days: 2555, default_days: 2555, minimum_days: 90, pending: null });
+      const tooShort = await t.admin.put("/v1/audit/retention", { days: 89 });
+      expect(tooShort.status).toBe(422);
+      expect(tooShort.body.error).toMatchObject({ code: "validation_error", details: { fields: { days: expect.stringContaining("90") } } });
+      const longer = await t.admin.put("/v1/audit/retention", { days: 4000 });
+      expect(longer.body).toMatchObject({ days: 4000, pending: null });
+      const before = Date.now();
+      const shorter = await t.admin.put("/v1/audit/retention", { days: 120 });
+      expect(shorter.status).toBe(200);
+      expect(shorter.body).toMatchObject({ days: 4000, pending: { days: 120 } });
+      const effective = Date.parse(shorter.body.pending.effective_at);
+      expect(effective).toBeGreaterThanOrEqual(before + 7 * 86_400_000);
+      expect(effective).toBeLessThanOrEqual(Date.now() + 7 * 86_400_000);
+      expect((await t.admin.get("/v1/audit/retention")).body).toMatchObject({ days: 4000, pending: { days: 120 } });
+      const logs = await t.admin.get("/v1/audit/logs?action=audit_retention_update");
+      expect(logs.body.logs[0].extra_data).toMatchObject({ previous_days: 4000, days: 120, reduction: true, effective_at: shorter.body.pending.effective_at });
+      expect(logs.body.logs[1].extra_data).toMatchObject({ previous_days: 2555, days: 4000, reduction: false });
+    });
+
+    it("needs the admin scope", async () => {
+      const t = vault();
+      const auditor = await identityWith(t, { id: "sa:ret-auditor", type: "service_account", scopes: ["audit:read", "audit:export"] });
+      expect((await auditor.get("/v1/audit/retention")).body.error.code).toBe("insufficient_scope");
+      expect((await auditor.put("/v1/audit/retention", { days: 100 })).body.error.code).toBe("insufficient_scope");
+    });
+  });
+
+  describe("pruning", () => {
+    const vault = useVault(backend);
+
+    it("deletes entries past retention in batches behind a signed cut, and verification still passes", async () => {
+      const t = vault();
+      for (let i = 0; i < 5; i++) await t.admin.put(`/v1/secrets/old/s${i}`, { data: { i } });
+      const boundary = Date.now();
+      await after(boundary);
+      for (let i = 0; i < 3; i++) await t.admin.put(`/v1/secrets/new/s${i}`, { data: { i } });
+      const firstNew = (await t.admin.get("/v1/audit/logs?path_prefix=new/&limit=1000")).body.logs.at(-1);
+      const oldest = (await t.admin.get("/v1/audit/logs?path_prefix=old/&limit=1000")).body.logs;
+      expect(oldest).toHaveLength(5);
+      // A clock one day past the boundary with one day of retention: everything before the boundary is due.
+      const retention = await retentionOf(t, { pruneBatch: 2 });
+      await t.vault.db.run("INSERT INTO audit_retention (tenant_id, partner_id, days, pending_days, pending_effective_at, updated_by, updated_at) VALUES ('tnt_default', 'ptn_default', 1, NULL, NULL, 'test', 0)");
+      const deleted = await retention.prune(boundary + 86_400_000);
+      expect(deleted).toBeGreaterThanOrEqual(5);
+      const left = await seqs(t);
+      const cut = await t.vault.db.get<{ entries: number | string; head_hash: string }>("SELECT entries, head_hash FROM audit_checkpoints WHERE chain_id = ? AND kind = 'cut'", [CHAIN]);
+      expect(left[0]).toBe(Number(cut!.entries) + 1);
+      expect((await t.admin.get("/v1/audit/logs?path_prefix=old/&limit=1000")).body.logs).toEqual([]);
+      expect((await t.admin.get("/v1/audit/logs?path_prefix=new/&limit=1000")).body.logs.at(-1).id).toBe(firstNew.id);
+      const verify = await t.admin.get("/v1/audit/verify");
+      expect(verify.body).toMatchObject({ ok: true });
+      // The cut is listed like any checkpoint, and new entries keep chaining after pruning.
+      const listed = await t.admin.get(`/v1/audit/checkpoints?chain=${CHAIN}`);
+      expect(listed.body.checkpoints.some((c: { kind: string; entries: number }) => c.kind === "cut" && c.entries === Number(cut!.entries))).toBe(true);
+      await t.admin.put("/v1/secrets/new/after", { data: { v: 1 } });
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+      // Pruning again changes nothing; deleting the cut checkpoint is noticed.
+      expect(await retention.prune(boundary + 86_400_000)).toBe(0);
+      await t.vault.db.run("DELETE FROM audit_checkpoints WHERE chain_id = ? AND kind = 'cut'", [CHAIN]);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: false, reason: "sequence_gap" });
+    });
+  });
+
+  describe("a reduction before it takes effect", () => {
+    const vault = useVault(backend);
+
+    it("prunes nothing until the delay has passed", async () => {
+      const t = vault();
+      await t.admin.put("/v1/secrets/keep/a", { data: { v: 1 } });
+      expect((await t.admin.put("/v1/audit/retention", { days: 90 })).body.pending).toMatchObject({ days: 90 });
+      const retention = await retentionOf(t);
+      // Day 6: the 7 years still apply. Day 100: the reduction (in force from day 7) makes every entry due.
+      expect(await retention.prune(Date.now() + 6 * 86_400_000)).toBe(0);
+      expect((await seqs(t)).length).toBeGreaterThan(0);
+      const later = await retention.prune(Date.now() + 100 * 86_400_000);
+      expect(later).toBeGreaterThan(0);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+    });
+  });
+
+  describe("in the background (the prune pass is claimed like the checkpoint pass: audit.checkpoints.test.ts)", () => {
+    const vault = useVault(backend, { env: { SCAIVAULT_AUDIT_MIN_RETENTION_DAYS: "0", SCAIVAULT_AUDIT_RETENTION_REDUCTION_DELAY: "0s", SCAIVAULT_AUDIT_PRUNE_INTERVAL: "100ms" } });
+
+    it("the server's own job prunes, leaving a cut that verification starts from", async () => {
+      const t = vault();
+      for (let i = 0; i < 3; i++) await t.admin.put(`/v1/secrets/bg/s${i}`, { data: { i } });
+      expect((await t.admin.put("/v1/audit/retention", { days: 0 })).body).toMatchObject({ days: 0, pending: null });
+      let cut: { entries: number } | undefined;
+      for (let i = 0; i < 600 && !cut; i++) {
+        const list = await t.admin.get(`/v1/audit/checkpoints?chain=${CHAIN}&limit=1000`);
+        cut = list.body.checkpoints.find((c: { kind: string }) => c.kind === "cut");
+        if (!cut) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(cut).toBeDefined();
+      expect((await t.admin.get("/v1/audit/logs?path_prefix=bg/")).body.logs).toEqual([]);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+    });
+  });
+});

@@ -1,0 +1,46 @@
+import { expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault } from "../testing/harness.js";
+
+const MICROS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+describeEachBackend("audit: timestamps with microseconds", (backend) => {
+  const vault = useVault(backend);
+
+  it("entries carry microsecond timestamps (the docs' 2026-01-15T10:30:00.123456Z), ordered and paged stably", async () => {
+    const t = vault();
+    for (let i = 0; i < 12; i++) expect((await t.admin.put(`/v1/secrets/micro/s${i % 4}`, { data: { i } })).status).toBeLessThan(300);
+    const all = await t.admin.get("/v1/audit/logs?path_prefix=micro/&limit=1000");
+    expect(all.body.logs).toHaveLength(12);
+    for (const log of all.body.logs) expect(log.timestamp).toMatch(MICROS);
+    // Newest first: the text sorts as the stored time does.
+    const times: string[] = all.body.logs.map((l: { timestamp: string }) => l.timestamp);
+    expect([...times].sort().reverse()).toEqual(times);
+    // Pages of 5 by cursor give the same entries in the same order.
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { logs: Array<{ id: string }>; cursor: string | null } } = await t.admin.get(`/v1/audit/logs?path_prefix=micro/&limit=5${cursor ? `&cursor=${cursor}` : ""}`);
+      paged.push(...page.body.logs.map((l) => l.id));
+      cursor = page.body.cursor;
+    } while (cursor);
+    expect(paged).toEqual(all.body.logs.map((l: { id: string }) => l.id));
+    // A timestamp as shown is a valid `from`/`to` and selects its own entry.
+    const oldest = all.body.logs[all.body.logs.length - 1];
+    const from = await t.admin.get(`/v1/audit/logs?path_prefix=micro/&limit=1000&from=${encodeURIComponent(oldest.timestamp)}`);
+    expect(from.body.logs.map((l: { id: string }) => l.id)).toContain(oldest.id);
+    const to = await t.admin.get(`/v1/audit/logs?path_prefix=micro/&limit=1000&to=${encodeURIComponent(oldest.timestamp)}`);
+    expect(to.body.logs.map((l: { id: string }) => l.id)).not.toContain(oldest.id);
+  });
+
+  it("event envelopes carry microsecond timestamps", async () => {
+    const t = vault();
+    const sub = await t.admin.post("/v1/subscriptions", { name: "micro-events", paths: ["micro-ev/**"], events: ["secret.*"], delivery: { type: "polling" } });
+    expect(sub.status).toBe(201);
+    expect((await t.admin.put("/v1/secrets/micro-ev/a", { data: { v: 1 } })).status).toBe(201);
+    let events: Array<{ timestamp: string }> = [];
+    for (let i = 0; i < 40 && events.length === 0; i++) events = (await t.admin.get(`/v1/subscriptions/${sub.body.id}/poll?timeout=1`)).body.events;
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) expect(event.timestamp).toMatch(MICROS);
+  });
+});

@@ -1,0 +1,149 @@
+import type { Caller } from "../http/context.js";
+import { validationError } from "../http/errors.js";
+import { isoMicros } from "../shared/time.js";
+import type { Database } from "../storage/contract.js";
+import type { Checkpoints } from "./checkpoints.js";
+import { claimJob } from "./jobs.js";
+import type { AuditRecorder } from "./recorder.js";
+
+/** SPEC §5: audit entries are kept 7 years unless a tenant says otherwise. */
+export const DEFAULT_RETENTION_DAYS = 7 * 365;
+const DAY_MS = 86_400_000;
+
+export interface RetentionSettings {
+  minRetentionDays: number;
+  retentionReductionDelayMs: number;
+  pruneIntervalMs: number;
+  pruneBatch: number;
+}
+
+interface RetentionRow {
+  tenant_id: string;
+  partner_id: string;
+  days: number;
+  pending_days: number | null;
+  pending_effective_at: number | null;
+  updated_by: string;
+  updated_at: number;
+}
+
+/** The days in force at `now`: a pending reduction counts once its time has come. */
+function effectiveDays(row: RetentionRow | undefined, now: number): number {
+  if (!row) return DEFAULT_RETENTION_DAYS;
+  if (row.pending_days !== null && row.pending_effective_at !== null && Number(row.pending_effective_at) <= now) return Number(row.pending_days);
+  return Number(row.days);
+}
+
+/**
+ * Per-tenant audit retention (SPEC §5) and the pruning that applies it. A reduction is recorded
+ * at once but waits `retentionReductionDelayMs` before pruning uses it, so a stolen admin token
+ * cannot erase the trail of what it just did. Pruning signs a `cut` checkpoint first and then
+ * deletes up to it in small batches; verification starts at the newest cut.
+ */
+export class AuditRetention {
+  constructor(
+    private readonly deps: { db: Database; audit: AuditRecorder; checkpoints: Checkpoints },
+    private readonly settings: RetentionSettings,
+  ) {}
+
+  private row(tenantId: string): Promise<RetentionRow | undefined> {
+    return this.deps.db.get<RetentionRow>("SELECT * FROM audit_retention WHERE tenant_id = ?", [tenantId]);
+  }
+
+  private view(tenantId: string, row: RetentionRow | undefined, now: number) {
+    const pendingDue = row?.pending_days != null && row.pending_effective_at != null && Number(row.pending_effective_at) <= now;
+    return {
+      tenant_id: tenantId,
+      days: effectiveDays(row, now),
+      default_days: DEFAULT_RETENTION_DAYS,
+      minimum_days: this.settings.minRetentionDays,
+      pending: row && row.pending_days !== null && !pendingDue ? { days: Number(row.pending_days), effective_at: isoMicros(Number(row.pending_effective_at)) } : null,
+      updated_at: row ? isoMicros(Number(row.updated_at)) : null,
+      updated_by: row?.updated_by ?? null,
+    };
+  }
+
+  async get(caller: Caller, now = Date.now()) {
+    return this.view(caller.tenant.tenantId, await this.row(caller.tenant.tenantId), now);
+  }
+
+  async set(caller: Caller, days: number, now = Date.now()) {
+    if (!Number.isSafeInteger(days) || days < this.settings.minRetentionDays) {
+      throw validationError({ days: `must be a whole number of days, at least ${this.settings.minRetentionDays}` });
+    }
+    const { tenantId, partnerId } = caller.tenant;
+    return this.deps.db.transaction(async (tx) => {
+      const current = await tx.get<RetentionRow>("SELECT * FROM audit_retention WHERE tenant_id = ?", [tenantId]);
+      const before = effectiveDays(current, now);
+      // Longer retention takes effect at once; shorter waits, and replaces any reduction pending.
+      const reduce = days < before;
+      const next: RetentionRow = {
+        tenant_id: tenantId,
+        partner_id: partnerId,
+        days: reduce ? before : days,
+        pending_days: reduce ? days : null,
+        pending_effective_at: reduce ? now + this.settings.retentionReductionDelayMs : null,
+        updated_by: caller.principal.identityId,
+        updated_at: now,
+      };
+      await tx.run(
+        `INSERT INTO audit_retention (tenant_id, partner_id, days, pending_days, pending_effective_at, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id) DO UPDATE SET days = excluded.days, pending_days = excluded.pending_days, pending_effective_at = excluded.pending_effective_at,
+           updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+        [next.tenant_id, next.partner_id, next.days, next.pending_days, next.pending_effective_at, next.updated_by, next.updated_at],
+      );
+      caller.ctx.audit.extra = { previous_days: before, days, reduction: reduce, ...(reduce ? { effective_at: isoMicros(next.pending_effective_at!) } : {}) };
+      await this.deps.audit.recordInTransaction(tx, caller, 200);
+      return this.view(tenantId, next, now);
+    });
+  }
+
+  /** One pruning pass, claimed once per interval across nodes. Returns the entries deleted. */
+  async runPeriodic(now = Date.now()): Promise<number> {
+    if (!(await claimJob(this.deps.db, "prune", this.settings.pruneIntervalMs, now))) return 0;
+    return this.prune(now);
+  }
+
+  /** Applies every chain's retention as of `now` (a parameter so tests can move the clock). */
+  async prune(now = Date.now()): Promise<number> {
+    const heads = await this.deps.db.all<{ chain_id: string; partner_id: string; tenant_id: string | null; seq: number | string }>(
+      "SELECT chain_id, partner_id, tenant_id, seq FROM audit_chain_heads ORDER BY chain_id",
+    );
+    const retention = new Map((await this.deps.db.all<RetentionRow>("SELECT * FROM audit_retention")).map((r) => [r.tenant_id, r]));
+    let deleted = 0;
+    for (const head of heads) {
+      // Partner chains (failed authentication) keep the default.
+      const days = head.tenant_id === null ? DEFAULT_RETENTION_DAYS : effectiveDays(retention.get(head.tenant_id), now);
+      await this.cut(head, now - days * DAY_MS, now);
+      deleted += await this.deleteUpToCut(head.chain_id);
+    }
+    return deleted;
+  }
+
+  /** Signs a cut before the first entry not yet due (entries after it are kept even if older). */
+  private async cut(head: { chain_id: string; partner_id: string; tenant_id: string | null; seq: number | string }, cutoff: number, now: number): Promise<void> {
+    const young = await this.deps.db.get<{ s: number | string | null }>("SELECT MIN(seq) AS s FROM audit_log WHERE chain_id = ? AND timestamp >= ?", [head.chain_id, cutoff]);
+    const cutSeq = young?.s === null || young?.s === undefined ? Number(head.seq) : Number(young.s) - 1;
+    const previous = await this.deps.checkpoints.newest(head.chain_id, "cut");
+    if (cutSeq <= Number(previous?.entries ?? 0)) return;
+    const last = await this.deps.db.get<{ hash: string }>("SELECT hash FROM audit_log WHERE chain_id = ? AND seq = ?", [head.chain_id, cutSeq]);
+    if (!last) return; // not there to sign: verification reports the gap, pruning does not paper over it
+    await this.deps.db.transaction((tx) => this.deps.checkpoints.write(tx, "cut", head, cutSeq, last.hash, now));
+  }
+
+  private async deleteUpToCut(chainId: string): Promise<number> {
+    const cut = await this.deps.checkpoints.newest(chainId, "cut");
+    if (!cut) return 0;
+    let total = 0;
+    for (;;) {
+      const { changes } = await this.deps.db.run(
+        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE chain_id = ? AND seq <= ? ORDER BY seq LIMIT ?)",
+        [chainId, Number(cut.entries), this.settings.pruneBatch],
+      );
+      total += changes;
+      if (changes < this.settings.pruneBatch) return total;
+      // Let requests in between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
