@@ -40,7 +40,7 @@ export interface Binding {
   policyId: string;
   partnerId: string;
   tenantId: string | null;
-  identityType: "user" | "service_account" | "group";
+  identityType: "user" | "service_account" | "group" | "system";
   identityId: string;
   expiresAt: number | null;
   createdAt: number;

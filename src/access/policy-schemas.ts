@@ -78,7 +78,7 @@ export const DeletePolicyQuery = Type.Object({ force: Type.Optional(Type.Boolean
 
 export const CreateBindingBody = Type.Object(
   {
-    identity_type: Type.Union([Type.Literal("user"), Type.Literal("service_account"), Type.Literal("group")]),
+    identity_type: Type.Union([Type.Literal("user"), Type.Literal("service_account"), Type.Literal("group"), Type.Literal("system")]),
     identity_id: Type.String({ minLength: 1, maxLength: 256 }),
     expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 64, description: "RFC 3339" }), Type.Null()])),
   },
