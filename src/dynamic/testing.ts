@@ -214,3 +214,42 @@ export async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolea
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * A TCP forwarder in front of a real server, to make a target unreachable (refused), hanging
+ * (accepts, never answers: timeouts) or back, on the same port, without touching the shared server.
+ */
+export class FlakyProxy {
+  private server: import("node:net").Server | null = null;
+  private readonly sockets = new Set<import("node:net").Socket>();
+  mode: "forward" | "hang" = "forward";
+  port = 0;
+
+  constructor(private readonly targetHost: string, private readonly targetPort: number) {}
+
+  async start(): Promise<void> {
+    const net = await import("node:net");
+    this.server = net.createServer((client) => {
+      this.sockets.add(client);
+      client.on("close", () => this.sockets.delete(client));
+      client.on("error", () => undefined);
+      if (this.mode === "hang") return;
+      const upstream = net.connect(this.targetPort, this.targetHost);
+      this.sockets.add(upstream);
+      upstream.on("close", () => this.sockets.delete(upstream));
+      upstream.on("error", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, "127.0.0.1", () => resolve()));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** Stops listening and cuts every connection: connects are refused until start(). */
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = null;
+  }
+}
