@@ -253,3 +253,34 @@ export class FlakyProxy {
     this.server = null;
   }
 }
+
+/**
+ * A throwaway PostgreSQL cluster that checks passwords (scram-sha-256), on a free port, for tests
+ * of password checks and root rotation; the shared server trusts every local login. Never touches it.
+ */
+export async function scramCluster(): Promise<{ adminUrl: string; stop(): Promise<void> }> {
+  const { mkdtempSync, writeFileSync, chmodSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { freePort } = await import("../testing/processes.js");
+  const dir = mkdtempSync(join(tmpdir(), "scaivault-scram-"));
+  chmodSync(dir, 0o755);
+  const data = join(dir, "data");
+  const password = rootPassword();
+  writeFileSync(join(dir, "pw"), password);
+  const port = await freePort();
+  const bin = "/usr/lib/postgresql/15/bin";
+  const asPostgres = (args: string[]) => (process.getuid?.() === 0 ? run("runuser", ["-u", "postgres", "--", ...args]) : run(args[0], args.slice(1)));
+  if (process.getuid?.() === 0) await run("chown", ["-R", "postgres", dir]);
+  const init = await asPostgres([`${bin}/initdb`, "-D", data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${join(dir, "pw")}`]);
+  if (init.code !== 0) throw new Error(`initdb: ${init.stderr}`);
+  const start = await asPostgres([`${bin}/pg_ctl`, "-D", data, "-l", join(dir, "log"), "-w", "-o", `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir}`, "start"]);
+  if (start.code !== 0) throw new Error(`pg_ctl start: ${start.stderr}`);
+  return {
+    adminUrl: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await asPostgres([`${bin}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
