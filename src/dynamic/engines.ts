@@ -93,13 +93,13 @@ export class EngineService {
     }
     try {
       await change(this.deps, caller, 201, async (tx) => {
-        if (ca) Object.assign(row, await sealCa(this.deps.keyring, row, ca.privateKeyPem, tx));
+        if (ca) Object.assign(row, await sealCa(this.deps.keyring, row, ca.privateKeyDer, tx));
         await this.deps.store.insertEngine(tx, row);
       });
     } catch (error) {
       EngineService.conflict(error, name);
     } finally {
-      ca?.privateKeyPem.fill(0);
+      ca?.privateKeyDer.fill(0);
     }
     return this.view(row);
   }

@@ -47,7 +47,7 @@ export class ExpiryWorker {
         if (busy) sleep = BUSY_RETRY_MS;
         else if (next !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, next - Date.now()));
       } catch (error) {
-        this.deps.log.error({ err: { name: (error as Error).name, code: (error as { code?: string }).code } }, "lease expiry pass failed");
+        this.deps.log.error({ err: { name: (error as Error).name, code: (error as { code?: string }).code, kind: (error as { kind?: string }).kind } }, "lease expiry pass failed");
       }
       if (!this.running) break;
       this.sleepingUntil = Date.now() + sleep;

@@ -20,12 +20,12 @@ export function publicBlob(key: KeyObject): { algorithm: string; blob: Buffer } 
   throw new Error("unsupported key type");
 }
 
-/** A new CA key pair: the public key in OpenSSH form, the private key as PKCS#8 PEM (to be sealed). */
-export function generateCa(keyType: CaKeyType): { publicKey: string; privateKeyPem: Buffer } {
+/** A new CA key pair: the public key in OpenSSH form, the private key as PKCS#8 DER (to be sealed, then wiped). */
+export function generateCa(keyType: CaKeyType): { publicKey: string; privateKeyDer: Buffer } {
   const pair =
     keyType === "ed25519" ? generateKeyPairSync("ed25519") : keyType === "ecdsa" ? generateKeyPairSync("ec", { namedCurve: "P-256" }) : generateKeyPairSync("rsa", { modulusLength: 3072 });
   const { algorithm, blob } = publicBlob(pair.publicKey);
-  return { publicKey: `${algorithm} ${blob.toString("base64")} scaivault-ssh-ca`, privateKeyPem: pair.privateKey.export({ format: "pem", type: "pkcs8" }) as Buffer };
+  return { publicKey: `${algorithm} ${blob.toString("base64")} scaivault-ssh-ca`, privateKeyDer: pair.privateKey.export({ format: "der", type: "pkcs8" }) };
 }
 
 /** The CA's signature over `data` as an SSH signature blob. */
@@ -52,7 +52,7 @@ export async function openCa(keyring: Keyring, row: EngineRow): Promise<KeyObjec
   if (!row.ca_key_sealed || !row.ca_key_wrapped || !row.ca_key_id) throw new Error("engine has no CA key");
   const pem = await keyring.decryptSecret(caAddress(row), { ciphertext: Buffer.from(row.ca_key_sealed), wrappedDataKey: Buffer.from(row.ca_key_wrapped), tenantKeyId: row.ca_key_id });
   try {
-    return createPrivateKey(pem);
+    return createPrivateKey({ key: pem, format: "der", type: "pkcs8" });
   } finally {
     pem.fill(0);
   }
