@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
+import { grantEngineRoot, redisScratch } from "../dynamic/testing.js";
 
 const marker = (label: string) => `${label}-${randomBytes(12).toString("hex")}`;
 
@@ -93,7 +94,30 @@ async function tourOfTheApi(admin: ApiClient, anonymous: ApiClient, hookUrl: str
   ok((await admin.get("/v1/audit/verify")).status);
   ok((await admin.get("/v1/health/detailed")).status);
   ok((await anonymous.get("/v1/metrics")).status);
+  await dynamicTour(admin, ok, value, secrets);
   return secrets;
+}
+
+/** Dynamic credentials (src/dynamic): root and lease passwords, on a scratch Redis ACL user. */
+async function dynamicTour(admin: ApiClient, ok: (status: number) => void, value: (label: string) => string, secrets: string[]): Promise<void> {
+  const redis = await redisScratch();
+  try {
+    await grantEngineRoot(admin, "logscan-cache", "logscan/dyn/root", { username: redis.rootUser, password: redis.rootPassword });
+    secrets.push(redis.rootPassword);
+    ok((await admin.post("/v1/dynamic/engines", { name: "logscan-cache", type: "database.redis", config: { connection_url: redis.connectionUrl, root_credentials_path: "logscan/dyn/root" } })).status);
+    ok((await admin.post("/v1/dynamic/engines/logscan-cache/roles", { name: "r", creation_statements: ["~logscan:*", "+get"] })).status);
+    const lease = await admin.post("/v1/dynamic/engines/logscan-cache/creds/r");
+    ok(lease.status);
+    secrets.push(lease.body.data.password);
+    redis.track(lease.body.data.username);
+    ok((await admin.post(`/v1/dynamic/leases/${lease.body.lease_id}/renew`)).status);
+    ok((await admin.post(`/v1/dynamic/leases/${lease.body.lease_id}/revoke`)).status);
+    ok((await admin.post("/v1/dynamic/engines/logscan-cache/rotate-root")).status);
+    secrets.push((await admin.get("/v1/secrets/logscan/dyn/root")).body.data.password);
+    ok((await admin.post("/v1/dynamic/engines", { name: "logscan-bad", type: "database", config: { plugin: "redis", connection_url: `redis://{{username}}:${value("dyn-url-pw")}@127.0.0.1:1/0`, root_credentials_path: "logscan/dyn/root" } })).status);
+  } finally {
+    await redis.drop();
+  }
 }
 
 describeEachBackend("logs never carry secret material", (backend) => {
