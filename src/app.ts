@@ -27,6 +27,7 @@ import { SecretsReader } from "./secrets/reader.js";
 import { registerSecretRoutes } from "./secrets/routes.js";
 import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
 import { createRotation } from "./rotation/module.js";
+import { createDynamic } from "./dynamic/module.js";
 import { SecretStore } from "./secrets/store.js";
 import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
@@ -150,6 +151,11 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   auditTrail.start(app.log);
   rotation.register(app);
   rotation.start(app.log);
+  // Dynamic credentials (src/dynamic): engines read their root secrets through the reader as themselves.
+  const dynamic = createDynamic({ db, events, audit, keyring, authorizer, policies: policyStore, reader, secrets, secretStore, registry: metrics.registry,
+    config: { workerEnabled: config.rotation.schedulerEnabled, pollMs: config.dynamic.pollMs, retryScheduleMs: config.dynamic.retryScheduleMs } });
+  dynamic.register(app);
+  dynamic.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
@@ -165,6 +171,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     async close() {
       // The scheduler finishes its pass and stops before anything it writes through goes away.
       await rotation.stop();
+      await dynamic.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
       await ops.drain(app);

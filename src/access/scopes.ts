@@ -12,6 +12,9 @@ export const SCOPES = [
   "subscriptions:write",
   "identity:read",
   "identity:admin",
+  // dynamic credentials (spec/dynamic.md D1)
+  "dynamic:read",
+  "dynamic:manage",
   "admin",
 ] as const;
 

@@ -84,6 +84,13 @@ export interface VaultConfig {
     /** How often secrets changed by a metadata PATCH are brought in step with their schedules. */
     reconcileMs: number;
   };
+  /** Dynamic credentials (src/dynamic): the lease expiry worker runs where the rotation scheduler does. */
+  dynamic: {
+    /** Longest sleep of the expiry worker: leases made on other nodes are revoked within this of their end. */
+    pollMs: number;
+    /** Delays before each retry of a failed revocation; the last repeats (SCAIVAULT_LEASE_RETRY_SCHEDULE). */
+    retryScheduleMs: number[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -293,6 +300,10 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       schedulerEnabled: env.SCAIVAULT_SCHEDULER === undefined || env.SCAIVAULT_SCHEDULER === "" ? true : bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER),
       pollMs: durationMs("SCAIVAULT_SCHEDULER_POLL", env.SCAIVAULT_SCHEDULER_POLL, 1000) || 1000,
       reconcileMs: durationMs("SCAIVAULT_SCHEDULER_RECONCILE", env.SCAIVAULT_SCHEDULER_RECONCILE, 5000) || 5000,
+    },
+    dynamic: {
+      pollMs: durationMs("SCAIVAULT_LEASE_POLL", env.SCAIVAULT_LEASE_POLL, 1000) || 1000,
+      retryScheduleMs: durationListMs("SCAIVAULT_LEASE_RETRY_SCHEDULE", env.SCAIVAULT_LEASE_RETRY_SCHEDULE, [5e3, 3e4, 12e4, 6e5, 18e5, 36e5]),
     },
   };
 }

@@ -8,6 +8,8 @@ export const EVENT_TYPES = [
   "policy.created", "policy.updated", "policy.deleted", "policy.binding.created", "policy.binding.deleted", "policy.violation",
   "rotation.due", "rotation.overdue", "rotation.completed", "rotation.failed",
   "webhook.test",
+  // dynamic credentials (spec/dynamic.md D6)
+  "lease.created", "lease.renewed", "lease.revoked", "lease.expired", "lease.revoke_failed", "engine.root_rotated",
 ] as const;
 
 /** An event filter is an exact type, a family wildcard (`secret.*`, `policy.binding.*`) or `*`. */

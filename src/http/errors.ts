@@ -51,6 +51,17 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,
+  // --- dynamic credentials (spec/dynamic.md D1) ---
+  engine_not_found: 404,
+  role_not_found: 404,
+  lease_not_found: 404,
+  engine_in_use: 409,
+  lease_expired: 410,
+  lease_revoked: 410,
+  backend_error: 502,
+  /** The PKI contract's code, also answered for SSH principals a role does not allow (D7). */
+  name_not_allowed: 400,
+  // --- end dynamic ---
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

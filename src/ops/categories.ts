@@ -21,6 +21,10 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<string, number>> = {
   identity_sync: 5,
   auth: 300,
   rotation: 50,
+  // dynamic credentials (spec/dynamic.md D1)
+  dynamic_generate: 100,
+  dynamic_admin: 20,
+  lease: 100,
   /** Any route no table entry covers. */
   default: 100,
   /** Requests that fail authentication, per source IP (there is no identity to charge). */

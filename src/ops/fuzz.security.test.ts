@@ -5,11 +5,11 @@ import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
 
 /**
- * Thousands of generated bad requests against every secrets, policy, webhook and subscription
+ * Thousands of generated bad requests against every secrets, policy, webhook, subscription and dynamic
  * operation the server's own OpenAPI document lists (new endpoints join automatically): no 5xx,
  * no crash, and the stored data is exactly what it was.
  */
-const FUZZED_PREFIX = /^\/v1\/(secrets|policies|webhooks|subscriptions)(\/|$)/;
+const FUZZED_PREFIX = /^\/v1\/(secrets|policies|webhooks|subscriptions|dynamic)(\/|$)/;
 const RUNS = Number(process.env.SCAIVAULT_FUZZ_RUNS ?? 2500);
 
 interface Operation {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient, type ApiResponse } from "../testing/harness.js";
 import { eventually } from "../events/test-receiver.js";
+import { grantEngineRoot, redisScratch } from "../dynamic/testing.js";
 
 const marker = (label: string) => `${label}-${randomBytes(12).toString("hex")}`;
 
@@ -94,7 +95,30 @@ async function tourOfTheApi(admin: ApiClient, anonymous: ApiClient, hookUrl: str
   step(await admin.get("/v1/audit/verify"), 200);
   step(await admin.get("/v1/health/detailed"), 200);
   step(await anonymous.get("/v1/metrics"), 200);
+  await dynamicTour(admin, step, value, secrets);
   return secrets;
+}
+
+/** Dynamic credentials (src/dynamic): root and lease passwords, on a scratch Redis ACL user. */
+async function dynamicTour(admin: ApiClient, step: (response: ApiResponse, status: number) => void, value: (label: string) => string, secrets: string[]): Promise<void> {
+  const redis = await redisScratch();
+  try {
+    await grantEngineRoot(admin, "logscan-cache", "logscan/dyn/root", { username: redis.rootUser, password: redis.rootPassword });
+    secrets.push(redis.rootPassword);
+    step(await admin.post("/v1/dynamic/engines", { name: "logscan-cache", type: "database.redis", config: { connection_url: redis.connectionUrl, root_credentials_path: "logscan/dyn/root" } }), 201);
+    step(await admin.post("/v1/dynamic/engines/logscan-cache/roles", { name: "r", creation_statements: ["~logscan:*", "+get"] }), 201);
+    const lease = await admin.post("/v1/dynamic/engines/logscan-cache/creds/r");
+    step(lease, 201);
+    secrets.push(lease.body.data.password);
+    redis.track(lease.body.data.username);
+    step(await admin.post(`/v1/dynamic/leases/${lease.body.lease_id}/renew`), 200);
+    step(await admin.post(`/v1/dynamic/leases/${lease.body.lease_id}/revoke`), 200);
+    step(await admin.post("/v1/dynamic/engines/logscan-cache/rotate-root"), 200);
+    secrets.push((await admin.get("/v1/secrets/logscan/dyn/root")).body.data.password);
+    step(await admin.post("/v1/dynamic/engines", { name: "logscan-bad", type: "database", config: { plugin: "redis", connection_url: `redis://{{username}}:${value("dyn-url-pw")}@127.0.0.1:1/0`, root_credentials_path: "logscan/dyn/root" } }), 422);
+  } finally {
+    await redis.drop();
+  }
 }
 
 describeEachBackend("logs never carry secret material", (backend) => {

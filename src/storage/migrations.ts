@@ -1,6 +1,7 @@
 import { accessMigrations } from "../access/migrations.js";
 import { auditMigrations } from "../audit/migrations.js";
 import { cryptoMigrations } from "../crypto/migrations.js";
+import { dynamicMigrations } from "../dynamic/migrations.js";
 import { eventMigrations } from "../events/migrations.js";
 import { rotationMigrations } from "../rotation/migrations.js";
 import { secretMigrations } from "../secrets/migrations.js";
@@ -16,4 +17,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...eventMigrations,
   ...secretMigrations,
   ...rotationMigrations,
+  ...dynamicMigrations,
 ];

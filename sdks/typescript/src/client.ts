@@ -1,3 +1,4 @@
+import { DynamicResource } from "./dynamic.js";
 import { SecretCache } from "./cache.js";
 import {
   AuditResource,
@@ -29,6 +30,8 @@ export class ScaiVaultClient {
   readonly auth: AuthResource;
   readonly tenants: TenantsResource;
   readonly system: SystemResource;
+  /** Dynamic credentials: leases of short-lived database users and SSH certificates. */
+  readonly dynamic: DynamicResource;
   private readonly transport: Transport;
   private readonly cache: SecretCache<Secret> | null;
   private readonly cacheStream: EventStream | null;
@@ -50,6 +53,7 @@ export class ScaiVaultClient {
     this.auth = new AuthResource(this.transport);
     this.tenants = new TenantsResource(this.transport);
     this.system = new SystemResource(this.transport);
+    this.dynamic = new DynamicResource(this.transport);
     const cache = this.cache;
     if (cache) {
       this.cacheStream = new EventStream(this.transport, {

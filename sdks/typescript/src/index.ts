@@ -19,3 +19,5 @@ export {
   ValidationError,
 } from "./errors.js";
 export type * from "./types.js";
+export type { CredsOptions, Lease, LeaseWithData } from "./dynamic.js";
+export { DynamicResource } from "./dynamic.js";

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault } from "../testing/harness.js";
+import { FlakyProxy, grantEngineRoot, pgRoleExists, pgScratch, until, type Scratch } from "./testing.js";
+
+const ROOT = "infra/flaky/root";
+
+describeEachBackend("dynamic: targets that refuse or hang", (backend) => {
+  // Failed revocations are retried after 1 s here (the default schedule starts at 5 s).
+  const vault = useVault(backend, { env: { SCAIVAULT_LEASE_RETRY_SCHEDULE: "1s" } });
+  let pg: Scratch;
+  let proxy: FlakyProxy;
+
+  beforeAll(async () => {
+    pg = await pgScratch();
+    proxy = new FlakyProxy(pg.host, pg.port);
+    await proxy.start();
+    await grantEngineRoot(vault().admin, "flaky", ROOT, { username: pg.rootUser, password: pg.rootPassword });
+    const created = await vault().admin.post("/v1/dynamic/engines", {
+      name: "flaky", type: "database",
+      config: { plugin: "postgresql", connection_url: pg.connectionUrl.replace(`:${pg.port}/`, `:${proxy.port}/`), root_credentials_path: ROOT, connect_timeout: "1s", statement_timeout: "1s" },
+    });
+    if (created.status !== 201) throw new Error(created.text);
+    await vault().admin.post("/v1/dynamic/engines/flaky/roles", { name: "ro", creation_statements: [`CREATE ROLE "{{name}}" LOGIN PASSWORD '{{password}}'; GRANT SELECT ON items TO "{{name}}"`] });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await pg?.drop();
+  });
+
+  it("an unreachable target gives 502 and revoke_failed (event, metric), then the retry succeeds once it is back", async () => {
+    const { admin, vault: v } = vault();
+    const lease = await admin.post("/v1/dynamic/engines/flaky/creds/ro");
+    expect(lease.status, lease.text).toBe(201);
+    pg.track(lease.body.data.username);
+    await proxy.stop();
+    const refused = await admin.post(`/v1/dynamic/leases/${lease.body.lease_id}/revoke`);
+    expect(refused.status).toBe(502);
+    expect(refused.body.error).toMatchObject({ code: "backend_error", details: { reason: "refused" } });
+    const failed = await admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`);
+    expect(failed.body).toMatchObject({ state: "revoke_failed", revoke_reason: "revoked", revoke_attempts: 1 });
+    expect(failed.body.last_error).toMatch(/refused/);
+    expect(failed.body.next_retry_at).not.toBeNull();
+    expect(await pgRoleExists(lease.body.data.username)).toBe(true);
+    const events = await v.db.all<{ data: string }>("SELECT data FROM events WHERE event_type = 'lease.revoke_failed'");
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(events[0].data)).toMatchObject({ lease_id: lease.body.lease_id, attempt: 1, engine: "flaky" });
+    const metrics = await vault().anonymous.get("/v1/metrics");
+    expect(metrics.text).toMatch(/scaivault_lease_revocations_failed_total\{engine="flaky"\} [1-9]/);
+    expect((await admin.get("/v1/dynamic/engines/flaky/health")).body.status).toBe("unhealthy");
+
+    await proxy.start();
+    const done = await until(() => admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`), (r) => r.body.state === "revoked");
+    expect(done.body.revoke_attempts).toBeGreaterThanOrEqual(2);
+    expect(done.body.last_error).toBeNull();
+    expect(await pgRoleExists(lease.body.data.username)).toBe(false);
+  });
+
+  it("a lease that expires while the target is down ends expired once it is back", async () => {
+    const { admin } = vault();
+    const lease = await admin.post("/v1/dynamic/engines/flaky/creds/ro", { ttl: "2s" });
+    expect(lease.status).toBe(201);
+    pg.track(lease.body.data.username);
+    await proxy.stop();
+    const failed = await until(() => admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`), (r) => r.body.state === "revoke_failed");
+    expect(failed.body.revoke_reason).toBe("expired");
+    await proxy.start();
+    await until(() => admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`), (r) => r.body.state === "expired");
+    expect(await pgRoleExists(lease.body.data.username)).toBe(false);
+  });
+
+  it("a target that hangs answers 502 with reason timeout (connect and statement)", async () => {
+    const { admin } = vault();
+    proxy.mode = "hang";
+    const hung = await admin.post("/v1/dynamic/engines/flaky/creds/ro");
+    expect(hung.status).toBe(502);
+    expect(hung.body.error).toMatchObject({ code: "backend_error", details: { reason: "timeout" } });
+    const health = await admin.get("/v1/dynamic/engines/flaky/health");
+    expect(health.body).toMatchObject({ status: "unhealthy", error: { reason: "timeout" } });
+    proxy.mode = "forward";
+    await admin.post("/v1/dynamic/engines/flaky/roles", { name: "slow", creation_statements: ["SELECT pg_sleep(30)"] });
+    const slow = await admin.post("/v1/dynamic/engines/flaky/creds/slow");
+    expect(slow.status).toBe(502);
+    expect(slow.body.error).toMatchObject({ code: "backend_error", details: { reason: "timeout", statement: 1 } });
+    expect((await admin.get("/v1/dynamic/leases?engine=flaky&role=slow")).body.data).toEqual([]);
+  });
+
+  it("refuses to delete an engine with live leases unless forced, and force revokes them first", async () => {
+    const { admin } = vault();
+    const lease = await admin.post("/v1/dynamic/engines/flaky/creds/ro");
+    pg.track(lease.body.data.username);
+    const refused = await admin.delete("/v1/dynamic/engines/flaky");
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe("engine_in_use");
+    expect((await admin.delete("/v1/dynamic/engines/flaky?force=true")).status).toBe(204);
+    expect((await admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`)).body).toMatchObject({ state: "revoked", revoke_reason: "engine_deleted" });
+    expect(await pgRoleExists(lease.body.data.username)).toBe(false);
+    expect((await admin.get("/v1/dynamic/engines/flaky")).status).toBe(404);
+    const bindings = await vault().vault.db.all("SELECT id FROM policy_bindings WHERE identity_id = 'dynamic:flaky'");
+    expect(bindings).toEqual([]);
+  });
+});

@@ -1,0 +1,62 @@
+/** Where and how long: the filled-in connection URL (holds the root password: never logged) and the timeouts. */
+export interface Target {
+  url: string;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+export type FailureReason = "timeout" | "refused" | "auth" | "failed";
+
+/**
+ * A target system failed. Carries what an operator may see — which statement, the driver's code —
+ * and never the statement text or driver message, either of which may hold a password.
+ */
+export class BackendFailure extends Error {
+  constructor(readonly reason: FailureReason, readonly statement: number | null, readonly backendCode: string | null) {
+    super(`${statement !== null ? `statement ${statement} failed` : "the target failed"} (${reason}${backendCode ? `, ${backendCode}` : ""})`);
+    this.name = "BackendFailure";
+  }
+}
+
+/** What a role asks a database plugin to do, the statements already rendered and split. */
+export interface DatabasePlugin {
+  readonly name: "postgresql" | "mysql" | "redis";
+  /** Opens a connection and runs a trivial command (engine create, PATCH, health). */
+  test(target: Target): Promise<void>;
+  /** Creates the user: SQL plugins run `statements` (PostgreSQL in one transaction); redis sets `rules`. */
+  create(target: Target, user: { username: string; password: string; statements: string[]; rules: string[] }): Promise<void>;
+  /** Ends the user's sessions (best-effort) and removes it. Must succeed when the user is already gone. */
+  revoke(target: Target, user: { username: string; statements: string[] }): Promise<void>;
+  /** Runs renew statements (may be none). */
+  renew(target: Target, statements: string[]): Promise<void>;
+  /** Sets a new password for the root user the target URL logs in as. */
+  rotateRoot(target: Target, rootUsername: string, newPassword: string): Promise<void>;
+}
+
+/** Classifies a driver error by its code (never its message). */
+export function classify(error: unknown, statement: number | null): BackendFailure {
+  if (error instanceof BackendFailure) return error;
+  const e = error as { code?: unknown; errno?: unknown; message?: unknown };
+  const code = typeof e?.code === "string" ? e.code : typeof e?.errno === "number" ? String(e.errno) : null;
+  const text = typeof e?.message === "string" ? e.message : "";
+  // Messages are read only to tell a timeout apart (drivers give it no code); they are never passed on.
+  if (code === "ETIMEDOUT" || code === "57014" || /timeout|timed out/i.test(text)) return new BackendFailure("timeout", statement, code);
+  if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH" || code === "ENOTFOUND" || code === "EPIPE") return new BackendFailure("refused", statement, code);
+  if (code === "28P01" || code === "28000" || code === "ER_ACCESS_DENIED_ERROR" || code === "1045" || /WRONGPASS|NOAUTH/.test(text)) return new BackendFailure("auth", statement, code ?? "WRONGPASS");
+  return new BackendFailure("failed", statement, code);
+}
+
+/** Races `work` against a timer: some drivers' own timeouts do not cover every phase. */
+export async function within<T>(ms: number, work: Promise<T>, statement: number | null = null): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new BackendFailure("timeout", statement, null)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
