@@ -118,6 +118,7 @@ export class AuditRecorder {
       extra.status = status;
     }
     if (principal?.tokenId) extra.token_id_hmac = this.tokenIdHmac(principal.tokenId);
+    if (ctx.via) extra.via = ctx.via;
     return {
       partnerId: ctx.tenant?.partnerId ?? principal?.partnerId ?? this.unauthenticatedPartnerId,
       tenantId: ctx.tenant?.tenantId ?? null,

@@ -64,6 +64,12 @@ export interface VaultConfig {
     /** How often secrets changed by a metadata PATCH are brought in step with their schedules. */
     reconcileMs: number;
   };
+  /** The admin console at /ui (src/console). */
+  ui: {
+    enabled: boolean;
+    sessionIdleMs: number;
+    sessionMaxMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -250,6 +256,12 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       schedulerEnabled: env.SCAIVAULT_SCHEDULER === undefined || env.SCAIVAULT_SCHEDULER === "" ? true : bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER),
       pollMs: durationMs("SCAIVAULT_SCHEDULER_POLL", env.SCAIVAULT_SCHEDULER_POLL, 1000) || 1000,
       reconcileMs: durationMs("SCAIVAULT_SCHEDULER_RECONCILE", env.SCAIVAULT_SCHEDULER_RECONCILE, 5000) || 5000,
+    },
+    // --- console (src/console)
+    ui: {
+      enabled: env.SCAIVAULT_UI === undefined || env.SCAIVAULT_UI === "" ? true : bool("SCAIVAULT_UI", env.SCAIVAULT_UI),
+      sessionIdleMs: durationMs("SCAIVAULT_UI_SESSION_IDLE", env.SCAIVAULT_UI_SESSION_IDLE, 30 * 60_000) || 30 * 60_000,
+      sessionMaxMs: durationMs("SCAIVAULT_UI_SESSION_MAX", env.SCAIVAULT_UI_SESSION_MAX, 12 * 3_600_000) || 12 * 3_600_000,
     },
   };
 }

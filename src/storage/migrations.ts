@@ -1,5 +1,6 @@
 import { accessMigrations } from "../access/migrations.js";
 import { auditMigrations } from "../audit/migrations.js";
+import { consoleMigrations } from "../console/migrations.js";
 import { cryptoMigrations } from "../crypto/migrations.js";
 import { eventMigrations } from "../events/migrations.js";
 import { rotationMigrations } from "../rotation/migrations.js";
@@ -16,4 +17,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...eventMigrations,
   ...secretMigrations,
   ...rotationMigrations,
+  ...consoleMigrations,
 ];
