@@ -77,12 +77,13 @@ function Verify() {
 function Exports() {
   const list = useLoad(() => get("/v1/audit/exports?limit=20"), []);
   const [format, setFormat] = useState("jsonl");
+  const [directory, setDirectory] = useState("console");
   const [error, setError] = useState<unknown>(null);
   const start = async () => {
     setError(null);
     try {
       const now = new Date();
-      const answer = await post("/v1/audit/export", { from: new Date(now.getTime() - 86_400_000).toISOString(), to: now.toISOString(), format, destination: { type: "file" } });
+      const answer = await post("/v1/audit/export", { from: new Date(now.getTime() - 86_400_000).toISOString(), to: now.toISOString(), format, destination: { type: "file", path: directory } });
       announce(`Export ${answer.export_id} ${answer.status}`);
       list.reload();
     } catch (caught) {
@@ -99,6 +100,9 @@ function Exports() {
           <option value="jsonl">jsonl</option>
           <option value="csv">csv</option>
         </select>
+      </label>
+      <label>
+        Directory (under the export root) <input value={directory} onInput={(e) => setDirectory((e.target as HTMLInputElement).value)} />
       </label>{" "}
       <button type="button" onClick={() => void start()} disabled={!!missing("audit:export")} title={missing("audit:export")}>
         Export the last 24 hours

@@ -49,7 +49,7 @@ function WebhookDetail({ id }: { id: string }) {
         <select value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
           <option value="">any</option>
           <option value="pending">pending</option>
-          <option value="delivered">delivered</option>
+          <option value="success">success</option>
           <option value="failed">failed</option>
         </select>
       </label>{" "}
