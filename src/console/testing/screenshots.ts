@@ -43,8 +43,9 @@ async function main(): Promise<void> {
   try {
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     await page.setViewportSize({ width: 1280, height: 800 });
-    const shot = async (name: string) => {
-      await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+    // Full pages, except long lists (audit), which keep to the first screen so the PNGs stay small.
+    const shot = async (name: string, fullPage = true) => {
+      await page.screenshot({ path: join(OUT, `${name}.png`), fullPage });
       console.log(`docs/screenshots/${name}.png`);
     };
     await page.goto(`${base}/ui/login`);
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     await page.goto(`${base}/ui/audit`);
     await page.getByRole("button", { name: "Verify chain" }).click();
     await page.getByTestId("verify-result").waitFor();
-    await shot("audit");
+    await shot("audit", false);
     await page.goto(`${base}/ui/access/tokens`);
     await page.getByRole("heading", { level: 1, name: "Personal tokens" }).waitFor();
     await page.locator("tbody tr").first().waitFor();
