@@ -185,6 +185,16 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     await dialog.getByRole("button", { name: "Create" }).click();
     await page.getByRole("heading", { level: 2, name: "ui/made/here" }).waitFor();
     expect((await vault.admin.get("/v1/secrets/ui/made/here")).body.data).toEqual({ token: "abc" });
+    // Metadata without a new version (PATCH).
+    await page.getByRole("button", { name: "Edit metadata" }).click();
+    const meta = page.getByRole("dialog", { name: "Metadata of ui/made/here" });
+    await meta.getByLabel("Description").fill("made in the console");
+    await meta.getByLabel("Owner").fill("team-ui");
+    await meta.getByRole("button", { name: "Save" }).click();
+    await page.getByText("made in the console").waitFor();
+    const after = await vault.admin.get("/v1/secrets/ui/made/here/metadata");
+    expect(after.body.version).toBe(1);
+    expect(after.body.metadata).toMatchObject({ description: "made in the console", owner: "team-ui" });
   });
 
   it("policy editor shows the API's errors on their fields; the simulator answers as inputs change", async () => {
@@ -310,6 +320,23 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     expect((await axeViolations(page)).some((line) => line.startsWith("image-alt"))).toBe(true);
   });
 
+  it("a partner admin switches tenants: calls then go to /v1/t/{tenant}/…, and back", async () => {
+    await goto("/ui/tenants", "Tenants");
+    await page.getByLabel("Name").fill("Acme");
+    await page.getByRole("button", { name: "Create" }).click();
+    const switchTo = page.getByRole("button", { name: "Switch to Acme" });
+    await switchTo.waitFor();
+    await switchTo.click();
+    const tenantId = await page.getByRole("combobox", { name: "Tenant" }).inputValue();
+    expect(tenantId).toMatch(/^tnt_/);
+    expect(tenantId).not.toBe("tnt_default");
+    const [request] = await Promise.all([page.waitForRequest((r) => r.url().includes("/v1/t/") && r.url().includes("/secrets")), page.getByRole("link", { name: "Secrets" }).click()]);
+    expect(new URL(request.url()).pathname).toBe(`/v1/t/${tenantId}/secrets`);
+    await page.getByText("No secrets yet.").waitFor();
+    await page.getByRole("combobox", { name: "Tenant" }).selectOption("tnt_default");
+    await page.getByRole("tree", { name: "Secrets" }).getByRole("treeitem", { name: /app/ }).first().waitFor();
+  });
+
   it("a cookie-only write without X-CSRF-Token is refused from the page itself; no CSP violation anywhere", async () => {
     await goto("/ui/secrets", "Secrets");
     const answer = await page.evaluate(async () => {
@@ -336,5 +363,23 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     const after = await page.evaluate(async () => (await fetch("/v1/ui/session")).status);
     expect(after).toBe(401);
     expect((await audit("action=ui_logout")).length).toBe(1);
+  });
+
+  it("a narrower session is offered only its own scopes and sees actions it lacks disabled with the reason", async () => {
+    const issued = await vault.admin.post("/v1/auth/tokens", { identity_id: "user:reader@example.com", identity_type: "user", scopes: ["secrets:read", "secrets:list"], expires_in: "1h" });
+    expect(issued.status).toBe(201);
+    await page.goto(`${vault.baseUrl}/ui/login`);
+    await page.getByLabel("Token").fill(issued.body.token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { level: 1, name: "Secrets" }).waitFor();
+    const create = page.getByRole("button", { name: "Create" });
+    expect(await create.isDisabled()).toBe(true);
+    expect(await create.getAttribute("title")).toBe("Needs the secrets:write scope");
+    await page.getByRole("link", { name: "Personal tokens" }).click();
+    await page.getByRole("heading", { level: 1, name: "Personal tokens" }).waitFor();
+    const offered = await page.getByRole("group", { name: /Scopes/ }).getByRole("checkbox").evaluateAll((boxes) => boxes.map((b) => b.parentElement?.textContent?.trim()));
+    expect(offered).toEqual(["secrets:list", "secrets:read"]);
+    await axeCheck("tokens, narrow session");
+    expect(axeFindings["tokens, narrow session"]).toEqual([]);
   });
 });

@@ -51,7 +51,7 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: ConsoleSes
     async (request, reply) => {
       let session;
       try {
-        session = await sessions.create(request.body.token, reply);
+        session = await sessions.create(request, request.body.token, reply);
       } catch (error) {
         // A wrong token is charged to the source IP like any failed authentication.
         await limits?.chargeFailedAuth(request, reply, error);

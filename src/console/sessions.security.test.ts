@@ -52,6 +52,11 @@ describeEachBackend("console: sign-in sessions, cookie + CSRF in the pipeline", 
     expect(answer.body).toMatchObject({ identity_id: adminId, tenant_id: "tnt_default", partner_id: "ptn_default" });
     expect(answer.body.csrf_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(answer.body.scopes).toContain("admin");
+    // Login CSRF: a sign-in posted from another site is refused before the token is even checked.
+    const crossSite = await call(vault(), "POST", "/v1/ui/session", { "sec-fetch-site": "cross-site", origin: "https://evil.example" }, { token: vault().adminToken });
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.body.error.details.reason).toBe("csrf");
+    expect(crossSite.headers.get("set-cookie")).toBeNull();
     const bad = await call(vault(), "POST", "/v1/ui/session", {}, { token: "skt_" + "x".repeat(43) });
     expect(bad.status).toBe(401);
     expect(bad.body.error.code).toBe("token_invalid");
@@ -131,9 +136,34 @@ describeEachBackend("console: sign-in sessions, cookie + CSRF in the pipeline", 
   });
 });
 
-describeEachBackend("console: idle timeout and SCAIVAULT_UI=false", (backend) => {
+describeEachBackend("console: timeouts, TLS cookie, SCAIVAULT_UI=false", (backend) => {
   const idle = useVault(backend, { env: { SCAIVAULT_UI_SESSION_IDLE: "1s" } });
   const off = useVault(backend, { env: { SCAIVAULT_UI: "false" } });
+  const behindTls = useVault(backend, { env: { BASE_URL: "https://vault.example.com", SCAIVAULT_UI_SESSION_MAX: "1h" } });
+
+  it("behind TLS (BASE_URL https) the cookie is __Host- and Secure, and only BASE_URL's origin is accepted", async () => {
+    const answer = await call(behindTls(), "POST", "/v1/ui/session", {}, { token: behindTls().adminToken });
+    expect(answer.headers.get("set-cookie")).toMatch(/^__Host-scaivault_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Secure$/);
+    const cookie = (answer.headers.get("set-cookie") ?? "").split(";")[0];
+    const csrf = answer.body.csrf_token;
+    // Never past SCAIVAULT_UI_SESSION_MAX.
+    expect(Date.parse(answer.body.expires_at) - Date.now()).toBeLessThanOrEqual(3_600_000);
+    expect((await call(behindTls(), "GET", "/v1/auth/whoami", { cookie, "x-csrf-token": csrf, origin: "https://vault.example.com" })).status).toBe(200);
+    const wrongOrigin = await call(behindTls(), "GET", "/v1/auth/whoami", { cookie, "x-csrf-token": csrf, origin: behindTls().baseUrl });
+    expect(wrongOrigin.body.error.details.reason).toBe("csrf");
+    // The plain name is not the session cookie here.
+    const plain = await call(behindTls(), "GET", "/v1/auth/whoami", { cookie: cookie.replace("__Host-", ""), "x-csrf-token": csrf });
+    expect(plain.body.error.code).toBe("authentication_required");
+  });
+
+  it("a session past its absolute lifetime answers 401 session_expired and its row is removed", async () => {
+    const { cookie, csrf } = await signIn(idle(), idle().adminToken);
+    await idle().vault.db.run("UPDATE ui_sessions SET expires_at = ?", [Date.now() - 1000]);
+    const after = await call(idle(), "GET", "/v1/auth/whoami", { cookie, "x-csrf-token": csrf });
+    expect(after.status).toBe(401);
+    expect(after.body.error.details.reason).toBe("session_expired");
+    expect(await idle().vault.db.all("SELECT id_hmac FROM ui_sessions WHERE expires_at < ?", [Date.now()])).toEqual([]);
+  });
 
   it("a session idle past SCAIVAULT_UI_SESSION_IDLE answers 401 session_expired", async () => {
     const { cookie, csrf } = await signIn(idle(), idle().adminToken);

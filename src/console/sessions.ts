@@ -60,7 +60,9 @@ export class ConsoleSessions {
   }
 
   /** Checks `token` as a bearer and makes a session of it; the caller sets the cookie. */
-  async create(token: string, reply: FastifyReply): Promise<SessionView & { principal: Principal }> {
+  async create(request: FastifyRequest, token: string, reply: FastifyReply): Promise<SessionView & { principal: Principal }> {
+    // Login CSRF: another site must not sign the browser in to a session of its choosing.
+    this.checkSameOrigin(request);
     const principal = await this.authenticator.authenticate(`Bearer ${token}`);
     const now = Date.now();
     const id = freshRandomBytes(32).toString("base64url");

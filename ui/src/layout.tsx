@@ -41,7 +41,8 @@ function page(path: string) {
 
 function TenantSwitcher() {
   const s = useSession();
-  const tenants = useLoad(() => (s.isPartnerAdmin ? get("/v1/identity/tenants") : Promise.resolve({ data: [] })), [s.value?.identity_id]);
+  // Reloaded on a switch too: the tenant switched to may have been created since the list was read.
+  const tenants = useLoad(() => (s.isPartnerAdmin ? get("/v1/identity/tenants?limit=100") : Promise.resolve({ data: [] })), [s.value?.identity_id, s.tenant]);
   if (!s.isPartnerAdmin) return null;
   const list: Array<{ id: string; name?: string }> = tenants.data?.data ?? tenants.data?.tenants ?? [];
   const own = s.value?.tenant_id ?? "";
@@ -49,7 +50,11 @@ function TenantSwitcher() {
     <label class="tenant">
       Tenant{" "}
       <select value={s.tenant ?? own} onChange={(e) => s.switchTenant((e.target as HTMLSelectElement).value)}>
-        {own && !list.some((t) => t.id === own) ? <option value={own}>{own}</option> : null}
+        {[own, s.tenant ?? ""].filter((id, i, all) => id && all.indexOf(id) === i && !list.some((t) => t.id === id)).map((id) => (
+          <option key={id} value={id}>
+            {id}
+          </option>
+        ))}
         {list.map((t) => (
           <option key={t.id} value={t.id}>
             {t.name ? `${t.name} (${t.id})` : t.id}

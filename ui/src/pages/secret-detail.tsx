@@ -6,6 +6,7 @@ import { ErrorBox } from "../components/error";
 import { announce } from "../components/live";
 import { Facts, missing, useLoad, when } from "../components/util";
 import { SecretEditor } from "./secret-edit";
+import { MetadataEditor } from "./secret-metadata";
 
 const REVEAL_MS = 60_000;
 
@@ -121,7 +122,7 @@ export function SecretDetail({ path, onChanged }: { path: string; onChanged: () 
   const versions = useLoad(() => get(secretUrl(path, "/versions")), [path, meta.data?.version]);
   const revealed = useRevealed();
   const [error, setError] = useState<unknown>(null);
-  const [dialog, setDialog] = useState<null | "delete" | "edit">(null);
+  const [dialog, setDialog] = useState<null | "delete" | "edit" | "metadata">(null);
   const [editData, setEditData] = useState<Record<string, unknown> | null>(null);
 
   const act = async (work: () => Promise<void>) => {
@@ -209,6 +210,9 @@ export function SecretDetail({ path, onChanged }: { path: string; onChanged: () 
         <button type="button" onClick={() => void edit()} disabled={!!missing("secrets:write")} title={missing("secrets:write")}>
           Edit
         </button>
+        <button type="button" onClick={() => setDialog("metadata")} disabled={!!missing("secrets:write")} title={missing("secrets:write")}>
+          Edit metadata
+        </button>
         <button type="button" onClick={() => setDialog("delete")} disabled={!!missing("secrets:delete")} title={missing("secrets:delete")}>
           Delete
         </button>
@@ -257,6 +261,17 @@ export function SecretDetail({ path, onChanged }: { path: string; onChanged: () 
             revealed.hide();
             meta.reload();
             onChanged();
+          }}
+        />
+      ) : null}
+      {dialog === "metadata" ? (
+        <MetadataEditor
+          path={path}
+          metadata={m.metadata}
+          onClose={() => setDialog(null)}
+          onSaved={() => {
+            setDialog(null);
+            meta.reload();
           }}
         />
       ) : null}

@@ -52,6 +52,27 @@ function SecretTree({ filterPrefix, tag, selected }: { filterPrefix: string; tag
     );
   }, [base, tag]);
 
+  // Opening a deep link shows the secret's place in the tree: its ancestors are expanded once.
+  useEffect(() => {
+    if (!loaded || !selected) return;
+    const segments = selected.split("/");
+    const ancestors = segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join("/"));
+    if (ancestors.every((path) => expanded.has(path))) return;
+    let live = true;
+    (async () => {
+      const next = new Map(children);
+      for (const [depth, path] of ancestors.entries()) {
+        if (!next.has(path)) next.set(path, levelOf(`${path}/`, await listPaths(`${path}/`, tag), depth + 1));
+      }
+      if (!live) return;
+      setChildren(next);
+      setExpanded((old) => new Set([...old, ...ancestors]));
+    })().catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [loaded, selected]);
+
   const rows = visibleRows(roots, children, expanded);
   useEffect(() => {
     if (focusPending.current) {
