@@ -12,6 +12,7 @@ import { buildVault } from "../../app.js";
 import { loadConfig } from "../../config/config.js";
 import { chromiumPath, ensureConsoleBuilt, launchBrowser } from "./browser.js";
 
+let finished = false;
 const OUT = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
 
 async function main(): Promise<void> {
@@ -56,8 +57,8 @@ async function main(): Promise<void> {
     await page.getByRole("tree").waitFor();
     await page.goto(`${base}/ui/secrets/app/db/password`);
     await page.getByRole("heading", { level: 2, name: "app/db/password" }).waitFor();
-    await page.getByRole("treeitem", { name: /app/ }).first().click();
-    await page.getByRole("treeitem", { name: /db/ }).waitFor();
+    // The tree opens to the deep-linked secret by itself.
+    await page.getByRole("treeitem", { name: /password/ }).waitFor();
     await shot("secret");
     await page.goto(`${base}/ui/policies/${policy.id}`);
     await page.getByRole("heading", { level: 2, name: /app-readers/ }).waitFor();
@@ -74,6 +75,12 @@ async function main(): Promise<void> {
     await page.getByRole("heading", { level: 1, name: "Personal tokens" }).waitFor();
     await page.locator("tbody tr").first().waitFor();
     await shot("tokens");
+    // Every PNG is written; the throwaway vault's close below is best-effort.
+    finished = true;
+  } catch (error) {
+    // Reported before cleanup: a close that never settles would otherwise swallow it.
+    console.error(error);
+    process.exitCode = 1;
   } finally {
     await browser.close();
     await vault.close();
@@ -81,7 +88,16 @@ async function main(): Promise<void> {
   }
 }
 
+// If the browser goes away mid-run, pending awaits never settle and Node would exit 0 silently.
+process.on("beforeExit", () => {
+  if (!finished) {
+    console.error("screenshots: stopped before finishing (did Chromium exit?)");
+    process.exitCode = 1;
+  }
+});
+
 main().catch((error) => {
+  finished = true;
   console.error(error);
   process.exitCode = 1;
 });
