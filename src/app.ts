@@ -17,6 +17,7 @@ import { buildAuditTrail } from "./audit/module.js";
 import type { VaultConfig } from "./config/config.js";
 import { Keyring } from "./crypto/keyring.js";
 import { LocalRootKey, loadLocalRootKey } from "./crypto/root-key.js";
+import { createConsole } from "./console/module.js";
 import { createEvents } from "./events/module.js";
 import { EventOutbox } from "./events/outbox.js";
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from "./http/error-handler.js";
@@ -138,7 +139,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
 
   installErrorHandling(app);
   const ops = await createOperations(config, metrics, app.log);
-  installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy), audit, limits: ops });
+  const consoleUi = await createConsole({ db, config, keyring, authenticator, limits: ops });
+  installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy), audit, limits: ops, sessions: consoleUi.sessions });
   ops.install(app);
   registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });
   registerOpsRoutes(app, { db, keyring, ops });
@@ -159,6 +161,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
+  consoleUi.register(app);
 
   return {
     app,

@@ -21,4 +21,9 @@ export class Authenticator {
     if (bearer.split(".").length === 3 && this.jwt) return this.jwt.verify(bearer);
     throw new VaultError("token_invalid", "The token is not valid");
   }
+
+  // --- console sessions (src/console): a session re-checks its vault token by id on every request.
+  async authenticateTokenId(tokenId: string): Promise<Principal> {
+    return this.vaultTokens.authenticateById(tokenId);
+  }
 }

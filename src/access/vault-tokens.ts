@@ -97,7 +97,17 @@ export class VaultTokens {
 
   async authenticate(bearer: string, now = Date.now()): Promise<Principal> {
     if (!TOKEN_SHAPE.test(bearer)) throw new VaultError("token_invalid", "The token is not valid");
-    const presented = await this.hash(bearer);
+    return this.authenticateHash(await this.hash(bearer), now);
+  }
+
+  /** Console sessions (src/console) keep a token's id, never the token: the same checks, found by id. */
+  async authenticateById(id: string, now = Date.now()): Promise<Principal> {
+    const record = await this.store.findById(id);
+    if (!record) throw new VaultError("token_invalid", "The token is not valid");
+    return this.authenticateHash(record.tokenHash, now);
+  }
+
+  private async authenticateHash(presented: string, now: number): Promise<Principal> {
     const { record, epoch } = await this.lookup(presented);
     // The lookup is by keyed hash; the final comparison is constant-time all the same.
     if (!record || !timingSafeEqual(Buffer.from(record.tokenHash, "hex"), Buffer.from(presented, "hex"))) {

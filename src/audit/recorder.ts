@@ -119,6 +119,7 @@ export class AuditRecorder {
     }
     if (principal?.tokenId) extra.token_id_hmac = this.tokenIdHmac(principal.tokenId);
     if (ctx.mcpTool) extra.mcp_tool = ctx.mcpTool;
+    if (ctx.via) extra.via = ctx.via;
     return {
       partnerId: ctx.tenant?.partnerId ?? principal?.partnerId ?? this.unauthenticatedPartnerId,
       tenantId: ctx.tenant?.tenantId ?? null,

@@ -91,6 +91,12 @@ export interface VaultConfig {
     /** Delays before each retry of a failed revocation; the last repeats (SCAIVAULT_LEASE_RETRY_SCHEDULE). */
     retryScheduleMs: number[];
   };
+  /** The admin console at /ui (src/console). */
+  ui: {
+    enabled: boolean;
+    sessionIdleMs: number;
+    sessionMaxMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -304,6 +310,12 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     dynamic: {
       pollMs: durationMs("SCAIVAULT_LEASE_POLL", env.SCAIVAULT_LEASE_POLL, 1000) || 1000,
       retryScheduleMs: durationListMs("SCAIVAULT_LEASE_RETRY_SCHEDULE", env.SCAIVAULT_LEASE_RETRY_SCHEDULE, [5e3, 3e4, 12e4, 6e5, 18e5, 36e5]),
+    },
+    // --- console (src/console)
+    ui: {
+      enabled: env.SCAIVAULT_UI === undefined || env.SCAIVAULT_UI === "" ? true : bool("SCAIVAULT_UI", env.SCAIVAULT_UI),
+      sessionIdleMs: durationMs("SCAIVAULT_UI_SESSION_IDLE", env.SCAIVAULT_UI_SESSION_IDLE, 30 * 60_000) || 30 * 60_000,
+      sessionMaxMs: durationMs("SCAIVAULT_UI_SESSION_MAX", env.SCAIVAULT_UI_SESSION_MAX, 12 * 3_600_000) || 12 * 3_600_000,
     },
   };
 }

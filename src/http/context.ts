@@ -45,6 +45,8 @@ export interface RequestContext {
   /** The error code the response carries, set where errors are rendered. */
   errorCode: string | null;
   audit: AuditDraft;
+  /** "console" when the request was authenticated by a console session cookie (recorded in `extra_data.via`). */
+  via?: "console";
 }
 
 /** What a service sees: a request that passed authentication and tenant resolution. */

@@ -41,11 +41,19 @@ export interface RequestLimits {
   chargeFailedAuth(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void>;
 }
 
+/** Console cookie sessions (src/console): used only when a request sends no Authorization header. */
+export interface CookieSessions {
+  presented(request: FastifyRequest): boolean;
+  /** Checks CSRF and origin, then the session's stored credential; throws the contract's errors. */
+  authenticate(request: FastifyRequest): Promise<{ principal: Principal }>;
+}
+
 export interface PipelineDeps {
   authenticator: Authenticator;
   tenants: TenantResolver;
   audit: AuditRecorder;
   limits?: RequestLimits;
+  sessions?: CookieSessions;
 }
 
 /**
@@ -80,7 +88,13 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
     if (policy.auth === false) return;
     const ctx = request.vault;
     try {
-      ctx.principal = await deps.authenticator.authenticate(request.headers.authorization);
+      // --- console sessions: the cookie stands in for a bearer only when Authorization is absent.
+      if (deps.sessions && request.headers.authorization === undefined && deps.sessions.presented(request)) {
+        ctx.via = "console";
+        ctx.principal = (await deps.sessions.authenticate(request)).principal;
+      } else {
+        ctx.principal = await deps.authenticator.authenticate(request.headers.authorization);
+      }
     } catch (error) {
       await deps.limits?.chargeFailedAuth(request, reply, error);
       throw error;

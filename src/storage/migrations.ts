@@ -1,5 +1,6 @@
 import { accessMigrations } from "../access/migrations.js";
 import { auditMigrations } from "../audit/migrations.js";
+import { consoleMigrations } from "../console/migrations.js";
 import { cryptoMigrations } from "../crypto/migrations.js";
 import { dynamicMigrations } from "../dynamic/migrations.js";
 import { eventMigrations } from "../events/migrations.js";
@@ -18,4 +19,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...secretMigrations,
   ...rotationMigrations,
   ...dynamicMigrations,
+  ...consoleMigrations,
 ];

@@ -1,0 +1,34 @@
+import { render } from "preact";
+import { LocationProvider, useLocation } from "preact-iso";
+import { useEffect } from "preact/hooks";
+import { whenSignedOut } from "./api";
+import { LiveRegion } from "./components/live";
+import { Layout } from "./layout";
+import { LoginPage } from "./pages/login";
+import { session, useSession } from "./session";
+import "./styles.css";
+
+whenSignedOut(() => session.set(null));
+
+function App() {
+  const s = useSession();
+  const { path, route } = useLocation();
+  useEffect(() => {
+    if (!s.checked) void s.recover();
+  }, []);
+  useEffect(() => {
+    if (!s.checked) return;
+    if (!s.value && path !== "/ui/login") route("/ui/login", true);
+    if (s.value && (path === "/ui/login" || path === "/ui/" || path === "/ui")) route("/ui/secrets", true);
+  }, [s.checked, s.value, path]);
+  if (!s.checked) return <p class="loading">Loading…</p>;
+  return s.value ? <Layout path={path} /> : <LoginPage />;
+}
+
+render(
+  <LocationProvider>
+    <App />
+    <LiveRegion />
+  </LocationProvider>,
+  document.getElementById("app")!,
+);

@@ -1,0 +1,70 @@
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, del, get, post, setCsrf, setTenant, type SessionInfo } from "./api";
+
+type Listener = () => void;
+
+/** The signed-in session: identity, scopes, CSRF token (memory only) and the chosen tenant. */
+class SessionStore {
+  value: SessionInfo | null = null;
+  tenant: string | null = null;
+  checked = false;
+  private listeners = new Set<Listener>();
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  set(info: SessionInfo | null): void {
+    this.value = info;
+    this.checked = true;
+    setCsrf(info?.csrf_token ?? null);
+    if (!info) this.switchTenant(null);
+    this.emit();
+  }
+
+  switchTenant(id: string | null): void {
+    this.tenant = id && id !== this.value?.tenant_id ? id : null;
+    setTenant(this.tenant);
+    this.emit();
+  }
+
+  /** After a reload the cookie may still be valid: recover the CSRF token from it. */
+  async recover(): Promise<void> {
+    try {
+      this.set(await get<SessionInfo>("/v1/ui/session"));
+    } catch {
+      this.set(null);
+    }
+  }
+
+  async signIn(token: string): Promise<void> {
+    this.set(await post<SessionInfo>("/v1/ui/session", { token }));
+  }
+
+  async signOut(): Promise<void> {
+    try {
+      await del("/v1/ui/session");
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+    }
+    this.set(null);
+  }
+
+  get isPartnerAdmin(): boolean {
+    const roles = this.value?.roles ?? [];
+    return roles.includes("partner_admin") || roles.includes("super_admin");
+  }
+}
+
+export const session = new SessionStore();
+
+export function useSession(): SessionStore {
+  const [, setTick] = useState(0);
+  useEffect(() => session.subscribe(() => setTick((t) => t + 1)), []);
+  return session;
+}
