@@ -1,5 +1,5 @@
 export { ScaiVaultClient } from "./client.js";
-export type { ClientOptions, RetryOptions } from "./transport.js";
+export type { ClientOptions, RequestSpec, RetryOptions } from "./transport.js";
 export type { WriteOptions } from "./secrets.js";
 export type { StreamHandlers } from "./stream.js";
 export { verifyWebhookSignature, type SignatureScheme, type VerifyOptions } from "./webhooks.js";
