@@ -1,4 +1,5 @@
 export { ScaiVaultClient } from "./client.js";
+export { Transport } from "./transport.js";
 export type { ClientOptions, RequestSpec, RetryOptions } from "./transport.js";
 export type { WriteOptions } from "./secrets.js";
 export type { StreamHandlers } from "./stream.js";
