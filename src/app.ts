@@ -37,6 +37,7 @@ import { openDatabase } from "./storage/open.js";
 import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes } from "./ops/index.js";
 import { registerDocumentedMetrics, timedRootKey } from "./ops/documented-metrics.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
+import { finishDocument, transformRoute } from "./system/openapi.js";
 import { bootstrap, DEFAULT_PARTNER_ID } from "./tenancy/bootstrap.js";
 import { TenantResolver } from "./tenancy/resolver.js";
 import { TenancyStore } from "./tenancy/store.js";
@@ -128,13 +129,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
-    transform: ({ schema, url, route }) => {
-      const docPath = (route.config as { docPath?: string } | undefined)?.docPath;
-      if (!docPath) return { schema, url };
-      // Wildcard routes document their `{path}`, which may span several segments.
-      const params = docPath.includes("{path}") ? { type: "object", properties: { path: { type: "string", description: "the secret path, slashes included (not encoded)" } }, required: ["path"] } : undefined;
-      return { schema: params ? { ...schema, params } : schema, url: docPath };
-    },
+    // cli: lint-clean document (servers, operationIds, error envelope, no `*` parameter): src/system/openapi.ts
+    transform: transformRoute as never,
+    transformObject: (document) => finishDocument((document as { openapiObject: object }).openapiObject as never, config.baseUrl) as never,
   });
 
   installErrorHandling(app);

@@ -4,7 +4,10 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll } from "vitest";
+import { beforeAll, vi } from "vitest";
+
+// Each CLI call is a fresh node process: on a loaded 2-core machine a dozen of them outlast the default timeout.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 
 /** The built binary, run as a user would: `npm ci` builds it (dist/cli/main.js, the package's bin). */
 export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../dist/cli/main.js");

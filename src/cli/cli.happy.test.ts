@@ -13,7 +13,9 @@ describeEachBackend("scaivault CLI (the built binary)", (backend) => {
   it("prints help and version with exit code 0", async () => {
     const help = await cli(["--help"], { HOME: home() });
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain("read <path> [--version N|previous] [--field NAME] [--json]");
+    expect(help.stdout).toMatch(/secrets +read, write, list/);
+    const readHelp = await cli(["secrets", "read", "--help"], { HOME: home() });
+    expect([readHelp.code, readHelp.stdout]).toEqual([0, expect.stringContaining("Usage: scaivault secrets read <path> [--version N|previous] [--field NAME]")]);
     const version = await cli(["--version"], { HOME: home() });
     expect([version.code, version.stdout]).toEqual([0, "scaivault 0.1.0\n"]);
   });

@@ -9,9 +9,10 @@ export interface CliConfig {
   token?: string;
   tenant_id?: string;
   partner_id?: string;
+  ca_cert?: string;
 }
 
-export const CONFIG_KEYS = ["base_url", "token", "tenant_id", "partner_id"] as const;
+export const CONFIG_KEYS = ["base_url", "token", "tenant_id", "partner_id", "ca_cert"] as const;
 export const DEFAULT_BASE_URL = "http://127.0.0.1:8443";
 
 export function configPath(): string {
@@ -37,12 +38,14 @@ export function writeConfig(config: CliConfig): void {
 }
 
 /** Where each setting comes from, in order: flag, environment, config file, default. */
-export function resolveSettings(flags: { url?: string; token?: string; tenant?: string }): { baseUrl: string; token: string | undefined; tenantId: string | undefined; partnerId: string | undefined } {
+export function resolveSettings(flags: { url?: string; token?: string; tenant?: string; caCert?: string }): { baseUrl: string; token: string | undefined; tenantId: string | undefined; partnerId: string | undefined; caCert: string | undefined } {
   const config = readConfig();
   return {
     baseUrl: flags.url || process.env.SCAIVAULT_URL || config.base_url || DEFAULT_BASE_URL,
     token: flags.token || process.env.SCAIVAULT_TOKEN || config.token || undefined,
     tenantId: flags.tenant || process.env.SCAIVAULT_TENANT_ID || config.tenant_id || undefined,
     partnerId: process.env.SCAIVAULT_PARTNER_ID || config.partner_id || undefined,
+    // A PEM file with the CA(s) that signed the vault's certificate (a private CA).
+    caCert: flags.caCert || process.env.SCAIVAULT_CACERT || config.ca_cert || undefined,
   };
 }

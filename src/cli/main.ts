@@ -1,28 +1,16 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { ScaiVaultClient, ScaiVaultError } from "@scailabs/scaivault";
-import { Args, parseArgs, UsageError } from "./args.js";
-import { CONFIG_KEYS, configPath, readConfig, resolveSettings, writeConfig, type CliConfig } from "./config.js";
-import { manageCommand, MANAGE_HELP } from "./commands/manage.js";
-import { dynamicCommand, DYNAMIC_HELP } from "./commands/dynamic.js";
-import { secretsCommand, SECRETS_HELP } from "./commands/secrets.js";
+import { Args, GLOBAL_FLAGS, parseArgs, suggest, UsageError } from "./args.js";
+import { resolveSettings } from "./config.js";
 import type { Ctx } from "./commands/context.js";
-import { printObject, show } from "./output.js";
-import { VERSION } from "../system/routes.js";
+import { GROUPS } from "./groups.js";
+import { commandHelp, globalHelp, groupHelp } from "./help.js";
+import { outFor } from "./output.js";
+import { findCommand, flagsOf, type GroupModule } from "./registry.js";
 
-const HELP = `scaivault — the ScaiVault command line
-
-Usage: scaivault <group> <command> [args] [--json] [--base-url URL] [--token T] [--tenant ID]
-
-  config set <key> <value> | get <key> | list      keys: ${CONFIG_KEYS.join(", ")}
-  auth login --token T | logout | whoami
-${SECRETS_HELP.replace(/^/gm, "  ")}
-${MANAGE_HELP.replace(/^/gm, "  ")}
-${DYNAMIC_HELP.replace(/^/gm, "  ")}
-  server [start] | status                          run the vault here, or check one
-
-Settings: flags, then SCAIVAULT_URL / SCAIVAULT_TOKEN / SCAIVAULT_TENANT_ID / SCAIVAULT_PARTNER_ID,
-then ${"~/.scaivault/config.json"}. SCAIVAULT_DEBUG=1 prints request ids and codes in full.
-Exit codes: 0 ok, 1 general, 2 authentication, 3 authorization, 4 not found, 5 validation.`;
+/** The package's version, read rather than imported from the server's modules (which load slowly). */
+const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export const EXIT = { ok: 0, general: 1, auth: 2, authz: 3, notFound: 4, validation: 5 } as const;
 
@@ -34,80 +22,29 @@ function exitCodeFor(error: ScaiVaultError): number {
   return EXIT.general;
 }
 
-async function configCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
-  const config = readConfig();
-  const key = ctx.args.positionals[2] as keyof CliConfig | undefined;
-  const checkKey = () => {
-    if (!key || !(CONFIG_KEYS as readonly string[]).includes(key)) throw new UsageError(`config key must be one of ${CONFIG_KEYS.join(", ")}`);
-  };
-  switch (sub) {
-    case "set": {
-      checkKey();
-      const value = ctx.args.positional(3, "value");
-      writeConfig({ ...config, [key!]: value });
-      process.stdout.write(`set ${key} in ${configPath()}\n`);
-      return;
+/** The first two words that are not flags (or global flags' values), before any `--`. */
+function locate(argv: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const arg = argv[i];
+    if (arg === "--") break;
+    if (arg.startsWith("-") && arg !== "-") {
+      const name = arg === "-o" ? "output" : arg.replace(/^--?/, "");
+      if (GLOBAL_FLAGS[name] === "string") i++;
+      continue;
     }
-    case "get":
-      checkKey();
-      if (config[key!] === undefined) throw new UsageError(`${key} is not set`);
-      process.stdout.write(`${key === "token" ? "(set; not shown)" : config[key!]}\n`);
-      return;
-    case "unset":
-      checkKey();
-      delete config[key!];
-      writeConfig(config);
-      return;
-    case "list": {
-      const shown = { ...config, ...(config.token ? { token: "(set; not shown)" } : {}) };
-      return show(ctx.out, shown, () => printObject(shown as Record<string, unknown>, Object.keys(shown)));
-    }
-    default:
-      throw new UsageError("scaivault config set <key> <value> | get <key> | unset <key> | list");
+    words.push(arg);
   }
+  return words;
 }
 
-async function authCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
-  switch (sub) {
-    case "login": {
-      const token = ctx.args.flag("token") ?? process.env.SCAIVAULT_TOKEN;
-      if (!token) throw new UsageError("scaivault auth login --token <token>");
-      const settings = resolveSettings({ url: ctx.args.flag("base-url"), token, tenant: ctx.args.flag("tenant") });
-      // Check the token before saving it: a typo fails here with exit code 2, not on the next command.
-      const client = new ScaiVaultClient({ baseUrl: settings.baseUrl, token, retries: { maxAttempts: 1 } });
-      const me = await client.auth.whoami();
-      writeConfig({ ...readConfig(), token, ...(ctx.args.flag("base-url") ? { base_url: ctx.args.flag("base-url") } : {}) });
-      process.stdout.write(`logged in as ${String(me.identity_id)} (tenant ${String(me.tenant_id)}); token saved to ${configPath()}\n`);
-      return;
-    }
-    case "logout": {
-      const config = readConfig();
-      delete config.token;
-      writeConfig(config);
-      process.stdout.write("logged out\n");
-      return;
-    }
-    case "whoami": {
-      const me = await ctx.client().auth.whoami();
-      return show(ctx.out, me, () => printObject(me));
-    }
-    default:
-      throw new UsageError("scaivault auth login --token T | logout | whoami");
-  }
-}
+const print = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
 
-async function serverCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
-  if (sub === undefined || sub === "start") {
-    await import("../main.js");
-    return new Promise<void>(() => {});
-  }
-  if (sub === "status") {
-    const client = ctx.client();
-    const [health, ready, version] = await Promise.all([client.system.health(), client.system.ready().catch((e: unknown) => ({ status: "not_ready", error: (e as Error).message })), client.system.version()]);
-    const status = { health: health.status, ready: ready.status, version: version.version };
-    return show(ctx.out, { health, ready, version }, () => printObject(status));
-  }
-  throw new UsageError("scaivault server [start] | status");
+function groupNamed(name: string): GroupModule {
+  const group = GROUPS.find((g) => g.name === name);
+  if (group) return group;
+  const hint = suggest(name, GROUPS.map((g) => g.name));
+  throw new UsageError(`unknown command "${name}"${hint ? `; did you mean "${hint}"?` : ""} (see scaivault --help)`);
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -115,37 +52,56 @@ export async function run(argv: string[]): Promise<number> {
   try {
     // `--version` alone is the CLI's version; after a command it is an option (`secrets read p --version 2`).
     if (argv[0] === "--version" || argv[0] === "-V") {
-      process.stdout.write(`scaivault ${VERSION}\n`);
+      print(`scaivault ${VERSION}`);
       return EXIT.ok;
     }
-    const args = new Args(parseArgs(argv));
-    const [group, sub] = args.positionals;
-    if (!group || args.bool("help") || group === "help") {
-      process.stdout.write(HELP + "\n");
+    const [groupName, subWord] = locate(argv);
+    if (!groupName || groupName === "help") {
+      const globals = new Args(parseArgs(argv.filter((a) => a !== "help")));
+      const [, target, targetSub] = ["help", ...globals.positionals];
+      if (!target) return print(globalHelp(GROUPS)), EXIT.ok;
+      const group = groupNamed(target);
+      const found = targetSub !== undefined ? findCommand(group, targetSub) : null;
+      print(found ? commandHelp(group, found[0], found[1]) : groupHelp(group));
       return EXIT.ok;
     }
+    const group = groupNamed(groupName);
+    const single = Object.keys(group.commands).length === 1 && group.commands[""] !== undefined;
+    const found = findCommand(group, single ? "" : subWord);
+    if (!found) {
+      const wantsHelp = subWord === undefined && new Args(parseArgs(argv, GLOBAL_FLAGS)).bool("help");
+      if (subWord === undefined && wantsHelp) return print(groupHelp(group)), EXIT.ok;
+      if (subWord === undefined) throw new UsageError(`missing command\n\n${groupHelp(group)}`);
+      const hint = suggest(subWord, Object.keys(group.commands));
+      throw new UsageError(`unknown command "${group.name} ${subWord}"${hint ? `; did you mean "${group.name} ${hint}"?` : ""} (see scaivault ${group.name} --help)`);
+    }
+    const [sub, command] = found;
+    const args = new Args(parseArgs(argv, { ...GLOBAL_FLAGS, ...flagsOf(command) }));
+    if (args.bool("help")) return print(commandHelp(group, sub, command)), EXIT.ok;
     let client: ScaiVaultClient | null = null;
     const ctx: Ctx = {
       args,
-      out: { json: args.bool("json") },
+      out: outFor(args.flag("output"), args.bool("json")),
       client() {
         if (client) return client;
-        const settings = resolveSettings({ url: args.flag("base-url"), token: args.flag("token"), tenant: args.flag("tenant") });
+        const settings = resolveSettings({ url: args.flag("base-url"), token: args.flag("token"), tenant: args.flag("tenant"), caCert: args.flag("ca-cert") });
         if (!settings.token) {
           throw new ScaiVaultError({ code: "authentication_required", status: 401, message: "no token: run `scaivault auth login --token …` or set SCAIVAULT_TOKEN" });
         }
-        client = new ScaiVaultClient({ baseUrl: settings.baseUrl, token: settings.token, tenantId: settings.tenantId });
+        let ca: string | undefined;
+        if (settings.caCert) {
+          try {
+            ca = readFileSync(settings.caCert, "utf8");
+          } catch {
+            throw new UsageError(`cannot read the CA certificate file ${settings.caCert}`);
+          }
+        }
+        client = new ScaiVaultClient({ baseUrl: settings.baseUrl, token: settings.token, tenantId: settings.tenantId, ...(ca ? { ca } : {}) });
         return client;
       },
     };
     try {
-      if (group === "secrets") await secretsCommand(ctx, sub);
-      else if (group === "config") await configCommand(ctx, sub);
-      else if (group === "auth") await authCommand(ctx, sub);
-      else if (group === "server") await serverCommand(ctx, sub);
-      else if (group === "dynamic") await dynamicCommand(ctx, sub);
-      else if (["policies", "rotation", "webhooks", "subscriptions", "audit", "tokens", "secret-policies", "tenants"].includes(group)) await manageCommand(ctx, group, sub);
-      else throw new UsageError(`unknown command "${group}"; see scaivault --help`);
+      await group.run(ctx, sub || undefined);
     } finally {
       (client as ScaiVaultClient | null)?.close();
     }

@@ -35,8 +35,17 @@ export function requireValidPath(path: string): string {
 }
 
 /**
+ * `%2F`/`%2f` read as `/` (SPEC §3), decoded exactly once, so generated OpenAPI clients (which
+ * encode the path parameter) work. Every other escape stays in place and is refused by
+ * pathProblem; `%252F` becomes nothing but itself, so it is refused too.
+ */
+export function decodeSlashes(rawPath: string): string {
+  return rawPath.replace(/%2F/gi, "/");
+}
+
+/**
  * The secret path and trailing action of a `/v1/secrets/...` URL, read from the raw URL so that
- * percent-escapes are seen (and refused) rather than silently decoded.
+ * percent-escapes are seen (and refused) rather than silently decoded — except `%2F` (decodeSlashes).
  */
 export function splitSecretUrl(rawUrl: string, base: string): { path: string; action: SecretAction | null } {
   const pathname = rawUrl.split("?")[0];
@@ -44,7 +53,7 @@ export function splitSecretUrl(rawUrl: string, base: string): { path: string; ac
   const lastSlash = rest.lastIndexOf("/");
   const last = lastSlash >= 0 ? rest.slice(lastSlash + 1) : "";
   if (lastSlash > 0 && (ACTION_WORDS as readonly string[]).includes(last)) {
-    return { path: rest.slice(0, lastSlash), action: last as SecretAction };
+    return { path: decodeSlashes(rest.slice(0, lastSlash)), action: last as SecretAction };
   }
-  return { path: rest, action: null };
+  return { path: decodeSlashes(rest), action: null };
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { Type } from "@sinclair/typebox";
 import type { Database } from "../storage/contract.js";
 import type { Keyring } from "../crypto/keyring.js";
+import { registerLanding } from "./landing.js";
 
 export const VERSION = "0.1.0";
 const API_VERSION = "v1";
@@ -69,4 +70,5 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
   }));
 
   app.get("/v1/openapi.json", { schema: { hide: true }, config: open }, async () => app.swagger());
+  registerLanding(app);
 }

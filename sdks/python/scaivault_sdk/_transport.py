@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 import urllib.error
@@ -31,7 +32,8 @@ class Transport:
     def __init__(self, base_url: str, token: Optional[str] = None, client_id: Optional[str] = None,
                  client_secret: Optional[str] = None, token_url: Optional[str] = None,
                  scopes: Optional[list[str]] = None, tenant_id: Optional[str] = None,
-                 timeout: float = 30.0, max_attempts: int = 3, max_delay: float = 30.0) -> None:
+                 timeout: float = 30.0, max_attempts: int = 3, max_delay: float = 30.0,
+                 ca_cert: Optional[str] = None, verify: bool = True) -> None:
         if not base_url:
             raise ValueError("base_url is required")
         if not token and not (client_id and client_secret):
@@ -47,6 +49,15 @@ class Transport:
         self.max_attempts = max(1, max_attempts)
         self.max_delay = max_delay
         self._lock = threading.Lock()
+        # TLS: ca_cert (a PEM file) trusts a private CA; verify=False turns checking off (development only).
+        self.ssl_context: Optional[ssl.SSLContext] = None
+        if ca_cert is not None or not verify:
+            context = ssl.create_default_context(cafile=ca_cert)
+            context.load_default_certs()  # the private CA in addition to the system's (ScaiKey is public)
+            if not verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self.ssl_context = context
         self._access_token: Optional[str] = None
         self._expires_at = 0.0
 
@@ -67,7 +78,7 @@ class Transport:
             self._token_url, data=urllib.parse.urlencode(form).encode(), method="POST",
             headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.ssl_context) as response:
                 body = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as error:
             # The client secret never appears in the message.
@@ -123,7 +134,7 @@ class Transport:
             # http.client refuses such a URL; answer as the server would for a bad path.
             raise error_for("invalid_path", "Invalid secret path: it contains whitespace or control characters", 400)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.ssl_context) as response:
                 text = response.read()
                 return json.loads(text) if text else None
         except urllib.error.HTTPError as error:

@@ -98,8 +98,10 @@ class EventStreamThread(threading.Thread):
 
     def _connect_once(self) -> None:
         url = urllib.parse.urlsplit(url_for(self._http.base_url, "/v1/events/stream"))
-        conn_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-        conn = conn_class(url.hostname or "127.0.0.1", url.port, timeout=90)
+        if url.scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(url.hostname or "127.0.0.1", url.port, timeout=90, context=self._http.ssl_context)
+        else:
+            conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=90)
         self._conn = conn
         try:
             headers = self._http.headers({"Accept": "text/event-stream"})

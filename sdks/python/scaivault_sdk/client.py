@@ -25,10 +25,11 @@ class ScaiVaultClient:
     def __init__(self, base_url: str, token: Optional[str] = None, client_id: Optional[str] = None,
                  client_secret: Optional[str] = None, *, token_url: Optional[str] = None,
                  scopes: Optional[list[str]] = None, tenant_id: Optional[str] = None, timeout: float = 30.0,
-                 max_attempts: int = 3, max_retry_delay: float = 30.0, cache_ttl: Optional[float] = None) -> None:
+                 max_attempts: int = 3, max_retry_delay: float = 30.0, cache_ttl: Optional[float] = None,
+                 ca_cert: Optional[str] = None, verify: bool = True) -> None:
         self._http = Transport(base_url, token=token, client_id=client_id, client_secret=client_secret,
                                token_url=token_url, scopes=scopes, tenant_id=tenant_id, timeout=timeout,
-                               max_attempts=max_attempts, max_delay=max_retry_delay)
+                               max_attempts=max_attempts, max_delay=max_retry_delay, ca_cert=ca_cert, verify=verify)
         self._cache = SecretCache(cache_ttl) if cache_ttl else None
         self.secrets = SecretsResource(self._http, self._cache)
         self.policies = PoliciesResource(self._http)

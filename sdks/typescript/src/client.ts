@@ -14,7 +14,7 @@ import {
 } from "./resources.js";
 import { SecretsResource } from "./secrets.js";
 import { EventStream, type StreamHandlers } from "./stream.js";
-import { Transport, type ClientOptions } from "./transport.js";
+import { Transport, type ClientOptions, type RequestSpec } from "./transport.js";
 import type { Secret } from "./types.js";
 
 /** The ScaiVault client: one instance per process, `close()` when done (stops the cache's stream). */
@@ -85,6 +85,11 @@ export class ScaiVaultClient {
       stream.close();
       this.streams.delete(stream);
     };
+  }
+
+  /** Any API call not (yet) wrapped by a resource: JSON in, JSON out, typed errors and retries. */
+  request<T = unknown>(spec: RequestSpec): Promise<T> {
+    return this.transport.request<T>(spec);
   }
 
   close(): void {

@@ -56,6 +56,8 @@ export class EventStream {
       if (this.stopped) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff);
+        // A reconnect wait never keeps a process alive on its own (e.g. a script that forgot close()).
+        (timer as { unref?: () => void }).unref?.();
         this.wake = () => {
           clearTimeout(timer);
           resolve();
@@ -70,7 +72,7 @@ export class EventStream {
     const headers = await this.http.headers({ accept: "text/event-stream" });
     const resuming = this.lastEventId;
     if (resuming) headers["last-event-id"] = resuming;
-    const response = await fetch(urlFor(this.http.baseUrl, "/v1/events/stream", this.query), { headers, signal: this.controller.signal });
+    const response = await this.http.fetch(urlFor(this.http.baseUrl, "/v1/events/stream", this.query), { headers, signal: this.controller.signal });
     if (!response.ok || !response.body) {
       await response.body?.cancel().catch(() => {});
       throw new Error(`event stream answered ${response.status}`);

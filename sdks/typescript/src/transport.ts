@@ -1,4 +1,5 @@
 import { errorFor, NetworkError, ScaiVaultError } from "./errors.js";
+import { tlsFetch } from "./tls-fetch.js";
 
 export interface RetryOptions {
   /** Total attempts including the first (default 3; 1 disables retries). */
@@ -26,6 +27,12 @@ export interface ClientOptions {
   /** Opt-in read cache: `ttl` in seconds; the event stream invalidates entries at once. */
   cache?: { ttl: number };
   userAgent?: string;
+  /** PEM CA certificate(s) for a vault whose certificate a private CA signed. */
+  ca?: string | Buffer;
+  /** false turns certificate verification off (development only; default true). */
+  verify?: boolean;
+  /** An undici Dispatcher (e.g. `new Agent({connect: {ca}})` from the undici package), passed to fetch as is. */
+  dispatcher?: unknown;
 }
 
 export interface RequestSpec {
@@ -60,6 +67,7 @@ export class Transport {
   private accessToken: string | null;
   private tokenExpiresAt = 0;
   private pendingToken: Promise<string> | null = null;
+  private readonly fetchImpl: (url: string, init: RequestInit) => Promise<Response>;
 
   constructor(readonly options: ClientOptions) {
     if (!options.baseUrl) throw new TypeError("baseUrl is required");
@@ -69,6 +77,14 @@ export class Transport {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.accessToken = options.token ?? null;
     if (options.token) this.tokenExpiresAt = Number.POSITIVE_INFINITY;
+    const custom = options.ca !== undefined || options.verify === false ? tlsFetch({ ca: options.ca, rejectUnauthorized: options.verify ?? true }) : null;
+    const dispatcher = options.dispatcher;
+    this.fetchImpl = custom ?? (dispatcher ? (url, init) => fetch(url, { ...init, dispatcher } as RequestInit) : (url, init) => fetch(url, init));
+  }
+
+  /** fetch with this client's TLS settings (CA, verification or dispatcher). */
+  fetch(url: string, init: RequestInit): Promise<Response> {
+    return this.fetchImpl(url, init);
   }
 
   /** The bearer token, fetching or refreshing a client-credentials JWT when needed. */
@@ -86,7 +102,7 @@ export class Transport {
     if (this.options.scopes?.length) form.set("scope", this.options.scopes.join(" "));
     let response: Response;
     try {
-      response = await fetch(this.options.tokenUrl ?? DEFAULT_TOKEN_URL, {
+      response = await this.fetch(this.options.tokenUrl ?? DEFAULT_TOKEN_URL, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
         body: form.toString(),
@@ -153,7 +169,7 @@ export class Transport {
     }
     let response: Response;
     try {
-      response = await fetch(urlFor(this.baseUrl, spec.path, spec.query), {
+      response = await this.fetch(urlFor(this.baseUrl, spec.path, spec.query), {
         method: spec.method,
         headers,
         body,

@@ -3,22 +3,22 @@ import { UsageError } from "../args.js";
 import { printObject, printTable, show } from "../output.js";
 import type { Ctx } from "./context.js";
 
-export const MANAGE_HELP = `scaivault policies list | get <id> | create --file F | update <id> --file F | delete <id> [--force]
+export const MANAGE_HELP = `scaivault policies list [--limit N] [--cursor C] | get <id> | create --file F | update <id> --file F | delete <id> [--force]
                    bindings <id> | bind <id> --identity ID [--identity-type T] [--expires-at TS] | unbind <id> <binding_id>
-                   test --identity ID --path P --permission read
-scaivault rotation list | get <id> | create --name N --interval 90d [--grace-period 48h] [--auto-generate] | create --file F
+                   test --identity ID --path P [--permission read]
+scaivault rotation list [--limit N] [--cursor C] | get <id> | create --name N --interval 90d [--grace-period 48h] [--warn-before 7d] [--auto-generate] [--description D] | create --file F
                    delete <id> | enable <id> | disable <id> | assign <id> <path> | unassign <id> <path>
-                   rotate <id> [path...] | history <id> [--status S] | due [--within-hours N]
+                   rotate <id> [path...] | history <id> [--status S] [--limit N] | due [--within-hours N]
 scaivault webhooks list | get <id> | create --name N --url U --secret S [--events a,b] [--scheme body|timestamped] | create --file F
-                   delete <id> | test <id> | deliveries <id> [--status S] | redeliver <id> <delivery_id>
-scaivault subscriptions list | get <id> | create --file F | delete <id> | poll <id> [--timeout N] | ack <id> <event_id>...
-scaivault audit logs [--path-prefix P] [--action A] [--identity ID] [--success true|false] [--from TS] [--to TS] [--limit N]
-                   verify | summary
+                   delete <id> | test <id> | deliveries <id> [--status S] [--limit N] | redeliver <id> <delivery_id>
+scaivault subscriptions list | get <id> | create --file F | delete <id> | poll <id> [--timeout N] [--max-events N] | ack <id> <event_id>...
+scaivault audit logs [--path-prefix P] [--action A] [--identity ID] [--success true|false] [--from TS] [--to TS] [--request-id R] [--limit N] [--cursor C]
+                   verify | summary [--from TS] [--to TS]
                    export --destination DIR [--format jsonl|csv] [--from TS] [--to TS] [--path-prefix P] [--action A] [--identity ID]
-                   exports [list] | exports get <export_id>
-scaivault secret-policies list | get <id> | delete <id> | preview <id>
-                   create --json-file F | create --name N --field NAME:GENERATOR... [--type T] [--description D]
-scaivault tenants list | create [--id ID] --name N
+                   exports [list] [--limit N] [--cursor C] | exports get <export_id>
+scaivault secret-policies list [--limit N] [--cursor C] | get <id> | delete <id> | preview <id>
+                   create --json-file F | create --file F | create --name N --field NAME:GENERATOR... [--type T] [--description D]
+scaivault tenants list [--limit N] [--cursor C] | create [--id ID] --name N
 scaivault tokens list | create --identity ID [--identity-type T] [--scopes a,b] [--expires-in 90d] [--description D] | revoke <id>`;
 
 /** `--file F` (or `-` for stdin; secret-policies also take `--json-file F`) as a JSON object. */

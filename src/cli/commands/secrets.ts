@@ -1,20 +1,40 @@
 import { readFileSync } from "node:fs";
 import { UsageError } from "../args.js";
-import { printJson, printObject, printTable, show } from "../output.js";
+import { printObject, printTable, show } from "../output.js";
 import type { Ctx } from "./context.js";
+import type { CommandSpec, GroupModule } from "../registry.js";
 
-export const SECRETS_HELP = `scaivault secrets <command>
-  read <path> [--version N|previous] [--field NAME] [--json]
-  write <path> key=value...           (value @file reads a file, - reads stdin)
-  write <path> --type json --json-file FILE   (FILE - reads stdin)
-        [--type T] [--expires-in 30d] [--max-versions N] [--cas N] [--tag T]... [--description D]
-  list [--prefix P] [--tag T] [--limit N] [--cursor C]
-  delete <path> [--hard]
-  undelete <path>
-  versions <path>
-  metadata <path>
-  rotate <path>
-  expiring [--days N] [--prefix P]`;
+const commands: Record<string, CommandSpec> = {
+  read: {
+    usage: "read <path> [--version N|previous] [--field NAME]",
+    summary: "Read a secret's current (or an older) version; -o env prints its fields as KEY=value.",
+    aliases: ["get"],
+    examples: ["scaivault secrets read app/db", "scaivault secrets read app/db --field password", "scaivault secrets read app/db --version previous -o json", "scaivault secrets read app/db -o env"],
+  },
+  write: {
+    usage: "write <path> key=value... | --type json --json-file FILE [--type T] [--expires-in 30d] [--max-versions N] [--cas N] [--tag T]... [--description D]",
+    summary: "Write a new version: key=value pairs (value @file reads a file, - reads stdin) or a JSON file (- for stdin).",
+    aliases: ["put"],
+    examples: ["scaivault secrets write app/db user=app password=s3cret", "scaivault secrets write app/tls cert=@tls.crt key=@tls.key --tag prod", "echo '{\"a\": 1}' | scaivault secrets write app/cfg --type json --json-file -"],
+  },
+  list: {
+    usage: "list [--prefix P] [--tag T] [--limit N] [--cursor C]",
+    summary: "List the secrets you may see (no values).",
+    aliases: ["ls"],
+    examples: ["scaivault secrets list --prefix app/", "scaivault secrets list --tag prod -o yaml"],
+  },
+  delete: {
+    usage: "delete <path> [--hard] [--permanent]",
+    summary: "Soft-delete (recoverable for 30 days), or destroy everything with --hard.",
+    aliases: ["rm"],
+    examples: ["scaivault secrets delete app/old", "scaivault secrets delete app/old --hard"],
+  },
+  undelete: { usage: "undelete <path>", summary: "Restore a soft-deleted secret.", examples: ["scaivault secrets undelete app/old"] },
+  versions: { usage: "versions <path>", summary: "List a secret's versions and their states.", examples: ["scaivault secrets versions app/db"] },
+  metadata: { usage: "metadata <path>", summary: "Show a secret's metadata (needs list, not read).", examples: ["scaivault secrets metadata app/db -o json"] },
+  rotate: { usage: "rotate <path>", summary: "Rotate a secret now under its rotation policy.", examples: ["scaivault secrets rotate app/db"] },
+  expiring: { usage: "expiring [--days N] [--prefix P] [--limit N]", summary: "Secrets expiring within N days (default 30).", examples: ["scaivault secrets expiring --days 7", "scaivault secrets expiring --prefix app/ -o json"] },
+};
 
 let stdinCache: string | null = null;
 function stdin(): string {
@@ -50,7 +70,7 @@ function jsonData(source: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-export async function secretsCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
+async function secretsCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
   const { args, out } = ctx;
   const path = () => args.positional(2, "secret path");
   switch (sub) {
@@ -69,7 +89,7 @@ export async function secretsCommand(ctx: Ctx, sub: string | undefined): Promise
       return show(out, secret, () => {
         process.stdout.write(`path: ${secret.path}  version: ${secret.version}  type: ${secret.secret_type}\n`);
         printTable(Object.entries(secret.data).map(([key, value]) => ({ key, value })), ["key", "value"]);
-      });
+      }, secret.data);
     }
     case "write":
     case "put": {
@@ -92,7 +112,7 @@ export async function secretsCommand(ctx: Ctx, sub: string | undefined): Promise
     case "list":
     case "ls": {
       const page = await ctx.client().secrets.list({ prefix: args.flag("prefix"), tag: args.flag("tag"), limit: args.int("limit"), cursor: args.flag("cursor") });
-      if (out.json) return printJson({ secrets: page.data, cursor: page.cursor, has_more: page.hasMore });
+      if (out.format !== "table") return show(out, { secrets: page.data, cursor: page.cursor, has_more: page.hasMore }, () => {});
       printTable(page.data.map((s) => ({ ...s, tags: s.metadata.tags })), ["path", "version", "secret_type", "tags", "updated_at", "expires_at"]);
       if (page.hasMore) process.stdout.write(`more: --cursor ${page.cursor}\n`);
       return;
@@ -126,6 +146,8 @@ export async function secretsCommand(ctx: Ctx, sub: string | undefined): Promise
       return show(out, { ...answer, data: rows }, () => printTable(rows, ["path", "version", "expires_at", "expired"]));
     }
     default:
-      throw new UsageError(sub ? `unknown command "secrets ${sub}"\n${SECRETS_HELP}` : SECRETS_HELP);
+      throw new UsageError(`unknown command "secrets ${sub ?? ""}"`);
   }
 }
+
+export const SECRETS_GROUP: GroupModule = { name: "secrets", summary: "read, write, list and manage secrets", commands, run: secretsCommand };

@@ -1,0 +1,25 @@
+/**
+ * Every command group of the CLI, in help order. To add a group: write a GroupModule (see
+ * registry.ts; or wrap an older `FOO_HELP` + `fooCommand` module with groupFromHelp) and add it here.
+ */
+import { completionGroup } from "./commands/completion.js";
+import { CORE_GROUPS } from "./commands/core.js";
+import { MANAGE_GROUPS } from "./commands/manage-groups.js";
+import { dynamicCommand, DYNAMIC_HELP } from "./commands/dynamic.js";
+import { SECRETS_GROUP } from "./commands/secrets.js";
+import { groupFromHelp, type GroupModule } from "./registry.js";
+import { WORKFLOW_GROUPS } from "./workflows/groups.js";
+
+export const GROUPS: GroupModule[] = [
+  ...CORE_GROUPS.slice(0, 2),
+  SECRETS_GROUP,
+  ...WORKFLOW_GROUPS,
+  ...MANAGE_GROUPS,
+  // Other domains' groups (identity, pki, dynamic) go here.
+  groupFromHelp("dynamic", "Dynamic credentials and their leases", DYNAMIC_HELP, dynamicCommand, {
+    creds: ["scaivault dynamic creds analytics-db readonly --ttl 1h", "scaivault dynamic creds ssh-ca ops --public-key-file ~/.ssh/id_ed25519.pub --principal ubuntu"],
+    renew: ["scaivault dynamic renew lease_abc --increment 1h"],
+  }),
+  CORE_GROUPS[2],
+  completionGroup(() => GROUPS),
+];
