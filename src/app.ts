@@ -131,7 +131,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   });
 
   installErrorHandling(app);
-  const ops = await createOperations(config, metrics, app.log);
+  const ops = await createOperations(config, metrics, app.log, { authenticate: (header) => authenticator.authenticate(header), audit });
   installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy), audit, limits: ops });
   ops.install(app);
   registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });

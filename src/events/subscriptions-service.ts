@@ -142,25 +142,30 @@ export class SubscriptionsService {
       since = event.dispatch_seq;
     }
     const deadline = Date.now() + (query.timeout ?? 30) * 1000;
+    const credential = caller.ctx.credential;
     for (;;) {
+      // A credential revoked or expired while waiting ends the poll with its 401.
+      if (credential?.aborted) throw credential.reason;
       const rows = await this.deps.deliveries.inbox(id, since, max + 1);
       if (rows.length > 0 || this.closing || Date.now() >= deadline) {
         caller.ctx.audit.extra = { subscription_id: id, events: Math.min(rows.length, max) };
         return { events: rows.slice(0, max).map(toEvent), has_more: rows.length > max };
       }
-      await this.waitForDispatch(sub.tenant_id, Math.min(deadline - Date.now(), this.deps.pollIntervalMs));
+      await this.waitForDispatch(sub.tenant_id, Math.min(deadline - Date.now(), this.deps.pollIntervalMs), credential);
     }
   }
 
   /** Resolves when this node dispatches events for the tenant, after `ms` (other nodes' events), or on shutdown. */
-  private waitForDispatch(tenantId: string, ms: number): Promise<void> {
+  private waitForDispatch(tenantId: string, ms: number, credential?: AbortSignal | null): Promise<void> {
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
         this.deps.dispatcher.signal.off("dispatched", onDispatch);
+        credential?.removeEventListener("abort", finish);
         this.closers.delete(finish);
         resolve();
       };
+      credential?.addEventListener("abort", finish, { once: true });
       const onDispatch = (tenants: string[]) => {
         if (tenants.includes(tenantId)) finish();
       };

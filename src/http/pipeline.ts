@@ -34,11 +34,15 @@ function decodeURIComponentSafe(text: string): string {
   }
 }
 
-/** Rate limits, charged right after authentication (src/ops). */
+/** Rate limits and admission (src/ops). */
 export interface RequestLimits {
+  /** Before authenticating: a source address whose failure budget is spent gets 429 without any storage work. */
+  gate?(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   charge(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void>;
   /** A failed authentication is charged to its source IP; throws rate_limited once that is spent. */
   chargeFailedAuth(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void>;
+  /** After tenant and scope: a request-concurrency slot, or a stream slot for long-lived routes. */
+  admit?(request: FastifyRequest, reply: FastifyReply): void;
 }
 
 export interface PipelineDeps {
@@ -52,6 +56,10 @@ export interface PipelineDeps {
  * The request pipeline, in the contract's order: request id → authenticate → resolve tenant →
  * scope → body shape → (schema validation, by Fastify) → handler (policy, existence) → audit
  * before the response leaves → error rendering (error-handler.ts).
+ *
+ * Authentication runs in `preParsing`, before a byte of the body is read: an unauthenticated
+ * client is answered without reading (or waiting for) its body, so slow or oversized bodies
+ * cost authenticated clients nothing, and only authenticated requests take a concurrency slot.
  */
 export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void {
   app.decorateRequest("vault", null as unknown as RequestContext);
@@ -74,10 +82,11 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
     reply.header("X-Request-ID", requestId);
   });
 
-  app.addHook("preValidation", async (request, reply) => {
+  app.addHook("preParsing", async (request, reply) => {
     const policy = request.routeOptions.config ?? {};
     if (policy.auth === false) return;
     const ctx = request.vault;
+    await deps.limits?.gate?.(request, reply);
     try {
       ctx.principal = await deps.authenticator.authenticate(request.headers.authorization);
     } catch (error) {
@@ -94,6 +103,13 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
     if (policy.scope && !scopesAllow(ctx.principal.scopes, policy.scope)) {
       throw new VaultError("insufficient_scope", `This token lacks the ${policy.scope} scope`, { details: { required_scope: policy.scope } });
     }
+    deps.limits?.admit?.(request, reply);
+  });
+
+  app.addHook("preValidation", async (request) => {
+    const policy = request.routeOptions.config ?? {};
+    if (policy.auth === false) return;
+    const ctx = request.vault;
     if (ctx.bodyInvalid || (request.routeOptions.schema?.body && !isPlainObject(request.body))) {
       throw new VaultError("invalid_request", "The request body must be a JSON object");
     }
