@@ -204,6 +204,8 @@ export class Operations {
     } finally {
       clearTimeout(force);
     }
+    // The flood counts of the last minute reach the audit trail before it drains.
+    await this.deps.flood.stop();
   }
 
   /** For readiness: present only when REDIS_URL is set. */
@@ -214,7 +216,6 @@ export class Operations {
 
   async close(): Promise<void> {
     this.deps.guard.stop();
-    await this.deps.flood.stop();
     await this.deps.limiter.close();
     if (this.deps.redis) await this.deps.redis.quit().catch(() => this.deps.redis?.disconnect());
   }
