@@ -31,7 +31,7 @@ import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
-import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes } from "./ops/index.js";
+import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes, serverTimeouts } from "./ops/index.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
 import { bootstrap, DEFAULT_PARTNER_ID } from "./tenancy/bootstrap.js";
 import { TenantResolver } from "./tenancy/resolver.js";
@@ -107,11 +107,13 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     frameworkErrors: frameworkErrorHandler as never,
     requestTimeout: config.ops.requestTimeoutMs,
     keepAliveTimeout: 5000,
-    http: { maxHeaderSize: config.ops.maxHeaderBytes },
+    // resilience: Node checks request deadlines every 30 s by default; a slow-loris client must be
+    // cut close to SCAIVAULT_REQUEST_TIMEOUT, headers included (src/ops/slow-clients.ts cuts bodies).
+    http: { maxHeaderSize: config.ops.maxHeaderBytes, ...serverTimeouts(config.ops.requestTimeoutMs) },
     clientErrorHandler,
     rewriteUrl: (req) => rewriteTenantPrefix(req as never),
     routerOptions: { constraints: { secretAction: secretActionConstraint as never } },
-    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), maxHeaderSize: config.ops.maxHeaderBytes } } : {}),
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), maxHeaderSize: config.ops.maxHeaderBytes, ...serverTimeouts(config.ops.requestTimeoutMs) } } : {}),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodyAjv : queryAjv).compile(schema as object));
 

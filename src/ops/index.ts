@@ -17,6 +17,7 @@ export { instrumentDatabase } from "./instrument.js";
 export { Operations } from "./operations.js";
 export { registerOpsRoutes } from "./routes.js";
 export { prettyStream } from "./log-format.js";
+export { serverTimeouts } from "./slow-clients.js";
 
 export interface OperationsWiring {
   /** Re-checks an open stream's credential. */
@@ -57,6 +58,6 @@ export async function createOperations(config: VaultConfig, metrics: OpsMetrics,
   flood.start();
   return new Operations({
     guard, limiter, metrics, redis, tls: config.tls !== null, shutdownTimeoutMs: config.ops.shutdownTimeoutMs,
-    streams, flood, recent: new RecentCredentials(), maxConcurrentRequests: config.ops.maxConcurrentRequests,
+    requestTimeoutMs: config.ops.requestTimeoutMs, streams, flood, recent: new RecentCredentials(), maxConcurrentRequests: config.ops.maxConcurrentRequests,
   });
 }

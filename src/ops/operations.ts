@@ -7,6 +7,7 @@ import { categoryOf } from "./categories.js";
 import { sourceKey, type FloodLog, type RecentCredentials } from "./flood.js";
 import type { LoadGuard } from "./load-guard.js";
 import type { LongLivedConnections } from "./long-lived.js";
+import { installBodyDeadline } from "./slow-clients.js";
 import type { OpsMetrics } from "./metrics.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { pingRedis } from "./redis.js";
@@ -18,6 +19,7 @@ export interface OperationsDeps {
   redis: Redis | null;
   tls: boolean;
   shutdownTimeoutMs: number;
+  requestTimeoutMs: number;
   streams: LongLivedConnections;
   flood: FloodLog;
   recent: RecentCredentials;
@@ -46,6 +48,7 @@ export class Operations {
 
   install(app: FastifyInstance): void {
     const { guard, metrics } = this.deps;
+    installBodyDeadline(app, this.deps.requestTimeoutMs);
     app.addHook("onRequest", async (request, reply) => {
       this.setSecurityHeaders(reply);
       const config = request.routeOptions.config;
