@@ -31,7 +31,7 @@ import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
-import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes, serverTimeouts } from "./ops/index.js";
+import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes, serverTimeouts, sqliteFileOf, WriteHealth } from "./ops/index.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
 import { bootstrap, DEFAULT_PARTNER_ID } from "./tenancy/bootstrap.js";
 import { TenantResolver } from "./tenancy/resolver.js";
@@ -61,7 +61,8 @@ function compilerFor(coerce: boolean): Ajv {
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
   const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards });
   const metrics = new OpsMetrics(rawDb);
-  const db = instrumentDatabase(rawDb, metrics.dbLatency);
+  const writeHealth = new WriteHealth(rawDb, sqliteFileOf(config.databaseUrl));
+  const db = instrumentDatabase(rawDb, metrics.dbLatency, (error) => writeHealth.noteWrite(error));
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);
@@ -136,7 +137,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const ops = await createOperations(config, metrics, app.log, { authenticate: (header) => authenticator.authenticate(header), audit });
   installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy), audit, limits: ops });
   ops.install(app);
-  registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });
+  registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck, writeCheck: () => writeHealth.check() });
   registerOpsRoutes(app, { db, keyring, ops });
   registerSecretRoutes(app, secrets, reader);
   registerPartnerSecretRoutes(app, secrets, reader);
@@ -159,6 +160,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     // Order matters: stop accepting and finish in-flight requests (new ones get 503), then stop
     // background workers, then close the database; Redis last.
     async close() {
+      // resilience: from the first moment of shutdown new requests get 503 draining, not after
+      // the background work below (a webhook attempt can take its whole timeout) has stopped.
+      ops.beginDrain();
       // The scheduler finishes its pass and stops before anything it writes through goes away.
       await rotation.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.

@@ -18,6 +18,7 @@ export { Operations } from "./operations.js";
 export { registerOpsRoutes } from "./routes.js";
 export { prettyStream } from "./log-format.js";
 export { serverTimeouts } from "./slow-clients.js";
+export { WriteHealth, sqliteFileOf } from "./write-health.js";
 
 export interface OperationsWiring {
   /** Re-checks an open stream's credential. */

@@ -198,6 +198,11 @@ export class Operations {
    * Stop accepting, let in-flight requests finish while new ones on open connections get 503,
    * and cut whatever is still open after the shutdown timeout.
    */
+  /** New requests are answered 503 draining from now on (what follows in shutdown may take a while). */
+  beginDrain(): void {
+    this.deps.guard.draining = true;
+  }
+
   async drain(app: FastifyInstance): Promise<void> {
     this.deps.guard.draining = true;
     const force = setTimeout(() => app.server.closeAllConnections?.(), this.deps.shutdownTimeoutMs);

@@ -20,6 +20,8 @@ export interface SystemDeps {
   keyring: Keyring;
   /** Present when REDIS_URL is set. */
   redisCheck?: () => Promise<void>;
+  /** Throws (with a short reason) when the node cannot write: full disk, read-only storage (src/ops). */
+  writeCheck?: () => Promise<void>;
 }
 
 export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): void {
@@ -36,6 +38,12 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     const checks = { database: "ok", redis: deps.redisCheck ? "ok" : "disabled", encryption: "ok" };
     try {
       await deps.db.ping();
+      try {
+        await deps.writeCheck?.();
+      } catch (error) {
+        checks.database = "error";
+        errors.database = (error as Error).message;
+      }
     } catch {
       checks.database = "error";
       errors.database = "unreachable";
