@@ -59,7 +59,10 @@ function compilerFor(coerce: boolean): Ajv {
 
 /** The composition root: every component is built and wired here, by hand. */
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
-  const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards });
+  const rawDb = openDatabase(config.databaseUrl, {
+    auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards,
+    acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs,
+  });
   const metrics = new OpsMetrics(rawDb);
   const writeHealth = new WriteHealth(rawDb, sqliteFileOf(config.databaseUrl));
   const db = instrumentDatabase(rawDb, metrics.dbLatency, (error) => writeHealth.noteWrite(error));
@@ -74,7 +77,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const authorizer = new Authorizer(policyStore);
   const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
   const authenticator = new Authenticator(vaultTokens, jwtVerifier);
-  const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl });
+  const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl,
+    databaseDeadlines: { acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs } });
   const audit = auditTrail.recorder;
   const events = new EventOutbox(db);
   const secretStore = new SecretStore(db);

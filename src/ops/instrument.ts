@@ -62,6 +62,11 @@ class TimedDatabase extends TimedQueryable implements Database {
       },
     );
   }
+  /** Background work is timed too, through its own (long-deadline) database. */
+  background(): Database {
+    const inner = this.db.background?.() ?? this.db;
+    return inner === this.db ? this : new TimedDatabase(inner, this.observe, () => {});
+  }
   migrate(migrations: readonly Migration[]): Promise<string[]> {
     return this.db.migrate(migrations);
   }
