@@ -12,6 +12,8 @@ export const SCOPES = [
   "subscriptions:write",
   "identity:read",
   "identity:admin",
+  // resilience: /v1/metrics when SCAIVAULT_METRICS_REQUIRE_TOKEN=true
+  "metrics:read",
   "admin",
 ] as const;
 

@@ -145,12 +145,36 @@ function installBodyParser(app: FastifyInstance): void {
     try {
       const text = typeof body === "string" ? body : utf8.decode(body);
       if (text.trim() === "") return done(null, undefined);
+      if (nestingExceeds(text, MAX_JSON_DEPTH)) throw new Error("nested too deeply");
       done(null, JSON.parse(text));
     } catch {
       request.vault.bodyInvalid = true;
       done(null, undefined);
     }
   });
+}
+
+/**
+ * Deeper JSON than any request needs. Parsing copes with deep nesting, but everything after it
+ * that recurses (serialising, validating, encrypting) would overflow the stack and answer 500.
+ */
+const MAX_JSON_DEPTH = 64;
+
+/** One linear pass: the bracket depth outside strings. */
+function nestingExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > limit) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -59,6 +59,6 @@ export async function createOperations(config: VaultConfig, metrics: OpsMetrics,
   flood.start();
   return new Operations({
     guard, limiter, metrics, redis, tls: config.tls !== null, shutdownTimeoutMs: config.ops.shutdownTimeoutMs,
-    requestTimeoutMs: config.ops.requestTimeoutMs, streams, flood, recent: new RecentCredentials(), maxConcurrentRequests: config.ops.maxConcurrentRequests,
+    requestTimeoutMs: config.ops.requestTimeoutMs, metricsRequireToken: config.resilience.metricsRequireToken, streams, flood, recent: new RecentCredentials(), maxConcurrentRequests: config.ops.maxConcurrentRequests,
   });
 }

@@ -20,6 +20,8 @@ export interface OperationsDeps {
   tls: boolean;
   shutdownTimeoutMs: number;
   requestTimeoutMs: number;
+  /** SCAIVAULT_METRICS_REQUIRE_TOKEN: `/v1/metrics` needs `metrics:read` (or `admin`). */
+  metricsRequireToken: boolean;
   streams: LongLivedConnections;
   flood: FloodLog;
   recent: RecentCredentials;
@@ -67,11 +69,10 @@ export class Operations {
       if (guard.draining) reply.header("Connection", "close");
       const category = request.routeOptions.config?.category;
       if ((category === "read" || category === "batch_read") && reply.statusCode === 200 && typeof payload === "string") {
-        const tenant = request.vault?.tenant?.tenantId ?? "none";
-        for (const match of payload.matchAll(SECRET_TYPE)) metrics.secretReads.inc({ tenant, secret_type: match[1] });
+        for (const match of payload.matchAll(SECRET_TYPE)) metrics.secretReads.inc({ secret_type: match[1] });
       }
       if (category === "write" && request.method === "PUT" && (reply.statusCode === 200 || reply.statusCode === 201)) {
-        metrics.secretWrites.inc({ tenant: request.vault?.tenant?.tenantId ?? "none" });
+        metrics.secretWrites.inc();
       }
       return payload;
     });

@@ -5,7 +5,6 @@ import type { Keyring } from "../crypto/keyring.js";
 
 export const VERSION = "0.1.0";
 const API_VERSION = "v1";
-const startedAt = Date.now();
 
 const HealthResponse = Type.Object({ status: Type.Literal("healthy"), timestamp: Type.String() });
 const ReadyResponse = Type.Object({
@@ -67,13 +66,11 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     return { status: ready ? "ready" : "not_ready", checks, errors };
   });
 
+  // Anonymous: the product version only. Runtime, storage and uptime are for admins
+  // (/v1/health/detailed): they tell an attacker which exploits to try.
   app.get("/v1/version", { schema: { tags, summary: "Server version" }, config: open }, async () => ({
     version: VERSION,
     api_version: API_VERSION,
-    node_version: process.version,
-    storage: deps.db.dialect,
-    kms_provider: "local",
-    uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
   }));
 
   app.get("/v1/openapi.json", { schema: { hide: true }, config: open }, async () => app.swagger());
