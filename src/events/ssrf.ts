@@ -110,3 +110,36 @@ export async function resolveTarget(hostname: string, allowPrivate: boolean): Pr
   const chosen = addresses[0];
   return { address: chosen.address, family: chosen.family === 6 ? 6 : 4 };
 }
+
+export interface TargetWarning {
+  code: "private_address";
+  message: string;
+}
+
+/**
+ * At creation (SPEC §7 checks syntax only then): when the target's host resolves to an address
+ * deliveries will refuse, say so now instead of leaving the operator to find pending deliveries.
+ * The lookup is bounded (about a second); a host that does not resolve yet adds nothing.
+ */
+export async function privateAddressWarnings(url: string, allowPrivate: boolean, timeoutMs = 1000): Promise<TargetWarning[]> {
+  if (allowPrivate) return [];
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return [];
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  const literal = isIP(host);
+  const resolving = literal ? Promise.resolve([{ address: host }]) : lookup(host, { all: true, verbatim: true }).catch(() => null);
+  const addresses = await Promise.race([resolving, timeout]).finally(() => clearTimeout(timer));
+  const bad = addresses?.find((a) => isBlockedAddress(a.address));
+  if (!bad) return [];
+  return [{
+    code: "private_address",
+    message: `${host} resolves to ${bad.address}, a private, loopback, link-local or reserved address: deliveries will be refused unless SCAIVAULT_WEBHOOK_ALLOW_PRIVATE=true`,
+  }];
+}

@@ -10,6 +10,7 @@ import { toEvent } from "./delivery-store.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { AckBody, CreateSubscriptionBody, DeliveriesQuery, ListQuery, PatchSubscriptionBody, PollQuery } from "./schemas.js";
 import { generateSigningSecret } from "./signing.js";
+import { privateAddressWarnings } from "./ssrf.js";
 import type { SubscriptionRow } from "./targets-store.js";
 import { subscriptionView } from "./views.js";
 import { audited, listDeliveries, page, redeliver, type EventServiceDeps } from "./webhooks-service.js";
@@ -61,6 +62,7 @@ export class SubscriptionsService {
     const paths = requirePathGlobs("paths", body.paths);
     const events = requireEventFilters("events", body.events);
     const delivery = this.delivery(body.delivery);
+    const warnings = delivery.url ? await privateAddressWarnings(delivery.url, this.deps.allowPrivate ?? false) : [];
     const generated = delivery.url && !delivery.secret ? generateSigningSecret() : null;
     const secret = delivery.secret ?? generated;
     const id = newId("sub");
@@ -78,7 +80,8 @@ export class SubscriptionsService {
       await this.deps.targets.insertSubscription(created, tx);
       return created;
     });
-    return generated ? { ...subscriptionView(row), delivery: { ...subscriptionView(row).delivery, secret: generated } } : subscriptionView(row);
+    const view = generated ? { ...subscriptionView(row), delivery: { ...subscriptionView(row).delivery, secret: generated } } : subscriptionView(row);
+    return warnings.length > 0 ? { ...view, warnings } : view;
   }
 
   async list(caller: Caller, query: ListQuery) {
