@@ -31,7 +31,7 @@ import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
-import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes, serverTimeouts, sqliteFileOf, WriteHealth } from "./ops/index.js";
+import { createOperations, EventRetention, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes, serverTimeouts, sqliteFileOf, WriteHealth } from "./ops/index.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
 import { bootstrap, DEFAULT_PARTNER_ID } from "./tenancy/bootstrap.js";
 import { TenantResolver } from "./tenancy/resolver.js";
@@ -154,6 +154,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
+  const retention = new EventRetention(db, { retentionMs: config.resilience.eventsRetentionMs, intervalMs: config.resilience.retentionIntervalMs, log: (msg, extra) => app.log.info(extra ?? {}, msg) });
+  retention.start();
 
   return {
     app,
@@ -171,6 +173,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
       await rotation.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
+      await retention.stop();
       await ops.drain(app);
       await auditTrail.drain();
       await db.close();

@@ -73,6 +73,8 @@ export interface VaultConfig {
     metricsRequireToken: boolean;
     /** Delivered events, settled deliveries and acknowledged inbox rows older than this are pruned. */
     eventsRetentionMs: number;
+    /** How often a node checks whether a retention pass is due (one node runs each pass). */
+    retentionIntervalMs: number;
   };
   rotation: {
     /** Run the rotation and expiry scheduler on this node (every node may; each moment fires once). */
@@ -273,6 +275,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       databaseLongQueryTimeoutMs: durationMs("DATABASE_LONG_QUERY_TIMEOUT", env.DATABASE_LONG_QUERY_TIMEOUT, 600_000) || 600_000,
       metricsRequireToken: bool("SCAIVAULT_METRICS_REQUIRE_TOKEN", env.SCAIVAULT_METRICS_REQUIRE_TOKEN),
       eventsRetentionMs: durationMs("SCAIVAULT_EVENTS_RETENTION", env.SCAIVAULT_EVENTS_RETENTION, 30 * 86_400_000) || 30 * 86_400_000,
+      retentionIntervalMs: durationMs("SCAIVAULT_RETENTION_INTERVAL", env.SCAIVAULT_RETENTION_INTERVAL, 3_600_000) || 3_600_000,
     },
     rotation: {
       schedulerEnabled: env.SCAIVAULT_SCHEDULER === undefined || env.SCAIVAULT_SCHEDULER === "" ? true : bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER),

@@ -16,4 +16,13 @@ export const opsMigrations: Migration[] = [
       "CREATE INDEX subscription_inbox_acked ON subscription_inbox (acked_at)",
     ],
   },
+  {
+    id: "0081_retention_lookups",
+    up: () => [
+      // Retention keeps an event while a delivery or inbox row still refers to it.
+      "CREATE INDEX event_deliveries_event ON event_deliveries (event_id)",
+      "CREATE INDEX subscription_inbox_event ON subscription_inbox (event_id)",
+      "CREATE INDEX subscription_inbox_created ON subscription_inbox (created_at)",
+    ],
+  },
 ];
