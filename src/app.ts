@@ -34,7 +34,7 @@ import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
-import { createOperations, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes } from "./ops/index.js";
+import { createOperations, EventRetention, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes, serverTimeouts, sqliteFileOf, WriteHealth } from "./ops/index.js";
 import { registerDocumentedMetrics, timedRootKey } from "./ops/documented-metrics.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
 import { finishDocument, transformRoute } from "./system/openapi.js";
@@ -64,9 +64,13 @@ function compilerFor(coerce: boolean): Ajv {
 
 /** The composition root: every component is built and wired here, by hand. */
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
-  const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards });
+  const rawDb = openDatabase(config.databaseUrl, {
+    auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards,
+    acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs,
+  });
   const metrics = new OpsMetrics(rawDb);
-  const db = instrumentDatabase(rawDb, metrics.dbLatency);
+  const writeHealth = new WriteHealth(rawDb, sqliteFileOf(config.databaseUrl));
+  const db = instrumentDatabase(rawDb, metrics.dbLatency, (error) => writeHealth.noteWrite(error));
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);
@@ -80,7 +84,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const authorizer = new Authorizer(policyStore);
   const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
   const authenticator = new Authenticator(vaultTokens, jwtVerifier);
-  const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, settings: config.audit, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl });
+  const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, settings: config.audit, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl,
+    databaseDeadlines: { acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs } });
   const audit = auditTrail.recorder;
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];
@@ -115,11 +120,13 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     frameworkErrors: frameworkErrorHandler as never,
     requestTimeout: config.ops.requestTimeoutMs,
     keepAliveTimeout: 5000,
-    http: { maxHeaderSize: config.ops.maxHeaderBytes },
+    // resilience: Node checks request deadlines every 30 s by default; a slow-loris client must be
+    // cut close to SCAIVAULT_REQUEST_TIMEOUT, headers included (src/ops/slow-clients.ts cuts bodies).
+    http: { maxHeaderSize: config.ops.maxHeaderBytes, ...serverTimeouts(config.ops.requestTimeoutMs) },
     clientErrorHandler,
     rewriteUrl: (req) => rewriteTenantPrefix(req as never),
     routerOptions: { constraints: { secretAction: secretActionConstraint as never } },
-    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), maxHeaderSize: config.ops.maxHeaderBytes } } : {}),
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), maxHeaderSize: config.ops.maxHeaderBytes, ...serverTimeouts(config.ops.requestTimeoutMs) } } : {}),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodyAjv : queryAjv).compile(schema as object));
 
@@ -135,11 +142,11 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   });
 
   installErrorHandling(app);
-  const ops = await createOperations(config, metrics, app.log);
+  const ops = await createOperations(config, metrics, app.log, { authenticate: (header) => authenticator.authenticate(header), audit });
   const consoleUi = await createConsole({ db, config, keyring, authenticator, limits: ops });
   installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy), audit, limits: ops, sessions: consoleUi.sessions });
   ops.install(app);
-  registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck });
+  registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck, writeCheck: () => writeHealth.check() });
   registerOpsRoutes(app, { db, keyring, ops });
   registerSecretRoutes(app, secrets, reader, new BatchMetadataReader(readerDeps));
   registerPartnerSecretRoutes(app, secrets, reader);
@@ -159,6 +166,8 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   eventDelivery.register(app);
   eventDelivery.start();
   consoleUi.register(app);
+  const retention = new EventRetention(db, { retentionMs: config.resilience.eventsRetentionMs, intervalMs: config.resilience.retentionIntervalMs, log: (msg, extra) => app.log.info(extra ?? {}, msg) });
+  retention.start();
 
   return {
     app,
@@ -169,11 +178,15 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     // Order matters: stop accepting and finish in-flight requests (new ones get 503), then stop
     // background workers, then close the database; Redis last.
     async close() {
+      // resilience: from the first moment of shutdown new requests get 503 draining, not after
+      // the background work below (a webhook attempt can take its whole timeout) has stopped.
+      ops.beginDrain();
       // The scheduler finishes its pass and stops before anything it writes through goes away.
       await rotation.stop();
       await dynamic.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
+      await retention.stop();
       await ops.drain(app);
       await auditTrail.drain();
       await db.close();

@@ -5,6 +5,9 @@ import { StorageError } from "./storage/contract.js";
 import { writeBootstrapTokenFile } from "./tenancy/bootstrap-token-file.js";
 
 async function main(): Promise<void> {
+  // Everything the server creates (database, WAL, root key, exports, logs it is pointed at) is
+  // owner-only, whatever the umask it was started with.
+  process.umask(0o077);
   let config;
   try {
     config = loadConfig();

@@ -15,6 +15,8 @@ export const SCOPES = [
   // dynamic credentials (spec/dynamic.md D1)
   "dynamic:read",
   "dynamic:manage",
+  // resilience: /v1/metrics when SCAIVAULT_METRICS_REQUIRE_TOKEN=true
+  "metrics:read",
   "admin",
 ] as const;
 

@@ -32,6 +32,8 @@ export interface AuditTrailOptions {
    * for a pool connection behind the very requests that are waiting for it.
    */
   databaseUrl?: string;
+  /** resilience: the PostgreSQL deadlines of the request path for the audit's own writer connections. */
+  databaseDeadlines?: { acquireTimeoutMs: number; queryTimeoutMs: number; longQueryTimeoutMs: number };
 }
 
 export interface AuditTrail {
@@ -52,7 +54,7 @@ export interface AuditTrail {
 export async function buildAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
   const { db, keyring, authorizer, settings } = options;
   const hasher = new ChainHasher(await keyring.systemKey("audit-chain"));
-  const writer = db.dialect === "postgres" && options.databaseUrl ? new PostgresDatabase(options.databaseUrl, { max: 2 }) : null;
+  const writer = db.dialect === "postgres" && options.databaseUrl ? new PostgresDatabase(options.databaseUrl, { max: 2, ...options.databaseDeadlines }) : null;
   const log = new AuditLog(writer ?? db, new ChainAppender(hasher, db.dialect), { sync: options.sync });
   const recorder = new AuditRecorder(log, options.unauthenticatedPartnerId, await keyring.hmacFor("audit"));
   const checkpoints = new Checkpoints(db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));

@@ -76,6 +76,26 @@ export interface VaultConfig {
     pollIntervalMs: number;
     sseHeartbeatMs: number;
   };
+  /** Resilience (src/ops): long-lived connections, storage deadlines, metrics access, retention. */
+  resilience: {
+    /** Open event streams and long polls per identity, and per tenant (their own caps, not request concurrency). */
+    maxStreamsPerIdentity: number;
+    maxStreamsPerTenant: number;
+    /** How often an open stream or long poll re-checks its credential (revocation, expiry). */
+    credentialRecheckMs: number;
+    /** PostgreSQL: longest wait for a pooled connection on the request path. */
+    databaseAcquireTimeoutMs: number;
+    /** PostgreSQL: statement/query deadline on the request path. */
+    databaseQueryTimeoutMs: number;
+    /** PostgreSQL: deadline for exports, pruning and migrations. */
+    databaseLongQueryTimeoutMs: number;
+    /** `/v1/metrics` needs a token with `metrics:read` (or `admin`). */
+    metricsRequireToken: boolean;
+    /** Delivered events, settled deliveries and acknowledged inbox rows older than this are pruned. */
+    eventsRetentionMs: number;
+    /** How often a node checks whether a retention pass is due (one node runs each pass). */
+    retentionIntervalMs: number;
+  };
   rotation: {
     /** Run the rotation and expiry scheduler on this node (every node may; each moment fires once). */
     schedulerEnabled: boolean;
@@ -301,6 +321,17 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       webhookTimeoutMs: durationMs("SCAIVAULT_WEBHOOK_TIMEOUT", env.SCAIVAULT_WEBHOOK_TIMEOUT, 10_000) || 10_000,
       pollIntervalMs: durationMs("SCAIVAULT_EVENTS_POLL_INTERVAL", env.SCAIVAULT_EVENTS_POLL_INTERVAL, 1000) || 1000,
       sseHeartbeatMs: durationMs("SCAIVAULT_SSE_HEARTBEAT", env.SCAIVAULT_SSE_HEARTBEAT, 15_000) || 15_000,
+    },
+    resilience: {
+      maxStreamsPerIdentity: positiveInt("SCAIVAULT_MAX_STREAMS_PER_IDENTITY", env.SCAIVAULT_MAX_STREAMS_PER_IDENTITY, 10),
+      maxStreamsPerTenant: positiveInt("SCAIVAULT_MAX_STREAMS_PER_TENANT", env.SCAIVAULT_MAX_STREAMS_PER_TENANT, 100),
+      credentialRecheckMs: durationMs("SCAIVAULT_CREDENTIAL_RECHECK", env.SCAIVAULT_CREDENTIAL_RECHECK, 2000) || 2000,
+      databaseAcquireTimeoutMs: durationMs("DATABASE_ACQUIRE_TIMEOUT", env.DATABASE_ACQUIRE_TIMEOUT, 2000) || 2000,
+      databaseQueryTimeoutMs: durationMs("DATABASE_QUERY_TIMEOUT", env.DATABASE_QUERY_TIMEOUT, 5000) || 5000,
+      databaseLongQueryTimeoutMs: durationMs("DATABASE_LONG_QUERY_TIMEOUT", env.DATABASE_LONG_QUERY_TIMEOUT, 600_000) || 600_000,
+      metricsRequireToken: bool("SCAIVAULT_METRICS_REQUIRE_TOKEN", env.SCAIVAULT_METRICS_REQUIRE_TOKEN),
+      eventsRetentionMs: durationMs("SCAIVAULT_EVENTS_RETENTION", env.SCAIVAULT_EVENTS_RETENTION, 30 * 86_400_000) || 30 * 86_400_000,
+      retentionIntervalMs: durationMs("SCAIVAULT_RETENTION_INTERVAL", env.SCAIVAULT_RETENTION_INTERVAL, 3_600_000) || 3_600_000,
     },
     rotation: {
       schedulerEnabled: env.SCAIVAULT_SCHEDULER === undefined || env.SCAIVAULT_SCHEDULER === "" ? true : bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER),

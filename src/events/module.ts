@@ -50,7 +50,7 @@ export function createEvents(deps: { db: Database; config: VaultConfig; keyring:
     { db, audit: deps.audit, targets, deliveries, secrets, dispatcher, log: deps.log, onAttempt: (outcome) => attempts?.inc({ outcome }) },
     { retryScheduleMs: config.events.retryScheduleMs, timeoutMs: config.events.webhookTimeoutMs, pollIntervalMs: config.events.pollIntervalMs, allowPrivate: config.webhookAllowPrivate },
   );
-  const serviceDeps = { db, targets, deliveries, secrets, audit: deps.audit, worker };
+  const serviceDeps = { db, targets, deliveries, secrets, audit: deps.audit, worker, allowPrivate: config.webhookAllowPrivate };
   const webhooks = new WebhooksService(serviceDeps);
   const subscriptions = new SubscriptionsService({ ...serviceDeps, dispatcher, pollIntervalMs: config.events.pollIntervalMs });
   const streams = new EventStreams({ deliveries, dispatcher, authorizer: deps.authorizer, audit: deps.audit, pollIntervalMs: config.events.pollIntervalMs, heartbeatMs: config.events.sseHeartbeatMs });

@@ -42,7 +42,7 @@ export function registerEventRoutes(app: FastifyInstance, webhooks: WebhooksServ
   r.patch("/v1/subscriptions/:id", { schema: { ...sb, summary: "Update a subscription", params: IdParams, body: PatchSubscriptionBody }, config: write("subscription_update") }, async (request) =>
     subscriptions.update(callerOf(request), request.params.id, request.body));
   r.delete("/v1/subscriptions/:id", { schema: { ...sb, summary: "Delete a subscription", params: IdParams }, config: write("subscription_delete") }, async (request) => subscriptions.remove(callerOf(request), request.params.id));
-  r.get("/v1/subscriptions/:id/poll", { schema: { ...sb, summary: "Long-poll for events (owner only)", params: IdParams, querystring: PollQuery }, config: read("subscription_poll", "subscription_poll") }, async (request) =>
+  r.get("/v1/subscriptions/:id/poll", { schema: { ...sb, summary: "Long-poll for events (owner only)", params: IdParams, querystring: PollQuery }, config: { ...read("subscription_poll", "subscription_poll"), longLived: true } }, async (request) =>
     subscriptions.poll(callerOf(request), request.params.id, request.query));
   r.post("/v1/subscriptions/:id/ack", { schema: { ...sb, summary: "Acknowledge polled events (owner only)", params: IdParams, body: AckBody }, config: read("subscription_ack", "subscription_poll") }, async (request) =>
     subscriptions.ack(callerOf(request), request.params.id, request.body));
@@ -55,6 +55,6 @@ export function registerEventRoutes(app: FastifyInstance, webhooks: WebhooksServ
 
   r.get("/v1/events/stream", {
     schema: { tags: ["events"], summary: "Server-Sent Events of the tenant's events the caller may read", querystring: StreamQuery },
-    config: { scope: "secrets:read", action: "event_stream", category: "subscription_poll" },
+    config: { scope: "secrets:read", action: "event_stream", category: "subscription_poll", longLived: true },
   }, async (request, reply) => streams.serve(request as never, reply));
 }

@@ -54,15 +54,24 @@ export class EventStreams {
 
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-request-id": caller.requestId, "x-accel-buffering": "no" });
+    // Hijacked, so the headers set on the reply (security headers, rate limit) are written here.
+    raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-request-id": caller.requestId, "x-accel-buffering": "no" });
     raw.write(`retry: 2000\n: ${resumeNote ?? "connected"}\n\n`);
 
     let closed = false;
     let wake: (() => void) | null = null;
     let missed = false;
+    // A revoked or expired credential ends the stream with a last `error` event (SPEC §1 envelope).
+    const credential = caller.ctx.credential;
+    const onCredentialEnd = () => {
+      const error = credential?.reason as { code: string; message: string; details?: Record<string, unknown> };
+      raw.write(`event: error\ndata: ${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details ?? {}, request_id: caller.requestId } })}\n\n`);
+      close();
+    };
     const close = () => {
       if (closed) return;
       closed = true;
+      credential?.removeEventListener("abort", onCredentialEnd);
       this.open.delete(close);
       this.deps.dispatcher.signal.off("dispatched", onDispatch);
       clearInterval(heartbeat);
@@ -79,6 +88,8 @@ export class EventStreams {
     this.deps.dispatcher.signal.on("dispatched", onDispatch);
     request.raw.on("close", close);
     raw.on("error", close);
+    if (credential?.aborted) onCredentialEnd();
+    else credential?.addEventListener("abort", onCredentialEnd, { once: true });
 
     try {
       while (!closed) {

@@ -10,6 +10,7 @@ import { toEvent } from "./delivery-store.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { AckBody, CreateSubscriptionBody, DeliveriesQuery, ListQuery, PatchSubscriptionBody, PollQuery } from "./schemas.js";
 import { generateSigningSecret } from "./signing.js";
+import { privateAddressWarnings } from "./ssrf.js";
 import type { SubscriptionRow } from "./targets-store.js";
 import { subscriptionView } from "./views.js";
 import { audited, listDeliveries, page, redeliver, type EventServiceDeps } from "./webhooks-service.js";
@@ -61,6 +62,7 @@ export class SubscriptionsService {
     const paths = requirePathGlobs("paths", body.paths);
     const events = requireEventFilters("events", body.events);
     const delivery = this.delivery(body.delivery);
+    const warnings = delivery.url ? await privateAddressWarnings(delivery.url, this.deps.allowPrivate ?? false) : [];
     const generated = delivery.url && !delivery.secret ? generateSigningSecret() : null;
     const secret = delivery.secret ?? generated;
     const id = newId("sub");
@@ -78,7 +80,8 @@ export class SubscriptionsService {
       await this.deps.targets.insertSubscription(created, tx);
       return created;
     });
-    return generated ? { ...subscriptionView(row), delivery: { ...subscriptionView(row).delivery, secret: generated } } : subscriptionView(row);
+    const view = generated ? { ...subscriptionView(row), delivery: { ...subscriptionView(row).delivery, secret: generated } } : subscriptionView(row);
+    return warnings.length > 0 ? { ...view, warnings } : view;
   }
 
   async list(caller: Caller, query: ListQuery) {
@@ -142,25 +145,30 @@ export class SubscriptionsService {
       since = event.dispatch_seq;
     }
     const deadline = Date.now() + (query.timeout ?? 30) * 1000;
+    const credential = caller.ctx.credential;
     for (;;) {
+      // A credential revoked or expired while waiting ends the poll with its 401.
+      if (credential?.aborted) throw credential.reason;
       const rows = await this.deps.deliveries.inbox(id, since, max + 1);
       if (rows.length > 0 || this.closing || Date.now() >= deadline) {
         caller.ctx.audit.extra = { subscription_id: id, events: Math.min(rows.length, max) };
         return { events: rows.slice(0, max).map(toEvent), has_more: rows.length > max };
       }
-      await this.waitForDispatch(sub.tenant_id, Math.min(deadline - Date.now(), this.deps.pollIntervalMs));
+      await this.waitForDispatch(sub.tenant_id, Math.min(deadline - Date.now(), this.deps.pollIntervalMs), credential);
     }
   }
 
   /** Resolves when this node dispatches events for the tenant, after `ms` (other nodes' events), or on shutdown. */
-  private waitForDispatch(tenantId: string, ms: number): Promise<void> {
+  private waitForDispatch(tenantId: string, ms: number, credential?: AbortSignal | null): Promise<void> {
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
         this.deps.dispatcher.signal.off("dispatched", onDispatch);
+        credential?.removeEventListener("abort", finish);
         this.closers.delete(finish);
         resolve();
       };
+      credential?.addEventListener("abort", finish, { once: true });
       const onDispatch = (tenants: string[]) => {
         if (tenants.includes(tenantId)) finish();
       };

@@ -12,6 +12,7 @@ import type { DeliveryWorker } from "./delivery-worker.js";
 import type { CreateWebhookBody, DeliveriesQuery, ListQuery, PatchWebhookBody } from "./schemas.js";
 import { generateSigningSecret, type SigningSecrets } from "./signing.js";
 import type { TargetsStore, WebhookRow } from "./targets-store.js";
+import { privateAddressWarnings } from "./ssrf.js";
 import { deliveryView, webhookView } from "./views.js";
 
 export interface EventServiceDeps {
@@ -21,6 +22,8 @@ export interface EventServiceDeps {
   secrets: SigningSecrets;
   audit: AuditRecorder;
   worker: DeliveryWorker;
+  /** SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: no private_address warning when private targets are allowed. */
+  allowPrivate?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -55,9 +58,19 @@ export async function listDeliveries(deliveries: DeliveryStore, targetId: string
   return { deliveries: items.map(deliveryView), cursor: hasMore ? encodeCursor({ t: last.created_at, id: last.id }) : null, has_more: hasMore };
 }
 
-/** A new pending delivery of an already delivered (or failed) event: sent again with a fresh signature. */
+/**
+ * A settled (delivered or failed) delivery: a new pending one, sent again with a fresh signature.
+ * A pending one — waiting for its next retry, e.g. blocked as private before the operator allowed
+ * private targets — is made due now, in place: a second delivery would be held behind it anyway
+ * (per-target order) and the receiver would get the event twice. One being attempted right now
+ * (leased) is left to that attempt.
+ */
 export async function redeliver(deliveries: DeliveryStore, db: Database, original: DeliveryRow): Promise<DeliveryRow> {
   const now = Date.now();
+  if (original.status === "pending") {
+    await db.run("UPDATE event_deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)", [now, now, original.id, now]);
+    return { ...original, next_attempt_at: Math.min(original.next_attempt_at, now), updated_at: now };
+  }
   const row: DeliveryRow = { ...original, id: newId("del"), status: "pending", attempts: 0, next_attempt_at: now, lease_until: null, lease_owner: null, response_code: null, last_error: null, duration_ms: null, created_at: now, updated_at: now, delivered_at: null };
   await db.transaction((tx) => deliveries.insert(row, tx));
   return row;
@@ -76,6 +89,7 @@ export class WebhooksService {
   async create(caller: Caller, body: CreateWebhookBody) {
     const url = requireTargetUrl("url", body.url);
     const events = requireEventFilters("events", body.events);
+    const warnings = await privateAddressWarnings(url, this.deps.allowPrivate ?? false);
     const secret = body.secret ?? generateSigningSecret();
     const now = Date.now();
     const id = newId("wh");
@@ -90,7 +104,8 @@ export class WebhooksService {
       return created;
     });
     // A secret the caller chose is never echoed; one we generated is shown this once.
-    return body.secret === undefined ? { ...webhookView(row), secret } : webhookView(row);
+    const view = body.secret === undefined ? { ...webhookView(row), secret } : webhookView(row);
+    return warnings.length > 0 ? { ...view, warnings } : view;
   }
 
   async list(caller: Caller, query: ListQuery) {

@@ -15,6 +15,22 @@ export interface RoutePolicy {
   tenantOptional?: boolean;
   /** The path shown in the OpenAPI document when the route URL is a wildcard. */
   docPath?: string;
+  /**
+   * Streams and long polls: admitted against their own caps (SCAIVAULT_MAX_STREAMS_PER_IDENTITY,
+   * SCAIVAULT_MAX_STREAMS_PER_TENANT; beyond them 429 rate_limited), never against request
+   * concurrency, and `RequestContext.credential` aborts when the token is revoked or expires.
+   */
+  longLived?: boolean;
+  /**
+   * For unauthenticated public routes (`auth: false`) that anyone may call — CA certificates,
+   * CRLs, OCSP, ACME challenges, SSH CA keys. `publicRate: true` charges each request to its
+   * source address (IPv6 by /64) in the `public` rate category (RATE_LIMIT_PUBLIC, per minute)
+   * BEFORE any storage work; past the limit the caller gets `429 rate_limited` + `Retry-After`,
+   * and the refused requests are not audited one by one but counted into one coalesced
+   * `auth_failure_flood` entry per address per minute (SPEC §5), as unauthenticated failures are.
+   * Usage: `config: { auth: false, publicRate: true }`.
+   */
+  publicRate?: boolean;
 }
 
 export interface AuditDraft {
@@ -44,6 +60,11 @@ export interface RequestContext {
   bodyInvalid: boolean;
   /** The error code the response carries, set where errors are rendered. */
   errorCode: string | null;
+  /**
+   * Long-lived routes only (else null): aborted when the request's credential is revoked or
+   * expires; `reason` is the VaultError (`token_revoked`, `token_expired`) to end with.
+   */
+  credential?: AbortSignal | null;
   audit: AuditDraft;
   /** "console" when the request was authenticated by a console session cookie (recorded in `extra_data.via`). */
   via?: "console";

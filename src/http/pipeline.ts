@@ -34,11 +34,15 @@ function decodeURIComponentSafe(text: string): string {
   }
 }
 
-/** Rate limits, charged right after authentication (src/ops). */
+/** Rate limits and admission (src/ops). */
 export interface RequestLimits {
+  /** Before authenticating: a source address whose failure budget is spent gets 429 without any storage work. */
+  gate?(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   charge(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void>;
   /** A failed authentication is charged to its source IP; throws rate_limited once that is spent. */
   chargeFailedAuth(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void>;
+  /** After tenant and scope: a request-concurrency slot, or a stream slot for long-lived routes. */
+  admit?(request: FastifyRequest, reply: FastifyReply): void;
 }
 
 /** Console cookie sessions (src/console): used only when a request sends no Authorization header. */
@@ -60,6 +64,10 @@ export interface PipelineDeps {
  * The request pipeline, in the contract's order: request id → authenticate → resolve tenant →
  * scope → body shape → (schema validation, by Fastify) → handler (policy, existence) → audit
  * before the response leaves → error rendering (error-handler.ts).
+ *
+ * Authentication runs in `preParsing`, before a byte of the body is read: an unauthenticated
+ * client is answered without reading (or waiting for) its body, so slow or oversized bodies
+ * cost authenticated clients nothing, and only authenticated requests take a concurrency slot.
  */
 export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void {
   app.decorateRequest("vault", null as unknown as RequestContext);
@@ -83,10 +91,11 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
     reply.header("X-Request-ID", requestId);
   });
 
-  app.addHook("preValidation", async (request, reply) => {
+  app.addHook("preParsing", async (request, reply) => {
     const policy = request.routeOptions.config ?? {};
     if (policy.auth === false) return;
     const ctx = request.vault;
+    await deps.limits?.gate?.(request, reply);
     try {
       // --- console sessions: the cookie stands in for a bearer only when Authorization is absent.
       if (deps.sessions && request.headers.authorization === undefined && deps.sessions.presented(request)) {
@@ -109,6 +118,13 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
     if (policy.scope && !scopesAllow(ctx.principal.scopes, policy.scope)) {
       throw new VaultError("insufficient_scope", `This token lacks the ${policy.scope} scope`, { details: { required_scope: policy.scope } });
     }
+    deps.limits?.admit?.(request, reply);
+  });
+
+  app.addHook("preValidation", async (request) => {
+    const policy = request.routeOptions.config ?? {};
+    if (policy.auth === false) return;
+    const ctx = request.vault;
     if (ctx.bodyInvalid || (request.routeOptions.schema?.body && !isPlainObject(request.body))) {
       throw new VaultError("invalid_request", "The request body must be a JSON object");
     }
@@ -144,6 +160,7 @@ function installBodyParser(app: FastifyInstance): void {
     try {
       const text = typeof body === "string" ? body : utf8.decode(body);
       if (text.trim() === "") return done(null, undefined);
+      if (nestingExceeds(text, MAX_JSON_DEPTH)) throw new Error("nested too deeply");
       done(null, JSON.parse(text));
     } catch {
       request.vault.bodyInvalid = true;
@@ -156,6 +173,29 @@ function installBodyParser(app: FastifyInstance): void {
 const MCP_TOOL = /^scaivault_[a-z0-9_]{1,60}$/;
 function mcpToolOf(header: string | string[] | undefined): string | null {
   return typeof header === "string" && MCP_TOOL.test(header) ? header : null;
+}
+
+/**
+ * Deeper JSON than any request needs. Parsing copes with deep nesting, but everything after it
+ * that recurses (serialising, validating, encrypting) would overflow the stack and answer 500.
+ */
+const MAX_JSON_DEPTH = 64;
+
+/** One linear pass: the bracket depth outside strings. */
+function nestingExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > limit) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -29,6 +29,8 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<string, number>> = {
   default: 100,
   /** Requests that fail authentication, per source IP (there is no identity to charge). */
   auth_failure: 100,
+  /** resilience: unauthenticated public routes (`config.publicRate`), per source IP (IPv6 per /64). */
+  public: 600,
 };
 
 // First match wins: the more specific prefixes come first.

@@ -2,6 +2,8 @@ import type { Histogram } from "prom-client";
 import type { Database, Migration, Queryable, SqlParam } from "../storage/contract.js";
 
 type Observe = (seconds: number) => void;
+/** Told every write's outcome (null: it committed), for readiness (write-health.ts). */
+type NoteWrite = (error: unknown) => void;
 
 /** Explicit delegation rather than a Proxy: this sits under every statement of every request. */
 class TimedQueryable implements Queryable {
@@ -31,7 +33,7 @@ class TimedDatabase extends TimedQueryable implements Database {
   readonly dialect: Database["dialect"];
   readonly poolStats?: Database["poolStats"];
 
-  constructor(private readonly db: Database, observe: Observe) {
+  constructor(private readonly db: Database, observe: Observe, private readonly noteWrite: NoteWrite) {
     super(db, observe);
     this.dialect = db.dialect;
     if (db.poolStats) this.poolStats = () => db.poolStats!();
@@ -43,7 +45,27 @@ class TimedDatabase extends TimedQueryable implements Database {
   // The adapter's transaction() must be called synchronously: the SQLite group commit relies on
   // transactions of one turn being queued in that turn.
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.timed(() => this.db.transaction((tx) => work(new TimedQueryable(tx, this.observe))));
+    return this.noted(this.timed(() => this.db.transaction((tx) => work(new TimedQueryable(tx, this.observe)))));
+  }
+  override run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
+    return this.noted(super.run(sql, params));
+  }
+  private noted<T>(work: Promise<T>): Promise<T> {
+    return work.then(
+      (value) => {
+        this.noteWrite(null);
+        return value;
+      },
+      (error: unknown) => {
+        this.noteWrite(error);
+        throw error;
+      },
+    );
+  }
+  /** Background work is timed too, through its own (long-deadline) database. */
+  background(): Database {
+    const inner = this.db.background?.() ?? this.db;
+    return inner === this.db ? this : new TimedDatabase(inner, this.observe, () => {});
   }
   migrate(migrations: readonly Migration[]): Promise<string[]> {
     return this.db.migrate(migrations);
@@ -60,6 +82,6 @@ class TimedDatabase extends TimedQueryable implements Database {
  * The database as every component sees it, with statement and transaction times recorded in
  * `scaivault_db_latency_seconds`.
  */
-export function instrumentDatabase(db: Database, histogram: Histogram<string>): Database {
-  return new TimedDatabase(db, (value) => histogram.observe(value));
+export function instrumentDatabase(db: Database, histogram: Histogram<string>, noteWrite: NoteWrite = () => {}): Database {
+  return new TimedDatabase(db, (value) => histogram.observe(value), noteWrite);
 }

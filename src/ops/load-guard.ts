@@ -61,11 +61,14 @@ export class LoadGuard {
     else this.pressure = null;
   }
 
-  /** Why a new request must be refused now, or null to admit it. */
+  /**
+   * Why a new request must be refused now, or null to admit it. Concurrency is not judged here:
+   * it is admitted after authentication (Operations.admit), so unauthenticated requests never
+   * hold a slot an authenticated one needs.
+   */
   refusal(exempt: boolean): ShedReason | null {
     if (this.draining) return "draining";
     if (exempt) return null;
-    if (this.inFlight >= this.options.maxConcurrentRequests) return "concurrency";
     return this.pressure;
   }
 

@@ -1,8 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Database } from "../storage/contract.js";
 
-const FILL_SERIES_CAP = 5000;
-
 /**
  * The `scaivault_*` series we can measure honestly (the docs' health-and-monitoring list). One
  * registry per vault, so several vaults in one test process never share counters.
@@ -13,10 +11,10 @@ export class OpsMetrics {
   readonly duration: Histogram<"method" | "path_category">;
   readonly active: Gauge<"path_category">;
   readonly rateLimitHits: Counter<"category">;
-  private readonly bucketFill: Gauge<"category" | "identity">;
-  private readonly fillSeries = new Map<string, [string, string]>();
-  readonly secretReads: Counter<"tenant" | "secret_type">;
-  readonly secretWrites: Counter<"tenant">;
+  /** Lowest bucket fill per category since the last scrape (no identity label: SPEC §8). */
+  private readonly lowestFill = new Map<string, number>();
+  readonly secretReads: Counter<"secret_type">;
+  readonly secretWrites: Counter<string>;
   readonly dbLatency: Histogram<string>;
   readonly redisLatency: Histogram<string>;
   readonly shed: Counter<"reason">;
@@ -35,14 +33,21 @@ export class OpsMetrics {
     });
     this.active = new Gauge({ name: "scaivault_active_requests", help: "Requests in flight", labelNames: ["path_category"], registers });
     this.rateLimitHits = new Counter({ name: "scaivault_rate_limit_hits_total", help: "Requests refused with 429 rate_limited", labelNames: ["category"], registers });
-    this.bucketFill = new Gauge({
+    const lowestFill = this.lowestFill;
+    new Gauge({
       name: "scaivault_rate_limit_bucket_fill",
-      help: "Tokens left in a bucket as a fraction of its size, as last seen by this node (most recent identities only)",
-      labelNames: ["category", "identity"],
+      help: "Lowest fill of any caller's bucket, as a fraction of its size, since the last scrape",
+      labelNames: ["category"],
       registers,
+      collect() {
+        this.reset();
+        for (const [category, fill] of lowestFill) this.set({ category }, fill);
+        lowestFill.clear();
+      },
     });
-    this.secretReads = new Counter({ name: "scaivault_secret_reads_total", help: "Secret values returned", labelNames: ["tenant", "secret_type"], registers });
-    this.secretWrites = new Counter({ name: "scaivault_secret_writes_total", help: "Secret versions written through PUT", labelNames: ["tenant"], registers });
+    // Metrics carry no identity or tenant ids as labels (SPEC §8): anyone who can scrape would learn them.
+    this.secretReads = new Counter({ name: "scaivault_secret_reads_total", help: "Secret values returned", labelNames: ["secret_type"], registers });
+    this.secretWrites = new Counter({ name: "scaivault_secret_writes_total", help: "Secret versions written through PUT", registers });
     this.dbLatency = new Histogram({
       name: "scaivault_db_latency_seconds",
       help: "Time per database statement or transaction",
@@ -60,13 +65,11 @@ export class OpsMetrics {
 
     new Gauge({
       name: "scaivault_secrets_total",
-      help: "Live (not deleted) secrets per tenant",
-      labelNames: ["tenant"],
+      help: "Live (not deleted) secrets",
       registers,
       async collect() {
-        this.reset();
-        const rows = await db.all<{ tenant_id: string; n: number | string }>("SELECT tenant_id, COUNT(*) AS n FROM secrets WHERE deleted_at IS NULL GROUP BY tenant_id");
-        for (const row of rows) this.set({ tenant: row.tenant_id }, Number(row.n));
+        const row = await db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM secrets WHERE deleted_at IS NULL");
+        this.set(Number(row?.n ?? 0));
       },
     });
     const pooled = db as Database & { poolStats?: () => { size: number; available: number } };
@@ -77,18 +80,9 @@ export class OpsMetrics {
     }
   }
 
-  recordBucketFill(category: string, identity: string, fill: number): void {
-    const key = `${category}\u0000${identity}`;
-    if (this.fillSeries.has(key)) this.fillSeries.delete(key);
-    this.fillSeries.set(key, [category, identity]);
-    // Unbounded identities would grow this series without end: keep the most recent ones.
-    if (this.fillSeries.size > FILL_SERIES_CAP) {
-      const oldest = this.fillSeries.keys().next().value as string;
-      const [c, i] = this.fillSeries.get(oldest)!;
-      this.fillSeries.delete(oldest);
-      this.bucketFill.remove({ category: c, identity: i });
-    }
-    this.bucketFill.set({ category, identity }, fill);
+  recordBucketFill(category: string, _identity: string, fill: number): void {
+    const lowest = this.lowestFill.get(category);
+    if (lowest === undefined || fill < lowest) this.lowestFill.set(category, fill);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

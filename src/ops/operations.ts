@@ -4,7 +4,10 @@ import type { Principal } from "../access/principal.js";
 import { VaultError } from "../http/errors.js";
 import type { TakeResult } from "./buckets.js";
 import { categoryOf } from "./categories.js";
+import { sourceKey, type FloodLog, type RecentCredentials } from "./flood.js";
 import type { LoadGuard } from "./load-guard.js";
+import type { LongLivedConnections } from "./long-lived.js";
+import { installBodyDeadline } from "./slow-clients.js";
 import type { OpsMetrics } from "./metrics.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { pingRedis } from "./redis.js";
@@ -16,6 +19,13 @@ export interface OperationsDeps {
   redis: Redis | null;
   tls: boolean;
   shutdownTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** SCAIVAULT_METRICS_REQUIRE_TOKEN: `/v1/metrics` needs `metrics:read` (or `admin`). */
+  metricsRequireToken: boolean;
+  streams: LongLivedConnections;
+  flood: FloodLog;
+  recent: RecentCredentials;
+  maxConcurrentRequests: number;
 }
 
 const SHED_MESSAGES: Record<string, string> = {
@@ -33,28 +43,25 @@ const SECRET_TYPE = /"secret_type":"([a-z0-9_]{1,40})"/g;
  * (429), security headers, request metrics and connection-level errors in the contract's shape.
  */
 export class Operations {
+  /** Sources whose failure budget is spent, until when: refused before any storage work. */
+  private readonly spentUntil = new Map<string, number>();
+
   constructor(readonly deps: OperationsDeps) {}
 
   install(app: FastifyInstance): void {
     const { guard, metrics } = this.deps;
+    installBodyDeadline(app, this.deps.requestTimeoutMs);
     app.addHook("onRequest", async (request, reply) => {
       this.setSecurityHeaders(reply);
-      const exempt = request.routeOptions.config?.auth === false;
+      const config = request.routeOptions.config;
+      const exempt = config?.auth === false;
       const reason = guard.refusal(exempt);
-      if (reason) {
-        metrics.shed.inc({ reason });
-        // A refused request did nothing; auditing it would add writes exactly when the node is struggling.
-        if (request.vault) request.vault.audit.action = null;
-        if (reason === "draining") reply.header("Connection", "close");
-        throw new VaultError("service_unavailable", SHED_MESSAGES[reason], { retryAfterSeconds: 1, details: { reason } });
-      }
-      guard.inFlight += 1;
+      if (reason) this.shed(request, reply, reason);
+      // Public routes pay per source address before they touch storage (see RoutePolicy.publicRate).
+      if (exempt && config?.publicRate) await this.chargeSource(request, reply, "public");
       const label = { path_category: this.pathCategory(request) };
       metrics.active.inc(label);
-      reply.raw.once("close", () => {
-        guard.inFlight -= 1;
-        metrics.active.dec(label);
-      });
+      reply.raw.once("close", () => metrics.active.dec(label));
     });
 
     app.addHook("onSend", async (request, reply, payload) => {
@@ -62,11 +69,10 @@ export class Operations {
       if (guard.draining) reply.header("Connection", "close");
       const category = request.routeOptions.config?.category;
       if ((category === "read" || category === "batch_read") && reply.statusCode === 200 && typeof payload === "string") {
-        const tenant = request.vault?.tenant?.tenantId ?? "none";
-        for (const match of payload.matchAll(SECRET_TYPE)) metrics.secretReads.inc({ tenant, secret_type: match[1] });
+        for (const match of payload.matchAll(SECRET_TYPE)) metrics.secretReads.inc({ secret_type: match[1] });
       }
       if (category === "write" && request.method === "PUT" && (reply.statusCode === 200 || reply.statusCode === 201)) {
-        metrics.secretWrites.inc({ tenant: request.vault?.tenant?.tenantId ?? "none" });
+        metrics.secretWrites.inc();
       }
       return payload;
     });
@@ -95,24 +101,92 @@ export class Operations {
     if (this.deps.tls) reply.header("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
   }
 
+  private shed(request: FastifyRequest, reply: FastifyReply, reason: string): never {
+    this.deps.metrics.shed.inc({ reason });
+    // A refused request did nothing; auditing it would add writes exactly when the node is struggling.
+    if (request.vault) request.vault.audit.action = null;
+    if (reason === "draining") reply.header("Connection", "close");
+    throw new VaultError("service_unavailable", SHED_MESSAGES[reason], { retryAfterSeconds: 1, details: { reason } });
+  }
+
+  /**
+   * Before authenticating: a source whose failure budget is spent is refused with no storage work
+   * at all, unless it presents a credential that authenticated recently.
+   */
+  async gate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const source = sourceKey(request.ip);
+    const until = this.spentUntil.get(source);
+    if (until === undefined) return;
+    const now = Date.now();
+    if (until <= now) {
+      this.spentUntil.delete(source);
+      return;
+    }
+    const header = request.headers.authorization;
+    if (typeof header === "string" && this.deps.recent.has(header)) return;
+    this.refuseFlood(request, reply, source, "auth_failure", header ? "rate_limited" : "authentication_required", Math.ceil((until - now) / 1000));
+  }
+
   /** Right after authentication: one token from the caller's bucket for this route's category. */
   async charge(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void> {
+    const header = request.headers.authorization;
+    if (typeof header === "string") this.deps.recent.remember(header);
     const category = categoryOf(request.routeOptions.config?.category, request.url);
     const outcome = await this.deps.limiter.take(`${principal.partnerId}/${principal.identityId}`, category);
     this.answer(reply, outcome, category);
   }
 
-  /** A failed authentication has no identity to charge: its source IP pays instead. */
+  /** A failed authentication has no identity to charge: its source address pays instead. */
   async chargeFailedAuth(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void> {
     if (!(error instanceof VaultError) || error.status !== 401) return;
-    const outcome = await this.deps.limiter.take(`ip/${request.ip}`, "auth_failure");
-    this.answer(reply, outcome, "auth_failure");
+    await this.chargeSource(request, reply, "auth_failure", error.code);
   }
 
-  private answer(reply: FastifyReply, outcome: TakeResult, category: string): void {
+  private async chargeSource(request: FastifyRequest, reply: FastifyReply, category: "auth_failure" | "public", code = "rate_limited"): Promise<void> {
+    const source = sourceKey(request.ip);
+    const outcome = await this.deps.limiter.take(`ip/${source}`, category);
+    if (outcome.allowed) return this.answer(reply, outcome, category);
+    if (category === "auth_failure") {
+      if (this.spentUntil.size > 100_000) this.spentUntil.clear();
+      this.spentUntil.set(source, Date.now() + outcome.retryAfterSeconds * 1000);
+    }
+    this.answer(reply, outcome, category, () => this.refuseFlood(request, reply, source, category, code, outcome.retryAfterSeconds, outcome.limit));
+  }
+
+  /** A request refused for flooding: counted into the source's coalesced record, not audited alone. */
+  private refuseFlood(request: FastifyRequest, _reply: FastifyReply, source: string, category: string, code: string, retryAfterSeconds: number, limit?: number): never {
+    this.deps.flood.note(source, code, category);
+    this.deps.metrics.rateLimitHits.inc({ category });
+    if (request.vault) request.vault.audit.action = null;
+    throw new VaultError("rate_limited", `Too many ${category} requests from this address; retry after ${retryAfterSeconds}s`, {
+      retryAfterSeconds,
+      details: limit === undefined ? { category } : { category, limit_per_minute: limit },
+    });
+  }
+
+  /**
+   * After authentication, tenant and scope: an ordinary request takes a concurrency slot (only
+   * authenticated requests ever hold one); a stream or long poll takes a stream slot instead.
+   */
+  admit(request: FastifyRequest, reply: FastifyReply): void {
+    const ctx = request.vault;
+    if (request.routeOptions.config?.longLived && ctx.principal && ctx.tenant) {
+      const slot = this.deps.streams.admit(ctx.principal, ctx.tenant.tenantId, request.headers.authorization);
+      ctx.credential = slot.signal;
+      reply.raw.once("close", slot.release);
+      return;
+    }
+    const { guard } = this.deps;
+    if (guard.inFlight >= this.deps.maxConcurrentRequests) this.shed(request, reply, "concurrency");
+    guard.inFlight += 1;
+    reply.raw.once("close", () => (guard.inFlight -= 1));
+  }
+
+  private answer(reply: FastifyReply, outcome: TakeResult, category: string, refuse?: () => never): void {
     reply.header("X-RateLimit-Limit", String(outcome.limit));
     reply.header("X-RateLimit-Remaining", String(outcome.remaining));
     reply.header("X-RateLimit-Reset", String(outcome.resetAt));
+    if (!outcome.allowed && refuse) refuse();
     if (!outcome.allowed) {
       throw new VaultError("rate_limited", `Too many ${category} requests; retry after ${outcome.retryAfterSeconds}s`, {
         retryAfterSeconds: outcome.retryAfterSeconds,
@@ -125,6 +199,11 @@ export class Operations {
    * Stop accepting, let in-flight requests finish while new ones on open connections get 503,
    * and cut whatever is still open after the shutdown timeout.
    */
+  /** New requests are answered 503 draining from now on (what follows in shutdown may take a while). */
+  beginDrain(): void {
+    this.deps.guard.draining = true;
+  }
+
   async drain(app: FastifyInstance): Promise<void> {
     this.deps.guard.draining = true;
     const force = setTimeout(() => app.server.closeAllConnections?.(), this.deps.shutdownTimeoutMs);
@@ -134,6 +213,8 @@ export class Operations {
     } finally {
       clearTimeout(force);
     }
+    // The flood counts of the last minute reach the audit trail before it drains.
+    await this.deps.flood.stop();
   }
 
   /** For readiness: present only when REDIS_URL is set. */

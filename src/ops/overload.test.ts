@@ -46,8 +46,13 @@ describeEachBackend("overload protection", (backend) => {
     const node = await startVault(backend, { env: { SCAIVAULT_MAX_CONCURRENT_REQUESTS: "1" } });
     try {
       const slow = slowPut(node.baseUrl, node.adminToken, "shed/slow", JSON.stringify({ data: { value: "x".repeat(2000) } }));
-      await sleep(100);
-      expectShed(await node.admin.get("/v1/secrets"), "concurrency");
+      // The slow PUT holds its slot once authenticated; wait for that observable state.
+      let shed = await node.admin.get("/v1/secrets");
+      for (let i = 0; i < 100 && shed.status === 200; i++) {
+        await sleep(100);
+        shed = await node.admin.get("/v1/secrets");
+      }
+      expectShed(shed, "concurrency");
       slow.finish();
       expect((await slow.done).status).toBe(201);
       const after = await node.admin.get("/v1/secrets/shed/slow");

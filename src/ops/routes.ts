@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { Type } from "@sinclair/typebox";
 import type { Keyring } from "../crypto/keyring.js";
+import type { RoutePolicy } from "../http/context.js";
 import type { Database } from "../storage/contract.js";
 import { VERSION } from "../system/routes.js";
 import type { Operations } from "./operations.js";
@@ -30,7 +31,10 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
   const tags = ["system"];
   const { metrics, redis, guard } = deps.ops.deps;
 
-  app.get("/v1/metrics", { schema: { tags, summary: "Prometheus metrics", hide: false }, config: { auth: false } }, async (_request, reply) => {
+  // Open by default (scrapers rarely hold tokens); SCAIVAULT_METRICS_REQUIRE_TOKEN=true asks for
+  // `metrics:read` or `admin`. Not audited either way (SPEC §5).
+  const metricsAccess: RoutePolicy = deps.ops.deps.metricsRequireToken ? { scope: "metrics:read", tenantOptional: true, category: "default" } : { auth: false };
+  app.get("/v1/metrics", { schema: { tags, summary: "Prometheus metrics", hide: false }, config: metricsAccess }, async (_request, reply) => {
     const { contentType, body } = await metrics.render();
     return reply.type(contentType).send(body);
   });

@@ -43,6 +43,12 @@ export interface Database extends Queryable {
   migrate(migrations: readonly Migration[]): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * The database for work off the request path — exports, pruning, migrations — with the long
+   * statement deadline (DATABASE_LONG_QUERY_TIMEOUT) and, on PostgreSQL, connections of its own.
+   * Absent or `this` where there is no difference (SQLite).
+   */
+  background?(): Database;
   /** Connection pool figures, for backends that pool (PostgreSQL). */
   poolStats?(): { size: number; available: number; waiting: number };
 }

@@ -4,6 +4,7 @@ import { consoleMigrations } from "../console/migrations.js";
 import { cryptoMigrations } from "../crypto/migrations.js";
 import { dynamicMigrations } from "../dynamic/migrations.js";
 import { eventMigrations } from "../events/migrations.js";
+import { opsMigrations } from "../ops/migrations.js";
 import { rotationMigrations } from "../rotation/migrations.js";
 import { secretMigrations } from "../secrets/migrations.js";
 import { tenancyMigrations } from "../tenancy/migrations.js";
@@ -20,4 +21,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...rotationMigrations,
   ...dynamicMigrations,
   ...consoleMigrations,
+  ...opsMigrations,
 ];

@@ -7,6 +7,10 @@ export interface OpenOptions {
   poolSize?: number;
   /** Development and test assertion: a transaction's code that uses `db` instead of `tx` throws (SQLite). */
   guardTransactions?: boolean;
+  /** PostgreSQL deadlines (DATABASE_ACQUIRE_TIMEOUT, DATABASE_QUERY_TIMEOUT, DATABASE_LONG_QUERY_TIMEOUT). */
+  acquireTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  longQueryTimeoutMs?: number;
 }
 
 /** `sqlite:<file>` or `postgres(ql)://…`, as DATABASE_URL gives it (already validated). */
@@ -17,5 +21,5 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
       guardTransactions: options.guardTransactions,
     });
   }
-  return new PostgresDatabase(databaseUrl, { max: options.poolSize });
+  return new PostgresDatabase(databaseUrl, { max: options.poolSize, acquireTimeoutMs: options.acquireTimeoutMs, queryTimeoutMs: options.queryTimeoutMs, longQueryTimeoutMs: options.longQueryTimeoutMs });
 }

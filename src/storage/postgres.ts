@@ -38,11 +38,16 @@ function values(params: readonly SqlParam[]): unknown[] {
 }
 
 class PgQueryable implements Queryable {
-  constructor(private readonly client: pg.Pool | pg.PoolClient) {}
+  /** `timeoutMs`: the client-side deadline per statement (a stopped server never answers at all). */
+  constructor(private readonly client: pg.Pool | pg.PoolClient, private readonly timeoutMs: number) {}
+
+  private query(sql: string, params: readonly SqlParam[]) {
+    return this.client.query({ text: numbered(sql), values: values(params), query_timeout: this.timeoutMs } as pg.QueryConfig);
+  }
 
   async all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
     try {
-      return (await this.client.query(numbered(sql), values(params))).rows as T[];
+      return (await this.query(sql, params)).rows as T[];
     } catch (error) {
       throw classify(error);
     }
@@ -52,7 +57,7 @@ class PgQueryable implements Queryable {
   }
   async run(sql: string, params: readonly SqlParam[] = []): Promise<{ changes: number }> {
     try {
-      return { changes: (await this.client.query(numbered(sql), values(params))).rowCount ?? 0 };
+      return { changes: (await this.query(sql, params)).rowCount ?? 0 };
     } catch (error) {
       throw classify(error);
     }
@@ -65,16 +70,42 @@ export class PostgresDatabase implements Database {
   private readonly direct: PgQueryable;
   private readonly shared = new TurnCoalescer<{ sql: string; params?: readonly SqlParam[] }, unknown>((read) => this.direct.get(read.sql, read.params));
 
-  constructor(connectionString: string, options: { max?: number } = {}) {
+  private readonly queryTimeoutMs: number;
+  private backgroundDb: PostgresDatabase | null = null;
+
+  /**
+   * Deadlines (resilience): `acquireTimeoutMs` bounds the wait for a pooled connection (and for a
+   * new one to connect), `queryTimeoutMs` each statement — on the server (`statement_timeout`) and
+   * on the client, since a stopped or unreachable server never answers at all; a connection whose
+   * statement timed out is discarded, not reused. TCP keepalive finds dead peers on idle
+   * connections. Background work (exports, pruning, migrations) uses `background()`: its own
+   * small pool with the long deadline, so it neither times out nor holds request connections.
+   */
+  constructor(
+    private readonly connectionString: string,
+    private readonly options: { max?: number; acquireTimeoutMs?: number; queryTimeoutMs?: number; longQueryTimeoutMs?: number } = {},
+  ) {
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 5000;
     this.pool = new pg.Pool({
       connectionString,
       max: options.max ?? 10,
-      connectionTimeoutMillis: 1000,
+      connectionTimeoutMillis: options.acquireTimeoutMs ?? 2000,
       idleTimeoutMillis: 10_000,
+      statement_timeout: this.queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
     // An idle client losing its server must not crash the process; the next query reports it.
     this.pool.on("error", () => {});
-    this.direct = new PgQueryable(this.pool);
+    this.direct = new PgQueryable(this.pool, this.queryTimeoutMs);
+  }
+
+  /** The same database through a pool of two with the long deadline, for work off the request path. */
+  background(): Database {
+    const long = this.options.longQueryTimeoutMs ?? 600_000;
+    if (this.options.queryTimeoutMs === long) return this;
+    this.backgroundDb ??= new PostgresDatabase(this.connectionString, { max: 2, acquireTimeoutMs: long, queryTimeoutMs: long, longQueryTimeoutMs: long });
+    return this.backgroundDb;
   }
 
   all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
@@ -104,17 +135,23 @@ export class PostgresDatabase implements Database {
       broken = true;
     };
     client.on("error", onError);
-    const control = new PgQueryable(client);
+    const control = new PgQueryable(client, this.queryTimeoutMs);
     try {
       await control.run("BEGIN");
       const result = await work(control);
       await control.run("COMMIT");
       return result;
     } catch (error) {
-      try {
-        await client.query("ROLLBACK");
-      } catch {
+      if (error instanceof StorageError && error.kind === "unavailable") {
+        // Timed out or lost: a ROLLBACK would wait as long again. Discarding the connection ends
+        // the transaction on the server.
         broken = true;
+      } else {
+        try {
+          await control.run("ROLLBACK");
+        } catch {
+          broken = true;
+        }
       }
       // Statement errors were classified where they happened; domain errors pass through as thrown.
       throw error;
@@ -125,7 +162,8 @@ export class PostgresDatabase implements Database {
   }
 
   migrate(migrations: readonly Migration[]): Promise<string[]> {
-    return runMigrations(this, migrations, { dialect: "postgres", blob: "BYTEA", byteText: 'TEXT COLLATE "C"' });
+    // Migrations may rewrite large tables: the long deadline, not the request path's.
+    return runMigrations(this.background(), migrations, { dialect: "postgres", blob: "BYTEA", byteText: 'TEXT COLLATE "C"' });
   }
 
   /** Connection counts for metrics and /v1/health/detailed. */
@@ -141,7 +179,7 @@ export class PostgresDatabase implements Database {
 
   /** Idempotent: pg rejects a second `end()`, and shutdown paths may close twice. */
   close(): Promise<void> {
-    this.closing ??= this.pool.end();
+    this.closing ??= Promise.all([this.pool.end(), this.backgroundDb?.close()]).then(() => undefined);
     return this.closing;
   }
 }

@@ -1,6 +1,6 @@
 import BetterSqlite3 from "better-sqlite3";
 import { AsyncLocalStorage } from "node:async_hooks";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Database, Migration, Queryable, SqlParam } from "./contract.js";
 import { StorageError } from "./contract.js";
@@ -70,6 +70,19 @@ class Connection implements Queryable {
   }
 }
 
+/**
+ * The database file is created owner-only (0600) before SQLite opens it — SQLite would create it
+ * under the process umask, typically world-readable — and an existing one is narrowed to 0600.
+ */
+function ownerOnly(file: string): void {
+  try {
+    closeSync(openSync(file, "a", 0o600));
+    chmodSync(file, 0o600);
+  } catch {
+    // SQLite reports a file it cannot open in its own words, naming DATABASE_URL.
+  }
+}
+
 interface QueuedTransaction {
   work: (tx: Queryable) => Promise<unknown>;
   resolve: (value: unknown) => void;
@@ -106,7 +119,10 @@ export class SqliteDatabase implements Database {
   constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL"; guardTransactions?: boolean } = {}) {
     this.insideTransaction = options.guardTransactions ? new AsyncLocalStorage<boolean>() : null;
     // The directory holds the database (and, by default, the root key file): owner only.
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    if (file !== ":memory:") {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      ownerOnly(file);
+    }
     try {
       const writer = new BetterSqlite3(file);
       // First: switching to WAL needs a lock another process may hold for a moment.
@@ -119,6 +135,8 @@ export class SqliteDatabase implements Database {
       reader.pragma("busy_timeout = 5000");
       this.reader = new Connection(reader);
       if (file !== ":memory:") {
+        // SQLite gives -wal and -shm the database file's mode; files left by an older version are fixed here.
+        for (const suffix of ["-wal", "-shm"]) if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
         writer.pragma("wal_autocheckpoint = 0");
         this.checkpointer = new SqliteCheckpointer(file, () => {
           // Without the worker the WAL would grow without end: back to SQLite's own checkpoints.

@@ -6,7 +6,6 @@ import { registerLanding } from "./landing.js";
 
 export const VERSION = "0.1.0";
 const API_VERSION = "v1";
-const startedAt = Date.now();
 
 const HealthResponse = Type.Object({ status: Type.Literal("healthy"), timestamp: Type.String() });
 const ReadyResponse = Type.Object({
@@ -21,6 +20,8 @@ export interface SystemDeps {
   keyring: Keyring;
   /** Present when REDIS_URL is set. */
   redisCheck?: () => Promise<void>;
+  /** Throws (with a short reason) when the node cannot write: full disk, read-only storage (src/ops). */
+  writeCheck?: () => Promise<void>;
 }
 
 export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): void {
@@ -37,6 +38,12 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     const checks = { database: "ok", redis: deps.redisCheck ? "ok" : "disabled", encryption: "ok" };
     try {
       await deps.db.ping();
+      try {
+        await deps.writeCheck?.();
+      } catch (error) {
+        checks.database = "error";
+        errors.database = (error as Error).message;
+      }
     } catch {
       checks.database = "error";
       errors.database = "unreachable";
@@ -60,13 +67,11 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     return { status: ready ? "ready" : "not_ready", checks, errors };
   });
 
+  // Anonymous: the product version only. Runtime, storage and uptime are for admins
+  // (/v1/health/detailed): they tell an attacker which exploits to try.
   app.get("/v1/version", { schema: { tags, summary: "Server version" }, config: open }, async () => ({
     version: VERSION,
     api_version: API_VERSION,
-    node_version: process.version,
-    storage: deps.db.dialect,
-    kms_provider: "local",
-    uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
   }));
 
   app.get("/v1/openapi.json", { schema: { hide: true }, config: open }, async () => app.swagger());

@@ -82,6 +82,8 @@ export interface TestVault {
 
 export interface StartOptions extends BuildOptions {
   env?: Record<string, string>;
+  /** Runs between building and listening: tests that need a route of their own register it here. */
+  beforeListen?: (vault: Vault) => void;
 }
 
 const UNLIMITED_FOR_TESTS = Object.fromEntries(Object.keys(DEFAULT_RATE_LIMITS).map((category) => [`RATE_LIMIT_${category.toUpperCase()}`, "1000000"]));
@@ -114,6 +116,7 @@ export async function startVault(backend: BackendName, options: StartOptions = {
     ...options.env,
   });
   const vault = await buildVault(config, { ...options, logStream });
+  options.beforeListen?.(vault);
   const address = await vault.app.listen({ host: "127.0.0.1", port: 0 });
   const baseUrl = address.replace("localhost", "127.0.0.1");
   return {

@@ -1,0 +1,127 @@
+import { expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault, type ApiClient } from "../testing/harness.js";
+
+/** An open SSE response whose raw text is collected until the server ends it. */
+async function openRawStream(baseUrl: string, token: string) {
+  const controller = new AbortController();
+  const response = await fetch(`${baseUrl}/v1/events/stream`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  let text = "";
+  const ended = (async () => {
+    if (!response.body) return;
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch {
+      // aborted by the test
+    }
+  })();
+  return { response, ended, get text() { return text; }, close: () => controller.abort() };
+}
+
+/** Resolves with the outcome, or "pending" when `ms` pass first (a generous bound, not a timing assertion). */
+function within<T>(work: Promise<T>, ms: number): Promise<T | "pending"> {
+  return Promise.race([work, new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), ms).unref())]);
+}
+
+async function issue(admin: ApiClient, identity: string, extra: Record<string, unknown> = {}): Promise<{ id: string; token: string }> {
+  const issued = await admin.post("/v1/auth/tokens", { identity_id: identity, identity_type: "service_account", scopes: ["secrets:read", "subscriptions:read", "subscriptions:write"], ...extra });
+  expect(issued.status).toBe(201);
+  return { id: issued.body.id, token: issued.body.token };
+}
+
+// Recheck target 200 ms; every bound below is at least 25× that.
+const env = { SCAIVAULT_CREDENTIAL_RECHECK: "200ms", SCAIVAULT_MAX_STREAMS_PER_IDENTITY: "2", SCAIVAULT_MAX_STREAMS_PER_TENANT: "3", SCAIVAULT_MAX_CONCURRENT_REQUESTS: "2" };
+
+describeEachBackend("streams and long polls: credentials and caps", (backend) => {
+  const vault = useVault(backend, { env });
+
+  it("ends an open stream with a final token_revoked error event when its token is revoked", async () => {
+    const { admin, baseUrl } = vault();
+    const { id, token } = await issue(admin, "sa:stream-revoked");
+    const stream = await openRawStream(baseUrl, token);
+    expect(stream.response.status).toBe(200);
+    // SSE responses carry the same security headers as every other answer.
+    expect(stream.response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(stream.response.headers.get("x-frame-options")).toBe("DENY");
+    expect(stream.response.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(stream.response.headers.get("x-request-id")).toMatch(/^req_/);
+    expect((await admin.delete(`/v1/auth/tokens/${id}`)).status).toBe(200);
+    const outcome = await within(stream.ended, 10_000);
+    stream.close();
+    expect(outcome).not.toBe("pending");
+    const last = stream.text.trimEnd().split("\n\n").pop()!;
+    expect(last).toMatch(/^event: error\ndata: /);
+    const data = JSON.parse(last.split("\n")[1].slice("data: ".length));
+    expect(data.error).toMatchObject({ code: "token_revoked", details: {} });
+    expect(data.error.request_id).toBe(stream.response.headers.get("x-request-id"));
+  });
+
+  it("ends an open stream with token_expired when its token expires", async () => {
+    const { admin, baseUrl } = vault();
+    const { token } = await issue(admin, "sa:stream-expiring", { expires_in: "2s" });
+    const stream = await openRawStream(baseUrl, token);
+    expect(stream.response.status).toBe(200);
+    const outcome = await within(stream.ended, 15_000);
+    stream.close();
+    expect(outcome).not.toBe("pending");
+    expect(stream.text).toMatch(/event: error\ndata: \{"error":\{"code":"token_expired"/);
+  });
+
+  it("answers a waiting long poll 401 token_revoked when its token is revoked", async () => {
+    const { admin, anonymous } = vault();
+    const { id, token } = await issue(admin, "sa:poller");
+    const owner = anonymous.withToken(token);
+    const sub = await owner.post("/v1/subscriptions", { name: "revoked-poll", paths: ["nothing/**"], events: ["secret.*"], delivery: { type: "polling" } });
+    expect(sub.status).toBe(201);
+    const poll = owner.get(`/v1/subscriptions/${sub.body.id}/poll?timeout=60`);
+    // The poll is waiting (no events); revoke underneath it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await admin.delete(`/v1/auth/tokens/${id}`)).status).toBe(200);
+    const answer = await within(poll, 15_000);
+    expect(answer).not.toBe("pending");
+    if (answer === "pending") return;
+    expect(answer.status).toBe(401);
+    expect(answer.body.error.code).toBe("token_revoked");
+  });
+
+  it("caps streams per identity and per tenant with 429 + Retry-After, and never counts them as requests in flight", async () => {
+    const { admin, baseUrl } = vault();
+    const first = await issue(admin, "sa:streamer-1");
+    const second = await issue(admin, "sa:streamer-2");
+    const open = [await openRawStream(baseUrl, first.token), await openRawStream(baseUrl, first.token)];
+    try {
+      for (const s of open) expect(s.response.status).toBe(200);
+      const third = await openRawStream(baseUrl, first.token);
+      expect(third.response.status).toBe(429);
+      expect(third.response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+      await third.ended;
+      expect(JSON.parse(third.text).error).toMatchObject({ code: "rate_limited", details: { reason: "streams_per_identity", limit: 2 } });
+
+      open.push(await openRawStream(baseUrl, second.token));
+      expect(open[2].response.status).toBe(200);
+      const overTenant = await openRawStream(baseUrl, second.token);
+      expect(overTenant.response.status).toBe(429);
+      await overTenant.ended;
+      expect(JSON.parse(overTenant.text).error.details).toMatchObject({ reason: "streams_per_tenant", limit: 3 });
+
+      // Three open streams, request concurrency capped at 2: ordinary requests are still served.
+      for (let i = 0; i < 3; i++) expect((await admin.get("/v1/secrets")).status).toBe(200);
+    } finally {
+      for (const s of open) s.close();
+    }
+    // Closed streams give their slots back.
+    let reopened = await openRawStream(baseUrl, first.token);
+    for (let i = 0; i < 50 && reopened.response.status === 429; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      reopened = await openRawStream(baseUrl, first.token);
+    }
+    expect(reopened.response.status).toBe(200);
+    reopened.close();
+  });
+});

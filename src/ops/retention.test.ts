@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { eventually, TestReceiver } from "../events/test-receiver.js";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault } from "../testing/harness.js";
+
+describeEachBackend("retention of delivery state", (backend) => {
+  const ok = new TestReceiver();
+  const failing = new TestReceiver(() => ({ status: 500 }));
+  beforeAll(async () => {
+    await ok.start();
+    await failing.start();
+  });
+  afterAll(async () => {
+    await ok.stop();
+    await failing.stop();
+  });
+  const vault = useVault(backend, {
+    env: { SCAIVAULT_EVENTS_RETENTION: "1s", SCAIVAULT_RETENTION_INTERVAL: "300ms", SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms", SCAIVAULT_WEBHOOK_RETRY_SCHEDULE: "1h" },
+  });
+
+  const count = async (sql: string, params: string[]) => Number((await vault().vault.db.get<{ n: number | string }>(sql, params))?.n ?? 0);
+
+  it("prunes settled deliveries, inbox rows and unreferenced events past SCAIVAULT_EVENTS_RETENTION, and keeps what is still pending", async () => {
+    const { admin } = vault();
+    const good = await admin.post("/v1/webhooks", { name: "ok", url: `${ok.url}/ok`, secret: "s", events: ["secret.created"], filters: { path_prefix: "ret/ok/" } });
+    const bad = await admin.post("/v1/webhooks", { name: "failing", url: `${failing.url}/bad`, secret: "s", events: ["secret.created"], filters: { path_prefix: "ret/pending/" } });
+    const sub = await admin.post("/v1/subscriptions", { name: "inbox", paths: ["ret/ok/**"], events: ["secret.*"], delivery: { type: "polling" } });
+    expect([good.status, bad.status, sub.status]).toEqual([201, 201, 201]);
+    expect((await admin.put("/v1/secrets/ret/ok/a", { data: { v: 1 } })).status).toBe(201);
+    expect((await admin.put("/v1/secrets/ret/pending/b", { data: { v: 1 } })).status).toBe(201);
+    await ok.waitFor((received) => received.length === 1, 30_000);
+    await failing.waitFor((received) => received.length === 1, 30_000);
+    const polled = await admin.get(`/v1/subscriptions/${sub.body.id}/poll?timeout=5`);
+    expect(polled.body.events.map((e: { path: string }) => e.path)).toEqual(["ret/ok/a"]);
+
+    // Everything about ret/ok/a is settled: it goes within a few passes (generous bound, 30 s).
+    await eventually(() => count("SELECT COUNT(*) AS n FROM events WHERE path = ?", ["ret/ok/a"]), (n) => n === 0, 30_000);
+    expect(await count("SELECT COUNT(*) AS n FROM event_deliveries WHERE target_id = ?", [good.body.id])).toBe(0);
+    expect(await count("SELECT COUNT(*) AS n FROM subscription_inbox WHERE subscription_id = ?", [sub.body.id])).toBe(0);
+    // A delivery still pending keeps itself and its event.
+    expect(await count("SELECT COUNT(*) AS n FROM event_deliveries WHERE target_id = ? AND status = 'pending'", [bad.body.id])).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM events WHERE path = ?", ["ret/pending/b"])).toBe(1);
+    // The pass was recorded once, by the lease holder, which let go of it.
+    const lease = await vault().vault.db.get<{ owner: string | null; last_run_at: number }>("SELECT owner, last_run_at FROM maintenance_leases WHERE name = 'events_retention'", []);
+    expect(lease?.last_run_at).toBeGreaterThan(0);
+  }, 90_000);
+});
