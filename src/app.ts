@@ -26,6 +26,7 @@ import { SecretsReader } from "./secrets/reader.js";
 import { registerSecretRoutes } from "./secrets/routes.js";
 import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
 import { createRotation } from "./rotation/module.js";
+import { createPki } from "./pki/module.js";
 import { SecretStore } from "./secrets/store.js";
 import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
@@ -144,6 +145,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   auditTrail.registerRoutes(app);
   rotation.register(app);
   rotation.start(app.log);
+  // PKI (spec/pki.md)
+  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config });
+  pki.register(app);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();

@@ -12,6 +12,9 @@ export const SCOPES = [
   "subscriptions:write",
   "identity:read",
   "identity:admin",
+  // PKI (spec/pki.md P1)
+  "pki:admin",
+  "pki:issue",
   "admin",
 ] as const;
 

@@ -64,6 +64,13 @@ export interface VaultConfig {
     /** How often secrets changed by a metadata PATCH are brought in step with their schedules. */
     reconcileMs: number;
   };
+  // --- pki (spec/pki.md) ---
+  pki: {
+    /** A CRL's nextUpdate distance; it is regenerated at half of it (SCAIVAULT_PKI_CRL_LIFETIME). */
+    crlLifetimeMs: number;
+    /** Thresholds of `certificate.expiring`, longest first (SCAIVAULT_PKI_NOTIFY_BEFORE). */
+    notifyBeforeMs: number[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -250,6 +257,10 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       schedulerEnabled: env.SCAIVAULT_SCHEDULER === undefined || env.SCAIVAULT_SCHEDULER === "" ? true : bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER),
       pollMs: durationMs("SCAIVAULT_SCHEDULER_POLL", env.SCAIVAULT_SCHEDULER_POLL, 1000) || 1000,
       reconcileMs: durationMs("SCAIVAULT_SCHEDULER_RECONCILE", env.SCAIVAULT_SCHEDULER_RECONCILE, 5000) || 5000,
+    },
+    pki: {
+      crlLifetimeMs: durationMs("SCAIVAULT_PKI_CRL_LIFETIME", env.SCAIVAULT_PKI_CRL_LIFETIME, 72 * 3_600_000) || 72 * 3_600_000,
+      notifyBeforeMs: durationListMs("SCAIVAULT_PKI_NOTIFY_BEFORE", env.SCAIVAULT_PKI_NOTIFY_BEFORE, [30 * 86_400_000, 7 * 86_400_000, 86_400_000]).sort((a, b) => b - a),
     },
   };
 }

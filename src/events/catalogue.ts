@@ -8,6 +8,9 @@ export const EVENT_TYPES = [
   "policy.created", "policy.updated", "policy.deleted", "policy.binding.created", "policy.binding.deleted", "policy.violation",
   "rotation.due", "rotation.overdue", "rotation.completed", "rotation.failed",
   "webhook.test",
+  // pki (spec/pki.md P6)
+  "certificate.issued", "certificate.renewed", "certificate.revoked", "certificate.expiring", "certificate.expired", "certificate.renewal_failed",
+  "csr.submitted", "csr.approved", "csr.rejected", "ca.created", "ca.revoked",
 ] as const;
 
 /** An event filter is an exact type, a family wildcard (`secret.*`, `policy.binding.*`) or `*`. */

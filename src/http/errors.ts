@@ -51,6 +51,24 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,
+  // --- pki (spec/pki.md P1) ---
+  ca_not_found: 404,
+  role_not_found: 404,
+  certificate_not_found: 404,
+  csr_not_found: 404,
+  trust_anchor_not_found: 404,
+  acme_account_not_found: 404,
+  acme_order_not_found: 404,
+  dns_provider_not_found: 404,
+  invalid_csr: 400,
+  invalid_certificate: 400,
+  name_not_allowed: 400,
+  key_not_allowed: 400,
+  ca_inactive: 409,
+  csr_not_pending: 409,
+  acme_error: 502,
+  dns_provider_error: 502,
+  // --- end pki ---
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

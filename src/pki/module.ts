@@ -1,0 +1,48 @@
+import type { FastifyInstance } from "fastify";
+import type { Authorizer } from "../access/authorizer.js";
+import type { AuditRecorder } from "../audit/recorder.js";
+import type { VaultConfig } from "../config/config.js";
+import type { Keyring } from "../crypto/keyring.js";
+import type { EventOutbox } from "../events/outbox.js";
+import type { SecretsService } from "../secrets/service.js";
+import type { SecretStore } from "../secrets/store.js";
+import type { Database } from "../storage/contract.js";
+import { CaService } from "./ca-service.js";
+import { CertificateService } from "./certificates.js";
+import type { PkiDeps } from "./common.js";
+import { CrlService } from "./crl.js";
+import { IssueService } from "./issue.js";
+import { OcspResponder } from "./ocsp.js";
+import { RoleService } from "./roles.js";
+import { registerCaRoutes } from "./routes-ca.js";
+import { registerCertificateRoutes } from "./routes-certs.js";
+import { PkiStore } from "./store.js";
+
+export interface PkiModuleDeps {
+  db: Database;
+  keyring: Keyring;
+  authorizer: Authorizer;
+  audit: AuditRecorder;
+  events: EventOutbox;
+  secrets: SecretsService;
+  secretStore: SecretStore;
+  config: VaultConfig;
+}
+
+/** The PKI domain, wired: CAs, roles, issuance, certificates, CRLs and OCSP (spec/pki.md). */
+export function createPki(input: PkiModuleDeps) {
+  const store = new PkiStore(input.db);
+  const deps: PkiDeps = { ...input, store, config: { baseUrl: input.config.baseUrl, ...input.config.pki } };
+  const cas = new CaService(deps);
+  const roles = new RoleService(deps, cas);
+  const issue = new IssueService(deps, cas, roles);
+  const certs = new CertificateService(deps, cas);
+  const crls = new CrlService(deps, cas);
+  const ocsp = new OcspResponder(store);
+  return {
+    register(app: FastifyInstance): void {
+      registerCaRoutes(app, { cas, crls, ocsp, store });
+      registerCertificateRoutes(app, { roles, issue, certs });
+    },
+  };
+}
