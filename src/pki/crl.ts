@@ -67,5 +67,5 @@ export class CrlService {
 }
 
 export function crlPem(der: Buffer): string {
-  return x509.PemConverter.encode(new Uint8Array(der), "X509 CRL");
+  return `${x509.PemConverter.encode(new Uint8Array(der), "X509 CRL").trim()}\n`;
 }

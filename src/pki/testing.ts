@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,26 @@ export class OpenSsl {
   run(args: string[], input?: Buffer): { status: number; out: string } {
     const result = spawnSync("openssl", args, { cwd: this.dir, input, encoding: "buffer", timeout: 60_000 });
     return { status: result.status ?? -1, out: `${result.stdout?.toString() ?? ""}${result.stderr?.toString() ?? ""}` };
+  }
+
+  /**
+   * For commands that talk to the vault (openssl ocsp): the vault runs in this process, so a
+   * synchronous child would block the very server it is waiting for.
+   */
+  async runAsync(args: string[]): Promise<{ status: number; out: string }> {
+    return new Promise((resolve) => {
+      let out = "";
+      const child = spawn("openssl", args, { cwd: this.dir, timeout: 60_000 });
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      child.on("close", (code) => resolve({ status: code ?? -1, out }));
+    });
+  }
+
+  async okAsync(args: string[]): Promise<string> {
+    const { status, out } = await this.runAsync(args);
+    expect(status, out).toBe(0);
+    return out;
   }
 
   ok(args: string[]): string {
