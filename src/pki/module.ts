@@ -7,15 +7,18 @@ import type { EventOutbox } from "../events/outbox.js";
 import type { SecretsService } from "../secrets/service.js";
 import type { SecretStore } from "../secrets/store.js";
 import type { Database } from "../storage/contract.js";
+import { TrustAnchors } from "./anchors.js";
 import { CaService } from "./ca-service.js";
 import { CertificateService } from "./certificates.js";
 import type { PkiDeps } from "./common.js";
 import { CrlService } from "./crl.js";
+import { CsrWorkflow } from "./csr-workflow.js";
 import { IssueService } from "./issue.js";
 import { OcspResponder } from "./ocsp.js";
 import { RoleService } from "./roles.js";
 import { registerCaRoutes } from "./routes-ca.js";
 import { registerCertificateRoutes } from "./routes-certs.js";
+import { registerWorkflowRoutes } from "./routes-workflow.js";
 import { PkiStore } from "./store.js";
 
 export interface PkiModuleDeps {
@@ -39,10 +42,13 @@ export function createPki(input: PkiModuleDeps) {
   const certs = new CertificateService(deps, cas);
   const crls = new CrlService(deps, cas);
   const ocsp = new OcspResponder(store);
+  const csrs = new CsrWorkflow(deps, cas, roles, issue);
+  const anchors = new TrustAnchors(deps);
   return {
     register(app: FastifyInstance): void {
       registerCaRoutes(app, { cas, crls, ocsp, store });
       registerCertificateRoutes(app, { roles, issue, certs });
+      registerWorkflowRoutes(app, { csrs, anchors });
     },
   };
 }
