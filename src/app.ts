@@ -146,8 +146,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   rotation.register(app);
   rotation.start(app.log);
   // PKI (spec/pki.md)
-  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config });
+  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registry: metrics.registry });
   pki.register(app);
+  pki.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
@@ -163,6 +164,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     async close() {
       // The scheduler finishes its pass and stops before anything it writes through goes away.
       await rotation.stop();
+      await pki.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
       await ops.drain(app);

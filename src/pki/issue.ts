@@ -10,6 +10,7 @@ import { checkNames, type CheckedNames } from "./names.js";
 import { ttlSeconds, type Role, type RoleService } from "./roles.js";
 import { writeCertificateSecret } from "./secret-writer.js";
 import type { CertRow } from "./store.js";
+import { initialNotice } from "./expiry.js";
 import { createLeafCertificate, exportPkcs8, generateKeyPair, newSerial, pkcs8Pem, x509, type KeySpec } from "./x509.js";
 
 export interface IssueBody {
@@ -120,6 +121,7 @@ export class IssueService {
       common_name: request.names.commonName, alt_names: JSON.stringify(request.names.dnsNames), ip_sans: JSON.stringify(request.names.ipSans),
       source: request.source, role: role.name, order_id: null, certificate_pem: certificatePem, not_before: now - BACKDATE_MS, not_after: notAfter,
       revoked_at: null, revocation_reason: null, secret_path: secretPath, created_by: caller.principal.identityId, created_at: now,
+      ...noticesFor(notAfter, now, this.deps.config.notifyBeforeMs),
     };
     caller.ctx.audit.extra = { ...caller.ctx.audit.extra, role: role.name, ca_id: row.ca_id, certificate_id: row.id, serial_number: serial };
     if (secretPath) caller.ctx.audit.secretPath = secretPath;
@@ -131,6 +133,11 @@ export class IssueService {
     });
     return { row, certificate: certificatePem, caChain };
   }
+}
+
+function noticesFor(notAfter: number, now: number, thresholdsMs: number[]): { next_notice_at: number | null; notices_fired: string } {
+  const notice = initialNotice(notAfter, now, thresholdsMs);
+  return { next_notice_at: notice.next, notices_fired: notice.fired };
 }
 
 export function issuedEventData(row: CertRow) {

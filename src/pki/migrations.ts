@@ -112,4 +112,13 @@ export const pkiMigrations: Migration[] = [
       "CREATE UNIQUE INDEX pki_trust_anchors_name ON pki_trust_anchors (tenant_id, name)",
     ],
   },
+  {
+    // Expiry notices (contract P6): the next notice a certificate owes and the thresholds announced.
+    id: "0201_pki_expiry_notices",
+    up: () => [
+      "ALTER TABLE pki_certificates ADD COLUMN next_notice_at BIGINT",
+      "ALTER TABLE pki_certificates ADD COLUMN notices_fired TEXT NOT NULL DEFAULT ''",
+      "CREATE INDEX pki_certificates_notice ON pki_certificates (next_notice_at)",
+    ],
+  },
 ];

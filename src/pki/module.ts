@@ -1,4 +1,5 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
@@ -13,6 +14,7 @@ import { CertificateService } from "./certificates.js";
 import type { PkiDeps } from "./common.js";
 import { CrlService } from "./crl.js";
 import { CsrWorkflow } from "./csr-workflow.js";
+import { ExpiryNotifier, registerCertificateMetrics } from "./expiry.js";
 import { IssueService } from "./issue.js";
 import { OcspResponder } from "./ocsp.js";
 import { RoleService } from "./roles.js";
@@ -30,9 +32,10 @@ export interface PkiModuleDeps {
   secrets: SecretsService;
   secretStore: SecretStore;
   config: VaultConfig;
+  registry?: Registry;
 }
 
-/** The PKI domain, wired: CAs, roles, issuance, certificates, CRLs and OCSP (spec/pki.md). */
+/** The PKI domain, wired: CAs, roles, issuance, certificates, CRLs, OCSP, CSRs, anchors, expiry notices (spec/pki.md). */
 export function createPki(input: PkiModuleDeps) {
   const store = new PkiStore(input.db);
   const deps: PkiDeps = { ...input, store, config: { baseUrl: input.config.baseUrl, ...input.config.pki } };
@@ -44,11 +47,23 @@ export function createPki(input: PkiModuleDeps) {
   const ocsp = new OcspResponder(store);
   const csrs = new CsrWorkflow(deps, cas, roles, issue);
   const anchors = new TrustAnchors(deps);
+  if (input.registry) registerCertificateMetrics(input.db, input.registry);
+  let notifier: ExpiryNotifier | null = null;
   return {
     register(app: FastifyInstance): void {
       registerCaRoutes(app, { cas, crls, ocsp, store });
       registerCertificateRoutes(app, { roles, issue, certs });
       registerWorkflowRoutes(app, { csrs, anchors });
+    },
+    /** Expiry notices run wherever the scheduler runs (SCAIVAULT_SCHEDULER): each fires once across nodes. */
+    start(log: FastifyBaseLogger): void {
+      if (!input.config.rotation.schedulerEnabled || notifier) return;
+      notifier = new ExpiryNotifier({ db: input.db, events: input.events, thresholdsMs: input.config.pki.notifyBeforeMs, pollMs: input.config.rotation.pollMs, log });
+      notifier.start();
+    },
+    async stop(): Promise<void> {
+      await notifier?.stop();
+      notifier = null;
     },
   };
 }

@@ -54,10 +54,13 @@ export interface CertRow {
   secret_path: string | null;
   created_by: string;
   created_at: number;
+  /** The next expiry notice owed (src/pki/expiry.ts), null once all are given or the certificate is revoked. */
+  next_notice_at?: number | null;
+  notices_fired?: string;
 }
 
 const CA_COLUMNS = ["id", "tenant_id", "partner_id", "name", "common_name", "ca_type", "parent_ca_id", "key_type", "key_size", "serial_number", "certificate_pem", "key_ciphertext", "key_wrapped", "key_id", "not_before", "not_after", "revoked_at", "revocation_reason", "crl_number", "created_by", "created_at"] as const;
-const CERT_COLUMNS = ["id", "tenant_id", "partner_id", "ca_id", "serial_number", "common_name", "alt_names", "ip_sans", "source", "role", "order_id", "certificate_pem", "not_before", "not_after", "revoked_at", "revocation_reason", "secret_path", "created_by", "created_at"] as const;
+const CERT_COLUMNS = ["id", "tenant_id", "partner_id", "ca_id", "serial_number", "common_name", "alt_names", "ip_sans", "source", "role", "order_id", "certificate_pem", "not_before", "not_after", "revoked_at", "revocation_reason", "secret_path", "created_by", "created_at", "next_notice_at", "notices_fired"] as const;
 
 export const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 export const pick = (row: object, columns: readonly string[]) => columns.map((c) => (row as Record<string, SqlParam>)[c] ?? null);
@@ -178,7 +181,7 @@ export class PkiStore {
   }
 
   async revokeCert(tx: Queryable, id: string, at: number, reason: string): Promise<number> {
-    return (await tx.run("UPDATE pki_certificates SET revoked_at = ?, revocation_reason = ? WHERE id = ? AND revoked_at IS NULL", [at, reason, id])).changes;
+    return (await tx.run("UPDATE pki_certificates SET revoked_at = ?, revocation_reason = ?, next_notice_at = NULL WHERE id = ? AND revoked_at IS NULL", [at, reason, id])).changes;
   }
 
   async unrevokedUnder(tx: Queryable, caId: string): Promise<CertRow[]> {
