@@ -3,6 +3,7 @@ import { ScaiVaultClient, ScaiVaultError } from "@scailabs/scaivault";
 import { Args, parseArgs, UsageError } from "./args.js";
 import { CONFIG_KEYS, configPath, readConfig, resolveSettings, writeConfig, type CliConfig } from "./config.js";
 import { manageCommand, MANAGE_HELP } from "./commands/manage.js";
+import { pkiCommand, PKI_HELP } from "./commands/pki.js";
 import { secretsCommand, SECRETS_HELP } from "./commands/secrets.js";
 import type { Ctx } from "./commands/context.js";
 import { printObject, show } from "./output.js";
@@ -16,6 +17,7 @@ Usage: scaivault <group> <command> [args] [--json] [--base-url URL] [--token T] 
   auth login --token T | logout | whoami
 ${SECRETS_HELP.replace(/^/gm, "  ")}
 ${MANAGE_HELP.replace(/^/gm, "  ")}
+${PKI_HELP.replace(/^/gm, "  ")}
   server [start] | status                          run the vault here, or check one
 
 Settings: flags, then SCAIVAULT_URL / SCAIVAULT_TOKEN / SCAIVAULT_TENANT_ID / SCAIVAULT_PARTNER_ID,
@@ -141,6 +143,7 @@ export async function run(argv: string[]): Promise<number> {
       else if (group === "config") await configCommand(ctx, sub);
       else if (group === "auth") await authCommand(ctx, sub);
       else if (group === "server") await serverCommand(ctx, sub);
+      else if (group === "pki") await pkiCommand(ctx, sub);
       else if (["policies", "rotation", "webhooks", "subscriptions", "audit", "tokens", "secret-policies", "tenants"].includes(group)) await manageCommand(ctx, group, sub);
       else throw new UsageError(`unknown command "${group}"; see scaivault --help`);
     } finally {

@@ -11,6 +11,7 @@ import {
   TokensResource,
   WebhooksResource,
 } from "./resources.js";
+import { PkiResource } from "./pki.js";
 import { SecretsResource } from "./secrets.js";
 import { EventStream, type StreamHandlers } from "./stream.js";
 import { Transport, type ClientOptions } from "./transport.js";
@@ -29,6 +30,8 @@ export class ScaiVaultClient {
   readonly auth: AuthResource;
   readonly tenants: TenantsResource;
   readonly system: SystemResource;
+  /** PKI: CAs, issue, sign, revoke (spec/pki.md). */
+  readonly pki: PkiResource;
   private readonly transport: Transport;
   private readonly cache: SecretCache<Secret> | null;
   private readonly cacheStream: EventStream | null;
@@ -50,6 +53,7 @@ export class ScaiVaultClient {
     this.auth = new AuthResource(this.transport);
     this.tenants = new TenantsResource(this.transport);
     this.system = new SystemResource(this.transport);
+    this.pki = new PkiResource(this.transport);
     const cache = this.cache;
     if (cache) {
       this.cacheStream = new EventStream(this.transport, {
