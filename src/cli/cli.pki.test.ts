@@ -32,9 +32,9 @@ describeEachBackend("scaivault CLI: pki ca create, issue, revoke", (backend) => 
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     const rootPem = (await vault().admin.get(`/v1/pki/ca/${root.id}/certificate`)).body.certificate_pem;
     // The cert file holds the leaf then its chain: openssl verifies the leaf with the chain as untrusted.
-    const verified = ssl.run(["verify", "-CAfile", ssl.file("cli-root.pem", rootPem), "-untrusted", certFile, certFile]);
+    const verified = (await ssl.run(["verify", "-CAfile", ssl.file("cli-root.pem", rootPem), "-untrusted", certFile, certFile]));
     expect(verified.status, verified.out).toBe(0);
-    expect(ssl.ok(["x509", "-noout", "-pubkey", "-in", certFile])).toBe(ssl.ok(["pkey", "-pubout", "-in", keyFile]));
+    expect((await ssl.ok(["x509", "-noout", "-pubkey", "-in", certFile]))).toBe((await ssl.ok(["pkey", "-pubout", "-in", keyFile])));
     expect(readFileSync(keyFile, "utf8")).toMatch(/BEGIN PRIVATE KEY/);
     const revoked = await json(["pki", "revoke", issued.serial_number, "--reason", "superseded"]);
     expect(revoked).toMatchObject({ id: issued.id, revocation_reason: "superseded" });

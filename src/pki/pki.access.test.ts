@@ -36,14 +36,14 @@ describeEachBackend("pki: scopes, role policies and tenants", (backend) => {
 
   it("lets a role's policy path decide who may issue under it", async () => {
     const issued = await created(webIssuer.post("/v1/pki/issue/web", { common_name: "a.web.example" }));
-    expect(ssl.verify(h.rootPem, [h.intPem], issued.certificate).status).toBe(0);
+    expect((await ssl.verify(h.rootPem, [h.intPem], issued.certificate)).status).toBe(0);
     const denied = await webIssuer.post("/v1/pki/issue/db", { common_name: "a.db.example" });
     expectError(denied, 403, "access_denied");
     // Policy before existence: an unknown role answers the same 403.
     const unknown = await webIssuer.post("/v1/pki/issue/nope", { common_name: "a.db.example" });
     expectError(unknown, 403, "access_denied");
     expect(unknown.body.error.message).toBe(denied.body.error.message);
-    expectError(await webIssuer.post("/v1/pki/sign/db", { csr_pem: ssl.csr("ec:P-256", "/CN=a.db.example").csr }), 403, "access_denied");
+    expectError(await webIssuer.post("/v1/pki/sign/db", { csr_pem: (await ssl.csr("ec:P-256", "/CN=a.db.example")).csr }), 403, "access_denied");
     expectError(await noScope.post("/v1/pki/issue/web", { common_name: "a.web.example" }), 403, "insufficient_scope");
     // pki:admin alone may manage but not issue.
     expectError(await adminOnly.post("/v1/pki/issue/web", { common_name: "a.web.example" }), 403, "insufficient_scope");
@@ -88,7 +88,7 @@ describeEachBackend("pki: scopes, role policies and tenants", (backend) => {
 
   it("issues through a second node (the CA key unsealed there from the database)", async () => {
     const issued = await created(second().post("/v1/pki/issue/web", { common_name: "node2.web.example" }));
-    expect(ssl.verify(h.rootPem, [h.intPem], issued.certificate).status).toBe(0);
+    expect((await ssl.verify(h.rootPem, [h.intPem], issued.certificate)).status).toBe(0);
   });
 
   it("never shows a tenant another tenant's CAs, roles or certificates", async () => {

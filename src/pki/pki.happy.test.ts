@@ -19,14 +19,14 @@ describeEachBackend("pki: CAs, roles, issue and sign, checked with openssl", (ba
     expect(h.root.serial_number).toMatch(/^[0-9a-f]{32}$/);
     expect(Date.parse(h.root.valid_until) - Date.now()).toBeGreaterThan(3649 * 86_400_000);
     expect(h.int).toMatchObject({ ca_type: "intermediate", parent_ca_id: h.root.id, key_type: "ec", key_size: 384 });
-    const text = ssl.ok(["x509", "-noout", "-text", "-in", ssl.file("int-text.pem", h.intPem)]);
+    const text = (await ssl.ok(["x509", "-noout", "-text", "-in", ssl.file("int-text.pem", h.intPem)]));
     expect(text).toMatch(/Basic Constraints: critical\s+CA:TRUE/);
     expect(text).toMatch(/Key Usage: critical\s+[^\n]*Certificate Sign, CRL Sign/);
     expect(text).toContain("Subject Key Identifier");
     expect(text).toContain("Authority Key Identifier");
     expect(text).toContain("ecdsa-with-SHA256");
     // The intermediate verifies against the root.
-    expect(ssl.verify(h.rootPem, [], h.intPem).status).toBe(0);
+    expect((await ssl.verify(h.rootPem, [], h.intPem)).status).toBe(0);
     const chain = await admin.get(`/v1/pki/ca/${h.int.id}/certificate`);
     expect(chain.body).toEqual({ ca_id: h.int.id, certificate_pem: h.intPem, chain_pem: `${h.rootPem.trim()}\n` });
     expect((await admin.get(`/v1/pki/ca/${h.root.id}/certificate`)).body.chain_pem).toBe("");
@@ -43,7 +43,7 @@ describeEachBackend("pki: CAs, roles, issue and sign, checked with openssl", (ba
     const der = await fetch(`${vault().baseUrl}/v1/pki/ca/${h.root.id}/certificate`, { headers: { accept: "application/pkix-cert" } });
     expect(der.headers.get("content-type")).toContain("application/pkix-cert");
     const derFile = ssl.file("root.der", Buffer.from(await der.arrayBuffer()));
-    expect(ssl.ok(["x509", "-inform", "DER", "-noout", "-serial", "-in", derFile]).toLowerCase()).toContain(h.root.serial_number);
+    expect((await ssl.ok(["x509", "-inform", "DER", "-noout", "-serial", "-in", derFile])).toLowerCase()).toContain(h.root.serial_number);
     const forced = await anonymous.get(`/v1/pki/ca/${h.root.id}/certificate?format=pem`, { headers: { accept: "application/pkix-cert" } });
     expect(forced.text).toBe(`${h.rootPem.trim()}\n`);
     expectError(await anonymous.get("/v1/pki/ca/ca_nope/certificate"), 404, "ca_not_found");
@@ -59,18 +59,18 @@ describeEachBackend("pki: CAs, roles, issue and sign, checked with openssl", (ba
     expect(issued.issuing_ca).toBe(h.intPem.trim());
     expect(issued.secret_path).toBeNull();
     expect(Date.parse(issued.not_after) - Date.now()).toBeLessThanOrEqual(2 * 3_600_000);
-    const verified = ssl.verify(h.rootPem, [h.intPem], issued.certificate);
+    const verified = (await ssl.verify(h.rootPem, [h.intPem], issued.certificate));
     expect(verified.status, verified.out).toBe(0);
     expect(verified.out).toContain(": OK");
     const leaf = ssl.file("issued.pem", issued.certificate);
-    const text = ssl.ok(["x509", "-noout", "-text", "-in", leaf]);
+    const text = (await ssl.ok(["x509", "-noout", "-text", "-in", leaf]));
     expect(text).toContain("DNS:billing.svc.cluster.local");
     expect(text).toContain("DNS:internal");
     expect(text).toContain("IP Address:10.0.0.7");
     expect(text).toMatch(/CA:FALSE/);
     expect(text).toContain("TLS Web Server Authentication, TLS Web Client Authentication");
-    const certKey = ssl.ok(["x509", "-noout", "-pubkey", "-in", leaf]);
-    const privKey = ssl.ok(["pkey", "-pubout", "-in", ssl.file("issued.key", issued.private_key)]);
+    const certKey = (await ssl.ok(["x509", "-noout", "-pubkey", "-in", leaf]));
+    const privKey = (await ssl.ok(["pkey", "-pubout", "-in", ssl.file("issued.key", issued.private_key)]));
     expect(certKey).toBe(privKey);
     // Later reads never show the key again.
     const got = await admin.get(`/v1/pki/certificates/${issued.id}`);
@@ -94,15 +94,15 @@ describeEachBackend("pki: CAs, roles, issue and sign, checked with openssl", (ba
 
   it("signs a client CSR made by openssl, and the given names replace the CSR's", async () => {
     const { admin } = vault();
-    const { csr, keyFile } = ssl.csr("ec:P-256", "/CN=reporting.svc.cluster.local", ["DNS:reporting.svc.cluster.local"]);
+    const { csr, keyFile } = (await ssl.csr("ec:P-256", "/CN=reporting.svc.cluster.local", ["DNS:reporting.svc.cluster.local"]));
     const signed = await created(admin.post(`/v1/pki/sign/${h.role.name}`, { csr_pem: csr, ttl: "1h" }));
     expect(signed.private_key).toBeUndefined();
-    expect(ssl.verify(h.rootPem, [h.intPem], signed.certificate).status).toBe(0);
+    expect((await ssl.verify(h.rootPem, [h.intPem], signed.certificate)).status).toBe(0);
     const leaf = ssl.file("signed.pem", signed.certificate);
-    expect(ssl.ok(["x509", "-noout", "-pubkey", "-in", leaf])).toBe(ssl.ok(["pkey", "-pubout", "-in", keyFile]));
+    expect((await ssl.ok(["x509", "-noout", "-pubkey", "-in", leaf]))).toBe((await ssl.ok(["pkey", "-pubout", "-in", keyFile])));
     expect((await admin.get(`/v1/pki/certificates/${signed.id}`)).body.source).toBe("sign");
     const replaced = await created(admin.post(`/v1/pki/sign/${h.role.name}`, { csr_pem: csr, common_name: "other.svc.cluster.local", alt_names: [] }));
-    expect(ssl.ok(["x509", "-noout", "-subject", "-in", ssl.file("replaced.pem", replaced.certificate)])).toContain("other.svc.cluster.local");
+    expect((await ssl.ok(["x509", "-noout", "-subject", "-in", ssl.file("replaced.pem", replaced.certificate)]))).toContain("other.svc.cluster.local");
   });
 
   it("refuses names, keys and CSRs the role does not allow, with the contract's codes", async () => {
@@ -120,11 +120,11 @@ describeEachBackend("pki: CAs, roles, issue and sign, checked with openssl", (ba
     expectError(await admin.post(`/v1/pki/issue/${noIp.name}`, { common_name: "a.example.com", ip_sans: ["10.1.1.1"] }), 400, "name_not_allowed");
     expect((await admin.post(`/v1/pki/issue/${noIp.name}`, { common_name: "a.b.example.com" })).status).toBe(201);
     // The CSR's key must fit the role (ec 256 here).
-    expectError(await admin.post(`/v1/pki/sign/${role}`, { csr_pem: ssl.csr("rsa:2048", "/CN=x.svc.cluster.local").csr }), 400, "key_not_allowed");
-    expectError(await admin.post(`/v1/pki/sign/${role}`, { csr_pem: ssl.csr("ec:P-384", "/CN=x.svc.cluster.local").csr }), 400, "key_not_allowed");
+    expectError(await admin.post(`/v1/pki/sign/${role}`, { csr_pem: (await ssl.csr("rsa:2048", "/CN=x.svc.cluster.local")).csr }), 400, "key_not_allowed");
+    expectError(await admin.post(`/v1/pki/sign/${role}`, { csr_pem: (await ssl.csr("ec:P-384", "/CN=x.svc.cluster.local")).csr }), 400, "key_not_allowed");
     expectError(await admin.post(`/v1/pki/sign/${role}`, { csr_pem: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n" }), 400, "invalid_csr");
     // require_cn: a CSR without a CN.
-    expectError(await admin.post(`/v1/pki/sign/${role}`, { csr_pem: ssl.csr("ec:P-256", "/O=NoCN", ["DNS:x.svc.cluster.local"]).csr }), 400, "invalid_csr");
+    expectError(await admin.post(`/v1/pki/sign/${role}`, { csr_pem: (await ssl.csr("ec:P-256", "/O=NoCN", ["DNS:x.svc.cluster.local"])).csr }), 400, "invalid_csr");
     expectError(await admin.post("/v1/pki/issue/nope", { common_name: "x.svc.cluster.local" }), 404, "role_not_found");
   });
 
@@ -150,11 +150,11 @@ describeEachBackend("pki: CAs, roles, issue and sign, checked with openssl", (ba
     // An RSA role issues RSA 2048 keys with keyEncipherment and only the server EKU.
     const issued = await created(admin.post("/v1/pki/issue/defaults", { common_name: "example.org" }));
     expect(issued.private_key_type).toBe("rsa");
-    const text = ssl.ok(["x509", "-noout", "-text", "-in", ssl.file("rsa-leaf.pem", issued.certificate)]);
+    const text = (await ssl.ok(["x509", "-noout", "-text", "-in", ssl.file("rsa-leaf.pem", issued.certificate)]));
     expect(text).toContain("Key Encipherment");
     expect(text).toContain("TLS Web Server Authentication");
     expect(text).not.toContain("Client Authentication");
-    expect(ssl.verify(h.rootPem, [h.intPem], issued.certificate).status).toBe(0);
+    expect((await ssl.verify(h.rootPem, [h.intPem], issued.certificate)).status).toBe(0);
     expect((await admin.delete("/v1/pki/roles/defaults")).status).toBe(204);
     expectError(await admin.get("/v1/pki/roles/defaults"), 404, "role_not_found");
   });

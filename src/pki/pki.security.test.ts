@@ -55,7 +55,7 @@ describeEachBackend("pki: no key material on disk, in logs, audit or events", (b
       await admin.get(`/v1/pki/certificates/${issued.id}/pem`);
       if (issued.secret_path) expect((await admin.get(`/v1/secrets/${issued.secret_path}`)).body.data.key_pem).toBe(issued.private_key);
     }
-    const { csr } = ssl.csr("ec:P-256", "/CN=signed.sec.internal");
+    const { csr } = (await ssl.csr("ec:P-256", "/CN=signed.sec.internal"));
     await created(admin.post(`/v1/pki/sign/${h.role.name}`, { csr_pem: csr }));
     await admin.post(`/v1/pki/ca/${h.int.id}/crl`);
     // A failed request quoting a key must not put it anywhere either.

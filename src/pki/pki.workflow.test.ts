@@ -21,7 +21,7 @@ describeEachBackend("pki: CSR review workflow, trust anchors and the trust bundl
 
   it("submits, approves and signs a CSR; openssl verifies the certificate against the chain", async () => {
     const { admin } = vault();
-    const { csr, keyFile } = ssl.csr("rsa:2048", "/CN=api.partner.example", ["DNS:api.partner.example", "DNS:www.partner.example"]);
+    const { csr, keyFile } = (await ssl.csr("rsa:2048", "/CN=api.partner.example", ["DNS:api.partner.example", "DNS:www.partner.example"]));
     const submitted = await created(requester.post("/v1/pki/csrs", { csr_pem: csr, role: "vendor", comment: "ticket 42" }));
     expect(submitted).toMatchObject({ state: "pending", role: "vendor", common_name: "api.partner.example", alt_names: ["api.partner.example", "www.partner.example"], key_type: "rsa", requested_by: "sa:vendor-desk", comment: "ticket 42" });
     expect(submitted.id).toMatch(/^csr_/);
@@ -33,9 +33,9 @@ describeEachBackend("pki: CSR review workflow, trust anchors and the trust bundl
     expect(approved.body).toMatchObject({ id: submitted.id, state: "signed", approved_by: BOOTSTRAP_ADMIN, rejected_by: null });
     expect(approved.body.certificate_id).toMatch(/^cert_/);
     expect(approved.body.ca_chain).toEqual([h.intPem.trim(), h.rootPem.trim()]);
-    const verified = ssl.verify(h.rootPem, [h.intPem], approved.body.certificate);
+    const verified = (await ssl.verify(h.rootPem, [h.intPem], approved.body.certificate));
     expect(verified.status, verified.out).toBe(0);
-    expect(ssl.ok(["x509", "-noout", "-pubkey", "-in", ssl.file("csr-leaf.pem", approved.body.certificate)])).toBe(ssl.ok(["pkey", "-pubout", "-in", keyFile]));
+    expect((await ssl.ok(["x509", "-noout", "-pubkey", "-in", ssl.file("csr-leaf.pem", approved.body.certificate)]))).toBe((await ssl.ok(["pkey", "-pubout", "-in", keyFile])));
     expect((await admin.get(`/v1/pki/certificates/${approved.body.certificate_id}`)).body.source).toBe("csr");
     // The requester reads its own CSR, certificate included.
     const mine = await requester.get(`/v1/pki/csrs/${submitted.id}`);
@@ -50,24 +50,24 @@ describeEachBackend("pki: CSR review workflow, trust anchors and the trust bundl
 
   it("rejects a pending CSR, and refuses at submission what the role does not allow", async () => {
     const { admin } = vault();
-    const submitted = await created(requester.post("/v1/pki/csrs", { csr_pem: ssl.csr("ec:P-256", "/CN=b.partner.example").csr, role: "vendor" }));
+    const submitted = await created(requester.post("/v1/pki/csrs", { csr_pem: (await ssl.csr("ec:P-256", "/CN=b.partner.example")).csr, role: "vendor" }));
     const rejected = await admin.post(`/v1/pki/csrs/${submitted.id}/reject`, { reason: "unknown vendor" });
     expect(rejected.body).toMatchObject({ state: "rejected", reason: "unknown vendor", certificate_id: null });
     expectError(await admin.post(`/v1/pki/csrs/${submitted.id}/approve`, {}), 409, "csr_not_pending");
-    expectError(await requester.post("/v1/pki/csrs", { csr_pem: ssl.csr("ec:P-256", "/CN=evil.example").csr, role: "vendor" }), 400, "name_not_allowed");
+    expectError(await requester.post("/v1/pki/csrs", { csr_pem: (await ssl.csr("ec:P-256", "/CN=evil.example")).csr, role: "vendor" }), 400, "name_not_allowed");
     expectError(await requester.post("/v1/pki/csrs", { csr_pem: "garbage", role: "vendor" }), 400, "invalid_csr");
-    expectError(await requester.post("/v1/pki/csrs", { csr_pem: ssl.csr("ec:P-256", "/CN=c.partner.example").csr, role: "other" }), 403, "access_denied");
+    expectError(await requester.post("/v1/pki/csrs", { csr_pem: (await ssl.csr("ec:P-256", "/CN=c.partner.example")).csr, role: "other" }), 403, "access_denied");
     expectError(await admin.get("/v1/pki/csrs/csr_missing"), 404, "csr_not_found");
   });
 
   it("keeps trust anchors: CA certificates only, by name, in the trust bundle with the active CAs", async () => {
     const { admin } = vault();
-    ssl.ok(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${ssl.dir}/ext.key`, "-out", `${ssl.dir}/ext.pem`, "-subj", "/CN=External Partner CA", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE"]);
+    (await ssl.ok(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${ssl.dir}/ext.key`, "-out", `${ssl.dir}/ext.pem`, "-subj", "/CN=External Partner CA", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE"]));
     const externalPem = (await import("node:fs")).readFileSync(`${ssl.dir}/ext.pem`, "utf8");
     const anchor = await created(admin.post("/v1/pki/trust-anchors", { name: "partner-ca", certificate_pem: externalPem, description: "their root" }));
     expect(anchor).toMatchObject({ name: "partner-ca", subject: "CN=External Partner CA", issuer: "CN=External Partner CA", description: "their root" });
     expect(anchor.id).toMatch(/^ta_/);
-    const fingerprint = ssl.ok(["x509", "-noout", "-fingerprint", "-sha256", "-in", `${ssl.dir}/ext.pem`]).split("=")[1].trim().replace(/:/g, "").toLowerCase();
+    const fingerprint = (await ssl.ok(["x509", "-noout", "-fingerprint", "-sha256", "-in", `${ssl.dir}/ext.pem`])).split("=")[1].trim().replace(/:/g, "").toLowerCase();
     expect(anchor.fingerprint_sha256).toBe(fingerprint);
     expect((await admin.get(`/v1/pki/trust-anchors/${anchor.id}`)).body.certificate_pem.trim()).toBe(externalPem.trim());
     expectError(await admin.post("/v1/pki/trust-anchors", { name: "partner-ca", certificate_pem: externalPem }), 409, "already_exists");
@@ -81,7 +81,7 @@ describeEachBackend("pki: CSR review workflow, trust anchors and the trust bundl
     expect(bundle.text).toContain(h.intPem.trim());
     expect(bundle.text).toContain(externalPem.trim());
     // The bundle is a working CA file: openssl verifies an issued leaf against it alone.
-    expect(ssl.run(["verify", "-CAfile", ssl.file("bundle.pem", bundle.text), ssl.file("bundle-leaf.pem", leaf.certificate)]).status).toBe(0);
+    expect((await ssl.run(["verify", "-CAfile", ssl.file("bundle.pem", bundle.text), ssl.file("bundle-leaf.pem", leaf.certificate)])).status).toBe(0);
     expect((await admin.delete(`/v1/pki/trust-anchors/${anchor.id}`)).status).toBe(204);
     expectError(await admin.get(`/v1/pki/trust-anchors/${anchor.id}`), 404, "trust_anchor_not_found");
     expect((await admin.get("/v1/pki/trust-bundle")).text).not.toContain(externalPem.trim());

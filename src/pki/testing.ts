@@ -1,5 +1,5 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
@@ -15,10 +15,13 @@ export class OpenSsl {
     return path;
   }
 
-  /** Runs openssl; answers stdout+stderr and the exit status (openssl verify reports on both). */
-  run(args: string[], input?: Buffer): { status: number; out: string } {
-    const result = spawnSync("openssl", args, { cwd: this.dir, input, encoding: "buffer", timeout: 60_000 });
-    return { status: result.status ?? -1, out: `${result.stdout?.toString() ?? ""}${result.stderr?.toString() ?? ""}` };
+  /**
+   * Runs openssl; answers stdout+stderr and the exit status (openssl verify reports on both). Always
+   * asynchronous: the vault runs in this process, and a synchronous child blocks it (a pooled
+   * keep-alive socket can then time out just as the next request reuses it).
+   */
+  run(args: string[]): Promise<{ status: number; out: string }> {
+    return this.runAsync(args);
   }
 
   /**
@@ -41,14 +44,12 @@ export class OpenSsl {
     return out;
   }
 
-  ok(args: string[]): string {
-    const { status, out } = this.run(args);
-    expect(status, out).toBe(0);
-    return out;
+  ok(args: string[]): Promise<string> {
+    return this.okAsync(args);
   }
 
   /** `openssl verify -CAfile root -untrusted intermediates leaf`. */
-  verify(root: string, intermediates: string[], leaf: string): { status: number; out: string } {
+  verify(root: string, intermediates: string[], leaf: string): Promise<{ status: number; out: string }> {
     const ca = this.file(`root-${Math.random().toString(36).slice(2)}.pem`, root);
     const untrusted = intermediates.length ? ["-untrusted", this.file(`int-${Math.random().toString(36).slice(2)}.pem`, intermediates.join("\n"))] : [];
     const leafFile = this.file(`leaf-${Math.random().toString(36).slice(2)}.pem`, leaf);
@@ -56,14 +57,14 @@ export class OpenSsl {
   }
 
   /** A key and CSR made by openssl: `ec:P-256`, `ec:P-384` or `rsa:2048`. */
-  csr(key: string, subject: string, sans: string[] = []): { csr: string; keyFile: string } {
+  async csr(key: string, subject: string, sans: string[] = []): Promise<{ csr: string; keyFile: string }> {
     const name = Math.random().toString(36).slice(2);
     const keyFile = join(this.dir, `${name}.key`);
     const csrFile = join(this.dir, `${name}.csr`);
     const newkey = key.startsWith("ec:") ? ["-newkey", "ec", "-pkeyopt", `ec_paramgen_curve:${key.slice(3)}`] : ["-newkey", key];
     const addext = sans.length ? ["-addext", `subjectAltName=${sans.join(",")}`] : [];
-    execFileSync("openssl", ["req", "-new", ...newkey, "-nodes", "-keyout", keyFile, "-out", csrFile, "-subj", subject, ...addext], { cwd: this.dir, stdio: "pipe" });
-    return { csr: execFileSync("cat", [csrFile]).toString(), keyFile };
+    await this.okAsync(["req", "-new", ...newkey, "-nodes", "-keyout", keyFile, "-out", csrFile, "-subj", subject, ...addext]);
+    return { csr: readFileSync(csrFile, "utf8"), keyFile };
   }
 }
 

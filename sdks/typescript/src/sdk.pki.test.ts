@@ -19,7 +19,7 @@ describeEachBackend("TypeScript SDK: PKI create CA, issue, revoke", (backend) =>
     const issued = await client.pki.issue("sdk", { common_name: "a.sdk.internal", ttl: "1h" });
     expect(issued.private_key).toMatch(/BEGIN PRIVATE KEY/);
     const rootPem = (await vault().admin.get(`/v1/pki/ca/${root.id}/certificate`)).body.certificate_pem;
-    expect(ssl.verify(rootPem, issued.ca_chain.slice(0, 1), issued.certificate).status).toBe(0);
+    expect((await ssl.verify(rootPem, issued.ca_chain.slice(0, 1), issued.certificate)).status).toBe(0);
     const revoked = await client.pki.revoke(issued.serial_number, "superseded");
     expect(revoked).toMatchObject({ id: issued.id, revocation_reason: "superseded" });
     expect((await client.pki.getCertificate(issued.id)).revoked_at).not.toBeNull();
