@@ -29,6 +29,7 @@ import { registerSecretRoutes } from "./secrets/routes.js";
 import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
 import { createRotation } from "./rotation/module.js";
 import { createDynamic } from "./dynamic/module.js";
+import { createPki } from "./pki/module.js";
 import { SecretStore } from "./secrets/store.js";
 import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
@@ -162,6 +163,10 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     config: { workerEnabled: config.rotation.schedulerEnabled, pollMs: config.dynamic.pollMs, retryScheduleMs: config.dynamic.retryScheduleMs } });
   dynamic.register(app);
   dynamic.start(app.log);
+  // PKI (spec/pki.md)
+  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registry: metrics.registry });
+  pki.register(app);
+  pki.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
@@ -184,6 +189,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
       // The scheduler finishes its pass and stops before anything it writes through goes away.
       await rotation.stop();
       await dynamic.stop();
+      await pki.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
       await retention.stop();

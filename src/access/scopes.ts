@@ -17,6 +17,9 @@ export const SCOPES = [
   "dynamic:manage",
   // resilience: /v1/metrics when SCAIVAULT_METRICS_REQUIRE_TOKEN=true
   "metrics:read",
+  // PKI (spec/pki.md P1)
+  "pki:admin",
+  "pki:issue",
   "admin",
 ] as const;
 

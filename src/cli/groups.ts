@@ -6,6 +6,7 @@ import { completionGroup } from "./commands/completion.js";
 import { CORE_GROUPS } from "./commands/core.js";
 import { MANAGE_GROUPS } from "./commands/manage-groups.js";
 import { dynamicCommand, DYNAMIC_HELP } from "./commands/dynamic.js";
+import { pkiCommand, PKI_HELP } from "./commands/pki.js";
 import { SECRETS_GROUP } from "./commands/secrets.js";
 import { groupFromHelp, type GroupModule } from "./registry.js";
 import { WORKFLOW_GROUPS } from "./workflows/groups.js";
@@ -16,6 +17,10 @@ export const GROUPS: GroupModule[] = [
   ...WORKFLOW_GROUPS,
   ...MANAGE_GROUPS,
   // Other domains' groups (identity, pki, dynamic) go here.
+  groupFromHelp("pki", "Certificate authorities and certificates", PKI_HELP, pkiCommand, {
+    ca: ["scaivault pki ca create --name root --common-name \"Acme Root\" --key-type ec"],
+    issue: ["scaivault pki issue web --common-name api.acme.internal --cert-out api.pem --key-out api.key"],
+  }),
   groupFromHelp("dynamic", "Dynamic credentials and their leases", DYNAMIC_HELP, dynamicCommand, {
     creds: ["scaivault dynamic creds analytics-db readonly --ttl 1h", "scaivault dynamic creds ssh-ca ops --public-key-file ~/.ssh/id_ed25519.pub --principal ubuntu"],
     renew: ["scaivault dynamic renew lease_abc --increment 1h"],

@@ -117,6 +117,13 @@ export interface VaultConfig {
     sessionIdleMs: number;
     sessionMaxMs: number;
   };
+  // --- pki (spec/pki.md) ---
+  pki: {
+    /** A CRL's nextUpdate distance; it is regenerated at half of it (SCAIVAULT_PKI_CRL_LIFETIME). */
+    crlLifetimeMs: number;
+    /** Thresholds of `certificate.expiring`, longest first (SCAIVAULT_PKI_NOTIFY_BEFORE). */
+    notifyBeforeMs: number[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -347,6 +354,10 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       enabled: env.SCAIVAULT_UI === undefined || env.SCAIVAULT_UI === "" ? true : bool("SCAIVAULT_UI", env.SCAIVAULT_UI),
       sessionIdleMs: durationMs("SCAIVAULT_UI_SESSION_IDLE", env.SCAIVAULT_UI_SESSION_IDLE, 30 * 60_000) || 30 * 60_000,
       sessionMaxMs: durationMs("SCAIVAULT_UI_SESSION_MAX", env.SCAIVAULT_UI_SESSION_MAX, 12 * 3_600_000) || 12 * 3_600_000,
+    },
+    pki: {
+      crlLifetimeMs: durationMs("SCAIVAULT_PKI_CRL_LIFETIME", env.SCAIVAULT_PKI_CRL_LIFETIME, 72 * 3_600_000) || 72 * 3_600_000,
+      notifyBeforeMs: durationListMs("SCAIVAULT_PKI_NOTIFY_BEFORE", env.SCAIVAULT_PKI_NOTIFY_BEFORE, [30 * 86_400_000, 7 * 86_400_000, 86_400_000]).sort((a, b) => b - a),
     },
   };
 }

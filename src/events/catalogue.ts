@@ -10,6 +10,9 @@ export const EVENT_TYPES = [
   "webhook.test",
   // dynamic credentials (spec/dynamic.md D6)
   "lease.created", "lease.renewed", "lease.revoked", "lease.expired", "lease.revoke_failed", "engine.root_rotated",
+  // pki (spec/pki.md P6)
+  "certificate.issued", "certificate.renewed", "certificate.revoked", "certificate.expiring", "certificate.expired", "certificate.renewal_failed",
+  "csr.submitted", "csr.approved", "csr.rejected", "ca.created", "ca.revoked",
 ] as const;
 
 /** An event filter is an exact type, a family wildcard (`secret.*`, `policy.binding.*`) or `*`. */

@@ -62,6 +62,24 @@ export const ERROR_STATUS = {
   /** The PKI contract's code, also answered for SSH principals a role does not allow (D7). */
   name_not_allowed: 400,
   // --- end dynamic ---
+  // --- pki (spec/pki.md P1) ---
+  ca_not_found: 404,
+  // role_not_found: shared with dynamic credentials (above)
+  certificate_not_found: 404,
+  csr_not_found: 404,
+  trust_anchor_not_found: 404,
+  acme_account_not_found: 404,
+  acme_order_not_found: 404,
+  dns_provider_not_found: 404,
+  invalid_csr: 400,
+  invalid_certificate: 400,
+  // name_not_allowed: shared with dynamic credentials' SSH principals (above)
+  key_not_allowed: 400,
+  ca_inactive: 409,
+  csr_not_pending: 409,
+  acme_error: 502,
+  dns_provider_error: 502,
+  // --- end pki ---
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -25,6 +25,10 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<string, number>> = {
   dynamic_generate: 100,
   dynamic_admin: 20,
   lease: 100,
+  // pki (spec/pki.md P1): issue, sign and CSR submit; ACME orders; everything else under /v1/pki
+  pki_issue: 50,
+  acme_order: 30,
+  pki_admin: 20,
   /** Any route no table entry covers. */
   default: 100,
   /** Requests that fail authentication, per source IP (there is no identity to charge). */
@@ -49,6 +53,10 @@ const PREFIX_CATEGORIES: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\/v1\/auth(?:[/?]|$)/, "auth"],
   [/^\/v1\/rotation(?:[/?]|$)/, "rotation"],
   [/^\/v1\/secrets\/[^?]*\/rotate(?:\?|$)/, "rotation"],
+  // pki: routes name their own category; these catch any that do not
+  [/^\/v1\/pki\/(?:issue|sign)(?:[/?]|$)/, "pki_issue"],
+  [/^\/v1\/pki\/acme\/orders(?:[/?]|$)/, "acme_order"],
+  [/^\/v1\/(?:pki|dns)(?:[/?]|$)/, "pki_admin"],
 ];
 
 // Names routes use for a documented category.

@@ -5,6 +5,7 @@ import { cryptoMigrations } from "../crypto/migrations.js";
 import { dynamicMigrations } from "../dynamic/migrations.js";
 import { eventMigrations } from "../events/migrations.js";
 import { opsMigrations } from "../ops/migrations.js";
+import { pkiMigrations } from "../pki/migrations.js";
 import { rotationMigrations } from "../rotation/migrations.js";
 import { secretMigrations } from "../secrets/migrations.js";
 import { tenancyMigrations } from "../tenancy/migrations.js";
@@ -22,4 +23,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...dynamicMigrations,
   ...consoleMigrations,
   ...opsMigrations,
+  ...pkiMigrations,
 ];

@@ -10,6 +10,7 @@ from ._transport import Transport
 from .cache import EventStreamThread, SecretCache
 from .resources import (AuditResource, AuthResource, PoliciesResource, RotationResource, SecretPoliciesResource,
                         SubscriptionsResource, SystemResource, TenantsResource, TokensResource, WebhooksResource)
+from .pki import PkiResource
 from .secrets import SecretsResource
 
 
@@ -43,6 +44,7 @@ class ScaiVaultClient:
         self.tenants = TenantsResource(self._http)
         self.system = SystemResource(self._http)
         self.dynamic = DynamicResource(self._http)
+        self.pki = PkiResource(self._http)
         self._stream: Optional[EventStreamThread] = None
         if self._cache is not None:
             cache = self._cache
@@ -109,7 +111,7 @@ class AsyncScaiVaultClient:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._sync = ScaiVaultClient(*args, **kwargs)
         for name in ("secrets", "policies", "rotation", "secret_policies", "webhooks", "subscriptions", "audit",
-                     "tokens", "auth", "tenants", "system"):
+                     "tokens", "auth", "tenants", "system", "pki"):
             setattr(self, name, _AsyncProxy(getattr(self._sync, name)))
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ import {
   TokensResource,
   WebhooksResource,
 } from "./resources.js";
+import { PkiResource } from "./pki.js";
 import { SecretsResource } from "./secrets.js";
 import { EventStream, type StreamHandlers } from "./stream.js";
 import { Transport, type ClientOptions, type RequestSpec } from "./transport.js";
@@ -32,6 +33,8 @@ export class ScaiVaultClient {
   readonly system: SystemResource;
   /** Dynamic credentials: leases of short-lived database users and SSH certificates. */
   readonly dynamic: DynamicResource;
+  /** PKI: CAs, issue, sign, revoke (spec/pki.md). */
+  readonly pki: PkiResource;
   private readonly transport: Transport;
   private readonly cache: SecretCache<Secret> | null;
   private readonly cacheStream: EventStream | null;
@@ -54,6 +57,7 @@ export class ScaiVaultClient {
     this.tenants = new TenantsResource(this.transport);
     this.system = new SystemResource(this.transport);
     this.dynamic = new DynamicResource(this.transport);
+    this.pki = new PkiResource(this.transport);
     const cache = this.cache;
     if (cache) {
       this.cacheStream = new EventStream(this.transport, {

@@ -2,6 +2,8 @@ export { ScaiVaultClient } from "./client.js";
 export { Transport } from "./transport.js";
 export type { ClientOptions, RequestSpec, RetryOptions } from "./transport.js";
 export type { WriteOptions } from "./secrets.js";
+export type { CreateCaBody, IssueCertificateBody, IssuedCertificate, PkiCa, PkiCertificate } from "./pki.js";
+export { PkiResource } from "./pki.js";
 export type { StreamHandlers } from "./stream.js";
 export { verifyWebhookSignature, type SignatureScheme, type VerifyOptions } from "./webhooks.js";
 export {

@@ -1,0 +1,90 @@
+import type { Transport } from "./transport.js";
+
+const enc = encodeURIComponent;
+
+/** A certificate authority (`POST /v1/pki/ca`). */
+export interface PkiCa {
+  id: string;
+  name: string;
+  common_name: string;
+  ca_type: "root" | "intermediate";
+  parent_ca_id: string | null;
+  key_type: "rsa" | "ec";
+  key_size: number;
+  serial_number: string;
+  valid_from: string;
+  valid_until: string;
+  is_active: boolean;
+  revoked_at: string | null;
+  certificates_issued: number;
+  created_at: string;
+}
+
+export interface CreateCaBody {
+  name: string;
+  common_name: string;
+  ca_type: "root" | "intermediate";
+  parent_ca_id?: string;
+  key_type?: "rsa" | "ec";
+  key_size?: number;
+  validity_days?: number;
+}
+
+export interface IssueCertificateBody {
+  common_name: string;
+  alt_names?: string[];
+  ip_sans?: string[];
+  ttl?: string;
+}
+
+/** An issued certificate; `private_key` only in the answer to `issue` (shown once). */
+export interface IssuedCertificate {
+  id: string;
+  serial_number: string;
+  certificate: string;
+  ca_chain: string[];
+  issuing_ca: string;
+  not_before: string;
+  not_after: string;
+  secret_path: string | null;
+  private_key?: string;
+  private_key_type?: "rsa" | "ec";
+}
+
+export interface PkiCertificate {
+  id: string;
+  serial_number: string;
+  common_name: string | null;
+  alt_names: string[];
+  ip_sans: string[];
+  source: "issue" | "sign" | "csr" | "acme";
+  ca_id: string;
+  role: string | null;
+  not_before: string;
+  not_after: string;
+  revoked_at: string | null;
+  revocation_reason: string | null;
+  secret_path: string | null;
+  created_by: string;
+}
+
+/** `/v1/pki`: create CAs, issue and sign under roles, revoke (spec/pki.md). */
+export class PkiResource {
+  constructor(private readonly http: Transport) {}
+
+  createCa(body: CreateCaBody) { return this.http.request<PkiCa>({ method: "POST", path: "/v1/pki/ca", body }); }
+  getCa(id: string) { return this.http.request<PkiCa>({ method: "GET", path: `/v1/pki/ca/${enc(id)}` }); }
+  async listCas() { return (await this.http.request<{ data: PkiCa[] }>({ method: "GET", path: "/v1/pki/ca" })).data; }
+  /** Revokes the CA and everything below it. */
+  revokeCa(id: string, reason = "unspecified") { return this.http.request<PkiCa>({ method: "POST", path: `/v1/pki/ca/${enc(id)}/revoke`, body: { reason }, idempotent: true }); }
+  /** Issues with a server-generated key: keep `private_key` from this answer, it is never shown again. */
+  issue(role: string, body: IssueCertificateBody) { return this.http.request<IssuedCertificate>({ method: "POST", path: `/v1/pki/issue/${enc(role)}`, body }); }
+  sign(role: string, body: { csr_pem: string; ttl?: string; common_name?: string; alt_names?: string[]; ip_sans?: string[] }) {
+    return this.http.request<IssuedCertificate>({ method: "POST", path: `/v1/pki/sign/${enc(role)}`, body });
+  }
+  getCertificate(idOrSerial: string) { return this.http.request<PkiCertificate & { certificate: string; ca_chain: string[] }>({ method: "GET", path: `/v1/pki/certificates/${enc(idOrSerial)}` }); }
+  /** Idempotent: revoking a revoked certificate answers it unchanged. */
+  revoke(idOrSerial: string, reason = "unspecified") {
+    return this.http.request<PkiCertificate>({ method: "POST", path: `/v1/pki/certificates/${enc(idOrSerial)}/revoke`, body: { reason }, idempotent: true });
+  }
+}

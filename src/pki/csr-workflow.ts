@@ -1,0 +1,127 @@
+import type { Caller } from "../http/context.js";
+import { VaultError } from "../http/errors.js";
+import { iso } from "../shared/time.js";
+import type { Queryable } from "../storage/contract.js";
+import type { CaService } from "./ca-service.js";
+import { eventBase, jsonList, newPkiId, requireReader, requireRolePolicy, type PkiDeps } from "./common.js";
+import { parseCsr, requireKeyAllowed } from "./csr.js";
+import { namesForCsr, type IssueService } from "./issue.js";
+import type { RoleService } from "./roles.js";
+
+interface CsrRow {
+  id: string;
+  tenant_id: string;
+  partner_id: string;
+  role: string;
+  csr_pem: string;
+  state: "pending" | "signed" | "rejected";
+  common_name: string | null;
+  alt_names: string;
+  ip_sans: string;
+  key_type: string;
+  ttl: string | null;
+  comment: string | null;
+  requested_by: string;
+  decided_by: string | null;
+  reason: string | null;
+  certificate_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const COLUMNS = ["id", "tenant_id", "partner_id", "role", "csr_pem", "state", "common_name", "alt_names", "ip_sans", "key_type", "ttl", "comment", "requested_by", "decided_by", "reason", "certificate_id", "created_at", "updated_at"] as const;
+
+function view(row: CsrRow) {
+  return {
+    id: row.id, state: row.state, role: row.role, common_name: row.common_name, alt_names: jsonList(row.alt_names), ip_sans: jsonList(row.ip_sans), key_type: row.key_type,
+    requested_by: row.requested_by, comment: row.comment, created_at: iso(Number(row.created_at)), certificate_id: row.certificate_id,
+    approved_by: row.state === "signed" ? row.decided_by : null, rejected_by: row.state === "rejected" ? row.decided_by : null, reason: row.reason,
+  };
+}
+
+function notPending(row: CsrRow): VaultError {
+  return new VaultError("csr_not_pending", `The CSR is ${row.state}, not pending`, { details: { state: row.state } });
+}
+
+/** Submit → approve (signed) or reject (contract P5); the request is checked against its role at submission and again at approval. */
+export class CsrWorkflow {
+  constructor(private readonly deps: PkiDeps, private readonly cas: CaService, private readonly roles: RoleService, private readonly issue: IssueService) {}
+
+  private async find(caller: Caller, id: string, tx?: Queryable): Promise<CsrRow> {
+    const lock = tx && this.deps.db.dialect === "postgres" ? " FOR UPDATE" : "";
+    const row = await (tx ?? this.deps.db).get<CsrRow>(`SELECT * FROM pki_csrs WHERE tenant_id = ? AND id = ?${lock}`, [caller.tenant.tenantId, id]);
+    if (!row) throw new VaultError("csr_not_found", "No CSR with this id in this tenant", { details: { id } });
+    return row;
+  }
+
+  async submit(caller: Caller, body: { csr_pem: string; role: string; ttl?: string; comment?: string }) {
+    caller.ctx.audit.extra = { role: body.role };
+    await requireRolePolicy(this.deps, caller, body.role);
+    const role = await this.roles.require(caller.tenant.tenantId, body.role);
+    const parsed = await parseCsr(body.csr_pem);
+    requireKeyAllowed(role, parsed.key);
+    const names = namesForCsr(role, parsed, {});
+    const now = Date.now();
+    const row: CsrRow = {
+      id: newPkiId("csr"), tenant_id: caller.tenant.tenantId, partner_id: caller.tenant.partnerId, role: role.name, csr_pem: body.csr_pem, state: "pending",
+      common_name: names.commonName, alt_names: JSON.stringify(names.dnsNames), ip_sans: JSON.stringify(names.ipSans), key_type: parsed.key.type, ttl: body.ttl ?? null,
+      comment: body.comment ?? null, requested_by: caller.principal.identityId, decided_by: null, reason: null, certificate_id: null, created_at: now, updated_at: now,
+    };
+    caller.ctx.audit.extra = { role: role.name, csr_id: row.id };
+    await this.deps.secrets.mutate(caller, () => 201, async (tx, emit) => {
+      await tx.run(`INSERT INTO pki_csrs (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`, COLUMNS.map((c) => row[c]));
+      await emit({ ...eventBase(caller, null), event_type: "csr.submitted", data: { csr_id: row.id, role: row.role, common_name: row.common_name, alt_names: names.dnsNames, requested_by: row.requested_by } });
+    });
+    return view(row);
+  }
+
+  async list(caller: Caller, state: string | undefined) {
+    const { onlyCreatedBy } = requireReader(caller);
+    const where = ["tenant_id = ?"];
+    const params: string[] = [caller.tenant.tenantId];
+    if (state) (where.push("state = ?"), params.push(state));
+    if (onlyCreatedBy) (where.push("requested_by = ?"), params.push(onlyCreatedBy));
+    const rows = await this.deps.db.all<CsrRow>(`SELECT * FROM pki_csrs WHERE ${where.join(" AND ")} ORDER BY created_at, id LIMIT 1000`, params);
+    return { data: rows.map(view) };
+  }
+
+  async get(caller: Caller, id: string) {
+    const { onlyCreatedBy } = requireReader(caller);
+    const row = await this.find(caller, id);
+    if (onlyCreatedBy && row.requested_by !== onlyCreatedBy) throw new VaultError("csr_not_found", "No CSR with this id in this tenant", { details: { id } });
+    caller.ctx.audit.extra = { csr_id: id, role: row.role };
+    if (!row.certificate_id) return view(row);
+    const cert = await this.deps.store.getCert(caller.tenant.tenantId, row.certificate_id);
+    const ca = cert ? await this.cas.require(caller.tenant.tenantId, cert.ca_id) : null;
+    return { ...view(row), certificate: cert?.certificate_pem, ca_chain: ca ? [ca.certificate_pem.trim(), ...(await this.cas.chainOf(ca))] : [] };
+  }
+
+  /** Signs under the role as it is now; the state change commits with the certificate, so two approvals cannot both sign. */
+  async approve(caller: Caller, id: string, ttl: string | undefined) {
+    caller.ctx.audit.extra = { csr_id: id };
+    const row = await this.find(caller, id);
+    if (row.state !== "pending") throw notPending(row);
+    const role = await this.roles.require(caller.tenant.tenantId, row.role);
+    const parsed = await parseCsr(row.csr_pem);
+    requireKeyAllowed(role, parsed.key);
+    const names = namesForCsr(role, parsed, {});
+    const minted = await this.issue.mint(caller, { role, names, publicKey: parsed.csr.publicKey, keyType: parsed.key.type, ttl: ttl ?? row.ttl ?? undefined, source: "csr" }, null, async (tx, cert, emit) => {
+      const changed = await tx.run("UPDATE pki_csrs SET state = 'signed', decided_by = ?, certificate_id = ?, updated_at = ? WHERE id = ? AND state = 'pending'", [caller.principal.identityId, cert.id, Date.now(), id]);
+      if (changed.changes === 0) throw notPending(await this.find(caller, id, tx));
+      await emit({ ...eventBase(caller, null), event_type: "csr.approved", data: { csr_id: id, role: role.name, certificate_id: cert.id, serial_number: cert.serial_number, approved_by: caller.principal.identityId } });
+    });
+    caller.ctx.audit.extra = { ...caller.ctx.audit.extra, csr_id: id };
+    return { ...view({ ...row, state: "signed", decided_by: caller.principal.identityId, certificate_id: minted.row.id }), certificate: minted.certificate, ca_chain: minted.caChain };
+  }
+
+  async reject(caller: Caller, id: string, reason: string | undefined) {
+    caller.ctx.audit.extra = { csr_id: id };
+    return this.deps.secrets.mutate(caller, () => 200, async (tx, emit) => {
+      const row = await this.find(caller, id, tx);
+      if (row.state !== "pending") throw notPending(row);
+      await tx.run("UPDATE pki_csrs SET state = 'rejected', decided_by = ?, reason = ?, updated_at = ? WHERE id = ?", [caller.principal.identityId, reason ?? null, Date.now(), id]);
+      await emit({ ...eventBase(caller, null), event_type: "csr.rejected", data: { csr_id: id, role: row.role, rejected_by: caller.principal.identityId, reason: reason ?? null } });
+      return view({ ...row, state: "rejected", decided_by: caller.principal.identityId, reason: reason ?? null });
+    });
+  }
+}

@@ -1,0 +1,69 @@
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
+import type { Authorizer } from "../access/authorizer.js";
+import type { AuditRecorder } from "../audit/recorder.js";
+import type { VaultConfig } from "../config/config.js";
+import type { Keyring } from "../crypto/keyring.js";
+import type { EventOutbox } from "../events/outbox.js";
+import type { SecretsService } from "../secrets/service.js";
+import type { SecretStore } from "../secrets/store.js";
+import type { Database } from "../storage/contract.js";
+import { TrustAnchors } from "./anchors.js";
+import { CaService } from "./ca-service.js";
+import { CertificateService } from "./certificates.js";
+import type { PkiDeps } from "./common.js";
+import { CrlService } from "./crl.js";
+import { CsrWorkflow } from "./csr-workflow.js";
+import { ExpiryNotifier, registerCertificateMetrics } from "./expiry.js";
+import { IssueService } from "./issue.js";
+import { OcspResponder } from "./ocsp.js";
+import { RoleService } from "./roles.js";
+import { registerCaRoutes } from "./routes-ca.js";
+import { registerCertificateRoutes } from "./routes-certs.js";
+import { registerWorkflowRoutes } from "./routes-workflow.js";
+import { PkiStore } from "./store.js";
+
+export interface PkiModuleDeps {
+  db: Database;
+  keyring: Keyring;
+  authorizer: Authorizer;
+  audit: AuditRecorder;
+  events: EventOutbox;
+  secrets: SecretsService;
+  secretStore: SecretStore;
+  config: VaultConfig;
+  registry?: Registry;
+}
+
+/** The PKI domain, wired: CAs, roles, issuance, certificates, CRLs, OCSP, CSRs, anchors, expiry notices (spec/pki.md). */
+export function createPki(input: PkiModuleDeps) {
+  const store = new PkiStore(input.db);
+  const deps: PkiDeps = { ...input, store, config: { baseUrl: input.config.baseUrl, ...input.config.pki } };
+  const cas = new CaService(deps);
+  const roles = new RoleService(deps, cas);
+  const issue = new IssueService(deps, cas, roles);
+  const certs = new CertificateService(deps, cas);
+  const crls = new CrlService(deps, cas);
+  const ocsp = new OcspResponder(store);
+  const csrs = new CsrWorkflow(deps, cas, roles, issue);
+  const anchors = new TrustAnchors(deps);
+  if (input.registry) registerCertificateMetrics(input.db, input.registry);
+  let notifier: ExpiryNotifier | null = null;
+  return {
+    register(app: FastifyInstance): void {
+      registerCaRoutes(app, { cas, crls, ocsp, store });
+      registerCertificateRoutes(app, { roles, issue, certs });
+      registerWorkflowRoutes(app, { csrs, anchors });
+    },
+    /** Expiry notices run wherever the scheduler runs (SCAIVAULT_SCHEDULER): each fires once across nodes. */
+    start(log: FastifyBaseLogger): void {
+      if (!input.config.rotation.schedulerEnabled || notifier) return;
+      notifier = new ExpiryNotifier({ db: input.db, events: input.events, thresholdsMs: input.config.pki.notifyBeforeMs, pollMs: input.config.rotation.pollMs, log });
+      notifier.start();
+    },
+    async stop(): Promise<void> {
+      await notifier?.stop();
+      notifier = null;
+    },
+  };
+}

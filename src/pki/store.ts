@@ -1,0 +1,200 @@
+import type { Database, Queryable, SqlParam } from "../storage/contract.js";
+
+export interface CaRow {
+  id: string;
+  tenant_id: string;
+  partner_id: string;
+  name: string;
+  common_name: string;
+  ca_type: "root" | "intermediate";
+  parent_ca_id: string | null;
+  key_type: "rsa" | "ec";
+  key_size: number;
+  serial_number: string;
+  certificate_pem: string;
+  key_ciphertext: Buffer;
+  key_wrapped: Buffer;
+  key_id: string;
+  not_before: number;
+  not_after: number;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+  crl_number: number;
+  created_by: string;
+  created_at: number;
+}
+
+export interface RoleRow {
+  tenant_id: string;
+  name: string;
+  partner_id: string;
+  ca_id: string;
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CertRow {
+  id: string;
+  tenant_id: string;
+  partner_id: string;
+  ca_id: string;
+  serial_number: string;
+  common_name: string | null;
+  alt_names: string;
+  ip_sans: string;
+  source: "issue" | "sign" | "csr" | "acme";
+  role: string | null;
+  order_id: string | null;
+  certificate_pem: string;
+  not_before: number;
+  not_after: number;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+  secret_path: string | null;
+  created_by: string;
+  created_at: number;
+  /** The next expiry notice owed (src/pki/expiry.ts), null once all are given or the certificate is revoked. */
+  next_notice_at?: number | null;
+  notices_fired?: string;
+}
+
+const CA_COLUMNS = ["id", "tenant_id", "partner_id", "name", "common_name", "ca_type", "parent_ca_id", "key_type", "key_size", "serial_number", "certificate_pem", "key_ciphertext", "key_wrapped", "key_id", "not_before", "not_after", "revoked_at", "revocation_reason", "crl_number", "created_by", "created_at"] as const;
+const CERT_COLUMNS = ["id", "tenant_id", "partner_id", "ca_id", "serial_number", "common_name", "alt_names", "ip_sans", "source", "role", "order_id", "certificate_pem", "not_before", "not_after", "revoked_at", "revocation_reason", "secret_path", "created_by", "created_at", "next_notice_at", "notices_fired"] as const;
+
+export const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+export const pick = (row: object, columns: readonly string[]) => columns.map((c) => (row as Record<string, SqlParam>)[c] ?? null);
+
+/** Numbers come back from PostgreSQL BIGINT columns as strings; the rows are used as numbers. */
+function numeric<T>(row: T | undefined, keys: readonly string[]): T | undefined {
+  if (!row) return row;
+  const r = row as Record<string, unknown>;
+  for (const key of keys) if (r[key] !== null && r[key] !== undefined) r[key] = Number(r[key]);
+  return row;
+}
+const CA_NUMBERS = ["key_size", "not_before", "not_after", "revoked_at", "crl_number", "created_at", "certificates_issued"];
+const CERT_NUMBERS = ["not_before", "not_after", "revoked_at", "created_at"];
+
+/** CAs, roles and certificates: every read names the tenant, so another tenant's rows never match. */
+export class PkiStore {
+  readonly forUpdate: string;
+
+  constructor(readonly db: Database) {
+    this.forUpdate = db.dialect === "postgres" ? " FOR UPDATE" : "";
+  }
+
+  async insertCa(tx: Queryable, row: CaRow): Promise<void> {
+    await tx.run(`INSERT INTO pki_cas (${CA_COLUMNS.join(", ")}) VALUES (${placeholders(CA_COLUMNS.length)})`, pick(row, CA_COLUMNS));
+  }
+
+  async getCa(tenantId: string, id: string, q: Queryable = this.db, lock = false): Promise<(CaRow & { certificates_issued: number }) | undefined> {
+    const row = await q.get<CaRow & { certificates_issued: number }>(
+      `SELECT c.*, (SELECT COUNT(*) FROM pki_certificates x WHERE x.ca_id = c.id) AS certificates_issued FROM pki_cas c WHERE c.tenant_id = ? AND c.id = ?`,
+      [tenantId, id],
+    );
+    if (row && lock && this.forUpdate) await q.get(`SELECT id FROM pki_cas WHERE id = ?${this.forUpdate}`, [id]);
+    return numeric(row, CA_NUMBERS);
+  }
+
+  /** For the public endpoints, which know only the CA id (ids are global). */
+  async getCaAnyTenant(id: string): Promise<CaRow | undefined> {
+    return numeric(await this.db.get<CaRow>("SELECT * FROM pki_cas WHERE id = ?", [id]), CA_NUMBERS);
+  }
+
+  async listCas(tenantId: string): Promise<(CaRow & { certificates_issued: number })[]> {
+    const rows = await this.db.all<CaRow & { certificates_issued: number }>(
+      `SELECT c.*, (SELECT COUNT(*) FROM pki_certificates x WHERE x.ca_id = c.id) AS certificates_issued FROM pki_cas c WHERE c.tenant_id = ? ORDER BY c.created_at, c.id`,
+      [tenantId],
+    );
+    return rows.map((r) => numeric(r, CA_NUMBERS)!);
+  }
+
+  async childCas(tx: Queryable, parentId: string): Promise<CaRow[]> {
+    return (await tx.all<CaRow>("SELECT * FROM pki_cas WHERE parent_ca_id = ? ORDER BY id", [parentId])).map((r) => numeric(r, CA_NUMBERS)!);
+  }
+
+  async revokeCa(tx: Queryable, id: string, at: number, reason: string): Promise<void> {
+    await tx.run("UPDATE pki_cas SET revoked_at = ?, revocation_reason = ? WHERE id = ? AND revoked_at IS NULL", [at, reason, id]);
+  }
+
+  async nextCrlNumber(tx: Queryable, caId: string): Promise<number> {
+    await tx.run("UPDATE pki_cas SET crl_number = crl_number + 1 WHERE id = ?", [caId]);
+    const row = await tx.get<{ crl_number: number }>("SELECT crl_number FROM pki_cas WHERE id = ?", [caId]);
+    return Number(row?.crl_number ?? 1);
+  }
+
+  async insertRole(tx: Queryable, row: RoleRow): Promise<void> {
+    await tx.run("INSERT INTO pki_roles (tenant_id, name, partner_id, ca_id, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      [row.tenant_id, row.name, row.partner_id, row.ca_id, row.settings, row.created_at, row.updated_at]);
+  }
+
+  async updateRole(tx: Queryable, row: RoleRow): Promise<void> {
+    await tx.run("UPDATE pki_roles SET ca_id = ?, settings = ?, updated_at = ? WHERE tenant_id = ? AND name = ?", [row.ca_id, row.settings, row.updated_at, row.tenant_id, row.name]);
+  }
+
+  async getRole(tenantId: string, name: string, q: Queryable = this.db): Promise<RoleRow | undefined> {
+    return numeric(await q.get<RoleRow>(`SELECT * FROM pki_roles WHERE tenant_id = ? AND name = ?`, [tenantId, name]), ["created_at", "updated_at"]);
+  }
+
+  async listRoles(tenantId: string): Promise<RoleRow[]> {
+    return (await this.db.all<RoleRow>("SELECT * FROM pki_roles WHERE tenant_id = ? ORDER BY name", [tenantId])).map((r) => numeric(r, ["created_at", "updated_at"])!);
+  }
+
+  async deleteRole(tx: Queryable, tenantId: string, name: string): Promise<number> {
+    return (await tx.run("DELETE FROM pki_roles WHERE tenant_id = ? AND name = ?", [tenantId, name])).changes;
+  }
+
+  async insertCert(tx: Queryable, row: CertRow): Promise<void> {
+    await tx.run(`INSERT INTO pki_certificates (${CERT_COLUMNS.join(", ")}) VALUES (${placeholders(CERT_COLUMNS.length)})`, pick(row, CERT_COLUMNS));
+  }
+
+  /** By id or serial number (contract P4, **ext**). */
+  async getCert(tenantId: string, idOrSerial: string, q: Queryable = this.db): Promise<CertRow | undefined> {
+    const column = idOrSerial.startsWith("cert_") ? "id" : "serial_number";
+    return numeric(await q.get<CertRow>(`SELECT * FROM pki_certificates WHERE tenant_id = ? AND ${column} = ?${q === this.db ? "" : this.forUpdate}`, [tenantId, idOrSerial.toLowerCase().startsWith("cert_") ? idOrSerial : idOrSerial.toLowerCase()]), CERT_NUMBERS);
+  }
+
+  async certBySerial(caId: string, serial: string): Promise<CertRow | undefined> {
+    return numeric(await this.db.get<CertRow>("SELECT * FROM pki_certificates WHERE ca_id = ? AND serial_number = ?", [caId, serial]), CERT_NUMBERS);
+  }
+
+  async caBySerial(parentId: string, serial: string): Promise<CaRow | undefined> {
+    return numeric(await this.db.get<CaRow>("SELECT * FROM pki_cas WHERE parent_ca_id = ? AND serial_number = ?", [parentId, serial]), CA_NUMBERS);
+  }
+
+  async listCerts(tenantId: string, filter: { caId?: string; role?: string; source?: string; expiringBefore?: number; includeRevoked: boolean; createdBy?: string; after?: string }, limit: number): Promise<CertRow[]> {
+    const where = ["tenant_id = ?"];
+    const params: SqlParam[] = [tenantId];
+    const add = (clause: string, value: SqlParam) => {
+      where.push(clause);
+      params.push(value);
+    };
+    if (filter.caId) add("ca_id = ?", filter.caId);
+    if (filter.role) add("role = ?", filter.role);
+    if (filter.source) add("source = ?", filter.source);
+    if (filter.expiringBefore !== undefined) add("not_after <= ?", filter.expiringBefore);
+    if (!filter.includeRevoked) where.push("revoked_at IS NULL");
+    if (filter.createdBy) add("created_by = ?", filter.createdBy);
+    if (filter.after) add("id > ?", filter.after);
+    params.push(limit);
+    return (await this.db.all<CertRow>(`SELECT * FROM pki_certificates WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`, params)).map((r) => numeric(r, CERT_NUMBERS)!);
+  }
+
+  async revokeCert(tx: Queryable, id: string, at: number, reason: string): Promise<number> {
+    return (await tx.run("UPDATE pki_certificates SET revoked_at = ?, revocation_reason = ?, next_notice_at = NULL WHERE id = ? AND revoked_at IS NULL", [at, reason, id])).changes;
+  }
+
+  async unrevokedUnder(tx: Queryable, caId: string): Promise<CertRow[]> {
+    return (await tx.all<CertRow>("SELECT * FROM pki_certificates WHERE ca_id = ? AND revoked_at IS NULL ORDER BY id", [caId])).map((r) => numeric(r, CERT_NUMBERS)!);
+  }
+
+  /** Revoked serials a CA's CRL lists: its leaves and its child CAs. */
+  async revokedUnder(caId: string, q: Queryable = this.db): Promise<{ serial_number: string; revoked_at: number; revocation_reason: string | null }[]> {
+    const rows = await q.all<{ serial_number: string; revoked_at: number; revocation_reason: string | null }>(
+      `SELECT serial_number, revoked_at, revocation_reason FROM pki_certificates WHERE ca_id = ? AND revoked_at IS NOT NULL
+       UNION ALL SELECT serial_number, revoked_at, revocation_reason FROM pki_cas WHERE parent_ca_id = ? AND revoked_at IS NOT NULL`,
+      [caId, caId],
+    );
+    return rows.map((r) => ({ ...r, revoked_at: Number(r.revoked_at) }));
+  }
+}

@@ -1,0 +1,90 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "vitest";
+import type { ApiClient, ApiResponse } from "../testing/harness.js";
+
+/** A scratch directory and `openssl`, the independent tool every PKI result is checked with. */
+export class OpenSsl {
+  readonly dir = mkdtempSync(join(tmpdir(), "scaivault-pki-"));
+
+  file(name: string, content: string | Buffer): string {
+    const path = join(this.dir, name);
+    writeFileSync(path, content);
+    return path;
+  }
+
+  /**
+   * Runs openssl; answers stdout+stderr and the exit status (openssl verify reports on both). Always
+   * asynchronous: the vault runs in this process, and a synchronous child blocks it (a pooled
+   * keep-alive socket can then time out just as the next request reuses it).
+   */
+  run(args: string[]): Promise<{ status: number; out: string }> {
+    return this.runAsync(args);
+  }
+
+  /**
+   * For commands that talk to the vault (openssl ocsp): the vault runs in this process, so a
+   * synchronous child would block the very server it is waiting for.
+   */
+  async runAsync(args: string[]): Promise<{ status: number; out: string }> {
+    return new Promise((resolve) => {
+      let out = "";
+      const child = spawn("openssl", args, { cwd: this.dir, timeout: 60_000 });
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      child.on("close", (code) => resolve({ status: code ?? -1, out }));
+    });
+  }
+
+  async okAsync(args: string[]): Promise<string> {
+    const { status, out } = await this.runAsync(args);
+    expect(status, out).toBe(0);
+    return out;
+  }
+
+  ok(args: string[]): Promise<string> {
+    return this.okAsync(args);
+  }
+
+  /** `openssl verify -CAfile root -untrusted intermediates leaf`. */
+  verify(root: string, intermediates: string[], leaf: string): Promise<{ status: number; out: string }> {
+    const ca = this.file(`root-${Math.random().toString(36).slice(2)}.pem`, root);
+    const untrusted = intermediates.length ? ["-untrusted", this.file(`int-${Math.random().toString(36).slice(2)}.pem`, intermediates.join("\n"))] : [];
+    const leafFile = this.file(`leaf-${Math.random().toString(36).slice(2)}.pem`, leaf);
+    return this.run(["verify", "-CAfile", ca, ...untrusted, leafFile]);
+  }
+
+  /** A key and CSR made by openssl: `ec:P-256`, `ec:P-384` or `rsa:2048`. */
+  async csr(key: string, subject: string, sans: string[] = []): Promise<{ csr: string; keyFile: string }> {
+    const name = Math.random().toString(36).slice(2);
+    const keyFile = join(this.dir, `${name}.key`);
+    const csrFile = join(this.dir, `${name}.csr`);
+    const newkey = key.startsWith("ec:") ? ["-newkey", "ec", "-pkeyopt", `ec_paramgen_curve:${key.slice(3)}`] : ["-newkey", key];
+    const addext = sans.length ? ["-addext", `subjectAltName=${sans.join(",")}`] : [];
+    await this.okAsync(["req", "-new", ...newkey, "-nodes", "-keyout", keyFile, "-out", csrFile, "-subj", subject, ...addext]);
+    return { csr: readFileSync(csrFile, "utf8"), keyFile };
+  }
+}
+
+export function expectError(response: ApiResponse, status: number, code: string): void {
+  expect(response.status, response.text).toBe(status);
+  expect(response.body?.error?.code, response.text).toBe(code);
+}
+
+export async function created(response: Promise<ApiResponse>): Promise<any> {
+  const r = await response;
+  expect(r.status, r.text).toBe(201);
+  return r.body;
+}
+
+/** A root (EC P-256), an intermediate under it and a role on the intermediate. */
+export async function hierarchy(admin: ApiClient, prefix: string, role: Record<string, unknown> = {}, intermediate: Record<string, unknown> = { key_type: "ec", key_size: 384 }) {
+  const root = await created(admin.post("/v1/pki/ca", { name: `${prefix}-root`, common_name: `${prefix} Root CA`, ca_type: "root", key_type: "ec", key_size: 256 }));
+  const int = await created(admin.post("/v1/pki/ca", { name: `${prefix}-int`, common_name: `${prefix} Intermediate`, ca_type: "intermediate", parent_ca_id: root.id, ...intermediate }));
+  const roleBody = await created(admin.post("/v1/pki/roles", { name: `${prefix}-role`, ca_id: int.id, allowed_domains: ["svc.cluster.local"], allow_subdomains: true, key_type: "ec", key_bits: 256, ...role }));
+  const rootPem = (await admin.get(`/v1/pki/ca/${root.id}/certificate`)).body.certificate_pem as string;
+  const intPem = (await admin.get(`/v1/pki/ca/${int.id}/certificate`)).body.certificate_pem as string;
+  return { root, int, role: roleBody, rootPem, intPem };
+}
