@@ -27,6 +27,7 @@ import { registerSecretRoutes } from "./secrets/routes.js";
 import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
 import { createRotation } from "./rotation/module.js";
 import { SecretStore } from "./secrets/store.js";
+import { createIdentity } from "./identity/module.js";
 import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
@@ -72,10 +73,12 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const vaultTokens = new VaultTokens(tokenStore, await keyring.systemKey("token-hash"), policyStore);
   const authorizer = new Authorizer(policyStore);
   const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
-  const authenticator = new Authenticator(vaultTokens, jwtVerifier);
   const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl });
   const audit = auditTrail.recorder;
   const events = new EventOutbox(db);
+  // identity domain: its gate sees every authenticated credential (directory status, groups, roles).
+  const identity = createIdentity({ db, config, keyring, policies: policyStore, audit, events, fallbackPartnerId: DEFAULT_PARTNER_ID, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  const authenticator = new Authenticator(vaultTokens, jwtVerifier, identity.gate);
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];
   const secretsDeps: SecretsDeps = { db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks };
@@ -142,11 +145,13 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore });
   registerTenancyRoutes(app, { db, tenancy, keyring, audit });
   auditTrail.registerRoutes(app);
+  identity.register(app);
   rotation.register(app);
   rotation.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
+  identity.start();
 
   return {
     app,
@@ -159,6 +164,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     async close() {
       // The scheduler finishes its pass and stops before anything it writes through goes away.
       await rotation.stop();
+      await identity.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
       await ops.drain(app);

@@ -8,6 +8,8 @@ export const EVENT_TYPES = [
   "policy.created", "policy.updated", "policy.deleted", "policy.binding.created", "policy.binding.deleted", "policy.violation",
   "rotation.due", "rotation.overdue", "rotation.completed", "rotation.failed",
   "webhook.test",
+  // identity domain (path null)
+  "identity.sync.completed", "identity.sync.failed", "identity.disabled", "identity.enabled",
 ] as const;
 
 /** An event filter is an exact type, a family wildcard (`secret.*`, `policy.binding.*`) or `*`. */

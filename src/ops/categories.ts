@@ -21,6 +21,8 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<string, number>> = {
   identity_sync: 5,
   auth: 300,
   rotation: 50,
+  /** identity domain: POST /v1/auth/exchange, per source IP (no bearer to charge). */
+  exchange: 300,
   /** Any route no table entry covers. */
   default: 100,
   /** Requests that fail authentication, per source IP (there is no identity to charge). */

@@ -2,6 +2,8 @@ import { accessMigrations } from "../access/migrations.js";
 import { auditMigrations } from "../audit/migrations.js";
 import { cryptoMigrations } from "../crypto/migrations.js";
 import { eventMigrations } from "../events/migrations.js";
+// identity domain
+import { identityMigrations } from "../identity/migrations.js";
 import { rotationMigrations } from "../rotation/migrations.js";
 import { secretMigrations } from "../secrets/migrations.js";
 import { tenancyMigrations } from "../tenancy/migrations.js";
@@ -16,4 +18,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...eventMigrations,
   ...secretMigrations,
   ...rotationMigrations,
+  ...identityMigrations,
 ];
