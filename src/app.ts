@@ -77,7 +77,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const audit = auditTrail.recorder;
   const events = new EventOutbox(db);
   // identity domain: its gate sees every authenticated credential (directory status, groups, roles).
-  const identity = createIdentity({ db, config, keyring, policies: policyStore, audit, events, fallbackPartnerId: DEFAULT_PARTNER_ID, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  const identity = createIdentity({ db, config, keyring, policies: policyStore, tokens: vaultTokens, audit, events, fallbackPartnerId: DEFAULT_PARTNER_ID, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   const authenticator = new Authenticator(vaultTokens, jwtVerifier, identity.gate);
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];
@@ -142,10 +142,10 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   registerSecretRoutes(app, secrets, reader);
   registerPartnerSecretRoutes(app, secrets, reader);
   registerPolicyRoutes(app, new PolicyService({ db, store: policyStore, authorizer, audit, events }));
-  registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore });
+  registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore, personalMaxTtlSeconds: config.identity.personalTokenMaxTtlSeconds });
   registerTenancyRoutes(app, { db, tenancy, keyring, audit });
   auditTrail.registerRoutes(app);
-  identity.register(app);
+  identity.register(app, ops);
   rotation.register(app);
   rotation.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });

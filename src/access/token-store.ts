@@ -102,11 +102,13 @@ export class TokenStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async listForTenant(partnerId: string, tenantId: string, after: string | null, limit: number): Promise<TokenRecord[]> {
-    const rows = await this.db.all<TokenRow>(
-      `SELECT ${COLUMNS} FROM tokens WHERE partner_id = ? AND tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
-      [partnerId, tenantId, after ?? "", limit],
-    );
+  async listForTenant(partnerId: string, tenantId: string, after: string | null, limit: number, filter: { identityId?: string; kind?: TokenKind; includeRevoked?: boolean } = {}): Promise<TokenRecord[]> {
+    const where = ["partner_id = ?", "tenant_id = ?", "id > ?"];
+    const params: Array<string | number> = [partnerId, tenantId, after ?? ""];
+    if (filter.identityId) where.push("identity_id = ?"), params.push(filter.identityId);
+    if (filter.kind) where.push("kind = ?"), params.push(filter.kind);
+    if (filter.includeRevoked === false) where.push("revoked_at IS NULL");
+    const rows = await this.db.all<TokenRow>(`SELECT ${COLUMNS} FROM tokens WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`, [...params, limit]);
     return rows.map(toRecord);
   }
 

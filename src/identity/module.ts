@@ -1,5 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { PolicyStore } from "../access/policy-store.js";
+import type { Principal } from "../access/principal.js";
+import type { VaultTokens } from "../access/vault-tokens.js";
+import type { RequestLimits } from "../http/pipeline.js";
+import { registerExchange } from "./exchange.js";
+import { TrustStore } from "./trust-store.js";
+import { registerTrustRoutes } from "./trusts.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
 import type { Keyring } from "../crypto/keyring.js";
@@ -21,6 +27,7 @@ export interface IdentityDeps {
   config: VaultConfig;
   keyring: Keyring;
   policies: PolicyStore;
+  tokens: VaultTokens;
   audit: AuditRecorder;
   events: EventOutbox;
   fallbackPartnerId: string;
@@ -56,11 +63,16 @@ export function createIdentity(deps: IdentityDeps) {
     syncs,
     sync,
     gate,
-    register(app: FastifyInstance): void {
+    /** `limits` charges exchanges to their source IP (there is no bearer to charge). */
+    register(app: FastifyInstance, limits?: RequestLimits): void {
       registerDirectoryRoutes(app, store);
       registerSyncRoutes(app, { store, syncs, sync });
       registerRoleRoutes(app, { db, store, audit: deps.audit, access: deps.policies });
       registerScaiKeyWebhook(app, { secret: config.identity.webhookSecret, store, sync });
+      const trusts = new TrustStore(db);
+      registerTrustRoutes(app, { db, trusts, policies: deps.policies, audit: deps.audit, bumpEpoch: (tx) => deps.policies.bumpEpoch(tx) });
+      const ipPrincipal = (ip: string) => ({ partnerId: "ip", identityId: ip }) as Principal;
+      registerExchange(app, { db, trusts, tokens: deps.tokens, gate, audit: deps.audit, chargeIp: limits ? (request, reply) => limits.charge(request, reply, ipPrincipal(request.ip)) : undefined });
     },
     /** The startup sync (when a directory is configured) and the scheduled one. */
     start(): void {
