@@ -29,7 +29,8 @@ export function personalTerms(caller: Caller, body: { scopes?: string[]; expires
   const scopes = body.scopes ?? held(caller).filter((s) => s !== "admin");
   const excess = scopes.filter((s) => !scopesAllow(caller.principal.scopes, s as Scope));
   if (excess.length > 0) throw new VaultError("insufficient_scope", "A personal token cannot hold scopes its creator lacks", { details: { scopes: excess } });
-  const seconds = requireDuration("expires_in", body.expires_in ?? "90d");
+  // The default (90d) yields to a smaller configured maximum; an explicit lifetime beyond it is refused.
+  const seconds = body.expires_in === undefined ? Math.min(90 * 86_400, maxTtlSeconds) : requireDuration("expires_in", body.expires_in);
   if (seconds > maxTtlSeconds) throw new VaultError("invalid_duration", `expires_in may be at most ${Math.floor(maxTtlSeconds / 86_400)}d for personal tokens`, { details: { field: "expires_in" } });
   const cap = caller.principal.tokenExpiresAt ?? Number.POSITIVE_INFINITY;
   return { scopes: [...new Set(scopes)], expiresAt: Math.min(now + seconds * 1000, cap) };
