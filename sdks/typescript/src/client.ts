@@ -1,3 +1,4 @@
+import { IdentityResource, TrustsResource } from "./identity.js";
 import { SecretCache } from "./cache.js";
 import {
   AuditResource,
@@ -29,6 +30,9 @@ export class ScaiVaultClient {
   readonly auth: AuthResource;
   readonly tenants: TenantsResource;
   readonly system: SystemResource;
+  /** The identity cache, syncs and roles; token-exchange trusts (identity domain). */
+  readonly identity: IdentityResource;
+  readonly trusts: TrustsResource;
   private readonly transport: Transport;
   private readonly cache: SecretCache<Secret> | null;
   private readonly cacheStream: EventStream | null;
@@ -50,6 +54,8 @@ export class ScaiVaultClient {
     this.auth = new AuthResource(this.transport);
     this.tenants = new TenantsResource(this.transport);
     this.system = new SystemResource(this.transport);
+    this.identity = new IdentityResource(this.transport);
+    this.trusts = new TrustsResource(this.transport);
     const cache = this.cache;
     if (cache) {
       this.cacheStream = new EventStream(this.transport, {

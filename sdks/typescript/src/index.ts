@@ -1,4 +1,5 @@
 export { ScaiVaultClient } from "./client.js";
+export { exchangeToken, IdentityResource, TrustsResource, type ExchangeRequest, type ExchangeResult } from "./identity.js";
 export type { ClientOptions, RetryOptions } from "./transport.js";
 export type { WriteOptions } from "./secrets.js";
 export type { StreamHandlers } from "./stream.js";
