@@ -5,6 +5,7 @@ import asyncio
 import functools
 from typing import Any, Optional
 
+from .identity import IdentityResource, TrustsResource
 from ._transport import Transport
 from .cache import EventStreamThread, SecretCache
 from .resources import (AuditResource, AuthResource, PoliciesResource, RotationResource, SecretPoliciesResource,
@@ -40,6 +41,8 @@ class ScaiVaultClient:
         self.auth = AuthResource(self._http)
         self.tenants = TenantsResource(self._http)
         self.system = SystemResource(self._http)
+        self.identity = IdentityResource(self._http)
+        self.trusts = TrustsResource(self._http)
         self._stream: Optional[EventStreamThread] = None
         if self._cache is not None:
             cache = self._cache
