@@ -6,7 +6,7 @@ export interface Parsed {
   flags: Map<string, string[]>;
 }
 
-const BOOLEAN_FLAGS = new Set(["json", "hard", "permanent", "help", "debug", "force", "include-overdue", "enabled", "disabled", "stdin", "yes"]);
+const BOOLEAN_FLAGS = new Set(["exchange", "github-actions", "json", "hard", "permanent", "help", "debug", "force", "include-overdue", "enabled", "disabled", "stdin", "yes"]);
 
 export function parseArgs(argv: string[]): Parsed {
   const positionals: string[] = [];

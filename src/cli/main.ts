@@ -4,6 +4,7 @@ import { Args, parseArgs, UsageError } from "./args.js";
 import { CONFIG_KEYS, configPath, readConfig, resolveSettings, writeConfig, type CliConfig } from "./config.js";
 import { manageCommand, MANAGE_HELP } from "./commands/manage.js";
 import { secretsCommand, SECRETS_HELP } from "./commands/secrets.js";
+import { exchangeLogin, EXCHANGE_HELP } from "./commands/exchange.js";
 import type { Ctx } from "./commands/context.js";
 import { printObject, show } from "./output.js";
 import { VERSION } from "../system/routes.js";
@@ -14,6 +15,7 @@ Usage: scaivault <group> <command> [args] [--json] [--base-url URL] [--token T] 
 
   config set <key> <value> | get <key> | list      keys: ${CONFIG_KEYS.join(", ")}
   auth login --token T | logout | whoami
+  ${EXCHANGE_HELP}
 ${SECRETS_HELP.replace(/^/gm, "  ")}
 ${MANAGE_HELP.replace(/^/gm, "  ")}
   server [start] | status                          run the vault here, or check one
@@ -68,6 +70,8 @@ async function configCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
 async function authCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
   switch (sub) {
     case "login": {
+      // identity domain: workload token exchange (src/cli/commands/exchange.ts)
+      if (ctx.args.bool("exchange")) return exchangeLogin(ctx);
       const token = ctx.args.flag("token") ?? process.env.SCAIVAULT_TOKEN;
       if (!token) throw new UsageError("scaivault auth login --token <token>");
       const settings = resolveSettings({ url: ctx.args.flag("base-url"), token, tenant: ctx.args.flag("tenant") });
