@@ -31,6 +31,7 @@ import { createRotation } from "./rotation/module.js";
 import { createDynamic } from "./dynamic/module.js";
 import { createPki } from "./pki/module.js";
 import { SecretStore } from "./secrets/store.js";
+import { createIdentity } from "./identity/module.js";
 import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
@@ -84,10 +85,12 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const vaultTokens = new VaultTokens(tokenStore, await keyring.systemKey("token-hash"), policyStore);
   const authorizer = new Authorizer(policyStore);
   const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
-  const authenticator = new Authenticator(vaultTokens, jwtVerifier);
   const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, settings: config.audit, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl,
     databaseDeadlines: { acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs } });
   const audit = auditTrail.recorder;
+  // identity domain: its gate sees every authenticated credential (directory status, groups, roles).
+  const identity = createIdentity({ db, config, keyring, policies: policyStore, tokens: vaultTokens, audit, events, fallbackPartnerId: DEFAULT_PARTNER_ID, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  const authenticator = new Authenticator(vaultTokens, jwtVerifier, identity.gate);
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];
   const secretsDeps: SecretsDeps = { db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks };
@@ -152,10 +155,11 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   registerSecretRoutes(app, secrets, reader, new BatchMetadataReader(readerDeps));
   registerPartnerSecretRoutes(app, secrets, reader);
   registerPolicyRoutes(app, new PolicyService({ db, store: policyStore, authorizer, audit, events }));
-  registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore, authorizer });
+  registerTokenRoutes(app, { db, tokens: vaultTokens, store: tokenStore, authenticator, audit, policies: policyStore, authorizer, personalMaxTtlSeconds: config.identity.personalTokenMaxTtlSeconds });
   registerTenancyRoutes(app, { db, tenancy, keyring, audit });
   auditTrail.registerRoutes(app);
   auditTrail.start(app.log);
+  identity.register(app, ops);
   rotation.register(app);
   rotation.start(app.log);
   // Dynamic credentials (src/dynamic): engines read their root secrets through the reader as themselves.
@@ -173,6 +177,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   consoleUi.register(app);
   const retention = new EventRetention(db, { retentionMs: config.resilience.eventsRetentionMs, intervalMs: config.resilience.retentionIntervalMs, log: (msg, extra) => app.log.info(extra ?? {}, msg) });
   retention.start();
+  identity.start();
 
   return {
     app,
@@ -190,6 +195,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
       await rotation.stop();
       await dynamic.stop();
       await pki.stop();
+      await identity.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
       await retention.stop();

@@ -7,13 +7,23 @@ export interface JwtVerifier {
   verify(jwt: string): Promise<Principal>;
 }
 
+/** Adjusts an authenticated principal (the identity directory's verdict, groups and roles), or refuses it. */
+export interface PrincipalRefiner {
+  refine(principal: Principal): Promise<Principal>;
+}
+
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /** The one place a request's credential becomes a Principal. */
 export class Authenticator {
-  constructor(private readonly vaultTokens: VaultTokens, private readonly jwt: JwtVerifier | null) {}
+  constructor(private readonly vaultTokens: VaultTokens, private readonly jwt: JwtVerifier | null, private readonly refiner: PrincipalRefiner | null = null) {}
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
+    const principal = await this.credential(authorization);
+    return this.refiner ? this.refiner.refine(principal) : principal;
+  }
+
+  private async credential(authorization: string | undefined): Promise<Principal> {
     const match = authorization ? BEARER.exec(authorization) : null;
     if (!match) throw new VaultError("authentication_required", "Send Authorization: Bearer <token>");
     const bearer = match[1];

@@ -226,6 +226,9 @@ export class Authorizer {
     const { principal } = caller;
     const set = await this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now, true, principal.accessEpoch);
     const context: ConditionContext = { sourceIp: caller.ctx.sourceIp, mfaVerifiedAt: principal.mfaVerifiedAt, now };
+    // Exchanged tokens (spec/identity.md §4): a path outside any of their allowed_paths lists is denied whatever the policies say.
+    const limits = principal.allowedPaths;
+    if (limits && limits.length > 0) return (path, permission) => (limits.every((globs) => globs.some((g) => globMatcher(g).test(path))) ? set.decide(path, permission, context) : DENY);
     return (path, permission) => set.decide(path, permission, context);
   }
 

@@ -19,6 +19,10 @@ export interface Principal {
   tokenIssuedAt?: number | null;
   tokenKind: "vault" | "scaikey" | "system";
   tokenId: string | null;
+  /** Vault tokens' kind (spec/identity.md §5): `exchange` tokens carry no roles and cannot create tokens. */
+  credentialKind?: "personal" | "service" | "bootstrap" | "exchange";
+  /** Exchange tokens: globs every secret path the token touches must match (each list given). */
+  allowedPaths?: readonly (readonly string[])[];
   /** The access epoch read while authenticating this request, when authentication read it. */
   accessEpoch?: number;
 }

@@ -13,11 +13,12 @@ import type { Authenticator } from "./authenticator.js";
 import { normalizeIdentity } from "./identities.js";
 import type { PolicyStore } from "./policy-store.js";
 import { isPartnerAdmin, type Principal } from "./principal.js";
-import { SCOPES, isScope } from "./scopes.js";
+import { SCOPES, isScope, scopesAllow } from "./scopes.js";
 import type { Authorizer } from "./authorizer.js";
 import { asPolicyRule, assertGrantsCovered, assertScopesWithin, isEscalationExempt } from "./escalation.js";
 import type { TokenRecord, TokenStore } from "./token-store.js";
 import type { VaultTokens } from "./vault-tokens.js";
+import { ownsToken, personalTerms, tokenKindFor, tokenKindView } from "../identity/personal-tokens.js";
 
 const tags = ["auth"];
 const DEFAULT_EXPIRES_IN = "90d";
@@ -25,7 +26,7 @@ const MAX_EXPIRES_SECONDS = 10 * 365 * 86_400;
 
 export const CreateTokenBody = Type.Object(
   {
-    identity_id: Type.String({ minLength: 1, maxLength: 256 }),
+    identity_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "omitted: a personal token for the caller" })),
     identity_type: Type.Optional(Type.Union([Type.Literal("user"), Type.Literal("service_account")])),
     scopes: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 })),
     expires_in: Type.Optional(Type.String({ maxLength: 32, description: "duration, default 90d" })),
@@ -37,7 +38,14 @@ type CreateTokenBody = Static<typeof CreateTokenBody>;
 
 const IntrospectBody = Type.Object({ token: Type.String({ maxLength: 8192 }) }, { additionalProperties: false });
 const ListQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), cursor: Type.Optional(Type.String({ maxLength: 512 })) },
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+    // identity domain (spec/identity.md §5)
+    identity_id: Type.Optional(Type.String({ maxLength: 256 })),
+    kind: Type.Optional(Type.Union([Type.Literal("personal"), Type.Literal("service"), Type.Literal("bootstrap"), Type.Literal("exchange")])),
+    include_revoked: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 
@@ -54,6 +62,7 @@ export function tokenView(record: TokenRecord) {
     created_by: record.createdBy,
     expires_at: isoOrNull(record.expiresAt),
     revoked_at: isoOrNull(record.revokedAt),
+    ...tokenKindView(record),
   };
 }
 
@@ -65,9 +74,11 @@ export interface TokenRouteDeps {
   audit: AuditRecorder;
   policies: PolicyStore;
   authorizer: Authorizer;
+  /** SCAIVAULT_PERSONAL_TOKEN_MAX_TTL in seconds (identity domain). */
+  personalMaxTtlSeconds?: number;
 }
 
-function identityOf(body: CreateTokenBody): { id: string; type: "user" | "service_account" } {
+function identityOf(body: CreateTokenBody & { identity_id: string }): { id: string; type: "user" | "service_account" } {
   const type = body.identity_type ?? (body.identity_id.startsWith("sa:") ? "service_account" : "user");
   try {
     return { id: normalizeIdentity(type, body.identity_id), type };
@@ -78,7 +89,10 @@ function identityOf(body: CreateTokenBody): { id: string; type: "user" | "servic
 }
 
 async function issue(deps: TokenRouteDeps, caller: Caller, body: CreateTokenBody) {
-  const identity = identityOf(body);
+  // identity domain: personal tokens need no admin; exchanged tokens mint nothing (spec/identity.md §4, §5).
+  const kind = tokenKindFor(caller, body.identity_id);
+  if (kind === "personal") return issuePersonal(deps, caller, body);
+  const identity = identityOf({ ...body, identity_id: body.identity_id! });
   const scopes = body.scopes ?? SCOPES.filter((s) => s !== "admin");
   const unknown = scopes.filter((s) => !isScope(s));
   if (unknown.length > 0) throw new VaultError("validation_error", `Unknown scope ${unknown[0]}`, { details: { fields: { scopes: `unknown scope(s): ${unknown.join(", ")}` } } });
@@ -109,7 +123,23 @@ async function issue(deps: TokenRouteDeps, caller: Caller, body: CreateTokenBody
       },
       tx,
     );
-    caller.ctx.audit.extra = { token_id: issued.record.id, identity_id: identity.id, scopes: issued.record.scopes };
+    caller.ctx.audit.extra = { token_id: issued.record.id, kind: "service", identity_id: identity.id, scopes: issued.record.scopes };
+    await deps.audit.recordInTransaction(tx, caller, 201);
+    return { ...tokenView(issued.record), token: issued.token };
+  });
+}
+
+/** A personal token for the caller's own user identity (identity domain, spec/identity.md §5). */
+async function issuePersonal(deps: TokenRouteDeps, caller: Caller, body: CreateTokenBody) {
+  const unknown = (body.scopes ?? []).filter((s) => !isScope(s));
+  if (unknown.length > 0) throw new VaultError("validation_error", `Unknown scope ${unknown[0]}`, { details: { fields: { scopes: `unknown scope(s): ${unknown.join(", ")}` } } });
+  const terms = personalTerms(caller, body, deps.personalMaxTtlSeconds ?? 365 * 86_400);
+  return deps.db.transaction(async (tx) => {
+    const issued = await deps.tokens.issue({
+      partnerId: caller.tenant.partnerId, tenantId: caller.tenant.tenantId, identityId: caller.principal.identityId, identityType: "user", scopes: terms.scopes, roles: [],
+      description: body.description ?? null, createdBy: caller.principal.identityId, expiresAt: terms.expiresAt, kind: "personal",
+    }, tx);
+    caller.ctx.audit.extra = { token_id: issued.record.id, kind: "personal", scopes: issued.record.scopes };
     await deps.audit.recordInTransaction(tx, caller, 201);
     return { ...tokenView(issued.record), token: issued.token };
   });
@@ -140,27 +170,31 @@ function principalOf(request: FastifyRequest): Principal {
 export function registerTokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post("/v1/auth/tokens", { schema: { tags, summary: "Issue a vault token (shown once)", body: CreateTokenBody }, config: { scope: "admin", action: "token_create", category: "auth" } }, async (request, reply) =>
+  r.post("/v1/auth/tokens", { schema: { tags, summary: "Issue a vault token (shown once)", body: CreateTokenBody }, config: { action: "token_create", category: "auth" } }, async (request, reply) =>
     reply.code(201).send(await issue(deps, callerOf(request), request.body)),
   );
 
-  r.get("/v1/auth/tokens", { schema: { tags, summary: "List the tenant's vault tokens (never their values)", querystring: ListQuery }, config: { scope: "admin", action: "token_list", category: "auth" } }, async (request) => {
+  r.get("/v1/auth/tokens", { schema: { tags, summary: "List the tenant's vault tokens (never their values)", querystring: ListQuery }, config: { action: "token_list", category: "auth" } }, async (request) => {
     const caller = callerOf(request);
     const limit = request.query.limit ?? 100;
     const after = decodeCursor<{ i: string }>(request.query.cursor, { i: "string" });
-    const rows = await deps.store.listForTenant(caller.tenant.partnerId, caller.tenant.tenantId, after?.i ?? null, limit + 1);
+    // identity domain: without admin, one's own tokens only (spec/identity.md §5).
+    const admin = scopesAllow(caller.principal.scopes, "admin");
+    const filter = { identityId: admin ? request.query.identity_id : caller.principal.identityId, kind: request.query.kind, includeRevoked: request.query.include_revoked ?? true };
+    const rows = await deps.store.listForTenant(caller.tenant.partnerId, caller.tenant.tenantId, after?.i ?? null, limit + 1, filter);
     const page = rows.slice(0, limit);
     const hasMore = rows.length > limit;
     return { data: page.map(tokenView), cursor: hasMore ? encodeCursor({ i: page[page.length - 1].id }) : null, has_more: hasMore };
   });
 
-  r.delete("/v1/auth/tokens/:id", { schema: { tags, summary: "Revoke a vault token", params: Type.Object({ id: Type.String({ maxLength: 64 }) }) }, config: { scope: "admin", action: "token_revoke", category: "auth" } }, async (request) => {
+  r.delete("/v1/auth/tokens/:id", { schema: { tags, summary: "Revoke a vault token", params: Type.Object({ id: Type.String({ maxLength: 64 }) }) }, config: { action: "token_revoke", category: "auth" } }, async (request) => {
     const caller = callerOf(request);
     const id = request.params.id;
     caller.ctx.audit.extra = { token_id: id };
     return deps.db.transaction(async (tx) => {
       const record = await deps.store.findById(id, tx);
-      if (!record || record.partnerId !== caller.tenant.partnerId || record.tenantId !== caller.tenant.tenantId) {
+      const reachable = record && (scopesAllow(caller.principal.scopes, "admin") || ownsToken(caller, record));
+      if (!record || !reachable || record.partnerId !== caller.tenant.partnerId || record.tenantId !== caller.tenant.tenantId) {
         throw new VaultError("token_not_found", "No such token in this tenant", { details: { token_id: id } });
       }
       const now = Date.now();

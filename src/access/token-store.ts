@@ -15,7 +15,15 @@ export interface TokenRecord {
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
+  /** spec/identity.md §5; absent on insert means `service`. */
+  kind?: TokenKind;
+  /** Exchange tokens: the trust that issued them, the foreign subject, and the path globs allowed. */
+  trustId?: string | null;
+  subject?: string | null;
+  allowedPaths?: string[][] | null;
 }
+
+export type TokenKind = "personal" | "service" | "bootstrap" | "exchange";
 
 interface TokenRow {
   id: string;
@@ -31,9 +39,13 @@ interface TokenRow {
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  kind: TokenKind;
+  trust_id: string | null;
+  subject: string | null;
+  allowed_paths: string | null;
 }
 
-const COLUMNS = "id, token_hash, partner_id, tenant_id, identity_id, identity_type, scopes, roles, description, created_by, created_at, expires_at, revoked_at";
+const COLUMNS = "id, token_hash, partner_id, tenant_id, identity_id, identity_type, scopes, roles, description, created_by, created_at, expires_at, revoked_at, kind, trust_id, subject, allowed_paths";
 
 const toRecord = (row: TokenRow): TokenRecord => ({
   id: row.id,
@@ -49,13 +61,17 @@ const toRecord = (row: TokenRow): TokenRecord => ({
   createdAt: row.created_at,
   expiresAt: row.expires_at,
   revokedAt: row.revoked_at,
+  kind: row.kind,
+  trustId: row.trust_id,
+  subject: row.subject,
+  allowedPaths: row.allowed_paths ? (JSON.parse(row.allowed_paths) as string[][]) : null,
 });
 
 export class TokenStore {
   constructor(private readonly db: Database) {}
 
   async insert(token: TokenRecord, tx?: Queryable): Promise<void> {
-    await (tx ?? this.db).run(`INSERT INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    await (tx ?? this.db).run(`INSERT INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
       token.id,
       token.tokenHash,
       token.partnerId,
@@ -69,6 +85,10 @@ export class TokenStore {
       token.createdAt,
       token.expiresAt,
       token.revokedAt,
+      token.kind ?? "service",
+      token.trustId ?? null,
+      token.subject ?? null,
+      token.allowedPaths ? JSON.stringify(token.allowedPaths) : null,
     ]);
   }
 
@@ -82,11 +102,13 @@ export class TokenStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async listForTenant(partnerId: string, tenantId: string, after: string | null, limit: number): Promise<TokenRecord[]> {
-    const rows = await this.db.all<TokenRow>(
-      `SELECT ${COLUMNS} FROM tokens WHERE partner_id = ? AND tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
-      [partnerId, tenantId, after ?? "", limit],
-    );
+  async listForTenant(partnerId: string, tenantId: string, after: string | null, limit: number, filter: { identityId?: string; kind?: TokenKind; includeRevoked?: boolean } = {}): Promise<TokenRecord[]> {
+    const where = ["partner_id = ?", "tenant_id = ?", "id > ?"];
+    const params: Array<string | number> = [partnerId, tenantId, after ?? ""];
+    if (filter.identityId) where.push("identity_id = ?"), params.push(filter.identityId);
+    if (filter.kind) where.push("kind = ?"), params.push(filter.kind);
+    if (filter.includeRevoked === false) where.push("revoked_at IS NULL");
+    const rows = await this.db.all<TokenRow>(`SELECT ${COLUMNS} FROM tokens WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`, [...params, limit]);
     return rows.map(toRecord);
   }
 

@@ -58,6 +58,10 @@ export class VaultTokens {
       createdAt: Date.now(),
       expiresAt: input.expiresAt,
       revokedAt: null,
+      kind: input.kind ?? "service",
+      trustId: input.trustId ?? null,
+      subject: input.subject ?? null,
+      allowedPaths: input.allowedPaths ?? null,
     };
     await this.store.insert(record, tx);
     return { token, record };
@@ -129,6 +133,8 @@ export class VaultTokens {
       tokenIssuedAt: record.createdAt,
       tokenKind: "vault",
       tokenId: record.id,
+      credentialKind: record.kind,
+      ...(record.allowedPaths ? { allowedPaths: record.allowedPaths } : {}),
       accessEpoch: epoch,
     };
   }

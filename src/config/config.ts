@@ -96,6 +96,15 @@ export interface VaultConfig {
     /** How often a node checks whether a retention pass is due (one node runs each pass). */
     retentionIntervalMs: number;
   };
+  /** Identity domain (spec/identity.md): the ScaiKey directory, sync, webhooks, personal tokens. */
+  identity: {
+    /** ScaiKey's admin API client (SCAIKEY_CLIENT_ID/SECRET); null = standalone (empty cache). */
+    directory: { clientId: string; clientSecret: string } | null;
+    webhookSecret: string | null;
+    /** Scheduled sync interval; null = off. */
+    syncIntervalMs: number | null;
+    personalTokenMaxTtlSeconds: number;
+  };
   rotation: {
     /** Run the rotation and expiry scheduler on this node (every node may; each moment fires once). */
     schedulerEnabled: boolean;
@@ -246,6 +255,23 @@ function readableFile(name: string, file: string): void {
 
 const RATE_PREFIX = "RATE_LIMIT_";
 
+// identity domain
+function identityConfig(env: Env): VaultConfig["identity"] {
+  const clientId = env.SCAIKEY_CLIENT_ID || null;
+  const clientSecret = env.SCAIKEY_CLIENT_SECRET || null;
+  if (Boolean(clientId) !== Boolean(clientSecret)) throw new ConfigError(clientId ? "SCAIKEY_CLIENT_SECRET" : "SCAIKEY_CLIENT_ID", "SCAIKEY_CLIENT_ID and SCAIKEY_CLIENT_SECRET must be set together");
+  if (clientId && !env.SCAIKEY_URL) throw new ConfigError("SCAIKEY_URL", "is needed with SCAIKEY_CLIENT_ID (the directory to sync from)");
+  const interval = env.SCAIVAULT_IDENTITY_SYNC_INTERVAL;
+  const maxTtl = env.SCAIVAULT_PERSONAL_TOKEN_MAX_TTL;
+  const ttlMs = durationMs("SCAIVAULT_PERSONAL_TOKEN_MAX_TTL", maxTtl, 365 * 86_400_000);
+  return {
+    directory: clientId && clientSecret ? { clientId, clientSecret } : null,
+    webhookSecret: env.SCAIKEY_WEBHOOK_SECRET || null,
+    syncIntervalMs: interval?.trim().toLowerCase() === "off" ? null : durationMs("SCAIVAULT_IDENTITY_SYNC_INTERVAL", interval, 15 * 60_000) || 15 * 60_000,
+    personalTokenMaxTtlSeconds: Math.max(1, Math.floor(ttlMs / 1000)),
+  };
+}
+
 export function loadConfig(processEnv: Env = process.env): VaultConfig {
   const env: Env = { ...loadFileEnv(processEnv), ...processEnv };
   const bind = parseBind(env.BIND_ADDRESS);
@@ -340,6 +366,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       eventsRetentionMs: durationMs("SCAIVAULT_EVENTS_RETENTION", env.SCAIVAULT_EVENTS_RETENTION, 30 * 86_400_000) || 30 * 86_400_000,
       retentionIntervalMs: durationMs("SCAIVAULT_RETENTION_INTERVAL", env.SCAIVAULT_RETENTION_INTERVAL, 3_600_000) || 3_600_000,
     },
+    identity: identityConfig(env),
     rotation: {
       schedulerEnabled: env.SCAIVAULT_SCHEDULER === undefined || env.SCAIVAULT_SCHEDULER === "" ? true : bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER),
       pollMs: durationMs("SCAIVAULT_SCHEDULER_POLL", env.SCAIVAULT_SCHEDULER_POLL, 1000) || 1000,

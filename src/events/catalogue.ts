@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   // pki (spec/pki.md P6)
   "certificate.issued", "certificate.renewed", "certificate.revoked", "certificate.expiring", "certificate.expired", "certificate.renewal_failed",
   "csr.submitted", "csr.approved", "csr.rejected", "ca.created", "ca.revoked",
+  // identity domain (path null)
+  "identity.sync.completed", "identity.sync.failed", "identity.disabled", "identity.enabled",
 ] as const;
 
 /** An event filter is an exact type, a family wildcard (`secret.*`, `policy.binding.*`) or `*`. */

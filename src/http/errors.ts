@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   invalid_policy: 400,
   invalid_glob: 400,
   invalid_config: 400,
+  // identity domain
+  invalid_role: 400,
   validation_error: 422,
   authentication_required: 401,
   token_invalid: 401,
@@ -37,6 +39,9 @@ export const ERROR_STATUS = {
   token_not_found: 404,
   delivery_not_found: 404,
   export_not_found: 404,
+  // identity domain
+  sync_not_found: 404,
+  trust_not_found: 404,
   method_not_allowed: 405,
   secret_exists: 409,
   version_conflict: 409,

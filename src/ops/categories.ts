@@ -29,6 +29,8 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<string, number>> = {
   pki_issue: 50,
   acme_order: 30,
   pki_admin: 20,
+  /** identity domain: POST /v1/auth/exchange, per source IP (no bearer to charge). */
+  exchange: 300,
   /** Any route no table entry covers. */
   default: 100,
   /** Requests that fail authentication, per source IP (there is no identity to charge). */

@@ -6,6 +6,8 @@ import { dynamicMigrations } from "../dynamic/migrations.js";
 import { eventMigrations } from "../events/migrations.js";
 import { opsMigrations } from "../ops/migrations.js";
 import { pkiMigrations } from "../pki/migrations.js";
+// identity domain
+import { identityMigrations } from "../identity/migrations.js";
 import { rotationMigrations } from "../rotation/migrations.js";
 import { secretMigrations } from "../secrets/migrations.js";
 import { tenancyMigrations } from "../tenancy/migrations.js";
@@ -24,4 +26,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...consoleMigrations,
   ...opsMigrations,
   ...pkiMigrations,
+  ...identityMigrations,
 ];

@@ -90,6 +90,7 @@ function adminToken(plaintext: string | undefined) {
     description: "Bootstrap administrator",
     createdBy: "system:bootstrap",
     expiresAt: null,
+    kind: "bootstrap" as const,
     plaintext,
   };
 }

@@ -25,13 +25,18 @@ const CreateTenantBody = Type.Object(
 const ListTenantsQuery = Type.Object(
   {
     partner_id: Type.Optional(Type.String({ maxLength: 64 })),
+    status: Type.Optional(Type.Union(["ACTIVE", "SUSPENDED", "DISABLED", "DELETED"].map((s) => Type.Literal(s)))),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
   },
   { additionalProperties: false },
 );
 
-const tenantView = (tenant: Tenant) => ({ id: tenant.id, partner_id: tenant.partnerId, name: tenant.name, status: "ACTIVE", created_at: iso(tenant.createdAt) });
+const tenantView = (tenant: Tenant) => ({
+  id: tenant.id, partner_id: tenant.partnerId, name: tenant.name, status: tenant.status ?? "ACTIVE", created_at: iso(tenant.createdAt),
+  // identity domain (spec/identity.md §3)
+  slug: tenant.slug ?? null, source: tenant.source ?? "local", last_synced_at: tenant.lastSyncedAt ? iso(tenant.lastSyncedAt) : null,
+});
 
 export interface TenancyRouteDeps {
   db: Database;
@@ -78,19 +83,22 @@ export function registerTenancyRoutes(app: FastifyInstance, deps: TenancyRouteDe
     config: { scope: "identity:read", action: "tenant_list", category: "identity_read", tenantOptional: true },
   }, async (request) => {
     const principal = principalOf(request);
-    const { partner_id: partnerId, limit = 100, cursor } = request.query;
+    const { partner_id: partnerId, status, limit = 100, cursor } = request.query;
     if (partnerId !== undefined && partnerId !== principal.partnerId && !principal.roles.includes("super_admin")) {
       throw new VaultError("tenant_access_denied", "This credential may not list another partner's tenants");
     }
     // Everyone but a partner admin sees only the tenant of their own credential.
     if (!isPartnerAdmin(principal)) {
       const own = principal.tenantId ? await deps.tenancy.getTenant(principal.tenantId) : undefined;
-      return { data: own ? [tenantView(own)] : [], cursor: null, has_more: false };
+      const data = own && (!status || own.status === status) ? [tenantView(own)] : [];
+      return { data, cursor: null, has_more: false, tenants: data, total: data.length };
     }
     const after = decodeCursor<{ i: string }>(cursor, { i: "string" });
-    const rows = await deps.tenancy.listTenants(partnerId ?? principal.partnerId, after?.i ?? null, limit + 1);
+    const rows = await deps.tenancy.listTenants(partnerId ?? principal.partnerId, after?.i ?? null, limit + 1, status);
     const page = rows.slice(0, limit);
     const hasMore = rows.length > limit;
-    return { data: page.map(tenantView), cursor: hasMore ? encodeCursor({ i: page[page.length - 1].id }) : null, has_more: hasMore };
+    const data = page.map(tenantView);
+    const total = await deps.tenancy.countTenants(partnerId ?? principal.partnerId, status);
+    return { data, cursor: hasMore ? encodeCursor({ i: page[page.length - 1].id }) : null, has_more: hasMore, tenants: data, total };
   });
 }

@@ -5,6 +5,11 @@ export interface Tenant {
   partnerId: string;
   name: string;
   createdAt: number;
+  /** The identity directory's view (spec/identity.md §3); local tenants are `source: local`. */
+  slug?: string | null;
+  status?: string;
+  source?: string;
+  lastSyncedAt?: number | null;
 }
 
 interface TenantRow {
@@ -12,9 +17,17 @@ interface TenantRow {
   partner_id: string;
   name: string;
   created_at: number;
+  slug: string | null;
+  status: string;
+  source: string;
+  last_synced_at: number | string | null;
 }
 
-const toTenant = (row: TenantRow): Tenant => ({ id: row.id, partnerId: row.partner_id, name: row.name, createdAt: row.created_at });
+const toTenant = (row: TenantRow): Tenant => ({
+  id: row.id, partnerId: row.partner_id, name: row.name, createdAt: row.created_at,
+  slug: row.slug, status: row.status, source: row.source, lastSyncedAt: row.last_synced_at === null ? null : Number(row.last_synced_at),
+});
+const TENANT_COLUMNS = "id, partner_id, name, created_at, slug, status, source, last_synced_at";
 
 export class TenancyStore {
   constructor(private readonly db: Database) {}
@@ -37,16 +50,21 @@ export class TenancyStore {
   }
 
   async getTenant(id: string, tx?: Queryable): Promise<Tenant | undefined> {
-    const row = await (tx ?? this.db).get<TenantRow>("SELECT id, partner_id, name, created_at FROM tenants WHERE id = ?", [id]);
+    const row = await (tx ?? this.db).get<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`, [id]);
     return row ? toTenant(row) : undefined;
   }
 
-  async listTenants(partnerId: string, after: string | null, limit: number): Promise<Tenant[]> {
+  async listTenants(partnerId: string, after: string | null, limit: number, status?: string): Promise<Tenant[]> {
     const rows = await this.db.all<TenantRow>(
-      "SELECT id, partner_id, name, created_at FROM tenants WHERE partner_id = ? AND id > ? ORDER BY id LIMIT ?",
-      [partnerId, after ?? "", limit],
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE partner_id = ? AND id > ?${status ? " AND status = ?" : ""} ORDER BY id LIMIT ?`,
+      status ? [partnerId, after ?? "", status, limit] : [partnerId, after ?? "", limit],
     );
     return rows.map(toTenant);
+  }
+
+  async countTenants(partnerId: string, status?: string): Promise<number> {
+    const row = await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tenants WHERE partner_id = ?${status ? " AND status = ?" : ""}`, status ? [partnerId, status] : [partnerId]);
+    return Number(row?.n ?? 0);
   }
 
   async countPartners(): Promise<number> {

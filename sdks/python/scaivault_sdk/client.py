@@ -6,6 +6,7 @@ import functools
 from typing import Any, Optional
 
 from .dynamic import DynamicResource
+from .identity import IdentityResource, TrustsResource
 from ._transport import Transport
 from .cache import EventStreamThread, SecretCache
 from .resources import (AuditResource, AuthResource, PoliciesResource, RotationResource, SecretPoliciesResource,
@@ -45,6 +46,8 @@ class ScaiVaultClient:
         self.system = SystemResource(self._http)
         self.dynamic = DynamicResource(self._http)
         self.pki = PkiResource(self._http)
+        self.identity = IdentityResource(self._http)
+        self.trusts = TrustsResource(self._http)
         self._stream: Optional[EventStreamThread] = None
         if self._cache is not None:
             cache = self._cache

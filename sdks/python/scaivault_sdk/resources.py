@@ -230,10 +230,14 @@ class AuditResource(_Resource):
 
 
 class TokensResource(_Resource):
-    def create(self, identity_id: str, identity_type: str, scopes: Optional[list[str]] = None,
+    def create(self, identity_id: Optional[str] = None, identity_type: Optional[str] = None, scopes: Optional[list[str]] = None,
                expires_in: Optional[str] = None, description: Optional[str] = None) -> ApiObject:
-        """The answer's ``token`` is shown once."""
-        body: Body = {"identity_id": identity_id, "identity_type": identity_type}
+        """The answer's ``token`` is shown once. Without ``identity_id``: a personal token for the caller."""
+        body: Body = {}
+        if identity_id is not None:
+            body["identity_id"] = identity_id
+        if identity_type is not None:
+            body["identity_type"] = identity_type
         for key, value in (("scopes", scopes), ("expires_in", expires_in), ("description", description)):
             if value is not None:
                 body[key] = value

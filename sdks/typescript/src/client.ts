@@ -1,4 +1,5 @@
 import { DynamicResource } from "./dynamic.js";
+import { IdentityResource, TrustsResource } from "./identity.js";
 import { SecretCache } from "./cache.js";
 import {
   AuditResource,
@@ -35,6 +36,9 @@ export class ScaiVaultClient {
   readonly dynamic: DynamicResource;
   /** PKI: CAs, issue, sign, revoke (spec/pki.md). */
   readonly pki: PkiResource;
+  /** The identity cache, syncs and roles; token-exchange trusts (identity domain). */
+  readonly identity: IdentityResource;
+  readonly trusts: TrustsResource;
   private readonly transport: Transport;
   private readonly cache: SecretCache<Secret> | null;
   private readonly cacheStream: EventStream | null;
@@ -58,6 +62,8 @@ export class ScaiVaultClient {
     this.system = new SystemResource(this.transport);
     this.dynamic = new DynamicResource(this.transport);
     this.pki = new PkiResource(this.transport);
+    this.identity = new IdentityResource(this.transport);
+    this.trusts = new TrustsResource(this.transport);
     const cache = this.cache;
     if (cache) {
       this.cacheStream = new EventStream(this.transport, {

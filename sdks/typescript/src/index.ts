@@ -1,6 +1,7 @@
 export { ScaiVaultClient } from "./client.js";
 export { Transport } from "./transport.js";
 export type { ClientOptions, RequestSpec, RetryOptions } from "./transport.js";
+export { exchangeToken, IdentityResource, TrustsResource, type ExchangeRequest, type ExchangeResult } from "./identity.js";
 export type { WriteOptions } from "./secrets.js";
 export type { CreateCaBody, IssueCertificateBody, IssuedCertificate, PkiCa, PkiCertificate } from "./pki.js";
 export { PkiResource } from "./pki.js";

@@ -113,7 +113,8 @@ export class AuditResource extends Resource {
 
 export class TokensResource extends Resource {
   /** The answer carries `token` once; it is never shown again. */
-  create(request: { identity_id: string; identity_type: string; scopes?: string[]; expires_in?: string; description?: string }) {
+  /** Without `identity_id`: a personal token for the caller (no admin needed). */
+  create(request: { identity_id?: string; identity_type?: string; scopes?: string[]; expires_in?: string; description?: string } = {}) {
     return this.post<ApiObject & { token: string }>("/v1/auth/tokens", request);
   }
   async list(query: Query = {}) { return page<ApiObject>(await this.get("/v1/auth/tokens", query), "data"); }

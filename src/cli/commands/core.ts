@@ -1,4 +1,5 @@
 /** The CLI's own groups: config, auth and server. */
+import { exchangeLogin } from "./exchange.js";
 import { ScaiVaultClient } from "@scailabs/scaivault";
 import { UsageError } from "../args.js";
 import { CONFIG_KEYS, configPath, readConfig, resolveSettings, writeConfig, type CliConfig } from "../config.js";
@@ -42,6 +43,8 @@ async function configCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
 async function authCommand(ctx: Ctx, sub: string | undefined): Promise<void> {
   switch (sub) {
     case "login": {
+      // identity domain: a workload token traded for a short-lived vault token (src/cli/commands/exchange.ts).
+      if (ctx.args.bool("exchange")) return exchangeLogin(ctx);
       const token = ctx.args.flag("token") ?? process.env.SCAIVAULT_TOKEN;
       if (!token) throw new UsageError("scaivault auth login --token <token>");
       const settings = resolveSettings({ url: ctx.args.flag("base-url"), token, tenant: ctx.args.flag("tenant"), caCert: ctx.args.flag("ca-cert") });
@@ -100,7 +103,11 @@ export const CORE_GROUPS: GroupModule[] = [
     summary: "log in with a token and check who you are",
     run: authCommand,
     commands: {
-      login: { usage: "login --token T", summary: "Check a token and save it (mode 0600).", examples: ["scaivault auth login --token skt_…", "SCAIVAULT_TOKEN=skt_… scaivault auth login"] },
+      login: {
+        usage: "login --token T | login --exchange [--jwt-file F] [--github-actions] [--audience A] [--role ID] [--tenant-id T]",
+        summary: "Check a token and save it (mode 0600), or exchange a workload token (GitHub Actions, Kubernetes) for one.",
+        examples: ["scaivault auth login --token skt_…", "SCAIVAULT_TOKEN=skt_… scaivault auth login", "scaivault auth login --exchange --github-actions --role sa:deploy --tenant-id tnt_acme", "scaivault auth login --exchange --jwt-file /var/run/secrets/tokens/vault --role sa:api"],
+      },
       logout: { usage: "logout", summary: "Forget the saved token.", examples: ["scaivault auth logout"] },
       whoami: { usage: "whoami", summary: "Show the identity, tenant and scopes of the token in use.", examples: ["scaivault auth whoami", "scaivault auth whoami -o json"] },
     },

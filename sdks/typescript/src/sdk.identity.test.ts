@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachBackend } from "../../../src/testing/backends.js";
+import { useVault } from "../../../src/testing/harness.js";
+import { LocalIssuer } from "../../../src/identity/testing/local-issuer.js";
+import { exchangeToken, PermissionDeniedError, ScaiVaultClient } from "./index.js";
+
+describeEachBackend("TypeScript SDK: identity, trusts, exchange and personal tokens against the real server", (backend) => {
+  const vault = useVault(backend);
+  let issuer: LocalIssuer;
+  const admin = () => new ScaiVaultClient({ baseUrl: vault().baseUrl, token: vault().adminToken });
+  beforeAll(async () => {
+    issuer = await LocalIssuer.start();
+  });
+  afterAll(async () => issuer?.close());
+
+  it("creates a trust, exchanges a workload token for a client, and lists the token's kind", async () => {
+    const trust = await admin().trusts.create({ name: "pods", issuer: issuer.url, audiences: ["scaivault"], jwks: issuer.jwks, rules: [{ conditions: { sub: "system:serviceaccount:billing:*" }, identity_id: "sa:billing", scopes: ["secrets:read"] }] });
+    expect(trust.id).toMatch(/^trust_/);
+    expect((await admin().trusts.list()).data.map((t) => t.id)).toContain(trust.id);
+    const jwt = await issuer.sign({ sub: "system:serviceaccount:billing:api" }, { audience: "scaivault", expiresIn: "5m" });
+    const result = await exchangeToken(vault().baseUrl, { subjectToken: jwt, role: "sa:billing", expiresIn: "5m" });
+    expect(result).toMatchObject({ identity_id: "sa:billing", expires_in: 300, token_type: "Bearer" });
+    const workload = new ScaiVaultClient({ baseUrl: vault().baseUrl, token: result.access_token, retries: { maxAttempts: 1 } });
+    expect((await workload.auth.whoami()).identity_id).toBe("sa:billing");
+    await expect(exchangeToken(vault().baseUrl, { subjectToken: jwt, role: "sa:other" })).rejects.toBeInstanceOf(PermissionDeniedError);
+    const tokens = await admin().tokens.list({ kind: "exchange" });
+    expect(tokens.data[0]).toMatchObject({ kind: "exchange", trust_id: trust.id });
+    await admin().trusts.update(trust.id as string, { enabled: false });
+    await expect(workload.auth.whoami()).rejects.toMatchObject({ code: "token_revoked" });
+  });
+
+  it("creates a personal token, and reads the identity endpoints", async () => {
+    const personal = await admin().tokens.create({ scopes: ["secrets:read"] });
+    expect(personal).toMatchObject({ kind: "personal", identity_id: "user:admin" });
+    expect((await admin().identity.roles()).roles).toHaveLength(3);
+    expect(await admin().identity.users("tnt_default")).toMatchObject({ users: [], total: 0 });
+    expect((await admin().identity.syncHistory()).syncs).toEqual([]);
+    await expect(admin().identity.resolve("user", "nobody")).rejects.toMatchObject({ code: "identity_not_found" });
+  });
+});

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault, type ApiClient } from "../testing/harness.js";
+import { GITHUB_ACTIONS_ISSUER } from "./claims.js";
+import { LocalIssuer } from "./testing/local-issuer.js";
+
+const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+const now = () => Math.floor(Date.now() / 1000);
+
+describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for short-lived vault tokens", (backend) => {
+  const vault = useVault(backend);
+  let issuer: LocalIssuer;
+  let github: string;
+  let k8s: string;
+  const gh = (claims: Record<string, unknown> = {}, options: Parameters<LocalIssuer["sign"]>[1] = {}) =>
+    issuer.sign({ sub: "repo:acme/api:ref:refs/heads/main", repository: "acme/api", repository_owner: "acme", ref: "refs/heads/main", ...claims }, { issuer: GITHUB_ACTIONS_ISSUER, audience: "https://github.com/acme", expiresIn: "5m", ...options });
+  const exchange = (client: ApiClient, body: Record<string, unknown>) => client.post("/v1/auth/exchange", { grant_type: GRANT, ...body });
+
+  beforeAll(async () => {
+    issuer = await LocalIssuer.start();
+    const { admin } = vault();
+    const policy = await admin.post("/v1/policies", { name: "deploy", rules: [{ path_pattern: "app/**", permissions: ["read"] }] });
+    await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:ci-deployer" });
+    await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:billing-prod" });
+    await admin.put("/v1/secrets/app/config", { data: { v: "1" } });
+    await admin.put("/v1/secrets/app/other", { data: { v: "2" } });
+    const ghTrust = await admin.post("/v1/auth/trusts", {
+      name: "github", issuer: GITHUB_ACTIONS_ISSUER, audiences: ["https://github.com/acme"], jwks: issuer.jwks, max_ttl: "1h",
+      rules: [{ conditions: { repository: "acme/api", ref: "refs/heads/main" }, identity_id: "sa:ci-deployer", scopes: ["secrets:read", "secrets:list"], max_ttl: "10m", allowed_paths: ["app/**"] }],
+    });
+    expect(ghTrust.status).toBe(201);
+    expect(ghTrust.body).toMatchObject({ id: expect.stringMatching(/^trust_/), created_at: expect.any(String), updated_at: expect.any(String), enabled: true, algorithms: ["RS256", "ES256"] });
+    github = ghTrust.body.id;
+    const k8sTrust = await admin.post("/v1/auth/trusts", {
+      name: "cluster", issuer: issuer.url, audiences: ["scaivault"],
+      rules: [{ conditions: { "kubernetes.io/namespace": "billing", "kubernetes.io/serviceaccount/name": ["billing-*"] }, identity_id: "sa:billing-prod", scopes: ["secrets:read"] }],
+    });
+    expect(k8sTrust.status).toBe(201);
+    k8s = k8sTrust.body.id;
+  });
+  afterAll(async () => issuer?.close());
+
+  it("refuses trusts without conditions, GitHub rules without a literal owner, HMAC, group identities and admin scope", async () => {
+    const { admin } = vault();
+    const base = { name: "bad", issuer: GITHUB_ACTIONS_ISSUER, audiences: ["x"], jwks: issuer.jwks };
+    const rule = { identity_id: "sa:x", scopes: ["secrets:read"] };
+    for (const rules of [[{ ...rule, conditions: {} }], [{ ...rule, conditions: { ref: "refs/heads/main" } }], [{ ...rule, conditions: { repository: "*/api" } }], [{ ...rule, conditions: { repository: "acme/api" }, identity_id: "group:sre" }], [{ ...rule, conditions: { repository: "acme/api" }, scopes: ["admin"] }]]) {
+      const refused = await admin.post("/v1/auth/trusts", { ...base, rules });
+      expect(refused.status).toBe(422);
+      expect(refused.body.error.code).toBe("validation_error");
+    }
+    expect((await admin.post("/v1/auth/trusts", { ...base, algorithms: ["HS256"], rules: [{ ...rule, conditions: { repository_owner: "acme" } }] })).status).toBe(422);
+    expect((await admin.post("/v1/auth/trusts", { ...base, rules: [{ ...rule, conditions: { repository_owner: "acme" } }] })).status).toBe(201);
+    expect((await admin.get("/v1/auth/trusts/trust_nope")).body.error.code).toBe("trust_not_found");
+  });
+
+  it("a GitHub-shaped token is exchanged (form-encoded too); the token reads only its allowed paths, expires within its trust and cannot mint tokens", async () => {
+    const { anonymous, admin } = vault();
+    const response = await exchange(anonymous, { subject_token: await gh(), expires_in: "24h", allowed_paths: ["app/config"] });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(response.body).toEqual({
+      access_token: expect.stringMatching(/^skt_/), issued_token_type: "urn:ietf:params:oauth:token-type:access_token", token_type: "Bearer", expires_in: 600,
+      scope: "secrets:read secrets:list", expires_at: expect.any(String), token_id: expect.stringMatching(/^tok_/), identity_id: "sa:ci-deployer",
+    });
+    const token = anonymous.withToken(response.body.access_token);
+    expect((await token.get("/v1/secrets/app/config")).status).toBe(200);
+    expect((await token.get("/v1/secrets/app/other")).body.error.code).toBe("access_denied");
+    const mint = await token.post("/v1/auth/tokens", { identity_id: "sa:ci-deployer", scopes: ["secrets:read"] });
+    expect(mint.status).toBe(403);
+    expect(mint.body.error.code).toBe("forbidden");
+    const listed = await admin.get("/v1/auth/tokens");
+    expect(listed.body.data.find((t: { id: string }) => t.id === response.body.token_id)).toMatchObject({ kind: "exchange", trust_id: github, subject: "repo:acme/api:ref:refs/heads/main" });
+    const form = new URLSearchParams({ grant_type: GRANT, subject_token: await gh(), scope: "secrets:read" });
+    const viaForm = await anonymous.post("/v1/auth/exchange", undefined, { raw: form.toString(), headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(viaForm.status).toBe(200);
+    expect(viaForm.body.scope).toBe("secrets:read");
+    const audit = await vault().vault.db.all<{ extra_data: string }>("SELECT extra_data FROM audit_log WHERE action = 'token_exchange' AND success = 1");
+    expect(audit.some((a) => a.extra_data.includes("repo:acme/api:ref:refs/heads/main") && !a.extra_data.includes("eyJ"))).toBe(true);
+  });
+
+  it("a Kubernetes-shaped token is exchanged with the issuer's keys found through discovery", async () => {
+    const jwt = await issuer.sign({ sub: "system:serviceaccount:billing:billing-prod", "kubernetes.io": { namespace: "billing", serviceaccount: { name: "billing-prod", uid: "u-1" } } }, { audience: ["scaivault"], expiresIn: "10m" });
+    const response = await exchange(vault().anonymous, { subject_token: jwt, role: "sa:billing-prod" });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ identity_id: "sa:billing-prod", expires_in: 900, scope: "secrets:read" });
+    expect((await vault().anonymous.withToken(response.body.access_token).get("/v1/secrets/app/other")).status).toBe(200);
+    const wrongNs = await issuer.sign({ "kubernetes.io": { namespace: "default", serviceaccount: { name: "billing-prod" } } }, { audience: "scaivault", expiresIn: "10m" });
+    expect((await exchange(vault().anonymous, { subject_token: wrongNs })).body.error).toMatchObject({ code: "access_denied", details: { reason: "no_matching_rule" } });
+  });
+
+  it("refuses the wrong issuer, audience, claim, signature, expired tokens, alg none, HMAC and scopes beyond the rule", async () => {
+    const { anonymous } = vault();
+    const claims = { sub: "repo:acme/api:ref:refs/heads/main", repository: "acme/api", ref: "refs/heads/main", iss: GITHUB_ACTIONS_ISSUER, aud: "https://github.com/acme", exp: now() + 300, iat: now() };
+    const cases: Array<[string, Promise<string> | string, number, string]> = [
+      ["wrong issuer", gh({}, { issuer: "https://evil.example" }), 401, "token_invalid"],
+      ["wrong audience", gh({}, { audience: "https://github.com/evil" }), 401, "token_invalid"],
+      ["wrong claim", gh({ repository: "acme/other" }), 403, "access_denied"],
+      ["wrong signature", gh({}, { rogue: true }), 401, "token_invalid"],
+      ["expired", gh({}, { expiresIn: now() - 120 }), 401, "token_expired"],
+      ["alg none", issuer.forged(claims, "none"), 401, "token_invalid"],
+      ["HMAC", issuer.forged(claims, "HS256"), 401, "token_invalid"],
+    ];
+    for (const [label, token, status, code] of cases) {
+      const refused = await exchange(anonymous, { subject_token: await token });
+      expect({ label, status: refused.status, code: refused.body.error?.code }).toEqual({ label, status, code });
+    }
+    const scope = await exchange(anonymous, { subject_token: await gh(), scope: "secrets:write" });
+    expect(scope.body.error).toMatchObject({ code: "insufficient_scope", details: { scopes: ["secrets:write"] } });
+    expect((await exchange(anonymous, { subject_token: await gh(), extra: 1 })).status).toBe(422);
+    expect((await anonymous.post("/v1/auth/exchange", { subject_token: await gh() })).body.error.code).toBe("invalid_request");
+  });
+
+  it("an exchanged token expires on its own; disabling or deleting the trust revokes what it issued", async () => {
+    const { anonymous, admin } = vault();
+    const short = await exchange(anonymous, { subject_token: await gh(), expires_in: 1 });
+    expect(short.body.expires_in).toBe(1);
+    const until = Date.now() + 30_000;
+    let code = "";
+    while (code !== "token_expired" && Date.now() < until) {
+      code = (await anonymous.withToken(short.body.access_token).get("/v1/auth/whoami")).body.error?.code ?? "";
+      if (code !== "token_expired") await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(code).toBe("token_expired");
+    const live = await exchange(anonymous, { subject_token: await gh() });
+    expect((await anonymous.withToken(live.body.access_token).get("/v1/auth/whoami")).status).toBe(200);
+    expect((await admin.patch(`/v1/auth/trusts/${github}`, { enabled: false })).status).toBe(200);
+    expect((await anonymous.withToken(live.body.access_token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+    expect((await exchange(anonymous, { subject_token: await gh() })).body.error.code).toBe("token_invalid");
+    const jwt = await issuer.sign({ "kubernetes.io": { namespace: "billing", serviceaccount: { name: "billing-prod" } } }, { audience: "scaivault", expiresIn: "10m" });
+    const pod = await exchange(anonymous, { subject_token: jwt });
+    expect((await admin.delete(`/v1/auth/trusts/${k8s}`)).body).toMatchObject({ deleted: true, tokens_revoked: 2 });
+    expect((await anonymous.withToken(pod.body.access_token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+  });
+});

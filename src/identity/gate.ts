@@ -1,0 +1,76 @@
+import type { PrincipalRefiner } from "../access/authenticator.js";
+import type { Principal, Role } from "../access/principal.js";
+import type { AccessEpoch } from "../access/vault-tokens.js";
+import { VaultError } from "../http/errors.js";
+import type { DirectoryEntry, IdentityStore } from "./store.js";
+
+const ROLES: readonly Role[] = ["tenant_admin", "partner_admin", "super_admin"];
+const MAX_CACHED = 10_000;
+
+interface Known {
+  entry: DirectoryEntry | null;
+  vaultRoles: string[];
+}
+
+/**
+ * The directory's say over every credential, applied right after authentication: a credential
+ * naming an identity the directory has disabled answers `token_revoked`; a known identity's groups
+ * are the directory's (transitive) instead of the credential's; roles gain ScaiKey's and the
+ * vault-assigned ones; a tenant not ACTIVE is refused. Everything read is cached per access epoch,
+ * which every sync and role change moves, so all nodes apply a change from their next request.
+ */
+export class IdentityGate implements PrincipalRefiner {
+  private readonly cache = new Map<string, Known>();
+  private readonly tenants = new Map<string, string>();
+  private cacheEpoch = -1;
+
+  constructor(private readonly store: IdentityStore, private readonly access: AccessEpoch) {}
+
+  async refine(principal: Principal): Promise<Principal> {
+    const tenantId = principal.tenantId;
+    if (principal.identityType === "system" || !tenantId) return principal;
+    const epoch = principal.accessEpoch ?? (await this.access.epoch());
+    if (epoch !== this.cacheEpoch) {
+      this.cache.clear();
+      this.tenants.clear();
+      this.cacheEpoch = epoch;
+    }
+    const status = await this.tenantStatus(tenantId);
+    if (status !== undefined && status !== "ACTIVE") {
+      throw new VaultError("tenant_access_denied", "This tenant is suspended in the identity directory", { details: { reason: "tenant_suspended", tenant_id: tenantId } });
+    }
+    const known = await this.lookup(principal.partnerId, tenantId, principal.identityId);
+    if (!known.entry) return { ...principal, accessEpoch: epoch };
+    if (known.entry.status !== "ACTIVE") {
+      throw new VaultError("token_revoked", "The identity this credential names is disabled in the directory", { details: { reason: "identity_disabled" } });
+    }
+    // Exchanged tokens carry no roles at all (spec/identity.md §1).
+    const extra = principal.credentialKind === "exchange" ? [] : [...known.entry.roles, ...known.vaultRoles];
+    const roles = [...new Set([...principal.roles, ...extra.filter((r): r is Role => (ROLES as readonly string[]).includes(r))])];
+    return { ...principal, groups: known.entry.groups, roles, displayName: principal.displayName ?? known.entry.name, accessEpoch: epoch };
+  }
+
+  /** The directory entry of the caller's tenant, checked also under its ScaiKey id (`user:usr_…`). */
+  async entryOf(tenantId: string, identityId: string): Promise<DirectoryEntry | undefined> {
+    const directoryId = /^(?:user|sa):((?:usr|app)_[A-Za-z0-9_-]+)$/.exec(identityId)?.[1] ?? null;
+    return this.store.findForCredential(tenantId, identityId, directoryId);
+  }
+
+  private async tenantStatus(tenantId: string): Promise<string | undefined> {
+    if (this.tenants.has(tenantId)) return this.tenants.get(tenantId);
+    const status = await this.store.tenantStatus(tenantId);
+    if (status !== undefined) this.tenants.set(tenantId, status);
+    return status;
+  }
+
+  private async lookup(partnerId: string, tenantId: string, identityId: string): Promise<Known> {
+    const key = `${tenantId}\u0000${identityId}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const entry = (await this.entryOf(tenantId, identityId)) ?? null;
+    const known: Known = { entry, vaultRoles: entry?.kind === "user" ? await this.store.vaultRoles(partnerId, entry.id) : [] };
+    if (this.cache.size >= MAX_CACHED) this.cache.clear();
+    this.cache.set(key, known);
+    return known;
+  }
+}

@@ -1,0 +1,114 @@
+import type { Migration } from "../storage/contract.js";
+
+/** The identity domain (ids 0100–0149): the directory cache, syncs, vault roles, token kinds, exchange trusts. */
+export const identityMigrations: Migration[] = [
+  {
+    id: "0100_identity_directory",
+    up: () => [
+      // Partners and tenants gain the directory's view of them; local ones (bootstrap, POST) stay `local`.
+      "ALTER TABLE partners ADD COLUMN slug TEXT",
+      "ALTER TABLE partners ADD COLUMN region TEXT",
+      "ALTER TABLE partners ADD COLUMN status TEXT NOT NULL DEFAULT 'ACTIVE'",
+      "ALTER TABLE partners ADD COLUMN source TEXT NOT NULL DEFAULT 'local'",
+      "ALTER TABLE partners ADD COLUMN last_synced_at BIGINT",
+      "ALTER TABLE tenants ADD COLUMN slug TEXT",
+      "ALTER TABLE tenants ADD COLUMN status TEXT NOT NULL DEFAULT 'ACTIVE'",
+      "ALTER TABLE tenants ADD COLUMN source TEXT NOT NULL DEFAULT 'local'",
+      "ALTER TABLE tenants ADD COLUMN last_synced_at BIGINT",
+      // Users, service accounts and groups of one tenant, keyed by ScaiKey's ids; `groups` and
+      // `group_ids` are transitive (computed when the tenant is applied), `direct_groups` direct.
+      `CREATE TABLE directory_identities (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        partner_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        identity_id TEXT NOT NULL,
+        email TEXT,
+        client_id TEXT,
+        name TEXT,
+        description TEXT,
+        status TEXT NOT NULL,
+        mfa_enabled INTEGER NOT NULL DEFAULT 0,
+        roles TEXT NOT NULL DEFAULT '[]',
+        direct_groups TEXT NOT NULL DEFAULT '[]',
+        group_ids TEXT NOT NULL DEFAULT '[]',
+        groups TEXT NOT NULL DEFAULT '[]',
+        last_synced_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+      )`,
+      "CREATE INDEX directory_identities_identity ON directory_identities (tenant_id, identity_id)",
+      "CREATE INDEX directory_identities_kind ON directory_identities (tenant_id, kind, id)",
+      `CREATE TABLE directory_members (
+        tenant_id TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        member_type TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        added_at TEXT,
+        PRIMARY KEY (tenant_id, group_id, member_type, member_id)
+      )`,
+      `CREATE TABLE identity_syncs (
+        id TEXT PRIMARY KEY,
+        partner_id TEXT,
+        scope_partner_id TEXT,
+        scope_tenant_id TEXT,
+        scope_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        trigger_kind TEXT NOT NULL,
+        triggered_by TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        completed_at BIGINT,
+        stats TEXT NOT NULL,
+        errors TEXT NOT NULL,
+        rerun INTEGER NOT NULL DEFAULT 0
+      )`,
+      // At most one unfinished sync per scope, on every node: the second ask gets the running one.
+      "CREATE UNIQUE INDEX identity_syncs_active ON identity_syncs (scope_key) WHERE status IN ('pending', 'running')",
+      "CREATE INDEX identity_syncs_started ON identity_syncs (started_at)",
+      // The scheduled sync's next moment, claimed with a conditional UPDATE: one node fires it.
+      "CREATE TABLE identity_sync_schedule (id INTEGER PRIMARY KEY, next_at BIGINT NOT NULL)",
+      "INSERT INTO identity_sync_schedule (id, next_at) VALUES (1, 0)",
+      `CREATE TABLE identity_vault_roles (
+        partner_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (partner_id, user_id)
+      )`,
+      "CREATE TABLE identity_webhook_events (event_id TEXT PRIMARY KEY, received_at BIGINT NOT NULL)",
+    ],
+  },
+  {
+    // spec/identity.md §5: token kinds; exchange tokens remember their trust and foreign subject.
+    id: "0101_token_kinds",
+    up: () => [
+      "ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'service'",
+      "ALTER TABLE tokens ADD COLUMN trust_id TEXT",
+      "ALTER TABLE tokens ADD COLUMN subject TEXT",
+      "ALTER TABLE tokens ADD COLUMN allowed_paths TEXT",
+      "ALTER TABLE tokens ADD COLUMN last_used_at BIGINT",
+      "UPDATE tokens SET kind = 'bootstrap' WHERE created_by = 'system:bootstrap'",
+      "CREATE INDEX tokens_identity ON tokens (tenant_id, identity_id)",
+      "CREATE INDEX tokens_trust ON tokens (trust_id)",
+    ],
+  },
+  {
+    id: "0102_exchange_trusts",
+    up: () => [
+      `CREATE TABLE exchange_trusts (
+        id TEXT PRIMARY KEY,
+        partner_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        created_by TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      "CREATE UNIQUE INDEX exchange_trusts_name ON exchange_trusts (tenant_id, name)",
+      "CREATE INDEX exchange_trusts_issuer ON exchange_trusts (issuer)",
+    ],
+  },
+];

@@ -1,0 +1,138 @@
+import { beforeAll, expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useSecondNode, useVault, type ApiClient } from "../testing/harness.js";
+import { baseFixture, startupSync, syncNow, useStandIn, waitForSync } from "./testing/use-standin.js";
+
+describeEachBackend("identity sync: the directory's changes reach every credential on every node", (backend) => {
+  const { env, standIn } = useStandIn();
+  const vault = useVault(backend, { env });
+  const second = useSecondNode(vault);
+  let alice: string;
+  let bob: string;
+  let dave: string;
+  let ci: string;
+  const as = (client: ApiClient, token: string) => client.withToken(token);
+
+  beforeAll(async () => {
+    const { admin } = vault();
+    // The startup sync: wait for it to finish before anything depends on the cache.
+    const startup = await startupSync(admin);
+    const done = await waitForSync(admin, startup.sync_id);
+    expect(done.status).toBe("completed");
+    const policy = await admin.post("/v1/policies", { name: "platform", rules: [{ path_pattern: "app/**", permissions: ["read"] }] });
+    expect(policy.status).toBe(201);
+    expect((await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "group", identity_id: "group:platform" })).status).toBe(201);
+    expect((await admin.put("/v1/secrets/app/db", { data: { password: "p" } })).status).toBe(201);
+    const issue = async (identity_id: string, headers: Record<string, string> = {}) => {
+      const response = await admin.post("/v1/auth/tokens", { identity_id, scopes: ["secrets:read"] }, { headers });
+      expect(response.status).toBe(201);
+      return response.body.token as string;
+    };
+    alice = await issue("user:alice@acme.example");
+    bob = await issue("user:bob@acme.example");
+    ci = await issue("sa:ci-bot");
+    dave = await issue("user:dave@acme.example", { "x-tenant-id": "tnt_two" });
+  });
+
+  it("the startup sync added partners, tenants, users, groups and service accounts, with nested groups transitive", async () => {
+    const { admin } = vault();
+    const users = await admin.get("/v1/identity/tenants/tnt_default/users");
+    expect(users.status).toBe(200);
+    expect(users.body.users.map((u: { id: string }) => u.id).sort()).toEqual(["usr_alice", "usr_bob"]);
+    const resolved = await admin.get("/v1/identity/resolve/user/alice@acme.example");
+    expect(resolved.body).toMatchObject({ id: "usr_alice", identity_id: "user:alice@acme.example", status: "ACTIVE" });
+    expect(resolved.body.groups.sort()).toEqual(["group:platform", "group:sre"]);
+    const tenants = await admin.get("/v1/identity/tenants");
+    expect(tenants.body.tenants.find((t: { id: string }) => t.id === "tnt_two")).toMatchObject({ source: "scaikey", slug: "acme-dev", status: "ACTIVE" });
+  });
+
+  it("a directory group (through a nested group) grants access; a group change moves it", async () => {
+    const { anonymous } = vault();
+    expect((await as(anonymous, alice).get("/v1/secrets/app/db")).status).toBe(200);
+    expect((await as(anonymous, bob).get("/v1/secrets/app/db")).status).toBe(403);
+    standIn().edit((f) => {
+      f.memberships = f.memberships.filter((m) => m.member_id !== "usr_alice");
+      f.memberships.push({ group_id: "grp_sre", member_type: "user", member_id: "usr_bob" });
+    });
+    const sync = await syncNow(vault().admin);
+    expect(sync.stats.updated).toBeGreaterThanOrEqual(2);
+    expect((await as(anonymous, alice).get("/v1/secrets/app/db")).status).toBe(403);
+    expect((await as(anonymous, bob).get("/v1/secrets/app/db")).status).toBe(200);
+    expect((await second().withToken(bob).get("/v1/secrets/app/db")).status).toBe(200);
+    expect((await second().withToken(alice).get("/v1/secrets/app/db")).status).toBe(403);
+  });
+
+  it("a suspended identity's next request fails on both nodes, for vault tokens and ScaiKey JWTs; reactivation restores them", async () => {
+    const { anonymous, admin } = vault();
+    const jwt = await standIn().sign({ sub: "usr_bob", email: "bob@acme.example", tenant_id: "tnt_default", scope: "secrets:read" });
+    expect((await as(anonymous, jwt).get("/v1/auth/whoami")).status).toBe(200);
+    expect((await second().withToken(bob).get("/v1/secrets/app/db")).status).toBe(200);
+    standIn().edit((f) => {
+      f.users.find((u) => u.id === "usr_bob")!.status = "SUSPENDED";
+    });
+    const sync = await syncNow(admin);
+    expect(sync.stats.disabled).toBe(1);
+    for (const client of [anonymous, second()]) {
+      for (const token of [bob, jwt]) {
+        const refused = await client.withToken(token).get("/v1/secrets/app/db");
+        expect(refused.status).toBe(401);
+        expect(refused.body.error).toMatchObject({ code: "token_revoked", details: { reason: "identity_disabled" } });
+      }
+    }
+    const events = await vault().vault.db.all<{ event_type: string; data: string }>("SELECT event_type, data FROM events WHERE event_type LIKE 'identity.%' ORDER BY id");
+    expect(events.some((e) => e.event_type === "identity.disabled" && JSON.parse(e.data).directory_id === "usr_bob")).toBe(true);
+    standIn().edit((f) => {
+      f.users.find((u) => u.id === "usr_bob")!.status = "ACTIVE";
+    });
+    await syncNow(admin);
+    expect((await as(anonymous, bob).get("/v1/secrets/app/db")).status).toBe(200);
+    expect((await second().withToken(jwt).get("/v1/auth/whoami")).status).toBe(200);
+    const enabled = await vault().vault.db.all<{ event_type: string }>("SELECT event_type FROM events WHERE event_type = 'identity.enabled'");
+    expect(enabled.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a service account removed from the directory is DELETED and its tokens revoked for good; new users are added", async () => {
+    const { anonymous, admin } = vault();
+    expect((await as(anonymous, ci).get("/v1/auth/whoami")).status).toBe(200);
+    standIn().edit((f) => {
+      f.applications = [];
+      f.users.push({ id: "usr_carol", tenant_id: "tnt_default", email: "carol@acme.example", display_name: "Carol", status: "ACTIVE", mfa_enabled: false, roles: [] });
+    });
+    const sync = await syncNow(admin);
+    expect(sync.stats).toMatchObject({ added: 1, deleted: 1, tokens_revoked: 1 });
+    expect((await as(anonymous, ci).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+    standIn().edit((f) => {
+      f.applications = baseFixture().applications;
+    });
+    await syncNow(admin);
+    // Back in the directory, but its old token stays revoked.
+    expect((await as(anonymous, ci).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+    const accounts = await admin.get("/v1/identity/tenants/tnt_default/service-accounts");
+    expect(accounts.body.service_accounts[0]).toMatchObject({ id: "app_ci", identity_id: "sa:ci-bot", status: "ACTIVE" });
+  });
+
+  it("a tenant suspended in ScaiKey answers tenant_access_denied (tenant_suspended); a failed fetch keeps the cache", async () => {
+    const { anonymous, admin } = vault();
+    expect((await as(anonymous, dave).get("/v1/auth/whoami")).status).toBe(200);
+    standIn().edit((f) => {
+      f.tenants.find((t) => t.id === "tnt_two")!.status = "SUSPENDED";
+    });
+    await syncNow(admin);
+    const refused = await second().withToken(dave).get("/v1/auth/whoami");
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toMatchObject({ code: "tenant_access_denied", details: { reason: "tenant_suspended" } });
+    standIn().edit((f) => {
+      f.tenants.find((t) => t.id === "tnt_two")!.status = "ACTIVE";
+      f.users = f.users.filter((u) => u.id !== "usr_dave");
+      f.fail_tenants = ["tnt_two"];
+    });
+    const sync = await syncNow(admin);
+    expect(sync.status).toBe("completed");
+    expect(sync.errors).toEqual([expect.objectContaining({ tenant_id: "tnt_two" })]);
+    const users = await admin.get("/v1/identity/tenants/tnt_two/users");
+    expect(users.body.users.map((u: { id: string }) => u.id)).toEqual(["usr_dave"]);
+    const audit = await vault().vault.db.all<{ action: string }>("SELECT action FROM audit_log WHERE action = 'identity_sync' AND identity_id = 'system:identity-sync'");
+    expect(audit.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
