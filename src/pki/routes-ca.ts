@@ -15,9 +15,9 @@ import { x509 } from "./x509.js";
 
 const tags = ["pki"];
 const admin = (action: string) => ({ scope: "pki:admin" as const, action, category: "pki_admin" });
-// Public (contract P1): no token. The "public" per-IP rate category and route flag land with the
-// resilience work; until then these use the existing `auth: false` of the public system routes.
-const open = (action: string) => ({ auth: false, action, category: "pki_admin" });
+// Public (contract P1): no token; charged per source address to the `public` category and
+// coalesced like failed authentications (SPEC §5, src/http/context.ts `publicRate`).
+const open = (action: string) => ({ auth: false, publicRate: true, action, category: "public" });
 
 /** Public requests are audited in the CA's tenant as identity `anonymous` (contract P1). */
 function auditAnonymously(request: FastifyRequest, ca: CaRow): void {
