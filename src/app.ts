@@ -89,7 +89,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     databaseDeadlines: { acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs } });
   const audit = auditTrail.recorder;
   // identity domain: its gate sees every authenticated credential (directory status, groups, roles).
-  const identity = createIdentity({ db, config, keyring, policies: policyStore, tokens: vaultTokens, audit, events, fallbackPartnerId: DEFAULT_PARTNER_ID, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  const identity = createIdentity({ db, config, keyring, policies: policyStore, tokens: vaultTokens, audit, events, authorizer, fallbackPartnerId: DEFAULT_PARTNER_ID, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   const authenticator = new Authenticator(vaultTokens, jwtVerifier, identity.gate);
   const secretStore = new SecretStore(db);
   const writeHooks: SecretWriteHook[] = [];

@@ -54,6 +54,27 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     expect((await admin.get("/v1/auth/trusts/trust_nope")).body.error.code).toBe("trust_not_found");
   });
 
+  it("refuses a trust rule for an identity whose grants the writer does not hold (no escalation)", async () => {
+    const { admin } = vault();
+    // A tenant admin (scope admin) whose own policies reach app/** only, writing rules for two identities.
+    const own = await admin.post("/v1/policies", { name: "narrow-admin", rules: [{ path_pattern: "app/**", permissions: ["read", "list"] }] });
+    expect(own.status, own.text).toBe(201);
+    expect((await admin.post(`/v1/policies/${own.body.id}/bindings`, { identity_type: "user", identity_id: "user:narrow-admin" })).status).toBe(201);
+    const wide = await admin.post("/v1/policies", { name: "wide-grant", rules: [{ path_pattern: "**", permissions: ["read"] }] });
+    expect((await admin.post(`/v1/policies/${wide.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:wide-reader" })).status).toBe(201);
+    const token = await admin.post("/v1/auth/tokens", { identity_id: "user:narrow-admin", identity_type: "user", scopes: ["admin"] });
+    expect(token.status, token.text).toBe(201);
+    const narrow = admin.withToken(token.body.token);
+    // Its own audience, so these trusts never answer the other tests' exchanges.
+    const trust = { issuer: GITHUB_ACTIONS_ISSUER, audiences: ["https://github.com/escalation-test"], jwks: issuer.jwks };
+    const refused = await narrow.post("/v1/auth/trusts", { ...trust, name: "escalate", rules: [{ conditions: { repository: "acme/api" }, identity_id: "sa:wide-reader", scopes: ["secrets:read"] }] });
+    expect(refused.status, refused.text).toBe(403);
+    expect(refused.body.error).toMatchObject({ code: "access_denied", details: { reason: "grant_exceeds_caller" } });
+    // sa:ci-deployer holds read on app/** only, which the writer holds too.
+    const allowed = await narrow.post("/v1/auth/trusts", { ...trust, name: "covered", rules: [{ conditions: { repository: "acme/api" }, identity_id: "sa:ci-deployer", scopes: ["secrets:read"] }] });
+    expect(allowed.status, allowed.text).toBe(201);
+  });
+
   it("a GitHub-shaped token is exchanged (form-encoded too); the token reads only its allowed paths, expires within its trust and cannot mint tokens", async () => {
     const { anonymous, admin } = vault();
     const response = await exchange(anonymous, { subject_token: await gh(), expires_in: "24h", allowed_paths: ["app/config"] });

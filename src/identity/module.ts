@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import type { Authorizer } from "../access/authorizer.js";
+import { asPolicyRule, assertGrantsCovered } from "../access/escalation.js";
 import type { PolicyStore } from "../access/policy-store.js";
 import type { Principal } from "../access/principal.js";
 import type { VaultTokens } from "../access/vault-tokens.js";
@@ -34,6 +36,8 @@ export interface IdentityDeps {
   log: (message: string, extra?: Record<string, unknown>) => void;
   /** Tests may put another directory behind the sync. */
   directory?: DirectoryClient | null;
+  /** Decides whether a trust rule's writer covers what the rule grants (SPEC §4 no escalation). */
+  authorizer?: Authorizer;
 }
 
 /** The identity domain: directory cache, syncs, the credential gate and the identity endpoints. */
@@ -70,7 +74,16 @@ export function createIdentity(deps: IdentityDeps) {
       registerRoleRoutes(app, { db, store, audit: deps.audit, access: deps.policies });
       registerScaiKeyWebhook(app, { secret: config.identity.webhookSecret, store, sync });
       const trusts = new TrustStore(db);
-      registerTrustRoutes(app, { db, trusts, policies: deps.policies, audit: deps.audit, bumpEpoch: (tx) => deps.policies.bumpEpoch(tx) });
+      const authorizer = deps.authorizer;
+      // A rule hands its identity's grants to whoever holds a matching workload token: the writer
+      // must hold them too (SPEC §4), as when issuing a token for that identity.
+      const coverCheck = authorizer
+        ? async (caller: Parameters<typeof assertGrantsCovered>[1], rule: { identity_id: string }) => {
+            const target = await authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, [rule.identity_id], Date.now(), false);
+            await assertGrantsCovered(authorizer, caller, target.held.map(asPolicyRule), `write an exchange rule for ${rule.identity_id}`);
+          }
+        : null;
+      registerTrustRoutes(app, { db, trusts, policies: deps.policies, audit: deps.audit, bumpEpoch: (tx) => deps.policies.bumpEpoch(tx), coverCheck });
       const ipPrincipal = (ip: string) => ({ partnerId: "ip", identityId: ip }) as Principal;
       registerExchange(app, { db, trusts, tokens: deps.tokens, gate, audit: deps.audit, chargeIp: limits ? (request, reply) => limits.charge(request, reply, ipPrincipal(request.ip)) : undefined });
     },

@@ -125,8 +125,8 @@ export interface TrustDeps {
   policies: PolicyStore;
   audit: AuditRecorder;
   bumpEpoch(tx: Queryable): Promise<void>;
-  /** The caller must hold what a rule grants (SPEC §4); null until access-sec's escalation check is merged. */
-  coverCheck?: ((caller: Caller, rule: TrustRule, tx: Queryable) => Promise<void>) | null;
+  /** The caller must hold what a rule grants (SPEC §4, src/access/escalation.ts); wired in the identity module. */
+  coverCheck?: ((caller: Caller, rule: TrustRule) => Promise<void>) | null;
 }
 
 /** No caller grants more than it holds: the rule's scopes ⊆ the caller's, partner-wide identities for partner admins. */
@@ -137,7 +137,6 @@ async function requireCover(deps: TrustDeps, caller: Caller, rules: readonly Tru
     if (!isPartnerAdmin(caller.principal) && (await deps.policies.hasPartnerBinding(caller.tenant.partnerId, rule.identity_id, tx))) {
       throw new VaultError("forbidden", `${rule.identity_id} holds partner-wide grants; only a partner admin may write an exchange rule for it`);
     }
-    await deps.coverCheck?.(caller, rule, tx);
   }
 }
 
@@ -149,7 +148,13 @@ export function registerTrustRoutes(app: FastifyInstance, deps: TrustDeps): void
   const Params = Type.Object({ id: Type.String({ maxLength: 64 }) });
   const config = (action: string) => ({ scope: "admin" as const, action, category: "auth" });
 
-  const write = async (caller: Caller, trust: Trust, existing: Trust | null, status: number) => deps.db.transaction(async (tx) => {
+  const write = async (caller: Caller, trust: Trust, existing: Trust | null, status: number) => {
+    // The evaluator reads the caller's and the rule identity's policies itself (not through tx):
+    // decided before the write's transaction opens.
+    for (const rule of trust.rules) await deps.coverCheck?.(caller, rule);
+    return writeInTransaction(caller, trust, existing, status);
+  };
+  const writeInTransaction = async (caller: Caller, trust: Trust, existing: Trust | null, status: number) => deps.db.transaction(async (tx) => {
     if (await deps.trusts.nameTaken(trust.tenantId, trust.name, existing?.id ?? null, tx)) throw new VaultError("already_exists", `A trust named ${trust.name} exists in this tenant`, { details: { name: trust.name } });
     await requireCover(deps, caller, trust.rules, tx);
     if (existing) await deps.trusts.update(trust, tx);
