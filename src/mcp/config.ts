@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 
 /** The tool categories of spec/mcp.md §4, selectable with SCAIVAULT_TOOLSETS. */
-export const CATEGORIES = ["secrets", "lifecycle", "policies", "rotation", "secret_policies", "audit", "webhooks", "subscriptions", "access", "identity", "system"] as const;
+export const CATEGORIES = ["secrets", "lifecycle", "policies", "rotation", "secret_policies", "audit", "webhooks", "subscriptions", "access", "identity", "pki", "dynamic", "system"] as const;
 export type Category = (typeof CATEGORIES)[number];
 
 export interface McpConfig {

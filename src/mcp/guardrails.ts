@@ -110,6 +110,12 @@ export class Guardrails {
         return maskSigningSecrets(out);
       case "preview":
         return { ...(maskLeaves(out) as Json), masked: true };
+      case "issued":
+        if (typeof out.private_key === "string") Object.assign(out, { private_key: MASK, masked: true });
+        return out;
+      case "lease":
+        if (out.data !== undefined) Object.assign(out, { data: maskLeaves(out.data), masked: true });
+        return out;
     }
   }
 }

@@ -156,6 +156,14 @@ describe("scaivault-mcp over stdio against a real vault [sqlite]", () => {
       const token = await mcp.call("create_token", { identity_id: "sa:mcp-made", identity_type: "service_account", scopes: ["secrets:read"] });
       expect(token.isError, JSON.stringify(token)).toBeFalsy();
       expect(token.structuredContent.token).toBe("••••••");
+      // A certificate's private key, issued through the PKI tools, is masked the same way.
+      const ca = await vault.admin.post("/v1/pki/ca", { name: "mcp-root", common_name: "MCP Test Root", ca_type: "root", key_type: "ec" });
+      expect(ca.status, ca.text).toBe(201);
+      expect((await vault.admin.post("/v1/pki/roles", { name: "mcp-web", ca_id: ca.body.id, allowed_domains: ["example.com"], allow_subdomains: true, key_type: "ec" })).status).toBe(201);
+      const issued = await mcp.call("issue_certificate", { role: "mcp-web", common_name: "api.example.com" });
+      expect(issued.isError, JSON.stringify(issued)).toBeFalsy();
+      expect(issued.structuredContent).toMatchObject({ private_key: "••••••", masked: true });
+      expect(issued.structuredContent.certificate).toContain("BEGIN CERTIFICATE");
 
       const refusal = mcp.error(await mcp.call("delete_secret", { path: "agents/other/x" }));
       expect(refusal.code).toBe("mcp_confirmation_required");

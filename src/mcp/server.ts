@@ -7,9 +7,10 @@ import { Guardrails } from "./guardrails.js";
 import type { Json, Route, ToolSpec } from "./tool.js";
 import { OPS_TOOLS } from "./tools-ops.js";
 import { POLICY_TOOLS } from "./tools-access.js";
+import { DOMAIN_TOOLS } from "./tools-domains.js";
 import { SECRET_TOOLS } from "./tools-secrets.js";
 
-export const ALL_TOOLS: ToolSpec[] = [...SECRET_TOOLS, ...POLICY_TOOLS, ...OPS_TOOLS];
+export const ALL_TOOLS: ToolSpec[] = [...SECRET_TOOLS, ...POLICY_TOOLS, ...OPS_TOOLS, ...DOMAIN_TOOLS];
 /** Arguments that steer the tool itself, never sent to the API. */
 const META_ARGS = new Set(["confirm", "partner", "field"]);
 const SECRET_PATH_PARAMS = new Set(["path", "secret_path"]);

@@ -12,7 +12,7 @@ export interface Route {
 }
 
 /** What the API answer holds that masking must hide (spec/mcp.md §3). */
-export type MaskKind = "secret" | "batch" | "token" | "signing" | "preview";
+export type MaskKind = "secret" | "batch" | "token" | "signing" | "preview" | "issued" | "lease";
 
 /** Runs one API call for a composite tool; `Api` adds the MCP headers and the tenant lock. */
 export type Call = (route: Route, args: Json) => Promise<unknown>;
