@@ -58,7 +58,7 @@ describeEachBackend("identity endpoints: documented shapes, scopes and codes", (
     expect(asked.status).toBe(202);
     expect(asked.body).toEqual({ sync_id: expect.stringMatching(/^sync_/), status: expect.stringMatching(/^(pending|running)$/), started_at: expect.any(String), scope: { partner_id: "ptn_default", tenant_id: "tnt_default" } });
     const done = await waitForSync(reader, asked.body.sync_id);
-    expect(done).toMatchObject({ status: "completed", trigger: "manual", triggered_by: "user:admin", duration_ms: expect.any(Number), stats: { seen: expect.any(Number), added: 0, updated: 0, disabled: 0, deleted: 0, tokens_revoked: 0 }, errors: [] });
+    expect(done).toMatchObject({ status: "completed", trigger: "manual", triggered_by: "system:bootstrap", duration_ms: expect.any(Number), stats: { seen: expect.any(Number), added: 0, updated: 0, disabled: 0, deleted: 0, tokens_revoked: 0 }, errors: [] });
     const history = await reader.get("/v1/identity/sync/history?limit=1");
     expect(history.body.total).toBeGreaterThanOrEqual(2);
     expect(history.body.syncs).toHaveLength(1);

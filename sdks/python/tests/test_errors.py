@@ -20,7 +20,7 @@ def closed_list() -> dict:
 EXPECTED_CLASS = {400: E.ValidationError, 401: E.AuthenticationError, 403: E.PermissionDeniedError,
                   404: E.NotFoundError, 405: E.ScaiVaultError, 409: E.ConflictError, 410: E.GoneError,
                   413: E.ValidationError, 415: E.ValidationError, 422: E.ValidationError, 429: E.RateLimitError,
-                  500: E.ServerError, 503: E.ServiceUnavailableError}
+                  500: E.ServerError, 502: E.ServerError, 503: E.ServiceUnavailableError}
 
 
 class RealServerErrorsTest(unittest.TestCase):

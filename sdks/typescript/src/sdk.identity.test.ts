@@ -30,8 +30,11 @@ describeEachBackend("TypeScript SDK: identity, trusts, exchange and personal tok
   });
 
   it("creates a personal token, and reads the identity endpoints", async () => {
-    const personal = await admin().tokens.create({ scopes: ["secrets:read"] });
-    expect(personal).toMatchObject({ kind: "personal", identity_id: "user:admin" });
+    // Personal tokens are for users: the bootstrap admin (system:bootstrap) issues a user a token first.
+    const issued = await admin().tokens.create({ identity_id: "user:sdk-person", identity_type: "user", scopes: ["secrets:read", "secrets:list"] });
+    const person = new ScaiVaultClient({ baseUrl: vault().baseUrl, token: (issued as { token: string }).token });
+    const personal = await person.tokens.create({ scopes: ["secrets:read"] });
+    expect(personal).toMatchObject({ kind: "personal", identity_id: "user:sdk-person" });
     expect((await admin().identity.roles()).roles).toHaveLength(3);
     expect(await admin().identity.users("tnt_default")).toMatchObject({ users: [], total: 0 });
     expect((await admin().identity.syncHistory()).syncs).toEqual([]);
