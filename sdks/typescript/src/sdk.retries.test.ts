@@ -64,7 +64,7 @@ describe("TypeScript SDK: retries and errors (scripted listener)", () => {
     const classOf: Record<number, string> = {
       400: "ValidationError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError", 405: "ScaiVaultError",
       409: "ConflictError", 410: "GoneError", 413: "ValidationError", 415: "ValidationError", 422: "ValidationError",
-      429: "RateLimitError", 500: "ServerError", 503: "ServiceUnavailableError",
+      429: "RateLimitError", 500: "ServerError", 502: "ServerError", 503: "ServiceUnavailableError",
     };
     for (const [code, status] of Object.entries(ERROR_STATUS)) {
       const error = errorFor({ code, status, message: "m", requestId: "req_1" });
