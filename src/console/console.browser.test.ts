@@ -116,11 +116,17 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     await tree.getByRole("treeitem").first().focus();
     await page.keyboard.press("ArrowRight");
     await tree.getByRole("treeitem", { name: /cache/ }).waitFor();
-    await page.keyboard.press("ArrowDown"); // cache
-    await page.keyboard.press("ArrowDown"); // db
+    // Each key is pressed once the focus it acts on is where a person would see it.
+    const focusedOn = (name: string) => page.waitForFunction((text) => document.activeElement?.getAttribute("role") === "treeitem" && (document.activeElement.textContent ?? "").includes(text), name);
+    await focusedOn("app");
+    await page.keyboard.press("ArrowDown");
+    await focusedOn("cache");
+    await page.keyboard.press("ArrowDown");
+    await focusedOn("db");
     await page.keyboard.press("ArrowRight");
     await tree.getByRole("treeitem", { name: /password/ }).waitFor();
     await page.keyboard.press("ArrowDown");
+    await focusedOn("password");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { level: 2, name: "app/db/password" }).waitFor();
     await page.getByText("the app database").waitFor();

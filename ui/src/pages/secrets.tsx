@@ -106,6 +106,9 @@ function SecretTree({ filterPrefix, tag, selected }: { filterPrefix: string; tag
     if (action.kind === "none") return;
     event.preventDefault();
     if (action.kind === "focus") {
+      // Move focus now, not after the re-render: the next key (typed fast, or by a screen reader)
+      // must reach the row it was meant for, not the one the state has not left yet.
+      refs.current[action.index]?.focus();
       focusPending.current = true;
       setFocus(action.index);
     } else if (action.kind === "expand") void expand(rows[index]);
