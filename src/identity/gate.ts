@@ -30,15 +30,8 @@ export class IdentityGate implements PrincipalRefiner {
     const tenantId = principal.tenantId;
     if (principal.identityType === "system" || !tenantId) return principal;
     const epoch = principal.accessEpoch ?? (await this.access.epoch());
-    if (epoch !== this.cacheEpoch) {
-      this.cache.clear();
-      this.tenants.clear();
-      this.cacheEpoch = epoch;
-    }
-    const status = await this.tenantStatus(tenantId);
-    if (status !== undefined && status !== "ACTIVE") {
-      throw new VaultError("tenant_access_denied", "This tenant is suspended in the identity directory", { details: { reason: "tenant_suspended", tenant_id: tenantId } });
-    }
+    // Also moves the caches to this epoch.
+    await this.requireActiveTenant(tenantId, epoch);
     const known = await this.lookup(principal.partnerId, tenantId, principal.identityId);
     if (!known.entry) return { ...principal, accessEpoch: epoch };
     if (known.entry.status !== "ACTIVE") {
@@ -54,6 +47,24 @@ export class IdentityGate implements PrincipalRefiner {
   async entryOf(tenantId: string, identityId: string): Promise<DirectoryEntry | undefined> {
     const directoryId = /^(?:user|sa):((?:usr|app)_[A-Za-z0-9_-]+)$/.exec(identityId)?.[1] ?? null;
     return this.store.findForCredential(tenantId, identityId, directoryId);
+  }
+
+  /**
+   * A tenant not ACTIVE in the directory refuses every request in it (data kept), whether it is
+   * the credential's own tenant or one a partner admin names (X-Tenant-ID, /v1/t/…).
+   */
+  async requireActiveTenant(tenantId: string, knownEpoch?: number): Promise<void> {
+    // A sync moves the access epoch: a cached status is trusted only within the current one.
+    const epoch = knownEpoch ?? (await this.access.epoch());
+    if (epoch !== this.cacheEpoch) {
+      this.cache.clear();
+      this.tenants.clear();
+      this.cacheEpoch = epoch;
+    }
+    const status = await this.tenantStatus(tenantId);
+    if (status !== undefined && status !== "ACTIVE") {
+      throw new VaultError("tenant_access_denied", "This tenant is suspended in the identity directory", { details: { reason: "tenant_suspended", tenant_id: tenantId } });
+    }
   }
 
   private async tenantStatus(tenantId: string): Promise<string | undefined> {

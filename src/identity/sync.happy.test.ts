@@ -121,6 +121,14 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
     const refused = await second().withToken(dave).get("/v1/auth/whoami");
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatchObject({ code: "tenant_access_denied", details: { reason: "tenant_suspended" } });
+    // A partner admin naming the suspended tenant is refused too, on either node.
+    for (const client of [admin, second()]) {
+      for (const named of [client.get("/v1/secrets?prefix=x", { headers: { "x-tenant-id": "tnt_two" } }), client.get("/v1/t/tnt_two/secrets?prefix=x")]) {
+        const answer = await named;
+        expect(answer.status, answer.text).toBe(403);
+        expect(answer.body.error).toMatchObject({ code: "tenant_access_denied", details: { reason: "tenant_suspended" } });
+      }
+    }
     standIn().edit((f) => {
       f.tenants.find((t) => t.id === "tnt_two")!.status = "ACTIVE";
       f.users = f.users.filter((u) => u.id !== "usr_dave");

@@ -14,7 +14,11 @@ const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export class TenantResolver {
   private readonly known = new Map<string, TenantRef>();
 
-  constructor(private readonly store: TenancyStore) {}
+  /**
+   * `checkNamed` refuses a named tenant that may not be used now (a tenant suspended in the
+   * identity directory, src/identity/gate.ts); the credential's own tenant is checked by the gate.
+   */
+  constructor(private readonly store: TenancyStore, private readonly checkNamed?: (tenantId: string, principal: Principal) => Promise<void>) {}
 
   async resolve(principal: Principal, named: string | null): Promise<TenantRef | null> {
     if (named === null) {
@@ -29,6 +33,7 @@ export class TenantResolver {
     if (tenant.partnerId !== principal.partnerId && !principal.roles.includes("super_admin")) {
       throw new VaultError("tenant_access_denied", "This credential may not act in that tenant");
     }
+    await this.checkNamed?.(tenant.tenantId, principal);
     return tenant;
   }
 
