@@ -21,6 +21,8 @@ export interface TokenRecord {
   trustId?: string | null;
   subject?: string | null;
   allowedPaths?: string[][] | null;
+  /** When a request last authenticated with it (coalesced: moved at most once a minute). */
+  lastUsedAt?: number | null;
 }
 
 export type TokenKind = "personal" | "service" | "bootstrap" | "exchange";
@@ -43,9 +45,12 @@ interface TokenRow {
   trust_id: string | null;
   subject: string | null;
   allowed_paths: string | null;
+  last_used_at: number | null;
 }
 
 const COLUMNS = "id, token_hash, partner_id, tenant_id, identity_id, identity_type, scopes, roles, description, created_by, created_at, expires_at, revoked_at, kind, trust_id, subject, allowed_paths";
+/** Read back with the usage figure, which is written apart from the token (touchLastUsed). */
+const READ_COLUMNS = `${COLUMNS}, last_used_at`;
 
 const toRecord = (row: TokenRow): TokenRecord => ({
   id: row.id,
@@ -65,9 +70,15 @@ const toRecord = (row: TokenRow): TokenRecord => ({
   trustId: row.trust_id,
   subject: row.subject,
   allowedPaths: row.allowed_paths ? (JSON.parse(row.allowed_paths) as string[][]) : null,
+  lastUsedAt: row.last_used_at ?? null,
 });
 
 export class TokenStore {
+  /** Moves `last_used_at` forward only (several nodes may touch the same token). */
+  async touchLastUsed(id: string, at: number): Promise<void> {
+    await this.db.run("UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)", [at, id, at]);
+  }
+
   constructor(private readonly db: Database) {}
 
   async insert(token: TokenRecord, tx?: Queryable): Promise<void> {
@@ -93,12 +104,12 @@ export class TokenStore {
   }
 
   async findByHash(tokenHash: string): Promise<TokenRecord | undefined> {
-    const row = await this.db.get<TokenRow>(`SELECT ${COLUMNS} FROM tokens WHERE token_hash = ?`, [tokenHash]);
+    const row = await this.db.get<TokenRow>(`SELECT ${READ_COLUMNS} FROM tokens WHERE token_hash = ?`, [tokenHash]);
     return row ? toRecord(row) : undefined;
   }
 
   async findById(id: string, tx?: Queryable): Promise<TokenRecord | undefined> {
-    const row = await (tx ?? this.db).get<TokenRow>(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`, [id]);
+    const row = await (tx ?? this.db).get<TokenRow>(`SELECT ${READ_COLUMNS} FROM tokens WHERE id = ?`, [id]);
     return row ? toRecord(row) : undefined;
   }
 
@@ -108,7 +119,7 @@ export class TokenStore {
     if (filter.identityId) where.push("identity_id = ?"), params.push(filter.identityId);
     if (filter.kind) where.push("kind = ?"), params.push(filter.kind);
     if (filter.includeRevoked === false) where.push("revoked_at IS NULL");
-    const rows = await this.db.all<TokenRow>(`SELECT ${COLUMNS} FROM tokens WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`, [...params, limit]);
+    const rows = await this.db.all<TokenRow>(`SELECT ${READ_COLUMNS} FROM tokens WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`, [...params, limit]);
     return rows.map(toRecord);
   }
 

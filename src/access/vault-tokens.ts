@@ -26,6 +26,8 @@ export interface AccessEpoch {
 
 const MAX_CACHED_TOKENS = 10_000;
 
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export class VaultTokens {
   /** Known tokens by hash, each tagged with the access epoch it was read under. Unknown tokens are never cached. */
   private readonly cache = new Map<string, { record: TokenRecord; epoch: number }>();
@@ -111,6 +113,19 @@ export class VaultTokens {
     return this.authenticateHash(record.tokenHash, now);
   }
 
+  private readonly lastNoted = new Map<string, number>();
+
+  /**
+   * `last_used_at` (spec/identity.md §5), written at most once a minute per token and node, off
+   * the request's path: a failed write costs the figure's freshness, never the request.
+   */
+  private noteUse(id: string, now: number): void {
+    if (now - (this.lastNoted.get(id) ?? 0) < LAST_USED_RESOLUTION_MS) return;
+    if (this.lastNoted.size >= 10_000) this.lastNoted.clear();
+    this.lastNoted.set(id, now);
+    this.store.touchLastUsed(id, now).catch(() => this.lastNoted.delete(id));
+  }
+
   private async authenticateHash(presented: string, now: number): Promise<Principal> {
     const { record, epoch } = await this.lookup(presented);
     // The lookup is by keyed hash; the final comparison is constant-time all the same.
@@ -119,6 +134,7 @@ export class VaultTokens {
     }
     if (record.revokedAt !== null) throw new VaultError("token_revoked", "The token has been revoked");
     if (record.expiresAt !== null && record.expiresAt <= now) throw new VaultError("token_expired", "The token has expired");
+    this.noteUse(record.id, now);
     return {
       identityId: record.identityId,
       identityType: record.identityType,

@@ -1,6 +1,7 @@
 import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
+import { eventually } from "../events/test-receiver.js";
 
 describeEachBackend("personal access tokens never exceed their creator", (backend) => {
   const vault = useVault(backend, { env: { SCAIVAULT_PERSONAL_TOKEN_MAX_TTL: "30d" } });
@@ -23,8 +24,13 @@ describeEachBackend("personal access tokens never exceed their creator", (backen
     expect(created.body).toMatchObject({ kind: "personal", identity_id: "user:alice@acme.example", scopes: ["secrets:read", "secrets:list"], token: expect.stringMatching(/^skt_/) });
     // Asked for 90 days by default, capped at the creating token's 7.
     expect(Date.parse(created.body.expires_at)).toBeLessThanOrEqual(Date.parse(aliceExpiry));
+    expect(created.body.last_used_at).toBeNull();
     const mine = alice.withToken(created.body.token);
     expect((await mine.get("/v1/auth/whoami")).body.identity_id).toBe("user:alice@acme.example");
+    // Its use shows in the list (the write is coalesced and off the request's path).
+    const listed = await eventually(() => alice.get("/v1/auth/tokens"), (res) => res.body.data?.find((t: { id: string }) => t.id === created.body.id)?.last_used_at != null);
+    const item = listed.body.data.find((t: { id: string }) => t.id === created.body.id);
+    expect(Date.parse(item.last_used_at)).toBeGreaterThan(Date.parse(created.body.created_at) - 1000);
   });
 
   it("refuses scopes beyond the creator (details.scopes), other identities, non-users, and lifetimes beyond the maximum", async () => {

@@ -43,5 +43,5 @@ export function ownsToken(caller: Caller, record: TokenRecord): boolean {
 
 /** The identity-domain fields of a token's view. */
 export function tokenKindView(record: TokenRecord) {
-  return { kind: record.kind ?? "service", last_used_at: null, ...(record.kind === "exchange" ? { trust_id: record.trustId ?? null, subject: record.subject ?? null } : {}) };
+  return { kind: record.kind ?? "service", last_used_at: record.lastUsedAt ? new Date(record.lastUsedAt).toISOString() : null, ...(record.kind === "exchange" ? { trust_id: record.trustId ?? null, subject: record.subject ?? null } : {}) };
 }
