@@ -26,21 +26,34 @@ run("console in a real browser", { timeout: 90_000 }, () => {
   const received: string[] = [];
   /** Every /v1 response body the page received, to prove no value arrived before Reveal. */
   const bodies: Array<{ url: string; body: string }> = [];
+  const statuses: string[] = [];
   const axeFindings: Record<string, string[]> = {};
 
   const audit = async (query: string) => (await vault.admin.get(`/v1/audit/logs?${query}`)).body.logs as Array<Record<string, any>>;
   const axeCheck = async (name: string) => {
     axeFindings[name] = await axeViolations(page);
   };
+  /** What the page shows and the last API answers: a failed wait then names the state it found. */
+  const pageState = async () => {
+    const text = await page.locator("body").innerText({ timeout: 2_000 }).catch(() => "(no body)");
+    return `at ${page.url()}; page: ${text.replace(/\s+/g, " ").slice(0, 300)}; last API answers: ${statuses.slice(-8).join(", ")}`;
+  };
+  const showsHeading = async (heading: string | RegExp) => {
+    try {
+      await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+    } catch (error) {
+      throw new Error(`heading ${String(heading)} not shown ${await pageState()}`, { cause: error });
+    }
+  };
   const goto = async (path: string, heading: string | RegExp) => {
     await page.goto(`${vault.baseUrl}${path}`);
-    await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+    await showsHeading(heading);
   };
   const signIn = async () => {
     await page.goto(`${vault.baseUrl}/ui/`);
     await page.getByLabel("Token").fill(vault.adminToken);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { level: 1, name: "Secrets" }).waitFor();
+    await showsHeading("Secrets");
   };
 
   beforeAll(async () => {
@@ -68,6 +81,7 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     page.setDefaultTimeout(20_000);
     page.on("response", async (response) => {
       if (!response.url().includes("/v1/")) return;
+      statuses.push(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
       try {
         bodies.push({ url: response.url(), body: await response.text() });
       } catch {
@@ -94,7 +108,7 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     await axeCheck("login with error");
     await page.getByLabel("Token").fill(vault.adminToken);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { level: 1, name: "Secrets" }).waitFor();
+    await showsHeading("Secrets");
     const storage = await page.evaluate(() => ({ local: JSON.stringify(localStorage), session: JSON.stringify(sessionStorage), cookie: document.cookie }));
     expect(storage.local).not.toContain("skt_");
     expect(storage.session).not.toContain("skt_");
@@ -104,7 +118,7 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     expect(page.url()).not.toContain(vault.adminToken);
     // A reload keeps the session (the app recovers its CSRF token from GET /v1/ui/session).
     await page.reload();
-    await page.getByRole("heading", { level: 1, name: "Secrets" }).waitFor();
+    await showsHeading("Secrets");
   });
 
   it("tree → secret → Reveal: nothing of the value before Reveal, the audited read only after it; Hide drops it", async () => {
@@ -377,7 +391,7 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     await page.goto(`${vault.baseUrl}/ui/login`);
     await page.getByLabel("Token").fill(issued.body.token);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { level: 1, name: "Secrets" }).waitFor();
+    await showsHeading("Secrets");
     const create = page.getByRole("button", { name: "Create" });
     expect(await create.isDisabled()).toBe(true);
     expect(await create.getAttribute("title")).toBe("Needs the secrets:write scope");

@@ -3,6 +3,9 @@ import { ApiError, del, get, post, setCsrf, setTenant, type SessionInfo } from "
 
 type Listener = () => void;
 
+/** Retries of GET /v1/ui/session after a transient failure (0.25 s, 0.5 s, 1 s, 2 s apart). */
+const RECOVER_ATTEMPTS = 4;
+
 /** The signed-in session: identity, scopes, CSRF token (memory only) and the chosen tenant. */
 class SessionStore {
   value: SessionInfo | null = null;
@@ -33,12 +36,29 @@ class SessionStore {
     this.emit();
   }
 
-  /** After a reload the cookie may still be valid: recover the CSRF token from it. */
+  /** Why the last recovery gave up without a 401 (the login page shows it), else null. */
+  recoverError: ApiError | null = null;
+
+  /**
+   * After a reload the cookie may still be valid: recover the CSRF token from it. Only a 401 means
+   * signed out; a busy or unreachable vault (0, 429, 5xx) is asked again before giving up, so a
+   * moment of overload does not throw a valid session away.
+   */
   async recover(): Promise<void> {
-    try {
-      this.set(await get<SessionInfo>("/v1/ui/session"));
-    } catch {
-      this.set(null);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.recoverError = null;
+        this.set(await get<SessionInfo>("/v1/ui/session"));
+        return;
+      } catch (error) {
+        const transient = error instanceof ApiError && (error.status === 0 || error.status === 429 || error.status >= 500);
+        if (!transient || attempt >= RECOVER_ATTEMPTS) {
+          this.recoverError = transient ? error : null;
+          this.set(null);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+      }
     }
   }
 

@@ -5,7 +5,8 @@ import { session } from "../session";
 /** One field, "Token" (a password input), and "Sign in" (spec/console.md §2). */
 export function LoginPage() {
   const [token, setToken] = useState("");
-  const [error, setError] = useState<unknown>(null);
+  // A session recovery that gave up on a busy or unreachable vault says so here.
+  const [error, setError] = useState<unknown>(session.recoverError);
   const [busy, setBusy] = useState(false);
   const submit = async (event: Event) => {
     event.preventDefault();
