@@ -94,6 +94,13 @@ describeEachBackend("dynamic: ssh engine (signed OpenSSH user certificates, CA k
     expect(kept.code).toBe(0);
     expect(kept.stdout).toMatch(/ok/);
     expect((await anonymous.get("/v1/dynamic/engines/eng_AAAAAAAAAAAAAAAAAAAA/ssh/ca")).status).toBe(404);
+    // The public reads are audited in the engine's tenant, as `anonymous`, with the engine id.
+    for (const action of ["dynamic_ssh_ca_read", "dynamic_ssh_krl_read"]) {
+      const logs = (await admin.get(`/v1/audit/logs?action=${action}`)).body.logs as Array<Record<string, any>>;
+      const served = logs.filter((entry) => entry.success);
+      expect(served.length, action).toBeGreaterThan(0);
+      expect(served[0]).toMatchObject({ identity_id: "anonymous", extra_data: { engine_id: engineId } });
+    }
   });
 
   it("refuses principals the role does not allow (name_not_allowed), bad keys (422), and callers without the role's policy", async () => {

@@ -1,3 +1,4 @@
+import { auditAnonymously } from "../http/anonymous.js";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type, type TSchema } from "@sinclair/typebox";
@@ -105,11 +106,11 @@ export function registerDynamicRoutes(app: FastifyInstance, s: DynamicServices):
   }
 
   // Public (no token): sshd hosts fetch these. Addressed by the engine id, which names its tenant.
-  // The resilience work adds a per-IP `public` rate category for unauthenticated routes.
-  r.get(`${one}/ssh/ca`, { schema: { tags, summary: "The SSH CA public key (OpenSSH form), by engine id", params: EngineParams }, config: { auth: false, publicRate: true, category: "public" } },
-    async (request, reply) => reply.type("text/plain; charset=utf-8").send(await s.ssh.caPublicKey(request.params.engine)));
-  r.get(`${one}/ssh/krl`, { schema: { tags, summary: "The OpenSSH KRL of revoked and expired certificates, by engine id", params: EngineParams }, config: { auth: false, publicRate: true, category: "public" } },
-    async (request, reply) => reply.type("application/octet-stream").send(await s.ssh.krl(request.params.engine)));
+  // Charged per source address (`public` category); audited in the engine's tenant as `anonymous`.
+  r.get(`${one}/ssh/ca`, { schema: { tags, summary: "The SSH CA public key (OpenSSH form), by engine id", params: EngineParams }, config: { auth: false, publicRate: true, action: "dynamic_ssh_ca_read", category: "public" } },
+    async (request, reply) => reply.type("text/plain; charset=utf-8").send(await s.ssh.caPublicKey(request.params.engine, (row) => auditAnonymously(request, row, { engine_id: row.id }))));
+  r.get(`${one}/ssh/krl`, { schema: { tags, summary: "The OpenSSH KRL of revoked and expired certificates, by engine id", params: EngineParams }, config: { auth: false, publicRate: true, action: "dynamic_ssh_krl_read", category: "public" } },
+    async (request, reply) => reply.type("application/octet-stream").send(await s.ssh.krl(request.params.engine, (row) => auditAnonymously(request, row, { engine_id: row.id }))));
 }
 
 export { Type };

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { Principal } from "../access/principal.js";
+import { auditAnonymously } from "../http/anonymous.js";
 import { VaultError } from "../http/errors.js";
 import { callerOf } from "../http/pipeline.js";
 import { iso } from "../shared/time.js";
@@ -18,17 +18,6 @@ const admin = (action: string) => ({ scope: "pki:admin" as const, action, catego
 // Public (contract P1): no token; charged per source address to the `public` category and
 // coalesced like failed authentications (SPEC §5, src/http/context.ts `publicRate`).
 const open = (action: string) => ({ auth: false, publicRate: true, action, category: "public" });
-
-/** Public requests are audited in the CA's tenant as identity `anonymous` (contract P1). */
-function auditAnonymously(request: FastifyRequest, ca: CaRow): void {
-  const ctx = request.vault;
-  ctx.tenant = { tenantId: ca.tenant_id, partnerId: ca.partner_id };
-  ctx.principal = {
-    identityId: "anonymous", identityType: null as unknown as Principal["identityType"], displayName: null, partnerId: ca.partner_id, tenantId: ca.tenant_id,
-    scopes: new Set(), groups: [], roles: [], mfaVerifiedAt: null, tokenExpiresAt: null, tokenKind: "system", tokenId: null,
-  };
-  ctx.audit.extra = { ca_id: ca.id };
-}
 
 type Format = "json" | "pem" | "der";
 /** `?format=` wins; else the Accept header; else the default. */
@@ -49,7 +38,7 @@ export function registerCaRoutes(app: FastifyInstance, deps: { cas: CaService; c
   async function publicCa(request: FastifyRequest, id: string): Promise<CaRow> {
     const ca = await deps.store.getCaAnyTenant(id);
     if (!ca) throw new VaultError("ca_not_found", "No CA with this id", { details: { ca_id: id } });
-    auditAnonymously(request, ca);
+    auditAnonymously(request, ca, { ca_id: ca.id });
     return ca;
   }
 

@@ -13,12 +13,16 @@ export class SshPublic {
     return row;
   }
 
-  async caPublicKey(id: string): Promise<string> {
-    return `${(await this.engine(id)).ca_public_key}\n`;
+  /** The engine's CA public key; `served` learns the engine's tenant (the audit entry's owner). */
+  async caPublicKey(id: string, served: (row: EngineRow) => void): Promise<string> {
+    const row = await this.engine(id);
+    served(row);
+    return `${row.ca_public_key}\n`;
   }
 
-  async krl(id: string): Promise<Buffer> {
+  async krl(id: string, served: (row: EngineRow) => void): Promise<Buffer> {
     const row = await this.engine(id);
+    served(row);
     const serials = await this.deps.db.all<{ serial: string }>("SELECT serial FROM dynamic_leases WHERE engine_id = ? AND serial IS NOT NULL AND state IN ('revoked', 'expired')", [row.id]);
     const caBlob = Buffer.from((row.ca_public_key as string).split(" ")[1], "base64");
     return buildKrl(caBlob, serials.map((s) => BigInt(s.serial)), BigInt(Math.floor(Date.now() / 1000)));
