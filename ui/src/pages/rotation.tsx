@@ -3,6 +3,7 @@ import { get, post } from "../api";
 import { ErrorBox } from "../components/error";
 import { announce } from "../components/live";
 import { missing, useLoad, when } from "../components/util";
+import { RotationHistory, SecretPolicies } from "./rotation-extra";
 
 export function RotationPage() {
   const policies = useLoad(() => get("/v1/rotation/policies?limit=100"), []);
@@ -114,6 +115,8 @@ export function RotationPage() {
           ))}
         </tbody>
       </table>
+      <RotationHistory policies={policies.data?.data ?? []} />
+      <SecretPolicies />
     </section>
   );
 }
