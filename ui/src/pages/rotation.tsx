@@ -28,6 +28,7 @@ export function RotationPage() {
       <h1>Rotation</h1>
       <form
         class="card row"
+        aria-label="Create a rotation policy"
         onSubmit={(e) => {
           e.preventDefault();
           void act(async () => (await post("/v1/rotation/policies", { name, interval, auto_generate: auto }), `Rotation policy ${name} created`));
