@@ -152,7 +152,7 @@ export function ActionButton({ scope, label, name, onClick, danger }: { scope: s
  * A value shown only this once (a new token, a private key, generated credentials): in a dialog
  * with "Copy" per field and a warning; "Done" (or Escape) drops it from memory and the DOM.
  */
-export function ShowOnce({ title, warning, fields, onClose }: { title: string; warning: string; fields: Array<[string, string]>; onClose: () => void }) {
+export function ShowOnce({ title, warning, fields, onClose }: { title: string; warning: string; fields: Array<[label: string, value: string, testId?: string]>; onClose: () => void }) {
   const copy = async (label: string, value: string) => {
     try {
       await navigator.clipboard.writeText(value);
@@ -164,10 +164,10 @@ export function ShowOnce({ title, warning, fields, onClose }: { title: string; w
   return (
     <Dialog title={title} onClose={onClose}>
       <p class="warning">{warning}</p>
-      {fields.map(([label, value]) => (
+      {fields.map(([label, value, testId]) => (
         <div key={label} class="once">
           <h3>{label}</h3>
-          <pre class="token" data-testid={`once-${label}`} tabIndex={0} aria-label={label}>
+          <pre class="token" data-testid={testId ?? `once-${label}`} tabIndex={0} aria-label={label}>
             {value}
           </pre>
           <button type="button" onClick={() => void copy(label, value)} aria-label={`Copy ${label}`}>
