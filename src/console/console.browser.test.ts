@@ -321,8 +321,9 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     await page.getByRole("button", { name: "Refresh events" }).waitFor();
     await axeCheck("subscriptions");
     await goto("/ui/rotation", "Rotation");
-    await page.getByLabel("Name").fill("monthly");
-    await page.getByRole("button", { name: "Create" }).click();
+    const rotationForm = page.getByRole("form", { name: "Create a rotation policy" });
+    await rotationForm.getByLabel("Name").fill("monthly");
+    await rotationForm.getByRole("button", { name: "Create" }).click();
     await page.getByRole("cell", { name: "monthly", exact: true }).waitFor();
     await axeCheck("rotation");
     await goto("/ui/tenants", "Tenants");

@@ -9,15 +9,30 @@ import { AuditPage } from "./pages/audit";
 import { WebhooksPage, SubscriptionsPage } from "./pages/events";
 import { RotationPage } from "./pages/rotation";
 import { TenantsPage } from "./pages/tenants";
+import { IdentityPage } from "./pages/identity";
+import { ExchangePage } from "./pages/exchange";
+import { RetentionPage } from "./pages/retention";
+import { PkiPage } from "./pages/pki";
+import { DynamicPage } from "./pages/dynamic";
+
+/** The nav entry for a path: the longest href it starts with (/ui/audit/retention is not /ui/audit). */
+function currentNav(path: string): string | undefined {
+  return NAV.filter(([href]) => path === href || path.startsWith(`${href}/`)).sort((a, b) => b[0].length - a[0].length)[0]?.[0];
+}
 
 const NAV: Array<[string, string]> = [
   ["/ui/secrets", "Secrets"],
   ["/ui/policies", "Policies"],
   ["/ui/access/tokens", "Personal tokens"],
+  ["/ui/access/exchange", "Token exchange"],
+  ["/ui/access/identity", "Identity"],
   ["/ui/audit", "Audit"],
+  ["/ui/audit/retention", "Audit retention"],
   ["/ui/events/webhooks", "Webhooks"],
   ["/ui/events/subscriptions", "Subscriptions"],
   ["/ui/rotation", "Rotation"],
+  ["/ui/pki", "PKI"],
+  ["/ui/dynamic", "Dynamic credentials"],
   ["/ui/tenants", "Tenants"],
 ];
 
@@ -26,6 +41,11 @@ function page(path: string) {
   if (path.startsWith("/ui/secrets")) return <SecretsPage path={rest("/ui/secrets")} />;
   if (path.startsWith("/ui/policies")) return <PoliciesPage id={rest("/ui/policies")} />;
   if (path.startsWith("/ui/access/tokens")) return <TokensPage />;
+  if (path.startsWith("/ui/access/exchange")) return <ExchangePage />;
+  if (path.startsWith("/ui/access/identity")) return <IdentityPage />;
+  if (path.startsWith("/ui/audit/retention")) return <RetentionPage />;
+  if (path.startsWith("/ui/pki")) return <PkiPage path={path} />;
+  if (path.startsWith("/ui/dynamic")) return <DynamicPage />;
   if (path.startsWith("/ui/audit")) return <AuditPage id={rest("/ui/audit")} />;
   if (path.startsWith("/ui/events/webhooks")) return <WebhooksPage id={rest("/ui/events/webhooks")} />;
   if (path.startsWith("/ui/events/subscriptions")) return <SubscriptionsPage />;
@@ -69,7 +89,7 @@ export function Layout({ path }: { path: string }) {
   const s = useSession();
   const main = useRef<HTMLElement>(null);
   useEffect(() => {
-    const label = NAV.find(([href]) => path.startsWith(href))?.[1] ?? "Console";
+    const label = NAV.find(([href]) => href === currentNav(path))?.[1] ?? "Console";
     document.title = `${label} · ScaiVault`;
   }, [path]);
   return (
@@ -89,7 +109,7 @@ export function Layout({ path }: { path: string }) {
         <ul>
           {NAV.map(([href, label]) => (
             <li key={href}>
-              <a href={href} aria-current={path.startsWith(href) ? "page" : undefined}>
+              <a href={href} aria-current={currentNav(path) === href ? "page" : undefined}>
                 {label}
               </a>
             </li>

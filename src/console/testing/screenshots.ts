@@ -38,6 +38,11 @@ async function main(): Promise<void> {
   await api("PUT", "/v1/secrets/integrations/stripe/api-key", { data: { key: "example" } });
   const policy = await (await api("POST", "/v1/policies", { name: "app-readers", description: "Read the app's secrets", rules: [{ path_pattern: "app/**", permissions: ["read", "list"] }] })).json();
   await api("POST", `/v1/policies/${policy.id}/bindings`, { identity_type: "service_account", identity_id: "sa:app" });
+  await api("POST", "/v1/auth/trusts", { name: "github-deploy", issuer: "https://token.actions.githubusercontent.com", audiences: ["https://github.com/acme"], rules: [{ conditions: { repository: "acme/api", ref: "refs/heads/main" }, identity_id: "sa:ci-deployer", scopes: ["secrets:read"], allowed_paths: ["app/**"] }] });
+  const root = await (await api("POST", "/v1/pki/ca", { name: "root", common_name: "Example Root CA", ca_type: "root", key_type: "ec" })).json();
+  const issuing = await (await api("POST", "/v1/pki/ca", { name: "issuing", common_name: "Example Issuing CA", ca_type: "intermediate", parent_ca_id: root.id, key_type: "ec", validity_days: 1000 })).json();
+  await api("POST", "/v1/pki/roles", { name: "web", ca_id: issuing.id, allowed_domains: ["example.com"], allow_subdomains: true, ttl: "720h", max_ttl: "2160h", key_type: "ec" });
+  await api("POST", "/v1/pki/issue/web", { common_name: "api.example.com" });
 
   const browser = await launchBrowser();
   mkdirSync(OUT, { recursive: true });
@@ -75,6 +80,24 @@ async function main(): Promise<void> {
     await page.getByRole("heading", { level: 1, name: "Personal tokens" }).waitFor();
     await page.locator("tbody tr").first().waitFor();
     await shot("tokens");
+    await page.goto(`${base}/ui/access/exchange`);
+    await page.getByRole("table", { name: "Trusts" }).getByRole("cell", { name: "github-deploy", exact: true }).waitFor();
+    await shot("token-exchange");
+    await page.goto(`${base}/ui/audit/retention`);
+    await page.getByTestId("retention").waitFor();
+    await shot("audit-retention");
+    await page.goto(`${base}/ui/pki/cas`);
+    await page.getByRole("table", { name: "Certificate authorities" }).getByRole("cell", { name: "Example Issuing CA", exact: true }).waitFor();
+    await shot("pki-cas");
+    await page.goto(`${base}/ui/pki/certificates`);
+    await page.getByRole("table", { name: "Certificates" }).getByRole("cell", { name: "api.example.com", exact: true }).first().waitFor();
+    await shot("pki-certificates");
+    await page.goto(`${base}/ui/dynamic`);
+    await page.getByRole("table", { name: "Engines" }).waitFor();
+    await shot("dynamic");
+    await page.goto(`${base}/ui/rotation`);
+    await page.getByRole("table", { name: "Secret policies" }).waitFor();
+    await shot("rotation");
     // Every PNG is written; the throwaway vault's close below is best-effort.
     finished = true;
   } catch (error) {

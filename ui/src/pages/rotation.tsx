@@ -3,6 +3,7 @@ import { get, post } from "../api";
 import { ErrorBox } from "../components/error";
 import { announce } from "../components/live";
 import { missing, useLoad, when } from "../components/util";
+import { RotationHistory, SecretPolicies } from "./rotation-extra";
 
 export function RotationPage() {
   const policies = useLoad(() => get("/v1/rotation/policies?limit=100"), []);
@@ -27,6 +28,7 @@ export function RotationPage() {
       <h1>Rotation</h1>
       <form
         class="card row"
+        aria-label="Create a rotation policy"
         onSubmit={(e) => {
           e.preventDefault();
           void act(async () => (await post("/v1/rotation/policies", { name, interval, auto_generate: auto }), `Rotation policy ${name} created`));
@@ -114,6 +116,8 @@ export function RotationPage() {
           ))}
         </tbody>
       </table>
+      <RotationHistory policies={policies.data?.data ?? []} />
+      <SecretPolicies />
     </section>
   );
 }

@@ -1,38 +1,10 @@
 import { useState } from "preact/hooks";
 import { del, get, post } from "../api";
-import { Dialog } from "../components/dialog";
+import { ShowOnce } from "../components/kit";
 import { ErrorBox } from "../components/error";
 import { announce } from "../components/live";
 import { can, useLoad, when } from "../components/util";
 import { session } from "../session";
-
-/** The token, shown once after "Create", with "Copy" and a warning. */
-function ShowOnce({ token, onClose }: { token: string; onClose: () => void }) {
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(token);
-      announce("Token copied");
-    } catch {
-      announce("Copying is not allowed by this browser");
-    }
-  };
-  return (
-    <Dialog title="Your new token" onClose={onClose}>
-      <p class="warning">Copy it now: it is shown only this once and cannot be recovered.</p>
-      <code data-testid="new-token" class="token">
-        {token}
-      </code>
-      <div class="actions">
-        <button type="button" onClick={() => void copy()}>
-          Copy
-        </button>
-        <button type="button" onClick={onClose}>
-          Done
-        </button>
-      </div>
-    </Dialog>
-  );
-}
 
 /** Access → Personal tokens: one's own tokens; admins also see the tenant's and issue service tokens. */
 export function TokensPage() {
@@ -139,7 +111,7 @@ export function TokensPage() {
           ))}
         </tbody>
       </table>
-      {shown ? <ShowOnce token={shown} onClose={() => setShown(null)} /> : null}
+      {shown ? <ShowOnce title="Your new token" warning="Copy it now: it is shown only this once and cannot be recovered." fields={[["Token", shown, "new-token"]]} onClose={() => setShown(null)} /> : null}
     </section>
   );
 }
