@@ -1,27 +1,11 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DnsError, parseServer, query, updateTxt } from "./client.js";
 import { TestDnsServer } from "./testing/dns-server.js";
+import { dig, run } from "./testing/tools.js";
 import { signMessage, verifyMessage, type TsigKey } from "./tsig.js";
 import { CLASS, decodeMessage, encodeMessage, OPCODE, TYPE } from "./wire.js";
-
-/** Runs a tool asynchronously (never spawnSync: the server under test runs in this process). */
-export function run(command: string, args: string[], input?: string): Promise<{ status: number; out: string }> {
-  return new Promise((resolve) => {
-    let out = "";
-    const child = spawn(command, args, { timeout: 30_000 });
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("close", (code) => resolve({ status: code ?? -1, out }));
-    if (input !== undefined) child.stdin.end(input);
-  });
-}
-
-export function dig(port: number, name: string, type: string, extra: string[] = []) {
-  return run("dig", ["@127.0.0.1", "-p", String(port), type, name, "+short", "+tries=1", "+time=5", ...extra]);
-}
 
 /** The RFC 2136 client and TSIG against the test server, and both checked with dig and nsupdate (BIND's tools). */
 describe("rfc2136: DNS UPDATE with TSIG, checked with dig and nsupdate", () => {
