@@ -21,7 +21,9 @@ export interface TestDnsServerOptions {
 export class TestDnsServer {
   readonly txt = new Map<string, Set<string>>();
   /** What it saw: for tests asserting on transports and rejected updates. */
-  readonly seen = { udp: 0, tcp: 0, updates: 0, rejectedUpdates: 0, truncated: 0 };
+  readonly seen = { udp: 0, tcp: 0, updates: 0, rejectedUpdates: 0, truncated: 0, txtQueries: 0 };
+  /** Names whose TXT records are kept but not answered yet (a test's "not propagated"). */
+  readonly hidden = new Set<string>();
   port = 0;
   private udp: UdpSocket | null = null;
   private tcp: Server | null = null;
@@ -219,7 +221,9 @@ export class TestDnsServer {
     if (q.type === TYPE.A) {
       reply.answers.push(rr(TYPE.A, Buffer.from([127, 0, 0, 1])));
     } else if (q.type === TYPE.TXT) {
-      for (const value of this.txt.get(name) ?? []) reply.answers.push(rr(TYPE.TXT, encodeTxt([value]), 0));
+      if (!this.hidden.has(name)) for (const value of this.txt.get(name) ?? []) reply.answers.push(rr(TYPE.TXT, encodeTxt([value]), 0));
+      this.seen.txtQueries++;
+      queueMicrotask(() => this.changed());
     } else if (q.type === TYPE.SOA) {
       if (this.zones.includes(name)) {
         const numbers = Buffer.alloc(20);
