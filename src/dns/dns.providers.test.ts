@@ -210,6 +210,11 @@ describeEachBackend("dns providers: CRUD, verification, the rfc2136 solver, tena
     expect((await dig(server.port, name, "TXT", ["+tcp"])).out.trim()).toBe("");
     expect((await dig(server.port, "_acme-challenge.example.test", "TXT", ["+tcp"])).out.trim()).toBe("");
     await expect(solver.present(tenant, deep.id, "_acme-challenge.other.test", value)).rejects.toMatchObject({ code: "name_not_allowed" });
+    // An inactive provider is not picked and takes no new record.
+    expect((await vault().admin.patch(`/v1/dns/providers/${deep.id}`, { is_active: false })).status).toBe(200);
+    expect((await solver.pick(tenant, ["a.deep.example.test"]))?.id).not.toBe(deep.id);
+    await expect(solver.present(tenant, deep.id, name, value)).rejects.toMatchObject({ code: "validation_error", status: 422 });
+    expect(server.values(name)).toEqual([]);
   });
 
   it("solver: a wrong TSIG secret or a silent server is a clear 502 dns_provider_error within the bound; cleanup never throws", async () => {

@@ -56,8 +56,10 @@ export class Rfc2136Solver implements DnsChallengeSolver {
     return best ? { id: best.id } : null;
   }
 
-  private async target(tenant: TenantRef, providerId: string, name: string) {
+  private async target(tenant: TenantRef, providerId: string, name: string, activeOnly: boolean) {
     const row = await this.provider(tenant, providerId);
+    // An inactive provider takes no new records; cleanup still removes what it holds.
+    if (activeOnly && row.is_active !== 1) throw new VaultError("validation_error", `The DNS provider ${row.name} is inactive`, { details: { provider_id: row.id } });
     if (row.provider_type !== "rfc2136") throw new VaultError("validation_error", `The ${row.provider_type} DNS provider type is not available yet`, { details: { provider_id: row.id } });
     const config = JSON.parse(row.config) as Rfc2136Config;
     const zone = zoneForRecord(JSON.parse(row.managed_zones) as string[], name);
@@ -67,7 +69,7 @@ export class Rfc2136Solver implements DnsChallengeSolver {
   }
 
   async present(tenant: TenantRef, providerId: string, name: string, value: string): Promise<void> {
-    const t = await this.target(tenant, providerId, name);
+    const t = await this.target(tenant, providerId, name, true);
     const timeoutMs = this.options.timeoutMs;
     try {
       await updateTxt(t.server, t.zone, { add: [{ name, value }], ttl: t.config.ttl }, { key: t.key, timeoutMs });
@@ -97,7 +99,7 @@ export class Rfc2136Solver implements DnsChallengeSolver {
 
   async cleanup(tenant: TenantRef, providerId: string, name: string, value: string): Promise<void> {
     try {
-      const t = await this.target(tenant, providerId, name);
+      const t = await this.target(tenant, providerId, name, false);
       await updateTxt(t.server, t.zone, { remove: [{ name, value }], ttl: 0 }, { key: t.key, timeoutMs: this.options.timeoutMs });
     } catch (error) {
       // Best effort: a record left behind is harmless once the order is done; say so, without secrets.
