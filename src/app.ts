@@ -30,6 +30,8 @@ import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secret
 import { createRotation } from "./rotation/module.js";
 import { createDynamic } from "./dynamic/module.js";
 import { createPki } from "./pki/module.js";
+import { createDns } from "./dns/module.js";
+import type { DnsChallengeSolver } from "./dns/solver.js";
 import { SecretStore } from "./secrets/store.js";
 import { createIdentity } from "./identity/module.js";
 import { newSortableId } from "./shared/ids.js";
@@ -51,6 +53,8 @@ export interface Vault {
   /** The bootstrap admin token when this start generated it (print once), else null. */
   generatedAdminToken: string | null;
   rootKeyFileCreated: string | null;
+  /** DNS providers' dns-01 solver (src/dns/solver.ts), for ACME orders. */
+  dns: { solver: DnsChallengeSolver };
   close(): Promise<void>;
 }
 
@@ -171,6 +175,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registry: metrics.registry });
   pki.register(app);
   pki.start(app.log);
+  // DNS providers and the dns-01 solver (spec/pki.md P7)
+  const dns = createDns({ db, keyring, audit, secrets, config, log: app.log });
+  dns.register(app);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
@@ -185,6 +192,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     config,
     generatedAdminToken: boot.generatedToken,
     rootKeyFileCreated: rootKey.createdFile,
+    dns: { solver: dns.solver },
     // Order matters: stop accepting and finish in-flight requests (new ones get 503), then stop
     // background workers, then close the database; Redis last.
     async close() {

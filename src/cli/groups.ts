@@ -7,6 +7,7 @@ import { CORE_GROUPS } from "./commands/core.js";
 import { MANAGE_GROUPS } from "./commands/manage-groups.js";
 import { dynamicCommand, DYNAMIC_HELP } from "./commands/dynamic.js";
 import { pkiCommand, PKI_HELP } from "./commands/pki.js";
+import { dnsCommand, DNS_HELP } from "./commands/dns.js";
 import { SECRETS_GROUP } from "./commands/secrets.js";
 import { groupFromHelp, type GroupModule } from "./registry.js";
 import { WORKFLOW_GROUPS } from "./workflows/groups.js";
@@ -20,6 +21,9 @@ export const GROUPS: GroupModule[] = [
   groupFromHelp("pki", "Certificate authorities and certificates", PKI_HELP, pkiCommand, {
     ca: ["scaivault pki ca create --name root --common-name \"Acme Root\" --key-type ec"],
     issue: ["scaivault pki issue web --common-name api.acme.internal --cert-out api.pem --key-out api.key"],
+  }),
+  groupFromHelp("dns", "DNS providers for ACME dns-01", DNS_HELP, dnsCommand, {
+    providers: ["scaivault dns providers create --name lab --server 10.0.0.53:53 --zones lab.example,*.lab.example --tsig-key-name acme --tsig-secret-file tsig.key --verify"],
   }),
   groupFromHelp("dynamic", "Dynamic credentials and their leases", DYNAMIC_HELP, dynamicCommand, {
     creds: ["scaivault dynamic creds analytics-db readonly --ttl 1h", "scaivault dynamic creds ssh-ca ops --public-key-file ~/.ssh/id_ed25519.pub --principal ubuntu"],

@@ -133,6 +133,13 @@ export interface VaultConfig {
     /** Thresholds of `certificate.expiring`, longest first (SCAIVAULT_PKI_NOTIFY_BEFORE). */
     notifyBeforeMs: number[];
   };
+  // --- dns providers (spec/pki.md P7) ---
+  dns: {
+    /** Each DNS request's timeout, per transport (SCAIVAULT_DNS_TIMEOUT, 5s). */
+    timeoutMs: number;
+    /** How long a dns-01 record may take to appear at the provider's server (SCAIVAULT_DNS_PROPAGATION_TIMEOUT, 120s). */
+    propagationTimeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -385,6 +392,10 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     pki: {
       crlLifetimeMs: durationMs("SCAIVAULT_PKI_CRL_LIFETIME", env.SCAIVAULT_PKI_CRL_LIFETIME, 72 * 3_600_000) || 72 * 3_600_000,
       notifyBeforeMs: durationListMs("SCAIVAULT_PKI_NOTIFY_BEFORE", env.SCAIVAULT_PKI_NOTIFY_BEFORE, [30 * 86_400_000, 7 * 86_400_000, 86_400_000]).sort((a, b) => b - a),
+    },
+    dns: {
+      timeoutMs: durationMs("SCAIVAULT_DNS_TIMEOUT", env.SCAIVAULT_DNS_TIMEOUT, 5000) || 5000,
+      propagationTimeoutMs: durationMs("SCAIVAULT_DNS_PROPAGATION_TIMEOUT", env.SCAIVAULT_DNS_PROPAGATION_TIMEOUT, 120_000) || 120_000,
     },
   };
 }

@@ -27,6 +27,16 @@ export const DOMAIN_TOOLS: ToolSpec[] = [
     required: ["certificate_id"], effect: (args) => `would revoke certificate ${String(args.certificate_id)} for good`,
     route: { method: "POST", path: "/v1/pki/certificates/{certificate_id}/revoke" },
   },
+  { name: "list_dns_providers", category: "pki", title: "List DNS providers", kind: "read", description: "DNS providers for ACME dns-01 (never their credentials).", properties: {}, route: { method: "GET", path: "/v1/dns/providers" } },
+  {
+    name: "create_dns_provider", category: "pki", title: "Create a DNS provider", kind: "write",
+    description: "Add a DNS provider for ACME dns-01 (rfc2136: config {server, tsig_key_name, tsig_algorithm, ttl}, credentials {tsig_secret}; sealed, never returned).",
+    properties: {
+      name: p.str("provider name"), provider_type: p.str("rfc2136 (cloudflare, route53: not available yet)"), config: p.obj("rfc2136: {server: \"host:port\", tsig_key_name, tsig_algorithm, ttl}"),
+      credentials: p.obj("rfc2136: {tsig_secret: base64}"), managed_zones: p.strings("zones: \"zone\" or \"*.zone\""), verify: p.bool("check each zone's SOA first"),
+    },
+    required: ["name", "provider_type", "managed_zones"], route: { method: "POST", path: "/v1/dns/providers" },
+  },
   {
     name: "generate_dynamic_credentials", category: "dynamic", title: "Generate dynamic credentials", kind: "write", mask: "lease",
     description: "Create short-lived credentials from a dynamic-secrets role (a lease revoked at the source when it ends).",

@@ -95,6 +95,19 @@ async function tourOfTheApi(admin: ApiClient, anonymous: ApiClient, hookUrl: str
   step(await admin.get("/v1/audit/verify"), 200);
   step(await admin.get("/v1/health/detailed"), 200);
   step(await anonymous.get("/v1/metrics"), 200);
+
+  // DNS providers (src/dns): TSIG secrets and other providers' credentials, accepted and refused.
+  const tsig = () => {
+    const v = randomBytes(24).toString("base64");
+    secrets.push(v);
+    return v;
+  };
+  const dnsp = await admin.post("/v1/dns/providers", { name: "logscan-dns", provider_type: "rfc2136", config: { server: "127.0.0.1:1", tsig_key_name: "k" }, credentials: { tsig_secret: tsig() }, managed_zones: ["logscan.test"] });
+  step(dnsp, 201);
+  step(await admin.patch(`/v1/dns/providers/${dnsp.body.id}`, { credentials: { tsig_secret: tsig() } }), 200);
+  step(await admin.post("/v1/dns/providers", { name: "logscan-nokey", provider_type: "rfc2136", config: { server: "127.0.0.1:1" }, credentials: { tsig_secret: tsig() }, managed_zones: ["logscan.test"] }), 422);
+  step(await admin.post("/v1/dns/providers", { name: "logscan-cf", provider_type: "cloudflare", credentials: { api_token: value("cf-token") }, managed_zones: ["logscan.test"] }), 422);
+  step(await admin.post("/v1/dns/providers", { name: "logscan-r53", provider_type: "route53", credentials: { access_key_id: "AKIALOGSCAN", secret_access_key: value("r53-secret") }, managed_zones: ["logscan.test"] }), 422);
   await dynamicTour(admin, step, value, secrets);
   return secrets;
 }

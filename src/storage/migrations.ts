@@ -6,6 +6,7 @@ import { dynamicMigrations } from "../dynamic/migrations.js";
 import { eventMigrations } from "../events/migrations.js";
 import { opsMigrations } from "../ops/migrations.js";
 import { pkiMigrations } from "../pki/migrations.js";
+import { dnsMigrations } from "../dns/migrations.js";
 // identity domain
 import { identityMigrations } from "../identity/migrations.js";
 import { rotationMigrations } from "../rotation/migrations.js";
@@ -26,5 +27,6 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...consoleMigrations,
   ...opsMigrations,
   ...pkiMigrations,
+  ...dnsMigrations,
   ...identityMigrations,
 ];
