@@ -179,7 +179,7 @@ export async function measurePgWrites(options: { seconds: number; connections: n
 }
 
 /** `pgbench -N` (no updates of the branch and teller rows) at the same concurrency, in its own database. */
-function pgbench(options: { seconds: number; connections: number }, besideUrl: string): PgWriteFigures["pgbench"] {
+export function pgbench(options: { seconds: number; connections: number }, besideUrl: string): PgWriteFigures["pgbench"] {
   const url = new URL(besideUrl);
   const host = url.hostname, port = url.port || "5432", user = decodeURIComponent(url.username || "postgres");
   const db = `sv_pgbench_${process.pid}`;
