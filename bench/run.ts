@@ -65,7 +65,7 @@ async function auditGrowth(backend: "sqlite" | "postgres", filler: number, rows:
     const run = async (url: string | null) => {
       const vault = await startVault(url ? { ...UNLIMITED, DATABASE_URL: url } : UNLIMITED);
       const seeded = await seedVault(vault);
-      await fillAudit(url ?? `sqlite:${vault.databaseFile}`, "ptn_default", count);
+      await fillAudit(url ?? `sqlite:${vault.databaseFile}`, "ptn_default", "tnt_default", count);
       const label = `${backend}, ${count.toLocaleString("en")} audit entries`;
       rows.push([`read, ${label}`, await readLoad(vault, seeded.token)]);
       rows.push([`PUT, ${label}`, await writeLoad(vault, seeded.token)]);
