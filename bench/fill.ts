@@ -50,3 +50,54 @@ export async function fillSecrets(databaseUrl: string, tenantId: string, partner
     await client.end();
   }
 }
+
+/**
+ * Filler audit entries (the growth scenario, issue 14): `count` rows in `audit_log` with the same
+ * indexes as real ones, spread over the last `spanDays` days, in `tenantId` (so its filtered audit
+ * queries look through them) but on a chain of their own (`filler:<tenant>`, with no head row: the
+ * checkpoint job leaves it alone; `verify` would report these rows as not on the tenant's chain).
+ * Inserted directly, in batches.
+ */
+export async function fillAudit(databaseUrl: string, partnerId: string, tenantId: string, count: number, spanDays = 365): Promise<void> {
+  const now = Date.now();
+  const span = spanDays * 86_400_000;
+  const columns = "id, chain_id, seq, partner_id, tenant_id, timestamp, action, identity_type, identity_id, secret_path, source_ip, user_agent, success, status, duration_ms, request_id, extra_data, prev_hash, hash";
+  const batch = 100_000;
+  if (databaseUrl.startsWith("sqlite:")) {
+    const db = new BetterSqlite3(databaseUrl.slice("sqlite:".length));
+    db.pragma("busy_timeout = 10000");
+    const insert = db.prepare(
+      `WITH RECURSIVE seq(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+       INSERT INTO audit_log (${columns})
+       SELECT 'log_filler' || printf('%010d', i), 'filler:' || ?, i + 1, ?, ?, ? - ? + (i * ? / ?), CASE i % 4 WHEN 0 THEN 'write' ELSE 'read' END,
+              'service_account', 'sa:filler-' || (i % 100), 'filler/' || printf('%06d', i % 100000), '10.0.0.1', 'bench', 1, 200, 1, 'req_filler' || printf('%010d', i), '{}',
+              lower(hex(randomblob(32))), lower(hex(randomblob(32))) FROM seq`,
+    );
+    for (let start = 0; start < count; start += batch) {
+      const n = Math.min(batch, count - start);
+      db.exec("BEGIN IMMEDIATE");
+      insert.run(start, start + n - 1, tenantId, partnerId, tenantId, now, span, span, count);
+      db.exec("COMMIT");
+    }
+    db.close();
+    return;
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    for (let start = 0; start < count; start += batch) {
+      const n = Math.min(batch, count - start);
+      await client.query(
+        `INSERT INTO audit_log (${columns})
+         SELECT 'log_filler' || lpad(i::text, 10, '0'), 'filler:' || $7::text, i + 1, $3, $7::text, $4::bigint - $5::bigint + (i::bigint * $5::bigint / $6::bigint),
+                CASE i % 4 WHEN 0 THEN 'write' ELSE 'read' END, 'service_account', 'sa:filler-' || (i % 100), 'filler/' || lpad((i % 100000)::text, 6, '0'),
+                '10.0.0.1', 'bench', 1, 200, 1, 'req_filler' || lpad(i::text, 10, '0'), '{}', md5(i::text) || md5((i + 1)::text), md5((i + 2)::text) || md5((i + 3)::text)
+         FROM generate_series($1::bigint, $2::bigint) AS i`,
+        [start, start + n - 1, partnerId, now, span, count, tenantId],
+      );
+    }
+    await client.query("ANALYZE audit_log");
+  } finally {
+    await client.end();
+  }
+}

@@ -6,13 +6,18 @@
 import { createServer } from "node:http";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { load, SECRET_DATA, seedReader, startBaseline, startVault, withPostgresDatabase, type LoadResult, type VaultChild } from "./lib.js";
-import { fillSecrets } from "./fill.js";
+import { fillAudit, fillSecrets } from "./fill.js";
+import { pgbench } from "./pg-writes.js";
 import { measurePolicyDecisions } from "./policy-decision-core.js";
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
 const CONNECTIONS = 64;
 const BIG = quick ? 100_000 : 1_000_000;
+/** Writes: 16 connections, as in issue 14 (and pgbench -N at the same concurrency). */
+const WRITE_CONNECTIONS = 16;
+/** `--audit-rows=N` (opt-in, slow): the growth scenario with N filler audit entries against 10,000. */
+const AUDIT_ROWS = Number(process.argv.find((a) => a.startsWith("--audit-rows="))?.split("=")[1] ?? 0);
 
 // The documented limits would cap a benchmark at a few requests per second per identity.
 const UNLIMITED: Record<string, string> = Object.fromEntries(
@@ -30,6 +35,46 @@ async function readLoad(vault: VaultChild, bearer: string, path = "/v1/secrets/b
   const probe = await fetch(url, init).catch(() => fetch(url, init));
   if (probe.status !== 200) throw new Error(`probe read answered ${probe.status}: ${await probe.text()}`);
   return load({ url, headers: init.headers, seconds: SECONDS, connections: CONNECTIONS });
+}
+
+/** PUT of a new version of one secret, WRITE_CONNECTIONS at a time. */
+function writeLoad(vault: VaultChild, bearer: string, path = "/v1/secrets/bench/written"): Promise<LoadResult> {
+  return load({
+    url: `${vault.baseUrl}${path}`,
+    method: "PUT",
+    headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+    body: JSON.stringify({ data: SECRET_DATA, secret_type: "json", options: { max_versions: 5 } }),
+    seconds: SECONDS,
+    connections: WRITE_CONNECTIONS,
+  });
+}
+
+/** An audit query with filters, as an auditor runs it (the bench token has no audit scope: the admin's). */
+function auditQueryLoad(vault: VaultChild): Promise<LoadResult> {
+  return load({
+    url: `${vault.baseUrl}/v1/audit/logs?action=read&path_prefix=bench/&limit=100`,
+    headers: { authorization: `Bearer ${vault.adminToken}` },
+    seconds: SECONDS,
+    connections: 8,
+  });
+}
+
+/** Read, write and filtered audit query with `filler` audit entries against 10,000, on one backend. */
+async function auditGrowth(backend: "sqlite" | "postgres", filler: number, rows: [string, LoadResult][]): Promise<void> {
+  for (const count of [10_000, filler]) {
+    const run = async (url: string | null) => {
+      const vault = await startVault(url ? { ...UNLIMITED, DATABASE_URL: url } : UNLIMITED);
+      const seeded = await seedVault(vault);
+      await fillAudit(url ?? `sqlite:${vault.databaseFile}`, "ptn_default", "tnt_default", count);
+      const label = `${backend}, ${count.toLocaleString("en")} audit entries`;
+      rows.push([`read, ${label}`, await readLoad(vault, seeded.token)]);
+      rows.push([`PUT, ${label}`, await writeLoad(vault, seeded.token)]);
+      rows.push([`audit query, ${label}`, await auditQueryLoad(vault)]);
+      await vault.stop();
+    };
+    if (backend === "sqlite") await run(null);
+    else await withPostgresDatabase("sv_bench_audit", run);
+  }
 }
 
 async function jwksServer() {
@@ -59,22 +104,21 @@ async function main(): Promise<void> {
   // What Fastify, node:http and our request hooks cost before any work: the same server answering
   // /v1/health (no credential, no storage, no audit). No route can be faster than this.
   rows.push(["floor: GET /v1/health", await load({ url: `${sqlite.baseUrl}/v1/health`, seconds: SECONDS, connections: CONNECTIONS })]);
-  const write = await load({
-    url: `${sqlite.baseUrl}/v1/secrets/bench/written`,
-    method: "PUT",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ data: SECRET_DATA, secret_type: "json", options: { max_versions: 5 } }),
-    seconds: SECONDS,
-    connections: CONNECTIONS,
-  });
-  rows.push(["PUT new version sqlite", write]);
+  rows.push(["PUT new version sqlite", await writeLoad(sqlite, token)]);
   await sqlite.stop();
 
   await withPostgresDatabase("sv_bench", async (url) => {
     const postgres = await startVault({ ...UNLIMITED, DATABASE_URL: url });
     const seeded = await seedVault(postgres);
     rows.push(["read skt_ postgres", await readLoad(postgres, seeded.token)]);
+    rows.push(["PUT new version postgres", await writeLoad(postgres, seeded.token)]);
     await postgres.stop();
+    // The same PostgreSQL's own figure for a comparable transaction, at the same concurrency, now.
+    const bench = pgbench({ seconds: SECONDS, connections: WRITE_CONNECTIONS }, url);
+    if (bench) {
+      results.pgbench_n = bench;
+      rows.push([`pgbench -N (${WRITE_CONNECTIONS} clients)`, { requestsPerSecond: bench.tps, p50Ms: bench.latencyMs, p99Ms: 0, errors: 0, non2xx: 0, total: 0 }]);
+    }
   });
 
   const jwks = await jwksServer();
@@ -101,6 +145,11 @@ async function main(): Promise<void> {
     await scaled.stop();
   }
 
+  if (AUDIT_ROWS > 0) {
+    await auditGrowth("sqlite", AUDIT_ROWS, rows);
+    await auditGrowth("postgres", AUDIT_ROWS, rows);
+  }
+
   const decisions = measurePolicyDecisions([10, 1_000, 10_000]);
 
   const figure = (r: LoadResult) => ({ rps: r.requestsPerSecond, p50_ms: r.p50Ms, p99_ms: r.p99Ms, errors: r.errors, non2xx: r.non2xx });
@@ -113,6 +162,24 @@ async function main(): Promise<void> {
   }
   for (const [rules, micros] of Object.entries(decisions)) console.log(`policy decision, ${rules} rules: ${micros.toFixed(2)} µs`);
   results.policy_decision_us = decisions;
+  const find = (name: string) => rows.find(([n]) => n === name)?.[1];
+  const pgPut = find("PUT new version postgres");
+  const bench = results.pgbench_n as { tps: number } | undefined;
+  if (pgPut && bench?.tps) {
+    results.put_postgres_to_pgbench_n = Number((pgPut.requestsPerSecond / bench.tps).toFixed(2));
+    console.log(`PUT on PostgreSQL / pgbench -N at ${WRITE_CONNECTIONS} clients: ${results.put_postgres_to_pgbench_n} (goal ≥ 0.50)`);
+  }
+  if (AUDIT_ROWS > 0) {
+    for (const backend of ["sqlite", "postgres"]) {
+      for (const what of ["read", "PUT", "audit query"]) {
+        const small = find(`${what}, ${backend}, 10,000 audit entries`);
+        const big = find(`${what}, ${backend}, ${AUDIT_ROWS.toLocaleString("en")} audit entries`);
+        if (!small || !big) continue;
+        const p50 = big.p50Ms / Math.max(small.p50Ms, 0.01), p99 = big.p99Ms / Math.max(small.p99Ms, 0.01);
+        console.log(`${what} on ${backend} at ${AUDIT_ROWS.toLocaleString("en")} vs 10,000 audit entries: p50 ×${p50.toFixed(2)}, p99 ×${p99.toFixed(2)} (goal ≤ ×1.20)`);
+      }
+    }
+  }
   console.log(JSON.stringify(results));
 }
 

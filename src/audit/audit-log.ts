@@ -46,9 +46,10 @@ export class AuditLog {
 
   constructor(private readonly db: Database, private readonly chain: ChainAppender, private readonly options: AuditLogOptions) {}
 
-  async appendInTransaction(tx: Queryable, entry: AuditEntry): Promise<string> {
+  /** `atCommit`: this is the transaction's last statement (see `ChainAppender.append`). */
+  async appendInTransaction(tx: Queryable, entry: AuditEntry, atCommit?: (error: unknown) => Error): Promise<string> {
     const row = toRow(entry);
-    await this.chain.append(tx, [row]);
+    await this.chain.append(tx, [row], { atCommit });
     return row.id;
   }
 

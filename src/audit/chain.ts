@@ -103,7 +103,12 @@ export class ChainAppender {
    * `asyncCommit` (PostgreSQL): the transaction commits with synchronous_commit off, set in the
    * same statement that locks the head — every round trip counts inside a group commit.
    */
-  async append(tx: Queryable, entries: readonly UnchainedRow[], options: { asyncCommit?: boolean } = {}): Promise<AuditRow[]> {
+  /**
+   * `atCommit` (the caller's last statement, PostgreSQL): the entries' insert and the head's advance
+   * go out with the COMMIT (`Queryable.runAtCommit`), so the head stays locked for two round trips
+   * (its lock, then insert + advance + COMMIT) instead of three; `atCommit` maps a failure there.
+   */
+  async append(tx: Queryable, entries: readonly UnchainedRow[], options: { asyncCommit?: boolean; atCommit?: (error: unknown) => Error } = {}): Promise<AuditRow[]> {
     const byChain = new Map<string, UnchainedRow[]>();
     for (const entry of entries) {
       const chainId = chainIdOf(entry.partner_id, entry.tenant_id);
@@ -130,7 +135,7 @@ export class ChainAppender {
         row.hash = hash;
         rows.push(row);
       }
-      await this.insertAndAdvance(tx, rows, chainId, seq, hash);
+      await this.insertAndAdvance(tx, rows, chainId, seq, hash, byChain.size === 1 ? options.atCommit : undefined);
       written.push(...rows);
     }
     return written;
@@ -154,7 +159,7 @@ export class ChainAppender {
   }
 
   /** Multi-row inserts (chunks well under parameter limits), then the head moves to the last entry. */
-  private async insertAndAdvance(tx: Queryable, rows: readonly AuditRow[], chainId: string, seq: number, hash: string): Promise<void> {
+  private async insertAndAdvance(tx: Queryable, rows: readonly AuditRow[], chainId: string, seq: number, hash: string, atCommit?: (error: unknown) => Error): Promise<void> {
     const chunk = 100;
     const advance = "UPDATE audit_chain_heads SET seq = ?, hash = ?, updated_at = ? WHERE chain_id = ?";
     const advanceParams: SqlParam[] = [seq, hash, Date.now(), chainId];
@@ -168,7 +173,10 @@ export class ChainAppender {
       const insert = insertSql(part.length);
       if (this.dialect === "postgres" && start + chunk >= rows.length) {
         // One round trip for the last chunk and the head (SQLite has no data-modifying CTEs).
-        await tx.run(`WITH inserted AS (${insert} RETURNING 1) ${advance}`, [...params, ...advanceParams]);
+        const last = `WITH inserted AS (${insert} RETURNING 1) ${advance}`;
+        const lastParams = [...params, ...advanceParams];
+        if (atCommit && rows.length <= chunk && tx.runAtCommit?.(last, lastParams, atCommit)) return;
+        await tx.run(last, lastParams);
         return;
       }
       await tx.run(insert, params);

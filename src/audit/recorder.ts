@@ -63,13 +63,16 @@ export class AuditRecorder {
    * Inside the change's transaction. A failure becomes `service_unavailable`, which rolls the
    * change back: nothing happens that the trail does not show.
    */
-  async recordInTransaction(tx: Queryable, caller: Caller, status: number): Promise<void> {
+  async recordInTransaction(tx: Queryable, caller: Caller, status: number, options: { last?: boolean } = {}): Promise<void> {
     const entry = this.entryFor(caller.ctx, status);
     if (!entry) return;
+    const unavailable = (error: unknown) =>
+      new VaultError("service_unavailable", "The audit trail is unavailable; the request was not completed", { retryAfterSeconds: 1, cause: error });
     try {
-      await this.log.appendInTransaction(tx, entry);
+      // `last`: nothing follows in this transaction, so the entry may go out with its COMMIT.
+      await this.log.appendInTransaction(tx, entry, options.last ? unavailable : undefined);
     } catch (error) {
-      throw new VaultError("service_unavailable", "The audit trail is unavailable; the request was not completed", { retryAfterSeconds: 1, cause: error });
+      throw unavailable(error);
     }
     caller.ctx.audit.recorded = true;
   }

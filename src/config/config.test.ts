@@ -30,6 +30,8 @@ describe("configuration", () => {
       kms: { provider: "local", localKey: null, localKeyFile: "./data/root.key" },
       logLevel: "info",
       logFormat: "json",
+      logRequests: "changes",
+      logSlowMs: 1000,
       bootstrapToken: null,
       webhookAllowPrivate: false,
       auditSync: "normal",

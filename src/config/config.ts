@@ -25,6 +25,14 @@ export interface VaultConfig {
   kms: { provider: "local"; localKey: Buffer | null; localKeyFile: string };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   logFormat: "json" | "pretty";
+  /**
+   * Which requests get a "request completed" log line (perf, issue 14): `changes` (default) —
+   * anything but GET/HEAD/OPTIONS, every 5xx and every request slower than `logSlowMs`; `errors` —
+   * 5xx and slow ones only; `all` — every request (the default at LOG_LEVEL debug/trace). Every
+   * request is in the audit trail either way.
+   */
+  logRequests: "all" | "changes" | "errors";
+  logSlowMs: number;
   bootstrapToken: string | null;
   // access-sec (SPEC §2): where a generated bootstrap token is written, and whether to print it instead of its path.
   bootstrap: { tokenFile: string; printToken: boolean };
@@ -323,6 +331,8 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     },
     logLevel: oneOf("LOG_LEVEL", env.LOG_LEVEL?.toLowerCase(), ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     // The docs name `text`; `pretty` is the README's word for the same human format.
+    logRequests: oneOf("SCAIVAULT_LOG_REQUESTS", env.SCAIVAULT_LOG_REQUESTS?.toLowerCase(), ["all", "changes", "errors"] as const, ["debug", "trace"].includes(env.LOG_LEVEL?.toLowerCase() ?? "") ? "all" : "changes"),
+    logSlowMs: positiveInt("SCAIVAULT_LOG_SLOW_MS", env.SCAIVAULT_LOG_SLOW_MS, 1000),
     logFormat: oneOf("LOG_FORMAT", env.LOG_FORMAT?.toLowerCase(), ["json", "pretty", "text"] as const, "json") === "json" ? "json" : "pretty",
     bootstrapToken,
     // access-sec: the bootstrap token file lives in the data directory (the root key's).

@@ -27,6 +27,10 @@ class TimedQueryable implements Queryable {
   run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
     return this.timed(() => this.inner.run(sql, params));
   }
+  /** Timed as part of the COMMIT that carries it. */
+  runAtCommit(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean {
+    return this.inner.runAtCommit?.(sql, params, failure) ?? false;
+  }
 }
 
 class TimedDatabase extends TimedQueryable implements Database {

@@ -88,4 +88,35 @@ export const secretMigrations: Migration[] = [
       ];
     },
   },
+  {
+    // PostgreSQL: the epoch row was the per-tenant hot row every secret write locked from its first
+    // version insert to its COMMIT (9 round trips of a PUT; bench/pg-writes.ts). Now the bump runs
+    // at COMMIT (deferred constraint triggers: the row is locked only while the transaction
+    // commits, never across a round trip) and lands on one of 16 rows per tenant, chosen by the
+    // writing session, so concurrent writers rarely meet. The epoch is the sum of a tenant's rows:
+    // every row only grows, so the sum moves exactly when any of them does, and a change and its
+    // bump still become visible together at the commit. SQLite keeps its one row (one writer).
+    id: "0500_secret_cache_epoch_sharded_deferred",
+    up: (t) => {
+      if (t.dialect !== "postgres") return [];
+      return [
+        "ALTER TABLE secret_cache_epochs ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE secret_cache_epochs DROP CONSTRAINT secret_cache_epochs_pkey",
+        "ALTER TABLE secret_cache_epochs ADD PRIMARY KEY (tenant_id, shard)",
+        `CREATE OR REPLACE FUNCTION secret_cache_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           INSERT INTO secret_cache_epochs (tenant_id, shard, epoch)
+             VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END, pg_backend_pid() % 16, 1)
+             ON CONFLICT (tenant_id, shard) DO UPDATE SET epoch = secret_cache_epochs.epoch + 1;
+           RETURN NULL;
+         END $$`,
+        "DROP TRIGGER secrets_cache_epoch ON secrets",
+        "DROP TRIGGER secret_versions_cache_epoch ON secret_versions",
+        `CREATE CONSTRAINT TRIGGER secrets_cache_epoch AFTER INSERT OR DELETE OR UPDATE OF ${SECRET_COLUMNS_SERVED} ON secrets
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION secret_cache_epoch_bump()`,
+        `CREATE CONSTRAINT TRIGGER secret_versions_cache_epoch AFTER INSERT OR DELETE OR UPDATE ON secret_versions
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION secret_cache_epoch_bump()`,
+      ];
+    },
+  },
 ];

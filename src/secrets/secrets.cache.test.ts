@@ -90,7 +90,7 @@ describeEachBackend("secrets: the read cache never serves a changed secret", (ba
     await vault().admin.put("/v1/secrets/cache/columns", { data: { v: 1 } });
     const row = await db.get<{ tenant_id: string }>("SELECT tenant_id FROM secrets WHERE path = ?", ["cache/columns"]);
     const tenantId = row!.tenant_id;
-    const epoch = async () => Number((await db.get<{ epoch: number | string }>("SELECT epoch FROM secret_cache_epochs WHERE tenant_id = ?", [tenantId]))?.epoch ?? 0);
+    const epoch = async () => Number((await db.get<{ epoch: number | string }>("SELECT SUM(epoch) AS epoch FROM secret_cache_epochs WHERE tenant_id = ?", [tenantId]))?.epoch ?? 0);
     const columns =
       backend === "sqlite"
         ? (await db.all<{ name: string }>("SELECT name FROM pragma_table_info('secrets')")).map((c) => c.name)

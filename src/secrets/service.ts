@@ -117,7 +117,7 @@ export class SecretsService {
             events.push(await this.deps.events.append(tx, event));
           };
           const value = await work(tx, emit);
-          await this.deps.audit.recordInTransaction(tx, caller, statusOf(value));
+          await this.deps.audit.recordInTransaction(tx, caller, statusOf(value), { last: true });
           return value;
         });
         this.deps.events.published(events);

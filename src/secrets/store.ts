@@ -85,9 +85,9 @@ export class SecretStore {
     this.forUpdate = db.dialect === "postgres" ? " FOR UPDATE" : "";
   }
 
-  /** The tenant's secret cache epoch (migration 0011): moves with every change to its secrets or versions. */
+  /** The tenant's secret cache epoch (migration 0011; on PostgreSQL the sum of its shards, 0500): moves with every change to its secrets or versions. */
   async cacheEpoch(tenantId: string): Promise<number> {
-    const row = await this.db.getShared<{ epoch: number | string }>("SELECT epoch FROM secret_cache_epochs WHERE tenant_id = ?", [tenantId]);
+    const row = await this.db.getShared<{ epoch: number | string }>("SELECT SUM(epoch) AS epoch FROM secret_cache_epochs WHERE tenant_id = ?", [tenantId]);
     return Number(row?.epoch ?? 0);
   }
 

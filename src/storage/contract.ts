@@ -10,6 +10,14 @@ export interface Queryable {
   all<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
   get<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
   run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }>;
+  /**
+   * Inside a PostgreSQL transaction only: sends `sql` in the same round trip as the COMMIT (values
+   * inlined as escaped literals), for the transaction's last statement when it holds a hot row
+   * lock — the lock is then held for no round trip after it. Nothing may run on this transaction
+   * after it. `failure` turns an error of that round trip into what the transaction throws.
+   * Returns false (the caller runs it itself) when a value cannot be inlined (binary, NUL).
+   */
+  runAtCommit?(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean;
 }
 
 export type Dialect = "sqlite" | "postgres";

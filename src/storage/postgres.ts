@@ -37,12 +37,65 @@ function values(params: readonly SqlParam[]): unknown[] {
   return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : typeof p === "bigint" ? p.toString() : p));
 }
 
+/** A value as an SQL literal for the simple-query protocol; null when it cannot be one (binary, NUL, non-finite). */
+function literal(value: SqlParam): string | null {
+  if (value === null) return "NULL";
+  if (typeof value === "boolean") return value ? "1" : "0";
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : null;
+  // A NUL would end the protocol's query string early; binary stays a bound parameter.
+  if (typeof value === "string") return value.includes("\0") ? null : pg.escapeLiteral(value);
+  return null;
+}
+
+/** `?` placeholders replaced by literals, or null when a value cannot be inlined. */
+function inlined(sql: string, params: readonly SqlParam[]): string | null {
+  const literals: string[] = [];
+  for (const param of params) {
+    const text = literal(param);
+    if (text === null) return null;
+    literals.push(text);
+  }
+  let n = 0;
+  const text = sql.replace(/\?/g, () => literals[n++]);
+  return n === literals.length ? text : null;
+}
+
 class PgQueryable implements Queryable {
+  /** Set by `runAtCommit` (transaction connections only): sent with the COMMIT. */
+  tail: { sql: string; failure: (error: unknown) => Error } | null = null;
+
   /** `timeoutMs`: the client-side deadline per statement (a stopped server never answers at all). */
-  constructor(private readonly client: pg.Pool | pg.PoolClient, private readonly timeoutMs: number) {}
+  constructor(private readonly client: pg.Pool | pg.PoolClient, private readonly timeoutMs: number, private readonly inTransaction = false) {}
 
   private query(sql: string, params: readonly SqlParam[]) {
+    if (this.tail) throw new Error("a statement after runAtCommit: the transaction's last statement was already given");
     return this.client.query({ text: numbered(sql), values: values(params), query_timeout: this.timeoutMs } as pg.QueryConfig);
+  }
+
+  runAtCommit(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean {
+    if (!this.inTransaction || this.tail) return false;
+    const text = inlined(sql, params);
+    if (text === null) return false;
+    this.tail = { sql: text, failure };
+    return true;
+  }
+
+  /** COMMIT, with the statement given to `runAtCommit` in the same round trip (simple-query protocol, one message). */
+  async commit(): Promise<void> {
+    const tail = this.tail;
+    this.tail = null;
+    if (!tail) {
+      await this.run("COMMIT");
+      return;
+    }
+    try {
+      await this.client.query({ text: `${tail.sql};\nCOMMIT`, query_timeout: this.timeoutMs } as pg.QueryConfig);
+    } catch (error) {
+      const classified = classify(error);
+      // Lost or timed out: the transaction's fate is unknown to us and it is reported as such.
+      throw classified.kind === "unavailable" ? classified : tail.failure(classified);
+    }
   }
 
   async all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
@@ -135,11 +188,11 @@ export class PostgresDatabase implements Database {
       broken = true;
     };
     client.on("error", onError);
-    const control = new PgQueryable(client, this.queryTimeoutMs);
+    const control = new PgQueryable(client, this.queryTimeoutMs, true);
     try {
       await control.run("BEGIN");
       const result = await work(control);
-      await control.run("COMMIT");
+      await control.commit();
       return result;
     } catch (error) {
       if (error instanceof StorageError && error.kind === "unavailable") {

@@ -1,0 +1,54 @@
+// Preloaded into a vault process (`node --require bench/pg-trace.cjs dist/main.js`) by
+// bench/pg-writes.ts: records every statement node-postgres sends, grouped by transaction
+// (BEGIN … COMMIT on one client), and for each transaction how many round trips it held a lock on
+// the per-tenant hot rows (the audit chain head, the secret cache epoch) before its COMMIT
+// answered. SIGUSR2 writes the summary to PG_TRACE_FILE and starts a new one. Measurement only.
+"use strict";
+const { writeFileSync } = require("node:fs");
+const pg = require("pg");
+
+const file = process.env.PG_TRACE_FILE;
+let shapes = new Map();
+let outside = 0;
+const original = pg.Client.prototype.query;
+
+/** Statement text with literals and parameter numbers blanked, short enough to group by. */
+function shape(text) {
+  return text.replace(/\$\d+/g, "$").replace(/'[^']*'/g, "'…'").replace(/\(\$(, \$)+\)(, \(\$(, \$)+\))*/g, "(…)").replace(/\s+/g, " ").slice(0, 150);
+}
+const CHAIN = /audit_chain_heads[^;]*FOR UPDATE/i;
+// The epoch triggers fire on these (migration 0011): the epoch row is locked from here to COMMIT.
+const EPOCH = /(INSERT INTO|UPDATE|DELETE FROM) (secrets|secret_versions)\b/i;
+
+pg.Client.prototype.query = function (config, values, callback) {
+  const text = typeof config === "string" ? config : config && config.text;
+  if (typeof text === "string") {
+    if (/^BEGIN/i.test(text)) this.__trace = { statements: [], chainAt: -1, epochAt: -1 };
+    else if (this.__trace) {
+      const t = this.__trace;
+      if (/^(COMMIT|ROLLBACK)/i.test(text) || /;\s*COMMIT\s*$/i.test(text)) {
+        if (/;\s*COMMIT\s*$/i.test(text)) t.statements.push(shape(text.replace(/;\s*COMMIT\s*$/i, "")) + " +COMMIT");
+        const n = t.statements.length + (/^(COMMIT|ROLLBACK)/i.test(text) ? 1 : 0);
+        const key = t.statements.join("\n");
+        const entry = shapes.get(key) ?? { count: 0, roundTrips: n + 1, chainHeld: t.chainAt < 0 ? 0 : n - t.chainAt, epochHeld: t.epochAt < 0 ? 0 : n - t.epochAt, ended: text.slice(0, 8) };
+        entry.count += 1;
+        shapes.set(key, entry);
+        this.__trace = null;
+      } else {
+        if (t.chainAt < 0 && CHAIN.test(text)) t.chainAt = t.statements.length;
+        if (t.epochAt < 0 && EPOCH.test(text)) t.epochAt = t.statements.length;
+        t.statements.push(shape(text));
+      }
+    } else outside += 1;
+  }
+  return original.apply(this, arguments);
+};
+
+function dump() {
+  if (!file) return;
+  const transactions = [...shapes.entries()].map(([statements, e]) => ({ ...e, statements: statements.split("\n") })).sort((a, b) => b.count - a.count);
+  writeFileSync(file, JSON.stringify({ outside, transactions }));
+  shapes = new Map();
+  outside = 0;
+}
+process.on("SIGUSR2", dump);
