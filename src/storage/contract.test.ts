@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type BackendName, type ScratchDatabase } from "../testing/backends.js";
 import type { Database, Migration } from "./contract.js";
@@ -272,6 +273,36 @@ describeEachBackend("storage contract", (backend) => {
       for (const node of nodes) await node.close();
       await fresh.drop();
     }
+  });
+
+  skipOn(backend, "postgres")("postgres only: runAtCommit inlines any value exactly (quotes, backslashes, ?, --, $$, unicode, negatives) or declines it", async () => {
+    const fail = (error: unknown) => new DomainError(String(error));
+    const nasty = ["'", "''", "\\'", "\\", "E'x", "$$", "$1", "?", "??", "-- x", "/* x", "';DROP TABLE items;--", "a\nb\r\tc", "日本語 😀", "\u2028"];
+    const samples = [...nasty, ...fc.sample(fc.string({ unit: "binary", maxLength: 40 }).filter((text) => !text.includes("\0")), 150)];
+    let n = 50_000;
+    for (const body of samples) {
+      const id = `atc-${n}`;
+      const at = -(n++);
+      await db.transaction(async (tx) => {
+        expect(tx.runAtCommit?.("INSERT INTO items (id, n, at, body) VALUES (?, ?, ?-?, ?)", [id, n, at, at, body], fail)).toBe(true);
+      });
+      const row = await db.get<{ body: string; at: number | string }>("SELECT body, at FROM items WHERE id = ?", [id]);
+      expect(row?.body).toBe(body);
+      expect(Number(row?.at)).toBe(0);
+    }
+    // A NUL or binary value is not inlined: the caller runs the statement itself.
+    await db.transaction(async (tx) => {
+      expect(tx.runAtCommit?.("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["atc-nul", 1, "a\0b"], fail)).toBe(false);
+      expect(tx.runAtCommit?.("INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["atc-bin", 1, Buffer.from([1])], fail)).toBe(false);
+    });
+    // A failure of the statement sent with the COMMIT rolls the whole transaction back, through `failure`.
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["atc-rolled-back", 2]);
+        tx.runAtCommit?.("INSERT INTO items (id, n) VALUES (?, ?)", ["atc-50000", 3], fail);
+      }),
+    ).rejects.toBeInstanceOf(DomainError);
+    expect(await db.get("SELECT id FROM items WHERE id = ?", ["atc-rolled-back"])).toBeUndefined();
   });
 
   it("closes idempotently", async () => {

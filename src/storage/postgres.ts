@@ -41,8 +41,9 @@ function values(params: readonly SqlParam[]): unknown[] {
 function literal(value: SqlParam): string | null {
   if (value === null) return "NULL";
   if (typeof value === "boolean") return value ? "1" : "0";
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "number") return Number.isFinite(value) ? String(value) : null;
+  // Negative numbers in parentheses: `-?` must never become a `--` comment.
+  if (typeof value === "bigint") return value < 0n ? `(${value.toString()})` : value.toString();
+  if (typeof value === "number") return Number.isFinite(value) ? (value < 0 ? `(${String(value)})` : String(value)) : null;
   // A NUL would end the protocol's query string early; binary stays a bound parameter.
   if (typeof value === "string") return value.includes("\0") ? null : pg.escapeLiteral(value);
   return null;
