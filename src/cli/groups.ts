@@ -20,6 +20,7 @@ export const GROUPS: GroupModule[] = [
   groupFromHelp("pki", "Certificate authorities and certificates", PKI_HELP, pkiCommand, {
     ca: ["scaivault pki ca create --name root --common-name \"Acme Root\" --key-type ec"],
     issue: ["scaivault pki issue web --common-name api.acme.internal --cert-out api.pem --key-out api.key"],
+    acme: ["scaivault pki acme account create --name le --provider letsencrypt --email certs@example.com", "scaivault pki acme order create --account acme_123 --domains www.example.com"],
   }),
   groupFromHelp("dynamic", "Dynamic credentials and their leases", DYNAMIC_HELP, dynamicCommand, {
     creds: ["scaivault dynamic creds analytics-db readonly --ttl 1h", "scaivault dynamic creds ssh-ca ops --public-key-file ~/.ssh/id_ed25519.pub --principal ubuntu"],

@@ -1,18 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { waitFor } from "../../rotation/testing.js";
 import { describeEachBackend } from "../../testing/backends.js";
 import { ApiClient, useVault, type TestVault } from "../../testing/harness.js";
 import { created, EC_P256_PKCS8_PREFIX, everyStoredValue, expectError, keyChunk, OpenSsl } from "../testing.js";
-import { PebbleTls, removeTls, startPebble, type Pebble } from "./testing/pebble.js";
-
-/** Waits (bounded) until the order reaches one of `states`; answers the order. */
-export async function orderIn(client: ApiClient, id: string, states: string[], timeoutMs = 120_000, extra: (o: any) => boolean = () => true): Promise<any> {
-  return waitFor(`order ${id} in ${states.join("|")}`, async () => {
-    const got = await client.get(`/v1/pki/acme/orders/${id}`);
-    expect(got.status, got.text).toBe(200);
-    return states.includes(got.body.status) && extra(got.body) ? got.body : undefined;
-  }, timeoutMs);
-}
+import { orderIn, PebbleTls, removeTls, startPebble, type Pebble } from "./testing/pebble.js";
 
 const portOf = (baseUrl: string) => Number(new URL(baseUrl).port);
 

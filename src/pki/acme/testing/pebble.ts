@@ -6,6 +6,9 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
+import { expect } from "vitest";
+import { waitFor } from "../../../rotation/testing.js";
+import type { ApiClient } from "../../../testing/harness.js";
 
 /** A TCP (and, for DNS, UDP) port nobody listens on right now. */
 export async function freePort(udpToo = false): Promise<number> {
@@ -149,4 +152,13 @@ export async function startPebble(tls: PebbleTls, options: { httpPort: number; v
 
 export function removeTls(tls: PebbleTls): void {
   rmSync(tls.dir, { recursive: true, force: true });
+}
+
+/** Waits (bounded) until the order reaches one of `states`; answers the order. */
+export async function orderIn(client: ApiClient, id: string, states: string[], timeoutMs = 120_000, extra: (o: any) => boolean = () => true): Promise<any> {
+  return waitFor(`order ${id} in ${states.join("|")}`, async () => {
+    const got = await client.get(`/v1/pki/acme/orders/${id}`);
+    expect(got.status, got.text).toBe(200);
+    return states.includes(got.body.status) && extra(got.body) ? got.body : undefined;
+  }, timeoutMs);
 }
