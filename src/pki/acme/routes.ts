@@ -22,7 +22,7 @@ export const AccountCreate = Type.Object({
   name: Type.String({ pattern: NAME_PATTERN }),
   provider: Type.Union(PROVIDERS.map((p) => Type.Literal(p))),
   environment: Type.Optional(Type.Union([Type.Literal("production"), Type.Literal("staging")])),
-  email: Type.Optional(Type.String({ format: "email", maxLength: 254 })),
+  email: Type.Optional(Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", maxLength: 254 })),
   directory_url: Type.Optional(Type.String({ maxLength: 2048 })),
   eab_kid: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   eab_hmac_key: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
