@@ -30,6 +30,7 @@ import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secret
 import { createRotation } from "./rotation/module.js";
 import { createDynamic } from "./dynamic/module.js";
 import { createPki } from "./pki/module.js";
+import type { DnsChallengeSolver } from "./pki/acme/dns-solver.js";
 import { SecretStore } from "./secrets/store.js";
 import { createIdentity } from "./identity/module.js";
 import { newSortableId } from "./shared/ids.js";
@@ -58,6 +59,8 @@ export interface BuildOptions {
   /** Where logs go; defaults to stdout. Tests pass a stream to scan what was logged. */
   logStream?: NodeJS.WritableStream;
   jwtVerifier?: JwtVerifier | null;
+  /** ACME dns-01 (src/pki/acme/dns-solver.ts): the DNS providers domain's solver; tests pass their own. */
+  dnsSolver?: DnsChallengeSolver;
 }
 
 function compilerFor(coerce: boolean): Ajv {
@@ -168,7 +171,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   dynamic.register(app);
   dynamic.start(app.log);
   // PKI (spec/pki.md)
-  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registry: metrics.registry });
+  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registry: metrics.registry, dnsSolver: options.dnsSolver });
   pki.register(app);
   pki.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });

@@ -74,6 +74,8 @@ export class PebbleTls {
 export interface Pebble {
   directoryUrl: string;
   managementUrl: string;
+  /** pebble-challtestsrv's management API (`/set-txt`, `/clear-txt`): the DNS pebble asks. */
+  challtestsrvUrl: string;
   /** Pebble's issuing root and intermediates (PEM), from its management interface. */
   root(): Promise<string>;
   intermediates(): Promise<string>;
@@ -141,6 +143,7 @@ export async function startPebble(tls: PebbleTls, options: { httpPort: number; v
   return {
     directoryUrl: `https://127.0.0.1:${acmePort}/dir`,
     managementUrl: `https://127.0.0.1:${mgmtPort}`,
+    challtestsrvUrl: `http://127.0.0.1:${challMgmt}`,
     root: () => get("/roots/0"),
     intermediates: () => get("/intermediates/0"),
     output: () => log,
