@@ -74,4 +74,22 @@ describeEachBackend("acme: dns-01 through a DnsChallengeSolver", (backend) => {
     expect(http).toMatchObject({ challenge_type: "http-01", dns_provider_id: null });
     expectError(await admin.post("/v1/pki/acme/orders", { account_id: account.id, domains: ["www.other.test"], challenge_type: "dns-01" }), 422, "validation_error");
   });
+
+  it("a failed renewal keeps the certificate, says why, emits certificate.renewal_failed and retries in an hour", async () => {
+    const { admin, vault: v } = vault();
+    const order = (await admin.get("/v1/pki/acme/orders?status=valid")).body.data.find((o: any) => o.challenge_type === "dns-01");
+    expect(order).toBeTruthy();
+    // The account goes away (deactivated at the CA, forgotten here): the next renewal cannot work.
+    expect((await admin.delete(`/v1/pki/acme/accounts/${account.id}`)).status).toBe(204);
+    const asked = Date.now();
+    expect((await admin.post(`/v1/pki/acme/orders/${order.id}/renew`)).status).toBe(202);
+    const failed = await orderIn(admin, order.id, ["valid"], 60_000, (o) => o.error !== null);
+    expect(failed).toMatchObject({ status: "valid", certificate_id: order.certificate_id, renewals: order.renewals, error: { type: "acme_account_not_found" } });
+    const retry = Date.parse(failed.next_renewal_at) - asked;
+    expect(retry).toBeGreaterThanOrEqual(3_600_000);
+    expect(retry).toBeLessThan(3_600_000 + 60_000);
+    const events = (await v.db.all<{ data: string; path: string }>("SELECT data, path FROM events WHERE event_type = 'certificate.renewal_failed'")).map((e) => ({ ...JSON.parse(e.data), path: e.path }));
+    expect(events).toEqual([expect.objectContaining({ order_id: order.id, certificate_id: order.certificate_id, path: "pki/acme/_wildcard.dns.test", error: expect.objectContaining({ type: "acme_account_not_found" }) })]);
+    expect((await admin.get("/v1/secrets/pki/acme/_wildcard.dns.test")).body.version).toBe(1);
+  }, 120_000);
 });
