@@ -62,6 +62,8 @@ export interface BuildOptions {
   /** Where logs go; defaults to stdout. Tests pass a stream to scan what was logged. */
   logStream?: NodeJS.WritableStream;
   jwtVerifier?: JwtVerifier | null;
+  /** ACME dns-01 (src/pki/acme/dns-solver.ts): the DNS providers domain's solver; tests pass their own. */
+  dnsSolver?: DnsChallengeSolver;
 }
 
 function compilerFor(coerce: boolean): Ajv {
@@ -184,13 +186,13 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     config: { workerEnabled: config.rotation.schedulerEnabled, pollMs: config.dynamic.pollMs, retryScheduleMs: config.dynamic.retryScheduleMs } });
   dynamic.register(app);
   dynamic.start(app.log);
-  // PKI (spec/pki.md)
-  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registry: metrics.registry });
-  pki.register(app);
-  pki.start(app.log);
-  // DNS providers and the dns-01 solver (spec/pki.md P7)
+  // DNS providers and the dns-01 solver (spec/pki.md P7), which ACME orders use
   const dns = createDns({ db, keyring, audit, secrets, config, log: app.log });
   dns.register(app);
+  // PKI (spec/pki.md)
+  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registry: metrics.registry, dnsSolver: options.dnsSolver ?? dns.solver });
+  pki.register(app);
+  pki.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();

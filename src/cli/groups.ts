@@ -21,6 +21,7 @@ export const GROUPS: GroupModule[] = [
   groupFromHelp("pki", "Certificate authorities and certificates", PKI_HELP, pkiCommand, {
     ca: ["scaivault pki ca create --name root --common-name \"Acme Root\" --key-type ec"],
     issue: ["scaivault pki issue web --common-name api.acme.internal --cert-out api.pem --key-out api.key"],
+    acme: ["scaivault pki acme account create --name le --provider letsencrypt --email certs@example.com", "scaivault pki acme order create --account acme_123 --domains www.example.com"],
   }),
   groupFromHelp("dns", "DNS providers for ACME dns-01", DNS_HELP, dnsCommand, {
     providers: ["scaivault dns providers create --name lab --server 10.0.0.53:53 --zones lab.example,*.lab.example --tsig-key-name acme --tsig-secret-file tsig.key --verify"],

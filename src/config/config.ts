@@ -140,6 +140,10 @@ export interface VaultConfig {
     crlLifetimeMs: number;
     /** Thresholds of `certificate.expiring`, longest first (SCAIVAULT_PKI_NOTIFY_BEFORE). */
     notifyBeforeMs: number[];
+    /** A second listener answering only `/.well-known/acme-challenge/*` (SCAIVAULT_ACME_HTTP_ADDRESS, **ext**). */
+    acmeHttpAddress: { host: string; port: number } | null;
+    /** Extra CA certificates (PEM file) trusted for ACME directories (SCAIVAULT_ACME_CA_FILE, **ext**; NODE_EXTRA_CA_CERTS works too). */
+    acmeCaFile: string | null;
   };
   // --- dns providers (spec/pki.md P7) ---
   dns: {
@@ -218,11 +222,11 @@ function url(name: string, value: string | undefined, protocols: readonly string
   return value;
 }
 
-function parseBind(value: string | undefined): { host: string; port: number } {
+function parseBind(value: string | undefined, variable = "BIND_ADDRESS"): { host: string; port: number } {
   const text = value && value !== "" ? value : "127.0.0.1:8443";
   const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) throw new ConfigError("BIND_ADDRESS", `must be host:port (got "${text}")`);
+  if (!match || port > 65535) throw new ConfigError(variable, `must be host:port (got "${text}")`);
   return { host: match[1].replace(/^\[|\]$/g, ""), port };
 }
 
@@ -402,6 +406,8 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     pki: {
       crlLifetimeMs: durationMs("SCAIVAULT_PKI_CRL_LIFETIME", env.SCAIVAULT_PKI_CRL_LIFETIME, 72 * 3_600_000) || 72 * 3_600_000,
       notifyBeforeMs: durationListMs("SCAIVAULT_PKI_NOTIFY_BEFORE", env.SCAIVAULT_PKI_NOTIFY_BEFORE, [30 * 86_400_000, 7 * 86_400_000, 86_400_000]).sort((a, b) => b - a),
+      acmeHttpAddress: env.SCAIVAULT_ACME_HTTP_ADDRESS ? parseBind(env.SCAIVAULT_ACME_HTTP_ADDRESS, "SCAIVAULT_ACME_HTTP_ADDRESS") : null,
+      acmeCaFile: env.SCAIVAULT_ACME_CA_FILE || null,
     },
     dns: {
       timeoutMs: durationMs("SCAIVAULT_DNS_TIMEOUT", env.SCAIVAULT_DNS_TIMEOUT, 5000) || 5000,

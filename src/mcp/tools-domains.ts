@@ -38,6 +38,16 @@ export const DOMAIN_TOOLS: ToolSpec[] = [
     required: ["name", "provider_type", "managed_zones"], route: { method: "POST", path: "/v1/dns/providers" },
   },
   {
+    name: "create_acme_order", category: "pki", title: "Order an ACME certificate", kind: "write",
+    description: "Order a public certificate from an ACME CA (worked in the background; the key goes to the order's certificate secret).",
+    properties: { account_id: p.str("acme_… account"), domains: p.strings("DNS names (the first is the CN)"), challenge_type: p.str("http-01 or dns-01"), secret_path: p.str("where the certificate secret is written"), renew_before: p.str("e.g. 30d") },
+    required: ["account_id", "domains"], pathArgs: ["secret_path"], route: { method: "POST", path: "/v1/pki/acme/orders" },
+  },
+  {
+    name: "get_acme_order", category: "pki", title: "Get an ACME order", kind: "read", description: "An ACME order's status (pending, processing, valid, invalid), error and certificate.",
+    properties: { order_id: p.str("order_…") }, required: ["order_id"], route: { method: "GET", path: "/v1/pki/acme/orders/{order_id}" },
+  },
+  {
     name: "generate_dynamic_credentials", category: "dynamic", title: "Generate dynamic credentials", kind: "write", mask: "lease",
     description: "Create short-lived credentials from a dynamic-secrets role (a lease revoked at the source when it ends).",
     properties: { engine: p.str("engine name"), role: p.str("role name"), ttl: p.str("e.g. 1h (capped by the role)"), public_key: p.str("SSH engines: the OpenSSH public key to sign"), valid_principals: p.strings("SSH engines: principals") },

@@ -19,7 +19,8 @@ export function installBodyDeadline(app: FastifyInstance, requestTimeoutMs: numb
     const raw = request.raw;
     if (raw.complete) return;
     const timer = setTimeout(() => {
-      if (!raw.complete) raw.socket?.destroy();
+      // Injected requests (the ACME-only listener hands its requests to the app) have a fake socket.
+      if (!raw.complete && typeof raw.socket?.destroy === "function") raw.socket.destroy();
     }, requestTimeoutMs);
     timer.unref();
     const clear = () => clearTimeout(timer);

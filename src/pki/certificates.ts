@@ -54,6 +54,11 @@ export class CertificateService {
 
   async get(caller: Caller, idOrSerial: string) {
     const row = await this.require(caller, idOrSerial);
+    // An ACME certificate has no CA of ours: its chain is the one its CA sent (src/pki/acme).
+    if (row.source === "acme") {
+      const chain = ((row as CertRow & { chain_pem?: string | null }).chain_pem ?? "").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      return { ...certView(row), certificate: row.certificate_pem, ca_chain: chain };
+    }
     const ca = await this.cas.require(caller.tenant.tenantId, row.ca_id);
     return { ...certView(row), certificate: row.certificate_pem, ca_chain: [ca.certificate_pem.trim(), ...(await this.cas.chainOf(ca))] };
   }

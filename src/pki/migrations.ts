@@ -121,4 +121,66 @@ export const pkiMigrations: Migration[] = [
       "CREATE INDEX pki_certificates_notice ON pki_certificates (next_notice_at)",
     ],
   },
+  {
+    // ACME (contract P7, P8): accounts (keys sealed), orders (run_at is the claim column of the
+    // background worker: pending work and renewals), http-01 tokens while pending, and the chain
+    // an ACME certificate came with (it has no CA of ours).
+    id: "0210_acme",
+    up: (t) => [
+      `CREATE TABLE acme_accounts (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        partner_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        directory_url TEXT NOT NULL,
+        email TEXT,
+        account_url TEXT NOT NULL,
+        status TEXT NOT NULL,
+        key_ciphertext ${t.blob} NOT NULL,
+        key_wrapped ${t.blob} NOT NULL,
+        key_id TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      )`,
+      "CREATE UNIQUE INDEX acme_accounts_name ON acme_accounts (tenant_id, name)",
+      `CREATE TABLE acme_orders (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        partner_id TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        domains TEXT NOT NULL,
+        challenge_type TEXT NOT NULL,
+        dns_provider_id TEXT,
+        key_type TEXT NOT NULL,
+        key_bits INTEGER NOT NULL,
+        secret_path TEXT NOT NULL,
+        auto_renew INTEGER NOT NULL,
+        renew_before TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        certificate_id TEXT,
+        serial_number TEXT,
+        not_after BIGINT,
+        renewals INTEGER NOT NULL,
+        next_renewal_at BIGINT,
+        run_at BIGINT,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      "CREATE INDEX acme_orders_tenant ON acme_orders (tenant_id, id)",
+      "CREATE INDEX acme_orders_run ON acme_orders (run_at)",
+      `CREATE TABLE acme_challenges (
+        token TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        partner_id TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        key_authorization TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      )`,
+      "ALTER TABLE pki_certificates ADD COLUMN chain_pem TEXT",
+    ],
+  },
 ];

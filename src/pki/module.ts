@@ -8,6 +8,8 @@ import type { EventOutbox } from "../events/outbox.js";
 import type { SecretsService } from "../secrets/service.js";
 import type { SecretStore } from "../secrets/store.js";
 import type { Database } from "../storage/contract.js";
+import { createAcme } from "./acme/module.js";
+import type { DnsChallengeSolver } from "./acme/dns-solver.js";
 import { TrustAnchors } from "./anchors.js";
 import { CaService } from "./ca-service.js";
 import { CertificateService } from "./certificates.js";
@@ -33,6 +35,8 @@ export interface PkiModuleDeps {
   secretStore: SecretStore;
   config: VaultConfig;
   registry?: Registry;
+  /** dns-01 for ACME orders (the DNS providers domain); without it dns-01 orders answer 422. */
+  dnsSolver?: DnsChallengeSolver;
 }
 
 /** The PKI domain, wired: CAs, roles, issuance, certificates, CRLs, OCSP, CSRs, anchors, expiry notices (spec/pki.md). */
@@ -48,20 +52,24 @@ export function createPki(input: PkiModuleDeps) {
   const csrs = new CsrWorkflow(deps, cas, roles, issue);
   const anchors = new TrustAnchors(deps);
   if (input.registry) registerCertificateMetrics(input.db, input.registry);
+  const acme = createAcme({ deps, dnsSolver: input.dnsSolver, registry: input.registry, caFile: input.config.pki.acmeCaFile, httpAddress: input.config.pki.acmeHttpAddress, pollMs: input.config.rotation.pollMs });
   let notifier: ExpiryNotifier | null = null;
   return {
     register(app: FastifyInstance): void {
       registerCaRoutes(app, { cas, crls, ocsp, store });
       registerCertificateRoutes(app, { roles, issue, certs });
       registerWorkflowRoutes(app, { csrs, anchors });
+      acme.register(app);
     },
     /** Expiry notices run wherever the scheduler runs (SCAIVAULT_SCHEDULER): each fires once across nodes. */
     start(log: FastifyBaseLogger): void {
+      acme.start(log, input.config.rotation.schedulerEnabled);
       if (!input.config.rotation.schedulerEnabled || notifier) return;
       notifier = new ExpiryNotifier({ db: input.db, events: input.events, thresholdsMs: input.config.pki.notifyBeforeMs, pollMs: input.config.rotation.pollMs, log });
       notifier.start();
     },
     async stop(): Promise<void> {
+      await acme.stop();
       await notifier?.stop();
       notifier = null;
     },

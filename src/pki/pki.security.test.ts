@@ -1,40 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
-import pg from "pg";
 import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { useVault, type TestVault } from "../testing/harness.js";
-import { created, hierarchy, OpenSsl } from "./testing.js";
-
-/** Every stored byte: the SQLite files, or every text/binary column of every PostgreSQL table. */
-async function everyStoredValue(test: TestVault): Promise<Buffer[]> {
-  if (test.database.file) {
-    return [test.database.file, `${test.database.file}-wal`, `${test.database.file}-shm`].filter(existsSync).map((file) => readFileSync(file));
-  }
-  const client = new pg.Client({ connectionString: test.database.url });
-  await client.connect();
-  try {
-    const columns = await client.query<{ table_name: string; column_name: string; data_type: string }>(
-      `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND data_type IN ('text', 'bytea', 'json', 'jsonb', 'character varying')`,
-    );
-    const values: Buffer[] = [];
-    for (const { table_name, column_name, data_type } of columns.rows) {
-      const rows = await client.query(`SELECT "${column_name}" AS v FROM "${table_name}" WHERE "${column_name}" IS NOT NULL`);
-      for (const row of rows.rows) values.push(data_type === "bytea" ? (row.v as Buffer) : Buffer.from(String(row.v), "utf8"));
-    }
-    return values;
-  } finally {
-    await client.end();
-  }
-}
-
-/** A 48-character run from the second line of a PEM's base64 body (unique to it; one line, as stored). */
-function keyChunk(pem: string): string {
-  const lines = pem.split("\n").filter((line) => line && !line.startsWith("-----"));
-  return lines[1].slice(8, 56);
-}
-
-// Node's PKCS#8 DER for an EC P-256 key starts so: a CA key stored raw would show it.
-const EC_P256_PKCS8_PREFIX = Buffer.from("308187020100301306072a8648ce3d020106082a8648ce3d030107", "hex");
+import { useVault } from "../testing/harness.js";
+import { created, EC_P256_PKCS8_PREFIX, everyStoredValue, hierarchy, keyChunk, OpenSsl } from "./testing.js";
 
 describeEachBackend("pki: no key material on disk, in logs, audit or events", (backend) => {
   const vault = useVault(backend, { env: { LOG_LEVEL: "trace" } });

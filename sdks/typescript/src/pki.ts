@@ -68,7 +68,65 @@ export interface PkiCertificate {
   created_by: string;
 }
 
-/** `/v1/pki`: create CAs, issue and sign under roles, revoke (spec/pki.md). */
+/** An ACME account (`POST /v1/pki/acme/accounts`); its key never leaves the vault. */
+export interface AcmeAccount {
+  id: string;
+  name: string;
+  provider: "letsencrypt" | "zerossl" | "buypass" | "google" | "custom";
+  environment: "production" | "staging";
+  directory_url: string;
+  email: string | null;
+  status: string;
+  account_url: string;
+  created_at: string;
+}
+
+export interface CreateAcmeAccountBody {
+  name: string;
+  provider: AcmeAccount["provider"];
+  environment?: AcmeAccount["environment"];
+  email?: string;
+  directory_url?: string;
+  eab_kid?: string;
+  eab_hmac_key?: string;
+}
+
+/** An ACME order (`POST /v1/pki/acme/orders`), worked in the background until `valid` or `invalid`. */
+export interface AcmeOrder {
+  id: string;
+  account_id: string;
+  domains: string[];
+  challenge_type: "http-01" | "dns-01";
+  dns_provider_id: string | null;
+  key_type: "ec" | "rsa";
+  key_bits: number;
+  status: "pending" | "processing" | "valid" | "invalid";
+  error: { type: string; detail: string } | null;
+  certificate_id: string | null;
+  serial_number: string | null;
+  not_after: string | null;
+  secret_path: string;
+  auto_renew: boolean;
+  renew_before: string;
+  renewals: number;
+  next_renewal_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CreateAcmeOrderBody {
+  account_id: string;
+  domains: string[];
+  challenge_type?: "http-01" | "dns-01";
+  dns_provider_id?: string;
+  key_type?: "ec" | "rsa";
+  key_bits?: number;
+  secret_path?: string;
+  auto_renew?: boolean;
+  renew_before?: string;
+}
+
+/** `/v1/pki`: create CAs, issue and sign under roles, revoke, ACME accounts and orders (spec/pki.md). */
 export class PkiResource {
   constructor(private readonly http: Transport) {}
 
@@ -87,4 +145,20 @@ export class PkiResource {
   revoke(idOrSerial: string, reason = "unspecified") {
     return this.http.request<PkiCertificate>({ method: "POST", path: `/v1/pki/certificates/${enc(idOrSerial)}/revoke`, body: { reason }, idempotent: true });
   }
+
+  createAcmeAccount(body: CreateAcmeAccountBody) { return this.http.request<AcmeAccount>({ method: "POST", path: "/v1/pki/acme/accounts", body }); }
+  async listAcmeAccounts() { return (await this.http.request<{ data: AcmeAccount[] }>({ method: "GET", path: "/v1/pki/acme/accounts" })).data; }
+  getAcmeAccount(id: string) { return this.http.request<AcmeAccount>({ method: "GET", path: `/v1/pki/acme/accounts/${enc(id)}` }); }
+  /** Deactivates the account at its CA, then deletes it. */
+  async deleteAcmeAccount(id: string) { await this.http.request<unknown>({ method: "DELETE", path: `/v1/pki/acme/accounts/${enc(id)}` }); }
+  /** Answers at once (`pending`); poll `getAcmeOrder` until `valid` or `invalid`. */
+  createAcmeOrder(body: CreateAcmeOrderBody) { return this.http.request<AcmeOrder>({ method: "POST", path: "/v1/pki/acme/orders", body }); }
+  getAcmeOrder(id: string) { return this.http.request<AcmeOrder>({ method: "GET", path: `/v1/pki/acme/orders/${enc(id)}` }); }
+  async listAcmeOrders(query: { status?: AcmeOrder["status"]; account_id?: string } = {}) {
+    return (await this.http.request<{ data: AcmeOrder[] }>({ method: "GET", path: "/v1/pki/acme/orders", query })).data;
+  }
+  getAcmeOrderCertificate(id: string) {
+    return this.http.request<{ certificate: string; ca_chain: string[]; serial_number: string; not_after: string; secret_path: string }>({ method: "GET", path: `/v1/pki/acme/orders/${enc(id)}/certificate` });
+  }
+  renewAcmeOrder(id: string) { return this.http.request<AcmeOrder>({ method: "POST", path: `/v1/pki/acme/orders/${enc(id)}/renew` }); }
 }

@@ -6,7 +6,11 @@ import type { Ctx } from "./context.js";
 export const PKI_HELP = `scaivault pki ca create --name N --common-name CN [--type root|intermediate] [--parent CA_ID] [--key-type rsa|ec] [--key-size N] [--validity-days N]
                    ca list | ca get <id> | ca revoke <id> [--reason R]
                    issue <role> --common-name CN [--alt-names a,b] [--ip-sans x,y] [--ttl 24h] [--cert-out F] [--key-out F]
-                   revoke <certificate id|serial> [--reason R]`;
+                   revoke <certificate id|serial> [--reason R]
+                   acme account create --name N --provider letsencrypt|zerossl|buypass|google|custom [--environment production|staging] [--email E] [--directory-url URL]
+                   acme account list
+                   acme order create --account ACME_ID --domains a,b [--challenge http-01|dns-01] [--dns-provider ID] [--key-type ec|rsa] [--secret-path P] [--renew-before 30d] [--no-auto-renew]
+                   acme order get <order id>`;
 
 const CA_COLUMNS = ["id", "name", "ca_type", "key_type", "key_size", "valid_until", "is_active"];
 
@@ -62,7 +66,48 @@ export async function pkiCommand(ctx: Ctx, sub: string | undefined): Promise<voi
       const cert = await ctx.client().pki.revoke(args.positional(2, "certificate id or serial"), args.flag("reason"));
       return show(out, cert, () => process.stdout.write(`revoked ${cert.id} (${cert.revocation_reason}) at ${cert.revoked_at}\n`));
     }
+    case "acme":
+      return acmeCommand(ctx);
     default:
       throw new UsageError(`unknown pki command "${sub ?? ""}"; see scaivault --help`);
+  }
+}
+
+const ACCOUNT_COLUMNS = ["id", "name", "provider", "environment", "email", "status", "created_at"];
+
+/** `scaivault pki acme account create|list`, `pki acme order create|get`. */
+async function acmeCommand(ctx: Ctx): Promise<void> {
+  const { args, out } = ctx;
+  const what = `${args.positional(2, "acme command (account, order)")} ${args.positional(3, "action (create, list, get)")}`;
+  switch (what) {
+    case "account create": {
+      const name = args.flag("name");
+      const provider = args.flag("provider");
+      if (!name || !provider) throw new UsageError("pki acme account create needs --name and --provider");
+      const account = await ctx.client().pki.createAcmeAccount({
+        name, provider: provider as never, environment: args.flag("environment") as never, email: args.flag("email"), directory_url: args.flag("directory-url"),
+      });
+      return show(out, account, () => process.stdout.write(`registered ACME account ${account.id} (${account.name}) at ${account.directory_url}\n`));
+    }
+    case "account list": {
+      const accounts = await ctx.client().pki.listAcmeAccounts();
+      return show(out, { data: accounts }, () => printTable(accounts as never, ACCOUNT_COLUMNS));
+    }
+    case "order create": {
+      const account = args.flag("account");
+      const domains = args.list("domains");
+      if (!account || !domains?.length) throw new UsageError("pki acme order create needs --account and --domains");
+      const order = await ctx.client().pki.createAcmeOrder({
+        account_id: account, domains, challenge_type: args.flag("challenge") as never, dns_provider_id: args.flag("dns-provider"), key_type: args.flag("key-type") as never,
+        secret_path: args.flag("secret-path"), renew_before: args.flag("renew-before"), auto_renew: args.has("no-auto-renew") ? false : undefined,
+      });
+      return show(out, order, () => process.stdout.write(`order ${order.id} ${order.status}: ${order.domains.join(", ")} → ${order.secret_path}\n`));
+    }
+    case "order get": {
+      const order = await ctx.client().pki.getAcmeOrder(args.positional(4, "order id"));
+      return show(out, order, () => printObject(order as never));
+    }
+    default:
+      throw new UsageError(`unknown pki acme command "${what}"; see scaivault --help`);
   }
 }
