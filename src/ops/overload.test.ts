@@ -33,13 +33,28 @@ describeEachBackend("overload protection", (backend) => {
       expectShed(await node.admin.get("/v1/secrets"), "memory");
       expectShed(await node.admin.put("/v1/secrets/shed/x", { data: { v: "1" } }), "memory");
       expect((await node.anonymous.get("/v1/health")).status).toBe(200);
-      expect((await node.anonymous.get("/v1/health/ready")).status).toBe(200);
+      // Readiness is never shed; it may report a storage hiccup of a loaded machine (a write that
+      // missed its deadline keeps the node not ready for 10 s), so wait for it to say ready, and
+      // check that every answer on the way is readiness speaking, not the memory shed.
+      const seen: unknown[] = [];
+      await until("readiness to answer 200 under memory pressure", async () => {
+        const ready = await node.anonymous.get("/v1/health/ready");
+        if (ready.status !== 200) {
+          seen.push(ready.body);
+          expect(ready.status, JSON.stringify(ready.body)).toBe(503);
+          expect(ready.body.status, JSON.stringify(ready.body)).toBe("not_ready");
+        }
+        return ready.status === 200;
+      }, 40_000, 250).catch((error: Error) => {
+        throw new Error(`${error.message}; answers: ${JSON.stringify(seen.slice(-3))}`);
+      });
+      if (seen.length > 0) process.stderr.write(`overload test: readiness was not ready before ready: ${JSON.stringify(seen[0])}\n`);
       const metrics = await node.anonymous.get("/v1/metrics");
       expect(metrics.text).toMatch(/scaivault_load_shed_total\{reason="memory"\} 2/);
     } finally {
       await node.close();
     }
-  });
+  }, 90_000);
 
   it("sheds beyond the concurrency cap at once, and admits again when the in-flight request ends", async () => {
     const node = await startVault(backend, { env: { SCAIVAULT_MAX_CONCURRENT_REQUESTS: "1" } });
