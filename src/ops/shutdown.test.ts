@@ -79,8 +79,16 @@ async function runShutdownScenario(backend: BackendName, signal: NodeJS.Signals)
     server.child.kill(signal);
     await waitForOutput(server.child, /shutting down/, 10_000);
 
-    // Not accepting: a new connection is refused while the in-flight request is still open.
-    const refused = await fetch(`${server.baseUrl}/v1/health`).then(() => null, (error: Error) => error);
+    // Not accepting: a new connection is refused while the in-flight request is still open. The
+    // node drains first (new requests 503 draining) and stops listening once its background work
+    // has stopped, which takes longer on a loaded machine: wait for the refusal, and require every
+    // answer on the way to be the draining 503.
+    const refused = await until("new connections refused", async () => {
+      const outcome = await fetch(`${server.baseUrl}/v1/health`).then((response) => response, (error: Error) => error);
+      if (outcome instanceof Error) return outcome;
+      expect(outcome.status).toBe(503);
+      return false;
+    }, 30_000);
     expect(refused).toBeInstanceOf(Error);
     expect(server.child.exitCode).toBeNull();
 
