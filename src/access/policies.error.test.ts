@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { until } from "../testing/observe.js";
 
 const rule = (path_pattern: string, permissions: string[] = ["read"], extra: Record<string, unknown> = {}) => ({ path_pattern, permissions, ...extra });
 
@@ -122,12 +123,15 @@ describeEachBackend("access: policies API errors and lifecycle", (backend) => {
     expect((await client.get("/v1/secrets/live/one")).status).toBe(200);
     // A binding's expiry ends the grant by itself, with no change to announce it.
     expect((await admin.delete(`/v1/policies/${id}/bindings/${binding.body.id}`)).status).toBe(200);
-    const expiresAt = Date.now() + 1500;
+    // 8 s: far longer than the one POST and GET that must land before it, however loaded the machine.
+    const expiresAt = Date.now() + 8_000;
     expect((await admin.post(`/v1/policies/${id}/bindings`, { identity_type: "user", identity_id: "user:live", expires_at: new Date(expiresAt).toISOString() })).status).toBe(201);
-    expect((await client.get("/v1/secrets/live/one")).status).toBe(200);
-    while (Date.now() <= expiresAt) await new Promise((resolve) => setTimeout(resolve, 100));
+    const beforeExpiry = await client.get("/v1/secrets/live/one");
+    expect(beforeExpiry.status).toBe(200);
+    // The expiry is a moment on the (shared) clock: wait for the moment itself, then read once.
+    await until("the binding's expiry", () => Date.now() > expiresAt, 60_000);
     expect((await client.get("/v1/secrets/live/one")).status).toBe(403);
-  });
+  }, 60_000);
 
   it("POST /v1/policies/test dry-runs a decision and writes no audit entry", async () => {
     const { admin, vault: server } = vault();

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type BackendName } from "../testing/backends.js";
 import { ApiClient, startVault } from "../testing/harness.js";
+import { inFlight, until } from "../testing/observe.js";
 import { freePort } from "../testing/processes.js";
 
 /** A PUT whose body is half sent: in flight until `finish()`. */
@@ -48,8 +49,6 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   });
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function startServerProcess(env: Record<string, string>): Promise<{ child: ChildProcess; baseUrl: string; logs: () => string }> {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
@@ -73,19 +72,28 @@ async function runShutdownScenario(backend: BackendName, signal: NodeJS.Signals)
     const admin = new ApiClient(server.baseUrl, token);
     expect((await admin.put("/v1/secrets/shutdown/before", { data: { v: "before" } })).status).toBe(201);
 
-    const inFlight = slowPut(server.baseUrl, token, "shutdown/in-flight", JSON.stringify({ data: { v: "in-flight" } }));
-    await sleep(200);
+    const pending = slowPut(server.baseUrl, token, "shutdown/in-flight", JSON.stringify({ data: { v: "in-flight" } }));
+    // The signal must find the write in flight: wait until the server counts it, not for a while.
+    await inFlight(server.baseUrl, "write");
     const exited = exitOf(server.child);
     server.child.kill(signal);
     await waitForOutput(server.child, /shutting down/, 10_000);
 
-    // Not accepting: a new connection is refused while the in-flight request is still open.
-    const refused = await fetch(`${server.baseUrl}/v1/health`).then(() => null, (error: Error) => error);
+    // Not accepting: a new connection is refused while the in-flight request is still open. The
+    // node drains first (new requests 503 draining) and stops listening once its background work
+    // has stopped, which takes longer on a loaded machine: wait for the refusal, and require every
+    // answer on the way to be the draining 503.
+    const refused = await until("new connections refused", async () => {
+      const outcome = await fetch(`${server.baseUrl}/v1/health`).then((response) => response, (error: Error) => error);
+      if (outcome instanceof Error) return outcome;
+      expect(outcome.status).toBe(503);
+      return false;
+    }, 30_000);
     expect(refused).toBeInstanceOf(Error);
     expect(server.child.exitCode).toBeNull();
 
-    inFlight.finish();
-    const answer = await inFlight.done;
+    pending.finish();
+    const answer = await pending.done;
     expect(answer).not.toBeInstanceOf(Error);
     expect((answer as { status: number }).status).toBe(201);
     expect((answer as { connection?: string }).connection).toBe("close");
@@ -124,14 +132,19 @@ describeEachBackend("graceful shutdown", (backend) => {
     const url = new URL(node.baseUrl);
     // A connection whose request has begun is not idle, so closing keeps it; its request completes
     // only once the vault is draining.
+    const accepted = new Promise<Socket>((resolve) => node.vault.app.server.once("connection", resolve));
     const socket = connect(Number(url.port), url.hostname);
     let raw = "";
     socket.on("data", (chunk) => (raw += chunk));
     const socketClosed = new Promise((resolve) => socket.on("close", resolve));
-    socket.write("GET /v1/secrets HTTP/1.1\r\nHost: vault\r\n");
-    await sleep(100);
+    const begun = "GET /v1/secrets HTTP/1.1\r\nHost: vault\r\n";
+    socket.write(begun);
+    // Observable: the server accepted the connection and read the request's first bytes.
+    const serverSide = await accepted;
+    await until("the request's first bytes read by the server", () => serverSide.bytesRead >= begun.length, 30_000, 10);
+    // close() marks the node draining before its first await: the rest of the request arrives
+    // while it drains.
     const closing = node.vault.close();
-    await sleep(50);
     socket.write(`Authorization: Bearer ${node.adminToken}\r\n\r\n`);
     await socketClosed;
     await closing;

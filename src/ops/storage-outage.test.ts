@@ -88,7 +88,8 @@ describe("storage outage: PostgreSQL stopped under a running vault [postgres]", 
 
     const read = await timed(() => admin.get("/v1/secrets/outage/db"));
     expectUnavailable(read.value);
-    // A generous bound (5× DATABASE_ACQUIRE_TIMEOUT's 2 s), not a latency assertion.
+    // A hang detector (5× DATABASE_ACQUIRE_TIMEOUT's 2 s), not a latency assertion: the behaviour
+    // asserted is the 503. The test's own limit leaves room for all three bounds and the recovery.
     expect(read.ms).toBeLessThan(10_000);
     const write = await timed(() => admin.put("/v1/secrets/outage/db", { data: { password: "during-outage" } }));
     expectUnavailable(write.value);
@@ -114,7 +115,7 @@ describe("storage outage: PostgreSQL stopped under a running vault [postgres]", 
     expect(next.status).toBe(200);
     expect(next.body.version).toBe(2);
     expect(node.logs.join("")).not.toContain("before-outage");
-  });
+  }, 90_000);
 });
 
 /** A tiny filesystem of our own: filling it really fills the disk under SQLite. */

@@ -1,11 +1,13 @@
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { outbox, sleep, waitFor } from "./testing.js";
+import { laterPassesRan, outbox, waitFor } from "./testing.js";
 
 /**
  * The lifecycle with intervals of seconds: the scheduler polls every 200 ms here. Tests wait for
- * outcomes (with a generous limit) and never assert how long anything took.
+ * outcomes (with a generous limit) and never assert how long anything took. A window a read or a
+ * pass must land in is several seconds (tens of polls); "once" is shown after later passes ran
+ * (laterPassesRan), not after a sleep.
  */
 describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
   const vault = useVault(backend, { env: { SCAIVAULT_SCHEDULER_POLL: "200ms", SCAIVAULT_SCHEDULER_RECONCILE: "500ms" } });
@@ -20,7 +22,7 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
       fields: [{ name: "password", generator: "random", config: { length: 24, charset: "safe", require_upper: true, require_lower: true, require_digit: true, require_symbol: true } }],
     });
     expect(recipe.status).toBe(201);
-    const policy = (await admin.post("/v1/rotation/policies", { name: "auto-2s", interval: "2s", grace_period: "3s", auto_generate: true, secret_policy_id: recipe.body.id })).body;
+    const policy = (await admin.post("/v1/rotation/policies", { name: "auto-2s", interval: "2s", grace_period: "10s", auto_generate: true, secret_policy_id: recipe.body.id })).body;
     await admin.put("/v1/secrets/app/db", { data: { username: "svc", password: "initial-password" }, secret_type: "kv" });
     expect((await admin.post(`/v1/rotation/policies/${policy.id}/secrets`, { secret_path: "app/db" })).status).toBe(201);
 
@@ -28,6 +30,8 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
       const read = await admin.get("/v1/secrets/app/db");
       return read.body.version >= 2 && read.body;
     });
+    // During the grace period (10 s from the rotation just seen) version 1 is still readable.
+    const during = await admin.get("/v1/secrets/app/db?version=1");
     await admin.post(`/v1/rotation/policies/${policy.id}/disable`);
     expect(rotated.data.username).toBe("svc");
     expect(rotated.data.password).not.toBe("initial-password");
@@ -41,8 +45,7 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
     expect(await eventsOf("app/db", "rotation.completed")).not.toHaveLength(0);
     expect(JSON.stringify(await outbox(vault().vault, "app/db"))).not.toContain(rotated.data.password);
 
-    // During the grace period version 1 is still readable; afterwards it answers 410 version_expired.
-    const during = await admin.get("/v1/secrets/app/db?version=1");
+    // During the grace period version 1 was readable; afterwards it answers 410 version_expired.
     expect(during.status).toBe(200);
     expect(during.body.data.password).toBe("initial-password");
     const expired = await waitFor("the end of the grace period", async () => {
@@ -55,18 +58,18 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
     expect(versions.find((v: { version: number }) => v.version === 1).state).toBe("expired");
     const history = (await admin.get(`/v1/rotation/policies/${policy.id}/history?status=success`)).body.data;
     expect(history[history.length - 1]).toMatchObject({ secret_path: "app/db", trigger: "schedule", old_version: 1, new_version: 2, auto_generated: true });
-  });
+  }, 60_000);
 
   it("event-driven: warns at warn_before, fires rotation.due at due time, and the automation's PUT completes it", async () => {
     const { admin } = vault();
-    const policy = (await admin.post("/v1/rotation/policies", { name: "event-3s", interval: "3s", warn_before: "2s", grace_period: "1h" })).body;
+    const policy = (await admin.post("/v1/rotation/policies", { name: "event-8s", interval: "8s", warn_before: "6s", grace_period: "1h" })).body;
     await admin.put("/v1/secrets/ext/oauth", { data: { client_id: "a", client_secret: "old" }, secret_type: "json" });
     await admin.post(`/v1/rotation/policies/${policy.id}/secrets`, { secret_path: "ext/oauth" });
 
     const dueNow = await waitFor("rotation.due with due_now", async () => (await eventsOf("ext/oauth", "rotation.due")).find((e) => e.data.due_now));
     const due = await eventsOf("ext/oauth", "rotation.due");
     expect(due).toHaveLength(2);
-    expect(due[0].data).toMatchObject({ due_now: false, threshold: "2s", rotation_policy_id: policy.id });
+    expect(due[0].data).toMatchObject({ due_now: false, threshold: "6s", rotation_policy_id: policy.id });
     expect(dueNow.data).toMatchObject({ due_now: true, threshold: null, due_at: due[0].data.due_at });
     expect((await admin.get("/v1/secrets/ext/oauth")).body.rotation.state).toBe("due");
     expect((await admin.get("/v1/rotation/due?within_hours=0")).body.data).toEqual([
@@ -84,7 +87,7 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
     expect(history).toHaveLength(1);
     expect(history[0]).toMatchObject({ status: "success", trigger: "schedule", old_version: 1, new_version: 2 });
     expect((await admin.get("/v1/secrets/ext/oauth?version=previous")).body.data.client_secret).toBe("old");
-  });
+  }, 60_000);
 
   it("fires rotation.overdue once when no new version arrives within the grace period", async () => {
     const { admin } = vault();
@@ -96,7 +99,7 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
     expect((await admin.get("/v1/secrets/ext/late")).body.rotation.state).toBe("overdue");
     expect((await admin.get("/v1/rotation/due?within_hours=0&include_overdue=false")).body.data.map((d: { secret_path: string }) => d.secret_path)).not.toContain("ext/late");
     expect((await admin.get("/v1/rotation/due?within_hours=0")).body.data.find((d: { secret_path: string }) => d.secret_path === "ext/late")).toMatchObject({ overdue: true });
-    await sleep(1500);
+    await laterPassesRan(vault().vault, admin, "after-overdue");
     expect(await eventsOf("ext/late", "rotation.overdue")).toHaveLength(1);
     expect((await eventsOf("ext/late", "rotation.due")).filter((e) => e.data.due_now)).toHaveLength(1);
     // A late PUT still completes the rotation.
@@ -104,7 +107,7 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
     await admin.post(`/v1/rotation/policies/${policy.id}/disable`);
     expect(await eventsOf("ext/late", "secret.rotated")).toHaveLength(1);
     expect((await admin.get(`/v1/rotation/policies/${policy.id}/history`)).body.data[0].status).toBe("success");
-  });
+  }, 60_000);
 
   it("records rotation.failed with a reason when the value cannot be generated", async () => {
     const { admin } = vault();
@@ -125,16 +128,16 @@ describeEachBackend("rotation: lifecycle on a schedule", (backend) => {
 
   it("announces secret.expiring at notify_before and secret.expired at expiry, once each", async () => {
     const { admin } = vault();
-    await admin.put("/v1/secrets/app/short-lived", { data: { token: "t" }, options: { expires_in: "3s", notify_before: "2s" } });
+    await admin.put("/v1/secrets/app/short-lived", { data: { token: "t" }, options: { expires_in: "8s", notify_before: "6s" } });
     const expired = await waitFor("secret.expired", async () => (await eventsOf("app/short-lived", "secret.expired"))[0]);
     expect(expired.data).toMatchObject({ version: 1 });
     const expiring = await eventsOf("app/short-lived", "secret.expiring");
     expect(expiring).toHaveLength(1);
-    expect(expiring[0].data).toMatchObject({ threshold: "2s", days_remaining: 0, expires_at: expired.data.expires_at });
-    await sleep(700);
+    expect(expiring[0].data).toMatchObject({ threshold: "6s", days_remaining: 0, expires_at: expired.data.expires_at });
+    await laterPassesRan(vault().vault, admin, "after-expiry");
     expect(await eventsOf("app/short-lived", "secret.expired")).toHaveLength(1);
     expect((await admin.get("/v1/secrets/app/short-lived")).body.error.code).toBe("secret_expired");
-  });
+  }, 60_000);
 
   it("rotates at once on demand with auto_generate (default recipe) and through the policy's rotate", async () => {
     const { admin } = vault();

@@ -86,3 +86,15 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until the scheduler has run passes after this moment: a marker secret written now with a
+ * one-second expiry is announced expired only by a later pass. A test that must show something
+ * fired once waits for this instead of sleeping for a while and hoping a pass ran.
+ */
+export async function laterPassesRan(vault: Vault, admin: { put(path: string, body: unknown): Promise<{ status: number }> }, marker: string): Promise<void> {
+  const path = `markers/${marker}`;
+  const written = await admin.put(`/v1/secrets/${path}`, { data: { marker }, options: { expires_in: "1s" } });
+  if (written.status !== 201) throw new Error(`the marker secret ${path} was not created (${written.status})`);
+  await waitFor(`the scheduler's later pass (${path} expired)`, async () => (await outbox(vault, path)).some((e) => e.event_type === "secret.expired"), 30_000);
+}

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { afterAll, beforeAll, expect, it, describe } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it, describe, vi } from "vitest";
 import { startVault } from "../../../src/testing/harness.js";
 import { ScaiVaultClient } from "./index.js";
 
@@ -7,6 +7,8 @@ import { ScaiVaultClient } from "./index.js";
 describe("TypeScript SDK: the cache falls back to its TTL while the event stream is down", () => {
   let reads = 0;
   let streamAttempts = 0;
+  /** Stream attempts per bearer token, to tell a closed client's from an open one's. */
+  const attemptsBy = new Map<string, number>();
   let server: Server;
   let baseUrl = "";
   /** A secret as the real server answers it (recorded, so the fake's body cannot drift from the contract). */
@@ -24,6 +26,8 @@ describe("TypeScript SDK: the cache falls back to its TTL while the event stream
     server = createServer((req, res) => {
       if (req.url?.startsWith("/v1/events/stream")) {
         streamAttempts++;
+        const bearer = String(req.headers.authorization ?? "");
+        attemptsBy.set(bearer, (attemptsBy.get(bearer) ?? 0) + 1);
         res.writeHead(503, { "content-type": "application/json", "retry-after": "1" }).end(JSON.stringify({ error: { code: "service_unavailable", message: "down", details: {}, request_id: "req_s" } }));
         return;
       }
@@ -35,21 +39,40 @@ describe("TypeScript SDK: the cache falls back to its TTL while the event stream
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("serves from memory within the TTL, refetches after it, and close() stops reconnecting", async () => {
+    // A controllable clock: only Date is faked (timers and I/O stay real), so "within the TTL" and
+    // "after it" are moments the test sets, not reads that must land inside a 1 s window.
+    vi.useFakeTimers({ toFake: ["Date"] });
     const client = new ScaiVaultClient({ baseUrl, token: "t", cache: { ttl: 1 } });
+    const open = new ScaiVaultClient({ baseUrl, token: "still-open", cache: { ttl: 1 } });
     try {
       expect((await client.secrets.read("a/b")).data.n).toBe(1);
+      vi.setSystemTime(Date.now() + 900);
       expect((await client.secrets.read("a/b")).data.n).toBe(1);
       expect(reads).toBe(1);
       expect(client.cacheStreamConnected).toBe(false);
-      await new Promise((r) => setTimeout(r, 1200));
+      vi.setSystemTime(Date.now() + 200);
       expect((await client.secrets.read("a/b")).data.n).toBe(2);
       expect(streamAttempts).toBeGreaterThanOrEqual(1);
+      await open.secrets.read("a/b");
     } finally {
       client.close();
     }
-    const attempts = streamAttempts;
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(streamAttempts).toBe(attempts);
-  });
+    try {
+      vi.useRealTimers();
+      // close() stops reconnecting: the client left open keeps retrying its stream (Retry-After 1 s);
+      // by the time it has retried twice more, the closed one would have retried too.
+      const closedAttempts = attemptsBy.get("Bearer t") ?? 0;
+      const openAttempts = attemptsBy.get("Bearer still-open") ?? 0;
+      for (let i = 0; i < 600 && (attemptsBy.get("Bearer still-open") ?? 0) < openAttempts + 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(attemptsBy.get("Bearer still-open") ?? 0).toBeGreaterThanOrEqual(openAttempts + 2);
+      expect(attemptsBy.get("Bearer t") ?? 0).toBe(closedAttempts);
+    } finally {
+      open.close();
+    }
+  }, 60_000);
 });

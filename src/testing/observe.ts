@@ -1,0 +1,28 @@
+/**
+ * Synchronising tests on states the vault exposes, instead of sleeping and hoping: a request
+ * known to be in flight (the `scaivault_active_requests` gauge), a condition polled with a
+ * generous bound that fails with a name rather than passing by luck.
+ */
+
+/** Polls `check` until it returns a value (not undefined/false); fails naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** Requests in flight in `category` on the vault at `baseUrl`, from its (open) /v1/metrics. */
+export async function activeRequests(baseUrl: string, category: string): Promise<number> {
+  const text = await (await fetch(new URL("/v1/metrics", baseUrl))).text();
+  const line = text.split("\n").find((l) => l.startsWith(`scaivault_active_requests{path_category="${category}"} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
+/** Waits until at least `n` requests of `category` are in flight (they passed the server's onRequest). */
+export async function inFlight(baseUrl: string, category: string, n = 1, timeoutMs = 30_000): Promise<void> {
+  await until(`${n} ${category} request(s) in flight at ${baseUrl}`, async () => (await activeRequests(baseUrl, category)) >= n, timeoutMs);
+}
