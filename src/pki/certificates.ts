@@ -27,6 +27,12 @@ export function certView(row: CertRow) {
 
 /** Issued certificates: list, read, PEM, revoke. Never a private key. */
 export class CertificateService {
+  /**
+   * Revokes an ACME certificate at the CA that issued it (contract P4), set by the ACME module;
+   * the local record is revoked only once the CA has (or already had) revoked it.
+   */
+  revokeAtIssuer: ((row: CertRow, reason: string) => Promise<void>) | null = null;
+
   constructor(private readonly deps: PkiDeps, private readonly cas: CaService) {}
 
   private async require(caller: Caller, idOrSerial: string): Promise<CertRow> {
@@ -74,6 +80,10 @@ export class CertificateService {
     const why = reason ?? "unspecified";
     if (!(why in REVOCATION_REASONS)) throw validationError({ reason: `must be one of ${Object.keys(REVOCATION_REASONS).join(", ")}` });
     const found = await this.require(caller, idOrSerial);
+    if (found.source === "acme" && found.revoked_at === null) {
+      if (!this.revokeAtIssuer) throw new VaultError("service_unavailable", "ACME certificates cannot be revoked on this node", { retryAfterSeconds: 1 });
+      await this.revokeAtIssuer(found, why);
+    }
     return this.deps.secrets.mutate(caller, () => 200, async (tx, emit) => {
       const row = (await this.deps.store.getCert(caller.tenant.tenantId, found.id, tx))!;
       if (row.revoked_at !== null) return certView(row);

@@ -53,6 +53,7 @@ export function createPki(input: PkiModuleDeps) {
   const anchors = new TrustAnchors(deps);
   if (input.registry) registerCertificateMetrics(input.db, input.registry);
   const acme = createAcme({ deps, dnsSolver: input.dnsSolver, registry: input.registry, caFile: input.config.pki.acmeCaFile, httpAddress: input.config.pki.acmeHttpAddress, pollMs: input.config.rotation.pollMs });
+  certs.revokeAtIssuer = (row, reason) => acme.accounts.revokeCertificate(row, reason);
   let notifier: ExpiryNotifier | null = null;
   return {
     register(app: FastifyInstance): void {

@@ -4,9 +4,9 @@ import { isUniqueViolation } from "../../storage/contract.js";
 import { randomBase62 } from "../../shared/ids.js";
 import { iso } from "../../shared/time.js";
 import type { Queryable } from "../../storage/contract.js";
-import type { PkiDeps } from "../common.js";
-import { pick, placeholders } from "../store.js";
-import { acme, acmeClient, acmeError, acmeExchange, directoryUrl, type Environment, type Provider } from "./client.js";
+import { REVOCATION_REASONS, type PkiDeps } from "../common.js";
+import { pick, placeholders, type CertRow } from "../store.js";
+import { acme, acmeClient, acmeError, acmeExchange, directoryUrl, problemOf, type Environment, type Provider } from "./client.js";
 
 export interface AccountRow {
   id: string;
@@ -119,6 +119,25 @@ export class AcmeAccounts {
     });
     const client = acmeClient(row.directory_url, key.toString("utf8"), row.account_url);
     return { client, wipe: () => key.fill(0) };
+  }
+
+  /**
+   * Revokes an ACME certificate at its CA with the account that ordered it (RFC 8555 §7.6). A
+   * certificate the CA already revoked counts as revoked; a deleted account (deactivated at the
+   * CA, its key gone) can no longer ask, so the revocation stays local.
+   */
+  async revokeCertificate(cert: CertRow, reason: string): Promise<void> {
+    const row = await this.deps.db.get<AccountRow>("SELECT * FROM acme_accounts WHERE tenant_id = ? AND id = ?", [cert.tenant_id, cert.ca_id]);
+    if (!row) return;
+    const { client, wipe } = await this.client(row);
+    try {
+      await acmeExchange(() => client.revokeCertificate(cert.certificate_pem, { reason: REVOCATION_REASONS[reason] ?? 0 }));
+    } catch (error) {
+      if (problemOf(error).type === "urn:ietf:params:acme:error:alreadyRevoked") return;
+      throw acmeError(error, "revoking the certificate");
+    } finally {
+      wipe();
+    }
   }
 
   /** Deactivates the account at its CA (RFC 8555 §7.3.6), then forgets it and its key. */

@@ -118,6 +118,19 @@ describeEachBackend("acme: accounts and http-01 orders against pebble", (backend
     expect(renewed).toContainEqual(expect.objectContaining({ order_id: order.id, previous_certificate_id: before.certificate_id, source: "acme" }));
   }, 180_000);
 
+  it("revokes an ACME certificate at its CA too (pebble then reports it revoked with the reason), idempotently", async () => {
+    const { admin } = vault();
+    const current = (await admin.get(`/v1/pki/acme/orders/${order.id}`)).body;
+    const pem = (await admin.get(`/v1/pki/acme/orders/${order.id}/certificate`)).body.certificate;
+    const serial = (await ssl.ok(["x509", "-noout", "-serial", "-in", ssl.file("revoke.pem", pem)])).trim().split("=")[1];
+    expect((await pebble.certStatus(serial)).Status).toBe("Valid");
+    const revoked = await admin.post(`/v1/pki/certificates/${current.certificate_id}/revoke`, { reason: "key_compromise" });
+    expect(revoked.status, revoked.text).toBe(200);
+    expect(revoked.body.revoked_at).not.toBeNull();
+    expect(await pebble.certStatus(serial)).toMatchObject({ Status: "Revoked", Reason: 1 });
+    expect((await admin.post(`/v1/pki/certificates/${current.certificate_id}/revoke`, { reason: "key_compromise" })).status).toBe(200);
+  }, 120_000);
+
   it("refuses bad orders: unknown account, wildcard over http-01, dns-01 without a provider, tls-alpn-01, bad names", async () => {
     const { admin } = vault();
     expectError(await admin.post("/v1/pki/acme/orders", { account_id: "acme_nope", domains: ["a.example.test"] }), 404, "acme_account_not_found");

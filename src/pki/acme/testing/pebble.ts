@@ -74,6 +74,8 @@ export class PebbleTls {
 export interface Pebble {
   directoryUrl: string;
   managementUrl: string;
+  /** Pebble's own view of a certificate (its management API): `Status` "Valid" or "Revoked", `Reason`. */
+  certStatus(serialHex: string): Promise<{ Status: string; Reason?: number }>;
   /** pebble-challtestsrv's management API (`/set-txt`, `/clear-txt`): the DNS pebble asks. */
   challtestsrvUrl: string;
   /** Pebble's issuing root and intermediates (PEM), from its management interface. */
@@ -147,6 +149,7 @@ export async function startPebble(tls: PebbleTls, options: { httpPort: number; v
     managementUrl: `https://127.0.0.1:${mgmtPort}`,
     challtestsrvUrl: `http://127.0.0.1:${challMgmt}`,
     root: () => get("/roots/0"),
+    certStatus: async (serialHex: string) => JSON.parse(await get(`/cert-status-by-serial/${serialHex.toLowerCase()}`)) as { Status: string; Reason?: number },
     intermediates: () => get("/intermediates/0"),
     output: () => log,
     async stop() {
