@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { startVault, useVault } from "../testing/harness.js";
+import { inFlight } from "../testing/observe.js";
 
 interface SseEvent {
   id: string;
@@ -121,7 +122,7 @@ describeEachBackend("events: SSE stream", (backend) => {
     expect(stream.response.status).toBe(200);
     const sub = await own.admin.post("/v1/subscriptions", { name: "p", paths: ["**"], events: ["*"], delivery: { type: "polling" } });
     const poll = own.admin.get(`/v1/subscriptions/${sub.body.id}/poll?timeout=60`);
-    await new Promise((r) => setTimeout(r, 200));
+    await inFlight(own.baseUrl, "subscription_poll", 2);
     await own.close();
     expect((await poll).body).toEqual({ events: [], has_more: false });
     await stream.until(() => stream.ended, 5000).catch(() => undefined);

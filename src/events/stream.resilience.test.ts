@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
+import { activeRequests, inFlight } from "../testing/observe.js";
 
 /** An open SSE response whose raw text is collected until the server ends it. */
 async function openRawStream(baseUrl: string, token: string) {
@@ -79,9 +80,10 @@ describeEachBackend("streams and long polls: credentials and caps", (backend) =>
     const owner = anonymous.withToken(token);
     const sub = await owner.post("/v1/subscriptions", { name: "revoked-poll", paths: ["nothing/**"], events: ["secret.*"], delivery: { type: "polling" } });
     expect(sub.status).toBe(201);
+    const busy = await activeRequests(admin.baseUrl, "subscription_poll");
     const poll = owner.get(`/v1/subscriptions/${sub.body.id}/poll?timeout=60`);
-    // The poll is waiting (no events); revoke underneath it.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The poll is in flight (no events to answer with); revoke underneath it.
+    await inFlight(admin.baseUrl, "subscription_poll", busy + 1);
     expect((await admin.delete(`/v1/auth/tokens/${id}`)).status).toBe(200);
     const answer = await within(poll, 15_000);
     expect(answer).not.toBe("pending");

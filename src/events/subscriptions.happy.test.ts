@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
 import { eventually } from "./test-receiver.js";
+import { activeRequests, inFlight } from "../testing/observe.js";
 
 const FAST = { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms" };
 
@@ -59,8 +60,10 @@ describeEachBackend("events: polling subscriptions", (backend) => {
 
   it("long-polls until an event arrives", async () => {
     const { admin } = vault();
+    const busy = await activeRequests(admin.baseUrl, "subscription_poll");
     const waiting = poller.get(`/v1/subscriptions/${subId}/poll?timeout=20`);
-    await new Promise((r) => setTimeout(r, 200));
+    // The poll is in flight before the change: either it is waiting and wakes, or it reads it first.
+    await inFlight(admin.baseUrl, "subscription_poll", busy + 1);
     await admin.delete("/v1/secrets/team/a");
     const answered = await waiting;
     expect(answered.status).toBe(200);
