@@ -2,9 +2,10 @@ import { connect, type Socket } from "node:net";
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { until } from "../testing/observe.js";
 
 /** A socket that sends `head` and then one byte every 200 ms until the server closes it. */
-function trickle(baseUrl: string, head: string): { socket: Socket; closed: Promise<string> } {
+function trickle(baseUrl: string, head: string): { socket: Socket; closed: Promise<string>; received: () => string } {
   const url = new URL(baseUrl);
   const socket = connect(Number(url.port), url.hostname);
   let received = "";
@@ -20,7 +21,7 @@ function trickle(baseUrl: string, head: string): { socket: Socket; closed: Promi
     }),
   );
   socket.write(head);
-  return { socket, closed };
+  return { socket, closed, received: () => received };
 }
 
 function within<T>(work: Promise<T>, ms: number): Promise<T | "pending"> {
@@ -62,7 +63,7 @@ describeEachBackend("slow clients", (backend) => {
     const slow = Array.from({ length: 20 }, (_, i) => trickle(baseUrl, `PUT /v1/secrets/slow/s${i} HTTP/1.1\r\nHost: vault\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`));
     try {
       // Each has been answered (401) without its body: they hold no slot.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await until("20 slow bodies answered 401", () => slow.every((s) => /^HTTP\/1\.1 401 /.test(s.received())));
       for (let i = 0; i < 5; i++) {
         const response = await admin.get("/v1/secrets");
         expect(response.status).toBe(200);
