@@ -42,15 +42,17 @@ import { eventually, TestReceiver } from "./test-receiver.js";
       await Promise.all(paths.map((path, i) => clients[(i + version) % 2].put(`/v1/secrets/${path}`, { data: { version } }).then((r) => expect(r.status).toBeLessThan(300))));
     }
     await receiver.waitFor((all) => all.length >= 20, 30_000);
-    // Give a duplicate the chance to show up.
-    await new Promise((r) => setTimeout(r, 1000));
-    const ids = receiver.received.map((r) => r.event.event_id);
+    // A duplicate would come from a later delivery pass: one more event, delivered, proves passes ran after.
+    expect((await clients[0].put("/v1/secrets/mn/marker", { data: { version: 1 } })).status).toBe(201);
+    await receiver.waitFor((all) => all.some((r) => r.event.path === "mn/marker"), 30_000);
+    const ids = receiver.received.filter((r) => r.event.path !== "mn/marker").map((r) => r.event.event_id);
     expect(ids).toHaveLength(20);
     expect(new Set(ids).size).toBe(20);
+    expect(receiver.received.filter((r) => r.event.path === "mn/marker")).toHaveLength(1);
     for (const path of paths) {
       expect(receiver.received.filter((r) => r.event.path === path).map((r) => r.event.data.version)).toEqual([1, 2, 3, 4, 5]);
     }
-    const log = await eventually(() => clients[1].get(`/v1/webhooks/${hook.body.id}/deliveries?status=success&limit=100`), (res) => res.body.deliveries?.length >= 20);
-    expect(log.body.deliveries).toHaveLength(20);
+    const log = await eventually(() => clients[1].get(`/v1/webhooks/${hook.body.id}/deliveries?status=success&limit=100`), (res) => res.body.deliveries?.length >= 21);
+    expect(log.body.deliveries).toHaveLength(21);
   }, 60_000);
 });
