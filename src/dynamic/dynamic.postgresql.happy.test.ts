@@ -106,8 +106,10 @@ describeEachBackend("dynamic: postgresql engine, role, lease lifecycle", (backen
     const ended = await until(() => admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`), (r) => r.body.state === "expired");
     expect(ended.body).toMatchObject({ revoke_reason: "expired", revoke_attempts: 1 });
     expect(await pgRoleExists(lease.body.data.username)).toBe(false);
-    // Generous bound (≥ 5× the 2 s target): revoked well within 10 s of expires_at.
-    expect(Date.parse(ended.body.revoked_at) - Date.parse(ended.body.expires_at)).toBeLessThan(10_000);
+    // A hang detector, not a speed check: revoked after expires_at, and within 30 s of it (15× the 2 s poll target).
+    const lag = Date.parse(ended.body.revoked_at) - Date.parse(ended.body.expires_at);
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(lag).toBeLessThan(30_000);
   });
 
   it("needs read on sys/dynamic/<engine>/<role> as well as the scope, and hides other identities' leases", async () => {
