@@ -1,33 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
-import { existsSync, readFileSync } from "node:fs";
-import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { created, expectError } from "../pki/testing.js";
+import { everyStoredValue } from "../testing/stored-bytes.js";
 import { describeEachBackend } from "../testing/backends.js";
-import { ApiClient, useVault, type TestVault } from "../testing/harness.js";
+import { ApiClient, useVault } from "../testing/harness.js";
 import { dig } from "./testing/tools.js";
 import { TestDnsServer } from "./testing/dns-server.js";
 
-/** Every stored byte: the SQLite files, or every text/binary column of every PostgreSQL table. */
-async function everyStoredValue(test: TestVault): Promise<Buffer[]> {
-  if (test.database.file) return [test.database.file, `${test.database.file}-wal`, `${test.database.file}-shm`].filter(existsSync).map((file) => readFileSync(file));
-  const client = new pg.Client({ connectionString: test.database.url });
-  await client.connect();
-  try {
-    const columns = await client.query<{ table_name: string; column_name: string; data_type: string }>(
-      `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND data_type IN ('text', 'bytea', 'json', 'jsonb', 'character varying')`,
-    );
-    const values: Buffer[] = [];
-    for (const { table_name, column_name, data_type } of columns.rows) {
-      const rows = await client.query(`SELECT "${column_name}" AS v FROM "${table_name}" WHERE "${column_name}" IS NOT NULL`);
-      for (const row of rows.rows) values.push(data_type === "bytea" ? (row.v as Buffer) : Buffer.from(String(row.v), "utf8"));
-    }
-    return values;
-  } finally {
-    await client.end();
-  }
-}
 
 describeEachBackend("dns providers: CRUD, verification, the rfc2136 solver, tenants and secrecy", (backend) => {
   // Short DNS timeouts so the stalled-server cases end quickly; trace logs so the secrecy scan sees everything.

@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import pg from "pg";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import type { ApiClient, ApiResponse, TestVault } from "../testing/harness.js";
+import type { ApiClient, ApiResponse } from "../testing/harness.js";
 
 /** A scratch directory and `openssl`, the independent tool every PKI result is checked with. */
 export class OpenSsl {
@@ -90,27 +89,8 @@ export async function hierarchy(admin: ApiClient, prefix: string, role: Record<s
   return { root, int, role: roleBody, rootPem, intPem };
 }
 
-/** Every stored byte: the SQLite files, or every text/binary column of every PostgreSQL table. */
-export async function everyStoredValue(test: TestVault): Promise<Buffer[]> {
-  if (test.database.file) {
-    return [test.database.file, `${test.database.file}-wal`, `${test.database.file}-shm`].filter(existsSync).map((file) => readFileSync(file));
-  }
-  const client = new pg.Client({ connectionString: test.database.url });
-  await client.connect();
-  try {
-    const columns = await client.query<{ table_name: string; column_name: string; data_type: string }>(
-      `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND data_type IN ('text', 'bytea', 'json', 'jsonb', 'character varying')`,
-    );
-    const values: Buffer[] = [];
-    for (const { table_name, column_name, data_type } of columns.rows) {
-      const rows = await client.query(`SELECT "${column_name}" AS v FROM "${table_name}" WHERE "${column_name}" IS NOT NULL`);
-      for (const row of rows.rows) values.push(data_type === "bytea" ? (row.v as Buffer) : Buffer.from(String(row.v), "utf8"));
-    }
-    return values;
-  } finally {
-    await client.end();
-  }
-}
+
+export { everyStoredValue } from "../testing/stored-bytes.js";
 
 /** A 48-character run from the second line of a PEM's base64 body (unique to it; one line, as stored). */
 export function keyChunk(pem: string): string {
