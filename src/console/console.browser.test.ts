@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { startVault, type TestVault } from "../testing/harness.js";
-import { axeViolations, browserAvailable, ensureConsoleBuilt, launchBrowser, watchCsp, type Browser } from "./testing/browser.js";
+import { axeViolations, browserAvailable, ensureConsoleBuilt, launchBrowser, tracedPage, waitShown, watchCsp, type ApiTrace, type Browser } from "./testing/browser.js";
 
 /**
  * The console in Debian's Chromium against a real vault (spec/console.md §6): one browser and one
@@ -24,36 +24,19 @@ run("console in a real browser", { timeout: 90_000 }, () => {
   let receiver: Server;
   let exportDir: string;
   const received: string[] = [];
-  /** Every /v1 response body the page received, to prove no value arrived before Reveal. */
-  const bodies: Array<{ url: string; body: string }> = [];
-  const statuses: string[] = [];
+  /** Every /v1 answer the page received; the bodies prove no value arrived before Reveal. */
+  const trace: ApiTrace = { statuses: [], bodies: [] };
+  const bodies = trace.bodies;
   const axeFindings: Record<string, string[]> = {};
 
   const audit = async (query: string) => (await vault.admin.get(`/v1/audit/logs?${query}`)).body.logs as Array<Record<string, any>>;
   const axeCheck = async (name: string) => {
     axeFindings[name] = await axeViolations(page);
   };
-  /** What the page shows and the last API answers: a failed wait then names the state it found. */
-  const pageState = async () => {
-    const text = await page.locator("body").innerText({ timeout: 2_000 }).catch(() => "(no body)");
-    return `at ${page.url()}; page: ${text.replace(/\s+/g, " ").slice(0, 300)}; last API answers: ${statuses.slice(-8).join(", ")}`;
-  };
-  const showsHeading = async (heading: string | RegExp) => {
-    try {
-      await page.getByRole("heading", { level: 1, name: heading }).waitFor();
-    } catch (error) {
-      throw new Error(`heading ${String(heading)} not shown ${await pageState()}`, { cause: error });
-    }
-  };
+  const showsHeading = (heading: string | RegExp) => waitShown(page, trace, `heading ${String(heading)}`, page.getByRole("heading", { level: 1, name: heading }));
   const goto = async (path: string, heading: string | RegExp) => {
     await page.goto(`${vault.baseUrl}${path}`);
     await showsHeading(heading);
-  };
-  const signIn = async () => {
-    await page.goto(`${vault.baseUrl}/ui/`);
-    await page.getByLabel("Token").fill(vault.adminToken);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await showsHeading("Secrets");
   };
 
   beforeAll(async () => {
@@ -76,18 +59,7 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     expect((await admin.put("/v1/secrets/ops/pager", { data: { key: "pager" } })).status).toBe(201);
     browser = await launchBrowser();
     cspViolations = await watchCsp(browser.context);
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
-    // Fail a step well inside the test's own timeout, so the report names the step.
-    page.setDefaultTimeout(20_000);
-    page.on("response", async (response) => {
-      if (!response.url().includes("/v1/")) return;
-      statuses.push(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
-      try {
-        bodies.push({ url: response.url(), body: await response.text() });
-      } catch {
-        // Redirects and aborted requests have no body.
-      }
-    });
+    page = await tracedPage(browser, trace);
   }, 180_000);
 
   afterAll(async () => {

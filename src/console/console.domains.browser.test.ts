@@ -5,7 +5,7 @@ import { pgScratch, type Scratch } from "../dynamic/testing.js";
 import { startupSync, useStandIn, waitForSync } from "../identity/testing/use-standin.js";
 import { OpenSsl } from "../pki/testing.js";
 import { startVault, type TestVault } from "../testing/harness.js";
-import { axeViolations, browserAvailable, ensureConsoleBuilt, launchBrowser, watchCsp, type Browser } from "./testing/browser.js";
+import { axeViolations, browserAvailable, ensureConsoleBuilt, launchBrowser, tracedPage, waitShown, watchCsp, type ApiTrace, type Browser } from "./testing/browser.js";
 
 /**
  * The console's domain pages (identity, token exchange, audit retention, PKI, dynamic credentials)
@@ -23,25 +23,15 @@ run("console domain pages in a real browser", { timeout: 120_000 }, () => {
   let cspViolations: () => Promise<string[]>;
   let pg: Scratch;
   const ssl = new OpenSsl();
-  const statuses: string[] = [];
-  /** Every /v1 response body the page received (a private key must arrive only with the issue). */
-  const bodies: Array<{ url: string; body: string }> = [];
+  /** Every /v1 answer the page received (a private key must arrive only with the issue). */
+  const trace: ApiTrace = { statuses: [], bodies: [] };
+  const bodies = trace.bodies;
   const axeFindings: Record<string, string[]> = {};
 
   const axeCheck = async (name: string) => {
     axeFindings[name] = await axeViolations(page);
   };
-  const pageState = async () => {
-    const text = await page.locator("body").innerText({ timeout: 2_000 }).catch(() => "(no body)");
-    return `at ${page.url()}; page: ${text.replace(/\s+/g, " ").slice(0, 400)}; last API answers: ${statuses.slice(-8).join(", ")}`;
-  };
-  const shows = async (what: string, locator: ReturnType<Page["locator"]>) => {
-    try {
-      await locator.waitFor();
-    } catch (error) {
-      throw new Error(`${what} not shown ${await pageState()}`, { cause: error });
-    }
-  };
+  const shows = (what: string, locator: ReturnType<Page["locator"]>) => waitShown(page, trace, what, locator);
   const goto = async (path: string, heading: string | RegExp) => {
     await page.goto(`${vault.baseUrl}${path}`);
     await shows(`heading ${String(heading)}`, page.getByRole("heading", { level: 1, name: heading }));
@@ -57,17 +47,7 @@ run("console domain pages in a real browser", { timeout: 120_000 }, () => {
     pg = await pgScratch();
     browser = await launchBrowser();
     cspViolations = await watchCsp(browser.context);
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
-    page.setDefaultTimeout(20_000);
-    page.on("response", async (response) => {
-      if (!response.url().includes("/v1/")) return;
-      statuses.push(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
-      try {
-        bodies.push({ url: response.url(), body: await response.text() });
-      } catch {
-        // Redirects and aborted requests have no body.
-      }
-    });
+    page = await tracedPage(browser, trace);
     await page.goto(`${vault.baseUrl}/ui/`);
     await page.getByLabel("Token").fill(vault.adminToken);
     await page.getByRole("button", { name: "Sign in" }).click();

@@ -80,3 +80,35 @@ export async function axeViolations(page: Page): Promise<string[]> {
   });
   return result;
 }
+
+/** What a page received from the API: each /v1 answer's status line and body (failure reports, leak checks). */
+export interface ApiTrace {
+  statuses: string[];
+  bodies: Array<{ url: string; body: string }>;
+}
+
+/** The context's page, recording every /v1 answer into `trace`; a step fails after 20 s, well inside a test's timeout, so the report names the step. */
+export async function tracedPage(browser: Browser, trace: ApiTrace): Promise<Page> {
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  page.setDefaultTimeout(20_000);
+  page.on("response", async (response) => {
+    if (!response.url().includes("/v1/")) return;
+    trace.statuses.push(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
+    try {
+      trace.bodies.push({ url: response.url(), body: await response.text() });
+    } catch {
+      // Redirects and aborted requests have no body.
+    }
+  });
+  return page;
+}
+
+/** Waits for `locator`; if it never shows, the error names where the page is, what it shows and the last API answers. */
+export async function waitShown(page: Page, trace: ApiTrace, what: string, locator: ReturnType<Page["locator"]>): Promise<void> {
+  try {
+    await locator.waitFor();
+  } catch (error) {
+    const text = await page.locator("body").innerText({ timeout: 2_000 }).catch(() => "(no body)");
+    throw new Error(`${what} not shown at ${page.url()}; page: ${text.replace(/\s+/g, " ").slice(0, 400)}; last API answers: ${trace.statuses.slice(-8).join(", ")}`, { cause: error });
+  }
+}
