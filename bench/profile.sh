@@ -13,11 +13,11 @@ for c in READ WRITE DELETE LIST BATCH_READ POLICY AUTH AUDIT_QUERY; do export RA
 for kv in "$@"; do export "$kv"; done
 [ -f dist/main.js ] || npm run build >/dev/null
 up() { for _ in $(seq 100); do curl -sf $BASE/v1/health >/dev/null && return; sleep 0.1; done; echo "vault did not start" >&2; exit 1; }
-(cd "$WORK" && exec node "$OLDPWD/dist/main.js") & PID=$!; up
+(cd "$WORK" && exec node "$OLDPWD/${DIST:-dist}/main.js") & PID=$!; up
 TOKEN=$(npx tsx bench/prof-seed.ts $BASE "$SCAIVAULT_BOOTSTRAP_TOKEN" "${POLICIES:-1000}")
 kill -TERM $PID; wait $PID || true
-if [ -n "${NOPROF:-}" ]; then (cd "$WORK" && exec node "$OLDPWD/dist/main.js") & PID=$!
-else (cd "$WORK" && exec node --cpu-prof --cpu-prof-dir="$WORK/prof" "$OLDPWD/dist/main.js") & PID=$!; fi
+if [ -n "${NOPROF:-}" ]; then (cd "$WORK" && exec node "$OLDPWD/${DIST:-dist}/main.js") & PID=$!
+else (cd "$WORK" && exec node --cpu-prof --cpu-prof-dir="$WORK/prof" "$OLDPWD/${DIST:-dist}/main.js") & PID=$!; fi
 up
 cpu() { awk '{print $14+$15}' /proc/$PID/stat; }
 C0=$(cpu)
@@ -36,5 +36,6 @@ console.log(`req/s ${Math.round(r.requests.average)}  p50 ${r.latency.p50} ms  p
 ' "$WORK/load.json" $((C1 - C0))
 kill -TERM $PID; wait $PID || true
 # The largest profile is the main thread's (the WAL checkpoint worker writes one too).
+[ -n "${KEEP:-}" ] && cp "$(ls -S "$WORK"/prof/*.cpuprofile | head -1)" "$KEEP"
 [ -z "${NOPROF:-}" ] && node bench/cpuprofile-top.mjs "$(ls -S "$WORK"/prof/*.cpuprofile | head -1)" "${TOP:-30}"
 rm -rf "$WORK"

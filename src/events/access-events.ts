@@ -24,13 +24,20 @@ export class AccessEvents {
 
   install(app: FastifyInstance): void {
     // Registered after the pipeline, so it runs after the request's audit entry is written.
-    app.addHook("onSend", async (request, reply, payload) => {
+    app.addHook("onSend", (request, reply, payload, done) => {
+      const ctx = request.vault;
       // A target created, changed or removed on this node counts from the next read on.
-      if (request.method !== "GET" && TARGET_ROUTE.test(request.url) && request.vault?.tenant) this.forget(request.vault.tenant.tenantId);
-      const events = await this.eventsFor(request, reply.statusCode);
-      if (events.length > 0) await this.write(events);
-      return payload;
+      if (request.method !== "GET" && ctx?.tenant && TARGET_ROUTE.test(request.url)) this.forget(ctx.tenant.tenantId);
+      // Only an authenticated, audited request can make an event; the rest (health, metrics,
+      // refused credentials) pass without a promise.
+      if (!ctx?.principal || !ctx.tenant || !ctx.audit.action) return done(null, payload);
+      return this.writeEventsFor(request, reply.statusCode).then(() => payload);
     });
+  }
+
+  private async writeEventsFor(request: FastifyRequest, status: number): Promise<void> {
+    const events = await this.eventsFor(request, status);
+    if (events.length > 0) await this.write(events);
   }
 
   /** Targets changed on this node: ask the database again on the next read. */

@@ -38,7 +38,7 @@ export function ownerCaller(sub: SubscriptionRow): Caller {
     tenant: { tenantId: sub.tenant_id, partnerId: sub.partner_id },
     requestId,
     ctx: {
-      requestId, startedAt: process.hrtime.bigint(), sourceIp: "", userAgent: null, principal, tenant: { tenantId: sub.tenant_id, partnerId: sub.partner_id },
+      requestId, route: {}, routeMatched: true, startedAt: process.hrtime.bigint(), sourceIp: "", userAgent: null, principal, tenant: { tenantId: sub.tenant_id, partnerId: sub.partner_id },
       tenantFromUrl: null, bodyInvalid: false, errorCode: null, audit: { action: null, secretPath: null, extra: {}, recorded: true },
     },
   };

@@ -48,6 +48,13 @@ export interface TenantRef {
 
 export interface RequestContext {
   requestId: string;
+  /**
+   * The matched route's config, read once: Fastify's `request.routeOptions` builds a new object on
+   * every access, and the hooks of one request would otherwise ask for it about ten times.
+   */
+  route: RoutePolicy;
+  /** False for requests that matched no route (answered 404). */
+  routeMatched: boolean;
   startedAt: bigint;
   sourceIp: string;
   userAgent: string | null;

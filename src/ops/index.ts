@@ -32,7 +32,7 @@ export interface OperationsWiring {
 function floodWriter(audit: AuditRecorder): (record: FloodRecord) => Promise<void> {
   return (record) =>
     audit.recordRequest({
-      requestId: newSortableId("req"), startedAt: process.hrtime.bigint(), sourceIp: record.source, userAgent: null, principal: null, tenant: null, tenantFromUrl: null,
+      requestId: newSortableId("req"), route: {}, routeMatched: true, startedAt: process.hrtime.bigint(), sourceIp: record.source, userAgent: null, principal: null, tenant: null, tenantFromUrl: null,
       bodyInvalid: false, errorCode: "rate_limited",
       audit: {
         action: "auth_failure_flood", secretPath: null, recorded: false,

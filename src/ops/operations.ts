@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import type { Principal } from "../access/principal.js";
 import { VaultError } from "../http/errors.js";
+import { routeOf } from "../http/pipeline.js";
 import type { TakeResult } from "./buckets.js";
 import { categoryOf } from "./categories.js";
 import { sourceKey, type FloodLog, type RecentCredentials } from "./flood.js";
@@ -46,60 +47,72 @@ export class Operations {
   /** Sources whose failure budget is spent, until when: refused before any storage work. */
   private readonly spentUntil = new Map<string, number>();
 
-  constructor(readonly deps: OperationsDeps) {}
+  private readonly securityHeaders: Record<string, string>;
+
+  constructor(readonly deps: OperationsDeps) {
+    this.securityHeaders = {
+      "X-Content-Type-Options": "nosniff",
+      "X-Frame-Options": "DENY",
+      "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+      "Referrer-Policy": "no-referrer",
+      "Cross-Origin-Resource-Policy": "same-origin",
+      ...(deps.tls ? { "Strict-Transport-Security": "max-age=31536000; includeSubDomains" } : {}),
+    };
+  }
 
   install(app: FastifyInstance): void {
     const { guard, metrics } = this.deps;
     installBodyDeadline(app, this.deps.requestTimeoutMs);
-    app.addHook("onRequest", async (request, reply) => {
-      this.setSecurityHeaders(reply);
-      const config = request.routeOptions.config;
-      const exempt = config?.auth === false;
+    // Callback-style hooks: these run on every request, and an async hook costs a promise and a
+    // microtask even when it has nothing to wait for (the public-rate charge is the exception).
+    app.addHook("onRequest", (request, reply, done) => {
+      reply.headers(this.securityHeaders);
+      const route = routeOf(request);
+      const exempt = route.auth === false;
       const reason = guard.refusal(exempt);
       if (reason) this.shed(request, reply, reason);
       // Public routes pay per source address before they touch storage (see RoutePolicy.publicRate).
-      if (exempt && config?.publicRate) await this.chargeSource(request, reply, "public");
-      const label = { path_category: this.pathCategory(request) };
-      metrics.active.inc(label);
-      reply.raw.once("close", () => metrics.active.dec(label));
+      if (exempt && route.publicRate) return this.chargeSource(request, reply, "public").then(() => this.countActive(request, reply));
+      this.countActive(request, reply);
+      done();
     });
 
-    app.addHook("onSend", async (request, reply, payload) => {
+    app.addHook("onSend", (request, reply, payload, done) => {
       if (!reply.hasHeader("cache-control")) reply.header("Cache-Control", "no-store");
       if (guard.draining) reply.header("Connection", "close");
-      const category = request.routeOptions.config?.category;
+      const category = routeOf(request).category;
       if ((category === "read" || category === "batch_read") && reply.statusCode === 200 && typeof payload === "string") {
         for (const match of payload.matchAll(SECRET_TYPE)) metrics.secretReads.inc({ secret_type: match[1] });
       }
       if (category === "write" && request.method === "PUT" && (reply.statusCode === 200 || reply.statusCode === 201)) {
         metrics.secretWrites.inc();
       }
-      return payload;
+      done(null, payload);
     });
 
-    app.addHook("onResponse", async (request, reply) => {
+    app.addHook("onResponse", (request, reply, done) => {
       const labels = { method: request.method, path_category: this.pathCategory(request) };
       metrics.requests.inc({ ...labels, status: String(reply.statusCode) });
       metrics.duration.observe(labels, reply.elapsedTime / 1000);
+      done();
     });
+  }
+
+  private countActive(request: FastifyRequest, reply: FastifyReply): void {
+    const label = { path_category: this.pathCategory(request) };
+    this.deps.metrics.active.inc(label);
+    reply.raw.once("close", () => this.deps.metrics.active.dec(label));
   }
 
   /** The metrics label: a fixed set (route categories, `system`, `unmatched`), never a raw URL. */
   private pathCategory(request: FastifyRequest): string {
-    const config = request.routeOptions.config;
-    if (!request.routeOptions.url) return "unmatched";
-    if (config?.auth === false) return "system";
-    return categoryOf(config?.category, request.url);
+    const ctx = request.vault;
+    if (ctx ? !ctx.routeMatched : !request.routeOptions.url) return "unmatched";
+    const route = routeOf(request);
+    if (route.auth === false) return "system";
+    return categoryOf(route.category, request.url);
   }
 
-  private setSecurityHeaders(reply: FastifyReply): void {
-    reply.header("X-Content-Type-Options", "nosniff");
-    reply.header("X-Frame-Options", "DENY");
-    reply.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
-    reply.header("Referrer-Policy", "no-referrer");
-    reply.header("Cross-Origin-Resource-Policy", "same-origin");
-    if (this.deps.tls) reply.header("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
-  }
 
   private shed(request: FastifyRequest, reply: FastifyReply, reason: string): never {
     this.deps.metrics.shed.inc({ reason });
@@ -131,7 +144,7 @@ export class Operations {
   async charge(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void> {
     const header = request.headers.authorization;
     if (typeof header === "string") this.deps.recent.remember(header);
-    const category = categoryOf(request.routeOptions.config?.category, request.url);
+    const category = categoryOf(routeOf(request).category, request.url);
     const outcome = await this.deps.limiter.take(`${principal.partnerId}/${principal.identityId}`, category);
     this.answer(reply, outcome, category);
   }
@@ -170,7 +183,7 @@ export class Operations {
    */
   admit(request: FastifyRequest, reply: FastifyReply): void {
     const ctx = request.vault;
-    if (request.routeOptions.config?.longLived && ctx.principal && ctx.tenant) {
+    if (routeOf(request).longLived && ctx.principal && ctx.tenant) {
       const slot = this.deps.streams.admit(ctx.principal, ctx.tenant.tenantId, request.headers.authorization);
       ctx.credential = slot.signal;
       reply.raw.once("close", slot.release);

@@ -15,9 +15,13 @@ export function serverTimeouts(requestTimeoutMs: number): { requestTimeout: numb
  * keeps trickling.
  */
 export function installBodyDeadline(app: FastifyInstance, requestTimeoutMs: number): void {
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", (request, _reply, done) => {
     const raw = request.raw;
-    if (raw.complete) return;
+    // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 §6.3):
+    // nothing can trickle, and Node's header deadline already covers it.
+    const headers = raw.headers;
+    const bodyless = headers["transfer-encoding"] === undefined && (headers["content-length"] === undefined || headers["content-length"] === "0");
+    if (raw.complete || bodyless) return done();
     const timer = setTimeout(() => {
       // Injected requests (the ACME-only listener hands its requests to the app) have a fake socket.
       if (!raw.complete && typeof raw.socket?.destroy === "function") raw.socket.destroy();
@@ -26,5 +30,6 @@ export function installBodyDeadline(app: FastifyInstance, requestTimeoutMs: numb
     const clear = () => clearTimeout(timer);
     raw.once("end", clear);
     raw.once("close", clear);
+    done();
   });
 }

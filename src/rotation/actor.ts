@@ -33,6 +33,8 @@ export function systemCaller(identityId: string, tenantId: string, partnerId: st
     requestId,
     ctx: {
       requestId,
+      route: {},
+      routeMatched: true,
       startedAt: process.hrtime.bigint(),
       sourceIp: "",
       userAgent: null,
