@@ -162,6 +162,8 @@ describeEachBackend("audit: tamper evidence and secrecy", (backend) => {
         SCAIVAULT_BOOTSTRAP_TOKEN: t.adminToken,
         LOG_LEVEL: "silent",
         DATABASE_POOL_SIZE: "4",
+        // As the harness sets for the first node: CPU contention between suites must not shed requests.
+        SCAIVAULT_MAX_EVENT_LOOP_DELAY: "60s",
       }),
     );
     try {
