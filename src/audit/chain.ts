@@ -46,9 +46,48 @@ function insertSql(count: number): string {
 
 export type UnchainedRow = Omit<AuditRow, "chain_id" | "seq" | "prev_hash" | "hash">;
 
-/** Tenant entries chain per tenant; partner-level entries (tenant_id null) per partner. */
+/** Tenant entries chain per tenant; partner-level entries (tenant_id null) per partner. This is lane 0's id. */
 export function chainIdOf(partnerId: string, tenantId: string | null): string {
   return tenantId === null ? `partner:${partnerId}` : `tenant:${tenantId}`;
+}
+
+/**
+ * Lanes per tenant (and per partner) chain on PostgreSQL. Every lane is an ordinary chain (own
+ * head row, contiguous seq, prev_hash links, checkpoints, retention cut); a write takes whichever
+ * lane's head is free, so up to this many writes of one tenant hold a chain head at once instead
+ * of queueing on one. Why 8: a head is held for one round trip plus the commit's WAL flush, and a
+ * node's pool (DATABASE_POOL_SIZE, 10–20 typical) runs at most that many writes at once; with 8
+ * lanes the chance that all heads are taken stays small at 16 concurrent writes (the waits spread
+ * over 8 rows), while verification walks a handful of chains per tenant, not dozens — its cost
+ * (a few queries per empty lane) grows with the lane count. SQLite has one writer: one lane.
+ */
+export const PG_CHAIN_LANES = 8;
+
+/** The lanes a chain has on this dialect. */
+export function laneCount(dialect: Dialect): number {
+  return dialect === "postgres" ? PG_CHAIN_LANES : 1;
+}
+
+/** Lane `lane` of the chain `base` (`tenant:<id>` / `partner:<id>`): lane 0 is the base id itself, lane k>0 is `<base>#<k>`. */
+export function laneChainId(base: string, lane: number): string {
+  return lane === 0 ? base : `${base}#${lane}`;
+}
+
+/** Every lane id of the chain `base`, lane 0 first. */
+export function laneChainIds(base: string, lanes: number): string[] {
+  return Array.from({ length: lanes }, (_, lane) => laneChainId(base, lane));
+}
+
+/**
+ * A stored chain id taken apart: its owner's kind and id, the base chain (lane 0's id) and the
+ * lane number. Null for anything that is not a well-formed chain id (a lane number is 1..n
+ * without leading zeros, so every lane has exactly one spelling).
+ */
+export function parseChainId(chainId: string): { kind: "tenant" | "partner"; owner: string; base: string; lane: number } | null {
+  const match = /^(tenant|partner):([^#]+)(?:#([1-9][0-9]{0,5}))?$/.exec(chainId);
+  if (!match) return null;
+  const kind = match[1] as "tenant" | "partner";
+  return { kind, owner: match[2], base: `${kind}:${match[2]}`, lane: match[3] === undefined ? 0 : Number(match[3]) };
 }
 
 /**
@@ -86,18 +125,27 @@ export class ChainHasher {
 }
 
 interface Head {
+  chain_id: string;
   seq: number;
   hash: string;
 }
 
 /**
  * Appends entries to their chains inside the caller's transaction. Chains are locked in sorted
- * order (no deadlock between two batches touching the same chains); on PostgreSQL the head row is
- * taken `FOR UPDATE`, so concurrent appenders on any number of nodes queue behind each other, and
- * on SQLite the writer lock already serialises transactions.
+ * order of their base id (no deadlock between two batches touching the same chains). On
+ * PostgreSQL a chain has `PG_CHAIN_LANES` lanes and an append takes the first lane whose head row
+ * is not locked (`FOR UPDATE SKIP LOCKED`), waiting on one lane only when all are taken; the head
+ * it took stays row-locked until its entries are inserted and the head advanced, so no two
+ * appenders on any number of nodes can extend one lane at once (and the unique (chain_id, seq)
+ * index would refuse a fork anyway). On SQLite the writer lock already serialises transactions
+ * and a chain has one lane.
  */
 export class ChainAppender {
-  constructor(private readonly hasher: ChainHasher, private readonly dialect: Dialect) {}
+  private readonly lanes: number;
+
+  constructor(private readonly hasher: ChainHasher, private readonly dialect: Dialect) {
+    this.lanes = laneCount(dialect);
+  }
 
   /**
    * `asyncCommit` (PostgreSQL): the transaction commits with synchronous_commit off, set in the
@@ -119,7 +167,8 @@ export class ChainAppender {
     const written: AuditRow[] = [];
     for (const chainId of [...byChain.keys()].sort()) {
       const list = byChain.get(chainId)!;
-      const head = await this.lockHead(tx, chainId, list[0].partner_id, list[0].tenant_id, options.asyncCommit === true);
+      const head = await this.lockLane(tx, chainId, list[0].partner_id, list[0].tenant_id, options.asyncCommit === true);
+      const laneId = head.chain_id;
       let { seq, hash } = head;
       const rows: AuditRow[] = [];
       for (const entry of list) {
@@ -129,33 +178,47 @@ export class ChainAppender {
           id: entry.id, partner_id: entry.partner_id, tenant_id: entry.tenant_id, timestamp: entry.timestamp, action: entry.action,
           identity_type: entry.identity_type, identity_id: entry.identity_id, secret_path: entry.secret_path, source_ip: entry.source_ip,
           user_agent: entry.user_agent, success: entry.success, status: entry.status, duration_ms: entry.duration_ms, request_id: entry.request_id,
-          extra_data: entry.extra_data, chain_id: chainId, seq, prev_hash: hash, hash: "",
+          extra_data: entry.extra_data, chain_id: laneId, seq, prev_hash: hash, hash: "",
         };
         hash = this.hasher.hash(row);
         row.hash = hash;
         rows.push(row);
       }
-      await this.insertAndAdvance(tx, rows, chainId, seq, hash, byChain.size === 1 ? options.atCommit : undefined);
+      await this.insertAndAdvance(tx, rows, laneId, seq, hash, byChain.size === 1 ? options.atCommit : undefined);
       written.push(...rows);
     }
     return written;
   }
 
-  private async lockHead(tx: Queryable, chainId: string, partnerId: string, tenantId: string | null, asyncCommit: boolean): Promise<Head> {
-    const select =
-      this.dialect === "postgres"
-        ? `SELECT ${asyncCommit ? "set_config('synchronous_commit', 'off', true) AS sync, " : ""}seq, hash FROM audit_chain_heads WHERE chain_id = ? FOR UPDATE`
-        : "SELECT seq, hash FROM audit_chain_heads WHERE chain_id = ?";
-    let head = await tx.get<Head>(select, [chainId]);
+  /**
+   * Locks a lane of the chain `base` and returns its head, in one round trip when a lane is free:
+   * the first lane (in chain_id order, so a tenant without concurrent writes stays on lane 0) whose
+   * head row nobody holds. Lane heads are created together the first time none is free or none
+   * exists; when every lane is taken the append waits on one lane chosen at random. The lane ids
+   * go in as an `IN (?, …)` list: `SqlParam` has no arrays, and the same statement runs on SQLite.
+   * `asyncCommit`: `set_config` runs in the statement that returns the head (a statement that
+   * returns no row does not evaluate it).
+   */
+  private async lockLane(tx: Queryable, base: string, partnerId: string, tenantId: string | null, asyncCommit: boolean): Promise<Head> {
+    const lanes = laneChainIds(base, this.lanes);
+    const pg = this.dialect === "postgres";
+    const columns = `${pg && asyncCommit ? "set_config('synchronous_commit', 'off', true) AS sync, " : ""}chain_id, seq, hash`;
+    const free = `SELECT ${columns} FROM audit_chain_heads WHERE chain_id IN (${lanes.map(() => "?").join(", ")}) ORDER BY chain_id LIMIT 1${pg ? " FOR UPDATE SKIP LOCKED" : ""}`;
+    let head = await tx.get<Head>(free, lanes);
     if (!head) {
-      await tx.run(
-        "INSERT INTO audit_chain_heads (chain_id, partner_id, tenant_id, seq, hash, updated_at) VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (chain_id) DO NOTHING",
-        [chainId, partnerId, tenantId, GENESIS_HASH, Date.now()],
+      const now = Date.now();
+      const created = await tx.run(
+        `INSERT INTO audit_chain_heads (chain_id, partner_id, tenant_id, seq, hash, updated_at) VALUES ${lanes.map(() => "(?, ?, ?, 0, ?, ?)").join(", ")} ON CONFLICT (chain_id) DO NOTHING`,
+        lanes.flatMap((lane) => [lane, partnerId, tenantId, GENESIS_HASH, now]),
       );
-      head = await tx.get<Head>(select, [chainId]);
+      // Lanes this transaction just created are free for it; otherwise every lane is held: wait on one.
+      head =
+        created.changes > 0
+          ? await tx.get<Head>(free, lanes)
+          : await tx.get<Head>(`SELECT ${columns} FROM audit_chain_heads WHERE chain_id = ?${pg ? " FOR UPDATE" : ""}`, [lanes[Math.floor(Math.random() * lanes.length)]]);
       if (!head) throw new Error("audit chain head could not be created");
     }
-    return { seq: Number(head.seq), hash: head.hash };
+    return { chain_id: head.chain_id, seq: Number(head.seq), hash: head.hash };
   }
 
   /** Multi-row inserts (chunks well under parameter limits), then the head moves to the last entry. */

@@ -74,8 +74,10 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
     config: { ...query, action: "audit_checkpoints" },
   }, async (request) => {
     const caller = callerOf(request);
-    const chains = await deps.verifier.chainsFor(await deps.queries.visibility(caller));
-    return deps.checkpoints.list(chains, request.query);
+    const visibility = await deps.queries.visibility(caller);
+    // A partner admin sees every chain of the partner (verify's chainsFor): listed by partner, not by id.
+    const scope = visibility.includePartnerChain ? { partnerId: visibility.partnerId } : { chains: await deps.verifier.chainsFor(visibility) };
+    return deps.checkpoints.list(scope, request.query);
   });
 
   const retention = { scope: "admin", category: "audit_query" } as const;

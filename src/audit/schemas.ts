@@ -60,9 +60,10 @@ export const LogsResponse = Type.Object({
 export const VerifyResponse = Type.Object({
   ok: Type.Boolean(),
   entries: Type.Integer(),
-  chains: Type.Integer(),
+  chains: Type.Integer({ description: "tenant and partner chains walked" }),
+  lanes: Type.Integer({ description: "lanes walked over those chains (a chain has up to 8 on PostgreSQL, one on SQLite)" }),
   first_bad_entry: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  chain: Type.Optional(Type.String()),
+  chain: Type.Optional(Type.String({ description: "the lane where verification stopped: tenant:<id>, partner:<id>, or a lane tenant:<id>#<k>" })),
   reason: Type.Optional(Type.String()),
   message: Type.Optional(Type.String()),
 });

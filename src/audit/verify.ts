@@ -1,5 +1,5 @@
 import type { Database } from "../storage/contract.js";
-import { AUDIT_COLUMNS, chainIdOf, GENESIS_HASH, type AuditRow, type ChainHasher } from "./chain.js";
+import { AUDIT_COLUMNS, chainIdOf, GENESIS_HASH, laneChainIds, laneCount, parseChainId, type AuditRow, type ChainHasher } from "./chain.js";
 import { claimOf, type CheckpointRow, type Checkpoints } from "./checkpoints.js";
 import type { Visibility } from "./visibility.js";
 
@@ -7,7 +7,11 @@ export interface VerifyResult {
   ok: boolean;
   /** Entries checked, over every chain walked. */
   entries: number;
+  /** Tenant and partner chains walked (each with all its lanes). */
   chains: number;
+  /** Lanes walked, over all those chains (a lane is an ordinary chain with its own id; see chain.ts). */
+  lanes: number;
+  /** The lane (its chain id, as in checkpoints) where verification stopped. */
   first_bad_entry?: string | null;
   chain?: string;
   reason?: "hash_mismatch" | "prev_hash_mismatch" | "sequence_gap" | "truncated" | "head_mismatch" | "head_missing" | "unchained_entry" | "checkpoint_mismatch";
@@ -30,29 +34,59 @@ const PAGE = 1000;
 export class ChainVerifier {
   constructor(private readonly db: Database, private readonly hasher: ChainHasher, private readonly checkpoints: Checkpoints) {}
 
-  /** The chains a caller may see: its tenant's, and for partner admins every chain of the partner. */
+  /**
+   * The chain ids (lanes) a caller may see: every lane of its tenant's chain, and for partner
+   * admins every lane of every chain of the partner — the dialect's lanes of each chain, plus any
+   * chain id that has a head row or a checkpoint (lanes written elsewhere or beyond the count).
+   */
   async chainsFor(visibility: Visibility): Promise<string[]> {
-    const chains = new Set([chainIdOf(visibility.partnerId, visibility.tenantId)]);
+    const bases = new Set([chainIdOf(visibility.partnerId, visibility.tenantId)]);
+    const found: string[] = [];
     if (visibility.includePartnerChain) {
-      chains.add(chainIdOf(visibility.partnerId, null));
+      bases.add(chainIdOf(visibility.partnerId, null));
       const tenants = await this.db.all<{ id: string }>("SELECT id FROM tenants WHERE partner_id = ?", [visibility.partnerId]);
-      for (const t of tenants) chains.add(chainIdOf(visibility.partnerId, t.id));
+      for (const t of tenants) bases.add(chainIdOf(visibility.partnerId, t.id));
       const heads = await this.db.all<{ chain_id: string }>("SELECT chain_id FROM audit_chain_heads WHERE partner_id = ?", [visibility.partnerId]);
-      for (const h of heads) chains.add(h.chain_id);
-      for (const c of await this.checkpoints.chainsWithCheckpoints(visibility.partnerId)) chains.add(c);
+      found.push(...heads.map((h) => h.chain_id), ...(await this.checkpoints.chainsWithCheckpoints(visibility.partnerId)));
+    } else {
+      const own = [...bases][0];
+      const heads = await this.db.all<{ chain_id: string }>("SELECT chain_id FROM audit_chain_heads WHERE tenant_id = ?", [visibility.tenantId]);
+      const checkpointed = await this.db.all<{ chain_id: string }>("SELECT DISTINCT chain_id FROM audit_checkpoints WHERE tenant_id = ?", [visibility.tenantId]);
+      found.push(...[...heads, ...checkpointed].map((r) => r.chain_id).filter((id) => parseChainId(id)?.base === own));
     }
+    const chains = new Set<string>(found);
+    const lanes = laneCount(this.db.dialect);
+    for (const base of bases) for (const lane of laneChainIds(base, lanes)) chains.add(lane);
     return [...chains].sort();
   }
 
+  /**
+   * Walks every lane of every chain the caller may see; then, per tenant or partner chain, looks
+   * for entries of that tenant (partner) that lie in none of the lanes walked (`unchained_entry`).
+   * The answer counts tenant and partner chains in `chains` and their lanes in `lanes`; a break
+   * names the lane in `chain`.
+   */
   async verify(visibility: Visibility): Promise<VerifyResult> {
-    const chains = await this.chainsFor(visibility);
-    let entries = 0;
-    for (const chain of chains) {
-      const result = await this.verifyChain(chain);
-      entries += result.entries;
-      if (result.broken) return { ok: false, entries, chains: chains.length, chain, ...result.broken };
+    const ids = await this.chainsFor(visibility);
+    const byBase = new Map<string, string[]>();
+    for (const id of ids) {
+      const base = parseChainId(id)?.base ?? id;
+      const lanes = byBase.get(base);
+      if (lanes) lanes.push(id);
+      else byBase.set(base, [id]);
     }
-    return { ok: true, entries, chains: chains.length };
+    const counts = { chains: byBase.size, lanes: ids.length };
+    let entries = 0;
+    for (const [base, lanes] of byBase) {
+      for (const chain of lanes) {
+        const result = await this.verifyChain(chain);
+        entries += result.entries;
+        if (result.broken) return { ok: false, entries, ...counts, chain, ...result.broken };
+      }
+      const stray = await this.strayEntry(base, lanes);
+      if (stray) return { ok: false, entries, ...counts, chain: base, first_bad_entry: stray, reason: "unchained_entry", message: "an entry of this tenant is not part of any lane of its chain" };
+    }
+    return { ok: true, entries, ...counts };
   }
 
   async verifyChain(chainId: string): Promise<{ entries: number; broken: Break | null }> {
@@ -131,19 +165,19 @@ export class ChainVerifier {
     if (latest && Number(latest.entries) > reached) {
       return { entries, broken: mismatch(`the chain ends at entry ${reached}${lastId ? ` (${lastId})` : ""} but a signed checkpoint records ${latest.entries} entries: newer entries were deleted and the head rolled back`, lastId) };
     }
-    const stray = await this.strayEntry(chainId);
-    if (stray) return { entries, broken: { first_bad_entry: stray, reason: "unchained_entry", message: "an entry of this tenant is not part of its chain" } };
     return { entries, broken: null };
   }
 
-  /** An entry that claims the chain's tenant but is not linked into the chain (inserted by hand). */
-  private async strayEntry(chainId: string): Promise<string | null> {
-    const [kind, owner] = [chainId.slice(0, chainId.indexOf(":")), chainId.slice(chainId.indexOf(":") + 1)];
+  /** An entry that claims the chain's tenant (partner) but lies in none of the lanes walked (inserted by hand, or moved). */
+  private async strayEntry(base: string, lanes: readonly string[]): Promise<string | null> {
+    const chain = parseChainId(base);
+    if (!chain || chain.lane !== 0) return null;
+    const outside = `(chain_id IS NULL OR seq IS NULL OR hash IS NULL OR chain_id NOT IN (${lanes.map(() => "?").join(", ")}))`;
     const row = await this.db.get<{ id: string }>(
-      kind === "tenant"
-        ? "SELECT id FROM audit_log WHERE tenant_id = ? AND (chain_id IS NULL OR seq IS NULL OR hash IS NULL OR chain_id <> ?) LIMIT 1"
-        : "SELECT id FROM audit_log WHERE tenant_id IS NULL AND partner_id = ? AND (chain_id IS NULL OR seq IS NULL OR hash IS NULL OR chain_id <> ?) LIMIT 1",
-      [owner, chainId],
+      chain.kind === "tenant"
+        ? `SELECT id FROM audit_log WHERE tenant_id = ? AND ${outside} LIMIT 1`
+        : `SELECT id FROM audit_log WHERE tenant_id IS NULL AND partner_id = ? AND ${outside} LIMIT 1`,
+      [chain.owner, ...lanes],
     );
     return row?.id ?? null;
   }
