@@ -4,7 +4,8 @@
 // the per-tenant hot rows (the audit chain head, the secret cache epoch) before its COMMIT
 // answered. SIGUSR2 writes the summary to PG_TRACE_FILE and starts a new one. Measurement only.
 "use strict";
-const { writeFileSync } = require("node:fs");
+const { mkdirSync, writeFileSync } = require("node:fs");
+const { dirname } = require("node:path");
 const pg = require("pg");
 
 const file = process.env.PG_TRACE_FILE;
@@ -47,6 +48,8 @@ pg.Client.prototype.query = function (config, values, callback) {
 function dump() {
   if (!file) return;
   const transactions = [...shapes.entries()].map(([statements, e]) => ({ ...e, statements: statements.split("\n") })).sort((a, b) => b.count - a.count);
+  // A fresh clone has no data/ directory yet.
+  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify({ outside, transactions }));
   shapes = new Map();
   outside = 0;
