@@ -18,6 +18,8 @@ const BIG = quick ? 100_000 : 1_000_000;
 const WRITE_CONNECTIONS = 16;
 /** `--audit-rows=N` (opt-in, slow): the growth scenario with N filler audit entries against 10,000. */
 const AUDIT_ROWS = Number(process.argv.find((a) => a.startsWith("--audit-rows="))?.split("=")[1] ?? 0);
+/** `--growth-only` (with `--audit-rows=N`): the baseline and the audit growth scenario, nothing else. */
+const GROWTH_ONLY = process.argv.includes("--growth-only");
 
 // The documented limits would cap a benchmark at a few requests per second per identity.
 const UNLIMITED: Record<string, string> = Object.fromEntries(
@@ -98,6 +100,18 @@ async function main(): Promise<void> {
   await baseline.stop();
   rows.push(["baseline node:http", base]);
 
+  if (!GROWTH_ONLY) await mainScenarios(results, rows);
+
+  if (AUDIT_ROWS > 0) {
+    await auditGrowth("sqlite", AUDIT_ROWS, rows);
+    await auditGrowth("postgres", AUDIT_ROWS, rows);
+  }
+
+  const decisions = GROWTH_ONLY ? {} : measurePolicyDecisions([10, 1_000, 10_000]);
+  report(results, rows, base, decisions);
+}
+
+async function mainScenarios(results: Record<string, unknown>, rows: [string, LoadResult][]): Promise<void> {
   const sqlite = await startVault(UNLIMITED);
   const { token } = await seedVault(sqlite);
   rows.push(["read skt_ sqlite", await readLoad(sqlite, token)]);
@@ -144,13 +158,9 @@ async function main(): Promise<void> {
     rows.push([`read with ${count.toLocaleString("en")} secrets`, await readLoad(scaled, seeded.token)]);
     await scaled.stop();
   }
+}
 
-  if (AUDIT_ROWS > 0) {
-    await auditGrowth("sqlite", AUDIT_ROWS, rows);
-    await auditGrowth("postgres", AUDIT_ROWS, rows);
-  }
-
-  const decisions = measurePolicyDecisions([10, 1_000, 10_000]);
+function report(results: Record<string, unknown>, rows: [string, LoadResult][], base: LoadResult, decisions: Record<string, number>): void {
 
   const figure = (r: LoadResult) => ({ rps: r.requestsPerSecond, p50_ms: r.p50Ms, p99_ms: r.p99Ms, errors: r.errors, non2xx: r.non2xx });
   console.log(`\nScaiVault benchmark (${quick ? "quick" : "full"}: ${SECONDS}s per run, ${CONNECTIONS} connections)\n`);

@@ -27,6 +27,22 @@ export function parseTime(field: string, value: string | undefined): number | un
   return ms;
 }
 
+/**
+ * The least string above every string that starts with `prefix`, in code point order (which is
+ * UTF-8 byte order): the prefix with its last code point raised by one (past the surrogates,
+ * which are not characters), dropping trailing U+10FFFF. Null when no such string exists.
+ */
+export function prefixEnd(prefix: string): string | null {
+  const points = Array.from(prefix, (c) => c.codePointAt(0)!);
+  while (points.length > 0) {
+    const last = points.pop()!;
+    if (last === 0x10ffff) continue;
+    points.push(last === 0xd7ff ? 0xe000 : last + 1);
+    return String.fromCodePoint(...points);
+  }
+  return null;
+}
+
 /** The SQL conditions (ANDed) and parameters for a filter set; `from` inclusive, `to` exclusive. */
 export function filterSql(filters: Filters, fieldPrefix = ""): { conditions: string[]; params: SqlParam[]; from?: number; to?: number } {
   const conditions: string[] = [];
@@ -51,8 +67,12 @@ export function filterSql(filters: Filters, fieldPrefix = ""): { conditions: str
     params.push(filters.path, `%${JSON.stringify(filters.path).replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
   }
   if (filters.path_prefix !== undefined && filters.path_prefix !== "") {
-    conditions.push("substr(secret_path, 1, ?) = ?");
-    params.push(filters.path_prefix.length, filters.path_prefix);
+    // A range, not substr(): the (tenant_id, secret_path, timestamp) index serves it, so the query
+    // reads only the prefix's entries however large the trail grows (migration 0093 makes the
+    // comparison byte-wise on PostgreSQL too).
+    const end = prefixEnd(filters.path_prefix);
+    conditions.push(end === null ? "secret_path >= ?" : "secret_path >= ? AND secret_path < ?");
+    params.push(filters.path_prefix, ...(end === null ? [] : [end]));
   }
   if (filters.success !== undefined) conditions.push("success = ?"), params.push(filters.success ? 1 : 0);
   if (filters.source_ip !== undefined) conditions.push("source_ip = ?"), params.push(filters.source_ip);

@@ -120,4 +120,11 @@ export const auditMigrations: Migration[] = [
     id: "0092_audit_export_lease",
     up: () => ["ALTER TABLE audit_exports ADD COLUMN lease_until BIGINT"],
   },
+  {
+    // `path_prefix` filters become a byte-wise range on (tenant_id, secret_path, timestamp): on
+    // PostgreSQL the column must compare byte-wise for that range to be exact whatever the
+    // database's collation (SQLite's TEXT already does). Rebuilds that index; the rows stay.
+    id: "0093_audit_path_bytewise",
+    up: (types) => (types.dialect === "postgres" ? [`ALTER TABLE audit_log ALTER COLUMN secret_path TYPE ${types.byteText}`] : []),
+  },
 ];
