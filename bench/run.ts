@@ -32,11 +32,24 @@ const seedVault = (vault: VaultChild) => seedReader(vault.baseUrl, vault.adminTo
 async function readLoad(vault: VaultChild, bearer: string, path = "/v1/secrets/bench/secret"): Promise<LoadResult> {
   const url = `${vault.baseUrl}${path}`;
   const init = { headers: { authorization: `Bearer ${bearer}` } };
-  // A keep-alive connection left idle (e.g. during the 1,000,000-secret fill) may be closed by the
-  // server's 5 s keep-alive timeout just as it is reused: one retry on a fresh connection.
-  const probe = await fetch(url, init).catch(() => fetch(url, init));
+  // Keep-alive connections left idle during a fill were closed by the server's 5 s keep-alive
+  // timeout, and a synchronous SQLite fill blocked this process's event loop meanwhile, so the
+  // pool has not noticed yet: each retry, after a pause that lets it see the closes, may meet
+  // another stale socket (the 10M-entry audit fill met two).
+  const probe = await fetchWithRetries(url, init);
   if (probe.status !== 200) throw new Error(`probe read answered ${probe.status}: ${await probe.text()}`);
   return load({ url, headers: init.headers, seconds: SECONDS, connections: CONNECTIONS });
+}
+
+async function fetchWithRetries(url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      if (attempt === 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
 
 /** PUT of a new version of one secret, WRITE_CONNECTIONS at a time. */
