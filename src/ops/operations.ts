@@ -113,7 +113,6 @@ export class Operations {
     return categoryOf(route.category, request.url);
   }
 
-
   private shed(request: FastifyRequest, reply: FastifyReply, reason: string): never {
     this.deps.metrics.shed.inc({ reason });
     // A refused request did nothing; auditing it would add writes exactly when the node is struggling.
