@@ -74,7 +74,12 @@ export class Dispatcher {
     const subscriptions = await this.deps.targets.activeSubscriptions(null, db);
     const evaluators = new Map<string, Evaluator>();
     for (const sub of subscriptions) {
-      if (peeked.some((row) => this.couldReach(sub, row))) evaluators.set(sub.id, await this.deps.authorizer.forCaller(ownerCaller(sub)));
+      const candidates = peeked.filter((row) => this.couldReach(sub, row));
+      if (candidates.length === 0) continue;
+      const evaluate = await this.deps.authorizer.forCaller(ownerCaller(sub));
+      // The owner's read permission before its path patterns (issue 13): no pattern work on paths it may not see.
+      const paths = JSON.parse(sub.paths) as string[];
+      if (candidates.some((row) => evaluate(row.path as string, "read").allowed && pathMatchesAny(paths, row.path))) evaluators.set(sub.id, evaluate);
     }
     // An event of a tenant without any webhook or subscription is only numbered, never read whole.
     const targeted = new Set<string>([...webhooks.map((h) => h.tenant_id), ...subscriptions.map((sub) => sub.tenant_id)]);
@@ -111,8 +116,9 @@ export class Dispatcher {
     return count;
   }
 
+  /** Tenant, event type and a path: what can be decided without the owner's policies (its patterns come after them). */
   private couldReach(sub: SubscriptionRow, row: PeekedEvent): boolean {
-    return sub.tenant_id === row.tenant_id && eventTypeMatches(JSON.parse(sub.events) as string[], row.event_type) && pathMatchesAny(JSON.parse(sub.paths) as string[], row.path);
+    return sub.tenant_id === row.tenant_id && row.path !== null && eventTypeMatches(JSON.parse(sub.events) as string[], row.event_type);
   }
 
   private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], evaluators: Map<string, Evaluator>): Promise<void> {

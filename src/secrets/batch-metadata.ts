@@ -69,7 +69,8 @@ export class BatchMetadataReader {
         const page = await this.deps.store.page(tenantId, literal, after, SCAN_PAGE);
         scanned += page.length;
         for (const row of page) {
-          if (found.has(row.path) || !pathMatchesAny([pattern], row.path) || !mayList(row.path)) continue;
+          // The caller's permission before the pattern (issue 13): no pattern work on names it may not list.
+          if (found.has(row.path) || !mayList(row.path) || !pathMatchesAny([pattern], row.path)) continue;
           found.set(row.path, row);
           if (found.size > MAX_EXPANDED_PATHS) throw validationError({ paths: `the patterns match more than ${MAX_EXPANDED_PATHS} secrets; narrow them` });
         }
