@@ -5,7 +5,7 @@ import type { Ctx } from "./context.js";
 import { manageCommand, MANAGE_HELP } from "./manage.js";
 
 const HELP = `${MANAGE_HELP}
-scaivault audit checkpoints [--chain C] [--from TS] [--to TS] [--follow]`;
+scaivault audit checkpoints [--chain C] [--from TS] [--to TS] [--follow] [--check FILE]`;
 
 const run = (group: string) => (ctx: Ctx, sub: string | undefined) => manageCommand(ctx, group, sub);
 
@@ -57,7 +57,7 @@ const EXAMPLES: Record<string, Record<string, string[]>> = {
     summary: ["scaivault audit summary --from 2026-01-01T00:00:00Z"],
     export: ["scaivault audit export --destination monthly --format csv --from 2026-01-01T00:00:00Z"],
     exports: ["scaivault audit exports", "scaivault audit exports get exp_123"],
-    checkpoints: ["scaivault audit checkpoints", "scaivault audit checkpoints --follow -o json >> checkpoints.jsonl"],
+    checkpoints: ["scaivault audit checkpoints", "scaivault audit checkpoints --follow -o json >> checkpoints.jsonl", "scaivault audit checkpoints --check checkpoints.jsonl"],
   },
   "secret-policies": {
     list: ["scaivault secret-policies list"],
