@@ -81,6 +81,11 @@ describeEachBackend("audit: retention", (backend) => {
       expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
       // Pruning again changes nothing; deleting the cut checkpoint is noticed.
       expect(await retention.prune(boundary + 86_400_000)).toBe(0);
+      // A cut whose claim was edited (someone pruning more and moving the cut) fails its signature.
+      await t.vault.db.run("UPDATE audit_checkpoints SET head_hash = ? WHERE chain_id = ? AND kind = 'cut'", ["0".repeat(cut!.head_hash.length), CHAIN]);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: false, reason: "checkpoint_mismatch" });
+      await t.vault.db.run("UPDATE audit_checkpoints SET head_hash = ? WHERE chain_id = ? AND kind = 'cut'", [cut!.head_hash, CHAIN]);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
       await t.vault.db.run("DELETE FROM audit_checkpoints WHERE chain_id = ? AND kind = 'cut'", [CHAIN]);
       expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: false, reason: "sequence_gap" });
     });
