@@ -1,9 +1,10 @@
 import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
-import { eventually } from "../events/test-receiver.js";
+import { eventually, TestReceiver } from "../events/test-receiver.js";
 
-const FAST = { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms" };
+// The batch metadata bucket gets its own recognisable size (every other bucket is unlimited in tests).
+const FAST = { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms", RATE_LIMIT_BATCH_METADATA: "5000" };
 
 /** A service account with `list` (not read) on `parity/team/**` and `read` on `parity/team/open/**`. */
 async function teamClient(admin: ApiClient): Promise<ApiClient> {
@@ -97,6 +98,11 @@ describeEachBackend("docs parity: error details, custom metadata, batch metadata
       .post("/v1/secrets/batch/metadata", { paths: ["parity/team/a"] });
     expect(scope.status).toBe(403);
     expect(scope.body.error.code).toBe("insufficient_scope");
+    // At most 100 entries per request (SPEC §3, as batch read), charged to the docs' "Batch metadata" bucket.
+    expect(res.headers.get("x-ratelimit-limit")).toBe("5000");
+    const many = await team.post("/v1/secrets/batch/metadata", { paths: Array.from({ length: 101 }, (_, i) => `parity/team/x${i}`) });
+    expect(many.status).toBe(422);
+    expect(Object.keys(many.body.error.details.fields)).toEqual(["paths"]);
   });
 
   it("batch metadata refuses an expansion past 1,000 paths with 422", async () => {
@@ -134,6 +140,25 @@ describeEachBackend("docs parity: error details, custom metadata, batch metadata
     expect((await admin.get("/v1/secrets/parity/team/b")).status).toBe(200);
     expect(await accessedCount()).toBe(1);
     expect((await admin.delete(`/v1/subscriptions/${broad.body.id}`)).status).toBeLessThan(300);
+  });
+
+  it("events about non-path resources carry \"path\": null rather than omitting it (SPEC §7, docs/conformance.md)", async () => {
+    const { admin } = vault();
+    // A webhook, as the seed's handler receives it (subscriptions carry path events only, SPEC §7).
+    const receiver = await new TestReceiver().start();
+    try {
+      const hook = await admin.post("/v1/webhooks", { name: "parity-null-path", url: `${receiver.url}/hook`, secret: "whsec_parity_null_path_0123456789", events: ["policy.created"] });
+      expect(hook.status, hook.text).toBe(201);
+      const policy = await admin.post("/v1/policies", { name: "parity-null-path", rules: [{ path_pattern: "nowhere/*", permissions: ["read"] }] });
+      expect(policy.status, policy.text).toBe(201);
+      const [delivery] = await receiver.waitFor((r) => r.length >= 1);
+      expect(delivery.event).toMatchObject({ event_type: "policy.created", path: null });
+      // Present as a key in the body, so `event["path"]` does not raise.
+      expect(Object.keys(delivery.event)).toContain("path");
+      expect((await admin.delete(`/v1/webhooks/${hook.body.id}`)).status).toBeLessThan(300);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it("secret.accessed reaches only targets that name it, and policy.violation is emitted for a 403 on a secret path", async () => {
