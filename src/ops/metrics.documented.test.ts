@@ -37,6 +37,18 @@ describeEachBackend("documented metric families and health figures", (backend) =
     const after = await eventually(() => anonymous.get("/v1/metrics"), (res) => (sample(res.text, 'scaivault_secret_rotations_total{status="success"}') ?? 0) >= 1);
     expect(sample(after.text, 'scaivault_secret_rotations_total{status="success"}')).toBe(1);
     expect(after.text).not.toMatch(/scaivault_secret_rotations_total\{(?!status=)/);
+    // A rotation that fails (its value recipe is disabled) is recorded, committed and counted as failed.
+    const recipe = await admin.post("/v1/secret-policies", { name: "metrics-recipe", fields: [{ name: "password", generator: "hex", config: { length: 40 } }] });
+    expect(recipe.status, recipe.text).toBe(201);
+    const failing = await admin.post("/v1/rotation/policies", { name: "metrics-failing", interval: "30d", auto_generate: true, secret_policy_id: recipe.body.id });
+    expect(failing.status, failing.text).toBe(201);
+    expect((await admin.put("/v1/secrets/metrics/failing", { data: { password: "first" }, options: { rotation_policy_id: failing.body.id } })).status).toBe(201);
+    expect((await admin.patch(`/v1/secret-policies/${recipe.body.id}`, { is_active: false })).status).toBe(200);
+    const refused = await admin.post("/v1/secrets/metrics/failing/rotate");
+    expect(refused.status, refused.text).toBeGreaterThanOrEqual(400);
+    const failedAfter = await eventually(() => anonymous.get("/v1/metrics"), (res) => (sample(res.text, 'scaivault_secret_rotations_total{status="failed"}') ?? 0) >= 1);
+    expect(sample(failedAfter.text, 'scaivault_secret_rotations_total{status="failed"}')).toBe(1);
+    expect(sample(failedAfter.text, 'scaivault_secret_rotations_total{status="success"}')).toBe(1);
     // The bootstrap wrapped the default partner's and tenant's keys under the root key.
     expect(sample(after.text, 'scaivault_kms_latency_seconds_count{operation="encrypt"}') ?? 0).toBeGreaterThan(0);
     expect(after.text).not.toMatch(/scaivault_kms_latency_seconds_count\{operation="(?!encrypt"|decrypt"|sign")/);
