@@ -110,4 +110,15 @@ describeEachBackend("access: one glob matcher with SPEC §4's semantics and boun
     const polled = await eventually(() => poller.client.get(`/v1/subscriptions/${created.body.id}/poll?timeout=1`), (res) => res.body.events?.length >= 2);
     expect(polled.body.events.map((e: { path: string }) => e.path)).toEqual(["app/ssl/cert", "top/x"]);
   });
+
+  it("stream path filters use the same semantics: **/ssl/* gets svc/ssl/key, not ssl/key; stop/** not stop", async () => {
+    const { admin, baseUrl } = vault();
+    const reader = await tokenFor("sa:ssl-streamer", [{ path_pattern: "**", permissions: ["read"] }], ["secrets:read"]);
+    const stream = await sse(baseUrl, reader.token, `?paths=${encodeURIComponent("**/ssl/*")},${encodeURIComponent("stop/**")}`);
+    expect(stream.response.status).toBe(200);
+    for (const path of ["ssl/key", "stop", "svc/ssl/key", "stop/x"]) expect((await admin.put(`/v1/secrets/${path}`, { data: { v: 1 } })).status).toBe(201);
+    await eventually(async () => stream.paths, (paths) => paths.includes("stop/x"));
+    await stream.close();
+    expect(stream.paths).toEqual(["svc/ssl/key", "stop/x"]);
+  });
 });

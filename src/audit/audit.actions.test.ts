@@ -4,6 +4,7 @@ import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient, type TestVault } from "../testing/harness.js";
 import { DOCUMENTED_ACTIONS, isDocumentedAction } from "./actions.js";
 import { identityWith } from "./test-fixtures.js";
+import { eventually, TestReceiver } from "../events/test-receiver.js";
 
 const DOC = new URL("../../docs/audit-actions.md", import.meta.url).pathname;
 const BEGIN = "<!-- route-table:begin -->";
@@ -69,6 +70,22 @@ describeEachBackend("audit: documented action names", (backend) => {
     const unbinds = await t.admin.get("/v1/audit/logs?action=policy_unbind");
     expect(unbinds.body.logs).toHaveLength(1);
     expect((await t.admin.get("/v1/audit/logs?action=binding_create,binding_delete")).body.logs).toEqual([]);
+  });
+
+  it("records each subscription delivery to a URL as subscription_event (a system entry)", async () => {
+    const t = vault();
+    const receiver = await new TestReceiver().start();
+    try {
+      const sub = await t.admin.post("/v1/subscriptions", { name: "audit-sub-event", paths: ["subev/**"], events: ["secret.created"], delivery: { type: "webhook", url: `${receiver.url}/sub`, secret: "whsec_audit_subscription_event_0123" } });
+      expect(sub.status, sub.text).toBe(201);
+      expect((await t.admin.put("/v1/secrets/subev/one", { data: { v: 1 } })).status).toBe(201);
+      await receiver.waitFor((r) => r.length >= 1);
+      const audit = await eventually(() => t.admin.get("/v1/audit/logs?action=subscription_event"), (res) => res.body.logs.length >= 1);
+      expect(audit.body.logs).toHaveLength(1);
+      expect(audit.body.logs[0]).toMatchObject({ action: "subscription_event", success: true, identity_id: "system:event-delivery", secret_path: "subev/one" });
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it("docs/audit-actions.md lists every route with the action the server records", async () => {

@@ -18,10 +18,20 @@ const CREDENTIALS = { access_key_id: "S3RVER", secret_access_key: "S3RVER" };
 interface S3Server {
   run(): Promise<unknown>;
   close(): Promise<void>;
+  /** Koa's middleware list: composed when run() starts listening, so a recorder can go first. */
+  middleware: Array<(ctx: { method: string; path: string; headers: Record<string, string | undefined> }, next: () => Promise<unknown>) => Promise<unknown>>;
 }
 
+/** The x-amz-server-side-encryption header of each PUT, by object path (s3rver keeps only x-amz-meta-*). */
+const sseSeen = new Map<string, string | undefined>();
+
 function s3rver(port: number): S3Server {
-  return new S3rver({ port, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "scaivault-s3rver-")), configureBuckets: [{ name: BUCKET }] }) as S3Server;
+  const server = new S3rver({ port, address: "127.0.0.1", silent: true, directory: mkdtempSync(join(tmpdir(), "scaivault-s3rver-")), configureBuckets: [{ name: BUCKET }] }) as S3Server;
+  server.middleware.unshift(async (ctx, next) => {
+    if (ctx.method === "PUT") sseSeen.set(decodeURIComponent(ctx.path), ctx.headers["x-amz-server-side-encryption"]);
+    return next();
+  });
+  return server;
 }
 
 async function settled(client: ApiClient, id: string, until: (status: string) => boolean = (s) => s === "completed" || s === "failed") {
@@ -68,6 +78,8 @@ describeEachBackend("audit: exports to S3", (backend) => {
     const [file] = done.manifest.files;
     expect(file.path).toBe(`audit/2026/audit-${created.body.export_id}.jsonl`);
     const text = await objectText(port, file.path);
+    // The upload itself asked the store for server-side encryption, not only the export's record.
+    expect(sseSeen.get(`/${BUCKET}/${file.path}`)).toBe("AES256");
     expect(file.sha256).toBe(createHash("sha256").update(text).digest("hex"));
     expect(text.trim().split("\n").map((l) => JSON.parse(l).secret_path)).toEqual(["s3exp/s0", "s3exp/s1", "s3exp/s2"]);
     // The keys are in no answer and no audit entry.

@@ -81,9 +81,42 @@ describeEachBackend("audit: retention", (backend) => {
       expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
       // Pruning again changes nothing; deleting the cut checkpoint is noticed.
       expect(await retention.prune(boundary + 86_400_000)).toBe(0);
+      // A cut whose claim was edited (someone pruning more and moving the cut) fails its signature.
+      await t.vault.db.run("UPDATE audit_checkpoints SET head_hash = ? WHERE chain_id = ? AND kind = 'cut'", ["0".repeat(cut!.head_hash.length), CHAIN]);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: false, reason: "checkpoint_mismatch" });
+      await t.vault.db.run("UPDATE audit_checkpoints SET head_hash = ? WHERE chain_id = ? AND kind = 'cut'", [cut!.head_hash, CHAIN]);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
       await t.vault.db.run("DELETE FROM audit_checkpoints WHERE chain_id = ? AND kind = 'cut'", [CHAIN]);
       expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: false, reason: "sequence_gap" });
     });
+  });
+
+  describe("pruning concurrent writers' entries (PostgreSQL spreads them over chain lanes)", () => {
+    const vault = useVault(backend);
+
+    it("cuts every lane that had entries past retention, and verification passes", async () => {
+      const t = vault();
+      const puts = await Promise.all(Array.from({ length: 48 }, (_, i) => t.admin.put(`/v1/secrets/lanes/s${i}`, { data: { i } })));
+      expect(puts.filter((p) => p.status !== 201).map((p) => p.text)).toEqual([]);
+      const boundary = Date.now();
+      await after(boundary);
+      const lanes = await t.vault.db.all<{ chain_id: string }>("SELECT DISTINCT chain_id FROM audit_log WHERE timestamp <= ? ORDER BY chain_id", [boundary]);
+      expect(lanes.length).toBeGreaterThanOrEqual(1);
+      await t.vault.db.run("INSERT INTO audit_retention (tenant_id, partner_id, days, pending_days, pending_effective_at, updated_by, updated_at) VALUES ('tnt_default', 'ptn_default', 1, NULL, NULL, 'test', 0)");
+      const retention = await retentionOf(t, { pruneBatch: 7 });
+      expect(await retention.prune(boundary + 86_400_000)).toBeGreaterThanOrEqual(48);
+      for (const { chain_id } of lanes) {
+        const cut = await t.vault.db.get<{ entries: number | string }>("SELECT entries FROM audit_checkpoints WHERE chain_id = ? AND kind = 'cut'", [chain_id]);
+        expect(cut, chain_id).toBeDefined();
+        const first = await t.vault.db.get<{ s: number | string | null }>("SELECT MIN(seq) AS s FROM audit_log WHERE chain_id = ?", [chain_id]);
+        // What is left of the lane starts right after its cut (or nothing is left of it).
+        if (first?.s !== null && first?.s !== undefined) expect(Number(first.s), chain_id).toBe(Number(cut!.entries) + 1);
+      }
+      expect((await t.admin.get("/v1/audit/logs?path_prefix=lanes/&limit=1000")).body.logs).toEqual([]);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+      await Promise.all(Array.from({ length: 8 }, (_, i) => t.admin.put(`/v1/secrets/lanes/after${i}`, { data: { i } })));
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+    }, 60_000);
   });
 
   describe("a reduction before it takes effect", () => {

@@ -59,8 +59,8 @@ export class Rfc2136Solver implements DnsChallengeSolver {
   private async target(tenant: TenantRef, providerId: string, name: string, activeOnly: boolean) {
     const row = await this.provider(tenant, providerId);
     // An inactive provider takes no new records; cleanup still removes what it holds.
-    if (activeOnly && row.is_active !== 1) throw new VaultError("validation_error", `The DNS provider ${row.name} is inactive`, { details: { provider_id: row.id } });
-    if (row.provider_type !== "rfc2136") throw new VaultError("validation_error", `The ${row.provider_type} DNS provider type is not available yet`, { details: { provider_id: row.id } });
+    if (activeOnly && row.is_active !== 1) throw new VaultError("validation_error", `The DNS provider ${row.name} is inactive`, { details: { fields: { dns_provider_id: "names an inactive provider" }, provider_id: row.id } });
+    if (row.provider_type !== "rfc2136") throw new VaultError("validation_error", `The ${row.provider_type} DNS provider type is not available yet`, { details: { fields: { dns_provider_id: `names a ${row.provider_type} provider, which is not available yet` }, provider_id: row.id } });
     const config = JSON.parse(row.config) as Rfc2136Config;
     const zone = zoneForRecord(JSON.parse(row.managed_zones) as string[], name);
     if (!zone) throw new VaultError("name_not_allowed", `${name} is in none of the provider's managed zones`, { details: { name, provider_id: row.id } });

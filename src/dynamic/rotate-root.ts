@@ -47,7 +47,7 @@ export class RootRotator {
     try {
       version = await this.deps.secrets.mutate(writer, () => 200, async (tx, emit) => {
         const existing = await this.deps.secretStore.lock(tx, engine.tenant_id, path);
-        if (!existing || existing.deleted_at !== null) throw new VaultError("secret_not_found", "The root credentials secret is gone");
+        if (!existing || existing.deleted_at !== null) throw new VaultError("secret_not_found", "The root credentials secret is gone", { details: { path } });
         writer.ctx.audit.extra = { engine: engine.name, version: existing.current_version + 1 };
         const row = await this.deps.secrets.appendVersion(tx, writer, existing, { ...old.data, username: old.username, password }, emit, true);
         await emit({ ...(actor ? eventBase(actor) : eventBase(writer)), event_type: "engine.root_rotated", data: { engine: engine.name, version: row.current_version, rotated_at: iso(now) } });

@@ -10,11 +10,12 @@ import type { Database } from "../storage/contract.js";
  */
 export function registerDocumentedMetrics(registry: Registry, deps: { db: Database; outbox: EventOutbox }): { kmsLatency: Histogram<"operation"> } {
   const registers = [registry];
-  const rotations = new Counter({ name: "scaivault_secret_rotations_total", help: "Completed and failed secret rotations committed by this node", labelNames: ["result"], registers });
-  // Counted from committed events, so a rotation rolled back is never counted.
+  const rotations = new Counter({ name: "scaivault_secret_rotations_total", help: "Completed and failed secret rotations committed by this node", labelNames: ["status"], registers });
+  // The docs' label and values (`status`: success | failed). Counted from committed events, so a
+  // rotation rolled back is never counted.
   deps.outbox.subscribe((event) => {
-    if (event.event_type === "secret.rotated") rotations.inc({ result: "success" });
-    else if (event.event_type === "rotation.failed") rotations.inc({ result: "failure" });
+    if (event.event_type === "secret.rotated") rotations.inc({ status: "success" });
+    else if (event.event_type === "rotation.failed") rotations.inc({ status: "failed" });
   });
   new Gauge({
     name: "scaivault_rotation_queue_depth",
@@ -27,7 +28,7 @@ export function registerDocumentedMetrics(registry: Registry, deps: { db: Databa
   });
   const kmsLatency = new Histogram({
     name: "scaivault_kms_latency_seconds",
-    help: "Time per root-key (KMS provider) wrap or unwrap",
+    help: "Time per root-key (KMS provider) call: encrypt (wrap a key) or decrypt (unwrap one)",
     labelNames: ["operation"],
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5],
     registers,
@@ -47,7 +48,8 @@ export function timedRootKey(provider: RootKeyProvider, histogram: Histogram<"op
   };
   return {
     keyId: provider.keyId,
-    wrap: (plaintext, aad) => time("wrap", () => provider.wrap(plaintext, aad)),
-    unwrap: (wrapped, aad) => time("unwrap", () => provider.unwrap(wrapped, aad)),
+    // The docs' operation values are the KMS calls: a wrap is an encrypt, an unwrap a decrypt.
+    wrap: (plaintext, aad) => time("encrypt", () => provider.wrap(plaintext, aad)),
+    unwrap: (wrapped, aad) => time("decrypt", () => provider.unwrap(wrapped, aad)),
   };
 }

@@ -197,7 +197,7 @@ export class RotationService {
       await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
       const schedule = await this.deps.schedules.getSchedule(caller.tenant.tenantId, path, tx);
       if (!schedule || schedule.policy_id !== id) {
-        throw new VaultError("secret_not_found", "The secret is not assigned to this rotation policy", { details: { secret_path: path, rotation_policy_id: id } });
+        throw new VaultError("secret_not_found", "The secret is not assigned to this rotation policy", { details: { path, rotation_policy_id: id } });
       }
       const now = Date.now();
       await this.deps.schedules.setSecretPolicyLink(tx, schedule.tenant_id, path, null, now);

@@ -1,9 +1,10 @@
 import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
-import { eventually } from "../events/test-receiver.js";
+import { eventually, TestReceiver } from "../events/test-receiver.js";
 
-const FAST = { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms" };
+// The batch metadata bucket gets its own recognisable size (every other bucket is unlimited in tests).
+const FAST = { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms", RATE_LIMIT_BATCH_METADATA: "5000" };
 
 /** A service account with `list` (not read) on `parity/team/**` and `read` on `parity/team/open/**`. */
 async function teamClient(admin: ApiClient): Promise<ApiClient> {
@@ -43,6 +44,15 @@ describeEachBackend("docs parity: error details, custom metadata, batch metadata
     expect(missing.body.error).toMatchObject({ code: "secret_not_found", details: { path: "environments/production/missing" } });
     const version = await vault().admin.get("/v1/secrets/parity/team/a?version=9");
     expect(version.body.error).toMatchObject({ code: "version_not_found", details: { path: "parity/team/a", version: 9 } });
+    // Every other answer with these codes names the path the same way.
+    const destroy = await vault().admin.post("/v1/secrets/parity/team/a/destroy", { versions: [1, 7] });
+    expect(destroy.status).toBe(404);
+    expect(destroy.body.error).toMatchObject({ code: "version_not_found", details: { path: "parity/team/a", versions: [7] } });
+    const policy = await vault().admin.post("/v1/rotation/policies", { name: "parity-details", interval: "30d" });
+    expect(policy.status, policy.text).toBe(201);
+    const detach = await vault().admin.delete(`/v1/rotation/policies/${policy.body.id}/secrets/parity/team/a`);
+    expect(detach.status).toBe(404);
+    expect(detach.body.error).toMatchObject({ code: "secret_not_found", details: { path: "parity/team/a", rotation_policy_id: policy.body.id } });
   });
 
   it("accepts custom keys directly inside metadata and answers them under custom", async () => {
@@ -88,6 +98,11 @@ describeEachBackend("docs parity: error details, custom metadata, batch metadata
       .post("/v1/secrets/batch/metadata", { paths: ["parity/team/a"] });
     expect(scope.status).toBe(403);
     expect(scope.body.error.code).toBe("insufficient_scope");
+    // At most 100 entries per request (SPEC §3, as batch read), charged to the docs' "Batch metadata" bucket.
+    expect(res.headers.get("x-ratelimit-limit")).toBe("5000");
+    const many = await team.post("/v1/secrets/batch/metadata", { paths: Array.from({ length: 101 }, (_, i) => `parity/team/x${i}`) });
+    expect(many.status).toBe(422);
+    expect(Object.keys(many.body.error.details.fields)).toEqual(["paths"]);
   });
 
   it("batch metadata refuses an expansion past 1,000 paths with 422", async () => {
@@ -109,6 +124,42 @@ describeEachBackend("docs parity: error details, custom metadata, batch metadata
     expect(res.status, res.text).toBe(422);
     expect(res.body.error.details.fields.paths).toMatch(/1000/);
   }, 180_000);
+
+  it("reads write no secret.accessed event while no target names it (secret.* does not), and one per read while one does", async () => {
+    const { admin, vault: server } = vault();
+    const accessedCount = async () => Number((await server.db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM events WHERE event_type = 'secret.accessed'"))!.n);
+    const broad = await admin.post("/v1/subscriptions", { name: "parity-none", paths: ["**"], events: ["secret.*", "*"], delivery: { type: "polling" } });
+    expect(broad.status, broad.text).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await admin.get("/v1/secrets/parity/team/b")).status).toBe(200);
+    expect(await accessedCount()).toBe(0);
+    const explicit = await admin.post("/v1/subscriptions", { name: "parity-one", paths: ["nothing/**"], events: ["secret.accessed"], delivery: { type: "polling" } });
+    expect(explicit.status, explicit.text).toBe(201);
+    expect((await admin.get("/v1/secrets/parity/team/b")).status).toBe(200);
+    expect(await accessedCount()).toBe(1);
+    expect((await admin.delete(`/v1/subscriptions/${explicit.body.id}`)).status).toBeLessThan(300);
+    expect((await admin.get("/v1/secrets/parity/team/b")).status).toBe(200);
+    expect(await accessedCount()).toBe(1);
+    expect((await admin.delete(`/v1/subscriptions/${broad.body.id}`)).status).toBeLessThan(300);
+  });
+
+  it("events about non-path resources carry \"path\": null rather than omitting it (SPEC §7, docs/conformance.md)", async () => {
+    const { admin } = vault();
+    // A webhook, as the seed's handler receives it (subscriptions carry path events only, SPEC §7).
+    const receiver = await new TestReceiver().start();
+    try {
+      const hook = await admin.post("/v1/webhooks", { name: "parity-null-path", url: `${receiver.url}/hook`, secret: "whsec_parity_null_path_0123456789", events: ["policy.created"] });
+      expect(hook.status, hook.text).toBe(201);
+      const policy = await admin.post("/v1/policies", { name: "parity-null-path", rules: [{ path_pattern: "nowhere/*", permissions: ["read"] }] });
+      expect(policy.status, policy.text).toBe(201);
+      const [delivery] = await receiver.waitFor((r) => r.length >= 1);
+      expect(delivery.event).toMatchObject({ event_type: "policy.created", path: null });
+      // Present as a key in the body, so `event["path"]` does not raise.
+      expect(Object.keys(delivery.event)).toContain("path");
+      expect((await admin.delete(`/v1/webhooks/${hook.body.id}`)).status).toBeLessThan(300);
+    } finally {
+      await receiver.stop();
+    }
+  });
 
   it("secret.accessed reaches only targets that name it, and policy.violation is emitted for a 403 on a secret path", async () => {
     const { admin } = vault();
@@ -134,9 +185,16 @@ describeEachBackend("docs parity: error details, custom metadata, batch metadata
     const violations = await eventually(() => admin.get(`/v1/subscriptions/${adminSub.body.id}/poll?timeout=1`), (res) => res.body.events.some((e: { event_type: string }) => e.event_type === "policy.violation"));
     const violation = violations.body.events.find((e: { event_type: string }) => e.event_type === "policy.violation");
     expect(violation).toMatchObject({ path: "parity/other/d", identity_id: "sa:parity", data: { permission: "read", code: "access_denied" } });
-    // `secret.*` never includes secret.accessed: the admin's subscription saw no read event.
-    expect(violations.body.events.some((e: { event_type: string }) => e.event_type === "secret.accessed")).toBe(false);
-    const broadEvents = await team.get(`/v1/subscriptions/${broad.body.id}/poll?timeout=0`);
-    expect(broadEvents.body.events.some((e: { event_type: string }) => e.event_type === "secret.accessed")).toBe(false);
+    // `secret.*` never includes secret.accessed. A write after the read reaches the broad
+    // subscription; the read's event, written earlier, would have come before it.
+    expect((await admin.put("/v1/secrets/parity/team/open/c", { data: { v: "changed" } })).status).toBe(200);
+    // A poll hands its events over, so every poll's events are kept.
+    const broadTypes: string[] = [];
+    await eventually(async () => {
+      const res = await team.get(`/v1/subscriptions/${broad.body.id}/poll?timeout=1`);
+      broadTypes.push(...res.body.events.map((e: { event_type: string }) => e.event_type));
+      return broadTypes;
+    }, (types) => types.includes("secret.updated"));
+    expect(broadTypes).not.toContain("secret.accessed");
   });
 });

@@ -348,7 +348,7 @@ export class SecretsService {
     return this.mutate(caller, () => 200, async (tx) => {
       const existing = await this.requireLive(tx, caller, path);
       const unknown = versions.filter((v) => v > existing.current_version);
-      if (unknown.length > 0) throw new VaultError("version_not_found", `No version ${unknown[0]} exists`, { details: { versions: unknown } });
+      if (unknown.length > 0) throw new VaultError("version_not_found", `No version ${unknown[0]} exists`, { details: { path, versions: unknown } });
       const destroyed = await this.deps.store.destroyVersions(tx, existing.tenant_id, path, [...new Set(versions)], Date.now());
       return { path, destroyed, current_version: existing.current_version };
     });
