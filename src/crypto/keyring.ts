@@ -58,8 +58,9 @@ export class Keyring {
     return this.ensureKey("tenant", tenantId, tx, async (material, id) => seal(partnerKey, material, keyAad("tenant", tenantId, id)), partnerKeyId);
   }
 
-  async encryptSecret(address: SecretAddress, plaintext: Buffer, tx?: Queryable): Promise<SealedSecret> {
-    const tenantKeyId = await this.activeKeyId("tenant", address.tenantId, tx);
+  /** `activeTenantKeyId`: the tenant's active key id when the caller already read it in `tx`. */
+  async encryptSecret(address: SecretAddress, plaintext: Buffer, tx?: Queryable, activeTenantKeyId?: string): Promise<SealedSecret> {
+    const tenantKeyId = activeTenantKeyId ?? (await this.activeKeyId("tenant", address.tenantId, tx));
     if (!tenantKeyId) throw new Error(`tenant ${address.tenantId} has no key`);
     const tenantKey = await this.loadKey(tenantKeyId, tx);
     const dataKey = freshRandomBytes(32);

@@ -3,7 +3,7 @@ import type { Authorizer, Evaluator } from "../access/authorizer.js";
 import type { Principal, Role } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
 import { newSortableId } from "../shared/ids.js";
-import type { Database, Queryable } from "../storage/contract.js";
+import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { eventTypeMatches, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
 import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js";
 import type { VaultEvent } from "./outbox.js";
@@ -102,14 +102,23 @@ export class Dispatcher {
       ]);
       const undispatched = new Map(open.map((r) => [r.id, r]));
       const rows = peeked.filter((r) => undispatched.has(r.id));
+      if (rows.length === 0) return 0;
+      const numbered: SqlParam[] = [];
       for (const row of rows) {
         seq += 1;
-        await tx.run("UPDATE events SET dispatch_seq = ? WHERE id = ?", [seq, row.id]);
+        numbered.push(row.id, seq);
         if (row.tenant_id === null) continue;
         tenants.add(row.tenant_id);
         if (targeted.has(row.tenant_id)) await this.fanOut(tx, toEvent(undispatched.get(row.id) as EventRow), seq, webhooks, subscriptions, evaluators);
       }
-      if (rows.length > 0) await tx.run("UPDATE event_dispatch_state SET last_seq = ? WHERE id = 1", [seq]);
+      // Nothing in this transaction reads the numbers back (deliveries carry their own copy), so on
+      // PostgreSQL both statements ride with the COMMIT: a pass costs the same round trips for one
+      // event as for a full batch.
+      const numbering = `UPDATE events SET dispatch_seq = CASE id ${rows.map(() => "WHEN ? THEN CAST(? AS BIGINT)").join(" ")} END WHERE id IN (${rows.map(() => "?").join(", ")})`;
+      const numberingParams = [...numbered, ...rows.map((r) => r.id)];
+      if (!tx.deferToCommit?.(numbering, numberingParams)) await tx.run(numbering, numberingParams);
+      const advance = "UPDATE event_dispatch_state SET last_seq = ? WHERE id = 1";
+      if (!tx.deferToCommit?.(advance, [seq])) await tx.run(advance, [seq]);
       return rows.length;
     });
     if (count > 0) this.signal.emit("dispatched", [...tenants]);

@@ -31,6 +31,9 @@ class TimedQueryable implements Queryable {
   runAtCommit(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean {
     return this.inner.runAtCommit?.(sql, params, failure) ?? false;
   }
+  deferToCommit(sql: string, params: readonly SqlParam[]): boolean {
+    return this.inner.deferToCommit?.(sql, params) ?? false;
+  }
 }
 
 class TimedDatabase extends TimedQueryable implements Database {

@@ -10,7 +10,7 @@ import type { Database, Queryable } from "../storage/contract.js";
 import { isUniqueViolation } from "../storage/contract.js";
 import { requireValidPath } from "./paths.js";
 import { SECRET_TYPES, type PatchMetadataBody, type SecretObject, type WriteSecretBody } from "./schemas.js";
-import type { SecretRow, SecretStore } from "./store.js";
+import type { SecretRow, SecretStore, VersionRow } from "./store.js";
 import { metadataView, normalizeMetadata, parseMetadata, secretView, type RotationBlock } from "./view.js";
 
 export const SOFT_DELETE_RETENTION_MS = 30 * 86_400_000;
@@ -190,10 +190,13 @@ export class SecretsService {
         deleted_at: null,
         recoverable_until: null,
       };
-      await this.storeVersion(tx, row, plaintext, caller.principal.identityId, now, existing !== undefined);
-      if (existing) await this.deps.store.update(tx, row);
-      else await this.deps.store.insert(tx, row);
-      await this.deps.store.pruneVersionsBelow(tx, tenantId, path, version - row.max_versions + 1);
+      const sealed = await this.sealVersion(tx, row, plaintext, caller.principal.identityId, now, existing ? { keyId: existing.tenant_key_id } : null);
+      if (existing) await this.deps.store.replaceCurrentVersion(tx, sealed, row, version - row.max_versions + 1);
+      else {
+        await this.deps.store.insertVersion(tx, sealed);
+        await this.deps.store.insert(tx, row);
+        await this.deps.store.pruneVersionsBelow(tx, tenantId, path, version - row.max_versions + 1);
+      }
 
       let isRotation = false;
       for (const hook of this.deps.writeHooks ?? []) {
@@ -222,7 +225,7 @@ export class SecretsService {
    * A version the vault writes itself (auto-generated rotation), in the caller's transaction with
    * the secret row already locked: same encryption, expiry renewal, pruning and `secret.updated`.
    */
-  async appendVersion(tx: Queryable, caller: Caller, existing: SecretRow, data: Record<string, unknown>, emit: Emit, isRotation: boolean): Promise<SecretRow> {
+  async appendVersion(tx: Queryable, caller: Caller, existing: SecretRow & { tenant_key_id?: string | null }, data: Record<string, unknown>, emit: Emit, isRotation: boolean): Promise<SecretRow> {
     const plaintext = Buffer.from(JSON.stringify(data), "utf8");
     if (plaintext.length > this.deps.maxSecretBytes) {
       throw new VaultError("payload_too_large", `Secret data is limited to ${this.deps.maxSecretBytes} bytes`, { details: { limit_bytes: this.deps.maxSecretBytes } });
@@ -230,10 +233,10 @@ export class SecretsService {
     const now = Date.now();
     const version = existing.current_version + 1;
     const expiresAt = existing.expires_in ? now + requireDuration("options.expires_in", existing.expires_in) * 1000 : existing.expires_at;
-    const row: SecretRow = { ...existing, current_version: version, expires_at: expiresAt, updated_at: now };
-    await this.storeVersion(tx, row, plaintext, caller.principal.identityId, now, true);
-    await this.deps.store.update(tx, row);
-    await this.deps.store.pruneVersionsBelow(tx, row.tenant_id, row.path, version - row.max_versions + 1);
+    const { tenant_key_id: keyId, ...current } = existing;
+    const row: SecretRow = { ...current, current_version: version, expires_at: expiresAt, updated_at: now };
+    const sealed = await this.sealVersion(tx, row, plaintext, caller.principal.identityId, now, { keyId: keyId ?? null });
+    await this.deps.store.replaceCurrentVersion(tx, sealed, row, version - row.max_versions + 1);
     await emit({
       ...this.eventBase(caller, row.path),
       event_type: "secret.updated",
@@ -247,9 +250,18 @@ export class SecretsService {
    * holds a secret has its key (keys are never deactivated), so only a new secret makes sure of it.
    */
   async storeVersion(tx: Queryable, row: SecretRow, plaintext: Buffer, createdBy: string, now: number, tenantHasSecret: boolean): Promise<void> {
-    if (!tenantHasSecret) await this.deps.keyring.ensureTenantKey(row.tenant_id, row.partner_id, tx);
-    const sealed = await this.deps.keyring.encryptSecret({ tenantId: row.tenant_id, path: row.path, version: row.current_version }, plaintext, tx);
-    await this.deps.store.insertVersion(tx, {
+    await this.deps.store.insertVersion(tx, await this.sealVersion(tx, row, plaintext, createdBy, now, tenantHasSecret ? { keyId: null } : null));
+  }
+
+  /**
+   * The encrypted version row. `existingSecret`: the tenant holds a secret, so it has its key, and
+   * `keyId` names it when the caller read it with the secret's row (`SecretStore.lock`).
+   */
+  private async sealVersion(tx: Queryable, row: SecretRow, plaintext: Buffer, createdBy: string, now: number, existingSecret: { keyId: string | null } | null): Promise<VersionRow> {
+    if (!existingSecret) await this.deps.keyring.ensureTenantKey(row.tenant_id, row.partner_id, tx);
+    const address = { tenantId: row.tenant_id, path: row.path, version: row.current_version };
+    const sealed = await this.deps.keyring.encryptSecret(address, plaintext, tx, existingSecret?.keyId ?? undefined);
+    return {
       tenant_id: row.tenant_id,
       path: row.path,
       version: row.current_version,
@@ -261,7 +273,7 @@ export class SecretsService {
       created_by: createdBy,
       destroyed_at: null,
       grace_until: null,
-    });
+    };
   }
 
   async patchMetadata(caller: Caller, rawPath: string, body: PatchMetadataBody) {

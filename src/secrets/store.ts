@@ -1,4 +1,4 @@
-import type { Database, Queryable } from "../storage/contract.js";
+import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
 export interface SecretRow {
   tenant_id: string;
@@ -75,6 +75,26 @@ function splitJoined(row: JoinedRow): { secret: SecretRow; version: VersionRow |
   return { secret, version };
 }
 
+/** A secret row read for a write (`SecretStore.lock`), with its tenant's active key id. */
+export type LockedSecret = SecretRow & { tenant_key_id: string | null };
+
+const UPDATE_SECRET = `UPDATE secrets SET secret_type = ?, metadata = ?, max_versions = ?, expires_in = ?, expires_at = ?, notify_before = ?,
+    rotation_policy_id = ?, secret_policy_id = ?, current_version = ?, updated_at = ?, deleted_at = ?, recoverable_until = ?
+  WHERE tenant_id = ? AND path = ?`;
+const INSERT_VERSION = `INSERT INTO secret_versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const PRUNE_VERSIONS = "DELETE FROM secret_versions WHERE tenant_id = ? AND path = ? AND version < ?";
+
+function updateParams(row: SecretRow): SqlParam[] {
+  return [
+    row.secret_type, row.metadata, row.max_versions, row.expires_in, row.expires_at, row.notify_before, row.rotation_policy_id,
+    row.secret_policy_id, row.current_version, row.updated_at, row.deleted_at, row.recoverable_until, row.tenant_id, row.path,
+  ];
+}
+
+function versionParams(row: VersionRow): SqlParam[] {
+  return [row.tenant_id, row.path, row.version, row.secret_type, row.ciphertext, row.wrapped_key, row.key_id, row.created_at, row.created_by, row.destroyed_at, row.grace_until];
+}
+
 /** Upper bound for a prefix range: `~` sorts after every character a path may contain. */
 const prefixEnd = (prefix: string) => `${prefix}~`;
 
@@ -103,9 +123,17 @@ export class SecretStore {
     return row ? splitJoined(row) : undefined;
   }
 
-  /** Reads the secret row inside a write transaction, locking it on PostgreSQL. */
-  async lock(tx: Queryable, tenantId: string, path: string): Promise<SecretRow | undefined> {
-    return tx.get<SecretRow>(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE tenant_id = ? AND path = ?${this.forUpdate}`, [tenantId, path]);
+  /**
+   * Reads the secret row inside a write transaction, locking it on PostgreSQL, with the tenant's
+   * active key id: a tenant's key is never deactivated (crypto/keyring.ts), so the version the
+   * write is about to seal needs no round trip of its own to find it.
+   */
+  async lock(tx: Queryable, tenantId: string, path: string): Promise<LockedSecret | undefined> {
+    return tx.get<LockedSecret>(
+      `SELECT ${SECRET_COLUMNS}, (SELECT id FROM crypto_keys WHERE kind = 'tenant' AND owner_id = secrets.tenant_id AND active = 1) AS tenant_key_id
+         FROM secrets WHERE tenant_id = ? AND path = ?${this.forUpdate}`,
+      [tenantId, path],
+    );
   }
 
   async get(tenantId: string, path: string, tx?: Queryable): Promise<SecretRow | undefined> {
@@ -122,48 +150,34 @@ export class SecretStore {
 
   /** Rewrites every mutable column of the secret row. */
   async update(tx: Queryable, row: SecretRow): Promise<void> {
-    await tx.run(
-      `UPDATE secrets SET secret_type = ?, metadata = ?, max_versions = ?, expires_in = ?, expires_at = ?, notify_before = ?,
-         rotation_policy_id = ?, secret_policy_id = ?, current_version = ?, updated_at = ?, deleted_at = ?, recoverable_until = ?
-       WHERE tenant_id = ? AND path = ?`,
-      [
-        row.secret_type,
-        row.metadata,
-        row.max_versions,
-        row.expires_in,
-        row.expires_at,
-        row.notify_before,
-        row.rotation_policy_id,
-        row.secret_policy_id,
-        row.current_version,
-        row.updated_at,
-        row.deleted_at,
-        row.recoverable_until,
-        row.tenant_id,
-        row.path,
-      ],
-    );
+    await tx.run(UPDATE_SECRET, updateParams(row));
   }
 
   async insertVersion(tx: Queryable, row: VersionRow): Promise<void> {
-    await tx.run(`INSERT INTO secret_versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-      row.tenant_id,
-      row.path,
-      row.version,
-      row.secret_type,
-      row.ciphertext,
-      row.wrapped_key,
-      row.key_id,
-      row.created_at,
-      row.created_by,
-      row.destroyed_at,
-      row.grace_until,
-    ]);
+    await tx.run(INSERT_VERSION, versionParams(row));
   }
 
   /** Versions older than `oldestKept` are aged out: their rows (and ciphertext) are removed. */
   async pruneVersionsBelow(tx: Queryable, tenantId: string, path: string, oldestKept: number): Promise<number> {
-    return (await tx.run("DELETE FROM secret_versions WHERE tenant_id = ? AND path = ? AND version < ?", [tenantId, path, oldestKept])).changes;
+    return (await tx.run(PRUNE_VERSIONS, [tenantId, path, oldestKept])).changes;
+  }
+
+  /**
+   * A new version of an existing secret: the version row, the secret row moved to it, and versions
+   * below `oldestKept` aged out. On PostgreSQL that is one statement (data-modifying CTEs; the
+   * DELETE cannot see the version inserted beside it, which is at or above `oldestKept` anyway),
+   * three round trips fewer inside a transaction that holds the secret's row lock.
+   */
+  async replaceCurrentVersion(tx: Queryable, version: VersionRow, row: SecretRow, oldestKept: number): Promise<void> {
+    if (this.db.dialect === "postgres") {
+      await tx.run(`WITH added AS (${INSERT_VERSION} RETURNING 1), aged AS (${PRUNE_VERSIONS} RETURNING 1) ${UPDATE_SECRET}`, [
+        ...versionParams(version), row.tenant_id, row.path, oldestKept, ...updateParams(row),
+      ]);
+      return;
+    }
+    await this.insertVersion(tx, version);
+    await this.update(tx, row);
+    await this.pruneVersionsBelow(tx, row.tenant_id, row.path, oldestKept);
   }
 
   async versions(tenantId: string, path: string, tx?: Queryable): Promise<VersionRow[]> {

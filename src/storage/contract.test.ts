@@ -305,6 +305,30 @@ describeEachBackend("storage contract", (backend) => {
     expect(await db.get("SELECT id FROM items WHERE id = ?", ["atc-rolled-back"])).toBeUndefined();
   });
 
+  it("deferToCommit: the deferred writes commit with the transaction (after later statements ran), or roll back with it", async () => {
+    const fail = (error: unknown) => new DomainError(String(error));
+    await db.transaction(async (tx) => {
+      // SQLite declines (no COMMIT message to ride on): the caller runs the statement itself.
+      if (!tx.deferToCommit?.("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["dtc-1", 1, "it's"])) await tx.run("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["dtc-1", 1, "it's"]);
+      await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-2", 2]);
+      if (!tx.runAtCommit?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-3", 3], fail)) await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-3", 3]);
+      // After runAtCommit nothing more may be deferred: the caller runs it itself (not at all here).
+      expect(tx.deferToCommit?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-4", 4]) ?? false).toBe(false);
+    });
+    const rows = await db.all<{ id: string; body: string | null }>("SELECT id, body FROM items WHERE id LIKE 'dtc-%' ORDER BY id");
+    expect(rows.map((r) => r.id)).toEqual(["dtc-1", "dtc-2", "dtc-3"]);
+    expect(rows[0].body).toBe("it's");
+    expect(await db.transaction(async (tx) => tx.deferToCommit?.("INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["dtc-bin", 5, Buffer.from([1])]) ?? false)).toBe(false);
+    // A deferred write that fails at the COMMIT fails the transaction: nothing of it is stored.
+    const deferred = db.transaction(async (tx) => {
+      await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-rolled-back", 6]);
+      if (!tx.deferToCommit?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-1", 7])) await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-1", 7]);
+    });
+    await expect(deferred).rejects.toBeInstanceOf(StorageError);
+    await expect(deferred).rejects.toMatchObject({ kind: "unique_violation" });
+    expect(await db.get("SELECT id FROM items WHERE id = ?", ["dtc-rolled-back"])).toBeUndefined();
+  });
+
   it("closes idempotently", async () => {
     const extra = openDatabase(scratch.url);
     await extra.ping();

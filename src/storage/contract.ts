@@ -18,6 +18,14 @@ export interface Queryable {
    * Returns false (the caller runs it itself) when a value cannot be inlined (binary, NUL).
    */
   runAtCommit?(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean;
+  /**
+   * Inside a PostgreSQL transaction only: queues `sql` (values inlined as escaped literals) to be
+   * sent with the COMMIT, ahead of the `runAtCommit` statement, saving its round trip. Only for
+   * writes nothing in the transaction reads back (outbox rows); later statements may still run.
+   * An error there fails the COMMIT as a `runAtCommit` error does. Returns false (the caller runs it
+   * itself) when not in such a transaction or a value cannot be inlined.
+   */
+  deferToCommit?(sql: string, params: readonly SqlParam[]): boolean;
 }
 
 export type Dialect = "sqlite" | "postgres";

@@ -65,6 +65,8 @@ function inlined(sql: string, params: readonly SqlParam[]): string | null {
 class PgQueryable implements Queryable {
   /** Set by `runAtCommit` (transaction connections only): sent with the COMMIT. */
   tail: { sql: string; failure: (error: unknown) => Error } | null = null;
+  /** Set by `deferToCommit`: sent with the COMMIT, before the tail. */
+  private deferred: string[] = [];
 
   /** `timeoutMs`: the client-side deadline per statement (a stopped server never answers at all). */
   constructor(private readonly client: pg.Pool | pg.PoolClient, private readonly timeoutMs: number, private readonly inTransaction = false) {}
@@ -82,20 +84,35 @@ class PgQueryable implements Queryable {
     return true;
   }
 
-  /** COMMIT, with the statement given to `runAtCommit` in the same round trip (simple-query protocol, one message). */
+  deferToCommit(sql: string, params: readonly SqlParam[]): boolean {
+    if (!this.inTransaction || this.tail) return false;
+    const text = inlined(sql, params);
+    if (text === null) return false;
+    this.deferred.push(text);
+    return true;
+  }
+
+  /**
+   * COMMIT, with the deferred statements and the one given to `runAtCommit` in the same round trip
+   * (simple-query protocol, one message: the statements run in order and the first error aborts
+   * the transaction, so nothing of it commits).
+   */
   async commit(): Promise<void> {
     const tail = this.tail;
+    const statements = this.deferred;
     this.tail = null;
-    if (!tail) {
+    this.deferred = [];
+    if (tail) statements.push(tail.sql);
+    if (statements.length === 0) {
       await this.run("COMMIT");
       return;
     }
     try {
-      await this.client.query({ text: `${tail.sql};\nCOMMIT`, query_timeout: this.timeoutMs } as pg.QueryConfig);
+      await this.client.query({ text: `${statements.join(";\n")};\nCOMMIT`, query_timeout: this.timeoutMs } as pg.QueryConfig);
     } catch (error) {
       const classified = classify(error);
       // Lost or timed out: the transaction's fate is unknown to us and it is reported as such.
-      throw classified.kind === "unavailable" ? classified : tail.failure(classified);
+      throw classified.kind === "unavailable" || !tail ? classified : tail.failure(classified);
     }
   }
 
