@@ -157,11 +157,14 @@ export class Operations {
   private async chargeSource(request: FastifyRequest, reply: FastifyReply, category: "auth_failure" | "public", code = "rate_limited"): Promise<void> {
     const source = sourceKey(request.ip);
     const outcome = await this.deps.limiter.take(`ip/${source}`, category);
-    if (outcome.allowed) return this.answer(reply, outcome, category);
-    if (category === "auth_failure") {
+    if (category === "auth_failure" && (!outcome.allowed || outcome.remaining === 0)) {
+      // Spent by this very failure: the next attempt is refused at the gate, before it costs a
+      // token lookup, rather than being authenticated once more only to be refused after.
       if (this.spentUntil.size > 100_000) this.spentUntil.clear();
-      this.spentUntil.set(source, Date.now() + outcome.retryAfterSeconds * 1000);
+      const untilOneToken = outcome.allowed ? Math.ceil(60_000 / outcome.limit) : outcome.retryAfterSeconds * 1000;
+      this.spentUntil.set(source, Date.now() + untilOneToken);
     }
+    if (outcome.allowed) return this.answer(reply, outcome, category);
     this.answer(reply, outcome, category, () => this.refuseFlood(request, reply, source, category, code, outcome.retryAfterSeconds, outcome.limit));
   }
 
