@@ -1,9 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { useVault } from "../testing/harness.js";
+import { startVault, useVault } from "../testing/harness.js";
+import { buildVault, type Vault } from "../app.js";
+import { eventually } from "../events/test-receiver.js";
 
 const base = mkdtempSync(join(tmpdir(), "scaivault-audit-export-errors-"));
 
@@ -54,4 +57,35 @@ describeEachBackend("audit: export refusals and interrupted exports", (backend) 
     }
     expect(body).toMatchObject({ status: "failed", error: expect.stringContaining("interrupted") });
   });
+});
+
+describeEachBackend("audit: exports interrupted by a crash, at start", (backend) => {
+  it("fails an export whose lease ran out when a node starts, and leaves one whose lease is still held running", async () => {
+    const first = await startVault(backend);
+    let second: Vault | null = null;
+    try {
+      const insert = (id: string, leaseUntil: number) => first.vault.db.run(
+        `INSERT INTO audit_exports (id, partner_id, tenant_id, status, format, range_from, range_to, filters, destination, estimated_records, record_count, manifest, error, created_by, created_at, completed_at, lease_until)
+         VALUES (?, 'ptn_default', 'tnt_default', 'running', 'jsonl', NULL, NULL, '{}', '{"type":"file","path":"x"}', 10, NULL, NULL, NULL, 'system:bootstrap', ?, NULL, ?)`,
+        [id, Date.now() - 5000, leaseUntil],
+      );
+      // What a node killed mid-export leaves behind, and a live export of another node.
+      await insert("exp_crashedatstart000000", Date.now() - 1000);
+      await insert("exp_stillleased000000000", Date.now() + 3_600_000);
+      await first.vault.close();
+      // The next node's periodic recovery is an hour away: only its start can fail the export.
+      const config = { ...first.vault.config, audit: { ...first.vault.config.audit, exportLeaseMs: 3_600_000 } };
+      second = await buildVault(config, { logStream: new Writable({ write: (_c, _e, done) => done() }) });
+      const db = second.db;
+      const status = async (id: string) => (await db.get<{ status: string; error: string | null }>("SELECT status, error FROM audit_exports WHERE id = ?", [id]))!;
+      // Target: at start. Bound: 15 s.
+      const failed = await eventually(() => status("exp_crashedatstart000000"), (row) => row.status !== "running", 15_000);
+      expect(failed).toMatchObject({ status: "failed", error: expect.stringContaining("interrupted") });
+      expect((await status("exp_stillleased000000000")).status).toBe("running");
+    } finally {
+      await second?.close();
+      await first.vault.close().catch(() => {});
+      await first.database.drop();
+    }
+  }, 60_000);
 });

@@ -55,6 +55,12 @@ function csvCell(value: unknown): string {
 
 export interface ExportDeps {
   db: Database;
+  /**
+   * The job's own database (issue 13): reading a large range is work off the request path, so it
+   * runs with the long deadline and connections of its own (`Database.background()`), not the
+   * request path's 5 s statement timeout. Defaults to `db`.
+   */
+  jobDb?: Database;
   audit: AuditRecorder;
   /** Every file destination lives under this directory. */
   exportRoot: string;
@@ -77,6 +83,11 @@ export interface ExportDeps {
  */
 export class AuditExports {
   private readonly running = new Set<Promise<void>>();
+
+  private get jobDb(): Database {
+    return this.deps.jobDb ?? this.deps.db;
+  }
+
   /** Aborted by drain: a job waiting to retry an upload gives up instead of holding the shutdown. */
   private readonly stopping = new AbortController();
 
@@ -152,10 +163,10 @@ export class AuditExports {
     const directory = target.kind === "file" ? target.directory : staging!;
     const finalPath = join(directory, name);
     // The lease tells other nodes this export is alive; a crash lets it run out.
-    const renew = setInterval(() => void this.deps.db.run("UPDATE audit_exports SET lease_until = ? WHERE id = ?", [Date.now() + this.deps.leaseMs, row.id]).catch(() => {}), Math.max(10, Math.floor(this.deps.leaseMs / 3)));
+    const renew = setInterval(() => void this.jobDb.run("UPDATE audit_exports SET lease_until = ? WHERE id = ?", [Date.now() + this.deps.leaseMs, row.id]).catch(() => {}), Math.max(10, Math.floor(this.deps.leaseMs / 3)));
     renew.unref();
     try {
-      await this.deps.db.run("UPDATE audit_exports SET status = 'running' WHERE id = ?", [row.id]);
+      await this.jobDb.run("UPDATE audit_exports SET status = 'running' WHERE id = ?", [row.id]);
       const written = await this.writeFile(row, visibility, filters, finalPath);
       let file: Record<string, unknown>;
       if (target.kind === "file") {
@@ -165,10 +176,10 @@ export class AuditExports {
         await this.upload(row.id, target, key, finalPath);
         file = { path: key, bucket: target.destination.bucket, records: written.records, bytes: written.bytes, sha256: written.sha256 };
       }
-      await this.deps.db.run("UPDATE audit_exports SET status = 'completed', record_count = ?, manifest = ?, error = NULL, completed_at = ?, lease_until = NULL WHERE id = ?", [written.records, JSON.stringify({ files: [file] }), Date.now(), row.id]);
+      await this.jobDb.run("UPDATE audit_exports SET status = 'completed', record_count = ?, manifest = ?, error = NULL, completed_at = ?, lease_until = NULL WHERE id = ?", [written.records, JSON.stringify({ files: [file] }), Date.now(), row.id]);
     } catch (error) {
       const reason = (error as { exportFailure?: string }).exportFailure ?? `the export could not be written (${(error as { code?: string }).code ?? "error"})`;
-      await this.deps.db.run("UPDATE audit_exports SET status = 'failed', error = ?, completed_at = ?, lease_until = NULL WHERE id = ?", [reason, Date.now(), row.id]).catch(() => {});
+      await this.jobDb.run("UPDATE audit_exports SET status = 'failed', error = ?, completed_at = ?, lease_until = NULL WHERE id = ?", [reason, Date.now(), row.id]).catch(() => {});
     } finally {
       clearInterval(renew);
       if (staging) rmSync(staging, { recursive: true, force: true });
@@ -186,7 +197,7 @@ export class AuditExports {
         const reason = s3FailureReason(error);
         if (attempt >= delays.length) throw Object.assign(new Error("upload failed"), { exportFailure: `upload to s3 failed after ${attempt + 1} attempts (${reason})` });
         if (this.stopping.signal.aborted) throw Object.assign(new Error("stopping"), { exportFailure: `the server stopped while the upload was failing (${reason}); create the export again` });
-        await this.deps.db.run("UPDATE audit_exports SET status = 'retrying', error = ? WHERE id = ?", [`upload attempt ${attempt + 1} failed (${reason}); retrying`, id]).catch(() => {});
+        await this.jobDb.run("UPDATE audit_exports SET status = 'retrying', error = ? WHERE id = ?", [`upload attempt ${attempt + 1} failed (${reason}); retrying`, id]).catch(() => {});
         await new Promise<void>((resolve) => {
           const signal = this.stopping.signal;
           const wake = () => (clearTimeout(timer), resolve());
@@ -219,7 +230,7 @@ export class AuditExports {
         const where = [scope.sql, ...conditions];
         const args: SqlParam[] = [...scope.params, ...params];
         if (after) where.push("(timestamp > ? OR (timestamp = ? AND id > ?))"), args.push(after.t, after.t, after.id);
-        const rows: AuditRow[] = await this.deps.db.all<AuditRow>(
+        const rows: AuditRow[] = await this.jobDb.all<AuditRow>(
           `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where.join(" AND ")} ORDER BY timestamp, id LIMIT 1000`,
           [...args],
         );
@@ -250,7 +261,7 @@ export class AuditExports {
    * survives the process. Run at start and then periodically, on every node.
    */
   async failInterrupted(now = Date.now()): Promise<number> {
-    const result = await this.deps.db.run(
+    const result = await this.jobDb.run(
       `UPDATE audit_exports SET status = 'failed', error = ?, completed_at = ?, lease_until = NULL
         WHERE status IN ('pending', 'running', 'retrying') AND (lease_until IS NULL OR lease_until < ?)`,
       ["the export was interrupted (the server stopped before it finished); create it again", now, now],

@@ -60,9 +60,13 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
   const checkpoints = new Checkpoints(db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
   const verifier = new ChainVerifier(db, hasher, checkpoints);
   const queries = new AuditQueries(db, authorizer);
-  const exportDeps: ExportDeps = { db, audit: recorder, exportRoot: options.exportDir, callTimeoutMs: settings.exportCallTimeoutMs, leaseMs: settings.exportLeaseMs };
+  // Export jobs and pruning are work off the request path: the long deadline and their own
+  // connections (PostgreSQL), so neither times out at 5 s nor holds request connections (issue 13).
+  const background = db.background?.() ?? db;
+  const exportDeps: ExportDeps = { db, jobDb: background, audit: recorder, exportRoot: options.exportDir, callTimeoutMs: settings.exportCallTimeoutMs, leaseMs: settings.exportLeaseMs };
   const exports = new AuditExports(exportDeps);
   const retention = new AuditRetention({ db, audit: recorder, checkpoints }, settings);
+  const pruner = background === db ? retention : new AuditRetention({ db: background, audit: recorder, checkpoints }, settings);
   const jobs: PeriodicJob[] = [];
   return {
     recorder,
@@ -76,7 +80,7 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
     start(logger) {
       const report = (message: string, error: unknown) => logger.error({ err: { name: (error as Error)?.name, kind: (error as { kind?: string })?.kind } }, message);
       jobs.push(new PeriodicJob("checkpoint", settings.checkpointIntervalMs, () => checkpoints.runPeriodic(settings.checkpointIntervalMs).then(() => undefined), report));
-      jobs.push(new PeriodicJob("prune", settings.pruneIntervalMs, () => retention.runPeriodic().then(() => undefined), report));
+      jobs.push(new PeriodicJob("prune", settings.pruneIntervalMs, () => pruner.runPeriodic().then(() => undefined), report));
       // Exports a crashed node left behind fail visibly, now and whenever a lease runs out.
       void exports.failInterrupted().catch((error) => report("audit export recovery failed", error));
       jobs.push(new PeriodicJob("export-recovery", settings.exportLeaseMs, () => exports.failInterrupted().then(() => undefined), report));

@@ -40,6 +40,23 @@ describe("configuration", () => {
     });
   });
 
+  it("has the resilience defaults of issue 13 and reads their variables", () => {
+    expect(loadConfig({})).toMatchObject({
+      ops: { requestTimeoutMs: 30_000 },
+      resilience: {
+        maxStreamsPerIdentity: 10, maxStreamsPerTenant: 100, credentialRecheckMs: 2000,
+        databaseAcquireTimeoutMs: 2000, databaseQueryTimeoutMs: 5000, databaseLongQueryTimeoutMs: 600_000,
+        metricsRequireToken: false, eventsRetentionMs: 30 * 86_400_000,
+      },
+    });
+    const set = loadConfig({
+      SCAIVAULT_MAX_STREAMS_PER_IDENTITY: "3", SCAIVAULT_MAX_STREAMS_PER_TENANT: "7", DATABASE_ACQUIRE_TIMEOUT: "1s", DATABASE_QUERY_TIMEOUT: "3s",
+      SCAIVAULT_REQUEST_TIMEOUT: "10s", SCAIVAULT_EVENTS_RETENTION: "7d",
+    });
+    expect(set.ops.requestTimeoutMs).toBe(10_000);
+    expect(set.resilience).toMatchObject({ maxStreamsPerIdentity: 3, maxStreamsPerTenant: 7, databaseAcquireTimeoutMs: 1000, databaseQueryTimeoutMs: 3000, eventsRetentionMs: 7 * 86_400_000 });
+  });
+
   it("reads good values of every kind", () => {
     const key = Buffer.alloc(32, 7).toString("base64");
     const config = loadConfig({

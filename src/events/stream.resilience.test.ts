@@ -127,3 +127,68 @@ describeEachBackend("streams and long polls: credentials and caps", (backend) =>
     reopened.close();
   });
 });
+
+/** A long poll (timeout 60 s) on raw fetch, so the test can abandon it. */
+function openPoll(baseUrl: string, token: string, subscriptionId: string) {
+  const controller = new AbortController();
+  const answer = fetch(`${baseUrl}/v1/subscriptions/${subscriptionId}/poll?timeout=60`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal })
+    .then(async (response) => ({ status: response.status, retryAfter: response.headers.get("retry-after"), body: JSON.parse(await response.text()) }));
+  answer.catch(() => {});
+  return { answer, close: () => controller.abort() };
+}
+
+// Its own vault: the caps are counted per tenant, and the suite above leaves its own streams closing.
+describeEachBackend("long polls: caps and expiry", (backend) => {
+  const vault = useVault(backend, { env });
+
+  async function pollingSubscription(admin: ApiClient, identity: string, extra: Record<string, unknown> = {}) {
+    const { token } = await issue(admin, identity, extra);
+    const sub = await admin.withToken(token).post("/v1/subscriptions", { name: `poll ${identity}`, paths: ["nothing/**"], events: ["secret.*"], delivery: { type: "polling" } });
+    expect(sub.status).toBe(201);
+    return { token, id: sub.body.id as string };
+  }
+
+  it("counts waiting long polls against the stream caps (429 + Retry-After), not against request concurrency", async () => {
+    const { admin, baseUrl } = vault();
+    const first = await pollingSubscription(admin, "sa:long-poller-1");
+    const second = await pollingSubscription(admin, "sa:long-poller-2");
+    const busy = await activeRequests(baseUrl, "subscription_poll");
+    const open = [openPoll(baseUrl, first.token, first.id), openPoll(baseUrl, first.token, first.id)];
+    try {
+      await inFlight(baseUrl, "subscription_poll", busy + 2);
+      const third = openPoll(baseUrl, first.token, first.id);
+      const refused = await within(third.answer, 10_000);
+      expect(refused).not.toBe("pending");
+      if (refused === "pending") return;
+      expect(refused.status).toBe(429);
+      expect(refused.retryAfter).toMatch(/^[1-9]\d*$/);
+      expect(refused.body.error).toMatchObject({ code: "rate_limited", details: { reason: "streams_per_identity", limit: 2 } });
+
+      open.push(openPoll(baseUrl, second.token, second.id));
+      await inFlight(baseUrl, "subscription_poll", busy + 3);
+      const overTenant = await within(openPoll(baseUrl, second.token, second.id).answer, 10_000);
+      expect(overTenant).not.toBe("pending");
+      if (overTenant === "pending") return;
+      expect(overTenant.status).toBe(429);
+      expect(overTenant.body.error.details).toMatchObject({ reason: "streams_per_tenant", limit: 3 });
+
+      // Three polls waiting with request concurrency capped at 2: ordinary requests are still served.
+      for (let i = 0; i < 3; i++) expect((await admin.get("/v1/secrets")).status).toBe(200);
+    } finally {
+      for (const poll of open) poll.close();
+    }
+  });
+
+  it("answers a waiting long poll 401 token_expired when its token expires", async () => {
+    const { admin, baseUrl } = vault();
+    const { token, id } = await pollingSubscription(admin, "sa:poller-expiring", { expires_in: "3s" });
+    const poll = openPoll(baseUrl, token, id);
+    // Target: the token's expiry (3 s from issue). Bound: 20 s.
+    const answer = await within(poll.answer, 20_000);
+    poll.close();
+    expect(answer).not.toBe("pending");
+    if (answer === "pending") return;
+    expect(answer.status).toBe(401);
+    expect(answer.body.error.code).toBe("token_expired");
+  });
+});

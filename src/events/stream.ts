@@ -7,6 +7,7 @@ import { eventTypeMatches, pathMatchesAny, requireEventFilters, requirePathGlobs
 import { toEvent, type DeliveryStore } from "./delivery-store.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { StreamQuery } from "./schemas.js";
+import { isStorageUnavailable } from "../storage/contract.js";
 
 const BATCH = 200;
 const REFRESH_POLICIES_MS = 30_000;
@@ -93,10 +94,19 @@ export class EventStreams {
 
     try {
       while (!closed) {
-        const rows = await this.deps.deliveries.eventsAfter(caller.tenant.tenantId, position, BATCH);
-        if (Date.now() - evaluatedAt > REFRESH_POLICIES_MS) {
-          evaluate = await this.deps.authorizer.forCaller(caller);
-          evaluatedAt = Date.now();
+        let rows: Awaited<ReturnType<DeliveryStore["eventsAfter"]>>;
+        try {
+          rows = await this.deps.deliveries.eventsAfter(caller.tenant.tenantId, position, BATCH);
+          if (Date.now() - evaluatedAt > REFRESH_POLICIES_MS) {
+            evaluate = await this.deps.authorizer.forCaller(caller);
+            evaluatedAt = Date.now();
+          }
+        } catch (error) {
+          // A database that hangs or is down for a while does not end the stream (issue 13): it
+          // waits on its own path and resumes from its position once storage answers again.
+          if (!isStorageUnavailable(error)) throw error;
+          rows = [];
+          missed = false;
         }
         for (const row of rows) {
           position = row.dispatch_seq as number;

@@ -4,9 +4,9 @@ import type { Caller } from "../http/context.js";
 import { VaultError, validationError } from "../http/errors.js";
 import { decodeCursor } from "../shared/cursor.js";
 import { newId } from "../shared/ids.js";
-import type { Queryable } from "../storage/contract.js";
+import { isStorageUnavailable, type Queryable } from "../storage/contract.js";
 import { requireEventFilters, requirePathGlobs, requireTargetUrl } from "./catalogue.js";
-import { toEvent } from "./delivery-store.js";
+import { toEvent, type DeliveryStore } from "./delivery-store.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { AckBody, CreateSubscriptionBody, DeliveriesQuery, ListQuery, PatchSubscriptionBody, PollQuery } from "./schemas.js";
 import { generateSigningSecret } from "./signing.js";
@@ -149,7 +149,15 @@ export class SubscriptionsService {
     for (;;) {
       // A credential revoked or expired while waiting ends the poll with its 401.
       if (credential?.aborted) throw credential.reason;
-      const rows = await this.deps.deliveries.inbox(id, since, max + 1);
+      let rows: Awaited<ReturnType<DeliveryStore["inbox"]>>;
+      try {
+        rows = await this.deps.deliveries.inbox(id, since, max + 1);
+      } catch (error) {
+        // Storage that stops answering while the poll waits is waited out until the poll's own
+        // deadline (issue 13); only then does the caller get the 503.
+        if (!isStorageUnavailable(error) || this.closing || Date.now() >= deadline) throw error;
+        rows = [];
+      }
       if (rows.length > 0 || this.closing || Date.now() >= deadline) {
         caller.ctx.audit.extra = { subscription_id: id, events: Math.min(rows.length, max) };
         return { events: rows.slice(0, max).map(toEvent), has_more: rows.length > max };

@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { Writable } from "node:stream";
-import { expect, it } from "vitest";
+import { expect, it, vi } from "vitest";
+import { Authenticator } from "../access/authenticator.js";
 import { buildVault, type Vault } from "../app.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { ApiClient, startVault, type TestVault } from "../testing/harness.js";
@@ -38,13 +39,18 @@ describeEachBackend("unauthenticated floods", (backend) => {
       expect((await oversized(first.baseUrl)).status).toBe(401);
       expect((await bad.get("/v1/secrets/flood/x")).status).toBe(401);
       expect((await oversized(first.baseUrl, { authorization: `Bearer skt_${"y".repeat(43)}` })).status).toBe(401);
-      // Past it: 429 + Retry-After for every kind of attempt, none of them audited one by one.
+      // Past it: 429 + Retry-After for every kind of attempt, none of them audited one by one, and
+      // none of them authenticated (the token lookup is the first storage work of a request).
+      const authenticate = vi.spyOn(Authenticator.prototype, "authenticate");
       for (let i = 0; i < 20; i++) {
         const refused = i % 2 === 0 ? await oversized(first.baseUrl) : await bad.get("/v1/secrets/flood/x").then((r) => ({ status: r.status, retryAfter: r.headers.get("retry-after") ?? undefined, body: r.body }));
         expect(refused.status).toBe(429);
         expect(refused.retryAfter).toMatch(/^[1-9]\d*$/);
         expect(refused.body.error).toMatchObject({ code: "rate_limited", details: { category: "auth_failure" } });
       }
+      const authenticated = authenticate.mock.calls.length;
+      authenticate.mockRestore();
+      expect(authenticated).toBe(0);
       // A credential that authenticated recently from the same address is still served.
       expect((await first.admin.get("/v1/secrets")).status).toBe(200);
       // Shutting the node down writes the minute's flood record before the trail drains.
@@ -61,6 +67,7 @@ describeEachBackend("unauthenticated floods", (backend) => {
       // Three individual failures, one flood record: 24 requests, 4 entries.
       expect(unauthenticated).toHaveLength(4);
     } finally {
+      vi.restoreAllMocks();
       await first.vault.close().catch(() => {});
       await other.node.close();
       await first.database.drop();
@@ -87,6 +94,44 @@ describeEachBackend("unauthenticated floods", (backend) => {
       for (let i = 0; i < 3; i++) expect((await node.anonymous.get("/v1/health")).status).toBe(200);
     } finally {
       await node.close();
+    }
+  });
+
+  it("charges every real public route (CA certificate, CRL, OCSP, ACME challenge, SSH CA key and KRL) to the address, and coalesces their refusals", async () => {
+    const first = await startVault(backend, { env: { RATE_LIMIT_PUBLIC: "2" } });
+    const other = await secondNode(first);
+    try {
+      const anon = first.anonymous;
+      // The budget (2 a minute per address) is spent on unknown CAs: answered as themselves.
+      for (let i = 0; i < 2; i++) expect((await anon.get("/v1/pki/ca/ca_unknown/certificate")).status).toBe(404);
+      const routes: [string, () => Promise<{ status: number; headers: Headers; body: any }>][] = [
+        ["CA certificate", () => anon.get("/v1/pki/ca/ca_unknown/certificate")],
+        ["CRL", () => anon.get("/v1/pki/ca/ca_unknown/crl")],
+        ["OCSP (POST)", () => anon.post("/v1/pki/ca/ca_unknown/ocsp", undefined, { raw: Buffer.from([0x30, 0x00]), headers: { "content-type": "application/ocsp-request" } })],
+        ["OCSP (GET)", () => anon.get("/v1/pki/ca/ca_unknown/ocsp/MAA=")],
+        ["ACME http-01 challenge", () => anon.get("/.well-known/acme-challenge/unknown-token")],
+        ["SSH CA key", () => anon.get("/v1/dynamic/engines/dyn_unknown/ssh/ca")],
+        ["SSH KRL", () => anon.get("/v1/dynamic/engines/dyn_unknown/ssh/krl")],
+      ];
+      for (const [label, call] of routes) {
+        const refused = await call();
+        expect(refused.status, label).toBe(429);
+        expect(refused.headers.get("retry-after"), label).toMatch(/^[1-9]\d*$/);
+        expect(refused.body.error, label).toMatchObject({ code: "rate_limited", details: { category: "public" } });
+      }
+      // Routes that are not public reads keep their own limits.
+      expect((await anon.get("/v1/health")).status).toBe(200);
+      await first.vault.close();
+
+      const entries = await other.admin.get("/v1/audit/logs?action=auth_failure_flood&limit=100");
+      expect(entries.status).toBe(200);
+      expect(entries.body.logs).toHaveLength(1);
+      expect(entries.body.logs[0]).toMatchObject({ source_ip: "127.0.0.1", success: false, identity_id: null });
+      expect(entries.body.logs[0].extra_data).toMatchObject({ count: routes.length, codes: { rate_limited: routes.length }, categories: ["public"] });
+    } finally {
+      await first.vault.close().catch(() => {});
+      await other.node.close();
+      await first.database.drop();
     }
   });
 });

@@ -3,6 +3,7 @@ import { eventually } from "../events/test-receiver.js";
 import { postgresAvailable, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { FreezingProxy } from "../testing/freezing-proxy.js";
 import { startVault, type ApiResponse, type TestVault } from "../testing/harness.js";
+import { inFlight, until } from "../testing/observe.js";
 
 function within<T>(work: Promise<T>, ms: number): Promise<T | "pending"> {
   return Promise.race([work, new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), ms).unref())]);
@@ -14,6 +15,28 @@ function expectUnavailable(response: ApiResponse | "pending"): void {
   expect(response.status).toBe(503);
   expect(response.body.error.code).toBe("service_unavailable");
   expect(response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+}
+
+/** An open SSE response whose text is collected; `finished` once the server ended it. */
+async function openStream(baseUrl: string, token: string) {
+  const controller = new AbortController();
+  const response = await fetch(`${baseUrl}/v1/events/stream`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  const state = { response, text: "", finished: false, close: () => controller.abort() };
+  void (async () => {
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        state.text += decoder.decode(value, { stream: true });
+      }
+      state.finished = true;
+    } catch {
+      // aborted by the test
+    }
+  })();
+  return state;
 }
 
 // Targets: acquire 1 s, statement 1 s. Every bound below is 15 s (≥ 5× the worst case of both).
@@ -43,6 +66,13 @@ const BOUND_MS = 15_000;
   it("answers 503 + Retry-After within seconds while the database hangs, and recovers by itself", async () => {
     const { admin, anonymous } = node;
     expect((await admin.put("/v1/secrets/hang/db", { data: { password: "before" } })).status).toBe(201);
+    // A stream and a long poll open before the hang wait through it on their own paths.
+    const sub = await admin.post("/v1/subscriptions", { name: "through the hang", paths: ["hang/after/**"], events: ["secret.created"], delivery: { type: "polling" } });
+    expect(sub.status).toBe(201);
+    const stream = await openStream(node.baseUrl, node.adminToken);
+    expect(stream.response.status).toBe(200);
+    const poll = admin.get(`/v1/subscriptions/${sub.body.id}/poll?timeout=60`);
+    await inFlight(node.baseUrl, "subscription_poll");
 
     proxy.freeze();
     // More requests than the pool has connections: the ones that wait for a connection time out too.
@@ -58,5 +88,17 @@ const BOUND_MS = 15_000;
     const after = await eventually(() => admin.get("/v1/secrets/hang/db"), (r) => r.status === 200, 30_000);
     expect(after.body.data).toEqual({ password: "before" });
     expect((await admin.put("/v1/secrets/hang/db", { data: { password: "after" } })).status).toBe(200);
+
+    // Both lived through the hang and deliver what was written after it.
+    expect(stream.finished).toBe(false);
+    expect((await admin.put("/v1/secrets/hang/after/x", { data: { v: 1 } })).status).toBe(201);
+    await until("the stream delivers the event written after the hang", () => stream.text.includes("event: secret.created") && stream.text.includes("hang/after/x"), BOUND_MS);
+    expect(stream.finished).toBe(false);
+    stream.close();
+    const polled = await within(poll, BOUND_MS);
+    expect(polled).not.toBe("pending");
+    if (polled === "pending") return;
+    expect(polled.status).toBe(200);
+    expect(polled.body.events.map((e: { path: string }) => e.path)).toEqual(["hang/after/x"]);
   }, 120_000);
 });

@@ -45,7 +45,7 @@ const SECRET_TYPE = /"secret_type":"([a-z0-9_]{1,40})"/g;
  */
 export class Operations {
   /** Sources whose failure budget is spent, until when: refused before any storage work. */
-  private readonly spentUntil = new Map<string, number>();
+  private readonly spentUntil = new Map<string, { until: number; limit: number; resetAt: number }>();
 
   private readonly securityHeaders: Record<string, string>;
 
@@ -127,15 +127,20 @@ export class Operations {
    */
   async gate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const source = sourceKey(request.ip);
-    const until = this.spentUntil.get(source);
-    if (until === undefined) return;
+    const spent = this.spentUntil.get(source);
+    if (spent === undefined) return;
     const now = Date.now();
+    const until = spent.until;
     if (until <= now) {
       this.spentUntil.delete(source);
       return;
     }
     const header = request.headers.authorization;
     if (typeof header === "string" && this.deps.recent.has(header)) return;
+    // A limited response carries the bucket's headers (SPEC §8), refused at the gate or not.
+    reply.header("X-RateLimit-Limit", String(spent.limit));
+    reply.header("X-RateLimit-Remaining", "0");
+    reply.header("X-RateLimit-Reset", String(spent.resetAt));
     this.refuseFlood(request, reply, source, "auth_failure", header ? "rate_limited" : "authentication_required", Math.ceil((until - now) / 1000));
   }
 
@@ -157,11 +162,14 @@ export class Operations {
   private async chargeSource(request: FastifyRequest, reply: FastifyReply, category: "auth_failure" | "public", code = "rate_limited"): Promise<void> {
     const source = sourceKey(request.ip);
     const outcome = await this.deps.limiter.take(`ip/${source}`, category);
-    if (outcome.allowed) return this.answer(reply, outcome, category);
-    if (category === "auth_failure") {
+    if (category === "auth_failure" && (!outcome.allowed || outcome.remaining === 0)) {
+      // Spent by this very failure: the next attempt is refused at the gate, before it costs a
+      // token lookup, rather than being authenticated once more only to be refused after.
       if (this.spentUntil.size > 100_000) this.spentUntil.clear();
-      this.spentUntil.set(source, Date.now() + outcome.retryAfterSeconds * 1000);
+      const untilOneToken = outcome.allowed ? Math.ceil(60_000 / outcome.limit) : outcome.retryAfterSeconds * 1000;
+      this.spentUntil.set(source, { until: Date.now() + untilOneToken, limit: outcome.limit, resetAt: outcome.resetAt });
     }
+    if (outcome.allowed) return this.answer(reply, outcome, category);
     this.answer(reply, outcome, category, () => this.refuseFlood(request, reply, source, category, code, outcome.retryAfterSeconds, outcome.limit));
   }
 

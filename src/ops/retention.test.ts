@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { eventually, TestReceiver } from "../events/test-receiver.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { EventRetention } from "./retention.js";
 
 describeEachBackend("retention of delivery state", (backend) => {
   const ok = new TestReceiver();
@@ -44,4 +45,32 @@ describeEachBackend("retention of delivery state", (backend) => {
     const lease = await vault().vault.db.get<{ owner: string | null; last_run_at: number }>("SELECT owner, last_run_at FROM maintenance_leases WHERE name = 'events_retention'", []);
     expect(lease?.last_run_at).toBeGreaterThan(0);
   }, 90_000);
+});
+
+describeEachBackend("retention windows are configurable", (backend) => {
+  // The node's own passes stay out of the way (hourly, 30-day window); the test drives one directly.
+  const vault = useVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms" } });
+  const count = async (sql: string, params: string[]) => Number((await vault().vault.db.get<{ n: number | string }>(sql, params))?.n ?? 0);
+
+  it("keeps settled rows younger than the window and prunes them once they are older", async () => {
+    const { admin } = vault();
+    const sub = await admin.post("/v1/subscriptions", { name: "window", paths: ["win/**"], events: ["secret.*"], delivery: { type: "polling" } });
+    expect(sub.status).toBe(201);
+    expect((await admin.put("/v1/secrets/win/a", { data: { v: 1 } })).status).toBe(201);
+    await eventually(() => count("SELECT COUNT(*) AS n FROM subscription_inbox WHERE subscription_id = ?", [sub.body.id]), (n) => n === 1, 30_000);
+    const log = () => {};
+    const hour = 3_600_000;
+
+    // A one-hour window, now: the row is seconds old and stays.
+    const kept = await new EventRetention(vault().vault.db, { retentionMs: hour, intervalMs: 1000, log }).runIfDue(Date.now());
+    expect(kept).toEqual({ deliveries: 0, inbox: 0, events: 0 });
+    expect(await count("SELECT COUNT(*) AS n FROM subscription_inbox WHERE subscription_id = ?", [sub.body.id])).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM events WHERE path = ?", ["win/a"])).toBe(1);
+
+    // The same window two hours later: the inbox row, then its event, are past it.
+    const pruned = await new EventRetention(vault().vault.db, { retentionMs: hour, intervalMs: 1000, log }).runIfDue(Date.now() + 2 * hour);
+    expect(pruned?.inbox).toBeGreaterThanOrEqual(1);
+    expect(await count("SELECT COUNT(*) AS n FROM subscription_inbox WHERE subscription_id = ?", [sub.body.id])).toBe(0);
+    expect(await count("SELECT COUNT(*) AS n FROM events WHERE path = ?", ["win/a"])).toBe(0);
+  }, 60_000);
 });

@@ -80,6 +80,11 @@ export class StorageError extends Error {
   }
 }
 
+/** Storage that does not answer (down, hung past its deadline): worth waiting out, not a verdict. */
+export function isStorageUnavailable(error: unknown): boolean {
+  return error instanceof StorageError && error.kind === "unavailable";
+}
+
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof StorageError && error.kind === "unique_violation";
 }
