@@ -1,4 +1,5 @@
 import { globMatcher, globProblem } from "../access/glob.js";
+import { scopesAllow, type Scope } from "../access/scopes.js";
 import { VaultError, validationError } from "../http/errors.js";
 import type { VaultEvent } from "./outbox.js";
 
@@ -22,6 +23,34 @@ export function requireEventFilters(field: string, filters: readonly string[]): 
   const bad = filters.filter((f) => !(f === "*" || (EVENT_TYPES as readonly string[]).includes(f) || (f.endsWith(".*") && EVENT_TYPES.some((t) => t.startsWith(f.slice(0, -1))))));
   if (bad.length > 0) throw validationError({ [field]: `unknown event type ${bad.map((b) => JSON.stringify(b)).join(", ")}; use one of the catalogue's types, a family such as secret.*, or *` });
   return [...new Set(filters)];
+}
+
+/**
+ * The scope that lets a subscription or stream owner receive an event about no path (SPEC §7):
+ * the event's domain's read scope; `admin` for anything else.
+ */
+export function domainScopeOf(type: string): Scope {
+  const family = type.slice(0, type.indexOf("."));
+  switch (family) {
+    case "policy":
+      return "policies:read";
+    case "identity":
+      return "identity:read";
+    case "certificate":
+    case "csr":
+    case "ca":
+      return "pki:admin";
+    case "lease":
+    case "engine":
+      return "dynamic:manage";
+    default:
+      return "admin";
+  }
+}
+
+/** Whether an owner holding `scopes` may receive an event about no path. */
+export function mayReceivePathless(scopes: ReadonlySet<string>, type: string): boolean {
+  return scopesAllow(scopes, domainScopeOf(type));
 }
 
 /** Event types a target receives only when it names them exactly: `secret.*` and `*` leave them out (SPEC §7). */

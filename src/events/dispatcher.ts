@@ -4,7 +4,7 @@ import type { Principal, Role } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
 import { newSortableId } from "../shared/ids.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
-import { eventTypeMatches, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
+import { eventTypeMatches, mayReceivePathless, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
 import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js";
 import type { VaultEvent } from "./outbox.js";
 import type { SubscriptionRow, TargetsStore, WebhookRow } from "./targets-store.js";
@@ -15,6 +15,10 @@ const BATCH = 200;
 type PeekedEvent = Pick<EventRow, "id" | "tenant_id" | "event_type" | "path"> & { outbox_pos: number | string };
 // Any fixed number: only the fan-out pass takes this advisory lock.
 const FANOUT_LOCK_KEY = 7_305_001;
+
+function ownerScopes(sub: SubscriptionRow): ReadonlySet<string> {
+  return new Set(JSON.parse(sub.owner_scopes ?? "[]") as string[]);
+}
 
 /** A subscription is evaluated as its owner, with the identity, groups and roles stored at creation. */
 export function ownerCaller(sub: SubscriptionRow): Caller {
@@ -149,9 +153,14 @@ export class Dispatcher {
     for (const sub of subscriptions) {
       if (sub.tenant_id !== event.tenant_id || !eventTypeMatches(JSON.parse(sub.events) as string[], event.event_type)) continue;
       // The owner's read permission first: no pattern work on events the owner may not see (issue 13).
-      const evaluate = evaluators.get(sub.id);
-      if (event.path === null || !evaluate || !evaluate(event.path, "read").allowed) continue;
-      if (!pathMatchesAny(JSON.parse(sub.paths) as string[], event.path)) continue;
+      if (event.path === null) {
+        // About no path: the owner needs the event domain's scope instead (SPEC §7).
+        if (!mayReceivePathless(ownerScopes(sub), event.event_type)) continue;
+      } else {
+        const evaluate = evaluators.get(sub.id);
+        if (!evaluate || !evaluate(event.path, "read").allowed) continue;
+        if (!pathMatchesAny(JSON.parse(sub.paths) as string[], event.path)) continue;
+      }
       const filters = JSON.parse(sub.filters) as WebhookFilters;
       await needTags(filters);
       if (!webhookFiltersMatch(filters, event, tagsOf)) continue;

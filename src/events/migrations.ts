@@ -131,4 +131,10 @@ export const eventMigrations: Migration[] = [
     // undispatched index by time; both only cost every outbox insert and every dispatch update.
     up: () => ["DROP INDEX IF EXISTS events_undispatched", "DROP INDEX IF EXISTS events_tenant_time"],
   },
+  {
+    // The scopes the owner held when subscribing: events about no path go to owners holding the
+    // event domain's scope (SPEC §7). Older subscriptions hold none and keep receiving none.
+    id: "0510_subscription_owner_scopes",
+    up: () => ["ALTER TABLE subscriptions ADD COLUMN owner_scopes TEXT NOT NULL DEFAULT '[]'"],
+  },
 ];

@@ -1,9 +1,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Authorizer, Evaluator } from "../access/authorizer.js";
-import { scopesAllow } from "../access/scopes.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import { callerOf } from "../http/pipeline.js";
-import { eventTypeMatches, pathMatchesAny, requireEventFilters, requirePathGlobs } from "./catalogue.js";
+import { eventTypeMatches, mayReceivePathless, pathMatchesAny, requireEventFilters, requirePathGlobs } from "./catalogue.js";
 import { toEvent, type DeliveryStore } from "./delivery-store.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { StreamQuery } from "./schemas.js";
@@ -21,7 +20,8 @@ function list(text: string | undefined): string[] | null {
 /**
  * `GET /v1/events/stream`: Server-Sent Events in commit order (`dispatch_seq`), each with an `id:`
  * line; `Last-Event-ID` resumes from the stored events after that one. Events on paths go only to
- * callers who may `read` the path; events about no path only to admins.
+ * callers who may `read` the path; events about no path only to callers holding their domain's
+ * scope (SPEC §7: policies:read, identity:read, pki:admin, dynamic:manage; admin for the rest).
  */
 export class EventStreams {
   private readonly open = new Set<() => void>();
@@ -47,7 +47,6 @@ export class EventStreams {
       if (seen && seen.tenant_id === caller.tenant.tenantId && seen.dispatch_seq !== null && seen.dispatch_seq > 0) position = seen.dispatch_seq;
       else resumeNote = "unknown Last-Event-ID; streaming from now";
     }
-    const isAdmin = scopesAllow(caller.principal.scopes, "admin");
     let evaluate: Evaluator = await this.deps.authorizer.forCaller(caller);
     let evaluatedAt = Date.now();
     caller.ctx.audit.extra = { stream: true, resumed: Boolean(lastEventId) };
@@ -111,7 +110,7 @@ export class EventStreams {
         for (const row of rows) {
           position = row.dispatch_seq as number;
           // The caller's permission first: no pattern work on events it may not see (issue 13).
-          if (row.path === null ? !isAdmin : !evaluate(row.path, "read").allowed) continue;
+          if (row.path === null ? !mayReceivePathless(caller.principal.scopes, row.event_type) : !evaluate(row.path, "read").allowed) continue;
           // secret.accessed only when named explicitly, also without an events filter (SPEC §7).
           if (!eventTypeMatches(events ?? ["*"], row.event_type)) continue;
           if (paths && !pathMatchesAny(paths, row.path)) continue;

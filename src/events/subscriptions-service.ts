@@ -75,6 +75,7 @@ export class SubscriptionsService {
         filters: JSON.stringify(body.filters ?? {}), delivery_type: body.delivery.type, url: delivery.url, signature_scheme: delivery.scheme,
         secret_sealed: secret ? await this.deps.secrets.seal(id, "current", secret, tx) : null, buffer_size: delivery.buffer, status: "active",
         owner_id: principal.identityId, owner_type: principal.identityType, owner_groups: JSON.stringify(principal.groups), owner_roles: JSON.stringify(principal.roles),
+        owner_scopes: JSON.stringify([...principal.scopes].sort()),
         created_at: now, updated_at: now,
       };
       await this.deps.targets.insertSubscription(created, tx);

@@ -37,12 +37,14 @@ export interface SubscriptionRow {
   owner_type: string;
   owner_groups: string;
   owner_roles: string;
+  /** JSON array of the owner's scopes at creation (migration 0510). */
+  owner_scopes: string;
   created_at: number;
   updated_at: number;
 }
 
 const WEBHOOK_COLUMNS = ["id", "partner_id", "tenant_id", "name", "url", "events", "filters", "enabled", "signature_scheme", "secret_sealed", "previous_secret_sealed", "previous_secret_expires_at", "disabled_reason", "created_by", "created_at", "updated_at"] as const;
-const SUBSCRIPTION_COLUMNS = ["id", "partner_id", "tenant_id", "name", "paths", "events", "filters", "delivery_type", "url", "signature_scheme", "secret_sealed", "buffer_size", "status", "owner_id", "owner_type", "owner_groups", "owner_roles", "created_at", "updated_at"] as const;
+const SUBSCRIPTION_COLUMNS = ["id", "partner_id", "tenant_id", "name", "paths", "events", "filters", "delivery_type", "url", "signature_scheme", "secret_sealed", "buffer_size", "status", "owner_id", "owner_type", "owner_groups", "owner_roles", "owner_scopes", "created_at", "updated_at"] as const;
 
 function insertSql(table: string, columns: readonly string[]): string {
   return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`;
