@@ -3,8 +3,8 @@ import { classifyAddress, isBlockedAddress, resolveTarget } from "./ssrf.js";
 
 // Global unicast: deliverable.
 const PUBLIC = ["8.8.8.8", "93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "2a00:1450:4001:80b::200e",
-  // IPv4 wrapped in IPv6 forms, where the IPv4 inside is public.
-  "::ffff:8.8.8.8", "::ffff:0:8.8.8.8", "64:ff9b::8.8.8.8", "2002:0808:0808::1", "2001:0:0808:0808:0:0:f7f7:f7f7"];
+  // The IPv6 forms a resolver gives for an IPv4 host (mapped, NAT64), where the IPv4 inside is public.
+  "::ffff:8.8.8.8", "64:ff9b::8.8.8.8"];
 
 // Every special-purpose range, v4 and v6, with the range name expected.
 const SPECIAL: ReadonlyArray<readonly [string, string]> = [
@@ -18,11 +18,12 @@ const SPECIAL: ReadonlyArray<readonly [string, string]> = [
   ["2001:20::1", "orchid2"], ["5f00::1", "segmentRouting"], ["3fff::1", "reserved"], ["64:ff9b:1::1", "rfc6052"], ["::1.2.3.4", "ipv4Compatible"],
   // IPv4-mapped/translated forms: the IPv4 inside decides.
   ["::ffff:127.0.0.1", "loopback"], ["::ffff:10.0.0.1", "private"], ["::ffff:169.254.169.254", "linkLocal"],
-  ["::ffff:0:127.0.0.1", "loopback"], ["::ffff:0:192.168.0.1", "private"],
   ["64:ff9b::127.0.0.1", "loopback"], ["64:ff9b::a9fe:a9fe", "linkLocal"], ["64:ff9b::10.0.0.1", "private"],
-  ["2002:7f00:0001::1", "loopback"], ["2002:0a00:0001::", "private"], ["2002:a9fe:a9fe::1", "linkLocal"],
-  // Teredo: server 8.8.8.8, client 127.0.0.1 (stored inverted: 80ff:fffe) and the other way round.
-  ["2001:0:0808:0808::80ff:fffe", "loopback"], ["2001:0:0a00:0001::f7f7:f7f7", "private"],
+  // SIIT, 6to4 and Teredo: refused whatever they carry, a public IPv4 address too.
+  ["::ffff:0:8.8.8.8", "rfc6145"], ["::ffff:0:127.0.0.1", "rfc6145"], ["::ffff:0:192.168.0.1", "rfc6145"],
+  ["2002:0808:0808::1", "6to4"], ["2002:7f00:0001::1", "6to4"], ["2002:0a00:0001::", "6to4"], ["2002:a9fe:a9fe::1", "6to4"],
+  // Teredo: server 8.8.8.8 and client 8.8.8.8 (stored inverted: f7f7:f7f7), then a client of 127.0.0.1.
+  ["2001:0:0808:0808:0:0:f7f7:f7f7", "teredo"], ["2001:0:0808:0808::80ff:fffe", "teredo"], ["2001:0:0a00:0001::f7f7:f7f7", "teredo"],
 ];
 
 describe("SSRF address classification", () => {

@@ -7,8 +7,11 @@ import ipaddr from "ipaddr.js";
  * unicast. The special-purpose ranges come from ipaddr.js's `range()` (a maintained table of the
  * IANA registries) rather than a hand-written list: a hand-written BlockList once held
  * `::ffff:0:0/96`, which Node's BlockList also applies to plain IPv4, and so refused every IPv4
- * target. IPv6 forms that carry an IPv4 address (mapped, translated, NAT64, 6to4, Teredo) are
- * unwrapped and the IPv4 address inside is classified: a tunnel to 127.0.0.1 is loopback.
+ * target. The two IPv6 forms a resolver hands out for an IPv4 host, mapped (`::ffff:a.b.c.d`) and
+ * NAT64 (`64:ff9b::a.b.c.d`, what DNS64 answers on IPv6-only networks), are unwrapped and the IPv4
+ * address inside decides: 64:ff9b::127.0.0.1 is loopback. The transition mechanisms no webhook
+ * needs (SIIT `::ffff:0:0:0/96`, 6to4 `2002::/16`, Teredo `2001::/32`) are refused whatever they
+ * carry: default deny, and a Teredo client address is not even stored in the clear.
  */
 export interface AddressClass {
   /** The ipaddr.js range name (`unicast`, `private`, `loopback`, …) of the address or what it wraps. */
@@ -31,14 +34,9 @@ function embeddedV4(address: ipaddr.IPv6, range: string): ipaddr.IPv4[] | null {
   const p = address.parts;
   switch (range) {
     case "ipv4Mapped": // ::ffff:a.b.c.d
-    case "rfc6145": // ::ffff:0:a.b.c.d (SIIT)
       return [ipv4FromWords(p[6], p[7])];
     case "rfc6052": // 64:ff9b::a.b.c.d (NAT64); 64:ff9b:1::/48 local-use prefixes embed it elsewhere
       return p[1] === 0xff9b && p[2] === 0 ? [ipv4FromWords(p[6], p[7])] : null;
-    case "6to4": // 2002:AABB:CCDD::/48
-      return [ipv4FromWords(p[1], p[2])];
-    case "teredo": // 2001:0:SSSS:SSSS:flags:port:~CCCC:~CCCC (server, and the client obfuscated)
-      return [ipv4FromWords(p[2], p[3]), ipv4FromWords(p[6] ^ 0xffff, p[7] ^ 0xffff)];
     default:
       return null;
   }
