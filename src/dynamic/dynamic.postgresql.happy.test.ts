@@ -106,6 +106,9 @@ describeEachBackend("dynamic: postgresql engine, role, lease lifecycle", (backen
     const ended = await until(() => admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`), (r) => r.body.state === "expired");
     expect(ended.body).toMatchObject({ revoke_reason: "expired", revoke_attempts: 1 });
     expect(await pgRoleExists(lease.body.data.username)).toBe(false);
+    const login = await psql(pg, lease.body.data.username, lease.body.data.password, "SELECT 1");
+    expect(login.code).not.toBe(0);
+    expect(login.stderr).toMatch(/does not exist/);
     // A hang detector, not a speed check: revoked after expires_at, and within 30 s of it (15× the 2 s poll target).
     const lag = Date.parse(ended.body.revoked_at) - Date.parse(ended.body.expires_at);
     expect(lag).toBeGreaterThanOrEqual(0);
