@@ -161,6 +161,18 @@ export class DynamicStore {
     const cols = LEASE_COLUMNS.filter((c) => c !== "id");
     await tx.run(`UPDATE dynamic_leases SET ${cols.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`, [...values(row, cols), row.id]);
   }
+  /**
+   * Renews in one conditional UPDATE: only a lease still active, not yet ended and not claimed for
+   * revocation is extended. A whole-row write here could erase a claim another node committed after
+   * the renewal read the row (PostgreSQL re-checks only the WHERE clause of a blocked UPDATE).
+   */
+  async extendLease(tx: Queryable, id: string, expiresAt: number, renewedAt: number, now: number): Promise<boolean> {
+    const result = await tx.run(
+      "UPDATE dynamic_leases SET expires_at = ?, last_renewed_at = ? WHERE id = ? AND state = 'active' AND expires_at > ? AND (claimed_until IS NULL OR claimed_until < ?)",
+      [expiresAt, renewedAt, id, now, now],
+    );
+    return result.changes === 1;
+  }
   async leases(tenantId: string, filter: LeaseFilter, after: { c: number; i: string } | null, limit: number): Promise<LeaseRow[]> {
     const where = ["tenant_id = ?"];
     const params: SqlParam[] = [tenantId];
