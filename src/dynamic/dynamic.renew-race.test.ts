@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { DynamicStore } from "./store.js";
 import { grantEngineRoot, pgRoleExists, pgScratch, until, type Scratch } from "./testing.js";
 
 const ENGINE = "race-db";
@@ -13,7 +14,7 @@ const OTHER_NODE = "node_othernode01";
  * claiming node would revoke at the source and then find its claim gone, leaving a lease that says
  * `active` for a user that no longer exists (and nobody recording the revocation).
  */
-describeEachBackend("dynamic: a renewal never overwrites another node's revocation claim", (backend) => {
+describeEachBackend("dynamic: renewals and revocation claims do not undo each other", (backend) => {
   const vault = useVault(backend);
   let target: Scratch;
 
@@ -83,6 +84,27 @@ describeEachBackend("dynamic: a renewal never overwrites another node's revocati
     // The other node "dies": once its claim is released, this vault revokes the lease as usual.
     await vault().vault.db.run("UPDATE dynamic_leases SET claimed_until = NULL, claimed_by = NULL WHERE id = ?", [id]);
     expect((await admin.post(`/v1/dynamic/leases/${id}/revoke`)).body.state).toBe("revoked");
+    expect(await pgRoleExists(made.body.data.username)).toBe(false);
+  });
+
+  it("the expiry worker's claim takes only a lease that has ended: one renewed after it was seen due is left alone", async () => {
+    const { admin } = vault();
+    const store = new DynamicStore(vault().vault.db);
+    const made = await admin.post(`/v1/dynamic/engines/${ENGINE}/creds/ro`, { ttl: "10m" });
+    expect(made.status, made.text).toBe(201);
+    target.track(made.body.data.username);
+    const id = made.body.lease_id as string;
+    // As if the worker listed it due just before a renewal committed: its claim must now miss.
+    expect(await store.claim(id, OTHER_NODE, Date.now(), 120_000, "expiry")).toBe(false);
+    expect((await claimOf(id))?.claimed_by).toBeNull();
+    // An explicit revocation claims a live lease whatever its end.
+    expect(await store.claim(id, OTHER_NODE, Date.now(), 120_000, "revocation")).toBe(true);
+    await vault().vault.db.run("UPDATE dynamic_leases SET claimed_until = NULL, claimed_by = NULL WHERE id = ?", [id]);
+    // Once ended, the worker's claim takes it.
+    await vault().vault.db.run("UPDATE dynamic_leases SET expires_at = ? WHERE id = ?", [Date.now() - 1000, id]);
+    expect(await store.claim(id, OTHER_NODE, Date.now(), 120_000, "expiry")).toBe(true);
+    await vault().vault.db.run("UPDATE dynamic_leases SET claimed_until = NULL, claimed_by = NULL WHERE id = ?", [id]);
+    await until(() => admin.get(`/v1/dynamic/leases/${id}`), (r) => r.body.state === "expired");
     expect(await pgRoleExists(made.body.data.username)).toBe(false);
   });
 

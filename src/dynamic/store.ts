@@ -219,12 +219,14 @@ export class DynamicStore {
   }
   /**
    * Claims a lease for one revocation attempt, in one statement (a transaction of its own): only
-   * the node whose update changed the row goes on, however many nodes saw it due.
+   * the node whose update changed the row goes on, however many nodes saw it due. For `expiry`
+   * (the worker) the lease must still be due when claimed: one renewed since it was listed is left.
    */
-  async claim(id: string, node: string, now: number, holdMs: number): Promise<boolean> {
+  async claim(id: string, node: string, now: number, holdMs: number, purpose: "expiry" | "revocation"): Promise<boolean> {
+    const due = purpose === "expiry" ? " AND ((state = 'active' AND expires_at <= ?) OR (state = 'revoke_failed' AND next_retry_at <= ?))" : "";
     const result = await this.db.run(
-      "UPDATE dynamic_leases SET claimed_until = ?, claimed_by = ? WHERE id = ? AND state IN ('active', 'revoke_failed') AND (claimed_until IS NULL OR claimed_until < ?)",
-      [now + holdMs, node, id, now],
+      `UPDATE dynamic_leases SET claimed_until = ?, claimed_by = ? WHERE id = ? AND state IN ('active', 'revoke_failed') AND (claimed_until IS NULL OR claimed_until < ?)${due}`,
+      purpose === "expiry" ? [now + holdMs, node, id, now, now, now] : [now + holdMs, node, id, now],
     );
     return result.changes === 1;
   }
