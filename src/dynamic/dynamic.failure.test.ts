@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { FlakyProxy, grantEngineRoot, pgRoleExists, pgScratch, until, type Scratch } from "./testing.js";
+import { FlakyProxy, grantEngineRoot, mariaScratch, pgRoleExists, pgScratch, redisScratch, until, type Scratch } from "./testing.js";
 
 const ROOT = "infra/flaky/root";
 
@@ -144,5 +144,54 @@ describeEachBackend("dynamic: failed revocations back off along the retry schedu
     expect(done.status, done.text).toBe(200);
     expect(done.body).toMatchObject({ state: "revoked", revoke_attempts: 3, next_retry_at: null });
     expect(await pgRoleExists(lease.body.data.username)).toBe(false);
+  });
+});
+
+describeEachBackend("dynamic: MariaDB and Redis targets that hang or refuse", (backend) => {
+  const vault = useVault(backend);
+  const targets: Array<{ name: string; scratch: Scratch; proxy: FlakyProxy }> = [];
+
+  beforeAll(async () => {
+    const { admin } = vault();
+    for (const [name, plugin, scratch, rules] of [
+      ["maria-flaky", "mysql", await mariaScratch(), null],
+      ["redis-flaky", "redis", await redisScratch(), ["~x:*", "+get"]],
+    ] as const) {
+      const proxy = new FlakyProxy(scratch.host, scratch.port);
+      await proxy.start();
+      targets.push({ name, scratch, proxy });
+      await grantEngineRoot(admin, name, `infra/${name}/root`, { username: scratch.rootUser, password: scratch.rootPassword });
+      const url = scratch.connectionUrl.replace(`:${scratch.port}/`, `:${proxy.port}/`);
+      const engine = await admin.post("/v1/dynamic/engines", { name, type: `database.${plugin}`, config: { connection_url: url, root_credentials_path: `infra/${name}/root`, connect_timeout: "1s", statement_timeout: "1s" } });
+      if (engine.status !== 201) throw new Error(engine.text);
+      const creation = rules ?? [`CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'`];
+      const role = await admin.post(`/v1/dynamic/engines/${name}/roles`, { name: "ro", creation_statements: creation });
+      if (role.status !== 201) throw new Error(role.text);
+    }
+  });
+  afterAll(async () => {
+    for (const t of targets) {
+      await t.proxy.stop();
+      await t.scratch.drop();
+    }
+  });
+
+  it("a hanging target answers 502 reason timeout, a refusing one 502 reason refused, and neither leaves a lease", async () => {
+    const { admin } = vault();
+    for (const { name, proxy } of targets) {
+      proxy.mode = "hang";
+      const hung = await admin.post(`/v1/dynamic/engines/${name}/creds/ro`);
+      expect(hung.status, name).toBe(502);
+      expect(hung.body.error, name).toMatchObject({ code: "backend_error", details: { reason: "timeout", statement: null } });
+      await proxy.stop();
+      proxy.mode = "forward";
+      const refused = await admin.post(`/v1/dynamic/engines/${name}/creds/ro`);
+      expect(refused.status, name).toBe(502);
+      expect(refused.body.error, name).toMatchObject({ code: "backend_error", details: { reason: "refused" } });
+      expect((await admin.get(`/v1/dynamic/engines/${name}/health`)).body.status, name).toBe("unhealthy");
+      await proxy.start();
+      expect((await admin.get(`/v1/dynamic/engines/${name}/health`)).body.status, name).toBe("healthy");
+      expect((await admin.get(`/v1/dynamic/leases?engine=${name}`)).body.data, name).toEqual([]);
+    }
   });
 });
