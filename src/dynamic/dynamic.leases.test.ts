@@ -1,5 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { TestReceiver } from "../events/test-receiver.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { grantEngineRoot, PG_URL, pgRoleExists, pgScratch, psql, userWith, type Scratch } from "./testing.js";
@@ -22,11 +23,13 @@ async function validUntil(username: string): Promise<number | null> {
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000) * 1000;
 
 describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metrics of leases", (backend) => {
-  const vault = useVault(backend);
+  const vault = useVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms" } });
   let target: Scratch;
+  const receiver = new TestReceiver();
 
   beforeAll(async () => {
     target = await pgScratch();
+    await receiver.start();
     const { admin } = vault();
     await grantEngineRoot(admin, ENGINE, ROOT, { username: target.rootUser, password: target.rootPassword });
     const engine = await admin.post("/v1/dynamic/engines", { name: ENGINE, type: "database.postgresql", config: { connection_url: target.connectionUrl, root_credentials_path: ROOT }, max_ttl: "4h" });
@@ -42,6 +45,7 @@ describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metr
     }
   });
   afterAll(async () => {
+    await receiver.stop();
     await target?.drop();
   });
 
@@ -106,6 +110,24 @@ describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metr
     expect(await pgRoleExists(other.data.username)).toBe(false);
     const audit = (await admin.get("/v1/audit/logs?action=dynamic_revoke_prefix")).body.logs as Array<Record<string, any>>;
     expect(audit.find((entry) => entry.success && entry.extra_data?.role === null)?.extra_data.lease_ids).toEqual([other.lease_id]);
+  });
+
+  it("a webhook for lease.* receives the lease's events (with the lease id, never the password) and nothing else", async () => {
+    const { admin } = vault();
+    const hook = await admin.post("/v1/webhooks", { name: "leases", url: `${receiver.url}/leases`, secret: "whsec_leases", events: ["lease.*"] });
+    expect(hook.status, hook.text).toBe(201);
+    await admin.put("/v1/secrets/apps/not-a-lease", { data: { v: "x" }, secret_type: "json" });
+    const made = await lease("ro");
+    await admin.post(`/v1/dynamic/leases/${made.lease_id}/renew`, { increment: "20m" });
+    await admin.post(`/v1/dynamic/leases/${made.lease_id}/revoke`);
+    const mine = (all: typeof receiver.received) => all.filter((r) => r.path === "/leases" && r.event?.data?.lease_id === made.lease_id);
+    await receiver.waitFor((all) => mine(all).some((r) => r.event.event_type === "lease.revoked"));
+    await receiver.waitFor((all) => mine(all).length >= 3);
+    expect(mine(receiver.received).map((r) => r.event.event_type).sort()).toEqual(["lease.created", "lease.renewed", "lease.revoked"]);
+    expect(mine(receiver.received).find((r) => r.event.event_type === "lease.created")?.event.data).toMatchObject({ engine: ENGINE, role: "ro", username: made.data.username });
+    for (const r of receiver.received) expect(r.raw.includes(made.data.password)).toBe(false);
+    expect(receiver.received.filter((r) => r.path === "/leases").every((r) => r.event.event_type.startsWith("lease."))).toBe(true);
+    expect((await admin.delete(`/v1/webhooks/${hook.body.id}`)).status).toBe(200);
   });
 
   it("metrics: leases active per engine (from the database) and leases generated per engine and role", async () => {
