@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { FlakyProxy, grantEngineRoot, pgRoleExists, pgScratch, until, type Scratch } from "./testing.js";
+import { FlakyProxy, grantEngineRoot, mariaScratch, pgRoleExists, pgScratch, redisScratch, until, type Scratch } from "./testing.js";
 
 const ROOT = "infra/flaky/root";
 
@@ -98,5 +98,100 @@ describeEachBackend("dynamic: targets that refuse or hang", (backend) => {
     expect((await admin.get("/v1/dynamic/engines/flaky")).status).toBe(404);
     const bindings = await vault().vault.db.all("SELECT id FROM policy_bindings WHERE identity_id = 'dynamic:flaky'");
     expect(bindings).toEqual([]);
+  });
+});
+
+describeEachBackend("dynamic: failed revocations back off along the retry schedule", (backend) => {
+  // First retry after 1 s, every later one after an hour: the second failure must wait the hour.
+  const vault = useVault(backend, { env: { SCAIVAULT_LEASE_RETRY_SCHEDULE: "1s,1h" } });
+  let pg: Scratch;
+  let proxy: FlakyProxy;
+
+  beforeAll(async () => {
+    pg = await pgScratch();
+    proxy = new FlakyProxy(pg.host, pg.port);
+    await proxy.start();
+    await grantEngineRoot(vault().admin, "backoff", ROOT, { username: pg.rootUser, password: pg.rootPassword });
+    const created = await vault().admin.post("/v1/dynamic/engines", {
+      name: "backoff", type: "database",
+      config: { plugin: "postgresql", connection_url: pg.connectionUrl.replace(`:${pg.port}/`, `:${proxy.port}/`), root_credentials_path: ROOT, connect_timeout: "1s" },
+    });
+    if (created.status !== 201) throw new Error(created.text);
+    await vault().admin.post("/v1/dynamic/engines/backoff/roles", { name: "ro", creation_statements: [`CREATE ROLE "{{name}}" LOGIN PASSWORD '{{password}}'`] });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await pg?.drop();
+  });
+
+  it("the first retry comes after the schedule's first delay, the next after its second; an explicit revoke still tries at once", async () => {
+    const { admin, vault: v } = vault();
+    const lease = await admin.post("/v1/dynamic/engines/backoff/creds/ro");
+    expect(lease.status, lease.text).toBe(201);
+    pg.track(lease.body.data.username);
+    await proxy.stop();
+    const first = await admin.post(`/v1/dynamic/leases/${lease.body.lease_id}/revoke`);
+    expect(first.status).toBe(502);
+    // The worker's retry (after 1 s) fails too; the one after it is scheduled an hour on.
+    const second = await until(() => admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`), (r) => r.body.revoke_attempts >= 2);
+    expect(second.body).toMatchObject({ state: "revoke_failed", revoke_attempts: 2 });
+    expect(Date.parse(second.body.next_retry_at) - Date.now()).toBeGreaterThan(30 * 60_000);
+    const failures = (await v.db.all<{ data: string }>("SELECT data FROM events WHERE event_type = 'lease.revoke_failed'")).map((e) => JSON.parse(e.data));
+    expect(failures.filter((d) => d.lease_id === lease.body.lease_id).map((d) => d.attempt)).toEqual([1, 2]);
+
+    await proxy.start();
+    const done = await admin.post(`/v1/dynamic/leases/${lease.body.lease_id}/revoke`);
+    expect(done.status, done.text).toBe(200);
+    expect(done.body).toMatchObject({ state: "revoked", revoke_attempts: 3, next_retry_at: null });
+    expect(await pgRoleExists(lease.body.data.username)).toBe(false);
+  });
+});
+
+describeEachBackend("dynamic: MariaDB and Redis targets that hang or refuse", (backend) => {
+  const vault = useVault(backend);
+  const targets: Array<{ name: string; scratch: Scratch; proxy: FlakyProxy }> = [];
+
+  beforeAll(async () => {
+    const { admin } = vault();
+    for (const [name, plugin, scratch, rules] of [
+      ["maria-flaky", "mysql", await mariaScratch(), null],
+      ["redis-flaky", "redis", await redisScratch(), ["~x:*", "+get"]],
+    ] as const) {
+      const proxy = new FlakyProxy(scratch.host, scratch.port);
+      await proxy.start();
+      targets.push({ name, scratch, proxy });
+      await grantEngineRoot(admin, name, `infra/${name}/root`, { username: scratch.rootUser, password: scratch.rootPassword });
+      const url = scratch.connectionUrl.replace(`:${scratch.port}/`, `:${proxy.port}/`);
+      const engine = await admin.post("/v1/dynamic/engines", { name, type: `database.${plugin}`, config: { connection_url: url, root_credentials_path: `infra/${name}/root`, connect_timeout: "1s", statement_timeout: "1s" } });
+      if (engine.status !== 201) throw new Error(engine.text);
+      const creation = rules ?? [`CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'`];
+      const role = await admin.post(`/v1/dynamic/engines/${name}/roles`, { name: "ro", creation_statements: creation });
+      if (role.status !== 201) throw new Error(role.text);
+    }
+  });
+  afterAll(async () => {
+    for (const t of targets) {
+      await t.proxy.stop();
+      await t.scratch.drop();
+    }
+  });
+
+  it("a hanging target answers 502 reason timeout, a refusing one 502 reason refused, and neither leaves a lease", async () => {
+    const { admin } = vault();
+    for (const { name, proxy } of targets) {
+      proxy.mode = "hang";
+      const hung = await admin.post(`/v1/dynamic/engines/${name}/creds/ro`);
+      expect(hung.status, name).toBe(502);
+      expect(hung.body.error, name).toMatchObject({ code: "backend_error", details: { reason: "timeout", statement: null } });
+      await proxy.stop();
+      proxy.mode = "forward";
+      const refused = await admin.post(`/v1/dynamic/engines/${name}/creds/ro`);
+      expect(refused.status, name).toBe(502);
+      expect(refused.body.error, name).toMatchObject({ code: "backend_error", details: { reason: "refused" } });
+      expect((await admin.get(`/v1/dynamic/engines/${name}/health`)).body.status, name).toBe("unhealthy");
+      await proxy.start();
+      expect((await admin.get(`/v1/dynamic/engines/${name}/health`)).body.status, name).toBe("healthy");
+      expect((await admin.get(`/v1/dynamic/leases?engine=${name}`)).body.data, name).toEqual([]);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { everyStoredValue } from "../testing/stored-bytes.js";
 import { grantEngineRoot, pgRoleExists, pgScratch, psql, until, userWith, type Scratch } from "./testing.js";
 
 const ROOT_PATH = "infra/postgres/support/root";
@@ -106,6 +107,9 @@ describeEachBackend("dynamic: postgresql engine, role, lease lifecycle", (backen
     const ended = await until(() => admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`), (r) => r.body.state === "expired");
     expect(ended.body).toMatchObject({ revoke_reason: "expired", revoke_attempts: 1 });
     expect(await pgRoleExists(lease.body.data.username)).toBe(false);
+    const login = await psql(pg, lease.body.data.username, lease.body.data.password, "SELECT 1");
+    expect(login.code).not.toBe(0);
+    expect(login.stderr).toMatch(/does not exist/);
     // A hang detector, not a speed check: revoked after expires_at, and within 30 s of it (15× the 2 s poll target).
     const lag = Date.parse(ended.body.revoked_at) - Date.parse(ended.body.expires_at);
     expect(lag).toBeGreaterThanOrEqual(0);
@@ -146,6 +150,14 @@ describeEachBackend("dynamic: postgresql engine, role, lease lifecycle", (backen
     const patched = await manager.patch("/v1/dynamic/engines/support-db", { config: { connection_url: "postgresql://{{username}}:{{password}}@attacker.example:5432/x" } });
     expect(patched.status).toBe(403);
     expect(patched.body.error.details.reason).toBe("grant_exceeds_caller");
+    const repointed = await manager.patch("/v1/dynamic/engines/support-db", { config: { root_credentials_path: "infra/someone-elses/root" } });
+    expect(repointed.status).toBe(403);
+    expect(repointed.body.error.details).toMatchObject({ reason: "grant_exceeds_caller", path: "infra/someone-elses/root" });
+    // A TTL change needs only the scope; the connection stayed as it was.
+    const ttl = await manager.patch("/v1/dynamic/engines/support-db", { default_ttl: "2h" });
+    expect(ttl.status, ttl.text).toBe(200);
+    expect(ttl.body.config).toMatchObject({ connection_url: pg.connectionUrl, root_credentials_path: ROOT_PATH });
+    expect((await manager.patch("/v1/dynamic/engines/support-db", { default_ttl: "1h" })).status).toBe(200);
 
     const unbound = await admin.post("/v1/dynamic/engines", { name: "unbound", type: "database", config: { plugin: "postgresql", connection_url: pg.connectionUrl, root_credentials_path: ROOT_PATH } });
     expect(unbound.status).toBe(400);
@@ -169,6 +181,12 @@ describeEachBackend("dynamic: postgresql engine, role, lease lifecycle", (backen
       expect(events.includes(secret)).toBe(false);
       expect(logText.includes(secret)).toBe(false);
     }
+    // Nor anywhere in what is stored (the SQLite file or every PostgreSQL value): root passwords live
+    // only encrypted in their secret, lease passwords nowhere.
+    const stored = await everyStoredValue(vault());
+    for (const secret of passwords) expect(stored.some((bytes) => bytes.includes(secret)), "stored in plaintext").toBe(false);
+    // The scan does see the dynamic tables: the engine's URL template is stored as given.
+    expect(stored.some((bytes) => bytes.includes(pg.connectionUrl))).toBe(true);
     const types = (await v.db.all<{ event_type: string }>("SELECT event_type FROM events WHERE event_type LIKE 'lease.%'")).map((e) => e.event_type);
     expect(types).toEqual(expect.arrayContaining(["lease.created", "lease.renewed", "lease.revoked", "lease.expired"]));
   });

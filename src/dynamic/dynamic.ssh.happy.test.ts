@@ -1,3 +1,4 @@
+import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,6 +6,41 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { run, userWith } from "./testing.js";
+
+/** SSH wire strings (uint32 length, bytes) read in turn, with fixed-size fields skipped by `skip`. */
+class Wire {
+  at = 0;
+  constructor(private readonly buffer: Buffer) {}
+  string(): Buffer {
+    const length = this.buffer.readUInt32BE(this.at);
+    const value = this.buffer.subarray(this.at + 4, this.at + 4 + length);
+    this.at += 4 + length;
+    return value;
+  }
+  skip(bytes: number): void {
+    this.at += bytes;
+  }
+}
+
+/** An ed25519 user certificate (PROTOCOL.certkeys): the signed bytes, the signing key blob and the signature. */
+function parseEd25519Cert(blob: Buffer) {
+  const wire = new Wire(blob);
+  expect(wire.string().toString()).toBe("ssh-ed25519-cert-v01@openssh.com");
+  wire.string(); // nonce
+  wire.string(); // the user's public key
+  wire.skip(8 + 4); // serial, type
+  wire.string(); // key id
+  wire.string(); // principals
+  wire.skip(8 + 8); // valid after, valid before
+  wire.string(); // critical options
+  wire.string(); // extensions
+  wire.string(); // reserved
+  const signatureKey = wire.string();
+  const signedEnd = wire.at;
+  const signature = new Wire(wire.string());
+  expect(wire.at).toBe(blob.length);
+  return { signed: blob.subarray(0, signedEnd), signatureKey, signatureType: signature.string().toString(), signature: signature.string() };
+}
 
 describeEachBackend("dynamic: ssh engine (signed OpenSSH user certificates, CA key, KRL)", (backend) => {
   const vault = useVault(backend);
@@ -60,6 +96,29 @@ describeEachBackend("dynamic: ssh engine (signed OpenSSH user certificates, CA k
       // ssh-keygen prints local time without a zone; compare the span, which does not depend on it.
       expect(Date.parse(validity![2]) - Date.parse(validity![1])).toBe(Date.parse(lease.data.valid_before) - Date.parse(lease.data.valid_after));
     }
+  });
+
+  it("the served CA public key verifies the certificate's signature (checked here with node:crypto, not only by ssh-keygen)", async () => {
+    const { admin, anonymous } = vault();
+    const engineId = (await admin.get("/v1/dynamic/engines/ssh")).body.id;
+    const caLine = (await anonymous.get(`/v1/dynamic/engines/${engineId}/ssh/ca`)).text.trim();
+    const lease = await sign("ssh", { public_key: keys.ed25519 });
+    const cert = parseEd25519Cert(Buffer.from(lease.data.signed_key.split(" ")[1], "base64"));
+    expect(cert.signatureType).toBe("ssh-ed25519");
+    const caBlob = Buffer.from(caLine.split(" ")[1], "base64");
+    // The certificate names the served key as its signer, and that key's bytes verify the signature.
+    expect(cert.signatureKey.equals(caBlob)).toBe(true);
+    const caKey = new Wire(caBlob);
+    expect(caKey.string().toString()).toBe("ssh-ed25519");
+    const ed25519 = (raw: Buffer) => createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
+    const ca = ed25519(caKey.string());
+    expect(verify(null, cert.signed, ca, cert.signature)).toBe(true);
+    // Another key does not verify it, and neither does the CA key over changed bytes.
+    const stranger = generateKeyPairSync("ed25519").publicKey;
+    expect(verify(null, cert.signed, stranger, cert.signature)).toBe(false);
+    const changed = Buffer.from(cert.signed);
+    changed[changed.length - 10] ^= 0x01;
+    expect(verify(null, changed, ca, cert.signature)).toBe(false);
   });
 
   it("the certificate's signature is checked: one changed byte in it and ssh-keygen refuses the certificate", async () => {

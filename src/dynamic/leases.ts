@@ -195,7 +195,12 @@ export class LeaseService {
       if (current.claimed_until !== null && current.claimed_until >= Date.now()) throw new VaultError("lease_expired", "The lease is being revoked", { details: { lease_id: id } });
       ended(current, Date.now());
       const next: LeaseRow = { ...current, expires_at: expiresAt, last_renewed_at: now };
-      await this.deps.store.updateLease(tx, next);
+      if (!(await this.deps.store.extendLease(tx, id, expiresAt, now, Date.now()))) {
+        // Claimed or ended between the read above and the update: the same answers as when seen first.
+        const latest = await this.deps.store.lease(id, tx);
+        if (latest && latest.state === "active" && latest.expires_at > Date.now()) throw new VaultError("lease_expired", "The lease is being revoked", { details: { lease_id: id } });
+        throw ended(latest ?? { ...current, state: "revoked" }, Date.now());
+      }
       await emit({ ...eventBase(caller), event_type: "lease.renewed", data: leaseEventData(next, null) });
       return next;
     });

@@ -63,7 +63,7 @@ export class LeaseRevoker {
 
   /** One attempt; null when another node holds the lease (or it has ended). `caller` null: the expiry worker. */
   async attempt(id: string, reason: RevokeReason, caller: Caller | null): Promise<Outcome | null> {
-    if (!(await this.deps.store.claim(id, this.node, Date.now(), CLAIM_HOLD_MS))) return null;
+    if (!(await this.deps.store.claim(id, this.node, Date.now(), CLAIM_HOLD_MS, caller ? "revocation" : "expiry"))) return null;
     const lease = await this.deps.store.lease(id);
     if (!lease) return null;
     // A failed revocation keeps the reason it started with (expired stays expired when it succeeds later).

@@ -161,6 +161,18 @@ export class DynamicStore {
     const cols = LEASE_COLUMNS.filter((c) => c !== "id");
     await tx.run(`UPDATE dynamic_leases SET ${cols.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`, [...values(row, cols), row.id]);
   }
+  /**
+   * Renews in one conditional UPDATE: only a lease still active, not yet ended and not claimed for
+   * revocation is extended. A whole-row write here could erase a claim another node committed after
+   * the renewal read the row (PostgreSQL re-checks only the WHERE clause of a blocked UPDATE).
+   */
+  async extendLease(tx: Queryable, id: string, expiresAt: number, renewedAt: number, now: number): Promise<boolean> {
+    const result = await tx.run(
+      "UPDATE dynamic_leases SET expires_at = ?, last_renewed_at = ? WHERE id = ? AND state = 'active' AND expires_at > ? AND (claimed_until IS NULL OR claimed_until < ?)",
+      [expiresAt, renewedAt, id, now, now],
+    );
+    return result.changes === 1;
+  }
   async leases(tenantId: string, filter: LeaseFilter, after: { c: number; i: string } | null, limit: number): Promise<LeaseRow[]> {
     const where = ["tenant_id = ?"];
     const params: SqlParam[] = [tenantId];
@@ -207,12 +219,14 @@ export class DynamicStore {
   }
   /**
    * Claims a lease for one revocation attempt, in one statement (a transaction of its own): only
-   * the node whose update changed the row goes on, however many nodes saw it due.
+   * the node whose update changed the row goes on, however many nodes saw it due. For `expiry`
+   * (the worker) the lease must still be due when claimed: one renewed since it was listed is left.
    */
-  async claim(id: string, node: string, now: number, holdMs: number): Promise<boolean> {
+  async claim(id: string, node: string, now: number, holdMs: number, purpose: "expiry" | "revocation"): Promise<boolean> {
+    const due = purpose === "expiry" ? " AND ((state = 'active' AND expires_at <= ?) OR (state = 'revoke_failed' AND next_retry_at <= ?))" : "";
     const result = await this.db.run(
-      "UPDATE dynamic_leases SET claimed_until = ?, claimed_by = ? WHERE id = ? AND state IN ('active', 'revoke_failed') AND (claimed_until IS NULL OR claimed_until < ?)",
-      [now + holdMs, node, id, now],
+      `UPDATE dynamic_leases SET claimed_until = ?, claimed_by = ? WHERE id = ? AND state IN ('active', 'revoke_failed') AND (claimed_until IS NULL OR claimed_until < ?)${due}`,
+      purpose === "expiry" ? [now + holdMs, node, id, now, now, now] : [now + holdMs, node, id, now],
     );
     return result.changes === 1;
   }

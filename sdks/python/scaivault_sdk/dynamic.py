@@ -2,15 +2,23 @@
 lease with short-lived credentials; renew or revoke it by its id."""
 from __future__ import annotations
 
+import threading
+import time
 import urllib.parse
-from typing import Any, Optional
+from datetime import datetime
+from typing import Any, Callable, Optional
 
 from ._transport import Transport
+from .errors import ScaiVaultError
 from .models import ApiObject, Page
 
 
 def _q(value: str) -> str:
     return urllib.parse.quote(value, safe="")
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 class DynamicResource:
@@ -45,6 +53,52 @@ class DynamicResource:
     def revoke(self, lease_id: str) -> ApiObject:
         """Revokes at the source before answering; an ended lease comes back unchanged."""
         return ApiObject(self._http.request("POST", f"/v1/dynamic/leases/{_q(lease_id)}/revoke", body={}, idempotent=True) or {})
+
+    def keep_renewed(self, lease: dict, on_renew: Optional[Callable[[ApiObject], None]] = None,
+                     on_end: Optional[Callable[[Any], None]] = None, fraction: float = 2 / 3) -> Callable[[], None]:
+        """Renews the lease whenever ``fraction`` of its remaining time has passed, on a daemon timer
+        thread, until stopped or it can no longer be renewed: ``on_end`` hears ``"max_ttl"`` or the
+        error (a revoked or expired lease). Returns a function that stops it."""
+        lock = threading.Lock()
+        state: dict[str, Any] = {"timer": None, "stopped": False}
+
+        def end(reason: Any) -> None:
+            if on_end is not None:
+                on_end(reason)
+
+        def schedule(current: dict) -> None:
+            if not current.get("renewable"):
+                end("max_ttl")
+                return
+            wait = max(1.0, (_epoch(current["expires_at"]) - time.time()) * fraction)
+            with lock:
+                if state["stopped"]:
+                    return
+                timer = threading.Timer(wait, fire, args=(current,))
+                timer.daemon = True
+                state["timer"] = timer
+                timer.start()
+
+        def fire(current: dict) -> None:
+            if state["stopped"]:
+                return
+            try:
+                renewed = self.renew(current["lease_id"])
+            except ScaiVaultError as error:
+                end(error)
+                return
+            if on_renew is not None:
+                on_renew(renewed)
+            schedule(renewed)
+
+        def stop() -> None:
+            with lock:
+                state["stopped"] = True
+                if state["timer"] is not None:
+                    state["timer"].cancel()
+
+        schedule(lease)
+        return stop
 
     def revoke_prefix(self, prefix: str) -> ApiObject:
         return ApiObject(self._http.request("POST", "/v1/dynamic/leases/revoke-prefix", body={"prefix": prefix}, idempotent=True) or {})

@@ -1,6 +1,8 @@
 """dynamic.creds / renew / revoke through the SDK against the real server and the local Redis (ACL users)."""
+import queue
 import secrets as pysecrets
 import subprocess
+import time
 import unittest
 
 from scaivault_sdk import GoneError, ScaiVaultClient
@@ -57,3 +59,40 @@ class DynamicTest(unittest.TestCase):
             c.dynamic.renew(lease.lease_id)
         self.assertEqual(gone.exception.code, "lease_revoked")
         self.assertIn(lease.lease_id, [l["lease_id"] for l in c.dynamic.leases(engine="pysdk-cache").data])
+
+    def test_keep_renewed(self) -> None:
+        """Renews before each end until max_ttl, then says so; stopped, it renews nothing."""
+        c = self.client
+        c.secrets.write(path="pysdk/redis/short-root", data={"username": self.root_user, "password": self.root_password}, secret_type="json")
+        policy = c.policies.create(name="pysdk-short-root", rules=[{"path_pattern": "pysdk/redis/short-root", "permissions": ["read"]}])
+        c.policies.bind(policy.id, identity_id="dynamic:pysdk-short", identity_type="system")
+        c.dynamic.create_engine(name="pysdk-short", type="database.redis",
+                                config={"connection_url": "redis://{{username}}:{{password}}@127.0.0.1:6379/0", "root_credentials_path": "pysdk/redis/short-root"})
+        # Renewed by 4 s at a time, never past 10 s.
+        c.dynamic.create_role("pysdk-short", name="short", creation_statements=["~pysdk:*", "+get"], default_ttl="4s", max_ttl="10s")
+
+        lease = c.dynamic.creds("pysdk-short", "short")
+        renewals: list = []
+        ended: "queue.Queue" = queue.Queue()
+        c.dynamic.keep_renewed(lease, on_renew=renewals.append, on_end=ended.put, fraction=0.25)
+        reason = ended.get(timeout=60)  # a hang detector: the 10 s max comes after a few renewals
+        self.assertEqual(reason, "max_ttl")
+        self.assertGreaterEqual(len(renewals), 2)
+        self.assertGreater(renewals[0].expires_at, lease.expires_at)
+        last = renewals[-1]
+        self.assertFalse(last.renewable)
+        self.assertEqual(last.expires_at, last.max_expires_at)
+        self.assertEqual(c.dynamic.lease(lease.lease_id).state, "active")
+        self.assertNotIn("WRONGPASS", redis_cli("--user", lease.data["username"], "--pass", lease.data["password"], "GET", "pysdk:x").stderr)
+        c.dynamic.revoke(lease.lease_id)
+
+        stopped = c.dynamic.creds("pysdk-short", "short")
+        after_stop: list = []
+        stop = c.dynamic.keep_renewed(stopped, on_renew=after_stop.append, fraction=0.25)
+        stop()
+        deadline = time.time() + 60
+        while c.dynamic.lease(stopped.lease_id).state != "expired":
+            self.assertLess(time.time(), deadline, "the lease did not expire")
+            time.sleep(0.2)
+        self.assertEqual(after_stop, [])
+        self.assertIsNone(c.dynamic.lease(stopped.lease_id).last_renewed_at)

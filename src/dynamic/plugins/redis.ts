@@ -10,12 +10,17 @@ async function withRedis<T>(target: Target, work: (r: Redis) => Promise<T>): Pro
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
-  client.on("error", () => undefined);
+  // ioredis rejects a failed connect with a bare "Connection is closed." error; the socket's own
+  // error (ECONNREFUSED, with its code) arrives as an event first, and that is what tells the reason.
+  let socketError: unknown = null;
+  client.on("error", (error) => {
+    socketError ??= error;
+  });
   try {
     try {
       await within(target.connectTimeoutMs + 500, client.connect());
     } catch (error) {
-      throw classify(error, null);
+      throw classify(socketError ?? error, null);
     }
     return await work(client);
   } finally {
