@@ -4,7 +4,7 @@ import { classify, within, type DatabasePlugin, type Target } from "./types.js";
 async function withConnection<T>(target: Target, work: (c: mysql.Connection) => Promise<T>): Promise<T> {
   let connection: mysql.Connection;
   try {
-    connection = await within(target.connectTimeoutMs + 500, mysql.createConnection({ uri: target.url, connectTimeout: target.connectTimeoutMs, multipleStatements: false }));
+    connection = await within(target.connectTimeoutMs, mysql.createConnection({ uri: target.url, connectTimeout: target.connectTimeoutMs, multipleStatements: false }));
   } catch (error) {
     throw classify(error, null);
   }
@@ -20,7 +20,7 @@ async function withConnection<T>(target: Target, work: (c: mysql.Connection) => 
 async function runAll(c: mysql.Connection, statements: string[], timeoutMs: number): Promise<void> {
   for (let i = 0; i < statements.length; i++) {
     try {
-      await within(timeoutMs + 2000, c.query({ sql: statements[i], timeout: timeoutMs }), i + 1);
+      await within(timeoutMs, c.query({ sql: statements[i], timeout: timeoutMs }), i + 1);
     } catch (error) {
       throw classify(error, i + 1);
     }

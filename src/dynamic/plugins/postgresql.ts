@@ -12,7 +12,7 @@ async function connect(target: Target): Promise<pg.Client> {
   // A target that drops the connection later must not crash the process.
   client.on("error", () => undefined);
   try {
-    await within(target.connectTimeoutMs + 500, client.connect());
+    await within(target.connectTimeoutMs, client.connect());
   } catch (error) {
     void client.end().catch(() => undefined);
     throw classify(error, null);
@@ -35,7 +35,7 @@ async function runAll(client: pg.Client, statements: string[], timeoutMs: number
   try {
     for (let i = 0; i < statements.length; i++) {
       try {
-        await within(timeoutMs + 2000, client.query(statements[i]), i + 1);
+        await within(timeoutMs, client.query(statements[i]), i + 1);
       } catch (error) {
         throw classify(error, i + 1);
       }

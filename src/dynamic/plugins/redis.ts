@@ -1,5 +1,15 @@
-import { Redis } from "ioredis";
-import { classify, within, type DatabasePlugin, type Target } from "./types.js";
+import { Redis, ReplyError } from "ioredis";
+import { BackendFailure, classify, within, type DatabasePlugin, type Target } from "./types.js";
+
+/**
+ * A Redis error reply starts with its error code by protocol (RESP: `-WRONGPASS invalid …`), which
+ * ioredis leaves in the message: that first word is the code, the rest is never read.
+ */
+function failure(error: unknown, statement: number | null): BackendFailure {
+  if (!(error instanceof ReplyError)) return classify(error, statement);
+  const code = /^[A-Z]+/.exec((error as Error).message)?.[0] ?? null;
+  return new BackendFailure(code === "WRONGPASS" || code === "NOAUTH" ? "auth" : "failed", statement, code);
+}
 
 async function withRedis<T>(target: Target, work: (r: Redis) => Promise<T>): Promise<T> {
   const client = new Redis(target.url, {
@@ -18,9 +28,10 @@ async function withRedis<T>(target: Target, work: (r: Redis) => Promise<T>): Pro
   });
   try {
     try {
-      await within(target.connectTimeoutMs + 500, client.connect());
+      await within(target.connectTimeoutMs, client.connect());
     } catch (error) {
-      throw classify(socketError ?? error, null);
+      // A timeout is known by the clock (`within`); anything sooner is told by the socket's error.
+      throw error instanceof BackendFailure ? error : failure(socketError ?? error, null);
     }
     return await work(client);
   } finally {
@@ -31,9 +42,9 @@ async function withRedis<T>(target: Target, work: (r: Redis) => Promise<T>): Pro
 async function command(r: Redis, statement: number, args: string[], timeoutMs: number): Promise<unknown> {
   try {
     // Arguments go as separate protocol strings: no value is ever parsed as part of another.
-    return await within(timeoutMs + 1000, r.call(args[0], ...args.slice(1)), statement);
+    return await within(timeoutMs, r.call(args[0], ...args.slice(1)), statement);
   } catch (error) {
-    throw classify(error, statement);
+    throw failure(error, statement);
   }
 }
 

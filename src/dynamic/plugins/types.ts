@@ -33,29 +33,39 @@ export interface DatabasePlugin {
   rotateRoot(target: Target, rootUsername: string, newPassword: string): Promise<void>;
 }
 
-/** Classifies a driver error by its code (never its message). */
+/** Classifies a driver error by its code, never its message (timeouts are told apart by `within`). */
 export function classify(error: unknown, statement: number | null): BackendFailure {
   if (error instanceof BackendFailure) return error;
-  const e = error as { code?: unknown; errno?: unknown; message?: unknown };
+  const e = error as { code?: unknown; errno?: unknown };
   const code = typeof e?.code === "string" ? e.code : typeof e?.errno === "number" ? String(e.errno) : null;
-  const text = typeof e?.message === "string" ? e.message : "";
-  // Messages are read only to tell a timeout apart (drivers give it no code); they are never passed on.
-  if (code === "ETIMEDOUT" || code === "57014" || /timeout|timed out/i.test(text)) return new BackendFailure("timeout", statement, code);
+  if (code === "ETIMEDOUT" || code === "57014" || code === "PROTOCOL_SEQUENCE_TIMEOUT") return new BackendFailure("timeout", statement, code);
   if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH" || code === "ENOTFOUND" || code === "EPIPE") return new BackendFailure("refused", statement, code);
-  if (code === "28P01" || code === "28000" || code === "ER_ACCESS_DENIED_ERROR" || code === "1045" || /WRONGPASS|NOAUTH/.test(text)) return new BackendFailure("auth", statement, code ?? "WRONGPASS");
+  if (code === "28P01" || code === "28000" || code === "ER_ACCESS_DENIED_ERROR" || code === "1045") return new BackendFailure("auth", statement, code);
   return new BackendFailure("failed", statement, code);
 }
 
-/** Races `work` against a timer: some drivers' own timeouts do not cover every phase. */
-export async function within<T>(ms: number, work: Promise<T>, statement: number | null = null): Promise<T> {
+/** How long after its deadline a call that has not settled is abandoned as timed out. */
+const GRACE_MS = 1000;
+
+/**
+ * Runs a driver call whose own timeout is `deadlineMs`. Drivers reject a timeout with a bare error
+ * (no code), so any failure at or after the deadline is a timeout, by the clock rather than by
+ * reading the message; a call that has not settled `GRACE_MS` later (some drivers' timeouts do
+ * not cover every phase) is abandoned as timed out.
+ */
+export async function within<T>(deadlineMs: number, work: Promise<T>, statement: number | null = null): Promise<T> {
+  const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       work,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new BackendFailure("timeout", statement, null)), ms);
+        timer = setTimeout(() => reject(new BackendFailure("timeout", statement, null)), deadlineMs + GRACE_MS);
       }),
     ]);
+  } catch (error) {
+    if (error instanceof BackendFailure || Date.now() - started < deadlineMs) throw error;
+    throw new BackendFailure("timeout", statement, classify(error, statement).backendCode);
   } finally {
     clearTimeout(timer);
   }
