@@ -32,13 +32,19 @@ export interface ToolSpec {
   run?: (args: Json, call: Call) => Promise<unknown>;
   /** Arguments holding secret paths (a string or a list of strings), held to the path guardrails. */
   pathArgs?: string[];
-  /** Globs and prefixes nested in the arguments, checked by their literal prefix. */
+  /** Globs nested in the arguments, checked by their literal prefix before the first wildcard. */
   patterns?: (args: Json) => string[];
+  /**
+   * Path prefixes nested in the arguments that the API matches as raw string prefixes (webhook and
+   * export `filters.path_prefix`): `app/db` there also reaches `app/dbx`. An absent filter is `""`,
+   * which reaches every path.
+   */
+  prefixes?: (args: Json) => string[];
   /** Tools that hand out access beyond one path: refused whenever path guardrails are set. */
   grantsAccess?: boolean;
   mask?: MaskKind;
-  /** Result lists filtered to the allowed paths: the key of the list and the item's path field. */
-  filter?: { list: string; field: string };
+  /** Result lists filtered to the allowed paths: the key of each list and its items' path field. */
+  filter?: { list: string; field: string }[];
   /** For destructive tools: what would happen, said when confirmation is missing. */
   effect?: (args: Json) => string;
 }

@@ -33,7 +33,7 @@ export const SECRET_TOOLS: ToolSpec[] = [
     run: (args, call) => call({ method: "DELETE", path: `/v1/${base(args)}/{path}`, query: ["permanent"] }, args),
   },
   {
-    name: "list_secrets", category: "secrets", title: "List secrets", kind: "read", pathArgs: ["prefix"], filter: { list: "data", field: "path" },
+    name: "list_secrets", category: "secrets", title: "List secrets", kind: "read", pathArgs: ["prefix"], filter: [{ list: "data", field: "path" }],
     description: "List secret paths (no values) under a prefix, optionally by tag.",
     properties: { prefix: p.str("path prefix"), tag: p.str("only secrets with this tag"), ...page },
     route: { method: "GET", path: "/v1/secrets", query: ["prefix", "tag", "limit", "cursor"] },
@@ -97,7 +97,7 @@ export const SECRET_TOOLS: ToolSpec[] = [
     route: { method: "POST", path: "/v1/secrets/batch" },
   },
   {
-    name: "list_expiring_secrets", category: "lifecycle", title: "List expiring secrets", kind: "read", filter: { list: "data", field: "path" },
+    name: "list_expiring_secrets", category: "lifecycle", title: "List expiring secrets", kind: "read", filter: [{ list: "data", field: "path" }],
     description: "Secrets expiring within a duration (e.g. 30d).",
     properties: { within: p.str("duration, e.g. 7d (default 30d)"), ...page },
     route: { method: "GET", path: "/v1/secrets/expiring", query: ["within", "limit", "cursor"] },
