@@ -137,7 +137,9 @@ export class Guardrails {
       case "signing":
         return maskSigningSecrets(out);
       case "preview":
-        return { ...(maskLeaves(out) as Json), masked: true };
+        // Only the generated values: the policy id and time say nothing secret.
+        if (out.data !== undefined) Object.assign(out, { data: maskLeaves(out.data), masked: true });
+        return out;
       case "issued":
         if (typeof out.private_key === "string") Object.assign(out, { private_key: MASK, masked: true });
         return out;

@@ -121,6 +121,27 @@ describeEachBackend("scaivault-mcp guardrails, every tool", (backend) => {
     }
   });
 
+  it("without path guardrails too, a . or .. segment is refused, never sent to another path or route", async () => {
+    const mcp = await connectMcp(vault);
+    try {
+      const before = await auditCount(vault);
+      for (const [tool, args, code] of [
+        ["read_secret", { path: "agents/app/../other/x" }, "invalid_path"],
+        ["get_secret_versions", { path: "agents/./app/db" }, "invalid_path"],
+        ["get_rotation_policy", { policy_id: ".." }, "invalid_request"],
+        ["get_secret_audit_trail", { path: "agents/app/db/.." }, "invalid_path"],
+      ] as const) {
+        const mark = mcp.lines.length;
+        const result = await mcp.call(tool, args);
+        expect(mcp.error(result).code, `${tool} ${JSON.stringify(args)}`).toBe(code);
+        expect(mcp.lines.slice(mark).filter((line) => line.msg === "api call"), tool).toEqual([]);
+      }
+      expect(await auditCount(vault)).toBe(before);
+    } finally {
+      await mcp.close();
+    }
+  });
+
   it("paths: nested prefixes are raw string prefixes, so they must end inside an allowed prefix; an absent one reaches every path", async () => {
     const mcp = await connectMcp(vault, { SCAIVAULT_ALLOWED_PATHS: "agents/app", SCAIVAULT_DENIED_PATHS: "agents/app/api" });
     const hook = { url: "http://127.0.0.1:9/", secret: "whsec_0123456789abcdef", events: ["secret.*"] };

@@ -29,12 +29,23 @@ export function toolDefinition(tool: ToolSpec) {
   };
 }
 
-/** `{name}` filled from the arguments: secret paths keep their slashes, every segment encoded. */
+/** A refusal of an argument the URL cannot carry as given; codes from the API's closed list. */
+const unsendable = (code: "invalid_path" | "invalid_request", message: string) => Object.assign(new Error(message), { code });
+
+/**
+ * `{name}` filled from the arguments: secret paths keep their slashes, every segment encoded. A
+ * `.`, `..` or empty segment is refused, never sent: URL parsing would resolve it, and the request
+ * would reach another path or route than the one the guardrails judged.
+ */
 function fillPath(template: string, args: Json, used: Set<string>): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => {
     used.add(name);
     const value = String(args[name] ?? "");
-    return SECRET_PATH_PARAMS.has(name) ? value.split("/").map(encodeURIComponent).join("/") : encodeURIComponent(value);
+    const segments = SECRET_PATH_PARAMS.has(name) ? value.split("/") : [value];
+    if (segments.some((segment) => segment === "" || segment === "." || segment === "..")) {
+      throw SECRET_PATH_PARAMS.has(name) ? unsendable("invalid_path", `${name}: a path may not have an empty, . or .. segment`) : unsendable("invalid_request", `${name} may not be empty, . or ..`);
+    }
+    return segments.map(encodeURIComponent).join("/");
   });
 }
 
