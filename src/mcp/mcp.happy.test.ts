@@ -68,6 +68,10 @@ describeEachBackend("scaivault-mcp over stdio against a real vault", (backend) =
       const read = await mcp.call("read_secret", { path: "agents/app/db", field: "password" });
       expect(read.structuredContent.data).toEqual({ password: "s3cret-db" });
       expect(JSON.parse(read.content[0].text)).toEqual(read.structuredContent);
+      const writes = await auditRows(vault, "agents/app/new");
+      expect(writes).toHaveLength(1);
+      expect(writes[0].user_agent).toBe("scaivault-mcp/0.1.0 test-host/1.0");
+      expect(JSON.parse(writes[0].extra_data).mcp_tool).toBe("scaivault_write_secret");
       const rows = await auditRows(vault, "agents/app/db");
       const last = rows[rows.length - 1];
       expect(last.action).toBe("read");
@@ -78,6 +82,9 @@ describeEachBackend("scaivault-mcp over stdio against a real vault", (backend) =
       expect(missing.code).toBe("secret_not_found");
       expect(missing.request_id).toMatch(/^req_/);
       expect(mcp.error(await mcp.call("read_secret", { path: "agents/app/db", bogus: 1 })).code).toBe("validation_error");
+      // Errors the server answers itself take codes from the API's closed list.
+      expect(mcp.error(await mcp.call("read_secret", { path: "agents/app/db", field: "nope" })).code).toBe("not_found");
+      expect(mcp.error(await mcp.call("no_such_tool")).code).toBe("not_found");
       // One call in every other category.
       for (const [tool, key] of [["list_policies", "policies"], ["list_rotation_policies", "data"], ["list_secret_policies", "data"], ["query_audit_logs", "logs"], ["list_webhooks", "webhooks"], ["list_subscriptions", "data"], ["list_tenants", "data"]] as const) {
         const result = await mcp.call(tool);
@@ -88,6 +95,14 @@ describeEachBackend("scaivault-mcp over stdio against a real vault", (backend) =
       expect((await mcp.call("get_health")).structuredContent.status).toBe("ready");
     } finally {
       await mcp.close();
+    }
+  });
+
+  it("the vault records X-ScaiVault-MCP-Tool only when it is a tool name", async () => {
+    for (const [header, recorded] of [["scaivault_read_secret", "scaivault_read_secret"], ["scaivault_Read", undefined], ["rm -rf /", undefined], [`scaivault_${"a".repeat(61)}`, undefined]] as const) {
+      expect((await vault.admin.get("/v1/secrets/agents/open/y", { headers: { "x-scaivault-mcp-tool": header } })).status).toBe(200);
+      const rows = await auditRows(vault, "agents/open/y");
+      expect(JSON.parse(rows[rows.length - 1].extra_data ?? "{}").mcp_tool, header).toBe(recorded);
     }
   });
 

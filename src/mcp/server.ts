@@ -2,9 +2,10 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { Ajv, type ValidateFunction } from "ajv";
 import { ScaiVaultError, Transport, type RequestSpec } from "@scailabs/scaivault";
+import type { ErrorCode } from "../http/errors.js";
 import type { McpConfig } from "./config.js";
 import { Guardrails } from "./guardrails.js";
-import type { Json, Route, ToolSpec } from "./tool.js";
+import { localError, type Json, type Route, type ToolSpec } from "./tool.js";
 import { OPS_TOOLS } from "./tools-ops.js";
 import { POLICY_TOOLS } from "./tools-access.js";
 import { DOMAIN_TOOLS } from "./tools-domains.js";
@@ -29,9 +30,6 @@ export function toolDefinition(tool: ToolSpec) {
   };
 }
 
-/** A refusal of an argument the URL cannot carry as given; codes from the API's closed list. */
-const unsendable = (code: "invalid_path" | "invalid_request", message: string) => Object.assign(new Error(message), { code });
-
 /**
  * `{name}` filled from the arguments: secret paths keep their slashes, every segment encoded. A
  * `.`, `..` or empty segment is refused, never sent: URL parsing would resolve it, and the request
@@ -43,7 +41,7 @@ function fillPath(template: string, args: Json, used: Set<string>): string {
     const value = String(args[name] ?? "");
     const segments = SECRET_PATH_PARAMS.has(name) ? value.split("/") : [value];
     if (segments.some((segment) => segment === "" || segment === "." || segment === "..")) {
-      throw SECRET_PATH_PARAMS.has(name) ? unsendable("invalid_path", `${name}: a path may not have an empty, . or .. segment`) : unsendable("invalid_request", `${name} may not be empty, . or ..`);
+      throw SECRET_PATH_PARAMS.has(name) ? localError("invalid_path", `${name}: a path may not have an empty, . or .. segment`) : localError("invalid_request", `${name} may not be empty, . or ..`);
     }
     return segments.map(encodeURIComponent).join("/");
   });
@@ -108,10 +106,10 @@ export function createMcpServer(config: McpConfig, version: string, log: (record
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
     const name = request.params.name;
     const tool = byName.get(name);
-    if (!tool) return errorResult("unknown_tool", `Tool ${name} not found`);
+    if (!tool) return errorResult("not_found" satisfies ErrorCode, `Tool ${name} not found`);
     const args = (request.params.arguments ?? {}) as Json;
     const validate = validators.get(name)!;
-    if (!validate(args)) return errorResult("validation_error", `Invalid arguments for ${name}: ${ajv.errorsText(validate.errors)}`);
+    if (!validate(args)) return errorResult("validation_error" satisfies ErrorCode, `Invalid arguments for ${name}: ${ajv.errorsText(validate.errors)}`);
     const refusal = guardrails.check(tool, args);
     if (refusal) {
       log({ msg: "refused", tool: name, code: refusal.code });

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../http/errors.js";
 import type { Category } from "./config.js";
 
 export type Json = Record<string, unknown>;
@@ -59,3 +60,9 @@ export const p = { str, int, bool, obj, strings };
 export const page = { limit: int("page size", { minimum: 1, maximum: 1000 }), cursor: str("cursor from the previous page") };
 export const confirm = { confirm: bool("must be true to carry out this destructive action") };
 export const partner = { partner: bool("true: the partner's secrets (/v1/partner/secrets) instead of the tenant's") };
+
+/**
+ * An error the server answers itself, before or instead of an API call: its code comes from the
+ * API's closed list (src/http/errors.ts); the guardrails' refusals have their own three codes.
+ */
+export const localError = (code: ErrorCode, message: string) => Object.assign(new Error(message), { code });

@@ -1,4 +1,4 @@
-import { confirm, p, page, partner, type ToolSpec } from "./tool.js";
+import { confirm, localError, p, page, partner, type ToolSpec } from "./tool.js";
 
 const secretPath = { path: p.str("secret path, e.g. app/db/password", { maxLength: 512 }) };
 const base = (args: { partner?: unknown }) => (args.partner === true ? "partner/secrets" : "secrets");
@@ -13,7 +13,7 @@ export const SECRET_TOOLS: ToolSpec[] = [
     run: async (args, call) => {
       const secret = (await call({ method: "GET", path: `/v1/${base(args)}/{path}`, query: ["version"] }, args)) as { data?: Record<string, unknown> };
       if (typeof args.field !== "string") return secret;
-      if (!secret.data || !Object.hasOwn(secret.data, args.field)) throw Object.assign(new Error(`the secret has no field ${args.field}`), { code: "field_not_found" });
+      if (!secret.data || !Object.hasOwn(secret.data, args.field)) throw localError("not_found", `the secret has no field ${args.field}`);
       return { ...secret, data: { [args.field]: secret.data[args.field] } };
     },
   },
