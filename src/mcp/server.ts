@@ -47,6 +47,21 @@ function fillPath(template: string, args: Json, used: Set<string>): string {
   });
 }
 
+/** The API request of one route: path arguments in the URL, `query` ones in the query, the rest (but META_ARGS) in the body. */
+export function requestOf(route: Route, args: Json): RequestSpec {
+  const used = new Set<string>();
+  const path = fillPath(route.path, args, used);
+  const query: RequestSpec["query"] = {};
+  for (const name of route.query ?? []) {
+    used.add(name);
+    const value = args[name];
+    if (value !== undefined) query[name] = value as string | number | boolean;
+  }
+  const spec: RequestSpec = { method: route.method, path, query };
+  if (route.method !== "GET" && route.method !== "DELETE") spec.body = Object.fromEntries(Object.entries(args).filter(([k]) => !used.has(k) && !META_ARGS.has(k)));
+  return spec;
+}
+
 function errorResult(code: string, message: string, requestId?: string | null): CallToolResult {
   const error: Json = { code, message };
   if (requestId) error.request_id = requestId;
@@ -74,17 +89,7 @@ export function createMcpServer(config: McpConfig, version: string, log: (record
   };
 
   const call = async (toolName: string, route: Route, args: Json): Promise<unknown> => {
-    const used = new Set<string>();
-    const path = fillPath(route.path, args, used);
-    const query: RequestSpec["query"] = {};
-    for (const name of route.query ?? []) {
-      used.add(name);
-      const value = args[name];
-      if (value !== undefined) query[name] = value as string | number | boolean;
-    }
-    const body = Object.fromEntries(Object.entries(args).filter(([k]) => !used.has(k) && !META_ARGS.has(k)));
-    const spec: RequestSpec = { method: route.method, path, query, headers: { "x-scaivault-mcp-tool": toolName } };
-    if (route.method !== "GET" && route.method !== "DELETE") spec.body = body;
+    const spec: RequestSpec = { ...requestOf(route, args), headers: { "x-scaivault-mcp-tool": toolName } };
     if (config.debug) log({ msg: "api call", tool: toolName, method: spec.method, path: spec.path });
     try {
       return await transportFor().request(spec);
