@@ -74,6 +74,23 @@ describeEachBackend("scaivault-mcp configuration", (backend) => {
     await expect(connectMcp(vault, { SCAIVAULT_TOOLSETS: "secrets,nope" })).rejects.toThrow();
   });
 
+  it("SCAIVAULT_TENANT_ID locks every request to that tenant (X-Tenant-ID)", async () => {
+    const home = (await vault.admin.get("/v1/auth/whoami")).body as { tenant_id: string };
+    const locked = await connectMcp(vault, { SCAIVAULT_TENANT_ID: home.tenant_id });
+    try {
+      expect((await locked.call("read_secret", { path: "conf/app/db" })).structuredContent.data).toEqual({ password: "conf-secret" });
+    } finally {
+      await locked.close();
+    }
+    const elsewhere = await connectMcp(vault, { SCAIVAULT_TENANT_ID: "tnt_nowhere" });
+    try {
+      expect(elsewhere.error(await elsewhere.call("read_secret", { path: "conf/app/db" })).code).toBe("tenant_not_found");
+      expect(elsewhere.error(await elsewhere.call("list_secrets")).code).toBe("tenant_not_found");
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it("SCAIVAULT_TOKEN_FILE is read at start and again after a 401", async () => {
     const tokenFile = join(dir, "token");
     writeFileSync(tokenFile, "skt_not-a-real-token\n");
