@@ -94,6 +94,8 @@ export class Guardrails {
       const refused = paths.find((path) => !this.pathAllowed(path));
       if (refused !== undefined) return { code: "mcp_path_denied", message: `${name}: the path ${refused} is outside the paths this server may touch` };
     }
+    const refusedDefault = (tool.impliedPaths?.(args) ?? []).find((path) => !this.pathAllowed(path));
+    if (refusedDefault !== undefined) return { code: "mcp_path_denied", message: `${name}: without a path argument it writes ${refusedDefault}, outside the paths this server may touch; name one` };
     const refusedPattern = (tool.patterns?.(args) ?? []).find((pattern) => !this.patternAllowed(pattern));
     if (refusedPattern !== undefined) return { code: "mcp_path_denied", message: `${name}: the pattern ${refusedPattern} could reach paths this server may not touch` };
     const refusedPrefix = (tool.prefixes?.(args) ?? []).find((prefix) => !this.rawPrefixAllowed(prefix));

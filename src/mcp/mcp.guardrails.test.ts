@@ -159,6 +159,8 @@ describeEachBackend("scaivault-mcp guardrails, every tool", (backend) => {
         ["create_policy", { name: "q", rules: [{ path_pattern: "agents/app/ap?", permissions: ["read"] }] }],
         ["create_subscription", { name: "s", paths: ["agents/app/**", "agents/**/x"], events: ["secret.*"], delivery: { type: "polling" } }],
         ["create_exchange_trust", { name: "t", issuer: "https://issuer.example", audiences: ["a"], rules: [] }],
+        // Without secret_path the certificate secret goes to the API's default, pki/acme/<domain>.
+        ["create_acme_order", { account_id: "acme_x", domains: ["*.example.com"] }],
       ] as const) {
         expect((await mcp.refused(tool, args as Record<string, unknown>)).code, `${tool} ${JSON.stringify(args)}`).toBe("mcp_path_denied");
       }
@@ -168,6 +170,8 @@ describeEachBackend("scaivault-mcp guardrails, every tool", (backend) => {
       expect(slash.isError, JSON.stringify(slash)).toBeFalsy();
       const unchanged = await mcp.call("update_webhook", { webhook_id: inside.structuredContent.id, enabled: false });
       expect(unchanged.isError, JSON.stringify(unchanged)).toBeFalsy();
+      const named = await mcp.call("create_acme_order", { account_id: "acme_x", domains: ["www.example.com"], secret_path: "agents/app/cert" });
+      expect(mcp.error(named).code).not.toBe("mcp_path_denied");
       const exported = await mcp.call("export_audit_logs", { format: "jsonl", destination: { type: "file" }, filters: { path_prefix: "agents/app/db" } });
       expect(exported.isError === true ? JSON.parse(exported.content[0].text).error.code : "sent").not.toBe("mcp_path_denied");
     } finally {

@@ -33,6 +33,8 @@ export interface ToolSpec {
   run?: (args: Json, call: Call) => Promise<unknown>;
   /** Arguments holding secret paths (a string or a list of strings), held to the path guardrails. */
   pathArgs?: string[];
+  /** Secret paths the API writes when an argument is left out (its default), held to the path guardrails like `pathArgs`. */
+  impliedPaths?: (args: Json) => string[];
   /** Globs nested in the arguments, checked by their literal prefix before the first wildcard. */
   patterns?: (args: Json) => string[];
   /**

@@ -9,8 +9,8 @@ export const MCP_BIN = fileURLToPath(new URL("../../dist/mcp/main.js", import.me
 export type ToolResult = { isError?: boolean; content: { type: string; text: string }[]; structuredContent?: any };
 export type McpError = { code: string; message: string; request_id?: string };
 
-/** Generous: a hang detector for a log line the server writes before it answers. */
-const LOG_WAIT_MS = 30_000;
+/** Generous (the line comes within milliseconds), and under the test timeout so a missing line fails with its own message. */
+const LOG_WAIT_MS = 10_000;
 
 /**
  * One `scaivault-mcp` process over stdio, as an MCP host starts it, with the SDK's own client.
