@@ -179,8 +179,11 @@ describeEachBackend("scaivault-mcp guardrails, every tool", (backend) => {
     }
   });
 
-  it("paths: audit trails, summaries and rotation history show only covered paths", async () => {
+  it("paths: audit trails, summaries, rotation history and polled events show only covered paths", async () => {
     const whoami = (await vault.admin.get("/v1/auth/whoami")).body as { identity_id: string };
+    const sub = await vault.admin.post("/v1/subscriptions", { name: `poll-${backend}`, paths: ["agents/**"], events: ["secret.*"], delivery: { type: "polling" } });
+    expect(sub.status, sub.text).toBe(201);
+    for (const path of ["agents/app/db", "agents/other/x", "agents/app/api"]) expect((await vault.admin.put(`/v1/secrets/${path}`, { data: { password: `v-${path}` } })).status).toBe(200);
     const rotation = await vault.admin.post("/v1/rotation/policies", { name: `mcp-${backend}`, interval: "90d" });
     expect(rotation.status, rotation.text).toBe(201);
     for (const path of ["agents/app/db", "agents/other/x"]) {
@@ -209,6 +212,11 @@ describeEachBackend("scaivault-mcp guardrails, every tool", (backend) => {
       for (const p of ["agents/other/x", "agents/app/api", "agents/apple/z"]) expect(paths(summary.top_paths).has(p), p).toBe(false);
       const history = (await mcp.call("get_rotation_history", { policy_id: rotation.body.id })).structuredContent;
       expect([...paths(history.data)]).toEqual(["agents/app/db"]);
+      // Polling never acknowledges: both servers see the same waiting events.
+      const everyEvent = (await open.call("poll_subscription", { subscription_id: sub.body.id, timeout: 0 })).structuredContent;
+      expect(paths(everyEvent.events).has("agents/other/x")).toBe(true);
+      const events = (await mcp.call("poll_subscription", { subscription_id: sub.body.id, timeout: 0 })).structuredContent;
+      expect([...paths(events.events)]).toEqual(["agents/app/db"]);
     } finally {
       await mcp.close();
       await open.close();
