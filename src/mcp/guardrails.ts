@@ -16,6 +16,11 @@ export function covers(prefix: string, path: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
+/** No `%` escape, no empty, `.` or `..` segment: the path the API receives is the one checked. */
+function plainPath(path: string): boolean {
+  return !path.includes("%") && !path.includes("\\") && path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
+}
+
 function maskLeaves(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(maskLeaves);
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskLeaves(v)]));
@@ -43,6 +48,10 @@ export class Guardrails {
   /** A literal secret path (or list prefix): DENIED wins; with ALLOWED set, it must be covered. */
   pathAllowed(path: string): boolean {
     const clean = path.replace(/\/+$/, "");
+    // The check must judge the path the API will act on: a `.`/`..` segment is resolved by URL
+    // parsing before the request leaves (`app/../other` becomes `other`), and `%2F` decodes to `/`
+    // in the vault. Such a path is not a plain one, so it is refused whenever paths are restricted.
+    if (this.pathsRestricted && !plainPath(clean)) return false;
     if (this.config.deniedPaths.some((d) => covers(d, clean))) return false;
     return this.config.allowedPaths === null || this.config.allowedPaths.some((a) => covers(a, clean));
   }
@@ -59,6 +68,18 @@ export class Guardrails {
     return this.config.allowedPaths === null || this.config.allowedPaths.some((a) => literal.startsWith(`${a}/`));
   }
 
+  /**
+   * A prefix the API matches by string (`startsWith`), not by segment: it must lie below an allowed
+   * prefix (`app/db/` or `app/db/x`, never `app/db`, which also matches `app/dbx`) and must not
+   * reach a denied one. `""` (no filter) reaches everything.
+   */
+  rawPrefixAllowed(prefix: string): boolean {
+    if (!this.pathsRestricted) return true;
+    if (prefix.includes("%") || prefix.split("/").some((segment) => segment === "." || segment === "..")) return false;
+    if (this.config.deniedPaths.some((d) => covers(d, prefix.replace(/\/+$/, "")) || `${d}/`.startsWith(prefix))) return false;
+    return this.config.allowedPaths === null || this.config.allowedPaths.some((a) => prefix.startsWith(`${a}/`));
+  }
+
   check(tool: ToolSpec, args: Json): Refusal | null {
     const name = `scaivault_${tool.name}`;
     if (this.config.readOnly && tool.kind !== "read") {
@@ -73,8 +94,15 @@ export class Guardrails {
       const refused = paths.find((path) => !this.pathAllowed(path));
       if (refused !== undefined) return { code: "mcp_path_denied", message: `${name}: the path ${refused} is outside the paths this server may touch` };
     }
+    const refusedDefault = (tool.impliedPaths?.(args) ?? []).find((path) => !this.pathAllowed(path));
+    if (refusedDefault !== undefined) return { code: "mcp_path_denied", message: `${name}: without a path argument it writes ${refusedDefault}, outside the paths this server may touch; name one` };
     const refusedPattern = (tool.patterns?.(args) ?? []).find((pattern) => !this.patternAllowed(pattern));
     if (refusedPattern !== undefined) return { code: "mcp_path_denied", message: `${name}: the pattern ${refusedPattern} could reach paths this server may not touch` };
+    const refusedPrefix = (tool.prefixes?.(args) ?? []).find((prefix) => !this.rawPrefixAllowed(prefix));
+    if (refusedPrefix !== undefined) {
+      const what = refusedPrefix === "" ? "without a path_prefix filter it reaches every path" : `the path_prefix ${refusedPrefix} matches by string prefix and could reach paths this server may not touch (end it inside an allowed prefix, e.g. with /)`;
+      return { code: "mcp_path_denied", message: `${name}: ${what}` };
+    }
     if (tool.kind === "destructive" && this.config.requireConfirm && args.confirm !== true) {
       return { code: "mcp_confirmation_required", message: `${name} ${tool.effect?.(args) ?? "would change the vault irreversibly"}; call it again with confirm: true to proceed` };
     }
@@ -84,10 +112,12 @@ export class Guardrails {
   /** List answers keep only items whose path the server may touch (items about no path stay). */
   filter(tool: ToolSpec, result: unknown): unknown {
     if (!tool.filter || !this.pathsRestricted || !result || typeof result !== "object") return result;
-    const list = (result as Json)[tool.filter.list];
-    if (!Array.isArray(list)) return result;
-    const field = tool.filter.field;
-    return { ...(result as Json), [tool.filter.list]: list.filter((item) => typeof (item as Json)?.[field] !== "string" || this.pathAllowed((item as Json)[field] as string)) };
+    const out = { ...(result as Json) };
+    for (const { list, field } of tool.filter) {
+      const items = out[list];
+      if (Array.isArray(items)) out[list] = items.filter((item) => typeof (item as Json)?.[field] !== "string" || this.pathAllowed((item as Json)[field] as string));
+    }
+    return out;
   }
 
   mask(tool: ToolSpec, args: Json, result: unknown): unknown {
@@ -109,7 +139,9 @@ export class Guardrails {
       case "signing":
         return maskSigningSecrets(out);
       case "preview":
-        return { ...(maskLeaves(out) as Json), masked: true };
+        // Only the generated values: the policy id and time say nothing secret.
+        if (out.data !== undefined) Object.assign(out, { data: maskLeaves(out.data), masked: true });
+        return out;
       case "issued":
         if (typeof out.private_key === "string") Object.assign(out, { private_key: MASK, masked: true });
         return out;

@@ -1,63 +1,55 @@
 import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startVault, type TestVault } from "../testing/harness.js";
+import { Ajv } from "ajv";
+import { beforeAll, expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault, type TestVault } from "../testing/harness.js";
+import { auditRows, connectMcp, MCP_BIN as BIN } from "../testing/mcp-client.js";
 
-const BIN = fileURLToPath(new URL("../../dist/mcp/main.js", import.meta.url));
 const DOC = fileURLToPath(new URL("../../docs/mcp.md", import.meta.url));
+const connect = connectMcp;
 
-type ToolResult = { isError?: boolean; content: { type: string; text: string }[]; structuredContent?: any };
+/** spec/mcp.md §4's minimum, 67 tools (`whoami` is `get_whoami`: docs/mcp.md says why). */
+const CONTRACT_TOOLS = (
+  "ack_subscription_events assign_rotation_policy batch_read_secrets bind_policy create_exchange_trust create_policy create_rotation_policy " +
+  "create_secret_policy create_subscription create_token create_webhook delete_exchange_trust delete_policy delete_rotation_policy delete_secret " +
+  "delete_secret_policy delete_subscription delete_webhook destroy_secret_versions export_audit_logs get_audit_export get_audit_summary get_health " +
+  "get_identity_audit_trail get_identity_sync_history get_policy get_rotation_history get_rotation_policy get_secret_audit_trail get_secret_metadata " +
+  "get_secret_versions list_due_rotations list_exchange_trusts list_expiring_secrets list_groups list_policies list_rotation_policies " +
+  "list_secret_policies list_secrets list_subscriptions list_tenants list_tokens list_users list_webhook_deliveries list_webhooks poll_subscription " +
+  "preview_secret_policy query_audit_logs read_secret redeliver_webhook_delivery resolve_identity restore_secret_version revoke_token rotate_secret " +
+  "sync_identities test_policy test_webhook unassign_rotation_policy unbind_policy undelete_secret update_policy update_rotation_policy " +
+  "update_secret_metadata update_webhook verify_audit_chain get_whoami write_secret"
+).split(" ");
 
-/** One `scaivault-mcp` process over stdio, as an MCP host starts it, with the SDK's own client. */
-async function connect(vault: TestVault, env: Record<string, string> = {}, token = vault.adminToken) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [BIN],
-    env: { PATH: process.env.PATH ?? "", SCAIVAULT_URL: vault.baseUrl, SCAIVAULT_TOKEN: token, ...env },
-    stderr: "pipe",
-  });
-  const client = new Client({ name: "test-host", version: "1.0" });
-  await client.connect(transport);
-  const call = async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: `scaivault_${name}`, arguments: args })) as ToolResult;
-  const error = (result: ToolResult) => {
-    expect(result.isError, JSON.stringify(result)).toBe(true);
-    return JSON.parse(result.content[0].text).error as { code: string; message: string; request_id?: string };
-  };
-  return { client, call, error, close: () => client.close() };
-}
-
-/** Audit entries for a path, read straight from the table (a refused call must add none). */
-async function auditRows(vault: TestVault, path: string) {
-  return vault.vault.db.all<{ action: string; user_agent: string; extra_data: string }>("SELECT action, user_agent, extra_data FROM audit_log WHERE secret_path = ? ORDER BY seq", [path]);
-}
-
-// The MCP server is an API client: the storage backend behind the vault does not change what it
-// does, so one backend (SQLite) serves these tests.
-describe("scaivault-mcp over stdio against a real vault [sqlite]", () => {
+// The audit entries it leaves are storage: the suite runs on each backend.
+describeEachBackend("scaivault-mcp over stdio against a real vault", (backend) => {
+  const current = useVault(backend);
   let vault: TestVault;
   beforeAll(async () => {
-    vault = await startVault("sqlite");
+    vault = current();
     for (const [path, value] of [["agents/app/db", "s3cret-db"], ["agents/app/api", "s3cret-api"], ["agents/other/x", "s3cret-x"], ["agents/open/y", "shown-y"]]) {
       expect((await vault.admin.put(`/v1/secrets/${path}`, { data: { password: value, nested: { pin: "1234" } } })).status).toBe(201);
     }
   });
-  afterAll(async () => {
-    await vault?.close();
-  });
 
-  it("lists the documented tools with valid schemas and annotations, and answers --help", async () => {
+  it("lists the documented tools (at least the contract's 67) with valid schemas and annotations", async () => {
     const mcp = await connect(vault);
     try {
       expect(mcp.client.getServerVersion()).toMatchObject({ name: "scaivault" });
       const { tools } = await mcp.client.listTools();
-      expect(tools.length).toBeGreaterThanOrEqual(67);
+      expect(CONTRACT_TOOLS).toHaveLength(67);
+      const names = tools.map((t) => t.name);
+      expect(CONTRACT_TOOLS.filter((name) => !names.includes(`scaivault_${name}`))).toEqual([]);
+      const ajv = new Ajv({ strict: true, strictRequired: true });
       const documented = [...readFileSync(DOC, "utf8").matchAll(/^\| `(scaivault_[a-z_]+)` \| (\w+) \| (read|W|D) \|/gm)].map((m) => ({ name: m[1], kind: m[3] }));
       expect(tools.map((t) => t.name).sort()).toEqual(documented.map((d) => d.name).sort());
       for (const tool of tools) {
         expect(tool.name).toMatch(/^scaivault_[a-z]+(_[a-z]+)+$/);
         expect(tool.inputSchema).toMatchObject({ type: "object", additionalProperties: false });
+        // A schema the strict compiler refuses (unknown keyword, a required name with no property) fails here.
+        expect(() => ajv.compile(tool.inputSchema), tool.name).not.toThrow();
         const kind = documented.find((d) => d.name === tool.name)!.kind;
         expect(tool.annotations).toMatchObject({ readOnlyHint: kind === "read", destructiveHint: kind === "D", openWorldHint: false });
         expect(tool.description!.length).toBeGreaterThan(10);
@@ -76,6 +68,10 @@ describe("scaivault-mcp over stdio against a real vault [sqlite]", () => {
       const read = await mcp.call("read_secret", { path: "agents/app/db", field: "password" });
       expect(read.structuredContent.data).toEqual({ password: "s3cret-db" });
       expect(JSON.parse(read.content[0].text)).toEqual(read.structuredContent);
+      const writes = await auditRows(vault, "agents/app/new");
+      expect(writes).toHaveLength(1);
+      expect(writes[0].user_agent).toBe("scaivault-mcp/0.1.0 test-host/1.0");
+      expect(JSON.parse(writes[0].extra_data).mcp_tool).toBe("scaivault_write_secret");
       const rows = await auditRows(vault, "agents/app/db");
       const last = rows[rows.length - 1];
       expect(last.action).toBe("read");
@@ -86,6 +82,9 @@ describe("scaivault-mcp over stdio against a real vault [sqlite]", () => {
       expect(missing.code).toBe("secret_not_found");
       expect(missing.request_id).toMatch(/^req_/);
       expect(mcp.error(await mcp.call("read_secret", { path: "agents/app/db", bogus: 1 })).code).toBe("validation_error");
+      // Errors the server answers itself take codes from the API's closed list.
+      expect(mcp.error(await mcp.call("read_secret", { path: "agents/app/db", field: "nope" })).code).toBe("not_found");
+      expect(mcp.error(await mcp.call("no_such_tool")).code).toBe("not_found");
       // One call in every other category.
       for (const [tool, key] of [["list_policies", "policies"], ["list_rotation_policies", "data"], ["list_secret_policies", "data"], ["query_audit_logs", "logs"], ["list_webhooks", "webhooks"], ["list_subscriptions", "data"], ["list_tenants", "data"]] as const) {
         const result = await mcp.call(tool);
@@ -96,6 +95,14 @@ describe("scaivault-mcp over stdio against a real vault [sqlite]", () => {
       expect((await mcp.call("get_health")).structuredContent.status).toBe("ready");
     } finally {
       await mcp.close();
+    }
+  });
+
+  it("the vault records X-ScaiVault-MCP-Tool only when it is a tool name", async () => {
+    for (const [header, recorded] of [["scaivault_read_secret", "scaivault_read_secret"], ["scaivault_Read", undefined], ["rm -rf /", undefined], [`scaivault_${"a".repeat(61)}`, undefined]] as const) {
+      expect((await vault.admin.get("/v1/secrets/agents/open/y", { headers: { "x-scaivault-mcp-tool": header } })).status).toBe(200);
+      const rows = await auditRows(vault, "agents/open/y");
+      expect(JSON.parse(rows[rows.length - 1].extra_data ?? "{}").mcp_tool, header).toBe(recorded);
     }
   });
 
@@ -177,12 +184,18 @@ describe("scaivault-mcp over stdio against a real vault [sqlite]", () => {
     }
   });
 
-  it("exits 2 with a message when SCAIVAULT_URL or the token is missing", async () => {
-    const { spawnSync } = await import("node:child_process");
+  it("exits 2 with a message when SCAIVAULT_URL or the token is missing; answers --help and --version", async () => {
     const run = spawnSync(process.execPath, [BIN], { env: { PATH: process.env.PATH ?? "" }, encoding: "utf8", timeout: 30_000 });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("SCAIVAULT_URL is required");
     expect(run.stdout).toBe("");
+    const noToken = spawnSync(process.execPath, [BIN], { env: { PATH: process.env.PATH ?? "", SCAIVAULT_URL: vault.baseUrl }, encoding: "utf8", timeout: 30_000 });
+    expect(noToken.status).toBe(2);
+    expect(noToken.stderr).toContain("SCAIVAULT_TOKEN (or SCAIVAULT_TOKEN_FILE) is required");
+    expect(noToken.stdout).toBe("");
+    const version = spawnSync(process.execPath, [BIN, "--version"], { encoding: "utf8", timeout: 30_000 });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^scaivault-mcp \d+\.\d+\.\d+/);
     const help = spawnSync(process.execPath, [BIN, "--help"], { encoding: "utf8", timeout: 30_000 });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain("SCAIVAULT_ALLOWED_PATHS");

@@ -2,9 +2,10 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { Ajv, type ValidateFunction } from "ajv";
 import { ScaiVaultError, Transport, type RequestSpec } from "@scailabs/scaivault";
+import type { ErrorCode } from "../http/errors.js";
 import type { McpConfig } from "./config.js";
 import { Guardrails } from "./guardrails.js";
-import type { Json, Route, ToolSpec } from "./tool.js";
+import { localError, type Json, type Route, type ToolSpec } from "./tool.js";
 import { OPS_TOOLS } from "./tools-ops.js";
 import { POLICY_TOOLS } from "./tools-access.js";
 import { DOMAIN_TOOLS } from "./tools-domains.js";
@@ -29,13 +30,36 @@ export function toolDefinition(tool: ToolSpec) {
   };
 }
 
-/** `{name}` filled from the arguments: secret paths keep their slashes, every segment encoded. */
+/**
+ * `{name}` filled from the arguments: secret paths keep their slashes, every segment encoded. A
+ * `.`, `..` or empty segment is refused, never sent: URL parsing would resolve it, and the request
+ * would reach another path or route than the one the guardrails judged.
+ */
 function fillPath(template: string, args: Json, used: Set<string>): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => {
     used.add(name);
     const value = String(args[name] ?? "");
-    return SECRET_PATH_PARAMS.has(name) ? value.split("/").map(encodeURIComponent).join("/") : encodeURIComponent(value);
+    const segments = SECRET_PATH_PARAMS.has(name) ? value.split("/") : [value];
+    if (segments.some((segment) => segment === "" || segment === "." || segment === "..")) {
+      throw SECRET_PATH_PARAMS.has(name) ? localError("invalid_path", `${name}: a path may not have an empty, . or .. segment`) : localError("invalid_request", `${name} may not be empty, . or ..`);
+    }
+    return segments.map(encodeURIComponent).join("/");
   });
+}
+
+/** The API request of one route: path arguments in the URL, `query` ones in the query, the rest (but META_ARGS) in the body. */
+export function requestOf(route: Route, args: Json): RequestSpec {
+  const used = new Set<string>();
+  const path = fillPath(route.path, args, used);
+  const query: RequestSpec["query"] = {};
+  for (const name of route.query ?? []) {
+    used.add(name);
+    const value = args[name];
+    if (value !== undefined) query[name] = value as string | number | boolean;
+  }
+  const spec: RequestSpec = { method: route.method, path, query };
+  if (route.method !== "GET" && route.method !== "DELETE") spec.body = Object.fromEntries(Object.entries(args).filter(([k]) => !used.has(k) && !META_ARGS.has(k)));
+  return spec;
 }
 
 function errorResult(code: string, message: string, requestId?: string | null): CallToolResult {
@@ -65,17 +89,7 @@ export function createMcpServer(config: McpConfig, version: string, log: (record
   };
 
   const call = async (toolName: string, route: Route, args: Json): Promise<unknown> => {
-    const used = new Set<string>();
-    const path = fillPath(route.path, args, used);
-    const query: RequestSpec["query"] = {};
-    for (const name of route.query ?? []) {
-      used.add(name);
-      const value = args[name];
-      if (value !== undefined) query[name] = value as string | number | boolean;
-    }
-    const body = Object.fromEntries(Object.entries(args).filter(([k]) => !used.has(k) && !META_ARGS.has(k)));
-    const spec: RequestSpec = { method: route.method, path, query, headers: { "x-scaivault-mcp-tool": toolName } };
-    if (route.method !== "GET" && route.method !== "DELETE") spec.body = body;
+    const spec: RequestSpec = { ...requestOf(route, args), headers: { "x-scaivault-mcp-tool": toolName } };
     if (config.debug) log({ msg: "api call", tool: toolName, method: spec.method, path: spec.path });
     try {
       return await transportFor().request(spec);
@@ -97,10 +111,10 @@ export function createMcpServer(config: McpConfig, version: string, log: (record
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
     const name = request.params.name;
     const tool = byName.get(name);
-    if (!tool) return errorResult("unknown_tool", `Tool ${name} not found`);
+    if (!tool) return errorResult("not_found" satisfies ErrorCode, `Tool ${name} not found`);
     const args = (request.params.arguments ?? {}) as Json;
     const validate = validators.get(name)!;
-    if (!validate(args)) return errorResult("validation_error", `Invalid arguments for ${name}: ${ajv.errorsText(validate.errors)}`);
+    if (!validate(args)) return errorResult("validation_error" satisfies ErrorCode, `Invalid arguments for ${name}: ${ajv.errorsText(validate.errors)}`);
     const refusal = guardrails.check(tool, args);
     if (refusal) {
       log({ msg: "refused", tool: name, code: refusal.code });

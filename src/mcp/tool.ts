@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../http/errors.js";
 import type { Category } from "./config.js";
 
 export type Json = Record<string, unknown>;
@@ -32,13 +33,21 @@ export interface ToolSpec {
   run?: (args: Json, call: Call) => Promise<unknown>;
   /** Arguments holding secret paths (a string or a list of strings), held to the path guardrails. */
   pathArgs?: string[];
-  /** Globs and prefixes nested in the arguments, checked by their literal prefix. */
+  /** Secret paths the API writes when an argument is left out (its default), held to the path guardrails like `pathArgs`. */
+  impliedPaths?: (args: Json) => string[];
+  /** Globs nested in the arguments, checked by their literal prefix before the first wildcard. */
   patterns?: (args: Json) => string[];
+  /**
+   * Path prefixes nested in the arguments that the API matches as raw string prefixes (webhook and
+   * export `filters.path_prefix`): `app/db` there also reaches `app/dbx`. An absent filter is `""`,
+   * which reaches every path.
+   */
+  prefixes?: (args: Json) => string[];
   /** Tools that hand out access beyond one path: refused whenever path guardrails are set. */
   grantsAccess?: boolean;
   mask?: MaskKind;
-  /** Result lists filtered to the allowed paths: the key of the list and the item's path field. */
-  filter?: { list: string; field: string };
+  /** Result lists filtered to the allowed paths: the key of each list and its items' path field. */
+  filter?: { list: string; field: string }[];
   /** For destructive tools: what would happen, said when confirmation is missing. */
   effect?: (args: Json) => string;
 }
@@ -53,3 +62,9 @@ export const p = { str, int, bool, obj, strings };
 export const page = { limit: int("page size", { minimum: 1, maximum: 1000 }), cursor: str("cursor from the previous page") };
 export const confirm = { confirm: bool("must be true to carry out this destructive action") };
 export const partner = { partner: bool("true: the partner's secrets (/v1/partner/secrets) instead of the tenant's") };
+
+/**
+ * An error the server answers itself, before or instead of an API call: its code comes from the
+ * API's closed list (src/http/errors.ts); the guardrails' refusals have their own three codes.
+ */
+export const localError = (code: ErrorCode, message: string) => Object.assign(new Error(message), { code });

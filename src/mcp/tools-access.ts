@@ -86,11 +86,11 @@ export const POLICY_TOOLS: ToolSpec[] = [
     route: { method: "DELETE", path: "/v1/rotation/policies/{policy_id}/secrets/{secret_path}" },
   },
   {
-    name: "get_rotation_history", category: "rotation", title: "Rotation history", kind: "read", description: "Past rotations under a policy.",
+    name: "get_rotation_history", category: "rotation", title: "Rotation history", kind: "read", filter: [{ list: "data", field: "secret_path" }], description: "Past rotations under a policy.",
     properties: { ...rotationId, status: p.str("filter by status"), ...page }, required: ["policy_id"], route: { method: "GET", path: "/v1/rotation/policies/{policy_id}/history", query: ["status", "limit", "cursor"] },
   },
   {
-    name: "list_due_rotations", category: "rotation", title: "Due rotations", kind: "read", filter: { list: "data", field: "path" }, description: "Secrets due (or overdue) for rotation.",
+    name: "list_due_rotations", category: "rotation", title: "Due rotations", kind: "read", filter: [{ list: "data", field: "path" }], description: "Secrets due (or overdue) for rotation.",
     properties: { within_hours: p.int("look ahead this many hours (default 24)", { minimum: 0 }), include_overdue: p.bool("include overdue ones (default true)") },
     route: { method: "GET", path: "/v1/rotation/due", query: ["within_hours", "include_overdue"] },
   },

@@ -42,6 +42,8 @@ export const DOMAIN_TOOLS: ToolSpec[] = [
     description: "Order a public certificate from an ACME CA (worked in the background; the key goes to the order's certificate secret).",
     properties: { account_id: p.str("acme_… account"), domains: p.strings("DNS names (the first is the CN)"), challenge_type: p.str("http-01 or dns-01"), secret_path: p.str("where the certificate secret is written"), renew_before: p.str("e.g. 30d") },
     required: ["account_id", "domains"], pathArgs: ["secret_path"], route: { method: "POST", path: "/v1/pki/acme/orders" },
+    // The API's default (src/pki/acme/orders.ts): pki/acme/<first domain>, a wildcard's * as _wildcard.
+    impliedPaths: (args) => (typeof args.secret_path === "string" || !Array.isArray(args.domains) ? [] : [`pki/acme/${String(args.domains[0]).replace(/^\*/, "_wildcard")}`]),
   },
   {
     name: "get_acme_order", category: "pki", title: "Get an ACME order", kind: "read", description: "An ACME order's status (pending, processing, valid, invalid), error and certificate.",

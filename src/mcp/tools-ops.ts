@@ -2,38 +2,41 @@ import { confirm, p, page, type Json, type ToolSpec } from "./tool.js";
 
 const webhookId = { webhook_id: p.str("webhook id (wh_…)") };
 const subscriptionId = { subscription_id: p.str("subscription id (sub_…)") };
+/** `filters.path_prefix` as the API matches it; no prefix (or no filters) reaches every path. */
 const filterPrefix = (args: Json) => {
   const prefix = (args.filters as Json | undefined)?.path_prefix;
-  return typeof prefix === "string" ? [prefix] : [];
+  return [typeof prefix === "string" ? prefix : ""];
 };
+/** An update without `filters` keeps the webhook's filters; one with them replaces them whole. */
+const changedFilterPrefix = (args: Json) => (args.filters === undefined ? [] : filterPrefix(args));
 
 /** Audit, webhooks, subscriptions, access, identity and system: 33 tools. */
 export const OPS_TOOLS: ToolSpec[] = [
   {
-    name: "query_audit_logs", category: "audit", title: "Query audit logs", kind: "read", pathArgs: ["path_prefix"], filter: { list: "logs", field: "secret_path" },
+    name: "query_audit_logs", category: "audit", title: "Query audit logs", kind: "read", pathArgs: ["path_prefix"], filter: [{ list: "logs", field: "secret_path" }],
     description: "Audit entries by time, action, identity, path prefix, outcome, source IP or request id.",
     properties: { from: p.str("RFC 3339"), to: p.str("RFC 3339"), action: p.str("e.g. read"), identity_id: p.str("e.g. sa:app"), identity_type: p.str("user, service_account, …"), path_prefix: p.str("secret path prefix"), success: p.bool("outcome"), source_ip: p.str("client address"), request_id: p.str("req_…"), ...page },
     route: { method: "GET", path: "/v1/audit/logs", query: ["from", "to", "action", "identity_id", "identity_type", "path_prefix", "success", "source_ip", "request_id", "limit", "cursor"] },
   },
   { name: "get_secret_audit_trail", category: "audit", title: "A secret's audit trail", kind: "read", pathArgs: ["path"], description: "Who accessed one secret, recently.", properties: { path: p.str("secret path") }, required: ["path"], route: { method: "GET", path: "/v1/audit/secrets/{path}" } },
-  { name: "get_identity_audit_trail", category: "audit", title: "An identity's audit trail", kind: "read", description: "What one identity did, recently.", properties: { identity_id: p.str("e.g. sa:app") }, required: ["identity_id"], route: { method: "GET", path: "/v1/audit/identities/{identity_id}" } },
-  { name: "get_audit_summary", category: "audit", title: "Audit summary", kind: "read", description: "Counts by action, identity and outcome.", properties: { from: p.str("RFC 3339"), to: p.str("RFC 3339") }, route: { method: "GET", path: "/v1/audit/summary", query: ["from", "to"] } },
+  { name: "get_identity_audit_trail", category: "audit", title: "An identity's audit trail", kind: "read", filter: [{ list: "logs", field: "secret_path" }], description: "What one identity did, recently.", properties: { identity_id: p.str("e.g. sa:app") }, required: ["identity_id"], route: { method: "GET", path: "/v1/audit/identities/{identity_id}" } },
+  { name: "get_audit_summary", category: "audit", title: "Audit summary", kind: "read", filter: [{ list: "top_paths", field: "path" }], description: "Counts by action, identity and outcome.", properties: { from: p.str("RFC 3339"), to: p.str("RFC 3339") }, route: { method: "GET", path: "/v1/audit/summary", query: ["from", "to"] } },
   { name: "verify_audit_chain", category: "audit", title: "Verify the audit chain", kind: "read", description: "Check the tamper-evident hash chains (and checkpoints) of the entries the caller may see.", properties: {}, route: { method: "GET", path: "/v1/audit/verify" } },
   {
     name: "export_audit_logs", category: "audit", title: "Export audit logs", kind: "write", description: "Start an export of audit entries (jsonl or csv) to a file or S3 destination.",
     properties: { from: p.str("RFC 3339"), to: p.str("RFC 3339"), format: p.str("jsonl or csv"), filters: p.obj("the query filters"), destination: p.obj("{type: file|s3, …}") },
-    required: ["format", "destination"], patterns: filterPrefix, route: { method: "POST", path: "/v1/audit/export" },
+    required: ["format", "destination"], prefixes: filterPrefix, route: { method: "POST", path: "/v1/audit/export" },
   },
   { name: "get_audit_export", category: "audit", title: "Get an audit export", kind: "read", description: "An export's status and files.", properties: { export_id: p.str("exp_…") }, required: ["export_id"], route: { method: "GET", path: "/v1/audit/exports/{export_id}" } },
 
   { name: "list_webhooks", category: "webhooks", title: "List webhooks", kind: "read", description: "Webhooks of the tenant (never their secrets).", properties: { ...page }, route: { method: "GET", path: "/v1/webhooks", query: ["limit", "cursor"] } },
   {
-    name: "create_webhook", category: "webhooks", title: "Create a webhook", kind: "write", mask: "signing", patterns: filterPrefix, description: "Deliver signed events to a URL.",
+    name: "create_webhook", category: "webhooks", title: "Create a webhook", kind: "write", mask: "signing", prefixes: filterPrefix, description: "Deliver signed events to a URL.",
     properties: { name: p.str("unique name"), url: p.str("http(s) URL"), secret: p.str("signing secret"), events: p.strings("event types, e.g. secret.*"), filters: p.obj("path_prefix, secret_type, tags"), enabled: p.bool("default true"), signature_scheme: p.str("timestamped or body") },
     required: ["name", "url", "secret", "events"], route: { method: "POST", path: "/v1/webhooks" },
   },
   {
-    name: "update_webhook", category: "webhooks", title: "Update a webhook", kind: "write", mask: "signing", patterns: filterPrefix, description: "Change a webhook (a new secret may keep the old one valid for previous_secret_ttl).",
+    name: "update_webhook", category: "webhooks", title: "Update a webhook", kind: "write", mask: "signing", prefixes: changedFilterPrefix, description: "Change a webhook (a new secret may keep the old one valid for previous_secret_ttl).",
     properties: { ...webhookId, name: p.str("name"), url: p.str("URL"), secret: p.str("new signing secret"), previous_secret_ttl: p.str("e.g. 1h"), events: p.strings("event types"), filters: p.obj("filters"), enabled: p.bool("on or off") },
     required: ["webhook_id"], route: { method: "PATCH", path: "/v1/webhooks/{webhook_id}" },
   },
@@ -56,7 +59,7 @@ export const OPS_TOOLS: ToolSpec[] = [
     properties: { ...subscriptionId, ...confirm }, required: ["subscription_id"], effect: (args) => `would delete subscription ${String(args.subscription_id)}`, route: { method: "DELETE", path: "/v1/subscriptions/{subscription_id}" },
   },
   {
-    name: "poll_subscription", category: "subscriptions", title: "Poll a subscription", kind: "read", description: "Fetch waiting events (never acknowledges them).",
+    name: "poll_subscription", category: "subscriptions", title: "Poll a subscription", kind: "read", filter: [{ list: "events", field: "path" }], description: "Fetch waiting events (never acknowledges them).",
     properties: { ...subscriptionId, timeout: p.int("seconds to wait, ≤ 60", { minimum: 0, maximum: 60 }), since_event_id: p.str("evt_…"), max_events: p.int("at most this many", { minimum: 1, maximum: 1000 }) },
     required: ["subscription_id"], route: { method: "GET", path: "/v1/subscriptions/{subscription_id}/poll", query: ["timeout", "since_event_id", "max_events"] },
   },

@@ -1,4 +1,4 @@
-import { confirm, p, page, partner, type ToolSpec } from "./tool.js";
+import { confirm, localError, p, page, partner, type ToolSpec } from "./tool.js";
 
 const secretPath = { path: p.str("secret path, e.g. app/db/password", { maxLength: 512 }) };
 const base = (args: { partner?: unknown }) => (args.partner === true ? "partner/secrets" : "secrets");
@@ -13,7 +13,7 @@ export const SECRET_TOOLS: ToolSpec[] = [
     run: async (args, call) => {
       const secret = (await call({ method: "GET", path: `/v1/${base(args)}/{path}`, query: ["version"] }, args)) as { data?: Record<string, unknown> };
       if (typeof args.field !== "string") return secret;
-      if (!secret.data || !Object.hasOwn(secret.data, args.field)) throw Object.assign(new Error(`the secret has no field ${args.field}`), { code: "field_not_found" });
+      if (!secret.data || !Object.hasOwn(secret.data, args.field)) throw localError("not_found", `the secret has no field ${args.field}`);
       return { ...secret, data: { [args.field]: secret.data[args.field] } };
     },
   },
@@ -33,7 +33,7 @@ export const SECRET_TOOLS: ToolSpec[] = [
     run: (args, call) => call({ method: "DELETE", path: `/v1/${base(args)}/{path}`, query: ["permanent"] }, args),
   },
   {
-    name: "list_secrets", category: "secrets", title: "List secrets", kind: "read", pathArgs: ["prefix"], filter: { list: "data", field: "path" },
+    name: "list_secrets", category: "secrets", title: "List secrets", kind: "read", pathArgs: ["prefix"], filter: [{ list: "data", field: "path" }],
     description: "List secret paths (no values) under a prefix, optionally by tag.",
     properties: { prefix: p.str("path prefix"), tag: p.str("only secrets with this tag"), ...page },
     route: { method: "GET", path: "/v1/secrets", query: ["prefix", "tag", "limit", "cursor"] },
@@ -97,7 +97,7 @@ export const SECRET_TOOLS: ToolSpec[] = [
     route: { method: "POST", path: "/v1/secrets/batch" },
   },
   {
-    name: "list_expiring_secrets", category: "lifecycle", title: "List expiring secrets", kind: "read", filter: { list: "data", field: "path" },
+    name: "list_expiring_secrets", category: "lifecycle", title: "List expiring secrets", kind: "read", filter: [{ list: "data", field: "path" }],
     description: "Secrets expiring within a duration (e.g. 30d).",
     properties: { within: p.str("duration, e.g. 7d (default 30d)"), ...page },
     route: { method: "GET", path: "/v1/secrets/expiring", query: ["within", "limit", "cursor"] },
