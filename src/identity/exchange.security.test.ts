@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
@@ -126,10 +128,38 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
       const refused = await exchange(anonymous, { subject_token: await token });
       expect({ label, status: refused.status, code: refused.body.error?.code }).toEqual({ label, status, code });
     }
+    // Refusals are audited too, with the foreign subject once the signature is good, never the token.
+    const refusals = await vault().vault.db.all<{ extra_data: string; tenant_id: string }>("SELECT extra_data, tenant_id FROM audit_log WHERE action = 'token_exchange' AND success = 0");
+    const claimRefusal = refusals.map((r) => ({ ...JSON.parse(r.extra_data), tenant_id: r.tenant_id })).find((r) => r.trust_id === github && r.subject === "repo:acme/api:ref:refs/heads/main");
+    expect(claimRefusal).toMatchObject({ tenant_id: "tnt_default", issuer: GITHUB_ACTIONS_ISSUER });
+    expect(refusals.length).toBeGreaterThanOrEqual(cases.length - 1);
+    expect(refusals.every((r) => !r.extra_data.includes("eyJ"))).toBe(true);
     const scope = await exchange(anonymous, { subject_token: await gh(), scope: "secrets:write" });
     expect(scope.body.error).toMatchObject({ code: "insufficient_scope", details: { scopes: ["secrets:write"] } });
     expect((await exchange(anonymous, { subject_token: await gh(), extra: 1 })).status).toBe(422);
     expect((await anonymous.post("/v1/auth/exchange", { subject_token: await gh() })).body.error.code).toBe("invalid_request");
+  });
+
+  it("an issuer whose keys cannot be fetched (error answer, refused connection) is service_unavailable, not token_invalid", async () => {
+    const { admin, anonymous } = vault();
+    const broken = createServer((_request, response) => response.writeHead(500).end("{}"));
+    await new Promise<void>((resolve) => broken.listen(0, "127.0.0.1", resolve));
+    const port = (broken.address() as AddressInfo).port;
+    try {
+      const trust = await admin.post("/v1/auth/trusts", { name: "keys-down", issuer: issuer.url, audiences: ["keys-down"], jwks_url: `http://127.0.0.1:${port}/keys`, rules: [{ conditions: { sub: "pod" }, identity_id: "sa:billing-prod", scopes: ["secrets:read"] }] });
+      expect(trust.status, trust.text).toBe(201);
+      const jwt = await issuer.sign({ sub: "pod" }, { audience: "keys-down", expiresIn: "5m" });
+      const answer = await exchange(anonymous, { subject_token: jwt });
+      expect({ status: answer.status, code: answer.body.error?.code }).toEqual({ status: 503, code: "service_unavailable" });
+      expect((await admin.delete(`/v1/auth/trusts/${trust.body.id}`)).status).toBe(200);
+    } finally {
+      broken.closeAllConnections();
+      await new Promise<void>((resolve) => broken.close(() => resolve()));
+    }
+    const refused = await admin.post("/v1/auth/trusts", { name: "keys-gone", issuer: issuer.url, audiences: ["keys-gone"], jwks_url: `http://127.0.0.1:${port}/keys`, rules: [{ conditions: { sub: "pod" }, identity_id: "sa:billing-prod", scopes: ["secrets:read"] }] });
+    expect(refused.status).toBe(201);
+    const answer = await exchange(anonymous, { subject_token: await issuer.sign({ sub: "pod" }, { audience: "keys-gone", expiresIn: "5m" }) });
+    expect({ status: answer.status, code: answer.body.error?.code }).toEqual({ status: 503, code: "service_unavailable" });
   });
 
   it("an exchanged token expires on its own; disabling or deleting the trust revokes what it issued", async () => {
