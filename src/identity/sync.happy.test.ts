@@ -1,6 +1,7 @@
 import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useSecondNode, useVault, type ApiClient } from "../testing/harness.js";
+import { LocalIssuer } from "./testing/local-issuer.js";
 import { baseFixture, startupSync, syncNow, useStandIn, waitForSync } from "./testing/use-standin.js";
 
 describeEachBackend("identity sync: the directory's changes reach every credential on every node", (backend) => {
@@ -91,6 +92,36 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
     expect(enabled.length).toBeGreaterThanOrEqual(1);
   });
 
+  it("an exchange rule whose identity is suspended in the directory is refused (identity_disabled), and its exchanged token stops working", async () => {
+    const { anonymous, admin } = vault();
+    const issuer = await LocalIssuer.start();
+    try {
+      const trust = await admin.post("/v1/auth/trusts", { name: "pods", issuer: issuer.url, audiences: ["sync-test"], jwks: issuer.jwks, rules: [{ conditions: { sub: "pod" }, identity_id: "sa:ci-bot", scopes: ["secrets:read"] }] });
+      expect(trust.status, trust.text).toBe(201);
+      const exchange = async () => anonymous.post("/v1/auth/exchange", { grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: await issuer.sign({ sub: "pod" }, { audience: "sync-test", expiresIn: "5m" }) });
+      const granted = await exchange();
+      expect(granted.status, granted.text).toBe(200);
+      expect((await second().withToken(granted.body.access_token).get("/v1/auth/whoami")).status).toBe(200);
+      standIn().edit((f) => {
+        f.applications.find((a) => a.id === "app_ci")!.status = "SUSPENDED";
+      });
+      await syncNow(admin);
+      const refused = await exchange();
+      expect(refused.status).toBe(403);
+      expect(refused.body.error).toMatchObject({ code: "access_denied", details: { reason: "identity_disabled" } });
+      const revoked = await second().withToken(granted.body.access_token).get("/v1/auth/whoami");
+      expect(revoked.body.error).toMatchObject({ code: "token_revoked", details: { reason: "identity_disabled" } });
+      standIn().edit((f) => {
+        f.applications.find((a) => a.id === "app_ci")!.status = "ACTIVE";
+      });
+      await syncNow(admin);
+      expect((await exchange()).status).toBe(200);
+      expect((await admin.delete(`/v1/auth/trusts/${trust.body.id}`)).status).toBe(200);
+    } finally {
+      await issuer.close();
+    }
+  });
+
   it("a service account removed from the directory is DELETED and its tokens revoked for good; new users are added", async () => {
     const { anonymous, admin } = vault();
     expect((await as(anonymous, ci).get("/v1/auth/whoami")).status).toBe(200);
@@ -144,3 +175,30 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
   });
 });
 
+
+describeEachBackend("identity sync: the scheduled sync runs on its own", (backend) => {
+  const { env, standIn } = useStandIn(baseFixture, { SCAIVAULT_IDENTITY_SYNC_INTERVAL: "1s" });
+  const vault = useVault(backend, { env });
+  const second = useSecondNode(vault);
+
+  it("a directory change reaches the cache with no manual sync; scheduled syncs are recorded as such", async () => {
+    const { admin } = vault();
+    await waitForSync(admin, (await startupSync(admin)).sync_id);
+    standIn().edit((f) => {
+      f.users.find((u) => u.id === "usr_alice")!.display_name = "Alice Scheduled";
+    });
+    // Polled with a generous bound (the interval is 1 s): observable state, not a sleep.
+    const until = Date.now() + 60_000;
+    let name = "";
+    while (name !== "Alice Scheduled" && Date.now() < until) {
+      name = (await second().get("/v1/identity/resolve/user/usr_alice")).body.display_name;
+      if (name !== "Alice Scheduled") await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(name).toBe("Alice Scheduled");
+    const history = await admin.get("/v1/identity/sync/history?limit=100");
+    const scheduled = history.body.syncs.filter((s: { trigger: string }) => s.trigger === "scheduled");
+    expect(scheduled.length).toBeGreaterThanOrEqual(1);
+    expect(scheduled[0]).toMatchObject({ triggered_by: "system:identity-sync", scope: { partner_id: null, tenant_id: null } });
+    expect(history.body.syncs.some((s: { trigger: string }) => s.trigger === "manual")).toBe(false);
+  });
+});
