@@ -173,7 +173,19 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
       if (code !== "token_expired") await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(code).toBe("token_expired");
+    // A token cannot outlive the trust it came from: narrowing the trust's rules revokes what it
+    // issued under the old ones; a change of name or description does not.
+    const before = await exchange(anonymous, { subject_token: await gh() });
+    expect(before.body.scope).toBe("secrets:read secrets:list");
+    expect((await admin.patch(`/v1/auth/trusts/${github}`, { description: "deploys" })).status).toBe(200);
+    expect((await anonymous.withToken(before.body.access_token).get("/v1/auth/whoami")).status).toBe(200);
+    const rules = (await admin.get(`/v1/auth/trusts/${github}`)).body.rules;
+    const narrowed = await admin.patch(`/v1/auth/trusts/${github}`, { rules: [{ ...rules[0], scopes: ["secrets:read"] }] });
+    expect(narrowed.status, narrowed.text).toBe(200);
+    const outgrown = await anonymous.withToken(before.body.access_token).get("/v1/auth/whoami");
+    expect(outgrown.body.error?.code).toBe("token_revoked");
     const live = await exchange(anonymous, { subject_token: await gh() });
+    expect(live.body.scope).toBe("secrets:read");
     expect((await anonymous.withToken(live.body.access_token).get("/v1/auth/whoami")).status).toBe(200);
     expect((await admin.patch(`/v1/auth/trusts/${github}`, { enabled: false })).status).toBe(200);
     expect((await anonymous.withToken(live.body.access_token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
