@@ -140,6 +140,31 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     expect((await anonymous.post("/v1/auth/exchange", { subject_token: await gh() })).body.error.code).toBe("invalid_request");
   });
 
+  it("two tenants trusting one issuer and audience need tenant_id; role picks the rule; a token not yet valid is refused", async () => {
+    const { admin, anonymous } = vault();
+    expect((await admin.post("/v1/identity/tenants", { id: "tnt_shared", name: "Shared issuer" })).status).toBe(201);
+    const trust = (name: string) => ({ name, issuer: issuer.url, audiences: ["shared"], jwks: issuer.jwks, rules: [
+      { conditions: { sub: "job" }, identity_id: "sa:billing-prod", scopes: ["secrets:read"] },
+      { conditions: { sub: "job" }, identity_id: "sa:ci-deployer", scopes: ["secrets:read"] },
+    ] });
+    expect((await admin.post("/v1/auth/trusts", trust("shared-default"))).status).toBe(201);
+    const other = await admin.post("/v1/auth/trusts", trust("shared-other"), { headers: { "x-tenant-id": "tnt_shared" } });
+    expect(other.status, other.text).toBe(201);
+    const jwt = await issuer.sign({ sub: "job" }, { audience: "shared", expiresIn: "5m" });
+    const ambiguous = await exchange(anonymous, { subject_token: jwt });
+    expect({ status: ambiguous.status, error: ambiguous.body.error }).toMatchObject({ status: 400, error: { code: "invalid_request", details: { reason: "tenant_required" } } });
+    const named = await exchange(anonymous, { subject_token: jwt, tenant_id: "tnt_shared", role: "sa:ci-deployer" });
+    expect(named.status, named.text).toBe(200);
+    expect(named.body.identity_id).toBe("sa:ci-deployer");
+    expect((await anonymous.withToken(named.body.access_token).get("/v1/auth/whoami")).body).toMatchObject({ identity_id: "sa:ci-deployer", tenant_id: "tnt_shared" });
+    expect((await exchange(anonymous, { subject_token: jwt, tenant_id: "tnt_default" })).body.identity_id).toBe("sa:billing-prod");
+    expect((await exchange(anonymous, { subject_token: jwt, tenant_id: "tnt_default", role: "sa:nobody" })).body.error).toMatchObject({ code: "access_denied", details: { reason: "no_matching_rule" } });
+    const early = await issuer.sign({ sub: "job", nbf: now() + 600 }, { audience: "shared", expiresIn: "20m" });
+    expect((await exchange(anonymous, { subject_token: early, tenant_id: "tnt_default" })).body.error?.code).toBe("token_invalid");
+    const future = await issuer.sign({ sub: "job" }, { audience: "shared", expiresIn: now() + 1200, issuedAt: now() + 600 });
+    expect((await exchange(anonymous, { subject_token: future, tenant_id: "tnt_default" })).body.error?.code).toBe("token_invalid");
+  });
+
   it("an issuer whose keys cannot be fetched (error answer, refused connection) is service_unavailable, not token_invalid", async () => {
     const { admin, anonymous } = vault();
     const broken = createServer((_request, response) => response.writeHead(500).end("{}"));
