@@ -63,6 +63,30 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
     expect((await second().withToken(alice).get("/v1/secrets/app/db")).status).toBe(403);
   });
 
+  it("a group disabled, then removed, in the directory grants nothing on either node; restored, it grants again", async () => {
+    const { anonymous, admin } = vault();
+    // After the previous test bob reaches group:platform through grp_sre (nested in grp_platform).
+    expect((await as(anonymous, bob).get("/v1/secrets/app/db")).status).toBe(200);
+    standIn().edit((f) => {
+      f.groups.find((g) => g.id === "grp_platform")!.status = "DISABLED";
+    });
+    await syncNow(admin);
+    for (const client of [anonymous, second()]) expect((await client.withToken(bob).get("/v1/secrets/app/db")).status).toBe(403);
+    standIn().edit((f) => {
+      f.groups = f.groups.filter((g) => g.id !== "grp_platform");
+      f.memberships = f.memberships.filter((m) => m.group_id !== "grp_platform");
+    });
+    await syncNow(admin);
+    expect((await admin.get("/v1/identity/resolve/group/platform")).body.status).toBe("DELETED");
+    for (const client of [anonymous, second()]) expect((await client.withToken(bob).get("/v1/secrets/app/db")).status).toBe(403);
+    standIn().edit((f) => {
+      f.groups.push({ ...baseFixture().groups.find((g) => g.id === "grp_platform")! });
+      f.memberships.push({ group_id: "grp_platform", member_type: "group", member_id: "grp_sre" });
+    });
+    await syncNow(admin);
+    for (const client of [anonymous, second()]) expect((await client.withToken(bob).get("/v1/secrets/app/db")).status).toBe(200);
+  });
+
   it("a suspended identity's next request fails on both nodes, for vault tokens and ScaiKey JWTs; reactivation restores them", async () => {
     const { anonymous, admin } = vault();
     const jwt = await standIn().sign({ sub: "usr_bob", email: "bob@acme.example", tenant_id: "tnt_default", scope: "secrets:read" });
@@ -187,18 +211,19 @@ describeEachBackend("identity sync: the scheduled sync runs on its own", (backen
     standIn().edit((f) => {
       f.users.find((u) => u.id === "usr_alice")!.display_name = "Alice Scheduled";
     });
-    // Polled with a generous bound (the interval is 1 s): observable state, not a sleep.
+    const edited = Date.now();
+    // Each node runs a startup sync of its own, so only a scheduled sync that started after the
+    // edit proves the schedule: polled with a generous bound (the interval is 1 s), not slept.
     const until = Date.now() + 60_000;
-    let name = "";
-    while (name !== "Alice Scheduled" && Date.now() < until) {
-      name = (await second().get("/v1/identity/resolve/user/usr_alice")).body.display_name;
-      if (name !== "Alice Scheduled") await new Promise((resolve) => setTimeout(resolve, 100));
+    let scheduled: any = null;
+    while (!scheduled && Date.now() < until) {
+      const history = await admin.get("/v1/identity/sync/history?limit=100");
+      scheduled = history.body.syncs.find((s: { trigger: string; status: string; started_at: string }) => s.trigger === "scheduled" && s.status === "completed" && Date.parse(s.started_at) >= edited);
+      if (!scheduled) await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(name).toBe("Alice Scheduled");
+    expect(scheduled).toMatchObject({ triggered_by: "system:identity-sync", scope: { partner_id: null, tenant_id: null }, errors: [] });
+    expect((await second().get("/v1/identity/resolve/user/usr_alice")).body.display_name).toBe("Alice Scheduled");
     const history = await admin.get("/v1/identity/sync/history?limit=100");
-    const scheduled = history.body.syncs.filter((s: { trigger: string }) => s.trigger === "scheduled");
-    expect(scheduled.length).toBeGreaterThanOrEqual(1);
-    expect(scheduled[0]).toMatchObject({ triggered_by: "system:identity-sync", scope: { partner_id: null, tenant_id: null } });
     expect(history.body.syncs.some((s: { trigger: string }) => s.trigger === "manual")).toBe(false);
   });
 });
