@@ -154,6 +154,29 @@ describeEachBackend("identity endpoints: documented shapes, scopes and codes", (
     expect((await admin.get("/v1/identity/sync/history")).body.total).toBe(before);
     await syncNow(admin);
   });
+
+  it("a webhook whose sync could not be started is not marked seen: ScaiKey's retry of the same event re-syncs", async () => {
+    const { anonymous, admin } = vault();
+    const db = vault().vault.db;
+    const body = JSON.stringify({ event_id: "evt_retry", event_type: "group.member_added", tenant_id: "tnt_default", partner_id: "ptn_default", data: {} });
+    const post = () => anonymous.post("/v1/identity/webhooks/scaikey", undefined, { raw: body, headers: { "content-type": "application/json", "x-scaikey-signature": signScaiKeyWebhook(WEBHOOK_SECRET, body) } });
+    const before = (await admin.get("/v1/identity/sync/history")).body.total;
+    // The sync record cannot be written (its table is briefly away): the delivery fails with a 5xx.
+    await db.run("ALTER TABLE identity_syncs RENAME TO identity_syncs_away");
+    let failed: Awaited<ReturnType<typeof post>>;
+    try {
+      failed = await post();
+    } finally {
+      await db.run("ALTER TABLE identity_syncs_away RENAME TO identity_syncs");
+    }
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    const retried = await post();
+    expect(retried.status).toBe(202);
+    const history = await admin.get("/v1/identity/sync/history?limit=100");
+    expect(history.body.total).toBe(before + 1);
+    const webhookSync = history.body.syncs.find((s: { trigger: string }) => s.trigger === "webhook");
+    await waitForSync(admin, webhookSync.sync_id);
+  });
 });
 
 describeEachBackend("identity endpoints standalone (no directory)", (backend) => {
