@@ -108,6 +108,11 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ identity_id: "sa:billing-prod", expires_in: 900, scope: "secrets:read" });
     expect((await vault().anonymous.withToken(response.body.access_token).get("/v1/secrets/app/other")).status).toBe(200);
+    // A rule without max_ttl: the trust's (default 1h) shortens a longer ask, and the token says so.
+    const long = await exchange(vault().anonymous, { subject_token: jwt, expires_in: "24h" });
+    expect(long.body.expires_in).toBe(3600);
+    const introspected = await vault().anonymous.withToken(long.body.access_token).get("/v1/auth/whoami");
+    expect(Date.parse(introspected.body.token_expires_at) - Date.now()).toBeLessThanOrEqual(3600_000);
     const wrongNs = await issuer.sign({ "kubernetes.io": { namespace: "default", serviceaccount: { name: "billing-prod" } } }, { audience: "scaivault", expiresIn: "10m" });
     expect((await exchange(vault().anonymous, { subject_token: wrongNs })).body.error).toMatchObject({ code: "access_denied", details: { reason: "no_matching_rule" } });
   });
@@ -217,7 +222,8 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     expect((await exchange(anonymous, { subject_token: await gh() })).body.error.code).toBe("token_invalid");
     const jwt = await issuer.sign({ "kubernetes.io": { namespace: "billing", serviceaccount: { name: "billing-prod" } } }, { audience: "scaivault", expiresIn: "10m" });
     const pod = await exchange(anonymous, { subject_token: jwt });
-    expect((await admin.delete(`/v1/auth/trusts/${k8s}`)).body).toMatchObject({ deleted: true, tokens_revoked: 2 });
+    // Three live tokens from the cluster trust: the Kubernetes test's two and this pod's.
+    expect((await admin.delete(`/v1/auth/trusts/${k8s}`)).body).toMatchObject({ deleted: true, tokens_revoked: 3 });
     expect((await anonymous.withToken(pod.body.access_token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
   });
 });
