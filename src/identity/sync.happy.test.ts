@@ -87,11 +87,22 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
     for (const client of [anonymous, second()]) expect((await client.withToken(bob).get("/v1/secrets/app/db")).status).toBe(200);
   });
 
-  it("a suspended identity's next request fails on both nodes, for vault tokens and ScaiKey JWTs; reactivation restores them", async () => {
+  it("a suspended identity's next request fails on both nodes, for vault tokens, ScaiKey JWTs and console sessions; reactivation restores them", async () => {
     const { anonymous, admin } = vault();
     const jwt = await standIn().sign({ sub: "usr_bob", email: "bob@acme.example", tenant_id: "tnt_default", scope: "secrets:read" });
     expect((await as(anonymous, jwt).get("/v1/auth/whoami")).status).toBe(200);
     expect((await second().withToken(bob).get("/v1/secrets/app/db")).status).toBe(200);
+    // A console session signed in with bob's vault token: a cookie, no Authorization header.
+    const signIn = await fetch(`${vault().baseUrl}/v1/ui/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: bob }) });
+    expect(signIn.status).toBe(201);
+    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0];
+    const csrf = ((await signIn.json()) as { csrf_token: string }).csrf_token;
+    const inConsole = async () => {
+      const answer = await fetch(`${vault().baseUrl}/v1/secrets/app/db`, { headers: { cookie, "x-csrf-token": csrf } });
+      return { status: answer.status, body: (await answer.json()) as any };
+    };
+    const before = await inConsole();
+    expect(before.status, JSON.stringify(before.body)).toBe(200);
     standIn().edit((f) => {
       f.users.find((u) => u.id === "usr_bob")!.status = "SUSPENDED";
     });
@@ -104,6 +115,9 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
         expect(refused.body.error).toMatchObject({ code: "token_revoked", details: { reason: "identity_disabled" } });
       }
     }
+    const session = await inConsole();
+    expect(session.status).toBe(401);
+    expect(session.body.error).toMatchObject({ code: "token_revoked", details: { reason: "identity_disabled" } });
     const events = await vault().vault.db.all<{ event_type: string; data: string }>("SELECT event_type, data FROM events WHERE event_type LIKE 'identity.%' ORDER BY id");
     expect(events.some((e) => e.event_type === "identity.disabled" && JSON.parse(e.data).directory_id === "usr_bob")).toBe(true);
     standIn().edit((f) => {
@@ -112,6 +126,7 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
     await syncNow(admin);
     expect((await as(anonymous, bob).get("/v1/secrets/app/db")).status).toBe(200);
     expect((await second().withToken(jwt).get("/v1/auth/whoami")).status).toBe(200);
+    expect((await inConsole()).status).toBe(200);
     const enabled = await vault().vault.db.all<{ event_type: string }>("SELECT event_type FROM events WHERE event_type = 'identity.enabled'");
     expect(enabled.length).toBeGreaterThanOrEqual(1);
   });
