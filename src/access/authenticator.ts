@@ -32,8 +32,11 @@ export class Authenticator {
     throw new VaultError("token_invalid", "The token is not valid");
   }
 
-  // --- console sessions (src/console): a session re-checks its vault token by id on every request.
+  // --- console sessions (src/console): a session re-checks its vault token by id on every request,
+  // through the same refiner as a bearer, so the directory's verdict (a suspended identity refused,
+  // its directory groups and roles) reaches console sessions too.
   async authenticateTokenId(tokenId: string): Promise<Principal> {
-    return this.vaultTokens.authenticateById(tokenId);
+    const principal = await this.vaultTokens.authenticateById(tokenId);
+    return this.refiner ? this.refiner.refine(principal) : principal;
   }
 }

@@ -8,6 +8,7 @@ import { MANAGE_GROUPS } from "./commands/manage-groups.js";
 import { dynamicCommand, DYNAMIC_HELP } from "./commands/dynamic.js";
 import { pkiCommand, PKI_HELP } from "./commands/pki.js";
 import { dnsCommand, DNS_HELP } from "./commands/dns.js";
+import { IDENTITY_EXAMPLES, IDENTITY_HELP, identityCommand, TRUSTS_EXAMPLES, trustsCommand } from "./commands/identity.js";
 import { SECRETS_GROUP } from "./commands/secrets.js";
 import { groupFromHelp, type GroupModule } from "./registry.js";
 import { WORKFLOW_GROUPS } from "./workflows/groups.js";
@@ -18,6 +19,8 @@ export const GROUPS: GroupModule[] = [
   ...WORKFLOW_GROUPS,
   ...MANAGE_GROUPS,
   // Other domains' groups (identity, pki, dynamic) go here.
+  groupFromHelp("identity", "The ScaiKey directory as the vault knows it: users, groups, syncs, roles", IDENTITY_HELP, identityCommand, IDENTITY_EXAMPLES),
+  groupFromHelp("trusts", "Token-exchange trusts: which workload tokens auth login --exchange may trade", IDENTITY_HELP, trustsCommand, TRUSTS_EXAMPLES),
   groupFromHelp("pki", "Certificate authorities and certificates", PKI_HELP, pkiCommand, {
     ca: ["scaivault pki ca create --name root --common-name \"Acme Root\" --key-type ec"],
     issue: ["scaivault pki issue web --common-name api.acme.internal --cert-out api.pem --key-out api.key"],

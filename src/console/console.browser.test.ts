@@ -219,7 +219,7 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     await page.getByTestId("sim-result").filter({ hasText: "Denied" }).waitFor();
   });
 
-  it("creates a token (shown once, then Copy/Done) and revokes it; a personal token gets the API's answer", async () => {
+  it("creates a token (shown once, then Copy/Done) and revokes it; a personal token for a non-user shows forbidden", async () => {
     await goto("/ui/access/tokens", "Personal tokens");
     await axeCheck("tokens");
     await page.getByLabel("Description").fill("console test");
@@ -236,10 +236,12 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     await page.getByRole("button", { name: `Revoke ${listed.id}` }).click();
     await page.getByRole("row", { name: new RegExp(listed.id) }).getByText("revoked").waitFor();
     expect((await vault.anonymous.withToken(token!).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
-    // A token for oneself: the API decides (personal tokens, spec/identity.md §5); the page shows its answer either way.
+    // A token for oneself (personal tokens, spec/identity.md §5) is for users only: this session is
+    // the bootstrap identity (system:bootstrap), so the page shows the API's forbidden (not_a_user).
     await page.getByLabel(/For identity/).fill("");
     await page.getByRole("button", { name: "Create" }).click();
-    await page.getByTestId("new-token").or(page.getByRole("alert")).first().waitFor();
+    await page.getByRole("alert").filter({ hasText: "forbidden" }).waitFor();
+    expect((await vault.admin.get("/v1/auth/tokens?kind=personal")).body.data).toEqual([]);
   });
 
   it("audit: filters, entry detail, Verify chain, an export", async () => {
@@ -358,7 +360,7 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     expect((await audit("action=ui_logout")).length).toBe(1);
   });
 
-  it("a narrower session is offered only its own scopes and sees actions it lacks disabled with the reason", async () => {
+  it("a narrower session is offered only its own scopes, sees actions it lacks disabled with the reason, and creates a personal token", async () => {
     const issued = await vault.admin.post("/v1/auth/tokens", { identity_id: "user:reader@example.com", identity_type: "user", scopes: ["secrets:read", "secrets:list"], expires_in: "1h" });
     expect(issued.status).toBe(201);
     await page.goto(`${vault.baseUrl}/ui/login`);
@@ -374,5 +376,15 @@ run("console in a real browser", { timeout: 90_000 }, () => {
     expect(offered).toEqual(["secrets:list", "secrets:read"]);
     await axeCheck("tokens, narrow session");
     expect(axeFindings["tokens, narrow session"]).toEqual([]);
+    // The docs' "Access → Personal Tokens → Create": a user makes one for itself, within its scopes.
+    await page.getByLabel("Description").fill("laptop");
+    await page.getByRole("checkbox", { name: "secrets:read" }).check();
+    await page.getByRole("button", { name: "Create" }).click();
+    const personal = await page.getByTestId("new-token").textContent();
+    expect(personal).toMatch(/^skt_/);
+    await page.getByRole("button", { name: "Done" }).click();
+    const made = (await vault.admin.get("/v1/auth/tokens?kind=personal")).body.data;
+    expect(made.map((t: { identity_id: string; scopes: string[]; description: string }) => [t.identity_id, t.scopes, t.description])).toEqual([["user:reader@example.com", ["secrets:read"], "laptop"]]);
+    expect((await vault.anonymous.withToken(personal!).get("/v1/auth/whoami")).body.identity_id).toBe("user:reader@example.com");
   });
 });

@@ -35,6 +35,48 @@ describeEachBackend("identity endpoints: documented shapes, scopes and codes", (
     expect(sas.body.service_accounts[0]).toMatchObject({ id: "app_ci", client_id: "ci-bot", groups: ["grp_oncall"] });
   });
 
+  it("every §3 read answers its whole documented shape; identity:read is needed (roles need only a token)", async () => {
+    const { admin, anonymous } = vault();
+    const at = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
+    const tenants = await reader.get("/v1/identity/tenants?partner_id=ptn_default");
+    expect(tenants.status, tenants.text).toBe(200);
+    expect(tenants.body).toMatchObject({ total: expect.any(Number), data: expect.any(Array), has_more: expect.any(Boolean) });
+    expect("cursor" in tenants.body).toBe(true);
+    expect(tenants.body.tenants.find((t: { id: string }) => t.id === "tnt_default")).toMatchObject({ id: "tnt_default", partner_id: "ptn_default", slug: "acme-prod", source: "scaikey", status: "ACTIVE", last_synced_at: at });
+    const sas = await reader.get("/v1/identity/tenants/tnt_default/service-accounts");
+    expect(sas.body).toEqual({ service_accounts: [{ id: "app_ci", identity_id: "sa:ci-bot", tenant_id: "tnt_default", client_id: "ci-bot", name: "CI bot", status: "ACTIVE", groups: ["grp_oncall"], last_synced_at: at }], total: 1, page: 1, page_size: 50 });
+    const oncall = await reader.get("/v1/identity/groups/grp_oncall/members");
+    expect(oncall.body.members.map((m: { identity_id: string; member_type: string; membership_type: string }) => [m.identity_id, m.member_type, m.membership_type]).sort()).toEqual([["sa:ci-bot", "service_account", "DIRECT"], ["user:bob@acme.example", "user", "DIRECT"]]);
+    expect((await reader.get("/v1/identity/resolve/user/usr_alice")).body).toEqual({
+      id: "usr_alice", type: "user", identity_id: "user:alice@acme.example", tenant_id: "tnt_default", display_name: "Alice", email: "alice@acme.example", status: "ACTIVE",
+      groups: ["group:platform", "group:sre"], group_ids: ["grp_platform", "grp_sre"], roles: [], last_synced_at: at,
+    });
+    expect((await reader.get("/v1/identity/roles")).body).toEqual({ roles: [
+      { name: "tenant_admin", description: expect.any(String), scope: "tenant" }, { name: "partner_admin", description: expect.any(String), scope: "partner" }, { name: "super_admin", description: expect.any(String), scope: "platform" },
+    ] });
+    const history = await reader.get("/v1/identity/sync/history?status=completed&limit=5");
+    expect(history.body.syncs.length).toBeGreaterThanOrEqual(1);
+    for (const sync of history.body.syncs) {
+      expect(sync).toEqual({
+        sync_id: expect.stringMatching(/^sync_/), status: "completed", trigger: expect.stringMatching(/^(startup|scheduled|manual|webhook)$/), scope: { partner_id: expect.toBeOneOf([null, "ptn_default"]), tenant_id: expect.toBeOneOf([null, "tnt_default"]) },
+        triggered_by: expect.any(String), started_at: at, completed_at: at, duration_ms: expect.any(Number),
+        stats: { seen: expect.any(Number), added: expect.any(Number), updated: expect.any(Number), disabled: expect.any(Number), deleted: expect.any(Number), tokens_revoked: expect.any(Number) }, errors: [],
+      });
+    }
+    expect((await reader.get("/v1/identity/sync/history?status=failed")).body).toMatchObject({ syncs: [], total: 0 });
+    // A token without identity:read reads none of it; the role catalogue needs only a token.
+    const other = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "sa:secrets-only", scopes: ["secrets:read"] })).body.token);
+    for (const path of ["/v1/identity/partners", "/v1/identity/tenants/tnt_default/users", "/v1/identity/tenants/tnt_default/groups", "/v1/identity/groups/grp_sre/members", "/v1/identity/resolve/user/usr_alice", "/v1/identity/sync/history", "/v1/identity/users/usr_alice/roles"]) {
+      const refused = await other.get(path);
+      expect({ path, status: refused.status, code: refused.body.error?.code }).toEqual({ path, status: 403, code: "insufficient_scope" });
+    }
+    expect((await other.get("/v1/identity/roles")).status).toBe(200);
+    expect((await anonymous.get("/v1/identity/roles")).status).toBe(401);
+    // Reads are audited as the contract names them.
+    const actions = await vault().vault.db.all<{ action: string }>("SELECT DISTINCT action FROM audit_log WHERE action IN ('identity_list', 'identity_resolve')");
+    expect(actions.map((a) => a.action).sort()).toEqual(["identity_list", "identity_resolve"]);
+  });
+
   it("resolve takes a directory id, a canonical id or a bare name; unknown → identity_not_found", async () => {
     for (const id of ["usr_alice", encodeURIComponent("user:alice@acme.example"), "alice@acme.example"]) {
       const resolved = await reader.get(`/v1/identity/resolve/user/${id}`);
@@ -111,6 +153,29 @@ describeEachBackend("identity endpoints: documented shapes, scopes and codes", (
     expect((await post(signScaiKeyWebhook(WEBHOOK_SECRET, body))).status).toBe(202);
     expect((await admin.get("/v1/identity/sync/history")).body.total).toBe(before);
     await syncNow(admin);
+  });
+
+  it("a webhook whose sync could not be started is not marked seen: ScaiKey's retry of the same event re-syncs", async () => {
+    const { anonymous, admin } = vault();
+    const db = vault().vault.db;
+    const body = JSON.stringify({ event_id: "evt_retry", event_type: "group.member_added", tenant_id: "tnt_default", partner_id: "ptn_default", data: {} });
+    const post = () => anonymous.post("/v1/identity/webhooks/scaikey", undefined, { raw: body, headers: { "content-type": "application/json", "x-scaikey-signature": signScaiKeyWebhook(WEBHOOK_SECRET, body) } });
+    const before = (await admin.get("/v1/identity/sync/history")).body.total;
+    // The sync record cannot be written (its table is briefly away): the delivery fails with a 5xx.
+    await db.run("ALTER TABLE identity_syncs RENAME TO identity_syncs_away");
+    let failed: Awaited<ReturnType<typeof post>>;
+    try {
+      failed = await post();
+    } finally {
+      await db.run("ALTER TABLE identity_syncs_away RENAME TO identity_syncs");
+    }
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    const retried = await post();
+    expect(retried.status).toBe(202);
+    const history = await admin.get("/v1/identity/sync/history?limit=100");
+    expect(history.body.total).toBe(before + 1);
+    const webhookSync = history.body.syncs.find((s: { trigger: string }) => s.trigger === "webhook");
+    await waitForSync(admin, webhookSync.sync_id);
   });
 });
 

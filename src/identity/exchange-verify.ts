@@ -42,7 +42,11 @@ export class SubjectVerifier {
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === "ERR_JWT_EXPIRED") throw new VaultError("token_expired", "The subject token has expired");
-      if (code === "ERR_JWKS_TIMEOUT" || code === undefined) throw new VaultError("service_unavailable", "The issuer's keys could not be fetched; retry shortly", { retryAfterSeconds: 5 });
+      // jose's generic error comes only from fetching a remote key set (a non-200 answer, a body
+      // that is not JSON), and a malformed remote set is the issuer's fault too: the caller's token
+      // may well be good, so these are transient 503s rather than token_invalid.
+      const keysUnavailable = code === "ERR_JWKS_TIMEOUT" || code === undefined || code === "ERR_JOSE_GENERIC" || (code === "ERR_JWKS_INVALID" && !trust.jwks);
+      if (keysUnavailable) throw new VaultError("service_unavailable", "The issuer's keys could not be fetched; retry shortly", { retryAfterSeconds: 5 });
       throw invalid(code === "ERR_JWT_CLAIM_VALIDATION_FAILED" ? "claims" : "signature");
     }
     if (typeof claims.iat === "number" && claims.iat > Date.now() / 1000 + SKEW_SECONDS) throw invalid("issued_in_future");

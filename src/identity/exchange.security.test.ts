@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
@@ -106,6 +108,11 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ identity_id: "sa:billing-prod", expires_in: 900, scope: "secrets:read" });
     expect((await vault().anonymous.withToken(response.body.access_token).get("/v1/secrets/app/other")).status).toBe(200);
+    // A rule without max_ttl: the trust's (default 1h) shortens a longer ask, and the token says so.
+    const long = await exchange(vault().anonymous, { subject_token: jwt, expires_in: "24h" });
+    expect(long.body.expires_in).toBe(3600);
+    const introspected = await vault().anonymous.withToken(long.body.access_token).get("/v1/auth/whoami");
+    expect(Date.parse(introspected.body.token_expires_at) - Date.now()).toBeLessThanOrEqual(3600_000);
     const wrongNs = await issuer.sign({ "kubernetes.io": { namespace: "default", serviceaccount: { name: "billing-prod" } } }, { audience: "scaivault", expiresIn: "10m" });
     expect((await exchange(vault().anonymous, { subject_token: wrongNs })).body.error).toMatchObject({ code: "access_denied", details: { reason: "no_matching_rule" } });
   });
@@ -126,10 +133,63 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
       const refused = await exchange(anonymous, { subject_token: await token });
       expect({ label, status: refused.status, code: refused.body.error?.code }).toEqual({ label, status, code });
     }
+    // Refusals are audited too, with the foreign subject once the signature is good, never the token.
+    const refusals = await vault().vault.db.all<{ extra_data: string; tenant_id: string }>("SELECT extra_data, tenant_id FROM audit_log WHERE action = 'token_exchange' AND success = 0");
+    const claimRefusal = refusals.map((r) => ({ ...JSON.parse(r.extra_data), tenant_id: r.tenant_id })).find((r) => r.trust_id === github && r.subject === "repo:acme/api:ref:refs/heads/main");
+    expect(claimRefusal).toMatchObject({ tenant_id: "tnt_default", issuer: GITHUB_ACTIONS_ISSUER });
+    expect(refusals.length).toBeGreaterThanOrEqual(cases.length - 1);
+    expect(refusals.every((r) => !r.extra_data.includes("eyJ"))).toBe(true);
     const scope = await exchange(anonymous, { subject_token: await gh(), scope: "secrets:write" });
     expect(scope.body.error).toMatchObject({ code: "insufficient_scope", details: { scopes: ["secrets:write"] } });
     expect((await exchange(anonymous, { subject_token: await gh(), extra: 1 })).status).toBe(422);
     expect((await anonymous.post("/v1/auth/exchange", { subject_token: await gh() })).body.error.code).toBe("invalid_request");
+  });
+
+  it("two tenants trusting one issuer and audience need tenant_id; role picks the rule; a token not yet valid is refused", async () => {
+    const { admin, anonymous } = vault();
+    expect((await admin.post("/v1/identity/tenants", { id: "tnt_shared", name: "Shared issuer" })).status).toBe(201);
+    const trust = (name: string) => ({ name, issuer: issuer.url, audiences: ["shared"], jwks: issuer.jwks, rules: [
+      { conditions: { sub: "job" }, identity_id: "sa:billing-prod", scopes: ["secrets:read"] },
+      { conditions: { sub: "job" }, identity_id: "sa:ci-deployer", scopes: ["secrets:read"] },
+    ] });
+    expect((await admin.post("/v1/auth/trusts", trust("shared-default"))).status).toBe(201);
+    const other = await admin.post("/v1/auth/trusts", trust("shared-other"), { headers: { "x-tenant-id": "tnt_shared" } });
+    expect(other.status, other.text).toBe(201);
+    const jwt = await issuer.sign({ sub: "job" }, { audience: "shared", expiresIn: "5m" });
+    const ambiguous = await exchange(anonymous, { subject_token: jwt });
+    expect({ status: ambiguous.status, error: ambiguous.body.error }).toMatchObject({ status: 400, error: { code: "invalid_request", details: { reason: "tenant_required" } } });
+    const named = await exchange(anonymous, { subject_token: jwt, tenant_id: "tnt_shared", role: "sa:ci-deployer" });
+    expect(named.status, named.text).toBe(200);
+    expect(named.body.identity_id).toBe("sa:ci-deployer");
+    expect((await anonymous.withToken(named.body.access_token).get("/v1/auth/whoami")).body).toMatchObject({ identity_id: "sa:ci-deployer", tenant_id: "tnt_shared" });
+    expect((await exchange(anonymous, { subject_token: jwt, tenant_id: "tnt_default" })).body.identity_id).toBe("sa:billing-prod");
+    expect((await exchange(anonymous, { subject_token: jwt, tenant_id: "tnt_default", role: "sa:nobody" })).body.error).toMatchObject({ code: "access_denied", details: { reason: "no_matching_rule" } });
+    const early = await issuer.sign({ sub: "job", nbf: now() + 600 }, { audience: "shared", expiresIn: "20m" });
+    expect((await exchange(anonymous, { subject_token: early, tenant_id: "tnt_default" })).body.error?.code).toBe("token_invalid");
+    const future = await issuer.sign({ sub: "job" }, { audience: "shared", expiresIn: now() + 1200, issuedAt: now() + 600 });
+    expect((await exchange(anonymous, { subject_token: future, tenant_id: "tnt_default" })).body.error?.code).toBe("token_invalid");
+  });
+
+  it("an issuer whose keys cannot be fetched (error answer, refused connection) is service_unavailable, not token_invalid", async () => {
+    const { admin, anonymous } = vault();
+    const broken = createServer((_request, response) => response.writeHead(500).end("{}"));
+    await new Promise<void>((resolve) => broken.listen(0, "127.0.0.1", resolve));
+    const port = (broken.address() as AddressInfo).port;
+    try {
+      const trust = await admin.post("/v1/auth/trusts", { name: "keys-down", issuer: issuer.url, audiences: ["keys-down"], jwks_url: `http://127.0.0.1:${port}/keys`, rules: [{ conditions: { sub: "pod" }, identity_id: "sa:billing-prod", scopes: ["secrets:read"] }] });
+      expect(trust.status, trust.text).toBe(201);
+      const jwt = await issuer.sign({ sub: "pod" }, { audience: "keys-down", expiresIn: "5m" });
+      const answer = await exchange(anonymous, { subject_token: jwt });
+      expect({ status: answer.status, code: answer.body.error?.code }).toEqual({ status: 503, code: "service_unavailable" });
+      expect((await admin.delete(`/v1/auth/trusts/${trust.body.id}`)).status).toBe(200);
+    } finally {
+      broken.closeAllConnections();
+      await new Promise<void>((resolve) => broken.close(() => resolve()));
+    }
+    const refused = await admin.post("/v1/auth/trusts", { name: "keys-gone", issuer: issuer.url, audiences: ["keys-gone"], jwks_url: `http://127.0.0.1:${port}/keys`, rules: [{ conditions: { sub: "pod" }, identity_id: "sa:billing-prod", scopes: ["secrets:read"] }] });
+    expect(refused.status).toBe(201);
+    const answer = await exchange(anonymous, { subject_token: await issuer.sign({ sub: "pod" }, { audience: "keys-gone", expiresIn: "5m" }) });
+    expect({ status: answer.status, code: answer.body.error?.code }).toEqual({ status: 503, code: "service_unavailable" });
   });
 
   it("an exchanged token expires on its own; disabling or deleting the trust revokes what it issued", async () => {
@@ -143,14 +203,27 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
       if (code !== "token_expired") await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(code).toBe("token_expired");
+    // A token cannot outlive the trust it came from: narrowing the trust's rules revokes what it
+    // issued under the old ones; a change of name or description does not.
+    const before = await exchange(anonymous, { subject_token: await gh() });
+    expect(before.body.scope).toBe("secrets:read secrets:list");
+    expect((await admin.patch(`/v1/auth/trusts/${github}`, { description: "deploys" })).status).toBe(200);
+    expect((await anonymous.withToken(before.body.access_token).get("/v1/auth/whoami")).status).toBe(200);
+    const rules = (await admin.get(`/v1/auth/trusts/${github}`)).body.rules;
+    const narrowed = await admin.patch(`/v1/auth/trusts/${github}`, { rules: [{ ...rules[0], scopes: ["secrets:read"] }] });
+    expect(narrowed.status, narrowed.text).toBe(200);
+    const outgrown = await anonymous.withToken(before.body.access_token).get("/v1/auth/whoami");
+    expect(outgrown.body.error?.code).toBe("token_revoked");
     const live = await exchange(anonymous, { subject_token: await gh() });
+    expect(live.body.scope).toBe("secrets:read");
     expect((await anonymous.withToken(live.body.access_token).get("/v1/auth/whoami")).status).toBe(200);
     expect((await admin.patch(`/v1/auth/trusts/${github}`, { enabled: false })).status).toBe(200);
     expect((await anonymous.withToken(live.body.access_token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
     expect((await exchange(anonymous, { subject_token: await gh() })).body.error.code).toBe("token_invalid");
     const jwt = await issuer.sign({ "kubernetes.io": { namespace: "billing", serviceaccount: { name: "billing-prod" } } }, { audience: "scaivault", expiresIn: "10m" });
     const pod = await exchange(anonymous, { subject_token: jwt });
-    expect((await admin.delete(`/v1/auth/trusts/${k8s}`)).body).toMatchObject({ deleted: true, tokens_revoked: 2 });
+    // Three live tokens from the cluster trust: the Kubernetes test's two and this pod's.
+    expect((await admin.delete(`/v1/auth/trusts/${k8s}`)).body).toMatchObject({ deleted: true, tokens_revoked: 3 });
     expect((await anonymous.withToken(pod.body.access_token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
   });
 });

@@ -167,4 +167,9 @@ export class IdentityStore {
     );
     return changed.changes > 0;
   }
+
+  /** Forgets a delivery whose work could not start, so the sender's retry is not ignored as a repeat. */
+  async forgetDelivery(eventId: string): Promise<void> {
+    await this.db.run("DELETE FROM identity_webhook_events WHERE event_id = ?", [eventId]);
+  }
 }

@@ -1,6 +1,7 @@
 import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useSecondNode, useVault, type ApiClient } from "../testing/harness.js";
+import { LocalIssuer } from "./testing/local-issuer.js";
 import { baseFixture, startupSync, syncNow, useStandIn, waitForSync } from "./testing/use-standin.js";
 
 describeEachBackend("identity sync: the directory's changes reach every credential on every node", (backend) => {
@@ -62,11 +63,46 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
     expect((await second().withToken(alice).get("/v1/secrets/app/db")).status).toBe(403);
   });
 
-  it("a suspended identity's next request fails on both nodes, for vault tokens and ScaiKey JWTs; reactivation restores them", async () => {
+  it("a group disabled, then removed, in the directory grants nothing on either node; restored, it grants again", async () => {
+    const { anonymous, admin } = vault();
+    // After the previous test bob reaches group:platform through grp_sre (nested in grp_platform).
+    expect((await as(anonymous, bob).get("/v1/secrets/app/db")).status).toBe(200);
+    standIn().edit((f) => {
+      f.groups.find((g) => g.id === "grp_platform")!.status = "DISABLED";
+    });
+    await syncNow(admin);
+    for (const client of [anonymous, second()]) expect((await client.withToken(bob).get("/v1/secrets/app/db")).status).toBe(403);
+    standIn().edit((f) => {
+      f.groups = f.groups.filter((g) => g.id !== "grp_platform");
+      f.memberships = f.memberships.filter((m) => m.group_id !== "grp_platform");
+    });
+    await syncNow(admin);
+    expect((await admin.get("/v1/identity/resolve/group/platform")).body.status).toBe("DELETED");
+    for (const client of [anonymous, second()]) expect((await client.withToken(bob).get("/v1/secrets/app/db")).status).toBe(403);
+    standIn().edit((f) => {
+      f.groups.push({ ...baseFixture().groups.find((g) => g.id === "grp_platform")! });
+      f.memberships.push({ group_id: "grp_platform", member_type: "group", member_id: "grp_sre" });
+    });
+    await syncNow(admin);
+    for (const client of [anonymous, second()]) expect((await client.withToken(bob).get("/v1/secrets/app/db")).status).toBe(200);
+  });
+
+  it("a suspended identity's next request fails on both nodes, for vault tokens, ScaiKey JWTs and console sessions; reactivation restores them", async () => {
     const { anonymous, admin } = vault();
     const jwt = await standIn().sign({ sub: "usr_bob", email: "bob@acme.example", tenant_id: "tnt_default", scope: "secrets:read" });
     expect((await as(anonymous, jwt).get("/v1/auth/whoami")).status).toBe(200);
     expect((await second().withToken(bob).get("/v1/secrets/app/db")).status).toBe(200);
+    // A console session signed in with bob's vault token: a cookie, no Authorization header.
+    const signIn = await fetch(`${vault().baseUrl}/v1/ui/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: bob }) });
+    expect(signIn.status).toBe(201);
+    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0];
+    const csrf = ((await signIn.json()) as { csrf_token: string }).csrf_token;
+    const inConsole = async () => {
+      const answer = await fetch(`${vault().baseUrl}/v1/secrets/app/db`, { headers: { cookie, "x-csrf-token": csrf } });
+      return { status: answer.status, body: (await answer.json()) as any };
+    };
+    const before = await inConsole();
+    expect(before.status, JSON.stringify(before.body)).toBe(200);
     standIn().edit((f) => {
       f.users.find((u) => u.id === "usr_bob")!.status = "SUSPENDED";
     });
@@ -79,6 +115,9 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
         expect(refused.body.error).toMatchObject({ code: "token_revoked", details: { reason: "identity_disabled" } });
       }
     }
+    const session = await inConsole();
+    expect(session.status).toBe(401);
+    expect(session.body.error).toMatchObject({ code: "token_revoked", details: { reason: "identity_disabled" } });
     const events = await vault().vault.db.all<{ event_type: string; data: string }>("SELECT event_type, data FROM events WHERE event_type LIKE 'identity.%' ORDER BY id");
     expect(events.some((e) => e.event_type === "identity.disabled" && JSON.parse(e.data).directory_id === "usr_bob")).toBe(true);
     standIn().edit((f) => {
@@ -87,8 +126,39 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
     await syncNow(admin);
     expect((await as(anonymous, bob).get("/v1/secrets/app/db")).status).toBe(200);
     expect((await second().withToken(jwt).get("/v1/auth/whoami")).status).toBe(200);
+    expect((await inConsole()).status).toBe(200);
     const enabled = await vault().vault.db.all<{ event_type: string }>("SELECT event_type FROM events WHERE event_type = 'identity.enabled'");
     expect(enabled.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("an exchange rule whose identity is suspended in the directory is refused (identity_disabled), and its exchanged token stops working", async () => {
+    const { anonymous, admin } = vault();
+    const issuer = await LocalIssuer.start();
+    try {
+      const trust = await admin.post("/v1/auth/trusts", { name: "pods", issuer: issuer.url, audiences: ["sync-test"], jwks: issuer.jwks, rules: [{ conditions: { sub: "pod" }, identity_id: "sa:ci-bot", scopes: ["secrets:read"] }] });
+      expect(trust.status, trust.text).toBe(201);
+      const exchange = async () => anonymous.post("/v1/auth/exchange", { grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: await issuer.sign({ sub: "pod" }, { audience: "sync-test", expiresIn: "5m" }) });
+      const granted = await exchange();
+      expect(granted.status, granted.text).toBe(200);
+      expect((await second().withToken(granted.body.access_token).get("/v1/auth/whoami")).status).toBe(200);
+      standIn().edit((f) => {
+        f.applications.find((a) => a.id === "app_ci")!.status = "SUSPENDED";
+      });
+      await syncNow(admin);
+      const refused = await exchange();
+      expect(refused.status).toBe(403);
+      expect(refused.body.error).toMatchObject({ code: "access_denied", details: { reason: "identity_disabled" } });
+      const revoked = await second().withToken(granted.body.access_token).get("/v1/auth/whoami");
+      expect(revoked.body.error).toMatchObject({ code: "token_revoked", details: { reason: "identity_disabled" } });
+      standIn().edit((f) => {
+        f.applications.find((a) => a.id === "app_ci")!.status = "ACTIVE";
+      });
+      await syncNow(admin);
+      expect((await exchange()).status).toBe(200);
+      expect((await admin.delete(`/v1/auth/trusts/${trust.body.id}`)).status).toBe(200);
+    } finally {
+      await issuer.close();
+    }
   });
 
   it("a service account removed from the directory is DELETED and its tokens revoked for good; new users are added", async () => {
@@ -144,3 +214,31 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
   });
 });
 
+
+describeEachBackend("identity sync: the scheduled sync runs on its own", (backend) => {
+  const { env, standIn } = useStandIn(baseFixture, { SCAIVAULT_IDENTITY_SYNC_INTERVAL: "1s" });
+  const vault = useVault(backend, { env });
+  const second = useSecondNode(vault);
+
+  it("a directory change reaches the cache with no manual sync; scheduled syncs are recorded as such", async () => {
+    const { admin } = vault();
+    await waitForSync(admin, (await startupSync(admin)).sync_id);
+    standIn().edit((f) => {
+      f.users.find((u) => u.id === "usr_alice")!.display_name = "Alice Scheduled";
+    });
+    const edited = Date.now();
+    // Each node runs a startup sync of its own, so only a scheduled sync that started after the
+    // edit proves the schedule: polled with a generous bound (the interval is 1 s), not slept.
+    const until = Date.now() + 60_000;
+    let scheduled: any = null;
+    while (!scheduled && Date.now() < until) {
+      const history = await admin.get("/v1/identity/sync/history?limit=100");
+      scheduled = history.body.syncs.find((s: { trigger: string; status: string; started_at: string }) => s.trigger === "scheduled" && s.status === "completed" && Date.parse(s.started_at) >= edited);
+      if (!scheduled) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(scheduled).toMatchObject({ triggered_by: "system:identity-sync", scope: { partner_id: null, tenant_id: null }, errors: [] });
+    expect((await second().get("/v1/identity/resolve/user/usr_alice")).body.display_name).toBe("Alice Scheduled");
+    const history = await admin.get("/v1/identity/sync/history?limit=100");
+    expect(history.body.syncs.some((s: { trigger: string }) => s.trigger === "manual")).toBe(false);
+  });
+});

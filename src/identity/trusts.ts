@@ -160,7 +160,7 @@ export function registerTrustRoutes(app: FastifyInstance, deps: TrustDeps): void
     if (existing) await deps.trusts.update(trust, tx);
     else await deps.trusts.insert(trust, tx);
     let revoked = 0;
-    if (existing?.enabled && !trust.enabled) {
+    if (existing?.enabled && (!trust.enabled || grantsChanged(existing, trust))) {
       revoked = await deps.trusts.revokeIssued(trust.id, Date.now(), tx);
       await deps.bumpEpoch(tx);
     }
@@ -192,7 +192,7 @@ export function registerTrustRoutes(app: FastifyInstance, deps: TrustDeps): void
     return trustView(trust);
   });
 
-  r.patch("/v1/auth/trusts/:id", { schema: { tags, summary: "Change a token-exchange trust (disabling revokes its tokens)", params: Params, body: PatchBody }, config: config("trust_update") }, async (request) => {
+  r.patch("/v1/auth/trusts/:id", { schema: { tags, summary: "Change a token-exchange trust (disabling it or changing its keys, issuer, audiences, rules or max_ttl revokes its tokens)", params: Params, body: PatchBody }, config: config("trust_update") }, async (request) => {
     const caller = callerOf(request);
     const existing = await deps.trusts.get(caller.tenant.tenantId, request.params.id);
     if (!existing) throw notFound(request.params.id);
@@ -214,6 +214,16 @@ export function registerTrustRoutes(app: FastifyInstance, deps: TrustDeps): void
       return { id: trust.id, deleted: true, tokens_revoked: revoked };
     });
   });
+}
+
+/**
+ * Whether a PATCH changes what the trust accepts or grants (keys, issuer, audiences, rules,
+ * lifetime cap). Tokens it issued under the old terms are then revoked, so none holds more than
+ * the trust now gives (workloads exchange again); a new name, description or default TTL keeps them.
+ */
+function grantsChanged(before: Trust, after: Trust): boolean {
+  const terms = (t: Trust) => JSON.stringify([t.issuer, t.audiences, t.jwksUrl, t.jwks, t.algorithms, t.maxTtl, t.rules]);
+  return terms(before) !== terms(after);
 }
 
 /** A stored trust in the request body's vocabulary (for PATCH merges). */

@@ -45,7 +45,14 @@ export function registerScaiKeyWebhook(app: FastifyInstance, deps: { secret: str
       if (FAMILIES.some((f) => type.startsWith(f)) && deps.sync.configured) {
         const tenantId = typeof event.tenant_id === "string" && !type.startsWith("partner.") ? event.tenant_id : null;
         const partnerId = typeof event.partner_id === "string" ? event.partner_id : tenantId ? ((await deps.store.getTenant(tenantId))?.partner_id ?? null) : null;
-        const record = await deps.sync.request({ partnerId, scope: { partnerId, tenantId }, trigger: "webhook", triggeredBy: "system:scaikey-webhook" });
+        let record;
+        try {
+          record = await deps.sync.request({ partnerId, scope: { partnerId, tenantId }, trigger: "webhook", triggeredBy: "system:scaikey-webhook" });
+        } catch (error) {
+          // Marked seen above but not acted on: ScaiKey retries a failed delivery with the same event_id.
+          if (eventId) await deps.store.forgetDelivery(eventId).catch(() => undefined);
+          throw error;
+        }
         request.vault.audit.extra = { ...request.vault.audit.extra, sync_id: record.id };
       }
       return reply.code(202).send({ received: true });

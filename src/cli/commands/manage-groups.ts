@@ -72,7 +72,7 @@ const EXAMPLES: Record<string, Record<string, string[]>> = {
   },
   tokens: {
     list: ["scaivault tokens list"],
-    create: ["scaivault tokens create --identity sa:ci --scopes secrets:read --expires-in 30d --description 'CI reader'"],
+    create: ["scaivault tokens create --identity sa:ci --scopes secrets:read --expires-in 30d --description 'CI reader'", "scaivault tokens create --scopes secrets:read --description laptop   # a personal token for yourself"],
     revoke: ["scaivault tokens revoke tok_123"],
   },
 };
@@ -85,7 +85,7 @@ const SUMMARIES: Record<string, string> = {
   audit: "audit logs, verification, exports and checkpoints",
   "secret-policies": "generators for secret values",
   tenants: "tenants (partner admins)",
-  tokens: "vault tokens for service accounts",
+  tokens: "vault tokens: for service accounts (admin) and personal ones for yourself",
 };
 
 export const MANAGE_GROUPS: GroupModule[] = Object.entries(SUMMARIES).map(([name, summary]) =>

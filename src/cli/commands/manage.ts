@@ -19,7 +19,7 @@ scaivault audit logs [--path-prefix P] [--action A] [--identity ID] [--success t
 scaivault secret-policies list [--limit N] [--cursor C] | get <id> | delete <id> | preview <id>
                    create --json-file F | create --file F | create --name N --field NAME:GENERATOR... [--type T] [--description D]
 scaivault tenants list [--limit N] [--cursor C] | create [--id ID] --name N
-scaivault tokens list | create --identity ID [--identity-type T] [--scopes a,b] [--expires-in 90d] [--description D] | revoke <id>`;
+scaivault tokens list [--kind K] | create [--identity ID] [--identity-type T] [--scopes a,b] [--expires-in 90d] [--description D] | revoke <id>`;
 
 /** `--file F` (or `-` for stdin; secret-policies also take `--json-file F`) as a JSON object. */
 function bodyFromFile(ctx: Ctx, file = ctx.args.flag("file")): Record<string, unknown> | undefined {
@@ -232,14 +232,14 @@ export async function manageCommand(ctx: Ctx, group: string, sub: string | undef
       return one(await c().tenants.create({ name, ...(args.flag("id") ? { id: args.flag("id") } : {}) }));
     }
     case "tokens list": {
-      const page = await c().tokens.list();
-      return show(out, page, () => printTable(rows(page.data), ["id", "identity_id", "scopes", "expires_at", "description"]));
+      const page = await c().tokens.list(args.flag("kind") ? { kind: args.flag("kind") } : undefined);
+      return show(out, page, () => printTable(rows(page.data), ["id", "kind", "identity_id", "scopes", "expires_at", "description"]));
     }
     case "tokens create": {
+      // Without --identity: a personal token for the caller's own user identity (no admin needed).
       const identity = args.flag("identity");
-      if (!identity) throw new UsageError("--identity is required (e.g. sa:ci)");
       const created = await c().tokens.create({
-        identity_id: identity, identity_type: identityType(identity, args.flag("identity-type")),
+        ...(identity ? { identity_id: identity, identity_type: identityType(identity, args.flag("identity-type")) } : {}),
         ...(args.list("scopes") ? { scopes: args.list("scopes") } : {}),
         ...(args.flag("expires-in") ? { expires_in: args.flag("expires-in") } : {}),
         ...(args.flag("description") ? { description: args.flag("description") } : {}),

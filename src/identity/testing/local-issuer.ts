@@ -33,8 +33,9 @@ export class LocalIssuer {
     return { keys: [this.jwk] };
   }
 
-  async sign(claims: JWTPayload, options: { issuer?: string; audience?: string | string[]; expiresIn?: string | number; rogue?: boolean } = {}): Promise<string> {
-    let jwt = new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1", typ: "JWT" }).setIssuer(options.issuer ?? this.url).setIssuedAt();
+  /** `issuedAt` (epoch seconds) overrides `iat`, which is otherwise now (a claims `iat` would be overwritten). */
+  async sign(claims: JWTPayload, options: { issuer?: string; audience?: string | string[]; expiresIn?: string | number; rogue?: boolean; issuedAt?: number } = {}): Promise<string> {
+    let jwt = new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1", typ: "JWT" }).setIssuer(options.issuer ?? this.url).setIssuedAt(options.issuedAt);
     if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
     if (options.expiresIn !== undefined) jwt = jwt.setExpirationTime(options.expiresIn);
     return jwt.sign(options.rogue ? this.rogue : this.key);
