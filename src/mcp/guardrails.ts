@@ -113,9 +113,24 @@ export class Guardrails {
   filter(tool: ToolSpec, result: unknown): unknown {
     if (!tool.filter || !this.pathsRestricted || !result || typeof result !== "object") return result;
     const out = { ...(result as Json) };
-    for (const { list, field } of tool.filter) {
+    for (const { list, field, named } of tool.filter) {
       const items = out[list];
-      if (Array.isArray(items)) out[list] = items.filter((item) => typeof (item as Json)?.[field] !== "string" || this.pathAllowed((item as Json)[field] as string));
+      if (!Array.isArray(items)) continue;
+      const kept = items.filter((item) => typeof (item as Json)?.[field] !== "string" || this.pathAllowed((item as Json)[field] as string));
+      out[list] = named ? kept.map((item) => this.withAllowedNames(item as Json, named)) : kept;
+    }
+    return out;
+  }
+
+  /** The item with each `a.b` list of paths cut to the allowed ones (other values untouched). */
+  private withAllowedNames(item: Json, named: string[]): Json {
+    let out = item;
+    for (const dotted of named) {
+      const [outer, inner] = dotted.split(".");
+      const holder = out?.[outer];
+      if (!holder || typeof holder !== "object" || !Array.isArray((holder as Json)[inner])) continue;
+      const paths = ((holder as Json)[inner] as unknown[]).filter((p) => typeof p === "string" && this.pathAllowed(p));
+      out = { ...out, [outer]: { ...(holder as Json), [inner]: paths } };
     }
     return out;
   }

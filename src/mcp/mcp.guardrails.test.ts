@@ -222,4 +222,39 @@ describeEachBackend("scaivault-mcp guardrails, every tool", (backend) => {
       await open.close();
     }
   });
+
+  it("paths: a batch read's audit entry names only covered paths, and webhook deliveries of other paths are left out", async () => {
+    const whoami = (await vault.admin.get("/v1/auth/whoami")).body as { identity_id: string };
+    const hook = await vault.admin.post("/v1/webhooks", { name: `deliveries-${backend}`, url: "http://127.0.0.1:9/hook", events: ["secret.*"] });
+    expect(hook.status, hook.text).toBe(201);
+    for (const path of ["agents/app/batch", "agents/other/batch"]) expect((await vault.admin.put(`/v1/secrets/${path}`, { data: { v: path } })).status).toBe(201);
+    const batch = await vault.admin.post("/v1/secrets/batch", { paths: ["agents/app/batch", "agents/other/batch"] });
+    expect(batch.status, batch.text).toBe(200);
+    const open = await connectMcp(vault);
+    const mcp = await connectMcp(vault, { SCAIVAULT_ALLOWED_PATHS: "agents/app" });
+    try {
+      type Entry = { secret_path: string | null; action: string; extra_data: { paths?: string[] } };
+      const batchEntry = (logs: Entry[]) => logs.find((e) => e.secret_path === null && e.action === "read" && e.extra_data.paths?.includes("agents/app/batch"));
+      // Unrestricted, the entry names both paths: the cut below is the guardrail's.
+      expect(batchEntry((await open.call("get_identity_audit_trail", { identity_id: whoami.identity_id })).structuredContent.logs)?.extra_data.paths?.sort()).toEqual(["agents/app/batch", "agents/other/batch"]);
+      expect(batchEntry((await mcp.call("get_identity_audit_trail", { identity_id: whoami.identity_id })).structuredContent.logs)?.extra_data.paths).toEqual(["agents/app/batch"]);
+      const secretTrail = (await mcp.call("get_secret_audit_trail", { path: "agents/app/batch" })).structuredContent.logs as Entry[];
+      expect(batchEntry(secretTrail)?.extra_data.paths).toEqual(["agents/app/batch"]);
+
+      const deliveryPaths = async (client: typeof mcp) => {
+        const answer = (await client.call("list_webhook_deliveries", { webhook_id: hook.body.id })).structuredContent as { deliveries: { path: string | null }[] };
+        return new Set(answer.deliveries.map((d) => d.path));
+      };
+      // Deliveries are written by the fan-out after the commit: wait until both are there unrestricted.
+      const deadline = Date.now() + 15_000;
+      while (!(await deliveryPaths(open)).has("agents/other/batch")) {
+        if (Date.now() > deadline) throw new Error("the webhook's deliveries never appeared");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect([...(await deliveryPaths(mcp))]).toEqual(["agents/app/batch"]);
+    } finally {
+      await mcp.close();
+      await open.close();
+    }
+  });
 });

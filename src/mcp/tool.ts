@@ -47,7 +47,12 @@ export interface ToolSpec {
   grantsAccess?: boolean;
   mask?: MaskKind;
   /** Result lists filtered to the allowed paths: the key of each list and its items' path field. */
-  filter?: { list: string; field: string }[];
+  /**
+   * List answers filtered to the paths the server may touch: items whose `field` names another
+   * path are dropped; `named`: fields of the item holding lists of paths (a batch read's audit
+   * entry names its paths in `extra_data`), kept to the allowed ones.
+   */
+  filter?: { list: string; field: string; named?: string[] }[];
   /** For destructive tools: what would happen, said when confirmation is missing. */
   effect?: (args: Json) => string;
 }

@@ -2,6 +2,8 @@ import { confirm, p, page, type Json, type ToolSpec } from "./tool.js";
 
 const webhookId = { webhook_id: p.str("webhook id (wh_…)") };
 const subscriptionId = { subscription_id: p.str("subscription id (sub_…)") };
+/** Where a batch read's audit entry names the paths it read or was refused (its secret_path is null). */
+const BATCH_NAMES = ["extra_data.paths", "extra_data.denied_or_failed"];
 /** `filters.path_prefix` as the API matches it; no prefix (or no filters) reaches every path. */
 const filterPrefix = (args: Json) => {
   const prefix = (args.filters as Json | undefined)?.path_prefix;
@@ -13,13 +15,13 @@ const changedFilterPrefix = (args: Json) => (args.filters === undefined ? [] : f
 /** Audit, webhooks, subscriptions, access, identity and system: 33 tools. */
 export const OPS_TOOLS: ToolSpec[] = [
   {
-    name: "query_audit_logs", category: "audit", title: "Query audit logs", kind: "read", pathArgs: ["path_prefix"], filter: [{ list: "logs", field: "secret_path" }],
+    name: "query_audit_logs", category: "audit", title: "Query audit logs", kind: "read", pathArgs: ["path_prefix"], filter: [{ list: "logs", field: "secret_path", named: BATCH_NAMES }],
     description: "Audit entries by time, action, identity, path prefix, outcome, source IP or request id.",
     properties: { from: p.str("RFC 3339"), to: p.str("RFC 3339"), action: p.str("e.g. read"), identity_id: p.str("e.g. sa:app"), identity_type: p.str("user, service_account, …"), path_prefix: p.str("secret path prefix"), success: p.bool("outcome"), source_ip: p.str("client address"), request_id: p.str("req_…"), ...page },
     route: { method: "GET", path: "/v1/audit/logs", query: ["from", "to", "action", "identity_id", "identity_type", "path_prefix", "success", "source_ip", "request_id", "limit", "cursor"] },
   },
-  { name: "get_secret_audit_trail", category: "audit", title: "A secret's audit trail", kind: "read", pathArgs: ["path"], description: "Who accessed one secret, recently.", properties: { path: p.str("secret path") }, required: ["path"], route: { method: "GET", path: "/v1/audit/secrets/{path}" } },
-  { name: "get_identity_audit_trail", category: "audit", title: "An identity's audit trail", kind: "read", filter: [{ list: "logs", field: "secret_path" }], description: "What one identity did, recently.", properties: { identity_id: p.str("e.g. sa:app") }, required: ["identity_id"], route: { method: "GET", path: "/v1/audit/identities/{identity_id}" } },
+  { name: "get_secret_audit_trail", category: "audit", title: "A secret's audit trail", kind: "read", pathArgs: ["path"], filter: [{ list: "logs", field: "secret_path", named: BATCH_NAMES }], description: "Who accessed one secret, recently.", properties: { path: p.str("secret path") }, required: ["path"], route: { method: "GET", path: "/v1/audit/secrets/{path}" } },
+  { name: "get_identity_audit_trail", category: "audit", title: "An identity's audit trail", kind: "read", filter: [{ list: "logs", field: "secret_path", named: BATCH_NAMES }], description: "What one identity did, recently.", properties: { identity_id: p.str("e.g. sa:app") }, required: ["identity_id"], route: { method: "GET", path: "/v1/audit/identities/{identity_id}" } },
   { name: "get_audit_summary", category: "audit", title: "Audit summary", kind: "read", filter: [{ list: "top_paths", field: "path" }], description: "Counts by action, identity and outcome.", properties: { from: p.str("RFC 3339"), to: p.str("RFC 3339") }, route: { method: "GET", path: "/v1/audit/summary", query: ["from", "to"] } },
   { name: "verify_audit_chain", category: "audit", title: "Verify the audit chain", kind: "read", description: "Check the tamper-evident hash chains (and checkpoints) of the entries the caller may see.", properties: {}, route: { method: "GET", path: "/v1/audit/verify" } },
   {
@@ -45,7 +47,7 @@ export const OPS_TOOLS: ToolSpec[] = [
     properties: { ...webhookId, ...confirm }, required: ["webhook_id"], effect: (args) => `would delete webhook ${String(args.webhook_id)}`, route: { method: "DELETE", path: "/v1/webhooks/{webhook_id}" },
   },
   { name: "test_webhook", category: "webhooks", title: "Test a webhook", kind: "write", description: "Send a webhook.test event now.", properties: webhookId, required: ["webhook_id"], route: { method: "POST", path: "/v1/webhooks/{webhook_id}/test" } },
-  { name: "list_webhook_deliveries", category: "webhooks", title: "List webhook deliveries", kind: "read", description: "Deliveries of a webhook by status.", properties: { ...webhookId, status: p.str("pending, success, failed"), ...page }, required: ["webhook_id"], route: { method: "GET", path: "/v1/webhooks/{webhook_id}/deliveries", query: ["status", "limit", "cursor"] } },
+  { name: "list_webhook_deliveries", category: "webhooks", title: "List webhook deliveries", kind: "read", filter: [{ list: "deliveries", field: "path" }], description: "Deliveries of a webhook by status.", properties: { ...webhookId, status: p.str("pending, success, failed"), ...page }, required: ["webhook_id"], route: { method: "GET", path: "/v1/webhooks/{webhook_id}/deliveries", query: ["status", "limit", "cursor"] } },
   { name: "redeliver_webhook_delivery", category: "webhooks", title: "Redeliver", kind: "write", description: "Send a delivery again now.", properties: { ...webhookId, delivery_id: p.str("del_…") }, required: ["webhook_id", "delivery_id"], route: { method: "POST", path: "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver" } },
 
   { name: "list_subscriptions", category: "subscriptions", title: "List subscriptions", kind: "read", description: "Event subscriptions of the tenant.", properties: { ...page }, route: { method: "GET", path: "/v1/subscriptions", query: ["limit", "cursor"] } },
