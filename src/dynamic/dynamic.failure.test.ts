@@ -1,9 +1,23 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { useVault } from "../testing/harness.js";
+import { useVault, type ApiClient } from "../testing/harness.js";
 import { FlakyProxy, grantEngineRoot, mariaScratch, pgRoleExists, pgScratch, redisScratch, until, type Scratch } from "./testing.js";
 
 const ROOT = "infra/flaky/root";
+
+/** A scratch PostgreSQL reached through a proxy the test can stall or stop, and an engine on it. */
+async function engineBehindProxy(admin: ApiClient, name: string, config: Record<string, string> = {}): Promise<{ pg: Scratch; proxy: FlakyProxy }> {
+  const pg = await pgScratch();
+  const proxy = new FlakyProxy(pg.host, pg.port);
+  await proxy.start();
+  await grantEngineRoot(admin, name, ROOT, { username: pg.rootUser, password: pg.rootPassword });
+  const created = await admin.post("/v1/dynamic/engines", {
+    name, type: "database",
+    config: { plugin: "postgresql", connection_url: pg.connectionUrl.replace(`:${pg.port}/`, `:${proxy.port}/`), root_credentials_path: ROOT, connect_timeout: "1s", ...config },
+  });
+  if (created.status !== 201) throw new Error(created.text);
+  return { pg, proxy };
+}
 
 describeEachBackend("dynamic: targets that refuse or hang", (backend) => {
   // Failed revocations are retried after 1 s here (the default schedule starts at 5 s).
@@ -12,15 +26,7 @@ describeEachBackend("dynamic: targets that refuse or hang", (backend) => {
   let proxy: FlakyProxy;
 
   beforeAll(async () => {
-    pg = await pgScratch();
-    proxy = new FlakyProxy(pg.host, pg.port);
-    await proxy.start();
-    await grantEngineRoot(vault().admin, "flaky", ROOT, { username: pg.rootUser, password: pg.rootPassword });
-    const created = await vault().admin.post("/v1/dynamic/engines", {
-      name: "flaky", type: "database",
-      config: { plugin: "postgresql", connection_url: pg.connectionUrl.replace(`:${pg.port}/`, `:${proxy.port}/`), root_credentials_path: ROOT, connect_timeout: "1s", statement_timeout: "1s" },
-    });
-    if (created.status !== 201) throw new Error(created.text);
+    ({ pg, proxy } = await engineBehindProxy(vault().admin, "flaky", { statement_timeout: "1s" }));
     await vault().admin.post("/v1/dynamic/engines/flaky/roles", { name: "ro", creation_statements: [`CREATE ROLE "{{name}}" LOGIN PASSWORD '{{password}}'; GRANT SELECT ON items TO "{{name}}"`] });
   });
   afterAll(async () => {
@@ -108,15 +114,7 @@ describeEachBackend("dynamic: failed revocations back off along the retry schedu
   let proxy: FlakyProxy;
 
   beforeAll(async () => {
-    pg = await pgScratch();
-    proxy = new FlakyProxy(pg.host, pg.port);
-    await proxy.start();
-    await grantEngineRoot(vault().admin, "backoff", ROOT, { username: pg.rootUser, password: pg.rootPassword });
-    const created = await vault().admin.post("/v1/dynamic/engines", {
-      name: "backoff", type: "database",
-      config: { plugin: "postgresql", connection_url: pg.connectionUrl.replace(`:${pg.port}/`, `:${proxy.port}/`), root_credentials_path: ROOT, connect_timeout: "1s" },
-    });
-    if (created.status !== 201) throw new Error(created.text);
+    ({ pg, proxy } = await engineBehindProxy(vault().admin, "backoff"));
     await vault().admin.post("/v1/dynamic/engines/backoff/roles", { name: "ro", creation_statements: [`CREATE ROLE "{{name}}" LOGIN PASSWORD '{{password}}'`] });
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { UsageError } from "../args.js";
 import { printObject, printTable, show } from "../output.js";
 import type { Ctx } from "./context.js";
+import { readJsonObject } from "./manage.js";
 
 // identity domain (spec/identity.md §3, §4): the directory cache, syncs and roles; exchange trusts.
 export const IDENTITY_HELP = `scaivault identity partners [--status S] | users <tenant_id> [--status S] [--q TEXT] | groups <tenant_id> [--status S] [--q TEXT]
@@ -40,14 +40,7 @@ const SYNC_COLUMNS = ["sync_id", "status", "trigger", "triggered_by", "started_a
 
 function jsonFile(file: string | undefined, what: string): Row {
   if (!file) throw new UsageError(`${what}: give --file F (a JSON object, - for stdin)`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file === "-" ? 0 : file, "utf8"));
-  } catch {
-    throw new UsageError(`${file} is not valid JSON`);
-  }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError(`${file} must hold a JSON object`);
-  return parsed as Row;
+  return readJsonObject(file) as Row;
 }
 
 /** `scaivault identity …`: what the vault knows of ScaiKey's directory. */

@@ -23,7 +23,11 @@ scaivault tokens list [--kind K] | create [--identity ID] [--identity-type T] [-
 
 /** `--file F` (or `-` for stdin; secret-policies also take `--json-file F`) as a JSON object. */
 function bodyFromFile(ctx: Ctx, file = ctx.args.flag("file")): Record<string, unknown> | undefined {
-  if (file === undefined) return undefined;
+  return file === undefined ? undefined : readJsonObject(file);
+}
+
+/** A JSON object from a file (`-`: standard input), or a usage error saying what is wrong with it. */
+export function readJsonObject(file: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file === "-" ? 0 : file, "utf8"));
