@@ -30,7 +30,10 @@ function SecretTree({ filterPrefix, tag, selected }: { filterPrefix: string; tag
   const [error, setError] = useState<unknown>(null);
   const [loaded, setLoaded] = useState(false);
   const refs = useRef<Array<HTMLLIElement | null>>([]);
-  const focusPending = useRef(false);
+  // The row a key moved focus to, until it is rendered and focused. An index, not a flag: an effect
+  // of an earlier render can run after the next key (effects wait for paint), and must then focus
+  // the row that key chose, not the row its own render knew (that sent focus back up the tree).
+  const pendingFocus = useRef<number | null>(null);
 
   const base = filterPrefix && !filterPrefix.endsWith("/") ? filterPrefix : filterPrefix;
   useEffect(() => {
@@ -75,9 +78,10 @@ function SecretTree({ filterPrefix, tag, selected }: { filterPrefix: string; tag
 
   const rows = visibleRows(roots, children, expanded);
   useEffect(() => {
-    if (focusPending.current) {
-      refs.current[focus]?.focus();
-      focusPending.current = false;
+    const target = pendingFocus.current;
+    if (target !== null && refs.current[target]) {
+      refs.current[target]?.focus();
+      pendingFocus.current = null;
     }
   }, [focus, rows.length]);
 
@@ -109,7 +113,7 @@ function SecretTree({ filterPrefix, tag, selected }: { filterPrefix: string; tag
       // Move focus now, not after the re-render: the next key (typed fast, or by a screen reader)
       // must reach the row it was meant for, not the one the state has not left yet.
       refs.current[action.index]?.focus();
-      focusPending.current = true;
+      pendingFocus.current = action.index;
       setFocus(action.index);
     } else if (action.kind === "expand") void expand(rows[index]);
     else if (action.kind === "collapse") collapse(action.path);
