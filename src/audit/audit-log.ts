@@ -1,5 +1,6 @@
 import type { Database, Queryable } from "../storage/contract.js";
 import { newSortableId } from "../shared/ids.js";
+import { nowMicros } from "../shared/time.js";
 import { ChainAppender, type UnchainedRow } from "./chain.js";
 
 export interface AuditEntry {
@@ -108,12 +109,13 @@ export class AuditLog {
 }
 
 function toRow(entry: AuditEntry): UnchainedRow {
-  const timestamp = Date.now();
+  const { ms: timestamp, micros } = nowMicros();
   return {
-    id: newSortableId("log", timestamp),
+    id: newSortableId("log", timestamp, micros),
     partner_id: entry.partnerId,
     tenant_id: entry.tenantId,
     timestamp,
+    timestamp_us: micros,
     action: entry.action,
     identity_type: entry.identityType,
     identity_id: entry.identityId,

@@ -13,6 +13,8 @@ describeEachBackend("audit: timestamps with microseconds", (backend) => {
     const all = await t.admin.get("/v1/audit/logs?path_prefix=micro/&limit=1000");
     expect(all.body.logs).toHaveLength(12);
     for (const log of all.body.logs) expect(log.timestamp).toMatch(MICROS);
+    // Measured microseconds, not a padded millisecond: twelve entries cannot all fall on one.
+    expect(all.body.logs.filter((l: { timestamp: string }) => !l.timestamp.endsWith("000Z")).length).toBeGreaterThan(0);
     // Newest first: the text sorts as the stored time does.
     const times: string[] = all.body.logs.map((l: { timestamp: string }) => l.timestamp);
     expect([...times].sort().reverse()).toEqual(times);
@@ -33,6 +35,20 @@ describeEachBackend("audit: timestamps with microseconds", (backend) => {
     expect(to.body.logs.map((l: { id: string }) => l.id)).not.toContain(oldest.id);
   });
 
+  it("the chain covers the microseconds: an entry whose microseconds are edited fails verify", async () => {
+    const t = vault();
+    expect((await t.admin.put("/v1/secrets/micro-chain/a", { data: { v: 1 } })).status).toBe(201);
+    const entry = (await t.admin.get("/v1/audit/logs?path_prefix=micro-chain/&limit=1")).body.logs[0] as { id: string; timestamp: string };
+    const stored = await t.vault.db.get<{ timestamp_us: number | string | null }>("SELECT timestamp_us FROM audit_log WHERE id = ?", [entry.id]);
+    expect(Number(stored?.timestamp_us)).toBe(Number(entry.timestamp.slice(-4, -1)));
+    expect((await t.admin.get("/v1/audit/verify")).body.ok).toBe(true);
+    await t.vault.db.run("UPDATE audit_log SET timestamp_us = ? WHERE id = ?", [(Number(stored?.timestamp_us) + 1) % 1000, entry.id]);
+    const broken = (await t.admin.get("/v1/audit/verify")).body;
+    expect(broken.ok).toBe(false);
+    await t.vault.db.run("UPDATE audit_log SET timestamp_us = ? WHERE id = ?", [stored?.timestamp_us ?? null, entry.id]);
+    expect((await t.admin.get("/v1/audit/verify")).body.ok).toBe(true);
+  });
+
   it("event envelopes carry microsecond timestamps", async () => {
     const t = vault();
     const sub = await t.admin.post("/v1/subscriptions", { name: "micro-events", paths: ["micro-ev/**"], events: ["secret.*"], delivery: { type: "polling" } });
@@ -42,5 +58,8 @@ describeEachBackend("audit: timestamps with microseconds", (backend) => {
     for (let i = 0; i < 40 && events.length === 0; i++) events = (await t.admin.get(`/v1/subscriptions/${sub.body.id}/poll?timeout=1`)).body.events;
     expect(events.length).toBeGreaterThan(0);
     for (const event of events) expect(event.timestamp).toMatch(MICROS);
+    const stored = await t.vault.db.get<{ created_us: number | string | null }>("SELECT created_us FROM events WHERE id = ?", [(events[0] as { event_id?: string }).event_id ?? ""]);
+    expect(stored?.created_us).not.toBeNull();
+    expect(events[0].timestamp.slice(-4, -1)).toBe(String(Number(stored?.created_us)).padStart(3, "0"));
   });
 });

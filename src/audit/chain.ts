@@ -12,6 +12,8 @@ export interface AuditRow {
   partner_id: string;
   tenant_id: string | null;
   timestamp: number;
+  /** Microseconds within `timestamp`'s millisecond; null on entries written before migration 0094. */
+  timestamp_us: number | null;
   action: string;
   identity_type: string | null;
   identity_id: string | null;
@@ -29,7 +31,7 @@ export interface AuditRow {
 }
 
 export const AUDIT_COLUMNS =
-  "id, chain_id, seq, partner_id, tenant_id, timestamp, action, identity_type, identity_id, secret_path, source_ip, user_agent, success, status, duration_ms, request_id, extra_data, prev_hash, hash";
+  "id, chain_id, seq, partner_id, tenant_id, timestamp, timestamp_us, action, identity_type, identity_id, secret_path, source_ip, user_agent, success, status, duration_ms, request_id, extra_data, prev_hash, hash";
 const COLUMN_COUNT = AUDIT_COLUMNS.split(",").length;
 
 /** `INSERT INTO audit_log … VALUES (…), (…)` for n rows, built once per n (most batches are one row). */
@@ -98,15 +100,20 @@ export function parseChainId(chainId: string): { kind: "tenant" | "partner"; own
 export class ChainHasher {
   constructor(private readonly key: Buffer) {}
 
+  /**
+   * v2 covers the microseconds too; an entry written before them (timestamp_us null) keeps the v1
+   * form it was chained with, so existing chains verify unchanged.
+   */
   hash(row: Omit<AuditRow, "hash">): string {
+    const micros = row.timestamp_us === null || row.timestamp_us === undefined ? null : Number(row.timestamp_us);
     const canonical = JSON.stringify([
-      "scaivault-audit-v1",
+      micros === null ? "scaivault-audit-v1" : "scaivault-audit-v2",
       row.id,
       row.chain_id,
       Number(row.seq),
       row.partner_id,
       row.tenant_id,
-      Number(row.timestamp),
+      ...(micros === null ? [Number(row.timestamp)] : [Number(row.timestamp), micros]),
       row.action,
       row.identity_type,
       row.identity_id,
@@ -175,7 +182,7 @@ export class ChainAppender {
         seq += 1;
         // Spelled out rather than spread twice: one object of a fixed shape per entry.
         const row: AuditRow = {
-          id: entry.id, partner_id: entry.partner_id, tenant_id: entry.tenant_id, timestamp: entry.timestamp, action: entry.action,
+          id: entry.id, partner_id: entry.partner_id, tenant_id: entry.tenant_id, timestamp: entry.timestamp, timestamp_us: entry.timestamp_us, action: entry.action,
           identity_type: entry.identity_type, identity_id: entry.identity_id, secret_path: entry.secret_path, source_ip: entry.source_ip,
           user_agent: entry.user_agent, success: entry.success, status: entry.status, duration_ms: entry.duration_ms, request_id: entry.request_id,
           extra_data: entry.extra_data, chain_id: laneId, seq, prev_hash: hash, hash: "",
@@ -230,7 +237,7 @@ export class ChainAppender {
       const part = rows.slice(start, start + chunk);
       const params: SqlParam[] = [];
       for (const r of part) {
-        params.push(r.id, r.chain_id, r.seq, r.partner_id, r.tenant_id, r.timestamp, r.action, r.identity_type, r.identity_id, r.secret_path,
+        params.push(r.id, r.chain_id, r.seq, r.partner_id, r.tenant_id, r.timestamp, r.timestamp_us, r.action, r.identity_type, r.identity_id, r.secret_path,
           r.source_ip, r.user_agent, r.success, r.status, r.duration_ms, r.request_id, r.extra_data, r.prev_hash, r.hash);
       }
       const insert = insertSql(part.length);

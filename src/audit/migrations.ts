@@ -127,4 +127,10 @@ export const auditMigrations: Migration[] = [
     id: "0093_audit_path_bytewise",
     up: (types) => (types.dialect === "postgres" ? [`ALTER TABLE audit_log ALTER COLUMN secret_path TYPE ${types.byteText}`] : []),
   },
+  {
+    // The microseconds within `timestamp`'s millisecond (0–999), which the docs' examples show.
+    // Rows written before stay NULL: their hash never covered it, and they read as `…000Z`.
+    id: "0094_audit_timestamp_micros",
+    up: () => ["ALTER TABLE audit_log ADD COLUMN timestamp_us INTEGER"],
+  },
 ];

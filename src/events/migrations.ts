@@ -137,4 +137,10 @@ export const eventMigrations: Migration[] = [
     id: "0510_subscription_owner_scopes",
     up: () => ["ALTER TABLE subscriptions ADD COLUMN owner_scopes TEXT NOT NULL DEFAULT '[]'"],
   },
+  {
+    // The microseconds within `created_at`'s millisecond, for the envelope's timestamp (the docs'
+    // precision). Events written before read as `…000Z`.
+    id: "0511_events_created_micros",
+    up: () => ["ALTER TABLE events ADD COLUMN created_us INTEGER"],
+  },
 ];

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from "../storage/contract.js";
 import { newSortableId } from "../shared/ids.js";
-import { isoMicros } from "../shared/time.js";
+import { isoMicros, nowMicros } from "../shared/time.js";
 
 export interface VaultEvent {
   event_id: string;
@@ -28,14 +28,14 @@ export class EventOutbox {
   constructor(private readonly db: Database) {}
 
   async append(tx: Queryable, event: NewEvent): Promise<VaultEvent> {
-    const now = Date.now();
+    const { ms: now, micros } = nowMicros();
     // Time-ordered: every write inserts one, and a random id lands on a random page of the key's index.
     const stored: VaultEvent = {
-      event_id: newSortableId("evt", now), event_type: event.event_type, timestamp: isoMicros(now), tenant_id: event.tenant_id, partner_id: event.partner_id,
+      event_id: newSortableId("evt", now), event_type: event.event_type, timestamp: isoMicros(now, micros), tenant_id: event.tenant_id, partner_id: event.partner_id,
       identity_id: event.identity_id, path: event.path, data: event.data, request_id: event.request_id,
     };
-    const insert = "INSERT INTO events (id, partner_id, tenant_id, event_type, path, identity_id, request_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    const params = [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now];
+    const insert = "INSERT INTO events (id, partner_id, tenant_id, event_type, path, identity_id, request_id, data, created_at, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    const params = [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now, micros];
     // Nothing reads an outbox row inside the transaction that writes it, so on PostgreSQL it rides
     // with the COMMIT instead of costing a round trip of its own.
     if (!tx.deferToCommit?.(insert, params)) await tx.run(insert, params);

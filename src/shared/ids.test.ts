@@ -15,6 +15,15 @@ describe("ids", () => {
     expect([...ids].sort((a, b) => a.slice(0, 13).localeCompare(b.slice(0, 13), "en-US"))).toEqual(ids);
   });
 
+  it("sortable ids with microseconds keep the shape and sort by millisecond, then microsecond", () => {
+    const ms = Date.parse("2026-12-02T14:00:00.123Z");
+    const stamps: Array<[number, number]> = [[ms, 0], [ms, 1], [ms, 35], [ms, 36], [ms, 500], [ms, 999], [ms + 1, 0], [ms + 1, 7]];
+    const ids = stamps.map(([t, us]) => newSortableId("log", t, us));
+    for (const id of ids) expect(id).toMatch(/^log_[0-9a-z]{11}[0-9A-Za-z]{9}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect([...ids].sort((a, b) => a.slice(0, 15).localeCompare(b.slice(0, 15), "en-US"))).toEqual(ids);
+  });
+
   it("sortable ids made in the same millisecond differ", () => {
     const now = Date.now();
     const ids = new Set(Array.from({ length: 10_000 }, () => newSortableId("req", now)));
