@@ -5,13 +5,17 @@ import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { iso, isoMicros } from "../shared/time.js";
 import type { Database, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
-import { filterSql, type Filters } from "./filters.js";
+import { filterSql, prefixEnd, type Filters } from "./filters.js";
 import type { AuditEntryView } from "./schemas.js";
 import { visibilityFor, type Visibility } from "./visibility.js";
 
 /** Rows looked at per request at most: a caller who may see little gets short pages, not a table scan. */
 const MAX_SCAN = 20_000;
 const SUMMARY_DAYS = 30;
+/** Entries a `path_prefix` must match before a SQLite query walks by time instead (see densePrefix). */
+const DENSE_PREFIX = 5_000;
+/** Entries per step of that walk: a bounded read and sort (a few milliseconds) between yields. */
+const WALK_WINDOW = 2_000;
 
 export function entryView(row: AuditRow): AuditEntryView {
   let extra: Record<string, unknown> = {};
@@ -87,6 +91,7 @@ export class AuditQueries {
     const after = decodeCursor<{ t: number; id: string }>(cursor, { t: "number", id: "string" });
     const { conditions, params } = filterSql(filters);
     const scope = visibility.scopeSql();
+    if (await this.densePrefix(visibility, filters, after)) return this.walkPage(visibility, conditions, params, limit, after);
     const logs: AuditEntryView[] = [];
     let position = after;
     let scanned = 0;
@@ -112,6 +117,77 @@ export class AuditQueries {
       if (rows.length < batch) return { logs, cursor: null, has_more: false };
       if (scanned >= MAX_SCAN) return { logs, cursor: position ? encodeCursor(position) : null, has_more: true };
     }
+  }
+
+  /**
+   * SQLite, a `path_prefix` that DENSE_PREFIX or more of the tenant's entries match (counted on
+   * the (tenant_id, secret_path, timestamp) index alone, at most that many). Such a query would have
+   * SQLite fetch and sort every match before the first row comes back: 300 ms at 35,000 matches,
+   * during which the node answers nobody else (better-sqlite3 runs on the event loop), and it grows
+   * with the trail. PostgreSQL plans from statistics and runs off the event loop.
+   */
+  private async densePrefix(visibility: Visibility, filters: Filters, after: { t: number } | null | undefined): Promise<boolean> {
+    if (this.db.dialect !== "sqlite" || !filters.path_prefix) return false;
+    const end = prefixEnd(filters.path_prefix);
+    const row = await this.db.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log WHERE tenant_id = ? AND secret_path >= ?${end === null ? "" : " AND secret_path < ?"}${after ? " AND timestamp <= ?" : ""} LIMIT ?)`,
+      [visibility.tenantId, filters.path_prefix, ...(end === null ? [] : [end]), ...(after ? [after.t] : []), DENSE_PREFIX],
+    );
+    return Number(row?.n ?? 0) >= DENSE_PREFIX;
+  }
+
+  /**
+   * The same page, walked newest first along the tenant's time index in windows of WALK_WINDOW
+   * entries: each step finds the window's oldest entry, then the matches inside the window, so no
+   * statement reads or sorts more than a window and the event loop is free between them. Stops at
+   * `limit` entries, the end of the trail, or MAX_SCAN entries looked at (a short page with a cursor,
+   * as for entries the caller may not see). The windows are cut by the tenant's entries; a partner
+   * admin's partner-chain entries (tenant_id null) join the window their time falls in, read along
+   * the partner's own time index.
+   */
+  private async walkPage(visibility: Visibility, conditions: string[], params: SqlParam[], limit: number, after: { t: number; id: string } | null | undefined): Promise<Page> {
+    const logs: AuditEntryView[] = [];
+    const tenant = "tenant_id = ?";
+    let position = after ?? null;
+    for (let scanned = 0; scanned < MAX_SCAN; ) {
+      // Each keyset bound also as a plain range on timestamp: SQLite narrows an index only by that,
+      // never by the OR beside it, and without it every step would scan the whole trail.
+      const newer = position ? " AND timestamp <= ? AND (timestamp < ? OR (timestamp = ? AND id < ?))" : "";
+      const newerArgs: SqlParam[] = position ? [position.t, position.t, position.t, position.id] : [];
+      const edge = await this.db.get<{ timestamp: number; id: string }>(
+        `SELECT timestamp, id FROM audit_log INDEXED BY audit_log_tenant_time WHERE ${tenant}${newer} ORDER BY timestamp DESC, id DESC LIMIT 1 OFFSET ?`,
+        [visibility.tenantId, ...newerArgs, WALK_WINDOW - 1],
+      );
+      const within = edge ? " AND timestamp >= ? AND (timestamp > ? OR (timestamp = ? AND id >= ?))" : "";
+      const edgeArgs: SqlParam[] = edge ? [Number(edge.timestamp), Number(edge.timestamp), Number(edge.timestamp), edge.id] : [];
+      const bounds: SqlParam[] = [...newerArgs, ...edgeArgs, ...params];
+      const filtered = `${newer}${within} AND ${conditions.join(" AND ")}`;
+      const partner = visibility.includePartnerChain
+        ? ` UNION ALL SELECT ${AUDIT_COLUMNS} FROM audit_log INDEXED BY audit_log_partner_time WHERE tenant_id IS NULL AND partner_id = ?${filtered}`
+        : "";
+      // No more rows than the page can still take (twice, for entries the caller may not see).
+      const cap = Math.max(2 * (limit - logs.length), 100);
+      const rows = await this.db.all<AuditRow>(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_log INDEXED BY audit_log_tenant_time WHERE ${tenant}${filtered}${partner} ORDER BY timestamp DESC, id DESC LIMIT ?`,
+        [visibility.tenantId, ...bounds, ...(visibility.includePartnerChain ? [visibility.partnerId, ...bounds] : []), cap],
+      );
+      for (const row of rows) {
+        if (!visibility.canSee(row)) continue;
+        logs.push(entryView(row));
+        if (logs.length === limit) return { logs, cursor: encodeCursor({ t: Number(row.timestamp), id: row.id }), has_more: true };
+      }
+      if (rows.length === cap) {
+        // The window has more matches than were read: go on from the last one read, in it.
+        const last = rows[rows.length - 1];
+        position = { t: Number(last.timestamp), id: last.id };
+        scanned += rows.length;
+        continue;
+      }
+      if (!edge) return { logs, cursor: null, has_more: false };
+      position = { t: Number(edge.timestamp), id: edge.id };
+      scanned += WALK_WINDOW;
+    }
+    return { logs, cursor: encodeCursor(position!), has_more: true };
   }
 
   /** Visible (path, identity, action, outcome) groups with counts: summaries never load every row. */

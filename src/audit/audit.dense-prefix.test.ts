@@ -1,0 +1,83 @@
+import { beforeAll, expect, it } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault } from "../testing/harness.js";
+
+/**
+ * 6,000 under dense/ and 14,000 under other/: both past the walk's threshold of 5,000, and dense/
+ * sparse enough in time (3 in 10) that a page of 1,000 spans several of the walk's windows.
+ */
+const TOTAL = 20_000;
+const BASE = Date.parse("2026-11-30T12:00:00Z");
+
+interface Entry {
+  id: string;
+  timestamp: number;
+  action: string;
+  secret_path: string;
+}
+
+/**
+ * A prefix that thousands of entries match takes SQLite's walk along the time index (query.ts
+ * densePrefix/walkPage) instead of one sort of every match; whichever way a query runs, the pages
+ * must be exactly the plain order (timestamp, then id, newest first), ties across windows included.
+ */
+describeEachBackend("audit: a path_prefix that thousands of entries match", (backend) => {
+  const vault = useVault(backend);
+  const entries: Entry[] = [];
+
+  beforeAll(async () => {
+    // Three entries per millisecond (ties the walk's windows must split exactly), interleaved prefixes.
+    for (let i = 0; i < TOTAL; i++) {
+      entries.push({
+        id: `log_dense${String(i).padStart(11, "0")}`,
+        timestamp: BASE - Math.floor(i / 3),
+        action: i % 5 === 0 ? "write" : "read",
+        secret_path: i % 10 < 3 ? `dense/s${i % 40}` : `other/s${i % 40}`,
+      });
+    }
+    const columns = ["id", "chain_id", "seq", "partner_id", "tenant_id", "timestamp", "action", "identity_type", "identity_id", "secret_path", "source_ip", "user_agent", "success", "status", "duration_ms", "request_id", "extra_data", "prev_hash", "hash"];
+    for (let start = 0; start < entries.length; start += 400) {
+      const part = entries.slice(start, start + 400);
+      const params = part.flatMap((e, k) => [e.id, "filler:dense", start + k + 1, "ptn_default", "tnt_default", e.timestamp, e.action, "service_account", "sa:dense", e.secret_path, "10.0.0.1", "test", 1, 200, 1, `req_${e.id}`, "{}", "0".repeat(64), "0".repeat(64)]);
+      await vault().vault.db.run(`INSERT INTO audit_log (${columns.join(", ")}) VALUES ${part.map(() => `(${columns.map(() => "?").join(", ")})`).join(", ")}`, params);
+    }
+  });
+
+  const expected = (filter: (e: Entry) => boolean) =>
+    entries.filter(filter).sort((a, b) => b.timestamp - a.timestamp || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).map((e) => e.id);
+
+  async function pages(query: string, limit: number): Promise<{ ids: string[]; pages: number }> {
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    let count = 0;
+    do {
+      const page: { status: number; body: { logs: Array<{ id: string }>; cursor: string | null } } = await vault().admin.get(`/v1/audit/logs?${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(page.status).toBe(200);
+      ids.push(...page.body.logs.map((l) => l.id));
+      cursor = page.body.cursor;
+      count++;
+    } while (cursor && count < 100);
+    return { ids, pages: count };
+  }
+
+  it("pages through every match of the dense prefix in (timestamp, id) order, ties split exactly", async () => {
+    const dense = expected((e) => e.secret_path.startsWith("dense/"));
+    expect(dense.length).toBe(6_000);
+    expect((await pages("path_prefix=dense/", 1000)).ids).toEqual(dense);
+    // Small pages end inside windows and inside runs of equal timestamps.
+    const first = await pages("path_prefix=dense/", 97);
+    expect(first.ids).toEqual(dense);
+  });
+
+  it("combines the prefix with other filters, and with a time range", async () => {
+    expect((await pages("path_prefix=dense/&action=write", 500)).ids).toEqual(expected((e) => e.secret_path.startsWith("dense/") && e.action === "write"));
+    const from = new Date(BASE - 1500).toISOString();
+    const to = new Date(BASE - 200).toISOString();
+    expect((await pages(`path_prefix=dense/&from=${from}&to=${to}`, 250)).ids).toEqual(
+      expected((e) => e.secret_path.startsWith("dense/") && e.timestamp >= BASE - 1500 && e.timestamp < BASE - 200),
+    );
+    expect((await pages("path_prefix=other/", 1000)).ids).toEqual(expected((e) => e.secret_path.startsWith("other/")));
+    // A prefix few entries match runs on its index, as before.
+    expect((await pages("path_prefix=dense/s1", 1000)).ids).toEqual(expected((e) => e.secret_path.startsWith("dense/s1")));
+  });
+});
