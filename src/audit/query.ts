@@ -26,7 +26,7 @@ export function entryView(row: AuditRow): AuditEntryView {
   }
   return {
     id: row.id,
-    timestamp: isoMicros(Number(row.timestamp), row.timestamp_us === null ? null : Number(row.timestamp_us)),
+    timestamp: isoMicros(Number(row.timestamp), row.timestamp_us),
     tenant_id: row.tenant_id,
     action: row.action,
     identity_type: row.identity_type,

@@ -51,7 +51,7 @@ export function toEvent(row: EventRow): VaultEvent {
   return {
     event_id: row.id,
     event_type: row.event_type,
-    timestamp: isoMicros(Number(row.created_at), row.created_us === null || row.created_us === undefined ? null : Number(row.created_us)),
+    timestamp: isoMicros(Number(row.created_at), row.created_us),
     tenant_id: row.tenant_id,
     partner_id: row.partner_id,
     identity_id: row.identity_id,

@@ -13,8 +13,8 @@ export function iso(ms: number): string {
  * microseconds within that millisecond (0–999); rows written before that column read as `000`.
  * Either way the text sorts as the stored time does and parses back to the same millisecond.
  */
-export function isoMicros(ms: number, micros: number | null = null): string {
-  return `${new Date(ms).toISOString().slice(0, -1)}${String(micros ?? 0).padStart(3, "0")}Z`;
+export function isoMicros(ms: number, micros: number | string | null | undefined = null): string {
+  return `${new Date(ms).toISOString().slice(0, -1)}${String(micros == null ? 0 : Number(micros)).padStart(3, "0")}Z`;
 }
 
 /**
