@@ -24,14 +24,23 @@ const EPOCH = /(INSERT INTO|UPDATE|DELETE FROM) (secrets|secret_versions)\b/i;
 pg.Client.prototype.query = function (config, values, callback) {
   const text = typeof config === "string" ? config : config && config.text;
   if (typeof text === "string") {
-    if (/^BEGIN/i.test(text)) this.__trace = { statements: [], chainAt: -1, epochAt: -1 };
+    // The adapter sends BEGIN with the transaction's first statement ("BEGIN;\n<statement>") when
+    // it can: then BEGIN costs no round trip of its own.
+    const folded = /^BEGIN;\s*/i.exec(text);
+    if (folded) {
+      this.__trace = { statements: [], chainAt: -1, epochAt: -1, beginTrips: 0 };
+      const rest = text.slice(folded[0].length);
+      if (CHAIN.test(rest)) this.__trace.chainAt = 0;
+      if (EPOCH.test(rest)) this.__trace.epochAt = 0;
+      this.__trace.statements.push("BEGIN+ " + shape(rest));
+    } else if (/^BEGIN/i.test(text)) this.__trace = { statements: [], chainAt: -1, epochAt: -1, beginTrips: 1 };
     else if (this.__trace) {
       const t = this.__trace;
       if (/^(COMMIT|ROLLBACK)/i.test(text) || /;\s*COMMIT\s*$/i.test(text)) {
         if (/;\s*COMMIT\s*$/i.test(text)) t.statements.push(shape(text.replace(/;\s*COMMIT\s*$/i, "")) + " +COMMIT");
         const n = t.statements.length + (/^(COMMIT|ROLLBACK)/i.test(text) ? 1 : 0);
         const key = t.statements.join("\n");
-        const entry = shapes.get(key) ?? { count: 0, roundTrips: n + 1, chainHeld: t.chainAt < 0 ? 0 : n - t.chainAt, epochHeld: t.epochAt < 0 ? 0 : n - t.epochAt, ended: text.slice(0, 8) };
+        const entry = shapes.get(key) ?? { count: 0, roundTrips: n + t.beginTrips, chainHeld: t.chainAt < 0 ? 0 : n - t.chainAt, epochHeld: t.epochAt < 0 ? 0 : n - t.epochAt, ended: text.slice(0, 8) };
         entry.count += 1;
         shapes.set(key, entry);
         this.__trace = null;

@@ -49,11 +49,24 @@ function literal(value: SqlParam): string | null {
   return null;
 }
 
+/**
+ * A value as an untyped quoted literal (`'42'`, `'abc'`), which PostgreSQL types from its context
+ * exactly as it types a bound parameter, so any statement reads the same inlined as bound (a bare
+ * `42` is an integer and would not compare with a TEXT column). Null as `literal`.
+ */
+function parameterLike(value: SqlParam): string | null {
+  if (value === null) return "NULL";
+  if (typeof value === "boolean") return value ? "'1'" : "'0'";
+  if (typeof value === "bigint") return `'${value.toString()}'`;
+  if (typeof value === "number") return Number.isFinite(value) ? `'${String(value)}'` : null;
+  return literal(value);
+}
+
 /** `?` placeholders replaced by literals, or null when a value cannot be inlined. */
-function inlined(sql: string, params: readonly SqlParam[]): string | null {
+function inlined(sql: string, params: readonly SqlParam[], as: (value: SqlParam) => string | null = literal): string | null {
   const literals: string[] = [];
   for (const param of params) {
-    const text = literal(param);
+    const text = as(param);
     if (text === null) return null;
     literals.push(text);
   }
@@ -67,12 +80,37 @@ class PgQueryable implements Queryable {
   tail: { sql: string; failure: (error: unknown) => Error } | null = null;
   /** Set by `deferToCommit`: sent with the COMMIT, before the tail. */
   private deferred: string[] = [];
+  /**
+   * A transaction's BEGIN is not sent on its own: it goes out in one message with the first
+   * statement (or the COMMIT), which saves a round trip per transaction. Until then nothing of the
+   * transaction exists on the server, and a transaction that ran nothing sends nothing at all.
+   */
+  private beginPending: boolean;
 
   /** `timeoutMs`: the client-side deadline per statement (a stopped server never answers at all). */
-  constructor(private readonly client: pg.Pool | pg.PoolClient, private readonly timeoutMs: number, private readonly inTransaction = false) {}
+  constructor(private readonly client: pg.Pool | pg.PoolClient, private readonly timeoutMs: number, private readonly inTransaction = false) {
+    this.beginPending = inTransaction;
+  }
 
-  private query(sql: string, params: readonly SqlParam[]) {
+  /** Whether BEGIN has gone out: only then is there anything to roll back. */
+  get begun(): boolean {
+    return this.inTransaction && !this.beginPending;
+  }
+
+  private async query(sql: string, params: readonly SqlParam[]): Promise<pg.QueryResult> {
     if (this.tail) throw new Error("a statement after runAtCommit: the transaction's last statement was already given");
+    if (this.beginPending) {
+      this.beginPending = false;
+      // One simple-query message: BEGIN, then the statement with its values as untyped literals
+      // (typed from context as bound parameters are). Binary values cannot go inline: BEGIN then
+      // goes alone and the statement keeps its bound parameters.
+      const text = inlined(sql, params, parameterLike);
+      if (text !== null) {
+        const results = (await this.client.query({ text: `BEGIN;\n${text}`, query_timeout: this.timeoutMs } as pg.QueryConfig)) as unknown as pg.QueryResult[];
+        return results[results.length - 1];
+      }
+      await this.client.query({ text: "BEGIN", query_timeout: this.timeoutMs } as pg.QueryConfig);
+    }
     return this.client.query({ text: numbered(sql), values: values(params), query_timeout: this.timeoutMs } as pg.QueryConfig);
   }
 
@@ -103,6 +141,12 @@ class PgQueryable implements Queryable {
     this.tail = null;
     this.deferred = [];
     if (tail) statements.push(tail.sql);
+    if (this.beginPending) {
+      // Nothing ran: no transaction exists on the server unless a deferred statement needs one.
+      this.beginPending = false;
+      if (statements.length === 0) return;
+      statements.unshift("BEGIN");
+    }
     if (statements.length === 0) {
       await this.run("COMMIT");
       return;
@@ -208,7 +252,6 @@ export class PostgresDatabase implements Database {
     client.on("error", onError);
     const control = new PgQueryable(client, this.queryTimeoutMs, true);
     try {
-      await control.run("BEGIN");
       const result = await work(control);
       await control.commit();
       return result;
@@ -217,7 +260,7 @@ export class PostgresDatabase implements Database {
         // Timed out or lost: a ROLLBACK would wait as long again. Discarding the connection ends
         // the transaction on the server.
         broken = true;
-      } else {
+      } else if (control.begun) {
         try {
           await control.run("ROLLBACK");
         } catch {
