@@ -48,8 +48,17 @@ export function classify(error: unknown, statement: number | null): BackendFailu
 const GRACE_MS = 1000;
 
 /**
+ * How much earlier than its deadline, by the wall clock, a driver's timeout may fire: Node runs
+ * timers against the event loop's cached time, which lags the clock by however long the loop was
+ * busy when the timer was set (tens of milliseconds on a loaded machine).
+ */
+function earlyFiringMs(deadlineMs: number): number {
+  return Math.min(250, deadlineMs / 10);
+}
+
+/**
  * Runs a driver call whose own timeout is `deadlineMs`. Drivers reject a timeout with a bare error
- * (no code), so any failure at or after the deadline is a timeout, by the clock rather than by
+ * (no code), so any failure at (or just before, `earlyFiringMs`) the deadline is a timeout, by the clock rather than by
  * reading the message; a call that has not settled `GRACE_MS` later (some drivers' timeouts do
  * not cover every phase) is abandoned as timed out.
  */
@@ -64,7 +73,7 @@ export async function within<T>(deadlineMs: number, work: Promise<T>, statement:
       }),
     ]);
   } catch (error) {
-    if (error instanceof BackendFailure || Date.now() - started < deadlineMs) throw error;
+    if (error instanceof BackendFailure || Date.now() - started < deadlineMs - earlyFiringMs(deadlineMs)) throw error;
     throw new BackendFailure("timeout", statement, classify(error, statement).backendCode);
   } finally {
     clearTimeout(timer);
