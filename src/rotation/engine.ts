@@ -101,8 +101,8 @@ export class RotationEngine implements SecretWriteHook {
     const now = Date.now();
     // The rotation link is checked by relink below when it changes; the secret policy link here.
     await this.checkLinks(tx, { ...secret, rotation_policy_id: null }, { rotation_policy_id: null, secret_policy_id: written.previousSecretPolicyId ?? null });
-    await this.deps.expiry.sync(tx, secret, now);
-    const schedule = await this.deps.schedules.getSchedule(secret.tenant_id, secret.path, tx);
+    const { watch, schedule } = await this.deps.schedules.watchAndSchedule(tx, secret.tenant_id, secret.path);
+    await this.deps.expiry.sync(tx, secret, now, { watch });
     // A new policy link, or a path created afresh over a purged secret's leftover schedule.
     if (secret.rotation_policy_id !== (schedule?.policy_id ?? null) || (oldVersion === null && schedule)) {
       await this.relink(tx, secret, secret.rotation_policy_id, schedule, now);

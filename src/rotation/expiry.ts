@@ -28,9 +28,12 @@ function nextFire(watch: Pick<WatchRow, "expires_at" | "notify_before">, fired: 
 export class ExpiryMonitor {
   constructor(private readonly deps: { db: Database; events: EventOutbox; schedules: ScheduleStore; secretStore: SecretStore }) {}
 
-  /** Called in every secret write's transaction (and by reconciliation for metadata changes). */
-  async sync(tx: Queryable, secret: SecretRow, now: number): Promise<void> {
-    const watch = await this.deps.schedules.getWatch(tx, secret.tenant_id, secret.path);
+  /**
+   * Called in every secret write's transaction (and by reconciliation for metadata changes).
+   * `known`: the watch as the caller already read it, locked, in this transaction.
+   */
+  async sync(tx: Queryable, secret: SecretRow, now: number, known?: { watch: WatchRow | undefined }): Promise<void> {
+    const watch = known ? known.watch : await this.deps.schedules.getWatch(tx, secret.tenant_id, secret.path);
     if (secret.expires_at === null) {
       if (watch) await this.deps.schedules.deleteWatch(tx, secret.tenant_id, secret.path);
       return;

@@ -75,6 +75,22 @@ export class ScheduleStore {
     return (tx ?? this.db).get<ScheduleRow>(`SELECT ${SCHEDULE_COLUMNS.join(", ")} FROM rotation_schedules WHERE tenant_id = ? AND path = ?${tx ? this.forUpdate : ""}`, [tenantId, path]);
   }
 
+  /**
+   * The expiry watch and the rotation schedule every secret write keeps in step, both row-locked
+   * as `getWatch` and `getSchedule` lock them: on PostgreSQL in one round trip (each row as JSON;
+   * every column is text or an integer well inside JSON's exact range).
+   */
+  async watchAndSchedule(tx: Queryable, tenantId: string, path: string): Promise<{ watch?: WatchRow; schedule?: ScheduleRow }> {
+    if (this.db.dialect !== "postgres") return { watch: await this.getWatch(tx, tenantId, path), schedule: await this.getSchedule(tenantId, path, tx) };
+    const row = await tx.get<{ watch: WatchRow | null; schedule: ScheduleRow | null }>(
+      `WITH w AS (SELECT ${WATCH_COLUMNS.join(", ")} FROM secret_expiry_watch WHERE tenant_id = ? AND path = ? FOR UPDATE),
+            s AS (SELECT ${SCHEDULE_COLUMNS.join(", ")} FROM rotation_schedules WHERE tenant_id = ? AND path = ? FOR UPDATE)
+       SELECT (SELECT row_to_json(w) FROM w) AS watch, (SELECT row_to_json(s) FROM s) AS schedule`,
+      [tenantId, path, tenantId, path],
+    );
+    return { watch: row?.watch ?? undefined, schedule: row?.schedule ?? undefined };
+  }
+
   async putSchedule(tx: Queryable, row: ScheduleRow): Promise<void> {
     await tx.run("DELETE FROM rotation_schedules WHERE tenant_id = ? AND path = ?", [row.tenant_id, row.path]);
     await tx.run(`INSERT INTO rotation_schedules (${SCHEDULE_COLUMNS.join(", ")}) VALUES (${placeholders(SCHEDULE_COLUMNS.length)})`, pick(row, SCHEDULE_COLUMNS));
