@@ -123,7 +123,11 @@ export async function load(options: {
   body?: string;
   connections?: number;
   seconds: number;
+  /** The path of the n-th request, when requests do not all go to the url's own path. */
+  pathOf?: (n: number) => string;
 }): Promise<LoadResult> {
+  let n = 0;
+  const pathOf = options.pathOf;
   const result = await autocannon({
     url: options.url,
     method: options.method ?? "GET",
@@ -131,6 +135,7 @@ export async function load(options: {
     body: options.body,
     connections: options.connections ?? 64,
     duration: options.seconds,
+    requests: pathOf ? [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, path: pathOf(n++) }) }] : undefined,
   });
   return {
     requestsPerSecond: Math.round(result.requests.average),

@@ -52,10 +52,16 @@ async function fetchWithRetries(url: string, init: RequestInit): Promise<Respons
   }
 }
 
-/** PUT of a new version of one secret, WRITE_CONNECTIONS at a time. */
-function writeLoad(vault: VaultChild, bearer: string, path = "/v1/secrets/bench/written"): Promise<LoadResult> {
+/**
+ * PUTs of new versions at WRITE_CONNECTIONS connections. `spread`: request n goes to one of as many
+ * paths as connections (n mod connections), like `pgbench -N`, whose clients update rows chosen at
+ * random and skip its contended tables; otherwise every PUT goes to one path, where versions of
+ * one secret are numbered one at a time under its row lock.
+ */
+function writeLoad(vault: VaultChild, bearer: string, spread = false): Promise<LoadResult> {
   return load({
-    url: `${vault.baseUrl}${path}`,
+    url: `${vault.baseUrl}/v1/secrets/bench/written`,
+    pathOf: spread ? (n) => `/v1/secrets/bench/w-${n % WRITE_CONNECTIONS}` : undefined,
     method: "PUT",
     headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
     body: JSON.stringify({ data: SECRET_DATA, secret_type: "json", options: { max_versions: 5 } }),
@@ -131,14 +137,15 @@ async function mainScenarios(results: Record<string, unknown>, rows: [string, Lo
   // What Fastify, node:http and our request hooks cost before any work: the same server answering
   // /v1/health (no credential, no storage, no audit). No route can be faster than this.
   rows.push(["floor: GET /v1/health", await load({ url: `${sqlite.baseUrl}/v1/health`, seconds: SECONDS, connections: CONNECTIONS })]);
-  rows.push(["PUT new version sqlite", await writeLoad(sqlite, token)]);
+  rows.push(["PUT new version sqlite", await writeLoad(sqlite, token, true)]);
   await sqlite.stop();
 
   await withPostgresDatabase("sv_bench", async (url) => {
     const postgres = await startVault({ ...UNLIMITED, DATABASE_URL: url });
     const seeded = await seedVault(postgres);
     rows.push(["read skt_ postgres", await readLoad(postgres, seeded.token)]);
-    rows.push(["PUT new version postgres", await writeLoad(postgres, seeded.token)]);
+    rows.push(["PUT new version postgres", await writeLoad(postgres, seeded.token, true)]);
+    rows.push(["PUT postgres, all on one path", await writeLoad(postgres, seeded.token)]);
     await postgres.stop();
     // The same PostgreSQL's own figure for a comparable transaction, at the same concurrency, now.
     const bench = pgbench({ seconds: SECONDS, connections: WRITE_CONNECTIONS }, url);
