@@ -20,6 +20,8 @@ const WRITE_CONNECTIONS = 16;
 const AUDIT_ROWS = Number(process.argv.find((a) => a.startsWith("--audit-rows="))?.split("=")[1] ?? 0);
 /** `--growth-only` (with `--audit-rows=N`): the baseline and the audit growth scenario, nothing else. */
 const GROWTH_ONLY = process.argv.includes("--growth-only");
+/** `--growth-backend=sqlite|postgres`: the growth scenario on one backend only (default both). */
+const GROWTH_BACKEND = process.argv.find((a) => a.startsWith("--growth-backend="))?.split("=")[1] ?? "both";
 
 // The documented limits would cap a benchmark at a few requests per second per identity.
 const UNLIMITED: Record<string, string> = Object.fromEntries(
@@ -122,8 +124,8 @@ async function main(): Promise<void> {
   if (!GROWTH_ONLY) await mainScenarios(results, rows);
 
   if (AUDIT_ROWS > 0) {
-    await auditGrowth("sqlite", AUDIT_ROWS, rows);
-    await auditGrowth("postgres", AUDIT_ROWS, rows);
+    if (GROWTH_BACKEND !== "postgres") await auditGrowth("sqlite", AUDIT_ROWS, rows);
+    if (GROWTH_BACKEND !== "sqlite") await auditGrowth("postgres", AUDIT_ROWS, rows);
   }
 
   const decisions = GROWTH_ONLY ? {} : measurePolicyDecisions([10, 1_000, 10_000]);
