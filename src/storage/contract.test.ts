@@ -1,15 +1,14 @@
 import { statSync } from "node:fs";
 import fc from "fast-check";
-import pg from "pg";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
-import { describeEachBackend, scratchDatabase, type BackendName, type ScratchDatabase } from "../testing/backends.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import type { Database, Migration } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { openDatabase } from "./open.js";
 
 /**
  * One contract suite, run against both adapters directly (no server): what every store relies on.
- * Cases a backend cannot have are named with `skipOn` below, never dropped silently.
+ * Cases a backend cannot have are named with `onlyOn`, never dropped silently.
  */
 const MIGRATIONS: Migration[] = [
   {
@@ -24,11 +23,6 @@ const MIGRATIONS: Migration[] = [
 
 class DomainError extends Error {
   readonly code = "domain";
-}
-
-/** Cases that exist on one backend only; the other reports them as skipped by name. */
-function skipOn(backend: BackendName, only: BackendName): typeof it | typeof it.skip {
-  return backend === only ? it : it.skip;
 }
 
 describeEachBackend("storage contract", (backend) => {
@@ -218,7 +212,7 @@ describeEachBackend("storage contract", (backend) => {
     expect(await db.get("SELECT id FROM items WHERE id = ?", ["iso"])).toBeDefined();
   });
 
-  skipOn(backend, "sqlite")("sqlite only: writing through db inside a transaction throws at once instead of deadlocking", async () => {
+  onlyOn(backend, "sqlite")("sqlite only: writing through db inside a transaction throws at once instead of deadlocking", async () => {
     const error = await db
       .transaction(async () => {
         await db.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dl", 40]);
@@ -231,12 +225,12 @@ describeEachBackend("storage contract", (backend) => {
     await db.transaction((tx) => tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dl2", 41]));
   });
 
-  skipOn(backend, "sqlite")("sqlite only: reading through db inside a transaction throws too (it would miss the transaction's writes)", async () => {
+  onlyOn(backend, "sqlite")("sqlite only: reading through db inside a transaction throws too (it would miss the transaction's writes)", async () => {
     const error = await db.transaction(async () => db.get("SELECT id FROM items WHERE id = ?", ["p1"])).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/pass tx down/);
   });
 
-  skipOn(backend, "sqlite")("sqlite only: the WAL is checkpointed into the database file by the background worker, not by commits", async () => {
+  onlyOn(backend, "sqlite")("sqlite only: the WAL is checkpointed into the database file by the background worker, not by commits", async () => {
     const fresh = await scratchDatabase(backend);
     const file = fresh.url.slice("sqlite:".length);
     const node = openDatabase(fresh.url);
@@ -262,7 +256,7 @@ describeEachBackend("storage contract", (backend) => {
 
   // SQLite is one node by design (multi-node means PostgreSQL); its busy wait would also block this
   // single test process, so the case is PostgreSQL's.
-  skipOn(backend, "postgres")("postgres only: applies each migration once when three nodes migrate the same empty database at once", async () => {
+  onlyOn(backend, "postgres")("postgres only: applies each migration once when three nodes migrate the same empty database at once", async () => {
     const fresh = await scratchDatabase(backend);
     const nodes = [openDatabase(fresh.url), openDatabase(fresh.url), openDatabase(fresh.url)];
     try {
@@ -276,7 +270,7 @@ describeEachBackend("storage contract", (backend) => {
     }
   });
 
-  skipOn(backend, "postgres")("postgres only: runAtCommit inlines any value exactly (quotes, backslashes, ?, --, $$, unicode, negatives) or declines it", async () => {
+  onlyOn(backend, "postgres")("postgres only: runAtCommit inlines any value exactly (quotes, backslashes, ?, --, $$, unicode, negatives) or declines it", async () => {
     const fail = (error: unknown) => new DomainError(String(error));
     const nasty = ["'", "''", "\\'", "\\", "E'x", "$$", "$1", "?", "??", "-- x", "/* x", "';DROP TABLE items;--", "a\nb\r\tc", "日本語 😀", "\u2028"];
     const samples = [...nasty, ...fc.sample(fc.string({ unit: "binary", maxLength: 40 }).filter((text) => !text.includes("\0")), 150)];
@@ -330,63 +324,6 @@ describeEachBackend("storage contract", (backend) => {
     expect(await db.get("SELECT id FROM items WHERE id = ?", ["dtc-rolled-back"])).toBeUndefined();
   });
 
-  it("a transaction's first statement (sent with BEGIN on PostgreSQL) binds every parameter type as any later statement does", async () => {
-    await db.run("INSERT INTO items (id, n, at, flag, body) VALUES (?, ?, ?, ?, ?)", ["77", 9100, 3_000_000_000, 1, "first"]);
-    const nasty = ["'", "\\'", "\\", "E'x", "$$", "$1", "?", "-- x", "/* x", "';DROP TABLE items;--", "a\nb", "日本語 😀"];
-    const cases: { sql: string; params: (string | number | bigint | boolean | null | Buffer)[] }[] = [
-      // Inline values are typed from their context, as bound parameters are (on PostgreSQL a bare
-      // 42 would come back as an integer where the bound value comes back as text).
-      { sql: "SELECT ? AS v", params: [42] },
-      { sql: "SELECT n FROM items WHERE id = ?", params: ["77"] },
-      { sql: "SELECT id FROM items WHERE at = ? AND flag = ?", params: [3_000_000_000n, true] },
-      { sql: "SELECT id FROM items WHERE n = ? - 1 AND (body = ? OR body IS NOT NULL)", params: [9101, null] },
-      { sql: "SELECT id FROM items WHERE n > ? ORDER BY n LIMIT ?", params: [-5, 1] },
-      ...nasty.map((text) => ({ sql: "SELECT ? AS text", params: [text] })),
-      // Binary cannot go inline: BEGIN then goes alone and the statement keeps its parameters.
-      { sql: "SELECT id FROM items WHERE bin = ? OR id = ?", params: [Buffer.from([0, 1, 255]), "77"] },
-    ];
-    for (const { sql, params } of cases) {
-      const bound = await db.all(sql, params);
-      const first = await db.transaction((tx) => tx.all(sql, params));
-      expect(first).toEqual(bound);
-      expect({ sql, rows: first.length }).toEqual({ sql, rows: 1 });
-    }
-    // A first statement that fails rolls back; every pooled connection is left usable.
-    for (let i = 0; i < 7; i++) {
-      const failed = db.transaction(async (tx) => {
-        await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["77", 9200 + i]);
-      });
-      await expect(failed).rejects.toMatchObject({ kind: "unique_violation" });
-    }
-    expect(await db.transaction(async (tx) => (await tx.run("UPDATE items SET body = ? WHERE id = ?", ["after", "77"])).changes)).toBe(1);
-    expect((await db.get<{ body: string }>("SELECT body FROM items WHERE id = ?", ["77"]))?.body).toBe("after");
-    // A transaction that runs nothing returns its result.
-    expect(await db.transaction(async () => "nothing ran")).toBe("nothing ran");
-  });
-
-  skipOn(backend, "postgres")("postgres only: BEGIN costs no round trip of its own", async () => {
-    const sent: string[] = [];
-    const real = pg.Client.prototype.query;
-    const counting = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as string | { text: string };
-      sent.push(typeof config === "string" ? config : config.text);
-      return (real as (...a: unknown[]) => unknown).apply(this, args) as never;
-    });
-    try {
-      await db.transaction(async (tx) => {
-        await tx.get("SELECT n FROM items WHERE id = ?", ["77"]);
-        await tx.run("UPDATE items SET body = ? WHERE id = ?", ["counted", "77"]);
-      });
-      await db.transaction(async () => undefined);
-    } finally {
-      counting.mockRestore();
-    }
-    // BEGIN with the first statement, the second, COMMIT: three messages; the empty transaction none.
-    expect(sent).toHaveLength(3);
-    expect(sent[0]).toMatch(/^BEGIN;\s*SELECT n FROM items WHERE id = '77'$/);
-    expect(sent[2]).toBe("COMMIT");
-  });
-
   it("closes idempotently", async () => {
     const extra = openDatabase(scratch.url);
     await extra.ping();
@@ -394,7 +331,7 @@ describeEachBackend("storage contract", (backend) => {
     await extra.close();
   });
 
-  skipOn(backend, "postgres")("postgres only: ping and classification of a lost server as unavailable", async () => {
+  onlyOn(backend, "postgres")("postgres only: ping and classification of a lost server as unavailable", async () => {
     const dead = openDatabase("postgresql://postgres@127.0.0.1:1/none");
     const error = await dead.ping().catch((e: unknown) => e);
     expect((error as StorageError).kind).toBe("unavailable");

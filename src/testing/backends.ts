@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { describe } from "vitest";
+import { describe, it } from "vitest";
 import { PG_ADMIN_URL } from "./global-setup.js";
 
 export type BackendName = "sqlite" | "postgres";
@@ -65,4 +65,9 @@ export function describeEachBackend(title: string, suite: (backend: BackendName)
     const run = backend === "postgres" && !postgresAvailable() ? describe.skip : describe;
     run(`${title} [${backend}]`, () => suite(backend));
   }
+}
+
+/** A case that exists on one backend only; on the other it is reported as skipped, by name. */
+export function onlyOn(backend: BackendName, only: BackendName): typeof it | typeof it.skip {
+  return backend === only ? it : it.skip;
 }

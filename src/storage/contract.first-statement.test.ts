@@ -1,0 +1,81 @@
+import pg from "pg";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import type { Database } from "./contract.js";
+import { openDatabase } from "./open.js";
+
+/**
+ * The storage contract for a transaction's first statement: on PostgreSQL it goes out in one
+ * message with BEGIN, its values inlined, and must mean exactly what it means bound.
+ */
+describeEachBackend("storage contract: a transaction's first statement", (backend) => {
+  let scratch: ScratchDatabase;
+  let db: Database;
+
+  beforeAll(async () => {
+    scratch = await scratchDatabase(backend);
+    db = openDatabase(scratch.url, { poolSize: 5, guardTransactions: true });
+    await db.migrate([{ id: "9101_first_statement_items", up: (t) => [`CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER NOT NULL, at BIGINT, flag INTEGER, body TEXT, bin ${t.blob})`] }]);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+
+  it("a transaction's first statement (sent with BEGIN on PostgreSQL) binds every parameter type as any later statement does", async () => {
+    await db.run("INSERT INTO items (id, n, at, flag, body) VALUES (?, ?, ?, ?, ?)", ["77", 9100, 3_000_000_000, 1, "first"]);
+    const nasty = ["'", "\\'", "\\", "E'x", "$$", "$1", "?", "-- x", "/* x", "';DROP TABLE items;--", "a\nb", "日本語 😀"];
+    const cases: { sql: string; params: (string | number | bigint | boolean | null | Buffer)[] }[] = [
+      // Inline values are typed from their context, as bound parameters are (on PostgreSQL a bare
+      // 42 would come back as an integer where the bound value comes back as text).
+      { sql: "SELECT ? AS v", params: [42] },
+      { sql: "SELECT n FROM items WHERE id = ?", params: ["77"] },
+      { sql: "SELECT id FROM items WHERE at = ? AND flag = ?", params: [3_000_000_000n, true] },
+      { sql: "SELECT id FROM items WHERE n = ? - 1 AND (body = ? OR body IS NOT NULL)", params: [9101, null] },
+      { sql: "SELECT id FROM items WHERE n > ? ORDER BY n LIMIT ?", params: [-5, 1] },
+      ...nasty.map((text) => ({ sql: "SELECT ? AS text", params: [text] })),
+      // Binary cannot go inline: BEGIN then goes alone and the statement keeps its parameters.
+      { sql: "SELECT id FROM items WHERE bin = ? OR id = ?", params: [Buffer.from([0, 1, 255]), "77"] },
+    ];
+    for (const { sql, params } of cases) {
+      const bound = await db.all(sql, params);
+      const first = await db.transaction((tx) => tx.all(sql, params));
+      expect(first).toEqual(bound);
+      expect({ sql, rows: first.length }).toEqual({ sql, rows: 1 });
+    }
+    // A first statement that fails rolls back; every pooled connection is left usable.
+    for (let i = 0; i < 7; i++) {
+      const failed = db.transaction(async (tx) => {
+        await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["77", 9200 + i]);
+      });
+      await expect(failed).rejects.toMatchObject({ kind: "unique_violation" });
+    }
+    expect(await db.transaction(async (tx) => (await tx.run("UPDATE items SET body = ? WHERE id = ?", ["after", "77"])).changes)).toBe(1);
+    expect((await db.get<{ body: string }>("SELECT body FROM items WHERE id = ?", ["77"]))?.body).toBe("after");
+    // A transaction that runs nothing returns its result.
+    expect(await db.transaction(async () => "nothing ran")).toBe("nothing ran");
+  });
+
+  onlyOn(backend, "postgres")("postgres only: BEGIN costs no round trip of its own", async () => {
+    const sent: string[] = [];
+    const real = pg.Client.prototype.query;
+    const counting = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text: string };
+      sent.push(typeof config === "string" ? config : config.text);
+      return (real as (...a: unknown[]) => unknown).apply(this, args) as never;
+    });
+    try {
+      await db.transaction(async (tx) => {
+        await tx.get("SELECT n FROM items WHERE id = ?", ["77"]);
+        await tx.run("UPDATE items SET body = ? WHERE id = ?", ["counted", "77"]);
+      });
+      await db.transaction(async () => undefined);
+    } finally {
+      counting.mockRestore();
+    }
+    // BEGIN with the first statement, the second, COMMIT: three messages; the empty transaction none.
+    expect(sent).toHaveLength(3);
+    expect(sent[0]).toMatch(/^BEGIN;\s*SELECT n FROM items WHERE id = '77'$/);
+    expect(sent[2]).toBe("COMMIT");
+  });
+});
