@@ -72,10 +72,11 @@ function compilerFor(coerce: boolean): Ajv {
 
 /** The composition root: every component is built and wired here, by hand. */
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
-  const rawDb = openDatabase(config.databaseUrl, {
-    auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards,
+  const postgres = {
     acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs,
-  });
+    preparedStatements: config.databasePreparedStatements,
+  };
+  const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards, postgres });
   const metrics = new OpsMetrics(rawDb);
   const writeHealth = new WriteHealth(rawDb, sqliteFileOf(config.databaseUrl));
   const db = instrumentDatabase(rawDb, metrics.dbLatency, (error) => writeHealth.noteWrite(error));
@@ -92,7 +93,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const authorizer = new Authorizer(policyStore);
   const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
   const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, settings: config.audit, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl,
-    databaseDeadlines: { acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs } });
+    postgres });
   const audit = auditTrail.recorder;
   // identity domain: its gate sees every authenticated credential (directory status, groups, roles).
   const identity = createIdentity({ db, config, keyring, policies: policyStore, tokens: vaultTokens, audit, events, authorizer, fallbackPartnerId: DEFAULT_PARTNER_ID, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });

@@ -3,7 +3,7 @@ import type { Authorizer } from "../access/authorizer.js";
 import type { VaultConfig } from "../config/config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Database } from "../storage/contract.js";
-import { PostgresDatabase } from "../storage/postgres.js";
+import { PostgresDatabase, type PostgresOptions } from "../storage/postgres.js";
 import { AuditLog } from "./audit-log.js";
 import { ChainAppender, ChainHasher } from "./chain.js";
 import { CheckpointSigner } from "./checkpoint-signer.js";
@@ -32,8 +32,8 @@ export interface AuditTrailOptions {
    * for a pool connection behind the very requests that are waiting for it.
    */
   databaseUrl?: string;
-  /** resilience: the PostgreSQL deadlines of the request path for the audit's own writer connections. */
-  databaseDeadlines?: { acquireTimeoutMs: number; queryTimeoutMs: number; longQueryTimeoutMs: number };
+  /** The request path's PostgreSQL options (deadlines, prepared statements) for the audit's own writer connections. */
+  postgres?: Omit<PostgresOptions, "max">;
 }
 
 export interface AuditTrail {
@@ -54,7 +54,7 @@ export interface AuditTrail {
 export async function buildAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
   const { db, keyring, authorizer, settings } = options;
   const hasher = new ChainHasher(await keyring.systemKey("audit-chain"));
-  const writer = db.dialect === "postgres" && options.databaseUrl ? new PostgresDatabase(options.databaseUrl, { max: 2, ...options.databaseDeadlines }) : null;
+  const writer = db.dialect === "postgres" && options.databaseUrl ? new PostgresDatabase(options.databaseUrl, { ...options.postgres, max: 2 }) : null;
   const log = new AuditLog(writer ?? db, new ChainAppender(hasher, db.dialect), { sync: options.sync });
   const recorder = new AuditRecorder(log, options.unauthenticatedPartnerId, await keyring.hmacFor("audit"));
   const checkpoints = new Checkpoints(db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));

@@ -68,6 +68,8 @@ describe("configuration", () => {
       RATE_LIMIT_READ: "5000",
       SCAIKEY_ISSUERS: "https://a.example, https://b.example",
     });
+    expect(config.databasePreparedStatements).toBe(true);
+    expect(loadConfig({ DATABASE_PREPARED_STATEMENTS: "false" }).databasePreparedStatements).toBe(false);
     expect(config.bindHost).toBe("::1");
     expect(config.bindPort).toBe(9000);
     expect(config.kms.localKey?.equals(Buffer.alloc(32, 7))).toBe(true);
@@ -85,6 +87,7 @@ describe("configuration", () => {
     ["DATABASE_URL", "sqlite:"],
     ["DATABASE_POOL_SIZE", "0"],
     ["DATABASE_POOL_SIZE", "ten"],
+    ["DATABASE_PREPARED_STATEMENTS", "sometimes"],
     ["BASE_URL", "not a url"],
     ["REDIS_URL", "redis-host:6379 x"],
     ["REDIS_URL", "http://cache:6379"],

@@ -15,6 +15,8 @@ export interface VaultConfig {
   databaseUrl: string;
   /** PostgreSQL connections per node. */
   databasePoolSize: number;
+  /** PostgreSQL: recurring statements prepared once per connection (off behind an older transaction-mode pooler). */
+  databasePreparedStatements: boolean;
   redisUrl: string | null;
   scaikey: {
     url: string | null;
@@ -204,6 +206,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     baseUrl: url("BASE_URL", env.BASE_URL),
     databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
     databasePoolSize: positiveInt("DATABASE_POOL_SIZE", env.DATABASE_POOL_SIZE, 10),
+    databasePreparedStatements: env.DATABASE_PREPARED_STATEMENTS === undefined || env.DATABASE_PREPARED_STATEMENTS === "" ? true : bool("DATABASE_PREPARED_STATEMENTS", env.DATABASE_PREPARED_STATEMENTS),
     redisUrl: url("REDIS_URL", env.REDIS_URL, ["redis:", "rediss:"]),
     scaikey: {
       url: url("SCAIKEY_URL", env.SCAIKEY_URL),

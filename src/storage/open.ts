@@ -1,5 +1,5 @@
 import type { Database } from "./contract.js";
-import { PostgresDatabase } from "./postgres.js";
+import { PostgresDatabase, type PostgresOptions } from "./postgres.js";
 import { SqliteDatabase } from "./sqlite.js";
 
 export interface OpenOptions {
@@ -7,10 +7,8 @@ export interface OpenOptions {
   poolSize?: number;
   /** Development and test assertion: a transaction's code that uses `db` instead of `tx` throws (SQLite). */
   guardTransactions?: boolean;
-  /** PostgreSQL deadlines (DATABASE_ACQUIRE_TIMEOUT, DATABASE_QUERY_TIMEOUT, DATABASE_LONG_QUERY_TIMEOUT). */
-  acquireTimeoutMs?: number;
-  queryTimeoutMs?: number;
-  longQueryTimeoutMs?: number;
+  /** PostgreSQL: deadlines (DATABASE_ACQUIRE_TIMEOUT, DATABASE_QUERY_TIMEOUT, DATABASE_LONG_QUERY_TIMEOUT), prepared statements. */
+  postgres?: Omit<PostgresOptions, "max">;
 }
 
 /** `sqlite:<file>` or `postgres(ql)://…`, as DATABASE_URL gives it (already validated). */
@@ -21,5 +19,5 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
       guardTransactions: options.guardTransactions,
     });
   }
-  return new PostgresDatabase(databaseUrl, { max: options.poolSize, acquireTimeoutMs: options.acquireTimeoutMs, queryTimeoutMs: options.queryTimeoutMs, longQueryTimeoutMs: options.longQueryTimeoutMs });
+  return new PostgresDatabase(databaseUrl, { ...options.postgres, max: options.poolSize });
 }

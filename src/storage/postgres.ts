@@ -3,6 +3,7 @@ import type { Database, Migration, Queryable, SqlParam } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnCoalescer } from "./coalesce.js";
+import { StatementNames } from "./statement-names.js";
 
 // BIGINT columns hold epoch milliseconds, well inside the safe-integer range.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -88,7 +89,12 @@ class PgQueryable implements Queryable {
   private beginPending: boolean;
 
   /** `timeoutMs`: the client-side deadline per statement (a stopped server never answers at all). */
-  constructor(private readonly client: pg.Pool | pg.PoolClient, private readonly timeoutMs: number, private readonly inTransaction = false) {
+  constructor(
+    private readonly client: pg.Pool | pg.PoolClient,
+    private readonly timeoutMs: number,
+    private readonly names: StatementNames | null,
+    private readonly inTransaction = false,
+  ) {
     this.beginPending = inTransaction;
   }
 
@@ -111,7 +117,8 @@ class PgQueryable implements Queryable {
       }
       await this.client.query({ text: "BEGIN", query_timeout: this.timeoutMs } as pg.QueryConfig);
     }
-    return this.client.query({ text: numbered(sql), values: values(params), query_timeout: this.timeoutMs } as pg.QueryConfig);
+    const text = numbered(sql);
+    return this.client.query({ name: this.names?.nameOf(text), text, values: values(params), query_timeout: this.timeoutMs } as pg.QueryConfig);
   }
 
   runAtCommit(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean {
@@ -179,6 +186,16 @@ class PgQueryable implements Queryable {
   }
 }
 
+/** Pool size, deadlines (see the constructor) and whether recurring statements are prepared. */
+export interface PostgresOptions {
+  max?: number;
+  acquireTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  longQueryTimeoutMs?: number;
+  /** DATABASE_PREPARED_STATEMENTS (default on): off behind a pooler that cannot keep them (PgBouncer before 1.21 in transaction mode). */
+  preparedStatements?: boolean;
+}
+
 export class PostgresDatabase implements Database {
   readonly dialect = "postgres" as const;
   private readonly pool: pg.Pool;
@@ -186,6 +203,7 @@ export class PostgresDatabase implements Database {
   private readonly shared = new TurnCoalescer<{ sql: string; params?: readonly SqlParam[] }, unknown>((read) => this.direct.get(read.sql, read.params));
 
   private readonly queryTimeoutMs: number;
+  private readonly names: StatementNames | null;
   private backgroundDb: PostgresDatabase | null = null;
 
   /**
@@ -198,7 +216,7 @@ export class PostgresDatabase implements Database {
    */
   constructor(
     private readonly connectionString: string,
-    private readonly options: { max?: number; acquireTimeoutMs?: number; queryTimeoutMs?: number; longQueryTimeoutMs?: number } = {},
+    private readonly options: PostgresOptions = {},
   ) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? 5000;
     this.pool = new pg.Pool({
@@ -212,14 +230,15 @@ export class PostgresDatabase implements Database {
     });
     // An idle client losing its server must not crash the process; the next query reports it.
     this.pool.on("error", () => {});
-    this.direct = new PgQueryable(this.pool, this.queryTimeoutMs);
+    this.names = options.preparedStatements === false ? null : new StatementNames();
+    this.direct = new PgQueryable(this.pool, this.queryTimeoutMs, this.names);
   }
 
   /** The same database through a pool of two with the long deadline, for work off the request path. */
   background(): Database {
     const long = this.options.longQueryTimeoutMs ?? 600_000;
     if (this.options.queryTimeoutMs === long) return this;
-    this.backgroundDb ??= new PostgresDatabase(this.connectionString, { max: 2, acquireTimeoutMs: long, queryTimeoutMs: long, longQueryTimeoutMs: long });
+    this.backgroundDb ??= new PostgresDatabase(this.connectionString, { max: 2, acquireTimeoutMs: long, queryTimeoutMs: long, longQueryTimeoutMs: long, preparedStatements: this.options.preparedStatements });
     return this.backgroundDb;
   }
 
@@ -250,7 +269,7 @@ export class PostgresDatabase implements Database {
       broken = true;
     };
     client.on("error", onError);
-    const control = new PgQueryable(client, this.queryTimeoutMs, true);
+    const control = new PgQueryable(client, this.queryTimeoutMs, this.names, true);
     try {
       const result = await work(control);
       await control.commit();

@@ -1,0 +1,74 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postgresAvailable, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import { PostgresDatabase } from "./postgres.js";
+
+/**
+ * PostgreSQL keeps the statements a connection sends again and again as named prepared statements
+ * (parsed and planned once per connection): they answer exactly as unnamed ones do, a `*` select
+ * survives another node's migration, and the setting turns it off.
+ */
+describe.skipIf(!postgresAvailable())("postgres: recurring statements are prepared once per connection", () => {
+  let scratch: ScratchDatabase;
+  const opened: PostgresDatabase[] = [];
+  // One connection, so every statement of a test goes through the session it then inspects.
+  const open = (preparedStatements?: boolean) => {
+    const db = new PostgresDatabase(scratch.url, { max: 1, preparedStatements });
+    opened.push(db);
+    return db;
+  };
+  const preparedHere = (db: PostgresDatabase) =>
+    db.all<{ statement: string }>("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql").then((rows) => rows.map((r) => r.statement));
+
+  beforeAll(async () => {
+    scratch = await scratchDatabase("postgres");
+    const setup = new PostgresDatabase(scratch.url, { max: 1 });
+    await setup.run("CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER NOT NULL)");
+    await setup.run("INSERT INTO items (id, n) VALUES ('a', 1), ('b', 2)");
+    await setup.close();
+  });
+  afterAll(async () => {
+    for (const db of opened) await db.close();
+    await scratch?.drop();
+  });
+
+  it("a statement sent a second time is prepared on the connection and answers as before, inside transactions too", async () => {
+    const db = open();
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await db.all("SELECT n FROM items WHERE id = ?", ["b"]));
+    expect(answers).toEqual(Array(4).fill([{ n: 2 }]));
+    const inTransaction = await db.transaction(async (tx) => {
+      const rows = [];
+      // The first statement goes out with BEGIN (inlined); the rest use the prepared statement.
+      for (let i = 0; i < 3; i++) rows.push(await tx.all("SELECT n FROM items WHERE id = ?", [i === 2 ? "a" : "b"]));
+      await tx.run("UPDATE items SET n = n + ? WHERE id = ?", [0, "a"]);
+      await tx.run("UPDATE items SET n = n + ? WHERE id = ?", [0, "a"]);
+      return rows;
+    });
+    expect(inTransaction).toEqual([[{ n: 2 }], [{ n: 2 }], [{ n: 1 }]]);
+    const prepared = await preparedHere(db);
+    expect(prepared).toContain("SELECT n FROM items WHERE id = $1");
+    expect(prepared).toContain("UPDATE items SET n = n + $1 WHERE id = $2");
+  });
+
+  it("a `SELECT *` stays unprepared, so it still answers after another session adds a column", async () => {
+    const db = open();
+    for (let i = 0; i < 3; i++) expect(await db.all("SELECT * FROM items WHERE id = ?", ["a"])).toEqual([{ id: "a", n: 1 }]);
+    const other = new pg.Client({ connectionString: scratch.url });
+    await other.connect();
+    try {
+      await other.query("ALTER TABLE items ADD COLUMN note TEXT");
+    } finally {
+      await other.end();
+    }
+    // Prepared, PostgreSQL would refuse this: "cached plan must not change result type" (0A000).
+    expect(await db.all("SELECT * FROM items WHERE id = ?", ["a"])).toEqual([{ id: "a", n: 1, note: null }]);
+    expect(await preparedHere(db)).not.toContain("SELECT * FROM items WHERE id = $1");
+  });
+
+  it("with prepared statements off (DATABASE_PREPARED_STATEMENTS=false), nothing is prepared", async () => {
+    const db = open(false);
+    for (let i = 0; i < 4; i++) expect(await db.all("SELECT n FROM items WHERE id = ?", ["a"])).toEqual([{ n: 1 }]);
+    expect(await preparedHere(db)).toEqual([]);
+  });
+});
