@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/profile.sh [read|put|health] [seconds] [NAME=value ...]
 # Seeds a vault like the benchmark, restarts it under `node --cpu-prof`, loads it with autocannon
-# (64 connections), prints req/s, latency and the server's CPU time per request, then the hottest
+# (CONNS, default 64, connections), prints req/s, latency and the server's CPU time per request, then the hottest
 # functions. NOPROF=1: no profiler. DATABASE_URL=postgresql://…: an existing, empty database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,11 +22,11 @@ up
 cpu() { awk '{print $14+$15}' /proc/$PID/stat; }
 C0=$(cpu)
 case $MODE in
-  put) npx autocannon -j -c 64 -d "$SECS" -m PUT -H "authorization=Bearer $TOKEN" -H "content-type=application/json" \
+  put) npx autocannon -j -c "${CONNS:-64}" -d "$SECS" -m PUT -H "authorization=Bearer $TOKEN" -H "content-type=application/json" \
          -b '{"data":{"client_id":"x","client_secret":"yyyyyyyyyyyyyyyyyyyyyyyy"},"secret_type":"json","options":{"max_versions":5}}' \
          $BASE/v1/secrets/bench/written > "$WORK/load.json" 2>/dev/null ;;
-  health) npx autocannon -j -c 64 -d "$SECS" $BASE/v1/health > "$WORK/load.json" 2>/dev/null ;;
-  *) npx autocannon -j -c 64 -d "$SECS" -H "authorization=Bearer $TOKEN" $BASE/v1/secrets/bench/secret > "$WORK/load.json" 2>/dev/null ;;
+  health) npx autocannon -j -c "${CONNS:-64}" -d "$SECS" $BASE/v1/health > "$WORK/load.json" 2>/dev/null ;;
+  *) npx autocannon -j -c "${CONNS:-64}" -d "$SECS" -H "authorization=Bearer $TOKEN" $BASE/v1/secrets/bench/secret > "$WORK/load.json" 2>/dev/null ;;
 esac
 C1=$(cpu)
 node -e '
