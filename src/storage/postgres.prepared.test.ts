@@ -51,6 +51,49 @@ describe.skipIf(!postgresAvailable())("postgres: recurring statements are prepar
     expect(prepared).toContain("UPDATE items SET n = n + $1 WHERE id = $2");
   });
 
+  it("statements sent inline (a transaction's first, with BEGIN; those sent with COMMIT) are PREPAREd between transactions, then EXECUTEd, and answer as before", async () => {
+    const db = open();
+    await db.run("CREATE TABLE IF NOT EXISTS log (id TEXT PRIMARY KEY, at BIGINT NOT NULL, note TEXT)");
+    const nasty = ["'", "\\'", "$$", "$1", "?", "-- x", "';DROP TABLE items;--", "日本語 😀", "a\nb"];
+    const seen: unknown[] = [];
+    for (let i = 0; i < 5; i++) {
+      seen.push(
+        await db.transaction(async (tx) => {
+          const first = await tx.all<{ n: number }>("SELECT n FROM items WHERE id = ? AND n > ?", ["b", -5]);
+          expect(tx.deferToCommit?.("INSERT INTO log (id, at, note) VALUES (?, ?, ?)", [`d${i}`, 3_000_000_000 + i, nasty[i]])).toBe(true);
+          expect(tx.runAtCommit?.("UPDATE items SET n = n + ? WHERE id = ?", [0, "a"], (error) => error as Error)).toBe(true);
+          return first;
+        }),
+      );
+    }
+    expect(seen).toEqual(Array(5).fill([{ n: 2 }]));
+    const logged = await db.all<{ id: string; at: number; note: string }>("SELECT id, at, note FROM log ORDER BY id");
+    expect(logged).toEqual(nasty.slice(0, 5).map((note, i) => ({ id: `d${i}`, at: 3_000_000_000 + i, note })));
+    const fromSql = (await db.all<{ statement: string }>("SELECT statement FROM pg_prepared_statements WHERE from_sql")).map((r) => r.statement);
+    expect(fromSql.every((statement) => /^PREPARE qsv_\d+ AS /.test(statement))).toBe(true);
+    expect(fromSql.map((statement) => statement.replace(/^PREPARE qsv_\d+ AS /, "")).sort()).toEqual([
+      "INSERT INTO log (id, at, note) VALUES ($1, $2, $3)",
+      "SELECT n FROM items WHERE id = $1 AND n > $2",
+      "UPDATE items SET n = n + $1 WHERE id = $2",
+    ]);
+    // A failing statement sent with COMMIT rolls back; the next transactions still run on the connection.
+    const failed = db.transaction(async (tx) => {
+      await tx.all("SELECT n FROM items WHERE id = ? AND n > ?", ["b", -5]);
+      tx.deferToCommit?.("INSERT INTO log (id, at, note) VALUES (?, ?, ?)", ["d0", 1, "again"]);
+    });
+    await expect(failed).rejects.toMatchObject({ kind: "unique_violation" });
+    expect(await db.transaction((tx) => tx.all("SELECT n FROM items WHERE id = ? AND n > ?", ["a", -5]))).toEqual([{ n: 1 }]);
+  });
+
+  it("a statement PostgreSQL refuses to PREPARE (a parameter it cannot type) stays inline and keeps answering", async () => {
+    const db = open();
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await db.transaction((tx) => tx.all("SELECT ? IS NULL AS empty", [i % 2 ? null : "x"])));
+    expect(answers).toEqual([[{ empty: false }], [{ empty: true }], [{ empty: false }], [{ empty: true }]]);
+    const fromSql = await db.all<{ statement: string }>("SELECT statement FROM pg_prepared_statements WHERE from_sql AND statement LIKE '%IS NULL AS empty%'");
+    expect(fromSql).toEqual([]);
+  });
+
   it("a `SELECT *` stays unprepared, so it still answers after another session adds a column", async () => {
     const db = open();
     for (let i = 0; i < 3; i++) expect(await db.all("SELECT * FROM items WHERE id = ?", ["a"])).toEqual([{ id: "a", n: 1 }]);

@@ -4,6 +4,7 @@ import { StorageError } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnCoalescer } from "./coalesce.js";
 import { StatementNames } from "./statement-names.js";
+import { InlinePrepared } from "./inline-prepared.js";
 
 // BIGINT columns hold epoch milliseconds, well inside the safe-integer range.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -63,14 +64,21 @@ function parameterLike(value: SqlParam): string | null {
   return literal(value);
 }
 
-/** `?` placeholders replaced by literals, or null when a value cannot be inlined. */
-function inlined(sql: string, params: readonly SqlParam[], as: (value: SqlParam) => string | null = literal): string | null {
+/** Each value as a literal, or null when one cannot be inlined. */
+function literalsOf(params: readonly SqlParam[], as: (value: SqlParam) => string | null): string[] | null {
   const literals: string[] = [];
   for (const param of params) {
     const text = as(param);
     if (text === null) return null;
     literals.push(text);
   }
+  return literals;
+}
+
+/** `?` placeholders replaced by literals, or null when a value cannot be inlined. */
+function inlined(sql: string, params: readonly SqlParam[], as: (value: SqlParam) => string | null = literal): string | null {
+  const literals = literalsOf(params, as);
+  if (literals === null) return null;
   let n = 0;
   const text = sql.replace(/\?/g, () => literals[n++]);
   return n === literals.length ? text : null;
@@ -94,6 +102,7 @@ class PgQueryable implements Queryable {
     private readonly timeoutMs: number,
     private readonly names: StatementNames | null,
     private readonly inTransaction = false,
+    private readonly inlinePrepared: InlinePrepared | null = null,
   ) {
     this.beginPending = inTransaction;
   }
@@ -106,11 +115,12 @@ class PgQueryable implements Queryable {
   private async query(sql: string, params: readonly SqlParam[]): Promise<pg.QueryResult> {
     if (this.tail) throw new Error("a statement after runAtCommit: the transaction's last statement was already given");
     if (this.beginPending) {
+      await this.prepareWanted();
       this.beginPending = false;
       // One simple-query message: BEGIN, then the statement with its values as untyped literals
       // (typed from context as bound parameters are). Binary values cannot go inline: BEGIN then
       // goes alone and the statement keeps its bound parameters.
-      const text = inlined(sql, params, parameterLike);
+      const text = this.inline(sql, params, parameterLike);
       if (text !== null) {
         const results = (await this.client.query({ text: `BEGIN;\n${text}`, query_timeout: this.timeoutMs } as pg.QueryConfig)) as unknown as pg.QueryResult[];
         return results[results.length - 1];
@@ -121,9 +131,32 @@ class PgQueryable implements Queryable {
     return this.client.query({ name: this.names?.nameOf(text), text, values: values(params), query_timeout: this.timeoutMs } as pg.QueryConfig);
   }
 
+  /**
+   * The statement with its values inline for a simple-query message: `EXECUTE` of the statement
+   * prepared on this connection when it is (values as untyped literals), else its text.
+   */
+  private inline(sql: string, params: readonly SqlParam[], as: (value: SqlParam) => string | null): string | null {
+    if (this.inlinePrepared) {
+      const literals = literalsOf(params, parameterLike);
+      if (literals === null) return null;
+      const executed = this.inlinePrepared.execute(this.client, numbered(sql), literals);
+      if (executed !== null) return executed;
+    }
+    return inlined(sql, params, as);
+  }
+
+  /** Before this connection's BEGIN: the statements it sent inline and should PREPARE (outside any transaction). */
+  private async prepareWanted(): Promise<void> {
+    await this.inlinePrepared?.prepareWanted(
+      this.client,
+      async (sql) => void (await this.client.query({ text: sql, query_timeout: this.timeoutMs } as pg.QueryConfig)),
+      (error) => classify(error).kind !== "unavailable",
+    );
+  }
+
   runAtCommit(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean {
     if (!this.inTransaction || this.tail) return false;
-    const text = inlined(sql, params);
+    const text = this.inline(sql, params, literal);
     if (text === null) return false;
     this.tail = { sql: text, failure };
     return true;
@@ -131,7 +164,7 @@ class PgQueryable implements Queryable {
 
   deferToCommit(sql: string, params: readonly SqlParam[]): boolean {
     if (!this.inTransaction || this.tail) return false;
-    const text = inlined(sql, params);
+    const text = this.inline(sql, params, literal);
     if (text === null) return false;
     this.deferred.push(text);
     return true;
@@ -150,8 +183,16 @@ class PgQueryable implements Queryable {
     if (tail) statements.push(tail.sql);
     if (this.beginPending) {
       // Nothing ran: no transaction exists on the server unless a deferred statement needs one.
+      if (statements.length === 0) {
+        this.beginPending = false;
+        return;
+      }
+      try {
+        await this.prepareWanted();
+      } catch (error) {
+        throw classify(error);
+      }
       this.beginPending = false;
-      if (statements.length === 0) return;
       statements.unshift("BEGIN");
     }
     if (statements.length === 0) {
@@ -204,6 +245,7 @@ export class PostgresDatabase implements Database {
 
   private readonly queryTimeoutMs: number;
   private readonly names: StatementNames | null;
+  private readonly inlinePrepared: InlinePrepared | null;
   private backgroundDb: PostgresDatabase | null = null;
 
   /**
@@ -231,6 +273,7 @@ export class PostgresDatabase implements Database {
     // An idle client losing its server must not crash the process; the next query reports it.
     this.pool.on("error", () => {});
     this.names = options.preparedStatements === false ? null : new StatementNames();
+    this.inlinePrepared = this.names ? new InlinePrepared(this.names) : null;
     this.direct = new PgQueryable(this.pool, this.queryTimeoutMs, this.names);
   }
 
@@ -269,7 +312,7 @@ export class PostgresDatabase implements Database {
       broken = true;
     };
     client.on("error", onError);
-    const control = new PgQueryable(client, this.queryTimeoutMs, this.names, true);
+    const control = new PgQueryable(client, this.queryTimeoutMs, this.names, true, this.inlinePrepared);
     try {
       const result = await work(control);
       await control.commit();
