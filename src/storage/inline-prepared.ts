@@ -25,13 +25,18 @@ export class InlinePrepared {
 
   /**
    * `EXECUTE` of the statement when `connection` has it prepared, else null (the caller inlines
-   * the text); `numberedText` uses `$n`, `literals` are the values as untyped SQL literals.
+   * the text); `numberedText` uses `$n`, `literals` gives the values as untyped SQL literals (null
+   * when one cannot be inlined).
    */
-  execute(connection: object, numberedText: string, literals: readonly string[]): string | null {
+  execute(connection: object, numberedText: string, literals: () => readonly string[] | null): string | null {
     const name = this.names.nameOf(numberedText);
     if (name === undefined || this.refused.has(name)) return null;
     const sqlName = `q${name}`;
-    if (this.prepared.get(connection)?.has(sqlName)) return literals.length ? `EXECUTE ${sqlName}(${literals.join(", ")})` : `EXECUTE ${sqlName}`;
+    if (this.prepared.get(connection)?.has(sqlName)) {
+      const values = literals();
+      if (values === null) return null;
+      return values.length ? `EXECUTE ${sqlName}(${values.join(", ")})` : `EXECUTE ${sqlName}`;
+    }
     let wanted = this.wanted.get(connection);
     if (!wanted) this.wanted.set(connection, (wanted = new Map()));
     wanted.set(sqlName, numberedText);

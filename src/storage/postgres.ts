@@ -136,13 +136,8 @@ class PgQueryable implements Queryable {
    * prepared on this connection when it is (values as untyped literals), else its text.
    */
   private inline(sql: string, params: readonly SqlParam[], as: (value: SqlParam) => string | null): string | null {
-    if (this.inlinePrepared) {
-      const literals = literalsOf(params, parameterLike);
-      if (literals === null) return null;
-      const executed = this.inlinePrepared.execute(this.client, numbered(sql), literals);
-      if (executed !== null) return executed;
-    }
-    return inlined(sql, params, as);
+    const executed = this.inlinePrepared?.execute(this.client, numbered(sql), () => literalsOf(params, parameterLike));
+    return executed ?? inlined(sql, params, as);
   }
 
   /** Before this connection's BEGIN: the statements it sent inline and should PREPARE (outside any transaction). */
