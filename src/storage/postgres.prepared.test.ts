@@ -109,6 +109,39 @@ describe.skipIf(!postgresAvailable())("postgres: recurring statements are prepar
     expect(await preparedHere(db)).not.toContain("SELECT * FROM items WHERE id = $1");
   });
 
+  it("after another session retypes a column a prepared statement returns, one transaction fails (0A000) and the next runs on a new connection", async () => {
+    const db = open();
+    await db.run("CREATE TABLE retyped (id TEXT PRIMARY KEY, n INTEGER NOT NULL)");
+    await db.run("INSERT INTO retyped (id, n) VALUES ('a', 1)");
+    const read = () => db.transaction(async (tx) => {
+      await tx.run("UPDATE retyped SET n = n WHERE id = ?", ["a"]);
+      return tx.all<{ n: unknown }>("SELECT n FROM retyped WHERE id = ?", ["a"]);
+    });
+    for (let i = 0; i < 3; i++) expect(await read()).toEqual([{ n: 1 }]);
+    const other = new pg.Client({ connectionString: scratch.url });
+    await other.connect();
+    try {
+      await other.query("ALTER TABLE retyped ALTER COLUMN n TYPE BIGINT");
+    } finally {
+      await other.end();
+    }
+    await expect(read()).rejects.toMatchObject({ kind: "other", cause: { code: "0A000" } });
+    // BIGINT columns come back as numbers (the adapter's type parser).
+    expect(await read()).toEqual([{ n: 1 }]);
+    // Outside a transaction: pg-pool drops the connection whose statement failed.
+    const direct = () => db.all<{ n: unknown }>("SELECT n FROM retyped WHERE id = ?", ["a"]);
+    for (let i = 0; i < 3; i++) expect(await direct()).toEqual([{ n: 1 }]);
+    const again = new pg.Client({ connectionString: scratch.url });
+    await again.connect();
+    try {
+      await again.query("ALTER TABLE retyped ALTER COLUMN n TYPE INTEGER");
+    } finally {
+      await again.end();
+    }
+    await expect(direct()).rejects.toMatchObject({ cause: { code: "0A000" } });
+    expect(await direct()).toEqual([{ n: 1 }]);
+  });
+
   it("with prepared statements off (DATABASE_PREPARED_STATEMENTS=false), nothing is prepared", async () => {
     const db = open(false);
     for (let i = 0; i < 4; i++) expect(await db.all("SELECT n FROM items WHERE id = ?", ["a"])).toEqual([{ n: 1 }]);

@@ -21,6 +21,14 @@ function classify(error: unknown): StorageError {
   return new StorageError("other", `postgres error (${code})`, { cause: error });
 }
 
+/** Whether PostgreSQL's error `code` is on `error` or along its causes (domain errors wrap storage errors). */
+function carriesCode(error: unknown, code: string): boolean {
+  for (let at = error, depth = 0; at && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
+    if ((at as { code?: unknown }).code === code) return true;
+  }
+  return false;
+}
+
 const placeholderCache = new Map<string, string>();
 
 /** `?` → `$1…$n`. Our SQL never puts a `?` inside a literal, so a plain scan is exact. */
@@ -324,6 +332,11 @@ export class PostgresDatabase implements Database {
           broken = true;
         }
       }
+      // "Cached plan must not change result type" (0A000): another node's migration retyped a
+      // column a prepared statement returns. The connection's prepared statements are stale, and
+      // only a new connection prepares them afresh (pg-pool already drops a connection whose
+      // statement failed outside a transaction).
+      if (carriesCode(error, "0A000")) broken = true;
       // Statement errors were classified where they happened; domain errors pass through as thrown.
       throw error;
     } finally {
