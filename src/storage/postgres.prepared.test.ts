@@ -17,6 +17,16 @@ describe.skipIf(!postgresAvailable())("postgres: recurring statements are prepar
     opened.push(db);
     return db;
   };
+  /** A migration as another node runs it: its own session, not the pool under test. */
+  const fromAnotherSession = async (sql: string) => {
+    const other = new pg.Client({ connectionString: scratch.url });
+    await other.connect();
+    try {
+      await other.query(sql);
+    } finally {
+      await other.end();
+    }
+  };
   const preparedHere = (db: PostgresDatabase) =>
     db.all<{ statement: string }>("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql").then((rows) => rows.map((r) => r.statement));
 
@@ -97,13 +107,7 @@ describe.skipIf(!postgresAvailable())("postgres: recurring statements are prepar
   it("a `SELECT *` stays unprepared, so it still answers after another session adds a column", async () => {
     const db = open();
     for (let i = 0; i < 3; i++) expect(await db.all("SELECT * FROM items WHERE id = ?", ["a"])).toEqual([{ id: "a", n: 1 }]);
-    const other = new pg.Client({ connectionString: scratch.url });
-    await other.connect();
-    try {
-      await other.query("ALTER TABLE items ADD COLUMN note TEXT");
-    } finally {
-      await other.end();
-    }
+    await fromAnotherSession("ALTER TABLE items ADD COLUMN note TEXT");
     // Prepared, PostgreSQL would refuse this: "cached plan must not change result type" (0A000).
     expect(await db.all("SELECT * FROM items WHERE id = ?", ["a"])).toEqual([{ id: "a", n: 1, note: null }]);
     expect(await preparedHere(db)).not.toContain("SELECT * FROM items WHERE id = $1");
@@ -118,26 +122,14 @@ describe.skipIf(!postgresAvailable())("postgres: recurring statements are prepar
       return tx.all<{ n: unknown }>("SELECT n FROM retyped WHERE id = ?", ["a"]);
     });
     for (let i = 0; i < 3; i++) expect(await read()).toEqual([{ n: 1 }]);
-    const other = new pg.Client({ connectionString: scratch.url });
-    await other.connect();
-    try {
-      await other.query("ALTER TABLE retyped ALTER COLUMN n TYPE BIGINT");
-    } finally {
-      await other.end();
-    }
+    await fromAnotherSession("ALTER TABLE retyped ALTER COLUMN n TYPE BIGINT");
     await expect(read()).rejects.toMatchObject({ kind: "other", cause: { code: "0A000" } });
     // BIGINT columns come back as numbers (the adapter's type parser).
     expect(await read()).toEqual([{ n: 1 }]);
     // Outside a transaction: pg-pool drops the connection whose statement failed.
     const direct = () => db.all<{ n: unknown }>("SELECT n FROM retyped WHERE id = ?", ["a"]);
     for (let i = 0; i < 3; i++) expect(await direct()).toEqual([{ n: 1 }]);
-    const again = new pg.Client({ connectionString: scratch.url });
-    await again.connect();
-    try {
-      await again.query("ALTER TABLE retyped ALTER COLUMN n TYPE INTEGER");
-    } finally {
-      await again.end();
-    }
+    await fromAnotherSession("ALTER TABLE retyped ALTER COLUMN n TYPE INTEGER");
     await expect(direct()).rejects.toMatchObject({ cause: { code: "0A000" } });
     expect(await direct()).toEqual([{ n: 1 }]);
   });
