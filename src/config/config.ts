@@ -206,7 +206,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     baseUrl: url("BASE_URL", env.BASE_URL),
     databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
     databasePoolSize: positiveInt("DATABASE_POOL_SIZE", env.DATABASE_POOL_SIZE, 10),
-    databasePreparedStatements: env.DATABASE_PREPARED_STATEMENTS === undefined || env.DATABASE_PREPARED_STATEMENTS === "" ? true : bool("DATABASE_PREPARED_STATEMENTS", env.DATABASE_PREPARED_STATEMENTS),
+    databasePreparedStatements: bool("DATABASE_PREPARED_STATEMENTS", env.DATABASE_PREPARED_STATEMENTS, true),
     redisUrl: url("REDIS_URL", env.REDIS_URL, ["redis:", "rediss:"]),
     scaikey: {
       url: url("SCAIKEY_URL", env.SCAIKEY_URL),
@@ -276,7 +276,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     },
     identity: identityConfig(env),
     rotation: {
-      schedulerEnabled: env.SCAIVAULT_SCHEDULER === undefined || env.SCAIVAULT_SCHEDULER === "" ? true : bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER),
+      schedulerEnabled: bool("SCAIVAULT_SCHEDULER", env.SCAIVAULT_SCHEDULER, true),
       pollMs: durationMs("SCAIVAULT_SCHEDULER_POLL", env.SCAIVAULT_SCHEDULER_POLL, 1000) || 1000,
       reconcileMs: durationMs("SCAIVAULT_SCHEDULER_RECONCILE", env.SCAIVAULT_SCHEDULER_RECONCILE, 5000) || 5000,
     },
@@ -286,7 +286,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     },
     // --- console (src/console)
     ui: {
-      enabled: env.SCAIVAULT_UI === undefined || env.SCAIVAULT_UI === "" ? true : bool("SCAIVAULT_UI", env.SCAIVAULT_UI),
+      enabled: bool("SCAIVAULT_UI", env.SCAIVAULT_UI, true),
       sessionIdleMs: durationMs("SCAIVAULT_UI_SESSION_IDLE", env.SCAIVAULT_UI_SESSION_IDLE, 30 * 60_000) || 30 * 60_000,
       sessionMaxMs: durationMs("SCAIVAULT_UI_SESSION_MAX", env.SCAIVAULT_UI_SESSION_MAX, 12 * 3_600_000) || 12 * 3_600_000,
     },

@@ -33,8 +33,9 @@ export function oneOf<T extends string>(name: string, value: string | undefined,
   return value as T;
 }
 
-export function bool(name: string, value: string | undefined): boolean {
-  if (value === undefined || value === "") return false;
+/** `fallback` when unset or empty; otherwise true/1/yes or false/0/no, anything else refused. */
+export function bool(name: string, value: string | undefined, fallback = false): boolean {
+  if (value === undefined || value === "") return fallback;
   if (["true", "1", "yes"].includes(value.toLowerCase())) return true;
   if (["false", "0", "no"].includes(value.toLowerCase())) return false;
   throw new ConfigError(name, `must be true or false (got "${value}")`);
