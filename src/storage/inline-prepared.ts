@@ -30,8 +30,9 @@ export class InlinePrepared {
    */
   execute(connection: object, numberedText: string, literals: () => readonly string[] | null): string | null {
     const name = this.names.nameOf(numberedText);
-    if (name === undefined || this.refused.has(name)) return null;
+    if (name === undefined) return null;
     const sqlName = `q${name}`;
+    if (this.refused.has(sqlName)) return null;
     if (this.prepared.get(connection)?.has(sqlName)) {
       const values = literals();
       if (values === null) return null;
@@ -55,13 +56,13 @@ export class InlinePrepared {
     let prepared = this.prepared.get(connection);
     if (!prepared) this.prepared.set(connection, (prepared = new Set()));
     for (const [sqlName, text] of wanted) {
-      if (prepared.has(sqlName) || this.refused.has(sqlName.slice(1))) continue;
+      if (prepared.has(sqlName) || this.refused.has(sqlName)) continue;
       try {
         await send(`PREPARE ${sqlName} AS ${text}`);
         prepared.add(sqlName);
       } catch (error) {
         if (!isStatementError(error)) throw error;
-        this.refused.add(sqlName.slice(1));
+        this.refused.add(sqlName);
       }
     }
   }
