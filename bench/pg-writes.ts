@@ -8,7 +8,7 @@
  *    the share waiting on a lock and on which statement — and the CPU time per PUT of the vault
  *    process and of its PostgreSQL backends (from /proc), steadier than req/s on a shared machine.
  * 3. `pgbench -N` at the same concurrency on the same PostgreSQL, for the ratio.
- * The last line is one JSON object.
+ * The last line is one JSON object. VAULT_NODE_OPTIONS: more Node options for the vault (e.g. --cpu-prof).
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -110,7 +110,7 @@ export async function measurePgWrites(options: { seconds: number; connections: n
   await admin.connect();
   try {
     const vault = await startVaultProcess({
-      env: { ...UNLIMITED, SCAIVAULT_STORAGE_GUARDS: "false", DATABASE_URL: database.url, NODE_OPTIONS: `--require ${join(ROOT, "bench/pg-trace.cjs")}`, PG_TRACE_FILE: traceFile },
+      env: { ...UNLIMITED, SCAIVAULT_STORAGE_GUARDS: "false", DATABASE_URL: database.url, NODE_OPTIONS: `--require ${join(ROOT, "bench/pg-trace.cjs")} ${process.env.VAULT_NODE_OPTIONS ?? ""}`, PG_TRACE_FILE: traceFile },
       entry: "dist",
       inheritEnv: true,
       cwd: "data",

@@ -34,6 +34,10 @@ class TimedQueryable implements Queryable {
   deferToCommit(sql: string, params: readonly SqlParam[]): boolean {
     return this.inner.deferToCommit?.(sql, params) ?? false;
   }
+  /** Timed as part of the first statement that carries it. */
+  alongFirst<T>(sql: string, params: readonly SqlParam[]): (() => Promise<T[] | null>) | null {
+    return this.inner.alongFirst?.<T>(sql, params) ?? null;
+  }
 }
 
 class TimedDatabase extends TimedQueryable implements Database {

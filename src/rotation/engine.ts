@@ -95,6 +95,11 @@ export class RotationEngine implements SecretWriteHook {
     await this.relink(tx, secret, secret.rotation_policy_id, schedule, Date.now());
   }
 
+  /** The expiry watch and schedule `afterWrite` reads, sent with the secret's row lock. */
+  beforeLock(tx: Queryable, tenantId: string, path: string): void {
+    this.deps.schedules.readAheadWatchAndSchedule(tx, tenantId, path);
+  }
+
   /** Every secret write: keeps the schedule and expiry watch in step, and completes a due rotation. */
   async afterWrite(tx: Queryable, written: WrittenVersion, emit: Emit): Promise<{ isRotation?: boolean } | void> {
     const { caller, secret, oldVersion, newVersion } = written;

@@ -1,5 +1,6 @@
-import { expect, it } from "vitest";
-import { describeEachBackend } from "../testing/backends.js";
+import pg from "pg";
+import { expect, it, vi } from "vitest";
+import { describeEachBackend, onlyOn } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { ScheduleStore } from "./schedule-store.js";
 
@@ -30,5 +31,39 @@ describeEachBackend("rotation: schedule store", (backend) => {
     expect(seen["store/both"].schedule).toMatchObject({ policy_id: policy.id, due_at: expect.any(Number), warned: 0, last_rotated_at: null });
     expect(seen["store/watch-only"]).toEqual({ watch: expect.objectContaining({ path: "store/watch-only" }), schedule: undefined });
     expect(seen["store/neither"]).toEqual({ watch: undefined, schedule: undefined });
+  });
+
+  it("the read sent ahead with the secret's row lock answers as watchAndSchedule does later in the transaction", async () => {
+    const db = vault().vault.db;
+    const tenantId = (await db.get<{ tenant_id: string }>("SELECT tenant_id FROM secrets WHERE path = ?", ["store/both"]))!.tenant_id;
+    const store = new ScheduleStore(db);
+    for (const path of ["store/both", "store/watch-only", "store/neither", "store/absent"]) {
+      await db.transaction(async (tx) => {
+        store.readAheadWatchAndSchedule(tx, tenantId, path);
+        await tx.get("SELECT path FROM secrets WHERE tenant_id = ? AND path = ?", [tenantId, path]);
+        const ahead = await store.watchAndSchedule(tx, tenantId, path);
+        expect(ahead).toEqual({ watch: await store.getWatch(tx, tenantId, path), schedule: await store.getSchedule(tenantId, path, tx) });
+      });
+    }
+  });
+
+  onlyOn(backend, "postgres")("postgres only: a PUT sends the watch and schedule read with the secret's row lock, in one message", async () => {
+    const { admin } = vault();
+    const sent: string[] = [];
+    const real = pg.Client.prototype.query;
+    const spy = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text: string };
+      sent.push(typeof config === "string" ? config : config.text);
+      return (real as (...a: unknown[]) => unknown).apply(this, args) as never;
+    });
+    try {
+      expect((await admin.put("/v1/secrets/store/both", { data: { a: "2" } })).status).toBe(200);
+    } finally {
+      spy.mockRestore();
+    }
+    // BEGIN, the lock (path once), the watch and schedule read (path twice), as text or EXECUTE.
+    const first = sent.filter((text) => text.startsWith("BEGIN;") && text.includes("'store/both'"));
+    expect(first).toHaveLength(1);
+    expect(first[0].split("'store/both'")).toHaveLength(4);
   });
 });

@@ -52,8 +52,17 @@ const WATCH_COLUMNS = ["tenant_id", "path", "partner_id", "expires_at", "notify_
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 const pick = (row: object, columns: readonly string[]) => columns.map((c) => (row as Record<string, SqlParam>)[c] ?? null);
 
+type WatchAndScheduleRow = { watch: WatchRow | null; schedule: ScheduleRow | null };
+
+/** Both rows locked, each as JSON (every column is text or an integer well inside JSON's exact range). */
+const WATCH_AND_SCHEDULE = `WITH w AS (SELECT ${WATCH_COLUMNS.join(", ")} FROM secret_expiry_watch WHERE tenant_id = ? AND path = ? FOR UPDATE),
+      s AS (SELECT ${SCHEDULE_COLUMNS.join(", ")} FROM rotation_schedules WHERE tenant_id = ? AND path = ? FOR UPDATE)
+ SELECT (SELECT row_to_json(w) FROM w) AS watch, (SELECT row_to_json(s) FROM s) AS schedule`;
+
 /** Schedules, history and expiry watches: the scheduler's state, all in the shared database. */
 export class ScheduleStore {
+  /** Reads sent ahead by `readAheadWatchAndSchedule`, per transaction, taken by `watchAndSchedule`. */
+  private readonly early = new WeakMap<Queryable, { key: string; rows: () => Promise<WatchAndScheduleRow[] | null> }>();
   private readonly skipLocked: string;
   private readonly forUpdate: string;
 
@@ -77,18 +86,28 @@ export class ScheduleStore {
 
   /**
    * The expiry watch and the rotation schedule every secret write keeps in step, both row-locked
-   * as `getWatch` and `getSchedule` lock them: on PostgreSQL in one round trip (each row as JSON;
-   * every column is text or an integer well inside JSON's exact range).
+   * as `getWatch` and `getSchedule` lock them: on PostgreSQL in one statement, or in none of its
+   * own when `readAheadWatchAndSchedule` sent it with the secret's row lock.
    */
   async watchAndSchedule(tx: Queryable, tenantId: string, path: string): Promise<{ watch?: WatchRow; schedule?: ScheduleRow }> {
     if (this.db.dialect !== "postgres") return { watch: await this.getWatch(tx, tenantId, path), schedule: await this.getSchedule(tenantId, path, tx) };
-    const row = await tx.get<{ watch: WatchRow | null; schedule: ScheduleRow | null }>(
-      `WITH w AS (SELECT ${WATCH_COLUMNS.join(", ")} FROM secret_expiry_watch WHERE tenant_id = ? AND path = ? FOR UPDATE),
-            s AS (SELECT ${SCHEDULE_COLUMNS.join(", ")} FROM rotation_schedules WHERE tenant_id = ? AND path = ? FOR UPDATE)
-       SELECT (SELECT row_to_json(w) FROM w) AS watch, (SELECT row_to_json(s) FROM s) AS schedule`,
-      [tenantId, path, tenantId, path],
-    );
+    const early = this.early.get(tx);
+    this.early.delete(tx);
+    const rows = early?.key === `${tenantId}\0${path}` ? await early.rows() : null;
+    const row = rows ? rows[0] : await tx.get<WatchAndScheduleRow>(WATCH_AND_SCHEDULE, [tenantId, path, tenantId, path]);
     return { watch: row?.watch ?? undefined, schedule: row?.schedule ?? undefined };
+  }
+
+  /**
+   * PostgreSQL, before a write takes the secret's row lock: `watchAndSchedule`'s read goes out
+   * in the same message, right after that lock (`Queryable.alongFirst`), instead of a round trip
+   * of its own later. Nothing in between changes either row: every writer of them holds the
+   * secret's row lock first, and the write itself touches neither before `afterWrite`.
+   */
+  readAheadWatchAndSchedule(tx: Queryable, tenantId: string, path: string): void {
+    if (this.db.dialect !== "postgres") return;
+    const rows = tx.alongFirst?.<WatchAndScheduleRow>(WATCH_AND_SCHEDULE, [tenantId, path, tenantId, path]);
+    if (rows) this.early.set(tx, { key: `${tenantId}\0${path}`, rows });
   }
 
   async putSchedule(tx: Queryable, row: ScheduleRow): Promise<void> {

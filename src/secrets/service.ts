@@ -47,6 +47,8 @@ export interface SecretWriteHook {
   afterWrite(tx: Queryable, written: WrittenVersion, emit: (event: NewEvent) => Promise<void>): Promise<{ isRotation?: boolean } | void>;
   /** PATCH …/metadata (no new version): the same link checks and schedule upkeep as a write (issue 13). */
   afterMetadataPatch?(tx: Queryable, secret: SecretRow, previous: SecretRow): Promise<void>;
+  /** Before a write takes the secret's row lock: may queue reads `afterWrite` makes to travel with it (`Queryable.alongFirst`). */
+  beforeLock?(tx: Queryable, tenantId: string, path: string): void;
 }
 
 export type Emit = (event: NewEvent) => Promise<void>;
@@ -154,6 +156,7 @@ export class SecretsService {
     const written = await this.mutate<{ created: boolean; secret: SecretObject; row: SecretRow }>(caller, (r) => (r.created ? 201 : 200), async (tx, emit) => {
       const now = Date.now();
       const { tenantId, partnerId } = caller.tenant;
+      for (const hook of this.deps.writeHooks ?? []) hook.beforeLock?.(tx, tenantId, path);
       let existing = await this.deps.store.lock(tx, tenantId, path);
       if (existing?.deleted_at != null) {
         if ((existing.recoverable_until ?? 0) > now) {

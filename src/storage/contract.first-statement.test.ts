@@ -81,4 +81,74 @@ describeEachBackend("storage contract: a transaction's first statement", (backen
     expect(perTransaction[0]).toMatch(/^BEGIN;\s*(SELECT n FROM items WHERE id = '77'|EXECUTE qsv_\d+\('77'\))$/);
     expect(perTransaction[2]).toBe("COMMIT");
   });
+
+  it("a read queued with alongFirst answers as the same read run in the transaction, or asks its caller to run it", async () => {
+    await db.run("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["along", 5, "it's $$ ? -- along"]);
+    const read = "SELECT n, body FROM items WHERE id = ? AND body = ?";
+    const params = ["along", "it's $$ ? -- along"];
+    const { early, inTransaction } = await db.transaction(async (tx) => {
+      const queued = tx.alongFirst?.(read, params) ?? null;
+      await tx.get("SELECT n FROM items WHERE id = ?", ["77"]);
+      const rows = queued ? await queued() : null;
+      return { early: rows ?? (await tx.all(read, params)), inTransaction: await tx.all(read, params) };
+    });
+    expect(early).toEqual(inTransaction);
+    expect(early).toEqual([{ n: 5, body: "it's $$ ? -- along" }]);
+  });
+
+  onlyOn(backend, "postgres")("postgres only: alongFirst travels in the first statement's message, after it; it fails with it, and is handed back when it cannot travel", async () => {
+    const sent: string[] = [];
+    const real = pg.Client.prototype.query;
+    const counting = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text: string };
+      sent.push(typeof config === "string" ? config : config.text);
+      return (real as (...a: unknown[]) => unknown).apply(this, args) as never;
+    });
+    try {
+      // After the first statement: the along read sees the row the first statement changed.
+      const seen = await db.transaction(async (tx) => {
+        const queued = tx.alongFirst?.<{ n: number }>("SELECT n FROM items WHERE id = ?", ["77"]);
+        await tx.run("UPDATE items SET n = n + 1 WHERE id = ?", ["77"]);
+        // Once the first statement has gone out, nothing more can travel with it.
+        expect(tx.alongFirst?.("SELECT 1 AS one", [])).toBeNull();
+        return queued?.();
+      });
+      const perTransaction = sent.filter((text) => !text.startsWith("PREPARE "));
+      const after = (await db.get<{ n: number }>("SELECT n FROM items WHERE id = ?", ["77"]))!.n;
+      expect(seen).toEqual([{ n: after }]);
+      expect(perTransaction).toHaveLength(2);
+      expect(perTransaction[0]).toMatch(/^BEGIN;\s*(UPDATE items|EXECUTE qsv_\d+)[^;]*;\s*(SELECT n FROM items WHERE id = '77'|EXECUTE qsv_\d+\('77'\))$/);
+      expect(perTransaction[1]).toBe("COMMIT");
+    } finally {
+      counting.mockRestore();
+    }
+
+    // The first statement fails: the queued read rejects with it, and the transaction rolls back.
+    let queued: (() => Promise<unknown>) | null | undefined;
+    const failed = db.transaction(async (tx) => {
+      queued = tx.alongFirst?.("SELECT n FROM items WHERE id = ?", ["77"]);
+      await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["77", 1]);
+    });
+    await expect(failed).rejects.toMatchObject({ kind: "unique_violation" });
+    await expect(queued?.()).rejects.toMatchObject({ kind: "unique_violation" });
+
+    // A first statement with a binary value goes out bound, alone: the queued read is handed back (null).
+    const handedBack = await db.transaction(async (tx) => {
+      const q = tx.alongFirst?.("SELECT n FROM items WHERE id = ?", ["77"]);
+      await tx.get("SELECT id FROM items WHERE bin = ? OR id = ?", [Buffer.from([0, 1]), "77"]);
+      return q?.();
+    });
+    expect(handedBack).toBeNull();
+    // Asked for before any statement went out: handed back at once (never waited for), and the
+    // caller's own read then goes out as the first statement.
+    expect(
+      await db.transaction(async (tx) => {
+        const q = tx.alongFirst?.<{ n: number }>("SELECT n FROM items WHERE id = ?", ["77"]);
+        expect(await q?.()).toBeNull();
+        return tx.all("SELECT n FROM items WHERE id = ?", ["77"]);
+      }),
+    ).toHaveLength(1);
+    // A value that cannot be inlined is not queued.
+    expect(await db.transaction(async (tx) => tx.alongFirst?.("SELECT ? AS b", [Buffer.from([1])]) ?? "not queued")).toBe("not queued");
+  });
 });

@@ -26,6 +26,17 @@ export interface Queryable {
    * itself) when not in such a transaction or a value cannot be inlined.
    */
   deferToCommit?(sql: string, params: readonly SqlParam[]): boolean;
+  /**
+   * Inside a PostgreSQL transaction whose first statement has not gone out yet: queues `sql`
+   * (values inlined as escaped literals) to run right after that first statement, in the same
+   * message, saving its round trip. For a read a later step of the transaction will make anyway,
+   * whose rows nothing before it changes. Returns a function that hands over its rows once that
+   * message has run (rejecting when it failed), or null when the read did not travel (the first
+   * statement went out with bound parameters, or had not gone out when asked): the caller then
+   * runs it itself. Returns null (not queued) outside such a transaction or when a value cannot
+   * be inlined.
+   */
+  alongFirst?<T = Record<string, unknown>>(sql: string, params: readonly SqlParam[]): (() => Promise<T[] | null>) | null;
 }
 
 export type Dialect = "sqlite" | "postgres";

@@ -103,6 +103,8 @@ class PgQueryable implements Queryable {
    * transaction exists on the server, and a transaction that ran nothing sends nothing at all.
    */
   private beginPending: boolean;
+  /** Queued by `alongFirst`: sent after the first statement, in its message. */
+  private along: { text: string; settle: (rows: unknown[] | null) => void; fail: (error: unknown) => void }[] = [];
 
   /** `timeoutMs`: the client-side deadline per statement (a stopped server never answers at all). */
   constructor(
@@ -129,10 +131,20 @@ class PgQueryable implements Queryable {
       // (typed from context as bound parameters are). Binary values cannot go inline: BEGIN then
       // goes alone and the statement keeps its bound parameters.
       const text = this.inline(sql, params, parameterLike);
+      const along = this.takeAlong();
       if (text !== null) {
-        const results = (await this.client.query({ text: `BEGIN;\n${text}`, query_timeout: this.timeoutMs } as pg.QueryConfig)) as unknown as pg.QueryResult[];
-        return results[results.length - 1];
+        const message = [`BEGIN;\n${text}`, ...along.map((a) => a.text)].join(";\n");
+        let results: pg.QueryResult[];
+        try {
+          results = (await this.client.query({ text: message, query_timeout: this.timeoutMs } as pg.QueryConfig)) as unknown as pg.QueryResult[];
+        } catch (error) {
+          for (const a of along) a.fail(classify(error));
+          throw error;
+        }
+        along.forEach((a, i) => a.settle(results[2 + i].rows));
+        return results[1];
       }
+      for (const a of along) a.settle(null);
       await this.client.query({ text: "BEGIN", query_timeout: this.timeoutMs } as pg.QueryConfig);
     }
     const text = numbered(sql);
@@ -155,6 +167,35 @@ class PgQueryable implements Queryable {
       async (sql) => void (await this.client.query({ text: sql, query_timeout: this.timeoutMs } as pg.QueryConfig)),
       (error) => classify(error).kind !== "unavailable",
     );
+  }
+
+  alongFirst<T>(sql: string, params: readonly SqlParam[]): (() => Promise<T[] | null>) | null {
+    if (!this.beginPending) return null;
+    const text = this.inline(sql, params, parameterLike);
+    if (text === null) return null;
+    let entry!: (typeof this.along)[number];
+    const rows = new Promise<T[] | null>((resolve, reject) => {
+      entry = { text, settle: (r) => resolve(r as T[] | null), fail: reject };
+    });
+    // Asked for only by a later step: when the transaction fails first, nobody asks, and that is fine.
+    rows.catch(() => {});
+    this.along.push(entry);
+    return () => {
+      // Asked for before the first statement went out: it will not travel, and must not be waited for.
+      const waiting = this.along.indexOf(entry);
+      if (waiting >= 0) {
+        this.along.splice(waiting, 1);
+        entry.settle(null);
+      }
+      return rows;
+    };
+  }
+
+  /** The queued `alongFirst` statements, handed over once. */
+  private takeAlong(): typeof this.along {
+    const along = this.along;
+    this.along = [];
+    return along;
   }
 
   runAtCommit(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean {
@@ -185,6 +226,7 @@ class PgQueryable implements Queryable {
     this.deferred = [];
     if (tail) statements.push(tail.sql);
     if (this.beginPending) {
+      for (const a of this.takeAlong()) a.settle(null);
       // Nothing ran: no transaction exists on the server unless a deferred statement needs one.
       if (statements.length === 0) {
         this.beginPending = false;
