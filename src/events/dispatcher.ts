@@ -90,20 +90,27 @@ export class Dispatcher {
     const readWhole = peeked.some((row) => row.tenant_id !== null && targeted.has(row.tenant_id));
     const tenants = new Set<string>();
     const count = await db.transaction(async (tx) => {
-      if (db.dialect === "postgres") {
-        const got = await tx.get<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock(?) AS locked", [FANOUT_LOCK_KEY]);
-        if (!got?.locked) return 0;
-      }
-      const state = await tx.get<{ last_seq: number | string }>(`SELECT last_seq FROM event_dispatch_state WHERE id = 1${db.dialect === "postgres" ? " FOR UPDATE" : ""}`);
-      let seq = Number(state?.last_seq ?? 0);
       // Which peeked events are still undispatched (another pass may have taken some meanwhile),
       // in peek order. One statement text whatever the batch size (an IN list of every length was
       // prepared afresh each pass); events outside the peek that fall in the range wait for the
       // next pass.
-      const open = await tx.all<EventRow>(`SELECT ${readWhole ? "*" : "id"} FROM events WHERE dispatch_seq IS NULL AND ${order} >= ? AND ${order} <= ?`, [
-        peeked[0].outbox_pos,
-        peeked[peeked.length - 1].outbox_pos,
-      ]);
+      const openSql = `SELECT ${readWhole ? "*" : "id"} FROM events WHERE dispatch_seq IS NULL AND ${order} >= ? AND ${order} <= ?`;
+      const range = [peeked[0].outbox_pos, peeked[peeked.length - 1].outbox_pos];
+      let state: { last_seq: number | string } | undefined;
+      let openAhead: (() => Promise<EventRow[] | null>) | null = null;
+      if (db.dialect === "postgres") {
+        // One message for the pass's lock, the state row and the open events read (run after
+        // them). The state row is read only once the advisory lock is held: a pass that does not
+        // get it gets no row. FOR UPDATE reads the row's latest committed version even when the
+        // pass that last moved it committed after this statement's snapshot was taken.
+        openAhead = tx.alongFirst?.<EventRow>(openSql, range) ?? null;
+        state = await tx.get("SELECT last_seq FROM event_dispatch_state WHERE id = 1 AND pg_try_advisory_xact_lock(?) FOR UPDATE", [FANOUT_LOCK_KEY]);
+        if (!state) return 0;
+      } else {
+        state = await tx.get("SELECT last_seq FROM event_dispatch_state WHERE id = 1");
+      }
+      let seq = Number(state?.last_seq ?? 0);
+      const open = (await openAhead?.()) ?? (await tx.all<EventRow>(openSql, range));
       const undispatched = new Map(open.map((r) => [r.id, r]));
       const rows = peeked.filter((r) => undispatched.has(r.id));
       if (rows.length === 0) return 0;
