@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { peekSql } from "./dispatcher.js";
 
 // The fan-out pass runs after every change; it must find undispatched events through an index,
 // not by walking every event the outbox ever held.
@@ -10,14 +11,14 @@ describeEachBackend("events: fan-out query plan", (backend) => {
   it("reads undispatched events through an index in outbox order", async () => {
     const { db } = vault().vault;
     if (db.dialect === "sqlite") {
-      const plan = await db.all<{ detail: string }>("EXPLAIN QUERY PLAN SELECT * FROM events WHERE dispatch_seq IS NULL ORDER BY rowid LIMIT 200");
+      const plan = await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${peekSql("sqlite")}`, [200]);
       expect(plan.map((row) => row.detail).join(" ")).toMatch(/USING (COVERING )?INDEX events_undispatched_order/);
       return;
     }
     // A near-empty table is cheapest to scan; forbid that so the plan shows whether the index serves.
     const plan = await db.transaction(async (tx) => {
       await tx.run("SET LOCAL enable_seqscan = off");
-      return tx.all<{ "QUERY PLAN": string }>("EXPLAIN SELECT * FROM events WHERE dispatch_seq IS NULL ORDER BY outbox_seq LIMIT 200");
+      return tx.all<{ "QUERY PLAN": string }>(`EXPLAIN ${peekSql("postgres").replace("LIMIT ?", "LIMIT 200")}`);
     });
     expect(plan.map((row) => row["QUERY PLAN"]).join(" ")).toContain("events_undispatched_order");
   });

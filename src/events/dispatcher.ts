@@ -11,8 +11,15 @@ import type { SubscriptionRow, TargetsStore, WebhookRow } from "./targets-store.
 
 const BATCH = 200;
 
-/** An undispatched event as the pass first sees it: its place in the outbox and what routes it. */
-type PeekedEvent = Pick<EventRow, "id" | "tenant_id" | "event_type" | "path"> & { outbox_pos: number | string };
+/**
+ * An undispatched event as the pass first sees it: its place in the outbox, what routes it, and
+ * whether its tenant has any enabled webhook or active subscription (1) at all.
+ */
+type PeekedEvent = Pick<EventRow, "id" | "tenant_id" | "event_type" | "path"> & { outbox_pos: number | string; targeted: number | string };
+
+// Uncorrelated: each list is read once per peek (a hashed subplan on PostgreSQL, an ephemeral index on SQLite).
+const TARGETED =
+  "CASE WHEN tenant_id IN (SELECT tenant_id FROM webhooks WHERE enabled = 1) OR tenant_id IN (SELECT tenant_id FROM subscriptions WHERE status = 'active') THEN 1 ELSE 0 END AS targeted";
 // Any fixed number: only the fan-out pass takes this advisory lock.
 const FANOUT_LOCK_KEY = 7_305_001;
 
@@ -48,6 +55,12 @@ export function ownerCaller(sub: SubscriptionRow): Caller {
   };
 }
 
+/** The pass's first read: undispatched events in outbox order (`?`: how many). */
+export function peekSql(dialect: Database["dialect"]): string {
+  const order = dialect === "postgres" ? "outbox_seq" : "rowid";
+  return `SELECT ${order} AS outbox_pos, id, tenant_id, event_type, path, ${TARGETED} FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`;
+}
+
 /**
  * The fan-out pass: reads outbox events not yet dispatched, in insert order, numbers them in
  * commit order (`dispatch_seq`) and turns each into a delivery per matching webhook or webhook
@@ -68,14 +81,18 @@ export class Dispatcher {
     const order = db.dialect === "postgres" ? "outbox_seq" : "rowid";
     // Only what routing needs; whole rows are read in the transaction, and only when some event
     // belongs to a tenant with a target (a third of the cost of reading every column).
-    const peeked = await db.all<PeekedEvent>(`SELECT ${order} AS outbox_pos, id, tenant_id, event_type, path FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`, [BATCH]);
+    const peeked = await db.all<PeekedEvent>(peekSql(db.dialect), [BATCH]);
     if (peeked.length === 0) return 0;
+    // The targets themselves (and their owners' policies) are read only when some peeked event's
+    // tenant has one: a pass over events nobody listens to costs the peek and its transaction.
+    // The peek saw every target created before its events committed, as the list reads did.
+    const anyTargeted = peeked.some((row) => Number(row.targeted) === 1);
     // Targets and their owners' policies are loaded before the transaction: policy evaluation
     // reads the database itself, which SQLite's single writer forbids inside our transaction. Only
     // the subscriptions some peeked event could reach get an evaluator, and the transaction then
     // handles exactly the peeked events (any that committed since wait for the next pass).
-    const webhooks = await this.deps.targets.enabledWebhooks(null, db);
-    const subscriptions = await this.deps.targets.activeSubscriptions(null, db);
+    const webhooks = anyTargeted ? await this.deps.targets.enabledWebhooks(null, db) : [];
+    const subscriptions = anyTargeted ? await this.deps.targets.activeSubscriptions(null, db) : [];
     const evaluators = new Map<string, Evaluator>();
     for (const sub of subscriptions) {
       const candidates = peeked.filter((row) => this.couldReach(sub, row));
