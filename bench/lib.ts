@@ -1,11 +1,27 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
 import { freePort, ROOT, startVaultProcess, stopProcess, waitUntilUp } from "../src/testing/processes.js";
 
 export { freePort, ROOT } from "../src/testing/processes.js";
+
+// The documented limits would cap a benchmark at a few requests per second per identity.
+export const UNLIMITED: Record<string, string> = Object.fromEntries(
+  ["READ", "WRITE", "DELETE", "LIST", "BATCH_READ", "POLICY", "AUTH", "AUDIT_QUERY"].map((c) => [`RATE_LIMIT_${c}`, "100000000"]),
+);
+
+/** utime + stime of a process, in clock ticks (100 per second here); 0 once it is gone. */
+export function cpuTicks(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
 
 export const PG_ADMIN = process.env.SCAIVAULT_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 

@@ -10,22 +10,8 @@
  */
 import { readFileSync } from "node:fs";
 import pg from "pg";
-import { createPostgresDatabase, PG_ADMIN, SECRET_DATA, seedReader } from "./lib.js";
+import { cpuTicks, createPostgresDatabase, PG_ADMIN, SECRET_DATA, seedReader, UNLIMITED } from "./lib.js";
 import { startVaultProcess } from "../src/testing/processes.js";
-
-const UNLIMITED: Record<string, string> = Object.fromEntries(
-  ["READ", "WRITE", "DELETE", "LIST", "BATCH_READ", "POLICY", "AUTH", "AUDIT_QUERY"].map((c) => [`RATE_LIMIT_${c}`, "100000000"]),
-);
-
-/** utime + stime in clock ticks (100 per second), 0 once the process is gone. */
-function cpuTicks(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
 
 function writeSyscalls(pid: number): number {
   return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1] ?? 0);

@@ -15,22 +15,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import autocannon from "autocannon";
-import { createPostgresDatabase, ROOT, SECRET_DATA, seedReader } from "./lib.js";
+import { cpuTicks, createPostgresDatabase, ROOT, SECRET_DATA, seedReader, UNLIMITED } from "./lib.js";
 import { startVaultProcess } from "../src/testing/processes.js";
-
-const UNLIMITED: Record<string, string> = Object.fromEntries(
-  ["READ", "WRITE", "DELETE", "LIST", "BATCH_READ", "POLICY", "AUTH", "AUDIT_QUERY"].map((c) => [`RATE_LIMIT_${c}`, "100000000"]),
-);
-
-/** utime + stime of a process, in clock ticks (100 per second here). */
-function cpuTicks(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
 
 interface Trace {
   outside: number;

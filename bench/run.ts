@@ -5,7 +5,7 @@
  */
 import { createServer } from "node:http";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { load, SECRET_DATA, seedReader, startBaseline, startVault, withPostgresDatabase, type LoadResult, type VaultChild } from "./lib.js";
+import { load, SECRET_DATA, seedReader, startBaseline, startVault, UNLIMITED, withPostgresDatabase, type LoadResult, type VaultChild } from "./lib.js";
 import { fillAudit, fillSecrets } from "./fill.js";
 import { pgbench } from "./pg-writes.js";
 import { measurePolicyDecisions } from "./policy-decision-core.js";
@@ -22,11 +22,6 @@ const AUDIT_ROWS = Number(process.argv.find((a) => a.startsWith("--audit-rows=")
 const GROWTH_ONLY = process.argv.includes("--growth-only");
 /** `--growth-backend=sqlite|postgres`: the growth scenario on one backend only (default both). */
 const GROWTH_BACKEND = process.argv.find((a) => a.startsWith("--growth-backend="))?.split("=")[1] ?? "both";
-
-// The documented limits would cap a benchmark at a few requests per second per identity.
-const UNLIMITED: Record<string, string> = Object.fromEntries(
-  ["READ", "WRITE", "DELETE", "LIST", "BATCH_READ", "POLICY", "AUTH", "AUDIT_QUERY"].map((c) => [`RATE_LIMIT_${c}`, "100000000"]),
-);
 
 /** 1,000 policies bound to the reader, none matching the path it reads: the evaluator sees them all. */
 const seedVault = (vault: VaultChild) => seedReader(vault.baseUrl, vault.adminToken, 1000);

@@ -1,6 +1,6 @@
-import pg from "pg";
-import { expect, it, vi } from "vitest";
+import { expect, it } from "vitest";
 import { describeEachBackend, onlyOn } from "../testing/backends.js";
+import { recordPgMessages } from "../testing/pg-messages.js";
 import { useVault } from "../testing/harness.js";
 import { until } from "../testing/observe.js";
 
@@ -14,18 +14,12 @@ describeEachBackend("events: the fan-out pass's messages", (backend) => {
 
   onlyOn(backend, "postgres")("postgres only: a pass is two messages in its transaction, and numbers every event once", async () => {
     const { admin, vault: v } = vault();
-    const sent: string[] = [];
-    const real = pg.Client.prototype.query;
-    const spy = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as string | { text: string };
-      sent.push(typeof config === "string" ? config : config.text);
-      return (real as (...a: unknown[]) => unknown).apply(this, args) as never;
-    });
+    const { sent, stop } = recordPgMessages();
     try {
       for (let i = 0; i < 5; i++) expect((await admin.put(`/v1/secrets/fanout/m-${i}`, { data: { i } })).status).toBe(201);
       await until("every event dispatched", async () => (await v.db.get<{ n: number }>("SELECT COUNT(*)::int AS n FROM events WHERE dispatch_seq IS NULL"))?.n === 0);
     } finally {
-      spy.mockRestore();
+      stop();
     }
     const passes = sent.filter((text) => text.includes("pg_try_advisory_xact_lock"));
     expect(passes.length).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
-import pg from "pg";
-import { expect, it, vi } from "vitest";
+import { expect, it } from "vitest";
 import { describeEachBackend, onlyOn } from "../testing/backends.js";
+import { recordPgMessages } from "../testing/pg-messages.js";
 import { useVault } from "../testing/harness.js";
 import { ScheduleStore } from "./schedule-store.js";
 
@@ -49,17 +49,11 @@ describeEachBackend("rotation: schedule store", (backend) => {
 
   onlyOn(backend, "postgres")("postgres only: a PUT sends the watch and schedule read with the secret's row lock, in one message", async () => {
     const { admin } = vault();
-    const sent: string[] = [];
-    const real = pg.Client.prototype.query;
-    const spy = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as string | { text: string };
-      sent.push(typeof config === "string" ? config : config.text);
-      return (real as (...a: unknown[]) => unknown).apply(this, args) as never;
-    });
+    const { sent, stop } = recordPgMessages();
     try {
       expect((await admin.put("/v1/secrets/store/both", { data: { a: "2" } })).status).toBe(200);
     } finally {
-      spy.mockRestore();
+      stop();
     }
     // BEGIN, the lock (path once), the watch and schedule read (path twice), as text or EXECUTE.
     const first = sent.filter((text) => text.startsWith("BEGIN;") && text.includes("'store/both'"));

@@ -1,6 +1,6 @@
-import pg from "pg";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import { recordPgMessages } from "../testing/pg-messages.js";
 import type { Database } from "./contract.js";
 import { openDatabase } from "./open.js";
 
@@ -57,13 +57,7 @@ describeEachBackend("storage contract: a transaction's first statement", (backen
   });
 
   onlyOn(backend, "postgres")("postgres only: BEGIN costs no round trip of its own", async () => {
-    const sent: string[] = [];
-    const real = pg.Client.prototype.query;
-    const counting = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as string | { text: string };
-      sent.push(typeof config === "string" ? config : config.text);
-      return (real as (...a: unknown[]) => unknown).apply(this, args) as never;
-    });
+    const { sent, stop } = recordPgMessages();
     try {
       await db.transaction(async (tx) => {
         await tx.get("SELECT n FROM items WHERE id = ?", ["77"]);
@@ -71,7 +65,7 @@ describeEachBackend("storage contract: a transaction's first statement", (backen
       });
       await db.transaction(async () => undefined);
     } finally {
-      counting.mockRestore();
+      stop();
     }
     // BEGIN with the first statement (its text, or EXECUTE once the connection has PREPAREd it),
     // the second, COMMIT: three messages; the empty transaction none. A PREPARE goes once per
@@ -97,13 +91,7 @@ describeEachBackend("storage contract: a transaction's first statement", (backen
   });
 
   onlyOn(backend, "postgres")("postgres only: alongFirst travels in the first statement's message, after it; it fails with it, and is handed back when it cannot travel", async () => {
-    const sent: string[] = [];
-    const real = pg.Client.prototype.query;
-    const counting = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as string | { text: string };
-      sent.push(typeof config === "string" ? config : config.text);
-      return (real as (...a: unknown[]) => unknown).apply(this, args) as never;
-    });
+    const { sent, stop } = recordPgMessages();
     try {
       // After the first statement: the along read sees the row the first statement changed.
       const seen = await db.transaction(async (tx) => {
@@ -120,7 +108,7 @@ describeEachBackend("storage contract: a transaction's first statement", (backen
       expect(perTransaction[0]).toMatch(/^BEGIN;\s*(UPDATE items|EXECUTE qsv_\d+)[^;]*;\s*(SELECT n FROM items WHERE id = '77'|EXECUTE qsv_\d+\('77'\))$/);
       expect(perTransaction[1]).toBe("COMMIT");
     } finally {
-      counting.mockRestore();
+      stop();
     }
 
     // The first statement fails: the queued read rejects with it, and the transaction rolls back.
