@@ -5,6 +5,7 @@ import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnCoalescer } from "./coalesce.js";
 import { StatementNames } from "./statement-names.js";
 import { InlinePrepared } from "./inline-prepared.js";
+import { inlined, literal, literalsOf, numbered, parameterLike, values } from "./pg-sql-text.js";
 
 // BIGINT columns hold epoch milliseconds, well inside the safe-integer range.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -27,69 +28,6 @@ function carriesCode(error: unknown, code: string): boolean {
     if ((at as { code?: unknown }).code === code) return true;
   }
   return false;
-}
-
-const placeholderCache = new Map<string, string>();
-
-/** `?` → `$1…$n`. Our SQL never puts a `?` inside a literal, so a plain scan is exact. */
-function numbered(sql: string): string {
-  let converted = placeholderCache.get(sql);
-  if (converted === undefined) {
-    let n = 0;
-    converted = sql.replace(/\?/g, () => `$${++n}`);
-    if (placeholderCache.size > 2000) placeholderCache.clear();
-    placeholderCache.set(sql, converted);
-  }
-  return converted;
-}
-
-function values(params: readonly SqlParam[]): unknown[] {
-  return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : typeof p === "bigint" ? p.toString() : p));
-}
-
-/** A value as an SQL literal for the simple-query protocol; null when it cannot be one (binary, NUL, non-finite). */
-function literal(value: SqlParam): string | null {
-  if (value === null) return "NULL";
-  if (typeof value === "boolean") return value ? "1" : "0";
-  // Negative numbers in parentheses: `-?` must never become a `--` comment.
-  if (typeof value === "bigint") return value < 0n ? `(${value.toString()})` : value.toString();
-  if (typeof value === "number") return Number.isFinite(value) ? (value < 0 ? `(${String(value)})` : String(value)) : null;
-  // A NUL would end the protocol's query string early; binary stays a bound parameter.
-  if (typeof value === "string") return value.includes("\0") ? null : pg.escapeLiteral(value);
-  return null;
-}
-
-/**
- * A value as an untyped quoted literal (`'42'`, `'abc'`), which PostgreSQL types from its context
- * exactly as it types a bound parameter, so any statement reads the same inlined as bound (a bare
- * `42` is an integer and would not compare with a TEXT column). Null as `literal`.
- */
-function parameterLike(value: SqlParam): string | null {
-  if (value === null) return "NULL";
-  if (typeof value === "boolean") return value ? "'1'" : "'0'";
-  if (typeof value === "bigint") return `'${value.toString()}'`;
-  if (typeof value === "number") return Number.isFinite(value) ? `'${String(value)}'` : null;
-  return literal(value);
-}
-
-/** Each value as a literal, or null when one cannot be inlined. */
-function literalsOf(params: readonly SqlParam[], as: (value: SqlParam) => string | null): string[] | null {
-  const literals: string[] = [];
-  for (const param of params) {
-    const text = as(param);
-    if (text === null) return null;
-    literals.push(text);
-  }
-  return literals;
-}
-
-/** `?` placeholders replaced by literals, or null when a value cannot be inlined. */
-function inlined(sql: string, params: readonly SqlParam[], as: (value: SqlParam) => string | null = literal): string | null {
-  const literals = literalsOf(params, as);
-  if (literals === null) return null;
-  let n = 0;
-  const text = sql.replace(/\?/g, () => literals[n++]);
-  return n === literals.length ? text : null;
 }
 
 class PgQueryable implements Queryable {
