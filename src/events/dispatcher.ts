@@ -55,9 +55,14 @@ export function ownerCaller(sub: SubscriptionRow): Caller {
   };
 }
 
+/** The column that orders the outbox: insert order (PostgreSQL's sequence, SQLite's rowid). */
+function outboxOrder(dialect: Database["dialect"]): string {
+  return dialect === "postgres" ? "outbox_seq" : "rowid";
+}
+
 /** The pass's first read: undispatched events in outbox order (`?`: how many). */
 export function peekSql(dialect: Database["dialect"]): string {
-  const order = dialect === "postgres" ? "outbox_seq" : "rowid";
+  const order = outboxOrder(dialect);
   return `SELECT ${order} AS outbox_pos, id, tenant_id, event_type, path, ${TARGETED} FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`;
 }
 
@@ -78,7 +83,7 @@ export class Dispatcher {
   /** Runs one pass; returns how many events it dispatched. */
   async pass(): Promise<number> {
     const { db } = this.deps;
-    const order = db.dialect === "postgres" ? "outbox_seq" : "rowid";
+    const order = outboxOrder(db.dialect);
     // Only what routing needs; whole rows are read in the transaction, and only when some event
     // belongs to a tenant with a target (a third of the cost of reading every column).
     const peeked = await db.all<PeekedEvent>(peekSql(db.dialect), [BATCH]);
