@@ -17,7 +17,7 @@ up() { for _ in $(seq 100); do curl -sf $BASE/v1/health >/dev/null && return; sl
 TOKEN=$(npx tsx bench/prof-seed.ts $BASE "$SCAIVAULT_BOOTSTRAP_TOKEN" "${POLICIES:-1000}")
 kill -TERM $PID; wait $PID || true
 if [ -n "${NOPROF:-}" ]; then (cd "$WORK" && exec node "$OLDPWD/${DIST:-dist}/main.js") & PID=$!
-else (cd "$WORK" && exec node --cpu-prof --cpu-prof-dir="$WORK/prof" "$OLDPWD/${DIST:-dist}/main.js") & PID=$!; fi
+else (cd "$WORK" && exec node --cpu-prof ${PROF_INTERVAL:+--cpu-prof-interval $PROF_INTERVAL} --cpu-prof-dir="$WORK/prof" "$OLDPWD/${DIST:-dist}/main.js") & PID=$!; fi
 up
 cpu() { awk '{print $14+$15}' /proc/$PID/stat; }
 C0=$(cpu)

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Database } from "../storage/contract.js";
+import { RequestSeries } from "./request-series.js";
 
 /**
  * The `scaivault_*` series we can measure honestly (the docs' health-and-monitoring list). One
@@ -7,9 +8,8 @@ import type { Database } from "../storage/contract.js";
  */
 export class OpsMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<"method" | "path_category" | "status">;
-  readonly duration: Histogram<"method" | "path_category">;
-  readonly active: Gauge<"path_category">;
+  /** Requests answered, their durations and those in flight (request-series.ts: the hot path's metrics). */
+  readonly requests: RequestSeries;
   readonly rateLimitHits: Counter<"category">;
   /** Lowest bucket fill per category since the last scrape (no identity label: SPEC §8). */
   private readonly lowestFill = new Map<string, number>();
@@ -23,15 +23,7 @@ export class OpsMetrics {
   constructor(db: Database) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "scaivault_" });
-    this.requests = new Counter({ name: "scaivault_requests_total", help: "HTTP requests answered", labelNames: ["method", "path_category", "status"], registers });
-    this.duration = new Histogram({
-      name: "scaivault_request_duration_seconds",
-      help: "Time from request start to response end",
-      labelNames: ["method", "path_category"],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.active = new Gauge({ name: "scaivault_active_requests", help: "Requests in flight", labelNames: ["path_category"], registers });
+    this.requests = new RequestSeries(this.registry, [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
     this.rateLimitHits = new Counter({ name: "scaivault_rate_limit_hits_total", help: "Requests refused with 429 rate_limited", labelNames: ["category"], registers });
     const lowestFill = this.lowestFill;
     new Gauge({

@@ -91,17 +91,13 @@ export class Operations {
     });
 
     app.addHook("onResponse", (request, reply, done) => {
-      const labels = { method: request.method, path_category: this.pathCategory(request) };
-      metrics.requests.inc({ ...labels, status: String(reply.statusCode) });
-      metrics.duration.observe(labels, reply.elapsedTime / 1000);
+      metrics.requests.answered(request.method, this.pathCategory(request), reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
   }
 
   private countActive(request: FastifyRequest, reply: FastifyReply): void {
-    const label = { path_category: this.pathCategory(request) };
-    this.deps.metrics.active.inc(label);
-    reply.raw.once("close", () => this.deps.metrics.active.dec(label));
+    reply.raw.once("close", this.deps.metrics.requests.started(this.pathCategory(request)));
   }
 
   /** The metrics label: a fixed set (route categories, `system`, `unmatched`), never a raw URL. */
