@@ -76,7 +76,7 @@ export class Dispatcher {
   /** Emits "dispatched" (tenant ids) after each pass that committed something. */
   readonly signal = new EventEmitter();
 
-  constructor(private readonly deps: { db: Database; targets: TargetsStore; deliveries: DeliveryStore; authorizer: Authorizer }) {
+  constructor(private readonly deps: { db: Database; targets: TargetsStore; deliveries: DeliveryStore; authorizer: Authorizer; log?: (msg: string, extra?: Record<string, unknown>) => void }) {
     this.signal.setMaxListeners(0);
   }
 
@@ -127,11 +127,16 @@ export class Dispatcher {
         // pass that last moved it committed after this statement's snapshot was taken.
         openAhead = tx.alongFirst?.<EventRow>(openSql, range) ?? null;
         state = await tx.get("SELECT last_seq FROM event_dispatch_state WHERE id = 1 AND pg_try_advisory_xact_lock(?) FOR UPDATE", [FANOUT_LOCK_KEY]);
-        if (!state) return 0;
+        // No row: another node's pass holds the lock, or the row itself is gone (the lock was then
+        // never tried: the row's condition failed first). Only the second is this pass's to mend.
+        if (!state && !(await this.mayRestoreState(tx))) return 0;
       } else {
         state = await tx.get("SELECT last_seq FROM event_dispatch_state WHERE id = 1");
       }
-      let seq = Number(state?.last_seq ?? 0);
+      // A lost state row must neither stop dispatch nor number events again from 1: it is put back
+      // at the highest number given so far.
+      state ??= await this.restoreDispatchState(tx);
+      let seq = Number(state.last_seq);
       const open = (await openAhead?.()) ?? (await tx.all<EventRow>(openSql, range));
       const undispatched = new Map(open.map((r) => [r.id, r]));
       const rows = peeked.filter((r) => undispatched.has(r.id));
@@ -156,6 +161,25 @@ export class Dispatcher {
     });
     if (count > 0) this.signal.emit("dispatched", [...tenants]);
     return count;
+  }
+
+  /**
+   * PostgreSQL, after the pass's first statement found no state row: true when this pass now holds
+   * the lock and the row is really missing. A row that shows up now was committed by a pass that
+   * held the lock until after the open events were read; those may include events it numbered, so
+   * this pass leaves them to the next one.
+   */
+  private async mayRestoreState(tx: Queryable): Promise<boolean> {
+    const lock = await tx.get<{ held: boolean }>("SELECT pg_try_advisory_xact_lock(?) AS held", [FANOUT_LOCK_KEY]);
+    return lock?.held === true && !(await tx.get("SELECT last_seq FROM event_dispatch_state WHERE id = 1"));
+  }
+
+  private async restoreDispatchState(tx: Queryable): Promise<{ last_seq: number | string }> {
+    const highest = await tx.get<{ last_seq: number | string }>("SELECT COALESCE(MAX(dispatch_seq), 0) AS last_seq FROM events");
+    const lastSeq = Number(highest?.last_seq ?? 0);
+    await tx.run("INSERT INTO event_dispatch_state (id, last_seq) VALUES (1, ?)", [lastSeq]);
+    this.deps.log?.("event dispatch state was missing; restored from the highest dispatched event", { last_seq: lastSeq });
+    return { last_seq: lastSeq };
   }
 
   /** Tenant, event type and a path: what can be decided without the owner's policies (its patterns come after them). */

@@ -45,7 +45,7 @@ export function createEvents(deps: { db: Database; config: VaultConfig; keyring:
   const targets = new TargetsStore(db);
   const deliveries = new DeliveryStore(db);
   const secrets = new SigningSecrets(deps.keyring);
-  const dispatcher = new Dispatcher({ db, targets, deliveries, authorizer: deps.authorizer });
+  const dispatcher = new Dispatcher({ db, targets, deliveries, authorizer: deps.authorizer, log: deps.log });
   const worker = new DeliveryWorker(
     { db, audit: deps.audit, targets, deliveries, secrets, dispatcher, log: deps.log, onAttempt: (outcome) => attempts?.inc({ outcome }) },
     { retryScheduleMs: config.events.retryScheduleMs, timeoutMs: config.events.webhookTimeoutMs, pollIntervalMs: config.events.pollIntervalMs, allowPrivate: config.webhookAllowPrivate },
