@@ -12,15 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-health}; N=${2:-4000}; shift $(( $# < 2 ? $# : 2 ))
-WORK=$(mktemp -d); PORT=${PORT:-9321}; BASE=http://127.0.0.1:$PORT
-export DATABASE_URL=${DATABASE_URL:-sqlite:$WORK/vault.db} KMS_LOCAL_KEY=$(head -c32 /dev/urandom | base64)
-export SCAIVAULT_BOOTSTRAP_TOKEN=skt_$(head -c32 /dev/urandom | base64 | tr -d '/+=') LOG_LEVEL=warn BIND_ADDRESS=127.0.0.1:$PORT
-for c in READ WRITE DELETE LIST BATCH_READ POLICY AUTH AUDIT_QUERY; do export RATE_LIMIT_$c=100000000; done
 # Under valgrind the event loop runs ~50× slower: the load guard would shed the reads.
 export SCAIVAULT_MAX_EVENT_LOOP_DELAY=1h
 for poller in EVENTS_POLL_INTERVAL SCHEDULER_POLL SCHEDULER_RECONCILE LEASE_POLL AUDIT_CHECKPOINT_INTERVAL; do export SCAIVAULT_$poller=1h; done
-for kv in "$@"; do export "$kv"; done
-[ -f dist/main.js ] || npm run build >/dev/null
+DEFAULT_PORT=9321 source bench/vault-env.sh
 DIST_DIR=$(cd "${DIST:-dist}" && pwd)
 (cd "$WORK" && exec valgrind --tool=callgrind --smc-check=all-non-file --separate-threads=yes --callgrind-out-file="$WORK/cg.out" \
   node "$DIST_DIR/main.js" > "$WORK/vault.log" 2>&1) & PID=$!

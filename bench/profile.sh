@@ -6,12 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-read}; SECS=${2:-8}; shift $(( $# < 2 ? $# : 2 ))
-WORK=$(mktemp -d); PORT=${PORT:-9311}; BASE=http://127.0.0.1:$PORT
-export DATABASE_URL=${DATABASE_URL:-sqlite:$WORK/vault.db} KMS_LOCAL_KEY=$(head -c32 /dev/urandom | base64)
-export SCAIVAULT_BOOTSTRAP_TOKEN=skt_$(head -c32 /dev/urandom | base64 | tr -d '/+=') LOG_LEVEL=warn BIND_ADDRESS=127.0.0.1:$PORT
-for c in READ WRITE DELETE LIST BATCH_READ POLICY AUTH AUDIT_QUERY; do export RATE_LIMIT_$c=100000000; done
-for kv in "$@"; do export "$kv"; done
-[ -f dist/main.js ] || npm run build >/dev/null
+DEFAULT_PORT=9311 source bench/vault-env.sh
 up() { for _ in $(seq 100); do curl -sf $BASE/v1/health >/dev/null && return; sleep 0.1; done; echo "vault did not start" >&2; exit 1; }
 (cd "$WORK" && exec node "$OLDPWD/${DIST:-dist}/main.js") & PID=$!; up
 TOKEN=$(npx tsx bench/prof-seed.ts $BASE "$SCAIVAULT_BOOTSTRAP_TOKEN" "${POLICIES:-1000}")
