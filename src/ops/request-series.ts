@@ -20,7 +20,7 @@ export class RequestSeries {
   constructor(registry: Registry<RegistryContentType>, private readonly bounds: readonly number[]) {
     const answers = this.answers, durations = this.durations, inFlight = this.inFlight;
     publish(registry, "scaivault_requests_total", "HTTP requests answered", "counter", () => [...answers.values()].map(({ labels, value }) => ({ labels, value })));
-    publish(registry, "scaivault_request_duration_seconds", "Time from request start to response end", "histogram", () => [...durations.values()].flatMap((timing) => timing.exposed("scaivault_request_duration_seconds", bounds)));
+    publish(registry, "scaivault_request_duration_seconds", "Time from request start to response end", "histogram", () => [...durations.values()].flatMap((timing) => timing.exposed("scaivault_request_duration_seconds")));
     publish(registry, "scaivault_active_requests", "Requests in flight", "gauge", () => [...inFlight.values()].map(({ labels, value }) => ({ labels, value })));
   }
 
@@ -40,8 +40,8 @@ export class RequestSeries {
     if (!answer) this.answers.set(key, (answer = { labels: { method, path_category: category, status: String(status) }, value: 0 }));
     answer.value += 1;
     let timing = this.durations.get(timingKey);
-    if (!timing) this.durations.set(timingKey, (timing = new Timing({ method, path_category: category }, this.bounds.length)));
-    timing.observe(this.bounds, seconds);
+    if (!timing) this.durations.set(timingKey, (timing = new Timing({ method, path_category: category }, this.bounds)));
+    timing.observe(seconds);
   }
 }
 
@@ -54,14 +54,14 @@ class Timing {
   private sum = 0;
   private count = 0;
 
-  constructor(private readonly labels: Labels, buckets: number) {
-    this.perBucket = new Array<number>(buckets).fill(0);
+  constructor(private readonly labels: Labels, private readonly bounds: readonly number[]) {
+    this.perBucket = new Array<number>(bounds.length).fill(0);
   }
 
-  observe(bounds: readonly number[], value: number): void {
+  observe(value: number): void {
     // prom-client's rule: the first bound the value does not exceed; above them all, only +Inf.
-    for (let i = 0; i < bounds.length; i++) {
-      if (value <= bounds[i]) {
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (value <= this.bounds[i]) {
         this.perBucket[i] += 1;
         break;
       }
@@ -71,9 +71,9 @@ class Timing {
   }
 
   /** prom-client's shape: `le` as the sample's own label, the series' labels shared, then sum and count. */
-  exposed(name: string, bounds: readonly number[]): Sample[] {
+  exposed(name: string): Sample[] {
     let cumulative = 0;
-    const samples: Sample[] = bounds.map((le, i) => ({ labels: { le }, sharedLabels: this.labels, value: (cumulative += this.perBucket[i]), metricName: `${name}_bucket` }));
+    const samples: Sample[] = this.bounds.map((le, i) => ({ labels: { le }, sharedLabels: this.labels, value: (cumulative += this.perBucket[i]), metricName: `${name}_bucket` }));
     samples.push({ labels: { le: "+Inf" }, sharedLabels: this.labels, value: this.count, metricName: `${name}_bucket` });
     samples.push({ labels: this.labels, value: this.sum, metricName: `${name}_sum` });
     samples.push({ labels: this.labels, value: this.count, metricName: `${name}_count` });
