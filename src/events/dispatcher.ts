@@ -17,9 +17,18 @@ const BATCH = 200;
  */
 type PeekedEvent = Pick<EventRow, "id" | "tenant_id" | "event_type" | "path"> & { outbox_pos: number | string; targeted: number | string };
 
-// Uncorrelated: each list is read once per peek (a hashed subplan on PostgreSQL, an ephemeral index on SQLite).
-const TARGETED =
-  "CASE WHEN tenant_id IN (SELECT tenant_id FROM webhooks WHERE enabled = 1) OR tenant_id IN (SELECT tenant_id FROM subscriptions WHERE status = 'active') THEN 1 ELSE 0 END AS targeted";
+/**
+ * Whether an event's tenant has any enabled webhook or active subscription. SQLite: correlated, one
+ * probe per peeked event on the (tenant_id, name) indexes; the uncorrelated form had it build two
+ * ephemeral indexes and bloom filters on every peek that found events (~150 µs with both tables
+ * empty, growing with every target). PostgreSQL: uncorrelated, a hashed subplan per list; the
+ * correlated form measured 4× slower there (0.6 against 0.14 ms, 7 events).
+ */
+function targetedSql(dialect: Database["dialect"]): string {
+  return dialect === "postgres"
+    ? "CASE WHEN tenant_id IN (SELECT tenant_id FROM webhooks WHERE enabled = 1) OR tenant_id IN (SELECT tenant_id FROM subscriptions WHERE status = 'active') THEN 1 ELSE 0 END AS targeted"
+    : "CASE WHEN EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = events.tenant_id AND w.enabled = 1) OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = events.tenant_id AND s.status = 'active') THEN 1 ELSE 0 END AS targeted";
+}
 // Any fixed number: only the fan-out pass takes this advisory lock.
 const FANOUT_LOCK_KEY = 7_305_001;
 
@@ -63,7 +72,7 @@ function outboxOrder(dialect: Database["dialect"]): string {
 /** The pass's first read: undispatched events in outbox order (`?`: how many). */
 export function peekSql(dialect: Database["dialect"]): string {
   const order = outboxOrder(dialect);
-  return `SELECT ${order} AS outbox_pos, id, tenant_id, event_type, path, ${TARGETED} FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`;
+  return `SELECT ${order} AS outbox_pos, id, tenant_id, event_type, path, ${targetedSql(dialect)} FROM events WHERE dispatch_seq IS NULL ORDER BY ${order} LIMIT ?`;
 }
 
 /**
