@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { readdirSync, readlinkSync, statSync } from "node:fs";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
@@ -252,6 +252,36 @@ describeEachBackend("storage contract", (backend) => {
       await node.close();
       await fresh.drop();
     }
+  });
+
+  onlyOn(backend, "sqlite")("sqlite only: a group commit's savepoints journal in memory, never in a temporary file", async () => {
+    // SQLite keeps each savepoint's original pages in a sub-journal, a file under /var/tmp unless
+    // temp_store is MEMORY: a write syscall per page per grouped write (issue 14), page images on disk.
+    const tempFiles = () => readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return /etilqs_/.test(readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    }).length;
+    await db.migrate(MIGRATIONS);
+    // Rows on ~40 pages, committed: the grouped writes below change existing pages (new pages at
+    // the end of the file are never journaled), more of them than SQLite keeps in memory by default.
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 40; i++) await tx.run("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", [`sj${i}`, 600 + i, "x".repeat(3000)]);
+    });
+    let seenInside = -1;
+    await Promise.all(
+      Array.from({ length: 3 }, (_, round) =>
+        db.transaction(async (tx) => {
+          await tx.run("UPDATE items SET body = ? WHERE id LIKE 'sj%'", [String(round).repeat(3000)]);
+          seenInside = Math.max(seenInside, tempFiles());
+        }),
+      ),
+    );
+    expect(seenInside).toBe(0);
+    // The last of the group won, and every row has its body: the journal still rolls back and commits.
+    expect((await db.all<{ body: string }>("SELECT DISTINCT body FROM items WHERE id LIKE 'sj%'")).map((row) => row.body)).toEqual(["2".repeat(3000)]);
   });
 
   // SQLite is one node by design (multi-node means PostgreSQL); its busy wait would also block this

@@ -130,6 +130,11 @@ export class SqliteDatabase implements Database {
       writer.pragma("journal_mode = WAL");
       writer.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
       writer.pragma("foreign_keys = ON");
+      // Each grouped write runs in a savepoint, whose original pages SQLite keeps in a sub-journal:
+      // past 64 KiB a temporary file under /var/tmp, written a page at a time. That was ~45 of a
+      // PUT's 55 write syscalls (issue 14), and page images on disk. Memory holds them instead;
+      // crash recovery never reads them (WAL mode recovers from the WAL alone).
+      writer.pragma("temp_store = MEMORY");
       this.writer = new Connection(writer);
       const reader = file === ":memory:" ? writer : new BetterSqlite3(file);
       reader.pragma("busy_timeout = 5000");
