@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { Database } from "../storage/contract.js";
 import { toEvent, type DeliveryRow, type DeliveryStore, type Outcome } from "./delivery-store.js";
-import type { Dispatcher } from "./dispatcher.js";
+import { DISPATCH_BATCH, type Dispatcher } from "./dispatcher.js";
 import { sendWebhook, type SendResult } from "./sender.js";
 import { signatureFor, type SignatureScheme, type SigningSecrets } from "./signing.js";
 import type { TargetsStore } from "./targets-store.js";
@@ -105,7 +105,11 @@ export class DeliveryWorker {
 
   private async round(): Promise<void> {
     try {
-      while (!this.stopped && (await this.deps.dispatcher.pass()) > 0) {
+      // Again only after a full batch: a shorter one emptied the outbox as of its peek. Events
+      // committed since were published here (kickSoon: another round follows this one) or on
+      // another node (the poll finds them); a further peek would find nothing, and on SQLite the
+      // reader connection re-reads its pages after every commit (~100 µs a peek, issue 14).
+      while (!this.stopped && (await this.deps.dispatcher.pass()) >= DISPATCH_BATCH) {
         // keep going while the outbox has a backlog
       }
       while (!this.stopped) {

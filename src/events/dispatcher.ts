@@ -9,7 +9,8 @@ import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js"
 import type { VaultEvent } from "./outbox.js";
 import type { SubscriptionRow, TargetsStore, WebhookRow } from "./targets-store.js";
 
-const BATCH = 200;
+/** Events a fan-out pass takes at most. */
+export const DISPATCH_BATCH = 200;
 
 /**
  * An undispatched event as the pass first sees it: its place in the outbox, what routes it, and
@@ -95,7 +96,7 @@ export class Dispatcher {
     const order = outboxOrder(db.dialect);
     // Only what routing needs; whole rows are read in the transaction, and only when some event
     // belongs to a tenant with a target (a third of the cost of reading every column).
-    const peeked = await db.all<PeekedEvent>(peekSql(db.dialect), [BATCH]);
+    const peeked = await db.all<PeekedEvent>(peekSql(db.dialect), [DISPATCH_BATCH]);
     if (peeked.length === 0) return 0;
     // The targets themselves (and their owners' policies) are read only when some peeked event's
     // tenant has one: a pass over events nobody listens to costs the peek and its transaction.
