@@ -276,10 +276,14 @@ describeEachBackend("storage contract", (backend) => {
         db.transaction(async (tx) => {
           await tx.run("UPDATE items SET body = ? WHERE id LIKE 'sj%'", [String(round).repeat(3000)]);
           seenInside = Math.max(seenInside, tempFiles());
+          expect((await tx.get<{ temp_store: number }>("PRAGMA temp_store"))?.temp_store).toBe(2);
         }),
       ),
     );
     expect(seenInside).toBe(0);
+    // Outside write transactions (reads go to the writer while it is idle) a large sort or GROUP BY
+    // still spills to a file rather than holding every row in memory.
+    expect((await db.get<{ temp_store: number }>("PRAGMA temp_store"))?.temp_store).toBe(0);
     // The last of the group won, and every row has its body: the journal still rolls back and commits.
     expect((await db.all<{ body: string }>("SELECT DISTINCT body FROM items WHERE id LIKE 'sj%'")).map((row) => row.body)).toEqual(["2".repeat(3000)]);
   });

@@ -130,11 +130,6 @@ export class SqliteDatabase implements Database {
       writer.pragma("journal_mode = WAL");
       writer.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
       writer.pragma("foreign_keys = ON");
-      // Each grouped write runs in a savepoint, whose original pages SQLite keeps in a sub-journal:
-      // past 64 KiB a temporary file under /var/tmp, written a page at a time. That was ~45 of a
-      // PUT's 55 write syscalls (issue 14), and page images on disk. Memory holds them instead;
-      // crash recovery never reads them (WAL mode recovers from the WAL alone).
-      writer.pragma("temp_store = MEMORY");
       this.writer = new Connection(writer);
       const reader = file === ":memory:" ? writer : new BetterSqlite3(file);
       reader.pragma("busy_timeout = 5000");
@@ -246,53 +241,75 @@ export class SqliteDatabase implements Database {
   }
 
   private async runGroupOn(group: QueuedTransaction[]): Promise<void> {
-    const writer = this.writer;
-    const alone = group.length === 1;
-    const outcomes: (() => void)[] = [];
+    // Reset before any caller learns the outcome: settling only queues their continuations, and
+    // this finally runs before them (their reads may go to the writer, outside the transaction).
     try {
-      writer.runSync("BEGIN IMMEDIATE");
-    } catch (error) {
-      for (const item of group) item.reject(error);
-      return;
-    }
-    for (const [index, item] of group.entries()) {
-      if (!alone) writer.runSync("SAVEPOINT grouped");
+      const writer = this.writer;
+      const alone = group.length === 1;
+      const outcomes: (() => void)[] = [];
       try {
-        const guard = this.insideTransaction;
-        const result = await (guard ? guard.run(true, () => item.work(writer)) : item.work(writer));
-        if (!alone) writer.runSync("RELEASE grouped");
-        outcomes.push(() => item.resolve(result));
+        // Each grouped write runs in a savepoint, whose original pages SQLite keeps in a sub-journal:
+        // past 64 KiB a temporary file under /var/tmp, written a page at a time. That was ~45 of a
+        // PUT's 55 write syscalls (issue 14), and page images on disk. SQLite decides where at BEGIN,
+        // so memory holds them for the group's transaction only; sorts and GROUP BYs of reads outside
+        // it still spill to disk (a summary over millions of entries must not sit in RAM). Crash
+        // recovery never reads a sub-journal: WAL mode recovers from the WAL alone.
+        writer.runSync("PRAGMA temp_store = MEMORY");
+        writer.runSync("BEGIN IMMEDIATE");
       } catch (error) {
-        if (!writer.handle.inTransaction) {
-          // SQLite rolled back the whole transaction (e.g. disk full): nothing before it in the
-          // group was committed either, and the rest have not run; they all fail the same way.
-          item.reject(error);
-          for (const earlier of group.slice(0, index)) earlier.reject(error);
-          for (const later of group.slice(index + 1)) later.reject(error);
-          return;
-        }
-        if (alone) writer.runSync("ROLLBACK");
-        else {
-          writer.runSync("ROLLBACK TO grouped");
-          writer.runSync("RELEASE grouped");
-        }
-        outcomes.push(() => item.reject(error));
+        for (const item of group) item.reject(error);
+        return;
       }
-    }
-    if (alone && !writer.handle.inTransaction) {
+      for (const [index, item] of group.entries()) {
+        if (!alone) writer.runSync("SAVEPOINT grouped");
+        try {
+          const guard = this.insideTransaction;
+          const result = await (guard ? guard.run(true, () => item.work(writer)) : item.work(writer));
+          if (!alone) writer.runSync("RELEASE grouped");
+          outcomes.push(() => item.resolve(result));
+        } catch (error) {
+          if (!writer.handle.inTransaction) {
+            // SQLite rolled back the whole transaction (e.g. disk full): nothing before it in the
+            // group was committed either, and the rest have not run; they all fail the same way.
+            item.reject(error);
+            for (const earlier of group.slice(0, index)) earlier.reject(error);
+            for (const later of group.slice(index + 1)) later.reject(error);
+            return;
+          }
+          if (alone) writer.runSync("ROLLBACK");
+          else {
+            writer.runSync("ROLLBACK TO grouped");
+            writer.runSync("RELEASE grouped");
+          }
+          outcomes.push(() => item.reject(error));
+        }
+      }
+      if (alone && !writer.handle.inTransaction) {
+        for (const settle of outcomes) settle();
+        return;
+      }
+      try {
+        writer.runSync("COMMIT");
+      } catch (error) {
+        if (writer.handle.inTransaction) writer.runSync("ROLLBACK");
+        for (const item of group) item.reject(error);
+        return;
+      } finally {
+        this.commits += 1;
+      }
       for (const settle of outcomes) settle();
-      return;
-    }
-    try {
-      writer.runSync("COMMIT");
-    } catch (error) {
-      if (writer.handle.inTransaction) writer.runSync("ROLLBACK");
-      for (const item of group) item.reject(error);
-      return;
     } finally {
-      this.commits += 1;
+      this.fileTempStore();
     }
-    for (const settle of outcomes) settle();
+  }
+
+  /** Temporary structures of statements outside write transactions go to files again. */
+  private fileTempStore(): void {
+    try {
+      this.writer.runSync("PRAGMA temp_store = DEFAULT");
+    } catch {
+      // Only inside a transaction can this fail, and every path here has ended it.
+    }
   }
 
   migrate(migrations: readonly Migration[]): Promise<string[]> {
