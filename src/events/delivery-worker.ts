@@ -107,8 +107,8 @@ export class DeliveryWorker {
     try {
       // Again only after a full batch: a shorter one emptied the outbox as of its peek. Events
       // committed since were published here (kickSoon: another round follows this one) or on
-      // another node (the poll finds them); a further peek would find nothing, and on SQLite the
-      // reader connection re-reads its pages after every commit (~100 µs a peek, issue 14).
+      // another node (the poll finds them); a further peek would find nothing, and a peek costs
+      // ~100 µs on SQLite under write load (issue 14, benchmarks round 10).
       while (!this.stopped && (await this.deps.dispatcher.pass()) >= DISPATCH_BATCH) {
         // keep going while the outbox has a backlog
       }
