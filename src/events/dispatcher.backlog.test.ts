@@ -3,6 +3,7 @@ import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { until } from "../testing/observe.js";
 import { DISPATCH_BATCH } from "./dispatcher.js";
+import { EventOutbox } from "./outbox.js";
 
 /**
  * A delivery round keeps passing while passes come back full, so a backlog larger than one batch
@@ -19,14 +20,12 @@ describeEachBackend("events: an outbox backlog", (backend) => {
     await until("the first write dispatched", async () => (await undispatched()) === 0);
     const model = await db.get<{ partner_id: string; tenant_id: string }>("SELECT partner_id, tenant_id FROM events LIMIT 1");
 
-    // Committed without being published (as another node's events are): nothing kicks a round.
+    // Committed through an outbox nobody listens to (as another node's events are): nothing kicks a round.
     const backlog = 2 * DISPATCH_BATCH + 50;
+    const outbox = new EventOutbox(db);
     await db.transaction(async (tx) => {
       for (let i = 0; i < backlog; i++) {
-        await tx.run(
-          "INSERT INTO events (id, partner_id, tenant_id, event_type, path, identity_id, request_id, data, created_at, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          [`evt_backlog_${String(i).padStart(4, "0")}`, model!.partner_id, model!.tenant_id, "secret.updated", "backlog/first", null, null, "{}", Date.now(), 0],
-        );
+        await outbox.append(tx, { event_type: "secret.updated", tenant_id: model!.tenant_id, partner_id: model!.partner_id, identity_id: null, path: "backlog/first", data: {}, request_id: null });
       }
     });
     expect(await undispatched()).toBe(backlog);
