@@ -30,6 +30,7 @@ function targetedSql(dialect: Database["dialect"]): string {
     ? "CASE WHEN tenant_id IN (SELECT tenant_id FROM webhooks WHERE enabled = 1) OR tenant_id IN (SELECT tenant_id FROM subscriptions WHERE status = 'active') THEN 1 ELSE 0 END AS targeted"
     : "CASE WHEN EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = events.tenant_id AND w.enabled = 1) OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = events.tenant_id AND s.status = 'active') THEN 1 ELSE 0 END AS targeted";
 }
+const READ_DISPATCH_STATE = "SELECT last_seq FROM event_dispatch_state WHERE id = 1";
 // Any fixed number: only the fan-out pass takes this advisory lock.
 const FANOUT_LOCK_KEY = 7_305_001;
 
@@ -141,7 +142,7 @@ export class Dispatcher {
         // never tried: the row's condition failed first). Only the second is this pass's to mend.
         if (!state && !(await this.mayRestoreState(tx))) return 0;
       } else {
-        state = await tx.get("SELECT last_seq FROM event_dispatch_state WHERE id = 1");
+        state = await tx.get(READ_DISPATCH_STATE);
       }
       // A lost state row must neither stop dispatch nor number events again from 1: it is put back
       // at the highest number given so far.
@@ -181,7 +182,7 @@ export class Dispatcher {
    */
   private async mayRestoreState(tx: Queryable): Promise<boolean> {
     const lock = await tx.get<{ held: boolean }>("SELECT pg_try_advisory_xact_lock(?) AS held", [FANOUT_LOCK_KEY]);
-    return lock?.held === true && !(await tx.get("SELECT last_seq FROM event_dispatch_state WHERE id = 1"));
+    return lock?.held === true && !(await tx.get(READ_DISPATCH_STATE));
   }
 
   private async restoreDispatchState(tx: Queryable): Promise<{ last_seq: number | string }> {
