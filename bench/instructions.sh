@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/instructions.sh [health|read] [requests] [NAME=value ...]
+# bench/instructions.sh [health|read|put] [requests] [NAME=value ...]
 # Instructions per request, counted by valgrind's callgrind instead of timed: this VM's speed
 # swings by ±50 % between minutes, instruction counts do not. Starts the built vault (DIST,
 # default dist) under callgrind with its pollers slowed to an hour (their work would count per
@@ -22,10 +22,13 @@ DIST_DIR=$(cd "${DIST:-dist}" && pwd)
 trap 'kill -KILL $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 600); do curl -sf $BASE/v1/health >/dev/null && break; sleep 0.5; done
 URL=$BASE/v1/health; AUTH=()
-if [ "$MODE" = read ]; then
+if [ "$MODE" != health ]; then
   AUTH=(-H "authorization=Bearer $(npx tsx bench/prof-seed.ts $BASE "$SCAIVAULT_BOOTSTRAP_TOKEN" "${POLICIES:-10}")")
   URL=$BASE/v1/secrets/bench/secret
 fi
+# The same new version as bench/profile.sh's put: each PUT also ages one version out.
+[ "$MODE" = put ] && URL=$BASE/v1/secrets/bench/written && AUTH+=(-m PUT -H "content-type=application/json" \
+  -b '{"data":{"client_id":"x","client_secret":"yyyyyyyyyyyyyyyyyyyyyyyy"},"secret_type":"json","options":{"max_versions":5}}')
 load() { npx autocannon -j -c 8 -a "$1" "${AUTH[@]}" "$URL" 2>/dev/null | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{const r=JSON.parse(s);if(r.non2xx||r.errors){console.error(`non-2xx ${r.non2xx}, errors ${r.errors}`);process.exit(1)}})'; }
 load "${WARM:-$N}"
 callgrind_control -z $PID >/dev/null 2>&1

@@ -72,14 +72,17 @@ function compilerFor(coerce: boolean): Ajv {
 
 /** The composition root: every component is built and wired here, by hand. */
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
+  const metrics = new OpsMetrics();
+  // Statements are timed by the adapters themselves (the audit's own PostgreSQL writer too), transactions by instrumentDatabase.
+  const observeStatement = metrics.dbLatency.observe;
   const postgres = {
     acquireTimeoutMs: config.resilience.databaseAcquireTimeoutMs, queryTimeoutMs: config.resilience.databaseQueryTimeoutMs, longQueryTimeoutMs: config.resilience.databaseLongQueryTimeoutMs,
-    preparedStatements: config.databasePreparedStatements,
+    preparedStatements: config.databasePreparedStatements, observeStatement,
   };
-  const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards, postgres });
-  const metrics = new OpsMetrics(rawDb);
+  const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards, postgres, observeStatement });
+  metrics.watchDatabase(rawDb);
   const writeHealth = new WriteHealth(rawDb, sqliteFileOf(config.databaseUrl));
-  const db = instrumentDatabase(rawDb, metrics.dbLatency, (error) => writeHealth.noteWrite(error));
+  const db = instrumentDatabase(rawDb, metrics.dbLatency.observe, (error) => writeHealth.noteWrite(error));
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);

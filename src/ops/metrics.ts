@@ -1,6 +1,6 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Database } from "../storage/contract.js";
-import { RequestSeries } from "./request-series.js";
+import { PlainHistogram, RequestSeries } from "./request-series.js";
 
 /**
  * The `scaivault_*` series we can measure honestly (the docs' health-and-monitoring list). One
@@ -15,12 +15,13 @@ export class OpsMetrics {
   private readonly lowestFill = new Map<string, number>();
   readonly secretReads: Counter<"secret_type">;
   readonly secretWrites: Counter<string>;
-  readonly dbLatency: Histogram<string>;
-  readonly redisLatency: Histogram<string>;
+  /** Per statement and per transaction (the storage adapters observe statements: OpenOptions.observeStatement). */
+  readonly dbLatency: PlainHistogram;
+  readonly redisLatency: PlainHistogram;
   readonly shed: Counter<"reason">;
   readonly eventLoopDelay: Gauge<string>;
 
-  constructor(db: Database) {
+  constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "scaivault_" });
     this.requests = new RequestSeries(this.registry, [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -40,20 +41,15 @@ export class OpsMetrics {
     // Metrics carry no identity or tenant ids as labels (SPEC §8): anyone who can scrape would learn them.
     this.secretReads = new Counter({ name: "scaivault_secret_reads_total", help: "Secret values returned", labelNames: ["secret_type"], registers });
     this.secretWrites = new Counter({ name: "scaivault_secret_writes_total", help: "Secret versions written through PUT", registers });
-    this.dbLatency = new Histogram({
-      name: "scaivault_db_latency_seconds",
-      help: "Time per database statement or transaction",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
-    this.redisLatency = new Histogram({
-      name: "scaivault_redis_latency_seconds",
-      help: "Time per Redis rate-limit call",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-      registers,
-    });
+    this.dbLatency = new PlainHistogram(this.registry, "scaivault_db_latency_seconds", "Time per database statement or transaction", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+    this.redisLatency = new PlainHistogram(this.registry, "scaivault_redis_latency_seconds", "Time per Redis rate-limit call", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25]);
     this.shed = new Counter({ name: "scaivault_load_shed_total", help: "Requests refused with 503 to protect the node", labelNames: ["reason"], registers });
     this.eventLoopDelay = new Gauge({ name: "scaivault_event_loop_delay_seconds", help: "Median event-loop delay over the last sample window", registers });
+  }
+
+  /** The series read from the database when scraped; apart from the constructor because the database is opened with `dbLatency`. */
+  watchDatabase(db: Database): void {
+    const registers = [this.registry];
 
     new Gauge({
       name: "scaivault_secrets_total",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Counter, Gauge, Histogram, Registry, type RegistryContentType } from "prom-client";
-import { RequestSeries } from "./request-series.js";
+import { PlainHistogram, RequestSeries } from "./request-series.js";
 
 const BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -63,5 +63,41 @@ describe("request series", () => {
     series.started("read");
     first();
     expect(await registry.metrics()).toContain('scaivault_active_requests{path_category="read"} 1\n');
+  });
+});
+
+describe("plain histogram", () => {
+  it("renders exactly as prom-client's histogram without labels, as text and as JSON", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.constantFrom(...BOUNDS, 0, 11), fc.double({ min: 0, max: 12, noNaN: true })), { maxLength: 40 }), async (values) => {
+        for (const contentType of [Registry.PROMETHEUS_CONTENT_TYPE, Registry.OPENMETRICS_CONTENT_TYPE] as const) {
+          const ours = new Registry<typeof contentType>();
+          const theirs = new Registry<typeof contentType>();
+          ours.setContentType(contentType);
+          theirs.setContentType(contentType);
+          const plain = new PlainHistogram(ours, "scaivault_db_latency_seconds", "Time per database statement or transaction", BOUNDS);
+          const twin = new Histogram({ name: "scaivault_db_latency_seconds", help: "Time per database statement or transaction", buckets: BOUNDS, registers: [theirs] });
+          for (const value of values) {
+            plain.observe(value);
+            twin.observe(value);
+          }
+          expect(await ours.metrics()).toBe(await theirs.metrics());
+          expect(withoutExemplars(await ours.getMetricsAsJSON())).toEqual(withoutExemplars(await theirs.getMetricsAsJSON()));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("times from startTimer until the returned function is called", async () => {
+    const registry = new Registry();
+    const plain = new PlainHistogram(registry, "scaivault_redis_latency_seconds", "Time per Redis rate-limit call", [0.0005, 10]);
+    const stop = plain.startTimer();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    stop();
+    const text = await registry.metrics();
+    expect(text).toContain('scaivault_redis_latency_seconds_bucket{le="0.0005"} 0\n');
+    expect(text).toContain('scaivault_redis_latency_seconds_bucket{le="10"} 1\n');
+    expect(text).toContain("scaivault_redis_latency_seconds_count 1\n");
   });
 });

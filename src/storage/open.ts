@@ -1,4 +1,4 @@
-import type { Database } from "./contract.js";
+import type { Database, ObserveStatement } from "./contract.js";
 import { PostgresDatabase, type PostgresOptions } from "./postgres.js";
 import { SqliteDatabase } from "./sqlite.js";
 
@@ -9,6 +9,8 @@ export interface OpenOptions {
   guardTransactions?: boolean;
   /** PostgreSQL: deadlines (DATABASE_ACQUIRE_TIMEOUT, DATABASE_QUERY_TIMEOUT, DATABASE_LONG_QUERY_TIMEOUT), prepared statements. */
   postgres?: Omit<PostgresOptions, "max">;
+  /** Told every statement's duration (both backends). */
+  observeStatement?: ObserveStatement;
 }
 
 /** `sqlite:<file>` or `postgres(ql)://…`, as DATABASE_URL gives it (already validated). */
@@ -17,7 +19,8 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Da
     return new SqliteDatabase(databaseUrl.slice("sqlite:".length), {
       synchronous: options.auditSync === "full" ? "FULL" : "NORMAL",
       guardTransactions: options.guardTransactions,
+      observeStatement: options.observeStatement,
     });
   }
-  return new PostgresDatabase(databaseUrl, { ...options.postgres, max: options.poolSize });
+  return new PostgresDatabase(databaseUrl, { ...options.postgres, max: options.poolSize, observeStatement: options.observeStatement });
 }

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Database, Migration, Queryable, SqlParam } from "./contract.js";
+import type { Database, Migration, ObserveStatement, Queryable, SqlParam } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnCoalescer } from "./coalesce.js";
@@ -49,6 +49,7 @@ class PgQueryable implements Queryable {
     private readonly client: pg.Pool | pg.PoolClient,
     private readonly timeoutMs: number,
     private readonly names: StatementNames | null,
+    private readonly observe: ObserveStatement,
     private readonly inTransaction = false,
     private readonly inlinePrepared: InlinePrepared | null = null,
   ) {
@@ -178,12 +179,10 @@ class PgQueryable implements Queryable {
       this.beginPending = false;
       statements.unshift("BEGIN");
     }
-    if (statements.length === 0) {
-      await this.run("COMMIT");
-      return;
-    }
+    // A simple-query message, unobserved: the transaction is observed whole (ops/instrument.ts).
+    statements.push("COMMIT");
     try {
-      await this.client.query({ text: `${statements.join(";\n")};\nCOMMIT`, query_timeout: this.timeoutMs } as pg.QueryConfig);
+      await this.client.query({ text: statements.join(";\n"), query_timeout: this.timeoutMs } as pg.QueryConfig);
     } catch (error) {
       const classified = classify(error);
       // Lost or timed out: the transaction's fate is unknown to us and it is reported as such.
@@ -192,20 +191,26 @@ class PgQueryable implements Queryable {
   }
 
   async all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
+    const start = performance.now();
     try {
       return (await this.query(sql, params)).rows as T[];
     } catch (error) {
       throw classify(error);
+    } finally {
+      this.observe((performance.now() - start) / 1000);
     }
   }
   async get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
   async run(sql: string, params: readonly SqlParam[] = []): Promise<{ changes: number }> {
+    const start = performance.now();
     try {
       return { changes: (await this.query(sql, params)).rowCount ?? 0 };
     } catch (error) {
       throw classify(error);
+    } finally {
+      this.observe((performance.now() - start) / 1000);
     }
   }
 }
@@ -218,6 +223,7 @@ export interface PostgresOptions {
   longQueryTimeoutMs?: number;
   /** DATABASE_PREPARED_STATEMENTS (default on): off behind a pooler that cannot keep them (PgBouncer before 1.21 in transaction mode). */
   preparedStatements?: boolean;
+  observeStatement?: ObserveStatement;
 }
 
 export class PostgresDatabase implements Database {
@@ -227,6 +233,7 @@ export class PostgresDatabase implements Database {
   private readonly shared = new TurnCoalescer<{ sql: string; params?: readonly SqlParam[] }, unknown>((read) => this.direct.get(read.sql, read.params));
 
   private readonly queryTimeoutMs: number;
+  private readonly observe: ObserveStatement;
   private readonly names: StatementNames | null;
   private readonly inlinePrepared: InlinePrepared | null;
   private backgroundDb: PostgresDatabase | null = null;
@@ -244,6 +251,7 @@ export class PostgresDatabase implements Database {
     private readonly options: PostgresOptions = {},
   ) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? 5000;
+    this.observe = options.observeStatement ?? (() => {});
     this.pool = new pg.Pool({
       connectionString,
       max: options.max ?? 10,
@@ -257,14 +265,14 @@ export class PostgresDatabase implements Database {
     this.pool.on("error", () => {});
     this.names = options.preparedStatements === false ? null : new StatementNames();
     this.inlinePrepared = this.names ? new InlinePrepared(this.names) : null;
-    this.direct = new PgQueryable(this.pool, this.queryTimeoutMs, this.names);
+    this.direct = new PgQueryable(this.pool, this.queryTimeoutMs, this.names, this.observe);
   }
 
   /** The same database through a pool of two with the long deadline, for work off the request path. */
   background(): Database {
     const long = this.options.longQueryTimeoutMs ?? 600_000;
     if (this.options.queryTimeoutMs === long) return this;
-    this.backgroundDb ??= new PostgresDatabase(this.connectionString, { max: 2, acquireTimeoutMs: long, queryTimeoutMs: long, longQueryTimeoutMs: long, preparedStatements: this.options.preparedStatements });
+    this.backgroundDb ??= new PostgresDatabase(this.connectionString, { max: 2, acquireTimeoutMs: long, queryTimeoutMs: long, longQueryTimeoutMs: long, preparedStatements: this.options.preparedStatements, observeStatement: this.options.observeStatement });
     return this.backgroundDb;
   }
 
@@ -295,7 +303,7 @@ export class PostgresDatabase implements Database {
       broken = true;
     };
     client.on("error", onError);
-    const control = new PgQueryable(client, this.queryTimeoutMs, this.names, true, this.inlinePrepared);
+    const control = new PgQueryable(client, this.queryTimeoutMs, this.names, this.observe, true, this.inlinePrepared);
     try {
       const result = await work(control);
       await control.commit();

@@ -2,7 +2,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Database, Migration, Queryable, SqlParam } from "./contract.js";
+import type { Database, Migration, ObserveStatement, Queryable, SqlParam } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnMemo } from "./coalesce.js";
@@ -25,10 +25,17 @@ function bind(params: readonly SqlParam[]): unknown[] {
   return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p));
 }
 
-/** Statements are prepared once per connection and reused: preparing is the costly part. */
+const unobserved: ObserveStatement = () => {};
+const secondsSince = (start: number) => (performance.now() - start) / 1000;
+
+/**
+ * Statements are prepared once per connection and reused: preparing is the costly part. The
+ * `Queryable` methods are what stores call and are observed; the `…Sync` ones, also used for the
+ * group commit's own BEGIN, SAVEPOINT and COMMIT, are not (the transaction is observed whole).
+ */
 class Connection implements Queryable {
   private readonly cache = new Map<string, Statement>();
-  constructor(readonly handle: BetterSqlite3.Database) {}
+  constructor(readonly handle: BetterSqlite3.Database, readonly observe: ObserveStatement) {}
 
   private prepare(sql: string): Statement {
     let statement = this.cache.get(sql);
@@ -60,13 +67,28 @@ class Connection implements Queryable {
   }
 
   async all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
-    return this.allSync<T>(sql, params);
+    const start = performance.now();
+    try {
+      return this.allSync<T>(sql, params);
+    } finally {
+      this.observe(secondsSince(start));
+    }
   }
   async get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
-    return this.allSync<T>(sql, params)[0];
+    const start = performance.now();
+    try {
+      return this.allSync<T>(sql, params)[0];
+    } finally {
+      this.observe(secondsSince(start));
+    }
   }
   async run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }> {
-    return this.runSync(sql, params);
+    const start = performance.now();
+    try {
+      return this.runSync(sql, params);
+    } finally {
+      this.observe(secondsSince(start));
+    }
   }
 }
 
@@ -116,7 +138,8 @@ export class SqliteDatabase implements Database {
   private readonly shared = new TurnMemo<unknown>(() => this.commits);
   private checkpointer: SqliteCheckpointer | null = null;
 
-  constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL"; guardTransactions?: boolean } = {}) {
+  constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL"; guardTransactions?: boolean; observeStatement?: ObserveStatement } = {}) {
+    const observe = options.observeStatement ?? unobserved;
     this.insideTransaction = options.guardTransactions ? new AsyncLocalStorage<boolean>() : null;
     // The directory holds the database (and, by default, the root key file): owner only.
     if (file !== ":memory:") {
@@ -130,10 +153,10 @@ export class SqliteDatabase implements Database {
       writer.pragma("journal_mode = WAL");
       writer.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
       writer.pragma("foreign_keys = ON");
-      this.writer = new Connection(writer);
+      this.writer = new Connection(writer, observe);
       const reader = file === ":memory:" ? writer : new BetterSqlite3(file);
       reader.pragma("busy_timeout = 5000");
-      this.reader = new Connection(reader);
+      this.reader = new Connection(reader, observe);
       if (file !== ":memory:") {
         // SQLite gives -wal and -shm the database file's mode; files left by an older version are fixed here.
         for (const suffix of ["-wal", "-shm"]) if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
@@ -198,7 +221,15 @@ export class SqliteDatabase implements Database {
 
   async getShared<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
     this.outsideTransaction();
-    return this.shared.get(sharedReadKey(sql, params), () => this.readConnection().allSync<T>(sql, params)[0]) as T | undefined;
+    return this.shared.get(sharedReadKey(sql, params), () => {
+      const connection = this.readConnection();
+      const start = performance.now();
+      try {
+        return connection.allSync<T>(sql, params)[0];
+      } finally {
+        connection.observe(secondsSince(start));
+      }
+    }) as T | undefined;
   }
 
   /**
