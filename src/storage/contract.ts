@@ -44,7 +44,8 @@ export type Dialect = "sqlite" | "postgres";
 /**
  * Told each statement's duration in seconds (`scaivault_db_latency_seconds`). The adapters time
  * their own statements: a timing wrapper around every call cost an async frame, a closure and a
- * promise per statement (~50,000 instructions per PUT, issue 14 round 11).
+ * promise per statement (with the label-free prom-client observe, ~48,000 main-thread instructions
+ * per SQLite PUT; docs/benchmarks.md, round 11).
  */
 export type ObserveStatement = (seconds: number) => void;
 
