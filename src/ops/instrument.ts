@@ -1,4 +1,5 @@
 import type { Database, Migration, ObserveStatement, Queryable, SqlParam } from "../storage/contract.js";
+import { secondsSince } from "../storage/contract.js";
 
 /** Told every write's outcome (null: it committed), for readiness (write-health.ts). */
 type NoteWrite = (error: unknown) => void;
@@ -39,12 +40,12 @@ class InstrumentedDatabase implements Database {
   private noted<T>(work: Promise<T>, start: number | null): Promise<T> {
     return work.then(
       (value) => {
-        if (start !== null) this.observe((performance.now() - start) / 1000);
+        if (start !== null) this.observe(secondsSince(start));
         this.noteWrite(null);
         return value;
       },
       (error: unknown) => {
-        if (start !== null) this.observe((performance.now() - start) / 1000);
+        if (start !== null) this.observe(secondsSince(start));
         this.noteWrite(error);
         throw error;
       },

@@ -49,6 +49,12 @@ export type Dialect = "sqlite" | "postgres";
  */
 export type ObserveStatement = (seconds: number) => void;
 
+/** What an adapter opened without an observer tells. */
+export const unobserved: ObserveStatement = () => {};
+
+/** Seconds since `start`, a `performance.now()` reading: what an `ObserveStatement` is told. */
+export const secondsSince = (start: number): number => (performance.now() - start) / 1000;
+
 export interface Migration {
   /** Unique and sortable; applied in ascending order, once. */
   id: string;

@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { Database, Migration, ObserveStatement, Queryable, SqlParam } from "./contract.js";
-import { StorageError } from "./contract.js";
+import { secondsSince, StorageError, unobserved } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnCoalescer } from "./coalesce.js";
 import { StatementNames } from "./statement-names.js";
@@ -197,7 +197,7 @@ class PgQueryable implements Queryable {
     } catch (error) {
       throw classify(error);
     } finally {
-      this.observe((performance.now() - start) / 1000);
+      this.observe(secondsSince(start));
     }
   }
   async get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined> {
@@ -210,7 +210,7 @@ class PgQueryable implements Queryable {
     } catch (error) {
       throw classify(error);
     } finally {
-      this.observe((performance.now() - start) / 1000);
+      this.observe(secondsSince(start));
     }
   }
 }
@@ -251,7 +251,7 @@ export class PostgresDatabase implements Database {
     private readonly options: PostgresOptions = {},
   ) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? 5000;
-    this.observe = options.observeStatement ?? (() => {});
+    this.observe = options.observeStatement ?? unobserved;
     this.pool = new pg.Pool({
       connectionString,
       max: options.max ?? 10,

@@ -3,7 +3,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Database, Migration, ObserveStatement, Queryable, SqlParam } from "./contract.js";
-import { StorageError } from "./contract.js";
+import { secondsSince, StorageError, unobserved } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnMemo } from "./coalesce.js";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
@@ -24,9 +24,6 @@ function classify(error: unknown): StorageError {
 function bind(params: readonly SqlParam[]): unknown[] {
   return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p));
 }
-
-const unobserved: ObserveStatement = () => {};
-const secondsSince = (start: number) => (performance.now() - start) / 1000;
 
 /**
  * Statements are prepared once per connection and reused: preparing is the costly part. The
