@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
 import { describeEachBackend, onlyOn } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { until } from "../testing/observe.js";
+import { eventsAwaitingFanOut, until } from "../testing/observe.js";
 
 /** The fan-out pass's numbering state (`event_dispatch_state`, one row) is put back if it is lost. */
 describeEachBackend("events: a lost dispatch state row", (backend) => {
@@ -10,7 +10,7 @@ describeEachBackend("events: a lost dispatch state row", (backend) => {
   it("neither stops dispatch nor numbers events again from 1", async () => {
     const { admin } = vault();
     const db = vault().vault.db;
-    const undispatched = async () => Number((await db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM events WHERE dispatch_seq IS NULL"))?.n);
+    const undispatched = () => eventsAwaitingFanOut(db);
     const numbers = async () => (await db.all<{ dispatch_seq: number | string }>("SELECT dispatch_seq FROM events WHERE dispatch_seq IS NOT NULL ORDER BY dispatch_seq")).map((r) => Number(r.dispatch_seq));
 
     expect((await admin.put("/v1/secrets/state/before", { data: { a: 1 } })).status).toBe(201);

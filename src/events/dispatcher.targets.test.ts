@@ -1,13 +1,13 @@
 import { expect, it, vi } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { until } from "../testing/observe.js";
+import { eventsAwaitingFanOut, until } from "../testing/observe.js";
 import { TargetsStore } from "./targets-store.js";
 
 /** A fan-out pass reads the target lists only when some event it handles belongs to a tenant that has a target. */
 describeEachBackend("events: fan-out pass reads targets only when they matter", (backend) => {
   const vault = useVault(backend);
-  const undispatched = async () => (await vault().vault.db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM events WHERE dispatch_seq IS NULL"))?.n;
+  const undispatched = () => eventsAwaitingFanOut(vault().vault.db);
 
   it("skips the webhook and subscription reads for events nobody listens to, and still delivers once a subscription exists", async () => {
     const { admin } = vault();

@@ -143,4 +143,28 @@ export const eventMigrations: Migration[] = [
     id: "0511_events_created_micros",
     up: () => ["ALTER TABLE events ADD COLUMN created_us INTEGER"],
   },
+  {
+    // SQLite numbers events as they are written (outbox.ts): the pass then only fans out events of
+    // tenants with a target, marked here, and no longer rewrites every event's row and indexes in
+    // a transaction of its own (issue 14). PostgreSQL keeps numbering at commit in the pass; the
+    // column stays NULL there, so retention and tests read both backends alike. Events waiting at
+    // the upgrade are numbered now, in outbox order, and left for the pass.
+    id: "0512_events_numbered_at_insert",
+    up: ({ dialect }) => [
+      "ALTER TABLE events ADD COLUMN fanout_pending INTEGER",
+      ...(dialect === "postgres"
+        ? []
+        : [
+            "DROP INDEX IF EXISTS events_undispatched_order",
+            "CREATE INDEX events_fanout_pending ON events (dispatch_seq) WHERE fanout_pending IS NOT NULL",
+            `UPDATE events SET fanout_pending = 1, dispatch_seq = waiting.seq FROM (
+               SELECT rowid AS rid, ROW_NUMBER() OVER (ORDER BY rowid) + MAX(
+                 COALESCE((SELECT last_seq FROM event_dispatch_state WHERE id = 1), 0),
+                 COALESCE((SELECT MAX(dispatch_seq) FROM events), 0)) AS seq
+               FROM events WHERE dispatch_seq IS NULL) AS waiting
+             WHERE events.rowid = waiting.rid`,
+            "UPDATE event_dispatch_state SET last_seq = MAX(last_seq, COALESCE((SELECT MAX(dispatch_seq) FROM events), 0)) WHERE id = 1",
+          ]),
+    ],
+  },
 ];

@@ -61,7 +61,11 @@ export function createEvents(deps: { db: Database; config: VaultConfig; keyring:
       new AccessEvents(db, deps.outbox).install(app);
     },
     start() {
-      unsubscribe ??= deps.outbox.subscribe(() => worker.kickSoon());
+      unsubscribe ??= deps.outbox.subscribe((event) => {
+        dispatcher.committed(event);
+        // An event that left no fan-out work makes no delivery: nothing for a round to do.
+        if (deps.outbox.awaitsFanOut(event)) worker.kickSoon();
+      });
       worker.start();
     },
     async stop() {

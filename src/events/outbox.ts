@@ -16,6 +16,25 @@ export interface VaultEvent {
 
 export type NewEvent = Omit<VaultEvent, "event_id" | "timestamp">;
 
+const COLUMNS = "id, partner_id, tenant_id, event_type, path, identity_id, request_id, data, created_at, created_us";
+/** PostgreSQL: numbered later, in commit order, by the fan-out pass (dispatcher.ts). */
+const INSERT = `INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/**
+ * SQLite: numbered here. Its one writer commits transactions in the order it runs them, so the
+ * number taken inside the transaction is commit order. Only an event whose tenant has an enabled
+ * webhook or an active subscription is left for the fan-out pass (`fanout_pending`), so whether
+ * an event has targets is decided as it commits (PostgreSQL: when the pass after it runs, moments
+ * later). Probed per event on the (tenant_id, name) indexes.
+ */
+export const INSERT_NUMBERED = `INSERT INTO events (${COLUMNS}, dispatch_seq, fanout_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+  CASE WHEN EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = ? AND w.enabled = 1)
+         OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = ? AND s.status = 'active') THEN 1 END)
+  RETURNING fanout_pending`;
+const NEXT_SEQ = "UPDATE event_dispatch_state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq";
+// A lost state row must neither stop events nor number them again from 1: it is put back after
+// the highest number given so far.
+const RESTORE_SEQ = "INSERT INTO event_dispatch_state (id, last_seq) SELECT 1, COALESCE(MAX(dispatch_seq), 0) + 1 FROM events RETURNING last_seq";
+
 export type EventListener = (event: VaultEvent) => void;
 
 /**
@@ -24,6 +43,8 @@ export type EventListener = (event: VaultEvent) => void;
  */
 export class EventOutbox {
   private readonly listeners = new Set<EventListener>();
+  /** SQLite: events written numbered and with no target to fan out to. */
+  private readonly numberedOnly = new WeakSet<VaultEvent>();
 
   constructor(private readonly db: Database) {}
 
@@ -34,12 +55,27 @@ export class EventOutbox {
       event_id: newSortableId("evt", now), event_type: event.event_type, timestamp: isoMicros(now, micros), tenant_id: event.tenant_id, partner_id: event.partner_id,
       identity_id: event.identity_id, path: event.path, data: event.data, request_id: event.request_id,
     };
-    const insert = "INSERT INTO events (id, partner_id, tenant_id, event_type, path, identity_id, request_id, data, created_at, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const params = [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now, micros];
+    if (this.db.dialect === "sqlite") {
+      const inserted = await tx.get<{ fanout_pending: number | null }>(INSERT_NUMBERED, [...params, await this.nextSeq(tx), stored.tenant_id, stored.tenant_id]);
+      if (inserted?.fanout_pending === null) this.numberedOnly.add(stored);
+      return stored;
+    }
     // Nothing reads an outbox row inside the transaction that writes it, so on PostgreSQL it rides
     // with the COMMIT instead of costing a round trip of its own.
-    if (!tx.deferToCommit?.(insert, params)) await tx.run(insert, params);
+    if (!tx.deferToCommit?.(INSERT, params)) await tx.run(INSERT, params);
     return stored;
+  }
+
+  /** SQLite: the next dispatch number, taken in the writing transaction. */
+  private async nextSeq(tx: Queryable): Promise<number> {
+    const row = (await tx.get<{ last_seq: number }>(NEXT_SEQ)) ?? (await tx.get<{ last_seq: number }>(RESTORE_SEQ));
+    return Number(row?.last_seq);
+  }
+
+  /** Whether the fan-out pass has anything to do for this committed event (SQLite: only when its tenant had a target). */
+  awaitsFanOut(event: VaultEvent): boolean {
+    return !this.numberedOnly.has(event);
   }
 
   /** Called by the service once its transaction has committed. */

@@ -129,3 +129,19 @@ describeEachBackend("events: SSE stream", (backend) => {
     expect(stream.ended).toBe(true);
   });
 });
+
+/** With the poll an hour away, only the commit's own signal can bring an event to a waiting stream. */
+describeEachBackend("events: SSE stream woken by the commit", (backend) => {
+  const vault = useVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "1h" } });
+
+  it("sends a write's event without waiting for the poll", async () => {
+    const { admin, baseUrl, adminToken } = vault();
+    const stream = await openStream(baseUrl, adminToken);
+    expect(stream.response.status).toBe(200);
+    // The stream waits only once it has read what was there when it connected.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await admin.put("/v1/secrets/woken/a", { data: { v: 1 } })).status).toBe(201);
+    await stream.until((e) => e.some((x) => x.data.path === "woken/a"), 10_000);
+    await stream.close();
+  });
+});

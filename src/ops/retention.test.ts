@@ -74,3 +74,19 @@ describeEachBackend("retention windows are configurable", (backend) => {
     expect(await count("SELECT COUNT(*) AS n FROM events WHERE path = ?", ["win/a"])).toBe(0);
   }, 60_000);
 });
+
+describeEachBackend("retention keeps events awaiting fan-out", (backend) => {
+  // No poll and no write: nothing runs a fan-out pass while the test looks.
+  const vault = useVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "1h" } });
+
+  it("does not prune an event the pass has yet to handle, however old", async () => {
+    const { db } = vault().vault;
+    // As each backend leaves it: PostgreSQL unnumbered; SQLite numbered as written, marked for fan-out.
+    const [seq, pending] = db.dialect === "sqlite" ? [1_000_000, 1] : [null, null];
+    await db.run("INSERT INTO events (id, partner_id, tenant_id, event_type, path, data, created_at, dispatch_seq, fanout_pending) VALUES ('evt_waiting', 'p_x', 't_x', 'secret.updated', 'old/waiting', '{}', 0, ?, ?)", [seq, pending]);
+    const hour = 3_600_000;
+    const pruned = await new EventRetention(db, { retentionMs: hour, intervalMs: 1000, log: () => {} }).runIfDue(Date.now() + 2 * hour);
+    expect(pruned?.events).toBe(0);
+    expect((await db.get<{ id: string }>("SELECT id FROM events WHERE id = 'evt_waiting'"))?.id).toBe("evt_waiting");
+  });
+});

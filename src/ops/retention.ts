@@ -79,7 +79,7 @@ export class EventRetention {
     counts.events = await this.inBatches(db,
       `DELETE FROM events WHERE id IN (
          SELECT e.id FROM events e
-          WHERE e.created_at < ? AND e.dispatch_seq IS NOT NULL
+          WHERE e.created_at < ? AND e.dispatch_seq IS NOT NULL AND e.fanout_pending IS NULL
             AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_id = e.id)
             AND NOT EXISTS (SELECT 1 FROM subscription_inbox i WHERE i.event_id = e.id)
           LIMIT ${BATCH})`, [cutoff]);

@@ -1,3 +1,5 @@
+import type { Queryable } from "../storage/contract.js";
+
 /**
  * Synchronising tests on states the vault exposes, instead of sleeping and hoping: a request
  * known to be in flight (the `scaivault_active_requests` gauge), a condition polled with a
@@ -25,4 +27,13 @@ export async function activeRequests(baseUrl: string, category: string): Promise
 /** Waits until at least `n` requests of `category` are in flight (they passed the server's onRequest). */
 export async function inFlight(baseUrl: string, category: string, n = 1, timeoutMs = 30_000): Promise<void> {
   await until(`${n} ${category} request(s) in flight at ${baseUrl}`, async () => (await activeRequests(baseUrl, category)) >= n, timeoutMs);
+}
+
+/**
+ * Events the fan-out pass has yet to handle: unnumbered (PostgreSQL numbers in the pass) or left
+ * for fan-out (SQLite numbers as it writes, and leaves only events of tenants with a target).
+ */
+export async function eventsAwaitingFanOut(db: Queryable): Promise<number> {
+  const row = await db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM events WHERE dispatch_seq IS NULL OR fanout_pending IS NOT NULL");
+  return Number(row?.n);
 }
