@@ -41,6 +41,8 @@ export class DeliveryWorker {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
+  /** Whether a round asked for since the last one began must look for due deliveries (see kick). */
+  private claimWanted = false;
   private soon: NodeJS.Immediate | null = null;
   private stopped = true;
   private readonly wakeups = new Set<NodeJS.Timeout>();
@@ -83,35 +85,47 @@ export class DeliveryWorker {
     if (this.stopped || this.soon) return;
     this.soon = setImmediate(() => {
       this.soon = null;
-      this.kick();
+      this.kick(false);
     });
   }
 
-  /** Fan out new events, then deliver what is due. Coalesces calls made while a round runs. */
-  kick(): void {
+  /**
+   * Fan out new events, then deliver what is due. Coalesces calls made while a round runs.
+   * `claim` false (a commit's kick): deliveries are looked for only when this round's passes made
+   * some. A commit makes no delivery by itself; retries, other nodes' deliveries and redeliveries
+   * come with the poll, a retry's timer or their own kick (issue 14: one read less per commit).
+   */
+  kick(claim = true): void {
     if (this.stopped) return;
+    this.claimWanted ||= claim;
     if (this.running) {
       this.again = true;
       return;
     }
-    this.running = this.round().finally(() => {
+    const claimNow = this.claimWanted;
+    this.claimWanted = false;
+    this.running = this.round(claimNow).finally(() => {
       this.running = null;
       if (this.again) {
         this.again = false;
-        this.kick();
+        this.kick(false);
       }
     });
   }
 
-  private async round(): Promise<void> {
+  private async round(claim: boolean): Promise<void> {
     try {
       // Again only after a full batch: a shorter one emptied the outbox as of its peek. Events
       // committed since were published here (kickSoon: another round follows this one) or on
       // another node (the poll finds them); a further peek would find nothing, and a peek costs
       // ~100 µs on SQLite under write load (issue 14, benchmarks round 10).
-      while (!this.stopped && (await this.deps.dispatcher.pass()) >= DISPATCH_BATCH) {
-        // keep going while the outbox has a backlog
+      let delivered = 0;
+      while (!this.stopped) {
+        const { events, deliveries } = await this.deps.dispatcher.pass();
+        delivered += deliveries;
+        if (events < DISPATCH_BATCH) break;
       }
+      if (!claim && delivered === 0) return;
       while (!this.stopped) {
         const claimed = await this.deps.deliveries.claim(this.owner, Date.now(), this.leaseMs, CLAIM_BATCH);
         if (claimed.length === 0) break;

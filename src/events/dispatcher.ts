@@ -12,6 +12,13 @@ import type { SubscriptionRow, TargetsStore, WebhookRow } from "./targets-store.
 /** Events a fan-out pass takes at most. */
 export const DISPATCH_BATCH = 200;
 
+/** What one pass committed: events dispatched, and push deliveries made for them (inbox entries are not deliveries). */
+export interface PassResult {
+  events: number;
+  deliveries: number;
+}
+const NOTHING: PassResult = { events: 0, deliveries: 0 };
+
 /**
  * An undispatched event as the pass first sees it: its place in the outbox, what routes it, and
  * whether its tenant has any enabled webhook or active subscription (1) at all.
@@ -83,8 +90,8 @@ function openSql(dialect: Database["dialect"], columns: string): string {
  * The fan-out pass: reads outbox events not yet dispatched, in insert order, numbers them in
  * commit order (`dispatch_seq`; SQLite's were numbered as they were written) and turns each into a
  * delivery per matching webhook or webhook subscription, or an inbox entry per matching polling
- * subscription. One pass at a time across all
- * nodes (an advisory lock on PostgreSQL, the single writer on SQLite).
+ * subscription. One pass at a time across all nodes (an advisory lock on PostgreSQL, the single
+ * writer on SQLite).
  */
 export class Dispatcher {
   /** Emits "dispatched" (tenant ids) after each pass that committed something, and on SQLite once a turn for events numbered as they committed. */
@@ -113,14 +120,14 @@ export class Dispatcher {
     });
   }
 
-  /** Runs one pass; returns how many events it dispatched. */
-  async pass(): Promise<number> {
+  /** Runs one pass. */
+  async pass(): Promise<PassResult> {
     const { db } = this.deps;
     const numberedAtInsert = db.dialect === "sqlite";
     // Only what routing needs; whole rows are read in the transaction, and only when some event
     // belongs to a tenant with a target (a third of the cost of reading every column).
     const peeked = await db.all<PeekedEvent>(peekSql(db.dialect), [DISPATCH_BATCH]);
-    if (peeked.length === 0) return 0;
+    if (peeked.length === 0) return NOTHING;
     // The targets themselves (and their owners' policies) are read only when some peeked event's
     // tenant has one: a pass over events nobody listens to costs the peek and its transaction.
     // The peek saw every target created before its events committed, as the list reads did.
@@ -144,6 +151,7 @@ export class Dispatcher {
     const targeted = new Set<string>([...webhooks.map((h) => h.tenant_id), ...subscriptions.map((sub) => sub.tenant_id)]);
     const readWhole = peeked.some((row) => row.tenant_id !== null && targeted.has(row.tenant_id));
     const tenants = new Set<string>();
+    let deliveries = 0;
     const count = await db.transaction(async (tx) => {
       // Which peeked events are still undispatched (another pass may have taken some meanwhile),
       // in peek order. One statement text whatever the batch size (an IN list of every length was
@@ -178,10 +186,12 @@ export class Dispatcher {
         if (!numberedAtInsert) numbered.push(row.id, seq);
         if (row.tenant_id === null) continue;
         tenants.add(row.tenant_id);
-        if (targeted.has(row.tenant_id)) await this.fanOut(tx, toEvent(undispatched.get(row.id) as EventRow), seq, webhooks, subscriptions, evaluators);
+        if (targeted.has(row.tenant_id)) deliveries += await this.fanOut(tx, toEvent(undispatched.get(row.id) as EventRow), seq, webhooks, subscriptions, evaluators);
       }
       if (numberedAtInsert) {
-        await tx.run(`UPDATE events SET fanout_pending = NULL WHERE id IN (${rows.map(() => "?").join(", ")})`, rows.map((r) => r.id));
+        // The range holds exactly the peeked events: numbers are commit order, so every waiting
+        // event numbered up to the last peeked one had committed when the peek read the first 200.
+        await tx.run("UPDATE events SET fanout_pending = NULL WHERE fanout_pending IS NOT NULL AND dispatch_seq >= ? AND dispatch_seq <= ?", range);
         return rows.length;
       }
       // Nothing in this transaction reads the numbers back (deliveries carry their own copy), so on
@@ -195,7 +205,7 @@ export class Dispatcher {
       return rows.length;
     });
     if (count > 0) this.signal.emit("dispatched", [...tenants]);
-    return count;
+    return { events: count, deliveries: count > 0 ? deliveries : 0 };
   }
 
   /**
@@ -222,7 +232,9 @@ export class Dispatcher {
     return sub.tenant_id === row.tenant_id && row.path !== null && eventTypeMatches(JSON.parse(sub.events) as string[], row.event_type);
   }
 
-  private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], evaluators: Map<string, Evaluator>): Promise<void> {
+  /** Returns how many push deliveries it made. */
+  private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], evaluators: Map<string, Evaluator>): Promise<number> {
+    let made = 0;
     let tags: string[] | null | undefined;
     const tagsOf = () => tags ?? null;
     const needTags = async (filters: WebhookFilters) => {
@@ -237,6 +249,7 @@ export class Dispatcher {
       await needTags(filters);
       if (!webhookFiltersMatch(filters, event, tagsOf)) continue;
       await this.insertDelivery(tx, "webhook", hook.id, hook.partner_id, hook.tenant_id, event, seq);
+      made += 1;
     }
     for (const sub of subscriptions) {
       if (sub.tenant_id !== event.tenant_id || !eventTypeMatches(JSON.parse(sub.events) as string[], event.event_type)) continue;
@@ -253,8 +266,12 @@ export class Dispatcher {
       await needTags(filters);
       if (!webhookFiltersMatch(filters, event, tagsOf)) continue;
       if (sub.delivery_type === "polling") await this.deps.deliveries.addToInbox(sub.id, event.event_id, seq, sub.buffer_size, tx);
-      else await this.insertDelivery(tx, "subscription", sub.id, sub.partner_id, sub.tenant_id, event, seq);
+      else {
+        await this.insertDelivery(tx, "subscription", sub.id, sub.partner_id, sub.tenant_id, event, seq);
+        made += 1;
+      }
     }
+    return made;
   }
 
   private async insertDelivery(tx: Queryable, kind: "webhook" | "subscription", targetId: string, partnerId: string, tenantId: string, event: VaultEvent, seq: number): Promise<void> {
