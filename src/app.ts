@@ -86,7 +86,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);
-  const events = new EventOutbox(db);
+  const events = new EventOutbox(db, (msg, extra) => app.log.warn(extra ?? {}, msg));
   const documented = registerDocumentedMetrics(metrics.registry, { db, outbox: events });
   const keyring = new Keyring(db, timedRootKey(new LocalRootKey(rootKey.key), documented.kmsLatency));
   const tenancy = new TenancyStore(db);

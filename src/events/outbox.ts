@@ -46,7 +46,7 @@ export class EventOutbox {
   /** SQLite: events written numbered and with no target to fan out to. */
   private readonly numberedOnly = new WeakSet<VaultEvent>();
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly log?: (msg: string, extra?: Record<string, unknown>) => void) {}
 
   async append(tx: Queryable, event: NewEvent): Promise<VaultEvent> {
     const { ms: now, micros } = nowMicros();
@@ -69,8 +69,11 @@ export class EventOutbox {
 
   /** SQLite: the next dispatch number, taken in the writing transaction. */
   private async nextSeq(tx: Queryable): Promise<number> {
-    const row = (await tx.get<{ last_seq: number }>(NEXT_SEQ)) ?? (await tx.get<{ last_seq: number }>(RESTORE_SEQ));
-    return Number(row?.last_seq);
+    const next = await tx.get<{ last_seq: number }>(NEXT_SEQ);
+    if (next) return Number(next.last_seq);
+    const restored = Number((await tx.get<{ last_seq: number }>(RESTORE_SEQ))?.last_seq);
+    this.log?.("event dispatch state was missing; restored from the highest numbered event", { last_seq: restored - 1 });
+    return restored;
   }
 
   /** Whether the fan-out pass has anything to do for this committed event (SQLite: only when its tenant had a target). */
