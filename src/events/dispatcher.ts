@@ -6,7 +6,7 @@ import { newSortableId } from "../shared/ids.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { eventTypeMatches, mayReceivePathless, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
 import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js";
-import type { VaultEvent } from "./outbox.js";
+import { numbersAtWrite, restoreDispatchState, type VaultEvent } from "./outbox.js";
 import type { SubscriptionRow, TargetsStore, WebhookRow } from "./targets-store.js";
 
 /** Events a fan-out pass takes at most. */
@@ -107,7 +107,7 @@ export class Dispatcher {
    * it now: they are woken once per turn of the event loop, for every tenant of the turn's commits.
    */
   committed(event: VaultEvent): void {
-    if (this.deps.db.dialect !== "sqlite" || event.tenant_id === null) return;
+    if (!numbersAtWrite(this.deps.db.dialect) || event.tenant_id === null) return;
     if (this.committedTenants) {
       this.committedTenants.add(event.tenant_id);
       return;
@@ -123,7 +123,7 @@ export class Dispatcher {
   /** Runs one pass. */
   async pass(): Promise<PassResult> {
     const { db } = this.deps;
-    const numberedAtInsert = db.dialect === "sqlite";
+    const numberedAtInsert = numbersAtWrite(db.dialect);
     // Only what routing needs; whole rows are read in the transaction, and only when some event
     // belongs to a tenant with a target (a third of the cost of reading every column).
     const peeked = await db.all<PeekedEvent>(peekSql(db.dialect), [DISPATCH_BATCH]);
@@ -173,7 +173,7 @@ export class Dispatcher {
         if (!state && !(await this.mayRestoreState(tx))) return 0;
         // A lost state row must neither stop dispatch nor number events again from 1: it is put
         // back at the highest number given so far.
-        state ??= await this.restoreDispatchState(tx);
+        state ??= { last_seq: await restoreDispatchState(tx, 0, this.deps.log) };
       }
       let seq = Number(state?.last_seq ?? 0);
       const waiting = (await openAhead?.()) ?? (await tx.all<EventRow>(open, range));
@@ -217,14 +217,6 @@ export class Dispatcher {
   private async mayRestoreState(tx: Queryable): Promise<boolean> {
     const lock = await tx.get<{ held: boolean }>("SELECT pg_try_advisory_xact_lock(?) AS held", [FANOUT_LOCK_KEY]);
     return lock?.held === true && !(await tx.get(READ_DISPATCH_STATE));
-  }
-
-  private async restoreDispatchState(tx: Queryable): Promise<{ last_seq: number | string }> {
-    const highest = await tx.get<{ last_seq: number | string }>("SELECT COALESCE(MAX(dispatch_seq), 0) AS last_seq FROM events");
-    const lastSeq = Number(highest?.last_seq ?? 0);
-    await tx.run("INSERT INTO event_dispatch_state (id, last_seq) VALUES (1, ?)", [lastSeq]);
-    this.deps.log?.("event dispatch state was missing; restored from the highest dispatched event", { last_seq: lastSeq });
-    return { last_seq: lastSeq };
   }
 
   /** Tenant, event type and a path: what can be decided without the owner's policies (its patterns come after them). */

@@ -31,9 +31,25 @@ export const INSERT_NUMBERED = `INSERT INTO events (${COLUMNS}, dispatch_seq, fa
          OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = ? AND s.status = 'active') THEN 1 END)
   RETURNING fanout_pending`;
 const NEXT_SEQ = "UPDATE event_dispatch_state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq";
-// A lost state row must neither stop events nor number them again from 1: it is put back after
-// the highest number given so far.
-const RESTORE_SEQ = "INSERT INTO event_dispatch_state (id, last_seq) SELECT 1, COALESCE(MAX(dispatch_seq), 0) + 1 FROM events RETURNING last_seq";
+
+type Log = (msg: string, extra?: Record<string, unknown>) => void;
+
+/** Whether events get their `dispatch_seq` in the transaction that writes them (SQLite) or from the fan-out pass (PostgreSQL). */
+export function numbersAtWrite(dialect: Database["dialect"]): boolean {
+  return dialect === "sqlite";
+}
+
+/**
+ * Puts a lost `event_dispatch_state` row back, so that dispatch neither stops nor numbers events
+ * again from 1: at the highest number given so far, plus `taking` (1: the caller takes the next
+ * number with it). Returns the row's new `last_seq`.
+ */
+export async function restoreDispatchState(tx: Queryable, taking: 0 | 1, log?: Log): Promise<number> {
+  const row = await tx.get<{ last_seq: number | string }>("INSERT INTO event_dispatch_state (id, last_seq) SELECT 1, COALESCE(MAX(dispatch_seq), 0) + ? FROM events RETURNING last_seq", [taking]);
+  const lastSeq = Number(row?.last_seq);
+  log?.("event dispatch state was missing; restored from the highest dispatched event", { last_seq: lastSeq - taking });
+  return lastSeq;
+}
 
 export type EventListener = (event: VaultEvent) => void;
 
@@ -46,7 +62,7 @@ export class EventOutbox {
   /** SQLite: events written numbered and with no target to fan out to. */
   private readonly numberedOnly = new WeakSet<VaultEvent>();
 
-  constructor(private readonly db: Database, private readonly log?: (msg: string, extra?: Record<string, unknown>) => void) {}
+  constructor(private readonly db: Database, private readonly log?: Log) {}
 
   async append(tx: Queryable, event: NewEvent): Promise<VaultEvent> {
     const { ms: now, micros } = nowMicros();
@@ -56,7 +72,7 @@ export class EventOutbox {
       identity_id: event.identity_id, path: event.path, data: event.data, request_id: event.request_id,
     };
     const params = [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now, micros];
-    if (this.db.dialect === "sqlite") {
+    if (numbersAtWrite(this.db.dialect)) {
       const inserted = await tx.get<{ fanout_pending: number | null }>(INSERT_NUMBERED, [...params, await this.nextSeq(tx), stored.tenant_id, stored.tenant_id]);
       if (inserted?.fanout_pending === null) this.numberedOnly.add(stored);
       return stored;
@@ -70,10 +86,7 @@ export class EventOutbox {
   /** SQLite: the next dispatch number, taken in the writing transaction. */
   private async nextSeq(tx: Queryable): Promise<number> {
     const next = await tx.get<{ last_seq: number }>(NEXT_SEQ);
-    if (next) return Number(next.last_seq);
-    const restored = Number((await tx.get<{ last_seq: number }>(RESTORE_SEQ))?.last_seq);
-    this.log?.("event dispatch state was missing; restored from the highest numbered event", { last_seq: restored - 1 });
-    return restored;
+    return next ? Number(next.last_seq) : restoreDispatchState(tx, 1, this.log);
   }
 
   /** Whether the fan-out pass has anything to do for this committed event (SQLite: only when its tenant had a target). */
