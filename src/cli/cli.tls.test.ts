@@ -7,6 +7,7 @@ import { ScaiVaultClient } from "@scailabs/scaivault";
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { eventsAwaitingFanOut, until } from "../testing/observe.js";
 import { cli, useCliHome } from "./cli-harness.js";
 
 /** A private CA and a server certificate for 127.0.0.1 it signed, made by openssl. */
@@ -54,6 +55,9 @@ describeEachBackend("clients against a TLS vault with a private CA", (backend) =
     try {
       await client.secrets.write("tls/sdk/db", { password: "s1" });
       expect((await client.secrets.read("tls/sdk/db")).data).toEqual({ password: "s1" });
+      // A stream starts after the last dispatched event. PostgreSQL numbers an event in the pass
+      // after its commit, so the first write's event is numbered before the stream connects.
+      await until("the first write dispatched", async () => (await eventsAwaitingFanOut(vault().vault.db)) === 0);
       const seen = new Promise<string>((resolve) => {
         const stop = client.streamEvents({ onOpen: () => void client.secrets.write("tls/sdk/db", { password: "s2" }), onEvent: (e) => e.path === "tls/sdk/db" && (stop(), resolve(e.event_type)) }, { paths: ["tls/sdk/db"] });
       });
