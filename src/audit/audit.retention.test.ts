@@ -15,6 +15,16 @@ async function after(ms: number): Promise<void> {
   while (Date.now() <= ms) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
+/** How far audit timestamps may stray from Date.now() (shared/time.ts resyncs its clock beyond 2 ms). */
+const CLOCK_SLACK_MS = 3;
+
+/** A time that entries written before the call are stamped under and entries written after it over. */
+async function boundaryBetweenWrites(): Promise<number> {
+  const boundary = Date.now() + CLOCK_SLACK_MS;
+  await after(boundary + CLOCK_SLACK_MS);
+  return boundary;
+}
+
 describeEachBackend("audit: retention", (backend) => {
   describe("settings", () => {
     const vault = useVault(backend);
@@ -56,8 +66,7 @@ describeEachBackend("audit: retention", (backend) => {
     it("deletes entries past retention in batches behind a signed cut, and verification still passes", async () => {
       const t = vault();
       for (let i = 0; i < 5; i++) await t.admin.put(`/v1/secrets/old/s${i}`, { data: { i } });
-      const boundary = Date.now();
-      await after(boundary);
+      const boundary = await boundaryBetweenWrites();
       for (let i = 0; i < 3; i++) await t.admin.put(`/v1/secrets/new/s${i}`, { data: { i } });
       const firstNew = (await t.admin.get("/v1/audit/logs?path_prefix=new/&limit=1000")).body.logs.at(-1);
       const oldest = (await t.admin.get("/v1/audit/logs?path_prefix=old/&limit=1000")).body.logs;
@@ -98,8 +107,7 @@ describeEachBackend("audit: retention", (backend) => {
       const t = vault();
       const puts = await Promise.all(Array.from({ length: 48 }, (_, i) => t.admin.put(`/v1/secrets/lanes/s${i}`, { data: { i } })));
       expect(puts.filter((p) => p.status !== 201).map((p) => p.text)).toEqual([]);
-      const boundary = Date.now();
-      await after(boundary);
+      const boundary = await boundaryBetweenWrites();
       const lanes = await t.vault.db.all<{ chain_id: string }>("SELECT DISTINCT chain_id FROM audit_log WHERE timestamp <= ? ORDER BY chain_id", [boundary]);
       expect(lanes.length).toBeGreaterThanOrEqual(1);
       await t.vault.db.run("INSERT INTO audit_retention (tenant_id, partner_id, days, pending_days, pending_effective_at, updated_by, updated_at) VALUES ('tnt_default', 'ptn_default', 1, NULL, NULL, 'test', 0)");
