@@ -8,9 +8,12 @@ const { mkdirSync, writeFileSync } = require("node:fs");
 const { dirname } = require("node:path");
 const pg = require("pg");
 
-const file = process.env.PG_TRACE_FILE;
+// "%p" in the name stands for the process id (runners that inherit the environment trace too).
+const file = process.env.PG_TRACE_FILE && process.env.PG_TRACE_FILE.replace("%p", String(process.pid));
 let shapes = new Map();
 let outside = 0;
+/** Statements sent outside any transaction, by shape. */
+let outsideShapes = new Map();
 const original = pg.Client.prototype.query;
 
 /** Statement text with literals and parameter numbers blanked, short enough to group by. */
@@ -49,7 +52,11 @@ pg.Client.prototype.query = function (config, values, callback) {
         if (t.epochAt < 0 && EPOCH.test(text)) t.epochAt = t.statements.length;
         t.statements.push(shape(text));
       }
-    } else outside += 1;
+    } else {
+      outside += 1;
+      const key = shape(text);
+      outsideShapes.set(key, (outsideShapes.get(key) ?? 0) + 1);
+    }
   }
   return original.apply(this, arguments);
 };
@@ -59,8 +66,12 @@ function dump() {
   const transactions = [...shapes.entries()].map(([statements, e]) => ({ ...e, statements: statements.split("\n") })).sort((a, b) => b.count - a.count);
   // A fresh clone has no data/ directory yet.
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify({ outside, transactions }));
+  const outsideByShape = Object.fromEntries([...outsideShapes.entries()].sort((a, b) => b[1] - a[1]));
+  writeFileSync(file, JSON.stringify({ outside, outsideByShape, transactions }));
   shapes = new Map();
   outside = 0;
+  outsideShapes = new Map();
 }
 process.on("SIGUSR2", dump);
+// A vault stopped by its runner (bench/pg-put-cost.ts) leaves what it traced since the last dump.
+process.on("exit", dump);

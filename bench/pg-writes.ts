@@ -28,7 +28,7 @@ export interface PgWriteFigures {
   concurrent: Record<string, {
     putsPerSecond: number; p50Ms: number; p99Ms: number; errors: number; total: number;
     vaultCpuUsPerPut: number; postgresCpuUsPerPut: number;
-    samples: number; sessionsActive: number; waitingOnLockShare: number; waits: Record<string, number>;
+    samples: number; sessionsActive: number; sessionsIdleInTransaction: number; waitingOnLockShare: number; waits: Record<string, number>;
   }>;
   pgbench: { tps: number; latencyMs: number; clients: number; postgresCpuUsPerTx: number } | null;
 }
@@ -53,6 +53,8 @@ function sampler(admin: pg.Client, database: string) {
   const backends = new Set<number>();
   let samples = 0;
   let active = 0;
+  // A session idle inside a transaction waits for the vault's next statement (ClientRead).
+  let idleInTransaction = 0;
   let waiting = 0;
   let running = true;
   const done = (async () => {
@@ -64,6 +66,7 @@ function sampler(admin: pg.Client, database: string) {
       samples += 1;
       for (const row of rows) {
         backends.add(row.pid);
+        if (row.state === "idle in transaction") idleInTransaction += 1;
         if (row.state !== "active") continue;
         active += 1;
         if (row.wait_event_type === "Lock") {
@@ -83,7 +86,7 @@ function sampler(admin: pg.Client, database: string) {
     async stop() {
       running = false;
       await done;
-      return { samples, sessionsActive: Number((active / Math.max(samples, 1)).toFixed(2)), waitingOnLockShare: Number((waiting / Math.max(active, 1)).toFixed(2)), waits };
+      return { samples, sessionsActive: Number((active / Math.max(samples, 1)).toFixed(2)), sessionsIdleInTransaction: Number((idleInTransaction / Math.max(samples, 1)).toFixed(2)), waitingOnLockShare: Number((waiting / Math.max(active, 1)).toFixed(2)), waits };
     },
   };
 }
@@ -197,7 +200,7 @@ if (process.argv[1]?.endsWith("pg-writes.ts")) {
   }
   for (const [layout, c] of Object.entries(figures.concurrent)) {
     console.log(`\n${layout}, ${connections} connections: ${c.putsPerSecond} PUT/s p50 ${c.p50Ms} p99 ${c.p99Ms} ms, errors ${c.errors}; vault CPU ${c.vaultCpuUsPerPut} µs/PUT, PostgreSQL CPU ${c.postgresCpuUsPerPut} µs/PUT`);
-    console.log(`  ${c.samples} samples: ${c.sessionsActive} sessions active on average, ${Math.round(c.waitingOnLockShare * 100)} % of them waiting on a lock`);
+    console.log(`  ${c.samples} samples: ${c.sessionsActive} sessions active and ${c.sessionsIdleInTransaction} idle in a transaction on average, ${Math.round(c.waitingOnLockShare * 100)} % of the active waiting on a lock`);
     for (const [key, count] of Object.entries(c.waits).sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`   ${String(count).padStart(6)}  ${key}`);
   }
   if (figures.pgbench) console.log(`\npgbench -N -c ${connections}: ${figures.pgbench.tps} tps, latency ${figures.pgbench.latencyMs} ms`);
