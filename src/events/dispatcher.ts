@@ -195,13 +195,13 @@ export class Dispatcher {
         return rows.length;
       }
       // Nothing in this transaction reads the numbers back (deliveries carry their own copy), so on
-      // PostgreSQL both statements ride with the COMMIT: a pass costs the same round trips for one
-      // event as for a full batch.
+      // PostgreSQL both statements ride with the COMMIT (deferred writes go with the next message):
+      // a pass costs the same round trips for one event as for a full batch.
       const numbering = `UPDATE events SET dispatch_seq = CASE id ${rows.map(() => "WHEN ? THEN CAST(? AS BIGINT)").join(" ")} END WHERE id IN (${rows.map(() => "?").join(", ")})`;
       const numberingParams = [...numbered, ...rows.map((r) => r.id)];
-      if (!tx.deferToCommit?.(numbering, numberingParams)) await tx.run(numbering, numberingParams);
+      if (!tx.deferWrite?.(numbering, numberingParams)) await tx.run(numbering, numberingParams);
       const advance = "UPDATE event_dispatch_state SET last_seq = ? WHERE id = 1";
-      if (!tx.deferToCommit?.(advance, [seq])) await tx.run(advance, [seq]);
+      if (!tx.deferWrite?.(advance, [seq])) await tx.run(advance, [seq]);
       return rows.length;
     });
     if (count > 0) this.signal.emit("dispatched", [...tenants]);

@@ -78,8 +78,8 @@ export class EventOutbox {
       return stored;
     }
     // Nothing reads an outbox row inside the transaction that writes it, so on PostgreSQL it rides
-    // with the COMMIT instead of costing a round trip of its own.
-    if (!tx.deferToCommit?.(INSERT, params)) await tx.run(INSERT, params);
+    // with the transaction's next message instead of costing a round trip of its own.
+    if (!tx.deferWrite?.(INSERT, params)) await tx.run(INSERT, params);
     return stored;
   }
 

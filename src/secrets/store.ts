@@ -166,13 +166,15 @@ export class SecretStore {
    * A new version of an existing secret: the version row, the secret row moved to it, and versions
    * below `oldestKept` aged out. On PostgreSQL that is one statement (data-modifying CTEs; the
    * DELETE cannot see the version inserted beside it, which is at or above `oldestKept` anyway),
-   * three round trips fewer inside a transaction that holds the secret's row lock.
+   * three round trips fewer inside a transaction that holds the secret's row lock, and none of
+   * its own: nothing needs its result, so it goes ahead of the transaction's next statement (the
+   * audit chain's lane, on a PUT) in that statement's message (`Queryable.deferWrite`).
    */
   async replaceCurrentVersion(tx: Queryable, version: VersionRow, row: SecretRow, oldestKept: number): Promise<void> {
     if (this.db.dialect === "postgres") {
-      await tx.run(`WITH added AS (${INSERT_VERSION} RETURNING 1), aged AS (${PRUNE_VERSIONS} RETURNING 1) ${UPDATE_SECRET}`, [
-        ...versionParams(version), row.tenant_id, row.path, oldestKept, ...updateParams(row),
-      ]);
+      const sql = `WITH added AS (${INSERT_VERSION} RETURNING 1), aged AS (${PRUNE_VERSIONS} RETURNING 1) ${UPDATE_SECRET}`;
+      const params = [...versionParams(version), row.tenant_id, row.path, oldestKept, ...updateParams(row)];
+      if (!tx.deferWrite?.(sql, params)) await tx.run(sql, params);
       return;
     }
     await this.insertVersion(tx, version);

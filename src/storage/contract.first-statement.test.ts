@@ -3,6 +3,7 @@ import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } fr
 import { recordPgMessages } from "../testing/pg-messages.js";
 import type { Database } from "./contract.js";
 import { openDatabase } from "./open.js";
+import { INLINE_BINARY_MAX_BYTES } from "./pg-sql-text.js";
 
 /**
  * The storage contract for a transaction's first statement: on PostgreSQL it goes out in one
@@ -34,8 +35,9 @@ describeEachBackend("storage contract: a transaction's first statement", (backen
       { sql: "SELECT id FROM items WHERE n = ? - 1 AND (body = ? OR body IS NOT NULL)", params: [9101, null] },
       { sql: "SELECT id FROM items WHERE n > ? ORDER BY n LIMIT ?", params: [-5, 1] },
       ...nasty.map((text) => ({ sql: "SELECT ? AS text", params: [text] })),
-      // Binary cannot go inline: BEGIN then goes alone and the statement keeps its parameters.
-      { sql: "SELECT id FROM items WHERE bin = ? OR id = ?", params: [Buffer.from([0, 1, 255]), "77"] },
+      // Binary goes inline as hex; over the inline limit BEGIN goes alone and the statement keeps its parameters.
+      { sql: "SELECT id FROM items WHERE bin = ? OR id = ?", params: [Buffer.from([0, 1, 39, 92, 255]), "77"] },
+      { sql: "SELECT id FROM items WHERE bin = ? OR id = ?", params: [Buffer.alloc(INLINE_BINARY_MAX_BYTES + 1, 7), "77"] },
     ];
     for (const { sql, params } of cases) {
       const bound = await db.all(sql, params);
@@ -120,10 +122,10 @@ describeEachBackend("storage contract: a transaction's first statement", (backen
     await expect(failed).rejects.toMatchObject({ kind: "unique_violation" });
     await expect(queued?.()).rejects.toMatchObject({ kind: "unique_violation" });
 
-    // A first statement with a binary value goes out bound, alone: the queued read is handed back (null).
+    // A first statement with a binary value over the inline limit goes out bound, alone: the queued read is handed back (null).
     const handedBack = await db.transaction(async (tx) => {
       const q = tx.alongFirst?.("SELECT n FROM items WHERE id = ?", ["77"]);
-      await tx.get("SELECT id FROM items WHERE bin = ? OR id = ?", [Buffer.from([0, 1]), "77"]);
+      await tx.get("SELECT id FROM items WHERE bin = ? OR id = ?", [Buffer.alloc(INLINE_BINARY_MAX_BYTES + 1), "77"]);
       return q?.();
     });
     expect(handedBack).toBeNull();
@@ -137,6 +139,6 @@ describeEachBackend("storage contract: a transaction's first statement", (backen
       }),
     ).toHaveLength(1);
     // A value that cannot be inlined is not queued.
-    expect(await db.transaction(async (tx) => tx.alongFirst?.("SELECT ? AS b", [Buffer.from([1])]) ?? "not queued")).toBe("not queued");
+    expect(await db.transaction(async (tx) => tx.alongFirst?.("SELECT ? AS b", ["a\0b"]) ?? "not queued")).toBe("not queued");
   });
 });

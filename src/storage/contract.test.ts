@@ -5,6 +5,7 @@ import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } fr
 import type { Database, Migration } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { openDatabase } from "./open.js";
+import { INLINE_BINARY_MAX_BYTES } from "./pg-sql-text.js";
 
 /**
  * One contract suite, run against both adapters directly (no server): what every store relies on.
@@ -319,11 +320,17 @@ describeEachBackend("storage contract", (backend) => {
       expect(row?.body).toBe(body);
       expect(Number(row?.at)).toBe(0);
     }
-    // A NUL or binary value is not inlined: the caller runs the statement itself.
+    // A NUL or a binary value over the inline limit is not inlined: the caller runs the statement itself.
     await db.transaction(async (tx) => {
       expect(tx.runAtCommit?.("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["atc-nul", 1, "a\0b"], fail)).toBe(false);
-      expect(tx.runAtCommit?.("INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["atc-bin", 1, Buffer.from([1])], fail)).toBe(false);
+      expect(tx.runAtCommit?.("INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["atc-bin", 1, Buffer.alloc(INLINE_BINARY_MAX_BYTES + 1)], fail)).toBe(false);
     });
+    // Binary within the limit goes inline as hex, every byte value exact.
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await db.transaction(async (tx) => {
+      expect(tx.runAtCommit?.("INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["atc-bytes", 1, bytes], fail)).toBe(true);
+    });
+    expect(Buffer.compare((await db.get<{ bin: Buffer }>("SELECT bin FROM items WHERE id = ?", ["atc-bytes"]))!.bin, bytes)).toBe(0);
     // A failure of the statement sent with the COMMIT rolls the whole transaction back, through `failure`.
     await expect(
       db.transaction(async (tx) => {
@@ -334,24 +341,24 @@ describeEachBackend("storage contract", (backend) => {
     expect(await db.get("SELECT id FROM items WHERE id = ?", ["atc-rolled-back"])).toBeUndefined();
   });
 
-  it("deferToCommit: the deferred writes commit with the transaction (after later statements ran), or roll back with it", async () => {
+  it("deferWrite: the deferred writes commit with the transaction (after later statements ran), or roll back with it", async () => {
     const fail = (error: unknown) => new DomainError(String(error));
     await db.transaction(async (tx) => {
       // SQLite declines (no COMMIT message to ride on): the caller runs the statement itself.
-      if (!tx.deferToCommit?.("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["dtc-1", 1, "it's"])) await tx.run("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["dtc-1", 1, "it's"]);
+      if (!tx.deferWrite?.("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["dtc-1", 1, "it's"])) await tx.run("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["dtc-1", 1, "it's"]);
       await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-2", 2]);
       if (!tx.runAtCommit?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-3", 3], fail)) await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-3", 3]);
       // After runAtCommit nothing more may be deferred: the caller runs it itself (not at all here).
-      expect(tx.deferToCommit?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-4", 4]) ?? false).toBe(false);
+      expect(tx.deferWrite?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-4", 4]) ?? false).toBe(false);
     });
     const rows = await db.all<{ id: string; body: string | null }>("SELECT id, body FROM items WHERE id LIKE 'dtc-%' ORDER BY id");
     expect(rows.map((r) => r.id)).toEqual(["dtc-1", "dtc-2", "dtc-3"]);
     expect(rows[0].body).toBe("it's");
-    expect(await db.transaction(async (tx) => tx.deferToCommit?.("INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["dtc-bin", 5, Buffer.from([1])]) ?? false)).toBe(false);
+    expect(await db.transaction(async (tx) => tx.deferWrite?.("INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["dtc-bin", 5, Buffer.alloc(INLINE_BINARY_MAX_BYTES + 1)]) ?? false)).toBe(false);
     // A deferred write that fails at the COMMIT fails the transaction: nothing of it is stored.
     const deferred = db.transaction(async (tx) => {
       await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-rolled-back", 6]);
-      if (!tx.deferToCommit?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-1", 7])) await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-1", 7]);
+      if (!tx.deferWrite?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-1", 7])) await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-1", 7]);
     });
     await expect(deferred).rejects.toBeInstanceOf(StorageError);
     await expect(deferred).rejects.toMatchObject({ kind: "unique_violation" });

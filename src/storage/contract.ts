@@ -15,17 +15,19 @@ export interface Queryable {
    * inlined as escaped literals), for the transaction's last statement when it holds a hot row
    * lock — the lock is then held for no round trip after it. Nothing may run on this transaction
    * after it. `failure` turns an error of that round trip into what the transaction throws.
-   * Returns false (the caller runs it itself) when a value cannot be inlined (binary, NUL).
+   * Returns false (the caller runs it itself) when a value cannot be inlined (a NUL, a large binary).
    */
   runAtCommit?(sql: string, params: readonly SqlParam[], failure: (error: unknown) => Error): boolean;
   /**
    * Inside a PostgreSQL transaction only: queues `sql` (values inlined as escaped literals) to be
-   * sent with the COMMIT, ahead of the `runAtCommit` statement, saving its round trip. Only for
-   * writes nothing in the transaction reads back (outbox rows); later statements may still run.
-   * An error there fails the COMMIT as a `runAtCommit` error does. Returns false (the caller runs it
-   * itself) when not in such a transaction or a value cannot be inlined.
+   * sent ahead of the transaction's next message, in it: the next statement, or the COMMIT (ahead
+   * of the `runAtCommit` statement). Statements still run in the order they were given; only the
+   * round trip is saved. For writes whose result nothing needs (outbox rows, a version write). An
+   * error there fails that next statement or the COMMIT instead (a COMMIT's as a `runAtCommit`
+   * error does). Returns false (the caller runs it itself) when not in such a transaction or a
+   * value cannot be inlined.
    */
-  deferToCommit?(sql: string, params: readonly SqlParam[]): boolean;
+  deferWrite?(sql: string, params: readonly SqlParam[]): boolean;
   /**
    * Inside a PostgreSQL transaction whose first statement has not gone out yet: queues `sql`
    * (values inlined as escaped literals) to run right after that first statement, in the same

@@ -26,7 +26,14 @@ export function values(params: readonly SqlParam[]): unknown[] {
   return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : typeof p === "bigint" ? p.toString() : p));
 }
 
-/** A value as an SQL literal for the simple-query protocol; null when it cannot be one (binary, NUL, non-finite). */
+/**
+ * Binary values up to this size travel inline as hex (a secret version's ciphertext, so that its
+ * write can share a message with the next statement); larger ones stay bound parameters, where
+ * they cost no hex text twice their size.
+ */
+export const INLINE_BINARY_MAX_BYTES = 64 * 1024;
+
+/** A value as an SQL literal for the simple-query protocol; null when it cannot be one (NUL, non-finite, binary over the limit). */
 export function literal(value: SqlParam): string | null {
   if (value === null) return "NULL";
   if (typeof value === "boolean") return value ? "1" : "0";
@@ -35,6 +42,8 @@ export function literal(value: SqlParam): string | null {
   if (typeof value === "number") return Number.isFinite(value) ? (value < 0 ? `(${String(value)})` : String(value)) : null;
   // A NUL would end the protocol's query string early; binary stays a bound parameter.
   if (typeof value === "string") return value.includes("\0") ? null : pg.escapeLiteral(value);
+  // bytea's hex input form; E'' so that the backslash means the same whatever standard_conforming_strings says.
+  if (Buffer.isBuffer(value)) return value.length <= INLINE_BINARY_MAX_BYTES ? `E'\\\\x${value.toString("hex")}'` : null;
   return null;
 }
 

@@ -70,7 +70,7 @@ describe.skipIf(!postgresAvailable())("postgres: recurring statements are prepar
       seen.push(
         await db.transaction(async (tx) => {
           const first = await tx.all<{ n: number }>("SELECT n FROM items WHERE id = ? AND n > ?", ["b", -5]);
-          expect(tx.deferToCommit?.("INSERT INTO log (id, at, note) VALUES (?, ?, ?)", [`d${i}`, 3_000_000_000 + i, nasty[i]])).toBe(true);
+          expect(tx.deferWrite?.("INSERT INTO log (id, at, note) VALUES (?, ?, ?)", [`d${i}`, 3_000_000_000 + i, nasty[i]])).toBe(true);
           expect(tx.runAtCommit?.("UPDATE items SET n = n + ? WHERE id = ?", [0, "a"], (error) => error as Error)).toBe(true);
           return first;
         }),
@@ -89,7 +89,7 @@ describe.skipIf(!postgresAvailable())("postgres: recurring statements are prepar
     // A failing statement sent with COMMIT rolls back; the next transactions still run on the connection.
     const failed = db.transaction(async (tx) => {
       await tx.all("SELECT n FROM items WHERE id = ? AND n > ?", ["b", -5]);
-      tx.deferToCommit?.("INSERT INTO log (id, at, note) VALUES (?, ?, ?)", ["d0", 1, "again"]);
+      tx.deferWrite?.("INSERT INTO log (id, at, note) VALUES (?, ?, ?)", ["d0", 1, "again"]);
     });
     await expect(failed).rejects.toMatchObject({ kind: "unique_violation" });
     expect(await db.transaction((tx) => tx.all("SELECT n FROM items WHERE id = ? AND n > ?", ["a", -5]))).toEqual([{ n: 1 }]);

@@ -33,7 +33,7 @@ function carriesCode(error: unknown, code: string): boolean {
 class PgQueryable implements Queryable {
   /** Set by `runAtCommit` (transaction connections only): sent with the COMMIT. */
   tail: { sql: string; failure: (error: unknown) => Error } | null = null;
-  /** Set by `deferToCommit`: sent with the COMMIT, before the tail. */
+  /** Queued by `deferWrite`: sent ahead of the transaction's next message (a statement or the COMMIT). */
   private deferred: string[] = [];
   /**
    * A transaction's BEGIN is not sent on its own: it goes out in one message with the first
@@ -63,16 +63,20 @@ class PgQueryable implements Queryable {
 
   private async query(sql: string, params: readonly SqlParam[]): Promise<pg.QueryResult> {
     if (this.tail) throw new Error("a statement after runAtCommit: the transaction's last statement was already given");
-    if (this.beginPending) {
-      await this.prepareWanted();
-      this.beginPending = false;
-      // One simple-query message: BEGIN, then the statement with its values as untyped literals
-      // (typed from context as bound parameters are). Binary values cannot go inline: BEGIN then
-      // goes alone and the statement keeps its bound parameters.
+    if (this.beginPending || this.deferred.length > 0) {
+      const opening = this.beginPending;
+      if (opening) {
+        await this.prepareWanted();
+        this.beginPending = false;
+      }
+      // One simple-query message: BEGIN (for the first statement), the writes deferred so far, then
+      // the statement with its values as untyped literals (typed from context as bound parameters
+      // are). A statement that cannot go inline (a NUL, a large binary) goes alone after them.
+      const ahead = opening ? ["BEGIN", ...this.takeDeferred()] : this.takeDeferred();
       const text = this.inline(sql, params, parameterLike);
-      const along = this.takeAlong();
+      const along = opening ? this.takeAlong() : [];
       if (text !== null) {
-        const message = [`BEGIN;\n${text}`, ...along.map((a) => a.text)].join(";\n");
+        const message = [...ahead, text, ...along.map((a) => a.text)].join(";\n");
         let results: pg.QueryResult[];
         try {
           results = (await this.client.query({ text: message, query_timeout: this.timeoutMs } as pg.QueryConfig)) as unknown as pg.QueryResult[];
@@ -80,11 +84,11 @@ class PgQueryable implements Queryable {
           for (const a of along) a.fail(classify(error));
           throw error;
         }
-        along.forEach((a, i) => a.settle(results[2 + i].rows));
-        return results[1];
+        along.forEach((a, i) => a.settle(results[ahead.length + 1 + i].rows));
+        return results[ahead.length];
       }
       for (const a of along) a.settle(null);
-      await this.client.query({ text: "BEGIN", query_timeout: this.timeoutMs } as pg.QueryConfig);
+      await this.client.query({ text: ahead.join(";\n"), query_timeout: this.timeoutMs } as pg.QueryConfig);
     }
     const text = numbered(sql);
     return this.client.query({ name: this.names?.nameOf(text), text, values: values(params), query_timeout: this.timeoutMs } as pg.QueryConfig);
@@ -145,12 +149,26 @@ class PgQueryable implements Queryable {
     return true;
   }
 
-  deferToCommit(sql: string, params: readonly SqlParam[]): boolean {
+  deferWrite(sql: string, params: readonly SqlParam[]): boolean {
     if (!this.inTransaction || this.tail) return false;
     const text = this.inline(sql, params, literal);
     if (text === null) return false;
     this.deferred.push(text);
     return true;
+  }
+
+  /** The deferred writes, handed over once. */
+  private takeDeferred(): string[] {
+    const deferred = this.deferred;
+    this.deferred = [];
+    return deferred;
+  }
+
+  /** Ends a begun transaction: writes still deferred are dropped, not sent ahead of the ROLLBACK. */
+  async rollback(): Promise<void> {
+    this.deferred = [];
+    this.tail = null;
+    await this.run("ROLLBACK");
   }
 
   /**
@@ -160,9 +178,8 @@ class PgQueryable implements Queryable {
    */
   async commit(): Promise<void> {
     const tail = this.tail;
-    const statements = this.deferred;
+    const statements = this.takeDeferred();
     this.tail = null;
-    this.deferred = [];
     if (tail) statements.push(tail.sql);
     if (this.beginPending) {
       for (const a of this.takeAlong()) a.settle(null);
@@ -315,7 +332,7 @@ export class PostgresDatabase implements Database {
         broken = true;
       } else if (control.begun) {
         try {
-          await control.run("ROLLBACK");
+          await control.rollback();
         } catch {
           broken = true;
         }
