@@ -119,4 +119,31 @@ export const secretMigrations: Migration[] = [
       ];
     },
   },
+  {
+    // PostgreSQL: a PUT changes three rows (the version, the aged-out version, the secret), and the
+    // bump ran for each at COMMIT: three upserts of the same epoch row, 48 µs of a PUT's statement
+    // time (pg_stat_statements, docs/benchmarks.md round 13). The change and its bump become
+    // visible together at the commit, so one bump per tenant and transaction moves the epoch
+    // exactly when more would. The transaction-local setting remembers the tenant last bumped; it
+    // ends with the transaction (and with a rolled-back savepoint, as the bump itself does).
+    id: "0513_secret_cache_epoch_once_per_transaction",
+    up: (t) => {
+      if (t.dialect !== "postgres") return [];
+      return [
+        `CREATE OR REPLACE FUNCTION secret_cache_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+         DECLARE
+           tenant TEXT := CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
+         BEGIN
+           IF current_setting('scaivault.cache_epoch_bumped', true) = tenant THEN
+             RETURN NULL;
+           END IF;
+           INSERT INTO secret_cache_epochs (tenant_id, shard, epoch)
+             VALUES (tenant, pg_backend_pid() % 16, 1)
+             ON CONFLICT (tenant_id, shard) DO UPDATE SET epoch = secret_cache_epochs.epoch + 1;
+           PERFORM set_config('scaivault.cache_epoch_bumped', tenant, true);
+           RETURN NULL;
+         END $$`,
+      ];
+    },
+  },
 ];

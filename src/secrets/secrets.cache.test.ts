@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { describeEachBackend } from "../testing/backends.js";
+import { describeEachBackend, onlyOn } from "../testing/backends.js";
 import { useSecondNode, useVault, type ApiClient } from "../testing/harness.js";
 
 /**
@@ -106,5 +106,25 @@ describeEachBackend("secrets: the read cache never serves a changed secret", (ba
     const before = await epoch();
     await db.run("UPDATE secret_versions SET grace_until = grace_until WHERE tenant_id = ? AND path = ?", [tenantId, "cache/columns"]);
     expect(await epoch()).toBeGreaterThan(before);
+  });
+
+  onlyOn(backend, "postgres")("postgres only: a transaction moves its tenant's epoch once however many rows it changes; the next transaction moves it again", async () => {
+    const { admin } = vault();
+    const db = vault().vault.db;
+    await admin.put("/v1/secrets/cache/once", { data: { v: 1 }, options: { max_versions: 1 } });
+    const tenantId = (await db.get<{ tenant_id: string }>("SELECT tenant_id FROM secrets WHERE path = ?", ["cache/once"]))!.tenant_id;
+    const epoch = async () => Number((await db.get<{ epoch: number | string }>("SELECT SUM(epoch) AS epoch FROM secret_cache_epochs WHERE tenant_id = ?", [tenantId]))?.epoch ?? 0);
+    const before = await epoch();
+    // A new version: the version inserted, the old one aged out, the secret row moved (three rows).
+    expect((await admin.put("/v1/secrets/cache/once", { data: { v: 2 } })).status).toBe(200);
+    expect(await epoch()).toBe(before + 1);
+    // Two statements in one transaction, then one in a transaction of its own.
+    await db.transaction(async (tx) => {
+      await tx.run("UPDATE secrets SET metadata = metadata WHERE tenant_id = ? AND path = ?", [tenantId, "cache/once"]);
+      await tx.run("UPDATE secret_versions SET grace_until = grace_until WHERE tenant_id = ? AND path = ?", [tenantId, "cache/once"]);
+    });
+    expect(await epoch()).toBe(before + 2);
+    await db.run("UPDATE secrets SET metadata = metadata WHERE tenant_id = ? AND path = ?", [tenantId, "cache/once"]);
+    expect(await epoch()).toBe(before + 3);
   });
 });
