@@ -20,12 +20,21 @@ const original = pg.Client.prototype.query;
 function shape(text) {
   return text.replace(/\$\d+/g, "$").replace(/'[^']*'/g, "'…'").replace(/\(\$(, \$)+\)(, \(\$(, \$)+\))*/g, "(…)").replace(/\s+/g, " ").slice(0, 150);
 }
+/** PREPAREd statements by name: a message that EXECUTEs one is checked against the statement's text. */
+const preparedText = new Map();
+/** `text` with every `EXECUTE name(` replaced by the statement it runs, for the lock checks below. */
+function expanded(text) {
+  return text.replace(/EXECUTE (\w+)/g, (whole, name) => preparedText.get(name) ?? whole);
+}
 const CHAIN = /audit_chain_heads[^;]*FOR UPDATE/i;
 // The epoch triggers fire on these (migration 0011): the epoch row is locked from here to COMMIT.
 const EPOCH = /(INSERT INTO|UPDATE|DELETE FROM) (secrets|secret_versions)\b/i;
 
 pg.Client.prototype.query = function (config, values, callback) {
-  const text = typeof config === "string" ? config : config && config.text;
+  const sent = typeof config === "string" ? config : config && config.text;
+  const prepare = typeof sent === "string" && /^PREPARE (\w+) AS ([\s\S]*)$/.exec(sent);
+  if (prepare) preparedText.set(prepare[1], prepare[2]);
+  const text = typeof sent === "string" && !prepare ? expanded(sent) : null;
   if (typeof text === "string") {
     // The adapter sends BEGIN with the transaction's first statement ("BEGIN;\n<statement>") when
     // it can: then BEGIN costs no round trip of its own.
