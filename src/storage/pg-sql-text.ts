@@ -4,8 +4,8 @@ import type { SqlParam } from "./contract.js";
 /**
  * How statements and their values become PostgreSQL text: `?` placeholders numbered for bound
  * parameters, and values as literals for the statements that travel inside a simple-query message
- * (a transaction's first statement with BEGIN, reads sent along with it, the statements sent with
- * COMMIT).
+ * (a transaction's first statement with BEGIN, reads sent along with it, deferred writes sent
+ * ahead of the next statement, the statements sent with COMMIT).
  */
 
 const placeholderCache = new Map<string, string>();
@@ -40,7 +40,7 @@ export function literal(value: SqlParam): string | null {
   // Negative numbers in parentheses: `-?` must never become a `--` comment.
   if (typeof value === "bigint") return value < 0n ? `(${value.toString()})` : value.toString();
   if (typeof value === "number") return Number.isFinite(value) ? (value < 0 ? `(${String(value)})` : String(value)) : null;
-  // A NUL would end the protocol's query string early; binary stays a bound parameter.
+  // A NUL would end the protocol's query string early.
   if (typeof value === "string") return value.includes("\0") ? null : pg.escapeLiteral(value);
   // bytea's hex input form; E'' so that the backslash means the same whatever standard_conforming_strings says.
   if (Buffer.isBuffer(value)) return value.length <= INLINE_BINARY_MAX_BYTES ? `E'\\\\x${value.toString("hex")}'` : null;
