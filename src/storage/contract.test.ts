@@ -341,10 +341,10 @@ describeEachBackend("storage contract", (backend) => {
     expect(await db.get("SELECT id FROM items WHERE id = ?", ["atc-rolled-back"])).toBeUndefined();
   });
 
-  it("deferWrite: the deferred writes commit with the transaction (after later statements ran), or roll back with it", async () => {
+  it("deferWrite: the deferred writes commit with the transaction, or roll back with it", async () => {
     const fail = (error: unknown) => new DomainError(String(error));
     await db.transaction(async (tx) => {
-      // SQLite declines (no COMMIT message to ride on): the caller runs the statement itself.
+      // SQLite declines (no message to ride on): the caller runs the statement itself.
       if (!tx.deferWrite?.("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["dtc-1", 1, "it's"])) await tx.run("INSERT INTO items (id, n, body) VALUES (?, ?, ?)", ["dtc-1", 1, "it's"]);
       await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-2", 2]);
       if (!tx.runAtCommit?.("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-3", 3], fail)) await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dtc-3", 3]);
