@@ -88,19 +88,34 @@ export async function uploadToS3(destination: S3Destination, credentials: S3Cred
     responseChecksumValidation: "WHEN_REQUIRED",
     ...(destination.endpoint ? { endpoint: destination.endpoint, forcePathStyle: true } : {}),
   });
+  // The file's size first: a file that is gone fails here, before a stream opens it.
+  const size = statSync(file).size;
+  const body = createReadStream(file);
+  // A read that fails (the file vanished, or is not a file) ends the upload with that error. Left
+  // unheard, the stream's 'error' event would end the whole process, and an unread body would
+  // leave the request waiting for its deadline.
+  const unreadable = new AbortController();
+  let readError: unknown = null;
+  body.on("error", (error) => {
+    readError = error;
+    unreadable.abort(error);
+  });
   try {
     await client.send(
       new PutObjectCommand({
         Bucket: destination.bucket,
         Key: key,
-        Body: createReadStream(file),
-        ContentLength: statSync(file).size,
+        Body: body,
+        ContentLength: size,
         ContentType: key.endsWith(".csv") ? "text/csv" : "application/x-ndjson",
         ...(destination.server_side_encryption ? { ServerSideEncryption: destination.server_side_encryption as ServerSideEncryption } : {}),
       }),
-      { abortSignal: AbortSignal.timeout(timeoutMs) },
+      { abortSignal: AbortSignal.any([AbortSignal.timeout(timeoutMs), unreadable.signal]) },
     );
+  } catch (error) {
+    throw readError ?? error;
   } finally {
+    body.destroy();
     client.destroy();
   }
 }
