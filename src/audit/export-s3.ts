@@ -95,11 +95,7 @@ export async function uploadToS3(destination: S3Destination, credentials: S3Cred
   // unheard, the stream's 'error' event would end the whole process, and an unread body would
   // leave the request waiting for its deadline.
   const unreadable = new AbortController();
-  let readError: unknown = null;
-  body.on("error", (error) => {
-    readError = error;
-    unreadable.abort(error);
-  });
+  body.on("error", (error) => unreadable.abort(error));
   try {
     await client.send(
       new PutObjectCommand({
@@ -113,7 +109,7 @@ export async function uploadToS3(destination: S3Destination, credentials: S3Cred
       { abortSignal: AbortSignal.any([AbortSignal.timeout(timeoutMs), unreadable.signal]) },
     );
   } catch (error) {
-    throw readError ?? error;
+    throw unreadable.signal.aborted ? unreadable.signal.reason : error;
   } finally {
     body.destroy();
     client.destroy();

@@ -3,7 +3,7 @@ import type { Authorizer, Evaluator } from "../access/authorizer.js";
 import type { Principal, Role } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
 import { newSortableId } from "../shared/ids.js";
-import type { Database, Queryable, SqlParam } from "../storage/contract.js";
+import { writeDeferred, type Database, type Queryable, type SqlParam } from "../storage/contract.js";
 import { eventTypeMatches, mayReceivePathless, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
 import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js";
 import { numbersAtWrite, restoreDispatchState, type VaultEvent } from "./outbox.js";
@@ -195,13 +195,11 @@ export class Dispatcher {
         return rows.length;
       }
       // Nothing in this transaction reads the numbers back (deliveries carry their own copy), so on
-      // PostgreSQL both statements ride with the COMMIT (deferred writes go with the next message):
-      // a pass costs the same round trips for one event as for a full batch.
+      // PostgreSQL both statements ride with the COMMIT that follows them: a pass costs the same
+      // round trips for one event as for a full batch.
       const numbering = `UPDATE events SET dispatch_seq = CASE id ${rows.map(() => "WHEN ? THEN CAST(? AS BIGINT)").join(" ")} END WHERE id IN (${rows.map(() => "?").join(", ")})`;
-      const numberingParams = [...numbered, ...rows.map((r) => r.id)];
-      if (!tx.deferWrite?.(numbering, numberingParams)) await tx.run(numbering, numberingParams);
-      const advance = "UPDATE event_dispatch_state SET last_seq = ? WHERE id = 1";
-      if (!tx.deferWrite?.(advance, [seq])) await tx.run(advance, [seq]);
+      await writeDeferred(tx, numbering, [...numbered, ...rows.map((r) => r.id)]);
+      await writeDeferred(tx, "UPDATE event_dispatch_state SET last_seq = ? WHERE id = 1", [seq]);
       return rows.length;
     });
     if (count > 0) this.signal.emit("dispatched", [...tenants]);

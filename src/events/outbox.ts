@@ -1,4 +1,4 @@
-import type { Database, Queryable } from "../storage/contract.js";
+import { writeDeferred, type Database, type Queryable } from "../storage/contract.js";
 import { newSortableId } from "../shared/ids.js";
 import { isoMicros, nowMicros } from "../shared/time.js";
 
@@ -79,7 +79,7 @@ export class EventOutbox {
     }
     // Nothing reads an outbox row inside the transaction that writes it, so on PostgreSQL it rides
     // with the transaction's next message instead of costing a round trip of its own.
-    if (!tx.deferWrite?.(INSERT, params)) await tx.run(INSERT, params);
+    await writeDeferred(tx, INSERT, params);
     return stored;
   }
 

@@ -1,4 +1,4 @@
-import type { Database, Queryable, SqlParam } from "../storage/contract.js";
+import { writeDeferred, type Database, type Queryable, type SqlParam } from "../storage/contract.js";
 
 export interface SecretRow {
   tenant_id: string;
@@ -172,9 +172,9 @@ export class SecretStore {
    */
   async replaceCurrentVersion(tx: Queryable, version: VersionRow, row: SecretRow, oldestKept: number): Promise<void> {
     if (this.db.dialect === "postgres") {
-      const sql = `WITH added AS (${INSERT_VERSION} RETURNING 1), aged AS (${PRUNE_VERSIONS} RETURNING 1) ${UPDATE_SECRET}`;
-      const params = [...versionParams(version), row.tenant_id, row.path, oldestKept, ...updateParams(row)];
-      if (!tx.deferWrite?.(sql, params)) await tx.run(sql, params);
+      await writeDeferred(tx, `WITH added AS (${INSERT_VERSION} RETURNING 1), aged AS (${PRUNE_VERSIONS} RETURNING 1) ${UPDATE_SECRET}`, [
+        ...versionParams(version), row.tenant_id, row.path, oldestKept, ...updateParams(row),
+      ]);
       return;
     }
     await this.insertVersion(tx, version);

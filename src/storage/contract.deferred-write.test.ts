@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { recordPgMessages } from "../testing/pg-messages.js";
-import type { Database, Queryable, SqlParam } from "./contract.js";
+import { writeDeferred, type Database } from "./contract.js";
 import { openDatabase } from "./open.js";
-
-/** Defers the write when the backend can (PostgreSQL), else runs it: what every caller of deferWrite does. */
-async function deferOrRun(tx: Queryable, sql: string, params: readonly SqlParam[]): Promise<void> {
-  if (!tx.deferWrite?.(sql, params)) await tx.run(sql, params);
-}
 
 /**
  * The storage contract for deferred writes: they run in the order given, ahead of the
@@ -32,8 +27,8 @@ describeEachBackend("storage contract: deferred writes", (backend) => {
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i));
     const seen = await db.transaction(async (tx) => {
       await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["seen-1", 1]);
-      await deferOrRun(tx, "INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["seen-2", 2, bytes]);
-      await deferOrRun(tx, "UPDATE items SET n = n + 10 WHERE id = ?", ["seen-2"]);
+      await writeDeferred(tx, "INSERT INTO items (id, n, bin) VALUES (?, ?, ?)", ["seen-2", 2, bytes]);
+      await writeDeferred(tx, "UPDATE items SET n = n + 10 WHERE id = ?", ["seen-2"]);
       return tx.all<{ id: string; n: number }>("SELECT id, n FROM items WHERE id LIKE 'seen-%' ORDER BY id");
     });
     expect(seen.map((row) => [row.id, Number(row.n)])).toEqual([["seen-1", 1], ["seen-2", 12]]);
@@ -44,7 +39,7 @@ describeEachBackend("storage contract: deferred writes", (backend) => {
     await db.run("INSERT INTO items (id, n) VALUES (?, ?)", ["taken", 1]);
     const failed = db.transaction(async (tx) => {
       await tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["fails-1", 1]);
-      await deferOrRun(tx, "INSERT INTO items (id, n) VALUES (?, ?)", ["taken", 2]);
+      await writeDeferred(tx, "INSERT INTO items (id, n) VALUES (?, ?)", ["taken", 2]);
       await tx.get("SELECT n FROM items WHERE id = ?", ["fails-1"]);
     });
     await expect(failed).rejects.toMatchObject({ kind: "unique_violation" });

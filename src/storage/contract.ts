@@ -41,6 +41,11 @@ export interface Queryable {
   alongFirst?<T = Record<string, unknown>>(sql: string, params: readonly SqlParam[]): (() => Promise<T[] | null>) | null;
 }
 
+/** A write whose result nothing needs: deferred where the backend can (`Queryable.deferWrite`), else run now. */
+export async function writeDeferred(tx: Queryable, sql: string, params: readonly SqlParam[]): Promise<void> {
+  if (!tx.deferWrite?.(sql, params)) await tx.run(sql, params);
+}
+
 export type Dialect = "sqlite" | "postgres";
 
 /**
