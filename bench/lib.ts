@@ -4,9 +4,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
-import { freePort, ROOT, startVaultProcess, stopProcess, waitUntilUp } from "../src/testing/processes.js";
+import { freePort } from "../src/testing/ports.js";
+import { ROOT, startVaultProcess, stopProcess, waitUntilUp } from "../src/testing/processes.js";
 
-export { freePort, ROOT } from "../src/testing/processes.js";
+export { freePort } from "../src/testing/ports.js";
+export { ROOT } from "../src/testing/processes.js";
 
 // The documented limits would cap a benchmark at a few requests per second per identity.
 export const UNLIMITED: Record<string, string> = Object.fromEntries(

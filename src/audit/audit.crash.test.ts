@@ -4,7 +4,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase } from "../storage/open.js";
 import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { ApiClient } from "../testing/harness.js";
-import { exited, freePort, startServer } from "../testing/processes.js";
+import { freePort } from "../testing/ports.js";
+import { exited, startServer } from "../testing/processes.js";
 
 describeEachBackend("audit: kill -9 under load", (backend) => {
   let database: ScratchDatabase;

@@ -9,7 +9,7 @@ import S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
-import { freePort } from "../testing/processes.js";
+import { freePort } from "../testing/ports.js";
 import { identityWith } from "./test-fixtures.js";
 
 const BUCKET = "audit-archive";

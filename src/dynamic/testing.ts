@@ -262,7 +262,7 @@ export async function scramCluster(): Promise<{ adminUrl: string; stop(): Promis
   const { mkdtempSync, writeFileSync, chmodSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
-  const { freePort } = await import("../testing/processes.js");
+  const { freePort } = await import("../testing/ports.js");
   const dir = mkdtempSync(join(tmpdir(), "scaivault-scram-"));
   chmodSync(dir, 0o755);
   const data = join(dir, "data");

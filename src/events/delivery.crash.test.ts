@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { ApiClient } from "../testing/harness.js";
-import { exited, freePort, startServer } from "../testing/processes.js";
+import { freePort } from "../testing/ports.js";
+import { exited, startServer } from "../testing/processes.js";
 import { eventually, TestReceiver } from "./test-receiver.js";
 
 describeEachBackend("events: kill -9 right after an acknowledged write", (backend) => {

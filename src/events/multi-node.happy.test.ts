@@ -3,7 +3,8 @@ import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresAvailable, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { ApiClient } from "../testing/harness.js";
-import { exited, freePort, startServer } from "../testing/processes.js";
+import { freePort } from "../testing/ports.js";
+import { exited, startServer } from "../testing/processes.js";
 import { eventually, TestReceiver } from "./test-receiver.js";
 
 // Several nodes share one PostgreSQL database; SQLite is the single-node store.

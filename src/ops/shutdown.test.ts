@@ -6,7 +6,7 @@ import { expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type BackendName } from "../testing/backends.js";
 import { ApiClient, startVault } from "../testing/harness.js";
 import { inFlight, until } from "../testing/observe.js";
-import { freePort } from "../testing/processes.js";
+import { freePort } from "../testing/ports.js";
 
 /** A PUT whose body is half sent: in flight until `finish()`. */
 function slowPut(baseUrl: string, token: string, path: string, body: string) {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVault, type ApiResponse, type TestVault } from "../testing/harness.js";
-import { freePort } from "../testing/processes.js";
+import { freePort } from "../testing/ports.js";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 

@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
 import { ApiClient } from "../testing/harness.js";
-import { freePort } from "../testing/processes.js";
+import { freePort } from "../testing/ports.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const TSX = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;

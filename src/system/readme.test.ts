@@ -15,7 +15,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { exited, freePort, ROOT, waitUntilUp } from "../testing/processes.js";
+import { freePort } from "../testing/ports.js";
+import { exited, ROOT, waitUntilUp } from "../testing/processes.js";
 
 vi.setConfig({ testTimeout: 300_000 });
 

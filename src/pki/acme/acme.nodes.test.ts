@@ -1,14 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresAvailable } from "../../testing/backends.js";
 import { useSecondNode, useVault } from "../../testing/harness.js";
+import { freePortSync } from "../../testing/ports.js";
 import { created } from "../testing.js";
 import { orderIn, PebbleTls, removeTls, startPebble, type Pebble } from "./testing/pebble.js";
-
-/** A free TCP port, found before the vault starts (its env is fixed then). */
-function freePortSync(): number {
-  return Number(execFileSync(process.execPath, ["-e", "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})"]).toString());
-}
 
 /**
  * Two nodes on one PostgreSQL database both run the order worker: every automatic renewal of

@@ -1,35 +1,14 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { expect } from "vitest";
 import { waitFor } from "../../../rotation/testing.js";
 import type { ApiClient } from "../../../testing/harness.js";
-
-/** A TCP (and, for DNS, UDP) port nobody listens on right now. */
-export async function freePort(udpToo = false): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const p = (server.address() as { port: number }).port;
-        server.close(() => resolve(p));
-      });
-    });
-    if (!udpToo) return port;
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = createSocket("udp4");
-      socket.once("error", () => resolve(false));
-      socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-}
+import { freePort } from "../../../testing/ports.js";
 
 async function waitForTcp(port: number, what: string, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -92,7 +71,7 @@ export interface Pebble {
  * `blocked.test` are refused (for the CA-refusal path).
  */
 export async function startPebble(tls: PebbleTls, options: { httpPort: number; validitySeconds?: number; dnsServer?: string }): Promise<Pebble> {
-  const dnsPort = await freePort(true);
+  const dnsPort = await freePort({ udpToo: true });
   const challMgmt = await freePort();
   const acmePort = await freePort();
   const mgmtPort = await freePort();

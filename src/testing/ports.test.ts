@@ -1,0 +1,28 @@
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { choosablePorts, freePort, freePortSync } from "./ports.js";
+
+function listens(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+describe("ports chosen for servers started as other processes", () => {
+  it("come from below the kernel's ephemeral range, where no listen(0) or outgoing connection can take them first", async () => {
+    const [low, high] = choosablePorts();
+    const ports = [...(await Promise.all(Array.from({ length: 8 }, () => freePort()))), freePortSync(), await freePort({ udpToo: true })];
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(low);
+      expect(port).toBeLessThan(high);
+    }
+    if (process.platform === "linux") expect(high).toBeLessThanOrEqual(32_768);
+  });
+
+  it("are free: the caller can bind what it was given", async () => {
+    const port = await freePort();
+    expect(await listens(port)).toBe(true);
+  });
+});
