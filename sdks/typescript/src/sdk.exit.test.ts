@@ -8,7 +8,8 @@ import { spawn } from "node:child_process";
 import { afterAll, expect, it } from "vitest";
 import { describeEachBackend } from "../../../src/testing/backends.js";
 import { useVault } from "../../../src/testing/harness.js";
-import { freePort, ROOT } from "../../../src/testing/processes.js";
+import { freePort } from "../../../src/testing/ports.js";
+import { ROOT } from "../../../src/testing/processes.js";
 
 const children = new Set<ReturnType<typeof spawn>>();
 // A script that does not end (the failure this file looks for) is not left behind.
