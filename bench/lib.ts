@@ -141,20 +141,31 @@ export async function load(options: {
   body?: string;
   connections?: number;
   seconds: number;
+  /**
+   * Seconds of the same load first, not measured: the figures are the server's steady state, not
+   * the seconds in which V8 is still compiling the scenario's path (each scenario starts a server
+   * or a route the previous one did not run).
+   */
+  warmupSeconds?: number;
   /** The path of the n-th request, when requests do not all go to the url's own path. */
   pathOf?: (n: number) => string;
 }): Promise<LoadResult> {
   let n = 0;
   const pathOf = options.pathOf;
-  const result = await autocannon({
+  const run = (duration: number) => autocannon({
     url: options.url,
     method: options.method ?? "GET",
     headers: options.headers,
     body: options.body,
     connections: options.connections ?? 64,
-    duration: options.seconds,
+    duration,
     requests: pathOf ? [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, path: pathOf(n++) }) }] : undefined,
   });
+  if (options.warmupSeconds) {
+    const warmup = await run(options.warmupSeconds);
+    if (warmup.errors + warmup.timeouts + warmup.non2xx > 0) throw new Error(`warm-up of ${options.url}: ${warmup.errors} errors, ${warmup.timeouts} timeouts, ${warmup.non2xx} non-2xx`);
+  }
+  const result = await run(options.seconds);
   return {
     requestsPerSecond: Math.round(result.requests.average),
     p50Ms: result.latency.p50,

@@ -12,6 +12,8 @@ import { measurePolicyDecisions } from "./policy-decision-core.js";
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
+/** Unmeasured seconds of each scenario's load before its measured run (`--no-warmup`: none, as before round 14). */
+const WARMUP_SECONDS = process.argv.includes("--no-warmup") ? 0 : quick ? 2 : 5;
 const CONNECTIONS = 64;
 const BIG = quick ? 100_000 : 1_000_000;
 /** Writes: 16 connections, as in issue 14 (and pgbench -N at the same concurrency). */
@@ -35,7 +37,7 @@ async function readLoad(vault: VaultChild, bearer: string, path = "/v1/secrets/b
   // another stale socket (the 10M-entry audit fill met two).
   const probe = await fetchWithRetries(url, init);
   if (probe.status !== 200) throw new Error(`probe read answered ${probe.status}: ${await probe.text()}`);
-  return load({ url, headers: init.headers, seconds: SECONDS, connections: CONNECTIONS });
+  return load({ url, headers: init.headers, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS });
 }
 
 async function fetchWithRetries(url: string, init: RequestInit): Promise<Response> {
@@ -63,6 +65,7 @@ function writeLoad(vault: VaultChild, bearer: string, spread = false): Promise<L
     headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
     body: JSON.stringify({ data: SECRET_DATA, secret_type: "json", options: { max_versions: 5 } }),
     seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
     connections: WRITE_CONNECTIONS,
   });
 }
@@ -73,6 +76,7 @@ function auditQueryLoad(vault: VaultChild): Promise<LoadResult> {
     url: `${vault.baseUrl}/v1/audit/logs?action=read&path_prefix=bench/&limit=100`,
     headers: { authorization: `Bearer ${vault.adminToken}` },
     seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
     connections: 8,
   });
 }
@@ -108,11 +112,11 @@ async function jwksServer() {
 }
 
 async function main(): Promise<void> {
-  const results: Record<string, unknown> = { quick, seconds: SECONDS, connections: CONNECTIONS };
+  const results: Record<string, unknown> = { quick, seconds: SECONDS, warmup_seconds: WARMUP_SECONDS, connections: CONNECTIONS };
   const rows: [string, LoadResult][] = [];
 
   const baseline = await startBaseline();
-  const base = await load({ url: `${baseline.baseUrl}/`, seconds: SECONDS, connections: CONNECTIONS });
+  const base = await load({ url: `${baseline.baseUrl}/`, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS });
   await baseline.stop();
   rows.push(["baseline node:http", base]);
 
@@ -133,7 +137,7 @@ async function mainScenarios(results: Record<string, unknown>, rows: [string, Lo
   rows.push(["read skt_ sqlite", await readLoad(sqlite, token)]);
   // What Fastify, node:http and our request hooks cost before any work: the same server answering
   // /v1/health (no credential, no storage, no audit). No route can be faster than this.
-  rows.push(["floor: GET /v1/health", await load({ url: `${sqlite.baseUrl}/v1/health`, seconds: SECONDS, connections: CONNECTIONS })]);
+  rows.push(["floor: GET /v1/health", await load({ url: `${sqlite.baseUrl}/v1/health`, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS })]);
   rows.push(["PUT new version sqlite", await writeLoad(sqlite, token, true)]);
   await sqlite.stop();
 
@@ -180,7 +184,7 @@ async function mainScenarios(results: Record<string, unknown>, rows: [string, Lo
 function report(results: Record<string, unknown>, rows: [string, LoadResult][], base: LoadResult, decisions: Record<string, number>): void {
 
   const figure = (r: LoadResult) => ({ rps: r.requestsPerSecond, p50_ms: r.p50Ms, p99_ms: r.p99Ms, errors: r.errors, non2xx: r.non2xx });
-  console.log(`\nScaiVault benchmark (${quick ? "quick" : "full"}: ${SECONDS}s per run, ${CONNECTIONS} connections)\n`);
+  console.log(`\nScaiVault benchmark (${quick ? "quick" : "full"}: ${SECONDS}s per run after ${WARMUP_SECONDS}s of warm-up, ${CONNECTIONS} connections)\n`);
   console.log("scenario                          req/s     p50 ms   p99 ms   ratio   errors");
   for (const [name, r] of rows) {
     const ratio = (r.requestsPerSecond / base.requestsPerSecond).toFixed(2);
