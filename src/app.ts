@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import { Ajv } from "ajv";
 import { readFileSync } from "node:fs";
@@ -127,7 +127,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
       },
     },
     // Fastify's two info lines per request cost more than a health answer; ours below are chosen.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Indexed in every audit entry: time-ordered, so they append to that index (src/shared/ids.ts).
     genReqId: () => newSortableId("req"),
     bodyLimit: config.maxBodyBytes,
