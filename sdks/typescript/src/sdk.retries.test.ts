@@ -53,7 +53,7 @@ describe("TypeScript SDK: retries and errors (scripted listener)", () => {
     s.script.push(503);
     await expect(client.secrets.write("a/b", { k: "v" })).rejects.toBeInstanceOf(ServiceUnavailableError);
     s.script.push(503);
-    await expect(client.webhooks.create({ name: "n", url: "http://x.test/h", secret: "s" })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(client.webhooks.create({ name: "n", url: "http://x.test/h", events: ["secret.updated"], secret: "s" })).rejects.toBeInstanceOf(ServiceUnavailableError);
     expect(s.seen.map((r) => r.method)).toEqual(["PUT", "POST"]);
     s.script.push(503);
     await client.secrets.write("a/b", { k: "v" }, { cas: 1 });
