@@ -11,11 +11,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { freePort } from "../testing/ports.js";
+import { freePort, portFree } from "../testing/ports.js";
 import { exited, ROOT, waitUntilUp } from "../testing/processes.js";
 
 vi.setConfig({ testTimeout: 300_000 });
@@ -54,13 +53,6 @@ export function readmeSnippets(text: string): Snippet[] {
   }
   return snippets;
 }
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
 
 describe("README snippets", () => {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");

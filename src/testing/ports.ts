@@ -7,6 +7,7 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 
 /** Linux's default ephemeral range starts at 32768; 10000 keeps clear of well-known services. */
 const LOWEST_CHOSEN_PORT = 10_000;
@@ -55,4 +56,13 @@ export function freePort(options: { udpToo?: boolean } = {}): Promise<number> {
 /** The same, for a test whose server environment is fixed while its suite is declared. */
 export function freePortSync(options: { udpToo?: boolean } = {}): number {
   return Number(execFileSync(process.execPath, pickArgs(options.udpToo ?? false), { timeout: 10_000 }).toString());
+}
+
+/** Whether `port` is free on 127.0.0.1 now (TCP), checked in this process. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
 }
