@@ -106,4 +106,15 @@ describeEachBackend("scaivault CLI (the built binary)", (backend) => {
     const scope = await cli(["secrets", "write", "cli/app/db", "v=1"], env({ SCAIVAULT_TOKEN: issued.body.token }));
     expect([scope.code, scope.stderr]).toEqual([3, expect.stringContaining("insufficient_scope")]);
   });
+
+  it("SCAIVAULT_PARTNER_ID of another partner: commands are refused with context_mismatch and exit 3; whoami still answers", async () => {
+    await cli(["secrets", "write", "cli/ctx/db", "password=p"], env());
+    const refused = await cli(["secrets", "read", "cli/ctx/db", "--field", "password"], env({ SCAIVAULT_PARTNER_ID: "ptn_elsewhere" }));
+    expect([refused.code, refused.stdout]).toEqual([3, ""]);
+    expect(refused.stderr).toMatch(/^error: context_mismatch: .*ptn_default.*ptn_elsewhere/);
+    const me = await cli(["auth", "whoami", "--json"], env({ SCAIVAULT_PARTNER_ID: "ptn_elsewhere" }));
+    expect([me.code, JSON.parse(me.stdout).partner_id]).toEqual([0, "ptn_default"]);
+    const own = await cli(["secrets", "read", "cli/ctx/db", "--field", "password"], env({ SCAIVAULT_PARTNER_ID: "ptn_default" }));
+    expect([own.code, own.stdout.trim()]).toEqual([0, "p"]);
+  });
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { ScaiVaultClient, ScaiVaultError } from "@scailabs/scaivault";
+import { PermissionDeniedError, ScaiVaultClient, ScaiVaultError } from "@scailabs/scaivault";
 import { Args, GLOBAL_FLAGS, parseArgs, suggest, UsageError } from "./args.js";
 import { resolveSettings } from "./config.js";
 import type { Ctx } from "./commands/context.js";
@@ -16,7 +16,7 @@ export const EXIT = { ok: 0, general: 1, auth: 2, authz: 3, notFound: 4, validat
 
 function exitCodeFor(error: ScaiVaultError): number {
   if (error.status === 401) return EXIT.auth;
-  if (error.status === 403) return EXIT.authz;
+  if (error.status === 403 || error instanceof PermissionDeniedError) return EXIT.authz;
   if (error.status === 404 || error.status === 410) return EXIT.notFound;
   if (error.status === 400 || error.status === 413 || error.status === 422) return EXIT.validation;
   return EXIT.general;
@@ -96,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
             throw new UsageError(`cannot read the CA certificate file ${settings.caCert}`);
           }
         }
-        client = new ScaiVaultClient({ baseUrl: settings.baseUrl, token: settings.token, tenantId: settings.tenantId, ...(ca ? { ca } : {}) });
+        client = new ScaiVaultClient({ baseUrl: settings.baseUrl, token: settings.token, tenantId: settings.tenantId, partnerId: settings.partnerId, ...(ca ? { ca } : {}) });
         return client;
       },
     };

@@ -73,7 +73,7 @@ Environment:
   SCAIVAULT_TOKEN            bearer token (required unless SCAIVAULT_TOKEN_FILE)
   SCAIVAULT_TOKEN_FILE       read the token from this file, re-read after a 401
   SCAIVAULT_TENANT_ID        lock every request to this tenant (X-Tenant-ID)
-  SCAIVAULT_PARTNER_ID       the partner context
+  SCAIVAULT_PARTNER_ID       lock to this partner: refused if the token works in another
   SCAIVAULT_READ_ONLY        true: write and delete tools refuse (default false)
   SCAIVAULT_MASK_VALUES      true: secret values shown as •••••• (default false)
   SCAIVAULT_UNMASK_PATHS     path prefixes whose values are shown despite masking

@@ -1,7 +1,7 @@
 import type { McpConfig } from "./config.js";
 import type { Json, ToolSpec } from "./tool.js";
 
-export type RefusalCode = "mcp_read_only" | "mcp_path_denied" | "mcp_confirmation_required";
+export type RefusalCode = "mcp_read_only" | "mcp_path_denied" | "mcp_confirmation_required" | "mcp_context_locked";
 
 export interface Refusal {
   code: RefusalCode;
@@ -87,6 +87,12 @@ export class Guardrails {
     }
     if (tool.grantsAccess && this.pathsRestricted) {
       return { code: "mcp_path_denied", message: `${name} could grant access beyond the allowed paths; it is refused while SCAIVAULT_ALLOWED_PATHS or SCAIVAULT_DENIED_PATHS is set` };
+    }
+    // A locked context (spec/mcp.md §2): no argument may name another tenant or partner.
+    for (const [arg, locked, setting] of [["tenant_id", this.config.tenantId, "SCAIVAULT_TENANT_ID"], ["partner_id", this.config.partnerId, "SCAIVAULT_PARTNER_ID"]] as const) {
+      if (locked !== null && args[arg] !== undefined && args[arg] !== locked) {
+        return { code: "mcp_context_locked", message: `${name}: ${arg} must be ${locked}, the context this server is locked to (${setting})` };
+      }
     }
     for (const arg of tool.pathArgs ?? []) {
       const value = args[arg];

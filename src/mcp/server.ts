@@ -83,7 +83,7 @@ export function createMcpServer(config: McpConfig, version: string, log: (record
     if (!transport) {
       const client = server.getClientVersion();
       const userAgent = `scaivault-mcp/${version}${client ? ` ${client.name}/${client.version}` : ""}`;
-      transport = new Transport({ baseUrl: config.url, token, tenantId: config.tenantId ?? undefined, userAgent, retries: { maxAttempts: 2, maxDelay: 5 } });
+      transport = new Transport({ baseUrl: config.url, token, tenantId: config.tenantId ?? undefined, partnerId: config.partnerId ?? undefined, userAgent, retries: { maxAttempts: 2, maxDelay: 5 } });
     }
     return transport;
   };

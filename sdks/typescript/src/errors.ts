@@ -34,6 +34,8 @@ export class ScaiVaultError extends Error {
 export class AuthenticationError extends ScaiVaultError {}
 /** 403: no policy grants it, scope too narrow, a failed condition, another tenant. */
 export class PermissionDeniedError extends ScaiVaultError {}
+/** Refused by the client itself, never sent: the token's context lies outside the partner the client is locked to. `code` is `context_mismatch`. */
+export class ContextMismatchError extends PermissionDeniedError {}
 /** 404 (and 410, see GoneError). */
 export class NotFoundError extends ScaiVaultError {}
 /** 410: expired secret, expired or destroyed version. Still a NotFoundError for callers that only care about absence. */

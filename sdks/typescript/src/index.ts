@@ -15,6 +15,7 @@ export {
   NetworkError,
   NotFoundError,
   PermissionDeniedError,
+  ContextMismatchError,
   RateLimitError,
   ScaiVaultError,
   ServerError,

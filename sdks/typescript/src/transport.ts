@@ -1,4 +1,4 @@
-import { errorFor, NetworkError, ScaiVaultError } from "./errors.js";
+import { ContextMismatchError, errorFor, NetworkError, ScaiVaultError } from "./errors.js";
 import { tlsFetch } from "./tls-fetch.js";
 
 export interface RetryOptions {
@@ -21,6 +21,12 @@ export interface ClientOptions {
   scopes?: string[];
   /** Sent as `X-Tenant-ID` (partner admins working in one of their tenants). */
   tenantId?: string;
+  /**
+   * The partner this client is locked to (`SCAIVAULT_PARTNER_ID`): before its first request the
+   * client asks `GET /v1/auth/whoami`, and if the token's context lies in another partner every
+   * request fails with `context_mismatch` (a PermissionDeniedError) without being sent.
+   */
+  partnerId?: string;
   /** Per-attempt timeout in milliseconds (default 30000). */
   timeout?: number;
   retries?: RetryOptions;
@@ -48,6 +54,7 @@ export interface RequestSpec {
   idempotent?: boolean;
 }
 
+const WHOAMI_PATH = "/v1/auth/whoami";
 const DEFAULT_TOKEN_URL = "https://scaikey.scailabs.ai/oauth/token";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -68,6 +75,7 @@ export class Transport {
   private tokenExpiresAt = 0;
   private pendingToken: Promise<string> | null = null;
   private readonly fetchImpl: (url: string, init: RequestInit) => Promise<Response>;
+  private partnerCheck: Promise<void> | null = null;
 
   constructor(readonly options: ClientOptions) {
     if (!options.baseUrl) throw new TypeError("baseUrl is required");
@@ -123,11 +131,29 @@ export class Transport {
     return body.access_token;
   }
 
-  async headers(extra?: Record<string, string>): Promise<Record<string, string>> {
+  /** Headers for a request to `path` (any path but whoami is held to `partnerId` first). */
+  async headers(extra?: Record<string, string>, path?: string): Promise<Record<string, string>> {
+    if (this.options.partnerId && path !== WHOAMI_PATH) await this.partnerConfirmed(this.options.partnerId);
     const headers: Record<string, string> = { accept: "application/json", "user-agent": this.options.userAgent ?? "scaivault-js/0.1.0", ...extra };
     headers.authorization = `Bearer ${await this.bearer()}`;
     if (this.options.tenantId) headers["x-tenant-id"] = this.options.tenantId;
     return headers;
+  }
+
+  /** Asked once per client: a mismatch is remembered, a check that could not be made (network, 401) is asked again. */
+  private partnerConfirmed(partnerId: string): Promise<void> {
+    this.partnerCheck ??= this.checkPartner(partnerId).catch((error: unknown) => {
+      if (!(error instanceof ContextMismatchError)) this.partnerCheck = null;
+      throw error;
+    });
+    return this.partnerCheck;
+  }
+
+  private async checkPartner(partnerId: string): Promise<void> {
+    const me = await this.request<{ partner_id?: string | null }>({ method: "GET", path: WHOAMI_PATH });
+    if (me?.partner_id !== partnerId) {
+      throw new ContextMismatchError({ code: "context_mismatch", status: 0, message: `This token works in partner ${me?.partner_id ?? "(none)"}, not ${partnerId}, the partner this client is locked to (SCAIVAULT_PARTNER_ID)` });
+    }
   }
 
   /** One API call: JSON in, JSON out, the contract's errors as typed exceptions. */
@@ -161,7 +187,7 @@ export class Transport {
   }
 
   private async once<T>(spec: RequestSpec): Promise<T> {
-    const headers = await this.headers(spec.headers);
+    const headers = await this.headers(spec.headers, spec.path);
     let body: string | undefined;
     if (spec.body !== undefined) {
       body = JSON.stringify(spec.body);
