@@ -1,5 +1,13 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { newId, newSortableId } from "./ids.js";
+import { newId, newSortableId, randomBase62 } from "./ids.js";
+
+/** The time part as first written: 9 base-36 digits, most significant first. */
+function referenceTimeText(now: number): string {
+  let time = "";
+  for (let rest = Math.floor(now), i = 0; i < 9; i++, rest = Math.floor(rest / 36)) time = "0123456789abcdefghijklmnopqrstuvwxyz"[rest % 36] + time;
+  return time;
+}
 
 describe("ids", () => {
   it("random ids: a prefix and 20 base62 characters", () => {
@@ -22,6 +30,19 @@ describe("ids", () => {
     for (const id of ids) expect(id).toMatch(/^log_[0-9a-z]{11}[0-9A-Za-z]{9}$/);
     expect([...ids].sort()).toEqual(ids);
     expect([...ids].sort((a, b) => a.slice(0, 15).localeCompare(b.slice(0, 15), "en-US"))).toEqual(ids);
+  });
+
+  it("the time part is the millisecond in 9 base-36 digits, whatever time came before (the last one is remembered)", () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 36 ** 9 - 1 }), { minLength: 1, maxLength: 8 }), (times) => {
+      for (const time of [...times, ...times.reverse()]) expect(newSortableId("req", time + 0.5).slice(4, 13)).toBe(referenceTimeText(time));
+    }));
+  });
+
+  it("random base62 text has the length asked for and uses the whole alphabet", () => {
+    expect(randomBase62(0)).toBe("");
+    expect(randomBase62(43)).toMatch(/^[0-9A-Za-z]{43}$/);
+    const seen = new Set(Array.from({ length: 200 }, () => randomBase62(20)).join(""));
+    expect(seen.size).toBe(62);
   });
 
   it("sortable ids made in the same millisecond differ", () => {
