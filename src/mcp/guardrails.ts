@@ -80,6 +80,17 @@ export class Guardrails {
     return this.config.allowedPaths === null || this.config.allowedPaths.some((a) => prefix.startsWith(`${a}/`));
   }
 
+  /**
+   * The arguments with the locked tenant and partner filled in where the tool takes them and the
+   * caller left them out: without them, such a tool (`sync_identities`) would reach the whole partner.
+   */
+  locked(tool: ToolSpec, args: Json): Json {
+    const filled = { ...args };
+    if (this.config.tenantId !== null && "tenant_id" in tool.properties && filled.tenant_id === undefined) filled.tenant_id = this.config.tenantId;
+    if (this.config.partnerId !== null && "partner_id" in tool.properties && filled.partner_id === undefined) filled.partner_id = this.config.partnerId;
+    return filled;
+  }
+
   check(tool: ToolSpec, args: Json): Refusal | null {
     const name = `scaivault_${tool.name}`;
     if (this.config.readOnly && tool.kind !== "read") {

@@ -51,6 +51,11 @@ describeEachBackend("scaivault-mcp context lock", (backend) => {
       const mark = mcp.lines.length;
       await mcp.call("list_users", { tenant_id: "tnt_default" });
       expect(await mcp.apiCallsSince(mark, "list_users")).toHaveLength(1);
+      // A tool whose tenant or partner argument is optional is held to the locked ones when it omits them.
+      const before = mcp.lines.length;
+      await mcp.call("sync_identities", {});
+      const [sent] = await mcp.apiCallsSince(before, "sync_identities");
+      expect(sent.query).toEqual({ partner_id: "ptn_default", tenant_id: "tnt_default" });
     } finally {
       await mcp.close();
     }

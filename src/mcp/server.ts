@@ -90,7 +90,7 @@ export function createMcpServer(config: McpConfig, version: string, log: (record
 
   const call = async (toolName: string, route: Route, args: Json): Promise<unknown> => {
     const spec: RequestSpec = { ...requestOf(route, args), headers: { "x-scaivault-mcp-tool": toolName } };
-    if (config.debug) log({ msg: "api call", tool: toolName, method: spec.method, path: spec.path });
+    if (config.debug) log({ msg: "api call", tool: toolName, method: spec.method, path: spec.path, query: spec.query });
     try {
       return await transportFor().request(spec);
     } catch (error) {
@@ -112,7 +112,7 @@ export function createMcpServer(config: McpConfig, version: string, log: (record
     const name = request.params.name;
     const tool = byName.get(name);
     if (!tool) return errorResult("not_found" satisfies ErrorCode, `Tool ${name} not found`);
-    const args = (request.params.arguments ?? {}) as Json;
+    const args = guardrails.locked(tool, (request.params.arguments ?? {}) as Json);
     const validate = validators.get(name)!;
     if (!validate(args)) return errorResult("validation_error" satisfies ErrorCode, `Invalid arguments for ${name}: ${ajv.errorsText(validate.errors)}`);
     const refusal = guardrails.check(tool, args);
