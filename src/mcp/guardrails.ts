@@ -39,7 +39,16 @@ function maskSigningSecrets(value: unknown): unknown {
  * name their code; nothing reaches the API, so nothing is audited.
  */
 export class Guardrails {
-  constructor(private readonly config: McpConfig) {}
+  /** The locked context (spec/mcp.md §2): each argument that names it, its locked value, and the setting that locked it. */
+  private readonly contextLocks: ReadonlyArray<{ arg: "tenant_id" | "partner_id"; value: string; setting: string }>;
+
+  constructor(private readonly config: McpConfig) {
+    const locks = [
+      { arg: "tenant_id", value: config.tenantId, setting: "SCAIVAULT_TENANT_ID" },
+      { arg: "partner_id", value: config.partnerId, setting: "SCAIVAULT_PARTNER_ID" },
+    ] as const;
+    this.contextLocks = locks.filter((lock): lock is (typeof locks)[number] & { value: string } => lock.value !== null);
+  }
 
   get pathsRestricted(): boolean {
     return this.config.allowedPaths !== null || this.config.deniedPaths.length > 0;
@@ -86,8 +95,7 @@ export class Guardrails {
    */
   locked(tool: ToolSpec, args: Json): Json {
     const filled = { ...args };
-    if (this.config.tenantId !== null && "tenant_id" in tool.properties && filled.tenant_id === undefined) filled.tenant_id = this.config.tenantId;
-    if (this.config.partnerId !== null && "partner_id" in tool.properties && filled.partner_id === undefined) filled.partner_id = this.config.partnerId;
+    for (const { arg, value } of this.contextLocks) if (arg in tool.properties && filled[arg] === undefined) filled[arg] = value;
     return filled;
   }
 
@@ -99,10 +107,10 @@ export class Guardrails {
     if (tool.grantsAccess && this.pathsRestricted) {
       return { code: "mcp_path_denied", message: `${name} could grant access beyond the allowed paths; it is refused while SCAIVAULT_ALLOWED_PATHS or SCAIVAULT_DENIED_PATHS is set` };
     }
-    // A locked context (spec/mcp.md §2): no argument may name another tenant or partner.
-    for (const [arg, locked, setting] of [["tenant_id", this.config.tenantId, "SCAIVAULT_TENANT_ID"], ["partner_id", this.config.partnerId, "SCAIVAULT_PARTNER_ID"]] as const) {
-      if (locked !== null && args[arg] !== undefined && args[arg] !== locked) {
-        return { code: "mcp_context_locked", message: `${name}: ${arg} must be ${locked}, the context this server is locked to (${setting})` };
+    // A locked context: no argument may name another tenant or partner.
+    for (const { arg, value, setting } of this.contextLocks) {
+      if (args[arg] !== undefined && args[arg] !== value) {
+        return { code: "mcp_context_locked", message: `${name}: ${arg} must be ${value}, the context this server is locked to (${setting})` };
       }
     }
     for (const arg of tool.pathArgs ?? []) {
