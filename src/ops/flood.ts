@@ -8,7 +8,8 @@ import ipaddr from "ipaddr.js";
  * billions of fresh budgets and flood records.
  */
 export function sourceKey(ip: string): string {
-  if (!isIPv6(ip)) return ip;
+  // Every IPv6 spelling has a colon and no IPv4 one does: most requests skip isIPv6's long pattern.
+  if (!ip.includes(":") || !isIPv6(ip)) return ip;
   try {
     const parsed = ipaddr.IPv6.parse(ip);
     if (parsed.isIPv4MappedAddress()) return parsed.toIPv4Address().toString();

@@ -77,7 +77,7 @@ export class SecretsReader {
     }
     const plaintext = await this.deps.keyring.decryptSecret(
       { tenantId, path, version: row.version },
-      { ciphertext: Buffer.from(row.ciphertext), wrappedDataKey: Buffer.from(row.wrapped_key), tenantKeyId: row.key_id },
+      { ciphertext: row.ciphertext, wrappedDataKey: row.wrapped_key, tenantKeyId: row.key_id },
     );
     if (secret.last_accessed_at === null || secret.last_accessed_at < now - ACCESS_TOUCH_WINDOW_MS) {
       await this.deps.store.touchAccess(tenantId, path, now, ACCESS_TOUCH_WINDOW_MS);
