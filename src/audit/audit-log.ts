@@ -54,6 +54,11 @@ export class AuditLog {
     return row.id;
   }
 
+  /** PostgreSQL: the lane for `appendInTransaction`'s entry, locked with the transaction's first statement (`ChainAppender.lockAhead`). */
+  lockChainAhead(tx: Queryable, partnerId: string, tenantId: string | null): void {
+    this.chain.lockAhead(tx, partnerId, tenantId);
+  }
+
   append(entry: AuditEntry): Promise<string> {
     const row = toRow(entry);
     return new Promise<void>((resolve, reject) => {

@@ -137,6 +137,17 @@ interface Head {
   hash: string;
 }
 
+/** A head's columns; `asyncCommit` (PostgreSQL): with `set_config`, which only a statement returning a row evaluates. */
+function headColumns(dialect: Dialect, asyncCommit: boolean): string {
+  return `${dialect === "postgres" && asyncCommit ? "set_config('synchronous_commit', 'off', true) AS sync, " : ""}chain_id, seq, hash`;
+}
+
+/** The first of `lanes` lane heads (bound in order) that nobody holds, locked (PostgreSQL: `SKIP LOCKED`). */
+function freeLaneSql(lanes: number, dialect: Dialect, asyncCommit: boolean): string {
+  const pg = dialect === "postgres";
+  return `SELECT ${headColumns(dialect, asyncCommit)} FROM audit_chain_heads WHERE chain_id IN (${new Array(lanes).fill("?").join(", ")}) ORDER BY chain_id LIMIT 1${pg ? " FOR UPDATE SKIP LOCKED" : ""}`;
+}
+
 /**
  * Appends entries to their chains inside the caller's transaction. Chains are locked in sorted
  * order of their base id (no deadlock between two batches touching the same chains). On
@@ -149,6 +160,8 @@ interface Head {
  */
 export class ChainAppender {
   private readonly lanes: number;
+  /** Lane locks sent ahead by `lockAhead`, per transaction, taken by the transaction's `append`. */
+  private readonly ahead = new WeakMap<Queryable, { chainId: string; rows: () => Promise<Head[] | null> }>();
 
   constructor(private readonly hasher: ChainHasher, private readonly dialect: Dialect) {
     this.lanes = laneCount(dialect);
@@ -174,7 +187,9 @@ export class ChainAppender {
     const written: AuditRow[] = [];
     for (const chainId of [...byChain.keys()].sort()) {
       const list = byChain.get(chainId)!;
-      const head = await this.lockLane(tx, chainId, list[0].partner_id, list[0].tenant_id, options.asyncCommit === true);
+      const head =
+        (options.asyncCommit ? undefined : await this.takeAhead(tx, chainId)) ??
+        (await this.lockLane(tx, chainId, list[0].partner_id, list[0].tenant_id, options.asyncCommit === true));
       const laneId = head.chain_id;
       let { seq, hash } = head;
       const rows: AuditRow[] = [];
@@ -198,6 +213,33 @@ export class ChainAppender {
   }
 
   /**
+   * PostgreSQL, before a write's first statement, when that statement takes the write's own row
+   * lock (a secret's): the free-lane lock of the chain its entry will join goes out in the same
+   * message, right after that lock (`Queryable.alongFirst`), instead of a round trip of its own at
+   * the end. The lane is then held from the first message to the COMMIT, as long as before (one
+   * round trip and the commit): the round trip it saves is the one it was held across. Only a
+   * write that takes no other row lock after its first one may call this: a lane is never held
+   * while waiting for a row, so the lane wait of `lockLane` (all lanes held) cannot close a cycle.
+   * When no lane was free, `append` locks one as before.
+   */
+  lockAhead(tx: Queryable, partnerId: string, tenantId: string | null): void {
+    if (this.dialect !== "postgres" || this.ahead.has(tx)) return;
+    const chainId = chainIdOf(partnerId, tenantId);
+    const lanes = laneChainIds(chainId, this.lanes);
+    const rows = tx.alongFirst?.<Head>(freeLaneSql(lanes.length, this.dialect, false), lanes);
+    if (rows) this.ahead.set(tx, { chainId, rows });
+  }
+
+  /** The head `lockAhead` locked for this transaction's entries of `chainId`, if it found a free lane. */
+  private async takeAhead(tx: Queryable, chainId: string): Promise<Head | undefined> {
+    const early = this.ahead.get(tx);
+    if (!early || early.chainId !== chainId) return undefined;
+    this.ahead.delete(tx);
+    const head = (await early.rows())?.[0];
+    return head ? { chain_id: head.chain_id, seq: Number(head.seq), hash: head.hash } : undefined;
+  }
+
+  /**
    * Locks a lane of the chain `base` and returns its head, in one round trip when a lane is free:
    * the first lane (in chain_id order, so a tenant without concurrent writes stays on lane 0) whose
    * head row nobody holds. Lane heads are created together the first time none is free or none
@@ -209,8 +251,8 @@ export class ChainAppender {
   private async lockLane(tx: Queryable, base: string, partnerId: string, tenantId: string | null, asyncCommit: boolean): Promise<Head> {
     const lanes = laneChainIds(base, this.lanes);
     const pg = this.dialect === "postgres";
-    const columns = `${pg && asyncCommit ? "set_config('synchronous_commit', 'off', true) AS sync, " : ""}chain_id, seq, hash`;
-    const free = `SELECT ${columns} FROM audit_chain_heads WHERE chain_id IN (${lanes.map(() => "?").join(", ")}) ORDER BY chain_id LIMIT 1${pg ? " FOR UPDATE SKIP LOCKED" : ""}`;
+    const columns = headColumns(this.dialect, asyncCommit);
+    const free = freeLaneSql(lanes.length, this.dialect, asyncCommit);
     let head = await tx.get<Head>(free, lanes);
     if (!head) {
       const now = Date.now();

@@ -77,6 +77,17 @@ export class AuditRecorder {
     caller.ctx.audit.recorded = true;
   }
 
+  /**
+   * Before a write's first statement, which must be the write's own row lock (see
+   * `ChainAppender.lockAhead`): the lane `recordInTransaction` will extend is locked in that
+   * statement's message. The entry's chain is the one `entryFor` will name.
+   */
+  lockChainAhead(tx: Queryable, caller: Caller): void {
+    const ctx = caller.ctx;
+    if (!ctx.audit.action) return;
+    this.log.lockChainAhead(tx, ctx.tenant?.partnerId ?? ctx.principal?.partnerId ?? this.unauthenticatedPartnerId, ctx.tenant?.tenantId ?? null);
+  }
+
   /** For work no request carries (rotation scheduler, webhook delivery), in that work's transaction. */
   async recordSystem(tx: Queryable, entry: SystemEntry): Promise<void> {
     await this.log.appendInTransaction(tx, {

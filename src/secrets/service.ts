@@ -7,7 +7,7 @@ import { VaultError } from "../http/errors.js";
 import { requireDuration, requireDurationList } from "../shared/duration.js";
 import { iso } from "../shared/time.js";
 import type { Database, Queryable } from "../storage/contract.js";
-import { isUniqueViolation } from "../storage/contract.js";
+import { isUniqueViolation, isTransactionConflict } from "../storage/contract.js";
 import { requireValidPath } from "./paths.js";
 import { SECRET_TYPES, type PatchMetadataBody, type SecretObject, type WriteSecretBody } from "./schemas.js";
 import type { SecretRow, SecretStore, VersionRow } from "./store.js";
@@ -126,7 +126,9 @@ export class SecretsService {
         return result;
       } catch (error) {
         // Two nodes creating the same path at once: the loser retries and sees the winner's row.
-        if (!isUniqueViolation(error) || attempt >= 2) throw error;
+        // A deadlock (PostgreSQL aborts one side of it): a new secret's row waited for by a write
+        // that holds an audit lane, while its creator waits for a lane (`lockChainAhead`).
+        if (!(isUniqueViolation(error) || isTransactionConflict(error)) || attempt >= 2) throw error;
       }
     }
   }
@@ -157,6 +159,8 @@ export class SecretsService {
       const now = Date.now();
       const { tenantId, partnerId } = caller.tenant;
       for (const hook of this.deps.writeHooks ?? []) hook.beforeLock?.(tx, tenantId, path);
+      // The secret's row lock is this write's first and only row lock: its audit lane travels with it.
+      this.deps.audit.lockChainAhead(tx, caller);
       let existing = await this.deps.store.lock(tx, tenantId, path);
       if (existing?.deleted_at != null) {
         if ((existing.recoverable_until ?? 0) > now) {

@@ -120,3 +120,15 @@ export function isStorageUnavailable(error: unknown): boolean {
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof StorageError && error.kind === "unique_violation";
 }
+
+/**
+ * A transaction the database aborted for a conflict with another (deadlock, serialization
+ * failure): nothing of it was committed, and running it again may succeed. Looked for along the
+ * causes too, since a domain error (the audit trail's `service_unavailable`) wraps the storage one.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  for (let at = error, depth = 0; at && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
+    if (at instanceof StorageError && at.kind === "serialization") return true;
+  }
+  return false;
+}
