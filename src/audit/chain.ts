@@ -218,8 +218,10 @@ export class ChainAppender {
    * message, right after that lock (`Queryable.alongFirst`), instead of a round trip of its own at
    * the end. The lane is then held from the first message to the COMMIT, as long as before (one
    * round trip and the commit): the round trip it saves is the one it was held across. Only a
-   * write that takes no other row lock after its first one may call this: a lane is never held
-   * while waiting for a row, so the lane wait of `lockLane` (all lanes held) cannot close a cycle.
+   * write that takes no other row lock after its first one may call this. The one row such a
+   * write can then wait for under a held lane is a new secret's, inserted by a second write of the
+   * same path; with every lane held, that can close a cycle with `lockLane`'s wait, which
+   * PostgreSQL breaks (40P01) and the write's caller retries (`SecretsService.mutate`).
    * When no lane was free, `append` locks one as before.
    */
   lockAhead(tx: Queryable, partnerId: string, tenantId: string | null): void {

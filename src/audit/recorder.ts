@@ -85,7 +85,7 @@ export class AuditRecorder {
   lockChainAhead(tx: Queryable, caller: Caller): void {
     const ctx = caller.ctx;
     if (!ctx.audit.action) return;
-    this.log.lockChainAhead(tx, ctx.tenant?.partnerId ?? ctx.principal?.partnerId ?? this.unauthenticatedPartnerId, ctx.tenant?.tenantId ?? null);
+    this.log.lockChainAhead(tx, this.partnerOf(ctx), ctx.tenant?.tenantId ?? null);
   }
 
   /** For work no request carries (rotation scheduler, webhook delivery), in that work's transaction. */
@@ -122,6 +122,11 @@ export class AuditRecorder {
     return this.log.drain();
   }
 
+  /** The partner whose chain a request's entry joins (with its tenant, when it has one). */
+  private partnerOf(ctx: RequestContext): string {
+    return ctx.tenant?.partnerId ?? ctx.principal?.partnerId ?? this.unauthenticatedPartnerId;
+  }
+
   private entryFor(ctx: RequestContext, status: number): AuditEntry | null {
     if (!ctx.audit.action) return null;
     const principal = ctx.principal;
@@ -135,7 +140,7 @@ export class AuditRecorder {
     if (ctx.mcpTool) extra.mcp_tool = ctx.mcpTool;
     if (ctx.via) extra.via = ctx.via;
     return {
-      partnerId: ctx.tenant?.partnerId ?? principal?.partnerId ?? this.unauthenticatedPartnerId,
+      partnerId: this.partnerOf(ctx),
       tenantId: ctx.tenant?.tenantId ?? null,
       action: ctx.audit.action,
       identityType: principal?.identityType ?? null,
