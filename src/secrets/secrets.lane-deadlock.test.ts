@@ -3,16 +3,9 @@ import { expect, it, vi } from "vitest";
 import { laneChainIds, PG_CHAIN_LANES } from "../audit/chain.js";
 import { describeEachBackend, onlyOn } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { until } from "../testing/observe.js";
 
 const PATH = "deadlock/created";
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /**
  * A write takes its audit lane with its secret's row lock (`ChainAppender.lockAhead`). Two writes
@@ -56,15 +49,15 @@ describeEachBackend("secrets: two creates of one path around a held audit lane",
         return (realQuery as (...a: unknown[]) => unknown).apply(this, args) as never;
       });
       const b = admin.put(`/v1/secrets/${PATH}`, { data: { v: "b" } });
-      await until(async () => held, "B's last message");
+      await until("B's last message", () => held, 10_000, 25);
       // A finds every lane held and waits on one chosen at random: B's.
       vi.spyOn(Math, "random").mockReturnValue(0.999);
       const a = admin.put(`/v1/secrets/${PATH}`, { data: { v: "a" } });
       const observer = holders[0];
-      await until(async () => {
+      await until("A to wait for a lane", async () => {
         const waiting = await observer.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
         return waiting.rows[0].n >= 1;
-      }, "A to wait for a lane");
+      }, 10_000, 25);
       vi.mocked(Math.random).mockRestore();
       release();
       const statuses = [(await a).status, (await b).status].sort();

@@ -127,8 +127,13 @@ export function isUniqueViolation(error: unknown): boolean {
  * causes too, since a domain error (the audit trail's `service_unavailable`) wraps the storage one.
  */
 export function isTransactionConflict(error: unknown): boolean {
+  return alongCauses(error, (at) => at instanceof StorageError && at.kind === "serialization");
+}
+
+/** Whether `error` or one of its causes (up to five deep: domain errors wrap storage errors, which wrap the driver's) passes `test`. */
+export function alongCauses(error: unknown, test: (at: unknown) => boolean): boolean {
   for (let at = error, depth = 0; at && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
-    if (at instanceof StorageError && at.kind === "serialization") return true;
+    if (test(at)) return true;
   }
   return false;
 }

@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { Database, Migration, ObserveStatement, Queryable, SqlParam } from "./contract.js";
-import { secondsSince, StorageError, unobserved } from "./contract.js";
+import { alongCauses, secondsSince, StorageError, unobserved } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnCoalescer } from "./coalesce.js";
 import { StatementNames } from "./statement-names.js";
@@ -24,10 +24,7 @@ function classify(error: unknown): StorageError {
 
 /** Whether PostgreSQL's error `code` is on `error` or along its causes (domain errors wrap storage errors). */
 function carriesCode(error: unknown, code: string): boolean {
-  for (let at = error, depth = 0; at && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
-    if ((at as { code?: unknown }).code === code) return true;
-  }
-  return false;
+  return alongCauses(error, (at) => (at as { code?: unknown }).code === code);
 }
 
 class PgQueryable implements Queryable {
