@@ -6,7 +6,7 @@ import type { Database, Migration, ObserveStatement, Queryable, SqlParam } from 
 import { secondsSince, StorageError, unobserved } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnMemo } from "./coalesce.js";
-import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
+import { SqliteCheckpointer, WAL_LIMIT_FRAMES } from "./sqlite-checkpointer.js";
 
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
 
@@ -135,7 +135,10 @@ export class SqliteDatabase implements Database {
   private readonly shared = new TurnMemo<unknown>(() => this.commits);
   private checkpointer: SqliteCheckpointer | null = null;
 
-  constructor(readonly file: string, options: { synchronous?: "NORMAL" | "FULL"; guardTransactions?: boolean; observeStatement?: ObserveStatement } = {}) {
+  constructor(
+    readonly file: string,
+    options: { synchronous?: "NORMAL" | "FULL"; guardTransactions?: boolean; observeStatement?: ObserveStatement; checkpoints?: { intervalMs?: number; limitFrames?: number } } = {},
+  ) {
     const observe = options.observeStatement ?? unobserved;
     this.insideTransaction = options.guardTransactions ? new AsyncLocalStorage<boolean>() : null;
     // The directory holds the database (and, by default, the root key file): owner only.
@@ -158,10 +161,17 @@ export class SqliteDatabase implements Database {
         // SQLite gives -wal and -shm the database file's mode; files left by an older version are fixed here.
         for (const suffix of ["-wal", "-shm"]) if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
         writer.pragma("wal_autocheckpoint = 0");
-        this.checkpointer = new SqliteCheckpointer(file, () => {
+        // The worker restarts the WAL near its limit, so the file stays about that size. A larger
+        // one (left by an older version, or grown while the worker lagged) is cut back to twice the
+        // limit at a restart, and three times the limit counts as oversized without the worker.
+        const limitFrames = options.checkpoints?.limitFrames ?? WAL_LIMIT_FRAMES;
+        const limitBytes = limitFrames * Number(writer.pragma("page_size", { simple: true }));
+        writer.pragma(`journal_size_limit = ${2 * limitBytes}`);
+        const onFailure = () => {
           // Without the worker the WAL would grow without end: back to SQLite's own checkpoints.
           if (writer.open) writer.pragma("wal_autocheckpoint = 1000");
-        });
+        };
+        this.checkpointer = new SqliteCheckpointer(file, onFailure, { ...options.checkpoints, limitFrames, fileLimitBytes: 3 * limitBytes });
       }
     } catch (error) {
       throw classify(error);
@@ -249,6 +259,8 @@ export class SqliteDatabase implements Database {
     this.groupScheduled = true;
     void this.withLock(async () => {
       this.groupScheduled = false;
+      // Writes wait (in the queue, not on the event loop) while the worker starts an oversized WAL over.
+      if (this.checkpointer?.walOversized()) await this.checkpointer.restart();
       await this.runGroup(this.queue.splice(0, MAX_GROUP));
     }).finally(() => this.scheduleGroup());
   }
