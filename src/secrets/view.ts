@@ -42,18 +42,58 @@ export function normalizeMetadata(input: Partial<SecretMetadata> | undefined, ba
   };
 }
 
+interface RowTexts {
+  metadata: SecretMetadata;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+  last_accessed_at: string | null;
+}
+
+/**
+ * A row's parsed metadata and dates, worked out once per row object: the reader's head cache
+ * answers one row many times (a read parsed the metadata and formatted four dates each time, ~3 %
+ * of its CPU). Rows are never changed in place (a touched row is a new object), and every answer
+ * shares these, so they are frozen: a caller that tried to change one would throw, not leak.
+ */
+const rowTexts = new WeakMap<SecretRow, RowTexts>();
+
+function textsOf(row: SecretRow): RowTexts {
+  let texts = rowTexts.get(row);
+  if (!texts) {
+    texts = Object.freeze({
+      metadata: deepFreeze(parseMetadata(row.metadata)),
+      created_at: iso(row.created_at),
+      updated_at: iso(row.updated_at),
+      expires_at: isoOrNull(row.expires_at),
+      last_accessed_at: isoOrNull(row.last_accessed_at),
+    });
+    rowTexts.set(row, texts);
+  }
+  return texts;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** The secret object without `data`, for `version` (the current one unless given). */
 export function secretView(row: SecretRow, version?: VersionRow | null, rotation?: RotationBlock | null): SecretObject {
+  const texts = textsOf(row);
   return {
     path: row.path,
     // The current version's type is the secret's (PATCH may retype it); older versions keep their own.
     secret_type: version && version.version !== row.current_version ? version.secret_type : row.secret_type,
     version: version?.version ?? row.current_version,
-    metadata: parseMetadata(row.metadata),
-    created_at: iso(row.created_at),
-    updated_at: iso(row.updated_at),
-    expires_at: isoOrNull(row.expires_at),
-    last_accessed_at: isoOrNull(row.last_accessed_at),
+    metadata: texts.metadata,
+    created_at: texts.created_at,
+    updated_at: texts.updated_at,
+    expires_at: texts.expires_at,
+    last_accessed_at: texts.last_accessed_at,
     rotation_policy_id: row.rotation_policy_id,
     secret_policy_id: row.secret_policy_id,
     rotation: rotation ?? null,
