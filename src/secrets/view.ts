@@ -42,13 +42,7 @@ export function normalizeMetadata(input: Partial<SecretMetadata> | undefined, ba
   };
 }
 
-interface RowTexts {
-  metadata: SecretMetadata;
-  created_at: string;
-  updated_at: string;
-  expires_at: string | null;
-  last_accessed_at: string | null;
-}
+type RowTexts = Pick<SecretObject, "metadata" | "created_at" | "updated_at" | "expires_at" | "last_accessed_at">;
 
 /**
  * A row's parsed metadata and dates, worked out once per row object: the reader's head cache

@@ -78,13 +78,14 @@ export class SqliteCheckpointer {
   /**
    * `fileLimitBytes`: a WAL file this large is oversized whatever the worker has said (a busy
    * worker reports late); it must be above the size SQLite cuts the file back to at a restart
-   * (`journal_size_limit`), or every write would wait for a restart.
+   * (`journal_size_limit`), or every write would wait for a restart. Both limits come from the
+   * one place that also sets `journal_size_limit` (SqliteDatabase).
    */
-  constructor(file: string, onFailure: (reason: string) => void, options: { intervalMs?: number; limitFrames?: number; fileLimitBytes?: number } = {}) {
+  constructor(file: string, onFailure: (reason: string) => void, options: { intervalMs?: number; limitFrames: number; fileLimitBytes: number }) {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
     this.wal = `${file}-wal`;
-    this.fileLimitBytes = options.fileLimitBytes ?? Infinity;
-    const workerData = { file, driver, intervalMs: options.intervalMs ?? 100, limitFrames: options.limitFrames ?? WAL_LIMIT_FRAMES };
+    this.fileLimitBytes = options.fileLimitBytes;
+    const workerData = { file, driver, intervalMs: options.intervalMs ?? 100, limitFrames: options.limitFrames };
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
     this.worker.unref();
     this.worker.on("message", (message: { failed?: string; oversized?: boolean; restarted?: boolean }) => {
