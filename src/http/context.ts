@@ -75,6 +75,11 @@ export interface RequestContext {
   audit: AuditDraft;
   /** "console" when the request was authenticated by a console session cookie (recorded in `extra_data.via`). */
   via?: "console";
+  /**
+   * The stored `secret_type` of each secret value the answer returns, set by the reader: the reads
+   * metric counts these, never text found in the response (a value can look like a type).
+   */
+  typesReturned?: readonly string[];
 }
 
 /** What a service sees: a request that passed authentication and tenant resolution. */

@@ -28,6 +28,26 @@ describeEachBackend("hardening lows", (backend) => {
     expect(text).toContain("scaivault_secret_reads_total");
     expect(text).not.toMatch(/tnt_|ptn_|identity="|tenant="|user:admin|system:bootstrap/);
   });
+
+  it("counts reads by each returned secret's stored type: a value that looks like a type is neither a label nor a count", async () => {
+    const { admin, anonymous } = vault();
+    // An unauthenticated scrape must never show a secret's value, and a writer must not mint label values.
+    const lookalike = { secret_type: "kv", nested: { secret_type: "leaked_value_a1" }, list: [{ secret_type: "leaked_value_b2" }] };
+    expect((await admin.put("/v1/secrets/labels/lookalike", { data: lookalike, secret_type: "json" })).status).toBe(201);
+    const count = async (type: string) => {
+      const match = new RegExp(`^scaivault_secret_reads_total\\{secret_type="${type}"\\} (\\d+)$`, "m").exec((await anonymous.get("/v1/metrics")).text);
+      return match ? Number(match[1]) : 0;
+    };
+    const [json, kv] = [await count("json"), await count("kv")];
+    expect((await admin.get("/v1/secrets/labels/lookalike")).status).toBe(200);
+    const batch = await admin.post("/v1/secrets/batch", { paths: ["labels/lookalike"], options: { include_metadata: false } });
+    expect(batch.status).toBe(200);
+    expect(batch.body.secrets["labels/lookalike"].data).toEqual(lookalike);
+    const text = (await anonymous.get("/v1/metrics")).text;
+    expect(text).not.toContain("leaked_value");
+    expect(await count("json")).toBe(json + 2);
+    expect(await count("kv")).toBe(kv);
+  });
 });
 
 describeEachBackend("metrics behind a token", (backend) => {

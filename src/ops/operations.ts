@@ -36,9 +36,6 @@ const SHED_MESSAGES: Record<string, string> = {
   memory: "The server is under memory pressure; retry shortly",
 };
 
-// Read responses name each returned secret's type; counting them needs no second parse.
-const SECRET_TYPE = /"secret_type":"([a-z0-9_]{1,40})"/g;
-
 /**
  * Availability and hardening at the HTTP edge: load shedding and draining (503), rate limits
  * (429), security headers, request metrics and connection-level errors in the contract's shape.
@@ -81,8 +78,10 @@ export class Operations {
       if (!reply.hasHeader("cache-control")) reply.header("Cache-Control", "no-store");
       if (guard.draining) reply.header("Connection", "close");
       const category = routeOf(request).category;
-      if ((category === "read" || category === "batch_read") && reply.statusCode === 200 && typeof payload === "string") {
-        for (const match of payload.matchAll(SECRET_TYPE)) metrics.secretReads.inc({ secret_type: match[1] });
+      // Only the read routes' own answers count: a secret read inside another request (a dynamic
+      // engine's root credentials, an export's S3 key) is not a secret returned to the caller.
+      if ((category === "read" || category === "batch_read") && reply.statusCode === 200) {
+        for (const type of request.vault?.typesReturned ?? []) metrics.secretReads.inc({ secret_type: type });
       }
       if (category === "write" && request.method === "PUT" && (reply.statusCode === 200 || reply.statusCode === 201)) {
         metrics.secretWrites.inc();

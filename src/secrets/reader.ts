@@ -47,6 +47,7 @@ export class SecretsReader {
     await this.deps.authorizer.require(caller, path, "read");
     const secret = await this.readAllowed(caller, path, version);
     caller.ctx.audit.extra = { version: secret.version, secret_type: secret.secret_type };
+    caller.ctx.typesReturned = [secret.secret_type];
     return secret;
   }
 
@@ -184,6 +185,7 @@ export class SecretsReader {
     const options = body.options ?? {};
     const allowed: Evaluator = await this.deps.authorizer.forCaller(caller);
     const result: BatchReadResponse = { secrets: {}, errors: {} };
+    const types: string[] = [];
     for (const path of [...new Set(body.paths)]) {
       try {
         const problem = pathProblem(path);
@@ -191,6 +193,7 @@ export class SecretsReader {
         const decision = allowed(path, "read");
         if (!decision.allowed) throw denial(decision, "read");
         const secret = await this.readAllowed(caller, path, options.version);
+        types.push(secret.secret_type);
         result.secrets[path] = options.include_metadata
           ? secret
           : { data: secret.data, version: secret.version, secret_type: secret.secret_type };
@@ -201,6 +204,7 @@ export class SecretsReader {
       }
     }
     caller.ctx.audit.extra = { paths: Object.keys(result.secrets), denied_or_failed: Object.keys(result.errors) };
+    caller.ctx.typesReturned = types;
     return result;
   }
 }
