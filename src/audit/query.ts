@@ -3,7 +3,7 @@ import { denial } from "../access/authorizer.js";
 import type { Caller } from "../http/context.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { iso, isoMicros } from "../shared/time.js";
-import type { Database, SqlParam } from "../storage/contract.js";
+import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
 import { filterSql, prefixEnd, type Filters } from "./filters.js";
 import type { AuditEntryView } from "./schemas.js";
@@ -91,7 +91,7 @@ export class AuditQueries {
     const after = decodeCursor<{ t: number; id: string }>(cursor, { t: "number", id: "string" });
     const { conditions, params } = filterSql(filters);
     const scope = visibility.scopeSql();
-    if (await this.densePrefix(visibility, filters, after)) return this.walkPage(visibility, conditions, params, limit, after);
+    if (await this.densePrefix(visibility, filters, after)) return this.walkPage(visibility, filters, limit, after);
     const logs: AuditEntryView[] = [];
     let position = after;
     let scanned = 0;
@@ -120,17 +120,19 @@ export class AuditQueries {
   }
 
   /**
-   * SQLite, a `path_prefix` that DENSE_PREFIX or more of the tenant's entries match (counted on
-   * the (tenant_id, secret_path, timestamp) index alone, at most that many). Such a query would have
-   * SQLite fetch and sort every match before the first row comes back: 300 ms at 35,000 matches,
-   * during which the node answers nobody else (better-sqlite3 runs on the event loop), and it grows
-   * with the trail. PostgreSQL plans from statistics and runs off the event loop.
+   * A `path_prefix` that DENSE_PREFIX or more of the tenant's entries match (counted on the
+   * (tenant_id, secret_path, timestamp) index alone, at most that many). Such a query would fetch
+   * and sort every match before the first row comes back. SQLite: 300 ms at 35,000 matches, during
+   * which the node answers nobody else (better-sqlite3 runs on the event loop). PostgreSQL: its
+   * planner would walk the time index if its statistics knew the prefix is dense, but they lag a
+   * burst of recent entries (autovacuum analyzes again only after 10 % growth), so it sorted every
+   * match: 180–280 ms at 118,000 (round 18), more as the table grows. This count asks the data.
    */
   private async densePrefix(visibility: Visibility, filters: Filters, after: { t: number } | null | undefined): Promise<boolean> {
-    if (this.db.dialect !== "sqlite" || !filters.path_prefix) return false;
+    if (!filters.path_prefix) return false;
     const end = prefixEnd(filters.path_prefix);
     const row = await this.db.get<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log WHERE tenant_id = ? AND secret_path >= ?${end === null ? "" : " AND secret_path < ?"}${after ? " AND timestamp <= ?" : ""} LIMIT ?)`,
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log WHERE tenant_id = ? AND secret_path >= ?${end === null ? "" : " AND secret_path < ?"}${after ? " AND timestamp <= ?" : ""} LIMIT ?) AS matches`,
       [visibility.tenantId, filters.path_prefix, ...(end === null ? [] : [end]), ...(after ? [after.t] : []), DENSE_PREFIX],
     );
     return Number(row?.n ?? 0) >= DENSE_PREFIX;
@@ -145,7 +147,29 @@ export class AuditQueries {
    * admin's partner-chain entries (tenant_id null) join the window their time falls in, read along
    * the partner's own time index.
    */
-  private async walkPage(visibility: Visibility, conditions: string[], params: SqlParam[], limit: number, after: { t: number; id: string } | null | undefined): Promise<Page> {
+  private async walkPage(visibility: Visibility, filters: Filters, limit: number, after: { t: number; id: string } | null | undefined): Promise<Page> {
+    if (this.db.dialect === "sqlite") {
+      const { conditions, params } = filterSql(filters);
+      return this.walk(this.db, visibility, conditions, params, limit, after, { byTime: " INDEXED BY audit_log_tenant_time", byPartnerTime: " INDEXED BY audit_log_partner_time" });
+    }
+    // PostgreSQL has no index hints, and with lagging statistics it would read each window through
+    // the path index (every match of the prefix, per window) or sort a bitmap of the whole trail.
+    // Pinned for this read-only transaction: index scans only, and the prefix compared as an
+    // expression no index serves — which leaves the time index, the walk's own.
+    const { conditions, params } = filterSql({ ...filters, path_prefix: undefined });
+    const end = prefixEnd(filters.path_prefix!);
+    conditions.push(end === null ? "(secret_path || '') >= ?" : "(secret_path || '') >= ? AND (secret_path || '') < ?");
+    params.push(filters.path_prefix!, ...(end === null ? [] : [end]));
+    return this.db.transaction(async (tx) => {
+      await tx.get("SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)");
+      return this.walk(tx, visibility, conditions, params, limit, after, { byTime: "", byPartnerTime: "" });
+    });
+  }
+
+  private async walk(
+    q: Queryable, visibility: Visibility, conditions: string[], params: SqlParam[], limit: number, after: { t: number; id: string } | null | undefined,
+    hints: { byTime: string; byPartnerTime: string },
+  ): Promise<Page> {
     const logs: AuditEntryView[] = [];
     const tenant = "tenant_id = ?";
     let position = after ?? null;
@@ -154,8 +178,8 @@ export class AuditQueries {
       // never by the OR beside it, and without it every step would scan the whole trail.
       const newer = position ? " AND timestamp <= ? AND (timestamp < ? OR (timestamp = ? AND id < ?))" : "";
       const newerArgs: SqlParam[] = position ? [position.t, position.t, position.t, position.id] : [];
-      const edge = await this.db.get<{ timestamp: number; id: string }>(
-        `SELECT timestamp, id FROM audit_log INDEXED BY audit_log_tenant_time WHERE ${tenant}${newer} ORDER BY timestamp DESC, id DESC LIMIT 1 OFFSET ?`,
+      const edge = await q.get<{ timestamp: number; id: string }>(
+        `SELECT timestamp, id FROM audit_log${hints.byTime} WHERE ${tenant}${newer} ORDER BY timestamp DESC, id DESC LIMIT 1 OFFSET ?`,
         [visibility.tenantId, ...newerArgs, WALK_WINDOW - 1],
       );
       const within = edge ? " AND timestamp >= ? AND (timestamp > ? OR (timestamp = ? AND id >= ?))" : "";
@@ -163,12 +187,12 @@ export class AuditQueries {
       const bounds: SqlParam[] = [...newerArgs, ...edgeArgs, ...params];
       const filtered = `${newer}${within} AND ${conditions.join(" AND ")}`;
       const partner = visibility.includePartnerChain
-        ? ` UNION ALL SELECT ${AUDIT_COLUMNS} FROM audit_log INDEXED BY audit_log_partner_time WHERE tenant_id IS NULL AND partner_id = ?${filtered}`
+        ? ` UNION ALL SELECT ${AUDIT_COLUMNS} FROM audit_log${hints.byPartnerTime} WHERE tenant_id IS NULL AND partner_id = ?${filtered}`
         : "";
       // No more rows than the page can still take (twice, for entries the caller may not see).
       const cap = Math.max(2 * (limit - logs.length), 100);
-      const rows = await this.db.all<AuditRow>(
-        `SELECT ${AUDIT_COLUMNS} FROM audit_log INDEXED BY audit_log_tenant_time WHERE ${tenant}${filtered}${partner} ORDER BY timestamp DESC, id DESC LIMIT ?`,
+      const rows = await q.all<AuditRow>(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_log${hints.byTime} WHERE ${tenant}${filtered}${partner} ORDER BY timestamp DESC, id DESC LIMIT ?`,
         [visibility.tenantId, ...bounds, ...(visibility.includePartnerChain ? [visibility.partnerId, ...bounds] : []), cap],
       );
       for (const row of rows) {
