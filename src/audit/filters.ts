@@ -43,8 +43,12 @@ export function prefixEnd(prefix: string): string | null {
   return null;
 }
 
-/** The SQL conditions (ANDed) and parameters for a filter set; `from` inclusive, `to` exclusive. */
-export function filterSql(filters: Filters, fieldPrefix = ""): { conditions: string[]; params: SqlParam[]; from?: number; to?: number } {
+/**
+ * The SQL conditions (ANDed) and parameters for a filter set; `from` inclusive, `to` exclusive.
+ * `prefixColumn`: what `path_prefix` is compared on (default `secret_path`); an expression of it
+ * keeps the path index from serving the range (the PostgreSQL time walk in query.ts).
+ */
+export function filterSql(filters: Filters, fieldPrefix = "", options: { prefixColumn?: string } = {}): { conditions: string[]; params: SqlParam[]; from?: number; to?: number } {
   const conditions: string[] = [];
   const params: SqlParam[] = [];
   const from = parseTime(`${fieldPrefix}from`, filters.from);
@@ -71,7 +75,8 @@ export function filterSql(filters: Filters, fieldPrefix = ""): { conditions: str
     // reads only the prefix's entries however large the trail grows (migration 0093 makes the
     // comparison byte-wise on PostgreSQL too).
     const end = prefixEnd(filters.path_prefix);
-    conditions.push(end === null ? "secret_path >= ?" : "secret_path >= ? AND secret_path < ?");
+    const column = options.prefixColumn ?? "secret_path";
+    conditions.push(end === null ? `${column} >= ?` : `${column} >= ? AND ${column} < ?`);
     params.push(filters.path_prefix, ...(end === null ? [] : [end]));
   }
   if (filters.success !== undefined) conditions.push("success = ?"), params.push(filters.success ? 1 : 0);

@@ -156,10 +156,7 @@ export class AuditQueries {
     // the path index (every match of the prefix, per window) or sort a bitmap of the whole trail.
     // Pinned for this read-only transaction: index scans only, and the prefix compared as an
     // expression no index serves — which leaves the time index, the walk's own.
-    const { conditions, params } = filterSql({ ...filters, path_prefix: undefined });
-    const end = prefixEnd(filters.path_prefix!);
-    conditions.push(end === null ? "(secret_path || '') >= ?" : "(secret_path || '') >= ? AND (secret_path || '') < ?");
-    params.push(filters.path_prefix!, ...(end === null ? [] : [end]));
+    const { conditions, params } = filterSql(filters, "", { prefixColumn: "(secret_path || '')" });
     return this.db.transaction(async (tx) => {
       await tx.get("SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)");
       return this.walk(tx, visibility, conditions, params, limit, after, { byTime: "", byPartnerTime: "" });
