@@ -1,4 +1,5 @@
-import { beforeAll, expect, it } from "vitest";
+import { afterEach, beforeAll, expect, it, vi } from "vitest";
+import type { Queryable, SqlParam } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 
@@ -80,4 +81,66 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
     // A prefix few entries match runs on its index, as before.
     expect((await pages("path_prefix=dense/s1", 1000)).ids).toEqual(expected((e) => e.secret_path.startsWith("dense/s1")));
   });
+  /**
+   * The walk is there for its plan: each statement reads along the tenant's time index and stops at
+   * its LIMIT. On PostgreSQL nothing but the walk's own settings pins that plan (round 18: without
+   * them, 180–280 ms sorting every match), so the plans themselves are checked: every statement the
+   * walk runs is explained on the same connection, with the same values, in the same transaction.
+   */
+  afterEach(() => vi.restoreAllMocks());
+
+  it("walks along the time index: no sort, no scan of the table", async () => {
+    const db = vault().vault.db;
+    const plans: { sql: string; plan: string[] }[] = [];
+    const explained = (q: Pick<Queryable, "all">) => {
+      const all = q.all.bind(q);
+      return async <T,>(sql: string, params?: readonly SqlParam[]): Promise<T[]> => {
+        if (/FROM audit_log\b/.test(sql) && !sql.includes("COUNT(*)")) plans.push({ sql, plan: await planOf(all, sql, params) });
+        return all<T>(sql, params);
+      };
+    };
+    if (backend === "postgres") {
+      const transaction = db.transaction.bind(db);
+      vi.spyOn(db, "transaction").mockImplementation((work) =>
+        transaction((tx) => {
+          const all = explained(tx);
+          return work(Object.assign(Object.create(tx) as Queryable, { all, get: async <T,>(sql: string, params?: readonly SqlParam[]) => (await all<T>(sql, params))[0] }));
+        }),
+      );
+    } else {
+      const all = explained(db);
+      vi.spyOn(db, "all").mockImplementation(all);
+      vi.spyOn(db, "get").mockImplementation(async (sql, params) => (await all(sql, params))[0]);
+    }
+    const dense = expected((e) => e.secret_path.startsWith("dense/"));
+    expect((await pages("path_prefix=dense/", 1000)).ids).toEqual(dense);
+    // PostgreSQL records only inside the walk's transaction; SQLite's walk names its index.
+    const walked = plans.filter((p) => backend === "postgres" || p.sql.includes("INDEXED BY"));
+    // The walk serves the first two pages (then fewer than 5,000 matches lie behind the cursor),
+    // each over two windows of 2,000 entries (3 in 10 match): a window edge and its rows, twice.
+    expect(walked.length).toBeGreaterThanOrEqual(8);
+    for (const { plan } of walked) {
+      // Only along a time index: never the table, a bitmap of it, or the path index (every match).
+      expect(plan.filter((step) => /Seq Scan|Bitmap|SCAN audit_log(?! USING)/.test(step))).toEqual([]);
+      expect(plan.filter((step) => /Index/.test(step) && !/audit_log_(tenant|partner)_time/.test(step))).toEqual([]);
+      // Ties on timestamp are put in id order within their run only (the index ends at timestamp):
+      // PostgreSQL's Incremental Sort, SQLite's temp tree "for last term". A whole sort is allowed
+      // only over a window, i.e. when every index read under it stops at the window's oldest entry.
+      expect(plan.filter((step) => step.includes("TEMP B-TREE FOR ORDER BY"))).toEqual([]);
+      if (plan.includes("Sort")) expect(plan.filter((step) => /^Index/.test(step) && !/"timestamp" >= /.test(step))).toEqual([]);
+    }
+  });
+
+  /** The plan's steps as text: PostgreSQL's node types and indexes, SQLite's query-plan lines. */
+  async function planOf(all: Queryable["all"], sql: string, params?: readonly SqlParam[]): Promise<string[]> {
+    if (backend === "sqlite") return (await all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params)).map((row) => row.detail);
+    const [row] = await all<{ "QUERY PLAN": unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+    const steps: string[] = [];
+    const visit = (node: { "Node Type": string; "Index Name"?: string; "Index Cond"?: string; Plans?: unknown[] }) => {
+      steps.push(`${node["Node Type"]}${node["Index Name"] ? ` using ${node["Index Name"]} (${node["Index Cond"] ?? ""})` : ""}`);
+      for (const child of node.Plans ?? []) visit(child as typeof node);
+    };
+    visit((row["QUERY PLAN"] as [{ Plan: Parameters<typeof visit>[0] }])[0].Plan);
+    return steps;
+  }
 });
