@@ -94,25 +94,22 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
   it("walks along the time index: no scan of the table, no sort beyond a window", async () => {
     const db = vault().vault.db;
     const plans: { sql: string; plan: string[] }[] = [];
+    // `all` and `get` of `q` that explain each audit_log read (not the dense count) before running it.
     const explained = (q: Pick<Queryable, "all">) => {
-      const all = q.all.bind(q);
-      return async <T,>(sql: string, params?: readonly SqlParam[]): Promise<T[]> => {
-        if (/FROM audit_log\b/.test(sql) && !sql.includes("COUNT(*)")) plans.push({ sql, plan: await planOf(all, sql, params) });
-        return all<T>(sql, params);
+      const original = q.all.bind(q);
+      const all = async <T,>(sql: string, params?: readonly SqlParam[]): Promise<T[]> => {
+        if (/FROM audit_log\b/.test(sql) && !sql.includes("COUNT(*)")) plans.push({ sql, plan: await planOf(original, sql, params) });
+        return original<T>(sql, params);
       };
+      return { all, get: async <T,>(sql: string, params?: readonly SqlParam[]) => (await all<T>(sql, params))[0] };
     };
     if (backend === "postgres") {
       const transaction = db.transaction.bind(db);
-      vi.spyOn(db, "transaction").mockImplementation((work) =>
-        transaction((tx) => {
-          const all = explained(tx);
-          return work(Object.assign(Object.create(tx) as Queryable, { all, get: async <T,>(sql: string, params?: readonly SqlParam[]) => (await all<T>(sql, params))[0] }));
-        }),
-      );
+      vi.spyOn(db, "transaction").mockImplementation((work) => transaction((tx) => work(Object.assign(Object.create(tx) as Queryable, explained(tx)))));
     } else {
-      const all = explained(db);
+      const { all, get } = explained(db);
       vi.spyOn(db, "all").mockImplementation(all);
-      vi.spyOn(db, "get").mockImplementation(async (sql, params) => (await all(sql, params))[0]);
+      vi.spyOn(db, "get").mockImplementation(get);
     }
     const dense = expected((e) => e.secret_path.startsWith("dense/"));
     expect((await pages("path_prefix=dense/", 1000)).ids).toEqual(dense);
