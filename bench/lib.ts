@@ -6,6 +6,7 @@ import autocannon from "autocannon";
 import pg from "pg";
 import { freePort } from "../src/testing/ports.js";
 import { ROOT, startVaultProcess, stopProcess, waitUntilUp } from "../src/testing/processes.js";
+import { runWrk, wrkInstalled } from "./wrk.js";
 
 export { freePort } from "../src/testing/ports.js";
 export { ROOT } from "../src/testing/processes.js";
@@ -134,6 +135,18 @@ export interface LoadResult {
   total: number;
 }
 
+/**
+ * What drives the load: wrk (`-t1`, the issue's tool) when installed, else autocannon in this
+ * process. `BENCH_LOAD_GENERATOR=autocannon` chooses autocannon; `=wrk` requires wrk.
+ */
+export const LOAD_GENERATOR: "wrk" | "autocannon" = (() => {
+  const wanted = process.env.BENCH_LOAD_GENERATOR;
+  if (wanted === "autocannon") return "autocannon";
+  if (wrkInstalled()) return "wrk";
+  if (wanted === "wrk") throw new Error("BENCH_LOAD_GENERATOR=wrk, but wrk is not installed (Debian: apt-get install wrk)");
+  return "autocannon";
+})();
+
 export async function load(options: {
   url: string;
   method?: "GET" | "PUT" | "POST";
@@ -147,31 +160,44 @@ export async function load(options: {
    * or a route the previous one did not run).
    */
   warmupSeconds?: number;
-  /** The path of the n-th request, when requests do not all go to the url's own path. */
-  pathOf?: (n: number) => string;
+  /** Request n goes to paths[n mod length] (paths with their query), when requests do not all go to the url's own path. */
+  paths?: string[];
 }): Promise<LoadResult> {
-  let n = 0;
-  const pathOf = options.pathOf;
-  const run = (duration: number) => autocannon({
-    url: options.url,
-    method: options.method ?? "GET",
-    headers: options.headers,
-    body: options.body,
-    connections: options.connections ?? 64,
-    duration,
-    requests: pathOf ? [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, path: pathOf(n++) }) }] : undefined,
-  });
+  const run = LOAD_GENERATOR === "wrk" ? wrkRun(options) : autocannonRun(options);
   if (options.warmupSeconds) {
     const warmup = await run(options.warmupSeconds);
-    if (warmup.errors + warmup.timeouts + warmup.non2xx > 0) throw new Error(`warm-up of ${options.url}: ${warmup.errors} errors, ${warmup.timeouts} timeouts, ${warmup.non2xx} non-2xx`);
+    if (warmup.errors + warmup.non2xx > 0) throw new Error(`warm-up of ${options.url}: ${warmup.errors} errors, ${warmup.non2xx} non-2xx`);
   }
-  const result = await run(options.seconds);
-  return {
-    requestsPerSecond: Math.round(result.requests.average),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    total: result.requests.total,
+  return run(options.seconds);
+}
+
+type LoadOptions = Parameters<typeof load>[0];
+
+function wrkRun(options: LoadOptions): (seconds: number) => Promise<LoadResult> {
+  const { url, method = "GET", headers = {}, body, connections = 64, paths } = options;
+  return (seconds) => runWrk({ url, method, headers, body, connections, paths }, seconds);
+}
+
+function autocannonRun(options: LoadOptions): (seconds: number) => Promise<LoadResult> {
+  let n = 0;
+  const paths = options.paths;
+  return async (duration) => {
+    const result = await autocannon({
+      url: options.url,
+      method: options.method ?? "GET",
+      headers: options.headers,
+      body: options.body,
+      connections: options.connections ?? 64,
+      duration,
+      requests: paths?.length ? [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, path: paths[n++ % paths.length] }) }] : undefined,
+    });
+    return {
+      requestsPerSecond: Math.round(result.requests.average),
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      errors: result.errors + result.timeouts,
+      non2xx: result.non2xx,
+      total: result.requests.total,
+    };
   };
 }

@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- --quick]`: every figure of the benchmark suite in one run on this machine,
  * a table, and as the last line one JSON object with every figure and the ratios to the baseline.
- * Servers run as separate processes (the built dist/main.js); autocannon drives them from here.
+ * Servers run as separate processes (the built dist/main.js); wrk drives them when installed, else
+ * autocannon from this process (bench/lib.ts `LOAD_GENERATOR`).
  */
 import { createServer } from "node:http";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { load, SECRET_DATA, seedReader, startBaseline, startVault, UNLIMITED, withPostgresDatabase, type LoadResult, type VaultChild } from "./lib.js";
+import { load, LOAD_GENERATOR, SECRET_DATA, seedReader, startBaseline, startVault, UNLIMITED, withPostgresDatabase, type LoadResult, type VaultChild } from "./lib.js";
 import { fillAudit, fillSecrets } from "./fill.js";
 import { pgbench } from "./pg-writes.js";
 import { measurePolicyDecisions } from "./policy-decision-core.js";
@@ -64,7 +65,7 @@ async function fetchWithRetries(url: string, init: RequestInit): Promise<Respons
 function writeLoad(vault: VaultChild, bearer: string, spread = false): Promise<LoadResult> {
   return load({
     url: `${vault.baseUrl}/v1/secrets/bench/written`,
-    pathOf: spread ? (n) => `/v1/secrets/bench/w-${n % WRITE_CONNECTIONS}` : undefined,
+    paths: spread ? Array.from({ length: WRITE_CONNECTIONS }, (_, i) => `/v1/secrets/bench/w-${i}`) : undefined,
     method: "PUT",
     headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
     body: JSON.stringify({ data: SECRET_DATA, secret_type: "json", options: { max_versions: 5 } }),
@@ -116,7 +117,7 @@ async function jwksServer() {
 }
 
 async function main(): Promise<void> {
-  const results: Record<string, unknown> = { quick, seconds: SECONDS, warmup_seconds: WARMUP_SECONDS, connections: CONNECTIONS };
+  const results: Record<string, unknown> = { quick, seconds: SECONDS, warmup_seconds: WARMUP_SECONDS, connections: CONNECTIONS, load_generator: LOAD_GENERATOR };
   const rows: [string, LoadResult][] = [];
 
   const baseline = await startBaseline();
@@ -188,7 +189,7 @@ async function mainScenarios(results: Record<string, unknown>, rows: [string, Lo
 function report(results: Record<string, unknown>, rows: [string, LoadResult][], base: LoadResult, decisions: Record<string, number>): void {
 
   const figure = (r: LoadResult) => ({ rps: r.requestsPerSecond, p50_ms: r.p50Ms, p99_ms: r.p99Ms, errors: r.errors, non2xx: r.non2xx });
-  console.log(`\nScaiVault benchmark (${quick ? "quick" : "full"}: ${SECONDS}s per run after ${WARMUP_SECONDS}s of warm-up, ${CONNECTIONS} connections)\n`);
+  console.log(`\nScaiVault benchmark (${quick ? "quick" : "full"}: ${SECONDS}s per run after ${WARMUP_SECONDS}s of warm-up, ${CONNECTIONS} connections, load by ${LOAD_GENERATOR === "wrk" ? "wrk -t1" : "autocannon"})\n`);
   console.log("scenario                          req/s     p50 ms   p99 ms   ratio   errors");
   for (const [name, r] of rows) {
     const ratio = (r.requestsPerSecond / base.requestsPerSecond).toFixed(2);
