@@ -166,7 +166,14 @@ export async function load(options: {
   const run = LOAD_GENERATOR === "wrk" ? wrkRun(options) : autocannonRun(options);
   if (options.warmupSeconds) {
     const warmup = await run(options.warmupSeconds);
-    if (warmup.errors + warmup.non2xx > 0) throw new Error(`warm-up of ${options.url}: ${warmup.errors} errors, ${warmup.non2xx} non-2xx`);
+    if (warmup.errors + warmup.non2xx > 0) {
+      // What one more such request is answered (the error's code), so a failed run says why.
+      const probe = await fetch(options.url, { method: options.method ?? "GET", headers: options.headers, body: options.body }).then(
+        async (response) => `${response.status} ${(await response.text()).slice(0, 200)}`,
+        (error: unknown) => String(error),
+      );
+      throw new Error(`warm-up of ${options.url}: ${warmup.errors} errors, ${warmup.non2xx} non-2xx; one more request: ${probe}`);
+    }
   }
   return run(options.seconds);
 }

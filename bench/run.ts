@@ -29,6 +29,8 @@ const AUDIT_ROWS = Number(process.argv.find((a) => a.startsWith("--audit-rows=")
 const GROWTH_ONLY = process.argv.includes("--growth-only");
 /** `--growth-backend=sqlite|postgres`: the growth scenario on one backend only (default both). */
 const GROWTH_BACKEND = process.argv.find((a) => a.startsWith("--growth-backend="))?.split("=")[1] ?? "both";
+/** `--growth-rounds=R`: how many times each growth cell is measured, alternating sizes (default 3; the median counts). */
+const GROWTH_ROUNDS = Math.max(1, Number(process.argv.find((a) => a.startsWith("--growth-rounds="))?.split("=")[1] ?? 3));
 
 /** 1,000 policies bound to the reader, none matching the path it reads: the evaluator sees them all. */
 const seedVault = (vault: VaultChild) => seedReader(vault.baseUrl, vault.adminToken, 1000);
@@ -75,33 +77,85 @@ function writeLoad(vault: VaultChild, bearer: string, spread = false): Promise<L
   });
 }
 
-/** An audit query with filters, as an auditor runs it (the bench token has no audit scope: the admin's). */
+/**
+ * An audit query with filters, as an auditor runs it (the bench token has no audit scope: the
+ * admin's). 4 connections (8 until round 20): each query holds SQLite's synchronous walk on the
+ * event loop for ~20–40 ms, so 8 at once made loop turns of 200 ms and more, and the load guard
+ * shed the rest of the run (`event_loop_delay`) — the scenario then measured refusals.
+ */
 function auditQueryLoad(vault: VaultChild): Promise<LoadResult> {
   return load({
     url: `${vault.baseUrl}/v1/audit/logs?action=read&path_prefix=bench/&limit=100`,
     headers: { authorization: `Bearer ${vault.adminToken}` },
     seconds: SECONDS,
     warmupSeconds: WARMUP_SECONDS,
-    connections: 8,
+    connections: 4,
   });
 }
 
-/** Read, write and filtered audit query with `filler` audit entries against 10,000, on one backend. */
+/**
+ * Read, write and filtered audit query with `filler` audit entries against 10,000, on one backend.
+ * Both vaults are filled first, then each scenario runs on one and on the other in turn, the order
+ * reversed every round (ABBA), GROWTH_ROUNDS rounds; each cell is the median of its rounds. This
+ * VM's speed drifts by tens of percent over minutes (docs/benchmarks.md round 18): measured one
+ * size after the other, minutes apart, the drift reads as growth. The reads' own audit entries
+ * accumulate on both sides alike ("10,000" is the count before the first round).
+ */
 async function auditGrowth(backend: "sqlite" | "postgres", filler: number, rows: [string, LoadResult][]): Promise<void> {
-  for (const count of [10_000, filler]) {
-    const run = async (url: string | null) => {
-      const vault = await startVault(url ? { ...UNLIMITED, DATABASE_URL: url } : UNLIMITED);
-      const seeded = await seedVault(vault);
-      await fillAudit(url ?? `sqlite:${vault.databaseFile}`, "ptn_default", "tnt_default", count);
-      const label = `${backend}, ${count.toLocaleString("en")} audit entries`;
-      rows.push([`read, ${label}`, await readLoad(vault, seeded.token)]);
-      rows.push([`PUT, ${label}`, await writeLoad(vault, seeded.token)]);
-      rows.push([`audit query, ${label}`, await auditQueryLoad(vault)]);
-      await vault.stop();
-    };
-    if (backend === "sqlite") await run(null);
-    else await withPostgresDatabase("sv_bench_audit", run);
-  }
+  const sizes = [10_000, filler];
+  const measure = async (urls: (string | null)[]) => {
+    const sides: { label: string; vault: VaultChild; token: string }[] = [];
+    try {
+      for (const [i, count] of sizes.entries()) {
+        const url = urls[i];
+        const vault = await startVault(url ? { ...UNLIMITED, DATABASE_URL: url } : UNLIMITED);
+        sides.push({ label: `${backend}, ${count.toLocaleString("en")} audit entries`, vault, token: "" });
+        sides[i].token = (await seedVault(vault)).token;
+        await fillAudit(url ?? `sqlite:${vault.databaseFile}`, "ptn_default", "tnt_default", count);
+      }
+      const scenarios: [string, (side: (typeof sides)[number]) => Promise<LoadResult>][] = [
+        ["read", (side) => readLoad(side.vault, side.token)],
+        ["PUT", (side) => writeLoad(side.vault, side.token)],
+        ["audit query", (side) => auditQueryLoad(side.vault)],
+      ];
+      const runs = new Map<string, LoadResult[]>();
+      for (let round = 0; round < GROWTH_ROUNDS; round++) {
+        for (const [what, run] of scenarios) {
+          for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+            const name = `${what}, ${side.label}`;
+            const result = await run(side);
+            console.log(`growth round ${round + 1}: ${name}: ${result.requestsPerSecond}/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
+            runs.set(name, [...(runs.get(name) ?? []), result]);
+          }
+        }
+      }
+      for (const [name, results] of runs) rows.push([name, medianOf(results)]);
+      // Each round's two sides ran back to back: their ratio is the least touched by the drift.
+      for (const [what] of scenarios) {
+        const [small, big] = sides.map((side) => runs.get(`${what}, ${side.label}`) ?? []);
+        const paired = (pick: (r: LoadResult) => number) => big.map((r, i) => pick(r) / Math.max(pick(small[i]), 0.01));
+        const show = (ratios: number[]) => `${ratios.map((x) => `×${x.toFixed(2)}`).join(" ")} (median ×${median(ratios).toFixed(2)})`;
+        console.log(`growth ${what} on ${backend}, ${sizes[1].toLocaleString("en")} vs 10,000 by round: p50 ${show(paired((r) => r.p50Ms))}, p99 ${show(paired((r) => r.p99Ms))}`);
+      }
+    } finally {
+      for (const side of sides) await side.vault.stop();
+    }
+  };
+  if (backend === "sqlite") await measure([null, null]);
+  else await withPostgresDatabase("sv_bench_audit", (small) => withPostgresDatabase("sv_bench_audit", (big) => measure([small, big])));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Each figure's median over runs of one scenario (errors and totals summed). */
+function medianOf(results: LoadResult[]): LoadResult {
+  const of = (pick: (r: LoadResult) => number, digits: number) => Number(median(results.map(pick)).toFixed(digits));
+  const sum = (pick: (r: LoadResult) => number) => results.reduce((total, r) => total + pick(r), 0);
+  return { requestsPerSecond: of((r) => r.requestsPerSecond, 0), p50Ms: of((r) => r.p50Ms, 2), p99Ms: of((r) => r.p99Ms, 2), errors: sum((r) => r.errors), non2xx: sum((r) => r.non2xx), total: sum((r) => r.total) };
 }
 
 async function jwksServer() {
