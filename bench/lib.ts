@@ -167,9 +167,10 @@ export async function load(options: {
   if (options.warmupSeconds) {
     const warmup = await run(options.warmupSeconds);
     if (warmup.errors + warmup.non2xx > 0) {
-      // What one more such request is answered (the error's code), so a failed run says why.
+      // What one more such request is answered (an error's code), so a failed run says why; the
+      // body only of an error, never of an answer that may hold the bench secret's value.
       const probe = await fetch(options.url, { method: options.method ?? "GET", headers: options.headers, body: options.body }).then(
-        async (response) => `${response.status} ${(await response.text()).slice(0, 200)}`,
+        async (response) => `${response.status}${response.ok ? "" : ` ${(await response.text()).slice(0, 200)}`}`,
         (error: unknown) => String(error),
       );
       throw new Error(`warm-up of ${options.url}: ${warmup.errors} errors, ${warmup.non2xx} non-2xx; one more request: ${probe}`);
