@@ -163,41 +163,50 @@ export async function load(options: {
   /** Request n goes to paths[n mod length] (paths with their query), when requests do not all go to the url's own path. */
   paths?: string[];
 }): Promise<LoadResult> {
-  const run = LOAD_GENERATOR === "wrk" ? wrkRun(options) : autocannonRun(options);
+  // One request description, its defaults settled here, for either generator and the probe below.
+  const request: LoadRequest = {
+    url: options.url,
+    method: options.method ?? "GET",
+    headers: options.headers ?? {},
+    body: options.body,
+    connections: options.connections ?? 64,
+    paths: options.paths,
+  };
+  const run = LOAD_GENERATOR === "wrk" ? (seconds: number) => runWrk(request, seconds) : autocannonRun(request);
   if (options.warmupSeconds) {
     const warmup = await run(options.warmupSeconds);
     if (warmup.errors + warmup.non2xx > 0) {
       // What one more such request is answered (an error's code), so a failed run says why; the
       // body only of an error, never of an answer that may hold the bench secret's value.
-      const probe = await fetch(options.url, { method: options.method ?? "GET", headers: options.headers, body: options.body }).then(
+      const probe = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body }).then(
         async (response) => `${response.status}${response.ok ? "" : ` ${(await response.text()).slice(0, 200)}`}`,
         (error: unknown) => String(error),
       );
-      throw new Error(`warm-up of ${options.url}: ${warmup.errors} errors, ${warmup.non2xx} non-2xx; one more request: ${probe}`);
+      throw new Error(`warm-up of ${request.url}: ${warmup.errors} errors, ${warmup.non2xx} non-2xx; one more request: ${probe}`);
     }
   }
   return run(options.seconds);
 }
 
-type LoadOptions = Parameters<typeof load>[0];
-
-function wrkRun(options: LoadOptions): (seconds: number) => Promise<LoadResult> {
-  const { url, method = "GET", headers = {}, body, connections = 64, paths } = options;
-  return (seconds) => runWrk({ url, method, headers, body, connections, paths }, seconds);
+/** What one load sends, defaults settled. */
+export interface LoadRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  connections: number;
+  /** Request n goes to paths[n mod length]; absent: every request to the url's own path. */
+  paths?: string[];
 }
 
-function autocannonRun(options: LoadOptions): (seconds: number) => Promise<LoadResult> {
+function autocannonRun(request: LoadRequest): (seconds: number) => Promise<LoadResult> {
   let n = 0;
-  const paths = options.paths;
+  const { paths, ...fixed } = request;
   return async (duration) => {
     const result = await autocannon({
-      url: options.url,
-      method: options.method ?? "GET",
-      headers: options.headers,
-      body: options.body,
-      connections: options.connections ?? 64,
+      ...fixed,
       duration,
-      requests: paths?.length ? [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, path: paths[n++ % paths.length] }) }] : undefined,
+      requests: paths?.length ? [{ setupRequest: (sent: Record<string, unknown>) => ({ ...sent, path: paths[n++ % paths.length] }) }] : undefined,
     });
     return {
       requestsPerSecond: Math.round(result.requests.average),

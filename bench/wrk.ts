@@ -8,17 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LoadResult } from "./lib.js";
-
-export interface WrkLoad {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body?: string;
-  connections: number;
-  /** Request n goes to paths[n mod length]; absent: every request to the url's own path. */
-  paths?: string[];
-}
+import type { LoadRequest, LoadResult } from "./lib.js";
 
 export function wrkInstalled(): boolean {
   const probe = spawnSync("wrk", ["--version"], { stdio: "ignore" });
@@ -38,7 +28,7 @@ export function luaString(text: string): string {
 }
 
 /** The wrk script for one load: method, headers and body fixed, the path cycled when several. */
-export function wrkScript(options: WrkLoad): string {
+export function wrkScript(options: LoadRequest): string {
   const lines = [`wrk.method = ${luaString(options.method)}`];
   for (const [name, value] of Object.entries(options.headers)) lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
   if (options.body !== undefined) lines.push(`wrk.body = ${luaString(options.body)}`);
@@ -74,7 +64,7 @@ export function parseWrk(output: string): LoadResult {
 }
 
 /** One wrk run (`-t1`) of `seconds`; resolves when it exits. */
-export async function runWrk(options: WrkLoad, seconds: number): Promise<LoadResult> {
+export async function runWrk(options: LoadRequest, seconds: number): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "sv-wrk-"));
   try {
     const script = join(dir, "load.lua");
