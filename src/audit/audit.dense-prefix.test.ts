@@ -2,6 +2,8 @@ import { afterEach, beforeAll, expect, it, vi } from "vitest";
 import type { Queryable, SqlParam } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { AuditQueries } from "./query.js";
+import type { Visibility } from "./visibility.js";
 
 /**
  * 6,000 under dense/ and 14,000 under other/: both past the walk's threshold of 5,000, and dense/
@@ -129,6 +131,46 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
       if (plan.includes("Sort")) expect(plan.filter((step) => /^Index/.test(step) && !/"timestamp" >= /.test(step))).toEqual([]);
     }
   });
+
+  /**
+   * better-sqlite3 answers on the event loop, so every `await` of a SQLite read resolves at once:
+   * without a yield between statements, a walk or scan of up to 20,000 entries is one turn of the
+   * loop, during which the node reads no socket (8 auditors at once: 200 ms+ turns, and the load
+   * guard refuses everyone). A callback queued for the next turn must get to run while they go on.
+   */
+  it("lets the event loop turn between the walk's windows and between the scan's batches", async () => {
+    const queries = new AuditQueries(vault().vault.db, undefined as never); // page() asks no authorizer
+    const everything: Visibility = {
+      partnerId: "ptn_default", tenantId: "tnt_default", includePartnerChain: false, isAdmin: true, identityId: "sa:auditor",
+      canReadPath: () => true, canSee: () => true, scopeSql: () => ({ sql: "tenant_id = ?", params: ["tnt_default"] }),
+    };
+    // 1 in 10 matches: a page of 1,000 spans 10,000 entries, i.e. five windows of the walk...
+    const walked = await turnsDuring(() => queries.page(everything, { path_prefix: "dense/", action: "write" }, 1000));
+    expect(walked.result.logs.map((l) => l.id)).toEqual(expected((e) => e.secret_path.startsWith("dense/") && e.action === "write").slice(0, 1000));
+    expect(walked.turns).toBeGreaterThanOrEqual(4);
+    // ...and, for a caller who may see 1 in 10 entries, ten batches of the plain scan.
+    const narrow: Visibility = { ...everything, isAdmin: false, canReadPath: (path) => /^dense\/s1\d?$/.test(path), canSee: (row) => row.secret_path !== null && /^dense\/s1\d?$/.test(row.secret_path) };
+    const scanned = await turnsDuring(() => queries.page(narrow, {}, 1000));
+    expect(scanned.result.logs.map((l) => l.id)).toEqual(expected((e) => /^dense\/s1\d?$/.test(e.secret_path)).slice(0, 1000));
+    expect(scanned.turns).toBeGreaterThanOrEqual(8);
+  });
+
+  /** How many turns of the event loop passed while `work` ran (a callback re-queued each turn). */
+  async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+    let done = false;
+    let turns = 0;
+    const tick = () => {
+      if (done) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      return { result: await work(), turns };
+    } finally {
+      done = true;
+    }
+  }
 
   /** The plan's steps as text: PostgreSQL's node types and indexes, SQLite's query-plan lines. */
   async function planOf(all: Queryable["all"], sql: string, params?: readonly SqlParam[]): Promise<string[]> {

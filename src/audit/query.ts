@@ -3,6 +3,7 @@ import { denial } from "../access/authorizer.js";
 import type { Caller } from "../http/context.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { iso, isoMicros } from "../shared/time.js";
+import { nextTurn } from "../shared/turn.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
 import { filterSql, prefixEnd, type Filters } from "./filters.js";
@@ -96,6 +97,8 @@ export class AuditQueries {
     let position = after;
     let scanned = 0;
     for (;;) {
+      // Between batches, as between the walk's windows: on SQLite the scan would otherwise hold the node.
+      if (scanned > 0) await nextTurn();
       const batch = Math.min(1000, Math.max(limit * 2, 100));
       const where = [scope.sql, ...conditions];
       const args: SqlParam[] = [...scope.params, ...params];
@@ -171,6 +174,8 @@ export class AuditQueries {
     const tenant = "tenant_id = ?";
     let position = after ?? null;
     for (let scanned = 0; scanned < MAX_SCAN; ) {
+      // Between windows: on SQLite nothing else would let the node read a socket until the walk ends.
+      if (scanned > 0) await nextTurn();
       // Each keyset bound also as a plain range on timestamp: SQLite narrows an index only by that,
       // never by the OR beside it, and without it every step would scan the whole trail.
       const newer = position ? " AND timestamp <= ? AND (timestamp < ? OR (timestamp = ? AND id < ?))" : "";

@@ -5,6 +5,7 @@ import type { Database } from "../storage/contract.js";
 import type { Checkpoints } from "./checkpoints.js";
 import { claimJob } from "./jobs.js";
 import type { AuditRecorder } from "./recorder.js";
+import { nextTurn } from "../shared/turn.js";
 
 /** SPEC §5: audit entries are kept 7 years unless a tenant says otherwise. */
 export const DEFAULT_RETENTION_DAYS = 7 * 365;
@@ -143,7 +144,7 @@ export class AuditRetention {
       total += changes;
       if (changes < this.settings.pruneBatch) return total;
       // Let requests in between batches.
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 }

@@ -2,6 +2,7 @@ import type { Database } from "../storage/contract.js";
 import { AUDIT_COLUMNS, chainIdOf, GENESIS_HASH, laneChainIds, laneCount, parseChainId, type AuditRow, type ChainHasher } from "./chain.js";
 import { claimOf, type CheckpointRow, type Checkpoints } from "./checkpoints.js";
 import type { Visibility } from "./visibility.js";
+import { nextTurn } from "../shared/turn.js";
 
 export interface VerifyResult {
   ok: boolean;
@@ -118,6 +119,9 @@ export class ChainVerifier {
     let entries = 0;
     let lastId: string | null = null;
     for (;;) {
+      // A page per turn of the event loop: on SQLite nothing else would let the node answer anyone
+      // until every chain (millions of entries) is walked.
+      await nextTurn();
       const rows = await this.db.all<AuditRow>(
         `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE chain_id = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
         [chainId, expected, headSeq, PAGE],

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Database } from "../storage/contract.js";
+import { nextTurn } from "../shared/turn.js";
 
 const BATCH = 500;
 const LEASE_MS = 10 * 60_000;
@@ -93,7 +94,7 @@ export class EventRetention {
       const { changes } = await db.transaction((tx) => tx.run(sql, params));
       total += changes;
       if (changes < BATCH || this.stopped) return total;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 }
