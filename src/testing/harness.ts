@@ -91,6 +91,16 @@ const UNLIMITED_FOR_TESTS = Object.fromEntries(Object.keys(DEFAULT_RATE_LIMITS).
 /** Starts a real vault over HTTP on a random port with a fresh database. */
 export async function startVault(backend: BackendName, options: StartOptions = {}): Promise<TestVault> {
   const database = await scratchDatabase(backend);
+  try {
+    return await startOn(database, backend, options);
+  } catch (error) {
+    // A vault that refuses to start (some tests start one with a wrong key on purpose) leaves no database behind.
+    await database.drop();
+    throw error;
+  }
+}
+
+async function startOn(database: ScratchDatabase, backend: BackendName, options: StartOptions): Promise<TestVault> {
   const adminToken = `skt_${randomBytes(32).toString("base64url")}`;
   const logs: string[] = [];
   const logStream = new Writable({
@@ -129,8 +139,11 @@ export async function startVault(backend: BackendName, options: StartOptions = {
     database,
     logs,
     async close() {
-      await vault.close();
-      await database.drop();
+      try {
+        await vault.close();
+      } finally {
+        await database.drop();
+      }
     },
   };
 }
