@@ -70,9 +70,11 @@ export async function fillAudit(databaseUrl: string, partnerId: string, tenantId
     const db = new BetterSqlite3(databaseUrl.slice("sqlite:".length));
     db.pragma("busy_timeout = 10000");
     const insert = db.prepare(
-      `WITH RECURSIVE seq(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+      // CAST: better-sqlite3 binds a JS number as REAL, and every value computed from it would be
+      // one too (identity 'sa:filler-7.0', timestamps stored as floats).
+      `WITH RECURSIVE seq(i) AS (SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
        INSERT INTO audit_log (${columns})
-       SELECT 'log_filler' || printf('%010d', i), 'filler:' || ?, i + 1, ?, ?, ? - ? + (i * ? / ?), CASE i % 4 WHEN 0 THEN 'write' ELSE 'read' END,
+       SELECT 'log_filler' || printf('%010d', i), 'filler:' || ?, i + 1, ?, ?, CAST(? - ? + (i * ? / ?) AS INTEGER), CASE i % 4 WHEN 0 THEN 'write' ELSE 'read' END,
               'service_account', 'sa:filler-' || (i % 100), 'filler/' || printf('%06d', i % 100000), '10.0.0.1', 'bench', 1, 200, 1, 'req_filler' || printf('%010d', i), '{}',
               lower(hex(randomblob(32))), lower(hex(randomblob(32))) FROM seq`,
     );
