@@ -142,7 +142,8 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
     const queries = new AuditQueries(vault().vault.db, undefined as never); // page() asks no authorizer
     const everything: Visibility = {
       partnerId: "ptn_default", tenantId: "tnt_default", includePartnerChain: false, isAdmin: true, identityId: "sa:auditor",
-      canReadPath: () => true, canSee: () => true, scopeSql: () => ({ sql: "tenant_id = ?", params: ["tnt_default"] }),
+      canReadPath: () => true, canSee: () => true,
+      scopeSql: () => ({ sql: "tenant_id = ?", params: ["tnt_default"] }), scopeArms: () => [{ sql: "tenant_id = ?", params: ["tnt_default"] }],
     };
     // 1 in 10 matches: a page of 1,000 spans 10,000 entries, i.e. five windows of the walk...
     const walked = await turnsDuring(() => queries.page(everything, { path_prefix: "dense/", action: "write" }, 1000));

@@ -7,9 +7,10 @@ import { VaultError, validationError } from "../http/errors.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { newId } from "../shared/ids.js";
 import { iso, isoOrNull } from "../shared/time.js";
-import type { Database, SqlParam } from "../storage/contract.js";
-import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
+import type { Database } from "../storage/contract.js";
+import type { AuditRow } from "./chain.js";
 import { filterSql, type Filters } from "./filters.js";
+import { keysetPageSql, type Position } from "./keyset.js";
 import { entryView } from "./query.js";
 import type { AuditRecorder } from "./recorder.js";
 import { manifestPath, resolveExportDirectory } from "./export-paths.js";
@@ -45,6 +46,8 @@ const SUPPORTED = "supported destinations are s3 (any S3-compatible store) and f
 /** Waits between upload attempts; after the last, the export fails. */
 const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
 
+/** Entries read per statement (and per turn of the event loop). */
+const EXPORT_PAGE = 1000;
 const CSV_COLUMNS = ["id", "timestamp", "tenant_id", "action", "identity_type", "identity_id", "secret_path", "source_ip", "user_agent", "success", "duration_ms", "request_id", "extra_data", "prev_hash", "hash"] as const;
 
 /** RFC 4180 quoting; a cell that a spreadsheet would run as a formula is prefixed with `'`. */
@@ -225,18 +228,12 @@ export class AuditExports {
       };
       if (row.format === "csv") write(`${CSV_COLUMNS.join(",")}\n`);
       const { conditions, params } = filterSql(filters);
-      const scope = visibility.scopeSql();
-      let after: { t: number; id: string } | null = null;
+      let after: Position | null = null;
       for (;;) {
         // A page per turn of the event loop (on SQLite the export shares the requests' connection).
         if (after) await nextTurn();
-        const where = [scope.sql, ...conditions];
-        const args: SqlParam[] = [...scope.params, ...params];
-        if (after) where.push("(timestamp > ? OR (timestamp = ? AND id > ?))"), args.push(after.t, after.t, after.id);
-        const rows: AuditRow[] = await this.jobDb.all<AuditRow>(
-          `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where.join(" AND ")} ORDER BY timestamp, id LIMIT 1000`,
-          [...args],
-        );
+        const query = keysetPageSql(visibility.scopeArms(), conditions, params, after, "oldest", EXPORT_PAGE);
+        const rows: AuditRow[] = await this.jobDb.all<AuditRow>(query.sql, query.params);
         // One write per page, not a system call per record (34 → 31.5 µs per record, measured).
         let text = "";
         for (const r of rows) {
@@ -247,7 +244,7 @@ export class AuditExports {
           records++;
         }
         if (text) write(text);
-        if (rows.length < 1000) break;
+        if (rows.length < EXPORT_PAGE) break;
       }
       closeSync(fd);
       fd = null;

@@ -48,7 +48,21 @@ export function prefixEnd(prefix: string): string | null {
  * `prefixColumn`: what `path_prefix` is compared on (default `secret_path`); an expression of it
  * keeps the path index from serving the range (the PostgreSQL time walk in query.ts).
  */
-export function filterSql(filters: Filters, fieldPrefix = "", options: { prefixColumn?: string } = {}): { conditions: string[]; params: SqlParam[]; from?: number; to?: number } {
+/** A condition with its parameters, to be ANDed; a list of them, one per query to merge (keyset.ts). */
+export interface SqlArm {
+  sql: string;
+  params: SqlParam[];
+}
+
+/**
+ * `pathAsArms`: the `path` filter (the entry is about the path, or a batch read names it) comes
+ * back as two arms instead of one OR in `conditions`, for a caller that reads each arm along its
+ * own index (keyset.ts): an OR there made SQLite read the tenant's whole trail for a path with
+ * few entries (1.9 s at 1M entries).
+ */
+export function filterSql(
+  filters: Filters, fieldPrefix = "", options: { prefixColumn?: string; pathAsArms?: boolean } = {},
+): { conditions: string[]; params: SqlParam[]; from?: number; to?: number; pathArms: SqlArm[] | null } {
   const conditions: string[] = [];
   const params: SqlParam[] = [];
   const from = parseTime(`${fieldPrefix}from`, filters.from);
@@ -65,10 +79,14 @@ export function filterSql(filters: Filters, fieldPrefix = "", options: { prefixC
   if (filters.identity_id !== undefined) conditions.push("identity_id = ?"), params.push(filters.identity_id);
   if (filters.identity_type !== undefined) conditions.push("identity_type = ?"), params.push(filters.identity_type);
   if (filters.exactPath !== undefined) conditions.push("secret_path = ?"), params.push(filters.exactPath);
+  let pathArms: SqlArm[] | null = null;
   if (filters.path !== undefined) {
     // A batch read names its paths in extra_data (as JSON strings); the caller checks the match exactly.
-    conditions.push("(secret_path = ? OR (secret_path IS NULL AND action = 'read' AND extra_data LIKE ? ESCAPE '\\'))");
-    params.push(filters.path, `%${JSON.stringify(filters.path).replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const mention = `%${JSON.stringify(filters.path).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const about = { sql: "secret_path = ?", params: [filters.path] };
+    const batch = { sql: "secret_path IS NULL AND action = 'read' AND extra_data LIKE ? ESCAPE '\\'", params: [mention] };
+    if (options.pathAsArms) pathArms = [about, batch];
+    else conditions.push(`(${about.sql} OR (${batch.sql}))`), params.push(...about.params, ...batch.params);
   }
   if (filters.path_prefix !== undefined && filters.path_prefix !== "") {
     // A range, not substr(): the (tenant_id, secret_path, timestamp) index serves it, so the query
@@ -82,5 +100,5 @@ export function filterSql(filters: Filters, fieldPrefix = "", options: { prefixC
   if (filters.success !== undefined) conditions.push("success = ?"), params.push(filters.success ? 1 : 0);
   if (filters.source_ip !== undefined) conditions.push("source_ip = ?"), params.push(filters.source_ip);
   if (filters.request_id !== undefined) conditions.push("request_id = ?"), params.push(filters.request_id);
-  return { conditions, params, from, to };
+  return { conditions, params, from, to, pathArms };
 }

@@ -133,4 +133,12 @@ export const auditMigrations: Migration[] = [
     id: "0094_audit_timestamp_micros",
     up: () => ["ALTER TABLE audit_log ADD COLUMN timestamp_us INTEGER"],
   },
+  {
+    // Only the partner chain's own entries (tenant_id NULL: failed logins and the like) are read
+    // by partner and time (keyset.ts, the dense-prefix walk, verify's stray check). Indexing every
+    // tenant's entries there too made that read pass over the whole partner's trail, and cost every
+    // audited request one more index write.
+    id: "0514_audit_partner_chain_time",
+    up: () => ["DROP INDEX audit_log_partner_time", "CREATE INDEX audit_log_partner_time ON audit_log (partner_id, timestamp) WHERE tenant_id IS NULL"],
+  },
 ];

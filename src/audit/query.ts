@@ -7,6 +7,7 @@ import { nextTurn } from "../shared/turn.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
 import { filterSql, prefixEnd, type Filters } from "./filters.js";
+import { armsWithin, keysetPageSql, type Position } from "./keyset.js";
 import type { AuditEntryView } from "./schemas.js";
 import { visibilityFor, type Visibility } from "./visibility.js";
 
@@ -89,9 +90,9 @@ export class AuditQueries {
 
   /** Keyset pages over (timestamp, id) descending; rows the caller may not see are skipped. */
   async page(visibility: Visibility, filters: Filters, limit: number, cursor?: string): Promise<Page> {
-    const after = decodeCursor<{ t: number; id: string }>(cursor, { t: "number", id: "string" });
-    const { conditions, params } = filterSql(filters);
-    const scope = visibility.scopeSql();
+    const after = decodeCursor<Position>(cursor, { t: "number", id: "string" });
+    const { conditions, params, pathArms } = filterSql(filters, "", { pathAsArms: true });
+    const arms = armsWithin(visibility.scopeArms(), pathArms);
     if (await this.densePrefix(visibility, filters, after)) return this.walkPage(visibility, filters, limit, after);
     const logs: AuditEntryView[] = [];
     let position = after;
@@ -100,16 +101,8 @@ export class AuditQueries {
       // Between batches, as between the walk's windows: on SQLite the scan would otherwise hold the node.
       if (scanned > 0) await nextTurn();
       const batch = Math.min(1000, Math.max(limit * 2, 100));
-      const where = [scope.sql, ...conditions];
-      const args: SqlParam[] = [...scope.params, ...params];
-      if (position) {
-        where.push("(timestamp < ? OR (timestamp = ? AND id < ?))");
-        args.push(position.t, position.t, position.id);
-      }
-      const rows = await this.db.all<AuditRow>(
-        `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where.join(" AND ")} ORDER BY timestamp DESC, id DESC LIMIT ?`,
-        [...args, batch],
-      );
+      const query = keysetPageSql(arms, conditions, params, position, "newest", batch);
+      const rows = await this.db.all<AuditRow>(query.sql, query.params);
       for (const row of rows) {
         scanned++;
         position = { t: Number(row.timestamp), id: row.id };
@@ -150,7 +143,7 @@ export class AuditQueries {
    * admin's partner-chain entries (tenant_id null) join the window their time falls in, read along
    * the partner's own time index.
    */
-  private async walkPage(visibility: Visibility, filters: Filters, limit: number, after: { t: number; id: string } | null | undefined): Promise<Page> {
+  private async walkPage(visibility: Visibility, filters: Filters, limit: number, after: Position | null | undefined): Promise<Page> {
     if (this.db.dialect === "sqlite") {
       const { conditions, params } = filterSql(filters);
       return this.walk(this.db, visibility, conditions, params, limit, after, { byTime: " INDEXED BY audit_log_tenant_time", byPartnerTime: " INDEXED BY audit_log_partner_time" });
@@ -167,7 +160,7 @@ export class AuditQueries {
   }
 
   private async walk(
-    q: Queryable, visibility: Visibility, conditions: string[], params: SqlParam[], limit: number, after: { t: number; id: string } | null | undefined,
+    q: Queryable, visibility: Visibility, conditions: string[], params: SqlParam[], limit: number, after: Position | null | undefined,
     hints: { byTime: string; byPartnerTime: string },
   ): Promise<Page> {
     const logs: AuditEntryView[] = [];

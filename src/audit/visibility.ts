@@ -2,6 +2,7 @@ import type { Authorizer } from "../access/authorizer.js";
 import { isPartnerAdmin } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
 import type { SqlParam } from "../storage/contract.js";
+import type { SqlArm } from "./filters.js";
 
 /**
  * What part of the trail a caller may see. Entries about a secret path: when the caller's
@@ -19,6 +20,8 @@ export interface Visibility {
   canSee(row: { secret_path: string | null; identity_id: string | null }): boolean;
   /** SQL restricting rows to the chains the caller may see, with its parameters. */
   scopeSql(): { sql: string; params: SqlParam[] };
+  /** The same restriction as arms (its tenant; a partner admin's partner chain), each served by a time index of its own (keyset.ts). */
+  scopeArms(): SqlArm[];
 }
 
 export async function visibilityFor(authorizer: Authorizer, caller: Caller): Promise<Visibility> {
@@ -47,5 +50,9 @@ export async function visibilityFor(authorizer: Authorizer, caller: Caller): Pro
       partnerAdmin
         ? { sql: "(tenant_id = ? OR (tenant_id IS NULL AND partner_id = ?))", params: [tenant.tenantId, tenant.partnerId] }
         : { sql: "tenant_id = ?", params: [tenant.tenantId] },
+    scopeArms: () => [
+      { sql: "tenant_id = ?", params: [tenant.tenantId] },
+      ...(partnerAdmin ? [{ sql: "tenant_id IS NULL AND partner_id = ?", params: [tenant.partnerId] }] : []),
+    ],
   };
 }

@@ -1,0 +1,40 @@
+import type { SqlParam } from "../storage/contract.js";
+import { AUDIT_COLUMNS } from "./chain.js";
+import type { SqlArm } from "./filters.js";
+
+/** Where a page of the trail goes on from: the last entry of the previous page (a type: cursors encode it). */
+export type Position = { t: number; id: string };
+
+/**
+ * One page of entries in (timestamp, id) order after `after`: newest first for reads, oldest
+ * first for exports. Each arm of the caller's scope (its tenant; a partner admin's partner chain
+ * too) is its own ordered, limited SELECT, so each reads along its own time index and stops at
+ * the limit; the arms are then merged. One OR over both made SQLite and PostgreSQL read every
+ * entry of the tenant and sort them (875 ms per page on SQLite at 1M entries). The keyset bound is
+ * also a plain range on timestamp: neither engine narrows an index by the OR beside it, and without
+ * the range each later page began reading at the newest (or oldest) entry again.
+ */
+export function keysetPageSql(
+  arms: readonly SqlArm[], conditions: readonly string[], params: readonly SqlParam[], after: Position | null | undefined, order: "newest" | "oldest", limit: number,
+): { sql: string; params: SqlParam[] } {
+  const [beyond, direction] = order === "newest" ? ["<", "DESC"] : [">", "ASC"];
+  const bound = after ? [`timestamp ${beyond}= ?`, `(timestamp ${beyond} ? OR (timestamp = ? AND id ${beyond} ?))`] : [];
+  const boundParams: SqlParam[] = after ? [after.t, after.t, after.t, after.id] : [];
+  const orderBy = `ORDER BY timestamp ${direction}, id ${direction}`;
+  const select = (arm: SqlArm) => ({
+    sql: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[arm.sql, ...conditions, ...bound].join(" AND ")} ${orderBy} LIMIT ?`,
+    params: [...arm.params, ...params, ...boundParams, limit],
+  });
+  if (arms.length === 1) return select(arms[0]);
+  const parts = arms.map(select);
+  return {
+    sql: `${parts.map((part, i) => `SELECT * FROM (${part.sql}) AS arm${i}`).join(" UNION ALL ")} ${orderBy} LIMIT ?`,
+    params: [...parts.flatMap((part) => part.params), limit],
+  };
+}
+
+/** Every scope arm with every filter arm (none: the scope's arms as they are). */
+export function armsWithin(scope: readonly SqlArm[], filter: readonly SqlArm[] | null): SqlArm[] {
+  if (!filter) return [...scope];
+  return scope.flatMap((outer) => filter.map((inner) => ({ sql: `${outer.sql} AND ${inner.sql}`, params: [...outer.params, ...inner.params] })));
+}
