@@ -2,6 +2,7 @@ import { afterEach, beforeAll, expect, it, vi } from "vitest";
 import type { Queryable, SqlParam } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { sharedTurns, statementTurns } from "../testing/turns.js";
 import { AuditQueries } from "./query.js";
 import type { Visibility } from "./visibility.js";
 
@@ -10,7 +11,8 @@ import type { Visibility } from "./visibility.js";
  * sparse enough in time (3 in 10) that a page of 1,000 spans several of the walk's windows.
  */
 const TOTAL = 20_000;
-const BASE = Date.parse("2026-11-30T12:00:00Z");
+// Yesterday, on a whole second: within the 30 days the summaries count.
+const BASE = Math.floor(Date.now() / 1000) * 1000 - 86_400_000;
 
 interface Entry {
   id: string;
@@ -154,6 +156,37 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
     const scanned = await turnsDuring(() => queries.page(narrow, {}, 1000));
     expect(scanned.result.logs.map((l) => l.id)).toEqual(expected((e) => /^dense\/s1\d?$/.test(e.secret_path)).slice(0, 1000));
     expect(scanned.turns).toBeGreaterThanOrEqual(8);
+  });
+
+  /**
+   * SQLite's summaries count window by window (5,000 entries each) with a turn of the event loop
+   * between them; the windows' groups must add up to exactly what one count over everything gives.
+   * PostgreSQL counts in one statement (its node is not held meanwhile).
+   */
+  it("counts summaries window by window, a turn of the event loop each, merged exactly", async () => {
+    const db = vault().vault.db;
+    let trail: { status: number; body: { summary: Record<string, unknown> } } | undefined;
+    const trailTurns = await statementTurns(db, /GROUP BY secret_path, identity_id/, async () => {
+      trail = await vault().admin.get(`/v1/audit/identities/${encodeURIComponent("sa:dense")}`);
+    });
+    expect(trail!.status, JSON.stringify(trail!.body)).toBe(200);
+    expect(trail!.body.summary).toMatchObject({
+      total_events: TOTAL, successful_events: TOTAL, failed_events: 0, by_action: { read: 16_000, write: 4_000 }, paths_accessed: 40,
+      first_seen: new Date(BASE - Math.floor((TOTAL - 1) / 3)).toISOString(), last_seen: new Date(BASE).toISOString(),
+    });
+    expect(trailTurns.length).toBeGreaterThanOrEqual(backend === "sqlite" ? 4 : 1);
+    expect(sharedTurns(trailTurns)).toEqual([]);
+
+    let summary: { status: number; body: { total_events: number; top_identities: Array<{ identity_id: string; events: number }>; by_action: Record<string, number> } } | undefined;
+    const summaryTurns = await statementTurns(db, /GROUP BY secret_path, identity_id/, async () => {
+      summary = await vault().admin.get("/v1/audit/summary");
+    });
+    expect(summary!.status, JSON.stringify(summary!.body)).toBe(200);
+    expect(summary!.body.top_identities).toContainEqual({ identity_id: "sa:dense", events: TOTAL });
+    expect(summary!.body.by_action.write).toBeGreaterThanOrEqual(4_000);
+    expect(summary!.body.total_events).toBeGreaterThan(TOTAL);
+    expect(summaryTurns.length).toBeGreaterThanOrEqual(backend === "sqlite" ? 4 : 1);
+    expect(sharedTurns(summaryTurns)).toEqual([]);
   });
 
   /** How many turns of the event loop passed while `work` ran (a callback re-queued each turn). */

@@ -2,9 +2,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, expect, it, vi } from "vitest";
-import type { Database, SqlParam } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { sharedTurns, statementTurns } from "../testing/turns.js";
 
 const READS = 2_400;
 const exportRoot = mkdtempSync(join(tmpdir(), "scaivault-audit-turns-"));
@@ -31,19 +31,19 @@ describeEachBackend("audit: verifying and exporting the trail leave the node ans
   afterEach(() => vi.restoreAllMocks());
 
   it("verifies the chain one page per turn of the event loop", async () => {
-    const turns = await turnsOf(/FROM audit_log WHERE chain_id = \? AND seq >= \?/, async () => {
+    const turns = await statementTurns(vault().vault.db, /FROM audit_log WHERE chain_id = \? AND seq >= \?/, async () => {
       const result = await vault().admin.get("/v1/audit/verify");
       expect(result.status).toBe(200);
       expect(result.body).toMatchObject({ ok: true });
       expect(result.body.entries).toBeGreaterThan(READS);
     });
     expect(turns.length).toBeGreaterThanOrEqual(3);
-    expect(repeated(turns)).toEqual([]);
+    expect(sharedTurns(turns)).toEqual([]);
   });
 
   it("writes an export one page per turn of the event loop", async () => {
     const t = vault();
-    const turns = await turnsOf(/FROM audit_log WHERE .* ORDER BY timestamp ASC, id ASC LIMIT \?/, async () => {
+    const turns = await statementTurns(vault().vault.db, /FROM audit_log WHERE .* ORDER BY timestamp ASC, id ASC LIMIT \?/, async () => {
       const created = await t.admin.post("/v1/audit/export", { format: "jsonl", filters: { path_prefix: "turns/" }, destination: { type: "file", path: "turns" } });
       expect(created.status).toBe(202);
       for (let i = 0; i < 400; i++) {
@@ -57,42 +57,6 @@ describeEachBackend("audit: verifying and exporting the trail leave the node ans
       throw new Error("the export did not finish");
     });
     expect(turns.length).toBeGreaterThanOrEqual(3);
-    expect(repeated(turns)).toEqual([]);
+    expect(sharedTurns(turns)).toEqual([]);
   });
-
-  /**
-   * While `work` runs, a callback re-queued on every turn of the event loop counts the turns; each
-   * statement matching `pattern`, on the vault's connections, notes the count it ran at.
-   */
-  async function turnsOf(pattern: RegExp, work: () => Promise<void>): Promise<number[]> {
-    const db = vault().vault.db;
-    let turn = 0;
-    let running = true;
-    const tick = () => {
-      if (!running) return;
-      turn++;
-      setImmediate(tick);
-    };
-    const seen: number[] = [];
-    // On the class, so that it covers PostgreSQL's background connections too (exports run there,
-    // each `background()` handing out a new wrapper of them).
-    const kind = Object.getPrototypeOf(db) as Pick<Database, "all">;
-    const all = kind.all;
-    vi.spyOn(kind, "all").mockImplementation(function (this: Database, sql: string, params?: readonly SqlParam[]) {
-      if (pattern.test(sql)) seen.push(turn);
-      return all.call(this, sql, params);
-    } as Database["all"]);
-    setImmediate(tick);
-    try {
-      await work();
-    } finally {
-      running = false;
-    }
-    return seen;
-  }
-
-  /** The turns in which more than one page was read. */
-  function repeated(turns: number[]): number[] {
-    return turns.filter((turn, i) => turns.indexOf(turn) !== i);
-  }
 });

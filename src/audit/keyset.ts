@@ -12,18 +12,23 @@ export type Position = { t: number; id: string };
  * the limit; the arms are then merged. One OR over both made SQLite and PostgreSQL read every
  * entry of the tenant and sort them (875 ms per page on SQLite at 1M entries). The keyset bound is
  * also a plain range on timestamp: neither engine narrows an index by the OR beside it, and without
- * the range each later page began reading at the newest (or oldest) entry again.
+ * the range each later page began reading at the newest (or oldest) entry again. `conditions` hold
+ * no time bounds (filterSql's `timeApart`): `range` and the cursor are merged into one per side.
  */
 export function keysetPageSql(
-  arms: readonly SqlArm[], conditions: readonly string[], params: readonly SqlParam[], after: Position | null | undefined, order: "newest" | "oldest", limit: number,
+  arms: readonly SqlArm[], conditions: readonly string[], params: readonly SqlParam[], range: TimeRange, after: Position | null | undefined, order: "newest" | "oldest", limit: number,
 ): { sql: string; params: SqlParam[] } {
-  const [beyond, direction] = order === "newest" ? ["<", "DESC"] : [">", "ASC"];
-  const bound = after ? [`timestamp ${beyond}= ?`, `(timestamp ${beyond} ? OR (timestamp = ? AND id ${beyond} ?))`] : [];
-  const boundParams: SqlParam[] = after ? [after.t, after.t, after.t, after.id] : [];
+  const newest = order === "newest";
+  const beyond = newest ? "<" : ">";
+  const direction = newest ? "DESC" : "ASC";
+  // One bound per side, the narrower: the cursor's timestamp (inclusive: ties are split by id) or the range's own.
+  const bounds = timeBounds(newest ? range : { ...range, from: after ? Math.max(after.t, range.from ?? after.t) : range.from }, newest ? after?.t : undefined);
+  const tie = after ? [`(timestamp ${beyond} ? OR (timestamp = ? AND id ${beyond} ?))`] : [];
+  const tieParams: SqlParam[] = after ? [after.t, after.t, after.id] : [];
   const orderBy = `ORDER BY timestamp ${direction}, id ${direction}`;
   const select = (arm: SqlArm) => ({
-    sql: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[arm.sql, ...conditions, ...bound].join(" AND ")} ${orderBy} LIMIT ?`,
-    params: [...arm.params, ...params, ...boundParams, limit],
+    sql: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[arm.sql, ...conditions, ...bounds.sql, ...tie].join(" AND ")} ${orderBy} LIMIT ?`,
+    params: [...arm.params, ...params, ...bounds.params, ...tieParams, limit],
   });
   if (arms.length === 1) return select(arms[0]);
   const parts = arms.map(select);
@@ -31,6 +36,25 @@ export function keysetPageSql(
     sql: `${parts.map((part, i) => `SELECT * FROM (${part.sql}) AS arm${i}`).join(" UNION ALL ")} ${orderBy} LIMIT ?`,
     params: [...parts.flatMap((part) => part.params), limit],
   };
+}
+
+/** `from` inclusive, `to` exclusive (epoch ms), as filterSql parses them. */
+export interface TimeRange {
+  from?: number;
+  to?: number;
+}
+
+/**
+ * At most one condition per side: `timestamp >= from`, and `timestamp < to` or, when it is lower,
+ * `timestamp <= through`. Two bounds on one side would let SQLite narrow its index by the wider.
+ */
+export function timeBounds(range: TimeRange, through?: number): { sql: string[]; params: SqlParam[] } {
+  const sql: string[] = [];
+  const params: SqlParam[] = [];
+  if (range.from !== undefined) sql.push("timestamp >= ?"), params.push(range.from);
+  if (through !== undefined && (range.to === undefined || through < range.to)) sql.push("timestamp <= ?"), params.push(through);
+  else if (range.to !== undefined) sql.push("timestamp < ?"), params.push(range.to);
+  return { sql, params };
 }
 
 /** Every scope arm with every filter arm (none: the scope's arms as they are). */
