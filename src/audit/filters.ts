@@ -54,6 +54,12 @@ export interface SqlArm {
   params: SqlParam[];
 }
 
+/** The arms as one condition: any of them (for a single statement, where no merge is wanted). */
+export function anyOf(arms: readonly SqlArm[]): SqlArm {
+  if (arms.length === 1) return arms[0];
+  return { sql: `(${arms.map((arm) => `(${arm.sql})`).join(" OR ")})`, params: arms.flatMap((arm) => arm.params) };
+}
+
 /**
  * `pathAsArms`: the `path` filter (the entry is about the path, or a batch read names it) comes
  * back as two arms instead of one OR in `conditions`, for a caller that reads each arm along its
@@ -89,7 +95,10 @@ export function filterSql(
     const about = { sql: "secret_path = ?", params: [filters.path] };
     const batch = { sql: "secret_path IS NULL AND action = 'read' AND extra_data LIKE ? ESCAPE '\\'", params: [mention] };
     if (options.pathAsArms) pathArms = [about, batch];
-    else conditions.push(`(${about.sql} OR (${batch.sql}))`), params.push(...about.params, ...batch.params);
+    else {
+      const either = anyOf([about, batch]);
+      conditions.push(either.sql), params.push(...either.params);
+    }
   }
   if (filters.path_prefix !== undefined && filters.path_prefix !== "") {
     // A range, not substr(): the (tenant_id, secret_path, timestamp) index serves it, so the query

@@ -1,8 +1,7 @@
 import type { Authorizer } from "../access/authorizer.js";
 import { isPartnerAdmin } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
-import type { SqlParam } from "../storage/contract.js";
-import type { SqlArm } from "./filters.js";
+import { anyOf, type SqlArm } from "./filters.js";
 
 /**
  * What part of the trail a caller may see. Entries about a secret path: when the caller's
@@ -18,8 +17,8 @@ export interface Visibility {
   identityId: string;
   canReadPath(path: string): boolean;
   canSee(row: { secret_path: string | null; identity_id: string | null }): boolean;
-  /** SQL restricting rows to the chains the caller may see, with its parameters. */
-  scopeSql(): { sql: string; params: SqlParam[] };
+  /** SQL restricting rows to the chains the caller may see, with its parameters (the arms below, ORed). */
+  scopeSql(): SqlArm;
   /** The same restriction as arms (its tenant; a partner admin's partner chain), each served by a time index of its own (keyset.ts). */
   scopeArms(): SqlArm[];
 }
@@ -38,6 +37,11 @@ export async function visibilityFor(authorizer: Authorizer, caller: Caller): Pro
     }
     return allowed;
   };
+  // Its tenant's entries; a partner admin's also its partner's own chain (tenant_id null).
+  const arms: SqlArm[] = [
+    { sql: "tenant_id = ?", params: [tenant.tenantId] },
+    ...(partnerAdmin ? [{ sql: "tenant_id IS NULL AND partner_id = ?", params: [tenant.partnerId] }] : []),
+  ];
   return {
     partnerId: tenant.partnerId,
     tenantId: tenant.tenantId,
@@ -46,13 +50,7 @@ export async function visibilityFor(authorizer: Authorizer, caller: Caller): Pro
     identityId: principal.identityId,
     canReadPath,
     canSee: (row) => (row.secret_path !== null ? canReadPath(row.secret_path) : isAdmin || row.identity_id === principal.identityId),
-    scopeSql: () =>
-      partnerAdmin
-        ? { sql: "(tenant_id = ? OR (tenant_id IS NULL AND partner_id = ?))", params: [tenant.tenantId, tenant.partnerId] }
-        : { sql: "tenant_id = ?", params: [tenant.tenantId] },
-    scopeArms: () => [
-      { sql: "tenant_id = ?", params: [tenant.tenantId] },
-      ...(partnerAdmin ? [{ sql: "tenant_id IS NULL AND partner_id = ?", params: [tenant.partnerId] }] : []),
-    ],
+    scopeSql: () => anyOf(arms),
+    scopeArms: () => [...arms],
   };
 }
