@@ -4,19 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { useVault, type ApiClient } from "../testing/harness.js";
-import { identityWith } from "./test-fixtures.js";
+import { useVault } from "../testing/harness.js";
+import { exportSettled, identityWith } from "./test-fixtures.js";
 
 const exportRoot = mkdtempSync(join(tmpdir(), "scaivault-audit-exports-"));
-
-async function finished(client: ApiClient, id: string) {
-  for (let i = 0; i < 200; i++) {
-    const response = await client.get(`/v1/audit/exports/${id}`);
-    if (response.body.status === "completed" || response.body.status === "failed") return response.body;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`export ${id} did not finish`);
-}
 
 describeEachBackend("audit: exports", (backend) => {
   const root = join(exportRoot, backend);
@@ -30,7 +21,7 @@ describeEachBackend("audit: exports", (backend) => {
     expect(created.status).toBe(202);
     expect(created.body).toMatchObject({ status: "pending", estimated_records: 4 });
     expect(created.body.export_id).toMatch(/^exp_/);
-    const done = await finished(t.admin, created.body.export_id);
+    const done = await exportSettled(t.admin, created.body.export_id);
     expect(done).toMatchObject({ status: "completed", format: "jsonl", record_count: 4, destination: { type: "file", path: "nightly" } });
     const [file] = done.manifest.files;
     const text = readFileSync(join(root, file.path), "utf8");
@@ -54,7 +45,7 @@ describeEachBackend("audit: exports", (backend) => {
     const t = vault();
     await t.admin.get("/v1/secrets/exp/s2", { headers: { "user-agent": "=HYPERLINK(\"http://evil\",\"x\")" } });
     const created = await t.admin.post("/v1/audit/export", { format: "csv", filters: { path_prefix: "exp/s2", action: "read" }, destination: { type: "file", path: "csv" } });
-    const done = await finished(t.admin, created.body.export_id);
+    const done = await exportSettled(t.admin, created.body.export_id);
     expect(done).toMatchObject({ status: "completed", record_count: 1 });
     const [header, row] = readFileSync(join(root, done.manifest.files[0].path), "utf8").trim().split("\n");
     expect(header).toBe("id,timestamp,tenant_id,action,identity_type,identity_id,secret_path,source_ip,user_agent,success,duration_ms,request_id,extra_data,prev_hash,hash");
@@ -68,7 +59,7 @@ describeEachBackend("audit: exports", (backend) => {
     const auditor = await identityWith(t, { id: "sa:exporter", type: "service_account", scopes: ["audit:read", "audit:export"], rules: [{ path_pattern: "exp/s0", permissions: ["read"] }] });
     const created = await auditor.post("/v1/audit/export", { format: "jsonl", destination: { type: "file", path: "limited" } });
     expect(created.status).toBe(202);
-    const done = await finished(auditor, created.body.export_id);
+    const done = await exportSettled(auditor, created.body.export_id);
     const lines = readFileSync(join(root, done.manifest.files[0].path), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(lines.length).toBe(done.record_count);
     for (const line of lines) expect(line.secret_path === "exp/s0" || (line.secret_path === null && line.identity_id === "sa:exporter")).toBe(true);

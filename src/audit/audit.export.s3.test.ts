@@ -8,9 +8,9 @@ import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { useVault, type ApiClient } from "../testing/harness.js";
+import { useVault } from "../testing/harness.js";
 import { freePort } from "../testing/ports.js";
-import { identityWith } from "./test-fixtures.js";
+import { exportSettled, identityWith } from "./test-fixtures.js";
 
 const BUCKET = "audit-archive";
 const CREDENTIALS = { access_key_id: "S3RVER", secret_access_key: "S3RVER" };
@@ -32,15 +32,6 @@ function s3rver(port: number): S3Server {
     return next();
   });
   return server;
-}
-
-async function settled(client: ApiClient, id: string, until: (status: string) => boolean = (s) => s === "completed" || s === "failed") {
-  for (let i = 0; i < 1200; i++) {
-    const response = await client.get(`/v1/audit/exports/${id}`);
-    if (until(response.body.status)) return response.body;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`export ${id} did not reach the awaited state`);
 }
 
 async function objectText(port: number, key: string): Promise<string> {
@@ -73,7 +64,7 @@ describeEachBackend("audit: exports to S3", (backend) => {
     for (let i = 0; i < 3; i++) await t.admin.put(`/v1/secrets/s3exp/s${i}`, { data: { i } });
     const created = await t.admin.post("/v1/audit/export", { format: "jsonl", filters: { path_prefix: "s3exp/" }, destination: destination() });
     expect(created.status).toBe(202);
-    const done = await settled(t.admin, created.body.export_id);
+    const done = await exportSettled(t.admin, created.body.export_id);
     expect(done).toMatchObject({ status: "completed", record_count: 3, destination: { type: "s3", bucket: BUCKET, prefix: "audit/2026/", server_side_encryption: "AES256", credentials_path: "exports/s3-credentials" } });
     const [file] = done.manifest.files;
     expect(file.path).toBe(`audit/2026/audit-${created.body.export_id}.jsonl`);
@@ -106,12 +97,12 @@ describeEachBackend("audit: exports to S3", (backend) => {
     const laterPort = await freePort();
     const created = await t.admin.post("/v1/audit/export", { format: "csv", filters: { path_prefix: "s3exp/" }, destination: destination({ endpoint: `http://127.0.0.1:${laterPort}`, prefix: "" }) });
     expect(created.status).toBe(202);
-    const retrying = await settled(t.admin, created.body.export_id, (s) => s === "retrying" || s === "completed" || s === "failed");
+    const retrying = await exportSettled(t.admin, created.body.export_id, (s) => s === "retrying" || s === "completed" || s === "failed");
     expect(retrying).toMatchObject({ status: "retrying", error: expect.stringContaining("ECONNREFUSED") });
     const late = s3rver(laterPort);
     await late.run();
     try {
-      const done = await settled(t.admin, created.body.export_id);
+      const done = await exportSettled(t.admin, created.body.export_id);
       expect(done).toMatchObject({ status: "completed", error: null });
       const text = await objectText(laterPort, done.manifest.files[0].path);
       expect(text.split("\n")[0]).toMatch(/^id,timestamp,/);
@@ -127,7 +118,7 @@ describeEachBackend("audit: exports to S3", (backend) => {
     try {
       const silentPort = (silent.address() as { port: number }).port;
       const created = await t.admin.post("/v1/audit/export", { format: "jsonl", filters: { path_prefix: "s3exp/" }, destination: destination({ endpoint: `http://127.0.0.1:${silentPort}` }) });
-      const retrying = await settled(t.admin, created.body.export_id, (s) => s === "retrying" || s === "completed" || s === "failed");
+      const retrying = await exportSettled(t.admin, created.body.export_id, (s) => s === "retrying" || s === "completed" || s === "failed");
       expect(retrying).toMatchObject({ status: "retrying", error: expect.stringContaining("timeout") });
     } finally {
       silent.close();

@@ -5,6 +5,7 @@ import { afterEach, beforeAll, expect, it, vi } from "vitest";
 import type { SqlParam } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { exportSettled } from "./test-fixtures.js";
 
 const BASE = Date.parse("2026-11-30T12:00:00Z");
 const exportRoot = mkdtempSync(join(tmpdir(), "scaivault-audit-keyset-"));
@@ -83,13 +84,9 @@ describeEachBackend("audit: keyset pages over the tenant and the partner chain",
     const t = vault();
     const created = await t.admin.post("/v1/audit/export", { format: "jsonl", filters: { identity_id: "sa:keyset" }, destination: { type: "file", path: "keyset" } });
     expect(created.status).toBe(202);
-    let state: { status: string; manifest?: { files: Array<{ path: string }> } } = { status: "pending" };
-    for (let i = 0; i < 400 && state.status !== "completed" && state.status !== "failed"; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      state = (await t.admin.get(`/v1/audit/exports/${created.body.export_id}`)).body;
-    }
+    const state = await exportSettled(t.admin, created.body.export_id);
     expect(state.status).toBe("completed");
-    const lines = readFileSync(join(exportRoot, backend, state.manifest!.files[0].path), "utf8").trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id);
+    const lines = readFileSync(join(exportRoot, backend, state.manifest.files[0].path), "utf8").trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id);
     expect(lines).toEqual(newestFirst(entriesWhere((e) => e.tenant_id !== "tnt_keyset_other")).reverse());
   });
 

@@ -5,6 +5,7 @@ import { afterEach, beforeAll, expect, it, vi } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { sharedTurns, statementTurns } from "../testing/turns.js";
+import { exportSettled } from "./test-fixtures.js";
 
 const READS = 2_400;
 const exportRoot = mkdtempSync(join(tmpdir(), "scaivault-audit-turns-"));
@@ -46,15 +47,7 @@ describeEachBackend("audit: verifying and exporting the trail leave the node ans
     const turns = await statementTurns(vault().vault.db, /FROM audit_log WHERE .* ORDER BY timestamp ASC, id ASC LIMIT \?/, async () => {
       const created = await t.admin.post("/v1/audit/export", { format: "jsonl", filters: { path_prefix: "turns/" }, destination: { type: "file", path: "turns" } });
       expect(created.status).toBe(202);
-      for (let i = 0; i < 400; i++) {
-        const state = await t.admin.get(`/v1/audit/exports/${created.body.export_id}`);
-        if (state.body.status === "completed" || state.body.status === "failed") {
-          expect(state.body).toMatchObject({ status: "completed", record_count: READS + 1 });
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      throw new Error("the export did not finish");
+      expect(await exportSettled(t.admin, created.body.export_id)).toMatchObject({ status: "completed", record_count: READS + 1 });
     });
     expect(turns.length).toBeGreaterThanOrEqual(3);
     expect(sharedTurns(turns)).toEqual([]);

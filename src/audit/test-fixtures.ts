@@ -62,3 +62,16 @@ export async function retentionOf(t: TestVault, settings: Partial<RetentionSetti
   // Pruning never writes audit entries, so it needs no recorder of its own.
   return new AuditRetention({ db: t.vault.db, audit: null as never, checkpoints }, { minRetentionDays: 0, retentionReductionDelayMs: 0, pruneIntervalMs: 1, pruneBatch: 3, ...settings });
 }
+
+/**
+ * The export's state once `until` holds (default: completed or failed), polled every 50 ms for at
+ * most a minute; an export that never gets there fails the test by name.
+ */
+export async function exportSettled(client: ApiClient, id: string, until: (status: string) => boolean = (s) => s === "completed" || s === "failed") {
+  for (let i = 0; i < 1200; i++) {
+    const response = await client.get(`/v1/audit/exports/${id}`);
+    if (until(response.body.status)) return response.body;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`export ${id} did not reach the awaited state`);
+}
