@@ -2,7 +2,7 @@ import { afterEach, beforeAll, expect, it, vi } from "vitest";
 import type { Queryable, SqlParam } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { sharedTurns, statementTurns } from "../testing/turns.js";
+import { countTurns, sharedTurns, statementTurns } from "../testing/turns.js";
 import { AuditQueries } from "./query.js";
 import type { Visibility } from "./visibility.js";
 
@@ -189,20 +189,13 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
     expect(sharedTurns(summaryTurns)).toEqual([]);
   });
 
-  /** How many turns of the event loop passed while `work` ran (a callback re-queued each turn). */
+  /** How many turns of the event loop passed while `work` ran. */
   async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
-    let done = false;
-    let turns = 0;
-    const tick = () => {
-      if (done) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = countTurns();
     try {
-      return { result: await work(), turns };
+      return { result: await work(), turns: turns.now() };
     } finally {
-      done = true;
+      turns.stop();
     }
   }
 
