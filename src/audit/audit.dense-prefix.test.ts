@@ -141,7 +141,7 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
    * guard refuses everyone). A callback queued for the next turn must get to run while they go on.
    */
   it("lets the event loop turn between the walk's windows and between the scan's batches", async () => {
-    const queries = new AuditQueries(vault().vault.db, undefined as never); // page() asks no authorizer
+    const queries = new AuditQueries(vault().vault.db, undefined as never, undefined as never); // page() asks no authorizer nor rollups
     const everything: Visibility = {
       partnerId: "ptn_default", tenantId: "tnt_default", includePartnerChain: false, isAdmin: true, identityId: "sa:auditor",
       canReadPath: () => true, canSee: () => true,
@@ -178,7 +178,7 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
     expect(sharedTurns(trailTurns)).toEqual([]);
 
     let summary: { status: number; body: { total_events: number; top_identities: Array<{ identity_id: string; events: number }>; by_action: Record<string, number> } } | undefined;
-    const summaryTurns = await statementTurns(db, /GROUP BY secret_path, identity_id/, async () => {
+    const summaryTurns = await statementTurns(db, /GROUP BY/, async () => {
       summary = await vault().admin.get("/v1/audit/summary");
     });
     expect(summary!.status, JSON.stringify(summary!.body)).toBe(200);

@@ -141,4 +141,31 @@ export const auditMigrations: Migration[] = [
     id: "0514_audit_partner_chain_time",
     up: () => ["DROP INDEX audit_log_partner_time", "CREATE INDEX audit_log_partner_time ON audit_log (partner_id, timestamp) WHERE tenant_id IS NULL"],
   },
+  {
+    // Summaries count whole past days from per-day group counts (rollups.ts) instead of every
+    // entry. `owner` is a chain owner (a tenant, or a partner's own chain); its state says which
+    // span of time its rollups cover exactly: [rolled_from, rolled_to).
+    id: "0515_audit_rollups",
+    up: (types) => [
+      `CREATE TABLE audit_rollup_state (
+        owner TEXT PRIMARY KEY,
+        rolled_from BIGINT NOT NULL,
+        rolled_to BIGINT NOT NULL
+      )`,
+      `CREATE TABLE audit_rollups (
+        owner TEXT NOT NULL,
+        day BIGINT NOT NULL,
+        secret_path ${types.byteText},
+        identity_id TEXT,
+        identity_type TEXT,
+        action TEXT NOT NULL,
+        success INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        n BIGINT NOT NULL,
+        first_at BIGINT NOT NULL,
+        last_at BIGINT NOT NULL
+      )`,
+      "CREATE INDEX audit_rollups_owner_day ON audit_rollups (owner, day)",
+    ],
+  },
 ];

@@ -14,6 +14,7 @@ import { PeriodicJob } from "./jobs.js";
 import { AuditQueries } from "./query.js";
 import { AuditRecorder } from "./recorder.js";
 import { AuditRetention } from "./retention.js";
+import { AuditRollups } from "./rollups.js";
 import { registerAuditRoutes } from "./routes.js";
 import { ChainVerifier } from "./verify.js";
 
@@ -44,7 +45,7 @@ export interface AuditTrail {
   /** How exports read object-store credentials: a secret read as the caller (set once the secrets reader exists). */
   useSecretReader(read: (caller: Caller, path: string) => Promise<Record<string, unknown>>): void;
   registerRoutes(app: FastifyInstance): void;
-  /** Starts the background jobs (checkpoints, pruning); each fires once per interval across nodes. */
+  /** Starts the background jobs (checkpoints, pruning, counting for summaries); each fires once per interval across nodes. */
   start(log: FastifyBaseLogger): void;
   /** Stops the jobs, lets pending group commits and export jobs finish, then releases the audit's own connections (before the database closes). */
   drain(): Promise<void>;
@@ -57,16 +58,18 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
   const writer = db.dialect === "postgres" && options.databaseUrl ? new PostgresDatabase(options.databaseUrl, { ...options.postgres, max: 2 }) : null;
   const log = new AuditLog(writer ?? db, new ChainAppender(hasher, db.dialect), { sync: options.sync });
   const recorder = new AuditRecorder(log, options.unauthenticatedPartnerId, await keyring.hmacFor("audit"));
+  // Export jobs, pruning and counting are work off the request path: the long deadline and their
+  // own connections (PostgreSQL), so none times out at 5 s nor holds request connections (issue 13).
+  const background = db.background?.() ?? db;
   const checkpoints = new Checkpoints(db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
   const verifier = new ChainVerifier(db, hasher, checkpoints);
-  const queries = new AuditQueries(db, authorizer);
-  // Export jobs and pruning are work off the request path: the long deadline and their own
-  // connections (PostgreSQL), so neither times out at 5 s nor holds request connections (issue 13).
-  const background = db.background?.() ?? db;
+  // Counting runs off the request path (the background connections); summaries read the counts.
+  const rollupJob = new AuditRollups(background, settings.rollupIntervalMs);
+  const queries = new AuditQueries(db, authorizer, background === db ? rollupJob : new AuditRollups(db, settings.rollupIntervalMs));
   const exportDeps: ExportDeps = { db, jobDb: background, audit: recorder, exportRoot: options.exportDir, callTimeoutMs: settings.exportCallTimeoutMs, leaseMs: settings.exportLeaseMs };
   const exports = new AuditExports(exportDeps);
-  const retention = new AuditRetention({ db, audit: recorder, checkpoints }, settings);
-  const pruner = background === db ? retention : new AuditRetention({ db: background, audit: recorder, checkpoints }, settings);
+  const retention = new AuditRetention({ db, audit: recorder, checkpoints, rollups: rollupJob }, settings);
+  const pruner = background === db ? retention : new AuditRetention({ db: background, audit: recorder, checkpoints, rollups: rollupJob }, settings);
   const jobs: PeriodicJob[] = [];
   return {
     recorder,
@@ -81,6 +84,7 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
       const report = (message: string, error: unknown) => logger.error({ err: { name: (error as Error)?.name, kind: (error as { kind?: string })?.kind } }, message);
       jobs.push(new PeriodicJob("checkpoint", settings.checkpointIntervalMs, () => checkpoints.runPeriodic(settings.checkpointIntervalMs).then(() => undefined), report));
       jobs.push(new PeriodicJob("prune", settings.pruneIntervalMs, () => pruner.runPeriodic().then(() => undefined), report));
+      jobs.push(new PeriodicJob("rollup", settings.rollupIntervalMs, () => rollupJob.runPeriodic().then(() => undefined), report));
       // Exports a crashed node left behind fail visibly, now and whenever a lease runs out.
       void exports.failInterrupted().catch((error) => report("audit export recovery failed", error));
       jobs.push(new PeriodicJob("export-recovery", settings.exportLeaseMs, () => exports.failInterrupted().then(() => undefined), report));

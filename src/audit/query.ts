@@ -6,9 +6,11 @@ import { iso, isoMicros } from "../shared/time.js";
 import { nextTurn } from "../shared/turn.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
-import { filterSql, prefixEnd, type Filters } from "./filters.js";
+import { filterSql, prefixEnd, type Filters, type SqlArm } from "./filters.js";
 import { armsWithin, keysetPageSql, timeBounds, type Position } from "./keyset.js";
 import type { AuditEntryView } from "./schemas.js";
+import { CountMerger, type Counted } from "./counts.js";
+import type { AuditRollups, ChainOwner, OwnerSpan } from "./rollups.js";
 import { visibilityFor, type Visibility } from "./visibility.js";
 
 /** Rows looked at per request at most: a caller who may see little gets short pages, not a table scan. */
@@ -60,17 +62,26 @@ export function batchMention(row: Pick<AuditRow, "secret_path" | "action" | "ext
   return null;
 }
 
-interface Group {
-  secret_path: string | null;
+/** Entries per kind: who did what, with which outcome. */
+interface KindCount extends Counted {
   identity_id: string | null;
   identity_type: string | null;
   action: string;
   success: number;
   status: number;
-  n: number | string;
-  first_at: number | string;
-  last_at: number | string;
 }
+const KIND_COLUMNS = ["identity_id", "identity_type", "action", "success", "status"] as const;
+
+/** Entries per path (entries about a path only). */
+interface PathCount extends Counted {
+  secret_path: string;
+}
+
+/** Entries per path and kind. */
+interface Group extends KindCount {
+  secret_path: string | null;
+}
+const GROUP_COLUMNS = ["secret_path", ...KIND_COLUMNS] as const;
 
 export interface Page {
   logs: AuditEntryView[];
@@ -80,7 +91,7 @@ export interface Page {
 
 /** Reads of the trail, newest first, limited to what the caller may see (see visibility.ts). */
 export class AuditQueries {
-  constructor(private readonly db: Database, private readonly authorizer: Authorizer) {}
+  constructor(private readonly db: Database, private readonly authorizer: Authorizer, private readonly rollups: AuditRollups) {}
 
   visibility(caller: Caller): Promise<Visibility> {
     return visibilityFor(this.authorizer, caller);
@@ -212,46 +223,96 @@ export class AuditQueries {
   }
 
   /**
-   * Visible (path, identity, action, outcome) groups with counts: summaries never load every row.
-   * On SQLite, counted window by window, newest first, each window GROUP_WINDOW of the tenant's
-   * matching entries (cut along the index the filters use, like the walk's), with a turn of the
-   * event loop between them: as one GROUP BY, a 30-day summary of 1M entries held the node
-   * 2.0–2.4 s (answering nobody); windowed, it takes 5.1–5.4 s (each window hands back its own
-   * groups) and a request beside it waits at most ~260 ms. PostgreSQL counts in one statement: its
-   * node stays responsive meanwhile, and windows cost it 1.5–2.2 s → 7.0–7.7 s at 1M.
+   * Visible (path, identity, action, outcome) groups with counts (see count): for the per-secret and
+   * per-identity summaries, whose filters keep the groups few.
    */
   private async groups(visibility: Visibility, filters: Filters): Promise<Group[]> {
+    const merged = new CountMerger<Group>(GROUP_COLUMNS);
+    for (const arm of visibility.scopeArms()) await this.count(arm, filters, GROUP_COLUMNS, [], merged);
+    return merged.rows().filter((row) => visibility.canSee(row));
+  }
+
+  /**
+   * The entries of one chain arm that match, counted per value of `columns` (with the first and
+   * last time of each) into `into`; `extra` narrows further. Never loads the rows themselves. On
+   * SQLite, counted window by window, newest first, each window GROUP_WINDOW of the arm's matching
+   * entries (cut along the index the filters use, like the walk's), with a turn of the event loop
+   * before each: as one GROUP BY, a 30-day summary of 1M entries held the node 2.0–2.4 s (answering
+   * nobody); windowed, a request beside it waits at most ~260 ms. PostgreSQL counts in one
+   * statement: its node stays responsive meanwhile, and windows cost it 3.5× the time.
+   */
+  private async count<Row extends Counted>(arm: SqlArm, filters: Filters, columns: readonly string[], extra: SqlArm[], into: CountMerger<Row>): Promise<void> {
     const { conditions, params, from, to } = filterSql(filters, "", { timeApart: true });
-    const scope = visibility.scopeSql();
-    const merged = new Map<string, Group>();
+    const narrower = [...conditions, ...extra.map((e) => e.sql)];
+    const narrowerParams = [...params, ...extra.flatMap((e) => e.params)];
     const windowed = this.db.dialect === "sqlite";
     // Each window is [its edge, the previous window's edge): `to` only bounds the first.
     let upper = to;
-    for (let window = 0; ; window++) {
-      if (window > 0) await nextTurn();
+    for (;;) {
+      if (windowed) await nextTurn();
       const above = timeBounds({ from, to: upper });
       const edge: { timestamp: number | string } | undefined = !windowed ? undefined : await this.db.get<{ timestamp: number | string }>(
-        `SELECT timestamp FROM audit_log WHERE ${["tenant_id = ?", ...conditions, ...above.sql].join(" AND ")} ORDER BY timestamp DESC LIMIT 1 OFFSET ?`,
-        [visibility.tenantId, ...params, ...above.params, GROUP_WINDOW - 1],
+        `SELECT timestamp FROM audit_log WHERE ${[arm.sql, ...conditions, ...above.sql].join(" AND ")} ORDER BY timestamp DESC LIMIT 1 OFFSET ?`,
+        [...arm.params, ...params, ...above.params, GROUP_WINDOW - 1],
       );
       // The edge lies within `from` (the edge query's own bound); without one this is the last window.
       const inWindow = timeBounds({ from: edge ? Number(edge.timestamp) : from, to: upper });
-      const rows = await this.db.all<Group>(
-        `SELECT secret_path, identity_id, identity_type, action, success, status, COUNT(*) AS n, MIN(timestamp) AS first_at, MAX(timestamp) AS last_at
-           FROM audit_log WHERE ${[scope.sql, ...conditions, ...inWindow.sql].join(" AND ")}
-          GROUP BY secret_path, identity_id, identity_type, action, success, status`,
-        [...scope.params, ...params, ...inWindow.params],
+      into.add(
+        await this.db.all<Row>(
+          `SELECT ${columns.join(", ")}, COUNT(*) AS n, MIN(timestamp) AS first_at, MAX(timestamp) AS last_at
+             FROM audit_log WHERE ${[arm.sql, ...narrower, ...inWindow.sql].join(" AND ")}
+            GROUP BY ${columns.join(", ")}`,
+          [...arm.params, ...narrowerParams, ...inWindow.params],
+        ),
       );
-      for (const row of rows) {
-        const key = JSON.stringify([row.secret_path, row.identity_id, row.identity_type, row.action, Number(row.success), Number(row.status)]);
-        const seen = merged.get(key);
-        if (!seen) merged.set(key, row);
-        else merged.set(key, { ...seen, n: Number(seen.n) + Number(row.n), first_at: Math.min(Number(seen.first_at), Number(row.first_at)), last_at: Math.max(Number(seen.last_at), Number(row.last_at)) });
-      }
-      if (!edge) break;
+      if (!edge) return;
       upper = Number(edge.timestamp);
     }
-    return [...merged.values()].filter((row) => visibility.canSee(row));
+  }
+
+  /**
+   * A summary's counts per `columns` over [from, to): for each chain the caller sees, its whole
+   * days counted by the rollups (rollups.ts) and the rest (the partial days at the ends, days not
+   * counted yet) entry by entry.
+   */
+  private async summaryCount<Row extends Counted>(spans: OwnerSpan[], columns: readonly string[], extra: SqlArm[]): Promise<Row[]> {
+    const merged = new CountMerger<Row>(columns);
+    for (const span of spans) {
+      for (const raw of span.raw) await this.count(span.scope, { from: iso(raw.from), to: iso(raw.to) }, columns, extra, merged);
+      if (span.rolled) await this.rollups.count<Row>(span.key, span.rolled, columns, extra, (rows) => merged.add(rows));
+    }
+    return merged.rows();
+  }
+
+  /**
+   * The summary's counts: entries per visible path, and per (identity, action, outcome) of the
+   * visible entries. When the caller may read every path the range mentions (an admin, a reader of
+   * everything), these are two narrow counts, the second restricted in SQL exactly as canSee does
+   * for entries about no path. Counting one group per (path, identity, action, outcome) instead
+   * returned ~100,000 groups for 1M entries and held a PostgreSQL node ~0.5 s parsing and merging
+   * them. A caller who may read only some of the paths is counted by those groups, each checked.
+   */
+  private async summaryCounts(visibility: Visibility, from: number, to: number): Promise<{ paths: PathCount[]; kinds: KindCount[] }> {
+    const owners: ChainOwner[] = [{ tenant_id: visibility.tenantId, partner_id: visibility.partnerId }];
+    if (visibility.includePartnerChain) owners.push({ tenant_id: null, partner_id: visibility.partnerId });
+    const spans = await this.rollups.spans(owners, from, to);
+    const paths = await this.summaryCount<PathCount>(spans, ["secret_path"], [{ sql: "secret_path IS NOT NULL", params: [] }]);
+    let everyPathVisible = true;
+    for (const [i, row] of paths.entries()) {
+      // Each path's policy decision is a few microseconds; 100,000 of them would hold the node.
+      if (i % GROUP_WINDOW === GROUP_WINDOW - 1) await nextTurn();
+      if (!visibility.canReadPath(row.secret_path)) {
+        everyPathVisible = false;
+        break;
+      }
+    }
+    if (!everyPathVisible) {
+      const groups = (await this.summaryCount<Group>(spans, GROUP_COLUMNS, [])).filter((row) => visibility.canSee(row));
+      return { paths: groups.filter((g): g is Group & PathCount => g.secret_path !== null), kinds: groups };
+    }
+    // canSee for an entry about no path: an admin sees it, anyone else only its own.
+    const ownUnlessAdmin: SqlArm[] = visibility.isAdmin ? [] : [{ sql: "(secret_path IS NOT NULL OR identity_id = ?)", params: [visibility.identityId] }];
+    return { paths, kinds: await this.summaryCount<KindCount>(spans, KIND_COLUMNS, ownUnlessAdmin) };
   }
 
   async summary(caller: Caller, range: { from?: string; to?: string }) {
@@ -259,11 +320,12 @@ export class AuditQueries {
     const now = Date.now();
     const from = range.from ?? iso(now - SUMMARY_DAYS * 86_400_000);
     const to = range.to ?? iso(now);
-    const groups = await this.groups(visibility, { from, to });
-    const count = (list: Group[]) => list.reduce((sum, g) => sum + Number(g.n), 0);
-    const tally = (key: (g: Group) => string | null) => {
+    const bounds = filterSql({ from, to }, "", { timeApart: true });
+    const { paths, kinds } = await this.summaryCounts(visibility, bounds.from!, bounds.to!);
+    const count = (list: KindCount[]) => list.reduce((sum, g) => sum + Number(g.n), 0);
+    const tally = <T extends Counted>(list: T[], key: (g: T) => string | null) => {
       const out = new Map<string, number>();
-      for (const g of groups) {
+      for (const g of list) {
         const k = key(g);
         if (k !== null) out.set(k, (out.get(k) ?? 0) + Number(g.n));
       }
@@ -271,21 +333,21 @@ export class AuditQueries {
     };
     const top = (map: Map<string, number>, name: string) =>
       [...map.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10).map(([k, events]) => ({ [name]: k, events }));
-    const identities = tally((g) => g.identity_id);
-    const paths = tally((g) => g.secret_path);
+    const identities = tally(kinds, (g) => g.identity_id);
+    const pathTotals = tally(paths, (g) => g.secret_path);
     return {
       from,
       to,
-      total_events: count(groups),
-      successful_events: count(groups.filter((g) => Number(g.success) === 1)),
-      failed_events: count(groups.filter((g) => Number(g.success) !== 1)),
-      denied_events: count(groups.filter((g) => Number(g.status) === 401 || Number(g.status) === 403)),
+      total_events: count(kinds),
+      successful_events: count(kinds.filter((g) => Number(g.success) === 1)),
+      failed_events: count(kinds.filter((g) => Number(g.success) !== 1)),
+      denied_events: count(kinds.filter((g) => Number(g.status) === 401 || Number(g.status) === 403)),
       unique_identities: identities.size,
-      unique_paths: paths.size,
-      by_action: Object.fromEntries(tally((g) => g.action)),
-      by_identity_type: Object.fromEntries(tally((g) => g.identity_type ?? "anonymous")),
+      unique_paths: pathTotals.size,
+      by_action: Object.fromEntries(tally(kinds, (g) => g.action)),
+      by_identity_type: Object.fromEntries(tally(kinds, (g) => g.identity_type ?? "anonymous")),
       top_identities: top(identities, "identity_id"),
-      top_paths: top(paths, "path"),
+      top_paths: top(pathTotals, "path"),
     };
   }
 

@@ -5,6 +5,7 @@ import type { Database } from "../storage/contract.js";
 import type { Checkpoints } from "./checkpoints.js";
 import { claimJob } from "./jobs.js";
 import type { AuditRecorder } from "./recorder.js";
+import type { AuditRollups } from "./rollups.js";
 import { nextTurn } from "../shared/turn.js";
 
 /** SPEC §5: audit entries are kept 7 years unless a tenant says otherwise. */
@@ -43,7 +44,7 @@ function effectiveDays(row: RetentionRow | undefined, now: number): number {
  */
 export class AuditRetention {
   constructor(
-    private readonly deps: { db: Database; audit: AuditRecorder; checkpoints: Checkpoints },
+    private readonly deps: { db: Database; audit: AuditRecorder; checkpoints: Checkpoints; rollups: AuditRollups },
     private readonly settings: RetentionSettings,
   ) {}
 
@@ -116,7 +117,7 @@ export class AuditRetention {
       // Partner chains (failed authentication) keep the default.
       const days = head.tenant_id === null ? DEFAULT_RETENTION_DAYS : effectiveDays(retention.get(head.tenant_id), now);
       await this.cut(head, now - days * DAY_MS, now);
-      deleted += await this.deleteUpToCut(head.chain_id);
+      deleted += await this.deleteUpToCut(head);
     }
     return deleted;
   }
@@ -132,15 +133,20 @@ export class AuditRetention {
     await this.deps.db.transaction((tx) => this.deps.checkpoints.write(tx, "cut", head, cutSeq, last.hash, now));
   }
 
-  private async deleteUpToCut(chainId: string): Promise<number> {
-    const cut = await this.deps.checkpoints.newest(chainId, "cut");
+  /** Deletes in batches; each batch's transaction also drops the summaries' counts of the days it emptied (rollups.ts). */
+  private async deleteUpToCut(head: { chain_id: string; partner_id: string; tenant_id: string | null }): Promise<number> {
+    const cut = await this.deps.checkpoints.newest(head.chain_id, "cut");
     if (!cut) return 0;
     let total = 0;
     for (;;) {
-      const { changes } = await this.deps.db.run(
-        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE chain_id = ? AND seq <= ? ORDER BY seq LIMIT ?)",
-        [chainId, Number(cut.entries), this.settings.pruneBatch],
-      );
+      const changes = await this.deps.db.transaction(async (tx) => {
+        const deleted = await tx.all<{ timestamp: number | string }>(
+          "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE chain_id = ? AND seq <= ? ORDER BY seq LIMIT ?) RETURNING timestamp",
+          [head.chain_id, Number(cut.entries), this.settings.pruneBatch],
+        );
+        if (deleted.length > 0) await this.deps.rollups.forget(tx, head, deleted.reduce((newest, row) => Math.max(newest, Number(row.timestamp)), 0));
+        return deleted.length;
+      });
       total += changes;
       if (changes < this.settings.pruneBatch) return total;
       // Let requests in between batches.

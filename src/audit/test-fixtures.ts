@@ -10,6 +10,7 @@ import { ApiClient, type TestVault } from "../testing/harness.js";
 import { CheckpointSigner } from "./checkpoint-signer.js";
 import { Checkpoints } from "./checkpoints.js";
 import { AuditRetention, type RetentionSettings } from "./retention.js";
+import { AuditRollups } from "./rollups.js";
 
 /**
  * Issues a vault token for an identity and binds it a policy, through the access domain's own
@@ -56,11 +57,16 @@ export async function checkpointsOf(t: TestVault): Promise<Checkpoints> {
   return new Checkpoints(t.vault.db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
 }
 
+/** The summaries' counting over the vault's database, run when a test says (the periodic job waits its 10-minute interval). */
+export function rollupsOf(t: TestVault, options: { sqlitePiece?: number } = {}): AuditRollups {
+  return new AuditRollups(t.vault.db, 1, options);
+}
+
 /** The vault's retention and pruning over its own database and keys, with settings of the test's choosing. */
 export async function retentionOf(t: TestVault, settings: Partial<RetentionSettings> = {}): Promise<AuditRetention> {
   const checkpoints = await checkpointsOf(t);
   // Pruning never writes audit entries, so it needs no recorder of its own.
-  return new AuditRetention({ db: t.vault.db, audit: null as never, checkpoints }, { minRetentionDays: 0, retentionReductionDelayMs: 0, pruneIntervalMs: 1, pruneBatch: 3, ...settings });
+  return new AuditRetention({ db: t.vault.db, audit: null as never, checkpoints, rollups: rollupsOf(t) }, { minRetentionDays: 0, retentionReductionDelayMs: 0, pruneIntervalMs: 1, pruneBatch: 3, ...settings });
 }
 
 /**

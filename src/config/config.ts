@@ -62,6 +62,8 @@ export interface VaultConfig {
     pruneIntervalMs: number;
     /** Entries deleted per transaction while pruning (small: never a long lock). */
     pruneBatch: number;
+    /** How often ended days are counted for summaries (rollups.ts). */
+    rollupIntervalMs: number;
     /** Timeout of each object-store call made by an export. */
     exportCallTimeoutMs: number;
     /** A running export's lease; an export whose lease ran out is failed as interrupted. */
@@ -246,6 +248,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       retentionReductionDelayMs: durationMs("SCAIVAULT_AUDIT_RETENTION_REDUCTION_DELAY", env.SCAIVAULT_AUDIT_RETENTION_REDUCTION_DELAY, 7 * 86_400_000),
       pruneIntervalMs: durationMs("SCAIVAULT_AUDIT_PRUNE_INTERVAL", env.SCAIVAULT_AUDIT_PRUNE_INTERVAL, 600_000) || 600_000,
       pruneBatch: positiveInt("SCAIVAULT_AUDIT_PRUNE_BATCH", env.SCAIVAULT_AUDIT_PRUNE_BATCH, 500),
+      rollupIntervalMs: durationMs("SCAIVAULT_AUDIT_ROLLUP_INTERVAL", env.SCAIVAULT_AUDIT_ROLLUP_INTERVAL, 600_000) || 600_000,
       exportCallTimeoutMs: durationMs("SCAIVAULT_AUDIT_EXPORT_CALL_TIMEOUT", env.SCAIVAULT_AUDIT_EXPORT_CALL_TIMEOUT, 30_000) || 30_000,
       exportLeaseMs: durationMs("SCAIVAULT_AUDIT_EXPORT_LEASE", env.SCAIVAULT_AUDIT_EXPORT_LEASE, 60_000) || 60_000,
     },
