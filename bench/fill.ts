@@ -59,9 +59,11 @@ export async function fillSecrets(databaseUrl: string, tenantId: string, partner
  * indexes as real ones, spread over the last `spanDays` days, in `tenantId` (so its filtered audit
  * queries look through them) but on a chain of their own (`filler:<tenant>`, with no head row: the
  * checkpoint job leaves it alone; `verify` would report these rows as not on the tenant's chain).
- * Inserted directly, in batches.
+ * `paths` distinct secret paths (entry i is about path i mod `paths`; its identity and action follow
+ * from i too): the default, 100,000, makes nearly every entry of a day its own summary group; a few
+ * hundred is a trail of services reading their secrets. Inserted directly, in batches.
  */
-export async function fillAudit(databaseUrl: string, partnerId: string, tenantId: string, count: number, spanDays = 365): Promise<void> {
+export async function fillAudit(databaseUrl: string, partnerId: string, tenantId: string, count: number, spanDays = 365, paths = 100_000): Promise<void> {
   const now = Date.now();
   const span = spanDays * 86_400_000;
   const columns = "id, chain_id, seq, partner_id, tenant_id, timestamp, action, identity_type, identity_id, secret_path, source_ip, user_agent, success, status, duration_ms, request_id, extra_data, prev_hash, hash";
@@ -75,13 +77,13 @@ export async function fillAudit(databaseUrl: string, partnerId: string, tenantId
       `WITH RECURSIVE seq(i) AS (SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
        INSERT INTO audit_log (${columns})
        SELECT 'log_filler' || printf('%010d', i), 'filler:' || ?, i + 1, ?, ?, CAST(? - ? + (i * ? / ?) AS INTEGER), CASE i % 4 WHEN 0 THEN 'write' ELSE 'read' END,
-              'service_account', 'sa:filler-' || (i % 100), 'filler/' || printf('%06d', i % 100000), '10.0.0.1', 'bench', 1, 200, 1, 'req_filler' || printf('%010d', i), '{}',
+              'service_account', 'sa:filler-' || (i % 100), 'filler/' || printf('%06d', i % ?), '10.0.0.1', 'bench', 1, 200, 1, 'req_filler' || printf('%010d', i), '{}',
               lower(hex(randomblob(32))), lower(hex(randomblob(32))) FROM seq`,
     );
     for (let start = 0; start < count; start += batch) {
       const n = Math.min(batch, count - start);
       db.exec("BEGIN IMMEDIATE");
-      insert.run(start, start + n - 1, tenantId, partnerId, tenantId, now, span, span, count);
+      insert.run(start, start + n - 1, tenantId, partnerId, tenantId, now, span, span, count, paths);
       db.exec("COMMIT");
     }
     // As for the secrets above: the fill's WAL goes into the database file now, not through the
@@ -99,10 +101,10 @@ export async function fillAudit(databaseUrl: string, partnerId: string, tenantId
       await client.query(
         `INSERT INTO audit_log (${columns})
          SELECT 'log_filler' || lpad(i::text, 10, '0'), 'filler:' || $7::text, i + 1, $3, $7::text, $4::bigint - $5::bigint + (i::bigint * $5::bigint / $6::bigint),
-                CASE i % 4 WHEN 0 THEN 'write' ELSE 'read' END, 'service_account', 'sa:filler-' || (i % 100), 'filler/' || lpad((i % 100000)::text, 6, '0'),
+                CASE i % 4 WHEN 0 THEN 'write' ELSE 'read' END, 'service_account', 'sa:filler-' || (i % 100), 'filler/' || lpad((i % $8::bigint)::text, 6, '0'),
                 '10.0.0.1', 'bench', 1, 200, 1, 'req_filler' || lpad(i::text, 10, '0'), '{}', md5(i::text) || md5((i + 1)::text), md5((i + 2)::text) || md5((i + 3)::text)
          FROM generate_series($1::bigint, $2::bigint) AS i`,
-        [start, start + n - 1, partnerId, now, span, count, tenantId],
+        [start, start + n - 1, partnerId, now, span, count, tenantId, paths],
       );
     }
     // A table that grew over months has been vacuumed and checkpointed as it grew: without this,

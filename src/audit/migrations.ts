@@ -144,13 +144,16 @@ export const auditMigrations: Migration[] = [
   {
     // Summaries count whole past days from per-day group counts (rollups.ts) instead of every
     // entry. `owner` is a chain owner (a tenant, or a partner's own chain); its state says which
-    // span of time its rollups cover exactly: [rolled_from, rolled_to).
+    // span of time its rollups cover exactly, [rolled_from, rolled_to), and how well they compress
+    // (groups written for the entries counted).
     id: "0515_audit_rollups",
     up: (types) => [
       `CREATE TABLE audit_rollup_state (
         owner TEXT PRIMARY KEY,
         rolled_from BIGINT NOT NULL,
-        rolled_to BIGINT NOT NULL
+        rolled_to BIGINT NOT NULL,
+        counted_entries BIGINT NOT NULL DEFAULT 0,
+        counted_groups BIGINT NOT NULL DEFAULT 0
       )`,
       `CREATE TABLE audit_rollups (
         owner TEXT NOT NULL,

@@ -58,7 +58,7 @@ export async function checkpointsOf(t: TestVault): Promise<Checkpoints> {
 }
 
 /** The summaries' counting over the vault's database, run when a test says (the periodic job waits its 10-minute interval). */
-export function rollupsOf(t: TestVault, options: { sqlitePiece?: number } = {}): AuditRollups {
+export function rollupsOf(t: TestVault, options: { sqlitePiece?: number; trialEntries?: number } = {}): AuditRollups {
   return new AuditRollups(t.vault.db, 1, options);
 }
 
