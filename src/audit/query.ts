@@ -247,8 +247,13 @@ export class AuditQueries {
    * by path alone, SQLite preferred the (tenant, path) index, which spares it a sort but reads the
    * tenant's whole trail for every window (80–110 ms a window at 1M entries; 17–20 s a summary).
    */
-  private async count<Row extends Counted>(arm: SqlArm & { timeIndex?: string }, filters: Filters, columns: readonly string[], extra: SqlArm[], into: CountMerger<Row>): Promise<void> {
-    const { conditions, params, from, to } = filterSql(filters, "", { timeApart: true });
+  private async count<Row extends Counted>(
+    arm: SqlArm & { timeIndex?: string }, filters: Filters, columns: readonly string[], extra: SqlArm[], into: CountMerger<Row>, range?: { from: number; to: number },
+  ): Promise<void> {
+    const parsed = filterSql(filters, "", { timeApart: true });
+    const { conditions, params } = parsed;
+    const from = range ? range.from : parsed.from;
+    const to = range ? range.to : parsed.to;
     const narrower = [...conditions, ...extra.map((e) => e.sql)];
     const narrowerParams = [...params, ...extra.flatMap((e) => e.params)];
     const windowed = this.db.dialect === "sqlite";
@@ -285,7 +290,7 @@ export class AuditQueries {
   private async summaryCount<Row extends Counted>(spans: OwnerSpan[], columns: readonly string[], extra: SqlArm[]): Promise<Row[]> {
     const merged = new CountMerger<Row>(columns);
     for (const span of spans) {
-      for (const raw of span.raw) await this.count(span.scope, { from: iso(raw.from), to: iso(raw.to) }, columns, extra, merged);
+      for (const raw of span.raw) await this.count(span.scope, {}, columns, extra, merged, raw);
       if (span.rolled) await this.rollups.count<Row>(span.key, span.rolled, columns, extra, (rows) => merged.add(rows));
     }
     return merged.rows();
@@ -330,7 +335,8 @@ export class AuditQueries {
     const from = range.from ?? iso(now - SUMMARY_DAYS * 86_400_000);
     const to = range.to ?? iso(now);
     const bounds = filterSql({ from, to }, "", { timeApart: true });
-    const { paths, kinds } = await this.summaryCounts(visibility, bounds.from!, bounds.to!);
+    // An empty `from` or `to` (accepted as no bound, as by the other audit queries) spans everything.
+    const { paths, kinds } = await this.summaryCounts(visibility, bounds.from ?? 0, bounds.to ?? Number.MAX_SAFE_INTEGER);
     const count = (list: KindCount[]) => list.reduce((sum, g) => sum + Number(g.n), 0);
     const tally = <T extends Counted>(list: T[], key: (g: T) => string | null) => {
       const out = new Map<string, number>();
