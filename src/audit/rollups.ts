@@ -172,9 +172,12 @@ export class AuditRollups {
 
   /**
    * In pruning's transaction, after it deleted `owner`'s entries stamped up to `newest`: the counts
-   * of those days go, and the counted span starts after them. The state row is locked first, so a
-   * counting transaction on another node either finished before (its counts are dropped here or
-   * lie outside the new span) or waits and then finds rolled_to moved.
+   * of those days go, and the counted span starts after them. A counting transaction on another
+   * node that read those entries before the deletion committed counted a day before the new span:
+   * if it committed first, the DELETE here (a statement after it) drops its rows; if it still holds
+   * the state row, the UPDATE here waits for it and the same follows; if it reaches the state row
+   * after this transaction, its compare-and-set finds rolled_to moved, or it counts only entries
+   * after the new span's start, which pruning did not touch. Summaries read no day before rolled_from.
    */
   async forget(tx: Queryable, owner: ChainOwner, newest: number): Promise<void> {
     const { key } = ownerOf(owner);
