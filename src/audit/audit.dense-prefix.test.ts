@@ -146,6 +146,7 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
       partnerId: "ptn_default", tenantId: "tnt_default", includePartnerChain: false, isAdmin: true, identityId: "sa:auditor",
       canReadPath: () => true, canSee: () => true,
       scopeSql: () => ({ sql: "tenant_id = ?", params: ["tnt_default"] }), scopeArms: () => [{ sql: "tenant_id = ?", params: ["tnt_default"] }],
+      owners: () => [{ tenant_id: "tnt_default", partner_id: "ptn_default" }],
     };
     // 1 in 10 matches: a page of 1,000 spans 10,000 entries, i.e. five windows of the walk...
     const walked = await turnsDuring(() => queries.page(everything, { path_prefix: "dense/", action: "write" }, 1000));

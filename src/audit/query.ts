@@ -10,7 +10,7 @@ import { filterSql, prefixEnd, type Filters, type SqlArm } from "./filters.js";
 import { armsWithin, keysetPageSql, timeBounds, type Position } from "./keyset.js";
 import type { AuditEntryView } from "./schemas.js";
 import { CountMerger, type Counted } from "./counts.js";
-import type { AuditRollups, ChainOwner, OwnerSpan } from "./rollups.js";
+import type { AuditRollups, OwnerSpan } from "./rollups.js";
 import { visibilityFor, type Visibility } from "./visibility.js";
 
 /** Rows looked at per request at most: a caller who may see little gets short pages, not a table scan. */
@@ -305,9 +305,7 @@ export class AuditQueries {
    * them. A caller who may read only some of the paths is counted by those groups, each checked.
    */
   private async summaryCounts(visibility: Visibility, from: number, to: number): Promise<{ paths: PathCount[]; kinds: KindCount[] }> {
-    const owners: ChainOwner[] = [{ tenant_id: visibility.tenantId, partner_id: visibility.partnerId }];
-    if (visibility.includePartnerChain) owners.push({ tenant_id: null, partner_id: visibility.partnerId });
-    const spans = await this.rollups.spans(owners, from, to);
+    const spans = await this.rollups.spans(visibility.owners(), from, to);
     // Entries about no path make one group here, dropped after: as a condition, `secret_path IS NOT
     // NULL` is a range on the (tenant, path) index, which SQLite then reads whole.
     const paths = (await this.summaryCount<PathCount | NullPathCount>(spans, ["secret_path"], [])).filter((row): row is PathCount => row.secret_path !== null);

@@ -2,6 +2,7 @@ import { nextTurn } from "../shared/turn.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import type { SqlArm } from "./filters.js";
 import { claimJob } from "./jobs.js";
+import { ownerOf, type ChainOwner, type ChainScope } from "./owners.js";
 
 export const DAY_MS = 86_400_000;
 /**
@@ -26,24 +27,6 @@ const MIN_COMPRESSION = 4;
  * secret read by few, rarely) keeps at most about this many count rows, not a second trail.
  */
 const TRIAL_ENTRIES = 50_000;
-
-/** Whose chain: a tenant's, or (tenant_id null) a partner's own (failed authentication and the like). */
-export interface ChainOwner {
-  tenant_id: string | null;
-  partner_id: string;
-}
-
-/** A chain's entries: the SQL that selects them, and the SQLite index that reads them by time. */
-export interface ChainScope extends SqlArm {
-  timeIndex: string;
-}
-
-/** The owner's key in the rollup tables, and its entries. */
-export function ownerOf(owner: ChainOwner): { key: string; scope: ChainScope } {
-  return owner.tenant_id !== null
-    ? { key: `t:${owner.tenant_id}`, scope: { sql: "tenant_id = ?", params: [owner.tenant_id], timeIndex: "audit_log_tenant_time" } }
-    : { key: `p:${owner.partner_id}`, scope: { sql: "tenant_id IS NULL AND partner_id = ?", params: [owner.partner_id], timeIndex: "audit_log_partner_time" } };
-}
 
 interface StateRow {
   rolled_from: number | string;

@@ -2,6 +2,7 @@ import type { Authorizer } from "../access/authorizer.js";
 import { isPartnerAdmin } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
 import { anyOf, type SqlArm } from "./filters.js";
+import { ownerOf, type ChainOwner } from "./owners.js";
 
 /**
  * What part of the trail a caller may see. Entries about a secret path: when the caller's
@@ -21,6 +22,8 @@ export interface Visibility {
   scopeSql(): SqlArm;
   /** The same restriction as arms (its tenant; a partner admin's partner chain), each served by a time index of its own (keyset.ts). */
   scopeArms(): SqlArm[];
+  /** Whose chains those arms select, in the same order. */
+  owners(): ChainOwner[];
 }
 
 export async function visibilityFor(authorizer: Authorizer, caller: Caller): Promise<Visibility> {
@@ -38,10 +41,15 @@ export async function visibilityFor(authorizer: Authorizer, caller: Caller): Pro
     return allowed;
   };
   // Its tenant's entries; a partner admin's also its partner's own chain (tenant_id null).
-  const arms: SqlArm[] = [
-    { sql: "tenant_id = ?", params: [tenant.tenantId] },
-    ...(partnerAdmin ? [{ sql: "tenant_id IS NULL AND partner_id = ?", params: [tenant.partnerId] }] : []),
+  const owners: ChainOwner[] = [
+    { tenant_id: tenant.tenantId, partner_id: tenant.partnerId },
+    ...(partnerAdmin ? [{ tenant_id: null, partner_id: tenant.partnerId }] : []),
   ];
+  // Plain arms: the time index is for reads by time alone (summaries), not every filtered query.
+  const arms: SqlArm[] = owners.map((owner) => {
+    const { sql, params } = ownerOf(owner).scope;
+    return { sql, params };
+  });
   return {
     partnerId: tenant.partnerId,
     tenantId: tenant.tenantId,
@@ -52,5 +60,6 @@ export async function visibilityFor(authorizer: Authorizer, caller: Caller): Pro
     canSee: (row) => (row.secret_path !== null ? canReadPath(row.secret_path) : isAdmin || row.identity_id === principal.identityId),
     scopeSql: () => anyOf(arms),
     scopeArms: () => [...arms],
+    owners: () => [...owners],
   };
 }
