@@ -4,6 +4,7 @@ import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { countTurns, sharedTurns, statementTurns } from "../testing/turns.js";
 import { AuditQueries } from "./query.js";
+import { insertEntries } from "./test-fixtures.js";
 import type { Visibility } from "./visibility.js";
 
 /**
@@ -40,12 +41,7 @@ describeEachBackend("audit: a path_prefix that thousands of entries match", (bac
         secret_path: i % 10 < 3 ? `dense/s${i % 40}` : `other/s${i % 40}`,
       });
     }
-    const columns = ["id", "chain_id", "seq", "partner_id", "tenant_id", "timestamp", "action", "identity_type", "identity_id", "secret_path", "source_ip", "user_agent", "success", "status", "duration_ms", "request_id", "extra_data", "prev_hash", "hash"];
-    for (let start = 0; start < entries.length; start += 400) {
-      const part = entries.slice(start, start + 400);
-      const params = part.flatMap((e, k) => [e.id, "filler:dense", start + k + 1, "ptn_default", "tnt_default", e.timestamp, e.action, "service_account", "sa:dense", e.secret_path, "10.0.0.1", "test", 1, 200, 1, `req_${e.id}`, "{}", "0".repeat(64), "0".repeat(64)]);
-      await vault().vault.db.run(`INSERT INTO audit_log (${columns.join(", ")}) VALUES ${part.map(() => `(${columns.map(() => "?").join(", ")})`).join(", ")}`, params);
-    }
+    await insertEntries(vault().vault.db, "dense", entries.map((e) => ({ ...e, identity_id: "sa:dense" })));
   });
 
   const expected = (filter: (e: Entry) => boolean) =>

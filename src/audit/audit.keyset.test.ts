@@ -5,7 +5,7 @@ import { afterEach, beforeAll, expect, it, vi } from "vitest";
 import type { SqlParam } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { exportSettled } from "./test-fixtures.js";
+import { exportSettled, insertEntries } from "./test-fixtures.js";
 
 const BASE = Date.parse("2026-11-30T12:00:00Z");
 const exportRoot = mkdtempSync(join(tmpdir(), "scaivault-audit-keyset-"));
@@ -42,12 +42,7 @@ describeEachBackend("audit: keyset pages over the tenant and the partner chain",
         extra_data: batch ? JSON.stringify({ paths: ["keyset/z", "keyset/a"] }) : "{}",
       });
     }
-    const columns = ["id", "chain_id", "seq", "partner_id", "tenant_id", "timestamp", "action", "identity_type", "identity_id", "secret_path", "source_ip", "user_agent", "success", "status", "duration_ms", "request_id", "extra_data", "prev_hash", "hash"];
-    for (let start = 0; start < entries.length; start += 300) {
-      const part = entries.slice(start, start + 300);
-      const params = part.flatMap((e, k) => [e.id, "filler:keyset", start + k + 1, "ptn_default", e.tenant_id, e.timestamp, "read", "service_account", "sa:keyset", e.secret_path, "10.0.0.1", "test", 1, 200, 1, `req_${e.id}`, e.extra_data, "0".repeat(64), "0".repeat(64)]);
-      await vault().vault.db.run(`INSERT INTO audit_log (${columns.join(", ")}) VALUES ${part.map(() => `(${columns.map(() => "?").join(", ")})`).join(", ")}`, params);
-    }
+    await insertEntries(vault().vault.db, "keyset", entries.map((e) => ({ ...e, identity_id: "sa:keyset" })));
   });
 
   afterEach(() => vi.restoreAllMocks());

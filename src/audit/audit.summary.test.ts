@@ -4,7 +4,7 @@ import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient, type TestVault } from "../testing/harness.js";
 import { statementTurns } from "../testing/turns.js";
 import { DAY_MS } from "./rollups.js";
-import { identityWith, rollupsOf, retentionOf } from "./test-fixtures.js";
+import { identityWith, insertEntries, rollupsOf, retentionOf } from "./test-fixtures.js";
 
 // An hour ten days ago, on a whole second: nothing the vault writes itself falls in it.
 const FROM = Math.floor(Date.now() / 1000) * 1000 - 10 * 86_400_000;
@@ -81,17 +81,9 @@ function expectedSummary(entries: Entry[], sees: (e: Entry) => boolean, from = F
   };
 }
 
-/** Puts `entries` straight into the trail, on a chain of their own (as if written long ago). */
-async function insert(t: TestVault, entries: Entry[], name: string): Promise<void> {
-  const columns = ["id", "chain_id", "seq", "partner_id", "tenant_id", "timestamp", "action", "identity_type", "identity_id", "secret_path", "source_ip", "user_agent", "success", "status", "duration_ms", "request_id", "extra_data", "prev_hash", "hash"];
-  for (let start = 0; start < entries.length; start += 200) {
-    const part = entries.slice(start, start + 200);
-    const params = part.flatMap((e, k) => {
-      const i = start + k;
-      return [`log_${name}${String(i).padStart(9, "0")}`, `filler:${name}`, i + 1, "ptn_default", e.tenant_id, e.timestamp, e.action, e.identity_type, e.identity_id, e.secret_path, "10.0.0.1", "test", e.success, e.status, 1, `req_${name}${i}`, "{}", "0".repeat(64), "0".repeat(64)];
-    });
-    await t.vault.db.run(`INSERT INTO audit_log (${columns.join(", ")}) VALUES ${part.map(() => `(${columns.map(() => "?").join(", ")})`).join(", ")}`, params);
-  }
+/** Puts `entries` straight into the trail (test-fixtures insertEntries), ids numbered under `name`. */
+function insert(t: TestVault, entries: Entry[], name: string): Promise<void> {
+  return insertEntries(t.vault.db, name, entries.map((e, i) => ({ ...e, id: `log_${name}${String(i).padStart(9, "0")}` })));
 }
 
 const summaryQuery = (from: number, to: number) => `/v1/audit/summary?from=${encodeURIComponent(new Date(from).toISOString())}&to=${encodeURIComponent(new Date(to).toISOString())}`;

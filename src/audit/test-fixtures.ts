@@ -6,6 +6,7 @@ import type { IdentityType, Role } from "../access/principal.js";
 import { Keyring } from "../crypto/keyring.js";
 import { LocalRootKey } from "../crypto/root-key.js";
 import { newId } from "../shared/ids.js";
+import type { Queryable } from "../storage/contract.js";
 import { ApiClient, type TestVault } from "../testing/harness.js";
 import { CheckpointSigner } from "./checkpoint-signer.js";
 import { Checkpoints } from "./checkpoints.js";
@@ -55,6 +56,41 @@ export async function identityWith(
 export async function checkpointsOf(t: TestVault): Promise<Checkpoints> {
   const keyring = new Keyring(t.vault.db, new LocalRootKey(t.vault.config.kms.localKey!));
   return new Checkpoints(t.vault.db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
+}
+
+/** An entry a test puts straight into the trail: what it says; the rest is the same for every entry. */
+export interface FixtureEntry {
+  id: string;
+  timestamp: number;
+  identity_id: string | null;
+  secret_path: string | null;
+  /** Default tnt_default; null is the partner's own chain. */
+  tenant_id?: string | null;
+  action?: string;
+  /** Default service_account. */
+  identity_type?: string | null;
+  success?: number;
+  status?: number;
+  extra_data?: string;
+}
+
+const FIXTURE_COLUMNS = ["id", "chain_id", "seq", "partner_id", "tenant_id", "timestamp", "action", "identity_type", "identity_id", "secret_path", "source_ip", "user_agent", "success", "status", "duration_ms", "request_id", "extra_data", "prev_hash", "hash"];
+
+/**
+ * Puts `entries` straight into audit_log (partner ptn_default) on a chain of their own,
+ * `filler:<chain>`, which has no head: as if written long ago, outside every real chain (pruning
+ * and the checkpoints leave it alone). 200 rows per statement.
+ */
+export async function insertEntries(db: Queryable, chain: string, entries: FixtureEntry[]): Promise<void> {
+  for (let start = 0; start < entries.length; start += 200) {
+    const part = entries.slice(start, start + 200);
+    const params = part.flatMap((e, k) => [
+      e.id, `filler:${chain}`, start + k + 1, "ptn_default", e.tenant_id === undefined ? "tnt_default" : e.tenant_id, e.timestamp, e.action ?? "read",
+      e.identity_type === undefined ? "service_account" : e.identity_type, e.identity_id, e.secret_path, "10.0.0.1", "test", e.success ?? 1, e.status ?? 200, 1, `req_${e.id}`,
+      e.extra_data ?? "{}", "0".repeat(64), "0".repeat(64),
+    ]);
+    await db.run(`INSERT INTO audit_log (${FIXTURE_COLUMNS.join(", ")}) VALUES ${part.map(() => `(${FIXTURE_COLUMNS.map(() => "?").join(", ")})`).join(", ")}`, params);
+  }
 }
 
 /** The summaries' counting over the vault's database, run when a test says (the periodic job waits its 10-minute interval). */
