@@ -1,10 +1,9 @@
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
 import type { Caller } from "../http/context.js";
+import type { Queryable } from "../storage/contract.js";
 import type { CaRow } from "./store.js";
 import type { CaService } from "./ca-service.js";
-import { REVOCATION_REASONS, type PkiDeps } from "./common.js";
-import { signingAlgorithm, x509 } from "./x509.js";
+import type { PkiDeps } from "./common.js";
+import { encodeCrl } from "./crl-encoding.js";
 
 export interface CrlRow {
   ca_id: string;
@@ -14,58 +13,99 @@ export interface CrlRow {
   next_update: number;
 }
 
+// What the CRLs this node keeps in memory may hold in all (a CRL of 100,000 entries is ~5 MB).
+const KNOWN_CRL_BYTES = 64 * 1024 * 1024;
+
 /**
  * CRL v2 per CA (contract P2): CRL number, AKI, each entry with its date and reason. A revocation
  * marks the CA's CRL stale; the next request regenerates it, as does one past half its lifetime.
+ * A certificate leaves the CRL once it has been expired for a whole CRL lifetime (RFC 5280 §3.3
+ * lets it go once a CRL issued after its expiry listed it): the list is bounded by what is revoked
+ * and still, or recently, valid rather than by the CA's history.
  */
 export class CrlService {
+  // One regeneration per CA at a time on this node: a stale CRL read by many at once is signed once.
+  private readonly regenerating = new Map<string, Promise<CrlRow>>();
+  // Each CA's current CRL as this node last read or signed it. CRL numbers are never reused for a CA,
+  // so a read checks the number (a few bytes) and copies the DER, megabytes for a long list, from
+  // storage only when another node signed a newer one.
+  private readonly known = new Map<string, CrlRow>();
+  private knownBytes = 0;
+
   constructor(private readonly deps: PkiDeps, private readonly cas: CaService) {}
 
   /** The current CRL, regenerated first when stale, missing or half-way to its next update. */
   async current(ca: CaRow): Promise<CrlRow> {
-    const row = await this.deps.db.get<CrlRow & { stale: number }>("SELECT ca_id, crl_number, der, this_update, next_update, stale FROM pki_crls WHERE ca_id = ?", [ca.id]);
-    const now = Date.now();
-    if (row && Number(row.stale) === 0 && now < Number(row.this_update) + this.deps.config.crlLifetimeMs / 2) {
-      return { ca_id: row.ca_id, crl_number: Number(row.crl_number), der: Buffer.from(row.der), this_update: Number(row.this_update), next_update: Number(row.next_update) };
+    const row = await this.fresh(ca.id, this.deps.db);
+    if (row) return row;
+    let pending = this.regenerating.get(ca.id);
+    if (!pending) {
+      pending = this.sign(ca, undefined).finally(() => this.regenerating.delete(ca.id));
+      this.regenerating.set(ca.id, pending);
     }
-    return this.generate(ca);
+    return pending;
   }
 
-  /** Signs a new CRL under the CA's row lock, so two nodes never issue the same CRL number twice. */
-  async generate(ca: CaRow, caller?: Caller): Promise<CrlRow> {
+  /** Signs a new CRL now (POST …/crl): a forced regeneration is a change, audited with it. */
+  async generate(ca: CaRow, caller: Caller): Promise<CrlRow> {
+    return this.sign(ca, caller);
+  }
+
+  private async fresh(caId: string, q: Queryable): Promise<CrlRow | undefined> {
+    const head = await q.get<{ crl_number: number; this_update: number; stale: number }>("SELECT crl_number, this_update, stale FROM pki_crls WHERE ca_id = ?", [caId]);
+    if (!head || Number(head.stale) !== 0 || Date.now() >= Number(head.this_update) + this.deps.config.crlLifetimeMs / 2) return undefined;
+    const known = this.known.get(caId);
+    if (known?.crl_number === Number(head.crl_number)) return known;
+    const row = await q.get<CrlRow>("SELECT ca_id, crl_number, der, this_update, next_update FROM pki_crls WHERE ca_id = ? AND crl_number = ?", [caId, head.crl_number]);
+    return row && this.remember({ ca_id: row.ca_id, crl_number: Number(row.crl_number), der: Buffer.from(row.der), this_update: Number(row.this_update), next_update: Number(row.next_update) });
+  }
+
+  private remember(row: CrlRow): CrlRow {
+    const replaced = this.known.get(row.ca_id);
+    if (replaced) this.knownBytes -= replaced.der.length;
+    this.known.delete(row.ca_id);
+    this.known.set(row.ca_id, row);
+    this.knownBytes += row.der.length;
+    // Oldest first, as a Map iterates: the memory held stays bounded however many CAs are read.
+    for (const [caId, oldest] of this.known) {
+      if (this.knownBytes <= KNOWN_CRL_BYTES || caId === row.ca_id) break;
+      this.known.delete(caId);
+      this.knownBytes -= oldest.der.length;
+    }
+    return row;
+  }
+
+  /** Under the CA's row lock, so two nodes never issue the same CRL number twice. */
+  private async sign(ca: CaRow, caller: Caller | undefined): Promise<CrlRow> {
     const signer = await this.cas.signerOf(ca);
     return this.deps.db.transaction(async (tx) => {
+      if (!caller) {
+        // Another node may have regenerated it while this one waited for the lock: serve that one.
+        await this.deps.store.lockCa(tx, ca.id);
+        const meanwhile = await this.fresh(ca.id, tx);
+        if (meanwhile) return meanwhile;
+      }
       const crlNumber = await this.deps.store.nextCrlNumber(tx, ca.id);
-      const revoked = await this.deps.store.revokedUnder(ca.id, tx);
-      const now = Date.now();
-      const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
-      const nextUpdate = new Date(thisUpdate.getTime() + this.deps.config.crlLifetimeMs);
-      const crl = await x509.X509CrlGenerator.create({
-        issuer: signer.certificate.subjectName,
-        thisUpdate,
-        nextUpdate,
-        signingKey: signer.key,
-        signingAlgorithm: signingAlgorithm(signer.spec),
-        extensions: [
-          await x509.AuthorityKeyIdentifierExtension.create(signer.certificate.publicKey),
-          new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(crlNumber))),
-        ],
-        entries: revoked.map((r) => ({ serialNumber: r.serial_number, revocationDate: new Date(r.revoked_at), reason: REVOCATION_REASONS[r.revocation_reason ?? "unspecified"] ?? 0 })),
-      });
-      const der = Buffer.from(crl.rawData);
-      const row: CrlRow = { ca_id: ca.id, crl_number: crlNumber, der, this_update: thisUpdate.getTime(), next_update: nextUpdate.getTime() };
+      const thisUpdate = Math.floor(Date.now() / 1000) * 1000;
+      const nextUpdate = thisUpdate + this.deps.config.crlLifetimeMs;
+      const revoked = await this.deps.store.revokedUnder(ca.id, thisUpdate - this.deps.config.crlLifetimeMs, tx);
+      const der = await encodeCrl(signer, crlNumber, thisUpdate, nextUpdate, revoked);
+      const row: CrlRow = { ca_id: ca.id, crl_number: crlNumber, der, this_update: thisUpdate, next_update: nextUpdate };
       await tx.run("DELETE FROM pki_crls WHERE ca_id = ?", [ca.id]);
-      await tx.run("INSERT INTO pki_crls (ca_id, tenant_id, crl_number, der, this_update, next_update, stale) VALUES (?, ?, ?, ?, ?, ?, 0)", [ca.id, ca.tenant_id, crlNumber, der, row.this_update, row.next_update]);
-      // A forced regeneration is a change: its audit entry commits with it.
+      await tx.run("INSERT INTO pki_crls (ca_id, tenant_id, crl_number, der, this_update, next_update, stale) VALUES (?, ?, ?, ?, ?, ?, 0)", [ca.id, ca.tenant_id, crlNumber, der, thisUpdate, nextUpdate]);
       if (caller) {
         caller.ctx.audit.extra = { ca_id: ca.id, crl_number: crlNumber };
         await this.deps.audit.recordInTransaction(tx, caller, 200);
       }
       return row;
-    });
+    }).then((row) => this.remember(row));
   }
 }
 
+/** PEM as @peculiar's PemConverter writes it (64 columns), from Node's own base64: megabytes for a long list. */
 export function crlPem(der: Buffer): string {
-  return `${x509.PemConverter.encode(new Uint8Array(der), "X509 CRL").trim()}\n`;
+  const base64 = der.toString("base64");
+  const lines: string[] = [];
+  for (let at = 0; at < base64.length; at += 64) lines.push(base64.slice(at, at + 64));
+  return `-----BEGIN X509 CRL-----\n${lines.join("\n")}\n-----END X509 CRL-----\n`;
 }

@@ -122,6 +122,12 @@ export const pkiMigrations: Migration[] = [
     ],
   },
   {
+    // A CRL lists the revoked certificates of its CA that are still (or recently) valid: read along
+    // this index, not through every certificate the CA ever issued (docs/benchmarks.md round 23).
+    id: "0202_pki_revoked_by_expiry",
+    up: () => ["CREATE INDEX pki_certificates_revoked ON pki_certificates (ca_id, not_after) WHERE revoked_at IS NOT NULL"],
+  },
+  {
     // ACME (contract P7, P8): accounts (keys sealed), orders (run_at is the claim column of the
     // background worker: pending work and renewals), http-01 tokens while pending, and the chain
     // an ACME certificate came with (it has no CA of ours).

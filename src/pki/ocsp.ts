@@ -1,13 +1,14 @@
-import { createHash, KeyObject, sign } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   BasicOCSPResponse, CertStatus, id_pkix_ocsp_basic, id_pkix_ocsp_nonce, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, ResponderID, ResponseBytes,
   ResponseData, RevokedInfo, SingleResponse, type CertID,
 } from "@peculiar/asn1-ocsp";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, Certificate, CRLReason, Extension } from "@peculiar/asn1-x509";
+import { Certificate, CRLReason, Extension } from "@peculiar/asn1-x509";
 import type { Signer } from "./ca-service.js";
 import { REVOCATION_REASONS } from "./common.js";
 import type { PkiStore } from "./store.js";
+import { signatureAlgorithmIdentifier, signDer } from "./x509.js";
 
 const HASHES: Record<string, string> = { "1.3.14.3.2.26": "sha1", "2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512" };
 const NEXT_UPDATE_MS = 3_600_000;
@@ -20,18 +21,6 @@ function failure(status: OCSPResponseStatus): Buffer {
 
 function hex(bytes: ArrayBuffer): string {
   return Buffer.from(bytes).toString("hex").replace(/^(00)+(?=.)/, "");
-}
-
-/** The signature the CA's key makes over the response, DER-encoded as X.509 wants (not WebCrypto's raw r||s). */
-function signTbs(signer: Signer, tbs: Buffer): { algorithm: AlgorithmIdentifier; signature: ArrayBuffer } {
-  const key = KeyObject.from(signer.key);
-  if (signer.spec.type === "rsa") {
-    const signature = sign("sha256", tbs, key);
-    return { algorithm: new AlgorithmIdentifier({ algorithm: "1.2.840.113549.1.1.11", parameters: new Uint8Array([5, 0]).buffer }), signature: new Uint8Array(signature).buffer };
-  }
-  const hash = signer.spec.bits === 384 ? "sha384" : "sha256";
-  const signature = sign(hash, tbs, { key, dsaEncoding: "der" });
-  return { algorithm: new AlgorithmIdentifier({ algorithm: hash === "sha384" ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2" }), signature: new Uint8Array(signature).buffer };
 }
 
 /**
@@ -68,8 +57,8 @@ export class OcspResponder {
       responseExtensions: nonce ? [new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: nonce.extnValue })] : undefined,
     });
     const tbs = Buffer.from(AsnConvert.serialize(data));
-    const { algorithm, signature } = signTbs(signer, tbs);
-    const basic = new BasicOCSPResponse({ tbsResponseData: data, signatureAlgorithm: algorithm, signature });
+    const signature = new Uint8Array(signDer(signer.key, signer.spec, tbs)).buffer;
+    const basic = new BasicOCSPResponse({ tbsResponseData: data, signatureAlgorithm: signatureAlgorithmIdentifier(signer.spec), signature });
     const bytes = new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) });
     return Buffer.from(AsnConvert.serialize(new OCSPResponse({ responseStatus: OCSPResponseStatus.successful, responseBytes: bytes })));
   }

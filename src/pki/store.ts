@@ -75,6 +75,13 @@ function numeric<T>(row: T | undefined, keys: readonly string[]): T | undefined 
 const CA_NUMBERS = ["key_size", "not_before", "not_after", "revoked_at", "crl_number", "created_at", "certificates_issued"];
 const CERT_NUMBERS = ["not_before", "not_after", "revoked_at", "created_at"];
 
+export interface RevokedSerial {
+  serial_number: string;
+  /** Milliseconds; PostgreSQL's driver gives a BIGINT as a string. */
+  revoked_at: number | string;
+  revocation_reason: string | null;
+}
+
 /** CAs, roles and certificates: every read names the tenant, so another tenant's rows never match. */
 export class PkiStore {
   readonly forUpdate: string;
@@ -115,6 +122,11 @@ export class PkiStore {
 
   async revokeCa(tx: Queryable, id: string, at: number, reason: string): Promise<void> {
     await tx.run("UPDATE pki_cas SET revoked_at = ?, revocation_reason = ? WHERE id = ? AND revoked_at IS NULL", [at, reason, id]);
+  }
+
+  /** Holds the CA's row until the transaction ends (SQLite's writer already holds everything). */
+  async lockCa(tx: Queryable, caId: string): Promise<void> {
+    if (this.forUpdate) await tx.get(`SELECT id FROM pki_cas WHERE id = ?${this.forUpdate}`, [caId]);
   }
 
   async nextCrlNumber(tx: Queryable, caId: string): Promise<number> {
@@ -188,13 +200,15 @@ export class PkiStore {
     return (await tx.all<CertRow>("SELECT * FROM pki_certificates WHERE ca_id = ? AND revoked_at IS NULL ORDER BY id", [caId])).map((r) => numeric(r, CERT_NUMBERS)!);
   }
 
-  /** Revoked serials a CA's CRL lists: its leaves and its child CAs. */
-  async revokedUnder(caId: string, q: Queryable = this.db): Promise<{ serial_number: string; revoked_at: number; revocation_reason: string | null }[]> {
-    const rows = await q.all<{ serial_number: string; revoked_at: number; revocation_reason: string | null }>(
-      `SELECT serial_number, revoked_at, revocation_reason FROM pki_certificates WHERE ca_id = ? AND revoked_at IS NOT NULL
-       UNION ALL SELECT serial_number, revoked_at, revocation_reason FROM pki_cas WHERE parent_ca_id = ? AND revoked_at IS NOT NULL`,
-      [caId, caId],
+  /**
+   * Revoked serials a CA's CRL lists: its leaves and its child CAs still valid at `validSince` (along
+   * the partial index of revoked certificates, whatever the CA's history holds).
+   */
+  async revokedUnder(caId: string, validSince: number, q: Queryable = this.db): Promise<RevokedSerial[]> {
+    return q.all<RevokedSerial>(
+      `SELECT serial_number, revoked_at, revocation_reason FROM pki_certificates WHERE ca_id = ? AND revoked_at IS NOT NULL AND not_after >= ?
+       UNION ALL SELECT serial_number, revoked_at, revocation_reason FROM pki_cas WHERE parent_ca_id = ? AND revoked_at IS NOT NULL AND not_after >= ?`,
+      [caId, validSince, caId, validSince],
     );
-    return rows.map((r) => ({ ...r, revoked_at: Number(r.revoked_at) }));
   }
 }

@@ -1,6 +1,7 @@
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata polyfill loaded first.
 import "reflect-metadata";
-import { createPublicKey, webcrypto } from "node:crypto";
+import { createPublicKey, KeyObject, sign, webcrypto } from "node:crypto";
+import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import * as x509 from "@peculiar/x509";
 import { freshRandomBytes } from "../crypto/random.js";
 
@@ -26,6 +27,19 @@ function keyAlgorithm(spec: KeySpec): RsaHashedKeyGenParams | EcKeyGenParams {
 /** The signature a key makes (contract P1): RSA with SHA-256, P-256 with SHA-256, P-384 with SHA-384. */
 export function signingAlgorithm(spec: KeySpec): Algorithm | EcdsaParams {
   return spec.type === "rsa" ? { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as Algorithm : { name: "ECDSA", hash: spec.bits === 384 ? "SHA-384" : "SHA-256" } as EcdsaParams;
+}
+
+/** The AlgorithmIdentifier of the signature `spec`'s key makes (the same as signingAlgorithm's). */
+export function signatureAlgorithmIdentifier(spec: KeySpec): AlgorithmIdentifier {
+  if (spec.type === "rsa") return new AlgorithmIdentifier({ algorithm: "1.2.840.113549.1.1.11", parameters: new Uint8Array([5, 0]).buffer });
+  return new AlgorithmIdentifier({ algorithm: spec.bits === 384 ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2" });
+}
+
+/** A CA key's signature over DER, encoded as X.509 wants it (not WebCrypto's raw r||s). */
+export function signDer(key: CryptoKey, spec: KeySpec, tbs: Buffer): Buffer {
+  const keyObject = KeyObject.from(key);
+  if (spec.type === "rsa") return sign("sha256", tbs, keyObject);
+  return sign(spec.bits === 384 ? "sha384" : "sha256", tbs, { key: keyObject, dsaEncoding: "der" });
 }
 
 export async function generateKeyPair(spec: KeySpec): Promise<CryptoKeyPair> {

@@ -1,0 +1,104 @@
+import { beforeAll, expect, it, vi } from "vitest";
+import { describeEachBackend } from "../testing/backends.js";
+import { useSecondNode, useVault } from "../testing/harness.js";
+import { childrenOf, readElement } from "./der.js";
+import { PkiStore } from "./store.js";
+import { created, hierarchy, OpenSsl } from "./testing.js";
+import { x509 } from "./x509.js";
+
+/**
+ * A CA's CRL at scale (docs/benchmarks.md round 23): one signature per stale CRL however many read
+ * it on however many nodes, the list bounded by validity, and a node serving the CRL another signed.
+ */
+describeEachBackend("pki: CRLs read at once, on two nodes, and what they list", (backend) => {
+  const vault = useVault(backend);
+  const secondNode = useSecondNode(vault);
+  const ssl = new OpenSsl();
+  let h: Awaited<ReturnType<typeof hierarchy>>;
+
+  async function crl(baseUrl: string, caId: string): Promise<Buffer> {
+    const response = await fetch(`${baseUrl}/v1/pki/ca/${caId}/crl`);
+    expect(response.status).toBe(200);
+    return Buffer.from(await response.arrayBuffer());
+  }
+  // The cRLNumber extension's value is a DER INTEGER.
+  const crlNumber = (der: Buffer) => {
+    const integer = Buffer.from(new x509.X509Crl(der).getExtension("2.5.29.20")!.value);
+    const element = readElement(integer, 0);
+    return Number.parseInt(integer.subarray(element.contentStart, element.end).toString("hex"), 16);
+  };
+  const serialsOf = (der: Buffer) => new x509.X509Crl(der).entries.map((entry) => entry.serialNumber.replace(/^(00)+(?=.)/, ""));
+  const numberOnCa = async (caId: string) => Number((await vault().vault.db.get<{ crl_number: number }>("SELECT crl_number FROM pki_cas WHERE id = ?", [caId]))!.crl_number);
+
+  beforeAll(async () => {
+    h = await hierarchy(vault().admin, "crl", { allowed_domains: ["svc.internal"], allow_subdomains: true });
+  });
+
+  async function issueAndRevoke(name: string, reason: string) {
+    const cert = await created(vault().admin.post(`/v1/pki/issue/${h.role.name}`, { common_name: `${name}.svc.internal` }));
+    expect((await vault().admin.post(`/v1/pki/certificates/${cert.id}/revoke`, { reason })).status).toBe(200);
+    return cert;
+  }
+
+  it("signs a stale CRL once however many read it at once, on either node", async () => {
+    await crl(vault().baseUrl, h.int.id);
+    const cert = await issueAndRevoke("herd", "key_compromise");
+    const before = await numberOnCa(h.int.id);
+    const nodes = [vault().baseUrl, secondNode().baseUrl];
+    // Each regeneration takes the CA's row first; readers on one node wait for that node's one.
+    const regenerations = vi.spyOn(PkiStore.prototype, "lockCa");
+    let regenerated = 0;
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => crl(nodes[i % 2], h.int.id))).finally(() => {
+      regenerated = regenerations.mock.calls.length;
+      regenerations.mockRestore();
+    });
+    expect(regenerated).toBeGreaterThanOrEqual(1);
+    expect(regenerated).toBeLessThanOrEqual(2);
+    expect(new Set(answers.map((der) => der.toString("hex"))).size).toBe(1);
+    expect(await numberOnCa(h.int.id)).toBe(before + 1);
+    expect(crlNumber(answers[0])).toBe(before + 1);
+    expect(serialsOf(answers[0])).toContain(cert.serial_number);
+  });
+
+  it("serves on one node the CRL another node signed since, by its number", async () => {
+    const first = await crl(vault().baseUrl, h.int.id);
+    const forced = await secondNode().post(`/v1/pki/ca/${h.int.id}/crl`);
+    expect(forced.status, forced.text).toBe(200);
+    expect(forced.body.crl_number).toBe(crlNumber(first) + 1);
+    const next = await crl(vault().baseUrl, h.int.id);
+    expect(crlNumber(next)).toBe(forced.body.crl_number);
+    expect(next.toString("base64")).toBe(forced.body.crl_pem.replace(/-----[A-Z0-9 ]+-----|\n/g, ""));
+  });
+
+  it("lists a revoked certificate until it has been expired a whole CRL lifetime, then no more", async () => {
+    const lifetime = vault().vault.config.pki.crlLifetimeMs;
+    const longGone = await issueAndRevoke("long-gone", "superseded");
+    const recentlyGone = await issueAndRevoke("recently-gone", "superseded");
+    const stillValid = await issueAndRevoke("still-valid", "superseded");
+    const now = Date.now();
+    await vault().vault.db.run("UPDATE pki_certificates SET not_after = ? WHERE id = ?", [now - lifetime - 600_000, longGone.id]);
+    await vault().vault.db.run("UPDATE pki_certificates SET not_after = ? WHERE id = ?", [now - lifetime + 600_000, recentlyGone.id]);
+    const forced = await vault().admin.post(`/v1/pki/ca/${h.int.id}/crl`);
+    const der = await crl(vault().baseUrl, h.int.id);
+    expect(crlNumber(der)).toBe(forced.body.crl_number);
+    const listed = serialsOf(der);
+    expect(listed).toContain(stillValid.serial_number);
+    expect(listed).toContain(recentlyGone.serial_number);
+    expect(listed).not.toContain(longGone.serial_number);
+    // OCSP still answers for it: leaving the CRL is not being unrevoked.
+    expect((await vault().admin.get(`/v1/pki/certificates/${longGone.id}`)).body.revocation_reason).toBe("superseded");
+  });
+
+  it("gives an entry revoked without a reason no empty extensions, and openssl reads it", async () => {
+    const cert = await issueAndRevoke("no-reason", "unspecified");
+    const der = await crl(vault().baseUrl, h.int.id);
+    const outer = readElement(der, 0);
+    const tbs = childrenOf(der, outer)[0];
+    const list = childrenOf(der, tbs).find((child, i) => i === 5 && child.tag === 0x30)!;
+    const entry = childrenOf(der, list).find((e) => der.subarray(e.start, e.end).toString("hex").includes(cert.serial_number))!;
+    expect(childrenOf(der, entry).map((child) => child.tag)).toEqual([0x02, 0x17]);
+    const text = await ssl.ok(["crl", "-inform", "DER", "-noout", "-text", "-in", ssl.file("no-reason.crl", der)]);
+    expect(text).toContain(`Serial Number: ${cert.serial_number.toUpperCase()}`);
+    expect(await ssl.ok(["crl", "-inform", "DER", "-noout", "-in", ssl.file("no-reason-sig.crl", der), "-CAfile", ssl.file("int.pem", h.intPem)])).toContain("verify OK");
+  });
+});
