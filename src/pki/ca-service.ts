@@ -133,7 +133,8 @@ export class CaService {
 
   async get(caller: Caller, id: string) {
     caller.ctx.audit.extra = { ca_id: id };
-    return caView(await this.require(caller.tenant.tenantId, id));
+    const row = await this.require(caller.tenant.tenantId, id);
+    return caView({ ...row, certificates_issued: await this.deps.store.issuedCount(row.id) });
   }
 
   /** The CA certificate and its issuers up to the root (issuer first; "" for a root). */
@@ -179,10 +180,11 @@ export class CaService {
     caller.ctx.audit.extra = { ca_id: id };
     return this.deps.secrets.mutate(caller, () => 200, async (tx, emit) => {
       const ca = await this.require(caller.tenant.tenantId, id, tx);
-      if (ca.revoked_at !== null) return caView(ca);
+      const certificates_issued = await this.deps.store.issuedCount(ca.id, tx);
+      if (ca.revoked_at !== null) return caView({ ...ca, certificates_issued });
       const now = Date.now();
       await this.cascade(tx, caller, ca, id, reason, now, emit);
-      return caView({ ...ca, revoked_at: now, revocation_reason: reason });
+      return caView({ ...ca, certificates_issued, revoked_at: now, revocation_reason: reason });
     });
   }
 

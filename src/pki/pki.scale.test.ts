@@ -7,10 +7,11 @@ import { created, hierarchy, OpenSsl } from "./testing.js";
 import { x509 } from "./x509.js";
 
 /**
- * A CA's CRL at scale (docs/benchmarks.md round 23): one signature per stale CRL however many read
- * it on however many nodes, the list bounded by validity, and a node serving the CRL another signed.
+ * A CA with a long history (docs/benchmarks.md round 23): one signature per stale CRL however many
+ * read it on however many nodes, the list bounded by validity, a node serving the CRL another
+ * signed, and an issue that never reads the CA's history.
  */
-describeEachBackend("pki: CRLs read at once, on two nodes, and what they list", (backend) => {
+describeEachBackend("pki at scale: CRLs read at once on two nodes, what they list, what issuing reads", (backend) => {
   const vault = useVault(backend);
   const secondNode = useSecondNode(vault);
   const ssl = new OpenSsl();
@@ -23,11 +24,11 @@ describeEachBackend("pki: CRLs read at once, on two nodes, and what they list", 
   }
   // The cRLNumber extension's value is a DER INTEGER.
   const crlNumber = (der: Buffer) => {
-    const integer = Buffer.from(new x509.X509Crl(der).getExtension("2.5.29.20")!.value);
+    const integer = Buffer.from(new x509.X509Crl(new Uint8Array(der)).getExtension("2.5.29.20")!.value);
     const element = readElement(integer, 0);
     return Number.parseInt(integer.subarray(element.contentStart, element.end).toString("hex"), 16);
   };
-  const serialsOf = (der: Buffer) => new x509.X509Crl(der).entries.map((entry) => entry.serialNumber.replace(/^(00)+(?=.)/, ""));
+  const serialsOf = (der: Buffer) => new x509.X509Crl(new Uint8Array(der)).entries.map((entry) => entry.serialNumber.replace(/^(00)+(?=.)/, ""));
   const numberOnCa = async (caId: string) => Number((await vault().vault.db.get<{ crl_number: number }>("SELECT crl_number FROM pki_cas WHERE id = ?", [caId]))!.crl_number);
 
   beforeAll(async () => {
@@ -87,6 +88,23 @@ describeEachBackend("pki: CRLs read at once, on two nodes, and what they list", 
     expect(listed).not.toContain(longGone.serial_number);
     // OCSP still answers for it: leaving the CRL is not being unrevoked.
     expect((await vault().admin.get(`/v1/pki/certificates/${longGone.id}`)).body.revocation_reason).toBe("superseded");
+  });
+
+  it("issues without counting the CA's certificates (a view counts them, the issuing path never)", async () => {
+    const { db } = vault().vault;
+    const statements: string[] = [];
+    const [get, all] = [db.get.bind(db), db.all.bind(db)];
+    vi.spyOn(db, "get").mockImplementation((sql, params) => (statements.push(sql), get(sql, params)));
+    vi.spyOn(db, "all").mockImplementation((sql, params) => (statements.push(sql), all(sql, params)));
+    try {
+      await created(vault().admin.post(`/v1/pki/issue/${h.role.name}`, { common_name: "uncounted.svc.internal" }));
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(statements.some((sql) => /FROM pki_cas/.test(sql))).toBe(true);
+    expect(statements.filter((sql) => /COUNT\(\*\)[\s\S]*FROM pki_certificates/i.test(sql))).toEqual([]);
+    const view = await vault().admin.get(`/v1/pki/ca/${h.int.id}`);
+    expect(view.body.certificates_issued).toBe(Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM pki_certificates WHERE ca_id = ?", [h.int.id]))!.n));
   });
 
   it("gives an entry revoked without a reason no empty extensions, and openssl reads it", async () => {
