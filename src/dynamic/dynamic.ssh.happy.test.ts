@@ -162,6 +162,23 @@ describeEachBackend("dynamic: ssh engine (signed OpenSSH user certificates, CA k
     }
   });
 
+  it("drops a serial from the KRL once its certificate cannot be valid any more (past its lease's longest end)", async () => {
+    const { admin, anonymous, vault: server } = vault();
+    const engineId = (await admin.get("/v1/dynamic/engines/ssh")).body.id;
+    const [ended, live] = [await sign("ssh", { public_key: keys.ed25519 }), await sign("ssh", { public_key: keys.ed25519 })];
+    for (const lease of [ended, live]) expect((await admin.post(`/v1/dynamic/leases/${lease.lease_id}/revoke`)).body.state).toBe("revoked");
+    const now = Date.now();
+    await server.db.run("UPDATE dynamic_leases SET expires_at = ?, max_expires_at = ? WHERE id = ?", [now - 120_000, now - 60_000, ended.lease_id]);
+    writeFileSync(join(dir, "ended-cert.pub"), `${ended.data.signed_key}\n`);
+    writeFileSync(join(dir, "live-cert.pub"), `${live.data.signed_key}\n`);
+    const krl = await fetch(`${anonymous.baseUrl}/v1/dynamic/engines/${engineId}/ssh/krl`);
+    writeFileSync(join(dir, "krl-bounded"), Buffer.from(await krl.arrayBuffer()));
+    expect((await run("ssh-keygen", ["-Q", "-f", join(dir, "krl-bounded"), join(dir, "live-cert.pub")])).stdout).toMatch(/REVOKED/);
+    const dropped = await run("ssh-keygen", ["-Q", "-f", join(dir, "krl-bounded"), join(dir, "ended-cert.pub")]);
+    expect(dropped.code).toBe(0);
+    expect(dropped.stdout).toMatch(/ok/);
+  });
+
   it("refuses principals the role does not allow (name_not_allowed), bad keys (422), and callers without the role's policy", async () => {
     const { admin } = vault();
     const refused = await admin.post("/v1/dynamic/engines/ssh/creds/ops", { public_key: keys.ed25519, valid_principals: ["root"] });

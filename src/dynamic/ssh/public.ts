@@ -23,7 +23,12 @@ export class SshPublic {
   async krl(id: string, served: (row: EngineRow) => void): Promise<Buffer> {
     const row = await this.engine(id);
     served(row);
-    const serials = await this.deps.db.all<{ serial: string }>("SELECT serial FROM dynamic_leases WHERE engine_id = ? AND serial IS NOT NULL AND state IN ('revoked', 'expired')", [row.id]);
+    // A certificate is valid at most to its lease's longest end (max_expires_at): past it, listing its
+    // serial protects nothing, and the KRL stays bounded by what is live rather than by history.
+    const serials = await this.deps.db.all<{ serial: string }>(
+      "SELECT serial FROM dynamic_leases WHERE engine_id = ? AND serial IS NOT NULL AND state IN ('revoked', 'expired') AND max_expires_at > ?",
+      [row.id, Date.now()],
+    );
     const caBlob = Buffer.from((row.ca_public_key as string).split(" ")[1], "base64");
     return buildKrl(caBlob, serials.map((s) => BigInt(s.serial)), BigInt(Math.floor(Date.now() / 1000)));
   }
