@@ -172,8 +172,8 @@ export class CaService {
   }
 
   /**
-   * Revokes the CA and everything below it: descendant CAs and every leaf they issued, each with
-   * `certificate.revoked` naming the CA the cascade came from; the CRLs that list them go stale.
+   * Revokes the CA and everything below it: descendant CAs and every leaf they issued, each still
+   * valid with `certificate.revoked` naming the CA the cascade came from; the CRLs that list them go stale.
    */
   async revoke(caller: Caller, id: string, reason: string) {
     if (!(reason in REVOCATION_REASONS)) throw validationError({ reason: `must be one of ${Object.keys(REVOCATION_REASONS).join(", ")}` });
@@ -197,8 +197,10 @@ export class CaService {
     if (ca.id !== rootOfCascade) {
       await emit({ ...eventBase(caller, null), event_type: "certificate.revoked", data: { certificate_id: null, ca_id: ca.id, serial_number: ca.serial_number, common_name: ca.common_name, reason, ...cascade } });
     }
-    for (const leaf of await this.deps.store.unrevokedUnder(tx, ca.id)) {
-      await this.deps.store.revokeCert(tx, leaf.id, now, reason);
+    for (const leaf of await this.deps.store.revokeLeavesUnder(tx, ca.id, now, reason)) {
+      // An expired certificate has announced its end (certificate.expired): its row is revoked with
+      // the rest, unannounced, so a CA's years of history do not become as many events.
+      if (leaf.not_after <= now) continue;
       await emit({ ...eventBase(caller, leaf.secret_path), event_type: "certificate.revoked", data: { certificate_id: leaf.id, serial_number: leaf.serial_number, common_name: leaf.common_name, ca_id: ca.id, role: leaf.role, reason, cascade_from_ca_id: rootOfCascade } });
     }
     for (const child of await this.deps.store.childCas(tx, ca.id)) {

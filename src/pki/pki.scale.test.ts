@@ -119,4 +119,16 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
     expect(text).toContain(`Serial Number: ${cert.serial_number.toUpperCase()}`);
     expect(await ssl.ok(["crl", "-inform", "DER", "-noout", "-in", ssl.file("no-reason-sig.crl", der), "-CAfile", ssl.file("int.pem", h.intPem)])).toContain("verify OK");
   });
+
+  it("revokes every leaf of a revoked CA in one statement, announcing those still valid", async () => {
+    const { admin, vault: server } = vault();
+    const c = await hierarchy(admin, "cascade", { allowed_domains: ["svc.internal"], allow_subdomains: true });
+    const [expired, valid, other] = await Promise.all(["expired", "valid", "other"].map((name) => created(admin.post(`/v1/pki/issue/${c.role.name}`, { common_name: `${name}.svc.internal` }))));
+    await server.db.run("UPDATE pki_certificates SET not_after = ? WHERE id = ?", [Date.now() - 60_000, expired.id]);
+    expect((await admin.post(`/v1/pki/ca/${c.int.id}/revoke`, { reason: "ca_compromise" })).body.certificates_issued).toBe(3);
+    for (const cert of [expired, valid, other]) expect((await admin.get(`/v1/pki/certificates/${cert.id}`)).body.revocation_reason).toBe("ca_compromise");
+    const events = await server.db.all<{ data: string }>("SELECT data FROM events WHERE event_type = 'certificate.revoked'");
+    const announced = events.map((e) => JSON.parse(e.data)).filter((data) => data.cascade_from_ca_id === c.int.id && data.certificate_id);
+    expect(announced.map((data) => data.certificate_id).sort()).toEqual([valid.id, other.id].sort());
+  });
 });

@@ -75,6 +75,8 @@ function numeric<T>(row: T | undefined, keys: readonly string[]): T | undefined 
 const CA_NUMBERS = ["key_size", "not_before", "not_after", "revoked_at", "crl_number", "created_at", "certificates_issued"];
 const CERT_NUMBERS = ["not_before", "not_after", "revoked_at", "created_at"];
 
+export type CascadedLeaf = Pick<CertRow, "id" | "serial_number" | "common_name" | "role" | "secret_path" | "not_after">;
+
 export interface RevokedSerial {
   serial_number: string;
   /** Milliseconds; PostgreSQL's driver gives a BIGINT as a string. */
@@ -199,8 +201,14 @@ export class PkiStore {
     return (await tx.run("UPDATE pki_certificates SET revoked_at = ?, revocation_reason = ?, next_notice_at = NULL WHERE id = ? AND revoked_at IS NULL", [at, reason, id])).changes;
   }
 
-  async unrevokedUnder(tx: Queryable, caId: string): Promise<CertRow[]> {
-    return (await tx.all<CertRow>("SELECT * FROM pki_certificates WHERE ca_id = ? AND revoked_at IS NULL ORDER BY id", [caId])).map((r) => numeric(r, CERT_NUMBERS)!);
+  /** Revokes every leaf of a CA not yet revoked, in one statement; answers them in id order. */
+  async revokeLeavesUnder(tx: Queryable, caId: string, at: number, reason: string): Promise<CascadedLeaf[]> {
+    const rows = await tx.all<CascadedLeaf>(
+      `UPDATE pki_certificates SET revoked_at = ?, revocation_reason = ?, next_notice_at = NULL WHERE ca_id = ? AND revoked_at IS NULL
+       RETURNING id, serial_number, common_name, role, secret_path, not_after`,
+      [at, reason, caId],
+    );
+    return rows.map((row) => ({ ...row, not_after: Number(row.not_after) })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /**
