@@ -102,7 +102,7 @@ export class PkiStore {
 
   /**
    * How many certificates a CA has issued, for its view: it reads the CA's whole history, so it is
-   * never on the issuing path (1M certificates: 86 ms a count, docs/benchmarks.md round 23).
+   * never on the issuing path (1M certificates: 90–170 ms a count, docs/benchmarks.md round 23).
    */
   async issuedCount(caId: string, q: Queryable = this.db): Promise<number> {
     return Number((await q.get<{ n: number }>("SELECT COUNT(*) AS n FROM pki_certificates WHERE ca_id = ?", [caId]))?.n ?? 0);
