@@ -93,10 +93,6 @@ export function positiveIntegerHex(hex: string): string {
   return "89abcdefABCDEF".includes(digits[0]) ? `00${digits}` : digits;
 }
 
-export function positiveInteger(hex: string): Buffer {
-  return tlv(TAG_INTEGER, Buffer.from(positiveIntegerHex(hex), "hex"));
-}
-
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050 (and before 1950); whole seconds, Z. */
 export function x509Time(ms: number): Buffer {
   const iso = new Date(Math.floor(ms / 1000) * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
