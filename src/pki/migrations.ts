@@ -128,6 +128,12 @@ export const pkiMigrations: Migration[] = [
     up: () => ["CREATE INDEX pki_certificates_revoked ON pki_certificates (ca_id, not_after) WHERE revoked_at IS NOT NULL"],
   },
   {
+    // The metrics' live certificates (unrevoked, unexpired), read at every scrape of the public
+    // /v1/metrics: along this index, not through every certificate ever issued (round 23).
+    id: "0203_pki_live_by_expiry",
+    up: () => ["CREATE INDEX pki_certificates_live ON pki_certificates (not_after, ca_id) WHERE revoked_at IS NULL"],
+  },
+  {
     // ACME (contract P7, P8): accounts (keys sealed), orders (run_at is the claim column of the
     // background worker: pending work and renewals), http-01 tokens while pending, and the chain
     // an ACME certificate came with (it has no CA of ours).

@@ -107,6 +107,31 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
     expect(view.body.certificates_issued).toBe(Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM pki_certificates WHERE ca_id = ?", [h.int.id]))!.n));
   });
 
+  it("counts only live certificates at a scrape: the metrics' statements walk pki_certificates_live", async () => {
+    const { db } = vault().vault;
+    const statements: { sql: string; params: readonly unknown[] }[] = [];
+    const [get, all] = [db.get.bind(db), db.all.bind(db)];
+    vi.spyOn(db, "get").mockImplementation((sql, params) => (statements.push({ sql, params: params ?? [] }), get(sql, params)));
+    vi.spyOn(db, "all").mockImplementation((sql, params) => (statements.push({ sql, params: params ?? [] }), all(sql, params)));
+    try {
+      expect((await vault().anonymous.get("/v1/metrics")).text).toContain("scaivault_certificates_active");
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const scraped = statements.filter((s) => /FROM pki_certificates/.test(s.sql));
+    expect(scraped).toHaveLength(2);
+    for (const { sql, params } of scraped) {
+      // With sequential scans priced out, PostgreSQL still takes one when no index can serve the query.
+      const plan = backend === "sqlite"
+        ? (await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params as never)).map((row) => row.detail).join("\n")
+        : await db.transaction(async (tx) => {
+          await tx.run("SET LOCAL enable_seqscan = off");
+          return (await tx.all<Record<string, string>>(`EXPLAIN ${sql}`, params as never)).map((row) => row["QUERY PLAN"]).join("\n");
+        });
+      expect(plan, sql).toMatch(/pki_certificates_live/);
+    }
+  });
+
   it("gives an entry revoked without a reason no empty extensions, and openssl reads it", async () => {
     const cert = await issueAndRevoke("no-reason", "unspecified");
     const der = await crl(vault().baseUrl, h.int.id);
