@@ -72,7 +72,7 @@ function compilerFor(coerce: boolean): Ajv {
 
 /** The composition root: every component is built and wired here, by hand. */
 export async function buildVault(config: VaultConfig, options: BuildOptions = {}): Promise<Vault> {
-  const metrics = new OpsMetrics();
+  const metrics = new OpsMetrics(config.resilience.metricsStorageIntervalMs);
   // Statements are timed by the adapters themselves (the audit's own PostgreSQL writer too), transactions by instrumentDatabase.
   const observeStatement = metrics.dbLatency.observe;
   const postgres = {
@@ -87,7 +87,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);
   const events = new EventOutbox(db, (msg, extra) => app.log.warn(extra ?? {}, msg));
-  const documented = registerDocumentedMetrics(metrics.registry, { db, outbox: events });
+  const documented = registerDocumentedMetrics(metrics.registries, { db, outbox: events });
   const keyring = new Keyring(db, timedRootKey(new LocalRootKey(rootKey.key), documented.kmsLatency));
   const tenancy = new TenancyStore(db);
   const policyStore = new PolicyStore(db);
@@ -186,7 +186,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   rotation.register(app);
   rotation.start(app.log);
   // Dynamic credentials (src/dynamic): engines read their root secrets through the reader as themselves.
-  const dynamic = createDynamic({ db, events, audit, keyring, authorizer, policies: policyStore, reader, secrets, secretStore, registry: metrics.registry,
+  const dynamic = createDynamic({ db, events, audit, keyring, authorizer, policies: policyStore, reader, secrets, secretStore, registries: metrics.registries,
     config: { workerEnabled: config.rotation.schedulerEnabled, pollMs: config.dynamic.pollMs, retryScheduleMs: config.dynamic.retryScheduleMs } });
   dynamic.register(app);
   dynamic.start(app.log);
@@ -194,10 +194,10 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const dns = createDns({ db, keyring, audit, secrets, config, log: app.log });
   dns.register(app);
   // PKI (spec/pki.md)
-  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registry: metrics.registry, dnsSolver: options.dnsSolver ?? dns.solver });
+  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registries: metrics.registries, dnsSolver: options.dnsSolver ?? dns.solver });
   pki.register(app);
   pki.start(app.log);
-  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registry: metrics.registry, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registries: metrics.registries, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
   consoleUi.register(app);

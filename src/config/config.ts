@@ -105,6 +105,8 @@ export interface VaultConfig {
     databaseLongQueryTimeoutMs: number;
     /** `/v1/metrics` needs a token with `metrics:read` (or `admin`). */
     metricsRequireToken: boolean;
+    /** The gauges read from storage are read at most once per this interval per node (0: every scrape). */
+    metricsStorageIntervalMs: number;
     /** Delivered events, settled deliveries and acknowledged inbox rows older than this are pruned. */
     eventsRetentionMs: number;
     /** How often a node checks whether a retention pass is due (one node runs each pass). */
@@ -274,6 +276,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       databaseQueryTimeoutMs: durationMs("DATABASE_QUERY_TIMEOUT", env.DATABASE_QUERY_TIMEOUT, 5000) || 5000,
       databaseLongQueryTimeoutMs: durationMs("DATABASE_LONG_QUERY_TIMEOUT", env.DATABASE_LONG_QUERY_TIMEOUT, 600_000) || 600_000,
       metricsRequireToken: bool("SCAIVAULT_METRICS_REQUIRE_TOKEN", env.SCAIVAULT_METRICS_REQUIRE_TOKEN),
+      metricsStorageIntervalMs: durationMs("SCAIVAULT_METRICS_STORAGE_INTERVAL", env.SCAIVAULT_METRICS_STORAGE_INTERVAL, 10_000),
       eventsRetentionMs: durationMs("SCAIVAULT_EVENTS_RETENTION", env.SCAIVAULT_EVENTS_RETENTION, 30 * 86_400_000) || 30 * 86_400_000,
       retentionIntervalMs: durationMs("SCAIVAULT_RETENTION_INTERVAL", env.SCAIVAULT_RETENTION_INTERVAL, 3_600_000) || 3_600_000,
     },

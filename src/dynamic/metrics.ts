@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge } from "prom-client";
+import type { MetricRegistries } from "../ops/metrics.js";
 import type { DynamicStore } from "./store.js";
 
 /** Contract D1's metrics. Engine names are labels; tenants never are (SPEC §8). */
@@ -7,8 +8,8 @@ export class DynamicMetrics {
   private readonly revokeFailed: Counter<"engine">;
   private readonly engineHealth: Gauge<"engine">;
 
-  constructor(registry: Registry | null, store: DynamicStore) {
-    const registers = registry ? [registry] : [];
+  constructor(registries: MetricRegistries | null, store: DynamicStore) {
+    const registers = registries ? [registries.live] : [];
     this.generated = new Counter({ name: "scaivault_leases_generated_total", help: "Dynamic credentials generated", labelNames: ["engine", "role"], registers });
     this.revokeFailed = new Counter({ name: "scaivault_lease_revocations_failed_total", help: "Lease revocations that failed at the source (each attempt)", labelNames: ["engine"], registers });
     this.engineHealth = new Gauge({ name: "scaivault_engine_health", help: "1 when the engine's last contact with its target succeeded", labelNames: ["engine"], registers });
@@ -16,7 +17,7 @@ export class DynamicMetrics {
       name: "scaivault_leases_active",
       help: "Leases active (not yet ended), from the shared database",
       labelNames: ["engine"],
-      registers,
+      registers: registries ? [registries.stored] : [],
       async collect() {
         this.reset();
         for (const row of await store.activeByEngine()) this.set({ engine: row.engine_name }, row.n);

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import type { Registry } from "prom-client";
+import type { MetricRegistries } from "../ops/metrics.js";
 import type { Authorizer } from "../access/authorizer.js";
 import type { PolicyStore } from "../access/policy-store.js";
 import type { AuditRecorder } from "../audit/recorder.js";
@@ -32,14 +32,14 @@ export interface DynamicModuleDeps {
   reader: SecretsReader;
   secrets: SecretsService;
   secretStore: SecretStore;
-  registry: Registry | null;
+  registries: MetricRegistries | null;
   config: { workerEnabled: boolean; pollMs: number; retryScheduleMs: number[] };
 }
 
 /** Dynamic credentials (spec/dynamic.md): engines, roles, leases and their expiry worker, wired. */
 export function createDynamic(deps: DynamicModuleDeps) {
   const store = new DynamicStore(deps.db);
-  const metrics = new DynamicMetrics(deps.registry, store);
+  const metrics = new DynamicMetrics(deps.registries, store);
   const roots = new RootCredentialReader({ reader: deps.reader, audit: deps.audit, authorizer: deps.authorizer });
   const connector = new Connector({ roots, store, metrics });
   const base = { db: deps.db, events: deps.events, audit: deps.audit };

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge } from "prom-client";
+import type { MetricRegistries } from "../ops/metrics.js";
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
@@ -26,16 +27,16 @@ export interface EventsModule {
 }
 
 /** Wires the events domain: stores, the fan-out pass, the delivery worker, services and routes. */
-export function createEvents(deps: { db: Database; config: VaultConfig; keyring: Keyring; authorizer: Authorizer; audit: AuditRecorder; outbox: EventOutbox; log: (msg: string, extra?: Record<string, unknown>) => void; registry?: Registry }): EventsModule {
+export function createEvents(deps: { db: Database; config: VaultConfig; keyring: Keyring; authorizer: Authorizer; audit: AuditRecorder; outbox: EventOutbox; log: (msg: string, extra?: Record<string, unknown>) => void; registries?: MetricRegistries }): EventsModule {
   const { db, config } = deps;
-  const attempts = deps.registry
-    ? new Counter({ name: "scaivault_webhook_delivery_attempts_total", help: "Webhook and subscription delivery attempts by outcome", labelNames: ["outcome"], registers: [deps.registry] })
+  const attempts = deps.registries
+    ? new Counter({ name: "scaivault_webhook_delivery_attempts_total", help: "Webhook and subscription delivery attempts by outcome", labelNames: ["outcome"], registers: [deps.registries.live] })
     : null;
-  if (deps.registry) {
+  if (deps.registries) {
     new Gauge({
       name: "scaivault_webhook_queue_depth",
       help: "Deliveries waiting to be sent (all nodes)",
-      registers: [deps.registry],
+      registers: [deps.registries.stored],
       async collect() {
         const row = await db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM event_deliveries WHERE status = 'pending'").catch(() => undefined);
         if (row) this.set(Number(row.n));

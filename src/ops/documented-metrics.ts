@@ -1,15 +1,16 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import type { RootKeyProvider } from "../crypto/root-key.js";
 import type { EventOutbox } from "../events/outbox.js";
 import type { Database } from "../storage/contract.js";
+import type { MetricRegistries } from "./metrics.js";
 
 /**
  * The documented families that measure other domains (the docs' health-and-monitoring list):
  * rotations, root-key (KMS) latency and the rotation queue. Pool figures come from the adapters'
  * `poolStats` (src/ops/metrics.ts). Labels carry no identity or tenant.
  */
-export function registerDocumentedMetrics(registry: Registry, deps: { db: Database; outbox: EventOutbox }): { kmsLatency: Histogram<"operation"> } {
-  const registers = [registry];
+export function registerDocumentedMetrics(registries: MetricRegistries, deps: { db: Database; outbox: EventOutbox }): { kmsLatency: Histogram<"operation"> } {
+  const registers = [registries.live];
   const rotations = new Counter({ name: "scaivault_secret_rotations_total", help: "Completed and failed secret rotations committed by this node", labelNames: ["status"], registers });
   // The docs' label and values (`status`: success | failed). Counted from committed events, so a
   // rotation rolled back is never counted.
@@ -20,7 +21,7 @@ export function registerDocumentedMetrics(registry: Registry, deps: { db: Databa
   new Gauge({
     name: "scaivault_rotation_queue_depth",
     help: "Secrets whose rotation is due or overdue and not yet completed (all nodes)",
-    registers,
+    registers: [registries.stored],
     async collect() {
       const row = await deps.db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM rotation_schedules WHERE state IN ('due', 'overdue')").catch(() => undefined);
       if (row) this.set(Number(row.n));

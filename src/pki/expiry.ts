@@ -116,14 +116,14 @@ export class ExpiryNotifier {
  * The docs' `scaivault_certificates_*` gauges, read from the database at scrape time, which anyone
  * may ask for (SPEC §8): both read only live certificates, along `pki_certificates_live`.
  */
-export function registerCertificateMetrics(db: Database, registry: Registry): void {
+export function registerCertificateMetrics(db: Database, stored: Registry): void {
   // SQLite's planner prefers an index in ca_id order for the GROUP BY, which walks every certificate.
   const live = db.dialect === "sqlite" ? " INDEXED BY pki_certificates_live" : "";
   new Gauge({
     name: "scaivault_certificates_active",
     help: "Unrevoked, unexpired certificates by issuing CA",
     labelNames: ["ca_id"],
-    registers: [registry],
+    registers: [stored],
     async collect() {
       this.reset();
       const rows = await db.all<{ ca_id: string; n: number }>(`SELECT ca_id, COUNT(*) AS n FROM pki_certificates${live} WHERE revoked_at IS NULL AND not_after > ? GROUP BY ca_id`, [Date.now()]);
@@ -134,7 +134,7 @@ export function registerCertificateMetrics(db: Database, registry: Registry): vo
     name: "scaivault_certificates_expiring_soon",
     help: "Unrevoked certificates expiring within 7 or 30 days",
     labelNames: ["within_days"],
-    registers: [registry],
+    registers: [stored],
     async collect() {
       const now = Date.now();
       const row = await db.get<{ week: number | null; month: number }>(

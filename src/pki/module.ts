@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import type { Registry } from "prom-client";
+import type { MetricRegistries } from "../ops/metrics.js";
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
@@ -34,7 +34,7 @@ export interface PkiModuleDeps {
   secrets: SecretsService;
   secretStore: SecretStore;
   config: VaultConfig;
-  registry?: Registry;
+  registries?: MetricRegistries;
   /** dns-01 for ACME orders (the DNS providers domain); without it dns-01 orders answer 422. */
   dnsSolver?: DnsChallengeSolver;
 }
@@ -51,8 +51,8 @@ export function createPki(input: PkiModuleDeps) {
   const ocsp = new OcspResponder(store);
   const csrs = new CsrWorkflow(deps, cas, roles, issue);
   const anchors = new TrustAnchors(deps);
-  if (input.registry) registerCertificateMetrics(input.db, input.registry);
-  const acme = createAcme({ deps, dnsSolver: input.dnsSolver, registry: input.registry, caFile: input.config.pki.acmeCaFile, httpAddress: input.config.pki.acmeHttpAddress, pollMs: input.config.rotation.pollMs });
+  if (input.registries) registerCertificateMetrics(input.db, input.registries.stored);
+  const acme = createAcme({ deps, dnsSolver: input.dnsSolver, registry: input.registries?.live, caFile: input.config.pki.acmeCaFile, httpAddress: input.config.pki.acmeHttpAddress, pollMs: input.config.rotation.pollMs });
   certs.revokeAtIssuer = (row, reason) => acme.accounts.revokeCertificate(row, reason);
   let notifier: ExpiryNotifier | null = null;
   return {

@@ -123,6 +123,8 @@ async function startOn(database: ScratchDatabase, backend: BackendName, options:
     ...UNLIMITED_FOR_TESTS,
     // Two shared cores: CPU contention between suites must not shed their requests (the overload suite sets its own).
     SCAIVAULT_MAX_EVENT_LOOP_DELAY: "60s",
+    // Suites read a gauge right after the change it counts; the interval's own suite sets one.
+    SCAIVAULT_METRICS_STORAGE_INTERVAL: "0s",
     ...options.env,
   });
   const vault = await buildVault(config, { ...options, logStream });
