@@ -134,6 +134,12 @@ export const pkiMigrations: Migration[] = [
     up: () => ["CREATE INDEX pki_certificates_live ON pki_certificates (not_after, ca_id) WHERE revoked_at IS NULL"],
   },
   {
+    // A pki:issue caller lists only the certificates it issued: along its own, not through the
+    // tenant's whole history in id order filtered by creator (round 23).
+    id: "0204_pki_certificates_by_creator",
+    up: () => ["CREATE INDEX pki_certificates_creator ON pki_certificates (tenant_id, created_by, id)"],
+  },
+  {
     // ACME (contract P7, P8): accounts (keys sealed), orders (run_at is the claim column of the
     // background worker: pending work and renewals), http-01 tokens while pending, and the chain
     // an ACME certificate came with (it has no CA of ours).

@@ -1,6 +1,6 @@
 import { beforeAll, expect, it, vi } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { useSecondNode, useVault } from "../testing/harness.js";
+import { ApiClient, useSecondNode, useVault } from "../testing/harness.js";
 import { childrenOf, readElement } from "./der.js";
 import { PkiStore } from "./store.js";
 import { created, hierarchy, OpenSsl } from "./testing.js";
@@ -130,6 +130,33 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
         });
       expect(plan, sql).toMatch(/pki_certificates_live/);
     }
+  });
+
+  it("lists a pki:issue caller's own certificates along (tenant, creator, id), not the tenant's history", async () => {
+    const { admin, vault: server } = vault();
+    const policy = await created(admin.post("/v1/policies", { name: "scale-issuer", rules: [{ path_pattern: `sys/pki/${h.role.name}`, permissions: ["write"] }] }));
+    expect((await admin.post(`/v1/policies/${policy.id}/bindings`, { identity_type: "service_account", identity_id: "sa:scale-issuer" })).status).toBe(201);
+    const token = await admin.post("/v1/auth/tokens", { identity_id: "sa:scale-issuer", scopes: ["pki:issue"], expires_in: "1h" });
+    const issuer = new ApiClient(vault().baseUrl, token.body.token);
+    const own = await created(issuer.post(`/v1/pki/issue/${h.role.name}`, { common_name: "own.svc.internal" }));
+    const statements: { sql: string; params: readonly unknown[] }[] = [];
+    const all = server.db.all.bind(server.db);
+    vi.spyOn(server.db, "all").mockImplementation((sql, params) => (statements.push({ sql, params: params ?? [] }), all(sql, params)));
+    let listed: { data: { id: string }[] };
+    try {
+      listed = (await issuer.get("/v1/pki/certificates")).body;
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(listed.data.map((cert) => cert.id)).toEqual([own.id]);
+    const [list] = statements.filter((s) => /FROM pki_certificates WHERE/.test(s.sql));
+    const plan = backend === "sqlite"
+      ? (await server.db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${list.sql}`, list.params as never)).map((row) => row.detail).join("\n")
+      : await server.db.transaction(async (tx) => {
+        await tx.run("SET LOCAL enable_seqscan = off");
+        return (await tx.all<Record<string, string>>(`EXPLAIN ${list.sql}`, list.params as never)).map((row) => row["QUERY PLAN"]).join("\n");
+      });
+    expect(plan, list.sql).toMatch(/pki_certificates_creator/);
   });
 
   it("gives an entry revoked without a reason no empty extensions, and openssl reads it", async () => {
