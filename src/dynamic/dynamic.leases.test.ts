@@ -1,5 +1,5 @@
 import pg from "pg";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { TestReceiver } from "../events/test-receiver.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
@@ -146,5 +146,27 @@ describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metr
     expect((await gauge()).active).toBe(1);
     await admin.post(`/v1/dynamic/leases/${made[1].lease_id}/revoke`);
     expect((await gauge()).active).toBe(0);
+  });
+
+  it("lists the leases of a caller without dynamic:manage along its own, not the tenant's lease history", async () => {
+    const { admin, vault: server } = vault();
+    const own = await userWith(admin, `own-leases-${backend}`, ["dynamic:read"], []);
+    const statements: { sql: string; params: readonly unknown[] }[] = [];
+    const all = server.db.all.bind(server.db);
+    vi.spyOn(server.db, "all").mockImplementation((sql, params) => (statements.push({ sql, params: params ?? [] }), all(sql, params)));
+    try {
+      expect((await own.get("/v1/dynamic/leases")).body.data).toEqual([]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const [list] = statements.filter((s) => /FROM dynamic_leases WHERE/.test(s.sql));
+    expect(list.sql).toMatch(/identity_id = \?/);
+    const plan = backend === "sqlite"
+      ? (await server.db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${list.sql}`, list.params as never)).map((row) => row.detail).join("\n")
+      : await server.db.transaction(async (tx) => {
+        await tx.run("SET LOCAL enable_seqscan = off");
+        return (await tx.all<Record<string, string>>(`EXPLAIN ${list.sql}`, list.params as never)).map((row) => row["QUERY PLAN"]).join("\n");
+      });
+    expect(plan, list.sql).toMatch(/dynamic_leases_identity/);
   });
 });

@@ -81,4 +81,10 @@ export const dynamicMigrations: Migration[] = [
     id: "0301_dynamic_krl_by_end",
     up: () => ["CREATE INDEX dynamic_leases_krl ON dynamic_leases (engine_id, max_expires_at) WHERE serial IS NOT NULL AND state IN ('revoked', 'expired')"],
   },
+  {
+    // A caller without dynamic:manage lists only its own leases: along them, newest first, not
+    // through the tenant's whole lease history filtered by identity (docs/benchmarks.md round 23).
+    id: "0302_dynamic_leases_by_identity",
+    up: () => ["CREATE INDEX dynamic_leases_identity ON dynamic_leases (tenant_id, identity_id, created_at, id)"],
+  },
 ];
