@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { TestReceiver } from "../events/test-receiver.js";
 import { describeEachBackend } from "../testing/backends.js";
+import { planOf } from "../testing/plans.js";
 import { useVault } from "../testing/harness.js";
 import { grantEngineRoot, PG_URL, pgRoleExists, pgScratch, psql, userWith, type Scratch } from "./testing.js";
 
@@ -161,12 +162,6 @@ describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metr
     }
     const [list] = statements.filter((s) => /FROM dynamic_leases WHERE/.test(s.sql));
     expect(list.sql).toMatch(/identity_id = \?/);
-    const plan = backend === "sqlite"
-      ? (await server.db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${list.sql}`, list.params as never)).map((row) => row.detail).join("\n")
-      : await server.db.transaction(async (tx) => {
-        await tx.run("SET LOCAL enable_seqscan = off");
-        return (await tx.all<Record<string, string>>(`EXPLAIN ${list.sql}`, list.params as never)).map((row) => row["QUERY PLAN"]).join("\n");
-      });
-    expect(plan, list.sql).toMatch(/dynamic_leases_identity/);
+    expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(/dynamic_leases_identity/);
   });
 });

@@ -1,5 +1,6 @@
 import { beforeAll, expect, it, vi } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
+import { planOf } from "../testing/plans.js";
 import { ApiClient, useSecondNode, useVault } from "../testing/harness.js";
 import { childrenOf, readElement } from "./der.js";
 import { PkiStore } from "./store.js";
@@ -121,14 +122,7 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
     const scraped = statements.filter((s) => /FROM pki_certificates/.test(s.sql));
     expect(scraped).toHaveLength(2);
     for (const { sql, params } of scraped) {
-      // With sequential scans priced out, PostgreSQL still takes one when no index can serve the query.
-      const plan = backend === "sqlite"
-        ? (await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params as never)).map((row) => row.detail).join("\n")
-        : await db.transaction(async (tx) => {
-          await tx.run("SET LOCAL enable_seqscan = off");
-          return (await tx.all<Record<string, string>>(`EXPLAIN ${sql}`, params as never)).map((row) => row["QUERY PLAN"]).join("\n");
-        });
-      expect(plan, sql).toMatch(/pki_certificates_live/);
+      expect(await planOf(db, sql, params), sql).toMatch(/pki_certificates_live/);
     }
   });
 
@@ -150,13 +144,7 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
     }
     expect(listed.data.map((cert) => cert.id)).toEqual([own.id]);
     const [list] = statements.filter((s) => /FROM pki_certificates WHERE/.test(s.sql));
-    const plan = backend === "sqlite"
-      ? (await server.db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${list.sql}`, list.params as never)).map((row) => row.detail).join("\n")
-      : await server.db.transaction(async (tx) => {
-        await tx.run("SET LOCAL enable_seqscan = off");
-        return (await tx.all<Record<string, string>>(`EXPLAIN ${list.sql}`, list.params as never)).map((row) => row["QUERY PLAN"]).join("\n");
-      });
-    expect(plan, list.sql).toMatch(/pki_certificates_creator/);
+    expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(/pki_certificates_creator/);
   });
 
   it("gives an entry revoked without a reason no empty extensions, and openssl reads it", async () => {
