@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import type { MetricRegistries } from "../ops/metrics.js";
 import type { Authorizer } from "../access/authorizer.js";
 import type { PolicyStore } from "../access/policy-store.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { EventOutbox } from "../events/outbox.js";
+import type { MetricRegistries } from "../ops/metrics.js";
 import type { SecretsReader } from "../secrets/reader.js";
 import type { SecretsService } from "../secrets/service.js";
 import type { SecretStore } from "../secrets/store.js";

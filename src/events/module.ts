@@ -1,10 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, Gauge } from "prom-client";
-import type { MetricRegistries } from "../ops/metrics.js";
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
 import type { Keyring } from "../crypto/keyring.js";
+import type { MetricRegistries } from "../ops/metrics.js";
 import type { Database } from "../storage/contract.js";
 import { AccessEvents } from "./access-events.js";
 import { DeliveryStore } from "./delivery-store.js";
