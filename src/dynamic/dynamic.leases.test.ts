@@ -1,8 +1,8 @@
 import pg from "pg";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestReceiver } from "../events/test-receiver.js";
 import { describeEachBackend } from "../testing/backends.js";
-import { planOf } from "../testing/plans.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
 import { useVault } from "../testing/harness.js";
 import { grantEngineRoot, PG_URL, pgRoleExists, pgScratch, psql, userWith, type Scratch } from "./testing.js";
 
@@ -152,14 +152,8 @@ describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metr
   it("lists the leases of a caller without dynamic:manage along its own, not the tenant's lease history", async () => {
     const { admin, vault: server } = vault();
     const own = await userWith(admin, `own-leases-${backend}`, ["dynamic:read"], []);
-    const statements: { sql: string; params: readonly unknown[] }[] = [];
-    const all = server.db.all.bind(server.db);
-    vi.spyOn(server.db, "all").mockImplementation((sql, params) => (statements.push({ sql, params: params ?? [] }), all(sql, params)));
-    try {
-      expect((await own.get("/v1/dynamic/leases")).body.data).toEqual([]);
-    } finally {
-      vi.restoreAllMocks();
-    }
+    const { statements, value: listed } = await statementsDuring(server.db, () => own.get("/v1/dynamic/leases"));
+    expect(listed.body.data).toEqual([]);
     const [list] = statements.filter((s) => /FROM dynamic_leases WHERE/.test(s.sql));
     expect(list.sql).toMatch(/identity_id = \?/);
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(/dynamic_leases_identity/);

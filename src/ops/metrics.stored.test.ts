@@ -1,4 +1,5 @@
-import { expect, it, vi } from "vitest";
+import { expect, it } from "vitest";
+import { statementsDuring } from "../testing/plans.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 
@@ -20,16 +21,8 @@ describeEachBackend("metrics: gauges read from storage, at most once per interva
     const first = (await anonymous.get("/v1/metrics")).text;
     expect(sample(first, "scaivault_secrets_total")).toBe(0);
     expect((await admin.put("/v1/secrets/stored-metrics/one", { data: { v: "1" } })).status).toBe(201);
-    const counted: string[] = [];
-    const get = server.db.get.bind(server.db);
-    vi.spyOn(server.db, "get").mockImplementation((sql, params) => (counted.push(sql), get(sql, params)));
-    let scrapes: string[];
-    try {
-      scrapes = await Promise.all(Array.from({ length: 8 }, async () => (await anonymous.get("/v1/metrics")).text));
-    } finally {
-      vi.restoreAllMocks();
-    }
-    expect(counted.filter((sql) => /COUNT\(\*\)/.test(sql))).toEqual([]);
+    const { statements, value: scrapes } = await statementsDuring(server.db, () => Promise.all(Array.from({ length: 8 }, async () => (await anonymous.get("/v1/metrics")).text)));
+    expect(statements.map((s) => s.sql).filter((sql) => /COUNT\(\*\)/.test(sql))).toEqual([]);
     for (const text of scrapes) {
       expect(sample(text, "scaivault_secrets_total")).toBe(0);
       expect(sample(text, "scaivault_secret_writes_total")).toBe(1);

@@ -1,6 +1,6 @@
 import { beforeAll, expect, it, vi } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
-import { planOf } from "../testing/plans.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
 import { ApiClient, useSecondNode, useVault } from "../testing/harness.js";
 import { childrenOf, readElement } from "./der.js";
 import { PkiStore } from "./store.js";
@@ -93,32 +93,18 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
 
   it("issues without counting the CA's certificates (a view counts them, the issuing path never)", async () => {
     const { db } = vault().vault;
-    const statements: string[] = [];
-    const [get, all] = [db.get.bind(db), db.all.bind(db)];
-    vi.spyOn(db, "get").mockImplementation((sql, params) => (statements.push(sql), get(sql, params)));
-    vi.spyOn(db, "all").mockImplementation((sql, params) => (statements.push(sql), all(sql, params)));
-    try {
-      await created(vault().admin.post(`/v1/pki/issue/${h.role.name}`, { common_name: "uncounted.svc.internal" }));
-    } finally {
-      vi.restoreAllMocks();
-    }
-    expect(statements.some((sql) => /FROM pki_cas/.test(sql))).toBe(true);
-    expect(statements.filter((sql) => /COUNT\(\*\)[\s\S]*FROM pki_certificates/i.test(sql))).toEqual([]);
+    const { statements } = await statementsDuring(db, () => created(vault().admin.post(`/v1/pki/issue/${h.role.name}`, { common_name: "uncounted.svc.internal" })));
+    const sqls = statements.map((s) => s.sql);
+    expect(sqls.some((sql) => /FROM pki_cas/.test(sql))).toBe(true);
+    expect(sqls.filter((sql) => /COUNT\(\*\)[\s\S]*FROM pki_certificates/i.test(sql))).toEqual([]);
     const view = await vault().admin.get(`/v1/pki/ca/${h.int.id}`);
     expect(view.body.certificates_issued).toBe(Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM pki_certificates WHERE ca_id = ?", [h.int.id]))!.n));
   });
 
   it("counts only live certificates at a scrape: the metrics' statements walk pki_certificates_live", async () => {
     const { db } = vault().vault;
-    const statements: { sql: string; params: readonly unknown[] }[] = [];
-    const [get, all] = [db.get.bind(db), db.all.bind(db)];
-    vi.spyOn(db, "get").mockImplementation((sql, params) => (statements.push({ sql, params: params ?? [] }), get(sql, params)));
-    vi.spyOn(db, "all").mockImplementation((sql, params) => (statements.push({ sql, params: params ?? [] }), all(sql, params)));
-    try {
-      expect((await vault().anonymous.get("/v1/metrics")).text).toContain("scaivault_certificates_active");
-    } finally {
-      vi.restoreAllMocks();
-    }
+    const { statements, value: scrape } = await statementsDuring(db, () => vault().anonymous.get("/v1/metrics"));
+    expect(scrape.text).toContain("scaivault_certificates_active");
     const scraped = statements.filter((s) => /FROM pki_certificates/.test(s.sql));
     expect(scraped).toHaveLength(2);
     for (const { sql, params } of scraped) {
@@ -133,16 +119,8 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
     const token = await admin.post("/v1/auth/tokens", { identity_id: "sa:scale-issuer", scopes: ["pki:issue"], expires_in: "1h" });
     const issuer = new ApiClient(vault().baseUrl, token.body.token);
     const own = await created(issuer.post(`/v1/pki/issue/${h.role.name}`, { common_name: "own.svc.internal" }));
-    const statements: { sql: string; params: readonly unknown[] }[] = [];
-    const all = server.db.all.bind(server.db);
-    vi.spyOn(server.db, "all").mockImplementation((sql, params) => (statements.push({ sql, params: params ?? [] }), all(sql, params)));
-    let listed: { data: { id: string }[] };
-    try {
-      listed = (await issuer.get("/v1/pki/certificates")).body;
-    } finally {
-      vi.restoreAllMocks();
-    }
-    expect(listed.data.map((cert) => cert.id)).toEqual([own.id]);
+    const { statements, value: listed } = await statementsDuring(server.db, () => issuer.get<{ data: { id: string }[] }>("/v1/pki/certificates"));
+    expect(listed.body.data.map((cert) => cert.id)).toEqual([own.id]);
     const [list] = statements.filter((s) => /FROM pki_certificates WHERE/.test(s.sql));
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(/pki_certificates_creator/);
   });

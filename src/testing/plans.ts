@@ -1,4 +1,31 @@
+import { vi } from "vitest";
 import type { Database, SqlParam } from "../storage/contract.js";
+
+export interface Statement {
+  sql: string;
+  params: readonly SqlParam[];
+}
+
+/**
+ * The reads (`get`, `all`) `db` was asked while `work` ran, with their work's value. On this one
+ * database object, not its class (testing/turns.ts statementTurns): a second node's background jobs
+ * on the same kind of database must not land in the list.
+ */
+export async function statementsDuring<T>(db: Database, work: () => Promise<T>): Promise<{ statements: Statement[]; value: T }> {
+  const statements: Statement[] = [];
+  const spies = (["get", "all"] as const).map((method) => {
+    const original = db[method].bind(db);
+    return vi.spyOn(db, method).mockImplementation(((sql: string, params?: readonly SqlParam[]) => {
+      statements.push({ sql, params: params ?? [] });
+      return original(sql, params);
+    }) as Database["all"]);
+  });
+  try {
+    return { statements, value: await work() };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+}
 
 /**
  * The plan the database picks for a statement, as text, for tests that a query walks the index
