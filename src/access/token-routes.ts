@@ -181,10 +181,8 @@ export function registerTokenRoutes(app: FastifyInstance, deps: TokenRouteDeps):
     // identity domain: without admin, one's own tokens only (spec/identity.md §5).
     const admin = scopesAllow(caller.principal.scopes, "admin");
     const filter = { identityId: admin ? request.query.identity_id : caller.principal.identityId, kind: request.query.kind, includeRevoked: request.query.include_revoked ?? true };
-    const rows = await deps.store.listForTenant(caller.tenant.partnerId, caller.tenant.tenantId, after?.i ?? null, limit + 1, filter);
-    const page = rows.slice(0, limit);
-    const hasMore = rows.length > limit;
-    return { data: page.map(tokenView), cursor: hasMore ? encodeCursor({ i: page[page.length - 1].id }) : null, has_more: hasMore };
+    const page = await deps.store.listForTenant(caller.tenant.partnerId, caller.tenant.tenantId, after?.i ?? null, limit, filter);
+    return { data: page.records.map(tokenView), cursor: page.next === null ? null : encodeCursor({ i: page.next }), has_more: page.next !== null };
   });
 
   r.delete("/v1/auth/tokens/:id", { schema: { tags, summary: "Revoke a vault token", params: Type.Object({ id: Type.String({ maxLength: 64 }) }) }, config: { action: "token_revoke", category: "auth" } }, async (request) => {

@@ -1,3 +1,4 @@
+import { boundedPage, type Condition } from "../storage/bounded-page.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import type { IdentityType, Role } from "./principal.js";
 
@@ -113,14 +114,25 @@ export class TokenStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async listForTenant(partnerId: string, tenantId: string, after: string | null, limit: number, filter: { identityId?: string; kind?: TokenKind; includeRevoked?: boolean } = {}): Promise<TokenRecord[]> {
-    const where = ["partner_id = ?", "tenant_id = ?", "id > ?"];
-    const params: Array<string | number> = [partnerId, tenantId, after ?? ""];
-    if (filter.identityId) where.push("identity_id = ?"), params.push(filter.identityId);
-    if (filter.kind) where.push("kind = ?"), params.push(filter.kind);
-    if (filter.includeRevoked === false) where.push("revoked_at IS NULL");
-    const rows = await this.db.all<TokenRow>(`SELECT ${READ_COLUMNS} FROM tokens WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`, [...params, limit]);
-    return rows.map(toRecord);
+  /** One page of a tenant's tokens (or one identity's) in id order; `next` is the id the next page starts after. */
+  async listForTenant(partnerId: string, tenantId: string, after: string | null, limit: number, filter: { identityId?: string; kind?: TokenKind; includeRevoked?: boolean } = {}): Promise<{ records: TokenRecord[]; next: string | null }> {
+    const filters: Condition[] = [];
+    if (filter.kind) filters.push({ sql: "kind = ?", params: [filter.kind] });
+    if (filter.includeRevoked === false) filters.push({ sql: "revoked_at IS NULL", params: [] });
+    const byIdentity = filter.identityId !== undefined;
+    const sqlite = this.db.dialect === "sqlite";
+    const page = await boundedPage<TokenRow>(this.db, {
+      from: `tokens${sqlite ? ` INDEXED BY ${byIdentity ? "tokens_identity_list" : "tokens_tenant_list"}` : ""}`,
+      columns: READ_COLUMNS,
+      // The partner is implied by the tenant and checked on each row read, as before.
+      scope: [{ sql: "tenant_id = ?", params: [tenantId] }, ...(byIdentity ? [{ sql: "identity_id = ?", params: [filter.identityId!] }] : []), { sql: "partner_id = ?", params: [partnerId] }],
+      filters,
+      order: ["id"],
+      descending: false,
+      after: after === null ? null : [after],
+      limit,
+    });
+    return { records: page.rows.map(toRecord), next: page.next === null ? null : String(page.next[0]) };
   }
 
   async revoke(id: string, at: number, tx?: Queryable): Promise<boolean> {

@@ -111,4 +111,16 @@ export const identityMigrations: Migration[] = [
       "CREATE INDEX exchange_trusts_issuer ON exchange_trusts (issuer)",
     ],
   },
+  {
+    // Token lists page in id order within a tenant, or within one identity of it: along these
+    // indexes, where the old ones (by creation time; identity without id) left SQLite walking the
+    // primary key through every tenant's tokens and PostgreSQL sorting the tenant's (round 24).
+    id: "0103_token_lists",
+    up: () => [
+      "DROP INDEX tokens_tenant",
+      "DROP INDEX tokens_identity",
+      "CREATE INDEX tokens_tenant_list ON tokens (tenant_id, id)",
+      "CREATE INDEX tokens_identity_list ON tokens (tenant_id, identity_id, id)",
+    ],
+  },
 ];

@@ -1,0 +1,95 @@
+import { nextTurn } from "../shared/turn.js";
+import type { Queryable, SqlParam } from "./contract.js";
+
+/** Rows one page may look at: a filter that matches little gets short pages, not a walk of the table's history. */
+export const PAGE_SCAN_LIMIT = 20_000;
+/** Rows per step of that walk: a bounded index read between yields to the event loop. */
+export const PAGE_WINDOW = 2_000;
+
+export interface Condition {
+  sql: string;
+  params: SqlParam[];
+}
+
+export interface PageSpec {
+  /** The table, with SQLite's `INDEXED BY` where its planner must be told which index orders the walk. */
+  from: string;
+  columns: string;
+  /** What the ordering index serves: its leading columns, equal to one value each (a tenant, an owner). */
+  scope: Condition[];
+  /** What it does not (a kind, a state, "not revoked"): checked on the rows inside each window only. */
+  filters: Condition[];
+  /** The index's trailing columns that order the list (the last one unique), all one direction. */
+  order: readonly [string] | readonly [string, string];
+  descending: boolean;
+  /** The position after which the page starts: the order columns' values, as `next` gave them. */
+  after: readonly SqlParam[] | null;
+  limit: number;
+}
+
+export interface BoundedPage<Row> {
+  rows: Row[];
+  /** Where the next page starts, or null at the end: the last row's position, or where the walk stopped. */
+  next: SqlParam[] | null;
+}
+
+/**
+ * One page of a list ordered along an index, whose filters that index cannot serve. Without a bound
+ * a filter matching few rows reads the scope's whole history for one page (a tenant's million
+ * tokens for `kind=personal`: 2 s of a SQLite node frozen, docs/benchmarks.md round 24). The walk
+ * goes in windows of PAGE_WINDOW rows along the index — each step finds the window's last position,
+ * then the matches inside it — and stops at `limit` rows, the end, or PAGE_SCAN_LIMIT rows looked
+ * at: then the page is short (even empty) and `next` says where the walk resumes, as the audit
+ * query does (src/audit/query.ts).
+ */
+export async function boundedPage<Row extends object>(q: Queryable, spec: PageSpec): Promise<BoundedPage<Row>> {
+  const order = spec.order.map((column) => `${column}${spec.descending ? " DESC" : ""}`).join(", ");
+  const scope = spec.scope.map((c) => c.sql);
+  const scopeParams = spec.scope.flatMap((c) => c.params);
+  const positionOf = (row: object) => spec.order.map((column) => (row as Record<string, unknown>)[column] as SqlParam);
+  const select = (extra: Condition[], limit: number) =>
+    q.all<Row>(
+      `SELECT ${spec.columns} FROM ${spec.from} WHERE ${[...scope, ...extra.map((c) => c.sql)].join(" AND ")} ORDER BY ${order} LIMIT ?`,
+      [...scopeParams, ...extra.flatMap((c) => c.params), limit],
+    );
+  const finish = (rows: Row[]): BoundedPage<Row> =>
+    rows.length > spec.limit ? { rows: rows.slice(0, spec.limit), next: positionOf(rows[spec.limit - 1]) } : { rows, next: null };
+
+  let position = spec.after;
+  if (spec.filters.length === 0) return finish(await select(position ? [beyond(spec, position)] : [], spec.limit + 1));
+
+  const rows: Row[] = [];
+  for (let scanned = 0; ; scanned += PAGE_WINDOW) {
+    // Between windows: on SQLite nothing else would let the node read a socket until the walk ends.
+    if (scanned > 0) await nextTurn();
+    // Every row up to the last window's edge has been looked at: the next page starts past it.
+    if (scanned >= PAGE_SCAN_LIMIT && position) return { rows, next: [...position] };
+    const from = position ? [beyond(spec, position)] : [];
+    const edge = await q.get<Record<string, unknown>>(
+      `SELECT ${spec.order.join(", ")} FROM ${spec.from} WHERE ${[...scope, ...from.map((c) => c.sql)].join(" AND ")} ORDER BY ${order} LIMIT 1 OFFSET ?`,
+      [...scopeParams, ...from.flatMap((c) => c.params), PAGE_WINDOW - 1],
+    );
+    const window = edge ? [...from, upTo(spec, positionOf(edge))] : from;
+    rows.push(...(await select([...window, ...spec.filters], spec.limit + 1 - rows.length)));
+    if (rows.length > spec.limit || !edge) return finish(rows);
+    position = positionOf(edge);
+  }
+}
+
+/** Strictly after `position` in the walk's order. The leading column also as a plain range: SQLite narrows an index only by that, never by the OR beside it. */
+function beyond(spec: PageSpec, position: readonly SqlParam[]): Condition {
+  return compare(spec.order, position, spec.descending ? "<" : ">", false);
+}
+
+/** At or before `edge` in the walk's order. */
+function upTo(spec: PageSpec, edge: readonly SqlParam[]): Condition {
+  return compare(spec.order, edge, spec.descending ? ">" : "<", true);
+}
+
+function compare(columns: PageSpec["order"], values: readonly SqlParam[], op: "<" | ">", inclusive: boolean): Condition {
+  if (columns.length === 1) return { sql: `${columns[0]} ${op}${inclusive ? "=" : ""} ?`, params: [values[0]] };
+  return {
+    sql: `${columns[0]} ${op}= ? AND (${columns[0]} ${op} ? OR (${columns[0]} = ? AND ${columns[1]} ${op}${inclusive ? "=" : ""} ?))`,
+    params: [values[0], values[0], values[0], values[1]],
+  };
+}
