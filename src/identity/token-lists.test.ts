@@ -39,7 +39,7 @@ describeEachBackend("token lists over a long history", (backend) => {
     const pages: { ids: string[]; has_more: boolean }[] = [];
     let cursor: string | null = null;
     do {
-      const page = await admin.get<{ data: { id: string; kind: string }[]; cursor: string | null; has_more: boolean }>(`/v1/auth/tokens?kind=personal&limit=100${cursor ? `&cursor=${cursor}` : ""}`);
+      const page: { status: number; body: { data: { id: string; kind: string }[]; cursor: string | null; has_more: boolean } } = await admin.get<{ data: { id: string; kind: string }[]; cursor: string | null; has_more: boolean }>(`/v1/auth/tokens?kind=personal&limit=100${cursor ? `&cursor=${cursor}` : ""}`);
       expect(page.status).toBe(200);
       expect(page.body.data.every((token) => token.kind === "personal")).toBe(true);
       pages.push({ ids: page.body.data.map((token) => token.id), has_more: page.body.has_more });

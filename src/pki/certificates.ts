@@ -50,12 +50,10 @@ export class CertificateService {
     const limit = query.limit ?? 100;
     const after = decodeCursor<{ id: string }>(query.cursor, { id: "string" });
     const expiringBefore = query.expiring_within ? Date.now() + requireDuration("expiring_within", query.expiring_within) * 1000 : undefined;
-    const rows = await this.deps.store.listCerts(caller.tenant.tenantId, {
+    const page = await this.deps.store.listCerts(caller.tenant.tenantId, {
       caId: query.ca_id, role: query.role, source: query.source, expiringBefore, includeRevoked: query.include_revoked ?? false, createdBy: onlyCreatedBy ?? undefined, after: after?.id,
-    }, limit + 1);
-    const page = rows.slice(0, limit);
-    const hasMore = rows.length > limit;
-    return { data: page.map(certView), cursor: hasMore ? encodeCursor({ id: page[page.length - 1].id }) : null, has_more: hasMore };
+    }, limit);
+    return { data: page.rows.map(certView), cursor: page.next === null ? null : encodeCursor({ id: page.next }), has_more: page.next !== null };
   }
 
   async get(caller: Caller, idOrSerial: string) {

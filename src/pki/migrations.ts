@@ -140,6 +140,12 @@ export const pkiMigrations: Migration[] = [
     up: () => ["CREATE INDEX pki_certificates_creator ON pki_certificates (tenant_id, created_by, id)"],
   },
   {
+    // A CA's certificates listed in id order: along the CA's own, not through the tenant's every
+    // certificate filtered by CA (round 24).
+    id: "0205_pki_certificates_by_ca",
+    up: () => ["CREATE INDEX pki_certificates_ca_list ON pki_certificates (tenant_id, ca_id, id)"],
+  },
+  {
     // ACME (contract P7, P8): accounts (keys sealed), orders (run_at is the claim column of the
     // background worker: pending work and renewals), http-01 tokens while pending, and the chain
     // an ACME certificate came with (it has no CA of ours).

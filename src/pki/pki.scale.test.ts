@@ -121,7 +121,7 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
     const own = await created(issuer.post(`/v1/pki/issue/${h.role.name}`, { common_name: "own.svc.internal" }));
     const { statements, value: listed } = await statementsDuring(server.db, () => issuer.get<{ data: { id: string }[] }>("/v1/pki/certificates"));
     expect(listed.body.data.map((cert) => cert.id)).toEqual([own.id]);
-    const [list] = statements.filter((s) => /FROM pki_certificates WHERE/.test(s.sql));
+    const list = statements.filter((s) => /FROM pki_certificates( INDEXED BY \w+)? WHERE/.test(s.sql)).at(-1)!;
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(/pki_certificates_creator/);
   });
 

@@ -37,7 +37,7 @@ export interface BoundedPage<Row> {
  * One page of a list ordered along an index, whose filters that index cannot serve. Without a bound
  * a filter matching few rows reads the scope's whole history for one page (a tenant's million
  * tokens for `kind=personal`: 2 s of a SQLite node frozen, docs/benchmarks.md round 24). The walk
- * goes in windows of PAGE_WINDOW rows along the index — each step finds the window's last position,
+ * goes in windows of at most PAGE_WINDOW rows along the index — each step finds the window's last position,
  * then the matches inside it — and stops at `limit` rows, the end, or PAGE_SCAN_LIMIT rows looked
  * at: then the page is short (even empty) and `next` says where the walk resumes, as the audit
  * query does (src/audit/query.ts).
@@ -59,7 +59,10 @@ export async function boundedPage<Row extends object>(q: Queryable, spec: PageSp
   if (spec.filters.length === 0) return finish(await select(position ? [beyond(spec, position)] : [], spec.limit + 1));
 
   const rows: Row[] = [];
-  for (let scanned = 0; ; scanned += PAGE_WINDOW) {
+  // The first window fits twice the page (a filter most rows pass needs no more); each next one is
+  // twice as large, up to PAGE_WINDOW.
+  let window = Math.min(PAGE_WINDOW, 2 * (spec.limit + 1));
+  for (let scanned = 0; ; scanned += window, window = Math.min(PAGE_WINDOW, 2 * window)) {
     // Between windows: on SQLite nothing else would let the node read a socket until the walk ends.
     if (scanned > 0) await nextTurn();
     // Every row up to the last window's edge has been looked at: the next page starts past it.
@@ -67,10 +70,10 @@ export async function boundedPage<Row extends object>(q: Queryable, spec: PageSp
     const from = position ? [beyond(spec, position)] : [];
     const edge = await q.get<Record<string, unknown>>(
       `SELECT ${spec.order.join(", ")} FROM ${spec.from} WHERE ${[...scope, ...from.map((c) => c.sql)].join(" AND ")} ORDER BY ${order} LIMIT 1 OFFSET ?`,
-      [...scopeParams, ...from.flatMap((c) => c.params), PAGE_WINDOW - 1],
+      [...scopeParams, ...from.flatMap((c) => c.params), window - 1],
     );
-    const window = edge ? [...from, upTo(spec, positionOf(edge))] : from;
-    rows.push(...(await select([...window, ...spec.filters], spec.limit + 1 - rows.length)));
+    const within = edge ? [...from, upTo(spec, positionOf(edge))] : from;
+    rows.push(...(await select([...within, ...spec.filters], spec.limit + 1 - rows.length)));
     if (rows.length > spec.limit || !edge) return finish(rows);
     position = positionOf(edge);
   }
