@@ -164,10 +164,8 @@ export class LeaseService {
     const after = decodeCursor<{ c: number; i: string }>(query.cursor, { c: "number", i: "string" });
     const filter: LeaseFilter = { engine: query.engine, role: query.role, state: query.state, identityId: query.identity_id };
     if (!managesLeases(caller)) filter.identityId = caller.principal.identityId;
-    const rows = await this.deps.store.leases(caller.tenant.tenantId, filter, after, limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return { data: page.map((r) => leaseView(r)), cursor: rows.length > limit ? encodeCursor({ c: last.created_at, i: last.id }) : null, has_more: rows.length > limit };
+    const page = await this.deps.store.leases(caller.tenant.tenantId, filter, after, limit);
+    return { data: page.rows.map((r) => leaseView(r)), cursor: page.next === null ? null : encodeCursor(page.next), has_more: page.next !== null };
   }
 
   async renew(caller: Caller, id: string, increment: string | undefined) {

@@ -87,4 +87,10 @@ export const dynamicMigrations: Migration[] = [
     id: "0302_dynamic_leases_by_identity",
     up: () => ["CREATE INDEX dynamic_leases_identity ON dynamic_leases (tenant_id, identity_id, created_at, id)"],
   },
+  {
+    // A list by state (the active leases, newest first) walks that state's leases, however long the
+    // tenant's history of ended ones (round 24).
+    id: "0303_dynamic_leases_by_state",
+    up: () => ["CREATE INDEX dynamic_leases_state ON dynamic_leases (tenant_id, state, created_at, id)"],
+  },
 ];

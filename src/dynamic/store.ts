@@ -1,3 +1,4 @@
+import { boundedPage, type Condition } from "../storage/bounded-page.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
 export interface EngineRow {
@@ -173,16 +174,26 @@ export class DynamicStore {
     );
     return result.changes === 1;
   }
-  async leases(tenantId: string, filter: LeaseFilter, after: { c: number; i: string } | null, limit: number): Promise<LeaseRow[]> {
-    const where = ["tenant_id = ?"];
-    const params: SqlParam[] = [tenantId];
-    if (filter.engine) where.push("engine_name = ?"), params.push(filter.engine);
-    if (filter.role) where.push("role_name = ?"), params.push(filter.role);
-    if (filter.state) where.push("state = ?"), params.push(filter.state);
-    if (filter.identityId) where.push("identity_id = ?"), params.push(filter.identityId);
-    if (after) where.push("(created_at < ? OR (created_at = ? AND id < ?))"), params.push(after.c, after.c, after.i);
-    const rows = await this.db.all<LeaseRow>(`SELECT ${LEASE_COLUMNS.join(", ")} FROM dynamic_leases WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`, [...params, limit]);
-    return rows.map((r) => numeric(r, LEASE_NUMS) as LeaseRow);
+  /**
+   * One page of a tenant's leases (or one identity's, or one state's), newest first, along the index
+   * of that scope; the other filters are checked on a bounded walk of it (storage/bounded-page.ts): a filter
+   * that matches few (the active leases among a long history) gets short pages.
+   */
+  async leases(tenantId: string, filter: LeaseFilter, after: { c: number; i: string } | null, limit: number): Promise<{ rows: LeaseRow[]; next: { c: number; i: string } | null }> {
+    const tenant: Condition = { sql: "tenant_id = ?", params: [tenantId] };
+    const state: Condition | null = filter.state ? { sql: "state = ?", params: [filter.state] } : null;
+    const [index, scope]: [string, Condition[]] = filter.identityId
+      ? ["dynamic_leases_identity", [tenant, { sql: "identity_id = ?", params: [filter.identityId] }]]
+      : state ? ["dynamic_leases_state", [tenant, state]] : ["dynamic_leases_list", [tenant]];
+    const filters: Condition[] = [];
+    if (filter.engine) filters.push({ sql: "engine_name = ?", params: [filter.engine] });
+    if (filter.role) filters.push({ sql: "role_name = ?", params: [filter.role] });
+    if (state && filter.identityId) filters.push(state);
+    const page = await boundedPage<LeaseRow>(this.db, {
+      from: `dynamic_leases${this.db.dialect === "sqlite" ? ` INDEXED BY ${index}` : ""}`,
+      columns: LEASE_COLUMNS.join(", "), scope, filters, order: ["created_at", "id"], descending: true, after: after ? [after.c, after.i] : null, limit,
+    });
+    return { rows: page.rows.map((r) => numeric(r, LEASE_NUMS) as LeaseRow), next: page.next === null ? null : { c: Number(page.next[0]), i: String(page.next[1]) } };
   }
   /** Leases still alive at the source (active, or waiting for a retried revocation) of an engine or role. */
   async liveLeaseIds(engineId: string, role: string | null): Promise<string[]> {
