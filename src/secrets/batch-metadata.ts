@@ -2,6 +2,7 @@ import { denial } from "../access/authorizer.js";
 import type { Caller } from "../http/context.js";
 import { VaultError, isVaultError, validationError } from "../http/errors.js";
 import { pathMatchesAny, requirePathGlobs } from "../events/catalogue.js";
+import { nextTurn } from "../shared/turn.js";
 import { pathProblem } from "./paths.js";
 import type { ReaderDeps } from "./reader.js";
 import type { BatchMetadataBody, BatchMetadataResponse } from "./schemas.js";
@@ -66,6 +67,8 @@ export class BatchMetadataReader {
       const literal = WILDCARD.test(pattern) ? pattern.slice(0, pattern.search(WILDCARD)) : pattern;
       let after: string | null = null;
       for (;;) {
+        // Between pages: on SQLite nothing else would let the node read a socket until the walk ends.
+        if (scanned > 0) await nextTurn();
         const page = await this.deps.store.page(tenantId, literal, after, SCAN_PAGE);
         scanned += page.length;
         for (const row of page) {

@@ -4,6 +4,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Caller } from "../http/context.js";
 import { VaultError, isVaultError } from "../http/errors.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
+import { boundedScan } from "../storage/bounded-page.js";
 import { requireDuration } from "../shared/duration.js";
 import { iso, isoOrNull } from "../shared/time.js";
 import { SecretHeadCache, type SecretHead } from "./head-cache.js";
@@ -14,7 +15,6 @@ import type { SecretRow, SecretStore, VersionRow } from "./store.js";
 import { listItemView, metadataView, secretView, versionState, type RotationBlock } from "./view.js";
 
 const ACCESS_TOUCH_WINDOW_MS = 60_000;
-const SCAN_PAGE = 200;
 const PREFIX_CHARS = /^[a-z0-9\-_./]*$/;
 
 export interface ReaderDeps {
@@ -133,22 +133,16 @@ export class SecretsReader {
     const limit = query.limit ?? 100;
     const after = decodeCursor<{ p: string }>(query.cursor, { p: "string" });
     const allowed = await this.deps.authorizer.forCaller(caller);
-    const found: SecretRow[] = [];
-    let from = after?.p ?? null;
-    // Rows the caller may not list are skipped, never counted: the page is filled from further on.
-    for (;;) {
-      const rows = await this.deps.store.page(caller.tenant.tenantId, prefix, from, SCAN_PAGE);
-      for (const row of rows) {
-        if (query.tag && !JSON.parse(row.metadata).tags?.includes(query.tag)) continue;
-        if (allowed(row.path, "list").allowed) found.push(row);
-        if (found.length > limit) break;
-      }
-      if (found.length > limit || rows.length < SCAN_PAGE) break;
-      from = rows[rows.length - 1].path;
-    }
-    const page = found.slice(0, limit);
-    const hasMore = found.length > limit;
-    return { data: page.map(listItemView), cursor: hasMore ? encodeCursor({ p: page[page.length - 1].path }) : null, has_more: hasMore };
+    // Rows the caller may not list are skipped, never counted: the page is filled from further on,
+    // up to a bounded number of rows looked at (a caller who may list little gets short pages).
+    const page = await boundedScan(
+      (from: string | null, n) => this.deps.store.page(caller.tenant.tenantId, prefix, from, n),
+      (row) => row.path,
+      (row) => (!query.tag || (JSON.parse(row.metadata).tags?.includes(query.tag) ?? false)) && allowed(row.path, "list").allowed,
+      after?.p ?? null,
+      limit,
+    );
+    return { data: page.rows.map(listItemView), cursor: page.next === null ? null : encodeCursor({ p: page.next }), has_more: page.next !== null };
   }
 
   async expiring(caller: Caller, query: ExpiringQuery) {
@@ -158,25 +152,17 @@ export class SecretsReader {
     const allowed = await this.deps.authorizer.forCaller(caller);
     const now = Date.now();
     const until = now + withinSeconds * 1000;
-    const found: SecretRow[] = [];
-    let from = after ? { expiresAt: after.e, path: after.p } : null;
-    for (;;) {
-      const rows = await this.deps.store.expiring(caller.tenant.tenantId, until, from, SCAN_PAGE);
-      for (const row of rows) {
-        if (allowed(row.path, "list").allowed) found.push(row);
-        if (found.length > limit) break;
-      }
-      if (found.length > limit || rows.length < SCAN_PAGE) break;
-      const last = rows[rows.length - 1];
-      from = { expiresAt: last.expires_at as number, path: last.path };
-    }
-    const page = found.slice(0, limit);
-    const hasMore = found.length > limit;
-    const last = page[page.length - 1];
+    const page = await boundedScan(
+      (from: { expiresAt: number; path: string } | null, n) => this.deps.store.expiring(caller.tenant.tenantId, until, from, n),
+      (row) => ({ expiresAt: row.expires_at as number, path: row.path }),
+      (row) => allowed(row.path, "list").allowed,
+      after ? { expiresAt: after.e, path: after.p } : null,
+      limit,
+    );
     return {
-      data: page.map((row) => ({ ...listItemView(row), expired: (row.expires_at as number) <= now })),
-      cursor: hasMore ? encodeCursor({ e: last.expires_at as number, p: last.path }) : null,
-      has_more: hasMore,
+      data: page.rows.map((row) => ({ ...listItemView(row), expired: (row.expires_at as number) <= now })),
+      cursor: page.next === null ? null : encodeCursor({ e: page.next.expiresAt, p: page.next.path }),
+      has_more: page.next !== null,
     };
   }
 

@@ -96,3 +96,29 @@ function compare(columns: PageSpec["order"], values: readonly SqlParam[], op: "<
     params: [values[0], values[0], values[0], values[1]],
   };
 }
+
+/**
+ * The same bound for a page whose filter is code, not SQL (a caller's policy, a tag in JSON
+ * metadata): `read` answers up to `n` rows after a position in the list's order, `keep` says which
+ * rows the page shows. Stops with more than `limit` kept, at the end, or after PAGE_SCAN_LIMIT rows
+ * looked at — then the page is short and `next` is the last row looked at.
+ */
+export async function boundedScan<Row, Position>(
+  read: (after: Position | null, n: number) => Promise<Row[]>, positionOf: (row: Row) => Position, keep: (row: Row) => boolean, after: Position | null, limit: number,
+): Promise<{ rows: Row[]; next: Position | null }> {
+  const kept: Row[] = [];
+  let position = after;
+  let chunk = Math.min(PAGE_WINDOW, 2 * (limit + 1));
+  for (let scanned = 0; ; scanned += chunk, chunk = Math.min(PAGE_WINDOW, 2 * chunk)) {
+    if (scanned > 0) await nextTurn();
+    if (scanned >= PAGE_SCAN_LIMIT && position !== null) return { rows: kept, next: position };
+    const rows = await read(position, chunk);
+    for (const row of rows) {
+      if (!keep(row)) continue;
+      kept.push(row);
+      if (kept.length > limit) return { rows: kept.slice(0, limit), next: positionOf(kept[limit - 1]) };
+    }
+    if (rows.length < chunk) return { rows: kept, next: null };
+    position = positionOf(rows[rows.length - 1]);
+  }
+}
