@@ -1,4 +1,5 @@
 import { isoMicros } from "../shared/time.js";
+import { boundedPage } from "../storage/bounded-page.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import type { VaultEvent } from "./outbox.js";
 
@@ -118,20 +119,22 @@ export class DeliveryStore {
     return this.db.get<DeliveryRow>("SELECT * FROM event_deliveries WHERE target_id = ? AND id = ?", [targetId, id]);
   }
 
-  async list(targetId: string, status: DeliveryStatus | undefined, after: { created_at: number; id: string } | null, limit: number): Promise<DeliveryRow[]> {
-    const params: (string | number)[] = [targetId];
-    let sql = "SELECT * FROM event_deliveries WHERE target_id = ?";
-    if (status) {
-      sql += " AND status = ?";
-      params.push(status);
-    }
-    if (after) {
-      sql += " AND (created_at < ? OR (created_at = ? AND id < ?))";
-      params.push(after.created_at, after.created_at, after.id);
-    }
-    sql += " ORDER BY created_at DESC, id DESC LIMIT ?";
-    params.push(limit);
-    return this.db.all<DeliveryRow>(sql, params);
+  /**
+   * One page of a target's deliveries, newest first; a status filter is checked on a bounded walk
+   * (storage/bounded-page.ts): the failed ones among a month of delivered get short pages.
+   */
+  async list(targetId: string, status: DeliveryStatus | undefined, after: { created_at: number; id: string } | null, limit: number): Promise<{ rows: DeliveryRow[]; next: { created_at: number; id: string } | null }> {
+    const page = await boundedPage<DeliveryRow>(this.db, {
+      from: `event_deliveries${this.db.dialect === "sqlite" ? " INDEXED BY event_deliveries_target_list" : ""}`,
+      columns: "*",
+      scope: [{ sql: "target_id = ?", params: [targetId] }],
+      filters: status ? [{ sql: "status = ?", params: [status] }] : [],
+      order: ["created_at", "id"],
+      descending: true,
+      after: after ? [after.created_at, after.id] : null,
+      limit,
+    });
+    return { rows: page.rows, next: page.next === null ? null : { created_at: Number(page.next[0]), id: String(page.next[1]) } };
   }
 
   async stats(targetId: string, since: number): Promise<{ total: number; succeeded: number; avgMs: number | null; last: DeliveryRow | undefined }> {

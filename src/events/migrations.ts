@@ -167,4 +167,10 @@ export const eventMigrations: Migration[] = [
           ]),
     ],
   },
+  {
+    // A target's deliveries listed newest first, by (created_at, id): along one index that holds
+    // both, so a page (and each step of a status filter's bounded walk) starts at its cursor (round 24).
+    id: "0516_deliveries_by_target",
+    up: () => ["DROP INDEX event_deliveries_target", "CREATE INDEX event_deliveries_target_list ON event_deliveries (target_id, created_at, id)"],
+  },
 ];

@@ -51,11 +51,8 @@ export function page<T extends { id: string }>(rows: T[], limit: number): { item
 export async function listDeliveries(deliveries: DeliveryStore, targetId: string, query: DeliveriesQuery) {
   const limit = query.limit ?? 50;
   const after = decodeCursor<{ t: number; id: string }>(query.cursor, { t: "number", id: "string" });
-  const rows = await deliveries.list(targetId, query.status, after ? { created_at: after.t, id: after.id } : null, limit + 1);
-  const items = rows.slice(0, limit);
-  const hasMore = rows.length > limit;
-  const last = items[items.length - 1];
-  return { deliveries: items.map(deliveryView), cursor: hasMore ? encodeCursor({ t: last.created_at, id: last.id }) : null, has_more: hasMore };
+  const page = await deliveries.list(targetId, query.status, after ? { created_at: after.t, id: after.id } : null, limit);
+  return { deliveries: page.rows.map(deliveryView), cursor: page.next === null ? null : encodeCursor({ t: page.next.created_at, id: page.next.id }), has_more: page.next !== null };
 }
 
 /**
