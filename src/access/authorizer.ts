@@ -125,6 +125,28 @@ export class CompiledPolicySet {
     this.ruleCount = order;
   }
 
+  private readonly prefixes = new Map<Permission, string[]>();
+
+  /**
+   * Where every path an allow rule grants `permission` on begins: each such rule's text before its
+   * first wildcard, its trailing slashes dropped (a `**` may match no segment), shorter ones absorbing
+   * longer ones; `[""]` when a rule starts with a wildcard, `[]` when none grants it. Default deny
+   * refuses every path outside them, so a list need not read them. Deny rules and conditions only
+   * narrow what is granted: the prefixes stay a superset.
+   */
+  grantPrefixes(permission: Permission): string[] {
+    const known = this.prefixes.get(permission);
+    if (known) return known;
+    const need = BITS[permission];
+    const literal = this.held
+      .filter((rule) => !rule.deny && (rule.mask & need) === need)
+      .map((rule) => rule.pattern.slice(0, rule.pattern.search(/[*?]|$/)).replace(/\/+$/, ""))
+      .sort();
+    const minimal = literal.filter((prefix, i) => !literal.slice(0, i).some((shorter) => prefix.startsWith(shorter)));
+    this.prefixes.set(permission, minimal);
+    return minimal;
+  }
+
   /**
    * Default deny. Allowed when a matching rule grants the permission with its conditions met and
    * no matching deny rule applies; otherwise the first failed condition of a matching allow rule
@@ -230,6 +252,13 @@ export class Authorizer {
     const limits = principal.allowedPaths;
     if (limits && limits.length > 0) return (path, permission) => (limits.every((globs) => globs.some((g) => globMatcher(g).test(path))) ? set.decide(path, permission, context) : DENY);
     return (path, permission) => set.decide(path, permission, context);
+  }
+
+  /** The caller's CompiledPolicySet.grantPrefixes (from the same cached set forCaller uses). */
+  async grantPrefixes(caller: Caller, permission: Permission): Promise<string[]> {
+    const { principal } = caller;
+    const set = await this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], Date.now(), true, principal.accessEpoch);
+    return set.grantPrefixes(permission);
   }
 
   async decide(caller: Caller, path: string, permission: Permission): Promise<Decision> {

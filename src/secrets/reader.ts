@@ -11,7 +11,7 @@ import { SecretHeadCache, type SecretHead } from "./head-cache.js";
 import { pathProblem, requireValidPath } from "./paths.js";
 import type { BatchReadBody, BatchReadResponse, ExpiringQuery, ListSecretsQuery, SecretObject, SecretVersionsResponse } from "./schemas.js";
 import { notFound } from "./service.js";
-import type { SecretRow, SecretStore, VersionRow } from "./store.js";
+import { prefixEnd, type SecretRow, type SecretStore, type VersionRow } from "./store.js";
 import { listItemView, metadataView, secretView, versionState, type RotationBlock } from "./view.js";
 
 const ACCESS_TOUCH_WINDOW_MS = 60_000;
@@ -133,10 +133,20 @@ export class SecretsReader {
     const limit = query.limit ?? 100;
     const after = decodeCursor<{ p: string }>(query.cursor, { p: "string" });
     const allowed = await this.deps.authorizer.forCaller(caller);
-    // Rows the caller may not list are skipped, never counted: the page is filled from further on,
-    // up to a bounded number of rows looked at (a caller who may list little gets short pages).
+    const ranges = listRanges(await this.deps.authorizer.grantPrefixes(caller, "list"), prefix);
+    // Only the ranges the caller's policies reach are read, in path order; inside them rows the
+    // caller may not list are skipped, never counted: the page is filled from further on, up to a
+    // bounded number of rows looked at (a caller whose grants start with a wildcard gets short pages).
     const page = await boundedScan(
-      (from: string | null, n) => this.deps.store.page(caller.tenant.tenantId, prefix, from, n),
+      async (from: string | null, n) => {
+        const rows: SecretRow[] = [];
+        for (const range of ranges) {
+          if (from !== null && from >= prefixEnd(range)) continue;
+          rows.push(...(await this.deps.store.page(caller.tenant.tenantId, range, from, n - rows.length)));
+          if (rows.length === n) break;
+        }
+        return rows;
+      },
       (row) => row.path,
       (row) => (!query.tag || (JSON.parse(row.metadata).tags?.includes(query.tag) ?? false)) && allowed(row.path, "list").allowed,
       after?.p ?? null,
@@ -193,4 +203,14 @@ export class SecretsReader {
     caller.ctx.typesReturned = types;
     return result;
   }
+}
+
+/**
+ * The path ranges (as prefixes, in path order) a list under `prefix` must read, given where the
+ * caller's list grants begin (Authorizer.grantPrefixes): the request's own prefix when one grant
+ * covers it, else the grants inside it; none when they do not meet.
+ */
+export function listRanges(grants: readonly string[], prefix: string): string[] {
+  if (grants.some((grant) => prefix.startsWith(grant))) return [prefix];
+  return grants.filter((grant) => grant.startsWith(prefix));
 }

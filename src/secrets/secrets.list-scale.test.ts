@@ -6,8 +6,9 @@ import { statementsDuring } from "../testing/plans.js";
 
 /**
  * The secret lists in a large tenant (docs/benchmarks.md round 24): a caller who may list a few
- * secrets among many looks at a bounded number of them per page (short pages with a cursor), and
- * each step of a walk reads on from where the last stopped.
+ * secrets among many reads only the ranges its grants reach; where they reach everything (a grant
+ * starting with a wildcard) a page looks at a bounded number of secrets (short pages with a cursor),
+ * and each step of a walk reads on from where the last stopped.
  */
 const OTHERS = PAGE_SCAN_LIMIT + 5_000;
 const OWN = ["team-a/db", "team-a/queue"];
@@ -20,6 +21,7 @@ interface ListPage {
 describeEachBackend("secret lists over many secrets the caller may not see", (backend) => {
   const vault = useVault(backend);
   let narrow: ApiClient;
+  let wildcard: ApiClient;
 
   beforeAll(async () => {
     const { admin, anonymous, vault: server } = vault();
@@ -27,6 +29,10 @@ describeEachBackend("secret lists over many secrets the caller may not see", (ba
     const policy = await admin.post("/v1/policies", { name: "team-a-lister", rules: [{ path_pattern: "team-a/**", permissions: ["list"] }] });
     await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:team-a" });
     narrow = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "sa:team-a", scopes: ["secrets:list"] })).body.token);
+    // A grant that starts with a wildcard reaches every path: its list has to look through them all.
+    const anyDb = await admin.post("/v1/policies", { name: "any-db-lister", rules: [{ path_pattern: "*/db", permissions: ["list"] }] });
+    await admin.post(`/v1/policies/${anyDb.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:any-db" });
+    wildcard = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "sa:any-db", scopes: ["secrets:list"] })).body.token);
     // Other teams' secrets, before and after team-a's in path order, expiring too: copies of a real row.
     const pad = backend === "sqlite" ? "printf('%06d', g)" : "lpad(g::text, 6, '0')";
     const copied = "tenant_id, partner_id, secret_type, metadata, max_versions, expires_in, expires_at, notify_before, current_version, created_at, created_by, updated_at";
@@ -38,11 +44,11 @@ describeEachBackend("secret lists over many secrets the caller may not see", (ba
     if (backend === "postgres") await server.db.run("ANALYZE secrets");
   }, 120_000);
 
-  async function everyPage(url: string) {
+  async function everyPage(url: string, client = narrow) {
     const pages: { paths: string[]; has_more: boolean }[] = [];
     let cursor: string | null = null;
     do {
-      const page: ListPage = await narrow.get(`${url}${url.includes("?") ? "&" : "?"}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      const page: ListPage = await client.get(`${url}${url.includes("?") ? "&" : "?"}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
       expect(page.status).toBe(200);
       pages.push({ paths: page.body.data.map((item) => item.path), has_more: page.body.has_more });
       cursor = page.body.cursor;
@@ -50,10 +56,20 @@ describeEachBackend("secret lists over many secrets the caller may not see", (ba
     return pages;
   }
 
-  it("lists the two secrets a caller may list among 25,000: short pages with a cursor, together exactly those two", async () => {
-    const pages = await everyPage("/v1/secrets");
+  it("lists the two secrets a caller may list among 25,000 from the ranges its grants reach: one page", async () => {
+    const { vault: server } = vault();
+    const { statements, value: pages } = await statementsDuring(server.db, () => everyPage("/v1/secrets"));
+    expect(pages).toEqual([{ paths: OWN, has_more: false }]);
+    expect(statements.filter((s) => /FROM secrets/.test(s.sql)).length).toBeLessThanOrEqual(2);
+    // Inside its range, or outside it: the same answer.
+    expect(await everyPage("/v1/secrets?prefix=team-a/")).toEqual([{ paths: OWN, has_more: false }]);
+    expect(await everyPage("/v1/secrets?prefix=aaa/")).toEqual([{ paths: [], has_more: false }]);
+  }, 60_000);
+
+  it("a grant starting with a wildcard: short pages with a cursor, together exactly what it may list", async () => {
+    const pages = await everyPage("/v1/secrets", wildcard);
     expect(pages.map((page) => page.has_more)).toEqual([true, false]);
-    expect(pages.flatMap((page) => page.paths)).toEqual(OWN);
+    expect(pages.flatMap((page) => page.paths)).toEqual(["team-a/db"]);
   }, 60_000);
 
   it("lists the expiring ones the same way", async () => {
@@ -64,7 +80,7 @@ describeEachBackend("secret lists over many secrets the caller may not see", (ba
 
   it("each step of a walk narrows the index by where the last one stopped, not by the prefix's start", async () => {
     const { vault: server } = vault();
-    const { statements } = await statementsDuring(server.db, () => narrow.get("/v1/secrets?prefix=aaa/&limit=10"));
+    const { statements } = await statementsDuring(server.db, () => wildcard.get("/v1/secrets?prefix=aaa/&limit=10"));
     const steps = statements.filter((s) => /FROM secrets\s+WHERE tenant_id = \? AND deleted_at IS NULL/.test(s.sql));
     expect(steps.length).toBeGreaterThan(1);
     // SQLite narrows a range by one lower bound of two on the same column and took the prefix's.

@@ -96,7 +96,7 @@ function versionParams(row: VersionRow): SqlParam[] {
 }
 
 /** Upper bound for a prefix range: `~` sorts after every character a path may contain. */
-const prefixEnd = (prefix: string) => `${prefix}~`;
+export const prefixEnd = (prefix: string) => `${prefix}~`;
 
 export class SecretStore {
   private readonly forUpdate: string;
