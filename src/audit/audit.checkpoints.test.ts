@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { openDatabase } from "../storage/open.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient, type TestVault } from "../testing/harness.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
 import { claimJob } from "./jobs.js";
 import { checkpointsOf, identityWith } from "./test-fixtures.js";
 
@@ -96,6 +97,30 @@ describeEachBackend("audit: signed checkpoints", (backend) => {
       const second = await t.admin.get(`/v1/audit/checkpoints?limit=1&cursor=${first.body.cursor}`);
       expect(second.body.checkpoints[0].timestamp >= first.body.checkpoints[0].timestamp).toBe(true);
       expect(second.body.checkpoints[0]).not.toEqual(first.body.checkpoints[0]);
+    });
+  });
+
+  describe("a tenant's checkpoint list over a long history", () => {
+    const vault = useVault(backend, FAST);
+
+    it("walks the tenant's checkpoints by time along (tenant, time), and finds its chains along (tenant, chain)", async () => {
+      const t = vault();
+      expect((await t.admin.post("/v1/identity/tenants", { id: "tnt_ckplan", name: "Checkpoint plans" })).status).toBe(201);
+      await t.admin.put("/v1/secrets/x/y", { data: { v: 1 } }, { headers: { "x-tenant-id": "tnt_ckplan" } });
+      await checkpointCovering(t.admin, "tenant:tnt_ckplan", 1);
+      const auditor = await identityWith(t, { id: "sa:ckplan-auditor", type: "service_account", scopes: ["audit:read"], tenantId: "tnt_ckplan" });
+      const first = await auditor.get("/v1/audit/checkpoints?limit=1");
+      const { statements, value: next } = await statementsDuring(t.vault.db, () => auditor.get(`/v1/audit/checkpoints?limit=1&cursor=${first.body.cursor}`));
+      expect(next.status).toBe(200);
+      const list = statements.find((s) => /FROM audit_checkpoints( INDEXED BY \w+)? WHERE/.test(s.sql) && /ORDER BY timestamp/.test(s.sql))!;
+      const listPlan = await planOf(t.vault.db, list.sql, list.params);
+      expect(listPlan, list.sql).toMatch(/audit_checkpoints_tenant_time/);
+      // The cursor's bound narrows the index (SQLite: in the search; PostgreSQL: in the Index Cond).
+      expect(listPlan, list.sql).toMatch(backend === "sqlite" ? /tenant_id=\? AND timestamp>\?/ : /Index Cond: .*timestamp"? >=/);
+      // In the index's order: at most ties sorted (SQLite's "FOR LAST TERM"), never the whole list.
+      expect(listPlan, list.sql).not.toMatch(/TEMP B-TREE FOR ORDER BY|Sort/);
+      const chains = statements.find((s) => /WITH RECURSIVE chains/.test(s.sql))!;
+      expect(await planOf(t.vault.db, chains.sql, chains.params), chains.sql).toMatch(/audit_checkpoints_tenant_chain/);
     });
   });
 

@@ -100,7 +100,7 @@ export class Checkpoints {
    * `scope`: the chain ids the caller may see, or for a partner admin the partner's id — every
    * checkpoint of the partner, by its column rather than a list of (with lanes, 8 per tenant) ids.
    */
-  async list(scope: { chains: readonly string[] } | { partnerId: string }, query: { chain?: string; from?: string; to?: string; limit?: number; cursor?: string }) {
+  async list(scope: { tenantId: string; chains: readonly string[] } | { partnerId: string }, query: { chain?: string; from?: string; to?: string; limit?: number; cursor?: string }) {
     const limit = query.limit ?? 100;
     const publicKey = this.signer.publicKeyView();
     const where: string[] = [];
@@ -111,7 +111,8 @@ export class Checkpoints {
     } else {
       const visible = query.chain === undefined ? [...scope.chains] : scope.chains.filter((c) => c === query.chain);
       if (visible.length === 0) return { checkpoints: [], public_key: publicKey, cursor: null, has_more: false };
-      where.push(`chain_id IN (${visible.map(() => "?").join(", ")})`), params.push(...visible);
+      // The tenant's chains are the tenant's checkpoints: along their (tenant, time) index, in order.
+      where.push("tenant_id = ?", `chain_id IN (${visible.map(() => "?").join(", ")})`), params.push(scope.tenantId, ...visible);
     }
     const from = parseTime("from", query.from);
     const to = parseTime("to", query.to);
@@ -119,9 +120,11 @@ export class Checkpoints {
     const after = decodeCursor<{ t: number; c: string; e: number }>(query.cursor, { t: "number", c: "string", e: "number" });
     if (from !== undefined) where.push("timestamp >= ?"), params.push(from);
     if (to !== undefined) where.push("timestamp < ?"), params.push(to);
-    if (after) where.push("(timestamp > ? OR (timestamp = ? AND (chain_id > ? OR (chain_id = ? AND entries > ?))))"), params.push(after.t, after.t, after.c, after.c, after.e);
+    // The keyset's bound also as a plain range: an index is narrowed by that, never by the OR beside it.
+    if (after) where.push("timestamp >= ?", "(timestamp > ? OR (timestamp = ? AND (chain_id > ? OR (chain_id = ? AND entries > ?))))"), params.push(after.t, after.t, after.t, after.c, after.c, after.e);
+    const hint = "partnerId" in scope || this.db.dialect !== "sqlite" ? "" : " INDEXED BY audit_checkpoints_tenant_time";
     const rows = await this.db.all<CheckpointRow>(
-      `SELECT ${COLUMNS} FROM audit_checkpoints WHERE ${where.join(" AND ")} ORDER BY timestamp, chain_id, entries LIMIT ?`,
+      `SELECT ${COLUMNS} FROM audit_checkpoints${hint} WHERE ${where.join(" AND ")} ORDER BY timestamp, chain_id, entries LIMIT ?`,
       [...params, limit + 1],
     );
     const page = rows.slice(0, limit);

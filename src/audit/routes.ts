@@ -76,7 +76,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
     const caller = callerOf(request);
     const visibility = await deps.queries.visibility(caller);
     // A partner admin sees every chain of the partner (verify's chainsFor): listed by partner, not by id.
-    const scope = visibility.includePartnerChain ? { partnerId: visibility.partnerId } : { chains: await deps.verifier.chainsFor(visibility) };
+    const scope = visibility.includePartnerChain ? { partnerId: visibility.partnerId } : { tenantId: visibility.tenantId, chains: await deps.verifier.chainsFor(visibility) };
     return deps.checkpoints.list(scope, request.query);
   });
 
