@@ -90,4 +90,11 @@ export const rotationMigrations: Migration[] = [
       ];
     },
   },
+  {
+    // A policy's history (a row per secret per rotation) listed newest first: along one index that
+    // holds the order's both columns, so each page, and each step of a status filter's bounded
+    // walk, starts at its cursor (round 24).
+    id: "0061_rotation_history_list",
+    up: () => ["DROP INDEX rotation_history_policy", "CREATE INDEX rotation_history_list ON rotation_history (tenant_id, policy_id, created_at, id)"],
+  },
 ];

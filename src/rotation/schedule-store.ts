@@ -1,3 +1,4 @@
+import { boundedPage } from "../storage/bounded-page.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
 export type CycleState = "scheduled" | "due" | "overdue";
@@ -175,18 +176,19 @@ export class ScheduleStore {
     return tx.get<HistoryRow>(`SELECT ${HISTORY_COLUMNS.join(", ")} FROM rotation_history WHERE id = ?`, [id]);
   }
 
-  async history(tenantId: string, policyId: string, status: string | null, after: { c: number; i: string } | null, limit: number): Promise<HistoryRow[]> {
-    const where = ["tenant_id = ?", "policy_id = ?"];
-    const params: SqlParam[] = [tenantId, policyId];
-    if (status) {
-      where.push("status = ?");
-      params.push(status);
-    }
-    if (after) {
-      where.push("(created_at < ? OR (created_at = ? AND id < ?))");
-      params.push(after.c, after.c, after.i);
-    }
-    return this.db.all<HistoryRow>(`SELECT ${HISTORY_COLUMNS.join(", ")} FROM rotation_history WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`, [...params, limit]);
+  /** One page of a policy's history, newest first; a status filter is checked on a bounded walk (storage/bounded-page.ts). */
+  async history(tenantId: string, policyId: string, status: string | null, after: { c: number; i: string } | null, limit: number): Promise<{ rows: HistoryRow[]; next: { c: number; i: string } | null }> {
+    const page = await boundedPage<HistoryRow>(this.db, {
+      from: `rotation_history${this.db.dialect === "sqlite" ? " INDEXED BY rotation_history_list" : ""}`,
+      columns: HISTORY_COLUMNS.join(", "),
+      scope: [{ sql: "tenant_id = ?", params: [tenantId] }, { sql: "policy_id = ?", params: [policyId] }],
+      filters: status ? [{ sql: "status = ?", params: [status] }] : [],
+      order: ["created_at", "id"],
+      descending: true,
+      after: after ? [after.c, after.i] : null,
+      limit,
+    });
+    return { rows: page.rows, next: page.next === null ? null : { c: Number(page.next[0]), i: String(page.next[1]) } };
   }
 
   /** Starts the grace clock of the version a rotation replaced. */

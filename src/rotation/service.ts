@@ -258,11 +258,8 @@ export class RotationService {
     await this.require(caller, id);
     const limit = query.limit ?? 100;
     const after = decodeCursor<{ c: number; i: string }>(query.cursor, { c: "number", i: "string" });
-    const rows = await this.deps.schedules.history(caller.tenant.tenantId, id, query.status ?? null, after, limit + 1);
-    const page = rows.slice(0, limit);
-    const hasMore = rows.length > limit;
-    const last = page[page.length - 1];
-    return { data: page.map(historyView), cursor: hasMore ? encodeCursor({ c: last.created_at, i: last.id }) : null, has_more: hasMore };
+    const page = await this.deps.schedules.history(caller.tenant.tenantId, id, query.status ?? null, after, limit);
+    return { data: page.rows.map(historyView), cursor: page.next === null ? null : encodeCursor(page.next), has_more: page.next !== null };
   }
 
   /** Secrets due within the window (and, unless excluded, overdue ones) that the caller may rotate. */
