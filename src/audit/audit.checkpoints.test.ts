@@ -36,6 +36,14 @@ async function checkpointCovering(client: ApiClient, chain: string, entries: num
   throw new Error(`no checkpoint of ${chain} reached ${entries} entries`);
 }
 
+/** A new tenant with one secret written, once a checkpoint of its chain covers the write; its auditor. */
+async function checkpointedTenant(t: TestVault, id: string): Promise<ApiClient> {
+  expect((await t.admin.post("/v1/identity/tenants", { id, name: id })).status).toBe(201);
+  await t.admin.put("/v1/secrets/x/y", { data: { v: 1 } }, { headers: { "x-tenant-id": id } });
+  await checkpointCovering(t.admin, `tenant:${id}`, await headSeq(t, `tenant:${id}`));
+  return identityWith(t, { id: `sa:${id}-auditor`, type: "service_account", scopes: ["audit:read"], tenantId: id });
+}
+
 async function allCheckpoints(client: ApiClient): Promise<{ checkpoints: Checkpoint[]; public_key: { pem: string; key_id: string; algorithm: string } }> {
   const response = await client.get("/v1/audit/checkpoints?limit=1000");
   expect(response.status).toBe(200);
@@ -81,10 +89,7 @@ describeEachBackend("audit: signed checkpoints", (backend) => {
 
     it("shows a tenant's auditor its own chain only, and needs audit:read", async () => {
       const t = vault();
-      expect((await t.admin.post("/v1/identity/tenants", { id: "tnt_ckp", name: "Checkpoints" })).status).toBe(201);
-      await t.admin.put("/v1/secrets/x/y", { data: { v: 1 } }, { headers: { "x-tenant-id": "tnt_ckp" } });
-      await checkpointCovering(t.admin, "tenant:tnt_ckp", 1);
-      const auditor = await identityWith(t, { id: "sa:ckp-auditor", type: "service_account", scopes: ["audit:read"], tenantId: "tnt_ckp" });
+      const auditor = await checkpointedTenant(t, "tnt_ckp");
       const own = await auditor.get("/v1/audit/checkpoints?limit=1000");
       expect(own.status).toBe(200);
       expect(own.body.checkpoints.length).toBeGreaterThan(0);
@@ -105,10 +110,7 @@ describeEachBackend("audit: signed checkpoints", (backend) => {
 
     it("walks the tenant's checkpoints by time along (tenant, time), and finds its chains along (tenant, chain)", async () => {
       const t = vault();
-      expect((await t.admin.post("/v1/identity/tenants", { id: "tnt_ckplan", name: "Checkpoint plans" })).status).toBe(201);
-      await t.admin.put("/v1/secrets/x/y", { data: { v: 1 } }, { headers: { "x-tenant-id": "tnt_ckplan" } });
-      await checkpointCovering(t.admin, "tenant:tnt_ckplan", 1);
-      const auditor = await identityWith(t, { id: "sa:ckplan-auditor", type: "service_account", scopes: ["audit:read"], tenantId: "tnt_ckplan" });
+      const auditor = await checkpointedTenant(t, "tnt_ckplan");
       const first = await auditor.get("/v1/audit/checkpoints?limit=1");
       const { statements, value: next } = await statementsDuring(t.vault.db, () => auditor.get(`/v1/audit/checkpoints?limit=1&cursor=${first.body.cursor}`));
       expect(next.status).toBe(200);
@@ -142,9 +144,7 @@ describeEachBackend("audit: signed checkpoints", (backend) => {
 
     it("fails with checkpoint_mismatch for that chain", async () => {
       const t = vault();
-      expect((await t.admin.post("/v1/identity/tenants", { id: "tnt_gone", name: "Gone" })).status).toBe(201);
-      await t.admin.put("/v1/secrets/a/b", { data: { v: 1 } }, { headers: { "x-tenant-id": "tnt_gone" } });
-      await checkpointCovering(t.admin, "tenant:tnt_gone", await headSeq(t, "tenant:tnt_gone"));
+      await checkpointedTenant(t, "tnt_gone");
       await t.vault.db.run("DELETE FROM audit_log WHERE chain_id = ?", ["tenant:tnt_gone"]);
       await t.vault.db.run("DELETE FROM audit_chain_heads WHERE chain_id = ?", ["tenant:tnt_gone"]);
       expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: false, chain: "tenant:tnt_gone", reason: "checkpoint_mismatch" });

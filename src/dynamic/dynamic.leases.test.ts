@@ -5,6 +5,7 @@ import { PAGE_SCAN_LIMIT } from "../storage/bounded-page.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { planOf, statementsDuring } from "../testing/plans.js";
 import { useVault } from "../testing/harness.js";
+import { everyPage } from "../testing/pages.js";
 import { grantEngineRoot, PG_URL, pgRoleExists, pgScratch, psql, userWith, type Scratch } from "./testing.js";
 
 const ENGINE = "lease-db";
@@ -176,17 +177,11 @@ describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metr
       [active.lease_id],
     );
     if (backend === "postgres") await server.db.run("ANALYZE dynamic_leases");
-    const pages: { ids: string[]; has_more: boolean }[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { body: { data: { lease_id: string; role: string }[]; cursor: string | null; has_more: boolean } } = await admin.get(`/v1/dynamic/leases?role=other&limit=100${cursor ? `&cursor=${cursor}` : ""}`);
-      expect(page.body.data.every((item) => item.role === "other")).toBe(true);
-      pages.push({ ids: page.body.data.map((item) => item.lease_id), has_more: page.body.has_more });
-      cursor = page.body.cursor;
-    } while (cursor !== null);
+    const pages = await everyPage<{ lease_id: string; role: string }>(admin, "/v1/dynamic/leases?role=other&limit=100");
     expect(pages.map((page) => page.has_more)).toEqual([true, false]);
+    expect(pages.flatMap((page) => page.items).every((item) => item.role === "other")).toBe(true);
     const others = await server.db.all<{ id: string }>("SELECT id FROM dynamic_leases WHERE role_name = 'other' ORDER BY created_at DESC, id DESC");
-    expect(pages.flatMap((page) => page.ids)).toEqual(others.map((row) => row.id));
+    expect(pages.flatMap((page) => page.items.map((item) => item.lease_id))).toEqual(others.map((row) => row.id));
     expect(others[0].id).toBe(active.lease_id);
 
     const { statements, value: live } = await statementsDuring(server.db, () => admin.get<{ data: { lease_id: string }[]; has_more: boolean }>("/v1/dynamic/leases?state=active"));

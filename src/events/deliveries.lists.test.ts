@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from "vitest";
 import { PAGE_SCAN_LIMIT } from "../storage/bounded-page.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { everyPage } from "../testing/pages.js";
 import { planOf, statementsDuring } from "../testing/plans.js";
 
 /**
@@ -43,17 +44,9 @@ describeEachBackend("delivery lists over a long history", (backend) => {
   }, 120_000);
 
   it("the two failed among 25,000 delivered: short pages with a cursor, together exactly those two", async () => {
-    const { admin } = vault();
-    const pages: { ids: string[]; has_more: boolean }[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: DeliveryPage = await admin.get(`/v1/webhooks/${hookId}/deliveries?status=failed&limit=50${cursor ? `&cursor=${cursor}` : ""}`);
-      expect(page.status).toBe(200);
-      pages.push({ ids: page.body.deliveries.map((d) => d.id), has_more: page.body.has_more });
-      cursor = page.body.cursor;
-    } while (cursor !== null);
+    const pages = await everyPage<{ id: string }>(vault().admin, `/v1/webhooks/${hookId}/deliveries?status=failed&limit=50`, "deliveries");
     expect(pages.map((page) => page.has_more)).toEqual([true, false]);
-    expect(pages.flatMap((page) => page.ids)).toEqual([...failed].reverse());
+    expect(pages.flatMap((page) => page.items.map((d) => d.id))).toEqual([...failed].reverse());
   }, 60_000);
 
   it("a later page starts at its cursor along the target's (created_at, id) index", async () => {

@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from "vitest";
 import { PAGE_SCAN_LIMIT } from "../storage/bounded-page.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { everyPage } from "../testing/pages.js";
 import { planOf, statementsDuring } from "../testing/plans.js";
 
 /**
@@ -35,19 +36,11 @@ describeEachBackend("token lists over a long history", (backend) => {
   }, 120_000);
 
   it("kind=personal among 25,000 exchanged tokens: short pages with a cursor, together exactly the personal tokens", async () => {
-    const { admin } = vault();
-    const pages: { ids: string[]; has_more: boolean }[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { status: number; body: { data: { id: string; kind: string }[]; cursor: string | null; has_more: boolean } } = await admin.get<{ data: { id: string; kind: string }[]; cursor: string | null; has_more: boolean }>(`/v1/auth/tokens?kind=personal&limit=100${cursor ? `&cursor=${cursor}` : ""}`);
-      expect(page.status).toBe(200);
-      expect(page.body.data.every((token) => token.kind === "personal")).toBe(true);
-      pages.push({ ids: page.body.data.map((token) => token.id), has_more: page.body.has_more });
-      cursor = page.body.cursor;
-    } while (cursor !== null);
+    const pages = await everyPage<{ id: string; kind: string }>(vault().admin, "/v1/auth/tokens?kind=personal&limit=100");
     // One page looked at PAGE_SCAN_LIMIT tokens at most and said where to go on; the second the rest.
     expect(pages.map((page) => page.has_more)).toEqual([true, false]);
-    expect(pages.flatMap((page) => page.ids).sort()).toEqual([...personal].sort());
+    expect(pages.flatMap((page) => page.items.map((token) => token.kind))).toEqual(["personal", "personal", "personal"]);
+    expect(pages.flatMap((page) => page.items.map((token) => token.id)).sort()).toEqual([...personal].sort());
   }, 60_000);
 
   it("the tenant's list and one identity's walk the indexes that order them by id", async () => {

@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from "vitest";
 import { PAGE_SCAN_LIMIT } from "../storage/bounded-page.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { everyPage } from "../testing/pages.js";
 import { planOf, statementsDuring } from "../testing/plans.js";
 import { created, hierarchy } from "./testing.js";
 
@@ -12,9 +13,9 @@ import { created, hierarchy } from "./testing.js";
  */
 const HISTORY = PAGE_SCAN_LIMIT + 5_000;
 
-interface CertPage {
-  status: number;
-  body: { data: { id: string; role: string }[]; cursor: string | null; has_more: boolean };
+interface CertList {
+  data: { id: string }[];
+  has_more: boolean;
 }
 
 describeEachBackend("certificate lists over a long history", (backend) => {
@@ -41,27 +42,15 @@ describeEachBackend("certificate lists over a long history", (backend) => {
     if (backend === "postgres") await server.db.run("ANALYZE pki_certificates");
   }, 120_000);
 
-  async function everyPage(query: string) {
-    const pages: { ids: string[]; has_more: boolean }[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: CertPage = await vault().admin.get(`/v1/pki/certificates?${query}&limit=100${cursor ? `&cursor=${cursor}` : ""}`);
-      expect(page.status).toBe(200);
-      pages.push({ ids: page.body.data.map((cert) => cert.id), has_more: page.body.has_more });
-      cursor = page.body.cursor;
-    } while (cursor !== null);
-    return pages;
-  }
-
   it("a role two certificates have, among 25,000 of the tenant's: short pages with a cursor, together exactly those two", async () => {
-    const pages = await everyPage(`role=${other.role.name}`);
+    const pages = await everyPage<{ id: string }>(vault().admin, `/v1/pki/certificates?role=${other.role.name}&limit=100`);
     expect(pages.map((page) => page.has_more)).toEqual([true, false]);
-    expect(pages.flatMap((page) => page.ids).sort()).toEqual([...rare].sort());
+    expect(pages.flatMap((page) => page.items.map((cert) => cert.id)).sort()).toEqual([...rare].sort());
   }, 60_000);
 
   it("a CA's list walks the CA's own certificates (tenant, CA, id): one full page of the small CA", async () => {
     const { admin, vault: server } = vault();
-    const { statements, value } = await statementsDuring(server.db, () => admin.get<CertPage["body"]>(`/v1/pki/certificates?ca_id=${other.int.id}`));
+    const { statements, value } = await statementsDuring(server.db, () => admin.get<CertList>(`/v1/pki/certificates?ca_id=${other.int.id}`));
     expect(value.body).toMatchObject({ has_more: false });
     expect(value.body.data.map((cert) => cert.id).sort()).toEqual([...rare].sort());
     const list = statements.filter((s) => /FROM pki_certificates( INDEXED BY \w+)? WHERE/.test(s.sql)).at(-1)!;

@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from "vitest";
 import { PAGE_SCAN_LIMIT } from "../storage/bounded-page.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { everyPage } from "../testing/pages.js";
 import { planOf, statementsDuring } from "../testing/plans.js";
 
 /**
@@ -40,17 +41,8 @@ describeEachBackend("rotation history over many rotations", (backend) => {
   }, 120_000);
 
   it("the two failures among 25,000 rotations: short pages with a cursor, together exactly those two", async () => {
-    const { admin } = vault();
-    const pages: { count: number; has_more: boolean }[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: HistoryPage = await admin.get(`/v1/rotation/policies/${policyId}/history?status=failed&limit=100${cursor ? `&cursor=${cursor}` : ""}`);
-      expect(page.status).toBe(200);
-      expect(page.body.data.every((item) => item.status === "failed")).toBe(true);
-      pages.push({ count: page.body.data.length, has_more: page.body.has_more });
-      cursor = page.body.cursor;
-    } while (cursor !== null);
-    expect(pages).toEqual([{ count: 1, has_more: true }, { count: 1, has_more: false }]);
+    const pages = await everyPage<{ status: string }>(vault().admin, `/v1/rotation/policies/${policyId}/history?status=failed&limit=100`);
+    expect(pages.map((page) => [page.items.map((item) => item.status), page.has_more])).toEqual([[["failed"], true], [["failed"], false]]);
   }, 60_000);
 
   it("a later page starts at its cursor along the policy's history index", async () => {

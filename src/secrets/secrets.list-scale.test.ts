@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from "vitest";
 import { PAGE_SCAN_LIMIT } from "../storage/bounded-page.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
+import { everyPage } from "../testing/pages.js";
 import { statementsDuring } from "../testing/plans.js";
 
 /**
@@ -12,11 +13,6 @@ import { statementsDuring } from "../testing/plans.js";
  */
 const OTHERS = PAGE_SCAN_LIMIT + 5_000;
 const OWN = ["team-a/db", "team-a/queue"];
-
-interface ListPage {
-  status: number;
-  body: { data: { path: string }[]; cursor: string | null; has_more: boolean };
-}
 
 describeEachBackend("secret lists over many secrets the caller may not see", (backend) => {
   const vault = useVault(backend);
@@ -44,36 +40,30 @@ describeEachBackend("secret lists over many secrets the caller may not see", (ba
     if (backend === "postgres") await server.db.run("ANALYZE secrets");
   }, 120_000);
 
-  async function everyPage(url: string, client = narrow) {
-    const pages: { paths: string[]; has_more: boolean }[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: ListPage = await client.get(`${url}${url.includes("?") ? "&" : "?"}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-      expect(page.status).toBe(200);
-      pages.push({ paths: page.body.data.map((item) => item.path), has_more: page.body.has_more });
-      cursor = page.body.cursor;
-    } while (cursor !== null && pages.length < 10);
-    return pages;
+  /** Each page's paths and has_more, following the cursor (100 a page). */
+  async function pathPages(url: string, client = narrow) {
+    const pages = await everyPage<{ path: string }>(client, `${url}${url.includes("?") ? "&" : "?"}limit=100`);
+    return pages.map((page) => ({ paths: page.items.map((item) => item.path), has_more: page.has_more }));
   }
 
   it("lists the two secrets a caller may list among 25,000 from the ranges its grants reach: one page", async () => {
     const { vault: server } = vault();
-    const { statements, value: pages } = await statementsDuring(server.db, () => everyPage("/v1/secrets"));
+    const { statements, value: pages } = await statementsDuring(server.db, () => pathPages("/v1/secrets"));
     expect(pages).toEqual([{ paths: OWN, has_more: false }]);
     expect(statements.filter((s) => /FROM secrets/.test(s.sql)).length).toBeLessThanOrEqual(2);
     // Inside its range, or outside it: the same answer.
-    expect(await everyPage("/v1/secrets?prefix=team-a/")).toEqual([{ paths: OWN, has_more: false }]);
-    expect(await everyPage("/v1/secrets?prefix=aaa/")).toEqual([{ paths: [], has_more: false }]);
+    expect(await pathPages("/v1/secrets?prefix=team-a/")).toEqual([{ paths: OWN, has_more: false }]);
+    expect(await pathPages("/v1/secrets?prefix=aaa/")).toEqual([{ paths: [], has_more: false }]);
   }, 60_000);
 
   it("a grant starting with a wildcard: short pages with a cursor, together exactly what it may list", async () => {
-    const pages = await everyPage("/v1/secrets", wildcard);
+    const pages = await pathPages("/v1/secrets", wildcard);
     expect(pages.map((page) => page.has_more)).toEqual([true, false]);
     expect(pages.flatMap((page) => page.paths)).toEqual(["team-a/db"]);
   }, 60_000);
 
   it("lists the expiring ones the same way", async () => {
-    const pages = await everyPage("/v1/secrets/expiring?within=30d");
+    const pages = await pathPages("/v1/secrets/expiring?within=30d");
     expect(pages.map((page) => page.has_more)).toEqual([true, false]);
     expect([...pages.flatMap((page) => page.paths)].sort()).toEqual(OWN);
   }, 60_000);
