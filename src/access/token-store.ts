@@ -119,7 +119,7 @@ export class TokenStore {
     const filters: Condition[] = [];
     if (filter.kind) filters.push({ sql: "kind = ?", params: [filter.kind] });
     if (filter.includeRevoked === false) filters.push({ sql: "revoked_at IS NULL", params: [] });
-    const byIdentity = filter.identityId !== undefined;
+    const byIdentity = Boolean(filter.identityId);
     const sqlite = this.db.dialect === "sqlite";
     const page = await boundedPage<TokenRow>(this.db, {
       from: `tokens${sqlite ? ` INDEXED BY ${byIdentity ? "tokens_identity_list" : "tokens_tenant_list"}` : ""}`,

@@ -159,7 +159,7 @@ describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metr
     const own = await userWith(admin, `own-leases-${backend}`, ["dynamic:read"], []);
     const { statements, value: listed } = await statementsDuring(server.db, () => own.get("/v1/dynamic/leases"));
     expect(listed.body.data).toEqual([]);
-    const list = statements.filter((s) => /FROM dynamic_leases( INDEXED BY \w+)? WHERE/.test(s.sql)).at(-1)!;
+    const list = statements.filter((s) => /FROM dynamic_leases( INDEXED BY \w+)? WHERE/.test(s.sql) && /ORDER BY created_at DESC/.test(s.sql)).at(-1)!;
     expect(list.sql).toMatch(/identity_id = \?/);
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(/dynamic_leases_identity/);
   });
@@ -186,7 +186,7 @@ describeEachBackend("dynamic: renew statements, revoke by prefix, audit and metr
 
     const { statements, value: live } = await statementsDuring(server.db, () => admin.get<{ data: { lease_id: string }[]; has_more: boolean }>("/v1/dynamic/leases?state=active"));
     expect(live.body).toMatchObject({ data: [{ lease_id: active.lease_id }], has_more: false });
-    const list = statements.filter((s) => /FROM dynamic_leases( INDEXED BY \w+)? WHERE/.test(s.sql)).at(-1)!;
+    const list = statements.filter((s) => /FROM dynamic_leases( INDEXED BY \w+)? WHERE/.test(s.sql) && /ORDER BY created_at DESC/.test(s.sql)).at(-1)!;
     // SQLite is told the state's list index; PostgreSQL may also take another index led by state
     // and sort the one active lease: either way not a walk of the tenant's history.
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(backend === "sqlite" ? /dynamic_leases_state/ : /dynamic_leases_(state|due|retry)/);

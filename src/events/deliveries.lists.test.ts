@@ -55,7 +55,7 @@ describeEachBackend("delivery lists over a long history", (backend) => {
     const { statements, value } = await statementsDuring(server.db, () => admin.get<DeliveryPage["body"]>(`/v1/webhooks/${hookId}/deliveries?limit=50&cursor=${first.body.cursor}`));
     expect(value.body.deliveries).toHaveLength(50);
     expect(value.body.deliveries[0].id).not.toBe(first.body.deliveries[0].id);
-    const list = statements.filter((s) => /FROM event_deliveries( INDEXED BY \w+)? WHERE/.test(s.sql)).at(-1)!;
+    const list = statements.filter((s) => /FROM event_deliveries( INDEXED BY \w+)? WHERE/.test(s.sql) && /ORDER BY created_at DESC/.test(s.sql)).at(-1)!;
     // The keyset's bound reaches the index (SQLite: `created_at<?` in the search; PostgreSQL: in the Index Cond).
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(backend === "sqlite" ? /event_deliveries_target_list \(target_id=\? AND created_at<\?\)/ : /Index Cond: \(\(target_id = .*created_at <=/);
   });

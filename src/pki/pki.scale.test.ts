@@ -105,7 +105,8 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
     expect(view.body.certificates_issued).toBe(counted);
     const { statements: listing, value: list } = await statementsDuring(db, () => vault().admin.get<{ data: { id: string; certificates_issued: number }[] }>("/v1/pki/ca"));
     expect(list.body.data.find((ca) => ca.id === h.int.id)?.certificates_issued).toBe(counted);
-    expect([...viewing, ...listing].filter((s) => /FROM pki_certificates/.test(s.sql)).map((s) => s.sql)).toEqual([]);
+    // No read of a CA's certificates (the node's own expiry job may read due notices meanwhile).
+    expect([...viewing, ...listing].filter((s) => /FROM pki_certificates\b[\s\S]*ca_id/.test(s.sql)).map((s) => s.sql)).toEqual([]);
   });
 
   it("counts only live certificates at a scrape: the metrics' statements walk pki_certificates_live", async () => {
@@ -128,7 +129,7 @@ describeEachBackend("pki at scale: CRLs read at once on two nodes, what they lis
     const own = await created(issuer.post(`/v1/pki/issue/${h.role.name}`, { common_name: "own.svc.internal" }));
     const { statements, value: listed } = await statementsDuring(server.db, () => issuer.get<{ data: { id: string }[] }>("/v1/pki/certificates"));
     expect(listed.body.data.map((cert) => cert.id)).toEqual([own.id]);
-    const list = statements.filter((s) => /FROM pki_certificates( INDEXED BY \w+)? WHERE/.test(s.sql)).at(-1)!;
+    const list = statements.filter((s) => /FROM pki_certificates( INDEXED BY \w+)? WHERE/.test(s.sql) && /ORDER BY id/.test(s.sql)).at(-1)!;
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(/pki_certificates_creator/);
   });
 

@@ -50,7 +50,7 @@ describeEachBackend("rotation history over many rotations", (backend) => {
     const first: HistoryPage = await admin.get(`/v1/rotation/policies/${policyId}/history?limit=50`);
     const { statements, value } = await statementsDuring(server.db, () => admin.get<HistoryPage["body"]>(`/v1/rotation/policies/${policyId}/history?limit=50&cursor=${first.body.cursor}`));
     expect(value.body.data).toHaveLength(50);
-    const list = statements.filter((s) => /FROM rotation_history( INDEXED BY \w+)? WHERE/.test(s.sql)).at(-1)!;
+    const list = statements.filter((s) => /FROM rotation_history( INDEXED BY \w+)? WHERE/.test(s.sql) && /ORDER BY created_at DESC/.test(s.sql)).at(-1)!;
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(backend === "sqlite" ? /rotation_history_list \(tenant_id=\? AND policy_id=\? AND created_at<\?\)/ : /Index Cond: .*created_at <=/);
   });
 });
