@@ -80,6 +80,8 @@ export class CompiledPolicySet {
   readonly ruleCount: number;
   /** Every rule as the decisions use it (deny and conditional ones included), in evaluation order. */
   readonly held: HeldRule[] = [];
+  /** grantPrefixes' answers, per permission (a set is compiled once and cached per caller). */
+  private readonly prefixes = new Map<Permission, string[]>();
 
   constructor(policies: readonly Policy[]) {
     let order = 0;
@@ -124,8 +126,6 @@ export class CompiledPolicySet {
     }
     this.ruleCount = order;
   }
-
-  private readonly prefixes = new Map<Permission, string[]>();
 
   /**
    * Where every path an allow rule grants `permission` on begins: each such rule's text before its
@@ -246,7 +246,7 @@ export class Authorizer {
    */
   async forCaller(caller: Caller, now = Date.now()): Promise<Evaluator> {
     const { principal } = caller;
-    const set = await this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now, true, principal.accessEpoch);
+    const set = await this.setFor(caller, now);
     const context: ConditionContext = { sourceIp: caller.ctx.sourceIp, mfaVerifiedAt: principal.mfaVerifiedAt, now };
     // Exchanged tokens (spec/identity.md §4): a path outside any of their allowed_paths lists is denied whatever the policies say.
     const limits = principal.allowedPaths;
@@ -256,9 +256,13 @@ export class Authorizer {
 
   /** The caller's CompiledPolicySet.grantPrefixes (from the same cached set forCaller uses). */
   async grantPrefixes(caller: Caller, permission: Permission): Promise<string[]> {
+    return (await this.setFor(caller, Date.now())).grantPrefixes(permission);
+  }
+
+  /** The caller's compiled policies: its identity's and groups' in its tenant, at the epoch its authentication read. */
+  private setFor(caller: Caller, now: number): Promise<CompiledPolicySet> {
     const { principal } = caller;
-    const set = await this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], Date.now(), true, principal.accessEpoch);
-    return set.grantPrefixes(permission);
+    return this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now, true, principal.accessEpoch);
   }
 
   async decide(caller: Caller, path: string, permission: Permission): Promise<Decision> {

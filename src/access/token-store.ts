@@ -120,9 +120,9 @@ export class TokenStore {
     if (filter.kind) filters.push({ sql: "kind = ?", params: [filter.kind] });
     if (filter.includeRevoked === false) filters.push({ sql: "revoked_at IS NULL", params: [] });
     const byIdentity = Boolean(filter.identityId);
-    const sqlite = this.db.dialect === "sqlite";
     const page = await boundedPage<TokenRow>(this.db, {
-      from: `tokens${sqlite ? ` INDEXED BY ${byIdentity ? "tokens_identity_list" : "tokens_tenant_list"}` : ""}`,
+      table: "tokens",
+      index: byIdentity ? "tokens_identity_list" : "tokens_tenant_list",
       columns: READ_COLUMNS,
       // The partner is implied by the tenant and checked on each row read, as before.
       scope: [{ sql: "tenant_id = ?", params: [tenantId] }, ...(byIdentity ? [{ sql: "identity_id = ?", params: [filter.identityId!] }] : []), { sql: "partner_id = ?", params: [partnerId] }],

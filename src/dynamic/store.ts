@@ -190,8 +190,7 @@ export class DynamicStore {
     if (filter.role) filters.push({ sql: "role_name = ?", params: [filter.role] });
     if (state && filter.identityId) filters.push(state);
     const page = await boundedPage<LeaseRow>(this.db, {
-      from: `dynamic_leases${this.db.dialect === "sqlite" ? ` INDEXED BY ${index}` : ""}`,
-      columns: LEASE_COLUMNS.join(", "), scope, filters, order: ["created_at", "id"], descending: true, after: after ? [after.c, after.i] : null, limit,
+      table: "dynamic_leases", index, columns: LEASE_COLUMNS.join(", "), scope, filters, order: ["created_at", "id"], descending: true, after: after ? [after.c, after.i] : null, limit,
     });
     return { rows: page.rows.map((r) => numeric(r, LEASE_NUMS) as LeaseRow), next: page.next === null ? null : { c: Number(page.next[0]), i: String(page.next[1]) } };
   }

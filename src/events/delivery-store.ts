@@ -125,7 +125,8 @@ export class DeliveryStore {
    */
   async list(targetId: string, status: DeliveryStatus | undefined, after: { created_at: number; id: string } | null, limit: number): Promise<{ rows: DeliveryRow[]; next: { created_at: number; id: string } | null }> {
     const page = await boundedPage<DeliveryRow>(this.db, {
-      from: `event_deliveries${this.db.dialect === "sqlite" ? " INDEXED BY event_deliveries_target_list" : ""}`,
+      table: "event_deliveries",
+      index: "event_deliveries_target_list",
       columns: "*",
       scope: [{ sql: "target_id = ?", params: [targetId] }],
       filters: status ? [{ sql: "status = ?", params: [status] }] : [],

@@ -207,8 +207,7 @@ export class PkiStore {
     if (filter.expiringBefore !== undefined) filters.push({ sql: "not_after <= ?", params: [filter.expiringBefore] });
     if (!filter.includeRevoked) filters.push({ sql: "revoked_at IS NULL", params: [] });
     const page = await boundedPage<CertRow>(this.db, {
-      from: `pki_certificates${this.db.dialect === "sqlite" ? ` INDEXED BY ${index}` : ""}`,
-      columns: "*", scope, filters, order: ["id"], descending: false, after: filter.after ? [filter.after] : null, limit,
+      table: "pki_certificates", index, columns: "*", scope, filters, order: ["id"], descending: false, after: filter.after ? [filter.after] : null, limit,
     });
     return { rows: page.rows.map((r) => numeric(r, CERT_NUMBERS)!), next: page.next === null ? null : String(page.next[0]) };
   }

@@ -179,7 +179,8 @@ export class ScheduleStore {
   /** One page of a policy's history, newest first; a status filter is checked on a bounded walk (storage/bounded-page.ts). */
   async history(tenantId: string, policyId: string, status: string | null, after: { c: number; i: string } | null, limit: number): Promise<{ rows: HistoryRow[]; next: { c: number; i: string } | null }> {
     const page = await boundedPage<HistoryRow>(this.db, {
-      from: `rotation_history${this.db.dialect === "sqlite" ? " INDEXED BY rotation_history_list" : ""}`,
+      table: "rotation_history",
+      index: "rotation_history_list",
       columns: HISTORY_COLUMNS.join(", "),
       scope: [{ sql: "tenant_id = ?", params: [tenantId] }, { sql: "policy_id = ?", params: [policyId] }],
       filters: status ? [{ sql: "status = ?", params: [status] }] : [],

@@ -46,7 +46,7 @@ describeEachBackend("bounded pages", (backend) => {
   });
 
   const spec = (filters: Condition[], order: PageSpec["order"], descending: boolean, limit: number, after: SqlParam[] | null): PageSpec => ({
-    from: "walk_items", columns: "id, at, kind", scope: [{ sql: "scope = ?", params: ["a"] }], filters, order, descending, after, limit,
+    table: "walk_items", index: order.length === 1 ? "walk_items_by_id" : "walk_items_by_at", columns: "id, at, kind", scope: [{ sql: "scope = ?", params: ["a"] }], filters, order, descending, after, limit,
   });
 
   async function everyPage(filters: Condition[], order: PageSpec["order"], descending: boolean, limit: number) {

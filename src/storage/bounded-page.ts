@@ -1,5 +1,5 @@
 import { nextTurn } from "../shared/turn.js";
-import type { Queryable, SqlParam } from "./contract.js";
+import type { Database, SqlParam } from "./contract.js";
 
 /** Rows one page may look at: a filter that matches little gets short pages, not a walk of the table's history. */
 export const PAGE_SCAN_LIMIT = 20_000;
@@ -12,8 +12,9 @@ export interface Condition {
 }
 
 export interface PageSpec {
-  /** The table, with SQLite's `INDEXED BY` where its planner must be told which index orders the walk. */
-  from: string;
+  table: string;
+  /** The index that orders the walk: named to SQLite (`INDEXED BY`), whose planner would otherwise take another for a filter. */
+  index: string;
   columns: string;
   /** What the ordering index serves: its leading columns, equal to one value each (a tenant, an owner). */
   scope: Condition[];
@@ -42,14 +43,15 @@ export interface BoundedPage<Row> {
  * at: then the page is short (even empty) and `next` says where the walk resumes, as the audit
  * query does (src/audit/query.ts).
  */
-export async function boundedPage<Row extends object>(q: Queryable, spec: PageSpec): Promise<BoundedPage<Row>> {
+export async function boundedPage<Row extends object>(db: Database, spec: PageSpec): Promise<BoundedPage<Row>> {
+  const from = db.dialect === "sqlite" ? `${spec.table} INDEXED BY ${spec.index}` : spec.table;
   const order = spec.order.map((column) => `${column}${spec.descending ? " DESC" : ""}`).join(", ");
   const scope = spec.scope.map((c) => c.sql);
   const scopeParams = spec.scope.flatMap((c) => c.params);
   const positionOf = (row: object) => spec.order.map((column) => (row as Record<string, unknown>)[column] as SqlParam);
   const select = (extra: Condition[], limit: number) =>
-    q.all<Row>(
-      `SELECT ${spec.columns} FROM ${spec.from} WHERE ${[...scope, ...extra.map((c) => c.sql)].join(" AND ")} ORDER BY ${order} LIMIT ?`,
+    db.all<Row>(
+      `SELECT ${spec.columns} FROM ${from} WHERE ${[...scope, ...extra.map((c) => c.sql)].join(" AND ")} ORDER BY ${order} LIMIT ?`,
       [...scopeParams, ...extra.flatMap((c) => c.params), limit],
     );
   const finish = (rows: Row[]): BoundedPage<Row> =>
@@ -67,12 +69,12 @@ export async function boundedPage<Row extends object>(q: Queryable, spec: PageSp
     if (scanned > 0) await nextTurn();
     // Every row up to the last window's edge has been looked at: the next page starts past it.
     if (scanned >= PAGE_SCAN_LIMIT && position) return { rows, next: [...position] };
-    const from = position ? [beyond(spec, position)] : [];
-    const edge = await q.get<Record<string, unknown>>(
-      `SELECT ${spec.order.join(", ")} FROM ${spec.from} WHERE ${[...scope, ...from.map((c) => c.sql)].join(" AND ")} ORDER BY ${order} LIMIT 1 OFFSET ?`,
-      [...scopeParams, ...from.flatMap((c) => c.params), window - 1],
+    const past = position ? [beyond(spec, position)] : [];
+    const edge = await db.get<Record<string, unknown>>(
+      `SELECT ${spec.order.join(", ")} FROM ${from} WHERE ${[...scope, ...past.map((c) => c.sql)].join(" AND ")} ORDER BY ${order} LIMIT 1 OFFSET ?`,
+      [...scopeParams, ...past.flatMap((c) => c.params), window - 1],
     );
-    const within = edge ? [...from, upTo(spec, positionOf(edge))] : from;
+    const within = edge ? [...past, upTo(spec, positionOf(edge))] : past;
     rows.push(...(await select([...within, ...spec.filters], spec.limit + 1 - rows.length)));
     if (rows.length > spec.limit || !edge) return finish(rows);
     position = positionOf(edge);
