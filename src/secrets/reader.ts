@@ -205,12 +205,18 @@ export class SecretsReader {
   }
 }
 
+/** Ranges one list reads one by one at most; beyond, it reads the prefix whole (bounded as any walk). */
+const MAX_LIST_RANGES = 64;
+
 /**
  * The path ranges (as prefixes, in path order) a list under `prefix` must read, given where the
  * caller's list grants begin (Authorizer.grantPrefixes): the request's own prefix when one grant
- * covers it, else the grants inside it; none when they do not meet.
+ * covers it, else the grants inside it; none when they do not meet. A caller holding more than
+ * MAX_LIST_RANGES grants there reads the prefix whole: each range costs a statement per step,
+ * which SQLite runs without yielding.
  */
 export function listRanges(grants: readonly string[], prefix: string): string[] {
   if (grants.some((grant) => prefix.startsWith(grant))) return [prefix];
-  return grants.filter((grant) => grant.startsWith(prefix));
+  const inside = grants.filter((grant) => grant.startsWith(prefix));
+  return inside.length > MAX_LIST_RANGES ? [prefix] : inside;
 }
