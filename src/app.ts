@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { Authenticator, type JwtVerifier } from "./access/authenticator.js";
 import { Authorizer } from "./access/authorizer.js";
 import { PolicyStore } from "./access/policy-store.js";
-import { TokenStore } from "./access/token-store.js";
+import { ENDED_TOKENS, TokenStore } from "./access/token-store.js";
 import { PolicyService } from "./access/policy-service.js";
 import { registerPolicyRoutes } from "./access/policy-routes.js";
 import { ScaiKeyVerifier } from "./access/scaikey.js";
@@ -29,6 +29,7 @@ import { registerSecretRoutes } from "./secrets/routes.js";
 import { SecretsService, type SecretsDeps, type SecretWriteHook } from "./secrets/service.js";
 import { createRotation } from "./rotation/module.js";
 import { createDynamic } from "./dynamic/module.js";
+import { ENDED_LEASES } from "./dynamic/store.js";
 import { createPki } from "./pki/module.js";
 import { createDns } from "./dns/module.js";
 import type { DnsChallengeSolver } from "./dns/solver.js";
@@ -38,7 +39,7 @@ import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
 import { openDatabase } from "./storage/open.js";
-import { createOperations, EventRetention, instrumentDatabase, OpsMetrics, prettyStream, registerOpsRoutes, serverTimeouts, sqliteFileOf, WriteHealth } from "./ops/index.js";
+import { createOperations, EventRetention, instrumentDatabase, RetentionJob, OpsMetrics, prettyStream, registerOpsRoutes, serverTimeouts, sqliteFileOf, WriteHealth } from "./ops/index.js";
 import { registerDocumentedMetrics, timedRootKey } from "./ops/documented-metrics.js";
 import { registerSystemRoutes, VERSION } from "./system/routes.js";
 import { finishDocument, transformRoute } from "./system/openapi.js";
@@ -201,8 +202,14 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   eventDelivery.register(app);
   eventDelivery.start();
   consoleUi.register(app);
-  const retention = new EventRetention(db, { retentionMs: config.resilience.eventsRetentionMs, intervalMs: config.resilience.retentionIntervalMs, log: (msg, extra) => app.log.info(extra ?? {}, msg) });
-  retention.start();
+  const retentionLog = (msg: string, extra?: Record<string, unknown>) => app.log.info(extra ?? {}, msg);
+  const { eventsRetentionMs, credentialsRetentionMs, retentionIntervalMs } = config.resilience;
+  const retention: RetentionJob[] = [new EventRetention(db, { retentionMs: eventsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog })];
+  // Every exchange and every generated credential leaves a row; ended ones go after the window.
+  if (credentialsRetentionMs !== null) {
+    retention.push(new RetentionJob(db, { job: "credentials_retention", steps: [...ENDED_TOKENS, ...ENDED_LEASES], windowMs: credentialsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
+  }
+  for (const job of retention) job.start();
   identity.start();
 
   return {
@@ -225,7 +232,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
       await identity.stop();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
-      await retention.stop();
+      await Promise.all(retention.map((job) => job.stop()));
       await ops.drain(app);
       await auditTrail.drain();
       await db.close();

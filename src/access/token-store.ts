@@ -1,4 +1,6 @@
 import { boundedPage, type Condition } from "../storage/bounded-page.js";
+import type { PruneStep } from "../ops/retention.js";
+import { PRUNE_BATCH } from "../ops/retention.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import type { IdentityType, Role } from "./principal.js";
 
@@ -140,3 +142,23 @@ export class TokenStore {
     return result.changes > 0;
   }
 }
+
+/**
+ * Tokens that ended (expired, or revoked) before the retention cutoff (SCAIVAULT_CREDENTIALS_RETENTION):
+ * every exchange leaves a row, so without this the table grows with every workload's login. A
+ * pruned token answers `401 token_invalid` instead of `token_expired` / `token_revoked`; its
+ * creation and revocation stay in the audit trail. Each statement walks its partial index
+ * (migration 0104), so a pass with nothing to prune reads one index entry.
+ */
+export const ENDED_TOKENS: readonly PruneStep<"tokens_expired" | "tokens_revoked">[] = [
+  {
+    name: "tokens_expired",
+    sql: `DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires_at < ? LIMIT ${PRUNE_BATCH})`,
+    params: (cutoff) => [cutoff],
+  },
+  {
+    name: "tokens_revoked",
+    sql: `DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE revoked_at < ? LIMIT ${PRUNE_BATCH})`,
+    params: (cutoff) => [cutoff],
+  },
+];

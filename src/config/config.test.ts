@@ -46,15 +46,17 @@ describe("configuration", () => {
       resilience: {
         maxStreamsPerIdentity: 10, maxStreamsPerTenant: 100, credentialRecheckMs: 2000,
         databaseAcquireTimeoutMs: 2000, databaseQueryTimeoutMs: 5000, databaseLongQueryTimeoutMs: 600_000,
-        metricsRequireToken: false, eventsRetentionMs: 30 * 86_400_000,
+        metricsRequireToken: false, eventsRetentionMs: 30 * 86_400_000, credentialsRetentionMs: 30 * 86_400_000,
       },
     });
     const set = loadConfig({
       SCAIVAULT_MAX_STREAMS_PER_IDENTITY: "3", SCAIVAULT_MAX_STREAMS_PER_TENANT: "7", DATABASE_ACQUIRE_TIMEOUT: "1s", DATABASE_QUERY_TIMEOUT: "3s",
-      SCAIVAULT_REQUEST_TIMEOUT: "10s", SCAIVAULT_EVENTS_RETENTION: "7d",
+      SCAIVAULT_REQUEST_TIMEOUT: "10s", SCAIVAULT_EVENTS_RETENTION: "7d", SCAIVAULT_CREDENTIALS_RETENTION: "90d",
     });
     expect(set.ops.requestTimeoutMs).toBe(10_000);
-    expect(set.resilience).toMatchObject({ maxStreamsPerIdentity: 3, maxStreamsPerTenant: 7, databaseAcquireTimeoutMs: 1000, databaseQueryTimeoutMs: 3000, eventsRetentionMs: 7 * 86_400_000 });
+    expect(set.resilience).toMatchObject({ maxStreamsPerIdentity: 3, maxStreamsPerTenant: 7, databaseAcquireTimeoutMs: 1000, databaseQueryTimeoutMs: 3000, eventsRetentionMs: 7 * 86_400_000, credentialsRetentionMs: 90 * 86_400_000 });
+    expect(loadConfig({ SCAIVAULT_CREDENTIALS_RETENTION: "off" }).resilience.credentialsRetentionMs).toBeNull();
+    expect(loadConfig({ SCAIVAULT_CREDENTIALS_RETENTION: " OFF " }).resilience.credentialsRetentionMs).toBeNull();
   });
 
   it("reads good values of every kind", () => {
@@ -108,6 +110,7 @@ describe("configuration", () => {
     ["SCAIVAULT_MAX_BODY_BYTES", "1.5"],
     ["RATE_LIMIT_READ", "lots"],
     ["RATE_LIMIT_WRITE", "0"],
+    ["SCAIVAULT_CREDENTIALS_RETENTION", "never"],
   ];
 
   for (const [variable, value] of bad) {

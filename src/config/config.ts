@@ -1,5 +1,5 @@
 import { dirname, join } from "node:path";
-import { bool, ConfigError, durationListMs, durationMs, loadFileEnv, oneOf, parseBind, parseDatabaseUrl, parseLocalKey, positiveInt, readableFile, url, wholeNumber, type Env } from "./parse.js";
+import { bool, ConfigError, durationListMs, durationMs, loadFileEnv, offOrDurationMs, oneOf, parseBind, parseDatabaseUrl, parseLocalKey, positiveInt, readableFile, url, wholeNumber, type Env } from "./parse.js";
 
 export { ConfigError } from "./parse.js";
 
@@ -111,6 +111,8 @@ export interface VaultConfig {
     eventsRetentionMs: number;
     /** How often a node checks whether a retention pass is due (one node runs each pass). */
     retentionIntervalMs: number;
+    /** Tokens and dynamic leases that ended longer ago than this are pruned; null = kept for ever. */
+    credentialsRetentionMs: number | null;
   };
   /** Identity domain (spec/identity.md): the ScaiKey directory, sync, webhooks, personal tokens. */
   identity: {
@@ -170,13 +172,12 @@ function identityConfig(env: Env): VaultConfig["identity"] {
   const clientSecret = env.SCAIKEY_CLIENT_SECRET || null;
   if (Boolean(clientId) !== Boolean(clientSecret)) throw new ConfigError(clientId ? "SCAIKEY_CLIENT_SECRET" : "SCAIKEY_CLIENT_ID", "SCAIKEY_CLIENT_ID and SCAIKEY_CLIENT_SECRET must be set together");
   if (clientId && !env.SCAIKEY_URL) throw new ConfigError("SCAIKEY_URL", "is needed with SCAIKEY_CLIENT_ID (the directory to sync from)");
-  const interval = env.SCAIVAULT_IDENTITY_SYNC_INTERVAL;
   const maxTtl = env.SCAIVAULT_PERSONAL_TOKEN_MAX_TTL;
   const ttlMs = durationMs("SCAIVAULT_PERSONAL_TOKEN_MAX_TTL", maxTtl, 365 * 86_400_000);
   return {
     directory: clientId && clientSecret ? { clientId, clientSecret } : null,
     webhookSecret: env.SCAIKEY_WEBHOOK_SECRET || null,
-    syncIntervalMs: interval?.trim().toLowerCase() === "off" ? null : durationMs("SCAIVAULT_IDENTITY_SYNC_INTERVAL", interval, 15 * 60_000) || 15 * 60_000,
+    syncIntervalMs: offOrDurationMs("SCAIVAULT_IDENTITY_SYNC_INTERVAL", env.SCAIVAULT_IDENTITY_SYNC_INTERVAL, 15 * 60_000),
     personalTokenMaxTtlSeconds: Math.max(1, Math.floor(ttlMs / 1000)),
   };
 }
@@ -279,6 +280,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       metricsStorageIntervalMs: durationMs("SCAIVAULT_METRICS_STORAGE_INTERVAL", env.SCAIVAULT_METRICS_STORAGE_INTERVAL, 10_000),
       eventsRetentionMs: durationMs("SCAIVAULT_EVENTS_RETENTION", env.SCAIVAULT_EVENTS_RETENTION, 30 * 86_400_000) || 30 * 86_400_000,
       retentionIntervalMs: durationMs("SCAIVAULT_RETENTION_INTERVAL", env.SCAIVAULT_RETENTION_INTERVAL, 3_600_000) || 3_600_000,
+      credentialsRetentionMs: offOrDurationMs("SCAIVAULT_CREDENTIALS_RETENTION", env.SCAIVAULT_CREDENTIALS_RETENTION, 30 * 86_400_000),
     },
     identity: identityConfig(env),
     rotation: {

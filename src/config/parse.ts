@@ -105,6 +105,12 @@ export function durationMs(name: string, value: string | undefined, fallback: nu
   return total;
 }
 
+/** A duration, or `off` (null): a zero or empty one takes the fallback, as every duration setting does. */
+export function offOrDurationMs(name: string, value: string | undefined, fallback: number): number | null {
+  if (value?.trim().toLowerCase() === "off") return null;
+  return durationMs(name, value, fallback) || fallback;
+}
+
 export function durationListMs(name: string, value: string | undefined, fallback: number[]): number[] {
   if (value === undefined || value === "") return fallback;
   return value.split(",").map((part) => durationMs(name, part, 0));

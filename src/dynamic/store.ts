@@ -1,3 +1,4 @@
+import { PRUNE_BATCH, type PruneStep } from "../ops/retention.js";
 import { boundedPage, type Condition } from "../storage/bounded-page.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
@@ -241,3 +242,23 @@ export class DynamicStore {
     return result.changes === 1;
   }
 }
+
+/**
+ * Leases that ended (expired or revoked at the source) before the retention cutoff
+ * (SCAIVAULT_CREDENTIALS_RETENTION): every generated credential leaves a row. Kept: a lease still
+ * to be revoked (`active`, `revoke_failed`), and an SSH lease whose certificate may still be valid,
+ * which the engine's KRL lists until `max_expires_at`. A lease ends by `expires_at` at the latest
+ * (a revocation before it ends it sooner), so the walk is along `dynamic_leases_due (state,
+ * expires_at)`; `revoked_at` keeps a revocation that only succeeded lately (a retried one).
+ */
+export const ENDED_LEASES: readonly PruneStep<"leases">[] = [
+  {
+    name: "leases",
+    sql: `DELETE FROM dynamic_leases WHERE id IN (
+            SELECT id FROM dynamic_leases
+             WHERE state IN ('expired', 'revoked') AND expires_at < ?
+               AND (revoked_at IS NULL OR revoked_at < ?) AND (serial IS NULL OR max_expires_at < ?)
+             LIMIT ${PRUNE_BATCH})`,
+    params: (cutoff) => [cutoff, cutoff, cutoff],
+  },
+];

@@ -123,4 +123,14 @@ export const identityMigrations: Migration[] = [
       "CREATE INDEX tokens_identity_list ON tokens (tenant_id, identity_id, id)",
     ],
   },
+  {
+    // Credential retention (SCAIVAULT_CREDENTIALS_RETENTION) finds the tokens that ended before its
+    // cutoff along these, not through every token: partial, as most tokens are never revoked and
+    // personal and service tokens may never expire.
+    id: "0104_tokens_by_end",
+    up: () => [
+      "CREATE INDEX tokens_expiry ON tokens (expires_at) WHERE expires_at IS NOT NULL",
+      "CREATE INDEX tokens_revoked ON tokens (revoked_at) WHERE revoked_at IS NOT NULL",
+    ],
+  },
 ];

@@ -19,7 +19,7 @@ export { registerOpsRoutes } from "./routes.js";
 export { prettyStream } from "./log-format.js";
 export { serverTimeouts } from "./slow-clients.js";
 export { WriteHealth, sqliteFileOf } from "./write-health.js";
-export { EventRetention } from "./retention.js";
+export { EventRetention, RetentionJob } from "./retention.js";
 
 export interface OperationsWiring {
   /** Re-checks an open stream's credential. */

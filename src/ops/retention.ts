@@ -2,44 +2,52 @@ import { randomUUID } from "node:crypto";
 import type { Database } from "../storage/contract.js";
 import { nextTurn } from "../shared/turn.js";
 
-const BATCH = 500;
+/** Rows one prune statement deletes at most: one short transaction, then the loop's next turn. */
+export const PRUNE_BATCH = 500;
 const LEASE_MS = 10 * 60_000;
-const JOB = "events_retention";
 
-export interface RetentionOptions {
-  /** Rows older than this are pruned (SCAIVAULT_EVENTS_RETENTION). */
-  retentionMs: number;
+/**
+ * One kind of row a retention pass deletes: a `DELETE` of at most {@link PRUNE_BATCH} rows older
+ * than the cutoff, repeated until it deletes fewer. Each statement must find its rows along an
+ * index, so a pass over a table holding nothing to prune costs one index probe.
+ */
+export interface PruneStep<Name extends string = string> {
+  /** The count's name in the pass's result and its log line. */
+  name: Name;
+  sql: string;
+  /** The statement's parameters for this pass's cutoff (the moment rows must have ended before). */
+  params: (cutoff: number) => (string | number)[];
+}
+
+export interface RetentionJobOptions<Name extends string> {
+  /** The pass's row in `maintenance_leases`: one node per pass across the cluster. */
+  job: string;
+  steps: readonly PruneStep<Name>[];
+  /** Rows that ended longer ago than this are pruned. */
+  windowMs: number;
   /** How often a node looks whether a pass is due (SCAIVAULT_RETENTION_INTERVAL). */
   intervalMs: number;
   log: (message: string, extra?: Record<string, unknown>) => void;
 }
 
-export interface PruneCounts {
-  deliveries: number;
-  inbox: number;
-  events: number;
-}
-
 /**
- * Retention of delivery state (SPEC §5): settled deliveries, inbox rows and events older than
- * the window are deleted in small batches, off the request path (the background database, with
- * its long deadline), by one node per pass: a lease row in `maintenance_leases` decides which,
- * and its `last_run_at` keeps a pass from running twice in one interval across nodes. An event
- * goes only once nothing refers to it any more (no pending delivery, no inbox row) and once the
- * fan-out pass has handled it.
+ * A retention pass (SPEC §5): rows past the window are deleted in small batches, off the request
+ * path (the background database, with its long deadline), by one node per pass: a lease row in
+ * `maintenance_leases` decides which, and its `last_run_at` keeps a pass from running twice in one
+ * interval across nodes. Steps run in order, so a step may rely on the ones before it.
  */
-export class EventRetention {
+export class RetentionJob<Name extends string = string> {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly owner = randomUUID();
 
-  constructor(private readonly db: Database, private readonly options: RetentionOptions) {}
+  constructor(private readonly db: Database, private readonly options: RetentionJobOptions<Name>) {}
 
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      this.running = this.runIfDue().catch((error: unknown) => this.options.log("event retention pass failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }));
+      this.running = this.runIfDue().catch((error: unknown) => this.options.log(`${this.options.job} pass failed`, { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }));
     }, this.options.intervalMs);
     this.timer.unref();
   }
@@ -52,39 +60,24 @@ export class EventRetention {
   }
 
   /** Takes the lease when a pass is due on no other node, prunes, and records the pass. */
-  async runIfDue(now = Date.now()): Promise<PruneCounts | null> {
+  async runIfDue(now = Date.now()): Promise<Record<Name, number> | null> {
+    const { job, intervalMs } = this.options;
     const db = this.db.background?.() ?? this.db;
-    await db.run("INSERT INTO maintenance_leases (name, owner, lease_until, last_run_at) VALUES (?, NULL, 0, 0) ON CONFLICT (name) DO NOTHING", [JOB]);
+    await db.run("INSERT INTO maintenance_leases (name, owner, lease_until, last_run_at) VALUES (?, NULL, 0, 0) ON CONFLICT (name) DO NOTHING", [job]);
     const taken = await db.run(
       "UPDATE maintenance_leases SET owner = ?, lease_until = ? WHERE name = ? AND lease_until < ? AND last_run_at <= ?",
-      [this.owner, now + LEASE_MS, JOB, now, now - this.options.intervalMs],
+      [this.owner, now + LEASE_MS, job, now, now - intervalMs],
     );
     if (taken.changes !== 1) return null;
     try {
-      const counts = await this.prune(db, now - this.options.retentionMs);
-      if (counts.deliveries + counts.inbox + counts.events > 0) this.options.log("event retention pass", { ...counts });
+      const cutoff = now - this.options.windowMs;
+      const counts = {} as Record<Name, number>;
+      for (const step of this.options.steps) counts[step.name] = await this.inBatches(db, step.sql, step.params(cutoff));
+      if (Object.values<number>(counts).some((n) => n > 0)) this.options.log(`${job} pass`, { ...counts });
       return counts;
     } finally {
-      await db.run("UPDATE maintenance_leases SET owner = NULL, lease_until = 0, last_run_at = ? WHERE name = ? AND owner = ?", [Date.now(), JOB, this.owner]);
+      await db.run("UPDATE maintenance_leases SET owner = NULL, lease_until = 0, last_run_at = ? WHERE name = ? AND owner = ?", [Date.now(), job, this.owner]);
     }
-  }
-
-  private async prune(db: Database, cutoff: number): Promise<PruneCounts> {
-    const counts: PruneCounts = { deliveries: 0, inbox: 0, events: 0 };
-    counts.deliveries = await this.inBatches(db,
-      `DELETE FROM event_deliveries WHERE id IN (
-         SELECT id FROM event_deliveries WHERE status IN ('success', 'failed') AND updated_at < ? LIMIT ${BATCH})`, [cutoff]);
-    counts.inbox = await this.inBatches(db,
-      `DELETE FROM subscription_inbox WHERE (subscription_id, event_id) IN (
-         SELECT subscription_id, event_id FROM subscription_inbox WHERE created_at < ? LIMIT ${BATCH})`, [cutoff]);
-    counts.events = await this.inBatches(db,
-      `DELETE FROM events WHERE id IN (
-         SELECT e.id FROM events e
-          WHERE e.created_at < ? AND e.dispatch_seq IS NOT NULL AND e.fanout_pending IS NULL
-            AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_id = e.id)
-            AND NOT EXISTS (SELECT 1 FROM subscription_inbox i WHERE i.event_id = e.id)
-          LIMIT ${BATCH})`, [cutoff]);
-    return counts;
   }
 
   /** One short transaction per batch, yielding between them, so requests interleave. */
@@ -93,8 +86,51 @@ export class EventRetention {
     for (;;) {
       const { changes } = await db.transaction((tx) => tx.run(sql, params));
       total += changes;
-      if (changes < BATCH || this.stopped) return total;
+      if (changes < PRUNE_BATCH || this.stopped) return total;
       await nextTurn();
     }
+  }
+}
+
+/**
+ * Delivery state (SPEC §5, SCAIVAULT_EVENTS_RETENTION): settled deliveries, inbox rows, then events
+ * nothing refers to any more (no pending delivery, no inbox row) and that the fan-out pass handled.
+ */
+const DELIVERY_STATE: readonly PruneStep<"deliveries" | "inbox" | "events">[] = [
+  {
+    name: "deliveries",
+    sql: `DELETE FROM event_deliveries WHERE id IN (
+            SELECT id FROM event_deliveries WHERE status IN ('success', 'failed') AND updated_at < ? LIMIT ${PRUNE_BATCH})`,
+    params: (cutoff) => [cutoff],
+  },
+  {
+    name: "inbox",
+    sql: `DELETE FROM subscription_inbox WHERE (subscription_id, event_id) IN (
+            SELECT subscription_id, event_id FROM subscription_inbox WHERE created_at < ? LIMIT ${PRUNE_BATCH})`,
+    params: (cutoff) => [cutoff],
+  },
+  {
+    name: "events",
+    sql: `DELETE FROM events WHERE id IN (
+            SELECT e.id FROM events e
+             WHERE e.created_at < ? AND e.dispatch_seq IS NOT NULL AND e.fanout_pending IS NULL
+               AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_id = e.id)
+               AND NOT EXISTS (SELECT 1 FROM subscription_inbox i WHERE i.event_id = e.id)
+             LIMIT ${PRUNE_BATCH})`,
+    params: (cutoff) => [cutoff],
+  },
+];
+
+export interface EventRetentionOptions {
+  /** Rows older than this are pruned (SCAIVAULT_EVENTS_RETENTION). */
+  retentionMs: number;
+  intervalMs: number;
+  log: (message: string, extra?: Record<string, unknown>) => void;
+}
+
+/** Retention of delivery state, one pass per interval across nodes. */
+export class EventRetention extends RetentionJob<"deliveries" | "inbox" | "events"> {
+  constructor(db: Database, options: EventRetentionOptions) {
+    super(db, { job: "events_retention", steps: DELIVERY_STATE, windowMs: options.retentionMs, intervalMs: options.intervalMs, log: options.log });
   }
 }

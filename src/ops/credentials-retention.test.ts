@@ -1,0 +1,99 @@
+import { expect, it } from "vitest";
+import { ENDED_TOKENS } from "../access/token-store.js";
+import { ENDED_LEASES } from "../dynamic/store.js";
+import { eventually } from "../events/test-receiver.js";
+import { describeEachBackend } from "../testing/backends.js";
+import { useVault } from "../testing/harness.js";
+import { planOf } from "../testing/plans.js";
+import type { Database } from "../storage/contract.js";
+import { RetentionJob } from "./retention.js";
+
+const HOUR = 3_600_000;
+const STEPS = [...ENDED_TOKENS, ...ENDED_LEASES];
+
+/** A lease row as the dynamic engine leaves it; only what the retention rule reads varies. */
+async function insertLease(db: Database, id: string, lease: { state: string; expiresAt: number; maxExpiresAt?: number; revokedAt?: number | null; serial?: string | null }): Promise<void> {
+  await db.run(
+    `INSERT INTO dynamic_leases (id, tenant_id, partner_id, engine_id, engine_name, role_name, identity_id, username, revocation, renew, serial, state,
+       created_at, expires_at, max_expires_at, last_renewed_at, revoked_at, revoke_reason, revoke_attempts, last_error, next_retry_at, claimed_until, claimed_by)
+     VALUES (?, 't_x', 'p_x', 'eng_x', 'pg', 'ro', 'user:a', 'v_ro_1', '[]', '[]', ?, ?, ?, ?, ?, NULL, ?, NULL, 0, NULL, NULL, NULL, NULL)`,
+    [id, lease.serial ?? null, lease.state, lease.expiresAt - HOUR, lease.expiresAt, lease.maxExpiresAt ?? lease.expiresAt, lease.revokedAt ?? null],
+  );
+}
+
+const ids = async (db: Database, sql: string): Promise<string[]> => (await db.all<{ id: string }>(sql)).map((row) => row.id).sort();
+
+describeEachBackend("credential retention", (backend) => {
+  // The node's own hourly pass stays out of the way; the tests drive passes with a clock of their own.
+  const vault = useVault(backend);
+
+  it("prunes tokens and leases that ended before the window, and keeps live ones, ended ones inside it, and leases still owed a revocation or listed in a KRL", async () => {
+    const { admin, anonymous, vault: server } = vault();
+    const db = server.db;
+    const issue = async (expires_in?: string) => (await admin.post("/v1/auth/tokens", { identity_id: "sa:retention", scopes: ["secrets:read"], ...(expires_in ? { expires_in } : {}) })).body as { id: string; token: string };
+    const expiresInOneHour = await issue("1h");
+    const expiresInThreeHours = await issue("3h");
+    const ninetyDays = await issue(); // the default expiry
+    const revokedNow = await issue("30d");
+    expect((await admin.delete(`/v1/auth/tokens/${revokedNow.id}`)).status).toBe(200);
+
+    // A pass two hours from now with a thirty-minute window: the cutoff is ninety minutes from now.
+    const now = Date.now() + 2 * HOUR;
+    const cutoff = now - HOUR / 2;
+    await insertLease(db, "lease_expired_long_ago", { state: "expired", expiresAt: cutoff - HOUR, revokedAt: cutoff - HOUR });
+    await insertLease(db, "lease_revoked_long_ago", { state: "revoked", expiresAt: cutoff - 1, revokedAt: cutoff - 2 * HOUR });
+    await insertLease(db, "lease_ended_in_window", { state: "expired", expiresAt: cutoff + 60_000, revokedAt: cutoff + 60_000 });
+    // Its expiry's revocation failed and only succeeded inside the window: the source held it till then.
+    await insertLease(db, "lease_revoked_lately", { state: "expired", expiresAt: cutoff - HOUR, revokedAt: cutoff + 60_000 });
+    await insertLease(db, "lease_revoke_failed", { state: "revoke_failed", expiresAt: cutoff - HOUR });
+    await insertLease(db, "lease_active_past_expiry", { state: "active", expiresAt: cutoff - HOUR });
+    await insertLease(db, "lease_ssh_in_krl", { state: "revoked", expiresAt: cutoff - HOUR, revokedAt: cutoff - HOUR, maxExpiresAt: now + HOUR, serial: "17" });
+    await insertLease(db, "lease_ssh_past_krl", { state: "expired", expiresAt: cutoff - HOUR, revokedAt: cutoff - HOUR, maxExpiresAt: cutoff - 1, serial: "18" });
+
+    const job = new RetentionJob(db, { job: "credentials_retention", steps: STEPS, windowMs: HOUR / 2, intervalMs: 1000, log: () => {} });
+    expect(await job.runIfDue(now)).toEqual({ tokens_expired: 1, tokens_revoked: 1, leases: 3 });
+
+    const tokens = await ids(db, "SELECT id FROM tokens WHERE identity_id = 'sa:retention'");
+    expect(tokens).toEqual([expiresInThreeHours.id, ninetyDays.id].sort());
+    expect(await ids(db, "SELECT id FROM dynamic_leases")).toEqual(["lease_active_past_expiry", "lease_ended_in_window", "lease_revoke_failed", "lease_revoked_lately", "lease_ssh_in_krl"]);
+    // A pruned token is unknown: still refused, as an unknown one is.
+    const refused = await anonymous.withToken(expiresInOneHour.token).get("/v1/secrets");
+    expect([refused.status, refused.body.error.code]).toEqual([401, "token_invalid"]);
+    // The pass took its lease row and let go of it.
+    expect(await db.get("SELECT owner, lease_until FROM maintenance_leases WHERE name = 'credentials_retention'")).toMatchObject({ owner: null });
+  });
+
+  it("each prune statement finds its rows along an index, not through the table", async () => {
+    const db = vault().vault.db;
+    const expected: Record<string, RegExp> = { tokens_expired: /tokens_expiry/, tokens_revoked: /tokens_revoked/, leases: /dynamic_leases_due/ };
+    for (const step of STEPS) {
+      const inner = step.sql.slice(step.sql.indexOf("SELECT"), step.sql.lastIndexOf(")"));
+      expect(await planOf(db, inner, step.params(Date.now())), step.name).toMatch(expected[step.name]);
+    }
+  });
+});
+
+describeEachBackend("credential retention on a schedule", (backend) => {
+  const vault = useVault(backend, { env: { SCAIVAULT_CREDENTIALS_RETENTION: "1s", SCAIVAULT_RETENTION_INTERVAL: "300ms" } });
+
+  it("a node prunes an expired token once it is past SCAIVAULT_CREDENTIALS_RETENTION", async () => {
+    const { admin, vault: server } = vault();
+    const issued = await admin.post("/v1/auth/tokens", { identity_id: "sa:short", scopes: ["secrets:read"], expires_in: "1s" });
+    expect(issued.status).toBe(201);
+    const count = async () => Number((await server.db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM tokens WHERE id = ?", [issued.body.id]))?.n);
+    expect(await count()).toBe(1);
+    await eventually(count, (n) => n === 0, 30_000);
+  }, 60_000);
+});
+
+describeEachBackend("credential retention switched off", (backend) => {
+  const vault = useVault(backend, { env: { SCAIVAULT_CREDENTIALS_RETENTION: "off", SCAIVAULT_RETENTION_INTERVAL: "100ms" } });
+
+  it("never takes the pass's lease, while the events pass on the same interval runs", async () => {
+    const { db } = vault().vault;
+    const lastEventsPass = async () => Number((await db.get<{ at: number | string }>("SELECT last_run_at AS at FROM maintenance_leases WHERE name = 'events_retention'"))?.at ?? 0);
+    const first = await eventually(lastEventsPass, (at) => at > 0, 30_000);
+    await eventually(lastEventsPass, (at) => at > first, 30_000);
+    expect(await db.get("SELECT name FROM maintenance_leases WHERE name = 'credentials_retention'")).toBeUndefined();
+  }, 60_000);
+});
