@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type TestVault } from "../testing/harness.js";
+import { sharedTurns, statementTurns } from "../testing/turns.js";
 import { identityWith, retentionOf } from "./test-fixtures.js";
 
 const CHAIN = "tenant:tnt_default";
@@ -125,6 +126,36 @@ describeEachBackend("audit: retention", (backend) => {
       await Promise.all(Array.from({ length: 8 }, (_, i) => t.admin.put(`/v1/secrets/lanes/after${i}`, { data: { i } })));
       expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
     }, 60_000);
+  });
+
+  describe("a long chain that is due (the first pass after years, or after a reduction)", () => {
+    const vault = useVault(backend);
+
+    it("finds the first entry not yet due a window at a time, one statement per turn of the event loop, and cuts just before it", async () => {
+      const t = vault();
+      const total = 25_000;
+      const firstYoung = 23_457;
+      const now = Date.now();
+      const cutoff = now - 86_400_000;
+      // A chain of its own, written straight into the table: entries before firstYoung are past one day of retention.
+      const series = backend === "sqlite" ? `(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < ${total}) SELECT g FROM s) AS s` : `generate_series(1, ${total}) AS s(g)`;
+      await t.vault.db.run(
+        `INSERT INTO audit_log (id, chain_id, seq, partner_id, tenant_id, timestamp, action, identity_type, identity_id, secret_path, source_ip, user_agent, success, status, duration_ms, request_id, extra_data, prev_hash, hash)
+         SELECT 'log_long_' || g, 'tenant:long', g, 'ptn_default', 'tnt_long', CASE WHEN g < ${firstYoung} THEN ${cutoff - 1_000_000} + g ELSE ${now} + g END,
+                'read', 'service_account', 'sa:long', 'long/x', '10.0.0.1', 'test', 1, 200, 1, 'req_long_' || g, '{}', 'p' || g, 'h' || g FROM ${series}`,
+      );
+      await t.vault.db.run("INSERT INTO audit_chain_heads (chain_id, partner_id, tenant_id, seq, hash, updated_at) VALUES ('tenant:long', 'ptn_default', 'tnt_long', ?, ?, ?)", [total, `h${total}`, now]);
+      await t.vault.db.run("INSERT INTO audit_retention (tenant_id, partner_id, days, pending_days, pending_effective_at, updated_by, updated_at) VALUES ('tnt_long', 'ptn_default', 1, NULL, NULL, 'test', 0)");
+      const retention = await retentionOf(t, { pruneBatch: 5_000 });
+      const turns = await statementTurns(t.vault.db, /MIN\(seq\) AS s FROM audit_log/, async () => void (await retention.prune(now)));
+      // The chain's 25,000 in windows of 10,000: the first young entry is in the third.
+      expect(turns).toHaveLength(3);
+      expect(sharedTurns(turns)).toEqual([]);
+      const cut = await t.vault.db.get<{ entries: number | string; head_hash: string }>("SELECT entries, head_hash FROM audit_checkpoints WHERE chain_id = 'tenant:long' AND kind = 'cut'");
+      expect([Number(cut?.entries), cut?.head_hash]).toEqual([firstYoung - 1, `h${firstYoung - 1}`]);
+      const left = await t.vault.db.get<{ first: number | string; n: number | string }>("SELECT MIN(seq) AS first, COUNT(*) AS n FROM audit_log WHERE chain_id = 'tenant:long'");
+      expect([Number(left?.first), Number(left?.n)]).toEqual([firstYoung, total - firstYoung + 1]);
+    }, 120_000);
   });
 
   describe("a reduction before it takes effect", () => {
