@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Database } from "../storage/contract.js";
 import { restAfter } from "../shared/turn.js";
 
-/** Rows one prune statement deletes at most: one short transaction, then the loop's next turn. */
+/** Rows one prune statement deletes at most: one short transaction, then a rest as long as it took. */
 export const PRUNE_BATCH = 500;
 const LEASE_MS = 10 * 60_000;
 
