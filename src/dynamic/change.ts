@@ -14,7 +14,7 @@ export interface ChangeDeps {
 export async function change<T>(deps: ChangeDeps, caller: Caller, status: number, work: (tx: Queryable, emit: Emit) => Promise<T>): Promise<T> {
   const stored: VaultEvent[] = [];
   const result = await deps.db.transaction(async (tx) => {
-    const value = await work(tx, async (event) => void stored.push(await deps.events.append(tx, event)));
+    const value = await work(tx, deps.events.emitter(tx, stored));
     await deps.audit.recordInTransaction(tx, caller, status);
     return value;
   });

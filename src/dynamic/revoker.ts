@@ -10,7 +10,6 @@ import type { DynamicMetrics } from "./metrics.js";
 import type { DynamicStore, LeaseRow, RevokeReason } from "./store.js";
 import { renderAll, type Dialect } from "./templating.js";
 import { leaseEventData } from "./views.js";
-import type { Emit } from "../secrets/service.js";
 import type { VaultEvent } from "../events/outbox.js";
 
 export const EXPIRY_IDENTITY = "system:lease-expiry";
@@ -91,7 +90,7 @@ export class LeaseRevoker {
     const stored: VaultEvent[] = [];
     const now = Date.now();
     const result = await this.deps.db.transaction(async (tx) => {
-      const emit: Emit = async (event) => void stored.push(await this.deps.events.append(tx, event));
+      const emit = this.deps.events.emitter(tx, stored);
       const lease = await this.deps.store.lease(id, tx);
       // Our claim ran out and another node took the lease: its outcome is the one recorded.
       if (!lease || lease.claimed_by !== this.node || (lease.state !== "active" && lease.state !== "revoke_failed")) return null;

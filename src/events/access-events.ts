@@ -83,11 +83,7 @@ export class AccessEvents {
   }
 
   private async write(events: NewEvent[]): Promise<void> {
-    const stored = await this.db.transaction(async (tx) => {
-      const out = [];
-      for (const event of events) out.push(await this.outbox.append(tx, event));
-      return out;
-    });
+    const stored = await this.db.transaction((tx) => this.outbox.appendAll(tx, events));
     this.outbox.published(stored);
   }
 }

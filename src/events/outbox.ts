@@ -1,4 +1,4 @@
-import { writeDeferred, type Database, type Queryable } from "../storage/contract.js";
+import { writeDeferred, type Database, type Queryable, type SqlParam } from "../storage/contract.js";
 import { newSortableId } from "../shared/ids.js";
 import { isoMicros, nowMicros } from "../shared/time.js";
 
@@ -31,6 +31,27 @@ export const INSERT_NUMBERED = `INSERT INTO events (${COLUMNS}, dispatch_seq, fa
          OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = ? AND s.status = 'active') THEN 1 END)
   RETURNING fanout_pending`;
 const NEXT_SEQ = "UPDATE event_dispatch_state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq";
+const NEXT_SEQS = "UPDATE event_dispatch_state SET last_seq = last_seq + ? WHERE id = 1 RETURNING last_seq";
+/** SQLite: INSERT_NUMBERED's decision, once per tenant for a batch (the same snapshot: one writer). */
+const FANOUT_WANTED = `SELECT CASE WHEN EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = ? AND w.enabled = 1)
+  OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = ? AND s.status = 'active') THEN 1 END AS wanted`;
+/** Rows per multi-row insert, largest first: a few statement texts (each prepared once) cover any count. */
+const CHUNKS = [256, 64, 16, 4, 1] as const;
+
+function insertRows(columns: string, perRow: number, rows: number): string {
+  const row = `(${Array.from({ length: perRow }, () => "?").join(", ")})`;
+  return `INSERT INTO events (${columns}) VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
+}
+
+/** `count` split into CHUNKS sizes, largest first. */
+function chunked(count: number): number[] {
+  const sizes: number[] = [];
+  let left = count;
+  for (const size of CHUNKS) {
+    for (; left >= size; left -= size) sizes.push(size);
+  }
+  return sizes;
+}
 
 type Log = (msg: string, extra?: Record<string, unknown>) => void;
 
@@ -41,10 +62,10 @@ export function numbersAtWrite(dialect: Database["dialect"]): boolean {
 
 /**
  * Puts a lost `event_dispatch_state` row back, so that dispatch neither stops nor numbers events
- * again from 1: at the highest number given so far, plus `taking` (1: the caller takes the next
- * number with it). Returns the row's new `last_seq`.
+ * again from 1: at the highest number given so far, plus `taking` (the numbers the caller takes
+ * with it). Returns the row's new `last_seq`.
  */
-export async function restoreDispatchState(tx: Queryable, taking: 0 | 1, log?: Log): Promise<number> {
+export async function restoreDispatchState(tx: Queryable, taking: number, log?: Log): Promise<number> {
   const row = await tx.get<{ last_seq: number | string }>("INSERT INTO event_dispatch_state (id, last_seq) SELECT 1, COALESCE(MAX(dispatch_seq), 0) + ? FROM events RETURNING last_seq", [taking]);
   const lastSeq = Number(row?.last_seq);
   log?.("event dispatch state was missing; restored from the highest dispatched event", { last_seq: lastSeq - taking });
@@ -52,6 +73,12 @@ export async function restoreDispatchState(tx: Queryable, taking: 0 | 1, log?: L
 }
 
 export type EventListener = (event: VaultEvent) => void;
+
+/** How a transaction's work writes its events: one at a time, or many in a few statements. */
+export interface Emit {
+  (event: NewEvent): Promise<void>;
+  many(events: readonly NewEvent[]): Promise<void>;
+}
 
 /**
  * Events are written to the outbox inside the transaction of the change that caused them, so a
@@ -64,14 +91,18 @@ export class EventOutbox {
 
   constructor(private readonly db: Database, private readonly log?: Log) {}
 
+  /** What `work` in a transaction writes its events through; `sink` collects them for `published`. */
+  emitter(tx: Queryable, sink: VaultEvent[]): Emit {
+    const emit = async (event: NewEvent) => void sink.push(await this.append(tx, event));
+    return Object.assign(emit, {
+      many: async (events: readonly NewEvent[]) => {
+        for (const stored of await this.appendAll(tx, events)) sink.push(stored);
+      },
+    });
+  }
+
   async append(tx: Queryable, event: NewEvent): Promise<VaultEvent> {
-    const { ms: now, micros } = nowMicros();
-    // Time-ordered: every write inserts one, and a random id lands on a random page of the key's index.
-    const stored: VaultEvent = {
-      event_id: newSortableId("evt", now), event_type: event.event_type, timestamp: isoMicros(now, micros), tenant_id: event.tenant_id, partner_id: event.partner_id,
-      identity_id: event.identity_id, path: event.path, data: event.data, request_id: event.request_id,
-    };
-    const params = [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now, micros];
+    const { stored, params } = this.prepare(event);
     if (numbersAtWrite(this.db.dialect)) {
       const inserted = await tx.get<{ fanout_pending: number | null }>(INSERT_NUMBERED, [...params, await this.nextSeq(tx), stored.tenant_id, stored.tenant_id]);
       if (inserted?.fanout_pending === null) this.numberedOnly.add(stored);
@@ -81,6 +112,50 @@ export class EventOutbox {
     // with the transaction's next message instead of costing a round trip of its own.
     await writeDeferred(tx, INSERT, params);
     return stored;
+  }
+
+  /**
+   * Many events in a few multi-row inserts (a CA revocation announces every valid leaf): one or
+   * two statements per event held a SQLite node for the length of the whole transaction.
+   * In order; on SQLite numbered as one run, the fan-out decision taken once per tenant.
+   */
+  async appendAll(tx: Queryable, events: readonly NewEvent[]): Promise<VaultEvent[]> {
+    const prepared = events.map((event) => this.prepare(event));
+    if (prepared.length === 0) return [];
+    if (!numbersAtWrite(this.db.dialect)) {
+      let at = 0;
+      for (const size of chunked(prepared.length)) {
+        const rows = prepared.slice(at, (at += size));
+        await writeDeferred(tx, insertRows(COLUMNS, 10, size), rows.flatMap((row) => row.params));
+      }
+      return prepared.map((row) => row.stored);
+    }
+    const taken = await tx.get<{ last_seq: number }>(NEXT_SEQS, [prepared.length]);
+    const last = taken ? Number(taken.last_seq) : await restoreDispatchState(tx, prepared.length, this.log);
+    const wanted = new Map<string | null, number | null>();
+    for (const { stored } of prepared) {
+      if (wanted.has(stored.tenant_id)) continue;
+      const row = await tx.get<{ wanted: number | null }>(FANOUT_WANTED, [stored.tenant_id, stored.tenant_id]);
+      wanted.set(stored.tenant_id, row?.wanted ?? null);
+    }
+    let seq = last - prepared.length;
+    let at = 0;
+    for (const size of chunked(prepared.length)) {
+      const rows = prepared.slice(at, (at += size));
+      await tx.run(insertRows(`${COLUMNS}, dispatch_seq, fanout_pending`, 12, size), rows.flatMap((row) => [...row.params, ++seq, wanted.get(row.stored.tenant_id) ?? null]));
+    }
+    for (const { stored } of prepared) if (wanted.get(stored.tenant_id) === null) this.numberedOnly.add(stored);
+    return prepared.map((row) => row.stored);
+  }
+
+  private prepare(event: NewEvent): { stored: VaultEvent; params: SqlParam[] } {
+    const { ms: now, micros } = nowMicros();
+    // Time-ordered: every write inserts one, and a random id lands on a random page of the key's index.
+    const stored: VaultEvent = {
+      event_id: newSortableId("evt", now), event_type: event.event_type, timestamp: isoMicros(now, micros), tenant_id: event.tenant_id, partner_id: event.partner_id,
+      identity_id: event.identity_id, path: event.path, data: event.data, request_id: event.request_id,
+    };
+    return { stored, params: [stored.event_id, stored.partner_id, stored.tenant_id, stored.event_type, stored.path, stored.identity_id, stored.request_id, JSON.stringify(stored.data), now, micros] };
   }
 
   /** SQLite: the next dispatch number, taken in the writing transaction. */

@@ -56,7 +56,7 @@ export function eventBase(caller: Caller, path: string | null): Pick<NewEvent, "
 /** A transaction whose events are stored with it and published after the commit. */
 export async function withEvents<T>(db: Database, events: EventOutbox, work: (tx: Queryable, emit: Emit) => Promise<T>): Promise<T> {
   const stored: VaultEvent[] = [];
-  const result = await db.transaction(async (tx) => work(tx, async (event) => void stored.push(await events.append(tx, event))));
+  const result = await db.transaction(async (tx) => work(tx, events.emitter(tx, stored)));
   events.published(stored);
   return result;
 }

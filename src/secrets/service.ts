@@ -1,7 +1,7 @@
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { Keyring } from "../crypto/keyring.js";
-import type { EventOutbox, NewEvent, VaultEvent } from "../events/outbox.js";
+import type { Emit, EventOutbox, NewEvent, VaultEvent } from "../events/outbox.js";
 import type { Caller } from "../http/context.js";
 import { VaultError } from "../http/errors.js";
 import { requireDuration, requireDurationList } from "../shared/duration.js";
@@ -51,7 +51,7 @@ export interface SecretWriteHook {
   beforeLock?(tx: Queryable, tenantId: string, path: string): void;
 }
 
-export type Emit = (event: NewEvent) => Promise<void>;
+export type { Emit } from "../events/outbox.js";
 
 export function requireSecretType(value: string | undefined): string | undefined {
   if (value !== undefined && !(SECRET_TYPES as readonly string[]).includes(value)) {
@@ -115,10 +115,7 @@ export class SecretsService {
       const events: VaultEvent[] = [];
       try {
         const result = await this.deps.db.transaction(async (tx) => {
-          const emit: Emit = async (event) => {
-            events.push(await this.deps.events.append(tx, event));
-          };
-          const value = await work(tx, emit);
+          const value = await work(tx, this.deps.events.emitter(tx, events));
           await this.deps.audit.recordInTransaction(tx, caller, statusOf(value), { last: true });
           return value;
         });
