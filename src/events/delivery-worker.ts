@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { Database } from "../storage/contract.js";
+import { nextTurn } from "../shared/turn.js";
 import { toEvent, type DeliveryRow, type DeliveryStore, type Outcome } from "./delivery-store.js";
 import { DISPATCH_BATCH, type Dispatcher } from "./dispatcher.js";
 import { sendWebhook, type SendResult } from "./sender.js";
@@ -124,6 +125,9 @@ export class DeliveryWorker {
         const { events, deliveries } = await this.deps.dispatcher.pass();
         delivered += deliveries;
         if (events < DISPATCH_BATCH) break;
+        // A turn between passes: on SQLite a pass never waits, so a burst's backlog (a CA
+        // revocation's 10,000 events) was one turn of the loop, every request held behind it.
+        await nextTurn();
       }
       if (!claim && delivered === 0) return;
       while (!this.stopped) {

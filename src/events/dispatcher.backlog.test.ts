@@ -2,6 +2,7 @@ import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { eventsAwaitingFanOut, until } from "../testing/observe.js";
+import { sharedTurns, statementTurns } from "../testing/turns.js";
 import { DISPATCH_BATCH } from "./dispatcher.js";
 import { EventOutbox } from "./outbox.js";
 
@@ -41,5 +42,20 @@ describeEachBackend("events: an outbox backlog", (backend) => {
     expect(numbers[numbers.length - 1] - numbers[0] + 1).toBe(numbers.length);
     const inbox = await db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM subscription_inbox WHERE subscription_id = ?", [sub.body.id]);
     expect(Number(inbox?.n)).toBe(backlog);
+  });
+
+  it("runs each pass of a burst's backlog in a turn of the event loop of its own", async () => {
+    const { admin } = vault();
+    const db = vault().vault.db;
+    const model = await db.get<{ partner_id: string; tenant_id: string }>("SELECT partner_id, tenant_id FROM events LIMIT 1");
+    // One transaction's burst (as a CA revocation makes), through an outbox nobody listens to; a write kicks the round.
+    const burst = 3 * DISPATCH_BATCH + 10;
+    await db.transaction((tx) => new EventOutbox(db).appendAll(tx, Array.from({ length: burst }, () => ({ event_type: "secret.updated", tenant_id: model!.tenant_id, partner_id: model!.partner_id, identity_id: null, path: "backlog/first", data: {}, request_id: null }))));
+    const peeks = await statementTurns(db, /FROM events WHERE (fanout_pending IS NOT NULL|dispatch_seq IS NULL) ORDER BY/, async () => {
+      expect((await admin.put("/v1/secrets/backlog/third", { data: { a: 3 } })).status).toBe(201);
+      await until("the burst dispatched", async () => (await eventsAwaitingFanOut(db)) === 0, 20_000);
+    });
+    expect(peeks.length).toBeGreaterThanOrEqual(4);
+    expect(sharedTurns(peeks)).toEqual([]);
   });
 });
