@@ -3,7 +3,7 @@ import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
 import { describe, expect, it } from "vitest";
 import type { Signer } from "./ca-service.js";
 import { REVOCATION_REASONS } from "./common.js";
-import { encodeCrl, revokedCertificates } from "./crl-encoding.js";
+import { crlIssuer, encodeCrl, revokedCertificates } from "./crl-encoding.js";
 import { childrenOf, readElement, tlv, type DerElement } from "./der.js";
 import type { RevokedSerial } from "./store.js";
 import { OpenSsl } from "./testing.js";
@@ -50,7 +50,7 @@ describe("pki: CRL encoding", () => {
   for (const spec of [{ type: "ec", bits: 256 }, { type: "ec", bits: 384 }, { type: "rsa", bits: 2048 }] as const) {
     it(`signs the same TBSCertList as @peculiar's generator, byte for byte (${spec.type} ${spec.bits})`, async () => {
       const signer = await selfSigned(spec);
-      const ours = await encodeCrl(signer, 7, THIS_UPDATE, NEXT_UPDATE, withReasons);
+      const ours = encodeCrl(signer, await crlIssuer(signer), 7, THIS_UPDATE, NEXT_UPDATE, withReasons);
       expect(parts(ours).tbs.toString("hex")).toBe(parts(await libraryCrl(signer, 7, withReasons)).tbs.toString("hex"));
       expect(await new x509.X509Crl(new Uint8Array(ours)).verify({ publicKey: signer.certificate.publicKey })).toBe(true);
     });
@@ -59,11 +59,11 @@ describe("pki: CRL encoding", () => {
   it("gives an entry without a reason no extensions at all (RFC 5280: SIZE (1..MAX)), and omits an empty list", async () => {
     const signer = await selfSigned({ type: "ec", bits: 256 });
     const revoked = [{ serial_number: "0a0b", revoked_at: THIS_UPDATE, revocation_reason: "unspecified" }, { serial_number: "0c0d", revoked_at: THIS_UPDATE, revocation_reason: null }];
-    const der = await encodeCrl(signer, 1, THIS_UPDATE, NEXT_UPDATE, revoked);
+    const der = encodeCrl(signer, await crlIssuer(signer), 1, THIS_UPDATE, NEXT_UPDATE, revoked);
     const list = parts(der).tbsChildren[5];
     expect(list.tag).toBe(0x30);
     for (const entry of childrenOf(der, list)) expect(childrenOf(der, entry).map((child) => child.tag)).toEqual([0x02, 0x17]);
-    const empty = parts(await encodeCrl(signer, 2, THIS_UPDATE, NEXT_UPDATE, []));
+    const empty = parts(encodeCrl(signer, await crlIssuer(signer), 2, THIS_UPDATE, NEXT_UPDATE, []));
     // version, signature, issuer, thisUpdate, nextUpdate, [0] extensions: no revokedCertificates.
     expect(empty.tbsChildren.map((child) => child.tag)).toEqual([0x02, 0x30, 0x30, 0x17, 0x17, 0xa0]);
     expect(revokedCertificates([])).toBeNull();
@@ -81,7 +81,7 @@ describe("pki: CRL encoding", () => {
   it("lists thousands of serials that openssl reads back, each once however often it is given", async () => {
     const signer = await selfSigned({ type: "ec", bits: 256 });
     const revoked: RevokedSerial[] = Array.from({ length: 3_000 }, (_, i) => ({ serial_number: (0x10000000 + i * 7919).toString(16), revoked_at: THIS_UPDATE - i * 1000, revocation_reason: i % 2 ? "key_compromise" : null }));
-    const der = await encodeCrl(signer, 3, THIS_UPDATE, NEXT_UPDATE, [...revoked, ...revoked.slice(0, 10).map((r) => ({ ...r, serial_number: `00${r.serial_number.toUpperCase()}` }))]);
+    const der = encodeCrl(signer, await crlIssuer(signer), 3, THIS_UPDATE, NEXT_UPDATE, [...revoked, ...revoked.slice(0, 10).map((r) => ({ ...r, serial_number: `00${r.serial_number.toUpperCase()}` }))]);
     expect(der.length).toBeGreaterThan(65_536);
     const ssl = new OpenSsl();
     const crlFile = ssl.file("long.crl", der);

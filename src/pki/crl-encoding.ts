@@ -13,15 +13,34 @@ const REASON_EXTENSIONS: (Buffer | undefined)[] = Array.from({ length: 11 }, (_,
   code === 0 ? undefined : tlv(TAG_SEQUENCE, tlv(TAG_SEQUENCE, CRL_REASON_OID, tlv(TAG_OCTET_STRING, tlv(TAG_ENUMERATED, Buffer.from([code]))))));
 const EXTENSIONS_TAG = 0xa0;
 
+/** What every CRL of a CA says of its issuer: the signature algorithm, the issuer's name, its key identifier. */
+export interface CrlIssuer {
+  algorithm: ReturnType<typeof signatureAlgorithmIdentifier>;
+  issuer: Certificate["tbsCertificate"]["subject"];
+  authorityKeyId: Extension;
+}
+
 /**
- * The signed CertificateList. Its fixed part (version, algorithm, issuer, dates, extensions) is
- * encoded by @peculiar's schema; the revoked list, the only part that grows, is written in one
- * pass (der.ts) and placed where X.509 puts it, before the extensions.
+ * Computed before the transaction that numbers a CRL: the key identifier is a WebCrypto digest,
+ * a real wait (the thread pool), and a SQLite write transaction must not span one (every other
+ * writer on the file waits for it; a second node in the same process waited synchronously, holding
+ * up the very loop the first needed to commit).
  */
-export async function encodeCrl(signer: Signer, crlNumber: number, thisUpdate: number, nextUpdate: number, revoked: readonly RevokedSerial[]): Promise<Buffer> {
-  const algorithm = signatureAlgorithmIdentifier(signer.spec);
-  const issuer = AsnConvert.parse(Buffer.from(signer.certificate.rawData), Certificate).tbsCertificate.subject;
+export async function crlIssuer(signer: Signer): Promise<CrlIssuer> {
   const authorityKeyId = await x509.AuthorityKeyIdentifierExtension.create(signer.certificate.publicKey);
+  return {
+    algorithm: signatureAlgorithmIdentifier(signer.spec),
+    issuer: AsnConvert.parse(Buffer.from(signer.certificate.rawData), Certificate).tbsCertificate.subject,
+    authorityKeyId: AsnConvert.parse(authorityKeyId.rawData, Extension),
+  };
+}
+
+/**
+ * The signed CertificateList, without waiting on anything. Its fixed part (version, algorithm,
+ * issuer, dates, extensions) is encoded by @peculiar's schema; the revoked list, the only part that
+ * grows, is written in one pass (der.ts) and placed where X.509 puts it, before the extensions.
+ */
+export function encodeCrl(signer: Signer, { algorithm, issuer, authorityKeyId }: CrlIssuer, crlNumber: number, thisUpdate: number, nextUpdate: number, revoked: readonly RevokedSerial[]): Buffer {
   const fixed = new TBSCertList({
     version: Version.v2,
     signature: algorithm,
@@ -29,7 +48,7 @@ export async function encodeCrl(signer: Signer, crlNumber: number, thisUpdate: n
     thisUpdate: new Time(new Date(thisUpdate)),
     nextUpdate: new Time(new Date(nextUpdate)),
     crlExtensions: new Extensions([
-      AsnConvert.parse(authorityKeyId.rawData, Extension),
+      authorityKeyId,
       new Extension({ extnID: id_ce_cRLNumber, critical: false, extnValue: new OctetString(AsnConvert.serialize(new CRLNumber(crlNumber))) }),
     ]),
   });

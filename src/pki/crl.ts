@@ -3,7 +3,7 @@ import type { Queryable } from "../storage/contract.js";
 import type { CaRow } from "./store.js";
 import type { CaService } from "./ca-service.js";
 import type { PkiDeps } from "./common.js";
-import { encodeCrl } from "./crl-encoding.js";
+import { crlIssuer, encodeCrl } from "./crl-encoding.js";
 
 export interface CrlRow {
   ca_id: string;
@@ -78,6 +78,7 @@ export class CrlService {
   /** Under the CA's row lock, so two nodes never issue the same CRL number twice. */
   private async sign(ca: CaRow, caller: Caller | undefined): Promise<CrlRow> {
     const signer = await this.cas.signerOf(ca);
+    const issuer = await crlIssuer(signer);
     return this.deps.db.transaction(async (tx) => {
       if (!caller) {
         // Another node may have regenerated it while this one waited for the lock: serve that one.
@@ -89,7 +90,7 @@ export class CrlService {
       const thisUpdate = Math.floor(Date.now() / 1000) * 1000;
       const nextUpdate = thisUpdate + this.deps.config.crlLifetimeMs;
       const revoked = await this.deps.store.revokedUnder(ca.id, thisUpdate - this.deps.config.crlLifetimeMs, tx);
-      const der = await encodeCrl(signer, crlNumber, thisUpdate, nextUpdate, revoked);
+      const der = encodeCrl(signer, issuer, crlNumber, thisUpdate, nextUpdate, revoked);
       const row: CrlRow = { ca_id: ca.id, crl_number: crlNumber, der, this_update: thisUpdate, next_update: nextUpdate };
       await tx.run("DELETE FROM pki_crls WHERE ca_id = ?", [ca.id]);
       await tx.run("INSERT INTO pki_crls (ca_id, tenant_id, crl_number, der, this_update, next_update, stale) VALUES (?, ?, ?, ?, ?, ?, 0)", [ca.id, ca.tenant_id, crlNumber, der, thisUpdate, nextUpdate]);
