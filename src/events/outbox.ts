@@ -26,15 +26,15 @@ const INSERT = `INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 
  * an event has targets is decided as it commits (PostgreSQL: when the pass after it runs, moments
  * later). Probed per event on the (tenant_id, name) indexes.
  */
+const FANOUT_WANTED_CASE = `CASE WHEN EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = ? AND w.enabled = 1)
+         OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = ? AND s.status = 'active') THEN 1 END`;
 export const INSERT_NUMBERED = `INSERT INTO events (${COLUMNS}, dispatch_seq, fanout_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  CASE WHEN EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = ? AND w.enabled = 1)
-         OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = ? AND s.status = 'active') THEN 1 END)
+  ${FANOUT_WANTED_CASE})
   RETURNING fanout_pending`;
 const NEXT_SEQ = "UPDATE event_dispatch_state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq";
 const NEXT_SEQS = "UPDATE event_dispatch_state SET last_seq = last_seq + ? WHERE id = 1 RETURNING last_seq";
 /** SQLite: INSERT_NUMBERED's decision, once per tenant for a batch (the same snapshot: one writer). */
-const FANOUT_WANTED = `SELECT CASE WHEN EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = ? AND w.enabled = 1)
-  OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = ? AND s.status = 'active') THEN 1 END AS wanted`;
+const FANOUT_WANTED = `SELECT ${FANOUT_WANTED_CASE} AS wanted`;
 /** Rows per multi-row insert, largest first: a few statement texts (each prepared once) cover any count. */
 const CHUNKS = [256, 64, 16, 4, 1] as const;
 
