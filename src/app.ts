@@ -31,6 +31,7 @@ import { createRotation } from "./rotation/module.js";
 import { createDynamic } from "./dynamic/module.js";
 import { ENDED_LEASES } from "./dynamic/store.js";
 import { createPki } from "./pki/module.js";
+import { endedCertificates } from "./pki/store.js";
 import { createDns } from "./dns/module.js";
 import type { DnsChallengeSolver } from "./dns/solver.js";
 import { SecretStore } from "./secrets/store.js";
@@ -205,9 +206,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const retentionLog = (msg: string, extra?: Record<string, unknown>) => app.log.info(extra ?? {}, msg);
   const { eventsRetentionMs, credentialsRetentionMs, retentionIntervalMs } = config.resilience;
   const retention: RetentionJob[] = [new EventRetention(db, { retentionMs: eventsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog })];
-  // Every exchange and every generated credential leaves a row; ended ones go after the window.
+  // Every exchange, generated credential and issued certificate leaves a row; ended ones go after the window.
   if (credentialsRetentionMs !== null) {
-    retention.push(new RetentionJob(db, { job: "credentials_retention", steps: [...ENDED_TOKENS, ...ENDED_LEASES], windowMs: credentialsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
+    retention.push(new RetentionJob(db, { job: "credentials_retention", steps: [...ENDED_TOKENS, ...ENDED_LEASES, ...endedCertificates(config.pki.crlLifetimeMs)], windowMs: credentialsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
   }
   for (const job of retention) job.start();
   identity.start();

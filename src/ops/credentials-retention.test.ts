@@ -1,6 +1,8 @@
 import { expect, it } from "vitest";
 import { ENDED_TOKENS } from "../access/token-store.js";
 import { ENDED_LEASES } from "../dynamic/store.js";
+import { endedCertificates } from "../pki/store.js";
+import { created, hierarchy } from "../pki/testing.js";
 import { eventually } from "../events/test-receiver.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
@@ -9,7 +11,9 @@ import type { Database } from "../storage/contract.js";
 import { RetentionJob } from "./retention.js";
 
 const HOUR = 3_600_000;
-const STEPS = [...ENDED_TOKENS, ...ENDED_LEASES];
+/** A CRL lifetime longer than the tests' window: a revoked certificate outlives the window by it. */
+const CRL_LIFETIME = 2 * HOUR;
+const STEPS = [...ENDED_TOKENS, ...ENDED_LEASES, ...endedCertificates(CRL_LIFETIME)];
 
 /** A lease row as the dynamic engine leaves it; only what the retention rule reads varies. */
 async function insertLease(db: Database, id: string, lease: { state: string; expiresAt: number; maxExpiresAt?: number; revokedAt?: number | null; serial?: string | null }): Promise<void> {
@@ -27,7 +31,7 @@ describeEachBackend("credential retention", (backend) => {
   // The node's own hourly pass stays out of the way; the tests drive passes with a clock of their own.
   const vault = useVault(backend);
 
-  it("prunes tokens and leases that ended before the window, and keeps live ones, ended ones inside it, and leases still owed a revocation or listed in a KRL", async () => {
+  it("prunes tokens, leases and certificates that ended before the window, and keeps live ones, ended ones inside it, leases still owed a revocation or listed in a KRL, and certificates owed a notice or listed in a CRL", async () => {
     const { admin, anonymous, vault: server } = vault();
     const db = server.db;
     const issue = async (expires_in?: string) => (await admin.post("/v1/auth/tokens", { identity_id: "sa:retention", scopes: ["secrets:read"], ...(expires_in ? { expires_in } : {}) })).body as { id: string; token: string };
@@ -50,8 +54,23 @@ describeEachBackend("credential retention", (backend) => {
     await insertLease(db, "lease_ssh_in_krl", { state: "revoked", expiresAt: cutoff - HOUR, revokedAt: cutoff - HOUR, maxExpiresAt: now + HOUR, serial: "17" });
     await insertLease(db, "lease_ssh_past_krl", { state: "expired", expiresAt: cutoff - HOUR, revokedAt: cutoff - HOUR, maxExpiresAt: cutoff - 1, serial: "18" });
 
+    // Certificates issued through the API, their ends moved: unrevoked past the cutoff (its expiry
+    // notice fired, or still due), revoked past the cutoff but inside a CRL lifetime, revoked past both, live.
+    const h = await hierarchy(admin, "retention", { allowed_domains: ["svc.internal"], allow_subdomains: true });
+    const cert = async (name: string) => (await created(admin.post(`/v1/pki/issue/${h.role.name}`, { common_name: `${name}.svc.internal` }))).id as string;
+    const [expiredNoticed, expiredNoticePending, revokedInCrl, revokedPastCrl, live] = await Promise.all(["a", "b", "c", "d", "e"].map(cert));
+    for (const id of [revokedInCrl, revokedPastCrl]) expect((await admin.post(`/v1/pki/certificates/${id}/revoke`, { reason: "superseded" })).status).toBe(200);
+    const end = async (id: string, notAfter: number, noticeAt: number | null = null) => db.run("UPDATE pki_certificates SET not_after = ?, next_notice_at = ? WHERE id = ?", [notAfter, noticeAt, id]);
+    await end(expiredNoticed, cutoff - 60_000);
+    await end(expiredNoticePending, cutoff - 60_000, cutoff - 60_000);
+    await end(revokedInCrl, now - CRL_LIFETIME + 60_000);
+    await end(revokedPastCrl, now - CRL_LIFETIME - 60_000);
+
     const job = new RetentionJob(db, { job: "credentials_retention", steps: STEPS, windowMs: HOUR / 2, intervalMs: 1000, log: () => {} });
-    expect(await job.runIfDue(now)).toEqual({ tokens_expired: 1, tokens_revoked: 1, leases: 3 });
+    expect(await job.runIfDue(now)).toEqual({ tokens_expired: 1, tokens_revoked: 1, leases: 3, certificates_expired: 1, certificates_revoked: 1 });
+    expect(await ids(db, "SELECT id FROM pki_certificates")).toEqual([expiredNoticePending, revokedInCrl, live].sort());
+    // The CA still counts what it issued.
+    expect((await admin.get(`/v1/pki/ca/${h.int.id}`)).body.certificates_issued).toBe(5);
 
     const tokens = await ids(db, "SELECT id FROM tokens WHERE identity_id = 'sa:retention'");
     expect(tokens).toEqual([expiresInThreeHours.id, ninetyDays.id].sort());
@@ -65,10 +84,13 @@ describeEachBackend("credential retention", (backend) => {
 
   it("each prune statement finds its rows along an index, not through the table", async () => {
     const db = vault().vault.db;
-    const expected: Record<string, RegExp> = { tokens_expired: /tokens_expiry/, tokens_revoked: /tokens_revoked/, leases: /dynamic_leases_due/ };
+    const expected: Record<string, RegExp> = {
+      tokens_expired: /tokens_expiry/, tokens_revoked: /tokens_revoked/, leases: /dynamic_leases_due/, certificates_expired: /pki_certificates_live/, certificates_revoked: /pki_certificates_revoked_end/,
+    };
     for (const step of STEPS) {
       const inner = step.sql.slice(step.sql.indexOf("SELECT"), step.sql.lastIndexOf(")"));
-      expect(await planOf(db, inner, step.params(Date.now())), step.name).toMatch(expected[step.name]);
+      const plan = await planOf(db, inner, step.params(Date.now(), Date.now()));
+      expect(plan, step.name).toMatch(expected[step.name]);
     }
   });
 });

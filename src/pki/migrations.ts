@@ -217,4 +217,10 @@ export const pkiMigrations: Migration[] = [
       "ALTER TABLE pki_certificates ADD COLUMN chain_pem TEXT",
     ],
   },
+  {
+    // Credential retention finds revoked certificates past their end along this (the revoked index
+    // leads with the CA, which a range on the end alone cannot use).
+    id: "0207_pki_revoked_by_end",
+    up: () => ["CREATE INDEX pki_certificates_revoked_end ON pki_certificates (not_after) WHERE revoked_at IS NOT NULL"],
+  },
 ];

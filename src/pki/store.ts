@@ -1,4 +1,5 @@
 import { randomInt } from "node:crypto";
+import { PRUNE_BATCH, type PruneStep } from "../ops/retention.js";
 import { boundedPage, type Condition } from "../storage/bounded-page.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
@@ -237,4 +238,29 @@ export class PkiStore {
       [caId, validSince, caId, validSince],
     );
   }
+}
+
+/**
+ * Certificates that ended before the retention cutoff (SCAIVAULT_CREDENTIALS_RETENTION): a mesh
+ * issuing day-long certificates leaves a row per service per day. Kept: a certificate whose
+ * `certificate.expired` notice has not fired yet, and a revoked one while a CRL must still list it
+ * (a CRL lifetime past its end, crl.ts), whatever the window. The CA's issued count is kept apart
+ * (`pki_ca_issued`) and does not go down. Along `pki_certificates_live` and `pki_certificates_revoked_end`
+ * (the unary `+` keeps SQLite off the notice index, which holds every certificate whose notices are done).
+ */
+export function endedCertificates(crlLifetimeMs: number): PruneStep<"certificates_expired" | "certificates_revoked">[] {
+  return [
+    {
+      name: "certificates_expired",
+      sql: `DELETE FROM pki_certificates WHERE id IN (
+              SELECT id FROM pki_certificates WHERE revoked_at IS NULL AND not_after < ? AND +next_notice_at IS NULL LIMIT ${PRUNE_BATCH})`,
+      params: (cutoff) => [cutoff],
+    },
+    {
+      name: "certificates_revoked",
+      sql: `DELETE FROM pki_certificates WHERE id IN (
+              SELECT id FROM pki_certificates WHERE revoked_at IS NOT NULL AND not_after < ? LIMIT ${PRUNE_BATCH})`,
+      params: (cutoff, now) => [Math.min(cutoff, now - crlLifetimeMs)],
+    },
+  ];
 }
