@@ -39,7 +39,11 @@ async function openStream(baseUrl: string, token: string) {
   return state;
 }
 
-// Targets: acquire 1 s, statement 1 s. Every bound below is 15 s (≥ 5× the worst case of both).
+// Targets: acquire 1 s, statement 2 s. Every bound below is 15 s (≥ 5× the worst case of both).
+// With a 1 s statement deadline the README run failed twice in four (the poll opened before the
+// hang answered 503 at its very end, after delivering): most likely one audit commit past 1 s on a
+// loaded two-core machine running other suites' databases; not reproduced alone or under load.
+// The node's warnings and errors go with the poll's assertion, to say why if it happens again.
 const BOUND_MS = 15_000;
 
 (postgresAvailable() ? describe : describe.skip)("PostgreSQL that hangs (frozen TCP proxy) [postgres]", () => {
@@ -53,7 +57,7 @@ const BOUND_MS = 15_000;
     proxy = await new FreezingProxy(target.hostname, Number(target.port || 5432)).start();
     const proxied = new URL(database.url);
     proxied.port = String(proxy.port);
-    node = await startVault("postgres", { env: { DATABASE_URL: proxied.toString(), DATABASE_ACQUIRE_TIMEOUT: "1s", DATABASE_QUERY_TIMEOUT: "1s" } });
+    node = await startVault("postgres", { env: { DATABASE_URL: proxied.toString(), DATABASE_ACQUIRE_TIMEOUT: "1s", DATABASE_QUERY_TIMEOUT: "2s" } });
   }, 60_000);
 
   afterAll(async () => {
@@ -98,7 +102,8 @@ const BOUND_MS = 15_000;
     const polled = await within(poll, BOUND_MS);
     expect(polled).not.toBe("pending");
     if (polled === "pending") return;
-    expect(polled.status).toBe(200);
+    const warnings = () => `${JSON.stringify(polled.body)}\n${node.logs.filter((line) => /"level":(40|50)/.test(line)).slice(-20).join("")}`;
+    expect(polled.status, warnings()).toBe(200);
     expect(polled.body.events.map((e: { path: string }) => e.path)).toEqual(["hang/after/x"]);
   }, 120_000);
 });
