@@ -1,6 +1,5 @@
 import { boundedPage, type Condition } from "../storage/bounded-page.js";
-import type { PruneStep } from "../ops/retention.js";
-import { PRUNE_BATCH } from "../ops/retention.js";
+import { pruneById, type PruneStep } from "../ops/retention.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import type { IdentityType, Role } from "./principal.js";
 
@@ -153,12 +152,12 @@ export class TokenStore {
 export const ENDED_TOKENS: readonly PruneStep<"tokens_expired" | "tokens_revoked">[] = [
   {
     name: "tokens_expired",
-    sql: `DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires_at < ? LIMIT ${PRUNE_BATCH})`,
+    sql: pruneById("tokens", "expires_at < ?"),
     params: (cutoff) => [cutoff],
   },
   {
     name: "tokens_revoked",
-    sql: `DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE revoked_at < ? LIMIT ${PRUNE_BATCH})`,
+    sql: pruneById("tokens", "revoked_at < ?"),
     params: (cutoff) => [cutoff],
   },
 ];

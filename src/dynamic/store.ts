@@ -1,4 +1,4 @@
-import { PRUNE_BATCH, type PruneStep } from "../ops/retention.js";
+import { pruneById, type PruneStep } from "../ops/retention.js";
 import { boundedPage, type Condition } from "../storage/bounded-page.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
@@ -254,11 +254,7 @@ export class DynamicStore {
 export const ENDED_LEASES: readonly PruneStep<"leases">[] = [
   {
     name: "leases",
-    sql: `DELETE FROM dynamic_leases WHERE id IN (
-            SELECT id FROM dynamic_leases
-             WHERE state IN ('expired', 'revoked') AND expires_at < ?
-               AND (revoked_at IS NULL OR revoked_at < ?) AND (serial IS NULL OR max_expires_at < ?)
-             LIMIT ${PRUNE_BATCH})`,
+    sql: pruneById("dynamic_leases", "state IN ('expired', 'revoked') AND expires_at < ? AND (revoked_at IS NULL OR revoked_at < ?) AND (serial IS NULL OR max_expires_at < ?)"),
     params: (cutoff) => [cutoff, cutoff, cutoff],
   },
 ];

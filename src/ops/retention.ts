@@ -3,7 +3,7 @@ import type { Database } from "../storage/contract.js";
 import { restAfter } from "../shared/turn.js";
 
 /** Rows one prune statement deletes at most: one short transaction, then a rest as long as it took. */
-export const PRUNE_BATCH = 500;
+const PRUNE_BATCH = 500;
 const LEASE_MS = 10 * 60_000;
 
 /**
@@ -17,6 +17,11 @@ export interface PruneStep<Name extends string = string> {
   sql: string;
   /** The statement's parameters for this pass's cutoff (the moment rows must have ended before) and clock. */
   params: (cutoff: number, now: number) => (string | number)[];
+}
+
+/** The prune statement of a table keyed by `id`: at most one batch of the rows `where` selects. */
+export function pruneById(table: string, where: string): string {
+  return `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${PRUNE_BATCH})`;
 }
 
 export interface RetentionJobOptions<Name extends string> {
@@ -100,8 +105,7 @@ export class RetentionJob<Name extends string = string> {
 const DELIVERY_STATE: readonly PruneStep<"deliveries" | "inbox" | "events">[] = [
   {
     name: "deliveries",
-    sql: `DELETE FROM event_deliveries WHERE id IN (
-            SELECT id FROM event_deliveries WHERE status IN ('success', 'failed') AND updated_at < ? LIMIT ${PRUNE_BATCH})`,
+    sql: pruneById("event_deliveries", "status IN ('success', 'failed') AND updated_at < ?"),
     params: (cutoff) => [cutoff],
   },
   {

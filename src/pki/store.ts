@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { PRUNE_BATCH, type PruneStep } from "../ops/retention.js";
+import { pruneById, type PruneStep } from "../ops/retention.js";
 import { boundedPage, type Condition } from "../storage/bounded-page.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
@@ -252,14 +252,12 @@ export function endedCertificates(crlLifetimeMs: number): PruneStep<"certificate
   return [
     {
       name: "certificates_expired",
-      sql: `DELETE FROM pki_certificates WHERE id IN (
-              SELECT id FROM pki_certificates WHERE revoked_at IS NULL AND not_after < ? AND +next_notice_at IS NULL LIMIT ${PRUNE_BATCH})`,
+      sql: pruneById("pki_certificates", "revoked_at IS NULL AND not_after < ? AND +next_notice_at IS NULL"),
       params: (cutoff) => [cutoff],
     },
     {
       name: "certificates_revoked",
-      sql: `DELETE FROM pki_certificates WHERE id IN (
-              SELECT id FROM pki_certificates WHERE revoked_at IS NOT NULL AND not_after < ? LIMIT ${PRUNE_BATCH})`,
+      sql: pruneById("pki_certificates", "revoked_at IS NOT NULL AND not_after < ?"),
       params: (cutoff, now) => [Math.min(cutoff, now - crlLifetimeMs)],
     },
   ];
