@@ -36,6 +36,7 @@ import { createDns } from "./dns/module.js";
 import type { DnsChallengeSolver } from "./dns/solver.js";
 import { SecretStore } from "./secrets/store.js";
 import { createIdentity } from "./identity/module.js";
+import { FINISHED_SYNCS } from "./identity/sync-store.js";
 import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
@@ -210,6 +211,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   if (credentialsRetentionMs !== null) {
     retention.push(new RetentionJob(db, { job: "credentials_retention", steps: [...ENDED_TOKENS, ...ENDED_LEASES, ...endedCertificates(config.pki.crlLifetimeMs)], windowMs: credentialsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
   }
+  retention.push(new RetentionJob(db, { job: "identity_syncs_retention", steps: FINISHED_SYNCS, windowMs: eventsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
   for (const job of retention) job.start();
   identity.start();
 

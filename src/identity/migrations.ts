@@ -133,4 +133,13 @@ export const identityMigrations: Migration[] = [
       "CREATE INDEX tokens_revoked ON tokens (revoked_at) WHERE revoked_at IS NOT NULL",
     ],
   },
+  {
+    // Sync history retention (FINISHED_SYNCS) finds finished syncs past the cutoff along the first,
+    // and whether a newer finished one of the same scope exists along the second.
+    id: "0105_identity_syncs_by_end",
+    up: () => [
+      "CREATE INDEX identity_syncs_finished ON identity_syncs (completed_at) WHERE completed_at IS NOT NULL",
+      "CREATE INDEX identity_syncs_scope ON identity_syncs (scope_key, completed_at)",
+    ],
+  },
 ];

@@ -1,3 +1,4 @@
+import { pruneById, type PruneStep } from "../ops/retention.js";
 import { randomBase62 } from "../shared/ids.js";
 import { isUniqueViolation, type Database, type Queryable, type SqlParam } from "../storage/contract.js";
 
@@ -111,3 +112,23 @@ export class SyncStore {
     return changed.changes === 1;
   }
 }
+
+/**
+ * Finished syncs older than the cutoff (SCAIVAULT_EVENTS_RETENTION, the window of the sync events
+ * they announced): the scheduled sync alone leaves one every 15 minutes and every ScaiKey webhook
+ * another, and the history's `total` counts them all. Each scope keeps its newest finished sync, so
+ * the history still says when a scope last synced and how that went; the audit trail keeps every
+ * sync (`identity_sync`, with its stats) for the tenant's audit retention.
+ */
+export const FINISHED_SYNCS: readonly PruneStep<"identity_syncs">[] = [
+  {
+    name: "identity_syncs",
+    sql: pruneById(
+      "identity_syncs",
+      // A scalar subquery, not EXISTS: PostgreSQL turns an EXISTS into a join over every finished
+      // sync, while this probes the scope index once per candidate on both backends.
+      `completed_at < ? AND completed_at < (SELECT MAX(newest.completed_at) FROM identity_syncs newest WHERE newest.scope_key = identity_syncs.scope_key)`,
+    ),
+    params: (cutoff) => [cutoff],
+  },
+];
