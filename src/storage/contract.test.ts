@@ -1,8 +1,9 @@
+import { webcrypto } from "node:crypto";
 import { readdirSync, readlinkSync, statSync } from "node:fs";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
-import type { Database, Migration } from "./contract.js";
+import type { Database, Migration, Queryable } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { openDatabase } from "./open.js";
 import { INLINE_BINARY_MAX_BYTES } from "./pg-sql-text.js";
@@ -161,18 +162,49 @@ describeEachBackend("storage contract", (backend) => {
     expect((error as StorageError).kind).toBe("other");
   });
 
-  it("serialises 20 concurrent read-modify-write transactions without losing one", async () => {
+  it("serialises 20 concurrent read-modify-write transactions that wait between read and write, without losing one", async () => {
     const lock = db.dialect === "postgres" ? " FOR UPDATE" : "";
-    await Promise.all(
-      Array.from({ length: 20 }, () =>
-        db.transaction(async (tx) => {
-          const row = await tx.get<{ n: number }>(`SELECT n FROM counter WHERE id = 'c'${lock}`);
-          await new Promise((resolve) => setImmediate(resolve));
-          await tx.run("UPDATE counter SET n = ? WHERE id = 'c'", [Number(row!.n) + 1]);
-        }),
-      ),
-    );
+    // Unguarded on SQLite, as in production: the guards refuse a wait inside its transactions (below).
+    const rmw = db.dialect === "sqlite" ? openDatabase(scratch.url, { poolSize: 5 }) : db;
+    try {
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          rmw.transaction(async (tx) => {
+            const row = await tx.get<{ n: number }>(`SELECT n FROM counter WHERE id = 'c'${lock}`);
+            await new Promise((resolve) => setImmediate(resolve));
+            await tx.run("UPDATE counter SET n = ? WHERE id = 'c'", [Number(row!.n) + 1]);
+          }),
+        ),
+      );
+    } finally {
+      if (rmw !== db) await rmw.close();
+    }
     expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(20);
+  });
+
+  onlyOn(backend, "sqlite")("sqlite only: under the guards, a transaction that waits on anything but storage fails and rolls back, alone in its group", async () => {
+    const before = Number((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n);
+    const bump = (wait: ((tx: Queryable) => Promise<unknown>) | null) =>
+      db.transaction(async (tx) => {
+        await tx.run("UPDATE counter SET n = n + 1 WHERE id = 'c'");
+        if (wait) await wait(tx);
+        await tx.run("UPDATE counter SET n = n + 1 WHERE id = 'c'");
+      });
+    const outcomes = await Promise.allSettled([
+      bump(null),
+      bump(() => new Promise((resolve) => setImmediate(resolve))),
+      bump(() => webcrypto.subtle.digest("SHA-256", new Uint8Array(32))),
+      // Waiting on storage and on settled promises is no wait: it all resolves in the turn.
+      bump(async (tx) => {
+        await tx.get("SELECT n FROM counter WHERE id = 'c'");
+        await Promise.resolve();
+      }),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
+    for (const refused of outcomes.filter((outcome) => outcome.status === "rejected")) {
+      expect(String((refused as PromiseRejectedResult).reason)).toMatch(/waited on something other than storage/);
+    }
+    expect(Number((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n)).toBe(before + 4);
   });
 
   it("keeps concurrent transactions atomic each: a failing one among many rolls back alone", async () => {

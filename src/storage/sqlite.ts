@@ -314,7 +314,7 @@ export class SqliteDatabase implements Database {
         if (!alone) writer.runSync("SAVEPOINT grouped");
         try {
           const guard = this.insideTransaction;
-          const result = await (guard ? guard.run(true, () => item.work(writer)) : item.work(writer));
+          const result = await (guard ? this.guarded(guard, () => item.work(writer)) : item.work(writer));
           if (!alone) writer.runSync("RELEASE grouped");
           outcomes.push(() => item.resolve(result));
         } catch (error) {
@@ -350,6 +350,28 @@ export class SqliteDatabase implements Database {
       for (const settle of outcomes) settle();
     } finally {
       this.fileTempStore();
+    }
+  }
+
+  /**
+   * Under the storage guards a transaction's work runs with the inside-a-transaction mark, and
+   * fails if it waited on anything but SQLite (a thread-pool digest, a timer, the network): the
+   * file has one writer, every other write of the process waits meanwhile, and a second node in
+   * the same process (the tests' two-node set-up) waits synchronously for the lock, holding up the
+   * very loop the first needs to commit — a stale-CRL herd answered 503 after 10 s that way. SQLite's
+   * statements resolve at once here, so work that waits on nothing else settles before the event
+   * loop turns; a turn in between is the wait. (A wait that begins before the poll phase and ends
+   * in it escapes this check; requests run in the poll phase, so their transactions' waits do not.)
+   */
+  private async guarded<T>(guard: AsyncLocalStorage<boolean>, work: () => Promise<T>): Promise<T> {
+    let turned = false;
+    const turn = setImmediate(() => (turned = true));
+    try {
+      const result = await guard.run(true, work);
+      if (turned) throw new Error("a transaction waited on something other than storage: compute it before the transaction, then write");
+      return result;
+    } finally {
+      clearImmediate(turn);
     }
   }
 
