@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type TestVault } from "../testing/harness.js";
 import { sharedTurns, statementTurns } from "../testing/turns.js";
-import { identityWith, retentionOf } from "./test-fixtures.js";
+import { checkpointsOf, identityWith, retentionOf } from "./test-fixtures.js";
 
 const CHAIN = "tenant:tnt_default";
 
@@ -24,6 +24,11 @@ async function boundaryBetweenWrites(): Promise<number> {
   const boundary = Date.now() + CLOCK_SLACK_MS;
   await after(boundary + CLOCK_SLACK_MS);
   return boundary;
+}
+
+async function checkpointRows(t: TestVault): Promise<{ kind: string; entries: number }[]> {
+  const rows = await t.vault.db.all<{ kind: string; entries: number | string }>("SELECT kind, entries FROM audit_checkpoints WHERE chain_id = ? ORDER BY entries, kind", [CHAIN]);
+  return rows.map((row) => ({ kind: row.kind, entries: Number(row.entries) }));
 }
 
 describeEachBackend("audit: retention", (backend) => {
@@ -98,6 +103,40 @@ describeEachBackend("audit: retention", (backend) => {
       expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
       await t.vault.db.run("DELETE FROM audit_checkpoints WHERE chain_id = ? AND kind = 'cut'", [CHAIN]);
       expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: false, reason: "sequence_gap" });
+    });
+  });
+
+  describe("pruning the checkpoints of what it pruned", () => {
+    const vault = useVault(backend);
+
+    it("deletes the checkpoints below the cut in batches, keeping the cut and every later one, and verification still passes", async () => {
+      const t = vault();
+      const checkpoints = await checkpointsOf(t);
+      // Three periodic checkpoints over entries that will be pruned, one over an entry that stays.
+      for (let i = 0; i < 3; i++) {
+        await t.admin.put(`/v1/secrets/ckpt-old/s${i}`, { data: { i } });
+        await checkpoints.checkpointMovedChains();
+      }
+      // One more due entry: the cut comes after all three.
+      await t.admin.put("/v1/secrets/ckpt-old/last", { data: { v: 1 } });
+      const boundary = await boundaryBetweenWrites();
+      await t.admin.put("/v1/secrets/ckpt-new/s", { data: { v: 1 } });
+      await checkpoints.checkpointMovedChains();
+      const before = await checkpointRows(t);
+      expect(before.length).toBeGreaterThanOrEqual(4);
+
+      const retention = await retentionOf(t, { pruneBatch: 2 });
+      await t.vault.db.run("INSERT INTO audit_retention (tenant_id, partner_id, days, pending_days, pending_effective_at, updated_by, updated_at) VALUES ('tnt_default', 'ptn_default', 1, NULL, NULL, 'test', 0)");
+      expect(await retention.prune(boundary + 86_400_000)).toBeGreaterThanOrEqual(3);
+      const cut = Number((await t.vault.db.get<{ entries: number | string }>("SELECT entries FROM audit_checkpoints WHERE chain_id = ? AND kind = 'cut'", [CHAIN]))!.entries);
+      const after = await checkpointRows(t);
+      expect(after).toEqual([{ kind: "cut", entries: cut }, ...before.filter((row) => row.entries >= cut)].sort((a, b) => a.entries - b.entries || a.kind.localeCompare(b.kind)));
+      expect(after.filter((row) => row.entries < cut)).toEqual([]);
+      expect(before.filter((row) => row.entries < cut).length).toBeGreaterThanOrEqual(3);
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+      // The listing starts at the cut.
+      const listed = (await t.admin.get(`/v1/audit/checkpoints?chain=${CHAIN}&limit=1000`)).body.checkpoints as { entries: number }[];
+      expect(Math.min(...listed.map((c) => c.entries))).toBe(cut);
     });
   });
 

@@ -1,7 +1,7 @@
 import type { Caller } from "../http/context.js";
 import { validationError } from "../http/errors.js";
 import { isoMicros } from "../shared/time.js";
-import type { Database } from "../storage/contract.js";
+import type { Database, Queryable } from "../storage/contract.js";
 import type { Checkpoints } from "./checkpoints.js";
 import { claimJob } from "./jobs.js";
 import type { AuditRecorder } from "./recorder.js";
@@ -152,21 +152,38 @@ export class AuditRetention {
     return null;
   }
 
-  /** Deletes in batches; each batch's transaction also drops the summaries' counts of the days it emptied (rollups.ts). */
+  /**
+   * Deletes in batches; each batch's transaction also drops the summaries' counts of the days it
+   * emptied (rollups.ts). Then the checkpoints below the cut go too: they sign entries that are
+   * gone, and verification starts at the cut, which stays (with every checkpoint after it).
+   */
   private async deleteUpToCut(head: { chain_id: string; partner_id: string; tenant_id: string | null }): Promise<number> {
     const cut = await this.deps.checkpoints.newest(head.chain_id, "cut");
     if (!cut) return 0;
+    const cutEntries = Number(cut.entries);
+    const deleted = await this.inBatches(async (tx) => {
+      const rows = await tx.all<{ timestamp: number | string }>(
+        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE chain_id = ? AND seq <= ? ORDER BY seq LIMIT ?) RETURNING timestamp",
+        [head.chain_id, cutEntries, this.settings.pruneBatch],
+      );
+      if (rows.length > 0) await this.deps.rollups.forget(tx, head, rows.reduce((newest, row) => Math.max(newest, Number(row.timestamp)), 0));
+      return rows.length;
+    });
+    // The oldest batch at a time, along (chain_id, entries); a kind's two checkpoints at one count go together.
+    await this.inBatches(async (tx) => (await tx.run(
+      `DELETE FROM audit_checkpoints WHERE chain_id = ? AND entries < ? AND entries <= (
+         SELECT MAX(entries) FROM (SELECT entries FROM audit_checkpoints WHERE chain_id = ? AND entries < ? ORDER BY entries LIMIT ?) oldest)`,
+      [head.chain_id, cutEntries, head.chain_id, cutEntries, this.settings.pruneBatch],
+    )).changes);
+    return deleted;
+  }
+
+  /** Runs `batch` in transactions of its own until one changes fewer rows than a batch holds. */
+  private async inBatches(batch: (tx: Queryable) => Promise<number>): Promise<number> {
     let total = 0;
     for (;;) {
       const started = performance.now();
-      const changes = await this.deps.db.transaction(async (tx) => {
-        const deleted = await tx.all<{ timestamp: number | string }>(
-          "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE chain_id = ? AND seq <= ? ORDER BY seq LIMIT ?) RETURNING timestamp",
-          [head.chain_id, Number(cut.entries), this.settings.pruneBatch],
-        );
-        if (deleted.length > 0) await this.deps.rollups.forget(tx, head, deleted.reduce((newest, row) => Math.max(newest, Number(row.timestamp)), 0));
-        return deleted.length;
-      });
+      const changes = await this.deps.db.transaction(batch);
       total += changes;
       if (changes < this.settings.pruneBatch) return total;
       // Requests keep at least half of the node (and of SQLite's writer) while a long trail is pruned.
