@@ -233,6 +233,26 @@ run("console domain pages in a real browser", { timeout: 120_000 }, () => {
     await shows("rejected CSR", table("Certificate signing requests").getByRole("cell", { name: bad, exact: true }));
   });
 
+  it("PKI: the CSR review list shows 100 at a time, oldest first, and Load more brings the rest", async () => {
+    // 120 pending CSRs submitted after every other one, put straight into the table.
+    const later = Date.now() + 60_000;
+    await vault.vault.db.run(
+      `INSERT INTO pki_csrs (id, tenant_id, partner_id, role, csr_pem, state, common_name, alt_names, ip_sans, key_type, ttl, comment, requested_by, decided_by, reason, certificate_id, created_at, updated_at)
+       WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 120)
+       SELECT 'csr_queue' || g, 'tnt_default', 'ptn_default', 'web', 'PEM', 'pending', 'q' || g || '.example.com', '[]', '[]', 'ec', NULL, NULL, 'user:admin', NULL, NULL, NULL, ${later} + g, ${later} + g
+         FROM s`,
+    );
+    await goto("/ui/pki/csrs", "PKI");
+    const queue = table("Certificate signing requests");
+    await shows("the first page", queue.getByRole("cell", { name: "csr_queue1", exact: true }));
+    expect(await queue.getByRole("cell", { name: "csr_queue120", exact: true }).count()).toBe(0);
+    expect(await queue.getByRole("cell", { name: /^csr_queue\d+$/ }).count()).toBe(100);
+    await page.getByRole("button", { name: "Load more" }).click();
+    await shows("the next page", queue.getByRole("cell", { name: "csr_queue120", exact: true }));
+    expect(await queue.getByRole("cell", { name: /^csr_queue\d+$/ }).count()).toBe(120);
+    expect(await page.getByRole("button", { name: "Load more" }).count()).toBe(0);
+  });
+
   it("PKI → DNS Providers on a vault without that API (404) says so instead of breaking", async () => {
     await page.route("**/v1/dns/providers", (route) => route.fulfill({ status: 404, contentType: "application/json", body: JSON.stringify({ error: { code: "not_found", message: "No such endpoint", details: {}, request_id: "req_test" } }) }));
     try {

@@ -8,6 +8,8 @@ import { VaultError } from "../http/errors.js";
 import type { SecretsService } from "../secrets/service.js";
 import type { SecretStore } from "../secrets/store.js";
 import { randomBase62 } from "../shared/ids.js";
+import { decodeCursor, encodeCursor } from "../shared/cursor.js";
+import { boundedPage, type Condition } from "../storage/bounded-page.js";
 import type { Database } from "../storage/contract.js";
 import type { PkiStore } from "./store.js";
 
@@ -35,6 +37,25 @@ export const NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,62}$";
 /** Ids of the contract's shapes (`ca_`, `cert_`, `csr_`, `ta_`): random, as every other id. */
 export function newPkiId(prefix: "ca" | "cert" | "csr" | "ta"): string {
   return `${prefix}_${randomBase62(20)}`;
+}
+
+/**
+ * One page of a list in submission order (CSRs, ACME orders): `(created_at, id)` along `index`,
+ * whose leading columns `scope` fills; `filters` are checked on a bounded walk of it (short pages
+ * when they match little). The contract's list shape (SPEC §1), 100 by default.
+ */
+export async function submissionPage<Row extends { created_at: number | string; id: string }, View>(
+  db: Database,
+  spec: { table: string; index: string; scope: Condition[]; filters: Condition[] },
+  query: { limit?: number; cursor?: string },
+  view: (row: Row) => View,
+): Promise<{ data: View[]; cursor: string | null; has_more: boolean }> {
+  const after = decodeCursor<{ t: number; id: string }>(query.cursor, { t: "number", id: "string" });
+  const page = await boundedPage<Row>(db, {
+    ...spec, columns: "*", order: ["created_at", "id"], descending: false, after: after ? [after.t, after.id] : null, limit: query.limit ?? 100,
+  });
+  const next = page.next === null ? null : encodeCursor({ t: Number(page.next[0]), id: String(page.next[1]) });
+  return { data: page.rows.map(view), cursor: next, has_more: next !== null };
 }
 
 export function isPkiAdmin(caller: Caller): boolean {

@@ -3,7 +3,8 @@ import { VaultError } from "../http/errors.js";
 import { iso } from "../shared/time.js";
 import type { Queryable } from "../storage/contract.js";
 import type { CaService } from "./ca-service.js";
-import { eventBase, jsonList, newPkiId, requireReader, requireRolePolicy, type PkiDeps } from "./common.js";
+import type { Condition } from "../storage/bounded-page.js";
+import { eventBase, jsonList, newPkiId, requireReader, requireRolePolicy, submissionPage, type PkiDeps } from "./common.js";
 import { parseCsr, requireKeyAllowed } from "./csr.js";
 import { namesForCsr, type IssueService } from "./issue.js";
 import type { RoleService } from "./roles.js";
@@ -75,14 +76,13 @@ export class CsrWorkflow {
     return view(row);
   }
 
-  async list(caller: Caller, state: string | undefined) {
+  /** Oldest first (a review queue), a page at a time along the index its state filter has. */
+  async list(caller: Caller, query: { state?: string; limit?: number; cursor?: string }) {
     const { onlyCreatedBy } = requireReader(caller);
-    const where = ["tenant_id = ?"];
-    const params: string[] = [caller.tenant.tenantId];
-    if (state) (where.push("state = ?"), params.push(state));
-    if (onlyCreatedBy) (where.push("requested_by = ?"), params.push(onlyCreatedBy));
-    const rows = await this.deps.db.all<CsrRow>(`SELECT * FROM pki_csrs WHERE ${where.join(" AND ")} ORDER BY created_at, id LIMIT 1000`, params);
-    return { data: rows.map(view) };
+    const tenant: Condition = { sql: "tenant_id = ?", params: [caller.tenant.tenantId] };
+    const [index, scope]: [string, Condition[]] = query.state ? ["pki_csrs_state_list", [tenant, { sql: "state = ?", params: [query.state] }]] : ["pki_csrs_list", [tenant]];
+    const filters: Condition[] = onlyCreatedBy ? [{ sql: "requested_by = ?", params: [onlyCreatedBy] }] : [];
+    return submissionPage(this.deps.db, { table: "pki_csrs", index, scope, filters }, query, view);
   }
 
   async get(caller: Caller, id: string) {

@@ -223,4 +223,15 @@ export const pkiMigrations: Migration[] = [
     id: "0207_pki_revoked_by_end",
     up: () => ["CREATE INDEX pki_certificates_revoked_end ON pki_certificates (not_after) WHERE revoked_at IS NOT NULL"],
   },
+  {
+    // The CSR and ACME order lists page in submission order (limit and cursor, SPEC §1) along these;
+    // the state one serves a reviewer's `?state=pending`, which the old (tenant, state, id) could not order.
+    id: "0211_pki_lists_by_time",
+    up: () => [
+      "CREATE INDEX pki_csrs_list ON pki_csrs (tenant_id, created_at, id)",
+      "CREATE INDEX pki_csrs_state_list ON pki_csrs (tenant_id, state, created_at, id)",
+      "DROP INDEX pki_csrs_tenant",
+      "CREATE INDEX acme_orders_list ON acme_orders (tenant_id, created_at, id)",
+    ],
+  },
 ];

@@ -15,7 +15,7 @@ export function registerWorkflowRoutes(app: FastifyInstance, deps: { csrs: CsrWo
   r.post("/v1/pki/csrs", { schema: { tags, summary: "Submit a CSR for review", body: CsrSubmit, response: { 201: CsrObject } }, config: { scope: "pki:issue", action: "pki_csr_submit", category: "pki_issue" } },
     async (request, reply) => reply.code(201).send(await deps.csrs.submit(callerOf(request), request.body)));
   r.get("/v1/pki/csrs", { schema: { tags, summary: "List CSRs", querystring: CsrQuery, response: { 200: CsrList } }, config: reader("pki_csr_list") },
-    async (request) => deps.csrs.list(callerOf(request), request.query.state));
+    async (request) => deps.csrs.list(callerOf(request), request.query));
   r.get("/v1/pki/csrs/:id", { schema: { tags, summary: "Get a CSR", params: IdParams, response: { 200: CsrObject } }, config: reader("pki_csr_read") },
     async (request) => deps.csrs.get(callerOf(request), request.params.id));
   r.post("/v1/pki/csrs/:id/approve", { schema: { tags, summary: "Approve and sign a pending CSR", params: IdParams, body: CsrApprove, response: { 200: CsrObject } }, config: admin("pki_sign") },

@@ -93,13 +93,17 @@ export const CsrSubmit = Type.Object({
 }, { additionalProperties: false });
 export const CsrApprove = Type.Object({ ttl: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false });
 export const CsrReject = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1024 })) }, { additionalProperties: false });
-export const CsrQuery = Type.Object({ state: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("signed"), Type.Literal("rejected")])) });
+export const CsrQuery = Type.Object({
+  state: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("signed"), Type.Literal("rejected")])),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  cursor: Type.Optional(Type.String({ maxLength: 512 })),
+});
 export const CsrObject = Type.Object({
   id: Str, state: Str, role: Str, common_name: Nullable(Str), alt_names: Type.Array(Str), ip_sans: Type.Array(Str), key_type: Str, requested_by: Str,
   comment: Nullable(Str), created_at: Str, certificate_id: Nullable(Str), approved_by: Nullable(Str), rejected_by: Nullable(Str), reason: Nullable(Str),
   certificate: Type.Optional(Str), ca_chain: Type.Optional(Type.Array(Str)),
 });
-export const CsrList = Type.Object({ data: Type.Array(CsrObject) });
+export const CsrList = Type.Object({ data: Type.Array(CsrObject), cursor: Nullable(Str), has_more: Type.Boolean() });
 
 export const AnchorCreate = Type.Object({ name: Name, certificate_pem: Pem, description: Type.Optional(Type.String({ maxLength: 1024 })) }, { additionalProperties: false });
 export const AnchorObject = Type.Object({

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
+import type { Database } from "../storage/contract.js";
 import type { ApiClient, ApiResponse } from "../testing/harness.js";
 
 /** A scratch directory and `openssl`, the independent tool every PKI result is checked with. */
@@ -100,3 +101,19 @@ export function keyChunk(pem: string): string {
 
 // Node's PKCS#8 DER for an EC P-256 key starts so: a CA key stored raw would show it.
 export const EC_P256_PKCS8_PREFIX = Buffer.from("308187020100301306072a8648ce3d020106082a8648ce3d030107", "hex");
+
+/**
+ * `count` finished ACME orders of the default tenant, `order_1` … `order_<count>`, put straight into
+ * the table one millisecond apart from `base`: even ones `valid`, odd ones `invalid` (the background
+ * worker picks up neither).
+ */
+export async function insertAcmeOrders(db: Database, count: number, base: number): Promise<void> {
+  await db.run(
+    `INSERT INTO acme_orders (id, tenant_id, partner_id, account_id, domains, challenge_type, dns_provider_id, key_type, key_bits, secret_path, auto_renew, renew_before, status,
+                             error, certificate_id, serial_number, not_after, renewals, next_renewal_at, run_at, created_by, created_at, updated_at)
+     WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < ${count})
+     SELECT 'order_' || g, 'tnt_default', 'ptn_default', 'acme_x', '["a.example"]', 'http-01', NULL, 'ec', 256, 'pki/acme/a.example', 0, '30d',
+            CASE g % 2 WHEN 0 THEN 'valid' ELSE 'invalid' END, NULL, NULL, NULL, NULL, 0, NULL, NULL, 'user:admin', ${base} + g, ${base} + g
+       FROM s`,
+  );
+}

@@ -154,8 +154,16 @@ export class PkiResource {
   /** Answers at once (`pending`); poll `getAcmeOrder` until `valid` or `invalid`. */
   createAcmeOrder(body: CreateAcmeOrderBody) { return this.http.request<AcmeOrder>({ method: "POST", path: "/v1/pki/acme/orders", body }); }
   getAcmeOrder(id: string) { return this.http.request<AcmeOrder>({ method: "GET", path: `/v1/pki/acme/orders/${enc(id)}` }); }
+  /** Every order the query matches, oldest first: follows the list's cursor a thousand at a time. */
   async listAcmeOrders(query: { status?: AcmeOrder["status"]; account_id?: string } = {}) {
-    return (await this.http.request<{ data: AcmeOrder[] }>({ method: "GET", path: "/v1/pki/acme/orders", query })).data;
+    const orders: AcmeOrder[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { data: AcmeOrder[]; cursor: string | null; has_more: boolean } = await this.http.request({ method: "GET", path: "/v1/pki/acme/orders", query: { ...query, limit: 1000, cursor } });
+      orders.push(...page.data);
+      cursor = page.has_more ? page.cursor : null;
+    } while (cursor !== null);
+    return orders;
   }
   getAcmeOrderCertificate(id: string) {
     return this.http.request<{ certificate: string; ca_chain: string[]; serial_number: string; not_after: string; secret_path: string }>({ method: "GET", path: `/v1/pki/acme/orders/${enc(id)}/certificate` });

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { OpenSsl } from "../../../src/pki/testing.js";
+import { insertAcmeOrders, OpenSsl } from "../../../src/pki/testing.js";
 import { describeEachBackend } from "../../../src/testing/backends.js";
 import { useVault } from "../../../src/testing/harness.js";
 import { NotFoundError, ScaiVaultClient } from "./index.js";
@@ -24,6 +24,15 @@ describeEachBackend("TypeScript SDK: PKI create CA, issue, revoke", (backend) =>
     expect(revoked).toMatchObject({ id: issued.id, revocation_reason: "superseded" });
     expect((await client.pki.getCertificate(issued.id)).revoked_at).not.toBeNull();
     await expect(client.pki.getCa("ca_missing")).rejects.toBeInstanceOf(NotFoundError);
+    client.close();
+  });
+
+  it("lists every ACME order past a page, oldest first (the list's cursor followed)", async () => {
+    await insertAcmeOrders(vault().vault.db, 1_205, 1_700_000_000_000);
+    const client = new ScaiVaultClient({ baseUrl: vault().baseUrl, token: vault().adminToken });
+    const all = await client.pki.listAcmeOrders();
+    expect(all.map((order) => order.id)).toEqual(Array.from({ length: 1_205 }, (_, i) => `order_${i + 1}`));
+    expect((await client.pki.listAcmeOrders({ status: "valid" })).map((order) => order.id)).toEqual(Array.from({ length: 602 }, (_, i) => `order_${2 * (i + 1)}`));
     client.close();
   });
 });

@@ -8,7 +8,8 @@ import { requireDuration } from "../../shared/duration.js";
 import { randomBase62 } from "../../shared/ids.js";
 import { iso, isoOrNull } from "../../shared/time.js";
 import type { Queryable } from "../../storage/contract.js";
-import { eventBase, requireReader, type PkiDeps } from "../common.js";
+import type { Condition } from "../../storage/bounded-page.js";
+import { eventBase, requireReader, submissionPage, type PkiDeps } from "../common.js";
 import { initialNotice } from "../expiry.js";
 import { issuedEventData } from "../issue.js";
 import { writeCertificateSecret } from "../secret-writer.js";
@@ -152,15 +153,15 @@ export class AcmeOrders {
     return orderView(await this.require(caller, id));
   }
 
-  async list(caller: Caller, query: { status?: string; account_id?: string }) {
+  /** Oldest first, a page at a time along the tenant's index; the filters are checked on a bounded walk of it. */
+  async list(caller: Caller, query: { status?: string; account_id?: string; limit?: number; cursor?: string }) {
     const { onlyCreatedBy } = requireReader(caller);
-    const where = ["tenant_id = ?"];
-    const params: string[] = [caller.tenant.tenantId];
-    if (query.status) (where.push("status = ?"), params.push(query.status));
-    if (query.account_id) (where.push("account_id = ?"), params.push(query.account_id));
-    if (onlyCreatedBy !== null) (where.push("created_by = ?"), params.push(onlyCreatedBy));
-    const rows = await this.deps.db.all<OrderRow>(`SELECT * FROM acme_orders WHERE ${where.join(" AND ")} ORDER BY created_at, id LIMIT 1000`, params);
-    return { data: rows.map(orderView) };
+    const filters: Condition[] = [];
+    if (query.status) filters.push({ sql: "status = ?", params: [query.status] });
+    if (query.account_id) filters.push({ sql: "account_id = ?", params: [query.account_id] });
+    if (onlyCreatedBy !== null) filters.push({ sql: "created_by = ?", params: [onlyCreatedBy] });
+    const scope = [{ sql: "tenant_id = ?", params: [caller.tenant.tenantId] }];
+    return submissionPage(this.deps.db, { table: "acme_orders", index: "acme_orders_list", scope, filters }, query, orderView);
   }
 
   async certificate(caller: Caller, id: string) {

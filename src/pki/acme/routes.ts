@@ -52,7 +52,12 @@ export const OrderObject = Type.Object({
 });
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 128 }) });
-const OrderListQuery = Type.Object({ status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("processing"), Type.Literal("valid"), Type.Literal("invalid")])), account_id: Type.Optional(Type.String({ maxLength: 128 })) });
+const OrderListQuery = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("processing"), Type.Literal("valid"), Type.Literal("invalid")])),
+  account_id: Type.Optional(Type.String({ maxLength: 128 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  cursor: Type.Optional(Type.String({ maxLength: 512 })),
+});
 const OrderCertificate = Type.Object({ certificate: Str, ca_chain: Type.Array(Str), serial_number: Str, not_after: Str, secret_path: Str });
 
 export const CHALLENGE_PATH = "/.well-known/acme-challenge/";
@@ -87,7 +92,7 @@ export function registerAcmeRoutes(app: FastifyInstance, deps: { accounts: AcmeA
 
   r.post(orders, { schema: { tags, summary: "Order a certificate from an ACME CA (worked in the background)", body: OrderCreate, response: { 201: OrderObject } }, config: orderer("acme_order_create") },
     async (request, reply) => reply.code(201).send(await deps.orders.create(callerOf(request), request.body)));
-  r.get(orders, { schema: { tags, summary: "List ACME orders", querystring: OrderListQuery, response: { 200: Type.Object({ data: Type.Array(OrderObject) }) } }, config: reader("acme_order_list") },
+  r.get(orders, { schema: { tags, summary: "List ACME orders", querystring: OrderListQuery, response: { 200: Type.Object({ data: Type.Array(OrderObject), cursor: Nullable(Str), has_more: Type.Boolean() }) } }, config: reader("acme_order_list") },
     async (request) => deps.orders.list(callerOf(request), request.query));
   r.get(`${orders}/:id`, { schema: { tags, summary: "Get an ACME order", params: IdParams, response: { 200: OrderObject } }, config: reader("acme_order_read") },
     async (request) => deps.orders.get(callerOf(request), request.params.id));

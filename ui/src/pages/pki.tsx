@@ -1,9 +1,9 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { get, post, query } from "../api";
 import { Dialog } from "../components/dialog";
 import { ErrorBox } from "../components/error";
 import { ActionButton, Check, Field, FormCard, rowsOf, Section, Select, ShowOnce, SubNav, Table, useAction } from "../components/kit";
-import { can, useLoad, when } from "../components/util";
+import { can, More, useLoad, when } from "../components/util";
 import { DnsProvidersPage } from "./dns";
 
 const list = (text: string) => text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
@@ -210,14 +210,20 @@ function CertificatesTab() {
 
 function CsrTab() {
   const [state, setState] = useState("pending");
-  const csrs = useLoad(() => (can("pki:admin") ? get(`/v1/pki/csrs${query({ state })}`) : Promise.resolve({ data: [] })), [state]);
-  const action = useAction(() => csrs.reload());
+  // Oldest first, 100 a page; "Load more" appends the next page, a review or a new state starts over.
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [items, setItems] = useState<any[]>([]);
+  const csrs = useLoad(() => (can("pki:admin") ? get(`/v1/pki/csrs${query({ state, limit: 100, cursor })}`) : Promise.resolve({ data: [], cursor: null, has_more: false })), [state, cursor]);
+  useEffect(() => {
+    if (csrs.data) setItems((old) => (cursor ? [...old, ...rowsOf(csrs.data)] : rowsOf(csrs.data)));
+  }, [csrs.data]);
+  const action = useAction(() => (cursor ? setCursor(null) : csrs.reload()));
   const [reasons, setReasons] = useState<Record<string, string>>({});
   return (
     <Section title="CSR requests">
-      <Select label="State" value={state} onValue={setState} options={[["pending", "Pending"], ["signed", "Signed"], ["rejected", "Rejected"], ["", "All"]]} />
+      <Select label="State" value={state} onValue={(value) => (setCursor(null), setState(value))} options={[["pending", "Pending"], ["signed", "Signed"], ["rejected", "Rejected"], ["", "All"]]} />
       <ErrorBox error={csrs.error ?? action.error} />
-      <Table caption="Certificate signing requests" rows={rowsOf(csrs.data)} rowKey={(c) => c.id} empty={can("pki:admin") ? "No requests in this state." : "Reviewing CSRs needs the pki:admin scope."} columns={[
+      <Table caption="Certificate signing requests" rows={items} rowKey={(c) => c.id} empty={can("pki:admin") ? "No requests in this state." : "Reviewing CSRs needs the pki:admin scope."} columns={[
         ["Id", (c) => c.id], ["Role", (c) => c.role], ["Common name", (c) => c.common_name ?? "—"], ["Names", (c) => [...(c.alt_names ?? []), ...(c.ip_sans ?? [])].join(", ")], ["Requested by", (c) => c.requested_by], ["Comment", (c) => c.comment ?? "—"], ["State", (c) => c.state + (c.reason ? `: ${c.reason}` : "")],
         ["Review", (c) => (c.state !== "pending" ? null : (
           <div class="row">
@@ -229,6 +235,7 @@ function CsrTab() {
           </div>
         ))],
       ]} />
+      <More hasMore={!!csrs.data?.has_more} onMore={() => setCursor(csrs.data.cursor)} />
     </Section>
   );
 }
