@@ -360,8 +360,10 @@ export class SqliteDatabase implements Database {
    * the same process (the tests' two-node set-up) waits synchronously for the lock, holding up the
    * very loop the first needs to commit — a stale-CRL herd answered 503 after 10 s that way. SQLite's
    * statements resolve at once here, so work that waits on nothing else settles before the event
-   * loop turns; a turn in between is the wait. (A wait that begins before the poll phase and ends
-   * in it escapes this check; requests run in the poll phase, so their transactions' waits do not.)
+   * loop turns; a turn in between is the wait. A best effort: a wait begun in the timers or check
+   * phase (a background job's timer, the group after a waiting one) may end in the next poll phase,
+   * before the check phase sets the flag, and escape; requests begin their transactions in the poll
+   * phase, where every wait on the thread pool, a timer or the network is caught.
    */
   private async guarded<T>(guard: AsyncLocalStorage<boolean>, work: () => Promise<T>): Promise<T> {
     let turned = false;
