@@ -97,4 +97,13 @@ export const rotationMigrations: Migration[] = [
     id: "0061_rotation_history_list",
     up: () => ["DROP INDEX rotation_history_policy", "CREATE INDEX rotation_history_list ON rotation_history (tenant_id, policy_id, created_at, id)"],
   },
+  {
+    // GET /v1/rotation/due walks a tenant's schedules in (due_at, path) order: those due by the
+    // window's end along the first, then cycles due or overdue past it along the second (partial: few).
+    id: "0062_rotation_due_by_time",
+    up: () => [
+      "CREATE INDEX rotation_schedules_due ON rotation_schedules (tenant_id, due_at, path)",
+      "CREATE INDEX rotation_schedules_unsettled ON rotation_schedules (tenant_id, due_at, path) WHERE state <> 'scheduled'",
+    ],
+  },
 ];

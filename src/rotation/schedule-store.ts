@@ -143,24 +143,25 @@ export class ScheduleStore {
     return values.length ? Math.min(...values) : null;
   }
 
-  /** Schedules in a due window (for GET /v1/rotation/due), soonest first, keyset on (due_at, path). */
-  async dueWithin(tenantId: string, until: number, includeOverdue: boolean, policyId: string | null, after: { d: number; p: string } | null, limit: number): Promise<ScheduleRow[]> {
-    const where = ["r.tenant_id = ?", "p.is_active = 1", "(r.due_at <= ? OR r.state <> 'scheduled')"];
-    const params: SqlParam[] = [tenantId, until];
-    if (!includeOverdue) where.push("r.state <> 'overdue'");
-    if (policyId) {
-      where.push("r.policy_id = ?");
-      params.push(policyId);
-    }
-    if (after) {
-      where.push("(r.due_at > ? OR (r.due_at = ? AND r.path > ?))");
-      params.push(after.d, after.d, after.p);
-    }
-    return this.db.all<ScheduleRow>(
-      `SELECT ${SCHEDULE_COLUMNS.map((c) => `r.${c}`).join(", ")} FROM rotation_schedules r JOIN rotation_policies p ON p.id = r.policy_id
-        WHERE ${where.join(" AND ")} ORDER BY r.due_at, r.path LIMIT ?`,
-      [...params, limit],
-    );
+  /**
+   * Up to `limit` of a tenant's schedules in (due_at, path) order after `after` (GET /v1/rotation/due
+   * filters them): first those due by `until`, then those whose cycle is due or overdue whatever
+   * their due_at says. Two index ranges, the second wholly after the first (its due_at are past
+   * `until`), and no other condition, so a statement reads at most `limit` index entries however
+   * few of them the caller may see.
+   */
+  async dueWindow(tenantId: string, until: number, after: { d: number; p: string } | null, limit: number): Promise<ScheduleRow[]> {
+    const keyset = after ? " AND (due_at > ? OR (due_at = ? AND path > ?))" : "";
+    const position = after ? [after.d, after.d, after.p] : [];
+    const select = (index: string, range: string, count: number) =>
+      this.db.all<ScheduleRow>(
+        `SELECT ${SCHEDULE_COLUMNS.join(", ")} FROM rotation_schedules${this.db.dialect === "sqlite" ? ` INDEXED BY ${index}` : ""}
+          WHERE tenant_id = ? AND ${range}${keyset} ORDER BY due_at, path LIMIT ?`,
+        [tenantId, until, ...position, count],
+      );
+    const due = await select("rotation_schedules_due", "due_at <= ?", limit);
+    if (due.length === limit) return due;
+    return [...due, ...(await select("rotation_schedules_unsettled", "state <> 'scheduled' AND due_at > ?", limit - due.length))];
   }
 
   async insertHistory(tx: Queryable, row: HistoryRow): Promise<void> {

@@ -9,11 +9,13 @@ import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { requireDuration } from "../shared/duration.js";
 import { newId } from "../shared/ids.js";
 import { iso, isoOrNull } from "../shared/time.js";
+import { nextTurn } from "../shared/turn.js";
+import { PAGE_SCAN_LIMIT } from "../storage/bounded-page.js";
 import type { Queryable } from "../storage/contract.js";
 import { parseThresholds, reshapeCycle } from "./cycle.js";
 import type { RotationEngine, RotationOutcome } from "./engine.js";
 import type { PolicyRowStore, RotationPolicyRow } from "./policy-store.js";
-import type { ScheduleStore } from "./schedule-store.js";
+import type { ScheduleRow, ScheduleStore } from "./schedule-store.js";
 import type { DueQuery, HistoryQuery, PolicyListQuery, RotationPolicyCreate, RotationPolicyPatch } from "./schemas.js";
 import { nameTaken } from "./secret-policies.js";
 import { assignmentView, historyView, rotationPolicyView } from "./views.js";
@@ -34,6 +36,9 @@ function normalizeWarnBefore(value: string | string[] | null | undefined): strin
   if (text.trim() === "") return null;
   return parseThresholds("warn_before", text).map((t) => t.text).join(",");
 }
+
+/** Schedules one statement of the due list reads. */
+const DUE_WINDOW = 200;
 
 const notFoundPolicy = (id: string) => new VaultError("rotation_policy_not_found", `No rotation policy ${id} exists`, { details: { id } });
 
@@ -262,38 +267,59 @@ export class RotationService {
     return { data: page.rows.map(historyView), cursor: page.next === null ? null : encodeCursor(page.next), has_more: page.next !== null };
   }
 
-  /** Secrets due within the window (and, unless excluded, overdue ones) that the caller may rotate. */
+  /**
+   * Secrets due within the window (and, unless excluded, overdue ones) that the caller may rotate.
+   * The tenant's schedules are walked a window at a time with a turn between, and at most
+   * PAGE_SCAN_LIMIT of them per request: a caller allowed to rotate few of many due secrets gets
+   * short pages with a cursor, not one request that walks (and policy-checks) every schedule.
+   */
   async due(caller: Caller, query: DueQuery) {
     const now = Date.now();
     const limit = query.limit ?? 100;
     const until = now + (query.within_hours ?? 24) * 3_600_000;
     let after = decodeCursor<{ d: number; p: string }>(query.cursor, { d: "number", p: "string" });
     const allowed = await this.deps.authorizer.forCaller(caller);
-    const names = new Map<string, string>();
-    const found = [];
-    for (;;) {
-      const rows = await this.deps.schedules.dueWithin(caller.tenant.tenantId, until, query.include_overdue !== false, query.policy_id ?? null, after, 200);
-      for (const row of rows) if (allowed(row.path, "rotate").allowed && found.length <= limit) found.push(row);
-      if (found.length > limit || rows.length < 200) break;
-      after = { d: rows[rows.length - 1].due_at, p: rows[rows.length - 1].path };
+    const policies = new Map<string, RotationPolicyRow | undefined>();
+    const policyOf = async (id: string) => {
+      if (!policies.has(id)) policies.set(id, await this.deps.policies.getRotation(caller.tenant.tenantId, id));
+      return policies.get(id);
+    };
+    const found: ScheduleRow[] = [];
+    let looked = 0;
+    let walked = false;
+    while (found.length <= limit && looked < PAGE_SCAN_LIMIT) {
+      if (looked > 0) await nextTurn();
+      const rows = await this.deps.schedules.dueWindow(caller.tenant.tenantId, until, after, DUE_WINDOW);
+      for (const row of rows) {
+        looked += 1;
+        after = { d: Number(row.due_at), p: row.path };
+        if (query.include_overdue === false && row.state === "overdue") continue;
+        if (query.policy_id && row.policy_id !== query.policy_id) continue;
+        if (!allowed(row.path, "rotate").allowed || (await policyOf(row.policy_id))?.is_active !== 1) continue;
+        found.push(row);
+        if (found.length > limit) break;
+      }
+      if (rows.length < DUE_WINDOW) {
+        walked = true;
+        break;
+      }
     }
     const page = found.slice(0, limit);
-    for (const row of page) {
-      if (!names.has(row.policy_id)) names.set(row.policy_id, (await this.deps.policies.getRotation(row.tenant_id, row.policy_id))?.name ?? "");
-    }
     const last = page[page.length - 1];
+    // Past a full page: after its last row. Stopped by the bound: where the walk stopped.
+    const next = found.length > limit ? { d: Number(last.due_at), p: last.path } : walked ? null : after;
     return {
       data: page.map((row) => ({
         secret_path: row.path,
         rotation_policy_id: row.policy_id,
-        rotation_policy_name: names.get(row.policy_id) ?? "",
+        rotation_policy_name: policies.get(row.policy_id)?.name ?? "",
         state: row.state,
         due_at: iso(row.due_at),
         overdue: row.state === "overdue",
         last_rotated_at: isoOrNull(row.last_rotated_at),
       })),
-      cursor: found.length > limit ? encodeCursor({ d: last.due_at, p: last.path }) : null,
-      has_more: found.length > limit,
+      cursor: next ? encodeCursor(next) : null,
+      has_more: next !== null,
     };
   }
 }
