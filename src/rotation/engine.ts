@@ -87,9 +87,14 @@ export class RotationEngine implements SecretWriteHook {
     }
   }
 
-  /** PATCH …/metadata: the links checked as on a write, and the schedule moved when the rotation policy changed. */
+  /**
+   * PATCH …/metadata: the links checked as on a write, the expiry watch moved with a new
+   * `expires_in` or `notify_before`, and the schedule moved when the rotation policy changed — in
+   * the PATCH's transaction, as a write does, not at the scheduler's next reconciliation.
+   */
   async afterMetadataPatch(tx: Queryable, secret: SecretRow, previous: SecretRow): Promise<void> {
     await this.checkLinks(tx, secret, previous);
+    if (secret.expires_at !== previous.expires_at || secret.notify_before !== previous.notify_before) await this.deps.expiry.sync(tx, secret, Date.now());
     if (secret.rotation_policy_id === previous.rotation_policy_id) return;
     const schedule = await this.deps.schedules.getSchedule(secret.tenant_id, secret.path, tx);
     await this.relink(tx, secret, secret.rotation_policy_id, schedule, Date.now());
