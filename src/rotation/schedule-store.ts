@@ -50,6 +50,36 @@ const SCHEDULE_COLUMNS = ["tenant_id", "path", "partner_id", "policy_id", "ancho
 const HISTORY_COLUMNS = ["id", "tenant_id", "policy_id", "path", "status", "trigger_kind", "old_version", "new_version", "auto_generated", "reason", "due_at", "created_at", "completed_at"] as const;
 const WATCH_COLUMNS = ["tenant_id", "path", "partner_id", "expires_at", "notify_before", "fired", "next_fire_at"] as const;
 
+/** A secret's place in the key order `(tenant_id, path)` that reconciliation sweeps. */
+export interface SweepKey {
+  t: string;
+  p: string;
+}
+
+/** A stretch of that order: after `from` (null: from the start), up to and with `to` (null: to the end). */
+export interface KeyRange {
+  from: SweepKey | null;
+  to: SweepKey | null;
+}
+
+/**
+ * The condition that `alias`'s (tenant_id, path) lies in the range: row-value comparisons, which
+ * both backends serve as a range of the primary key (the spelled-out OR form made SQLite scan it).
+ */
+function inRange(alias: string, range: KeyRange): { sql: string; params: string[] } {
+  const sql = ["1 = 1"];
+  const params: string[] = [];
+  if (range.from) {
+    sql.push(`(${alias}.tenant_id, ${alias}.path) > (?, ?)`);
+    params.push(range.from.t, range.from.p);
+  }
+  if (range.to) {
+    sql.push(`(${alias}.tenant_id, ${alias}.path) <= (?, ?)`);
+    params.push(range.to.t, range.to.p);
+  }
+  return { sql: sql.join(" AND "), params };
+}
+
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 const pick = (row: object, columns: readonly string[]) => columns.map((c) => (row as Record<string, SqlParam>)[c] ?? null);
 
@@ -202,17 +232,32 @@ export class ScheduleStore {
     await tx.run("UPDATE secrets SET rotation_policy_id = ?, updated_at = ? WHERE tenant_id = ? AND path = ?", [policyId, now, tenantId, path]);
   }
 
-  /** Secrets whose rotation_policy_id and schedule disagree (changed by a metadata PATCH, say). */
-  async unsynced(limit: number): Promise<{ tenant_id: string; path: string }[]> {
+  /**
+   * The reconciliation's next stretch of the key order: `size` secrets after `after`, to the last of
+   * them (`to: null` once fewer are left: the stretch runs to the end, and the sweep starts over).
+   */
+  async sweepStretch(after: SweepKey | null, size: number): Promise<KeyRange> {
+    const from = inRange("s", { from: after, to: null });
+    const end = await this.db.get<{ tenant_id: string; path: string }>(
+      `SELECT s.tenant_id, s.path FROM secrets s WHERE ${from.sql} ORDER BY s.tenant_id, s.path LIMIT 1 OFFSET ?`,
+      [...from.params, size - 1],
+    );
+    return { from: after, to: end ? { t: end.tenant_id, p: end.path } : null };
+  }
+
+  /** In a stretch: secrets whose rotation_policy_id and schedule disagree, and schedules whose secret is gone or unlinked. */
+  async unsynced(range: KeyRange, limit: number): Promise<{ tenant_id: string; path: string }[]> {
+    const secrets = inRange("s", range);
+    const schedules = inRange("r", range);
     return this.db.all(
       `SELECT s.tenant_id, s.path FROM secrets s LEFT JOIN rotation_schedules r ON r.tenant_id = s.tenant_id AND r.path = s.path
-        WHERE s.rotation_policy_id IS NOT NULL AND (r.policy_id IS NULL OR r.policy_id <> s.rotation_policy_id)
+        WHERE ${secrets.sql} AND s.rotation_policy_id IS NOT NULL AND (r.policy_id IS NULL OR r.policy_id <> s.rotation_policy_id)
           AND EXISTS (SELECT 1 FROM rotation_policies p WHERE p.id = s.rotation_policy_id AND p.tenant_id = s.tenant_id)
        UNION
        SELECT r.tenant_id, r.path FROM rotation_schedules r LEFT JOIN secrets s ON s.tenant_id = r.tenant_id AND s.path = r.path
-        WHERE s.path IS NULL OR s.rotation_policy_id IS NULL OR s.rotation_policy_id <> r.policy_id
+        WHERE ${schedules.sql} AND (s.path IS NULL OR s.rotation_policy_id IS NULL OR s.rotation_policy_id <> r.policy_id)
        LIMIT ?`,
-      [limit],
+      [...secrets.params, ...schedules.params, limit],
     );
   }
 
@@ -235,17 +280,19 @@ export class ScheduleStore {
     return this.db.all("SELECT tenant_id, path FROM secret_expiry_watch WHERE next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at LIMIT ?", [now, limit]);
   }
 
-  /** Secrets whose expiry or thresholds differ from their watch, and watches whose secret is gone. */
-  async unwatched(limit: number): Promise<{ tenant_id: string; path: string }[]> {
+  /** In a stretch: secrets whose expiry or thresholds differ from their watch, and watches whose secret is gone or no longer expires. */
+  async unwatched(range: KeyRange, limit: number): Promise<{ tenant_id: string; path: string }[]> {
+    const secrets = inRange("s", range);
+    const watches = inRange("w", range);
     return this.db.all(
       `SELECT s.tenant_id, s.path FROM secrets s LEFT JOIN secret_expiry_watch w ON w.tenant_id = s.tenant_id AND w.path = s.path
-        WHERE s.expires_at IS NOT NULL
+        WHERE ${secrets.sql} AND s.expires_at IS NOT NULL
           AND (w.expires_at IS NULL OR w.expires_at <> s.expires_at OR COALESCE(w.notify_before, '') <> COALESCE(s.notify_before, ''))
        UNION
        SELECT w.tenant_id, w.path FROM secret_expiry_watch w LEFT JOIN secrets s ON s.tenant_id = w.tenant_id AND s.path = w.path
-        WHERE s.path IS NULL OR s.expires_at IS NULL
+        WHERE ${watches.sql} AND (s.path IS NULL OR s.expires_at IS NULL)
        LIMIT ?`,
-      [limit],
+      [...secrets.params, ...watches.params, limit],
     );
   }
 }
