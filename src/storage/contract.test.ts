@@ -1,9 +1,8 @@
-import { webcrypto } from "node:crypto";
-import { readdirSync, readlinkSync, stat, statSync } from "node:fs";
+import { readdirSync, readlinkSync, statSync } from "node:fs";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend, onlyOn, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
-import type { Database, Migration, Queryable } from "./contract.js";
+import type { Database, Migration } from "./contract.js";
 import { StorageError } from "./contract.js";
 import { openDatabase } from "./open.js";
 import { INLINE_BINARY_MAX_BYTES } from "./pg-sql-text.js";
@@ -164,7 +163,7 @@ describeEachBackend("storage contract", (backend) => {
 
   it("serialises 20 concurrent read-modify-write transactions that wait between read and write, without losing one", async () => {
     const lock = db.dialect === "postgres" ? " FOR UPDATE" : "";
-    // Unguarded on SQLite, as in production: the guards refuse a wait inside its transactions (below).
+    // Unguarded on SQLite, as in production: the guards refuse a wait inside its transactions (contract.guards.test.ts).
     const rmw = db.dialect === "sqlite" ? openDatabase(scratch.url, { poolSize: 5 }) : db;
     try {
       await Promise.all(
@@ -180,37 +179,6 @@ describeEachBackend("storage contract", (backend) => {
       if (rmw !== db) await rmw.close();
     }
     expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(20);
-  });
-
-  onlyOn(backend, "sqlite")("sqlite only: under the guards, a transaction that waits on anything but storage fails and rolls back, alone in its group", async () => {
-    const count = async () => Number((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n);
-    const before = await count();
-    const bump = (wait: ((tx: Queryable) => Promise<unknown>) | null) =>
-      db.transaction(async (tx) => {
-        await tx.run("UPDATE counter SET n = n + 1 WHERE id = 'c'");
-        if (wait) await wait(tx);
-        await tx.run("UPDATE counter SET n = n + 1 WHERE id = 'c'");
-      });
-    const settled = (outcomes: PromiseSettledResult<unknown>[]) => outcomes.map((outcome) => outcome.status);
-    const refusals = (outcomes: PromiseSettledResult<unknown>[]) => outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [String(outcome.reason)] : []));
-    // Grouped: the one that waits a turn fails alone; waiting on storage and settled promises is no wait.
-    const grouped = await Promise.allSettled([
-      bump(null),
-      bump(() => new Promise((resolve) => setImmediate(resolve))),
-      bump(async (tx) => {
-        await tx.get("SELECT n FROM counter WHERE id = 'c'");
-        await Promise.resolve();
-      }),
-    ]);
-    expect(settled(grouped)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-    // A thread-pool wait (a WebCrypto digest), begun where requests begin theirs: in an I/O callback.
-    // (Begun in the timers or check phase, such a wait may end before the guard's check: see guarded().)
-    const fromIoCallback = await new Promise<PromiseSettledResult<unknown>[]>((resolve) => {
-      stat(".", () => void Promise.allSettled([bump(() => webcrypto.subtle.digest("SHA-256", new Uint8Array(32)))]).then(resolve));
-    });
-    expect(settled(fromIoCallback)).toEqual(["rejected"]);
-    for (const reason of [...refusals(grouped), ...refusals(fromIoCallback)]) expect(reason).toMatch(/waited on something other than storage/);
-    expect(await count()).toBe(before + 4);
   });
 
   it("keeps concurrent transactions atomic each: a failing one among many rolls back alone", async () => {
@@ -249,24 +217,6 @@ describeEachBackend("storage contract", (backend) => {
     release();
     await pending;
     expect(await db.get("SELECT id FROM items WHERE id = ?", ["iso"])).toBeDefined();
-  });
-
-  onlyOn(backend, "sqlite")("sqlite only: writing through db inside a transaction throws at once instead of deadlocking", async () => {
-    const error = await db
-      .transaction(async () => {
-        await db.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dl", 40]);
-      })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toMatch(/pass tx down/);
-    expect(await db.get("SELECT id FROM items WHERE id = ?", ["dl"])).toBeUndefined();
-    // The writer is free again afterwards.
-    await db.transaction((tx) => tx.run("INSERT INTO items (id, n) VALUES (?, ?)", ["dl2", 41]));
-  });
-
-  onlyOn(backend, "sqlite")("sqlite only: reading through db inside a transaction throws too (it would miss the transaction's writes)", async () => {
-    const error = await db.transaction(async () => db.get("SELECT id FROM items WHERE id = ?", ["p1"])).catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/pass tx down/);
   });
 
   onlyOn(backend, "sqlite")("sqlite only: the WAL is checkpointed into the database file by the background worker, not by commits", async () => {

@@ -1,5 +1,4 @@
 import BetterSqlite3 from "better-sqlite3";
-import { AsyncLocalStorage } from "node:async_hooks";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Database, Migration, ObserveStatement, Queryable, SqlParam } from "./contract.js";
@@ -7,6 +6,7 @@ import { secondsSince, StorageError, unobserved } from "./contract.js";
 import { runMigrations } from "./migrate.js";
 import { sharedReadKey, TurnMemo } from "./coalesce.js";
 import { SqliteCheckpointer, WAL_LIMIT_FRAMES } from "./sqlite-checkpointer.js";
+import { TransactionGuards } from "./sqlite-guards.js";
 
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
 
@@ -129,12 +129,8 @@ export class SqliteDatabase implements Database {
   private readonly writer: Connection;
   private readonly reader: Connection;
   private lock: Promise<void> = Promise.resolve();
-  /**
-   * Catches a transaction's code using `db` instead of `tx` (a deadlock or a stale read). Off in
-   * production: AsyncLocalStorage makes every promise in the process pay for async hooks on Node 20
-   * (about 10 % of an audited read); the test suites turn it on (SCAIVAULT_STORAGE_GUARDS).
-   */
-  private readonly insideTransaction: AsyncLocalStorage<boolean> | null;
+  /** Development assertions (SCAIVAULT_STORAGE_GUARDS), null in production: sqlite-guards.ts. */
+  private readonly guards: TransactionGuards | null;
   private readonly queue: QueuedTransaction[] = [];
   private groupScheduled = false;
   private groupRunning = false;
@@ -148,7 +144,7 @@ export class SqliteDatabase implements Database {
     options: { synchronous?: "NORMAL" | "FULL"; guardTransactions?: boolean; observeStatement?: ObserveStatement; checkpoints?: { intervalMs?: number; limitFrames?: number } } = {},
   ) {
     const observe = options.observeStatement ?? unobserved;
-    this.insideTransaction = options.guardTransactions ? new AsyncLocalStorage<boolean>() : null;
+    this.guards = options.guardTransactions ? new TransactionGuards() : null;
     // The directory holds the database (and, by default, the root key file): owner only.
     if (file !== ":memory:") {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -203,10 +199,7 @@ export class SqliteDatabase implements Database {
   }
 
   private outsideTransaction(): void {
-    if (this.insideTransaction?.getStore()) {
-      // The reader connection cannot see the open transaction's writes: a silent stale read.
-      throw new Error("database used without the transaction from inside a transaction: pass tx down");
-    }
+    this.guards?.requireOutside();
   }
 
   async all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
@@ -313,8 +306,8 @@ export class SqliteDatabase implements Database {
       for (const [index, item] of group.entries()) {
         if (!alone) writer.runSync("SAVEPOINT grouped");
         try {
-          const guard = this.insideTransaction;
-          const result = await (guard ? this.guarded(guard, () => item.work(writer)) : item.work(writer));
+          const guards = this.guards;
+          const result = await (guards ? guards.run(() => item.work(writer)) : item.work(writer));
           if (!alone) writer.runSync("RELEASE grouped");
           outcomes.push(() => item.resolve(result));
         } catch (error) {
@@ -350,30 +343,6 @@ export class SqliteDatabase implements Database {
       for (const settle of outcomes) settle();
     } finally {
       this.fileTempStore();
-    }
-  }
-
-  /**
-   * Under the storage guards a transaction's work runs with the inside-a-transaction mark, and
-   * fails if it waited on anything but SQLite (a thread-pool digest, a timer, the network): the
-   * file has one writer, every other write of the process waits meanwhile, and a second node in
-   * the same process (the tests' two-node set-up) waits synchronously for the lock, holding up the
-   * very loop the first needs to commit — a stale-CRL herd answered 503 after 10 s that way. SQLite's
-   * statements resolve at once here, so work that waits on nothing else settles before the event
-   * loop turns; a turn in between is the wait. A best effort: a wait begun in the timers or check
-   * phase (a background job's timer, the group after a waiting one) may end in the next poll phase,
-   * before the check phase sets the flag, and escape; requests begin their transactions in the poll
-   * phase, where every wait on the thread pool, a timer or the network is caught.
-   */
-  private async guarded<T>(guard: AsyncLocalStorage<boolean>, work: () => Promise<T>): Promise<T> {
-    let turned = false;
-    const turn = setImmediate(() => (turned = true));
-    try {
-      const result = await guard.run(true, work);
-      if (turned) throw new Error("a transaction waited on something other than storage: compute it before the transaction, then write");
-      return result;
-    } finally {
-      clearImmediate(turn);
     }
   }
 
