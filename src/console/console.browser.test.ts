@@ -70,8 +70,17 @@ run("console in a real browser", { timeout: 90_000 }, () => {
   });
 
   it("refuses a bad token with the API's error, signs in with a good one, keeps no token in Web Storage or script cookies", async () => {
+    // Where the sign-in heading first entered the page: it used to render at /ui/ a moment before
+    // the address moved to /ui/login (a README run read the address in that moment).
+    await page.addInitScript(() => {
+      const seen = window as unknown as { signInFirstAt?: string };
+      new MutationObserver(() => {
+        if (!seen.signInFirstAt && [...document.querySelectorAll("h1")].some((h) => h.textContent === "Sign in to ScaiVault")) seen.signInFirstAt = location.pathname;
+      }).observe(document, { childList: true, subtree: true });
+    });
     await page.goto(`${vault.baseUrl}/ui`);
     await page.getByRole("heading", { name: "Sign in to ScaiVault" }).waitFor();
+    expect(await page.evaluate(() => (window as unknown as { signInFirstAt?: string }).signInFirstAt)).toBe("/ui/login");
     expect(new URL(page.url()).pathname).toBe("/ui/login");
     await axeCheck("login");
     await page.getByLabel("Token").fill("skt_" + "n".repeat(43));

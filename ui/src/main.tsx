@@ -22,7 +22,10 @@ function App() {
     if (s.value && (path === "/ui/login" || path === "/ui/" || path === "/ui")) route("/ui/secrets", true);
   }, [s.checked, s.value, path]);
   if (!s.checked) return <p class="loading">Loading…</p>;
-  return s.value ? <Layout path={path} /> : <LoginPage />;
+  if (s.value) return <Layout path={path} />;
+  // The sign-in page only at its own address: rendered at /ui/ it showed a frame before the effect
+  // above moved the address, so the page and its URL disagreed for a moment.
+  return path === "/ui/login" ? <LoginPage /> : <p class="loading">Loading…</p>;
 }
 
 render(
