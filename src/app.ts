@@ -32,6 +32,7 @@ import { createDynamic } from "./dynamic/module.js";
 import { ENDED_LEASES } from "./dynamic/store.js";
 import { createPki } from "./pki/module.js";
 import { endedCertificates } from "./pki/store.js";
+import { endedSubmissions } from "./pki/retention.js";
 import { createDns } from "./dns/module.js";
 import type { DnsChallengeSolver } from "./dns/solver.js";
 import { SecretStore } from "./secrets/store.js";
@@ -209,7 +210,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const retention: RetentionJob[] = [new EventRetention(db, { retentionMs: eventsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog })];
   // Every exchange, generated credential and issued certificate leaves a row; ended ones go after the window.
   if (credentialsRetentionMs !== null) {
-    retention.push(new RetentionJob(db, { job: "credentials_retention", steps: [...ENDED_TOKENS, ...ENDED_LEASES, ...endedCertificates(config.pki.crlLifetimeMs)], windowMs: credentialsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
+    retention.push(new RetentionJob(db, { job: "credentials_retention", steps: [...ENDED_TOKENS, ...ENDED_LEASES, ...endedCertificates(config.pki.crlLifetimeMs), ...endedSubmissions(config.pki.csrTtlMs)], windowMs: credentialsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
   }
   retention.push(new RetentionJob(db, { job: "identity_syncs_retention", steps: FINISHED_SYNCS, windowMs: eventsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
   for (const job of retention) job.start();

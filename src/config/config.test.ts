@@ -57,6 +57,9 @@ describe("configuration", () => {
     expect(set.resilience).toMatchObject({ maxStreamsPerIdentity: 3, maxStreamsPerTenant: 7, databaseAcquireTimeoutMs: 1000, databaseQueryTimeoutMs: 3000, eventsRetentionMs: 7 * 86_400_000, credentialsRetentionMs: 90 * 86_400_000 });
     expect(loadConfig({ SCAIVAULT_CREDENTIALS_RETENTION: "off" }).resilience.credentialsRetentionMs).toBeNull();
     expect(loadConfig({ SCAIVAULT_CREDENTIALS_RETENTION: " OFF " }).resilience.credentialsRetentionMs).toBeNull();
+    expect(loadConfig({}).pki.csrTtlMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ SCAIVAULT_PKI_CSR_TTL: "7d" }).pki.csrTtlMs).toBe(7 * 86_400_000);
+    expect(() => loadConfig({ SCAIVAULT_PKI_CSR_TTL: "soon" })).toThrow(/SCAIVAULT_PKI_CSR_TTL/);
   });
 
   it("reads good values of every kind", () => {

@@ -154,6 +154,8 @@ export interface VaultConfig {
     acmeHttpAddress: { host: string; port: number } | null;
     /** Extra CA certificates (PEM file) trusted for ACME directories (SCAIVAULT_ACME_CA_FILE, **ext**; NODE_EXTRA_CA_CERTS works too). */
     acmeCaFile: string | null;
+    /** How long a submitted CSR waits for review before it is `expired` (SCAIVAULT_PKI_CSR_TTL, **ext**). */
+    csrTtlMs: number;
   };
   // --- dns providers (spec/pki.md P7) ---
   dns: {
@@ -303,6 +305,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       notifyBeforeMs: durationListMs("SCAIVAULT_PKI_NOTIFY_BEFORE", env.SCAIVAULT_PKI_NOTIFY_BEFORE, [30 * 86_400_000, 7 * 86_400_000, 86_400_000]).sort((a, b) => b - a),
       acmeHttpAddress: env.SCAIVAULT_ACME_HTTP_ADDRESS ? parseBind(env.SCAIVAULT_ACME_HTTP_ADDRESS, "SCAIVAULT_ACME_HTTP_ADDRESS") : null,
       acmeCaFile: env.SCAIVAULT_ACME_CA_FILE || null,
+      csrTtlMs: durationMs("SCAIVAULT_PKI_CSR_TTL", env.SCAIVAULT_PKI_CSR_TTL, 30 * 86_400_000) || 30 * 86_400_000,
     },
     dns: {
       timeoutMs: durationMs("SCAIVAULT_DNS_TIMEOUT", env.SCAIVAULT_DNS_TIMEOUT, 5000) || 5000,

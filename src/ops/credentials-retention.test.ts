@@ -2,6 +2,7 @@ import { expect, it } from "vitest";
 import { ENDED_TOKENS } from "../access/token-store.js";
 import { ENDED_LEASES } from "../dynamic/store.js";
 import { endedCertificates } from "../pki/store.js";
+import { endedSubmissions } from "../pki/retention.js";
 import { created, hierarchy } from "../pki/testing.js";
 import { eventually } from "../events/test-receiver.js";
 import { describeEachBackend } from "../testing/backends.js";
@@ -14,6 +15,9 @@ const HOUR = 3_600_000;
 /** A CRL lifetime longer than the tests' window: a revoked certificate outlives the window by it. */
 const CRL_LIFETIME = 2 * HOUR;
 const STEPS = [...ENDED_TOKENS, ...ENDED_LEASES, ...endedCertificates(CRL_LIFETIME)];
+/** A review window longer than the tests' retention window: an expired CSR outlives the window by it. */
+const CSR_TTL = 3 * HOUR;
+const SUBMISSIONS = endedSubmissions(CSR_TTL);
 
 /** A lease row as the dynamic engine leaves it; only what the retention rule reads varies. */
 async function insertLease(db: Database, id: string, lease: { state: string; expiresAt: number; maxExpiresAt?: number; revokedAt?: number | null; serial?: string | null }): Promise<void> {
@@ -82,12 +86,56 @@ describeEachBackend("credential retention", (backend) => {
     expect(await db.get("SELECT owner, lease_until FROM maintenance_leases WHERE name = 'credentials_retention'")).toMatchObject({ owner: null });
   });
 
+  it("prunes CSRs decided or expired before the window, ACME orders that failed or whose certificate ended before it, and challenge rows a crash left; keeps the rest", async () => {
+    const db = vault().vault.db;
+    const now = Date.now() + 2 * HOUR;
+    const cutoff = now - HOUR / 2;
+    const csr = (id: string, state: string, createdAt: number, updatedAt = createdAt) => db.run(
+      `INSERT INTO pki_csrs (id, tenant_id, partner_id, role, csr_pem, state, common_name, alt_names, ip_sans, key_type, ttl, comment, requested_by, decided_by, reason, certificate_id, created_at, updated_at)
+       VALUES (?, 't_x', 'p_x', 'vendor', 'PEM', ?, 'a.example', '[]', '[]', 'ec', NULL, NULL, 'sa:desk', ?, NULL, ?, ?, ?)`,
+      [id, state, state === "pending" ? null : "user:admin", state === "signed" ? `cert_of_${id}` : null, createdAt, updatedAt]);
+    await csr("csr_signed_long_ago", "signed", cutoff - 2 * HOUR, cutoff - HOUR);
+    await csr("csr_rejected_long_ago", "rejected", cutoff - 2 * HOUR, cutoff - 1);
+    // Submitted long ago, decided inside the window: kept for the window from its decision.
+    await csr("csr_signed_lately", "signed", cutoff - 10 * HOUR, cutoff + 60_000);
+    // Expired (submitted a review window ago) before the retention window began, and inside it.
+    await csr("csr_expired_long_ago", "pending", cutoff - CSR_TTL - 1);
+    await csr("csr_expired_lately", "pending", cutoff - CSR_TTL + 60_000);
+    await csr("csr_pending", "pending", now - HOUR);
+
+    const order = (id: string, o: { status: string; runAt: number | null; updatedAt: number; notAfter?: number | null }) => db.run(
+      `INSERT INTO acme_orders (id, tenant_id, partner_id, account_id, domains, challenge_type, dns_provider_id, key_type, key_bits, secret_path, auto_renew, renew_before, status,
+                               error, certificate_id, serial_number, not_after, renewals, next_renewal_at, run_at, created_by, created_at, updated_at)
+       VALUES (?, 't_x', 'p_x', 'acme_x', '["a.example"]', 'http-01', NULL, 'ec', 256, 'pki/acme/a.example', ?, '30d', ?, ?, ?, NULL, ?, 0, ?, ?, 'user:a', ?, ?)`,
+      [id, o.runAt === null ? 0 : 1, o.status, o.status === "invalid" ? '{"type":"acme_error","detail":"x"}' : null, o.status === "valid" ? `cert_of_${id}` : null,
+        o.notAfter ?? null, o.runAt, o.runAt, o.updatedAt - HOUR, o.updatedAt]);
+    await order("order_failed_long_ago", { status: "invalid", runAt: null, updatedAt: cutoff - 1 });
+    await order("order_failed_lately", { status: "invalid", runAt: null, updatedAt: cutoff + 60_000 });
+    await order("order_ended_long_ago", { status: "valid", runAt: null, updatedAt: cutoff - 3 * HOUR, notAfter: cutoff - 1 });
+    await order("order_valid_till_later", { status: "valid", runAt: null, updatedAt: cutoff - 3 * HOUR, notAfter: now + HOUR });
+    // It renews: live however old its last certificate, and a renewal that failed keeps its schedule.
+    await order("order_renewing", { status: "valid", runAt: now + HOUR, updatedAt: cutoff - 3 * HOUR, notAfter: cutoff - 1 });
+    await order("order_in_flight", { status: "processing", runAt: now, updatedAt: cutoff - 3 * HOUR });
+
+    const challenge = (token: string, createdAt: number) => db.run(
+      "INSERT INTO acme_challenges (token, tenant_id, partner_id, order_id, key_authorization, created_at) VALUES (?, 't_x', 'p_x', 'order_in_flight', 'k', ?)", [token, createdAt]);
+    await challenge("left_by_a_crash", now - 25 * HOUR);
+    await challenge("being_checked", now - 60_000);
+
+    const job = new RetentionJob(db, { job: "credentials_retention", steps: SUBMISSIONS, windowMs: HOUR / 2, intervalMs: 1000, log: () => {} });
+    expect(await job.runIfDue(now)).toEqual({ csrs_decided: 2, csrs_expired: 1, acme_orders_invalid: 1, acme_orders_done: 1, acme_challenges: 1 });
+    expect(await ids(db, "SELECT id FROM pki_csrs")).toEqual(["csr_expired_lately", "csr_pending", "csr_signed_lately"]);
+    expect(await ids(db, "SELECT id FROM acme_orders")).toEqual(["order_failed_lately", "order_in_flight", "order_renewing", "order_valid_till_later"]);
+    expect(await ids(db, "SELECT token AS id FROM acme_challenges")).toEqual(["being_checked"]);
+  });
+
   it("each prune statement finds its rows along an index, not through the table", async () => {
     const db = vault().vault.db;
     const expected: Record<string, RegExp> = {
       tokens_expired: /tokens_expiry/, tokens_revoked: /tokens_revoked/, leases: /dynamic_leases_due/, certificates_expired: /pki_certificates_live/, certificates_revoked: /pki_certificates_revoked_end/,
+      csrs_decided: /pki_csrs_decided/, csrs_expired: /pki_csrs_pending/, acme_orders_invalid: /acme_orders_invalid/, acme_orders_done: /acme_orders_valid_end/, acme_challenges: /acme_challenges_created/,
     };
-    for (const step of STEPS) {
+    for (const step of [...STEPS, ...SUBMISSIONS]) {
       const inner = step.sql.slice(step.sql.indexOf("SELECT"), step.sql.lastIndexOf(")"));
       const plan = await planOf(db, inner, step.params(Date.now(), Date.now()));
       expect(plan, step.name).toMatch(expected[step.name]);

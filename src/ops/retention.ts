@@ -21,7 +21,12 @@ export interface PruneStep<Name extends string = string> {
 
 /** The prune statement of a table keyed by `id`: at most one batch of the rows `where` selects. */
 export function pruneById(table: string, where: string): string {
-  return `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${PRUNE_BATCH})`;
+  return pruneByKey(table, "id", where);
+}
+
+/** The same for a table whose single-column key has another name. */
+export function pruneByKey(table: string, key: string, where: string): string {
+  return `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${PRUNE_BATCH})`;
 }
 
 export interface RetentionJobOptions<Name extends string> {

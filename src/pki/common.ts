@@ -17,6 +17,7 @@ export interface PkiConfig {
   baseUrl: string | null;
   crlLifetimeMs: number;
   notifyBeforeMs: number[];
+  csrTtlMs: number;
 }
 
 export interface PkiDeps {

@@ -234,4 +234,19 @@ export const pkiMigrations: Migration[] = [
       "CREATE INDEX acme_orders_list ON acme_orders (tenant_id, created_at, id)",
     ],
   },
+  {
+    // Credential retention finds ended CSRs, finished ACME orders and challenges left by a crash along
+    // these (src/pki/retention.ts): partial, so each holds only what may one day be pruned.
+    id: "0212_pki_submissions_retention",
+    up: () => [
+      // Each predicate names a column the lists never filter on (always so for rows in that state),
+      // so only the prune statements, which name it too, can use these: PostgreSQL took a plain
+      // `WHERE state = 'pending'` one for a tenant's `?state=pending` page and sorted every tenant's queue.
+      "CREATE INDEX pki_csrs_decided ON pki_csrs (updated_at) WHERE state <> 'pending' AND decided_by IS NOT NULL",
+      "CREATE INDEX pki_csrs_pending ON pki_csrs (updated_at) WHERE state = 'pending' AND certificate_id IS NULL",
+      "CREATE INDEX acme_orders_invalid ON acme_orders (updated_at) WHERE status = 'invalid' AND error IS NOT NULL",
+      "CREATE INDEX acme_orders_valid_end ON acme_orders (not_after) WHERE status = 'valid' AND certificate_id IS NOT NULL",
+      "CREATE INDEX acme_challenges_created ON acme_challenges (created_at)",
+    ],
+  },
 ];

@@ -10,7 +10,8 @@ import { insertAcmeOrders } from "./testing.js";
  * submissions the newest were out of reach. They page now (limit, cursor; SPEC §1), in submission order.
  */
 const MANY = 1_205;
-const BASE = 1_700_000_000_000;
+// A day ago: pending CSRs older than SCAIVAULT_PKI_CSR_TTL (30 days) would read as expired.
+const BASE = Date.now() - 86_400_000;
 const SERIES = `WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < ${MANY})`;
 
 const inOrder = (ids: string[]) => ids.slice().sort((a, b) => Number(a.split("_")[1]) - Number(b.split("_")[1]));
@@ -53,6 +54,11 @@ describeEachBackend("CSR and ACME order lists over more than a thousand", (backe
     expect(value.every((page) => page.items.every((csr) => csr.state === "pending"))).toBe(true);
     const list = statements.filter((s) => /FROM pki_csrs( INDEXED BY \w+)? WHERE/.test(s.sql)).at(-1)!;
     expect(await planOf(server.db, list.sql, list.params), list.sql).toMatch(/pki_csrs_state_list/);
+    // None is past SCAIVAULT_PKI_CSR_TTL; the expired ones are the range before the pending queue's, on the same index.
+    const expired = await statementsDuring(server.db, () => admin.get("/v1/pki/csrs?state=expired"));
+    expect(expired.value.body.data).toEqual([]);
+    const expiredList = expired.statements.find((s) => /FROM pki_csrs( INDEXED BY \w+)? WHERE/.test(s.sql))!;
+    expect(await planOf(server.db, expiredList.sql, expiredList.params), expiredList.sql).toMatch(/pki_csrs_state_list/);
   });
 
   it("a pki:issue caller pages through its own CSRs only", async () => {

@@ -60,6 +60,37 @@ describeEachBackend("pki: CSR review workflow, trust anchors and the trust bundl
     expectError(await admin.get("/v1/pki/csrs/csr_missing"), 404, "csr_not_found");
   });
 
+  it("a CSR nobody reviewed within SCAIVAULT_PKI_CSR_TTL (30 days) reads as expired and can no longer be approved or rejected", async () => {
+    const { admin, vault: server } = vault();
+    const submit = async (cn: string) => (await created(requester.post("/v1/pki/csrs", { csr_pem: (await ssl.csr("ec:P-256", `/CN=${cn}`)).csr, role: "vendor" }))).id as string;
+    const [stale, lastMinute, fresh] = [await submit("stale.partner.example"), await submit("edge.partner.example"), await submit("fresh.partner.example")];
+    const DAY = 86_400_000;
+    // Submitted 31 days ago, and 30 days less a minute ago: one past the window, one still inside it.
+    await server.db.run("UPDATE pki_csrs SET created_at = ?, updated_at = ? WHERE id = ?", [Date.now() - 31 * DAY, Date.now() - 31 * DAY, stale]);
+    await server.db.run("UPDATE pki_csrs SET created_at = ?, updated_at = ? WHERE id = ?", [Date.now() - 30 * DAY + 60_000, Date.now() - 30 * DAY + 60_000, lastMinute]);
+
+    expect((await admin.get(`/v1/pki/csrs/${stale}`)).body.state).toBe("expired");
+    expect((await requester.get(`/v1/pki/csrs/${stale}`)).body.state).toBe("expired");
+    expect((await admin.get(`/v1/pki/csrs/${lastMinute}`)).body.state).toBe("pending");
+    const listed = async (query: string) => (await admin.get(`/v1/pki/csrs${query}`)).body.data.map((csr: { id: string }) => csr.id) as string[];
+    const pending = await listed("?state=pending");
+    expect(pending).toEqual(expect.arrayContaining([lastMinute, fresh]));
+    expect(pending).not.toContain(stale);
+    expect(await listed("?state=expired")).toEqual([stale]);
+    const all = (await admin.get("/v1/pki/csrs")).body.data as { id: string; state: string }[];
+    expect(all.find((csr) => csr.id === stale)?.state).toBe("expired");
+
+    for (const decide of [admin.post(`/v1/pki/csrs/${stale}/approve`, {}), admin.post(`/v1/pki/csrs/${stale}/reject`, { reason: "too late" })]) {
+      const refused = await decide;
+      expectError(refused, 409, "csr_not_pending");
+      expect(refused.body.error.details).toEqual({ state: "expired" });
+    }
+    // Nothing was signed or changed for it; the ones inside the window are decided as before.
+    expect(await server.db.get("SELECT state, certificate_id FROM pki_csrs WHERE id = ?", [stale])).toEqual({ state: "pending", certificate_id: null });
+    expect((await admin.post(`/v1/pki/csrs/${lastMinute}/approve`, {})).body.state).toBe("signed");
+    expect((await admin.post(`/v1/pki/csrs/${fresh}/reject`, { reason: "no" })).body.state).toBe("rejected");
+  });
+
   it("keeps trust anchors: CA certificates only, by name, in the trust bundle with the active CAs", async () => {
     const { admin } = vault();
     (await ssl.ok(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${ssl.dir}/ext.key`, "-out", `${ssl.dir}/ext.pem`, "-subj", "/CN=External Partner CA", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE"]));

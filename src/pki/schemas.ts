@@ -94,7 +94,7 @@ export const CsrSubmit = Type.Object({
 export const CsrApprove = Type.Object({ ttl: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false });
 export const CsrReject = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1024 })) }, { additionalProperties: false });
 export const CsrQuery = Type.Object({
-  state: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("signed"), Type.Literal("rejected")])),
+  state: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("signed"), Type.Literal("rejected"), Type.Literal("expired")])),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   cursor: Type.Optional(Type.String({ maxLength: 512 })),
 });

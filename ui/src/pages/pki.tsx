@@ -221,7 +221,7 @@ function CsrTab() {
   const [reasons, setReasons] = useState<Record<string, string>>({});
   return (
     <Section title="CSR requests">
-      <Select label="State" value={state} onValue={(value) => (setCursor(null), setState(value))} options={[["pending", "Pending"], ["signed", "Signed"], ["rejected", "Rejected"], ["", "All"]]} />
+      <Select label="State" value={state} onValue={(value) => (setCursor(null), setState(value))} options={[["pending", "Pending"], ["signed", "Signed"], ["rejected", "Rejected"], ["expired", "Expired"], ["", "All"]]} />
       <ErrorBox error={csrs.error ?? action.error} />
       <Table caption="Certificate signing requests" rows={items} rowKey={(c) => c.id} empty={can("pki:admin") ? "No requests in this state." : "Reviewing CSRs needs the pki:admin scope."} columns={[
         ["Id", (c) => c.id], ["Role", (c) => c.role], ["Common name", (c) => c.common_name ?? "—"], ["Names", (c) => [...(c.alt_names ?? []), ...(c.ip_sans ?? [])].join(", ")], ["Requested by", (c) => c.requested_by], ["Comment", (c) => c.comment ?? "—"], ["State", (c) => c.state + (c.reason ? `: ${c.reason}` : "")],
