@@ -89,6 +89,10 @@ export interface VaultConfig {
     /** How often the delivery worker looks for work written by other nodes or left by a crash. */
     pollIntervalMs: number;
     sseHeartbeatMs: number;
+    /** Every event is matched against each target of its tenant: how many a tenant and an identity may hold (**ext**). */
+    maxWebhooksPerTenant: number;
+    maxSubscriptionsPerTenant: number;
+    maxSubscriptionsPerIdentity: number;
   };
   /** Resilience (src/ops): long-lived connections, storage deadlines, metrics access, retention. */
   resilience: {
@@ -270,6 +274,9 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       webhookTimeoutMs: durationMs("SCAIVAULT_WEBHOOK_TIMEOUT", env.SCAIVAULT_WEBHOOK_TIMEOUT, 10_000) || 10_000,
       pollIntervalMs: durationMs("SCAIVAULT_EVENTS_POLL_INTERVAL", env.SCAIVAULT_EVENTS_POLL_INTERVAL, 1000) || 1000,
       sseHeartbeatMs: durationMs("SCAIVAULT_SSE_HEARTBEAT", env.SCAIVAULT_SSE_HEARTBEAT, 15_000) || 15_000,
+      maxWebhooksPerTenant: positiveInt("SCAIVAULT_MAX_WEBHOOKS_PER_TENANT", env.SCAIVAULT_MAX_WEBHOOKS_PER_TENANT, 100),
+      maxSubscriptionsPerTenant: positiveInt("SCAIVAULT_MAX_SUBSCRIPTIONS_PER_TENANT", env.SCAIVAULT_MAX_SUBSCRIPTIONS_PER_TENANT, 1000),
+      maxSubscriptionsPerIdentity: positiveInt("SCAIVAULT_MAX_SUBSCRIPTIONS_PER_IDENTITY", env.SCAIVAULT_MAX_SUBSCRIPTIONS_PER_IDENTITY, 100),
     },
     resilience: {
       maxStreamsPerIdentity: positiveInt("SCAIVAULT_MAX_STREAMS_PER_IDENTITY", env.SCAIVAULT_MAX_STREAMS_PER_IDENTITY, 10),

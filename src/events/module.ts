@@ -10,6 +10,7 @@ import { AccessEvents } from "./access-events.js";
 import { DeliveryStore } from "./delivery-store.js";
 import { DeliveryWorker } from "./delivery-worker.js";
 import { Dispatcher } from "./dispatcher.js";
+import { TargetQuota } from "./quotas.js";
 import type { EventOutbox } from "./outbox.js";
 import { registerEventRoutes } from "./routes.js";
 import { SigningSecrets } from "./signing.js";
@@ -51,7 +52,10 @@ export function createEvents(deps: { db: Database; config: VaultConfig; keyring:
     { db, audit: deps.audit, targets, deliveries, secrets, dispatcher, log: deps.log, onAttempt: (outcome) => attempts?.inc({ outcome }) },
     { retryScheduleMs: config.events.retryScheduleMs, timeoutMs: config.events.webhookTimeoutMs, pollIntervalMs: config.events.pollIntervalMs, allowPrivate: config.webhookAllowPrivate },
   );
-  const serviceDeps = { db, targets, deliveries, secrets, audit: deps.audit, worker, allowPrivate: config.webhookAllowPrivate };
+  const quota = new TargetQuota({
+    webhooksPerTenant: config.events.maxWebhooksPerTenant, subscriptionsPerTenant: config.events.maxSubscriptionsPerTenant, subscriptionsPerIdentity: config.events.maxSubscriptionsPerIdentity,
+  }, db.dialect);
+  const serviceDeps = { db, targets, deliveries, secrets, audit: deps.audit, worker, allowPrivate: config.webhookAllowPrivate, quota };
   const webhooks = new WebhooksService(serviceDeps);
   const subscriptions = new SubscriptionsService({ ...serviceDeps, dispatcher, pollIntervalMs: config.events.pollIntervalMs });
   const streams = new EventStreams({ deliveries, dispatcher, authorizer: deps.authorizer, audit: deps.audit, pollIntervalMs: config.events.pollIntervalMs, heartbeatMs: config.events.sseHeartbeatMs });

@@ -70,6 +70,7 @@ export class SubscriptionsService {
     const { principal } = caller;
     caller.ctx.audit.extra = { subscription_id: id, name: body.name };
     const row = await audited(this.deps.db, this.deps.audit, caller, 201, async (tx) => {
+      await this.deps.quota.requireRoomForSubscription(tx, caller);
       const created: SubscriptionRow = {
         id, partner_id: caller.tenant.partnerId, tenant_id: caller.tenant.tenantId, name: body.name, paths: JSON.stringify(paths), events: JSON.stringify(events),
         filters: JSON.stringify(body.filters ?? {}), delivery_type: body.delivery.type, url: delivery.url, signature_scheme: delivery.scheme,

@@ -8,6 +8,7 @@ import type { Database, Queryable } from "../storage/contract.js";
 import { isUniqueViolation } from "../storage/contract.js";
 import { requireEventFilters, requireTargetUrl } from "./catalogue.js";
 import type { DeliveryRow, DeliveryStore } from "./delivery-store.js";
+import type { TargetQuota } from "./quotas.js";
 import type { DeliveryWorker } from "./delivery-worker.js";
 import type { CreateWebhookBody, DeliveriesQuery, ListQuery, PatchWebhookBody } from "./schemas.js";
 import { generateSigningSecret, type SigningSecrets } from "./signing.js";
@@ -24,6 +25,7 @@ export interface EventServiceDeps {
   worker: DeliveryWorker;
   /** SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: no private_address warning when private targets are allowed. */
   allowPrivate?: boolean;
+  quota: TargetQuota;
 }
 
 const DAY_MS = 86_400_000;
@@ -92,6 +94,7 @@ export class WebhooksService {
     const id = newId("wh");
     caller.ctx.audit.extra = { webhook_id: id, name: body.name };
     const row = await audited(this.deps.db, this.deps.audit, caller, 201, async (tx) => {
+      await this.deps.quota.requireRoomForWebhook(tx, caller);
       const created: WebhookRow = {
         id, partner_id: caller.tenant.partnerId, tenant_id: caller.tenant.tenantId, name: body.name, url, events: JSON.stringify(events), filters: JSON.stringify(body.filters ?? {}),
         enabled: body.enabled === false ? 0 : 1, signature_scheme: body.signature_scheme ?? "timestamped", secret_sealed: await this.deps.secrets.seal(id, "current", secret, tx),

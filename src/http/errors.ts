@@ -47,6 +47,7 @@ export const ERROR_STATUS = {
   version_conflict: 409,
   policy_in_use: 409,
   already_exists: 409,
+  quota_exceeded: 409,
   no_rotation_policy: 409,
   secret_expired: 410,
   version_expired: 410,

@@ -1,0 +1,54 @@
+import { VaultError } from "../http/errors.js";
+import type { Caller } from "../http/context.js";
+import type { Dialect, Queryable } from "../storage/contract.js";
+
+export interface TargetQuotas {
+  webhooksPerTenant: number;
+  subscriptionsPerTenant: number;
+  subscriptionsPerIdentity: number;
+}
+
+// Any fixed number: the first half of the two-part advisory lock key that serializes one tenant's target creations.
+const TARGET_CREATION_LOCK = 7_305_002;
+
+/**
+ * Every event is matched against each webhook and subscription of its tenant in the one fan-out
+ * pass all tenants share, and each match writes a delivery or an inbox row (and a webhook POST):
+ * a `subscriptions:write` token creating 20 a minute for a day would turn each write in its
+ * tenant into ~29,000 rows and requests, and slow every tenant's events. So a tenant holds at most
+ * SCAIVAULT_MAX_WEBHOOKS_PER_TENANT webhooks and SCAIVAULT_MAX_SUBSCRIPTIONS_PER_TENANT
+ * subscriptions, an identity SCAIVAULT_MAX_SUBSCRIPTIONS_PER_IDENTITY of them; disabled ones count
+ * (a PATCH turns them back on). Checked inside the creating transaction; on PostgreSQL one tenant's
+ * creations take turns on an advisory lock, so two at once cannot both take the last place.
+ */
+export class TargetQuota {
+  constructor(private readonly quotas: TargetQuotas, private readonly dialect: Dialect) {}
+
+  async requireRoomForWebhook(tx: Queryable, caller: Caller): Promise<void> {
+    await this.serialize(tx, caller);
+    const held = await count(tx, "SELECT COUNT(*) AS n FROM webhooks WHERE tenant_id = ?", [caller.tenant.tenantId]);
+    if (held >= this.quotas.webhooksPerTenant) throw exceeded("webhooks", "tenant", this.quotas.webhooksPerTenant);
+  }
+
+  async requireRoomForSubscription(tx: Queryable, caller: Caller): Promise<void> {
+    await this.serialize(tx, caller);
+    const { tenantId } = caller.tenant;
+    const mine = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ? AND owner_id = ?", [tenantId, caller.principal.identityId]);
+    if (mine >= this.quotas.subscriptionsPerIdentity) throw exceeded("subscriptions", "identity", this.quotas.subscriptionsPerIdentity);
+    const tenants = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ?", [tenantId]);
+    if (tenants >= this.quotas.subscriptionsPerTenant) throw exceeded("subscriptions", "tenant", this.quotas.subscriptionsPerTenant);
+  }
+
+  /** SQLite runs one write transaction at a time already. */
+  private async serialize(tx: Queryable, caller: Caller): Promise<void> {
+    if (this.dialect === "postgres") await tx.get("SELECT pg_advisory_xact_lock(?, hashtext(?))", [TARGET_CREATION_LOCK, caller.tenant.tenantId]);
+  }
+}
+
+async function count(tx: Queryable, sql: string, params: string[]): Promise<number> {
+  return Number((await tx.get<{ n: number | string }>(sql, params))?.n ?? 0);
+}
+
+function exceeded(resource: "webhooks" | "subscriptions", per: "tenant" | "identity", limit: number): VaultError {
+  return new VaultError("quota_exceeded", `This ${per} already holds ${limit} ${resource}, the most it may; delete one first`, { details: { resource, per, limit } });
+}
