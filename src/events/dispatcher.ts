@@ -26,12 +26,14 @@ const NOTHING: PassResult = { events: 0, deliveries: 0 };
 type PeekedEvent = Pick<EventRow, "id" | "tenant_id" | "event_type" | "path"> & { outbox_pos: number | string; targeted: number | string };
 
 /**
- * PostgreSQL: whether an event's tenant has any enabled webhook or active subscription, as an
- * uncorrelated hashed subplan per list; the correlated form measured 4× slower there (0.6 against
- * 0.14 ms, 7 events). SQLite decides this as the event is written (outbox.ts).
+ * PostgreSQL: whether an event's tenant may have a target, as an uncorrelated hashed subplan over
+ * the tenants that ever created one (one row each). It hashed every enabled webhook and active
+ * subscription of every tenant before (~16 ms a pass at 50,000 subscriptions); the correlated
+ * EXISTS form measured 4–6× slower on few events, and PostgreSQL may plan it as a sequential scan
+ * per event (a tenant's share of the table is all its statistics know). The tenant-scoped target
+ * reads then say exactly which are enabled. SQLite decides this as the event is written (outbox.ts).
  */
-const TARGETED_PG =
-  "CASE WHEN tenant_id IN (SELECT tenant_id FROM webhooks WHERE enabled = 1) OR tenant_id IN (SELECT tenant_id FROM subscriptions WHERE status = 'active') THEN 1 ELSE 0 END AS targeted";
+const TARGETED_PG = "CASE WHEN tenant_id IN (SELECT tenant_id FROM event_target_tenants) THEN 1 ELSE 0 END AS targeted";
 const READ_DISPATCH_STATE = "SELECT last_seq FROM event_dispatch_state WHERE id = 1";
 // Any fixed number: only the fan-out pass takes this advisory lock.
 const FANOUT_LOCK_KEY = 7_305_001;
@@ -128,16 +130,19 @@ export class Dispatcher {
     // belongs to a tenant with a target (a third of the cost of reading every column).
     const peeked = await db.all<PeekedEvent>(peekSql(db.dialect), [DISPATCH_BATCH]);
     if (peeked.length === 0) return NOTHING;
-    // The targets themselves (and their owners' policies) are read only when some peeked event's
-    // tenant has one: a pass over events nobody listens to costs the peek and its transaction.
+    // The targets themselves (and their owners' policies) are read only for the peeked events'
+    // tenants that have one: a pass over events nobody listens to costs the peek and its
+    // transaction, and another tenant's targets cost this pass nothing (read whole, 50 tenants'
+    // 50,000 subscriptions made each pass 650 ms on SQLite; docs/benchmarks.md round 27).
     // The peek saw every target created before its events committed, as the list reads did.
-    const anyTargeted = peeked.some((row) => Number(row.targeted) === 1);
+    const targetedTenants = [...new Set(peeked.flatMap((row) => (Number(row.targeted) === 1 && row.tenant_id !== null ? [row.tenant_id] : [])))];
+    const anyTargeted = targetedTenants.length > 0;
     // Targets and their owners' policies are loaded before the transaction: policy evaluation
     // reads the database itself, which SQLite's single writer forbids inside our transaction. Only
     // the subscriptions some peeked event could reach get an evaluator, and the transaction then
     // handles exactly the peeked events (any that committed since wait for the next pass).
-    const webhooks = anyTargeted ? await this.deps.targets.enabledWebhooks(null, db) : [];
-    const subscriptions = anyTargeted ? await this.deps.targets.activeSubscriptions(null, db) : [];
+    const webhooks = anyTargeted ? await this.deps.targets.enabledWebhooks(targetedTenants, db) : [];
+    const subscriptions = anyTargeted ? await this.deps.targets.activeSubscriptions(targetedTenants, db) : [];
     const evaluators = new Map<string, Evaluator>();
     for (const sub of subscriptions) {
       const candidates = peeked.filter((row) => this.couldReach(sub, row));

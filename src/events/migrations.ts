@@ -173,4 +173,14 @@ export const eventMigrations: Migration[] = [
     id: "0516_deliveries_by_target",
     up: () => ["DROP INDEX event_deliveries_target", "CREATE INDEX event_deliveries_target_list ON event_deliveries (target_id, created_at, id)"],
   },
+  {
+    // The tenants that ever created a webhook or a subscription: PostgreSQL's fan-out peek asks
+    // this (one row per such tenant) whether an event's tenant may have targets, instead of hashing
+    // every active subscription of every tenant for each pass (targets-store.ts).
+    id: "0518_event_target_tenants",
+    up: () => [
+      "CREATE TABLE event_target_tenants (tenant_id TEXT PRIMARY KEY)",
+      "INSERT INTO event_target_tenants (tenant_id) SELECT tenant_id FROM webhooks UNION SELECT tenant_id FROM subscriptions",
+    ],
+  },
 ];

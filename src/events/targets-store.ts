@@ -55,10 +55,16 @@ function updateSql(table: string, columns: readonly string[]): string {
 
 /** Webhooks and subscriptions: the targets events are delivered to. */
 export class TargetsStore {
-  constructor(private readonly db: Database) {}
+  /** `tenant_id` in a JSON array of ids: one statement text whatever the count, along the tenant-led name indexes. */
+  private readonly inTenants: string;
 
-  async insertWebhook(row: WebhookRow, tx?: Queryable): Promise<void> {
-    await (tx ?? this.db).run(insertSql("webhooks", WEBHOOK_COLUMNS), WEBHOOK_COLUMNS.map((c) => row[c]));
+  constructor(private readonly db: Database) {
+    this.inTenants = db.dialect === "postgres" ? "tenant_id = ANY(ARRAY(SELECT json_array_elements_text(?::json)))" : "tenant_id IN (SELECT value FROM json_each(?))";
+  }
+
+  async insertWebhook(row: WebhookRow, tx: Queryable): Promise<void> {
+    await tx.run(insertSql("webhooks", WEBHOOK_COLUMNS), WEBHOOK_COLUMNS.map((c) => row[c]));
+    await this.markTargeted(row.tenant_id, tx);
   }
   async updateWebhook(row: WebhookRow, tx?: Queryable): Promise<void> {
     const cols = WEBHOOK_COLUMNS.filter((c) => c !== "id");
@@ -73,8 +79,9 @@ export class TargetsStore {
   async listWebhooks(tenantId: string, afterId: string | null, limit: number): Promise<WebhookRow[]> {
     return this.db.all<WebhookRow>("SELECT * FROM webhooks WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?", [tenantId, afterId ?? "", limit]);
   }
-  async enabledWebhooks(_all: null, q: Queryable): Promise<WebhookRow[]> {
-    return q.all<WebhookRow>("SELECT * FROM webhooks WHERE enabled = 1");
+  /** The enabled webhooks of these tenants only: a pass never reads what other tenants hold. */
+  async enabledWebhooks(tenantIds: readonly string[], q: Queryable): Promise<WebhookRow[]> {
+    return q.all<WebhookRow>(`SELECT * FROM webhooks WHERE ${this.inTenants} AND enabled = 1`, [JSON.stringify(tenantIds)]);
   }
   async deleteWebhook(tenantId: string, id: string, tx: Queryable): Promise<boolean> {
     return (await tx.run("DELETE FROM webhooks WHERE tenant_id = ? AND id = ?", [tenantId, id])).changes > 0;
@@ -83,8 +90,19 @@ export class TargetsStore {
     await this.db.run("UPDATE webhooks SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?", [reason, Date.now(), id]);
   }
 
-  async insertSubscription(row: SubscriptionRow, tx?: Queryable): Promise<void> {
-    await (tx ?? this.db).run(insertSql("subscriptions", SUBSCRIPTION_COLUMNS), SUBSCRIPTION_COLUMNS.map((c) => row[c]));
+  async insertSubscription(row: SubscriptionRow, tx: Queryable): Promise<void> {
+    await tx.run(insertSql("subscriptions", SUBSCRIPTION_COLUMNS), SUBSCRIPTION_COLUMNS.map((c) => row[c]));
+    await this.markTargeted(row.tenant_id, tx);
+  }
+
+  /**
+   * In the creating transaction: from its commit on, the fan-out pass reads this tenant's targets
+   * for its events. Never taken back (a deleted or disabled target leaves it): a tenant whose targets
+   * are all gone costs its events' passes one tenant-scoped read that finds nothing, whereas taking
+   * it back would race a creation committing beside the deletion and lose that target's events.
+   */
+  private async markTargeted(tenantId: string, tx: Queryable): Promise<void> {
+    await tx.run("INSERT INTO event_target_tenants (tenant_id) VALUES (?) ON CONFLICT (tenant_id) DO NOTHING", [tenantId]);
   }
   async updateSubscription(row: SubscriptionRow, tx?: Queryable): Promise<void> {
     const cols = SUBSCRIPTION_COLUMNS.filter((c) => c !== "id");
@@ -101,8 +119,8 @@ export class TargetsStore {
       ? this.db.all<SubscriptionRow>("SELECT * FROM subscriptions WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?", [tenantId, afterId ?? "", limit])
       : this.db.all<SubscriptionRow>("SELECT * FROM subscriptions WHERE tenant_id = ? AND owner_id = ? AND id > ? ORDER BY id LIMIT ?", [tenantId, ownerId, afterId ?? "", limit]);
   }
-  async activeSubscriptions(_all: null, q: Queryable): Promise<SubscriptionRow[]> {
-    return q.all<SubscriptionRow>("SELECT * FROM subscriptions WHERE status = 'active'");
+  async activeSubscriptions(tenantIds: readonly string[], q: Queryable): Promise<SubscriptionRow[]> {
+    return q.all<SubscriptionRow>(`SELECT * FROM subscriptions WHERE ${this.inTenants} AND status = 'active'`, [JSON.stringify(tenantIds)]);
   }
   async deleteSubscription(tenantId: string, id: string, tx: Queryable): Promise<boolean> {
     await tx.run("DELETE FROM subscription_inbox WHERE subscription_id = ?", [id]);
