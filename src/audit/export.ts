@@ -9,6 +9,7 @@ import { newId } from "../shared/ids.js";
 import { iso, isoOrNull } from "../shared/time.js";
 import type { Database } from "../storage/contract.js";
 import type { AuditRow } from "./chain.js";
+import { estimateRecords } from "./estimate.js";
 import { filterSql, type Filters } from "./filters.js";
 import { keysetPageSql, type Position } from "./keyset.js";
 import { entryView } from "./query.js";
@@ -123,11 +124,7 @@ export class AuditExports {
       target = { kind: "s3", destination: s3, credentials };
       destination = { ...s3 };
     }
-    const scope = visibility.scopeSql();
-    const estimate = await this.deps.db.get<{ n: number | string }>(
-      `SELECT COUNT(*) AS n FROM audit_log WHERE ${[scope.sql, ...conditions].join(" AND ")}`,
-      [...scope.params, ...params],
-    );
+    const estimate = await estimateRecords(this.deps.db, visibility.scopeArms(), conditions, params, { from, to });
     const row: ExportRow = {
       id: newId("exp"),
       partner_id: caller.tenant.partnerId,
@@ -138,7 +135,7 @@ export class AuditExports {
       range_to: to ?? null,
       filters: JSON.stringify(body.filters ?? {}),
       destination: JSON.stringify(destination),
-      estimated_records: Number(estimate?.n ?? 0),
+      estimated_records: estimate,
       record_count: null,
       manifest: null,
       error: null,
