@@ -35,8 +35,8 @@ export class TargetQuota {
     const { tenantId } = caller.tenant;
     const mine = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ? AND owner_id = ?", [tenantId, caller.principal.identityId]);
     if (mine >= this.quotas.subscriptionsPerIdentity) throw exceeded("subscriptions", "identity", this.quotas.subscriptionsPerIdentity);
-    const tenants = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ?", [tenantId]);
-    if (tenants >= this.quotas.subscriptionsPerTenant) throw exceeded("subscriptions", "tenant", this.quotas.subscriptionsPerTenant);
+    const inTenant = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ?", [tenantId]);
+    if (inTenant >= this.quotas.subscriptionsPerTenant) throw exceeded("subscriptions", "tenant", this.quotas.subscriptionsPerTenant);
   }
 
   /** SQLite runs one write transaction at a time already. */

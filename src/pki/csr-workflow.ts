@@ -66,7 +66,7 @@ function requirePending(row: CsrRow, expiredBefore: number): void {
  * Submit → approve (signed) or reject (contract P5); the request is checked against its role at
  * submission and again at approval. One left pending for SCAIVAULT_PKI_CSR_TTL is `expired` (**ext**):
  * a review queue that `pki:issue` callers fill at 50 a minute must not keep what nobody looked at
- * for ever, and credential retention prunes expired and decided ones a window later (`ENDED_CSRS`).
+ * for ever, and credential retention prunes expired and decided ones a window later (`endedSubmissions`, retention.ts).
  */
 export class CsrWorkflow {
   constructor(private readonly deps: PkiDeps, private readonly cas: CaService, private readonly roles: RoleService, private readonly issue: IssueService) {}
