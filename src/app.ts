@@ -191,7 +191,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   rotation.start(app.log);
   // Dynamic credentials (src/dynamic): engines read their root secrets through the reader as themselves.
   const dynamic = createDynamic({ db, events, audit, keyring, authorizer, policies: policyStore, reader, secrets, secretStore, registries: metrics.registries,
-    config: { workerEnabled: config.rotation.schedulerEnabled, pollMs: config.dynamic.pollMs, retryScheduleMs: config.dynamic.retryScheduleMs } });
+    config: { workerEnabled: config.rotation.schedulerEnabled, pollMs: config.dynamic.pollMs, retryScheduleMs: config.dynamic.retryScheduleMs, maxLeasesPerIdentity: config.dynamic.maxLeasesPerIdentity } });
   dynamic.register(app);
   dynamic.start(app.log);
   // DNS providers and the dns-01 solver (spec/pki.md P7), which ACME orders use

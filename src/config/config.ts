@@ -141,6 +141,8 @@ export interface VaultConfig {
     pollMs: number;
     /** Delays before each retry of a failed revocation; the last repeats (SCAIVAULT_LEASE_RETRY_SCHEDULE). */
     retryScheduleMs: number[];
+    /** Active leases one identity may hold in a tenant: each is a user at a target (SCAIVAULT_MAX_LEASES_PER_IDENTITY, **ext**). */
+    maxLeasesPerIdentity: number;
   };
   /** The admin console at /ui (src/console). */
   ui: {
@@ -300,6 +302,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
     dynamic: {
       pollMs: durationMs("SCAIVAULT_LEASE_POLL", env.SCAIVAULT_LEASE_POLL, 1000) || 1000,
       retryScheduleMs: durationListMs("SCAIVAULT_LEASE_RETRY_SCHEDULE", env.SCAIVAULT_LEASE_RETRY_SCHEDULE, [5e3, 3e4, 12e4, 6e5, 18e5, 36e5]),
+      maxLeasesPerIdentity: positiveInt("SCAIVAULT_MAX_LEASES_PER_IDENTITY", env.SCAIVAULT_MAX_LEASES_PER_IDENTITY, 1000),
     },
     // --- console (src/console)
     ui: {

@@ -45,6 +45,7 @@ export interface LeaseDeps extends ChangeDeps {
   keyring: Keyring;
   metrics: DynamicMetrics;
   revoker: LeaseRevoker;
+  maxLeasesPerIdentity: number;
 }
 
 /** `dynamic:manage` (or admin) sees every lease of the tenant; `dynamic:read` only its own. */
@@ -68,6 +69,7 @@ export class LeaseService {
     if (!decision.allowed) throw denial(decision, "read");
     const engine = await this.deps.engines.require(caller, engineName);
     const role = await this.deps.roles.require(engine, roleName);
+    await this.requireRoomForLease(caller);
     const ttls = roleTtls(engine, role);
     const ttl = body.ttl === undefined ? ttls.defaultSeconds : Math.min(durationOf("ttl", body.ttl), ttls.maxSeconds);
     const now = Date.now();
@@ -93,6 +95,21 @@ export class LeaseService {
     this.deps.metrics.leaseGenerated(engine.name, role.name);
     this.deps.revoker.scheduled(row.expires_at);
     return { ...leaseView(row, now), lease_duration: ttl, data: made.data };
+  }
+
+  /**
+   * Each lease is a user at a target, made before the lease is recorded: a `dynamic:read` caller at
+   * its 100 generations a minute with a day-long `max_ttl` kept ~144,000 users alive in someone's
+   * database. Counted before the source is asked, so requests in flight at once may pass the last
+   * place together (a soft cap, by at most those): exactness would mean holding a lock across the
+   * source's round trips.
+   */
+  private async requireRoomForLease(caller: Caller): Promise<void> {
+    const limit = this.deps.maxLeasesPerIdentity;
+    if ((await this.deps.store.activeOf(caller.tenant.tenantId, caller.principal.identityId)) < limit) return;
+    throw new VaultError("quota_exceeded", `This identity already holds ${limit} active leases, the most it may; revoke one or let one expire first`, {
+      details: { resource: "leases", per: "identity", limit },
+    });
   }
 
   private async databaseCreds(engine: EngineRow, role: RoleRow, base: { expires_at: number }) {

@@ -93,4 +93,11 @@ export const dynamicMigrations: Migration[] = [
     id: "0303_dynamic_leases_by_state",
     up: () => ["CREATE INDEX dynamic_leases_state ON dynamic_leases (tenant_id, state, created_at, id)"],
   },
+  {
+    // An identity's active leases, counted before each generation (SCAIVAULT_MAX_LEASES_PER_IDENTITY):
+    // along these alone, not its whole lease history or the tenant's active leases. Not a partial
+    // index on `state = 'active'`: PostgreSQL took that one for a tenant's `?state=active` page.
+    id: "0304_dynamic_active_by_identity",
+    up: () => ["CREATE INDEX dynamic_leases_identity_state ON dynamic_leases (tenant_id, identity_id, state)"],
+  },
 ];

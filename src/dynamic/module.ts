@@ -33,7 +33,7 @@ export interface DynamicModuleDeps {
   secrets: SecretsService;
   secretStore: SecretStore;
   registries: MetricRegistries | null;
-  config: { workerEnabled: boolean; pollMs: number; retryScheduleMs: number[] };
+  config: { workerEnabled: boolean; pollMs: number; retryScheduleMs: number[]; maxLeasesPerIdentity: number };
 }
 
 /** Dynamic credentials (spec/dynamic.md): engines, roles, leases and their expiry worker, wired. */
@@ -46,7 +46,7 @@ export function createDynamic(deps: DynamicModuleDeps) {
   const engines = new EngineService({ ...base, store, roots, connector, keyring: deps.keyring, policies: deps.policies });
   const roles = new RoleService({ ...base, store, engines });
   const revoker = new LeaseRevoker({ ...base, store, connector, metrics, retryScheduleMs: deps.config.retryScheduleMs });
-  const leases = new LeaseService({ ...base, store, engines, roles, connector, authorizer: deps.authorizer, keyring: deps.keyring, metrics, revoker });
+  const leases = new LeaseService({ ...base, store, engines, roles, connector, authorizer: deps.authorizer, keyring: deps.keyring, metrics, revoker, maxLeasesPerIdentity: deps.config.maxLeasesPerIdentity });
   engines.leases = leases;
   const rotator = new RootRotator({ store, connector, authorizer: deps.authorizer, secrets: deps.secrets, secretStore: deps.secretStore });
   const ssh = new SshPublic({ db: deps.db, store });

@@ -203,6 +203,10 @@ export class DynamicStore {
     );
     return rows.map((r) => r.id);
   }
+  async activeOf(tenantId: string, identityId: string): Promise<number> {
+    const row = await this.db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM dynamic_leases WHERE tenant_id = ? AND identity_id = ? AND state = 'active'", [tenantId, identityId]);
+    return Number(row?.n ?? 0);
+  }
   async countActive(engineId: string): Promise<number> {
     const row = await this.db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM dynamic_leases WHERE engine_id = ? AND state = 'active'", [engineId]);
     return Number(row?.n ?? 0);
