@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
 import { planOf } from "../testing/plans.js";
-import { grantEngineRoot, PG_URL, pgScratch, userWith, type Scratch } from "./testing.js";
+import { PG_URL, pgEngineWithRole, userWith, type Scratch } from "./testing.js";
 
 const ENGINE = "quota-db";
 const ROOT = "infra/quota-db/root";
@@ -31,15 +31,10 @@ describeEachBackend("dynamic: active leases per identity", (backend) => {
   let second: ApiClient;
 
   beforeAll(async () => {
-    target = await pgScratch();
     const { admin } = vault();
-    await grantEngineRoot(admin, ENGINE, ROOT, { username: target.rootUser, password: target.rootPassword });
-    const engine = await admin.post("/v1/dynamic/engines", { name: ENGINE, type: "database.postgresql", config: { connection_url: target.connectionUrl, root_credentials_path: ROOT } });
-    if (engine.status !== 201) throw new Error(engine.text);
-    const role = await admin.post(`/v1/dynamic/engines/${ENGINE}/roles`, {
+    target = await pgEngineWithRole(admin, ENGINE, ROOT, {
       name: "quotaro", creation_statements: [`CREATE ROLE "{{name}}" LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`], default_ttl: "1h",
     });
-    if (role.status !== 201) throw new Error(role.text);
     first = await userWith(admin, `quota-first-${backend}`, ["dynamic:read"], [`sys/dynamic/${ENGINE}/quotaro`]);
     second = await userWith(admin, `quota-second-${backend}`, ["dynamic:read"], [`sys/dynamic/${ENGINE}/quotaro`]);
   });

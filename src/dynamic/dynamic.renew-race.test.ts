@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { DynamicStore } from "./store.js";
-import { grantEngineRoot, pgRoleExists, pgScratch, until, type Scratch } from "./testing.js";
+import { pgEngineWithRole, pgRoleExists, until, type Scratch } from "./testing.js";
 
 const ENGINE = "race-db";
 const ROOT = "infra/race-db/root";
@@ -19,13 +19,7 @@ describeEachBackend("dynamic: renewals and revocation claims do not undo each ot
   let target: Scratch;
 
   beforeAll(async () => {
-    target = await pgScratch();
-    const { admin } = vault();
-    await grantEngineRoot(admin, ENGINE, ROOT, { username: target.rootUser, password: target.rootPassword });
-    const engine = await admin.post("/v1/dynamic/engines", { name: ENGINE, type: "database.postgresql", config: { connection_url: target.connectionUrl, root_credentials_path: ROOT } });
-    if (engine.status !== 201) throw new Error(engine.text);
-    const role = await admin.post(`/v1/dynamic/engines/${ENGINE}/roles`, { name: "ro", creation_statements: [`CREATE ROLE "{{name}}" LOGIN PASSWORD '{{password}}'`] });
-    if (role.status !== 201) throw new Error(role.text);
+    target = await pgEngineWithRole(vault().admin, ENGINE, ROOT, { name: "ro", creation_statements: [`CREATE ROLE "{{name}}" LOGIN PASSWORD '{{password}}'`] });
   });
   afterAll(async () => {
     await target?.drop();

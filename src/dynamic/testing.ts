@@ -191,6 +191,20 @@ export async function grantEngineRoot(admin: ApiClient, engine: string, path: st
   if (bound.status !== 201) throw new Error(`binding: ${bound.status} ${bound.text}`);
 }
 
+/**
+ * A PostgreSQL engine on a fresh scratch database (its root stored and granted) with one role: what
+ * a suite about leases needs before its first generation. The scratch is the caller's to drop.
+ */
+export async function pgEngineWithRole(admin: ApiClient, engine: string, rootPath: string, role: Record<string, unknown>): Promise<Scratch> {
+  const target = await pgScratch();
+  await grantEngineRoot(admin, engine, rootPath, { username: target.rootUser, password: target.rootPassword });
+  const created = await admin.post("/v1/dynamic/engines", { name: engine, type: "database.postgresql", config: { connection_url: target.connectionUrl, root_credentials_path: rootPath } });
+  if (created.status !== 201) throw new Error(`engine: ${created.status} ${created.text}`);
+  const made = await admin.post(`/v1/dynamic/engines/${engine}/roles`, role);
+  if (made.status !== 201) throw new Error(`role: ${made.status} ${made.text}`);
+  return target;
+}
+
 /** A token for another identity with the given scopes, and a policy giving it `permissions` on `patterns`. */
 export async function userWith(admin: ApiClient, name: string, scopes: string[], patterns: string[], permissions = ["read"]): Promise<ApiClient> {
   if (patterns.length > 0) {
