@@ -3,7 +3,7 @@ import { denial } from "../access/authorizer.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { freshRandomBytes } from "../crypto/random.js";
 import type { Caller } from "../http/context.js";
-import { VaultError } from "../http/errors.js";
+import { quotaExceeded, VaultError } from "../http/errors.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { randomBase62 } from "../shared/ids.js";
 import { iso } from "../shared/time.js";
@@ -107,9 +107,7 @@ export class LeaseService {
   private async requireRoomForLease(caller: Caller): Promise<void> {
     const limit = this.deps.maxLeasesPerIdentity;
     if ((await this.deps.store.activeOf(caller.tenant.tenantId, caller.principal.identityId)) < limit) return;
-    throw new VaultError("quota_exceeded", `This identity already holds ${limit} active leases, the most it may; revoke one or let one expire first`, {
-      details: { resource: "leases", per: "identity", limit },
-    });
+    throw quotaExceeded("leases", "identity", limit, "revoke one or let one expire first", "active leases");
   }
 
   private async databaseCreds(engine: EngineRow, role: RoleRow, base: { expires_at: number }) {

@@ -1,4 +1,4 @@
-import { VaultError } from "../http/errors.js";
+import { quotaExceeded } from "../http/errors.js";
 import type { Caller } from "../http/context.js";
 import type { Dialect, Queryable } from "../storage/contract.js";
 
@@ -8,6 +8,7 @@ export interface TargetQuotas {
   subscriptionsPerIdentity: number;
 }
 
+const DELETE_ONE = "delete one first";
 // Any fixed number: the first half of the two-part advisory lock key that serializes one tenant's target creations.
 const TARGET_CREATION_LOCK = 7_305_002;
 
@@ -27,16 +28,16 @@ export class TargetQuota {
   async requireRoomForWebhook(tx: Queryable, caller: Caller): Promise<void> {
     await this.serialize(tx, caller);
     const held = await count(tx, "SELECT COUNT(*) AS n FROM webhooks WHERE tenant_id = ?", [caller.tenant.tenantId]);
-    if (held >= this.quotas.webhooksPerTenant) throw exceeded("webhooks", "tenant", this.quotas.webhooksPerTenant);
+    if (held >= this.quotas.webhooksPerTenant) throw quotaExceeded("webhooks", "tenant", this.quotas.webhooksPerTenant, DELETE_ONE);
   }
 
   async requireRoomForSubscription(tx: Queryable, caller: Caller): Promise<void> {
     await this.serialize(tx, caller);
     const { tenantId } = caller.tenant;
     const mine = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ? AND owner_id = ?", [tenantId, caller.principal.identityId]);
-    if (mine >= this.quotas.subscriptionsPerIdentity) throw exceeded("subscriptions", "identity", this.quotas.subscriptionsPerIdentity);
+    if (mine >= this.quotas.subscriptionsPerIdentity) throw quotaExceeded("subscriptions", "identity", this.quotas.subscriptionsPerIdentity, DELETE_ONE);
     const inTenant = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ?", [tenantId]);
-    if (inTenant >= this.quotas.subscriptionsPerTenant) throw exceeded("subscriptions", "tenant", this.quotas.subscriptionsPerTenant);
+    if (inTenant >= this.quotas.subscriptionsPerTenant) throw quotaExceeded("subscriptions", "tenant", this.quotas.subscriptionsPerTenant, DELETE_ONE);
   }
 
   /** SQLite runs one write transaction at a time already. */
@@ -47,8 +48,4 @@ export class TargetQuota {
 
 async function count(tx: Queryable, sql: string, params: string[]): Promise<number> {
   return Number((await tx.get<{ n: number | string }>(sql, params))?.n ?? 0);
-}
-
-function exceeded(resource: "webhooks" | "subscriptions", per: "tenant" | "identity", limit: number): VaultError {
-  return new VaultError("quota_exceeded", `This ${per} already holds ${limit} ${resource}, the most it may; delete one first`, { details: { resource, per, limit } });
 }

@@ -123,3 +123,11 @@ export function isVaultError(error: unknown): error is VaultError {
 export function validationError(fields: Record<string, string>, message = "Request validation failed"): VaultError {
   return new VaultError("validation_error", message, { details: { fields } });
 }
+
+/**
+ * 409 quota_exceeded: the caller's tenant or identity already holds the most of `resource` it may
+ * (webhooks, subscriptions, leases). Not 429: waiting alone does not free a place.
+ */
+export function quotaExceeded(resource: string, per: "tenant" | "identity", limit: number, remedy: string, counted = resource): VaultError {
+  return new VaultError("quota_exceeded", `This ${per} already holds ${limit} ${counted}, the most it may; ${remedy}`, { details: { resource, per, limit } });
+}

@@ -114,10 +114,11 @@ export class CsrWorkflow {
     const row = await this.find(caller, id);
     if (onlyCreatedBy && row.requested_by !== onlyCreatedBy) throw new VaultError("csr_not_found", "No CSR with this id in this tenant", { details: { id } });
     caller.ctx.audit.extra = { csr_id: id, role: row.role };
-    if (!row.certificate_id) return view(row, expiredAtOrBefore(this.deps.config));
+    const shown = view(row, expiredAtOrBefore(this.deps.config));
+    if (!row.certificate_id) return shown;
     const cert = await this.deps.store.getCert(caller.tenant.tenantId, row.certificate_id);
     const ca = cert ? await this.cas.require(caller.tenant.tenantId, cert.ca_id) : null;
-    return { ...view(row, expiredAtOrBefore(this.deps.config)), certificate: cert?.certificate_pem, ca_chain: ca ? [ca.certificate_pem.trim(), ...(await this.cas.chainOf(ca))] : [] };
+    return { ...shown, certificate: cert?.certificate_pem, ca_chain: ca ? [ca.certificate_pem.trim(), ...(await this.cas.chainOf(ca))] : [] };
   }
 
   /** Signs under the role as it is now; the state change commits with the certificate, so two approvals cannot both sign. */
