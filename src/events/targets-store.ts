@@ -1,4 +1,5 @@
 import type { Database, Queryable } from "../storage/contract.js";
+import { inJsonList } from "../storage/json-list.js";
 
 export interface WebhookRow {
   id: string;
@@ -55,11 +56,11 @@ function updateSql(table: string, columns: readonly string[]): string {
 
 /** Webhooks and subscriptions: the targets events are delivered to. */
 export class TargetsStore {
-  /** `tenant_id` in a JSON array of ids: one statement text whatever the count, along the tenant-led name indexes. */
+  /** `tenant_id` in a JSON array of ids, along the tenant-led name indexes. */
   private readonly inTenants: string;
 
   constructor(private readonly db: Database) {
-    this.inTenants = db.dialect === "postgres" ? "tenant_id = ANY(ARRAY(SELECT json_array_elements_text(?::json)))" : "tenant_id IN (SELECT value FROM json_each(?))";
+    this.inTenants = inJsonList(db.dialect, "tenant_id");
   }
 
   async insertWebhook(row: WebhookRow, tx: Queryable): Promise<void> {

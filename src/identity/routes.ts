@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Principal } from "../access/principal.js";
 import { VaultError } from "../http/errors.js";
 import { isoOrNull } from "../shared/time.js";
+import { resolveGroupMembers } from "./group-members.js";
 import type { EntryKind, IdentityStore } from "./store.js";
 import { callerTenants, groupView, ListQuery, notFound, PageQuery, requireVisibleTenant, resolveView, serviceAccountView, STATUS, userView } from "./views.js";
 
@@ -39,8 +40,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, store: IdentitySto
       await requireVisibleTenant(store, principal, tenantId);
       const { status, q, page = 1, page_size: size = 50 } = request.query;
       const { items, total } = await store.listEntries(tenantId, kind, { status, q, page, pageSize: size });
-      const counts = new Map<string, number>();
-      if (kind === "group") for (const m of await store.members(tenantId)) counts.set(m.group_id, (counts.get(m.group_id) ?? 0) + 1);
+      const counts = kind === "group" ? await store.memberCounts(tenantId, items.map((e) => e.id)) : new Map<string, number>();
       return { [key]: items.map((e) => view(e, counts)), total, page, page_size: size };
     });
   list("user", "users", (e) => userView(e), "Users of a tenant in the identity cache", "users");
@@ -55,29 +55,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, store: IdentitySto
     const groupId = request.params.group_id;
     const group = await store.findEntry(await callerTenants(store, principal, request.vault.tenant?.tenantId ?? null), "group", { id: groupId });
     if (!group) throw notFound("group", groupId);
-    const members = await store.members(group.tenantId);
-    const entries = new Map((await store.entries(group.tenantId)).map((e) => [`${e.kind}:${e.id}`, e]));
-    // Breadth first from the group: members of nested groups are INHERITED via the nested group.
-    const out: Array<Record<string, unknown>> = [];
-    const seen = new Set<string>();
-    const queue: Array<{ id: string; via: string | null }> = [{ id: group.id, via: null }];
-    const visited = new Set<string>();
-    while (queue.length > 0) {
-      const { id, via } = queue.shift()!;
-      if (visited.has(id)) continue;
-      visited.add(id);
-      for (const m of members.filter((x) => x.group_id === id)) {
-        if (m.member_type === "group") {
-          if (entries.get(`group:${m.member_id}`)?.status === "ACTIVE") queue.push({ id: m.member_id, via: via ?? m.member_id });
-          continue;
-        }
-        const kind = m.member_type === "user" ? "user" : "service_account";
-        const entry = entries.get(`${kind}:${m.member_id}`);
-        if (!entry || seen.has(entry.id)) continue;
-        seen.add(entry.id);
-        out.push({ user_id: entry.id, identity_id: entry.identityId, member_type: kind, email: entry.email, membership_type: via ? "INHERITED" : "DIRECT", via_group_id: via, added_at: m.added_at });
-      }
-    }
+    const out = resolveGroupMembers(group.id, await store.groupTreeMembers(group.tenantId, group.id));
     const { page = 1, page_size: size = 50 } = request.query;
     return { members: out.slice((page - 1) * size, page * size), total: out.length, page, page_size: size };
   });

@@ -1,4 +1,5 @@
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
+import { inJsonList } from "../storage/json-list.js";
 import type { DirectoryStatus } from "./directory-client.js";
 
 export type EntryKind = "user" | "service_account" | "group";
@@ -38,6 +39,12 @@ const toEntry = (r: EntryRow): DirectoryEntry => ({
 
 export interface DirPartnerRow { id: string; name: string; slug: string | null; region: string | null; status: string; source: string; last_synced_at: number | null }
 export interface DirTenantRow { id: string; partner_id: string; name: string; slug: string | null; status: string; source: string; last_synced_at: number | null; created_at: number }
+
+/** A member row of a group tree with its member's cached entry (null columns: no such entry). */
+export interface GroupTreeMember {
+  group_id: string; member_type: string; member_id: string; added_at: string | null;
+  identity_id: string | null; email: string | null; status: string | null;
+}
 
 export interface ListFilter { status?: string; q?: string; page: number; pageSize: number }
 
@@ -102,25 +109,64 @@ export class IdentityStore {
     }
   }
 
-  async members(tenantId: string): Promise<Array<{ group_id: string; member_type: string; member_id: string; added_at: string | null }>> {
-    return this.db.all("SELECT group_id, member_type, member_id, added_at FROM directory_members WHERE tenant_id = ?", [tenantId]);
+  /** Direct member rows of each of `groupIds` (one page of a group list), counted along the primary key. */
+  async memberCounts(tenantId: string, groupIds: readonly string[]): Promise<Map<string, number>> {
+    if (groupIds.length === 0) return new Map();
+    const rows = await this.db.all<{ group_id: string; n: number | string }>(
+      `SELECT group_id, COUNT(*) AS n FROM directory_members WHERE tenant_id = ? AND ${inJsonList(this.db.dialect, "group_id")} GROUP BY group_id`,
+      [tenantId, JSON.stringify(groupIds)],
+    );
+    return new Map(rows.map((r) => [r.group_id, Number(r.n)]));
+  }
+
+  /**
+   * The member rows of `groupId` and of every ACTIVE group nested under it (cycles end where they
+   * meet a group already reached), each with its member's cached entry when there is one: the
+   * group's own tree, read along the primary keys, never the tenant's whole membership. CROSS JOIN
+   * fixes SQLite's join order (from the reached groups to their rows; it has no statistics and
+   * otherwise walked every member row of the tenant); PostgreSQL plans it as an inner join.
+   */
+  async groupTreeMembers(tenantId: string, groupId: string): Promise<GroupTreeMember[]> {
+    return this.db.all<GroupTreeMember>(
+      `WITH RECURSIVE reach(group_id) AS (
+         SELECT CAST(? AS TEXT)
+         UNION
+         SELECT m.member_id FROM reach r CROSS JOIN directory_members m CROSS JOIN directory_identities g
+          WHERE m.tenant_id = ? AND m.group_id = r.group_id AND m.member_type = 'group'
+            AND g.tenant_id = ? AND g.id = m.member_id AND g.kind = 'group' AND g.status = 'ACTIVE'
+       )
+       SELECT m.group_id, m.member_type, m.member_id, m.added_at, e.identity_id, e.email, e.status
+         FROM reach r CROSS JOIN directory_members m
+         LEFT JOIN directory_identities e ON e.tenant_id = m.tenant_id AND e.id = m.member_id
+           AND e.kind = CASE m.member_type WHEN 'user' THEN 'user' WHEN 'group' THEN 'group' ELSE 'service_account' END
+        WHERE m.tenant_id = ? AND m.group_id = r.group_id`,
+      [groupId, tenantId, tenantId, tenantId],
+    );
   }
 
   /** The entry a credential names in its tenant: by canonical id, else by directory id. */
   async findForCredential(tenantId: string, identityId: string, directoryId: string | null): Promise<DirectoryEntry | undefined> {
+    // Two point reads, not one `(identity_id = ? OR id = ?)`: SQLite planned the OR as a walk of
+    // the tenant's whole directory, on every credential's first request after each sync.
     const row = await this.db.get<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE tenant_id = ? AND (identity_id = ? OR id = ?) AND kind <> 'group' ORDER BY last_synced_at DESC LIMIT 1`,
-      [tenantId, identityId, directoryId ?? ""],
+      `SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE tenant_id = ? AND identity_id = ? AND kind <> 'group'
+       UNION ALL SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE tenant_id = ? AND id = ? AND kind <> 'group'
+       ORDER BY last_synced_at DESC LIMIT 1`,
+      [tenantId, identityId, tenantId, directoryId ?? ""],
     );
     return row ? toEntry(row) : undefined;
   }
 
   async findEntry(tenantIds: readonly string[], kind: EntryKind, match: { id?: string; identityId?: string }): Promise<DirectoryEntry | undefined> {
     if (tenantIds.length === 0) return undefined;
-    const marks = tenantIds.map(() => "?").join(", ");
+    const inTenants = inJsonList(this.db.dialect, "tenant_id");
+    const tenants = JSON.stringify(tenantIds);
+    // Point reads by id and by canonical id (an OR was a walk of the tenant's entries of the kind on SQLite).
     const row = await this.db.get<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE tenant_id IN (${marks}) AND kind = ? AND (id = ? OR identity_id = ?) ORDER BY tenant_id LIMIT 1`,
-      [...tenantIds, kind, match.id ?? "", match.identityId ?? ""],
+      `SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE ${inTenants} AND id = ? AND kind = ?
+       UNION ALL SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE ${inTenants} AND identity_id = ? AND kind = ?
+       ORDER BY tenant_id LIMIT 1`,
+      [tenants, match.id ?? "", kind, tenants, match.identityId ?? "", kind],
     );
     return row ? toEntry(row) : undefined;
   }
@@ -129,14 +175,22 @@ export class IdentityStore {
     const where = ["tenant_id = ?", "kind = ?"];
     const params: SqlParam[] = [tenantId, kind];
     if (filter.status) where.push("status = ?"), params.push(filter.status);
-    if (filter.q) {
-      where.push("(LOWER(COALESCE(email, '')) LIKE ? OR LOWER(COALESCE(name, '')) LIKE ?)");
-      const like = `%${filter.q.toLowerCase().replace(/[%_\\]/g, "")}%`;
-      params.push(like, like);
+    const needle = filter.q?.toLowerCase().replace(/[%_\\]/g, "");
+    // An empty needle matches every entry: no condition at all.
+    if (needle) {
+      // SQLite's LIKE folds ASCII case itself (and its LOWER folds nothing else): the same matches
+      // without two function calls per row, 38 → 23 ms over 100,000 entries on the event loop.
+      where.push(this.db.dialect === "postgres" ? "(LOWER(COALESCE(email, '')) LIKE ? OR LOWER(COALESCE(name, '')) LIKE ?)" : "(email LIKE ? OR name LIKE ?)");
+      params.push(`%${needle}%`, `%${needle}%`);
     }
     const clause = where.join(" AND ");
-    const total = Number((await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM directory_identities WHERE ${clause}`, params))?.n ?? 0);
-    const rows = await this.db.all<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE ${clause} ORDER BY id LIMIT ? OFFSET ?`, [...params, filter.pageSize, (filter.page - 1) * filter.pageSize]);
+    const offset = (filter.page - 1) * filter.pageSize;
+    const rows = await this.db.all<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE ${clause} ORDER BY id LIMIT ? OFFSET ?`, [...params, filter.pageSize, offset]);
+    // A short page that is not past the end is the last one: the total is known without a second
+    // pass over the matches (a search for one person scans the tenant's entries once, not twice).
+    const total = rows.length < filter.pageSize && (rows.length > 0 || offset === 0)
+      ? offset + rows.length
+      : Number((await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM directory_identities WHERE ${clause}`, params))?.n ?? 0);
     return { items: rows.map(toEntry), total };
   }
 
@@ -149,12 +203,6 @@ export class IdentityStore {
   async setVaultRoles(partnerId: string, userId: string, roles: string[], by: string, now: number, tx: Queryable): Promise<void> {
     await tx.run("DELETE FROM identity_vault_roles WHERE partner_id = ? AND user_id = ?", [partnerId, userId]);
     await tx.run("INSERT INTO identity_vault_roles (partner_id, user_id, roles, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)", [partnerId, userId, JSON.stringify(roles), by, now]);
-  }
-
-  /** Vault roles of every user of a tenant, by directory id (for the credential gate's cache). */
-  async vaultRolesOfPartner(partnerId: string): Promise<Map<string, string[]>> {
-    const rows = await this.db.all<{ user_id: string; roles: string }>("SELECT user_id, roles FROM identity_vault_roles WHERE partner_id = ?", [partnerId]);
-    return new Map(rows.map((r) => [r.user_id, JSON.parse(r.roles) as string[]]));
   }
 
   // ── webhook deduplication ──

@@ -4,6 +4,8 @@ import type { Database, SqlParam } from "../storage/contract.js";
 export interface Statement {
   sql: string;
   params: readonly SqlParam[];
+  /** Rows the statement answered (once it has answered). */
+  rows?: number;
 }
 
 /**
@@ -15,9 +17,12 @@ export async function statementsDuring<T>(db: Database, work: () => Promise<T>):
   const statements: Statement[] = [];
   const spies = (["get", "all"] as const).map((method) => {
     const original = db[method].bind(db);
-    return vi.spyOn(db, method).mockImplementation(((sql: string, params?: readonly SqlParam[]) => {
-      statements.push({ sql, params: params ?? [] });
-      return original(sql, params);
+    return vi.spyOn(db, method).mockImplementation((async (sql: string, params?: readonly SqlParam[]) => {
+      const statement: Statement = { sql, params: params ?? [] };
+      statements.push(statement);
+      const value: unknown = await original(sql, params);
+      statement.rows = Array.isArray(value) ? value.length : value === undefined ? 0 : 1;
+      return value;
     }) as Database["all"]);
   });
   try {
