@@ -1,4 +1,5 @@
 import { writeDeferred, type Database, type Queryable, type SqlParam } from "../storage/contract.js";
+import { chunked, multiRowInsert } from "../storage/multi-row.js";
 import { newSortableId } from "../shared/ids.js";
 import { isoMicros, nowMicros } from "../shared/time.js";
 
@@ -35,23 +36,6 @@ const NEXT_SEQ = "UPDATE event_dispatch_state SET last_seq = last_seq + 1 WHERE 
 const NEXT_SEQS = "UPDATE event_dispatch_state SET last_seq = last_seq + ? WHERE id = 1 RETURNING last_seq";
 /** SQLite: INSERT_NUMBERED's decision, once per tenant for a batch (the same snapshot: one writer). */
 const FANOUT_WANTED = `SELECT ${FANOUT_WANTED_CASE} AS wanted`;
-/** Rows per multi-row insert, largest first: a few statement texts (each prepared once) cover any count. */
-const CHUNKS = [256, 64, 16, 4, 1] as const;
-
-function insertRows(columns: string, perRow: number, rows: number): string {
-  const row = `(${Array.from({ length: perRow }, () => "?").join(", ")})`;
-  return `INSERT INTO events (${columns}) VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
-}
-
-/** `count` split into CHUNKS sizes, largest first. */
-function chunked(count: number): number[] {
-  const sizes: number[] = [];
-  let left = count;
-  for (const size of CHUNKS) {
-    for (; left >= size; left -= size) sizes.push(size);
-  }
-  return sizes;
-}
 
 type Log = (msg: string, extra?: Record<string, unknown>) => void;
 
@@ -126,7 +110,7 @@ export class EventOutbox {
       let at = 0;
       for (const size of chunked(prepared.length)) {
         const rows = prepared.slice(at, (at += size));
-        await writeDeferred(tx, insertRows(COLUMNS, 10, size), rows.flatMap((row) => row.params));
+        await writeDeferred(tx, multiRowInsert("events", COLUMNS, 10, size), rows.flatMap((row) => row.params));
       }
       return prepared.map((row) => row.stored);
     }
@@ -142,7 +126,7 @@ export class EventOutbox {
     let at = 0;
     for (const size of chunked(prepared.length)) {
       const rows = prepared.slice(at, (at += size));
-      await tx.run(insertRows(`${COLUMNS}, dispatch_seq, fanout_pending`, 12, size), rows.flatMap((row) => [...row.params, ++seq, wanted.get(row.stored.tenant_id) ?? null]));
+      await tx.run(multiRowInsert("events", `${COLUMNS}, dispatch_seq, fanout_pending`, 12, size), rows.flatMap((row) => [...row.params, ++seq, wanted.get(row.stored.tenant_id) ?? null]));
     }
     for (const { stored } of prepared) if (wanted.get(stored.tenant_id) === null) this.numberedOnly.add(stored);
     return prepared.map((row) => row.stored);

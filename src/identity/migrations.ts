@@ -142,4 +142,17 @@ export const identityMigrations: Migration[] = [
       "CREATE INDEX identity_syncs_scope ON identity_syncs (scope_key, completed_at)",
     ],
   },
+  {
+    // A digest of each group's member rows as last applied: a sync reads and rewrites the rows of
+    // the groups whose digest moved only (src/identity/members.ts), not the tenant's every row.
+    id: "0106_directory_member_digests",
+    up: () => [
+      `CREATE TABLE directory_member_digests (
+        tenant_id TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, group_id)
+      )`,
+    ],
+  },
 ];

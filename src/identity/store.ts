@@ -1,5 +1,6 @@
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { inJsonList } from "../storage/json-list.js";
+import { insertMany } from "../storage/multi-row.js";
 import type { DirectoryStatus } from "./directory-client.js";
 
 export type EntryKind = "user" | "service_account" | "group";
@@ -27,15 +28,49 @@ export interface DirectoryEntry {
 interface EntryRow {
   tenant_id: string; id: string; partner_id: string; kind: EntryKind; identity_id: string; email: string | null; client_id: string | null; name: string | null;
   description: string | null; status: DirectoryStatus; mfa_enabled: number; roles: string; direct_groups: string; group_ids: string; groups: string; last_synced_at: number | string;
+  tenant_synced_at?: number | string | null;
 }
 
 const ENTRY_COLUMNS = "tenant_id, id, partner_id, kind, identity_id, email, client_id, name, description, status, mfa_enabled, roles, direct_groups, group_ids, groups, last_synced_at";
+/**
+ * An entry as read for a view: a sync writes only the entries that changed, so an entry still in
+ * the directory was last synced when its tenant was (`tenants.last_synced_at`, written by every
+ * sync of the tenant in the same transaction); a DELETED one when it was marked so.
+ */
+const ENTRY_VIEW = `${ENTRY_COLUMNS}, (SELECT t.last_synced_at FROM tenants t WHERE t.id = directory_identities.tenant_id) AS tenant_synced_at`;
+
+const GONE = "CASE WHEN status = 'DELETED' THEN 1 ELSE 0 END AS gone";
+
+const entryValues = (e: DirectoryEntry): SqlParam[] => [
+  e.partnerId, e.kind, e.identityId, e.email, e.clientId, e.name, e.description, e.status, e.mfaEnabled ? 1 : 0,
+  JSON.stringify(e.roles), JSON.stringify(e.directGroups), JSON.stringify(e.groupIds), JSON.stringify(e.groups), e.lastSyncedAt,
+];
+
+const syncedAt = (r: EntryRow): number =>
+  r.status === "DELETED" || r.tenant_synced_at === null || r.tenant_synced_at === undefined ? Number(r.last_synced_at) : Math.max(Number(r.last_synced_at), Number(r.tenant_synced_at));
 
 const toEntry = (r: EntryRow): DirectoryEntry => ({
   tenantId: r.tenant_id, id: r.id, partnerId: r.partner_id, kind: r.kind, identityId: r.identity_id, email: r.email, clientId: r.client_id, name: r.name, description: r.description,
   status: r.status, mfaEnabled: Boolean(Number(r.mfa_enabled)), roles: JSON.parse(r.roles) as string[], directGroups: JSON.parse(r.direct_groups) as string[],
-  groupIds: JSON.parse(r.group_ids) as string[], groups: JSON.parse(r.groups) as string[], lastSyncedAt: Number(r.last_synced_at),
+  groupIds: JSON.parse(r.group_ids) as string[], groups: JSON.parse(r.groups) as string[], lastSyncedAt: syncedAt(r),
 });
+
+/**
+ * An entry as stored, compared with the directory's by `key`: what the directory says about it
+ * (its JSON lists as stored), in KEY_COLUMNS order, a null as \u0002, joined by \u0001.
+ */
+export interface StoredEntry {
+  id: string;
+  status: DirectoryStatus;
+  key: string;
+}
+
+const KEY_COLUMNS = ["kind", "identity_id", "email", "client_id", "name", "description", "status", "CAST(mfa_enabled AS TEXT)", "roles", "direct_groups", "group_ids"];
+
+/** `StoredEntry.key` of an entry built from the directory: the lists as JSON.stringify writes them, as stored. */
+export const entryKey = (e: DirectoryEntry): string =>
+  [e.kind, e.identityId, e.email, e.clientId, e.name, e.description, e.status, e.mfaEnabled ? "1" : "0", JSON.stringify(e.roles), JSON.stringify(e.directGroups), JSON.stringify(e.groupIds)]
+    .map((v) => (v === null ? "\u0002" : v)).join("\u0001");
 
 export interface DirPartnerRow { id: string; name: string; slug: string | null; region: string | null; status: string; source: string; last_synced_at: number | null }
 export interface DirTenantRow { id: string; partner_id: string; name: string; slug: string | null; status: string; source: string; last_synced_at: number | null; created_at: number }
@@ -89,12 +124,26 @@ export class IdentityStore {
   }
 
   // ── directory entries ──
-  async entries(tenantId: string, tx?: Queryable): Promise<DirectoryEntry[]> {
-    return (await (tx ?? this.db).all<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE tenant_id = ?`, [tenantId])).map(toEntry);
+  /**
+   * The tenant's entries as stored, each as its id, status and comparison key (store.ts
+   * StoredEntry), the key joined by the database: a sync compares every entry, and reading each
+   * whole (sixteen columns, four JSON lists) was most of its time inside its transaction.
+   */
+  async storedEntries(tenantId: string, tx: Queryable): Promise<StoredEntry[]> {
+    const [separator, nullMark] = this.db.dialect === "postgres" ? ["chr(1)", "chr(2)"] : ["char(1)", "char(2)"];
+    const key = KEY_COLUMNS.map((column) => `COALESCE(${column}, ${nullMark})`).join(` || ${separator} || `);
+    return tx.all<StoredEntry>(`SELECT id, status, ${key} AS key FROM directory_identities WHERE tenant_id = ?`, [tenantId]);
+  }
+
+  /** Whole entries of the tenant by id (the few a sync found changed or gone). */
+  async entriesById(tenantId: string, ids: readonly string[], tx: Queryable): Promise<Map<string, DirectoryEntry>> {
+    if (ids.length === 0) return new Map();
+    const rows = await tx.all<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE tenant_id = ? AND ${inJsonList(this.db.dialect, "id")}`, [tenantId, JSON.stringify(ids)]);
+    return new Map(rows.map((row) => [row.id, toEntry(row)]));
   }
 
   async putEntry(e: DirectoryEntry, tx: Queryable): Promise<void> {
-    const values: SqlParam[] = [e.partnerId, e.kind, e.identityId, e.email, e.clientId, e.name, e.description, e.status, e.mfaEnabled ? 1 : 0, JSON.stringify(e.roles), JSON.stringify(e.directGroups), JSON.stringify(e.groupIds), JSON.stringify(e.groups), e.lastSyncedAt];
+    const values = entryValues(e);
     const changed = await tx.run(
       "UPDATE directory_identities SET partner_id = ?, kind = ?, identity_id = ?, email = ?, client_id = ?, name = ?, description = ?, status = ?, mfa_enabled = ?, roles = ?, direct_groups = ?, group_ids = ?, groups = ?, last_synced_at = ? WHERE tenant_id = ? AND id = ?",
       [...values, e.tenantId, e.id],
@@ -102,11 +151,9 @@ export class IdentityStore {
     if (changed.changes === 0) await tx.run(`INSERT INTO directory_identities (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [e.tenantId, e.id, ...values]);
   }
 
-  async replaceMembers(tenantId: string, members: Array<{ groupId: string; memberType: string; memberId: string; addedAt: string | null }>, tx: Queryable): Promise<void> {
-    await tx.run("DELETE FROM directory_members WHERE tenant_id = ?", [tenantId]);
-    for (const m of members) {
-      await tx.run("INSERT INTO directory_members (tenant_id, group_id, member_type, member_id, added_at) VALUES (?, ?, ?, ?, ?)", [tenantId, m.groupId, m.memberType, m.memberId, m.addedAt]);
-    }
+  /** Entries new to the cache, in a few multi-row inserts (a tenant's first sync adds all of them). */
+  async insertEntries(entries: readonly DirectoryEntry[], tx: Queryable): Promise<void> {
+    await insertMany(tx, "directory_identities", ENTRY_COLUMNS.split(", "), entries.map((e) => [e.tenantId, e.id, ...entryValues(e)]));
   }
 
   /** Direct member rows of each of `groupIds` (one page of a group list), counted along the primary key. */
@@ -147,11 +194,13 @@ export class IdentityStore {
   /** The entry a credential names in its tenant: by canonical id, else by directory id. */
   async findForCredential(tenantId: string, identityId: string, directoryId: string | null): Promise<DirectoryEntry | undefined> {
     // Two point reads, not one `(identity_id = ? OR id = ?)`: SQLite planned the OR as a walk of
-    // the tenant's whole directory, on every credential's first request after each sync.
+    // the tenant's whole directory, on every credential's first request after each sync. An entry
+    // still in the directory wins over a DELETED one with the same canonical id (a user deleted and
+    // made again with the same email); among the rest the one written last.
     const row = await this.db.get<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE tenant_id = ? AND identity_id = ? AND kind <> 'group'
-       UNION ALL SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE tenant_id = ? AND id = ? AND kind <> 'group'
-       ORDER BY last_synced_at DESC LIMIT 1`,
+      `SELECT ${ENTRY_VIEW}, ${GONE} FROM directory_identities WHERE tenant_id = ? AND identity_id = ? AND kind <> 'group'
+       UNION ALL SELECT ${ENTRY_VIEW}, ${GONE} FROM directory_identities WHERE tenant_id = ? AND id = ? AND kind <> 'group'
+       ORDER BY gone, last_synced_at DESC LIMIT 1`,
       [tenantId, identityId, tenantId, directoryId ?? ""],
     );
     return row ? toEntry(row) : undefined;
@@ -163,8 +212,8 @@ export class IdentityStore {
     const tenants = JSON.stringify(tenantIds);
     // Point reads by id and by canonical id (an OR was a walk of the tenant's entries of the kind on SQLite).
     const row = await this.db.get<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE ${inTenants} AND id = ? AND kind = ?
-       UNION ALL SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE ${inTenants} AND identity_id = ? AND kind = ?
+      `SELECT ${ENTRY_VIEW} FROM directory_identities WHERE ${inTenants} AND id = ? AND kind = ?
+       UNION ALL SELECT ${ENTRY_VIEW} FROM directory_identities WHERE ${inTenants} AND identity_id = ? AND kind = ?
        ORDER BY tenant_id LIMIT 1`,
       [tenants, match.id ?? "", kind, tenants, match.identityId ?? "", kind],
     );
@@ -185,7 +234,7 @@ export class IdentityStore {
     }
     const clause = where.join(" AND ");
     const offset = (filter.page - 1) * filter.pageSize;
-    const rows = await this.db.all<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM directory_identities WHERE ${clause} ORDER BY id LIMIT ? OFFSET ?`, [...params, filter.pageSize, offset]);
+    const rows = await this.db.all<EntryRow>(`SELECT ${ENTRY_VIEW} FROM directory_identities WHERE ${clause} ORDER BY id LIMIT ? OFFSET ?`, [...params, filter.pageSize, offset]);
     // A short page that is not past the end is the last one: the total is known without a second
     // pass over the matches (a search for one person scans the tenant's entries once, not twice).
     const total = rows.length < filter.pageSize && (rows.length > 0 || offset === 0)

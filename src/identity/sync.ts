@@ -3,9 +3,11 @@ import type { AuditRecorder } from "../audit/recorder.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { EventOutbox, NewEvent, VaultEvent } from "../events/outbox.js";
 import { newSortableId } from "../shared/ids.js";
+import { nextTurn } from "../shared/turn.js";
 import type { Database } from "../storage/contract.js";
-import { diff, entriesOf, statusEvent } from "./apply.js";
+import { diff, entriesOf, statusEvent, touchedIds, withKeys } from "./apply.js";
 import { DirectoryError, type DirectoryClient, type DirTenant } from "./directory-client.js";
+import { applyMembers, groupMembers } from "./members.js";
 import type { IdentityStore } from "./store.js";
 import { emptyStats, type SyncRecord, type SyncScope, type SyncStats, type SyncStore, type SyncTrigger } from "./sync-store.js";
 
@@ -137,15 +139,28 @@ export class IdentitySync {
     const now = Date.now();
     const stats = emptyStats();
     const published: VaultEvent[] = [];
+    // What the snapshot makes of the cache is computed before the transaction: on SQLite a
+    // transaction holds the event loop from BEGIN to COMMIT.
+    // Turns of the loop between the pieces (each proportional to the directory) and before the
+    // transaction: on SQLite all of it was one turn.
+    const entries = entriesOf(tenant, snapshot, now);
+    await nextTurn();
+    const next = withKeys(entries);
+    await nextTurn();
+    const groups = groupMembers(snapshot.members);
+    await nextTurn();
     await db.transaction(async (tx) => {
       const before = await store.getTenant(tenant.id, tx);
       if (before && before.partner_id !== tenant.partner_id) throw new DirectoryError(`tenant ${tenant.id} belongs to another partner here`, null);
       if (await store.upsertTenant(tenant, now, tx)) await keyring.ensureTenantKey(tenant.id, tenant.partner_id, tx);
-      const changes = diff(await store.entries(tenant.id, tx), entriesOf(tenant, snapshot, now), now, stats);
+      const stored = await store.storedEntries(tenant.id, tx);
+      const changes = diff(stored, await store.entriesById(tenant.id, touchedIds(stored, next), tx), next, now, stats);
       let moved = !before || before.status !== tenant.status;
+      // Only what changed is written: an unchanged entry's last sync is its tenant's (store.ts
+      // ENTRY_VIEW), so a sync that finds nothing new writes no entry row.
+      await store.insertEntries(changes.filter((change) => !change.existed).map((change) => change.entry), tx);
       for (const change of changes) {
-        await store.putEntry(change.entry, tx);
-        if (!change.changed) continue;
+        if (change.existed) await store.putEntry(change.entry, tx);
         moved = true;
         if (change.entry.status === "DELETED" && change.entry.kind !== "group") {
           // Deleted is for good: its vault tokens are revoked, not merely refused.
@@ -155,8 +170,8 @@ export class IdentitySync {
         const event: NewEvent | null = statusEvent(change);
         if (event) published.push(await events.append(tx, event));
       }
-      const members = [...snapshot.members].flatMap(([groupId, list]) => list.map((m) => ({ groupId, memberType: m.member_type, memberId: m.member_id, addedAt: m.added_at })));
-      await store.replaceMembers(tenant.id, members, tx);
+      // A membership that changes also changes its member's groups, an entry change: `moved`.
+      await applyMembers(tx, tenant.id, groups);
       if (moved) await access.bumpEpoch(tx);
     });
     events.published(published);

@@ -27,7 +27,8 @@ const MEMBERS = /^\/api\/v1\/admin\/groups\/([^/]+)\/members$/;
 /**
  * A stand-in for ScaiKey (a third party) over real HTTP on a loopback port: OpenID discovery,
  * JWKS, JWT signing, the client-credentials token endpoint and the admin API's directory reads.
- * It reads its fixture file per request, so a test changes the directory by rewriting the file.
+ * It serves the fixture last written (`write`, `edit`), from memory: re-reading a large directory
+ * per request made the stand-in, not the vault, the cost of a scale test's sync.
  */
 export class ScaiKeyStandIn {
   /** Admin API calls answered, by path (tests assert token reuse and retries with it). */
@@ -36,8 +37,11 @@ export class ScaiKeyStandIn {
   /** Answer the next N admin calls with 503 (retry tests). */
   failNext = 0;
   private readonly issued = new Map<string, number>();
+  private served: DirectoryFixture;
 
-  private constructor(private readonly server: Server, readonly url: string, readonly fixtureFile: string, private readonly key: { kid: string; privateKey: PrivateKey; jwk: JWK }) {}
+  private constructor(private readonly server: Server, readonly url: string, readonly fixtureFile: string, private readonly key: { kid: string; privateKey: PrivateKey; jwk: JWK }) {
+    this.served = this.fixture();
+  }
 
   static async start(fixtureFile: string, fixture: DirectoryFixture = emptyFixture()): Promise<ScaiKeyStandIn> {
     writeFileSync(fixtureFile, JSON.stringify(fixture));
@@ -58,7 +62,9 @@ export class ScaiKeyStandIn {
   }
 
   write(fixture: DirectoryFixture): void {
-    writeFileSync(this.fixtureFile, JSON.stringify(fixture));
+    const text = JSON.stringify(fixture);
+    writeFileSync(this.fixtureFile, text);
+    this.served = JSON.parse(text) as DirectoryFixture;
   }
 
   /** Applies `change` to the fixture on disk. */
@@ -86,7 +92,7 @@ export class ScaiKeyStandIn {
     }
     if (url.pathname === "/jwks.json") return send(response, 200, { keys: [this.key.jwk] });
     if (url.pathname === "/oauth/token" && request.method === "POST") return this.token(request, response);
-    const fixture = this.fixture();
+    const fixture = this.served;
     const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? "")?.[1];
     const expires = bearer ? this.issued.get(bearer) : undefined;
     if (!expires || expires < Date.now()) return send(response, 401, { error: "invalid_token" });
@@ -129,7 +135,7 @@ export class ScaiKeyStandIn {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
-    const client = this.fixture().clients.find((c) => c.client_id === form.get("client_id"));
+    const client = this.served.clients.find((c) => c.client_id === form.get("client_id"));
     const secret = Buffer.from(form.get("client_secret") ?? "");
     const ok = client && secret.length === client.client_secret.length && timingSafeEqual(secret, Buffer.from(client.client_secret));
     if (form.get("grant_type") !== "client_credentials" || !ok) return send(response, 401, { error: "invalid_client" });
