@@ -57,7 +57,9 @@ const toEntry = (r: EntryRow): DirectoryEntry => ({
 
 /**
  * An entry as stored, compared with the directory's by `key`: what the directory says about it
- * (its JSON lists as stored), in KEY_COLUMNS order, a null as \u0002, joined by \u0001.
+ * (its JSON lists as stored), in KEY_COLUMNS order, joined by \u0001, a null as \u0002, and in a
+ * text field each \u0001, \u0002 and \u0003 escaped by a \u0003 first, so that no two different
+ * entries share a key (a name holding a separator cannot pass for a change of the fields after it).
  */
 export interface StoredEntry {
   id: string;
@@ -65,12 +67,25 @@ export interface StoredEntry {
   key: string;
 }
 
-const KEY_COLUMNS = ["kind", "identity_id", "email", "client_id", "name", "description", "status", "CAST(mfa_enabled AS TEXT)", "roles", "direct_groups", "group_ids"];
+const TEXT_KEY_COLUMNS = ["kind", "identity_id", "email", "client_id", "name", "description", "status"];
+/** The JSON lists (JSON.stringify writes no control character raw) and the flag need no escaping. */
+const PLAIN_KEY_COLUMNS = ["CAST(mfa_enabled AS TEXT)", "roles", "direct_groups", "group_ids"];
+
+function keySql(dialect: Database["dialect"]): string {
+  const c = (code: number) => (dialect === "postgres" ? `chr(${code})` : `char(${code})`);
+  const escaped = (column: string) => [3, 1, 2].reduce((sql, code) => `REPLACE(${sql}, ${c(code)}, ${c(3)} || ${c(code)})`, column);
+  const fields = [...TEXT_KEY_COLUMNS.map(escaped), ...PLAIN_KEY_COLUMNS].map((sql) => `COALESCE(${sql}, ${c(2)})`);
+  return fields.join(` || ${c(1)} || `);
+}
+
+const escapeKeyText = (v: string | null) => (v === null ? "\u0002" : v.replace(/[\u0001-\u0003]/g, (ch) => `\u0003${ch}`));
 
 /** `StoredEntry.key` of an entry built from the directory: the lists as JSON.stringify writes them, as stored. */
 export const entryKey = (e: DirectoryEntry): string =>
-  [e.kind, e.identityId, e.email, e.clientId, e.name, e.description, e.status, e.mfaEnabled ? "1" : "0", JSON.stringify(e.roles), JSON.stringify(e.directGroups), JSON.stringify(e.groupIds)]
-    .map((v) => (v === null ? "\u0002" : v)).join("\u0001");
+  [
+    ...[e.kind, e.identityId, e.email, e.clientId, e.name, e.description, e.status].map(escapeKeyText),
+    e.mfaEnabled ? "1" : "0", JSON.stringify(e.roles), JSON.stringify(e.directGroups), JSON.stringify(e.groupIds),
+  ].join("\u0001");
 
 export interface DirPartnerRow { id: string; name: string; slug: string | null; region: string | null; status: string; source: string; last_synced_at: number | null }
 export interface DirTenantRow { id: string; partner_id: string; name: string; slug: string | null; status: string; source: string; last_synced_at: number | null; created_at: number }
@@ -85,7 +100,11 @@ export interface ListFilter { status?: string; q?: string; page: number; pageSiz
 
 /** The identity cache's tables (see migrations.ts). */
 export class IdentityStore {
-  constructor(readonly db: Database) {}
+  private readonly keySql: string;
+
+  constructor(readonly db: Database) {
+    this.keySql = keySql(db.dialect);
+  }
 
   // ── partners and tenants ──
   async upsertPartner(p: { id: string; name: string; slug: string | null; region: string | null; status: string }, now: number, tx: Queryable): Promise<void> {
@@ -130,9 +149,7 @@ export class IdentityStore {
    * whole (sixteen columns, four JSON lists) was most of its time inside its transaction.
    */
   async storedEntries(tenantId: string, tx: Queryable): Promise<StoredEntry[]> {
-    const [separator, nullMark] = this.db.dialect === "postgres" ? ["chr(1)", "chr(2)"] : ["char(1)", "char(2)"];
-    const key = KEY_COLUMNS.map((column) => `COALESCE(${column}, ${nullMark})`).join(` || ${separator} || `);
-    return tx.all<StoredEntry>(`SELECT id, status, ${key} AS key FROM directory_identities WHERE tenant_id = ?`, [tenantId]);
+    return tx.all<StoredEntry>(`SELECT id, status, ${this.keySql} AS key FROM directory_identities WHERE tenant_id = ?`, [tenantId]);
   }
 
   /** Whole entries of the tenant by id (the few a sync found changed or gone). */

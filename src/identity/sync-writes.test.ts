@@ -1,7 +1,8 @@
-import { beforeAll, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { Database, Queryable } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { entryKey, type DirectoryEntry } from "./store.js";
 import { baseFixture, startupSync, syncNow, useStandIn, waitForSync } from "./testing/use-standin.js";
 
 /**
@@ -47,6 +48,10 @@ describeEachBackend("identity sync writes only what changed", (backend) => {
     const base = baseFixture();
     // A user the next test deletes and makes again under a new id with the same email.
     base.users.push({ id: "usr_carol_old", tenant_id: "tnt_default", email: "carol@acme.example", display_name: "Carol", status: "ACTIVE", mfa_enabled: false, roles: [] });
+    // Names holding the comparison key's separator, null mark and escape: the database's key and
+    // the sync's must agree on them (else this entry would be rewritten by every sync).
+    base.users.push({ id: "usr_ctrl", tenant_id: "tnt_default", email: "ctrl@acme.example", display_name: "a\u0001b\u0002c\u0003d", status: "ACTIVE", mfa_enabled: true, roles: ["tenant_admin"] });
+    base.groups.push({ id: "grp_ctrl", tenant_id: "tnt_default", name: "ctrl", description: "\u0003\u0001", status: "ACTIVE" });
     return base;
   });
   const vault = useVault(backend, { env });
@@ -104,20 +109,20 @@ describeEachBackend("identity sync writes only what changed", (backend) => {
     const { admin, vault: server } = vault();
     const digests = async () => (await server.db.all<{ group_id: string }>("SELECT group_id FROM directory_member_digests WHERE tenant_id = 'tnt_default' ORDER BY group_id")).map((r) => r.group_id);
     const rows = async (groupId: string) => (await server.db.all<{ member_id: string }>("SELECT member_id FROM directory_members WHERE tenant_id = 'tnt_default' AND group_id = ? ORDER BY member_id", [groupId])).map((r) => r.member_id);
-    expect(await digests()).toEqual(["grp_oncall", "grp_platform", "grp_sre"]);
+    expect(await digests()).toEqual(["grp_ctrl", "grp_oncall", "grp_platform", "grp_sre"]);
     await server.db.run("DELETE FROM directory_member_digests WHERE tenant_id = 'tnt_default'");
     await server.db.run("INSERT INTO directory_members (tenant_id, group_id, member_type, member_id, added_at) VALUES ('tnt_default', 'grp_sre', 'user', 'usr_stray', NULL)");
     const legacy = await directoryWrites(server.db, () => syncNow(admin));
     expect([...legacy]).toEqual(["DELETE FROM directory_members"]);
     expect(await rows("grp_sre")).toEqual(["usr_alice", "usr_bob"]);
-    expect(await digests()).toEqual(["grp_oncall", "grp_platform", "grp_sre"]);
+    expect(await digests()).toEqual(["grp_ctrl", "grp_oncall", "grp_platform", "grp_sre"]);
     standIn().edit((f) => {
       f.groups = f.groups.filter((g) => g.id !== "grp_oncall");
       f.memberships = f.memberships.filter((m) => m.group_id !== "grp_oncall");
     });
     await syncNow(admin);
     expect(await rows("grp_oncall")).toEqual([]);
-    expect(await digests()).toEqual(["grp_platform", "grp_sre"]);
+    expect(await digests()).toEqual(["grp_ctrl", "grp_platform", "grp_sre"]);
     expect((await admin.get("/v1/identity/resolve/group/oncall")).body.status).toBe("DELETED");
   });
 
@@ -128,5 +133,17 @@ describeEachBackend("identity sync writes only what changed", (backend) => {
     expect(token.status).toBe(201);
     const read = await anonymous.withToken(token.body.token).get("/v1/identity/resolve/user/usr_carol_new");
     expect(read.status, read.text).toBe(200);
+  });
+});
+
+describe("entryKey", () => {
+  it("tells apart entries whose fields would join to the same text", () => {
+    const entry = (name: string, description: string | null): DirectoryEntry => ({
+      tenantId: "t", id: "g", partnerId: "p", kind: "group", identityId: "group:g", email: null, clientId: null, name, description, status: "ACTIVE",
+      mfaEnabled: false, roles: [], directGroups: [], groupIds: [], groups: [], lastSyncedAt: 0,
+    });
+    expect(entryKey(entry("a\u0001b", "c"))).not.toBe(entryKey(entry("a", "b\u0001c")));
+    expect(entryKey(entry("a\u0001\u0002", null))).not.toBe(entryKey(entry("a", "\u0002\u0001\u0002")));
+    expect(entryKey(entry("a", null))).not.toBe(entryKey(entry("a", "\u0002")));
   });
 });
