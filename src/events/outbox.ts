@@ -1,7 +1,7 @@
 import { writeDeferred, type Database, type Queryable, type SqlParam } from "../storage/contract.js";
-import { chunked, multiRowInsert } from "../storage/multi-row.js";
 import { newSortableId } from "../shared/ids.js";
 import { isoMicros, nowMicros } from "../shared/time.js";
+import { chunked, multiRowInsert } from "../storage/multi-row.js";
 
 export interface VaultEvent {
   event_id: string;

@@ -139,10 +139,9 @@ export class IdentitySync {
     const now = Date.now();
     const stats = emptyStats();
     const published: VaultEvent[] = [];
-    // What the snapshot makes of the cache is computed before the transaction: on SQLite a
-    // transaction holds the event loop from BEGIN to COMMIT.
-    // Turns of the loop between the pieces (each proportional to the directory) and before the
-    // transaction: on SQLite all of it was one turn.
+    // What the snapshot makes of the cache is computed before the transaction (on SQLite a
+    // transaction holds the event loop from BEGIN to COMMIT), each piece, proportional to the
+    // directory, in a turn of the loop of its own.
     const entries = entriesOf(tenant, snapshot, now);
     await nextTurn();
     const next = withKeys(entries);
