@@ -22,8 +22,9 @@ export function groupMembers(snapshot: ReadonlyMap<string, readonly DirMember[]>
   for (const [groupId, listed] of snapshot) {
     const distinct = new Map<string, DirMember>();
     for (const m of listed) distinct.set(keyOf(m.member_type, m.member_id), m);
-    const lines = [...distinct.values()].map((m) => `${m.member_type}\u0000${m.member_id}\u0000${m.added_at ?? ""}`).sort();
-    out.set(groupId, { digest: createHash("sha256").update(lines.join("\n")).digest("base64url"), members: [...distinct.values()] });
+    const members = [...distinct.values()];
+    const lines = members.map((m) => `${m.member_type}\u0000${m.member_id}\u0000${m.added_at ?? ""}`).sort();
+    out.set(groupId, { digest: createHash("sha256").update(lines.join("\n")).digest("base64url"), members });
   }
   return out;
 }

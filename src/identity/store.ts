@@ -159,13 +159,12 @@ export class IdentityStore {
     return new Map(rows.map((row) => [row.id, toEntry(row)]));
   }
 
-  async putEntry(e: DirectoryEntry, tx: Queryable): Promise<void> {
-    const values = entryValues(e);
-    const changed = await tx.run(
+  /** Rewrites an entry the cache holds (new ones go through insertEntries). */
+  async updateEntry(e: DirectoryEntry, tx: Queryable): Promise<void> {
+    await tx.run(
       "UPDATE directory_identities SET partner_id = ?, kind = ?, identity_id = ?, email = ?, client_id = ?, name = ?, description = ?, status = ?, mfa_enabled = ?, roles = ?, direct_groups = ?, group_ids = ?, groups = ?, last_synced_at = ? WHERE tenant_id = ? AND id = ?",
-      [...values, e.tenantId, e.id],
+      [...entryValues(e), e.tenantId, e.id],
     );
-    if (changed.changes === 0) await tx.run(`INSERT INTO directory_identities (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [e.tenantId, e.id, ...values]);
   }
 
   /** Entries new to the cache, in a few multi-row inserts (a tenant's first sync adds all of them). */

@@ -159,7 +159,7 @@ export class IdentitySync {
       // ENTRY_VIEW), so a sync that finds nothing new writes no entry row.
       await store.insertEntries(changes.filter((change) => !change.existed).map((change) => change.entry), tx);
       for (const change of changes) {
-        if (change.existed) await store.putEntry(change.entry, tx);
+        if (change.existed) await store.updateEntry(change.entry, tx);
         moved = true;
         if (change.entry.status === "DELETED" && change.entry.kind !== "group") {
           // Deleted is for good: its vault tokens are revoked, not merely refused.
