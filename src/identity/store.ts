@@ -67,9 +67,13 @@ export interface StoredEntry {
   key: string;
 }
 
-const TEXT_KEY_COLUMNS = ["kind", "identity_id", "email", "client_id", "name", "description", "status"];
-/** The JSON lists (JSON.stringify writes no control character raw) and the flag need no escaping. */
-const PLAIN_KEY_COLUMNS = ["CAST(mfa_enabled AS TEXT)", "roles", "direct_groups", "group_ids"];
+const TEXT_KEY_COLUMNS = ["partner_id", "kind", "identity_id", "email", "client_id", "name", "description", "status"];
+/**
+ * The JSON lists (JSON.stringify writes no control character raw) and the flag need no escaping.
+ * Every stored field but `last_synced_at` is in the key: `groups` (the names of an entry's groups,
+ * which policies bind) changes without any of the entry's own fields when a group is renamed.
+ */
+const PLAIN_KEY_COLUMNS = ["CAST(mfa_enabled AS TEXT)", "roles", "direct_groups", "group_ids", "groups"];
 
 function keySql(dialect: Database["dialect"]): string {
   const c = (code: number) => (dialect === "postgres" ? `chr(${code})` : `char(${code})`);
@@ -83,8 +87,8 @@ const escapeKeyText = (v: string | null) => (v === null ? "\u0002" : v.replace(/
 /** `StoredEntry.key` of an entry built from the directory: the lists as JSON.stringify writes them, as stored. */
 export const entryKey = (e: DirectoryEntry): string =>
   [
-    ...[e.kind, e.identityId, e.email, e.clientId, e.name, e.description, e.status].map(escapeKeyText),
-    e.mfaEnabled ? "1" : "0", JSON.stringify(e.roles), JSON.stringify(e.directGroups), JSON.stringify(e.groupIds),
+    ...[e.partnerId, e.kind, e.identityId, e.email, e.clientId, e.name, e.description, e.status].map(escapeKeyText),
+    e.mfaEnabled ? "1" : "0", JSON.stringify(e.roles), JSON.stringify(e.directGroups), JSON.stringify(e.groupIds), JSON.stringify(e.groups),
   ].join("\u0001");
 
 export interface DirPartnerRow { id: string; name: string; slug: string | null; region: string | null; status: string; source: string; last_synced_at: number | null }

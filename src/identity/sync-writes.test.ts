@@ -134,6 +134,25 @@ describeEachBackend("identity sync writes only what changed", (backend) => {
     const read = await anonymous.withToken(token.body.token).get("/v1/identity/resolve/user/usr_carol_new");
     expect(read.status, read.text).toBe(200);
   });
+
+  it("a group renamed renames it in its members' groups: a grant to the old name goes with it", async () => {
+    const { admin, anonymous, vault: server } = vault();
+    const token = await admin.post("/v1/auth/tokens", { identity_id: "user:alice@acme.example", scopes: ["identity:read"] });
+    expect(token.status).toBe(201);
+    const groupsOfAlice = async () => (await anonymous.withToken(token.body.token).get("/v1/auth/whoami")).body.groups as string[];
+    expect(await groupsOfAlice()).toEqual(["group:platform", "group:sre"]);
+    const members = (await admin.get("/v1/identity/groups/grp_sre/members")).body.members as unknown[];
+    expect(members.length).toBeGreaterThan(0);
+    standIn().edit((f) => {
+      f.groups.find((g) => g.id === "grp_sre")!.name = "sre-retired";
+    });
+    // The group's entry (name, canonical id) and each member's (its groups' names) change; no membership does.
+    const writes = await directoryWrites(server.db, () => syncNow(admin));
+    expect([...writes]).toEqual(Array.from({ length: 1 + members.length }, () => "UPDATE directory_identities SET"));
+    // Policies bind group names: the principal the gate builds must not keep the old one.
+    expect(await groupsOfAlice()).toEqual(["group:platform", "group:sre-retired"]);
+    expect((await admin.get("/v1/identity/resolve/user/usr_alice")).body.groups).toEqual(["group:platform", "group:sre-retired"]);
+  });
 });
 
 describe("entryKey", () => {
