@@ -1,18 +1,24 @@
+import { createHash } from "node:crypto";
 import type { NewEvent } from "../events/outbox.js";
+import { LoopSlices } from "../shared/turn.js";
 import type { DirectoryStatus, DirTenant, TenantSnapshot } from "./directory-client.js";
-import { entryKey, type DirectoryEntry, type EntryKind, type StoredEntry } from "./store.js";
+import { bucketOf, entryKey, type DirectoryEntry, type EntryKind, type StoredEntry } from "./store.js";
 import type { SyncStats } from "./sync-store.js";
 
 const TYPE_OF: Record<EntryKind, string> = { user: "user", service_account: "service_account", group: "group" };
 
-/** The tenant's snapshot as cache entries, with each member's groups resolved transitively. */
-export function entriesOf(tenant: DirTenant, snapshot: TenantSnapshot, now: number): DirectoryEntry[] {
+/**
+ * The tenant's snapshot as cache entries, with each member's groups resolved transitively; computed
+ * before the sync's transaction, in slices of the loop (`slices`).
+ */
+export async function entriesOf(tenant: DirTenant, snapshot: TenantSnapshot, now: number, slices: LoopSlices): Promise<DirectoryEntry[]> {
   const groups = new Map(snapshot.groups.map((g) => [g.id, g]));
   // parents: group id → groups that list it as a member; direct: user/app id → groups listing it.
   const parents = new Map<string, string[]>();
   const direct = new Map<string, string[]>();
   for (const [groupId, members] of snapshot.members) {
     for (const m of members) {
+      if (slices.due()) await slices.pause();
       const map = m.member_type === "group" ? parents : direct;
       const key = m.member_type === "group" ? m.member_id : `${m.member_type}:${m.member_id}`;
       const listed = map.get(key);
@@ -43,14 +49,17 @@ export function entriesOf(tenant: DirTenant, snapshot: TenantSnapshot, now: numb
   });
   const entries: DirectoryEntry[] = [];
   for (const u of snapshot.users) {
+    if (slices.due()) await slices.pause();
     const directGroups = distinct(direct.get(`user:${u.id}`));
     entries.push(entry("user", u.id, `user:${u.email || u.id}`, u.email || null, null, u.display_name, null, u.status, u.mfa_enabled, u.roles, directGroups, closure(directGroups)));
   }
   for (const a of snapshot.applications) {
+    if (slices.due()) await slices.pause();
     const directGroups = distinct(direct.get(`application:${a.id}`));
     entries.push(entry("service_account", a.id, `sa:${a.client_id}`, null, a.client_id, a.name, null, a.status, false, [], directGroups, closure(directGroups)));
   }
   for (const g of snapshot.groups) {
+    if (slices.due()) await slices.pause();
     entries.push(entry("group", g.id, `group:${g.name}`, null, null, g.name, g.description, g.status, false, [], distinct(parents.get(g.id)), closure(parents.get(g.id) ?? [])));
   }
   return entries;
@@ -72,8 +81,43 @@ export interface NextEntries {
   keys: ReadonlyMap<string, string>;
 }
 
-export function withKeys(entries: readonly DirectoryEntry[]): NextEntries {
-  return { entries, keys: new Map(entries.map((e) => [e.id, entryKey(e)])) };
+/** The directory's entries of one bucket (store.ts bucketOf) and the digest of their ids and keys. */
+export interface EntryBucket {
+  digest: string;
+  entries: DirectoryEntry[];
+}
+
+/**
+ * Keys and buckets of the directory's entries. A bucket's digest, stored when a sync applies it,
+ * says whether the directory changed anything in the bucket since: a sync reads and compares the
+ * cache's entries of the buckets that moved only (docs/benchmarks.md round 29).
+ */
+export async function withKeys(entries: readonly DirectoryEntry[], slices: LoopSlices): Promise<NextEntries & { buckets: Map<number, EntryBucket> }> {
+  const keys = new Map<string, string>();
+  const buckets = new Map<number, EntryBucket>();
+  for (const e of entries) {
+    if (slices.due()) await slices.pause();
+    keys.set(e.id, entryKey(e));
+    const bucket = bucketOf(e.id);
+    const listed = buckets.get(bucket);
+    if (listed) listed.entries.push(e);
+    else buckets.set(bucket, { digest: "", entries: [e] });
+  }
+  for (const bucket of buckets.values()) {
+    if (slices.due(bucket.entries.length)) await slices.pause();
+    // In id order, each line as JSON (which escapes every separator): the directory's order is not its content.
+    bucket.entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const hash = createHash("sha256");
+    for (const e of bucket.entries) hash.update(`${JSON.stringify([e.id, keys.get(e.id)])}\n`);
+    bucket.digest = hash.digest("base64url");
+  }
+  return { entries, keys, buckets };
+}
+
+/** The part of `next` in `buckets` (the ones whose digest moved). */
+export function inBuckets(next: NextEntries & { buckets: ReadonlyMap<number, EntryBucket> }, buckets: readonly number[]): NextEntries {
+  const entries = buckets.flatMap((bucket) => next.buckets.get(bucket)?.entries ?? []);
+  return { entries, keys: next.keys };
 }
 
 /** Stored entries that the sync changes or marks DELETED: the ones `diff` needs whole. */

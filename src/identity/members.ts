@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { LoopSlices } from "../shared/turn.js";
 import type { Queryable, SqlParam } from "../storage/contract.js";
 import { insertMany } from "../storage/multi-row.js";
 import type { DirMember } from "./directory-client.js";
@@ -17,11 +18,15 @@ const keyOf = (memberType: string, memberId: string) => `${memberType}\u0000${me
  * Each group's members of a snapshot with their digest (computed before the sync's transaction):
  * the same rows in any order give the same digest; a repeated row counts once, as the table keeps it.
  */
-export function groupMembers(snapshot: ReadonlyMap<string, readonly DirMember[]>): Map<string, GroupMembers> {
+export async function groupMembers(snapshot: ReadonlyMap<string, readonly DirMember[]>, slices: LoopSlices): Promise<Map<string, GroupMembers>> {
   const out = new Map<string, GroupMembers>();
   for (const [groupId, listed] of snapshot) {
     const distinct = new Map<string, DirMember>();
-    for (const m of listed) distinct.set(keyOf(m.member_type, m.member_id), m);
+    for (const m of listed) {
+      if (slices.due()) await slices.pause();
+      distinct.set(keyOf(m.member_type, m.member_id), m);
+    }
+    if (slices.due(listed.length)) await slices.pause();
     const members = [...distinct.values()];
     const lines = members.map((m) => `${m.member_type}\u0000${m.member_id}\u0000${m.added_at ?? ""}`).sort();
     out.set(groupId, { digest: createHash("sha256").update(lines.join("\n")).digest("base64url"), members });

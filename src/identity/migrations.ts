@@ -155,4 +155,21 @@ export const identityMigrations: Migration[] = [
       )`,
     ],
   },
+  {
+    // Each entry's bucket (store.ts bucketOf) and a digest per bucket of the directory's entries as
+    // last applied: a sync reads and compares the entries of the buckets that moved only. Rows
+    // cached before have no bucket; the tenant's next sync, finding no digest, compares them all
+    // and gives them one.
+    id: "0107_directory_entry_buckets",
+    up: () => [
+      "ALTER TABLE directory_identities ADD COLUMN bucket INTEGER",
+      "CREATE INDEX directory_identities_bucket ON directory_identities (tenant_id, bucket)",
+      `CREATE TABLE directory_entry_digests (
+        tenant_id TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, bucket)
+      )`,
+    ],
+  },
 ];

@@ -84,6 +84,16 @@ function keySql(dialect: Database["dialect"]): string {
 
 const escapeKeyText = (v: string | null) => (v === null ? "\u0002" : v.replace(/[\u0001-\u0003]/g, (ch) => `\u0003${ch}`));
 
+/** How many buckets a tenant's entries fall into (stored with each row: changing it needs a migration). */
+export const ENTRY_BUCKETS = 256;
+
+/** An entry's bucket: FNV-1a over its id's UTF-16 code units, the same on every node and version. */
+export function bucketOf(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % ENTRY_BUCKETS;
+}
+
 /** `StoredEntry.key` of an entry built from the directory: the lists as JSON.stringify writes them, as stored. */
 export const entryKey = (e: DirectoryEntry): string =>
   [
@@ -152,8 +162,51 @@ export class IdentityStore {
    * StoredEntry), the key joined by the database: a sync compares every entry, and reading each
    * whole (sixteen columns, four JSON lists) was most of its time inside its transaction.
    */
-  async storedEntries(tenantId: string, tx: Queryable): Promise<StoredEntry[]> {
-    return tx.all<StoredEntry>(`SELECT id, status, ${this.keySql} AS key FROM directory_identities WHERE tenant_id = ?`, [tenantId]);
+  async storedEntries(tenantId: string, buckets: readonly number[] | "all", tx: Queryable): Promise<StoredEntry[]> {
+    if (buckets === "all") return tx.all<StoredEntry>(`SELECT id, status, ${this.keySql} AS key FROM directory_identities WHERE tenant_id = ?`, [tenantId]);
+    if (buckets.length === 0) return [];
+    return tx.all<StoredEntry>(
+      `SELECT id, status, ${this.keySql} AS key FROM directory_identities WHERE tenant_id = ? AND ${inJsonList(this.db.dialect, "bucket", "integer")}`,
+      [tenantId, JSON.stringify(buckets)],
+    );
+  }
+
+  /** Each bucket's digest as last applied (apply.ts withKeys); none for a tenant cached before digests. */
+  async entryDigests(tenantId: string, tx: Queryable): Promise<Map<number, string>> {
+    const rows = await tx.all<{ bucket: number | string; digest: string }>("SELECT bucket, digest FROM directory_entry_digests WHERE tenant_id = ?", [tenantId]);
+    return new Map(rows.map((r) => [Number(r.bucket), r.digest]));
+  }
+
+  /** Whether any of the tenant's rows was cached before buckets (migration 0107) and has none. */
+  async hasUnbucketed(tenantId: string, tx: Queryable): Promise<boolean> {
+    return (await tx.get("SELECT 1 AS found FROM directory_identities WHERE tenant_id = ? AND bucket IS NULL LIMIT 1", [tenantId])) !== undefined;
+  }
+
+  /** Records the buckets' digests as applied: a bucket without one (`null`) holds no directory entry. */
+  async putEntryDigests(tenantId: string, digests: ReadonlyMap<number, string | null>, tx: Queryable): Promise<void> {
+    for (const [bucket, digest] of digests) {
+      if (digest === null) await tx.run("DELETE FROM directory_entry_digests WHERE tenant_id = ? AND bucket = ?", [tenantId, bucket]);
+      else {
+        await tx.run(
+          "INSERT INTO directory_entry_digests (tenant_id, bucket, digest) VALUES (?, ?, ?) ON CONFLICT (tenant_id, bucket) DO UPDATE SET digest = excluded.digest",
+          [tenantId, bucket, digest],
+        );
+      }
+    }
+  }
+
+  /** Gives every row of `ids` its bucket: rows cached before buckets existed have none. */
+  async setBuckets(tenantId: string, ids: readonly string[], tx: Queryable): Promise<void> {
+    const byBucket = new Map<number, string[]>();
+    for (const id of ids) {
+      const bucket = bucketOf(id);
+      const listed = byBucket.get(bucket);
+      if (listed) listed.push(id);
+      else byBucket.set(bucket, [id]);
+    }
+    for (const [bucket, listed] of byBucket) {
+      await tx.run(`UPDATE directory_identities SET bucket = ? WHERE tenant_id = ? AND ${inJsonList(this.db.dialect, "id")}`, [bucket, tenantId, JSON.stringify(listed)]);
+    }
   }
 
   /** Whole entries of the tenant by id (the few a sync found changed or gone). */
@@ -173,7 +226,7 @@ export class IdentityStore {
 
   /** Entries new to the cache, in a few multi-row inserts (a tenant's first sync adds all of them). */
   async insertEntries(entries: readonly DirectoryEntry[], tx: Queryable): Promise<void> {
-    await insertMany(tx, "directory_identities", ENTRY_COLUMNS.split(", "), entries.map((e) => [e.tenantId, e.id, ...entryValues(e)]));
+    await insertMany(tx, "directory_identities", [...ENTRY_COLUMNS.split(", "), "bucket"], entries.map((e) => [e.tenantId, e.id, ...entryValues(e), bucketOf(e.id)]));
   }
 
   /** Direct member rows of each of `groupIds` (one page of a group list), counted along the primary key. */

@@ -2,7 +2,10 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { Database, Queryable } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { entryKey, type DirectoryEntry } from "./store.js";
+import { LoopSlices } from "../shared/turn.js";
+import { entriesOf, withKeys } from "./apply.js";
+import type { TenantSnapshot } from "./directory-client.js";
+import { bucketOf, entryKey, type DirectoryEntry } from "./store.js";
 import { baseFixture, startupSync, syncNow, useStandIn, waitForSync } from "./testing/use-standin.js";
 
 /**
@@ -14,10 +17,11 @@ const DIRECTORY_WRITE = /^\s*(INSERT INTO|UPDATE|DELETE FROM) directory_(identit
 
 /**
  * The directory-table writes of every transaction `db` runs while `work` runs (as their first three
- * words); `memberRowsRead` counts the membership rows those transactions read.
+ * words); `memberRowsRead` counts the membership rows those transactions read, `keysRead` the
+ * stored entries read for comparison.
  */
-async function directoryWrites(db: Database, work: () => Promise<unknown>): Promise<string[] & { memberRowsRead: number }> {
-  const writes = Object.assign([] as string[], { memberRowsRead: 0 });
+async function directoryWrites(db: Database, work: () => Promise<unknown>): Promise<string[] & { memberRowsRead: number; keysRead: number }> {
+  const writes = Object.assign([] as string[], { memberRowsRead: 0, keysRead: 0 });
   const original = db.transaction.bind(db);
   const counting = (tx: Queryable): Queryable =>
     new Proxy(tx, {
@@ -28,6 +32,7 @@ async function directoryWrites(db: Database, work: () => Promise<unknown>): Prom
           return async (sql: string, params?: never) => {
             const rows = await target.all(sql, params);
             if (/FROM directory_members\b/.test(sql)) writes.memberRowsRead += rows.length;
+            if (/AS key FROM directory_identities\b/.test(sql)) writes.keysRead += rows.length;
             return rows;
           };
         }
@@ -68,8 +73,9 @@ describeEachBackend("identity sync writes only what changed", (backend) => {
     let sync: { stats: Record<string, number>; completed_at: string } | undefined;
     const writes = await directoryWrites(server.db, async () => (sync = await syncNow(admin)));
     expect([...writes]).toEqual([]);
-    // Every group's digest is unchanged: no membership row is even read.
+    // Every group's and every bucket's digest is unchanged: no membership row or entry is even read.
     expect(writes.memberRowsRead).toBe(0);
+    expect(writes.keysRead).toBe(0);
     expect(sync!.stats).toMatchObject({ added: 0, updated: 0, deleted: 0 });
     expect(Number((await stored())!.last_synced_at)).toBe(before);
     const alice = await admin.get("/v1/identity/resolve/user/usr_alice");
@@ -89,6 +95,11 @@ describeEachBackend("identity sync writes only what changed", (backend) => {
       f.users.push({ id: "usr_carol_new", tenant_id: "tnt_default", email: "carol@acme.example", display_name: "Carol", status: "ACTIVE", mfa_enabled: false, roles: [] });
     });
     const writes = await directoryWrites(server.db, () => syncNow(admin));
+    // Only the buckets holding a change are read for comparison.
+    const buckets = new Set(["usr_bob", "app_ci", "usr_carol_old", "usr_carol_new"].map(bucketOf));
+    const cached = (await server.db.all<{ id: string }>("SELECT id FROM directory_identities WHERE tenant_id = 'tnt_default' AND id <> 'usr_carol_new'")).map((r) => r.id);
+    expect(writes.keysRead).toBe(cached.filter((id) => buckets.has(bucketOf(id))).length);
+    expect(writes.keysRead).toBeLessThan(cached.length);
     // bob (name and groups), ci (groups), the old carol (DELETED) updated, the new carol inserted;
     // one membership row deleted and one inserted.
     expect([...writes].sort()).toEqual([
@@ -126,6 +137,26 @@ describeEachBackend("identity sync writes only what changed", (backend) => {
     expect((await admin.get("/v1/identity/resolve/group/oncall")).body.status).toBe("DELETED");
   });
 
+  it("a cache made before buckets is compared whole once, and its rows get their buckets", async () => {
+    const { admin, vault: server } = vault();
+    const cached = async () => server.db.all<{ id: string; bucket: number | string | null; status: string }>("SELECT id, bucket, status FROM directory_identities WHERE tenant_id = 'tnt_default'");
+    await server.db.run("UPDATE directory_identities SET bucket = NULL WHERE tenant_id = 'tnt_default'");
+    await server.db.run("DELETE FROM directory_entry_digests WHERE tenant_id = 'tnt_default'");
+    // A row the directory no longer says: only a whole comparison finds it.
+    await server.db.run("UPDATE directory_identities SET name = 'Stale' WHERE tenant_id = 'tnt_default' AND id = 'usr_alice'");
+    const whole = await directoryWrites(server.db, () => syncNow(admin));
+    const rows = await cached();
+    expect(whole.keysRead).toBe(rows.length);
+    expect((await admin.get("/v1/identity/resolve/user/usr_alice")).body.display_name).toBe("Alice");
+    for (const row of rows) expect(Number(row.bucket), row.id).toBe(bucketOf(row.id));
+    const live = new Set(rows.filter((r) => r.status !== "DELETED").map((r) => bucketOf(r.id)));
+    const digests = await server.db.all<{ bucket: number | string }>("SELECT bucket FROM directory_entry_digests WHERE tenant_id = 'tnt_default'");
+    expect(new Set(digests.map((d) => Number(d.bucket)))).toEqual(live);
+    const again = await directoryWrites(server.db, () => syncNow(admin));
+    expect([...again]).toEqual([]);
+    expect(again.keysRead).toBe(0);
+  });
+
   it("a credential naming an email that a deleted user and its successor share is the successor's", async () => {
     const { admin, anonymous } = vault();
     // Both entries were written by the same sync; the ones since wrote neither.
@@ -152,6 +183,41 @@ describeEachBackend("identity sync writes only what changed", (backend) => {
     // Policies bind group names: the principal the gate builds must not keep the old one.
     expect(await groupsOfAlice()).toEqual(["group:platform", "group:sre-retired"]);
     expect((await admin.get("/v1/identity/resolve/user/usr_alice")).body.groups).toEqual(["group:platform", "group:sre-retired"]);
+  });
+});
+
+describe("the sync's computation before its transaction", () => {
+  const snapshot = (): TenantSnapshot => {
+    const users = Array.from({ length: 3000 }, (_, i) => ({ id: `usr_${i}`, tenant_id: "t", email: `u${i}@x.example`, display_name: `U ${i}`, status: "ACTIVE" as const, mfa_enabled: false, roles: [] }));
+    const groups = [{ id: "grp_a", tenant_id: "t", name: "a", description: null, status: "ACTIVE" as const }];
+    const members = new Map([["grp_a", users.map((u) => ({ member_type: "user" as const, member_id: u.id, added_at: null }))]]);
+    return { users, groups, members, applications: [] };
+  };
+  const tenant = { id: "t", partner_id: "p", name: "t", slug: null, status: "ACTIVE" } as Parameters<typeof entriesOf>[0];
+
+  it("yields the loop as it goes: a large directory is not built in one piece", async () => {
+    const slices = new LoopSlices(0);
+    const pause = vi.spyOn(slices, "pause");
+    const next = await withKeys(await entriesOf(tenant, snapshot(), 1, slices), slices);
+    expect(next.entries).toHaveLength(3001);
+    // 3,000 members, 3,001 entries and their buckets, each a slice per 256 items.
+    expect(pause.mock.calls.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it("gives a bucket the same digest whatever order the directory lists its entries in", async () => {
+    const one = snapshot();
+    const other = snapshot();
+    other.users.reverse();
+    const digests = async (s: TenantSnapshot) => {
+      const next = await withKeys(await entriesOf(tenant, s, 1, new LoopSlices()), new LoopSlices());
+      return new Map([...next.buckets].map(([bucket, b]) => [bucket, b.digest]));
+    };
+    const first = await digests(one);
+    expect(first.size).toBeGreaterThan(200);
+    expect(await digests(other)).toEqual(first);
+    other.users[0]!.display_name = "changed";
+    const changed = await digests(other);
+    expect([...changed].filter(([bucket, digest]) => first.get(bucket) !== digest).map(([bucket]) => bucket)).toEqual([bucketOf(other.users[0]!.id)]);
   });
 });
 

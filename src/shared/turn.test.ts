@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { restAfter } from "./turn.js";
+import { LoopSlices, restAfter } from "./turn.js";
 
 describe("restAfter", () => {
   afterEach(() => vi.useRealTimers());
@@ -25,5 +25,26 @@ describe("restAfter", () => {
     await vi.runOnlyPendingTimersAsync();
     await rest;
     expect(rested).toBe(true);
+  });
+});
+
+describe("LoopSlices", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("is due once a slice's time has run, read per 256 items, and a pause starts the next slice", async () => {
+    vi.useFakeTimers({ toFake: ["setImmediate", "performance"] });
+    const slices = new LoopSlices(8);
+    vi.advanceTimersByTime(20);
+    // The clock is read once per 256 items: 255 single items are not yet a reading.
+    for (let i = 0; i < 255; i++) expect(slices.due()).toBe(false);
+    expect(slices.due()).toBe(true);
+    // A step of many items counts them all.
+    expect(slices.due(300)).toBe(true);
+    const paused = slices.pause();
+    await vi.runOnlyPendingTimersAsync();
+    await paused;
+    expect(slices.due(256)).toBe(false);
+    vi.advanceTimersByTime(8);
+    expect(slices.due(256)).toBe(true);
   });
 });

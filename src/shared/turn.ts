@@ -18,3 +18,28 @@ export function restAfter(startedAt: number): Promise<void> {
   const tookMs = performance.now() - startedAt;
   return new Promise((resolve) => (tookMs >= 1 ? setTimeout(resolve, tookMs) : setImmediate(resolve)));
 }
+
+/**
+ * A long computation on the loop, in slices: `due(items)` is asked per step of `items` items (the
+ * clock is read once per 256 items) and says when `sliceMs` have run since the last `pause()`,
+ * which yields a turn. Work proportional to a tenant's directory (50,000 users) held a node for
+ * 0.4 s in one piece.
+ */
+export class LoopSlices {
+  private items = 0;
+  private since = performance.now();
+
+  constructor(private readonly sliceMs = 8) {}
+
+  due(items = 1): boolean {
+    this.items += items;
+    if (this.items < 256) return false;
+    this.items = 0;
+    return performance.now() - this.since >= this.sliceMs;
+  }
+
+  async pause(): Promise<void> {
+    await nextTurn();
+    this.since = performance.now();
+  }
+}

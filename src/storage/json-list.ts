@@ -6,6 +6,7 @@ import type { Dialect } from "./contract.js";
  * `= ANY(ARRAY(…))` form is an index scan; its `IN (SELECT json_array_elements_text(?))` was
  * planned as a hash semi-join over the whole index.
  */
-export function inJsonList(dialect: Dialect, column: string): string {
-  return dialect === "postgres" ? `${column} = ANY(ARRAY(SELECT json_array_elements_text(?::json)))` : `${column} IN (SELECT value FROM json_each(?))`;
+export function inJsonList(dialect: Dialect, column: string, type: "text" | "integer" = "text"): string {
+  if (dialect !== "postgres") return `${column} IN (SELECT value FROM json_each(?))`;
+  return type === "integer" ? `${column} = ANY(ARRAY(SELECT json_array_elements_text(?::json)::integer))` : `${column} = ANY(ARRAY(SELECT json_array_elements_text(?::json)))`;
 }
