@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { NewEvent } from "../events/outbox.js";
-import { LoopSlices } from "../shared/turn.js";
+import type { LoopSlices } from "../shared/turn.js";
 import type { DirectoryStatus, DirTenant, TenantSnapshot } from "./directory-client.js";
 import { bucketOf, entryKey, type DirectoryEntry, type EntryKind, type StoredEntry } from "./store.js";
 import type { SyncStats } from "./sync-store.js";
