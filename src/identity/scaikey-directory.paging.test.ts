@@ -1,33 +1,21 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ScaiKeyDirectory } from "./scaikey-directory.js";
-import { ScaiKeyStandIn, type DirectoryFixture } from "./testing/scaikey-standin.js";
-import { baseFixture, CLIENT } from "./testing/use-standin.js";
+import type { DirectoryFixture } from "./testing/scaikey-standin.js";
+import { baseFixture, CLIENT, useStandIn } from "./testing/use-standin.js";
 
 /** 1,050 users (11 pages of the stand-in's 100) in 30 groups of 105 (2 pages each). */
 function largeTenant(): DirectoryFixture {
   const f = baseFixture();
-  for (let i = 0; i < 1050; i++) f.users.push({ id: `usr_${String(i).padStart(4, "0")}`, tenant_id: "tnt_default", email: `u${i}@acme.example`, display_name: null, status: "ACTIVE", mfa_enabled: false, roles: [] });
-  for (let g = 0; g < 30; g++) f.groups.push({ id: `grp_${String(g).padStart(2, "0")}`, tenant_id: "tnt_default", name: `g${g}`, description: null, status: "ACTIVE" });
+  for (let i = 0; i < 1050; i++) f.users.push({ id: `usr_${String(i).padStart(4, "0")}`, tenant_id: "tnt_default", email: `u${i}@acme.example`, display_name: `User ${i}`, status: "ACTIVE", mfa_enabled: false, roles: [] });
+  for (let g = 0; g < 30; g++) f.groups.push({ id: `grp_${String(g).padStart(2, "0")}`, tenant_id: "tnt_default", name: `g${g}`, description: `Group ${g}`, status: "ACTIVE" });
   for (let i = 0; i < 1050; i++) for (let k = 0; k < 3; k++) f.memberships.push({ group_id: `grp_${String((i + k * 7) % 30).padStart(2, "0")}`, member_type: "user", member_id: `usr_${String(i).padStart(4, "0")}` });
   return f;
 }
 
 // The adapter touches no database: one run covers both backends.
 describe("ScaiKey directory adapter: a large tenant read a few calls at a time", () => {
-  let standIn: ScaiKeyStandIn;
-  let dir: string;
-  const client = () => new ScaiKeyDirectory({ url: standIn.url, clientId: CLIENT.client_id, clientSecret: CLIENT.client_secret });
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "standin-"));
-    standIn = await ScaiKeyStandIn.start(join(dir, "d.json"), largeTenant());
-  });
-  afterAll(async () => {
-    await standIn.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { standIn } = useStandIn(largeTenant);
+  const client = () => new ScaiKeyDirectory({ url: standIn().url, clientId: CLIENT.client_id, clientSecret: CLIENT.client_secret });
   afterEach(() => vi.restoreAllMocks());
 
   /** The most fetches in flight at once while `work` runs. */
@@ -65,9 +53,9 @@ describe("ScaiKey directory adapter: a large tenant read a few calls at a time",
 
   it("calls in parallel ask for one token between them", async () => {
     const fresh = client();
-    const before = standIn.tokenRequests;
+    const before = standIn().tokenRequests;
     await Promise.all([fresh.partners(), fresh.tenants("ptn_default"), fresh.tenantSnapshot("tnt_default"), fresh.tenantSnapshot("tnt_two")]);
-    expect(standIn.tokenRequests - before).toBe(1);
+    expect(standIn().tokenRequests - before).toBe(1);
   });
 
   it("a list that grew while it was read is read on to its end", async () => {
@@ -79,8 +67,8 @@ describe("ScaiKey directory adapter: a large tenant read a few calls at a time",
       const response = await original(...args);
       if (!grown && String(args[0]).includes("/admin/users?") && String(args[0]).includes("page=1&")) {
         grown = true;
-        standIn.edit((f) => {
-          for (let i = 0; i < 150; i++) f.users.push({ id: `usr_late_${i}`, tenant_id: "tnt_default", email: `late${i}@acme.example`, display_name: null, status: "ACTIVE", mfa_enabled: false, roles: [] });
+        standIn().edit((f) => {
+          for (let i = 0; i < 150; i++) f.users.push({ id: `usr_late_${i}`, tenant_id: "tnt_default", email: `late${i}@acme.example`, display_name: `Late ${i}`, status: "ACTIVE", mfa_enabled: false, roles: [] });
         });
       }
       return response;
@@ -91,7 +79,7 @@ describe("ScaiKey directory adapter: a large tenant read a few calls at a time",
       expect(snapshot.users).toHaveLength(2 + 1050 + 150);
       expect(snapshot.users.at(-1)!.id).toBe("usr_late_149");
     } finally {
-      standIn.write(largeTenant());
+      standIn().write(largeTenant());
     }
   });
 });
