@@ -158,8 +158,8 @@ export const identityMigrations: Migration[] = [
   {
     // Each entry's bucket (store.ts bucketOf) and a digest per bucket of the directory's entries as
     // last applied: a sync reads and compares the entries of the buckets that moved only. Rows
-    // cached before have no bucket; the tenant's next sync, finding no digest, compares them all
-    // and gives them one.
+    // cached before have no bucket; the tenant's next sync, finding such rows, compares all of its
+    // entries once and gives them theirs.
     id: "0107_directory_entry_buckets",
     up: () => [
       "ALTER TABLE directory_identities ADD COLUMN bucket INTEGER",
