@@ -61,6 +61,14 @@ export const accessMigrations: Migration[] = [
     ],
   },
   {
+    // A second counter for token revocations: a revocation makes every node drop its cached tokens,
+    // not its compiled policies and directory entries too. Any token may revoke the ones its
+    // identity issued, so a revocation moving the access epoch let the weakest caller make every
+    // node recompile every identity's policies a few times a second (docs/benchmarks.md round 29).
+    id: "0031_access_revocations",
+    up: () => ["ALTER TABLE access_epoch ADD COLUMN revocations BIGINT NOT NULL DEFAULT 0"],
+  },
+  {
     // SPEC §2 (issue 13): the bootstrap identity moves from `user:admin`, which a ScaiKey JWT with
     // sub or email "admin" also produced, to `system:bootstrap`, which no token mapping can produce.
     // Every `user:admin` binding moves (a duplicate on the same policy is dropped first), and so

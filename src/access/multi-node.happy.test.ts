@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useSecondNode, useVault } from "../testing/harness.js";
+import { statementsDuring } from "../testing/plans.js";
 
 /**
  * Two vault nodes on one database: node 2 keeps compiled policies in memory, so this proves a
@@ -42,5 +43,27 @@ describeEachBackend("access: policy changes reach every node sharing the databas
     expect((await secondNode().withToken(issued.body.token).get("/v1/auth/whoami")).status).toBe(200);
     await node1.delete(`/v1/auth/tokens/${issued.body.id}`);
     expect((await secondNode().withToken(issued.body.token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+  });
+
+  it("a token its own user revokes is refused on every node, and no node drops its compiled policies for it", async () => {
+    const { admin, anonymous, vault: node } = vault();
+    await admin.put("/v1/secrets/steady/a", { data: { v: "a" } });
+    const policy = await admin.post("/v1/policies", { name: "steady", rules: [{ path_pattern: "steady/*", permissions: ["read"] }] });
+    await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:steady" });
+    const steady = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "sa:steady", scopes: ["secrets:read"] })).body.token);
+    expect((await steady.get("/v1/secrets/steady/a")).status).toBe(200);
+    // The weakest caller: a user's read-only token issues a personal token and revokes it.
+    const weak = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "user:mallory@acme.example", scopes: ["secrets:read"] })).body.token);
+    const personal = await weak.post("/v1/auth/tokens", { scopes: ["secrets:read"] });
+    expect(personal.status).toBe(201);
+    expect((await anonymous.withToken(personal.body.token).get("/v1/auth/whoami")).status).toBe(200);
+    expect((await secondNode().withToken(personal.body.token).get("/v1/auth/whoami")).status).toBe(200);
+    expect((await weak.delete(`/v1/auth/tokens/${personal.body.id}`)).status).toBe(200);
+    expect((await anonymous.withToken(personal.body.token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+    expect((await secondNode().withToken(personal.body.token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+    // Another identity's next read reuses its compiled policies: a revocation changed none of them.
+    const { statements, value } = await statementsDuring(node.db, () => steady.get("/v1/secrets/steady/a"));
+    expect(value.status).toBe(200);
+    expect(statements.filter((s) => /FROM policies p\b|policy_bindings/.test(s.sql)).map((s) => s.sql.slice(0, 60))).toEqual([]);
   });
 });

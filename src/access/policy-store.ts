@@ -1,5 +1,6 @@
 import type { Database, Queryable } from "../storage/contract.js";
 import type { Binding, Policy, PolicyRule } from "./policy-model.js";
+import type { AccessEpochs } from "./vault-tokens.js";
 
 interface PolicyRow {
   id: string;
@@ -74,12 +75,21 @@ export class PolicyStore {
 
   /** The access epoch: any policy or binding change moves it, in the change's own transaction. Read by every request. */
   async epoch(): Promise<number> {
-    const row = await this.db.getShared<{ epoch: number | string }>("SELECT epoch FROM access_epoch WHERE id = 1");
-    return Number(row?.epoch ?? 0);
+    return (await this.epochs()).access;
+  }
+
+  /** Both counters in one read (the same statement as `epoch`, so a turn's requests share it). */
+  async epochs(): Promise<AccessEpochs> {
+    const row = await this.db.getShared<{ epoch: number | string; revocations: number | string }>("SELECT epoch, revocations FROM access_epoch WHERE id = 1");
+    return { access: Number(row?.epoch ?? 0), revocations: Number(row?.revocations ?? 0) };
   }
 
   async bumpEpoch(tx: Queryable): Promise<void> {
     await tx.run("UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1");
+  }
+
+  async bumpRevocations(tx: Queryable): Promise<void> {
+    await tx.run("UPDATE access_epoch SET revocations = revocations + 1 WHERE id = 1");
   }
 
   async insertPolicy(policy: Policy, tx?: Queryable): Promise<void> {

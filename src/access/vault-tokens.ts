@@ -18,10 +18,22 @@ export interface IssueTokenInput extends Omit<TokenRecord, "id" | "tokenHash" | 
  * Vault-issued bearer tokens: 43 base62 characters (≈256 bits) after `skt_`, stored only as an
  * HMAC under a vault-held key, so a database dump reveals no usable token.
  */
-/** The access epoch (see PolicyStore): moved in the transaction of every access change, revocations included. */
+/** The access epoch and the revocation counter, as one read of `access_epoch`. */
+export interface AccessEpochs {
+  access: number;
+  revocations: number;
+}
+
+/**
+ * The access epoch (see PolicyStore): moved in the transaction of every access change (policies,
+ * bindings, the directory), after which every node drops its compiled policies, directory entries
+ * and tokens. A token's revocation moves the revocation counter only, which drops the tokens.
+ */
 export interface AccessEpoch {
   epoch(): Promise<number>;
+  epochs(): Promise<AccessEpochs>;
   bumpEpoch(tx: Queryable): Promise<void>;
+  bumpRevocations(tx: Queryable): Promise<void>;
 }
 
 const MAX_CACHED_TOKENS = 10_000;
@@ -29,9 +41,9 @@ const MAX_CACHED_TOKENS = 10_000;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 export class VaultTokens {
-  /** Known tokens by hash, each tagged with the access epoch it was read under. Unknown tokens are never cached. */
-  private readonly cache = new Map<string, { record: TokenRecord; epoch: number }>();
-  private cacheEpoch = -1;
+  /** Known tokens by hash, each tagged with the counters it was read under. Unknown tokens are never cached. */
+  private readonly cache = new Map<string, { record: TokenRecord; epochs: AccessEpochs }>();
+  private cacheEpochs: AccessEpochs = { access: -1, revocations: -1 };
 
   /** `hashKey` is a vault-held system key (see Keyring.systemKey), loaded once at start. */
   constructor(private readonly store: TokenStore, private readonly hashKey: Buffer, private readonly access: AccessEpoch) {}
@@ -69,10 +81,13 @@ export class VaultTokens {
     return { token, record };
   }
 
-  /** Moves the access epoch with the revocation, so every node drops its cached copy on the next request. */
+  /**
+   * Moves the revocation counter with the revocation, so every node drops its cached tokens on the
+   * next request; compiled policies and directory entries stay (nothing they hold changed).
+   */
   async revoke(id: string, at: number, tx: Queryable): Promise<boolean> {
     const revoked = await this.store.revoke(id, at, tx);
-    if (revoked) await this.access.bumpEpoch(tx);
+    if (revoked) await this.access.bumpRevocations(tx);
     return revoked;
   }
 
@@ -82,19 +97,20 @@ export class VaultTokens {
    * serves the policy cache (`Principal.accessEpoch`).
    */
   private async lookup(hash: string): Promise<{ record: TokenRecord | undefined; epoch: number }> {
-    const epoch = await this.access.epoch();
-    if (epoch !== this.cacheEpoch) {
+    const epochs = await this.access.epochs();
+    if (!sameEpochs(epochs, this.cacheEpochs)) {
       this.cache.clear();
-      this.cacheEpoch = epoch;
+      this.cacheEpochs = epochs;
     }
     const cached = this.cache.get(hash);
-    if (cached && cached.epoch === epoch) return cached;
+    // A record read under older counters (set after the clear by a lookup that began before it) is read again.
+    if (cached && sameEpochs(cached.epochs, epochs)) return { record: cached.record, epoch: epochs.access };
     const record = await this.store.findByHash(hash);
     if (record) {
       if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
-      this.cache.set(hash, { record, epoch });
+      this.cache.set(hash, { record, epochs });
     }
-    return { record, epoch };
+    return { record, epoch: epochs.access };
   }
 
   async isRegistered(token: string): Promise<boolean> {
@@ -155,3 +171,5 @@ export class VaultTokens {
     };
   }
 }
+
+const sameEpochs = (a: AccessEpochs, b: AccessEpochs) => a.access === b.access && a.revocations === b.revocations;
