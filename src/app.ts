@@ -201,7 +201,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registries: metrics.registries, dnsSolver: options.dnsSolver ?? dns.solver });
   pki.register(app);
   pki.start(app.log);
-  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registries: metrics.registries, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registries: metrics.registries, owners: identity.gate, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
   consoleUi.register(app);

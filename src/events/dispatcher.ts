@@ -1,7 +1,9 @@
 import { EventEmitter } from "node:events";
+import type { PrincipalRefiner } from "../access/authenticator.js";
 import type { Authorizer, Evaluator } from "../access/authorizer.js";
 import type { Principal, Role } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
+import { VaultError, type ErrorCode } from "../http/errors.js";
 import { newSortableId } from "../shared/ids.js";
 import { writeDeferred, type Database, type Queryable, type SqlParam } from "../storage/contract.js";
 import { eventTypeMatches, mayReceivePathless, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
@@ -18,6 +20,8 @@ export interface PassResult {
   deliveries: number;
 }
 const NOTHING: PassResult = { events: 0, deliveries: 0 };
+/** What the directory answers for an owner it has disabled or deleted, or whose tenant it suspended: no delivery. */
+const REFUSED_OWNER: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["token_revoked", "tenant_access_denied"]);
 
 /**
  * An undispatched event as the pass first sees it: its place in the outbox, what routes it, and
@@ -42,9 +46,12 @@ function ownerScopes(sub: SubscriptionRow): ReadonlySet<string> {
   return new Set(JSON.parse(sub.owner_scopes ?? "[]") as string[]);
 }
 
-/** A subscription is evaluated as its owner, with the identity, groups and roles stored at creation. */
-export function ownerCaller(sub: SubscriptionRow): Caller {
-  const principal: Principal = {
+/**
+ * A subscription is evaluated as its owner, with the identity, groups and roles stored at creation,
+ * or `principal` (the same, refined by the directory: the owner's groups and status as they are now).
+ */
+export function ownerCaller(sub: SubscriptionRow, refined?: Principal): Caller {
+  const principal: Principal = refined ?? {
     identityId: sub.owner_id,
     identityType: sub.owner_type as Principal["identityType"],
     displayName: null,
@@ -100,8 +107,29 @@ export class Dispatcher {
   readonly signal = new EventEmitter();
   private committedTenants: Set<string> | null = null;
 
-  constructor(private readonly deps: { db: Database; targets: TargetsStore; deliveries: DeliveryStore; authorizer: Authorizer; log?: (msg: string, extra?: Record<string, unknown>) => void }) {
+  constructor(private readonly deps: {
+    db: Database; targets: TargetsStore; deliveries: DeliveryStore; authorizer: Authorizer;
+    /** The identity directory's say over an owner (identity/gate.ts), when a directory is configured. */
+    owners?: PrincipalRefiner | null;
+    log?: (msg: string, extra?: Record<string, unknown>) => void;
+  }) {
     this.signal.setMaxListeners(0);
+  }
+
+  /**
+   * The subscription's owner as the directory knows it now: a group left or renamed takes its grants
+   * with it, and an owner disabled or deleted there (or a tenant suspended) gets nothing (null). The
+   * stored groups and roles stand for owners the directory does not know.
+   */
+  private async currentOwner(sub: SubscriptionRow): Promise<Caller | null> {
+    const stored = ownerCaller(sub);
+    if (!this.deps.owners) return stored;
+    try {
+      return ownerCaller(sub, await this.deps.owners.refine(stored.principal));
+    } catch (error) {
+      if (error instanceof VaultError && REFUSED_OWNER.has(error.code)) return null;
+      throw error;
+    }
   }
 
   /**
@@ -144,10 +172,16 @@ export class Dispatcher {
     const webhooks = anyTargeted ? await this.deps.targets.enabledWebhooks(targetedTenants, db) : [];
     const subscriptions = anyTargeted ? await this.deps.targets.activeSubscriptions(targetedTenants, db) : [];
     const evaluators = new Map<string, Evaluator>();
+    const refused = new Set<string>();
     for (const sub of subscriptions) {
       const candidates = peeked.filter((row) => this.couldReach(sub, row));
       if (candidates.length === 0) continue;
-      const evaluate = await this.deps.authorizer.forCaller(ownerCaller(sub));
+      const owner = await this.currentOwner(sub);
+      if (!owner) {
+        refused.add(sub.id);
+        continue;
+      }
+      const evaluate = await this.deps.authorizer.forCaller(owner);
       // The owner's read permission before its path patterns (issue 13): no pattern work on paths it may not see.
       const paths = JSON.parse(sub.paths) as string[];
       if (candidates.some((row) => evaluate(row.path as string, "read").allowed && pathMatchesAny(paths, row.path))) evaluators.set(sub.id, evaluate);
@@ -191,7 +225,7 @@ export class Dispatcher {
         if (!numberedAtInsert) numbered.push(row.id, seq);
         if (row.tenant_id === null) continue;
         tenants.add(row.tenant_id);
-        if (targeted.has(row.tenant_id)) deliveries += await this.fanOut(tx, toEvent(undispatched.get(row.id) as EventRow), seq, webhooks, subscriptions, evaluators);
+        if (targeted.has(row.tenant_id)) deliveries += await this.fanOut(tx, toEvent(undispatched.get(row.id) as EventRow), seq, webhooks, subscriptions, evaluators, refused);
       }
       if (numberedAtInsert) {
         // The range holds exactly the peeked events: numbers are commit order, so every waiting
@@ -228,7 +262,7 @@ export class Dispatcher {
   }
 
   /** Returns how many push deliveries it made. */
-  private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], evaluators: Map<string, Evaluator>): Promise<number> {
+  private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], evaluators: Map<string, Evaluator>, refused: ReadonlySet<string>): Promise<number> {
     let made = 0;
     let tags: string[] | null | undefined;
     const tagsOf = () => tags ?? null;
@@ -247,7 +281,7 @@ export class Dispatcher {
       made += 1;
     }
     for (const sub of subscriptions) {
-      if (sub.tenant_id !== event.tenant_id || !eventTypeMatches(JSON.parse(sub.events) as string[], event.event_type)) continue;
+      if (sub.tenant_id !== event.tenant_id || refused.has(sub.id) || !eventTypeMatches(JSON.parse(sub.events) as string[], event.event_type)) continue;
       // The owner's read permission first: no pattern work on events the owner may not see (issue 13).
       if (event.path === null) {
         // About no path: the owner needs the event domain's scope instead (SPEC §7).

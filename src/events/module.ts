@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, Gauge } from "prom-client";
+import type { PrincipalRefiner } from "../access/authenticator.js";
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
@@ -28,7 +29,11 @@ export interface EventsModule {
 }
 
 /** Wires the events domain: stores, the fan-out pass, the delivery worker, services and routes. */
-export function createEvents(deps: { db: Database; config: VaultConfig; keyring: Keyring; authorizer: Authorizer; audit: AuditRecorder; outbox: EventOutbox; log: (msg: string, extra?: Record<string, unknown>) => void; registries?: MetricRegistries }): EventsModule {
+export function createEvents(deps: {
+  db: Database; config: VaultConfig; keyring: Keyring; authorizer: Authorizer; audit: AuditRecorder; outbox: EventOutbox; log: (msg: string, extra?: Record<string, unknown>) => void; registries?: MetricRegistries;
+  /** The identity directory's gate: subscriptions are evaluated as their owners are now. */
+  owners?: PrincipalRefiner | null;
+}): EventsModule {
   const { db, config } = deps;
   const attempts = deps.registries
     ? new Counter({ name: "scaivault_webhook_delivery_attempts_total", help: "Webhook and subscription delivery attempts by outcome", labelNames: ["outcome"], registers: [deps.registries.live] })
@@ -47,7 +52,7 @@ export function createEvents(deps: { db: Database; config: VaultConfig; keyring:
   const targets = new TargetsStore(db);
   const deliveries = new DeliveryStore(db);
   const secrets = new SigningSecrets(deps.keyring);
-  const dispatcher = new Dispatcher({ db, targets, deliveries, authorizer: deps.authorizer, log: deps.log });
+  const dispatcher = new Dispatcher({ db, targets, deliveries, authorizer: deps.authorizer, owners: deps.owners ?? null, log: deps.log });
   const worker = new DeliveryWorker(
     { db, audit: deps.audit, targets, deliveries, secrets, dispatcher, log: deps.log, onAttempt: (outcome) => attempts?.inc({ outcome }) },
     { retryScheduleMs: config.events.retryScheduleMs, timeoutMs: config.events.webhookTimeoutMs, pollIntervalMs: config.events.pollIntervalMs, allowPrivate: config.webhookAllowPrivate },
