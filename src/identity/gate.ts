@@ -32,7 +32,7 @@ export class IdentityGate implements PrincipalRefiner {
     const epoch = principal.accessEpoch ?? (await this.access.epoch());
     // Also moves the caches to this epoch.
     await this.requireActiveTenant(tenantId, epoch);
-    const known = await this.lookup(principal.partnerId, tenantId, principal.identityId);
+    const known = await this.lookup(principal.partnerId, tenantId, principal.identityId, epoch);
     if (!known.entry) return { ...principal, accessEpoch: epoch };
     if (known.entry.status !== "ACTIVE") {
       throw new VaultError("token_revoked", "The identity this credential names is disabled in the directory", { details: { reason: "identity_disabled" } });
@@ -61,25 +61,32 @@ export class IdentityGate implements PrincipalRefiner {
       this.tenants.clear();
       this.cacheEpoch = epoch;
     }
-    const status = await this.tenantStatus(tenantId);
+    const status = await this.tenantStatus(tenantId, epoch);
     if (status !== undefined && status !== "ACTIVE") {
       throw new VaultError("tenant_access_denied", "This tenant is suspended in the identity directory", { details: { reason: "tenant_suspended", tenant_id: tenantId } });
     }
   }
 
-  private async tenantStatus(tenantId: string): Promise<string | undefined> {
+  /**
+   * What a read finds is cached only if no request saw the epoch move while it ran: on PostgreSQL a
+   * read waits for the network, and one that began before a sync committed could otherwise leave
+   * the directory's old answer (an identity still ACTIVE) in the cache of the sync's epoch.
+   */
+  private async tenantStatus(tenantId: string, epoch: number): Promise<string | undefined> {
     if (this.tenants.has(tenantId)) return this.tenants.get(tenantId);
     const status = await this.store.tenantStatus(tenantId);
-    if (status !== undefined) this.tenants.set(tenantId, status);
+    if (status !== undefined && this.cacheEpoch === epoch) this.tenants.set(tenantId, status);
     return status;
   }
 
-  private async lookup(partnerId: string, tenantId: string, identityId: string): Promise<Known> {
+  private async lookup(partnerId: string, tenantId: string, identityId: string, epoch: number): Promise<Known> {
     const key = `${tenantId}\u0000${identityId}`;
     const cached = this.cache.get(key);
     if (cached) return cached;
     const entry = (await this.entryOf(tenantId, identityId)) ?? null;
     const known: Known = { entry, vaultRoles: entry?.kind === "user" ? await this.store.vaultRoles(partnerId, entry.id) : [] };
+    // As for tenantStatus: not cached when the epoch moved while it was read.
+    if (this.cacheEpoch !== epoch) return known;
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
     this.cache.set(key, known);
     return known;
