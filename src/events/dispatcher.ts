@@ -109,7 +109,7 @@ export class Dispatcher {
 
   constructor(private readonly deps: {
     db: Database; targets: TargetsStore; deliveries: DeliveryStore; authorizer: Authorizer;
-    /** The identity directory's say over an owner (identity/gate.ts), when a directory is configured. */
+    /** The identity gate (identity/gate.ts): the directory's say over an owner it knows, and its tenant's status. */
     owners?: PrincipalRefiner | null;
     log?: (msg: string, extra?: Record<string, unknown>) => void;
   }) {
