@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { LoopSlices } from "../shared/turn.js";
-import type { Queryable, SqlParam } from "../storage/contract.js";
+import type { Dialect, Queryable, SqlParam } from "../storage/contract.js";
 import { insertMany } from "../storage/multi-row.js";
+import { MEMBER_DIGESTS, putDigests } from "./digests.js";
 import type { DirMember } from "./directory-client.js";
 
 /** One group's member rows as the directory lists them, with a digest of the whole list. */
@@ -41,16 +42,14 @@ export async function groupMembers(snapshot: ReadonlyMap<string, readonly DirMem
  * for most of a second each time (docs/benchmarks.md round 28). A tenant with rows but no digests
  * (applied before digests existed) is compared row by row once.
  */
-export async function applyMembers(tx: Queryable, tenantId: string, groups: ReadonlyMap<string, GroupMembers>): Promise<void> {
+export async function applyMembers(tx: Queryable, dialect: Dialect, tenantId: string, groups: ReadonlyMap<string, GroupMembers>): Promise<void> {
   const digests = new Map((await tx.all<{ group_id: string; digest: string }>("SELECT group_id, digest FROM directory_member_digests WHERE tenant_id = ?", [tenantId])).map((r) => [r.group_id, r.digest]));
   const unknown = digests.size === 0 && (await tx.get("SELECT 1 AS found FROM directory_members WHERE tenant_id = ? LIMIT 1", [tenantId])) !== undefined;
   if (unknown) {
     await applyRows(tx, tenantId, groups, await tx.all<MemberRow>("SELECT group_id, member_type, member_id, added_at FROM directory_members WHERE tenant_id = ?", [tenantId]));
   } else {
     for (const [groupId] of digests) {
-      if (groups.has(groupId)) continue;
-      await tx.run("DELETE FROM directory_members WHERE tenant_id = ? AND group_id = ?", [tenantId, groupId]);
-      await tx.run("DELETE FROM directory_member_digests WHERE tenant_id = ? AND group_id = ?", [tenantId, groupId]);
+      if (!groups.has(groupId)) await tx.run("DELETE FROM directory_members WHERE tenant_id = ? AND group_id = ?", [tenantId, groupId]);
     }
     for (const [groupId, group] of groups) {
       if (digests.get(groupId) === group.digest) continue;
@@ -58,13 +57,11 @@ export async function applyMembers(tx: Queryable, tenantId: string, groups: Read
       await applyRows(tx, tenantId, new Map([[groupId, group]]), stored);
     }
   }
-  for (const [groupId, group] of groups) {
-    if (digests.get(groupId) === group.digest) continue;
-    await tx.run(
-      "INSERT INTO directory_member_digests (tenant_id, group_id, digest) VALUES (?, ?, ?) ON CONFLICT (tenant_id, group_id) DO UPDATE SET digest = excluded.digest",
-      [tenantId, groupId, group.digest],
-    );
-  }
+  // A group gone from the directory takes its digest; a group whose list moved gets its new one.
+  const applied = new Map<string, string | null>();
+  for (const [groupId] of digests) if (!groups.has(groupId)) applied.set(groupId, null);
+  for (const [groupId, group] of groups) if (digests.get(groupId) !== group.digest) applied.set(groupId, group.digest);
+  await putDigests(tx, dialect, MEMBER_DIGESTS, tenantId, applied);
 }
 
 /** Writes the difference between `stored` rows and the rows of `groups` (rows of other groups in `stored` are removed). */

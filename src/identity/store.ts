@@ -1,6 +1,7 @@
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { inJsonList } from "../storage/json-list.js";
 import { insertMany } from "../storage/multi-row.js";
+import { ENTRY_DIGESTS, putDigests } from "./digests.js";
 import type { DirectoryStatus } from "./directory-client.js";
 
 export type EntryKind = "user" | "service_account" | "group";
@@ -184,15 +185,7 @@ export class IdentityStore {
 
   /** Records the buckets' digests as applied: a bucket without one (`null`) holds no directory entry. */
   async putEntryDigests(tenantId: string, digests: ReadonlyMap<number, string | null>, tx: Queryable): Promise<void> {
-    for (const [bucket, digest] of digests) {
-      if (digest === null) await tx.run("DELETE FROM directory_entry_digests WHERE tenant_id = ? AND bucket = ?", [tenantId, bucket]);
-      else {
-        await tx.run(
-          "INSERT INTO directory_entry_digests (tenant_id, bucket, digest) VALUES (?, ?, ?) ON CONFLICT (tenant_id, bucket) DO UPDATE SET digest = excluded.digest",
-          [tenantId, bucket, digest],
-        );
-      }
-    }
+    await putDigests(tx, this.db.dialect, ENTRY_DIGESTS, tenantId, digests);
   }
 
   /** Gives every row of `ids` its bucket: rows cached before buckets existed have none. */

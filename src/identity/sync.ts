@@ -157,9 +157,10 @@ export class IdentitySync {
       const moves = new Map<number, string | null>();
       for (const [bucket, { digest }] of next.buckets) if (digests.get(bucket) !== digest) moves.set(bucket, digest);
       for (const bucket of digests.keys()) if (!next.buckets.has(bucket)) moves.set(bucket, null);
-      const stored = await store.storedEntries(tenant.id, unbucketed ? "all" : [...moves.keys()], tx);
+      const movedBuckets = [...moves.keys()];
+      const stored = await store.storedEntries(tenant.id, unbucketed ? "all" : movedBuckets, tx);
       if (unbucketed) await store.setBuckets(tenant.id, stored.map((e) => e.id), tx);
-      const compared = unbucketed ? next : inBuckets(next, [...moves.keys()]);
+      const compared = unbucketed ? next : inBuckets(next, movedBuckets);
       const changes = diff(stored, await store.entriesById(tenant.id, touchedIds(stored, compared), tx), compared, now, stats);
       stats.seen += next.entries.length - compared.entries.length;
       let moved = !before || before.status !== tenant.status;
@@ -178,7 +179,7 @@ export class IdentitySync {
         if (event) published.push(await events.append(tx, event));
       }
       // A membership that changes also changes its member's groups, an entry change: `moved`.
-      await applyMembers(tx, tenant.id, groups);
+      await applyMembers(tx, db.dialect, tenant.id, groups);
       await store.putEntryDigests(tenant.id, moves, tx);
       if (moved) await access.bumpEpoch(tx);
     });
