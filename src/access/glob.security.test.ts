@@ -2,6 +2,7 @@ import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
 import { eventually } from "../events/test-receiver.js";
+import { openStream } from "../testing/sse.js";
 
 /** The docs' glob table (policies page) and SPEC §4's cases, as [pattern, path, matches]. */
 const TABLE: Array<[string, string, boolean]> = [
@@ -11,33 +12,6 @@ const TABLE: Array<[string, string, boolean]> = [
   ["**/ssl/*", "app/ssl/cert", true], ["**/ssl/*", "service/ssl/key", true], ["**/ssl/*", "ssl/cert", false],
   ["a/**/b", "a/b", true], ["a/**/b", "a/x/b", true], ["a/**/b", "a/x/y/b", true], ["**", "any/path/at/all", true],
 ];
-
-/** Reads `event:`/`data:` blocks of an SSE response until told to stop. */
-async function sse(baseUrl: string, token: string, query: string) {
-  const controller = new AbortController();
-  const response = await fetch(`${baseUrl}/v1/events/stream${query}`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
-  const paths: string[] = [];
-  const pump = (async () => {
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
-          const data = buffer.slice(0, cut).split("\n").find((l) => l.startsWith("data:"));
-          buffer = buffer.slice(cut + 2);
-          if (data) paths.push(JSON.parse(data.slice(5)).path);
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return { response, paths, close: async () => (controller.abort(), await pump) };
-}
 
 describeEachBackend("access: one glob matcher with SPEC §4's semantics and bounds, everywhere a pattern is accepted", (backend) => {
   const vault = useVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms", SCAIVAULT_SSE_HEARTBEAT: "200ms" } });
@@ -91,14 +65,14 @@ describeEachBackend("access: one glob matcher with SPEC §4's semantics and boun
   it("a secrets:read token's pathological stream filter no longer freezes the server", { timeout: 20_000 }, async () => {
     const { admin, baseUrl } = vault();
     const reader = await tokenFor("sa:stream-reader", [{ path_pattern: "**", permissions: ["read"] }], ["secrets:read"]);
-    const stream = await sse(baseUrl, reader.token, `?paths=${encodeURIComponent("*a*a*a*a*a*a*c")}`);
+    const stream = await openStream(baseUrl, { token: reader.token, query: `?paths=${encodeURIComponent("*a*a*a*a*a*a*c")}` });
     expect(stream.response.status).toBe(200);
     expect((await admin.put(`/v1/secrets/${"a".repeat(120)}`, { data: { v: 1 } })).status).toBe(201);
     expect((await admin.put("/v1/secrets/aaaaaac", { data: { v: 1 } })).status).toBe(201);
     // The matching event, written after the pathological one, arrives: the long path was matched and passed over.
-    await eventually(async () => stream.paths, (paths) => paths.length >= 1);
+    await stream.until((events) => events.length >= 1);
     await stream.close();
-    expect(stream.paths).toEqual(["aaaaaac"]);
+    expect(stream.events.map((e) => e.data.path)).toEqual(["aaaaaac"]);
   });
 
   it("subscription path filters use the same semantics: **/ssl/* gets app/ssl/cert, not ssl/cert", async () => {
@@ -114,11 +88,11 @@ describeEachBackend("access: one glob matcher with SPEC §4's semantics and boun
   it("stream path filters use the same semantics: **/ssl/* gets svc/ssl/key, not ssl/key; stop/** not stop", async () => {
     const { admin, baseUrl } = vault();
     const reader = await tokenFor("sa:ssl-streamer", [{ path_pattern: "**", permissions: ["read"] }], ["secrets:read"]);
-    const stream = await sse(baseUrl, reader.token, `?paths=${encodeURIComponent("**/ssl/*")},${encodeURIComponent("stop/**")}`);
+    const stream = await openStream(baseUrl, { token: reader.token, query: `?paths=${encodeURIComponent("**/ssl/*")},${encodeURIComponent("stop/**")}` });
     expect(stream.response.status).toBe(200);
     for (const path of ["ssl/key", "stop", "svc/ssl/key", "stop/x"]) expect((await admin.put(`/v1/secrets/${path}`, { data: { v: 1 } })).status).toBe(201);
-    await eventually(async () => stream.paths, (paths) => paths.includes("stop/x"));
+    await stream.until((events) => events.some((e) => e.data.path === "stop/x"));
     await stream.close();
-    expect(stream.paths).toEqual(["svc/ssl/key", "stop/x"]);
+    expect(stream.events.map((e) => e.data.path)).toEqual(["svc/ssl/key", "stop/x"]);
   });
 });

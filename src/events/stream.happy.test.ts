@@ -2,72 +2,14 @@ import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { startVault, useVault } from "../testing/harness.js";
 import { inFlight } from "../testing/observe.js";
-
-interface SseEvent {
-  id: string;
-  event: string;
-  data: any;
-}
-
-/** A minimal Server-Sent Events reader over fetch. */
-async function openStream(baseUrl: string, token: string, headers: Record<string, string> = {}, query = "") {
-  const controller = new AbortController();
-  const response = await fetch(`${baseUrl}/v1/events/stream${query}`, { headers: { authorization: `Bearer ${token}`, ...headers }, signal: controller.signal });
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  const events: SseEvent[] = [];
-  const comments: string[] = [];
-  let ended = false;
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        let cut: number;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          for (const line of block.split("\n")) if (line.startsWith(":")) comments.push(line.slice(1).trim());
-          const fields = Object.fromEntries(block.split("\n").filter((l) => !l.startsWith(":") && l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
-          if (fields.id) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
-        }
-      }
-    } catch {
-      // aborted
-    } finally {
-      ended = true;
-    }
-  })();
-  return {
-    response,
-    events,
-    comments,
-    get ended() {
-      return ended;
-    },
-    async until(predicate: (events: SseEvent[]) => boolean, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(events)) {
-        if (Date.now() > deadline) throw new Error(`stream: got ${events.map((e) => `${e.event} ${e.data.path}`).join(", ")}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      return events;
-    },
-    async close() {
-      controller.abort();
-      await pump;
-    },
-  };
-}
+import { openStream } from "../testing/sse.js";
 
 describeEachBackend("events: SSE stream", (backend) => {
   const vault = useVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms", SCAIVAULT_SSE_HEARTBEAT: "200ms" } });
 
   it("streams events with id lines and resumes from Last-Event-ID with exactly the missed events", async () => {
     const { admin, baseUrl, adminToken } = vault();
-    const first = await openStream(baseUrl, adminToken);
+    const first = await openStream(baseUrl, { token: adminToken });
     expect(first.response.status).toBe(200);
     expect(first.response.headers.get("content-type")).toMatch(/^text\/event-stream/);
     expect(first.response.headers.get("x-request-id")).toMatch(/^req_/);
@@ -83,7 +25,7 @@ describeEachBackend("events: SSE stream", (backend) => {
     await admin.put("/v1/secrets/sse/a", { data: { v: 2 } });
     await admin.delete("/v1/secrets/sse/b");
 
-    const resumed = await openStream(baseUrl, adminToken, { "last-event-id": first.events[1].id });
+    const resumed = await openStream(baseUrl, { token: adminToken, headers: { "last-event-id": first.events[1].id! } });
     await resumed.until((e) => e.length >= 2);
     await admin.put("/v1/secrets/sse/marker", { data: { v: 1 } });
     await resumed.until((e) => e.some((x) => x.data.path === "sse/marker"));
@@ -97,8 +39,8 @@ describeEachBackend("events: SSE stream", (backend) => {
     const policy = await admin.post("/v1/policies", { name: "sse-team", rules: [{ path_pattern: "team/**", permissions: ["read"] }] });
     await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:cache" });
     const token = (await admin.post("/v1/auth/tokens", { identity_id: "sa:cache", identity_type: "service_account", scopes: ["secrets:read"] })).body.token as string;
-    const stream = await openStream(baseUrl, token);
-    const narrow = await openStream(baseUrl, token, {}, "?paths=team/b/**&events=secret.updated");
+    const stream = await openStream(baseUrl, { token });
+    const narrow = await openStream(baseUrl, { token, query: "?paths=team/b/**&events=secret.updated" });
     await admin.put("/v1/secrets/elsewhere/x", { data: { v: 1 } });
     await admin.put("/v1/secrets/team/a", { data: { v: 1 } });
     await admin.put("/v1/secrets/team/b/c", { data: { v: 1 } });
@@ -118,7 +60,7 @@ describeEachBackend("events: SSE stream", (backend) => {
 
   it("ends open streams and long polls cleanly when the server shuts down", async () => {
     const own = await startVault(backend, { env: { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms" } });
-    const stream = await openStream(own.baseUrl, own.adminToken);
+    const stream = await openStream(own.baseUrl, { token: own.adminToken });
     expect(stream.response.status).toBe(200);
     const sub = await own.admin.post("/v1/subscriptions", { name: "p", paths: ["**"], events: ["*"], delivery: { type: "polling" } });
     const poll = own.admin.get(`/v1/subscriptions/${sub.body.id}/poll?timeout=60`);
@@ -136,7 +78,7 @@ describeEachBackend("events: SSE stream woken by the commit", (backend) => {
 
   it("sends a write's event without waiting for the poll", async () => {
     const { admin, baseUrl, adminToken } = vault();
-    const stream = await openStream(baseUrl, adminToken);
+    const stream = await openStream(baseUrl, { token: adminToken });
     expect(stream.response.status).toBe(200);
     // The stream waits only once it has read what was there when it connected.
     await new Promise((resolve) => setTimeout(resolve, 200));

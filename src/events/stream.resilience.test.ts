@@ -2,28 +2,7 @@ import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
 import { activeRequests, inFlight } from "../testing/observe.js";
-
-/** An open SSE response whose raw text is collected until the server ends it. */
-async function openRawStream(baseUrl: string, token: string) {
-  const controller = new AbortController();
-  const response = await fetch(`${baseUrl}/v1/events/stream`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
-  let text = "";
-  const ended = (async () => {
-    if (!response.body) return;
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        text += decoder.decode(value, { stream: true });
-      }
-    } catch {
-      // aborted by the test
-    }
-  })();
-  return { response, ended, get text() { return text; }, close: () => controller.abort() };
-}
+import { openStream } from "../testing/sse.js";
 
 /** Resolves with the outcome, or "pending" when `ms` pass first (a generous bound, not a timing assertion). */
 function within<T>(work: Promise<T>, ms: number): Promise<T | "pending"> {
@@ -45,7 +24,7 @@ describeEachBackend("streams and long polls: credentials and caps", (backend) =>
   it("ends an open stream with a final token_revoked error event when its token is revoked", async () => {
     const { admin, baseUrl } = vault();
     const { id, token } = await issue(admin, "sa:stream-revoked");
-    const stream = await openRawStream(baseUrl, token);
+    const stream = await openStream(baseUrl, { token: token });
     expect(stream.response.status).toBe(200);
     // SSE responses carry the same security headers as every other answer.
     expect(stream.response.headers.get("x-content-type-options")).toBe("nosniff");
@@ -53,8 +32,8 @@ describeEachBackend("streams and long polls: credentials and caps", (backend) =>
     expect(stream.response.headers.get("content-security-policy")).toContain("default-src 'none'");
     expect(stream.response.headers.get("x-request-id")).toMatch(/^req_/);
     expect((await admin.delete(`/v1/auth/tokens/${id}`)).status).toBe(200);
-    const outcome = await within(stream.ended, 10_000);
-    stream.close();
+    const outcome = await within(stream.finished, 10_000);
+    void stream.close();
     expect(outcome).not.toBe("pending");
     const last = stream.text.trimEnd().split("\n\n").pop()!;
     expect(last).toMatch(/^event: error\ndata: /);
@@ -66,10 +45,10 @@ describeEachBackend("streams and long polls: credentials and caps", (backend) =>
   it("ends an open stream with token_expired when its token expires", async () => {
     const { admin, baseUrl } = vault();
     const { token } = await issue(admin, "sa:stream-expiring", { expires_in: "2s" });
-    const stream = await openRawStream(baseUrl, token);
+    const stream = await openStream(baseUrl, { token: token });
     expect(stream.response.status).toBe(200);
-    const outcome = await within(stream.ended, 15_000);
-    stream.close();
+    const outcome = await within(stream.finished, 15_000);
+    void stream.close();
     expect(outcome).not.toBe("pending");
     expect(stream.text).toMatch(/event: error\ndata: \{"error":\{"code":"token_expired"/);
   });
@@ -96,35 +75,35 @@ describeEachBackend("streams and long polls: credentials and caps", (backend) =>
     const { admin, baseUrl } = vault();
     const first = await issue(admin, "sa:streamer-1");
     const second = await issue(admin, "sa:streamer-2");
-    const open = [await openRawStream(baseUrl, first.token), await openRawStream(baseUrl, first.token)];
+    const open = [await openStream(baseUrl, { token: first.token }), await openStream(baseUrl, { token: first.token })];
     try {
       for (const s of open) expect(s.response.status).toBe(200);
-      const third = await openRawStream(baseUrl, first.token);
+      const third = await openStream(baseUrl, { token: first.token });
       expect(third.response.status).toBe(429);
       expect(third.response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
-      await third.ended;
+      await third.finished;
       expect(JSON.parse(third.text).error).toMatchObject({ code: "rate_limited", details: { reason: "streams_per_identity", limit: 2 } });
 
-      open.push(await openRawStream(baseUrl, second.token));
+      open.push(await openStream(baseUrl, { token: second.token }));
       expect(open[2].response.status).toBe(200);
-      const overTenant = await openRawStream(baseUrl, second.token);
+      const overTenant = await openStream(baseUrl, { token: second.token });
       expect(overTenant.response.status).toBe(429);
-      await overTenant.ended;
+      await overTenant.finished;
       expect(JSON.parse(overTenant.text).error.details).toMatchObject({ reason: "streams_per_tenant", limit: 3 });
 
       // Three open streams, request concurrency capped at 2: ordinary requests are still served.
       for (let i = 0; i < 3; i++) expect((await admin.get("/v1/secrets")).status).toBe(200);
     } finally {
-      for (const s of open) s.close();
+      for (const s of open) void s.close();
     }
     // Closed streams give their slots back.
-    let reopened = await openRawStream(baseUrl, first.token);
+    let reopened = await openStream(baseUrl, { token: first.token });
     for (let i = 0; i < 50 && reopened.response.status === 429; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      reopened = await openRawStream(baseUrl, first.token);
+      reopened = await openStream(baseUrl, { token: first.token });
     }
     expect(reopened.response.status).toBe(200);
-    reopened.close();
+    void reopened.close();
   });
 });
 

@@ -4,6 +4,7 @@ import { postgresAvailable, scratchDatabase, type ScratchDatabase } from "../tes
 import { FreezingProxy } from "../testing/freezing-proxy.js";
 import { startVault, type ApiResponse, type TestVault } from "../testing/harness.js";
 import { inFlight, until } from "../testing/observe.js";
+import { openStream } from "../testing/sse.js";
 import type { SqlParam } from "../storage/contract.js";
 
 function within<T>(work: Promise<T>, ms: number): Promise<T | "pending"> {
@@ -16,28 +17,6 @@ function expectUnavailable(response: ApiResponse | "pending"): void {
   expect(response.status).toBe(503);
   expect(response.body.error.code).toBe("service_unavailable");
   expect(response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
-}
-
-/** An open SSE response whose text is collected; `finished` once the server ended it. */
-async function openStream(baseUrl: string, token: string) {
-  const controller = new AbortController();
-  const response = await fetch(`${baseUrl}/v1/events/stream`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
-  const state = { response, text: "", finished: false, close: () => controller.abort() };
-  void (async () => {
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        state.text += decoder.decode(value, { stream: true });
-      }
-      state.finished = true;
-    } catch {
-      // aborted by the test
-    }
-  })();
-  return state;
 }
 
 // Targets: acquire 1 s, statement 1 s. Every bound below is 15 s (≥ 5× the worst case of both).
@@ -70,7 +49,7 @@ const BOUND_MS = 15_000;
     // A stream and a long poll open before the hang wait through it on their own paths.
     const sub = await admin.post("/v1/subscriptions", { name: "through the hang", paths: ["hang/after/**"], events: ["secret.created"], delivery: { type: "polling" } });
     expect(sub.status).toBe(201);
-    const stream = await openStream(node.baseUrl, node.adminToken);
+    const stream = await openStream(node.baseUrl, { token: node.adminToken });
     expect(stream.response.status).toBe(200);
     // Waiting in its loop, not merely in flight: a poll still authenticating or reading its
     // subscription when the database froze fails there, as any request does (under the README run's
@@ -103,11 +82,11 @@ const BOUND_MS = 15_000;
     expect((await admin.put("/v1/secrets/hang/db", { data: { password: "after" } })).status).toBe(200);
 
     // Both lived through the hang and deliver what was written after it.
-    expect(stream.finished).toBe(false);
+    expect(stream.ended).toBe(false);
     expect((await admin.put("/v1/secrets/hang/after/x", { data: { v: 1 } })).status).toBe(201);
     await until("the stream delivers the event written after the hang", () => stream.text.includes("event: secret.created") && stream.text.includes("hang/after/x"), BOUND_MS);
-    expect(stream.finished).toBe(false);
-    stream.close();
+    expect(stream.ended).toBe(false);
+    void stream.close();
     const polled = await within(poll, BOUND_MS);
     expect(polled).not.toBe("pending");
     if (polled === "pending") return;

@@ -2,40 +2,13 @@ import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient, type ApiResponse } from "../testing/harness.js";
 import { eventually } from "../events/test-receiver.js";
+import { openStream } from "../testing/sse.js";
 
 const FAST = { SCAIVAULT_EVENTS_POLL_INTERVAL: "100ms" };
 
 function expectCode(response: ApiResponse, status: number, code: string): void {
   expect(response.status, response.text).toBe(status);
   expect(response.body.error.code).toBe(code);
-}
-
-/** Opens an event stream (resolved once the server answered its headers) to read until a condition holds. */
-async function openStream(baseUrl: string, token: string) {
-  const controller = new AbortController();
-  const response = await fetch(`${baseUrl}/v1/events/stream`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
-  expect(response.status).toBe(200);
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  return {
-    async readUntil(until: (text: string) => boolean, timeoutMs = 15_000): Promise<string> {
-      const timer = setTimeout(() => controller.abort(), timeoutMs);
-      let text = "";
-      try {
-        while (!until(text)) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          text += decoder.decode(value, { stream: true });
-        }
-      } catch (error) {
-        if ((error as Error).name !== "AbortError") throw error;
-      } finally {
-        clearTimeout(timer);
-        controller.abort();
-      }
-      return text;
-    },
-  };
 }
 
 /**
@@ -112,11 +85,14 @@ describeEachBackend("tenancy: events, deliveries, streams, exports and batch rea
 
   it("B's event stream carries B's events and never A's", async () => {
     const { admin, baseUrl } = vault();
-    const stream = await openStream(baseUrl, tokenB);
+    const stream = await openStream(baseUrl, { token: tokenB });
+    expect(stream.response.status).toBe(200);
     // A's write first: had it leaked, it would arrive before B's.
     expect((await admin.put("/v1/secrets/xt/a-marker", { data: { v: 1 } })).status).toBe(201);
     expect((await adminB.put("/v1/secrets/xt/b-marker", { data: { v: 1 } })).status).toBe(201);
-    const text = await stream.readUntil((received) => received.includes("xt/b-marker"));
+    await stream.until((events) => events.some((e) => e.data.path === "xt/b-marker"));
+    await stream.close();
+    const text = stream.text;
     expect(text).toContain("xt/b-marker");
     expect(text).not.toContain("xt/a-marker");
     expect(text).not.toContain("xt/a-only");
