@@ -1,15 +1,23 @@
+import type { ServerResponse } from "node:http";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Authorizer, Evaluator } from "../access/authorizer.js";
+import type { Principal } from "../access/principal.js";
 import type { AuditRecorder } from "../audit/recorder.js";
+import type { Caller, LiveAdmission } from "../http/context.js";
 import { callerOf } from "../http/pipeline.js";
 import { eventTypeMatches, mayReceivePathless, pathMatchesAny, requireEventFilters, requirePathGlobs } from "./catalogue.js";
-import { toEvent, type DeliveryStore } from "./delivery-store.js";
+import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { StreamQuery } from "./schemas.js";
 import { isStorageUnavailable } from "../storage/contract.js";
 
 const BATCH = 200;
-const REFRESH_POLICIES_MS = 30_000;
+
+/** The caller as it is now, with its policies, for one batch of events. */
+interface Judged {
+  principal: Principal;
+  evaluate: Evaluator;
+}
 
 function list(text: string | undefined): string[] | null {
   if (text === undefined) return null;
@@ -47,8 +55,8 @@ export class EventStreams {
       if (seen && seen.tenant_id === caller.tenant.tenantId && seen.dispatch_seq !== null && seen.dispatch_seq > 0) position = seen.dispatch_seq;
       else resumeNote = "unknown Last-Event-ID; streaming from now";
     }
-    let evaluate: Evaluator = await this.deps.authorizer.forCaller(caller);
-    let evaluatedAt = Date.now();
+    // Checked at connect: a caller who may read nothing still gets its stream, which stays empty.
+    await this.deps.authorizer.forCaller(caller);
     caller.ctx.audit.extra = { stream: true, resumed: Boolean(lastEventId) };
     await this.deps.audit.recordRequest(caller.ctx, 200);
 
@@ -61,8 +69,10 @@ export class EventStreams {
     let closed = false;
     let wake: (() => void) | null = null;
     let missed = false;
-    // A revoked or expired credential ends the stream with a last `error` event (SPEC §1 envelope).
-    const credential = caller.ctx.credential;
+    // A refused re-admission (a token revoked or expired, the identity disabled, the tenant
+    // suspended) ends the stream with a last `error` event (SPEC §1 envelope).
+    const live = caller.ctx.live ?? null;
+    const credential = live?.signal ?? null;
     const onCredentialEnd = () => {
       const error = credential?.reason as { code: string; message: string; details?: Record<string, unknown> };
       raw.write(`event: error\ndata: ${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details ?? {}, request_id: caller.requestId } })}\n\n`);
@@ -93,13 +103,11 @@ export class EventStreams {
 
     try {
       while (!closed) {
-        let rows: Awaited<ReturnType<DeliveryStore["eventsAfter"]>>;
+        let rows: EventRow[];
+        let judged: Judged | null = null;
         try {
           rows = await this.deps.deliveries.eventsAfter(caller.tenant.tenantId, position, BATCH);
-          if (Date.now() - evaluatedAt > REFRESH_POLICIES_MS) {
-            evaluate = await this.deps.authorizer.forCaller(caller);
-            evaluatedAt = Date.now();
-          }
+          if (rows.length > 0) judged = await this.judge(caller, live);
         } catch (error) {
           // A database that hangs or is down for a while does not end the stream (issue 13): it
           // waits on its own path and resumes from its position once storage answers again.
@@ -107,15 +115,9 @@ export class EventStreams {
           rows = [];
           missed = false;
         }
-        for (const row of rows) {
-          position = row.dispatch_seq as number;
-          // The caller's permission first: no pattern work on events it may not see (issue 13).
-          if (row.path === null ? !mayReceivePathless(caller.principal.scopes, row.event_type) : !evaluate(row.path, "read").allowed) continue;
-          // secret.accessed only when named explicitly, also without an events filter (SPEC §7).
-          if (!eventTypeMatches(events ?? ["*"], row.event_type)) continue;
-          if (paths && !pathMatchesAny(paths, row.path)) continue;
-          const event = toEvent(row);
-          raw.write(`id: ${event.event_id}\nevent: ${event.event_type}\ndata: ${JSON.stringify(event)}\n\n`);
+        if (judged) {
+          this.send(raw, rows, judged, events, paths);
+          position = rows[rows.length - 1].dispatch_seq as number;
         }
         if (rows.length === BATCH || missed) {
           missed = false;
@@ -132,8 +134,32 @@ export class EventStreams {
         });
       }
     } catch (error) {
-      request.log.warn({ err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }, "event stream ended by an error");
+      // A refused re-admission has already ended the stream with its error event.
+      if (!closed) request.log.warn({ err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }, "event stream ended by an error");
       close();
     }
+  }
+
+  /** Writes the events the caller may read and asked for. */
+  private send(raw: ServerResponse, rows: readonly EventRow[], judged: Judged, events: string[] | null, paths: string[] | null): void {
+    for (const row of rows) {
+      // The caller's permission first: no pattern work on events it may not see (issue 13).
+      if (row.path === null ? !mayReceivePathless(judged.principal.scopes, row.event_type) : !judged.evaluate(row.path, "read").allowed) continue;
+      // secret.accessed only when named explicitly, also without an events filter (SPEC §7).
+      if (!eventTypeMatches(events ?? ["*"], row.event_type)) continue;
+      if (paths && !pathMatchesAny(paths, row.path)) continue;
+      const event = toEvent(row);
+      raw.write(`id: ${event.event_id}\nevent: ${event.event_type}\ndata: ${JSON.stringify(event)}\n\n`);
+    }
+  }
+
+  /**
+   * The caller as it is now, for events just read: re-admitted when access moved since (so the
+   * events are judged by access at least as new as their commit), its policies as of now
+   * (cached per access epoch; a binding's expiry and time conditions apply on time).
+   */
+  private async judge(caller: Caller, live: LiveAdmission | null): Promise<Judged> {
+    const now = live ? { ...caller, ...(await live.current()) } : caller;
+    return { principal: now.principal, evaluate: await this.deps.authorizer.forCaller(now) };
   }
 }

@@ -147,9 +147,11 @@ export class SubscriptionsService {
       since = event.dispatch_seq;
     }
     const deadline = Date.now() + (query.timeout ?? 30) * 1000;
-    const credential = caller.ctx.credential;
+    const live = caller.ctx.live ?? null;
+    const credential = live?.signal ?? null;
     for (;;) {
-      // A credential revoked or expired while waiting ends the poll with its 401.
+      // A credential revoked or expired while waiting ends the poll with its 401 (a tenant
+      // suspended meanwhile with its 403).
       if (credential?.aborted) throw credential.reason;
       let rows: Awaited<ReturnType<DeliveryStore["inbox"]>>;
       try {
@@ -161,6 +163,8 @@ export class SubscriptionsService {
         rows = [];
       }
       if (rows.length > 0 || this.closing || Date.now() >= deadline) {
+        // Events go out only to a caller admitted under access at least as new as they are.
+        if (rows.length > 0) await live?.current();
         caller.ctx.audit.extra = { subscription_id: id, events: Math.min(rows.length, max) };
         return { events: rows.slice(0, max).map(toEvent), has_more: rows.length > max };
       }

@@ -18,7 +18,7 @@ export interface RoutePolicy {
   /**
    * Streams and long polls: admitted against their own caps (SCAIVAULT_MAX_STREAMS_PER_IDENTITY,
    * SCAIVAULT_MAX_STREAMS_PER_TENANT; beyond them 429 rate_limited), never against request
-   * concurrency, and `RequestContext.credential` aborts when the token is revoked or expires.
+   * concurrency, and `RequestContext.live` keeps their admission current while they are open.
    */
   longLived?: boolean;
   /**
@@ -39,6 +39,23 @@ export interface AuditDraft {
   extra: Record<string, unknown>;
   /** Set once the entry is written (by a service inside its transaction, or by the pipeline). */
   recorded: boolean;
+}
+
+/**
+ * A stream's or long poll's admission while it is open. Access changes (a token revoked, the
+ * directory's verdict, policies, bindings, a suspended tenant) apply to it as to the next request.
+ */
+export interface LiveAdmission {
+  /**
+   * Aborted once re-admission refuses the request (`reason`: the 401/403 VaultError to end with:
+   * `token_revoked`, `token_expired`, `tenant_access_denied`, …), checked every recheck interval.
+   */
+  signal: AbortSignal;
+  /**
+   * The caller as admitted now: admitted again first when the access counters moved since the last
+   * admission, so anything read before this call is judged by access at least as new as it.
+   */
+  current(): Promise<{ principal: Principal; tenant: TenantRef }>;
 }
 
 export interface TenantRef {
@@ -67,11 +84,8 @@ export interface RequestContext {
   bodyInvalid: boolean;
   /** The error code the response carries, set where errors are rendered. */
   errorCode: string | null;
-  /**
-   * Long-lived routes only (else null): aborted when the request's credential is revoked or
-   * expires; `reason` is the VaultError (`token_revoked`, `token_expired`) to end with.
-   */
-  credential?: AbortSignal | null;
+  /** Long-lived routes only (else null): the request's admission, kept as it is now while it stays open. */
+  live?: LiveAdmission | null;
   audit: AuditDraft;
   /** "console" when the request was authenticated by a console session cookie (recorded in `extra_data.via`). */
   via?: "console";

@@ -4,7 +4,7 @@ import type { Authenticator } from "../access/authenticator.js";
 import { scopesAllow } from "../access/scopes.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { TenantResolver } from "../tenancy/resolver.js";
-import type { Caller, RequestContext, RoutePolicy } from "./context.js";
+import type { Caller, RequestContext, RoutePolicy, TenantRef } from "./context.js";
 import { sendError, toVaultError } from "./error-handler.js";
 import { VaultError } from "./errors.js";
 
@@ -46,8 +46,17 @@ export interface RequestLimits {
   charge(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void>;
   /** A failed authentication is charged to its source IP; throws rate_limited once that is spent. */
   chargeFailedAuth(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void>;
-  /** After tenant and scope: a request-concurrency slot, or a stream slot for long-lived routes. */
-  admit?(request: FastifyRequest, reply: FastifyReply): void;
+  /**
+   * After tenant and scope: a request-concurrency slot, or a stream slot for long-lived routes,
+   * which re-run the request's own admission with `readmit` while they stay open.
+   */
+  admit?(request: FastifyRequest, reply: FastifyReply, readmit: () => Promise<Admission>): void;
+}
+
+/** Who a request is and where it acts, as authentication, tenant resolution and scope decided. */
+export interface Admission {
+  principal: Principal;
+  tenant: TenantRef | null;
 }
 
 /** Console cookie sessions (src/console): used only when a request sends no Authorization header. */
@@ -112,31 +121,44 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
   /** Authenticate → charge → resolve tenant → scope → admission, before a byte of the body is read. */
   async function admit(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const ctx = request.vault;
-    const policy = ctx.route;
     await deps.limits?.gate?.(request, reply);
+    // Console sessions: the cookie stands in for a bearer only when Authorization is absent.
+    const viaConsole = Boolean(deps.sessions && request.headers.authorization === undefined && deps.sessions.presented(request));
+    if (viaConsole) ctx.via = "console";
     try {
-      // --- console sessions: the cookie stands in for a bearer only when Authorization is absent.
-      if (deps.sessions && request.headers.authorization === undefined && deps.sessions.presented(request)) {
-        ctx.via = "console";
-        ctx.principal = (await deps.sessions.authenticate(request)).principal;
-      } else {
-        ctx.principal = await deps.authenticator.authenticate(request.headers.authorization);
-      }
+      ctx.principal = await identify(request, viaConsole);
     } catch (error) {
       await deps.limits?.chargeFailedAuth(request, reply, error);
       throw error;
     }
     await deps.limits?.charge(request, reply, ctx.principal);
+    ctx.tenant = await place(request, ctx.principal);
+    // The same checks again, for a stream or long poll that outlives this moment: its credential,
+    // the directory's verdict, the tenant and the scope as they are then (not charged again).
+    deps.limits?.admit?.(request, reply, async () => {
+      const principal = await identify(request, viaConsole);
+      return { principal, tenant: await place(request, principal) };
+    });
+  }
+
+  async function identify(request: FastifyRequest, viaConsole: boolean): Promise<Principal> {
+    if (viaConsole && deps.sessions) return (await deps.sessions.authenticate(request)).principal;
+    return deps.authenticator.authenticate(request.headers.authorization);
+  }
+
+  /** The tenant the request acts in (named by the URL prefix or X-Tenant-ID), then the route's scope. */
+  async function place(request: FastifyRequest, principal: Principal): Promise<TenantRef | null> {
+    const ctx = request.vault;
     const headerTenant = request.headers["x-tenant-id"];
     const named = ctx.tenantFromUrl ?? (typeof headerTenant === "string" && headerTenant !== "" ? headerTenant : null);
-    ctx.tenant = await deps.tenants.resolve(ctx.principal, named);
-    if (!ctx.tenant && !policy.tenantOptional) {
+    const tenant = await deps.tenants.resolve(principal, named);
+    if (!tenant && !ctx.route.tenantOptional) {
       throw new VaultError("invalid_request", "This credential belongs to no tenant: name one with X-Tenant-ID or /v1/t/{tenant_id}");
     }
-    if (policy.scope && !scopesAllow(ctx.principal.scopes, policy.scope)) {
-      throw new VaultError("insufficient_scope", `This token lacks the ${policy.scope} scope`, { details: { required_scope: policy.scope } });
+    if (ctx.route.scope && !scopesAllow(principal.scopes, ctx.route.scope)) {
+      throw new VaultError("insufficient_scope", `This token lacks the ${ctx.route.scope} scope`, { details: { required_scope: ctx.route.scope } });
     }
-    deps.limits?.admit?.(request, reply);
+    return tenant;
   }
 
   app.addHook("preValidation", (request, _reply, done) => {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Principal } from "../access/principal.js";
+import type { AccessEpochs } from "../access/vault-tokens.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { VaultConfig } from "../config/config.js";
 import { newSortableId } from "../shared/ids.js";
@@ -22,8 +22,8 @@ export { WriteHealth, sqliteFileOf } from "./write-health.js";
 export { EventRetention, RetentionJob } from "./retention.js";
 
 export interface OperationsWiring {
-  /** Re-checks an open stream's credential. */
-  authenticate: (authorization: string | undefined) => Promise<Principal>;
+  /** The access counters (src/access/vault-tokens.ts): an open stream is admitted again when they move. */
+  accessCounters: () => Promise<AccessEpochs>;
   /** Where coalesced `auth_failure_flood` entries go. */
   audit: AuditRecorder;
 }
@@ -54,7 +54,7 @@ export async function createOperations(config: VaultConfig, metrics: OpsMetrics,
   const limiter = new RateLimiter(redis ? new RedisBuckets(redis) : null, config.rateLimits, metrics, log);
   const streams = new LongLivedConnections(
     { maxPerIdentity: config.resilience.maxStreamsPerIdentity, maxPerTenant: config.resilience.maxStreamsPerTenant, recheckMs: config.resilience.credentialRecheckMs },
-    wiring.authenticate,
+    wiring.accessCounters,
   );
   const flood = new FloodLog(floodWriter(wiring.audit), (error) => log.error({ err: { name: (error as Error).name } }, "could not write an auth_failure_flood audit entry"));
   flood.start();

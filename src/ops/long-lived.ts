@@ -1,5 +1,8 @@
 import type { Principal } from "../access/principal.js";
+import type { AccessEpochs } from "../access/vault-tokens.js";
+import type { LiveAdmission, TenantRef } from "../http/context.js";
 import { VaultError } from "../http/errors.js";
+import type { Admission } from "../http/pipeline.js";
 
 export interface LongLivedOptions {
   maxPerIdentity: number;
@@ -8,67 +11,97 @@ export interface LongLivedOptions {
   recheckMs: number;
 }
 
-export interface StreamSlot {
-  /** Aborted (reason: the VaultError to end with) when the credential is revoked or expires. */
-  signal: AbortSignal;
+export interface StreamSlot extends LiveAdmission {
   release(): void;
 }
+
+/** Re-runs a request's authentication, tenant resolution and scope check (src/http/pipeline.ts). */
+export type Readmit = () => Promise<Admission>;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const RETRY_AFTER_SECONDS = 5;
 
+/** A verdict on the request's admission (401, 403) ends it; a storage hiccup (503) does not. */
+function isVerdict(error: unknown): error is VaultError {
+  return error instanceof VaultError && (error.status === 401 || error.status === 403);
+}
+
 /**
  * Event streams and long polls hold a connection for minutes. They have their own caps per
  * identity and per tenant instead of request-concurrency slots (twenty idle streams must not shut
- * out another tenant's admin), and they re-check their credential while open: a revoked or
- * expired token ends them within `recheckMs` (expiry exactly on time).
+ * out another tenant's admin), and they stay admitted only as long as the request would be now:
+ * every `recheckMs` (and whenever the access counters moved, before the caller is used) the
+ * request's own admission runs again, and a refusal ends them (a token's expiry exactly on time).
  */
 export class LongLivedConnections {
   private readonly byIdentity = new Map<string, number>();
   private readonly byTenant = new Map<string, number>();
 
-  constructor(private readonly options: LongLivedOptions, private readonly authenticate: (authorization: string | undefined) => Promise<Principal>) {}
+  constructor(private readonly options: LongLivedOptions, private readonly counters: () => Promise<AccessEpochs>) {}
 
-  admit(principal: Principal, tenantId: string, authorization: string | undefined): StreamSlot {
+  admit(principal: Principal, tenant: TenantRef, readmit: Readmit): StreamSlot {
     const identity = `${principal.partnerId}/${principal.identityId}`;
     const mine = this.byIdentity.get(identity) ?? 0;
-    const tenants = this.byTenant.get(tenantId) ?? 0;
+    const tenants = this.byTenant.get(tenant.tenantId) ?? 0;
     if (mine >= this.options.maxPerIdentity) throw this.refusal("identity", this.options.maxPerIdentity);
     if (tenants >= this.options.maxPerTenant) throw this.refusal("tenant", this.options.maxPerTenant);
     this.byIdentity.set(identity, mine + 1);
-    this.byTenant.set(tenantId, tenants + 1);
+    this.byTenant.set(tenant.tenantId, tenants + 1);
 
     const controller = new AbortController();
     let released = false;
-    let checking = false;
+    let admitted = { principal, tenant };
+    // The counters read just before `admitted` was made; unknown for the first admission.
+    let admittedUnder: AccessEpochs | null = null;
+    let running: Promise<{ principal: Principal; tenant: TenantRef }> | null = null;
     const end = (error: VaultError) => {
       if (!controller.signal.aborted) controller.abort(error);
+    };
+    const again = (counters: AccessEpochs): Promise<{ principal: Principal; tenant: TenantRef }> => {
+      if (running) return running;
+      running = readmit()
+        .then((next) => {
+          // A route that needs a tenant was admitted with one, and is again (place() refuses otherwise).
+          admitted = { principal: next.principal, tenant: next.tenant ?? admitted.tenant };
+          admittedUnder = counters;
+          return admitted;
+        }, (error: unknown) => {
+          if (isVerdict(error)) end(error);
+          throw error;
+        })
+        .finally(() => (running = null));
+      return running;
     };
     const expiry = principal.tokenExpiresAt !== null && principal.tokenExpiresAt - Date.now() < MAX_TIMER_MS
       ? setTimeout(() => end(new VaultError("token_expired", "The token has expired")), Math.max(0, principal.tokenExpiresAt - Date.now()))
       : null;
+    // Also what notices a console session signed out or expired, which moves no counter.
     const recheck = setInterval(() => {
-      if (checking || controller.signal.aborted) return;
-      checking = true;
-      this.authenticate(authorization).then(
-        () => (checking = false),
-        (error: unknown) => {
-          checking = false;
-          // Only a verdict on the credential ends the connection; a storage hiccup does not.
-          if (error instanceof VaultError && error.status === 401) end(error);
-        },
-      );
+      if (running || controller.signal.aborted) return;
+      this.counters().then(again).catch(() => undefined);
     }, this.options.recheckMs);
     recheck.unref();
     return {
       signal: controller.signal,
+      current: async () => {
+        for (;;) {
+          if (controller.signal.aborted) throw controller.signal.reason;
+          const counters = await this.counters();
+          const under: AccessEpochs | null = admittedUnder;
+          if (under && counters.access === under.access && counters.revocations === under.revocations) return admitted;
+          // A re-admission already running may have begun before these counters moved: let it
+          // finish, then compare again.
+          if (!running) return again(counters);
+          await running.catch(() => undefined);
+        }
+      },
       release: () => {
         if (released) return;
         released = true;
         clearInterval(recheck);
         if (expiry) clearTimeout(expiry);
         this.decrement(this.byIdentity, identity);
-        this.decrement(this.byTenant, tenantId);
+        this.decrement(this.byTenant, tenant.tenantId);
       },
     };
   }

@@ -7,7 +7,7 @@ import type { TakeResult } from "./buckets.js";
 import { categoryOf } from "./categories.js";
 import { sourceKey, type FloodLog, type RecentCredentials } from "./flood.js";
 import type { LoadGuard } from "./load-guard.js";
-import type { LongLivedConnections } from "./long-lived.js";
+import type { LongLivedConnections, Readmit } from "./long-lived.js";
 import { installBodyDeadline } from "./slow-clients.js";
 import type { OpsMetrics } from "./metrics.js";
 import type { RateLimiter } from "./rate-limiter.js";
@@ -183,11 +183,11 @@ export class Operations {
    * After authentication, tenant and scope: an ordinary request takes a concurrency slot (only
    * authenticated requests ever hold one); a stream or long poll takes a stream slot instead.
    */
-  admit(request: FastifyRequest, reply: FastifyReply): void {
+  admit(request: FastifyRequest, reply: FastifyReply, readmit: Readmit): void {
     const ctx = request.vault;
     if (routeOf(request).longLived && ctx.principal && ctx.tenant) {
-      const slot = this.deps.streams.admit(ctx.principal, ctx.tenant.tenantId, request.headers.authorization);
-      ctx.credential = slot.signal;
+      const slot = this.deps.streams.admit(ctx.principal, ctx.tenant, readmit);
+      ctx.live = slot;
       reply.raw.once("close", slot.release);
       return;
     }
