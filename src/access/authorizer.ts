@@ -5,6 +5,7 @@ import { compileConditions, type CompiledConditions, type ConditionContext } fro
 import { globMatcher, type CompiledGlob } from "./glob.js";
 import type { Policy, PolicyRule } from "./policy-model.js";
 import type { PolicyStore } from "./policy-store.js";
+import type { AccessEpochs } from "./vault-tokens.js";
 import type { Permission } from "./scopes.js";
 
 export interface Decision {
@@ -201,6 +202,10 @@ export type Evaluator = (path: string, permission: Permission) => Decision;
 
 interface CacheEntry {
   epoch: number;
+  /** The policy counter read before loading: stale once a change reaching its tenant came after it. */
+  policies: number;
+  partnerId: string;
+  tenantId: string;
   /** The earliest binding expiry among the loaded bindings: the entry is stale from then on. */
   validUntil: number;
   set: CompiledPolicySet;
@@ -210,34 +215,76 @@ const MAX_ENTRIES = 10_000;
 
 /**
  * Policy decisions for requests. Compiled policy sets are cached per (partner, tenant, identity
- * set) and tagged with the access epoch read before loading; every request reads the epoch (one
- * indexed single-row read) and uses an entry only when its tag is current, so a policy or binding
- * change made on any node sharing the database applies from the next request.
+ * set), tagged with the access counters read before loading. Every request reads the counters
+ * (one indexed single-row read, shared with authentication). The access epoch moving (directory,
+ * trusts, roles) drops every entry; the policy counter moving means policies or bindings changed
+ * somewhere: the node reads which tenants (or partners, for partner-wide policies) those changes
+ * reached and drops their entries only. A change made on any node sharing the database applies
+ * from the next request, and one tenant's changes cost other tenants nothing.
  */
 export class Authorizer {
   private readonly cache = new Map<string, CacheEntry>();
   private lastEpoch = -1;
+  /** The policy counter this node has caught up to, and each reach's last change (`t:…`, `p:…`). */
+  private policiesSeen = -1;
+  private readonly changedAt = new Map<string, number>();
+  private catchingUp: Promise<void> | null = null;
 
   constructor(private readonly policies: PolicyStore) {}
 
   /** `cache: false` for dry runs at another time, whose binding expiries must not leak into the cache. */
-  async compiledFor(partnerId: string, tenantId: string, identityIds: readonly string[], now = Date.now(), cache = true, knownEpoch?: number): Promise<CompiledPolicySet> {
-    // An epoch read earlier in this same request is as fresh as "the next request" requires.
-    const epoch = knownEpoch ?? (await this.policies.epoch());
-    if (epoch !== this.lastEpoch) {
+  async compiledFor(partnerId: string, tenantId: string, identityIds: readonly string[], now = Date.now(), cache = true, known?: AccessEpochs): Promise<CompiledPolicySet> {
+    // Counters read earlier in this same request are as fresh as "the next request" requires.
+    const counters = known ?? (await this.policies.epochs());
+    // Counters only grow; ones read before the last move (a long-lived caller's) clear nothing.
+    if (counters.access > this.lastEpoch) {
       this.cache.clear();
-      this.lastEpoch = epoch;
+      this.lastEpoch = counters.access;
     }
+    if (counters.policies > this.policiesSeen) await this.catchUp(counters.policies);
     const key = `${partnerId}\u0000${tenantId}\u0000${[...new Set(identityIds)].sort().join("\u0000")}`;
     const hit = cache ? this.cache.get(key) : undefined;
-    if (hit && hit.epoch === epoch && now < hit.validUntil) return hit.set;
+    if (hit && hit.epoch === counters.access && now < hit.validUntil && !this.changedSince(hit)) return hit.set;
     const bound = await this.policies.boundPolicies(partnerId, tenantId, identityIds, now);
     const validUntil = bound.reduce((min, b) => (b.binding.expiresAt !== null && b.binding.expiresAt < min ? b.binding.expiresAt : min), Number.POSITIVE_INFINITY);
     const set = new CompiledPolicySet(bound.map((b) => b.policy));
     if (!cache) return set;
     if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(key, { epoch, validUntil, set });
+    this.cache.set(key, { epoch: counters.access, policies: counters.policies, partnerId, tenantId, validUntil, set });
     return set;
+  }
+
+  /** A change reaching the entry's tenant or partner committed after the counter it was loaded under. */
+  private changedSince(entry: CacheEntry): boolean {
+    return (this.changedAt.get(`t:${entry.tenantId}`) ?? -1) > entry.policies || (this.changedAt.get(`p:${entry.partnerId}`) ?? -1) > entry.policies;
+  }
+
+  /**
+   * Reads the reaches changed since the counter this node caught up to (one read shared by
+   * concurrent requests) and drops their entries. A node that has cached nothing yet only notes
+   * where it starts: every entry it makes is loaded after the changes counted so far. Entries
+   * loaded while this runs keep their own older tag and are judged by `changedSince` when used.
+   */
+  private async catchUp(target: number): Promise<void> {
+    if (this.policiesSeen < 0 && this.cache.size === 0) {
+      this.policiesSeen = target;
+      return;
+    }
+    // A read shared with a request that began it before `target` was read may miss the changes
+    // counted up to it; a second one cannot: a change's row commits with its count.
+    for (let round = 0; round < 2 && this.policiesSeen < target; round++) {
+      this.catchingUp ??= this.readChanges().finally(() => (this.catchingUp = null));
+      await this.catchingUp;
+    }
+    this.policiesSeen = Math.max(this.policiesSeen, target);
+  }
+
+  private async readChanges(): Promise<void> {
+    for (const change of await this.policies.policyChangesSince(this.policiesSeen)) {
+      if (change.seq > (this.changedAt.get(change.reach) ?? -1)) this.changedAt.set(change.reach, change.seq);
+      this.policiesSeen = Math.max(this.policiesSeen, change.seq);
+    }
+    for (const [key, entry] of this.cache) if (this.changedSince(entry)) this.cache.delete(key);
   }
 
   /**
@@ -259,10 +306,10 @@ export class Authorizer {
     return (await this.setFor(caller, Date.now())).grantPrefixes(permission);
   }
 
-  /** The caller's compiled policies: its identity's and groups' in its tenant, at the epoch its authentication read. */
+  /** The caller's compiled policies: its identity's and groups' in its tenant, at the counters its authentication read. */
   private setFor(caller: Caller, now: number): Promise<CompiledPolicySet> {
     const { principal } = caller;
-    return this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now, true, principal.accessEpoch);
+    return this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now, true, principal.accessCounters);
   }
 
   async decide(caller: Caller, path: string, permission: Permission): Promise<Decision> {

@@ -69,6 +69,18 @@ export const accessMigrations: Migration[] = [
     up: () => ["ALTER TABLE access_epoch ADD COLUMN revocations BIGINT NOT NULL DEFAULT 0"],
   },
   {
+    // Policies and bindings belong to a tenant (or, partner-wide, to a partner's tenants): a change
+    // moves its own counter and names what it reached, so every node drops the compiled policies
+    // of those tenants only. On the access epoch, one tenant administrator's policy changes made
+    // every node reload every tenant's policies and tokens (docs/decisions-access.md).
+    id: "0032_policy_changes",
+    up: () => [
+      "ALTER TABLE access_epoch ADD COLUMN policy_changes BIGINT NOT NULL DEFAULT 0",
+      "CREATE TABLE policy_changes (reach TEXT PRIMARY KEY, seq BIGINT NOT NULL)",
+      "CREATE INDEX policy_changes_seq ON policy_changes (seq)",
+    ],
+  },
+  {
     // SPEC §2 (issue 13): the bootstrap identity moves from `user:admin`, which a ScaiKey JWT with
     // sub or email "admin" also produced, to `system:bootstrap`, which no token mapping can produce.
     // Every `user:admin` binding moves (a duplicate on the same policy is dropped first), and so

@@ -12,7 +12,7 @@ import { conditionsProblem } from "./conditions.js";
 import { globProblem } from "./glob.js";
 import type { Binding, Policy, PolicyRule } from "./policy-model.js";
 import type { CreateBindingBody, CreatePolicyBody, ListPoliciesQuery, PatchPolicyBody, ReplacePolicyBody, RuleInput, TestPolicyBody } from "./policy-schemas.js";
-import type { PolicyStore } from "./policy-store.js";
+import type { PolicyReach, PolicyStore } from "./policy-store.js";
 import { isPartnerAdmin } from "./principal.js";
 import { assertCoveredBy, assertGrantsCovered, callerPolicySet, isEscalationExempt } from "./escalation.js";
 import type { CompiledPolicySet } from "./authorizer.js";
@@ -86,7 +86,7 @@ function parseTime(field: string, text: string): number {
   return ms;
 }
 
-/** Policies and bindings: every change commits with its audit entry, its event and an access-epoch bump. */
+/** Policies and bindings: every change commits with its audit entry, its event and a policy-counter bump naming its reach. */
 export class PolicyService {
   constructor(private readonly deps: PolicyServiceDeps) {}
 
@@ -94,17 +94,21 @@ export class PolicyService {
     return { partnerId: caller.tenant.partnerId, tenantId: caller.tenant.tenantId };
   }
 
-  private async change<T>(caller: Caller, status: number, work: (tx: Queryable, emit: (e: Omit<NewEvent, "tenant_id" | "partner_id" | "identity_id" | "request_id" | "path">) => Promise<void>) => Promise<T>): Promise<T> {
+  /**
+   * `work` returns its answer and the policy it changed: the change reaches that policy's tenant,
+   * or every tenant of its partner for a partner-wide one (bindings take their policy's reach).
+   */
+  private async change<T>(caller: Caller, status: number, work: (tx: Queryable, emit: (e: Omit<NewEvent, "tenant_id" | "partner_id" | "identity_id" | "request_id" | "path">) => Promise<void>) => Promise<{ answer: T; policy: PolicyReach }>): Promise<T> {
     const events: VaultEvent[] = [];
     try {
       const result = await this.deps.db.transaction(async (tx) => {
-        const value = await work(tx, async (event) => {
+        const { answer, policy } = await work(tx, async (event) => {
           const base = { tenant_id: caller.tenant.tenantId, partner_id: caller.tenant.partnerId, identity_id: caller.principal.identityId, request_id: caller.requestId, path: null };
           events.push(await this.deps.events.append(tx, { ...base, ...event }));
         });
-        await this.deps.store.bumpEpoch(tx);
+        await this.deps.store.bumpPolicies(tx, { partnerId: policy.partnerId, tenantId: policy.tenantId });
         await this.deps.audit.recordInTransaction(tx, caller, status);
-        return value;
+        return answer;
       });
       this.deps.events.published(events);
       return result;
@@ -161,7 +165,7 @@ export class PolicyService {
       }
       await this.deps.store.insertPolicy(policy, tx);
       await emit({ event_type: "policy.created", data: { policy_id: policy.id, name: policy.name, scope } });
-      return policyView(policy, []);
+      return { answer: policyView(policy, []), policy };
     });
   }
 
@@ -217,7 +221,7 @@ export class PolicyService {
       }
       await this.deps.store.updatePolicy(updated, tx);
       await emit({ event_type: "policy.updated", data: { policy_id: id, name: updated.name } });
-      return policyView(updated, bindings);
+      return { answer: policyView(updated, bindings), policy: existing };
     });
   }
 
@@ -234,7 +238,7 @@ export class PolicyService {
       }
       await this.deps.store.deletePolicy(id, tx);
       await emit({ event_type: "policy.deleted", data: { policy_id: id, name: existing.name, removed_bindings: bindings.length } });
-      return { id, deleted: true, removed_bindings: bindings.length };
+      return { answer: { id, deleted: true, removed_bindings: bindings.length }, policy: existing };
     });
   }
 
@@ -271,7 +275,7 @@ export class PolicyService {
       caller.ctx.audit.extra = { policy_id: id, binding_id: binding.id, identity_id: identityId };
       await this.deps.store.insertBinding(binding, tx);
       await emit({ event_type: "policy.binding.created", data: { policy_id: id, binding_id: binding.id, identity_type: binding.identityType, identity_id: identityId } });
-      return bindingView(binding);
+      return { answer: bindingView(binding), policy };
     });
   }
 
@@ -285,7 +289,7 @@ export class PolicyService {
       if (this.boundToOthers(caller, [binding])) assertCoveredBy(caller, held, policy.rules, "remove another identity's binding of this policy");
       await this.deps.store.deleteBinding(id, bindingId, tx);
       await emit({ event_type: "policy.binding.deleted", data: { policy_id: id, binding_id: bindingId } });
-      return { id: bindingId, policy_id: id, deleted: true };
+      return { answer: { id: bindingId, policy_id: id, deleted: true }, policy };
     });
   }
 

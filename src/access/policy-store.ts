@@ -68,6 +68,16 @@ export interface PolicyOwner {
   tenantId: string;
 }
 
+/** What a policy change reaches: one tenant's identities, or (`tenantId` null: a partner-wide policy) every tenant's of the partner. */
+export interface PolicyReach {
+  partnerId: string;
+  tenantId: string | null;
+}
+
+export function reachKey(reach: PolicyReach): string {
+  return reach.tenantId === null ? `p:${reach.partnerId}` : `t:${reach.tenantId}`;
+}
+
 const VISIBLE = "partner_id = ? AND (tenant_id = ? OR (scope = 'partner' AND tenant_id IS NULL))";
 
 export class PolicyStore {
@@ -78,10 +88,28 @@ export class PolicyStore {
     return (await this.epochs()).access;
   }
 
-  /** Both counters in one read (the same statement as `epoch`, so a turn's requests share it). */
+  /** Every counter in one read (the same statement as `epoch`, so a turn's requests share it). */
   async epochs(): Promise<AccessEpochs> {
-    const row = await this.db.getShared<{ epoch: number | string; revocations: number | string }>("SELECT epoch, revocations FROM access_epoch WHERE id = 1");
-    return { access: Number(row?.epoch ?? 0), revocations: Number(row?.revocations ?? 0) };
+    const row = await this.db.getShared<{ epoch: number | string; revocations: number | string; policy_changes: number | string }>("SELECT epoch, revocations, policy_changes FROM access_epoch WHERE id = 1");
+    return { access: Number(row?.epoch ?? 0), revocations: Number(row?.revocations ?? 0), policies: Number(row?.policy_changes ?? 0) };
+  }
+
+  /**
+   * A policy or binding change, in its own transaction: moves the policy counter and records it as
+   * the last change that reached `reach` (a tenant's own policies, or a partner-wide one's partner).
+   */
+  async bumpPolicies(tx: Queryable, reach: PolicyReach): Promise<void> {
+    await tx.run("UPDATE access_epoch SET policy_changes = policy_changes + 1 WHERE id = 1");
+    await tx.run(
+      "INSERT INTO policy_changes (reach, seq) SELECT ?, policy_changes FROM access_epoch WHERE id = 1 ON CONFLICT (reach) DO UPDATE SET seq = excluded.seq",
+      [reachKey(reach)],
+    );
+  }
+
+  /** The reaches changed after policy counter `seq`, each with the counter of its last change. */
+  async policyChangesSince(seq: number): Promise<{ reach: string; seq: number }[]> {
+    const rows = await this.db.all<{ reach: string; seq: number | string }>("SELECT reach, seq FROM policy_changes WHERE seq > ?", [seq]);
+    return rows.map((r) => ({ reach: r.reach, seq: Number(r.seq) }));
   }
 
   async bumpEpoch(tx: Queryable): Promise<void> {

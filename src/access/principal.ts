@@ -1,3 +1,5 @@
+import type { AccessEpochs } from "./vault-tokens.js";
+
 export type IdentityType = "user" | "service_account" | "group" | "system";
 export type Role = "tenant_admin" | "partner_admin" | "super_admin";
 
@@ -23,8 +25,8 @@ export interface Principal {
   credentialKind?: "personal" | "service" | "bootstrap" | "exchange";
   /** Exchange tokens: globs every secret path the token touches must match (each list given). */
   allowedPaths?: readonly (readonly string[])[];
-  /** The access epoch read while authenticating this request, when authentication read it. */
-  accessEpoch?: number;
+  /** The access counters read while authenticating this request, when authentication read them. */
+  accessCounters?: AccessEpochs;
 }
 
 export function isPartnerAdmin(principal: Principal): boolean {

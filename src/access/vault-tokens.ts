@@ -18,16 +18,20 @@ export interface IssueTokenInput extends Omit<TokenRecord, "id" | "tokenHash" | 
  * Vault-issued bearer tokens: 43 base62 characters (≈256 bits) after `skt_`, stored only as an
  * HMAC under a vault-held key, so a database dump reveals no usable token.
  */
-/** The access epoch and the revocation counter, as one read of `access_epoch`. */
+/** The access epoch, the revocation counter and the policy counter, as one read of `access_epoch`. */
 export interface AccessEpochs {
   access: number;
   revocations: number;
+  /** Moved by every policy or binding change; which tenants each reached is in `policy_changes`. */
+  policies: number;
 }
 
 /**
- * The access epoch (see PolicyStore): moved in the transaction of every access change (policies,
- * bindings, the directory), after which every node drops its compiled policies, directory entries
- * and tokens. A token's revocation moves the revocation counter only, which drops the tokens.
+ * The access epoch (see PolicyStore): moved in the transaction of every access change but those to
+ * policies and bindings (the directory, trusts, roles), after which every node drops its compiled
+ * policies, directory entries and tokens. A token's revocation moves the revocation counter only,
+ * which drops the tokens; a policy change the policy counter, which drops the compiled policies of
+ * the tenants it reached.
  */
 export interface AccessEpoch {
   epoch(): Promise<number>;
@@ -43,7 +47,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export class VaultTokens {
   /** Known tokens by hash, each tagged with the counters it was read under. Unknown tokens are never cached. */
   private readonly cache = new Map<string, { record: TokenRecord; epochs: AccessEpochs }>();
-  private cacheEpochs: AccessEpochs = { access: -1, revocations: -1 };
+  private cacheEpochs: AccessEpochs = { access: -1, revocations: -1, policies: -1 };
 
   /** `hashKey` is a vault-held system key (see Keyring.systemKey), loaded once at start. */
   constructor(private readonly store: TokenStore, private readonly hashKey: Buffer, private readonly access: AccessEpoch) {}
@@ -93,10 +97,10 @@ export class VaultTokens {
 
   /**
    * The token's record, from the cache when the access epoch has not moved since it was read:
-   * one single-row epoch read per request instead of a token lookup, and the epoch read here also
-   * serves the policy cache (`Principal.accessEpoch`).
+   * one single-row epoch read per request instead of a token lookup, and the counters read here
+   * also serve the directory and policy caches (`Principal.accessCounters`).
    */
-  private async lookup(hash: string): Promise<{ record: TokenRecord | undefined; epoch: number }> {
+  private async lookup(hash: string): Promise<{ record: TokenRecord | undefined; epochs: AccessEpochs }> {
     const epochs = await this.access.epochs();
     if (!sameEpochs(epochs, this.cacheEpochs)) {
       this.cache.clear();
@@ -104,13 +108,13 @@ export class VaultTokens {
     }
     const cached = this.cache.get(hash);
     // A record read under older counters (set after the clear by a lookup that began before it) is read again.
-    if (cached && sameEpochs(cached.epochs, epochs)) return { record: cached.record, epoch: epochs.access };
+    if (cached && sameEpochs(cached.epochs, epochs)) return { record: cached.record, epochs };
     const record = await this.store.findByHash(hash);
     if (record) {
       if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
       this.cache.set(hash, { record, epochs });
     }
-    return { record, epoch: epochs.access };
+    return { record, epochs };
   }
 
   async isRegistered(token: string): Promise<boolean> {
@@ -143,7 +147,7 @@ export class VaultTokens {
   }
 
   private async authenticateHash(presented: string, now: number): Promise<Principal> {
-    const { record, epoch } = await this.lookup(presented);
+    const { record, epochs } = await this.lookup(presented);
     // The lookup is by keyed hash; the final comparison is constant-time all the same.
     if (!record || !timingSafeEqual(Buffer.from(record.tokenHash, "hex"), Buffer.from(presented, "hex"))) {
       throw new VaultError("token_invalid", "The token is not valid");
@@ -167,9 +171,10 @@ export class VaultTokens {
       tokenId: record.id,
       credentialKind: record.kind,
       ...(record.allowedPaths ? { allowedPaths: record.allowedPaths } : {}),
-      accessEpoch: epoch,
+      accessCounters: epochs,
     };
   }
 }
 
+// Tokens depend on neither policies nor bindings: the policy counter is not compared.
 const sameEpochs = (a: AccessEpochs, b: AccessEpochs) => a.access === b.access && a.revocations === b.revocations;

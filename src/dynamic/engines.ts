@@ -152,7 +152,7 @@ export class EngineService {
       await this.deps.store.deleteEngine(tx, row.id);
       // Bindings naming the engine's identity go with it, so a new engine of that name starts with none.
       const removed = await tx.run("DELETE FROM policy_bindings WHERE tenant_id = ? AND identity_id = ?", [row.tenant_id, engineIdentity(row.name)]);
-      if (removed.changes > 0) await this.deps.policies.bumpEpoch(tx);
+      if (removed.changes > 0) await this.deps.policies.bumpPolicies(tx, { partnerId: row.partner_id, tenantId: row.tenant_id });
     });
   }
 

@@ -11,7 +11,7 @@ const entry = (status: DirectoryEntry["status"]): DirectoryEntry => ({
 
 const principal = (accessEpoch: number): Principal => ({
   identityId: "user:a@x.example", identityType: "user", displayName: null, partnerId: "p", tenantId: "t", scopes: new Set(["secrets:read"]),
-  groups: [], roles: [], mfaVerifiedAt: null, tokenExpiresAt: null, tokenKind: "vault", tokenId: "tok_1", accessEpoch,
+  groups: [], roles: [], mfaVerifiedAt: null, tokenExpiresAt: null, tokenKind: "vault", tokenId: "tok_1", accessCounters: { access: accessEpoch, revocations: 0, policies: 0 },
 });
 
 describe("identity gate: its cache and a sync committing during a read", () => {
@@ -31,7 +31,7 @@ describe("identity gate: its cache and a sync committing during a read", () => {
         return answer;
       },
     } as unknown as IdentityStore;
-    const access = { epoch: async () => 1, epochs: async () => ({ access: 1, revocations: 0 }), bumpEpoch: async () => {}, bumpRevocations: async () => {} } as AccessEpoch;
+    const access = { epoch: async () => 1, epochs: async () => ({ access: 1, revocations: 0, policies: 0 }), bumpEpoch: async () => {}, bumpRevocations: async () => {} } as AccessEpoch;
     const gate = new IdentityGate(store, access);
 
     const slow = gate.refine(principal(1));

@@ -29,18 +29,20 @@ export class IdentityGate implements PrincipalRefiner {
   async refine(principal: Principal): Promise<Principal> {
     const tenantId = principal.tenantId;
     if (principal.identityType === "system" || !tenantId) return principal;
-    const epoch = principal.accessEpoch ?? (await this.access.epoch());
+    // The counters go on with the principal: the policy cache needs them too.
+    const counters = principal.accessCounters ?? (await this.access.epochs());
+    const epoch = counters.access;
     // Also moves the caches to this epoch.
     await this.requireActiveTenant(tenantId, epoch);
     const known = await this.lookup(principal.partnerId, tenantId, principal.identityId, epoch);
-    if (!known.entry) return { ...principal, accessEpoch: epoch };
+    if (!known.entry) return { ...principal, accessCounters: counters };
     if (known.entry.status !== "ACTIVE") {
       throw new VaultError("token_revoked", "The identity this credential names is disabled in the directory", { details: { reason: "identity_disabled" } });
     }
     // Exchanged tokens carry no roles at all (spec/identity.md §1).
     const extra = principal.credentialKind === "exchange" ? [] : [...known.entry.roles, ...known.vaultRoles];
     const roles = [...new Set([...principal.roles, ...extra.filter((r): r is Role => (ROLES as readonly string[]).includes(r))])];
-    return { ...principal, groups: known.entry.groups, roles, displayName: principal.displayName ?? known.entry.name, accessEpoch: epoch };
+    return { ...principal, groups: known.entry.groups, roles, displayName: principal.displayName ?? known.entry.name, accessCounters: counters };
   }
 
   /** The directory entry of the caller's tenant, checked also under its ScaiKey id (`user:usr_…`). */

@@ -88,7 +88,7 @@ export class LongLivedConnections {
           if (controller.signal.aborted) throw controller.signal.reason;
           const counters = await this.counters();
           const under: AccessEpochs | null = admittedUnder;
-          if (under && counters.access === under.access && counters.revocations === under.revocations) return admitted;
+          if (under && counters.access === under.access && counters.revocations === under.revocations && counters.policies === under.policies) return admitted;
           // A re-admission already running may have begun before these counters moved: let it
           // finish, then compare again.
           if (!running) return again(counters);

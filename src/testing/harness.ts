@@ -167,9 +167,9 @@ export function useVault(backend: BackendName, options: StartOptions = {}): () =
 
 /**
  * A second node of `first`'s vault (same config and database) for the enclosing describe block,
- * as the admin: for tests that a change made through one node is seen by the other.
+ * as the admin (`.vault()`: the node itself): for tests that a change made through one node is seen by the other.
  */
-export function useSecondNode(first: () => TestVault): () => ApiClient {
+export function useSecondNode(first: () => TestVault): (() => ApiClient) & { vault(): Vault } {
   let node: Vault | undefined;
   let client: ApiClient | undefined;
   beforeAll(async () => {
@@ -180,8 +180,9 @@ export function useSecondNode(first: () => TestVault): () => ApiClient {
   afterAll(async () => {
     await node?.close();
   });
-  return () => {
-    if (!client) throw new Error("the second node is not started yet");
-    return client;
+  const started = <T>(value: T | undefined): T => {
+    if (!value) throw new Error("the second node is not started yet");
+    return value;
   };
+  return Object.assign(() => started(client), { vault: () => started(node) });
 }
