@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
+import { statementsDuring } from "../testing/plans.js";
 import { GITHUB_ACTIONS_ISSUER } from "./claims.js";
 import { LocalIssuer } from "./testing/local-issuer.js";
 
@@ -223,7 +224,12 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     const jwt = await issuer.sign({ "kubernetes.io": { namespace: "billing", serviceaccount: { name: "billing-prod" } } }, { audience: "scaivault", expiresIn: "10m" });
     const pod = await exchange(anonymous, { subject_token: jwt });
     // Three live tokens from the cluster trust: the Kubernetes test's two and this pod's.
+    expect((await admin.get("/v1/secrets/app/config")).status).toBe(200);
     expect((await admin.delete(`/v1/auth/trusts/${k8s}`)).body).toMatchObject({ deleted: true, tokens_revoked: 3 });
     expect((await anonymous.withToken(pod.body.access_token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+    // Revoking a trust's tokens changes no policy: another identity's next read compiles none.
+    const { statements, value } = await statementsDuring(vault().vault.db, () => admin.get("/v1/secrets/app/config"));
+    expect(value.status).toBe(200);
+    expect(statements.filter((s) => /FROM policies p\b|policy_bindings/.test(s.sql)).map((s) => s.sql.slice(0, 60))).toEqual([]);
   });
 });
