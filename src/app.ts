@@ -175,7 +175,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   installErrorHandling(app);
   const ops = await createOperations(config, metrics, app.log, { accessCounters: () => policyStore.epochs(), audit });
   const consoleUi = await createConsole({ db, config, keyring, authenticator, limits: ops });
-  installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy, (tenantId, principal) => identity.gate.requireActiveTenant(tenantId, principal.accessCounters?.access)), audit, limits: ops, sessions: consoleUi.sessions });
+  installPipeline(app, { authenticator, tenants: new TenantResolver(tenancy, (tenantId, principal) => identity.gate.requireActiveTenant(tenantId, principal.accessCounters)), audit, limits: ops, sessions: consoleUi.sessions });
   ops.install(app);
   registerSystemRoutes(app, { db, keyring, redisCheck: ops.redisCheck, writeCheck: () => writeHealth.check() });
   registerOpsRoutes(app, { db, keyring, ops });

@@ -5,6 +5,7 @@ import { compileConditions, type CompiledConditions, type ConditionContext } fro
 import { globMatcher, type CompiledGlob } from "./glob.js";
 import type { Policy, PolicyRule } from "./policy-model.js";
 import type { PolicyStore } from "./policy-store.js";
+import { ReachLog } from "./reach-log.js";
 import type { AccessEpochs } from "./vault-tokens.js";
 import type { Permission } from "./scopes.js";
 
@@ -216,8 +217,8 @@ const MAX_ENTRIES = 10_000;
 /**
  * Policy decisions for requests. Compiled policy sets are cached per (partner, tenant, identity
  * set), tagged with the access counters read before loading. Every request reads the counters
- * (one indexed single-row read, shared with authentication). The access epoch moving (directory,
- * trusts, roles) drops every entry; the policy counter moving means policies or bindings changed
+ * (one indexed single-row read, shared with authentication). The access epoch moving (a partner's
+ * status in the directory) drops every entry; the policy counter moving means policies or bindings changed
  * somewhere: the node reads which tenants (or partners, for partner-wide policies) those changes
  * reached and drops their entries only. A change made on any node sharing the database applies
  * from the next request, and one tenant's changes cost other tenants nothing.
@@ -225,12 +226,12 @@ const MAX_ENTRIES = 10_000;
 export class Authorizer {
   private readonly cache = new Map<string, CacheEntry>();
   private lastEpoch = -1;
-  /** The policy counter this node has caught up to, and each reach's last change (`t:…`, `p:…`). */
-  private policiesSeen = -1;
-  private readonly changedAt = new Map<string, number>();
-  private catchingUp: Promise<void> | null = null;
+  /** Which tenants and partners the policy changes counted so far reached. */
+  private readonly changes: ReachLog;
 
-  constructor(private readonly policies: PolicyStore) {}
+  constructor(private readonly policies: PolicyStore) {
+    this.changes = new ReachLog((seq) => policies.policyChangesSince(seq));
+  }
 
   /** `cache: false` for dry runs at another time, whose binding expiries must not leak into the cache. */
   async compiledFor(partnerId: string, tenantId: string, identityIds: readonly string[], now = Date.now(), cache = true, known?: AccessEpochs): Promise<CompiledPolicySet> {
@@ -241,7 +242,10 @@ export class Authorizer {
       this.cache.clear();
       this.lastEpoch = counters.access;
     }
-    if (counters.policies > this.policiesSeen) await this.catchUp(counters.policies);
+    if (this.changes.behind(counters.policies)) {
+      await this.changes.catchUp(counters.policies, this.cache.size === 0);
+      for (const [key, entry] of this.cache) if (this.changedSince(entry)) this.cache.delete(key);
+    }
     const key = `${partnerId}\u0000${tenantId}\u0000${[...new Set(identityIds)].sort().join("\u0000")}`;
     const hit = cache ? this.cache.get(key) : undefined;
     if (hit && hit.epoch === counters.access && now < hit.validUntil && !this.changedSince(hit)) return hit.set;
@@ -256,35 +260,7 @@ export class Authorizer {
 
   /** A change reaching the entry's tenant or partner committed after the counter it was loaded under. */
   private changedSince(entry: CacheEntry): boolean {
-    return (this.changedAt.get(`t:${entry.tenantId}`) ?? -1) > entry.policies || (this.changedAt.get(`p:${entry.partnerId}`) ?? -1) > entry.policies;
-  }
-
-  /**
-   * Reads the reaches changed since the counter this node caught up to (one read shared by
-   * concurrent requests) and drops their entries. A node that has cached nothing yet only notes
-   * where it starts: every entry it makes is loaded after the changes counted so far. Entries
-   * loaded while this runs keep their own older tag and are judged by `changedSince` when used.
-   */
-  private async catchUp(target: number): Promise<void> {
-    if (this.policiesSeen < 0 && this.cache.size === 0) {
-      this.policiesSeen = target;
-      return;
-    }
-    // A read shared with a request that began it before `target` was read may miss the changes
-    // counted up to it; a second one cannot: a change's row commits with its count.
-    for (let round = 0; round < 2 && this.policiesSeen < target; round++) {
-      this.catchingUp ??= this.readChanges().finally(() => (this.catchingUp = null));
-      await this.catchingUp;
-    }
-    this.policiesSeen = Math.max(this.policiesSeen, target);
-  }
-
-  private async readChanges(): Promise<void> {
-    for (const change of await this.policies.policyChangesSince(this.policiesSeen)) {
-      if (change.seq > (this.changedAt.get(change.reach) ?? -1)) this.changedAt.set(change.reach, change.seq);
-      this.policiesSeen = Math.max(this.policiesSeen, change.seq);
-    }
-    for (const [key, entry] of this.cache) if (this.changedSince(entry)) this.cache.delete(key);
+    return this.changes.changedAfter(entry.policies, `t:${entry.tenantId}`, `p:${entry.partnerId}`);
   }
 
   /**

@@ -81,6 +81,17 @@ export const accessMigrations: Migration[] = [
     ],
   },
   {
+    // A tenant's directory changes (a sync, a role assignment) likewise: every node drops the
+    // directory entries it cached for that tenant only. On the access epoch, any change in any
+    // tenant's directory (a user editing a profile in ScaiKey) emptied every node's caches.
+    id: "0033_directory_changes",
+    up: () => [
+      "ALTER TABLE access_epoch ADD COLUMN directory_changes BIGINT NOT NULL DEFAULT 0",
+      "CREATE TABLE directory_changes (reach TEXT PRIMARY KEY, seq BIGINT NOT NULL)",
+      "CREATE INDEX directory_changes_seq ON directory_changes (seq)",
+    ],
+  },
+  {
     // SPEC §2 (issue 13): the bootstrap identity moves from `user:admin`, which a ScaiKey JWT with
     // sub or email "admin" also produced, to `system:bootstrap`, which no token mapping can produce.
     // Every `user:admin` binding moves (a duplicate on the same policy is dropped first), and so

@@ -1,5 +1,6 @@
 import type { Database, Queryable } from "../storage/contract.js";
 import type { Binding, Policy, PolicyRule } from "./policy-model.js";
+import type { ReachedChange } from "./reach-log.js";
 import type { AccessEpochs } from "./vault-tokens.js";
 
 interface PolicyRow {
@@ -78,20 +79,30 @@ export function reachKey(reach: PolicyReach): string {
   return reach.tenantId === null ? `p:${reach.partnerId}` : `t:${reach.tenantId}`;
 }
 
+/** The counter (a column of `access_epoch`) and the table of the same name that records its reaches. */
+type ReachCounter = "policy_changes" | "directory_changes";
+
+async function bumpReached(tx: Queryable, counter: ReachCounter, reach: string): Promise<void> {
+  await tx.run(`UPDATE access_epoch SET ${counter} = ${counter} + 1 WHERE id = 1`);
+  await tx.run(`INSERT INTO ${counter} (reach, seq) SELECT ?, ${counter} FROM access_epoch WHERE id = 1 ON CONFLICT (reach) DO UPDATE SET seq = excluded.seq`, [reach]);
+}
+
+async function changesSince(db: Database, counter: ReachCounter, seq: number): Promise<ReachedChange[]> {
+  const rows = await db.all<{ reach: string; seq: number | string }>(`SELECT reach, seq FROM ${counter} WHERE seq > ?`, [seq]);
+  return rows.map((r) => ({ reach: r.reach, seq: Number(r.seq) }));
+}
+
 const VISIBLE = "partner_id = ? AND (tenant_id = ? OR (scope = 'partner' AND tenant_id IS NULL))";
 
 export class PolicyStore {
   constructor(private readonly db: Database) {}
 
-  /** The access epoch: any policy or binding change moves it, in the change's own transaction. Read by every request. */
-  async epoch(): Promise<number> {
-    return (await this.epochs()).access;
-  }
-
   /** Every counter in one read (the same statement as `epoch`, so a turn's requests share it). */
   async epochs(): Promise<AccessEpochs> {
-    const row = await this.db.getShared<{ epoch: number | string; revocations: number | string; policy_changes: number | string }>("SELECT epoch, revocations, policy_changes FROM access_epoch WHERE id = 1");
-    return { access: Number(row?.epoch ?? 0), revocations: Number(row?.revocations ?? 0), policies: Number(row?.policy_changes ?? 0) };
+    const row = await this.db.getShared<{ epoch: number | string; revocations: number | string; policy_changes: number | string; directory_changes: number | string }>(
+      "SELECT epoch, revocations, policy_changes, directory_changes FROM access_epoch WHERE id = 1",
+    );
+    return { access: Number(row?.epoch ?? 0), revocations: Number(row?.revocations ?? 0), policies: Number(row?.policy_changes ?? 0), directory: Number(row?.directory_changes ?? 0) };
   }
 
   /**
@@ -99,17 +110,21 @@ export class PolicyStore {
    * the last change that reached `reach` (a tenant's own policies, or a partner-wide one's partner).
    */
   async bumpPolicies(tx: Queryable, reach: PolicyReach): Promise<void> {
-    await tx.run("UPDATE access_epoch SET policy_changes = policy_changes + 1 WHERE id = 1");
-    await tx.run(
-      "INSERT INTO policy_changes (reach, seq) SELECT ?, policy_changes FROM access_epoch WHERE id = 1 ON CONFLICT (reach) DO UPDATE SET seq = excluded.seq",
-      [reachKey(reach)],
-    );
+    await bumpReached(tx, "policy_changes", reachKey(reach));
   }
 
   /** The reaches changed after policy counter `seq`, each with the counter of its last change. */
-  async policyChangesSince(seq: number): Promise<{ reach: string; seq: number }[]> {
-    const rows = await this.db.all<{ reach: string; seq: number | string }>("SELECT reach, seq FROM policy_changes WHERE seq > ?", [seq]);
-    return rows.map((r) => ({ reach: r.reach, seq: Number(r.seq) }));
+  async policyChangesSince(seq: number): Promise<ReachedChange[]> {
+    return changesSince(this.db, "policy_changes", seq);
+  }
+
+  /** A tenant's directory changed (a sync, a role assignment): its cached entries must go, no one else's. */
+  async bumpDirectory(tx: Queryable, tenantId: string): Promise<void> {
+    await bumpReached(tx, "directory_changes", `t:${tenantId}`);
+  }
+
+  async directoryChangesSince(seq: number): Promise<ReachedChange[]> {
+    return changesSince(this.db, "directory_changes", seq);
   }
 
   async bumpEpoch(tx: Queryable): Promise<void> {

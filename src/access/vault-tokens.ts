@@ -3,6 +3,7 @@ import { VaultError } from "../http/errors.js";
 import { newId, randomBase62 } from "../shared/ids.js";
 import type { Queryable } from "../storage/contract.js";
 import type { Principal } from "./principal.js";
+import type { ReachedChange } from "./reach-log.js";
 import type { TokenRecord, TokenStore } from "./token-store.js";
 
 export const VAULT_TOKEN_PREFIX = "skt_";
@@ -24,20 +25,25 @@ export interface AccessEpochs {
   revocations: number;
   /** Moved by every policy or binding change; which tenants each reached is in `policy_changes`. */
   policies: number;
+  /** Moved by every change to a tenant's directory entries; which tenant, in `directory_changes`. */
+  directory: number;
 }
 
 /**
- * The access epoch (see PolicyStore): moved in the transaction of every access change but those to
- * policies and bindings (the directory, trusts, roles), after which every node drops its compiled
- * policies, directory entries and tokens. A token's revocation moves the revocation counter only,
- * which drops the tokens; a policy change the policy counter, which drops the compiled policies of
- * the tenants it reached.
+ * The access counters (see PolicyStore), each moved in the transaction of the change it counts.
+ * The access epoch (a partner's status in the directory) drops every node's compiled policies,
+ * directory entries and tokens. A token's revocation (also a trust's, and a sync's of a deleted
+ * identity) moves the revocation counter, which drops the tokens; a policy or binding change the
+ * policy counter, which drops the compiled policies of the tenants it reached; a change to a
+ * tenant's directory (a sync, a role assignment) the directory counter, which drops the directory
+ * entries cached for that tenant.
  */
 export interface AccessEpoch {
-  epoch(): Promise<number>;
   epochs(): Promise<AccessEpochs>;
   bumpEpoch(tx: Queryable): Promise<void>;
   bumpRevocations(tx: Queryable): Promise<void>;
+  bumpDirectory(tx: Queryable, tenantId: string): Promise<void>;
+  directoryChangesSince(seq: number): Promise<ReachedChange[]>;
 }
 
 const MAX_CACHED_TOKENS = 10_000;
@@ -47,7 +53,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export class VaultTokens {
   /** Known tokens by hash, each tagged with the counters it was read under. Unknown tokens are never cached. */
   private readonly cache = new Map<string, { record: TokenRecord; epochs: AccessEpochs }>();
-  private cacheEpochs: AccessEpochs = { access: -1, revocations: -1, policies: -1 };
+  private cacheEpochs: AccessEpochs = { access: -1, revocations: -1, policies: -1, directory: -1 };
 
   /** `hashKey` is a vault-held system key (see Keyring.systemKey), loaded once at start. */
   constructor(private readonly store: TokenStore, private readonly hashKey: Buffer, private readonly access: AccessEpoch) {}

@@ -1,47 +1,70 @@
 import { describe, expect, it } from "vitest";
 import type { Principal } from "../access/principal.js";
-import type { AccessEpoch } from "../access/vault-tokens.js";
+import type { ReachedChange } from "../access/reach-log.js";
+import type { AccessEpoch, AccessEpochs } from "../access/vault-tokens.js";
 import { IdentityGate } from "./gate.js";
 import type { DirectoryEntry, IdentityStore } from "./store.js";
 
-const entry = (status: DirectoryEntry["status"]): DirectoryEntry => ({
-  tenantId: "t", id: "usr_a", partnerId: "p", kind: "user", identityId: "user:a@x.example", email: "a@x.example", clientId: null, name: "A", description: null,
+const entry = (status: DirectoryEntry["status"], tenantId = "t"): DirectoryEntry => ({
+  tenantId, id: "usr_a", partnerId: "p", kind: "user", identityId: "user:a@x.example", email: "a@x.example", clientId: null, name: "A", description: null,
   status, mfaEnabled: false, roles: [], directGroups: [], groupIds: [], groups: [], lastSyncedAt: 0,
 });
 
-const principal = (accessEpoch: number): Principal => ({
-  identityId: "user:a@x.example", identityType: "user", displayName: null, partnerId: "p", tenantId: "t", scopes: new Set(["secrets:read"]),
-  groups: [], roles: [], mfaVerifiedAt: null, tokenExpiresAt: null, tokenKind: "vault", tokenId: "tok_1", accessCounters: { access: accessEpoch, revocations: 0, policies: 0 },
+const principal = (counters: AccessEpochs, tenantId = "t"): Principal => ({
+  identityId: "user:a@x.example", identityType: "user", displayName: null, partnerId: "p", tenantId, scopes: new Set(["secrets:read"]),
+  groups: [], roles: [], mfaVerifiedAt: null, tokenExpiresAt: null, tokenKind: "vault", tokenId: "tok_1", accessCounters: counters,
 });
 
-describe("identity gate: its cache and a sync committing during a read", () => {
-  it("does not keep an answer read before a sync committed under the sync's epoch", async () => {
-    // The directory as storage answers it: ACTIVE until the sync disables the user.
-    let stored = entry("ACTIVE");
-    let release: (() => void) | null = null;
-    let reads = 0;
-    const store = {
-      tenantStatus: async () => "ACTIVE",
-      vaultRoles: async () => [],
-      findForCredential: async () => {
-        reads++;
-        const answer = stored;
-        // The first read is slow (a round trip to PostgreSQL) and answers what it found when it began.
-        if (reads === 1) await new Promise<void>((resolve) => (release = resolve));
-        return answer;
-      },
-    } as unknown as IdentityStore;
-    const access = { epoch: async () => 1, epochs: async () => ({ access: 1, revocations: 0, policies: 0 }), bumpEpoch: async () => {}, bumpRevocations: async () => {} } as AccessEpoch;
-    const gate = new IdentityGate(store, access);
+/** Storage as the gate sees it: directory entries per tenant (a read may be held), the counters and the directory change log. */
+function fakes() {
+  const state = { stored: new Map([["t", entry("ACTIVE")], ["u", entry("ACTIVE", "u")]]), reads: 0, hold: null as Promise<void> | null, changes: [] as ReachedChange[] };
+  const store = {
+    tenantStatus: async () => "ACTIVE",
+    vaultRoles: async () => [],
+    findForCredential: async (tenantId: string) => {
+      state.reads++;
+      // A read answers what storage held when it began (a round trip to PostgreSQL).
+      const answer = state.stored.get(tenantId);
+      if (state.hold) await state.hold;
+      return answer;
+    },
+  } as unknown as IdentityStore;
+  const access = { directoryChangesSince: async (seq: number) => state.changes.filter((c) => c.seq > seq) } as unknown as AccessEpoch;
+  return { state, gate: new IdentityGate(store, access) };
+}
 
-    const slow = gate.refine(principal(1));
-    await new Promise((resolve) => setImmediate(resolve));
-    // The sync commits (epoch 2) and a request under epoch 2 reads the disabled user.
-    stored = entry("DISABLED");
-    await expect(gate.refine(principal(2))).rejects.toMatchObject({ code: "token_revoked" });
-    // The slow read ends with the old answer; it must not become epoch 2's.
-    release!();
-    await slow;
-    await expect(gate.refine(principal(2))).rejects.toMatchObject({ code: "token_revoked" });
+const at = (access: number, directory: number): AccessEpochs => ({ access, revocations: 0, policies: 0, directory });
+
+describe("identity gate: its cache and a sync committing during a read", () => {
+  for (const how of ["the access epoch", "a directory change to the tenant"] as const) {
+    it(`does not keep an answer read before a sync committed (${how})`, async () => {
+      const { state, gate } = fakes();
+      let release!: () => void;
+      state.hold = new Promise<void>((resolve) => (release = resolve));
+      const slow = gate.refine(principal(at(1, 1)));
+      await new Promise((resolve) => setImmediate(resolve));
+      // The sync commits and disables the user; a request under the sync's counters reads it.
+      state.hold = null;
+      state.stored.set("t", entry("DISABLED"));
+      const after = how === "the access epoch" ? at(2, 1) : at(1, 2);
+      if (how !== "the access epoch") state.changes.push({ reach: "t:t", seq: 2 });
+      await expect(gate.refine(principal(after))).rejects.toMatchObject({ code: "token_revoked" });
+      // The slow read ends with the old answer; it must not become current.
+      release();
+      await slow;
+      await expect(gate.refine(principal(after))).rejects.toMatchObject({ code: "token_revoked" });
+    });
+  }
+
+  it("keeps the other tenants' answers when one tenant's directory changes", async () => {
+    const { state, gate } = fakes();
+    await gate.refine(principal(at(1, 1), "t"));
+    await gate.refine(principal(at(1, 1), "u"));
+    expect(state.reads).toBe(2);
+    state.stored.set("t", entry("DISABLED"));
+    state.changes.push({ reach: "t:t", seq: 2 });
+    await expect(gate.refine(principal(at(1, 2), "t"))).rejects.toMatchObject({ code: "token_revoked" });
+    await gate.refine(principal(at(1, 2), "u"));
+    expect(state.reads).toBe(3);
   });
 });

@@ -63,7 +63,7 @@ export function registerRoleRoutes(app: FastifyInstance, deps: { db: Database; s
     await deps.db.transaction(async (tx) => {
       await deps.store.setVaultRoles(principal.partnerId, user.id, roles, principal.identityId, Date.now(), tx);
       // Roles change what every node lets this user do: from the next request on.
-      await deps.access.bumpEpoch(tx);
+      await deps.access.bumpDirectory(tx, user.tenantId);
       await deps.audit.recordInTransaction(tx, caller, 200);
     });
     return rolesView(user, roles);

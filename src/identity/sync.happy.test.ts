@@ -1,6 +1,7 @@
 import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useSecondNode, useVault, type ApiClient } from "../testing/harness.js";
+import { statementsDuring } from "../testing/plans.js";
 import { LocalIssuer } from "./testing/local-issuer.js";
 import { baseFixture, startupSync, syncNow, useStandIn, waitForSync } from "./testing/use-standin.js";
 
@@ -179,6 +180,24 @@ describeEachBackend("identity sync: the directory's changes reach every credenti
     expect((await as(anonymous, ci).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
     const accounts = await admin.get("/v1/identity/tenants/tnt_default/service-accounts");
     expect(accounts.body.service_accounts[0]).toMatchObject({ id: "app_ci", identity_id: "sa:ci-bot", status: "ACTIVE" });
+  });
+
+  it("a change to one tenant's directory drops no other tenant's cached answers, on either node", async () => {
+    const { anonymous, vault: node1 } = vault();
+    const readers = [{ node: node1, client: as(anonymous, alice) }, { node: second.vault(), client: second().withToken(alice) }];
+    for (const { client } of readers) expect((await client.get("/v1/auth/whoami")).status).toBe(200);
+    standIn().edit((f) => {
+      f.users.find((u) => u.id === "usr_dave")!.display_name = "Dave Renamed";
+    });
+    const sync = await syncNow(vault().admin);
+    expect(sync.stats.updated).toBe(1);
+    for (const { node, client } of readers) {
+      const { statements, value } = await statementsDuring(node.db, () => client.get("/v1/auth/whoami"));
+      expect(value.status).toBe(200);
+      expect(statements.filter((st) => /directory_identities|FROM tenants|identity_vault_roles|FROM tokens/.test(st.sql)).map((st) => st.sql.slice(0, 60))).toEqual([]);
+    }
+    // The changed tenant's own answers are read again on both nodes.
+    for (const client of [anonymous, second()]) expect((await client.withToken(dave).get("/v1/auth/whoami")).body.display_name).toBe("Dave Renamed");
   });
 
   it("a tenant suspended in ScaiKey answers tenant_access_denied (tenant_suspended); a failed fetch keeps the cache", async () => {

@@ -21,6 +21,8 @@ export type Readmit = () => Promise<Admission>;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const RETRY_AFTER_SECONDS = 5;
 
+const sameCounters = (a: AccessEpochs, b: AccessEpochs) => a.access === b.access && a.revocations === b.revocations && a.policies === b.policies && a.directory === b.directory;
+
 /** A verdict on the request's admission (401, 403) ends it; a storage hiccup (503) does not. */
 function isVerdict(error: unknown): error is VaultError {
   return error instanceof VaultError && (error.status === 401 || error.status === 403);
@@ -88,7 +90,7 @@ export class LongLivedConnections {
           if (controller.signal.aborted) throw controller.signal.reason;
           const counters = await this.counters();
           const under: AccessEpochs | null = admittedUnder;
-          if (under && counters.access === under.access && counters.revocations === under.revocations && counters.policies === under.policies) return admitted;
+          if (under && sameCounters(counters, under)) return admitted;
           // A re-admission already running may have begun before these counters moved: let it
           // finish, then compare again.
           if (!running) return again(counters);
