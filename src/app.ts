@@ -38,6 +38,7 @@ import type { DnsChallengeSolver } from "./dns/solver.js";
 import { SecretStore } from "./secrets/store.js";
 import { createIdentity } from "./identity/module.js";
 import { FINISHED_SYNCS } from "./identity/sync-store.js";
+import { FINISHED_ROTATIONS } from "./rotation/schedule-store.js";
 import { newSortableId } from "./shared/ids.js";
 import type { Database } from "./storage/contract.js";
 import { ALL_MIGRATIONS } from "./storage/migrations.js";
@@ -206,13 +207,16 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   eventDelivery.start();
   consoleUi.register(app);
   const retentionLog = (msg: string, extra?: Record<string, unknown>) => app.log.info(extra ?? {}, msg);
-  const { eventsRetentionMs, credentialsRetentionMs, retentionIntervalMs } = config.resilience;
+  const { eventsRetentionMs, credentialsRetentionMs, rotationHistoryRetentionMs, retentionIntervalMs } = config.resilience;
   const retention: RetentionJob[] = [new EventRetention(db, { retentionMs: eventsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog })];
   // Every exchange, generated credential and issued certificate leaves a row; ended ones go after the window.
   if (credentialsRetentionMs !== null) {
     retention.push(new RetentionJob(db, { job: "credentials_retention", steps: [...ENDED_TOKENS, ...ENDED_LEASES, ...endedCertificates(config.pki.crlLifetimeMs), ...endedSubmissions(config.pki.csrTtlMs)], windowMs: credentialsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
   }
   retention.push(new RetentionJob(db, { job: "identity_syncs_retention", steps: FINISHED_SYNCS, windowMs: eventsRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
+  if (rotationHistoryRetentionMs !== null) {
+    retention.push(new RetentionJob(db, { job: "rotation_history_retention", steps: FINISHED_ROTATIONS, windowMs: rotationHistoryRetentionMs, intervalMs: retentionIntervalMs, log: retentionLog }));
+  }
   for (const job of retention) job.start();
   identity.start();
 

@@ -46,7 +46,7 @@ describe("configuration", () => {
       resilience: {
         maxStreamsPerIdentity: 10, maxStreamsPerTenant: 100, credentialRecheckMs: 2000,
         databaseAcquireTimeoutMs: 2000, databaseQueryTimeoutMs: 5000, databaseLongQueryTimeoutMs: 600_000,
-        metricsRequireToken: false, eventsRetentionMs: 30 * 86_400_000, credentialsRetentionMs: 30 * 86_400_000,
+        metricsRequireToken: false, eventsRetentionMs: 30 * 86_400_000, credentialsRetentionMs: 30 * 86_400_000, rotationHistoryRetentionMs: 365 * 86_400_000,
       },
     });
     const set = loadConfig({
@@ -57,6 +57,8 @@ describe("configuration", () => {
     expect(set.resilience).toMatchObject({ maxStreamsPerIdentity: 3, maxStreamsPerTenant: 7, databaseAcquireTimeoutMs: 1000, databaseQueryTimeoutMs: 3000, eventsRetentionMs: 7 * 86_400_000, credentialsRetentionMs: 90 * 86_400_000 });
     expect(loadConfig({ SCAIVAULT_CREDENTIALS_RETENTION: "off" }).resilience.credentialsRetentionMs).toBeNull();
     expect(loadConfig({ SCAIVAULT_CREDENTIALS_RETENTION: " OFF " }).resilience.credentialsRetentionMs).toBeNull();
+    expect(loadConfig({ SCAIVAULT_ROTATION_HISTORY_RETENTION: "off" }).resilience.rotationHistoryRetentionMs).toBeNull();
+    expect(loadConfig({ SCAIVAULT_ROTATION_HISTORY_RETENTION: "90d" }).resilience.rotationHistoryRetentionMs).toBe(90 * 86_400_000);
     expect(loadConfig({}).pki.csrTtlMs).toBe(30 * 86_400_000);
     expect(loadConfig({ SCAIVAULT_PKI_CSR_TTL: "7d" }).pki.csrTtlMs).toBe(7 * 86_400_000);
     expect(() => loadConfig({ SCAIVAULT_PKI_CSR_TTL: "soon" })).toThrow(/SCAIVAULT_PKI_CSR_TTL/);

@@ -117,6 +117,8 @@ export interface VaultConfig {
     retentionIntervalMs: number;
     /** Tokens and dynamic leases that ended longer ago than this are pruned; null = kept for ever. */
     credentialsRetentionMs: number | null;
+    /** Finished rotations older than this leave the rotation history (each secret's newest stays); null = kept for ever. */
+    rotationHistoryRetentionMs: number | null;
   };
   /** Identity domain (spec/identity.md): the ScaiKey directory, sync, webhooks, personal tokens. */
   identity: {
@@ -292,6 +294,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       eventsRetentionMs: durationMs("SCAIVAULT_EVENTS_RETENTION", env.SCAIVAULT_EVENTS_RETENTION, 30 * 86_400_000) || 30 * 86_400_000,
       retentionIntervalMs: durationMs("SCAIVAULT_RETENTION_INTERVAL", env.SCAIVAULT_RETENTION_INTERVAL, 3_600_000) || 3_600_000,
       credentialsRetentionMs: offOrDurationMs("SCAIVAULT_CREDENTIALS_RETENTION", env.SCAIVAULT_CREDENTIALS_RETENTION, 30 * 86_400_000),
+      rotationHistoryRetentionMs: offOrDurationMs("SCAIVAULT_ROTATION_HISTORY_RETENTION", env.SCAIVAULT_ROTATION_HISTORY_RETENTION, 365 * 86_400_000),
     },
     identity: identityConfig(env),
     rotation: {

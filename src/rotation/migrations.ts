@@ -106,4 +106,13 @@ export const rotationMigrations: Migration[] = [
       "CREATE INDEX rotation_schedules_unsettled ON rotation_schedules (tenant_id, due_at, path) WHERE state <> 'scheduled'",
     ],
   },
+  {
+    // History retention (FINISHED_ROTATIONS) finds finished rotations past the cutoff along the
+    // first, and whether a newer finished one of the same secret and policy exists along the second.
+    id: "0063_rotation_history_by_end",
+    up: () => [
+      "CREATE INDEX rotation_history_finished ON rotation_history (completed_at) WHERE completed_at IS NOT NULL",
+      "CREATE INDEX rotation_history_secret ON rotation_history (tenant_id, policy_id, path, completed_at)",
+    ],
+  },
 ];

@@ -1,3 +1,4 @@
+import { pruneById, type PruneStep } from "../ops/retention.js";
 import { boundedPage } from "../storage/bounded-page.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
@@ -19,6 +20,25 @@ export interface ScheduleRow {
   pending_history_id: string | null;
   updated_at: number;
 }
+
+/**
+ * Rotation history retention (**ext** `SCAIVAULT_ROTATION_HISTORY_RETENTION`, 365 d, `off`): a
+ * finished rotation older than the window goes, unless it is the newest finished one of its secret
+ * under its policy (the history still says when each secret last rotated and how that went).
+ * Rotations still pending stay. The audit trail keeps every rotation for the tenant's retention.
+ */
+export const FINISHED_ROTATIONS: readonly PruneStep<"rotation_history">[] = [
+  {
+    name: "rotation_history",
+    sql: pruneById(
+      "rotation_history",
+      // A scalar subquery, as for identity syncs: one probe of the secret index per candidate.
+      `completed_at < ? AND completed_at < (SELECT MAX(newest.completed_at) FROM rotation_history newest
+        WHERE newest.tenant_id = rotation_history.tenant_id AND newest.policy_id = rotation_history.policy_id AND newest.path = rotation_history.path)`,
+    ),
+    params: (cutoff) => [cutoff],
+  },
+];
 
 export interface HistoryRow {
   id: string;
