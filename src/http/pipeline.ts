@@ -50,7 +50,7 @@ export interface RequestLimits {
    * After tenant and scope: a request-concurrency slot, or a stream slot for long-lived routes,
    * which re-run the request's own admission with `readmit` while they stay open.
    */
-  admit?(request: FastifyRequest, reply: FastifyReply, readmit: () => Promise<Admission>): void;
+  admit?(request: FastifyRequest, reply: FastifyReply, readmit: (request: FastifyRequest) => Promise<Admission>): void;
 }
 
 /** Who a request is and where it acts, as authentication, tenant resolution and scope decided. */
@@ -133,12 +133,17 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
     }
     await deps.limits?.charge(request, reply, ctx.principal);
     ctx.tenant = await place(request, ctx.principal);
-    // The same checks again, for a stream or long poll that outlives this moment: its credential,
-    // the directory's verdict, the tenant and the scope as they are then (not charged again).
-    deps.limits?.admit?.(request, reply, async () => {
-      const principal = await identify(request, viaConsole);
-      return { principal, tenant: await place(request, principal) };
-    });
+    deps.limits?.admit?.(request, reply, readmit);
+  }
+
+  /**
+   * The same checks again, for a stream or long poll that outlives the moment it was admitted: its
+   * credential (as the request presented it), the directory's verdict, the tenant and the scope as
+   * they are then (not charged again).
+   */
+  async function readmit(request: FastifyRequest): Promise<Admission> {
+    const principal = await identify(request, request.vault.via === "console");
+    return { principal, tenant: await place(request, principal) };
   }
 
   async function identify(request: FastifyRequest, viaConsole: boolean): Promise<Principal> {

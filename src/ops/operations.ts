@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import type { Principal } from "../access/principal.js";
 import { VaultError } from "../http/errors.js";
-import { routeOf } from "../http/pipeline.js";
+import { routeOf, type Admission } from "../http/pipeline.js";
 import type { TakeResult } from "./buckets.js";
 import { categoryOf } from "./categories.js";
 import { sourceKey, type FloodLog, type RecentCredentials } from "./flood.js";
 import type { LoadGuard } from "./load-guard.js";
-import type { LongLivedConnections, Readmit } from "./long-lived.js";
+import type { LongLivedConnections } from "./long-lived.js";
 import { installBodyDeadline } from "./slow-clients.js";
 import type { OpsMetrics } from "./metrics.js";
 import type { RateLimiter } from "./rate-limiter.js";
@@ -183,10 +183,10 @@ export class Operations {
    * After authentication, tenant and scope: an ordinary request takes a concurrency slot (only
    * authenticated requests ever hold one); a stream or long poll takes a stream slot instead.
    */
-  admit(request: FastifyRequest, reply: FastifyReply, readmit: Readmit): void {
+  admit(request: FastifyRequest, reply: FastifyReply, readmit: (request: FastifyRequest) => Promise<Admission>): void {
     const ctx = request.vault;
     if (routeOf(request).longLived && ctx.principal && ctx.tenant) {
-      const slot = this.deps.streams.admit(ctx.principal, ctx.tenant, readmit);
+      const slot = this.deps.streams.admit(ctx.principal, ctx.tenant, () => readmit(request));
       ctx.live = slot;
       reply.raw.once("close", slot.release);
       return;
