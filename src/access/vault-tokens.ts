@@ -15,11 +15,7 @@ export interface IssueTokenInput extends Omit<TokenRecord, "id" | "tokenHash" | 
   plaintext?: string;
 }
 
-/**
- * Vault-issued bearer tokens: 43 base62 characters (≈256 bits) after `skt_`, stored only as an
- * HMAC under a vault-held key, so a database dump reveals no usable token.
- */
-/** The access epoch, the revocation counter and the policy counter, as one read of `access_epoch`. */
+/** The access counters (the epoch, revocations, policy and directory changes), as one read of `access_epoch`. */
 export interface AccessEpochs {
   access: number;
   revocations: number;
@@ -50,6 +46,10 @@ const MAX_CACHED_TOKENS = 10_000;
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+/**
+ * Vault-issued bearer tokens: 43 base62 characters (≈256 bits) after `skt_`, stored only as an
+ * HMAC under a vault-held key, so a database dump reveals no usable token.
+ */
 export class VaultTokens {
   /** Known tokens by hash, each tagged with the counters it was read under. Unknown tokens are never cached. */
   private readonly cache = new Map<string, { record: TokenRecord; epochs: AccessEpochs }>();
@@ -102,7 +102,8 @@ export class VaultTokens {
   }
 
   /**
-   * The token's record, from the cache when the access epoch has not moved since it was read:
+   * The token's record, from the cache when neither the access epoch nor the revocation counter
+   * has moved since it was read:
    * one single-row epoch read per request instead of a token lookup, and the counters read here
    * also serve the directory and policy caches (`Principal.accessCounters`).
    */
@@ -182,5 +183,5 @@ export class VaultTokens {
   }
 }
 
-// Tokens depend on neither policies nor bindings: the policy counter is not compared.
+// Tokens depend on neither policies, bindings nor directory entries: those counters are not compared.
 const sameEpochs = (a: AccessEpochs, b: AccessEpochs) => a.access === b.access && a.revocations === b.revocations;

@@ -46,12 +46,9 @@ function ownerScopes(sub: SubscriptionRow): ReadonlySet<string> {
   return new Set(JSON.parse(sub.owner_scopes ?? "[]") as string[]);
 }
 
-/**
- * A subscription is evaluated as its owner, with the identity, groups and roles stored at creation,
- * or `principal` (the same, refined by the directory: the owner's groups and status as they are now).
- */
-export function ownerCaller(sub: SubscriptionRow, refined?: Principal): Caller {
-  const principal: Principal = refined ?? {
+/** The subscription's owner as stored at creation: identity, groups and roles. */
+function storedOwner(sub: SubscriptionRow): Principal {
+  return {
     identityId: sub.owner_id,
     identityType: sub.owner_type as Principal["identityType"],
     displayName: null,
@@ -65,6 +62,13 @@ export function ownerCaller(sub: SubscriptionRow, refined?: Principal): Caller {
     tokenKind: "system",
     tokenId: null,
   };
+}
+
+/**
+ * A subscription is evaluated as its owner: `principal` is the stored owner (storedOwner), or the
+ * same refined by the directory (the owner's groups and status as they are now).
+ */
+export function ownerCaller(sub: SubscriptionRow, principal: Principal): Caller {
   const requestId = `req_subscription_${sub.id}`;
   return {
     principal,
@@ -122,10 +126,10 @@ export class Dispatcher {
    * stored groups and roles stand for owners the directory does not know.
    */
   private async currentOwner(sub: SubscriptionRow): Promise<Caller | null> {
-    const stored = ownerCaller(sub);
-    if (!this.deps.owners) return stored;
+    const stored = storedOwner(sub);
+    if (!this.deps.owners) return ownerCaller(sub, stored);
     try {
-      return ownerCaller(sub, await this.deps.owners.refine(stored.principal));
+      return ownerCaller(sub, await this.deps.owners.refine(stored));
     } catch (error) {
       if (error instanceof VaultError && REFUSED_OWNER.has(error.code)) return null;
       throw error;

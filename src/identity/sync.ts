@@ -164,7 +164,6 @@ export class IdentitySync {
       const changes = diff(stored, await store.entriesById(tenant.id, touchedIds(stored, compared), tx), compared, now, stats);
       stats.seen += next.entries.length - compared.entries.length;
       let moved = !before || before.status !== tenant.status;
-      let revokedHere = 0;
       // Only what changed is written: an unchanged entry's last sync is its tenant's (store.ts
       // ENTRY_VIEW), so a sync that finds nothing new writes no entry row.
       await store.insertEntries(changes.filter((change) => !change.existed).map((change) => change.entry), tx);
@@ -175,7 +174,6 @@ export class IdentitySync {
           // Deleted is for good: its vault tokens are revoked, not merely refused.
           const revoked = await tx.run("UPDATE tokens SET revoked_at = ? WHERE tenant_id = ? AND identity_id = ? AND revoked_at IS NULL", [now, tenant.id, change.entry.identityId]);
           stats.tokens_revoked += revoked.changes;
-          revokedHere += revoked.changes;
         }
         const event: NewEvent | null = statusEvent(change);
         if (event) published.push(await events.append(tx, event));
@@ -186,7 +184,7 @@ export class IdentitySync {
       // Every node drops what it cached of this tenant's directory, and of no other tenant's; the
       // tokens of identities deleted for good are dropped from every node's token cache.
       if (moved) await access.bumpDirectory(tx, tenant.id);
-      if (revokedHere > 0) await access.bumpRevocations(tx);
+      if (stats.tokens_revoked > 0) await access.bumpRevocations(tx);
     });
     events.published(published);
     for (const key of Object.keys(total) as Array<keyof SyncStats>) total[key] += stats[key];
