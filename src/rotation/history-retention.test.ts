@@ -5,7 +5,7 @@ import { newId } from "../shared/ids.js";
 import type { Database } from "../storage/contract.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { planOf } from "../testing/plans.js";
+import { pruneStepPlan } from "../testing/plans.js";
 import { FINISHED_ROTATIONS, ScheduleStore, type HistoryRow } from "./schedule-store.js";
 
 const HOUR = 3_600_000;
@@ -48,8 +48,7 @@ describeEachBackend("rotation history retention", (backend) => {
 
   it("finds the rotations to prune along the finished index and each secret's newer one along the secret index", async () => {
     const [step] = FINISHED_ROTATIONS;
-    const inner = step.sql.slice(step.sql.indexOf("SELECT"), step.sql.lastIndexOf(")"));
-    const plan = await planOf(vault().vault.db, inner, step.params(Date.now(), Date.now()));
+    const plan = await pruneStepPlan(vault().vault.db, step);
     expect(plan).toMatch(/rotation_history_finished/);
     expect(plan).toMatch(/rotation_history_secret/);
   });

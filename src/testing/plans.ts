@@ -1,4 +1,5 @@
 import { vi } from "vitest";
+import type { PruneStep } from "../ops/retention.js";
 import type { Database, SqlParam } from "../storage/contract.js";
 
 export interface Statement {
@@ -43,4 +44,10 @@ export async function planOf(db: Database, sql: string, params: readonly unknown
     await tx.run("SET LOCAL enable_seqscan = off");
     return (await tx.all<Record<string, string>>(`EXPLAIN ${sql}`, params as SqlParam[])).map((row) => row["QUERY PLAN"]).join("\n");
   });
+}
+
+/** The plan of a retention step's row selection (the `SELECT` inside its `DELETE … IN (…)`), now. */
+export function pruneStepPlan(db: Database, step: PruneStep): Promise<string> {
+  const selection = step.sql.slice(step.sql.indexOf("SELECT"), step.sql.lastIndexOf(")"));
+  return planOf(db, selection, step.params(Date.now(), Date.now()));
 }
