@@ -92,6 +92,18 @@ export const accessMigrations: Migration[] = [
     ],
   },
   {
+    // A revoked token keeps the revocation count it was revoked under: every node drops that token
+    // from its cache, where a revocation emptied every node's token cache, so any caller revoking
+    // its own personal tokens made every node read every active token again. The horizon is the
+    // count up to which revoked rows may have been pruned (a node behind it empties its cache).
+    id: "0034_revocation_seq",
+    up: () => [
+      "ALTER TABLE tokens ADD COLUMN revoked_seq BIGINT",
+      "CREATE INDEX tokens_revoked_seq ON tokens (revoked_seq) WHERE revoked_seq IS NOT NULL",
+      "ALTER TABLE access_epoch ADD COLUMN revocations_pruned BIGINT NOT NULL DEFAULT 0",
+    ],
+  },
+  {
     // SPEC §2 (issue 13): the bootstrap identity moves from `user:admin`, which a ScaiKey JWT with
     // sub or email "admin" also produced, to `system:bootstrap`, which no token mapping can produce.
     // Every `user:admin` binding moves (a duplicate on the same policy is dropped first), and so

@@ -1,7 +1,11 @@
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useSecondNode, useVault } from "../testing/harness.js";
-import { statementsDuring } from "../testing/plans.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
+import { RetentionJob } from "../ops/retention.js";
+import { ENDED_TOKENS } from "./token-store.js";
+
+const HOUR = 3_600_000;
 
 /**
  * Two vault nodes on one database: node 2 keeps compiled policies in memory, so this proves a
@@ -45,13 +49,16 @@ describeEachBackend("access: policy changes reach every node sharing the databas
     expect((await secondNode().withToken(issued.body.token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
   });
 
-  it("a token its own user revokes is refused on every node, and no node drops its compiled policies for it", async () => {
+  it("a token its own user revokes is refused on every node, and no node drops another token or its compiled policies for it", async () => {
     const { admin, anonymous, vault: node } = vault();
     await admin.put("/v1/secrets/steady/a", { data: { v: "a" } });
     const policy = await admin.post("/v1/policies", { name: "steady", rules: [{ path_pattern: "steady/*", permissions: ["read"] }] });
     await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:steady" });
-    const steady = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "sa:steady", scopes: ["secrets:read"] })).body.token);
+    const steadyToken = (await admin.post("/v1/auth/tokens", { identity_id: "sa:steady", scopes: ["secrets:read"] })).body.token;
+    const steady = anonymous.withToken(steadyToken);
+    const steady2 = secondNode().withToken(steadyToken);
     expect((await steady.get("/v1/secrets/steady/a")).status).toBe(200);
+    expect((await steady2.get("/v1/secrets/steady/a")).status).toBe(200);
     // The weakest caller: a user's read-only token issues a personal token and revokes it.
     const weak = anonymous.withToken((await admin.post("/v1/auth/tokens", { identity_id: "user:mallory@acme.example", scopes: ["secrets:read"] })).body.token);
     const personal = await weak.post("/v1/auth/tokens", { scopes: ["secrets:read"] });
@@ -61,10 +68,56 @@ describeEachBackend("access: policy changes reach every node sharing the databas
     expect((await weak.delete(`/v1/auth/tokens/${personal.body.id}`)).status).toBe(200);
     expect((await anonymous.withToken(personal.body.token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
     expect((await secondNode().withToken(personal.body.token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
-    // Another identity's next read reuses its compiled policies: a revocation changed none of them.
-    const { statements, value } = await statementsDuring(node.db, () => steady.get("/v1/secrets/steady/a"));
-    expect(value.status).toBe(200);
-    expect(statements.filter((s) => /FROM policies p\b|policy_bindings/.test(s.sql)).map((s) => s.sql.slice(0, 60))).toEqual([]);
+    // Another identity's next read, on either node, reuses its token and its compiled policies: a
+    // revocation changed neither.
+    for (const [db, reader] of [[node.db, steady], [secondNode.vault().db, steady2]] as const) {
+      const { statements, value } = await statementsDuring(db, () => reader.get("/v1/secrets/steady/a"));
+      expect(value.status).toBe(200);
+      expect(statements.filter((s) => /FROM policies p\b|policy_bindings|FROM tokens/.test(s.sql)).map((s) => s.sql.slice(0, 60))).toEqual([]);
+    }
+  });
+
+  it("a node reads the tokens revoked since it last looked along their index", async () => {
+    const { admin } = vault();
+    const [kept, revoked] = await Promise.all(["sa:kept", "sa:gone"].map(async (identity_id) => (await admin.post("/v1/auth/tokens", { identity_id, scopes: ["secrets:read"] })).body));
+    const onNode2 = secondNode().withToken(kept.token);
+    expect((await onNode2.get("/v1/auth/whoami")).status).toBe(200);
+    expect((await admin.delete(`/v1/auth/tokens/${revoked.id}`)).status).toBe(200);
+    const db = secondNode.vault().db;
+    const { statements } = await statementsDuring(db, () => onNode2.get("/v1/auth/whoami"));
+    const catchUp = statements.find((s) => /FROM tokens WHERE revoked_seq >/.test(s.sql));
+    expect(catchUp?.rows).toBe(1);
+    expect(await planOf(db, catchUp!.sql, catchUp!.params)).toMatch(/tokens_revoked_seq/);
+  });
+
+  it("a node that has not caught up to revocations since pruned drops every cached token, so a pruned revoked token is refused", async () => {
+    const { admin, vault: node } = vault();
+    const issued = await admin.post("/v1/auth/tokens", { identity_id: "sa:pruned", scopes: ["secrets:read"] });
+    const onNode2 = secondNode().withToken(issued.body.token);
+    expect((await onNode2.get("/v1/auth/whoami")).status).toBe(200);
+    expect((await admin.delete(`/v1/auth/tokens/${issued.body.id}`)).status).toBe(200);
+    // A retention pass two hours from now, window thirty minutes: the revoked row goes before node 2 looks.
+    const job = new RetentionJob(node.db, { job: "credentials_retention", steps: ENDED_TOKENS, windowMs: HOUR / 2, intervalMs: 1000, log: () => {} });
+    expect((await job.runIfDue(Date.now() + 2 * HOUR))?.tokens_revoked).toBeGreaterThanOrEqual(1);
+    expect(await node.db.get("SELECT id FROM tokens WHERE id = ?", [issued.body.id])).toBeUndefined();
+    const refused = await onNode2.get("/v1/auth/whoami");
+    expect([refused.status, refused.body.error.code]).toEqual([401, "token_invalid"]);
+  });
+
+  it("a revocation that revokes nothing leaves the revocation counter where it was", async () => {
+    const { admin, vault: node } = vault();
+    const counter = async () => Number((await node.db.get<{ revocations: number | string }>("SELECT revocations FROM access_epoch WHERE id = 1"))!.revocations);
+    const trust = await admin.post("/v1/auth/trusts", {
+      name: "unused", issuer: "https://issuer.unused.example", audiences: ["scaivault"],
+      rules: [{ conditions: { sub: "x" }, identity_id: "sa:unused", scopes: ["secrets:read"] }],
+    });
+    expect(trust.status, trust.text).toBe(201);
+    const before = await counter();
+    expect((await admin.delete(`/v1/auth/trusts/${trust.body.id}`)).body).toMatchObject({ deleted: true, tokens_revoked: 0 });
+    expect(await counter()).toBe(before);
+    const issued = await admin.post("/v1/auth/tokens", { identity_id: "sa:unused", scopes: ["secrets:read"] });
+    expect((await admin.delete(`/v1/auth/tokens/${issued.body.id}`)).status).toBe(200);
+    expect(await counter()).toBe(before + 1);
   });
 });
 

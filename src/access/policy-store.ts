@@ -99,10 +99,16 @@ export class PolicyStore {
 
   /** Every counter in one read (the same statement as `epoch`, so a turn's requests share it). */
   async epochs(): Promise<AccessEpochs> {
-    const row = await this.db.getShared<{ epoch: number | string; revocations: number | string; policy_changes: number | string; directory_changes: number | string }>(
-      "SELECT epoch, revocations, policy_changes, directory_changes FROM access_epoch WHERE id = 1",
+    const row = await this.db.getShared<{ epoch: number | string; revocations: number | string; revocations_pruned: number | string; policy_changes: number | string; directory_changes: number | string }>(
+      "SELECT epoch, revocations, revocations_pruned, policy_changes, directory_changes FROM access_epoch WHERE id = 1",
     );
-    return { access: Number(row?.epoch ?? 0), revocations: Number(row?.revocations ?? 0), policies: Number(row?.policy_changes ?? 0), directory: Number(row?.directory_changes ?? 0) };
+    return {
+      access: Number(row?.epoch ?? 0),
+      revocations: Number(row?.revocations ?? 0),
+      revocationsPruned: Number(row?.revocations_pruned ?? 0),
+      policies: Number(row?.policy_changes ?? 0),
+      directory: Number(row?.directory_changes ?? 0),
+    };
   }
 
   /**
@@ -129,10 +135,6 @@ export class PolicyStore {
 
   async bumpEpoch(tx: Queryable): Promise<void> {
     await tx.run("UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1");
-  }
-
-  async bumpRevocations(tx: Queryable): Promise<void> {
-    await tx.run("UPDATE access_epoch SET revocations = revocations + 1 WHERE id = 1");
   }
 
   async insertPolicy(policy: Policy, tx?: Queryable): Promise<void> {

@@ -136,10 +136,39 @@ export class TokenStore {
     return { records: page.rows.map(toRecord), next: page.next === null ? null : String(page.next[0]) };
   }
 
-  async revoke(id: string, at: number, tx?: Queryable): Promise<boolean> {
-    const result = await (tx ?? this.db).run("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [at, id]);
-    return result.changes > 0;
+  /** The hashes of (at most `limit`) tokens revoked under revocation counts above `seq`, along `tokens_revoked_seq`. */
+  async revokedSince(seq: number, limit: number): Promise<Array<{ tokenHash: string; seq: number }>> {
+    const rows = await this.db.all<{ token_hash: string; revoked_seq: number | string }>("SELECT token_hash, revoked_seq FROM tokens WHERE revoked_seq > ? LIMIT ?", [seq, limit]);
+    return rows.map((row) => ({ tokenHash: row.token_hash, seq: Number(row.revoked_seq) }));
   }
+}
+
+/** Which live tokens a revocation ends: one token, every token a trust issued, or every token of one identity. */
+export type RevokedTokens = { id: string } | { trustId: string } | { tenantId: string; identityId: string };
+
+const REVOKED_BY: { [K in "id" | "trustId" | "identityId"]: string } = {
+  id: "id = ?",
+  trustId: "trust_id = ?",
+  identityId: "tenant_id = ? AND identity_id = ?",
+};
+
+/**
+ * Revokes the live tokens `which` selects, in `tx`, and answers how many. The revocation counter
+ * moves first (on PostgreSQL its row stays locked until commit, so revocations are numbered in
+ * commit order) and each revoked row keeps the count it was revoked under: every node drops those
+ * tokens from its cache, and no other (VaultTokens). When nothing was live the count moves back
+ * within the transaction, so nodes never see it move.
+ */
+export async function revokeTokens(tx: Queryable, which: RevokedTokens, at: number): Promise<number> {
+  const [where, params] =
+    "id" in which ? [REVOKED_BY.id, [which.id]] : "trustId" in which ? [REVOKED_BY.trustId, [which.trustId]] : [REVOKED_BY.identityId, [which.tenantId, which.identityId]];
+  await tx.run("UPDATE access_epoch SET revocations = revocations + 1 WHERE id = 1");
+  const { changes } = await tx.run(
+    `UPDATE tokens SET revoked_at = ?, revoked_seq = (SELECT revocations FROM access_epoch WHERE id = 1) WHERE ${where} AND revoked_at IS NULL`,
+    [at, ...params],
+  );
+  if (changes === 0) await tx.run("UPDATE access_epoch SET revocations = revocations - 1 WHERE id = 1");
+  return changes;
 }
 
 /**
@@ -156,8 +185,14 @@ export const ENDED_TOKENS: readonly PruneStep<"tokens_expired" | "tokens_revoked
     params: (cutoff) => [cutoff],
   },
   {
+    // Nodes find what to drop from their caches in the revoked rows (revokedSince): the horizon
+    // first moves past the revocations about to go, so a node that has not caught up past it
+    // empties its token cache instead (VaultTokens), and no row is pruned above the horizon.
     name: "tokens_revoked",
-    sql: pruneById("tokens", "revoked_at < ?"),
+    before: `UPDATE access_epoch SET revocations_pruned = COALESCE(
+               (SELECT MAX(revoked_seq) FROM tokens WHERE revoked_at < ? AND revoked_seq > revocations_pruned), revocations_pruned)
+             WHERE id = 1`,
+    sql: pruneById("tokens", "revoked_at < ? AND (revoked_seq IS NULL OR revoked_seq <= (SELECT revocations_pruned FROM access_epoch WHERE id = 1))"),
     params: (cutoff) => [cutoff],
   },
 ];

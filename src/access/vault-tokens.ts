@@ -4,7 +4,7 @@ import { newId, randomBase62 } from "../shared/ids.js";
 import type { Queryable } from "../storage/contract.js";
 import type { Principal } from "./principal.js";
 import type { ReachedChange } from "./reach-log.js";
-import type { TokenRecord, TokenStore } from "./token-store.js";
+import { revokeTokens, type TokenRecord, type TokenStore } from "./token-store.js";
 
 export const VAULT_TOKEN_PREFIX = "skt_";
 const TOKEN_SHAPE = /^skt_[A-Za-z0-9_-]{32,200}$/;
@@ -18,7 +18,10 @@ export interface IssueTokenInput extends Omit<TokenRecord, "id" | "tokenHash" | 
 /** The access counters (the epoch, revocations, policy and directory changes), as one read of `access_epoch`. */
 export interface AccessEpochs {
   access: number;
+  /** Moved by every token revocation; each revoked row keeps its count (`revoked_seq`). */
   revocations: number;
+  /** Not a counter: revocations up to this count may have been pruned with their rows (ENDED_TOKENS). */
+  revocationsPruned: number;
   /** Moved by every policy or binding change; which tenants each reached is in `policy_changes`. */
   policies: number;
   /** Moved by every change to a tenant's directory entries; which tenant, in `directory_changes`. */
@@ -29,7 +32,7 @@ export interface AccessEpochs {
  * The access counters (see PolicyStore), each moved in the transaction of the change it counts.
  * The access epoch (a partner's status in the directory) drops every node's compiled policies,
  * directory entries and tokens. A token's revocation (also a trust's, and a sync's of a deleted
- * identity) moves the revocation counter, which drops the tokens; a policy or binding change the
+ * identity) moves the revocation counter, which drops the tokens revoked (revokeTokens); a policy or binding change the
  * policy counter, which drops the compiled policies of the tenants it reached; a change to a
  * tenant's directory (a sync, a role assignment) the directory counter, which drops the directory
  * entries cached for that tenant.
@@ -37,12 +40,14 @@ export interface AccessEpochs {
 export interface AccessEpoch {
   epochs(): Promise<AccessEpochs>;
   bumpEpoch(tx: Queryable): Promise<void>;
-  bumpRevocations(tx: Queryable): Promise<void>;
   bumpDirectory(tx: Queryable, tenantId: string): Promise<void>;
   directoryChangesSince(seq: number): Promise<ReachedChange[]>;
 }
 
 const MAX_CACHED_TOKENS = 10_000;
+
+/** A node further behind than this many revoked tokens empties its token cache instead of reading them. */
+const MAX_REVOCATIONS_READ = 1_000;
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -51,9 +56,14 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * HMAC under a vault-held key, so a database dump reveals no usable token.
  */
 export class VaultTokens {
-  /** Known tokens by hash, each tagged with the counters it was read under. Unknown tokens are never cached. */
-  private readonly cache = new Map<string, { record: TokenRecord; epochs: AccessEpochs }>();
-  private cacheEpochs: AccessEpochs = { access: -1, revocations: -1, policies: -1, directory: -1 };
+  /**
+   * Known tokens by hash, each as it stands after every revocation this node has caught up to
+   * (`seen`): a revocation drops its own tokens (`revoked_seq`), the access epoch all of them.
+   * Unknown tokens are never cached.
+   */
+  private readonly cache = new Map<string, TokenRecord>();
+  private readonly seen = { access: -1, revocations: -1 };
+  private catchingUp: Promise<void> | null = null;
 
   /** `hashKey` is a vault-held system key (see Keyring.systemKey), loaded once at start. */
   constructor(private readonly store: TokenStore, private readonly hashKey: Buffer, private readonly access: AccessEpoch) {}
@@ -91,37 +101,67 @@ export class VaultTokens {
     return { token, record };
   }
 
-  /**
-   * Moves the revocation counter with the revocation, so every node drops its cached tokens on the
-   * next request; compiled policies and directory entries stay (nothing they hold changed).
-   */
+  /** Revokes a live token in `tx` (revokeTokens): every node drops it from its cache, and no other token. */
   async revoke(id: string, at: number, tx: Queryable): Promise<boolean> {
-    const revoked = await this.store.revoke(id, at, tx);
-    if (revoked) await this.access.bumpRevocations(tx);
-    return revoked;
+    return (await revokeTokens(tx, { id }, at)) > 0;
   }
 
   /**
-   * The token's record, from the cache when neither the access epoch nor the revocation counter
-   * has moved since it was read:
-   * one single-row epoch read per request instead of a token lookup, and the counters read here
-   * also serve the directory and policy caches (`Principal.accessCounters`).
+   * The token's record, from the cache when it holds it: one single-row read of the counters per
+   * request instead of a token lookup, and the counters read here also serve the directory and
+   * policy caches (`Principal.accessCounters`).
    */
   private async lookup(hash: string): Promise<{ record: TokenRecord | undefined; epochs: AccessEpochs }> {
     const epochs = await this.access.epochs();
-    if (!sameEpochs(epochs, this.cacheEpochs)) {
-      this.cache.clear();
-      this.cacheEpochs = epochs;
-    }
+    await this.catchUp(epochs);
     const cached = this.cache.get(hash);
-    // A record read under older counters (set after the clear by a lookup that began before it) is read again.
-    if (cached && sameEpochs(cached.epochs, epochs)) return { record: cached.record, epochs };
+    if (cached) return { record: cached, epochs };
     const record = await this.store.findByHash(hash);
-    if (record) {
+    // Kept only if the node caught up to nothing newer meanwhile: that catch-up may have run before
+    // this record (read before a revocation it applied) was stored.
+    if (record && this.seen.access === epochs.access && this.seen.revocations === epochs.revocations) {
       if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
-      this.cache.set(hash, { record, epochs });
+      this.cache.set(hash, record);
     }
     return { record, epochs };
+  }
+
+  /** Applies the revocations (or the access epoch's move) counted up to `epochs`; older counters change nothing. */
+  private async catchUp(epochs: AccessEpochs): Promise<void> {
+    if (epochs.access > this.seen.access) {
+      this.cache.clear();
+      this.seen.access = epochs.access;
+      this.seen.revocations = Math.max(this.seen.revocations, epochs.revocations);
+      return;
+    }
+    if (epochs.revocations <= this.seen.revocations) return;
+    // Revoked rows at or below the horizon may be gone: a node that has not seen them starts over.
+    if (this.cache.size === 0 || this.seen.revocations < epochs.revocationsPruned) {
+      this.cache.clear();
+      this.seen.revocations = epochs.revocations;
+      return;
+    }
+    // A read shared with a request that began it before `epochs` was read may miss revocations
+    // counted up to it; a second one cannot: a revoked row commits with its count.
+    for (let round = 0; round < 2 && this.seen.revocations < epochs.revocations; round++) {
+      this.catchingUp ??= this.readRevoked(epochs.revocations).finally(() => (this.catchingUp = null));
+      await this.catchingUp;
+    }
+    // What is still missing was pruned with its expired row: an expired token is refused anyway.
+    this.seen.revocations = Math.max(this.seen.revocations, epochs.revocations);
+  }
+
+  private async readRevoked(target: number): Promise<void> {
+    const revoked = await this.store.revokedSince(this.seen.revocations, MAX_REVOCATIONS_READ + 1);
+    if (revoked.length > MAX_REVOCATIONS_READ) {
+      this.cache.clear();
+      this.seen.revocations = Math.max(this.seen.revocations, target);
+      return;
+    }
+    for (const { tokenHash, seq } of revoked) {
+      this.cache.delete(tokenHash);
+      this.seen.revocations = Math.max(this.seen.revocations, seq);
+    }
   }
 
   async isRegistered(token: string): Promise<boolean> {
@@ -183,5 +223,3 @@ export class VaultTokens {
   }
 }
 
-// Tokens depend on neither policies, bindings nor directory entries: those counters are not compared.
-const sameEpochs = (a: AccessEpochs, b: AccessEpochs) => a.access === b.access && a.revocations === b.revocations;

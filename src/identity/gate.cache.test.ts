@@ -33,7 +33,7 @@ function fakes() {
   return { state, gate: new IdentityGate(store, access) };
 }
 
-const at = (access: number, directory: number): AccessEpochs => ({ access, revocations: 0, policies: 0, directory });
+const at = (access: number, directory: number): AccessEpochs => ({ access, revocations: 0, revocationsPruned: 0, policies: 0, directory });
 
 describe("identity gate: its cache and a sync committing during a read", () => {
   for (const how of ["the access epoch", "a directory change to the tenant"] as const) {

@@ -83,7 +83,7 @@ export function createIdentity(deps: IdentityDeps) {
             await assertGrantsCovered(authorizer, caller, target.held.map(asPolicyRule), `write an exchange rule for ${rule.identity_id}`);
           }
         : null;
-      registerTrustRoutes(app, { db, trusts, policies: deps.policies, audit: deps.audit, bumpRevocations: (tx) => deps.policies.bumpRevocations(tx), coverCheck });
+      registerTrustRoutes(app, { db, trusts, policies: deps.policies, audit: deps.audit, coverCheck });
       const ipPrincipal = (ip: string) => ({ partnerId: "ip", identityId: ip }) as Principal;
       registerExchange(app, { db, trusts, tokens: deps.tokens, gate, audit: deps.audit, chargeIp: limits ? (request, reply) => limits.charge(request, reply, ipPrincipal(request.ip)) : undefined });
     },

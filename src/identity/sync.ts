@@ -1,4 +1,5 @@
 import type { AccessEpoch } from "../access/vault-tokens.js";
+import { revokeTokens } from "../access/token-store.js";
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { EventOutbox, NewEvent, VaultEvent } from "../events/outbox.js";
@@ -172,8 +173,7 @@ export class IdentitySync {
         moved = true;
         if (change.entry.status === "DELETED" && change.entry.kind !== "group") {
           // Deleted is for good: its vault tokens are revoked, not merely refused.
-          const revoked = await tx.run("UPDATE tokens SET revoked_at = ? WHERE tenant_id = ? AND identity_id = ? AND revoked_at IS NULL", [now, tenant.id, change.entry.identityId]);
-          stats.tokens_revoked += revoked.changes;
+          stats.tokens_revoked += await revokeTokens(tx, { tenantId: tenant.id, identityId: change.entry.identityId }, now);
         }
         const event: NewEvent | null = statusEvent(change);
         if (event) published.push(await events.append(tx, event));
@@ -181,10 +181,8 @@ export class IdentitySync {
       // A membership that changes also changes its member's groups, an entry change: `moved`.
       await applyMembers(tx, db.dialect, tenant.id, groups);
       await store.putEntryDigests(tenant.id, moves, tx);
-      // Every node drops what it cached of this tenant's directory, and of no other tenant's; the
-      // tokens of identities deleted for good are dropped from every node's token cache.
+      // Every node drops what it cached of this tenant's directory, and of no other tenant's.
       if (moved) await access.bumpDirectory(tx, tenant.id);
-      if (stats.tokens_revoked > 0) await access.bumpRevocations(tx);
     });
     events.published(published);
     for (const key of Object.keys(total) as Array<keyof SyncStats>) total[key] += stats[key];

@@ -1,4 +1,5 @@
 import type { Database, Queryable } from "../storage/contract.js";
+import { revokeTokens } from "../access/token-store.js";
 import type { Conditions } from "./claims.js";
 
 export interface TrustRule {
@@ -74,8 +75,8 @@ export class TrustStore {
     return (await this.db.all<Row>(`SELECT ${COLUMNS} FROM exchange_trusts WHERE issuer = ? AND enabled = 1 ORDER BY created_at, id`, [issuer])).map(toTrust);
   }
 
-  /** Revokes every live token a trust issued; answers how many. */
+  /** Revokes every live token a trust issued (revokeTokens: nodes drop exactly those); answers how many. */
   async revokeIssued(trustId: string, now: number, tx: Queryable): Promise<number> {
-    return (await tx.run("UPDATE tokens SET revoked_at = ? WHERE trust_id = ? AND revoked_at IS NULL", [now, trustId])).changes;
+    return revokeTokens(tx, { trustId }, now);
   }
 }

@@ -124,11 +124,6 @@ export interface TrustDeps {
   trusts: TrustStore;
   policies: PolicyStore;
   audit: AuditRecorder;
-  /**
-   * Moves the revocation counter: a trust disabled, narrowed or deleted revokes the tokens it
-   * issued, which every node must stop honouring; no policy or directory entry changed.
-   */
-  bumpRevocations(tx: Queryable): Promise<void>;
   /** The caller must hold what a rule grants (SPEC §4, src/access/escalation.ts); wired in the identity module. */
   coverCheck?: ((caller: Caller, rule: TrustRule) => Promise<void>) | null;
 }
@@ -166,7 +161,6 @@ export function registerTrustRoutes(app: FastifyInstance, deps: TrustDeps): void
     let revoked = 0;
     if (existing?.enabled && (!trust.enabled || grantsChanged(existing, trust))) {
       revoked = await deps.trusts.revokeIssued(trust.id, Date.now(), tx);
-      await deps.bumpRevocations(tx);
     }
     caller.ctx.audit.extra = { trust_id: trust.id, name: trust.name, issuer: trust.issuer, enabled: trust.enabled, tokens_revoked: revoked };
     await deps.audit.recordInTransaction(tx, caller, status);
@@ -212,7 +206,6 @@ export function registerTrustRoutes(app: FastifyInstance, deps: TrustDeps): void
       if (!trust) throw notFound(request.params.id);
       await deps.trusts.delete(trust.id, tx);
       const revoked = await deps.trusts.revokeIssued(trust.id, Date.now(), tx);
-      await deps.bumpRevocations(tx);
       caller.ctx.audit.extra = { trust_id: trust.id, name: trust.name, tokens_revoked: revoked };
       await deps.audit.recordInTransaction(tx, caller, 200);
       return { id: trust.id, deleted: true, tokens_revoked: revoked };

@@ -24,7 +24,7 @@ function deferred<T>() {
 }
 
 describe("LongLivedConnections: an open connection's admission kept current", () => {
-  let counters: AccessEpochs = { access: 1, revocations: 0, policies: 0, directory: 0 };
+  let counters: AccessEpochs = { access: 1, revocations: 0, revocationsPruned: 0, policies: 0, directory: 0 };
   const slots: StreamSlot[] = [];
   const open = (readmit: () => Promise<Admission>, recheckMs = 60_000) => {
     const slot = new LongLivedConnections({ maxPerIdentity: 5, maxPerTenant: 5, recheckMs }, async () => counters).admit(principal(["group:sre"]), tenant, readmit);
@@ -33,7 +33,7 @@ describe("LongLivedConnections: an open connection's admission kept current", ()
   };
   afterEach(() => {
     for (const slot of slots.splice(0)) slot.release();
-    counters = { access: 1, revocations: 0, policies: 0, directory: 0 };
+    counters = { access: 1, revocations: 0, revocationsPruned: 0, policies: 0, directory: 0 };
   });
 
   it("admits again only when an access counter moved since the last admission", async () => {
@@ -41,13 +41,13 @@ describe("LongLivedConnections: an open connection's admission kept current", ()
     const slot = open(async () => ({ principal: principal([`group:g${++calls}`]), tenant }));
     expect((await slot.current()).principal.groups).toEqual(["group:g1"]);
     expect((await slot.current()).principal.groups).toEqual(["group:g1"]);
-    counters = { access: 2, revocations: 0, policies: 0, directory: 0 };
+    counters = { access: 2, revocations: 0, revocationsPruned: 0, policies: 0, directory: 0 };
     expect((await slot.current()).principal.groups).toEqual(["group:g2"]);
-    counters = { access: 2, revocations: 1, policies: 0, directory: 0 };
+    counters = { access: 2, revocations: 1, revocationsPruned: 0, policies: 0, directory: 0 };
     expect((await slot.current()).principal.groups).toEqual(["group:g3"]);
-    counters = { access: 2, revocations: 1, policies: 1, directory: 0 };
+    counters = { access: 2, revocations: 1, revocationsPruned: 0, policies: 1, directory: 0 };
     expect((await slot.current()).principal.groups).toEqual(["group:g4"]);
-    counters = { access: 2, revocations: 1, policies: 1, directory: 1 };
+    counters = { access: 2, revocations: 1, revocationsPruned: 0, policies: 1, directory: 1 };
     expect((await slot.current()).principal.groups).toEqual(["group:g5"]);
     expect(calls).toBe(5);
   });
@@ -62,7 +62,7 @@ describe("LongLivedConnections: an open connection's admission kept current", ()
     await new Promise((resolve) => setImmediate(resolve));
     expect(calls).toBe(1);
     // Access changes; events committed after the change are read; the caller is asked for.
-    counters = { access: 2, revocations: 0, policies: 0, directory: 0 };
+    counters = { access: 2, revocations: 0, revocationsPruned: 0, policies: 0, directory: 0 };
     const second = slot.current();
     held.resolve({ principal: principal(["group:before"]), tenant });
     expect((await first).principal.groups).toEqual(["group:before"]);

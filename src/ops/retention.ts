@@ -15,6 +15,8 @@ export interface PruneStep<Name extends string = string> {
   /** The count's name in the pass's result and its log line. */
   name: Name;
   sql: string;
+  /** A statement run once, with the same parameters, before the step's first batch. */
+  before?: string;
   /** The statement's parameters for this pass's cutoff (the moment rows must have ended before) and clock. */
   params: (cutoff: number, now: number) => (string | number)[];
 }
@@ -82,7 +84,10 @@ export class RetentionJob<Name extends string = string> {
     try {
       const cutoff = now - this.options.windowMs;
       const counts = {} as Record<Name, number>;
-      for (const step of this.options.steps) counts[step.name] = await this.inBatches(db, step.sql, step.params(cutoff, now));
+      for (const step of this.options.steps) {
+        if (step.before) await db.run(step.before, step.params(cutoff, now));
+        counts[step.name] = await this.inBatches(db, step.sql, step.params(cutoff, now));
+      }
       if (Object.values<number>(counts).some((n) => n > 0)) this.options.log(`${job} pass`, { ...counts });
       return counts;
     } finally {
