@@ -1,5 +1,6 @@
 import { VaultError } from "../http/errors.js";
 import type { ErrorCode } from "../http/errors.js";
+import { LruMap } from "../shared/lru.js";
 import type { Caller } from "../http/context.js";
 import { compileConditions, type CompiledConditions, type ConditionContext } from "./conditions.js";
 import { globMatcher, type CompiledGlob } from "./glob.js";
@@ -224,7 +225,7 @@ const MAX_ENTRIES = 10_000;
  * from the next request, and one tenant's changes cost other tenants nothing.
  */
 export class Authorizer {
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache = new LruMap<string, CacheEntry>(MAX_ENTRIES);
   private lastEpoch = -1;
   /** Which tenants and partners the policy changes counted so far reached. */
   private readonly changes: ReachLog;
@@ -253,7 +254,6 @@ export class Authorizer {
     const validUntil = bound.reduce((min, b) => (b.binding.expiresAt !== null && b.binding.expiresAt < min ? b.binding.expiresAt : min), Number.POSITIVE_INFINITY);
     const set = new CompiledPolicySet(bound.map((b) => b.policy));
     if (!cache) return set;
-    if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, { epoch: counters.access, policies: counters.policies, partnerId, tenantId, validUntil, set });
     return set;
   }

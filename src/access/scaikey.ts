@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import { LruMap } from "../shared/lru.js";
 import { VaultError } from "../http/errors.js";
 import type { TenancyStore } from "../tenancy/store.js";
 import type { JwtVerifier } from "./authenticator.js";
@@ -73,7 +74,7 @@ export class ScaiKeyVerifier implements JwtVerifier {
   private jwks: JwksResolver | null = null;
   private jwksPending: Promise<JwksResolver> | null = null;
   private readonly issuers: string[];
-  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+  private readonly verified = new LruMap<string, { principal: Principal; until: number }>(MAX_VERIFIED);
 
   constructor(private readonly settings: ScaiKeySettings, private readonly tenancy: TenancyStore) {
     this.issuers = [...new Set([...(settings.url ? [settings.url, settings.url.replace(/\/+$/, "")] : []), ...settings.issuers])];
@@ -114,7 +115,6 @@ export class ScaiKeyVerifier implements JwtVerifier {
     const principal = await this.verifyFully(jwt, audience);
     const until = Math.min(now + VERIFIED_TTL_MS, principal.tokenExpiresAt ?? 0);
     if (until > now) {
-      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
       this.verified.set(digest, { principal, until });
     }
     return { ...principal };

@@ -105,6 +105,20 @@ describe("vault token cache: a revocation drops its own tokens", () => {
     expect(state.reads).toBe(2);
   });
 
+  it("when full, forgets the token used longest ago, not the ones in use", async () => {
+    const { state, add, tokens } = fakes();
+    const hot = add("hot");
+    await tokens.authenticate(hot);
+    // A caller cycling through 10,000 valid tokens of its own, each used once.
+    for (let i = 0; i < 10_000; i++) {
+      await tokens.authenticate(add(`c${i}`));
+      if (i % 1_000 === 0) await tokens.authenticate(hot);
+    }
+    const reads = state.reads;
+    await tokens.authenticate(hot);
+    expect(state.reads).toBe(reads);
+  });
+
   it("the access epoch empties it; counters older than what it caught up to change nothing", async () => {
     const { state, add, tokens } = fakes();
     const a = add("a");

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { VaultError } from "../http/errors.js";
 import { newId, randomBase62 } from "../shared/ids.js";
+import { LruMap } from "../shared/lru.js";
 import type { Queryable } from "../storage/contract.js";
 import type { Principal } from "./principal.js";
 import type { ReachedChange } from "./reach-log.js";
@@ -61,7 +62,7 @@ export class VaultTokens {
    * (`seen`): a revocation drops its own tokens (`revoked_seq`), the access epoch all of them.
    * Unknown tokens are never cached.
    */
-  private readonly cache = new Map<string, TokenRecord>();
+  private readonly cache = new LruMap<string, TokenRecord>(MAX_CACHED_TOKENS);
   private readonly seen = { access: -1, revocations: -1 };
   private catchingUp: Promise<void> | null = null;
 
@@ -119,10 +120,7 @@ export class VaultTokens {
     const record = await this.store.findByHash(hash);
     // Kept only if the node caught up to nothing newer meanwhile: that catch-up may have run before
     // this record (read before a revocation it applied) was stored.
-    if (record && this.seen.access === epochs.access && this.seen.revocations === epochs.revocations) {
-      if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
-      this.cache.set(hash, record);
-    }
+    if (record && this.seen.access === epochs.access && this.seen.revocations === epochs.revocations) this.cache.set(hash, record);
     return { record, epochs };
   }
 

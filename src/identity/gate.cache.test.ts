@@ -67,4 +67,18 @@ describe("identity gate: its cache and a sync committing during a read", () => {
     await gate.refine(principal(at(1, 2), "u"));
     expect(state.reads).toBe(3);
   });
+
+  it("when full, forgets the answers used longest ago, not the ones in use", async () => {
+    const { state, gate } = fakes();
+    const counters = at(1, 1);
+    await gate.refine(principal(counters));
+    // A tenant administrator's tokens for 10,000 made-up identities, used once each.
+    for (let i = 0; i < 10_000; i++) {
+      await gate.refine({ ...principal(counters), identityId: `sa:made-up-${i}` });
+      if (i % 1_000 === 0) await gate.refine(principal(counters));
+    }
+    const reads = state.reads;
+    await gate.refine(principal(counters));
+    expect(state.reads).toBe(reads);
+  });
 });

@@ -3,6 +3,7 @@ import type { Principal, Role } from "../access/principal.js";
 import { ReachLog } from "../access/reach-log.js";
 import type { AccessEpoch, AccessEpochs } from "../access/vault-tokens.js";
 import { VaultError } from "../http/errors.js";
+import { LruMap } from "../shared/lru.js";
 import type { DirectoryEntry, IdentityStore } from "./store.js";
 
 const ROLES: readonly Role[] = ["tenant_admin", "partner_admin", "super_admin"];
@@ -30,8 +31,8 @@ interface Tagged<T> {
  * stay); the access epoch (a partner's status) still drops everything.
  */
 export class IdentityGate implements PrincipalRefiner {
-  private readonly cache = new Map<string, Tagged<Known>>();
-  private readonly tenants = new Map<string, Tagged<string>>();
+  private readonly cache = new LruMap<string, Tagged<Known>>(MAX_CACHED);
+  private readonly tenants = new LruMap<string, Tagged<string>>(MAX_CACHED);
   private cacheEpoch = -1;
   private readonly changes: ReachLog;
 
@@ -86,7 +87,7 @@ export class IdentityGate implements PrincipalRefiner {
     }
     if (!this.changes.behind(counters.directory)) return;
     await this.changes.catchUp(counters.directory, this.cache.size === 0 && this.tenants.size === 0);
-    for (const map of [this.cache, this.tenants] as Map<string, Tagged<unknown>>[]) {
+    for (const map of [this.cache, this.tenants] as LruMap<string, Tagged<unknown>>[]) {
       for (const [key, tagged] of map) if (this.changes.changedAfter(tagged.directory, `t:${tagged.tenantId}`)) map.delete(key);
     }
   }
@@ -105,12 +106,11 @@ export class IdentityGate implements PrincipalRefiner {
    * ACTIVE) in the cache as current: it is not cached when the access epoch moved meanwhile, and a
    * directory change to its tenant after its tag makes it stale.
    */
-  private async cached<T>(map: Map<string, Tagged<T>>, key: string, tenantId: string, counters: AccessEpochs, read: () => Promise<T>): Promise<T> {
+  private async cached<T>(map: LruMap<string, Tagged<T>>, key: string, tenantId: string, counters: AccessEpochs, read: () => Promise<T>): Promise<T> {
     const hit = map.get(key);
     if (hit && !this.changes.changedAfter(hit.directory, `t:${tenantId}`)) return hit.value;
     const value = await read();
     if (value === undefined || this.cacheEpoch !== counters.access) return value;
-    if (map.size >= MAX_CACHED) map.clear();
     map.set(key, { value, tenantId, directory: counters.directory });
     return value;
   }
