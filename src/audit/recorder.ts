@@ -3,6 +3,7 @@ import { elapsedMs } from "../http/context.js";
 import { VaultError } from "../http/errors.js";
 import type { Queryable } from "../storage/contract.js";
 import type { AuditEntry, AuditLog } from "./audit-log.js";
+import { LruMap } from "../shared/lru.js";
 
 /** Keys whose values must never reach an entry, whatever a caller put in `extra`. */
 const FORBIDDEN_KEYS = /^(token|secret|signing_secret|previous_secret|password|client_secret|private_key|data|value|authorization)$/i;
@@ -39,7 +40,7 @@ export interface SystemEntry {
  */
 export class AuditRecorder {
   /** Token ids recur on every request a token makes; their HMACs are kept rather than recomputed. */
-  private readonly tokenIdHmacs = new Map<string, string>();
+  private readonly tokenIdHmacs = new LruMap<string, string>(10_000);
 
   constructor(
     private readonly log: AuditLog,
@@ -110,7 +111,6 @@ export class AuditRecorder {
   private tokenIdHmac(tokenId: string): string {
     let digest = this.tokenIdHmacs.get(tokenId);
     if (!digest) {
-      if (this.tokenIdHmacs.size >= 10_000) this.tokenIdHmacs.clear();
       digest = this.hmac(tokenId);
       this.tokenIdHmacs.set(tokenId, digest);
     }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Database } from "../storage/contract.js";
 import type { EventOutbox, NewEvent } from "./outbox.js";
+import { LruMap } from "../shared/lru.js";
 
 /** How long a node trusts its answer to "does any target of this tenant name secret.accessed?". */
 const WANTED_TTL_MS = 1_000;
@@ -18,7 +19,7 @@ const PERMISSION_OF_ACTION: Record<string, string> = { read: "read", write: "wri
  * noticed within WANTED_TTL_MS; event streams see `secret.accessed` only while a target names it.
  */
 export class AccessEvents {
-  private readonly wanted = new Map<string, { value: boolean; until: number }>();
+  private readonly wanted = new LruMap<string, { value: boolean; until: number }>(10_000);
 
   constructor(private readonly db: Database, private readonly outbox: EventOutbox) {}
 
@@ -77,7 +78,6 @@ export class AccessEvents {
        UNION ALL SELECT 1 AS hit FROM subscriptions WHERE tenant_id = ? AND status = 'active' AND events LIKE '%"secret.accessed"%'`,
       [tenantId, tenantId],
     );
-    if (this.wanted.size > 10_000) this.wanted.clear();
     this.wanted.set(tenantId, { value: row !== undefined, until: now + WANTED_TTL_MS });
     return row !== undefined;
   }

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import { VaultError } from "../http/errors.js";
 import type { Trust } from "./trust-store.js";
+import { LruMap } from "../shared/lru.js";
 
 const SKEW_SECONDS = 30;
 const MAX_JWT = 16 * 1024;
@@ -29,7 +30,7 @@ export function peek(jwt: string): { iss: string; aud: string[] } {
  * discovery document's `jwks_uri`. Remote key sets are cached per URL (refetched on an unknown kid).
  */
 export class SubjectVerifier {
-  private readonly remote = new Map<string, KeySet>();
+  private readonly remote = new LruMap<string, KeySet>(1_000);
   private readonly discovered = new Map<string, { url: string; until: number }>();
 
   constructor(private readonly timeoutMs = 5000) {}
@@ -58,7 +59,6 @@ export class SubjectVerifier {
     let set = this.remote.get(url);
     if (!set) {
       set = createRemoteJWKSet(new URL(url), { timeoutDuration: this.timeoutMs, cooldownDuration: 10_000, cacheMaxAge: 10 * 60_000 });
-      if (this.remote.size > 1000) this.remote.clear();
       this.remote.set(url, set);
     }
     return set;

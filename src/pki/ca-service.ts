@@ -7,6 +7,7 @@ import { eventBase, newPkiId, REVOCATION_REASONS, type PkiDeps } from "./common.
 import { openCaKey, sealCaKey } from "./keys.js";
 import type { CaRow } from "./store.js";
 import { createCaCertificate, exportPkcs8, generateKeyPair, importSigningKey, newSerial, parseCertificate, x509, type KeySpec } from "./x509.js";
+import { LruMap } from "../shared/lru.js";
 
 const DAY_MS = 86_400_000;
 export const BACKDATE_MS = 30_000;
@@ -68,7 +69,7 @@ function keySpecOf(body: CreateCaBody): KeySpec {
 /** Certificate authorities: creation, the chain, revocation with its cascade, and the signing key. */
 export class CaService {
   // Imported (non-extractable) signing keys by CA id: unsealing on every issue would cost a KMS round.
-  private readonly keys = new Map<string, CryptoKey>();
+  private readonly keys = new LruMap<string, CryptoKey>(1_000);
 
   constructor(private readonly deps: PkiDeps) {}
 
@@ -165,7 +166,6 @@ export class CaService {
       } finally {
         pkcs8.fill(0);
       }
-      if (this.keys.size > 1000) this.keys.clear();
       this.keys.set(ca.id, key);
     }
     return { ca, certificate: parseCertificate(ca.certificate_pem), key, spec };
