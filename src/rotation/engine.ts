@@ -11,8 +11,9 @@ import { StorageError, type Database, type Queryable } from "../storage/contract
 import { eventBase, SCHEDULER_IDENTITY, systemCaller, withEvents } from "./actor.js";
 import { newCycle, nextScheduledFire, storedThresholds, thresholdsPassed } from "./cycle.js";
 import type { ExpiryMonitor } from "./expiry.js";
-import { checkFields, DEFAULT_FIELDS, generate, type FieldSpec } from "./generators/index.js";
+import { checkFields, DEFAULT_FIELDS, type FieldSpec } from "./generators/index.js";
 import type { PolicyRowStore, RotationPolicyRow } from "./policy-store.js";
+import { PreparedValues, type Recipe } from "./prepared-values.js";
 import type { HistoryRow, ScheduleRow, ScheduleStore } from "./schedule-store.js";
 
 export interface EngineDeps {
@@ -192,18 +193,37 @@ export class RotationEngine implements SecretWriteHook {
     return row;
   }
 
-  /** The values of an auto-generated rotation: the recipe's fields over the current data. */
-  private async generatedData(tx: Queryable, secret: SecretRow, policy: RotationPolicyRow, now: number): Promise<Record<string, unknown>> {
+  /** The recipe an auto-generated rotation of `secret` under `policy` uses (its own, the policy's, or the default). */
+  private async recipeOf(secret: SecretRow, policy: RotationPolicyRow, tx?: Queryable): Promise<Recipe> {
     const recipeId = secret.secret_policy_id ?? policy.secret_policy_id;
-    let fields: FieldSpec[] = DEFAULT_FIELDS;
-    if (recipeId) {
-      const recipe = await this.deps.policies.getSecretPolicy(secret.tenant_id, recipeId, tx);
-      if (!recipe) throw new VaultError("secret_policy_not_found", `Secret policy ${recipeId} does not exist`, { details: { secret_policy_id: recipeId } });
-      if (recipe.is_active !== 1) throw new VaultError("invalid_config", `Secret policy ${recipeId} is disabled`, { details: { secret_policy_id: recipeId } });
-      fields = JSON.parse(recipe.fields) as FieldSpec[];
+    if (!recipeId) return { key: "default", fields: checkFields(DEFAULT_FIELDS) };
+    const recipe = await this.deps.policies.getSecretPolicy(secret.tenant_id, recipeId, tx);
+    if (!recipe) throw new VaultError("secret_policy_not_found", `Secret policy ${recipeId} does not exist`, { details: { secret_policy_id: recipeId } });
+    if (recipe.is_active !== 1) throw new VaultError("invalid_config", `Secret policy ${recipeId} is disabled`, { details: { secret_policy_id: recipeId } });
+    return { key: `${recipeId}\u0000${recipe.fields}`, fields: checkFields(JSON.parse(recipe.fields) as FieldSpec[]) };
+  }
+
+  /**
+   * Generates, before their transaction, the values of the auto-generated rotations `targets` may
+   * make (read without locks; the transaction reads again and uses them only for the same recipe).
+   * A target whose recipe cannot be read is left to its transaction, which records why it failed.
+   */
+  async prepare(targets: ReadonlyArray<{ secret: SecretRow | undefined; policy: RotationPolicyRow | undefined }>): Promise<PreparedValues> {
+    const recipes: Recipe[] = [];
+    for (const { secret, policy } of targets) {
+      if (!secret || !policy || policy.auto_generate !== 1) continue;
+      const recipe = await this.recipeOf(secret, policy).catch(() => null);
+      if (recipe) recipes.push(recipe);
     }
-    const checked = checkFields(fields);
-    return { ...(await this.currentData(tx, secret)), ...(await generate(checked, now)) };
+    return PreparedValues.forRecipes(recipes);
+  }
+
+  /** The values of an auto-generated rotation: the recipe's fields over the current data. */
+  private async generatedData(tx: Queryable, secret: SecretRow, policy: RotationPolicyRow, now: number, prepared: PreparedValues): Promise<Record<string, unknown>> {
+    const recipe = await this.recipeOf(secret, policy, tx);
+    const values = await prepared.take(recipe, now);
+    if (!values) throw new VaultError("version_conflict", "The secret policy changed while this rotation was being prepared; retry", { details: { secret_policy_id: secret.secret_policy_id ?? policy.secret_policy_id } });
+    return { ...(await this.currentData(tx, secret)), ...values };
   }
 
   private async currentData(tx: Queryable, secret: SecretRow): Promise<Record<string, unknown>> {
@@ -219,10 +239,10 @@ export class RotationEngine implements SecretWriteHook {
   }
 
   /** Writes the generated version; a recipe problem becomes a failed rotation in this transaction. */
-  private async autoRotate(tx: Queryable, caller: Caller, emit: Emit, secret: SecretRow, policy: RotationPolicyRow, schedule: ScheduleRow, trigger: "schedule" | "manual", now: number): Promise<RotationOutcome> {
+  private async autoRotate(tx: Queryable, caller: Caller, emit: Emit, secret: SecretRow, policy: RotationPolicyRow, schedule: ScheduleRow, trigger: "schedule" | "manual", now: number, prepared: PreparedValues): Promise<RotationOutcome> {
     let data: Record<string, unknown>;
     try {
-      data = await this.generatedData(tx, secret, policy, now);
+      data = await this.generatedData(tx, secret, policy, now, prepared);
     } catch (error) {
       if (!isVaultError(error)) throw error;
       return this.fail(tx, caller, emit, secret, policy, schedule, trigger, failureReason(error), now);
@@ -262,11 +282,11 @@ export class RotationEngine implements SecretWriteHook {
   }
 
   /** Rotates one secret now (per-secret and policy-level `rotate`), the secret row already locked. */
-  async rotateLocked(tx: Queryable, caller: Caller, emit: Emit, secret: SecretRow, policy: RotationPolicyRow, now: number): Promise<RotationOutcome> {
+  async rotateLocked(tx: Queryable, caller: Caller, emit: Emit, secret: SecretRow, policy: RotationPolicyRow, now: number, prepared: PreparedValues): Promise<RotationOutcome> {
     let schedule = await this.deps.schedules.getSchedule(secret.tenant_id, secret.path, tx);
     if (!schedule || schedule.policy_id !== policy.id) schedule = (await this.relink(tx, secret, policy.id, schedule, now)) as ScheduleRow;
     const dueNow = { ...schedule, due_at: schedule.state === "scheduled" ? now : schedule.due_at };
-    return policy.auto_generate === 1 ? this.autoRotate(tx, caller, emit, secret, policy, dueNow, "manual", now) : this.markDue(tx, caller, emit, secret, policy, dueNow, "manual", now);
+    return policy.auto_generate === 1 ? this.autoRotate(tx, caller, emit, secret, policy, dueNow, "manual", now, prepared) : this.markDue(tx, caller, emit, secret, policy, dueNow, "manual", now);
   }
 
   /**
@@ -276,7 +296,8 @@ export class RotationEngine implements SecretWriteHook {
   async fire(tenantId: string, partnerId: string, path: string): Promise<void> {
     const caller = systemCaller(SCHEDULER_IDENTITY, tenantId, partnerId);
     try {
-      await withEvents(this.deps.db, this.deps.events, (tx, emit) => this.fireLocked(tx, caller, emit, path));
+      const prepared = await this.prepareScheduled(tenantId, path);
+      await withEvents(this.deps.db, this.deps.events, (tx, emit) => this.fireLocked(tx, caller, emit, path, prepared));
     } catch (error) {
       // The attempt rolled back; its failure is recorded on its own so the cycle moves on.
       const why = failureReason(error);
@@ -294,7 +315,15 @@ export class RotationEngine implements SecretWriteHook {
     }
   }
 
-  private async fireLocked(tx: Queryable, caller: Caller, emit: Emit, path: string): Promise<void> {
+  /** The values a scheduled rotation of `path` due now would need (none when it is not due or not auto-generated). */
+  private async prepareScheduled(tenantId: string, path: string): Promise<PreparedValues> {
+    const schedule = await this.deps.schedules.getSchedule(tenantId, path);
+    if (!schedule || schedule.state !== "scheduled" || schedule.due_at > Date.now()) return PreparedValues.forRecipes([]);
+    const [secret, policy] = await Promise.all([this.deps.secretStore.get(tenantId, path), this.deps.policies.getRotation(tenantId, schedule.policy_id)]);
+    return this.prepare([{ secret, policy }]);
+  }
+
+  private async fireLocked(tx: Queryable, caller: Caller, emit: Emit, path: string, prepared: PreparedValues): Promise<void> {
     const { tenantId } = caller.tenant;
     if (!(await this.deps.schedules.claimSecret(tx, tenantId, path, false))) {
       // Locked elsewhere, or the secret is gone for good: then its schedule goes too.
@@ -329,7 +358,7 @@ export class RotationEngine implements SecretWriteHook {
         await this.markDue(tx, caller, emit, secret, policy, schedule, "schedule", now);
         return;
       }
-      const outcome = await this.autoRotate(tx, caller, emit, secret, policy, schedule, "schedule", now);
+      const outcome = await this.autoRotate(tx, caller, emit, secret, policy, schedule, "schedule", now, prepared);
       await this.auditRotation(tx, caller, path, outcome.action === "rotated", { rotation_policy_id: policy.id, version: outcome.version, history_id: outcome.history.id });
       return;
     }

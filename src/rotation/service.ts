@@ -216,6 +216,8 @@ export class RotationService {
     const path = requireValidPath(rawPath);
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "rotate");
+    const current = await this.deps.secretStore.get(caller.tenant.tenantId, path);
+    const prepared = await this.deps.engine.prepare([{ secret: current, policy: current?.rotation_policy_id ? await this.deps.policies.getRotation(caller.tenant.tenantId, current.rotation_policy_id) : undefined }]);
     const outcome = await this.deps.secrets.mutate(caller, (o: RotationOutcome & { policyId: string }) => (o.error ? ERROR_STATUS[o.error.code] : 202), async (tx, emit) => {
       const now = Date.now();
       await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
@@ -223,7 +225,7 @@ export class RotationService {
       if (!secret || secret.deleted_at !== null) throw notFound(path, secret, now);
       const policy = secret.rotation_policy_id ? await this.deps.policies.getRotation(secret.tenant_id, secret.rotation_policy_id, tx) : undefined;
       if (!policy) throw new VaultError("no_rotation_policy", "The secret has no rotation policy: assign one first", { details: { path } });
-      const result = await this.deps.engine.rotateLocked(tx, caller, emit, secret, policy, now);
+      const result = await this.deps.engine.rotateLocked(tx, caller, emit, secret, policy, now, prepared);
       caller.ctx.audit.extra = { rotation_policy_id: policy.id, action: result.action, version: result.version, history_id: result.history.id };
       return { ...result, policyId: policy.id };
     });
@@ -246,6 +248,7 @@ export class RotationService {
       if (!assigned.has(path)) throw new VaultError("secret_not_found", "The secret is not assigned to this rotation policy", { details: { path, rotation_policy_id: id } });
     }
     caller.ctx.audit.extra = { rotation_policy_id: id, paths: targets };
+    const prepared = await this.deps.engine.prepare(await Promise.all(targets.map(async (path) => ({ secret: await this.deps.secretStore.get(caller.tenant.tenantId, path), policy }))));
     return this.deps.secrets.mutate(caller, () => 200, async (tx, emit) => {
       const items = [];
       for (const path of targets) {
@@ -253,7 +256,7 @@ export class RotationService {
         await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
         const secret = await this.deps.secretStore.get(caller.tenant.tenantId, path, tx);
         if (!secret || secret.deleted_at !== null) continue;
-        items.push(historyView((await this.deps.engine.rotateLocked(tx, caller, emit, secret, policy, now)).history));
+        items.push(historyView((await this.deps.engine.rotateLocked(tx, caller, emit, secret, policy, now, prepared)).history));
       }
       return items;
     });

@@ -1,0 +1,44 @@
+import { generate, type CheckedField } from "./generators/index.js";
+
+/** Generators that wait on the thread pool or yield the event loop (key pairs, bcrypt). */
+const WAITING: ReadonlySet<string> = new Set(["rsa_keypair", "ec_keypair", "ssh_keypair", "bcrypt_hash"]);
+
+/** The recipe an auto-generated rotation uses: its identity (id and fields as stored) and its checked fields. */
+export interface Recipe {
+  key: string;
+  fields: CheckedField[];
+}
+
+/**
+ * Values of auto-generated rotations, generated before the rotation's transaction opens. A key
+ * pair or a bcrypt hash takes milliseconds to seconds (RSA-4096 0.4–2.6 s; bcrypt at 14 rounds
+ * 1.1 s per field, in 100 ms slices of the event loop): generated inside the transaction they held
+ * the secret's row lock and the transaction that long — on SQLite the file's one writer, so every
+ * write of every tenant waited, and the development guard refused the rotation. The transaction
+ * takes a set made for the recipe it reads (same id, same fields); a recipe changed meanwhile is
+ * generated in place only if nothing in it waits.
+ */
+export class PreparedValues {
+  private readonly ready = new Map<string, Array<Record<string, string>>>();
+
+  /** One set of values per recipe listed (a recipe listed twice gets two sets: each secret its own). */
+  static async forRecipes(recipes: readonly Recipe[], now = Date.now()): Promise<PreparedValues> {
+    const prepared = new PreparedValues();
+    for (const recipe of recipes) {
+      if (!waits(recipe.fields)) continue;
+      const sets = prepared.ready.get(recipe.key) ?? [];
+      sets.push(await generate(recipe.fields, now));
+      prepared.ready.set(recipe.key, sets);
+    }
+    return prepared;
+  }
+
+  /** A set made for this recipe (used once), or, for a recipe that waits on nothing, one made now. */
+  async take(recipe: Recipe, now: number): Promise<Record<string, string> | undefined> {
+    const made = this.ready.get(recipe.key)?.shift();
+    if (made) return made;
+    return waits(recipe.fields) ? undefined : generate(recipe.fields, now);
+  }
+}
+
+const waits = (fields: readonly CheckedField[]) => fields.some((field) => WAITING.has(field.generator));
