@@ -15,6 +15,9 @@ import { registerTenancyRoutes } from "./tenancy/routes.js";
 import { VaultTokens } from "./access/vault-tokens.js";
 import { buildAuditTrail } from "./audit/module.js";
 import type { VaultConfig } from "./config/config.js";
+import { BcryptWorker } from "./crypto/bcrypt-worker.js";
+import { ExpensiveWork } from "./crypto/expensive-work.js";
+import { GenerationGate } from "./crypto/generation-gate.js";
 import { Keyring } from "./crypto/keyring.js";
 import { LocalRootKey, loadLocalRootKey } from "./crypto/root-key.js";
 import { createConsole } from "./console/module.js";
@@ -110,7 +113,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const writeHooks: SecretWriteHook[] = [];
   const secretsDeps: SecretsDeps = { db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks };
   const secrets = new SecretsService(secretsDeps);
-  const rotation = createRotation({ db, events, audit, keyring, authorizer, secretStore, secrets, scheduler: { enabled: config.rotation.schedulerEnabled, pollMs: config.rotation.pollMs, reconcileMs: config.rotation.reconcileMs } });
+  // One per node: every tenant's RSA key pairs and bcrypt hashes take turns here (PKI and rotation).
+  const expensive = new ExpensiveWork(new GenerationGate({ concurrency: config.resilience.keygenConcurrency, maxWaitingPerTenant: 32, maxWaitMs: 30_000 }), new BcryptWorker());
+  const rotation = createRotation({ db, events, audit, keyring, authorizer, secretStore, secrets, expensive, scheduler: { enabled: config.rotation.schedulerEnabled, pollMs: config.rotation.pollMs, reconcileMs: config.rotation.reconcileMs } });
   writeHooks.push(rotation.engine);
   // Rotation is built on the secrets service, so it joins the service's answers afterwards.
   secretsDeps.rotation = rotation.engine;
@@ -199,7 +204,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const dns = createDns({ db, keyring, audit, secrets, config, log: app.log });
   dns.register(app);
   // PKI (spec/pki.md)
-  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, registries: metrics.registries, dnsSolver: options.dnsSolver ?? dns.solver });
+  const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, expensive, registries: metrics.registries, dnsSolver: options.dnsSolver ?? dns.solver });
   pki.register(app);
   pki.start(app.log);
   const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registries: metrics.registries, owners: identity.gate, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
@@ -238,6 +243,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
       await dynamic.stop();
       await pki.stop();
       await identity.stop();
+      await expensive.close();
       // Streams and long polls would hold the drain open; the outbox keeps whatever is undelivered.
       await eventDelivery.stop();
       await Promise.all(retention.map((job) => job.stop()));

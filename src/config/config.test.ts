@@ -1,5 +1,5 @@
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadLocalRootKey } from "../crypto/root-key.js";
@@ -58,6 +58,8 @@ describe("configuration", () => {
     expect(loadConfig({ SCAIVAULT_CREDENTIALS_RETENTION: "off" }).resilience.credentialsRetentionMs).toBeNull();
     expect(loadConfig({ SCAIVAULT_CREDENTIALS_RETENTION: " OFF " }).resilience.credentialsRetentionMs).toBeNull();
     expect(loadConfig({ SCAIVAULT_ROTATION_HISTORY_RETENTION: "off" }).resilience.rotationHistoryRetentionMs).toBeNull();
+    expect(loadConfig({ SCAIVAULT_KEYGEN_CONCURRENCY: "3" }).resilience.keygenConcurrency).toBe(3);
+    expect(loadConfig({}).resilience.keygenConcurrency).toBe(Math.max(1, availableParallelism() - 1));
     expect(loadConfig({ SCAIVAULT_ROTATION_HISTORY_RETENTION: "90d" }).resilience.rotationHistoryRetentionMs).toBe(90 * 86_400_000);
     expect(loadConfig({}).pki.csrTtlMs).toBe(30 * 86_400_000);
     expect(loadConfig({ SCAIVAULT_PKI_CSR_TTL: "7d" }).pki.csrTtlMs).toBe(7 * 86_400_000);
@@ -116,6 +118,7 @@ describe("configuration", () => {
     ["RATE_LIMIT_READ", "lots"],
     ["RATE_LIMIT_WRITE", "0"],
     ["SCAIVAULT_CREDENTIALS_RETENTION", "never"],
+    ["SCAIVAULT_KEYGEN_CONCURRENCY", "0"],
   ];
 
   for (const [variable, value] of bad) {

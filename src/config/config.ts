@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { bool, ConfigError, durationListMs, durationMs, loadFileEnv, offOrDurationMs, oneOf, parseBind, parseDatabaseUrl, parseLocalKey, positiveInt, readableFile, url, wholeNumber, type Env } from "./parse.js";
 
@@ -101,6 +102,8 @@ export interface VaultConfig {
     maxStreamsPerTenant: number;
     /** How often an open stream or long poll re-checks its credential (revocation, expiry). */
     credentialRecheckMs: number;
+    /** RSA key pairs and bcrypt hashes generated at once on this node (SCAIVAULT_KEYGEN_CONCURRENCY, **ext**). */
+    keygenConcurrency: number;
     /** PostgreSQL: longest wait for a pooled connection on the request path. */
     databaseAcquireTimeoutMs: number;
     /** PostgreSQL: statement/query deadline on the request path. */
@@ -286,6 +289,8 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       maxStreamsPerIdentity: positiveInt("SCAIVAULT_MAX_STREAMS_PER_IDENTITY", env.SCAIVAULT_MAX_STREAMS_PER_IDENTITY, 10),
       maxStreamsPerTenant: positiveInt("SCAIVAULT_MAX_STREAMS_PER_TENANT", env.SCAIVAULT_MAX_STREAMS_PER_TENANT, 100),
       credentialRecheckMs: durationMs("SCAIVAULT_CREDENTIAL_RECHECK", env.SCAIVAULT_CREDENTIAL_RECHECK, 2000) || 2000,
+      // One core left to requests: generation runs off the event loop, but on the same cores.
+      keygenConcurrency: positiveInt("SCAIVAULT_KEYGEN_CONCURRENCY", env.SCAIVAULT_KEYGEN_CONCURRENCY, Math.max(1, availableParallelism() - 1)),
       databaseAcquireTimeoutMs: durationMs("DATABASE_ACQUIRE_TIMEOUT", env.DATABASE_ACQUIRE_TIMEOUT, 2000) || 2000,
       databaseQueryTimeoutMs: durationMs("DATABASE_QUERY_TIMEOUT", env.DATABASE_QUERY_TIMEOUT, 5000) || 5000,
       databaseLongQueryTimeoutMs: durationMs("DATABASE_LONG_QUERY_TIMEOUT", env.DATABASE_LONG_QUERY_TIMEOUT, 600_000) || 600_000,

@@ -3,10 +3,10 @@ import { validationError, VaultError } from "../http/errors.js";
 import type { Emit } from "../secrets/service.js";
 import { iso, isoOrNull } from "../shared/time.js";
 import { isUniqueViolation, type Queryable } from "../storage/contract.js";
-import { eventBase, newPkiId, REVOCATION_REASONS, type PkiDeps } from "./common.js";
+import { eventBase, keyPairFor, newPkiId, REVOCATION_REASONS, type PkiDeps } from "./common.js";
 import { openCaKey, sealCaKey } from "./keys.js";
 import type { CaRow } from "./store.js";
-import { createCaCertificate, exportPkcs8, generateKeyPair, importSigningKey, newSerial, parseCertificate, x509, type KeySpec } from "./x509.js";
+import { createCaCertificate, exportPkcs8, importSigningKey, newSerial, parseCertificate, x509, type KeySpec } from "./x509.js";
 import { LruMap } from "../shared/lru.js";
 
 const DAY_MS = 86_400_000;
@@ -85,7 +85,7 @@ export class CaService {
     const notBefore = now - BACKDATE_MS;
     // Validity is truncated to the issuer's (ext): a chain never outlives its parent.
     const notAfter = Math.min(now + validityDays * DAY_MS, parent ? parent.ca.not_after : Number.MAX_SAFE_INTEGER);
-    const keys = await generateKeyPair(spec);
+    const keys = await keyPairFor(this.deps, caller.tenant.tenantId, spec);
     const serial = newSerial();
     const certificate = await createCaCertificate({
       subjectCn: body.common_name,

@@ -1,6 +1,7 @@
 import { scopesAllow } from "../access/scopes.js";
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
+import type { ExpensiveWork } from "../crypto/expensive-work.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { EventOutbox, NewEvent } from "../events/outbox.js";
 import type { Caller } from "../http/context.js";
@@ -12,6 +13,7 @@ import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { boundedPage, type Condition } from "../storage/bounded-page.js";
 import type { Database } from "../storage/contract.js";
 import type { PkiStore } from "./store.js";
+import { generateKeyPair, type KeySpec } from "./x509.js";
 
 export interface PkiConfig {
   baseUrl: string | null;
@@ -30,6 +32,12 @@ export interface PkiDeps {
   secrets: SecretsService;
   secretStore: SecretStore;
   config: PkiConfig;
+  expensive: ExpensiveWork;
+}
+
+/** A key pair for `spec`: an RSA one in the tenant's turn at the node's generation gate (EC keys take microseconds). */
+export function keyPairFor(deps: PkiDeps, tenantId: string, spec: KeySpec): Promise<CryptoKeyPair> {
+  return spec.type === "rsa" ? deps.expensive.forTenant(tenantId).inTurn(() => generateKeyPair(spec)) : generateKeyPair(spec);
 }
 
 export const PKI_IDENTITY = "system:pki";

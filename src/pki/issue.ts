@@ -4,14 +4,14 @@ import type { Emit } from "../secrets/service.js";
 import { iso } from "../shared/time.js";
 import type { Queryable } from "../storage/contract.js";
 import { BACKDATE_MS, requireActive, type CaService } from "./ca-service.js";
-import { eventBase, newPkiId, requireRolePolicy, type PkiDeps } from "./common.js";
+import { eventBase, keyPairFor, newPkiId, requireRolePolicy, type PkiDeps } from "./common.js";
 import { parseCsr, requireKeyAllowed } from "./csr.js";
 import { checkNames, type CheckedNames } from "./names.js";
 import { ttlSeconds, type Role, type RoleService } from "./roles.js";
 import { writeCertificateSecret } from "./secret-writer.js";
 import type { CertRow } from "./store.js";
 import { initialNotice } from "./expiry.js";
-import { createLeafCertificate, exportPkcs8, generateKeyPair, newSerial, pkcs8Pem, x509, type KeySpec } from "./x509.js";
+import { createLeafCertificate, exportPkcs8, newSerial, pkcs8Pem, x509, type KeySpec } from "./x509.js";
 
 export interface IssueBody {
   common_name: string;
@@ -72,7 +72,7 @@ export class IssueService {
     const role = await this.authorizedRole(caller, roleName);
     const names = checkNames(role, body.common_name, body.alt_names ?? [], body.ip_sans ?? []);
     const spec: KeySpec = role.key_type === "any" ? { type: "ec", bits: 256 } : { type: role.key_type, bits: role.key_bits };
-    const keys = await generateKeyPair(spec);
+    const keys = await keyPairFor(this.deps, caller.tenant.tenantId, spec);
     const pkcs8 = await exportPkcs8(keys.privateKey);
     const keyPem = pkcs8Pem(pkcs8);
     pkcs8.fill(0);

@@ -13,6 +13,7 @@ import type { DnsChallengeSolver } from "./acme/dns-solver.js";
 import { TrustAnchors } from "./anchors.js";
 import { CaService } from "./ca-service.js";
 import { CertificateService } from "./certificates.js";
+import type { ExpensiveWork } from "../crypto/expensive-work.js";
 import type { PkiDeps } from "./common.js";
 import { CrlService } from "./crl.js";
 import { CsrWorkflow } from "./csr-workflow.js";
@@ -37,6 +38,8 @@ export interface PkiModuleDeps {
   registries?: MetricRegistries;
   /** dns-01 for ACME orders (the DNS providers domain); without it dns-01 orders answer 422. */
   dnsSolver?: DnsChallengeSolver;
+  /** The node's generation gate: RSA keys take turns across tenants. */
+  expensive: ExpensiveWork;
 }
 
 /** The PKI domain, wired: CAs, roles, issuance, certificates, CRLs, OCSP, CSRs, anchors, expiry notices (spec/pki.md). */

@@ -1,4 +1,5 @@
 import type { AuditRecorder } from "../audit/recorder.js";
+import type { ExpensiveWork } from "../crypto/expensive-work.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { EventOutbox } from "../events/outbox.js";
 import type { Caller } from "../http/context.js";
@@ -26,6 +27,7 @@ export interface EngineDeps {
   secrets: SecretsService;
   keyring: Keyring;
   expiry: ExpiryMonitor;
+  expensive: ExpensiveWork;
 }
 
 export interface RotationOutcome {
@@ -208,14 +210,14 @@ export class RotationEngine implements SecretWriteHook {
    * make (read without locks; the transaction reads again and uses them only for the same recipe).
    * A target whose recipe cannot be read is left to its transaction, which records why it failed.
    */
-  async prepare(targets: ReadonlyArray<{ secret: SecretRow | undefined; policy: RotationPolicyRow | undefined }>): Promise<PreparedValues> {
+  async prepare(tenantId: string, targets: ReadonlyArray<{ secret: SecretRow | undefined; policy: RotationPolicyRow | undefined }>): Promise<PreparedValues> {
     const recipes: Recipe[] = [];
     for (const { secret, policy } of targets) {
       if (!secret || !policy || policy.auto_generate !== 1) continue;
       const recipe = await this.recipeOf(secret, policy).catch(() => null);
       if (recipe) recipes.push(recipe);
     }
-    return PreparedValues.forRecipes(recipes);
+    return PreparedValues.forRecipes(recipes, this.deps.expensive.forTenant(tenantId));
   }
 
   /** The values of an auto-generated rotation: the recipe's fields over the current data. */
@@ -318,9 +320,9 @@ export class RotationEngine implements SecretWriteHook {
   /** The values a scheduled rotation of `path` due now would need (none when it is not due or not auto-generated). */
   private async prepareScheduled(tenantId: string, path: string): Promise<PreparedValues> {
     const schedule = await this.deps.schedules.getSchedule(tenantId, path);
-    if (!schedule || schedule.state !== "scheduled" || schedule.due_at > Date.now()) return PreparedValues.forRecipes([]);
+    if (!schedule || schedule.state !== "scheduled" || schedule.due_at > Date.now()) return this.prepare(tenantId, []);
     const [secret, policy] = await Promise.all([this.deps.secretStore.get(tenantId, path), this.deps.policies.getRotation(tenantId, schedule.policy_id)]);
-    return this.prepare([{ secret, policy }]);
+    return this.prepare(tenantId, [{ secret, policy }]);
   }
 
   private async fireLocked(tx: Queryable, caller: Caller, emit: Emit, path: string, prepared: PreparedValues): Promise<void> {

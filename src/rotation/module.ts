@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { Authorizer } from "../access/authorizer.js";
 import type { AuditRecorder } from "../audit/recorder.js";
+import type { ExpensiveWork } from "../crypto/expensive-work.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { EventOutbox } from "../events/outbox.js";
 import type { SecretsService } from "../secrets/service.js";
@@ -24,6 +25,8 @@ export interface RotationModuleDeps {
   secretStore: SecretStore;
   secrets: SecretsService;
   scheduler: SchedulerOptions & { enabled: boolean };
+  /** The node's generation gate and bcrypt worker (one per node, shared with PKI). */
+  expensive: ExpensiveWork;
 }
 
 /** Rotation and secret policies, wired: the engine is also the secrets' write hook and rotation view. */
@@ -33,7 +36,7 @@ export function createRotation(deps: RotationModuleDeps) {
   const expiry = new ExpiryMonitor({ db: deps.db, events: deps.events, schedules, secretStore: deps.secretStore });
   const engine = new RotationEngine({ ...deps, policies, schedules, expiry });
   const service = new RotationService({ policies, schedules, secretStore: deps.secretStore, secrets: deps.secrets, engine, authorizer: deps.authorizer });
-  const secretPolicies = new SecretPolicyService({ db: deps.db, policies, secrets: deps.secrets });
+  const secretPolicies = new SecretPolicyService({ db: deps.db, policies, secrets: deps.secrets, expensive: deps.expensive });
   let scheduler: RotationScheduler | null = null;
   return {
     engine,

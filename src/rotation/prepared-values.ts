@@ -1,3 +1,4 @@
+import type { TenantGeneration } from "../crypto/expensive-work.js";
 import { generate, type CheckedField } from "./generators/index.js";
 
 /** Generators that wait on the thread pool or yield the event loop (key pairs, bcrypt). */
@@ -21,13 +22,15 @@ export interface Recipe {
 export class PreparedValues {
   private readonly ready = new Map<string, Array<Record<string, string>>>();
 
-  /** One set of values per recipe listed (a recipe listed twice gets two sets: each secret its own). */
-  static async forRecipes(recipes: readonly Recipe[], now = Date.now()): Promise<PreparedValues> {
-    const prepared = new PreparedValues();
+  private constructor(private readonly expensive: TenantGeneration) {}
+
+  /** One set of values per recipe listed (a recipe listed twice gets two sets: each secret its own), made in the tenant's turns. */
+  static async forRecipes(recipes: readonly Recipe[], expensive: TenantGeneration, now = Date.now()): Promise<PreparedValues> {
+    const prepared = new PreparedValues(expensive);
     for (const recipe of recipes) {
       if (!waits(recipe.fields)) continue;
       const sets = prepared.ready.get(recipe.key) ?? [];
-      sets.push(await generate(recipe.fields, now));
+      sets.push(await generate(recipe.fields, expensive, now));
       prepared.ready.set(recipe.key, sets);
     }
     return prepared;
@@ -37,7 +40,7 @@ export class PreparedValues {
   async take(recipe: Recipe, now: number): Promise<Record<string, string> | undefined> {
     const made = this.ready.get(recipe.key)?.shift();
     if (made) return made;
-    return waits(recipe.fields) ? undefined : generate(recipe.fields, now);
+    return waits(recipe.fields) ? undefined : generate(recipe.fields, this.expensive, now);
   }
 }
 

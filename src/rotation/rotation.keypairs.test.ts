@@ -3,7 +3,8 @@ import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
-import { checkFields } from "./generators/index.js";
+import type { TenantGeneration } from "../crypto/expensive-work.js";
+import { checkFields, generate } from "./generators/index.js";
 import { PreparedValues } from "./prepared-values.js";
 import { waitFor } from "./testing.js";
 
@@ -67,17 +68,39 @@ describeEachBackend("rotation: key pairs and hashes are generated before the rot
 });
 
 describe("PreparedValues", () => {
+  const direct: TenantGeneration = { inTurn: (work) => work(), bcrypt: (password, salt) => bcrypt.hash(password, salt) };
+
   it("hands each set out once, for its own recipe only; a recipe that waits on nothing is generated in place", async () => {
     const keys = { key: "sp_keys\u0000v1", fields: checkFields([{ name: "ec", generator: "ec_keypair" }]) };
-    const prepared = await PreparedValues.forRecipes([keys, keys]);
+    const prepared = await PreparedValues.forRecipes([keys, keys], direct);
     const first = await prepared.take(keys, Date.now());
     const second = await prepared.take(keys, Date.now());
     expect(first?.ec).toMatch(/BEGIN PRIVATE KEY/);
     expect(second?.ec).not.toBe(first?.ec);
     expect(await prepared.take(keys, Date.now())).toBeUndefined();
     // The recipe changed after the values were made: none of them is used.
-    expect(await (await PreparedValues.forRecipes([keys])).take({ ...keys, key: "sp_keys\u0000v2" }, Date.now())).toBeUndefined();
+    expect(await (await PreparedValues.forRecipes([keys], direct)).take({ ...keys, key: "sp_keys\u0000v2" }, Date.now())).toBeUndefined();
     const cheap = { key: "sp_cheap\u0000v1", fields: checkFields([{ name: "password", generator: "random" }]) };
     expect((await prepared.take(cheap, Date.now()))?.password).toHaveLength(32);
+  });
+});
+
+describe("generate: the expensive generators take the tenant's turn", () => {
+  it("RSA key pairs (PEM and SSH) and bcrypt hashes go through the tenant's generation; EC and ed25519 keys do not", async () => {
+    const calls: string[] = [];
+    const counted: TenantGeneration = {
+      inTurn: (work) => { calls.push("turn"); return work(); },
+      bcrypt: (password, salt) => { calls.push("bcrypt"); return bcrypt.hash(password, salt); },
+    };
+    const fields = checkFields([
+      { name: "rsa", generator: "rsa_keypair" },
+      { name: "ssh_rsa", generator: "ssh_keypair", config: { key_type: "rsa", bits: 2048 } },
+      { name: "ssh", generator: "ssh_keypair" },
+      { name: "ec", generator: "ec_keypair" },
+      { name: "db", generator: "bcrypt_hash", config: { rounds: 4 } },
+    ]);
+    const values = await generate(fields, counted);
+    expect(calls).toEqual(["turn", "turn", "bcrypt"]);
+    expect(bcrypt.compareSync(values.db, values.db_hash)).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import { isUniqueViolation, type Database } from "../storage/contract.js";
 import { checkFields, generate, type FieldSpec } from "./generators/index.js";
 import type { PolicyRowStore, SecretPolicyRow } from "./policy-store.js";
 import type { PolicyListQuery, SecretPolicyCreate, SecretPolicyPatch } from "./schemas.js";
+import type { ExpensiveWork } from "../crypto/expensive-work.js";
 import { secretPolicyView } from "./views.js";
 
 export function nameTaken(error: unknown, name: string): unknown {
@@ -21,7 +22,7 @@ function storedFields(fields: readonly FieldSpec[]): string {
 
 /** Value-generation recipes (`sp_…`): CRUD and a preview; scope `admin` on every route. */
 export class SecretPolicyService {
-  constructor(private readonly deps: { db: Database; policies: PolicyRowStore; secrets: SecretsService }) {}
+  constructor(private readonly deps: { db: Database; policies: PolicyRowStore; secrets: SecretsService; expensive: ExpensiveWork }) {}
 
   async create(caller: Caller, body: SecretPolicyCreate) {
     const fields = storedFields(body.fields);
@@ -111,6 +112,6 @@ export class SecretPolicyService {
     const row = await this.require(caller, id);
     const now = Date.now();
     caller.ctx.audit.extra = { secret_policy_id: id };
-    return { policy_id: row.id, data: await generate(checkFields(JSON.parse(row.fields) as FieldSpec[]), now), generated_at: iso(now) };
+    return { policy_id: row.id, data: await generate(checkFields(JSON.parse(row.fields) as FieldSpec[]), this.deps.expensive.forTenant(caller.tenant.tenantId), now), generated_at: iso(now) };
   }
 }

@@ -247,7 +247,9 @@ export class AcmeOrders {
           else await this.solver!.cleanup(tenant, row.dns_provider_id!, txtName, keyAuthorization).catch(() => undefined);
         }
       }
-      const key = row.key_type === "ec" ? await acme.crypto.createPrivateEcdsaKey(Number(row.key_bits) === 384 ? "P-384" : "P-256") : await acme.crypto.createPrivateRsaKey(Number(row.key_bits));
+      const key = row.key_type === "ec"
+        ? await acme.crypto.createPrivateEcdsaKey(Number(row.key_bits) === 384 ? "P-384" : "P-256")
+        : await this.deps.expensive.forTenant(row.tenant_id).inTurn(() => acme.crypto.createPrivateRsaKey(Number(row.key_bits)));
       const [, csr] = await acme.crypto.createCsr({ commonName: domains[0], altNames: domains }, key);
       const finalized = await client.finalizeOrder(order, csr);
       const pems = acme.crypto.splitPemChain(await client.getCertificate(finalized));

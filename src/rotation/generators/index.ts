@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import bcrypt from "bcryptjs";
+import type { TenantGeneration } from "../../crypto/expensive-work.js";
 import { VaultError } from "../../http/errors.js";
 import { ecPem, rsaPem, sshKeyPair } from "./keys.js";
 import { CHARSETS, CLASSES, randomHex, randomString, randomWithRequirements, uuidV7, type CharsetName, type Requirement } from "./random.js";
@@ -129,8 +130,12 @@ function fillTemplate(template: string, now: number): string {
   });
 }
 
-/** Runs every field's generator: values come from `node:crypto`'s CSPRNG only. */
-export async function generate(fields: readonly CheckedField[], now = Date.now()): Promise<Record<string, string>> {
+/**
+ * Runs every field's generator: values come from `node:crypto`'s CSPRNG only. RSA key pairs and
+ * bcrypt hashes go through `expensive` (the tenant's turn at the node's generation gate; bcrypt on
+ * its worker thread); EC and ed25519 keys take a fraction of a millisecond and need no turn.
+ */
+export async function generate(fields: readonly CheckedField[], expensive: TenantGeneration, now = Date.now()): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const { name, generator, config, outputs } of fields) {
     switch (generator) {
@@ -154,16 +159,18 @@ export async function generate(fields: readonly CheckedField[], now = Date.now()
         const rounds = config.rounds as number;
         const salt = `$2b$${String(rounds).padStart(2, "0")}$${bcrypt.encodeBase64(randomBytes(16), 16)}`;
         out[name] = password;
-        out[outputs[1]] = await bcrypt.hash(password, salt);
+        out[outputs[1]] = await expensive.bcrypt(password, salt);
         break;
       }
       default: {
         const pair =
           generator === "rsa_keypair"
-            ? await rsaPem(config.bits as number)
+            ? await expensive.inTurn(() => rsaPem(config.bits as number))
             : generator === "ec_keypair"
               ? await ecPem(config.curve as "P-256" | "P-384")
-              : await sshKeyPair(config.key_type as "ed25519" | "rsa", config.comment as string, (config.bits as number | undefined) ?? 3072);
+              : config.key_type === "rsa"
+                ? await expensive.inTurn(() => sshKeyPair("rsa", config.comment as string, (config.bits as number | undefined) ?? 3072))
+                : await sshKeyPair("ed25519", config.comment as string, 0);
         out[name] = pair.privateKey;
         out[outputs[1]] = pair.publicKey;
       }

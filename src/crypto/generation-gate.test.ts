@@ -1,0 +1,80 @@
+import bcrypt from "bcryptjs";
+import { describe, expect, it } from "vitest";
+import { BcryptWorker } from "./bcrypt-worker.js";
+import { GenerationGate } from "./generation-gate.js";
+
+/** Work that runs until released, recording when it started. */
+function held(log: string[], name: string) {
+  let release!: () => void;
+  const done = new Promise<void>((resolve) => (release = resolve));
+  return { work: async () => { log.push(name); await done; return name; }, release };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("GenerationGate", () => {
+  it("runs at most `concurrency` at once and takes waiting tenants in turn", async () => {
+    const gate = new GenerationGate({ concurrency: 1, maxWaitingPerTenant: 10, maxWaitMs: 60_000 });
+    const log: string[] = [];
+    const a = [1, 2, 3, 4].map((n) => held(log, `a${n}`));
+    const b = held(log, "b1");
+    const runs = [...a.map((x) => gate.run("tenant-a", x.work)), gate.run("tenant-b", b.work)];
+    await settle();
+    expect(log).toEqual(["a1"]);
+    a[0].release();
+    await settle();
+    // Tenant a was waiting first: one of its own, then tenant b's, then a's again.
+    expect(log).toEqual(["a1", "a2"]);
+    a[1].release();
+    await settle();
+    expect(log).toEqual(["a1", "a2", "b1"]);
+    b.release();
+    a[2].release();
+    a[3].release();
+    expect(await Promise.all(runs)).toEqual(["a1", "a2", "a3", "a4", "b1"]);
+    expect(log).toEqual(["a1", "a2", "b1", "a3", "a4"]);
+  });
+
+  it("refuses a tenant past its waiting bound at once with 503 generation_busy; other tenants still wait", async () => {
+    const gate = new GenerationGate({ concurrency: 1, maxWaitingPerTenant: 1, maxWaitMs: 60_000 });
+    const log: string[] = [];
+    const first = held(log, "a1");
+    const running = gate.run("tenant-a", first.work);
+    const waiting = gate.run("tenant-a", async () => "a2");
+    await expect(gate.run("tenant-a", async () => "a3")).rejects.toMatchObject({ code: "service_unavailable", retryAfterSeconds: 2, details: { reason: "generation_busy" } });
+    const other = gate.run("tenant-b", async () => "b1");
+    first.release();
+    expect(await Promise.all([running, waiting, other])).toEqual(["a1", "a2", "b1"]);
+  });
+
+  it("refuses a wait past the deadline, which then never runs; a failure frees the turn", async () => {
+    const gate = new GenerationGate({ concurrency: 1, maxWaitingPerTenant: 5, maxWaitMs: 50 });
+    const log: string[] = [];
+    const first = held(log, "a1");
+    const running = gate.run("tenant-a", first.work);
+    await expect(gate.run("tenant-b", async () => log.push("b1"))).rejects.toMatchObject({ details: { reason: "generation_busy" } });
+    first.release();
+    await running;
+    await expect(gate.run("tenant-a", async () => { throw new Error("generation failed"); })).rejects.toThrow("generation failed");
+    expect(await gate.run("tenant-b", async () => "b2")).toBe("b2");
+    expect(log).toEqual(["a1"]);
+  });
+});
+
+describe("BcryptWorker", () => {
+  it("hashes on its worker thread, and a stopped worker is replaced on the next hash", async () => {
+    const worker = new BcryptWorker();
+    try {
+      const salt = bcrypt.genSaltSync(4);
+      const hash = await worker.hash("correct horse", salt);
+      expect(hash.startsWith(salt)).toBe(true);
+      expect(bcrypt.compareSync("correct horse", hash)).toBe(true);
+      const owed = worker.hash("battery staple", bcrypt.genSaltSync(12));
+      await worker.close();
+      await expect(owed).rejects.toThrow("the bcrypt worker stopped");
+      expect(bcrypt.compareSync("staple", await worker.hash("staple", salt))).toBe(true);
+    } finally {
+      await worker.close();
+    }
+  });
+});
