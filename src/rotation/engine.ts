@@ -12,9 +12,8 @@ import { StorageError, type Database, type Queryable } from "../storage/contract
 import { eventBase, SCHEDULER_IDENTITY, systemCaller, withEvents } from "./actor.js";
 import { newCycle, nextScheduledFire, storedThresholds, thresholdsPassed } from "./cycle.js";
 import type { ExpiryMonitor } from "./expiry.js";
-import { checkFields, DEFAULT_FIELDS, type FieldSpec } from "./generators/index.js";
 import type { PolicyRowStore, RotationPolicyRow } from "./policy-store.js";
-import { PreparedValues, type Recipe } from "./prepared-values.js";
+import { PreparedValues, Recipes } from "./prepared-values.js";
 import type { HistoryRow, ScheduleRow, ScheduleStore } from "./schedule-store.js";
 
 export interface EngineDeps {
@@ -58,7 +57,11 @@ export class RotationEngine implements SecretWriteHook {
   /** Names this process in scheduler audit entries, so an operator can tell which node acted. */
   private readonly node = `node_${randomBase62(10)}`;
 
-  constructor(private readonly deps: EngineDeps) {}
+  private readonly recipes: Recipes;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.recipes = new Recipes(deps.policies);
+  }
 
   /** The `rotation` block of a secret object. */
   async blockFor(row: SecretRow) {
@@ -195,34 +198,17 @@ export class RotationEngine implements SecretWriteHook {
     return row;
   }
 
-  /** The recipe an auto-generated rotation of `secret` under `policy` uses (its own, the policy's, or the default). */
-  private async recipeOf(secret: SecretRow, policy: RotationPolicyRow, tx?: Queryable): Promise<Recipe> {
-    const recipeId = secret.secret_policy_id ?? policy.secret_policy_id;
-    if (!recipeId) return { key: "default", fields: checkFields(DEFAULT_FIELDS) };
-    const recipe = await this.deps.policies.getSecretPolicy(secret.tenant_id, recipeId, tx);
-    if (!recipe) throw new VaultError("secret_policy_not_found", `Secret policy ${recipeId} does not exist`, { details: { secret_policy_id: recipeId } });
-    if (recipe.is_active !== 1) throw new VaultError("invalid_config", `Secret policy ${recipeId} is disabled`, { details: { secret_policy_id: recipeId } });
-    return { key: `${recipeId}\u0000${recipe.fields}`, fields: checkFields(JSON.parse(recipe.fields) as FieldSpec[]) };
-  }
-
   /**
    * Generates, before their transaction, the values of the auto-generated rotations `targets` may
    * make (read without locks; the transaction reads again and uses them only for the same recipe).
-   * A target whose recipe cannot be read is left to its transaction, which records why it failed.
    */
-  async prepare(tenantId: string, targets: ReadonlyArray<{ secret: SecretRow | undefined; policy: RotationPolicyRow | undefined }>): Promise<PreparedValues> {
-    const recipes: Recipe[] = [];
-    for (const { secret, policy } of targets) {
-      if (!secret || !policy || policy.auto_generate !== 1) continue;
-      const recipe = await this.recipeOf(secret, policy).catch(() => null);
-      if (recipe) recipes.push(recipe);
-    }
-    return PreparedValues.forRecipes(recipes, this.deps.expensive.forTenant(tenantId));
+  prepare(tenantId: string, targets: ReadonlyArray<{ secret: SecretRow | undefined; policy: RotationPolicyRow | undefined }>): Promise<PreparedValues> {
+    return this.recipes.prepare(this.deps.expensive.forTenant(tenantId), targets);
   }
 
   /** The values of an auto-generated rotation: the recipe's fields over the current data. */
   private async generatedData(tx: Queryable, secret: SecretRow, policy: RotationPolicyRow, now: number, prepared: PreparedValues): Promise<Record<string, unknown>> {
-    const recipe = await this.recipeOf(secret, policy, tx);
+    const recipe = await this.recipes.recipeOf(secret, policy, tx);
     const values = await prepared.take(recipe, now);
     if (!values) throw new VaultError("version_conflict", "The secret policy changed while this rotation was being prepared; retry", { details: { secret_policy_id: secret.secret_policy_id ?? policy.secret_policy_id } });
     return { ...(await this.currentData(tx, secret)), ...values };

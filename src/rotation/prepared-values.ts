@@ -1,5 +1,9 @@
 import type { TenantGeneration } from "../crypto/expensive-work.js";
-import { generate, type CheckedField } from "./generators/index.js";
+import { VaultError } from "../http/errors.js";
+import type { SecretRow } from "../secrets/store.js";
+import type { Queryable } from "../storage/contract.js";
+import { checkFields, DEFAULT_FIELDS, generate, type CheckedField, type FieldSpec } from "./generators/index.js";
+import type { PolicyRowStore, RotationPolicyRow } from "./policy-store.js";
 
 /** Generators that wait on the thread pool or yield the event loop (key pairs, bcrypt). */
 const WAITING: ReadonlySet<string> = new Set(["rsa_keypair", "ec_keypair", "ssh_keypair", "bcrypt_hash"]);
@@ -45,3 +49,29 @@ export class PreparedValues {
 }
 
 const waits = (fields: readonly CheckedField[]) => fields.some((field) => WAITING.has(field.generator));
+
+/** The recipes of auto-generated rotations, read as the rotation's transaction will read them. */
+export class Recipes {
+  constructor(private readonly policies: PolicyRowStore) {}
+
+  /** The recipe an auto-generated rotation of `secret` under `policy` uses (its own, the policy's, or the default). */
+  async recipeOf(secret: SecretRow, policy: RotationPolicyRow, tx?: Queryable): Promise<Recipe> {
+    const recipeId = secret.secret_policy_id ?? policy.secret_policy_id;
+    if (!recipeId) return { key: "default", fields: checkFields(DEFAULT_FIELDS) };
+    const recipe = await this.policies.getSecretPolicy(secret.tenant_id, recipeId, tx);
+    if (!recipe) throw new VaultError("secret_policy_not_found", `Secret policy ${recipeId} does not exist`, { details: { secret_policy_id: recipeId } });
+    if (recipe.is_active !== 1) throw new VaultError("invalid_config", `Secret policy ${recipeId} is disabled`, { details: { secret_policy_id: recipeId } });
+    return { key: `${recipeId}\u0000${recipe.fields}`, fields: checkFields(JSON.parse(recipe.fields) as FieldSpec[]) };
+  }
+
+  /** Values for the targets' recipes; a target whose recipe cannot be read is left to its transaction, which records why. */
+  async prepare(expensive: TenantGeneration, targets: ReadonlyArray<{ secret: SecretRow | undefined; policy: RotationPolicyRow | undefined }>): Promise<PreparedValues> {
+    const recipes: Recipe[] = [];
+    for (const { secret, policy } of targets) {
+      if (!secret || !policy || policy.auto_generate !== 1) continue;
+      const recipe = await this.recipeOf(secret, policy).catch(() => null);
+      if (recipe) recipes.push(recipe);
+    }
+    return PreparedValues.forRecipes(recipes, expensive);
+  }
+}
