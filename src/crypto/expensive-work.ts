@@ -11,7 +11,7 @@ export interface TenantGeneration {
 
 /** The node's gate and bcrypt worker, made once in the composition root. */
 export class ExpensiveWork {
-  constructor(readonly gate: GenerationGate, private readonly hasher: BcryptWorker) {}
+  constructor(private readonly gate: GenerationGate, private readonly hasher: BcryptWorker) {}
 
   forTenant(tenantId: string): TenantGeneration {
     return {
