@@ -1,3 +1,4 @@
+import { LruMap } from "../shared/lru.js";
 import { globTokens, type GlobToken } from "./glob.js";
 
 /**
@@ -87,13 +88,12 @@ export function segmentsIntersect(g: string, h: string): boolean {
 }
 
 function memo<T>(fn: (a: string, b: string) => T): (a: string, b: string) => T {
-  const cache = new Map<string, T>();
+  const cache = new LruMap<string, T>(50_000);
   return (a, b) => {
     const k = `${a}/${b}`;
     let v = cache.get(k);
     if (v === undefined) {
       v = fn(a, b);
-      if (cache.size > 50_000) cache.clear();
       cache.set(k, v);
     }
     return v;

@@ -1,3 +1,4 @@
+import { LruMap } from "../shared/lru.js";
 /**
  * Policy path globs (SPEC §4), anchored, matched segment by segment without any regular expression:
  * `*` any run within one segment, `?` one character, `**` only as a whole segment. A leading `**/`
@@ -106,14 +107,13 @@ export function compileGlob(pattern: string): CompiledGlob {
   return { pattern, tokens, test: (path) => matchTokens(tokens, path) };
 }
 
-const cache = new Map<string, CompiledGlob>();
+const cache = new LruMap<string, CompiledGlob>(100_000);
 
 /** The one matcher for policies, the policy test, subscription and stream filters: compiled once per pattern. */
 export function globMatcher(pattern: string): CompiledGlob {
   let compiled = cache.get(pattern);
   if (!compiled) {
     compiled = compileGlob(pattern);
-    if (cache.size > 100_000) cache.clear();
     cache.set(pattern, compiled);
   }
   return compiled;
