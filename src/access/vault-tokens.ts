@@ -4,7 +4,7 @@ import { newId, randomBase62 } from "../shared/ids.js";
 import { LruMap } from "../shared/lru.js";
 import type { Queryable } from "../storage/contract.js";
 import type { Principal } from "./principal.js";
-import type { ReachedChange } from "./reach-log.js";
+import { CounterCatchUp, type ReachedChange } from "./reach-log.js";
 import { revokeTokens, type TokenRecord, type TokenStore } from "./token-store.js";
 
 export const VAULT_TOKEN_PREFIX = "skt_";
@@ -59,12 +59,15 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export class VaultTokens {
   /**
    * Known tokens by hash, each as it stands after every revocation this node has caught up to
-   * (`seen`): a revocation drops its own tokens (`revoked_seq`), the access epoch all of them.
+   * (`revocations`): a revocation drops its own tokens (`revoked_seq`), the access epoch all of them.
    * Unknown tokens are never cached.
    */
   private readonly cache = new LruMap<string, TokenRecord>(MAX_CACHED_TOKENS);
-  private readonly seen = { access: -1, revocations: -1 };
-  private catchingUp: Promise<void> | null = null;
+  private accessSeen = -1;
+  private readonly revocations = new CounterCatchUp(
+    (seen) => this.store.revokedSince(seen, MAX_REVOCATIONS_READ + 1),
+    (revoked, seen, target) => this.dropRevoked(revoked, seen, target),
+  );
 
   /** `hashKey` is a vault-held system key (see Keyring.systemKey), loaded once at start. */
   constructor(private readonly store: TokenStore, private readonly hashKey: Buffer, private readonly access: AccessEpoch) {}
@@ -120,46 +123,41 @@ export class VaultTokens {
     const record = await this.store.findByHash(hash);
     // Kept only if the node caught up to nothing newer meanwhile: that catch-up may have run before
     // this record (read before a revocation it applied) was stored.
-    if (record && this.seen.access === epochs.access && this.seen.revocations === epochs.revocations) this.cache.set(hash, record);
+    if (record && this.accessSeen === epochs.access && this.revocations.position === epochs.revocations) this.cache.set(hash, record);
     return { record, epochs };
   }
 
   /** Applies the revocations (or the access epoch's move) counted up to `epochs`; older counters change nothing. */
   private async catchUp(epochs: AccessEpochs): Promise<void> {
-    if (epochs.access > this.seen.access) {
+    if (epochs.access > this.accessSeen) {
       this.cache.clear();
-      this.seen.access = epochs.access;
-      this.seen.revocations = Math.max(this.seen.revocations, epochs.revocations);
+      this.accessSeen = epochs.access;
+      this.revocations.skipTo(epochs.revocations);
       return;
     }
-    if (epochs.revocations <= this.seen.revocations) return;
+    if (!this.revocations.behind(epochs.revocations)) return;
     // Revoked rows at or below the horizon may be gone: a node that has not seen them starts over.
-    if (this.cache.size === 0 || this.seen.revocations < epochs.revocationsPruned) {
+    if (this.cache.size === 0 || this.revocations.position < epochs.revocationsPruned) {
       this.cache.clear();
-      this.seen.revocations = epochs.revocations;
+      this.revocations.skipTo(epochs.revocations);
       return;
     }
-    // A read shared with a request that began it before `epochs` was read may miss revocations
-    // counted up to it; a second one cannot: a revoked row commits with its count.
-    for (let round = 0; round < 2 && this.seen.revocations < epochs.revocations; round++) {
-      this.catchingUp ??= this.readRevoked(epochs.revocations).finally(() => (this.catchingUp = null));
-      await this.catchingUp;
-    }
-    // What is still missing was pruned with its expired row: an expired token is refused anyway.
-    this.seen.revocations = Math.max(this.seen.revocations, epochs.revocations);
+    // What is still missing after the catch-up was pruned with its expired row: an expired token is refused anyway.
+    await this.revocations.catchUp(epochs.revocations);
   }
 
-  private async readRevoked(target: number): Promise<void> {
-    const revoked = await this.store.revokedSince(this.seen.revocations, MAX_REVOCATIONS_READ + 1);
+  /** Drops the tokens revoked after count `seen` (all of them when too many were) and answers the newest count applied. */
+  private dropRevoked(revoked: ReadonlyArray<{ tokenHash: string; seq: number }>, seen: number, target: number): number {
     if (revoked.length > MAX_REVOCATIONS_READ) {
       this.cache.clear();
-      this.seen.revocations = Math.max(this.seen.revocations, target);
-      return;
+      return target;
     }
+    let newest = seen;
     for (const { tokenHash, seq } of revoked) {
       this.cache.delete(tokenHash);
-      this.seen.revocations = Math.max(this.seen.revocations, seq);
+      newest = Math.max(newest, seq);
     }
+    return newest;
   }
 
   async isRegistered(token: string): Promise<boolean> {
