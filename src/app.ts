@@ -72,6 +72,8 @@ export interface BuildOptions {
   jwtVerifier?: JwtVerifier | null;
   /** ACME dns-01 (src/pki/acme/dns-solver.ts): the DNS providers domain's solver; tests pass their own. */
   dnsSolver?: DnsChallengeSolver;
+  /** The node's key-generation gate and bcrypt worker; tests pass their own to hold a turn. */
+  expensiveWork?: ExpensiveWork;
 }
 
 function compilerFor(coerce: boolean): Ajv {
@@ -114,7 +116,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const secretsDeps: SecretsDeps = { db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks };
   const secrets = new SecretsService(secretsDeps);
   // One per node: every tenant's RSA key pairs and bcrypt hashes take turns here (PKI and rotation).
-  const expensive = new ExpensiveWork(new GenerationGate({ concurrency: config.resilience.keygenConcurrency, maxWaitingPerTenant: 32, maxWaitMs: 30_000 }), new BcryptWorker());
+  const expensive = options.expensiveWork ?? new ExpensiveWork(new GenerationGate({ concurrency: config.resilience.keygenConcurrency, maxWaitingPerTenant: 32, maxWaitMs: 30_000 }), new BcryptWorker());
   const rotation = createRotation({ db, events, audit, keyring, authorizer, secretStore, secrets, expensive, scheduler: { enabled: config.rotation.schedulerEnabled, pollMs: config.rotation.pollMs, reconcileMs: config.rotation.reconcileMs } });
   writeHooks.push(rotation.engine);
   // Rotation is built on the secrets service, so it joins the service's answers afterwards.

@@ -1,5 +1,5 @@
 import type { BcryptWorker } from "./bcrypt-worker.js";
-import type { GenerationGate } from "./generation-gate.js";
+import type { Abandonment, GenerationGate } from "./generation-gate.js";
 
 /** One tenant's way to the node's expensive generations: in turn with other tenants, bcrypt off the event loop. */
 export interface TenantGeneration {
@@ -13,10 +13,11 @@ export interface TenantGeneration {
 export class ExpensiveWork {
   constructor(private readonly gate: GenerationGate, private readonly hasher: BcryptWorker) {}
 
-  forTenant(tenantId: string): TenantGeneration {
+  /** `abandoned`: the asking request's client went away (waiting work is then dropped); none for background work. */
+  forTenant(tenantId: string, abandoned?: Abandonment): TenantGeneration {
     return {
-      inTurn: (work) => this.gate.run(tenantId, work),
-      bcrypt: (password, salt) => this.gate.run(tenantId, () => this.hasher.hash(password, salt)),
+      inTurn: (work) => this.gate.run(tenantId, work, abandoned),
+      bcrypt: (password, salt) => this.gate.run(tenantId, () => this.hasher.hash(password, salt), abandoned),
     };
   }
 

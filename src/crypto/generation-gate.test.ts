@@ -59,6 +59,59 @@ describe("GenerationGate", () => {
     expect(await gate.run("tenant-b", async () => "b2")).toBe("b2");
     expect(log).toEqual(["a1"]);
   });
+
+  it("drops waiting work whose request was abandoned: it never runs and the next tenant's takes its turn", async () => {
+    const gate = new GenerationGate({ concurrency: 1, maxWaitingPerTenant: 5, maxWaitMs: 60_000 });
+    const log: string[] = [];
+    const first = held(log, "a1");
+    const running = gate.run("tenant-a", first.work);
+    const client = new AbortController();
+    const abandoned = gate.run("tenant-a", async () => log.push("a2"), client.signal);
+    const other = gate.run("tenant-b", async () => { log.push("b1"); return "b1"; });
+    expect(gate.waitingCount).toBe(2);
+    client.abort();
+    await expect(abandoned).rejects.toMatchObject({ code: "service_unavailable", details: { reason: "client_gone" } });
+    expect(gate.waitingCount).toBe(1);
+    first.release();
+    expect(await Promise.all([running, other])).toEqual(["a1", "b1"]);
+    expect(log).toEqual(["a1", "b1"]);
+    // Already abandoned on arrival: refused without a turn, even with the gate free.
+    const gone = new AbortController();
+    gone.abort();
+    await expect(gate.run("tenant-a", async () => log.push("a3"), gone.signal)).rejects.toMatchObject({ details: { reason: "client_gone" } });
+    expect(log).toEqual(["a1", "b1"]);
+  });
+
+  it("starts a tenant's newest work first once its oldest has waited past newestFirstAfterMs, oldest first again when fresh", async () => {
+    const gate = new GenerationGate({ concurrency: 1, maxWaitingPerTenant: 10, maxWaitMs: 60_000, newestFirstAfterMs: 30 });
+    const log: string[] = [];
+    const first = held(log, "a1");
+    const runs = [gate.run("tenant-a", first.work), ...["a2", "a3", "a4"].map((name) => gate.run("tenant-a", async () => { log.push(name); return name; }))];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    first.release();
+    await Promise.all(runs);
+    // a2 had waited 50 ms when the turn came: the tenant was behind, so a4 went first, then a3 (a2
+    // still the oldest, still behind), then a2.
+    expect(log).toEqual(["a1", "a4", "a3", "a2"]);
+    const second = held(log, "b1");
+    const fresh = [gate.run("tenant-a", second.work), ...["b2", "b3"].map((name) => gate.run("tenant-a", async () => { log.push(name); return name; }))];
+    second.release();
+    await Promise.all(fresh);
+    expect(log.slice(4)).toEqual(["b1", "b2", "b3"]);
+  });
+
+  it("lets work that has started finish when its request is abandoned", async () => {
+    const gate = new GenerationGate({ concurrency: 1, maxWaitingPerTenant: 5, maxWaitMs: 60_000 });
+    const log: string[] = [];
+    const client = new AbortController();
+    const first = held(log, "a1");
+    const running = gate.run("tenant-a", first.work, client.signal);
+    await settle();
+    client.abort();
+    first.release();
+    expect(await running).toBe("a1");
+    expect(gate.waitingCount).toBe(0);
+  });
 });
 
 describe("BcryptWorker", () => {

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { Principal } from "../access/principal.js";
 import type { Scope } from "../access/scopes.js";
 
@@ -94,6 +95,10 @@ export interface RequestContext {
    * metric counts these, never text found in the response (a value can look like a type).
    */
   typesReturned?: readonly string[];
+  /** The HTTP response being answered; absent for the contexts of background work (scheduler, dispatcher). */
+  response?: ServerResponse;
+  /** Made on first ask by `abandonmentOf` (src/http/abandonment.ts). */
+  abandoned?: AbortSignal;
 }
 
 /** What a service sees: a request that passed authentication and tenant resolution. */

@@ -108,6 +108,7 @@ export function installPipeline(app: FastifyInstance, deps: PipelineDeps): void 
       errorCode: null,
       // Unknown routes are requests that reached the API too: audited as route_not_found.
       audit: { action: route.action ?? (routeMatched ? null : "route_not_found"), secretPath: null, extra: {}, recorded: false },
+      response: reply.raw,
     };
     reply.header("X-Request-ID", requestId);
     done();

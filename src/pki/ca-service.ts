@@ -85,7 +85,7 @@ export class CaService {
     const notBefore = now - BACKDATE_MS;
     // Validity is truncated to the issuer's (ext): a chain never outlives its parent.
     const notAfter = Math.min(now + validityDays * DAY_MS, parent ? parent.ca.not_after : Number.MAX_SAFE_INTEGER);
-    const keys = await keyPairFor(this.deps, caller.tenant.tenantId, spec);
+    const keys = await keyPairFor(this.deps, caller, spec);
     const serial = newSerial();
     const certificate = await createCaCertificate({
       subjectCn: body.common_name,

@@ -4,6 +4,7 @@ import type { AuditRecorder } from "../audit/recorder.js";
 import type { ExpensiveWork } from "../crypto/expensive-work.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { EventOutbox, NewEvent } from "../events/outbox.js";
+import { abandonmentOf } from "../http/abandonment.js";
 import type { Caller } from "../http/context.js";
 import { VaultError } from "../http/errors.js";
 import type { SecretsService } from "../secrets/service.js";
@@ -36,8 +37,8 @@ export interface PkiDeps {
 }
 
 /** A key pair for `spec`: an RSA one in the tenant's turn at the node's generation gate (EC keys take microseconds). */
-export function keyPairFor(deps: PkiDeps, tenantId: string, spec: KeySpec): Promise<CryptoKeyPair> {
-  return spec.type === "rsa" ? deps.expensive.forTenant(tenantId).inTurn(() => generateKeyPair(spec)) : generateKeyPair(spec);
+export function keyPairFor(deps: PkiDeps, caller: Caller, spec: KeySpec): Promise<CryptoKeyPair> {
+  return spec.type === "rsa" ? deps.expensive.forTenant(caller.tenant.tenantId, abandonmentOf(caller)).inTurn(() => generateKeyPair(spec)) : generateKeyPair(spec);
 }
 
 export const PKI_IDENTITY = "system:pki";

@@ -72,7 +72,7 @@ export class IssueService {
     const role = await this.authorizedRole(caller, roleName);
     const names = checkNames(role, body.common_name, body.alt_names ?? [], body.ip_sans ?? []);
     const spec: KeySpec = role.key_type === "any" ? { type: "ec", bits: 256 } : { type: role.key_type, bits: role.key_bits };
-    const keys = await keyPairFor(this.deps, caller.tenant.tenantId, spec);
+    const keys = await keyPairFor(this.deps, caller, spec);
     const pkcs8 = await exportPkcs8(keys.privateKey);
     const keyPem = pkcs8Pem(pkcs8);
     pkcs8.fill(0);

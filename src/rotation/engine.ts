@@ -1,5 +1,6 @@
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { ExpensiveWork } from "../crypto/expensive-work.js";
+import type { Abandonment } from "../crypto/generation-gate.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { EventOutbox } from "../events/outbox.js";
 import type { Caller } from "../http/context.js";
@@ -202,8 +203,8 @@ export class RotationEngine implements SecretWriteHook {
    * Generates, before their transaction, the values of the auto-generated rotations `targets` may
    * make (read without locks; the transaction reads again and uses them only for the same recipe).
    */
-  prepare(tenantId: string, targets: ReadonlyArray<{ secret: SecretRow | undefined; policy: RotationPolicyRow | undefined }>): Promise<PreparedValues> {
-    return this.recipes.prepare(this.deps.expensive.forTenant(tenantId), targets);
+  prepare(tenantId: string, targets: ReadonlyArray<{ secret: SecretRow | undefined; policy: RotationPolicyRow | undefined }>, abandoned?: Abandonment): Promise<PreparedValues> {
+    return this.recipes.prepare(this.deps.expensive.forTenant(tenantId, abandoned), targets);
   }
 
   /** The values of an auto-generated rotation: the recipe's fields over the current data. */

@@ -1,3 +1,4 @@
+import { abandonmentOf } from "../http/abandonment.js";
 import type { Caller } from "../http/context.js";
 import { VaultError } from "../http/errors.js";
 import type { SecretsService } from "../secrets/service.js";
@@ -112,6 +113,6 @@ export class SecretPolicyService {
     const row = await this.require(caller, id);
     const now = Date.now();
     caller.ctx.audit.extra = { secret_policy_id: id };
-    return { policy_id: row.id, data: await generate(checkFields(JSON.parse(row.fields) as FieldSpec[]), this.deps.expensive.forTenant(caller.tenant.tenantId), now), generated_at: iso(now) };
+    return { policy_id: row.id, data: await generate(checkFields(JSON.parse(row.fields) as FieldSpec[]), this.deps.expensive.forTenant(caller.tenant.tenantId, abandonmentOf(caller)), now), generated_at: iso(now) };
   }
 }

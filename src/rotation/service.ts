@@ -1,5 +1,6 @@
 import type { Authorizer } from "../access/authorizer.js";
 import { denial } from "../access/authorizer.js";
+import { abandonmentOf } from "../http/abandonment.js";
 import type { Caller } from "../http/context.js";
 import { ERROR_STATUS, VaultError } from "../http/errors.js";
 import { requireValidPath } from "../secrets/paths.js";
@@ -217,7 +218,7 @@ export class RotationService {
     caller.ctx.audit.secretPath = path;
     await this.deps.authorizer.require(caller, path, "rotate");
     const current = await this.deps.secretStore.get(caller.tenant.tenantId, path);
-    const prepared = await this.deps.engine.prepare(caller.tenant.tenantId, [{ secret: current, policy: current?.rotation_policy_id ? await this.deps.policies.getRotation(caller.tenant.tenantId, current.rotation_policy_id) : undefined }]);
+    const prepared = await this.deps.engine.prepare(caller.tenant.tenantId, [{ secret: current, policy: current?.rotation_policy_id ? await this.deps.policies.getRotation(caller.tenant.tenantId, current.rotation_policy_id) : undefined }], abandonmentOf(caller));
     const outcome = await this.deps.secrets.mutate(caller, (o: RotationOutcome & { policyId: string }) => (o.error ? ERROR_STATUS[o.error.code] : 202), async (tx, emit) => {
       const now = Date.now();
       await this.deps.schedules.claimSecret(tx, caller.tenant.tenantId, path, true);
@@ -248,7 +249,7 @@ export class RotationService {
       if (!assigned.has(path)) throw new VaultError("secret_not_found", "The secret is not assigned to this rotation policy", { details: { path, rotation_policy_id: id } });
     }
     caller.ctx.audit.extra = { rotation_policy_id: id, paths: targets };
-    const prepared = await this.deps.engine.prepare(caller.tenant.tenantId, await Promise.all(targets.map(async (path) => ({ secret: await this.deps.secretStore.get(caller.tenant.tenantId, path), policy }))));
+    const prepared = await this.deps.engine.prepare(caller.tenant.tenantId, await Promise.all(targets.map(async (path) => ({ secret: await this.deps.secretStore.get(caller.tenant.tenantId, path), policy }))), abandonmentOf(caller));
     return this.deps.secrets.mutate(caller, () => 200, async (tx, emit) => {
       const items = [];
       for (const path of targets) {
