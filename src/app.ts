@@ -116,7 +116,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const secretsDeps: SecretsDeps = { db, store: secretStore, keyring, authorizer, audit, events, maxSecretBytes: config.maxSecretBytes, writeHooks };
   const secrets = new SecretsService(secretsDeps);
   // One per node: every tenant's RSA key pairs and bcrypt hashes take turns here (PKI and rotation).
-  const expensive = options.expensiveWork ?? new ExpensiveWork(new GenerationGate({ concurrency: config.resilience.keygenConcurrency, maxWaitingPerTenant: 32, maxWaitMs: 30_000 }), new BcryptWorker());
+  const expensive = options.expensiveWork ?? new ExpensiveWork(new GenerationGate({ concurrency: config.resilience.keygenConcurrency, maxWaitingPerTenant: 32, maxWaitMs: 30_000 }), new BcryptWorker(config.resilience.keygenConcurrency));
   const rotation = createRotation({ db, events, audit, keyring, authorizer, secretStore, secrets, expensive, scheduler: { enabled: config.rotation.schedulerEnabled, pollMs: config.rotation.pollMs, reconcileMs: config.rotation.reconcileMs } });
   writeHooks.push(rotation.engine);
   // Rotation is built on the secrets service, so it joins the service's answers afterwards.

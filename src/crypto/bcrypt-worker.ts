@@ -21,63 +21,94 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** One worker thread and what it owes: a worker's failure refuses only its own hashes. */
+interface Thread {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
 /** Far beyond a hash at 14 rounds (~1.1 s): a worker this late is stuck, and is replaced. */
 const HASH_DEADLINE_MS = 30_000;
 
 /**
- * bcrypt hashes on a worker thread. bcryptjs is JavaScript: on the event loop a hash at 14 rounds
- * is 1.1 s of CPU in 100 ms slices, each a 100 ms stall for every request of the node. The worker
- * is started on first use, does not keep the process alive when idle, and is started again if it dies.
+ * bcrypt hashes on worker threads. bcryptjs is JavaScript: on the event loop a hash at 14 rounds
+ * is 1.1 s of CPU in 100 ms slices, each a 100 ms stall for every request of the node. Up to
+ * `threads` workers (the generation gate's concurrency, so every turn it gives can hash at once);
+ * each is started on first use, does not keep the process alive when idle, and is started again
+ * if it dies. A hash goes to the thread that owes the fewest.
  */
 export class BcryptWorker {
-  private worker: Worker | null = null;
-  private readonly pending = new Map<number, Pending>();
+  private readonly threads: (Thread | null)[];
   private nextId = 0;
 
+  /** `deadlineMs`: how long a hash may take before its thread is taken for stuck and replaced. */
+  constructor(threads = 1, private readonly deadlineMs = HASH_DEADLINE_MS) {
+    this.threads = Array.from({ length: Math.max(1, threads) }, () => null);
+  }
+
+  /** Worker threads running now. */
+  get threadsStarted(): number {
+    return this.threads.filter((thread) => thread !== null).length;
+  }
+
   hash(password: string, salt: string): Promise<string> {
-    const worker = this.worker ?? this.start();
+    const thread = this.leastBusy();
     const id = this.nextId++;
     return new Promise<string>((resolve, reject) => {
-      const deadline = setTimeout(() => void this.restart(worker), HASH_DEADLINE_MS);
+      const deadline = setTimeout(() => void this.stop(thread), this.deadlineMs);
       deadline.unref();
       const settled = <T>(then: (value: T) => void) => (value: T) => {
         clearTimeout(deadline);
         then(value);
       };
-      this.pending.set(id, { resolve: settled(resolve), reject: settled(reject) });
-      worker.ref();
-      worker.postMessage({ id, password, salt });
+      thread.pending.set(id, { resolve: settled(resolve), reject: settled(reject) });
+      thread.worker.ref();
+      thread.worker.postMessage({ id, password, salt });
     });
   }
 
   async close(): Promise<void> {
-    if (this.worker) await this.restart(this.worker);
+    await Promise.all(this.threads.map((thread) => (thread ? this.stop(thread) : undefined)));
   }
 
-  /** Stops `worker`: what it still owed is refused (its exit does that); the next hash starts another. */
-  private async restart(worker: Worker): Promise<void> {
-    if (this.worker === worker) this.worker = null;
-    await worker.terminate();
+  /** An idle started thread, else a thread not started yet, else the started one that owes the fewest. */
+  private leastBusy(): Thread {
+    let best: Thread | null = null;
+    for (const thread of this.threads) {
+      if (thread && (!best || thread.pending.size < best.pending.size)) best = thread;
+    }
+    if (best && best.pending.size === 0) return best;
+    const free = this.threads.indexOf(null);
+    return free >= 0 ? this.start(free) : best!;
   }
 
-  private start(): Worker {
+  /** Stops a thread: what it still owed is refused (its exit does that); its slot starts another when needed. */
+  private async stop(thread: Thread): Promise<void> {
+    const slot = this.threads.indexOf(thread);
+    if (slot >= 0) this.threads[slot] = null;
+    await thread.worker.terminate();
+  }
+
+  private start(slot: number): Thread {
     const worker = new Worker(PROGRAM, { eval: true, workerData: { bcrypt: createRequire(import.meta.url).resolve("bcryptjs") } });
+    const thread: Thread = { worker, pending: new Map() };
     worker.unref();
     worker.on("message", ({ id, hash }: { id: number; hash: string | null }) => {
-      const request = this.pending.get(id);
-      this.pending.delete(id);
-      if (this.pending.size === 0) worker.unref();
+      const request = thread.pending.get(id);
+      thread.pending.delete(id);
+      if (thread.pending.size === 0) worker.unref();
       if (hash === null) request?.reject(new Error("bcrypt failed"));
       else request?.resolve(hash);
     });
     const fail = (error: Error) => {
-      if (this.worker === worker) this.worker = null;
-      for (const request of this.pending.values()) request.reject(error);
-      this.pending.clear();
+      const at = this.threads.indexOf(thread);
+      if (at >= 0) this.threads[at] = null;
+      for (const request of thread.pending.values()) request.reject(error);
+      thread.pending.clear();
     };
     worker.on("error", fail);
     worker.on("exit", () => fail(new Error("the bcrypt worker stopped")));
-    this.worker = worker;
-    return worker;
+    this.threads[slot] = thread;
+    return thread;
   }
 }

@@ -130,4 +130,37 @@ describe("BcryptWorker", () => {
       await worker.close();
     }
   });
+
+  it("hashes on as many threads as it is given, starting them only when the others are busy", async () => {
+    const pool = new BcryptWorker(2);
+    try {
+      const salt = bcrypt.genSaltSync(10);
+      const one = await pool.hash("one", salt);
+      expect(pool.threadsStarted).toBe(1);
+      // One thread idle again: the next hash goes to it.
+      const two = await pool.hash("two", salt);
+      expect(pool.threadsStarted).toBe(1);
+      // Two at once: the second starts the second thread.
+      const both = await Promise.all([pool.hash("three", salt), pool.hash("four", salt)]);
+      expect(pool.threadsStarted).toBe(2);
+      expect([one, two, ...both].map((hash, i) => bcrypt.compareSync(["one", "two", "three", "four"][i], hash))).toEqual([true, true, true, true]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("replaces a thread whose hash passes the deadline, refusing only that thread's hash", async () => {
+    const pool = new BcryptWorker(2, 300);
+    try {
+      // 2^17 rounds: seconds of work, far past the 300 ms deadline; 2^4: a few milliseconds.
+      const stuck = pool.hash("slow", bcrypt.genSaltSync(17));
+      const quick = pool.hash("fast", bcrypt.genSaltSync(4));
+      expect(bcrypt.compareSync("fast", await quick)).toBe(true);
+      await expect(stuck).rejects.toThrow("the bcrypt worker stopped");
+      expect(pool.threadsStarted).toBe(1);
+      expect(bcrypt.compareSync("again", await pool.hash("again", bcrypt.genSaltSync(4)))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
 });
