@@ -42,6 +42,24 @@ describeEachBackend("audit: verifying and exporting the trail leave the node ans
     expect(sharedTurns(turns)).toEqual([]);
   });
 
+  it("walks the trail at most twice for eight verifications asked at once, each answer complete", async () => {
+    const heads = /SELECT seq, hash FROM audit_chain_heads WHERE chain_id = \?/;
+    const alone = await statementTurns(vault().vault.db, heads, async () => {
+      expect((await vault().admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+    });
+    const together = await statementTurns(vault().vault.db, heads, async () => {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => vault().admin.get("/v1/audit/verify")));
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(answer.body).toMatchObject({ ok: true });
+        expect(answer.body.entries).toBeGreaterThan(READS);
+      }
+    });
+    // One head read per lane per walk: the first caller's walk, and one shared by the seven who came during it.
+    expect(alone.length).toBeGreaterThan(0);
+    expect(together.length).toBeLessThanOrEqual(2 * alone.length);
+  });
+
   it("writes an export one page per turn of the event loop", async () => {
     const t = vault();
     const turns = await statementTurns(vault().vault.db, /FROM audit_log WHERE .* ORDER BY timestamp ASC, id ASC LIMIT \?/, async () => {

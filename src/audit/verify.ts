@@ -2,7 +2,8 @@ import type { Database } from "../storage/contract.js";
 import { AUDIT_COLUMNS, chainIdOf, GENESIS_HASH, laneChainIds, laneCount, parseChainId, type AuditRow, type ChainHasher } from "./chain.js";
 import { claimOf, type CheckpointRow, type Checkpoints } from "./checkpoints.js";
 import type { Visibility } from "./visibility.js";
-import { nextTurn } from "../shared/turn.js";
+import { SharedRuns } from "../shared/shared-runs.js";
+import { SharedSlices, type SliceWalk } from "../shared/turn.js";
 
 export interface VerifyResult {
   ok: boolean;
@@ -21,7 +22,7 @@ export interface VerifyResult {
 
 type Break = Required<Pick<VerifyResult, "first_bad_entry" | "reason" | "message">>;
 
-const PAGE = 1000;
+const PAGE = 250;
 
 /**
  * Walks hash chains from their first entry: every entry's sequence number must follow its
@@ -33,7 +34,14 @@ const PAGE = 1000;
  * after retention pruning the walk starts at the newest signed cut.
  */
 export class ChainVerifier {
-  constructor(private readonly db: Database, private readonly hasher: ChainHasher, private readonly checkpoints: Checkpoints) {}
+  /**
+   * Verifications asked for while one of the same chains is under way share the next: any number
+   * of `audit:read` callers cost at most two walks of a trail at a time (one per visibility).
+   */
+  private readonly runs = new SharedRuns<VerifyResult>();
+
+  /** `slices`: the node's one share of the loop for long walks (its walks and any other's take turns). */
+  constructor(private readonly db: Database, private readonly hasher: ChainHasher, private readonly checkpoints: Checkpoints, private readonly slices = new SharedSlices()) {}
 
   /**
    * The chain ids (lanes) a caller may see: every lane of its tenant's chain, and for partner
@@ -75,6 +83,20 @@ export class ChainVerifier {
    * names the lane in `chain`.
    */
   async verify(visibility: Visibility): Promise<VerifyResult> {
+    const key = `${visibility.partnerId}\n${visibility.tenantId}\n${visibility.includePartnerChain}`;
+    return { ...(await this.runs.run(key, () => this.verifyNow(visibility))) };
+  }
+
+  private async verifyNow(visibility: Visibility): Promise<VerifyResult> {
+    const walk = await this.slices.walk();
+    try {
+      return await this.verifyChains(visibility, walk);
+    } finally {
+      walk.end();
+    }
+  }
+
+  private async verifyChains(visibility: Visibility, walk: SliceWalk): Promise<VerifyResult> {
     const ids = await this.chainsFor(visibility);
     const byBase = new Map<string, string[]>();
     for (const id of ids) {
@@ -87,7 +109,7 @@ export class ChainVerifier {
     let entries = 0;
     for (const [base, lanes] of byBase) {
       for (const chain of lanes) {
-        const result = await this.verifyChain(chain);
+        const result = await this.verifyChain(chain, walk);
         entries += result.entries;
         if (result.broken) return { ok: false, entries, ...counts, chain, ...result.broken };
       }
@@ -97,11 +119,11 @@ export class ChainVerifier {
     return { ok: true, entries, ...counts };
   }
 
-  async verifyChain(chainId: string): Promise<{ entries: number; broken: Break | null }> {
+  private async verifyChain(chainId: string, slice: SliceWalk): Promise<{ entries: number; broken: Break | null }> {
     // Pruning may move the cut while this walk runs: a gap behind a newer cut is retried from it.
     for (let attempt = 0; ; attempt++) {
       const cut = await this.checkpoints.newest(chainId, "cut");
-      const result = await this.walk(chainId, cut);
+      const result = await this.walk(chainId, cut, slice);
       const reason = result.broken?.reason;
       if ((reason !== "sequence_gap" && reason !== "truncated") || attempt >= 3) return result;
       const now = await this.checkpoints.newest(chainId, "cut");
@@ -109,7 +131,7 @@ export class ChainVerifier {
     }
   }
 
-  private async walk(chainId: string, cut: CheckpointRow | undefined): Promise<{ entries: number; broken: Break | null }> {
+  private async walk(chainId: string, cut: CheckpointRow | undefined, slice: SliceWalk): Promise<{ entries: number; broken: Break | null }> {
     const mismatch = (message: string, entry: string | null = null) => ({ first_bad_entry: entry, reason: "checkpoint_mismatch" as const, message });
     if (cut && !this.checkpoints.signer.verify(claimOf(cut), cut.signature)) return { entries: 0, broken: mismatch(`the retention cut checkpoint at entry ${cut.entries} has an invalid signature`) };
     // Read before the head: every checkpoint was made from a committed head, so the head read
@@ -126,15 +148,17 @@ export class ChainVerifier {
     let entries = 0;
     let lastId: string | null = null;
     for (;;) {
-      // A page per turn of the event loop: on SQLite nothing else would let the node answer anyone
-      // until every chain (millions of entries) is walked.
-      await nextTurn();
+      // In slices of the loop shared with every other long walk, a page at most per slice: on
+      // SQLite nothing else would let the node answer anyone until every chain (millions of
+      // entries) is walked.
+      await slice.pause();
       const rows = await this.db.all<AuditRow>(
         `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE chain_id = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
         [chainId, expected, headSeq, PAGE],
       );
       const hashes = new Map<number, { id: string; hash: string }>();
       for (const row of rows) {
+        if (slice.due()) await slice.pause();
         const seq = Number(row.seq);
         if (seq !== expected) {
           return { entries, broken: { first_bad_entry: row.id, reason: "sequence_gap", message: `entries ${expected}..${seq - 1} of the chain are missing before this one` } };

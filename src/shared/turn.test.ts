@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { LoopSlices, restAfter } from "./turn.js";
+import { LoopSlices, restAfter, SharedSlices } from "./turn.js";
 
 describe("restAfter", () => {
   afterEach(() => vi.useRealTimers());
@@ -46,5 +46,64 @@ describe("LoopSlices", () => {
     expect(slices.due(256)).toBe(false);
     vi.advanceTimersByTime(8);
     expect(slices.due(256)).toBe(true);
+  });
+});
+
+describe("SharedSlices", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("gives concurrent walks one slice at a time, in turn, and rests after each as long as it ran", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "setImmediate", "performance"] });
+    const slices = new SharedSlices(1);
+    const log: string[] = [];
+    const walker = async (name: string, steps: number) => {
+      const walk = await slices.walk();
+      try {
+        for (let step = 0; step < steps; step++) {
+          log.push(`${name}${step}`);
+          vi.advanceTimersByTime(5); // the slice's work
+          await walk.pause();
+        }
+      } finally {
+        walk.end();
+      }
+    };
+    const walks = Promise.all([walker("a", 3), walker("b", 2)]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log).toEqual(["a0"]);
+    // b's slice waits for a's rest (as long as a's slice ran: 5 ms).
+    await vi.advanceTimersByTimeAsync(4);
+    expect(log).toEqual(["a0"]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log).toEqual(["a0", "b0"]);
+    await vi.advanceTimersByTimeAsync(100);
+    await walks;
+    expect(log).toEqual(["a0", "b0", "a1", "b1", "a2"]);
+  });
+
+  it("lets the next walk in when a walk ends by failing", async () => {
+    const slices = new SharedSlices(1);
+    const failing = (async () => {
+      const walk = await slices.walk();
+      try {
+        throw new Error("the walk failed");
+      } finally {
+        walk.end();
+      }
+    })();
+    await expect(failing).rejects.toThrow("the walk failed");
+    const next = await slices.walk();
+    next.end();
+  });
+
+  it("is due once the slice has run its time, read every 32 items", () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    return (async () => {
+      const walk = await new SharedSlices(2).walk();
+      vi.advanceTimersByTime(3);
+      for (let i = 0; i < 31; i++) expect(walk.due()).toBe(false);
+      expect(walk.due()).toBe(true);
+      walk.end();
+    })();
   });
 });
