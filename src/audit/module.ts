@@ -17,6 +17,7 @@ import { AuditRetention } from "./retention.js";
 import { AuditRollups } from "./rollups.js";
 import { registerAuditRoutes } from "./routes.js";
 import { ChainVerifier } from "./verify.js";
+import { SharedSlices } from "../shared/turn.js";
 
 export interface AuditTrailOptions {
   db: Database;
@@ -62,11 +63,14 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
   // own connections (PostgreSQL), so none times out at 5 s nor holds request connections (issue 13).
   const background = db.background?.() ?? db;
   const checkpoints = new Checkpoints(db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
-  const verifier = new ChainVerifier(db, hasher, checkpoints);
+  // Verifications and exports walk whole trails for any caller with the scope: one share of the
+  // node's loop for all of them (src/shared/turn.ts).
+  const slices = new SharedSlices();
+  const verifier = new ChainVerifier(db, hasher, checkpoints, slices);
   // Counting runs off the request path (the background connections); summaries read the counts.
   const rollupJob = new AuditRollups(background, settings.rollupIntervalMs);
   const queries = new AuditQueries(db, authorizer, background === db ? rollupJob : new AuditRollups(db, settings.rollupIntervalMs));
-  const exportDeps: ExportDeps = { db, jobDb: background, audit: recorder, exportRoot: options.exportDir, callTimeoutMs: settings.exportCallTimeoutMs, leaseMs: settings.exportLeaseMs };
+  const exportDeps: ExportDeps = { db, jobDb: background, audit: recorder, exportRoot: options.exportDir, callTimeoutMs: settings.exportCallTimeoutMs, leaseMs: settings.exportLeaseMs, slices };
   const exports = new AuditExports(exportDeps);
   const retention = new AuditRetention({ db, audit: recorder, checkpoints, rollups: rollupJob }, settings);
   const pruner = background === db ? retention : new AuditRetention({ db: background, audit: recorder, checkpoints, rollups: rollupJob }, settings);

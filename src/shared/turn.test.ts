@@ -81,6 +81,33 @@ describe("SharedSlices", () => {
     expect(log).toEqual(["a0", "b0", "a1", "b1", "a2"]);
   });
 
+  it("gives up a walk's slice while its statement's answer travels, so other walks go on meanwhile", async () => {
+    const slices = new SharedSlices(1);
+    const log: string[] = [];
+    let answer!: (rows: string[]) => void;
+    const network = new Promise<string[]>((resolve) => (answer = resolve));
+    const reading = (async () => {
+      const walk = await slices.walk();
+      try {
+        log.push("a asks");
+        const rows = await walk.read(() => network);
+        log.push(`a got ${rows.length}`);
+      } finally {
+        walk.end();
+      }
+    })();
+    const other = (async () => {
+      const walk = await slices.walk();
+      log.push("b works");
+      walk.end();
+    })();
+    await other;
+    expect(log).toEqual(["a asks", "b works"]);
+    answer(["row"]);
+    await reading;
+    expect(log).toEqual(["a asks", "b works", "a got 1"]);
+  });
+
   it("lets the next walk in when a walk ends by failing", async () => {
     const slices = new SharedSlices(1);
     const failing = (async () => {

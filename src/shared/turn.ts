@@ -15,8 +15,12 @@ export function nextTurn(): Promise<void> {
  * during a long pass (docs/benchmarks.md round 25).
  */
 export function restAfter(startedAt: number): Promise<void> {
-  const tookMs = performance.now() - startedAt;
-  return new Promise((resolve) => (tookMs >= 1 ? setTimeout(resolve, tookMs) : setImmediate(resolve)));
+  return restFor(performance.now() - startedAt);
+}
+
+/** Waits `ms` (at least a turn of the loop). */
+function restFor(ms: number): Promise<void> {
+  return new Promise((resolve) => (ms >= 1 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 }
 
 /**
@@ -68,38 +72,54 @@ export class SharedSlices {
    * loop has rested after the last one as long as it ran (`restAfter`): together the walks take
    * about half of a busy node's loop at most, and a walk alone takes about twice its work.
    */
-  private take(): Promise<() => void> {
+  private take(): Promise<(busyMs: number) => void> {
     const previous = this.tail;
     let rested!: () => void;
     this.tail = new Promise<void>((resolve) => (rested = resolve));
-    return previous.then(() => {
-      const startedAt = performance.now();
-      return () => void restAfter(startedAt).then(rested);
-    });
+    return previous.then(() => (busyMs: number) => void restFor(busyMs).then(rested));
   }
 }
 
 export class SliceWalk {
-  private release: (() => void) | null = null;
+  private release: ((busyMs: number) => void) | null = null;
   private items = 0;
   private since = 0;
 
-  constructor(private readonly sliceMs: number, private readonly take: () => Promise<() => void>) {}
+  constructor(private readonly sliceMs: number, private readonly take: () => Promise<(busyMs: number) => void>) {}
 
   /** Asked per item (the clock is read every 32): true once this slice has run its time. */
   due(): boolean {
     return (++this.items & 31) === 0 && performance.now() - this.since >= this.sliceMs;
   }
 
+  /**
+   * A statement of the walk. What it does on the loop (SQLite answers there, in the call) is this
+   * slice's work; while the answer comes over the network (PostgreSQL) the slice is given up, so
+   * the other walks are not kept waiting for it; the walk goes on in its next slice.
+   */
+  async read<T>(statement: () => Promise<T>): Promise<T> {
+    const pending = statement();
+    this.end();
+    try {
+      return await pending;
+    } finally {
+      await this.resume();
+    }
+  }
+
   /** Gives up the slice and waits for this walk's next one. */
   async pause(): Promise<void> {
     this.end();
-    this.release = await this.take();
-    this.since = performance.now();
+    await this.resume();
   }
 
   end(): void {
-    this.release?.();
+    this.release?.(performance.now() - this.since);
     this.release = null;
+  }
+
+  private async resume(): Promise<void> {
+    this.release = await this.take();
+    this.since = performance.now();
   }
 }
