@@ -49,9 +49,9 @@ export class LoopSlices {
 }
 
 /**
- * Slices of the event loop shared by every long walk a request starts (audit verification): a
- * walk runs at most `sliceMs` (and a page), then the loop rests as long, and each other walk takes
- * its slice before this one's next. Slicing each walk on its own still let N walks take N slices of
+ * Slices of the event loop shared by every long walk a request starts (audit verifications and
+ * exports): a walk runs at most `sliceMs` (and a page), then the loop rests as long, and each
+ * other walk takes its slice before this one's next. Slicing each walk on its own still let N walks take N slices of
  * every turn: eight verifications of a 60,000-entry trail at once left other readers of a SQLite
  * node 15 reads a second of their 1,792 (docs/benchmarks.md round 32).
  */
