@@ -18,7 +18,7 @@ import { manifestPath, resolveExportDirectory } from "./export-paths.js";
 import { s3Credentials, s3Destination, s3FailureReason, uploadToS3, type S3Credentials, type S3Destination } from "./export-s3.js";
 import type { ExportBody } from "./schemas.js";
 import type { Visibility } from "./visibility.js";
-import { SharedSlices } from "../shared/turn.js";
+import type { SharedSlices } from "../shared/turn.js";
 
 interface ExportRow {
   id: string;
@@ -77,7 +77,7 @@ export interface ExportDeps {
   /** A running export renews its lease this often ×3; one whose lease ran out was interrupted. */
   leaseMs: number;
   /** The node's one share of the loop for long walks (verifications and exports take turns in it). */
-  slices?: SharedSlices;
+  slices: SharedSlices;
   retryDelaysMs?: readonly number[];
   /** Reads a secret's data as the caller (its policies apply): object-store credentials. */
   readSecret?: (caller: Caller, path: string) => Promise<Record<string, unknown>>;
@@ -235,7 +235,7 @@ export class AuditExports {
       // SQLite the export shares the requests' connection, and 32 µs of work per record held a
       // node's loop for ~32 ms per page of 1,000).
       const page = EXPORT_PAGE[this.jobDb.dialect];
-      const walk = await (this.deps.slices ?? new SharedSlices()).walk();
+      const walk = await this.deps.slices.walk();
       try {
         for (;;) {
           const query = keysetPageSql(visibility.scopeArms(), conditions, params, { from, to }, after, "oldest", page);

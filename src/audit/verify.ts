@@ -3,7 +3,7 @@ import { AUDIT_COLUMNS, chainIdOf, GENESIS_HASH, laneChainIds, laneCount, parseC
 import { claimOf, type CheckpointRow, type Checkpoints } from "./checkpoints.js";
 import type { Visibility } from "./visibility.js";
 import { SharedRuns } from "../shared/shared-runs.js";
-import { SharedSlices, type SliceWalk } from "../shared/turn.js";
+import type { SharedSlices, SliceWalk } from "../shared/turn.js";
 
 export interface VerifyResult {
   ok: boolean;
@@ -45,7 +45,7 @@ export class ChainVerifier {
   private readonly runs = new SharedRuns<VerifyResult>();
 
   /** `slices`: the node's one share of the loop for long walks (its walks and any other's take turns). */
-  constructor(private readonly db: Database, private readonly hasher: ChainHasher, private readonly checkpoints: Checkpoints, private readonly slices = new SharedSlices()) {}
+  constructor(private readonly db: Database, private readonly hasher: ChainHasher, private readonly checkpoints: Checkpoints, private readonly slices: SharedSlices) {}
 
   /**
    * The chain ids (lanes) a caller may see: every lane of its tenant's chain, and for partner

@@ -76,17 +76,19 @@ export class GenerationGate {
     const queue = this.waiting.get(tenantId) ?? [];
     if (queue.length >= this.options.maxWaitingPerTenant) return Promise.reject(busy());
     return new Promise<void>((resolve, reject) => {
-      const leave = (error: VaultError) => {
+      const stopWaiting = () => {
         clearTimeout(waiter.timer);
         abandoned?.removeEventListener("abort", onAbandoned);
+      };
+      const leave = (error: VaultError) => {
+        stopWaiting();
         this.remove(tenantId, waiter);
         reject(error);
       };
       const onAbandoned = () => leave(gone());
       const waiter: Waiter = {
         start: () => {
-          clearTimeout(waiter.timer);
-          abandoned?.removeEventListener("abort", onAbandoned);
+          stopWaiting();
           this.running++;
           resolve();
         },

@@ -4,8 +4,13 @@
  * caller gets a result computed wholly after it asked, and any number of callers cost at most two
  * runs per key (the one under way and the one they share).
  */
+/** A run under way, and the one its latecomers share (made by the first of them). */
+interface Round<T> {
+  following: { promise: Promise<T>; start: () => void } | null;
+}
+
 export class SharedRuns<T> {
-  private readonly rounds = new Map<string, { following: { promise: Promise<T>; start: () => void } | null }>();
+  private readonly rounds = new Map<string, Round<T>>();
 
   run(key: string, work: () => Promise<T>): Promise<T> {
     const round = this.rounds.get(key);
@@ -21,7 +26,7 @@ export class SharedRuns<T> {
   }
 
   private begin(key: string, work: () => Promise<T>): Promise<T> {
-    const round: { following: { promise: Promise<T>; start: () => void } | null } = { following: null };
+    const round: Round<T> = { following: null };
     this.rounds.set(key, round);
     const done = Promise.resolve().then(work);
     // The next round is set in the same step as this one is removed: no caller can slip in between.
