@@ -70,4 +70,30 @@ describeEachBackend("audit: verifying and exporting the trail leave the node ans
     expect(turns.length).toBeGreaterThanOrEqual(3);
     expect(sharedTurns(turns)).toEqual([]);
   });
+
+  it("looks for entries outside the chain a stretch per turn, and finds one at a stretch's end and in the last stretch", async () => {
+    const t = vault();
+    const stray = /chain_id NOT IN/;
+    const turns = await statementTurns(t.vault.db, stray, async () => {
+      expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+    });
+    expect(turns.length).toBeGreaterThanOrEqual(3);
+    expect(sharedTurns(turns)).toEqual([]);
+
+    // Copies outside the chain of the 1,000th entry (the first stretch ends at its timestamp) and of the newest.
+    const tenant = "tnt_default";
+    const boundary = await t.vault.db.get<Record<string, unknown>>("SELECT * FROM audit_log WHERE tenant_id = ? ORDER BY timestamp LIMIT 1 OFFSET 999", [tenant]);
+    const newest = await t.vault.db.get<Record<string, unknown>>("SELECT * FROM audit_log WHERE tenant_id = ? ORDER BY timestamp DESC LIMIT 1", [tenant]);
+    for (const [row, id] of [[boundary!, "log_strayedge00000000000"], [newest!, "log_straylast00000000000"]] as const) {
+      const forged = { ...row, id, chain_id: null, seq: null };
+      const columns = Object.keys(forged);
+      await t.vault.db.run(`INSERT INTO audit_log (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`, columns.map((c) => forged[c as keyof typeof forged] as never));
+      try {
+        expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: false, reason: "unchained_entry", first_bad_entry: id });
+      } finally {
+        await t.vault.db.run("DELETE FROM audit_log WHERE id = ?", [id]);
+      }
+    }
+    expect((await t.admin.get("/v1/audit/verify")).body).toMatchObject({ ok: true });
+  });
 });

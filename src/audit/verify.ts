@@ -20,6 +20,9 @@ export interface VerifyResult {
   message?: string;
 }
 
+/** A bound on a statement: its SQL (with a leading AND) and its parameters. */
+type Bound = { sql: string; params: number[] };
+
 type Break = Required<Pick<VerifyResult, "first_bad_entry" | "reason" | "message">>;
 
 /**
@@ -27,6 +30,9 @@ type Break = Required<Pick<VerifyResult, "first_bad_entry" | "reason" | "message
  * 1,000 rows 3–4 ms; node-postgres parses a page's rows when they arrive).
  */
 const PAGE = 250;
+
+/** Entries per statement of the check for entries outside the lanes: about 0.2 ms of SQLite's loop. */
+const STRAY_STRETCH = 1000;
 
 /**
  * Walks hash chains from their first entry: every entry's sequence number must follow its
@@ -117,7 +123,7 @@ export class ChainVerifier {
         entries += result.entries;
         if (result.broken) return { ok: false, entries, ...counts, chain, ...result.broken };
       }
-      const stray = await this.strayEntry(base, lanes);
+      const stray = await this.strayEntry(base, lanes, walk);
       if (stray) return { ok: false, entries, ...counts, chain: base, first_bad_entry: stray, reason: "unchained_entry", message: "an entry of this tenant is not part of any lane of its chain" };
     }
     return { ok: true, entries, ...counts };
@@ -206,17 +212,34 @@ export class ChainVerifier {
     return { entries, broken: null };
   }
 
-  /** An entry that claims the chain's tenant (partner) but lies in none of the lanes walked (inserted by hand, or moved). */
-  private async strayEntry(base: string, lanes: readonly string[]): Promise<string | null> {
+  /**
+   * An entry that claims the chain's tenant (partner) but lies in none of the lanes walked
+   * (inserted by hand, or moved). Read along the owner's time index a stretch of `STRAY_STRETCH`
+   * entries at a time, each in the walk's slices: one statement over the whole trail held a SQLite
+   * node's loop (and three PostgreSQL cores in a parallel scan) ~190 ms per million entries.
+   */
+  private async strayEntry(base: string, lanes: readonly string[], walk: SliceWalk): Promise<string | null> {
     const chain = parseChainId(base);
     if (!chain || chain.lane !== 0) return null;
+    const owner = chain.kind === "tenant" ? "tenant_id = ?" : "tenant_id IS NULL AND partner_id = ?";
     const outside = `(chain_id IS NULL OR seq IS NULL OR hash IS NULL OR chain_id NOT IN (${lanes.map(() => "?").join(", ")}))`;
-    const row = await this.db.get<{ id: string }>(
-      chain.kind === "tenant"
-        ? `SELECT id FROM audit_log WHERE tenant_id = ? AND ${outside} LIMIT 1`
-        : `SELECT id FROM audit_log WHERE tenant_id IS NULL AND partner_id = ? AND ${outside} LIMIT 1`,
-      [chain.owner, ...lanes],
-    );
-    return row?.id ?? null;
+    let after: number | null = null;
+    for (;;) {
+      const since: Bound = after === null ? { sql: "", params: [] } : { sql: " AND timestamp > ?", params: [after] };
+      // The stretch ends at its last entry's timestamp: entries sharing it fall in this stretch, the next begins after it.
+      const end: { timestamp: number | string } | undefined = await walk.read(() => this.db.get<{ timestamp: number | string }>(
+        `SELECT timestamp FROM audit_log WHERE ${owner}${since.sql} ORDER BY timestamp LIMIT 1 OFFSET ${STRAY_STRETCH - 1}`,
+        [chain.owner, ...since.params],
+      ));
+      const through: number | null = end ? Number(end.timestamp) : null;
+      const until: Bound = through === null ? { sql: "", params: [] } : { sql: " AND timestamp <= ?", params: [through] };
+      const row = await walk.read(() => this.db.get<{ id: string }>(
+        `SELECT id FROM audit_log WHERE ${owner}${since.sql}${until.sql} AND ${outside} LIMIT 1`,
+        [chain.owner, ...since.params, ...until.params, ...lanes],
+      ));
+      if (row) return row.id;
+      if (through === null) return null;
+      after = through;
+    }
   }
 }
