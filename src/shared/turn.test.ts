@@ -108,6 +108,28 @@ describe("SharedSlices", () => {
     expect(log).toEqual(["a asks", "b works", "a got 1"]);
   });
 
+  it("rests after a walk's next slice as long as its statement's answer took, too", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "setImmediate", "performance"] });
+    const slices = new SharedSlices(1);
+    const walk = await slices.walk();
+    const read = walk.read(() => new Promise<string>((resolve) => setTimeout(() => resolve("rows"), 20)));
+    await vi.advanceTimersByTimeAsync(20);
+    expect(await read).toBe("rows");
+    vi.advanceTimersByTime(1); // the slice's work on those rows
+    walk.end();
+    let next = false;
+    const other = slices.walk().then((w) => {
+      next = true;
+      w.end();
+    });
+    // The rest: the slice (1 ms) and the answer it waited for (20 ms).
+    await vi.advanceTimersByTimeAsync(20);
+    expect(next).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await other;
+    expect(next).toBe(true);
+  });
+
   it("lets the next walk in when a walk ends by failing", async () => {
     const slices = new SharedSlices(1);
     const failing = (async () => {

@@ -84,6 +84,8 @@ export class SliceWalk {
   private release: ((busyMs: number) => void) | null = null;
   private items = 0;
   private since = 0;
+  /** Answer time of the walk's statements since its last release, added to its next rest. */
+  private owed = 0;
 
   constructor(private readonly sliceMs: number, private readonly take: () => Promise<(busyMs: number) => void>) {}
 
@@ -95,14 +97,20 @@ export class SliceWalk {
   /**
    * A statement of the walk. What it does on the loop (SQLite answers there, in the call) is this
    * slice's work; while the answer comes over the network (PostgreSQL) the slice is given up, so
-   * the other walks are not kept waiting for it; the walk goes on in its next slice.
+   * the other walks are not kept waiting for it; the walk goes on in its next slice. The time the
+   * answer took is owed: the loop rests that much longer after the walk's next slice. It is the
+   * database's work for the walk and, on PostgreSQL, the node's parsing of the rows, which happens
+   * outside any slice; uncounted, four exports at once left the node's readers 20–25 % of their
+   * reads instead of the half the share promises (docs/benchmarks.md round 33).
    */
   async read<T>(statement: () => Promise<T>): Promise<T> {
     const pending = statement();
     this.end();
+    const sent = performance.now();
     try {
       return await pending;
     } finally {
+      this.owed += performance.now() - sent;
       await this.resume();
     }
   }
@@ -114,7 +122,9 @@ export class SliceWalk {
   }
 
   end(): void {
-    this.release?.(performance.now() - this.since);
+    if (!this.release) return;
+    this.release(performance.now() - this.since + this.owed);
+    this.owed = 0;
     this.release = null;
   }
 
