@@ -9,7 +9,7 @@ import type { DirectoryFixture } from "./testing/scaikey-standin.js";
 /**
  * The directory's reads cost what they answer, not the tenant's directory (docs/benchmarks.md
  * round 28): a group's members read its own tree, a group page counts its own groups' members, a
- * lookup by id is a point read, and a search that fits on one page scans the entries once.
+ * lookup by id is a point read, and a search scans the entries once (on SQLite in stretches).
  */
 const BULK = 3_000;
 
@@ -89,7 +89,7 @@ describeEachBackend("identity directory reads at the size of their answer", (bac
     expect(rowsFrom(statements, "directory_members")).toBeLessThan(10);
   });
 
-  it("a lookup by id or canonical id is a point read; a search that fits on a page scans once", async () => {
+  it("a lookup by id or canonical id is a point read; a search scans the entries once", async () => {
     const { admin, anonymous, vault: server } = vault();
     const byEmail = await statementsDuring(server.db, () => admin.get("/v1/identity/resolve/user/bulk77@tree.example"));
     expect(byEmail.value.body).toMatchObject({ id: "usr_bulk77", identity_id: "user:bulk77@tree.example" });
@@ -107,9 +107,14 @@ describeEachBackend("identity directory reads at the size of their answer", (bac
     expect(one.value.body.users.map((u: { id: string }) => u.id)).toEqual(["usr_bulk77", "usr_bulk770", "usr_bulk771", "usr_bulk772", "usr_bulk773", "usr_bulk774", "usr_bulk775", "usr_bulk776", "usr_bulk777", "usr_bulk778", "usr_bulk779"]);
     expect(one.value.body.total).toBe(11);
     expect(one.statements.filter((s) => /COUNT\(\*\) AS n FROM directory_identities/.test(s.sql))).toHaveLength(0);
+    // A full page counts its matches in the same pass. On SQLite the pass goes in stretches of
+    // 1,000 entries (each bounded by an id), so no statement holds the loop for the whole directory.
     const full = await statementsDuring(server.db, () => admin.get("/v1/identity/tenants/tnt_default/users?q=bulk77&page_size=5"));
     expect(full.value.body).toMatchObject({ total: 11, page_size: 5 });
-    expect(full.statements.filter((s) => /COUNT\(\*\) AS n FROM directory_identities/.test(s.sql))).toHaveLength(1);
+    expect(full.statements.filter((s) => /COUNT\(\*\) AS n FROM directory_identities/.test(s.sql))).toHaveLength(0);
+    const scans = full.statements.filter((s) => /FROM directory_identities WHERE .* LIKE \?/s.test(s.sql));
+    expect(scans.length).toBe(backend === "sqlite" ? Math.ceil((BULK + 8) / 1000) : 1);
+    if (backend === "sqlite") expect(scans.slice(0, -1).every((s) => s.sql.includes("id <= ?"))).toBe(true);
     expect((await admin.get("/v1/identity/tenants/tnt_default/users?q=bulk77&page=3&page_size=5")).body).toMatchObject({ total: 11, users: [{ id: "usr_bulk779" }] });
     expect((await admin.get("/v1/identity/tenants/tnt_default/users?q=bulk77&page=4&page_size=5")).body).toMatchObject({ total: 11, users: [] });
     expect((await admin.get("/v1/identity/tenants/tnt_default/users?q=%25_&page_size=1")).body.total).toBe(BULK + 8);

@@ -2,6 +2,7 @@ import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { inJsonList } from "../storage/json-list.js";
 import { insertMany } from "../storage/multi-row.js";
 import { ENTRY_DIGESTS, putDigests } from "./digests.js";
+import { matchingIds, type Matching } from "./search.js";
 import type { DirectoryStatus } from "./directory-client.js";
 
 export type EntryKind = "user" | "service_account" | "group";
@@ -287,22 +288,27 @@ export class IdentityStore {
   }
 
   async listEntries(tenantId: string, kind: EntryKind, filter: ListFilter): Promise<{ items: DirectoryEntry[]; total: number }> {
-    const where = ["tenant_id = ?", "kind = ?"];
-    const params: SqlParam[] = [tenantId, kind];
-    if (filter.status) where.push("status = ?"), params.push(filter.status);
+    const matching: Matching = { sql: [], params: [] };
+    if (filter.status) matching.sql.push("status = ?"), matching.params.push(filter.status);
     const needle = filter.q?.toLowerCase().replace(/[%_\\]/g, "");
     // An empty needle matches every entry: no condition at all.
     if (needle) {
       // SQLite's LIKE folds ASCII case itself (and its LOWER folds nothing else): the same matches
       // without two function calls per row, 38 → 23 ms over 100,000 entries on the event loop.
-      where.push(this.db.dialect === "postgres" ? "(LOWER(COALESCE(email, '')) LIKE ? OR LOWER(COALESCE(name, '')) LIKE ?)" : "(email LIKE ? OR name LIKE ?)");
-      params.push(`%${needle}%`, `%${needle}%`);
+      matching.sql.push(this.db.dialect === "postgres" ? "(LOWER(COALESCE(email, '')) LIKE ? OR LOWER(COALESCE(name, '')) LIKE ?)" : "(email LIKE ? OR name LIKE ?)");
+      matching.params.push(`%${needle}%`, `%${needle}%`);
     }
-    const clause = where.join(" AND ");
     const offset = (filter.page - 1) * filter.pageSize;
+    if (matching.sql.length > 0) {
+      const { ids, total } = await matchingIds(this.db, tenantId, kind, matching, { offset, limit: filter.pageSize });
+      if (ids.length === 0) return { items: [], total };
+      const rows = await this.db.all<EntryRow>(`SELECT ${ENTRY_VIEW} FROM directory_identities WHERE tenant_id = ? AND ${inJsonList(this.db.dialect, "id")} ORDER BY id`, [tenantId, JSON.stringify(ids)]);
+      return { items: rows.map(toEntry), total };
+    }
+    const clause = "tenant_id = ? AND kind = ?";
+    const params: SqlParam[] = [tenantId, kind];
     const rows = await this.db.all<EntryRow>(`SELECT ${ENTRY_VIEW} FROM directory_identities WHERE ${clause} ORDER BY id LIMIT ? OFFSET ?`, [...params, filter.pageSize, offset]);
-    // A short page that is not past the end is the last one: the total is known without a second
-    // pass over the matches (a search for one person scans the tenant's entries once, not twice).
+    // A short page that is not past the end is the last one: its total is known without counting.
     const total = rows.length < filter.pageSize && (rows.length > 0 || offset === 0)
       ? offset + rows.length
       : Number((await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM directory_identities WHERE ${clause}`, params))?.n ?? 0);
