@@ -90,9 +90,9 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
     preparedStatements: config.databasePreparedStatements, observeStatement,
   };
   const rawDb = openDatabase(config.databaseUrl, { auditSync: config.auditSync, poolSize: config.databasePoolSize, guardTransactions: config.storageGuards, postgres, observeStatement });
-  metrics.watchDatabase(rawDb);
   const writeHealth = new WriteHealth(rawDb, sqliteFileOf(config.databaseUrl));
   const db = instrumentDatabase(rawDb, metrics.dbLatency.observe, (error) => writeHealth.noteWrite(error));
+  metrics.watchDatabase(db);
   await db.migrate(ALL_MIGRATIONS);
 
   const rootKey = loadLocalRootKey(config.kms.localKey, config.kms.localKeyFile);

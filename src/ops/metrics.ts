@@ -1,12 +1,14 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Database } from "../storage/contract.js";
 import { PlainHistogram, RequestSeries } from "./request-series.js";
+import { countInStretches } from "../storage/stretch-count.js";
 
 /**
  * Where a domain registers its series: `live` for what this node counts as it goes, `stored` for
  * gauges read from storage when scraped. `/v1/metrics` is public and never limited (SPEC §8), and a
  * storage count grows with the data (1M secrets: 145–280 ms a scrape, the SQLite node frozen), so
- * the stored gauges are read at most once per SCAIVAULT_METRICS_STORAGE_INTERVAL per node.
+ * the stored gauges are read at most once per SCAIVAULT_METRICS_STORAGE_INTERVAL per node, and the
+ * count of secrets goes in stretches on SQLite (storage/stretch-count.ts).
  */
 export interface MetricRegistries {
   live: Registry;
@@ -72,8 +74,7 @@ export class OpsMetrics {
       help: "Live (not deleted) secrets",
       registers: [this.stored],
       async collect() {
-        const row = await db.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM secrets WHERE deleted_at IS NULL");
-        this.set(Number(row?.n ?? 0));
+        this.set(await countInStretches(db, "secrets", "deleted_at IS NULL"));
       },
     });
     const pooled = db as Database & { poolStats?: () => { size: number; available: number } };
