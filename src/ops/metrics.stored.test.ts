@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { statementsDuring } from "../testing/plans.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
 import { sharedTurns, statementTurns } from "../testing/turns.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
@@ -55,5 +55,12 @@ describeEachBackend("metrics: the secrets gauge over a large table", (backend) =
       expect(turns.length).toBeGreaterThanOrEqual(3);
       expect(sharedTurns(turns)).toEqual([]);
     }
+  });
+
+  it.runIf(backend === "sqlite")("reads no gauge by scanning a whole table", async () => {
+    const { anonymous, vault: server } = vault();
+    const { statements } = await statementsDuring(server.db, () => anonymous.get("/v1/metrics"));
+    expect(statements.length).toBeGreaterThanOrEqual(5);
+    for (const statement of statements) expect(await planOf(server.db, statement.sql, statement.params), statement.sql).not.toMatch(/^SCAN \w+$/m);
   });
 });
