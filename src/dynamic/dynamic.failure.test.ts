@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type ApiClient } from "../testing/harness.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
 import { FlakyProxy, grantEngineRoot, mariaScratch, pgRoleExists, pgScratch, redisScratch, until, type Scratch } from "./testing.js";
 
 const ROOT = "infra/flaky/root";
@@ -98,7 +99,12 @@ describeEachBackend("dynamic: targets that refuse or hang", (backend) => {
     const refused = await admin.delete("/v1/dynamic/engines/flaky");
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe("engine_in_use");
-    expect((await admin.delete("/v1/dynamic/engines/flaky?force=true")).status).toBe(204);
+    const { value: deleted, statements } = await statementsDuring(vault().vault.db, () => admin.delete("/v1/dynamic/engines/flaky?force=true"), { writes: true });
+    expect(deleted.status).toBe(204);
+    // The engine identity's bindings are found along their index, not among every tenant's bindings.
+    const unbind = statements.find((st) => /DELETE FROM policy_bindings/.test(st.sql));
+    expect(unbind).toBeDefined();
+    if (backend === "sqlite") expect(await planOf(vault().vault.db, unbind!.sql, unbind!.params)).not.toMatch(/^SCAN policy_bindings$/m);
     expect((await admin.get(`/v1/dynamic/leases/${lease.body.lease_id}`)).body).toMatchObject({ state: "revoked", revoke_reason: "engine_deleted" });
     expect(await pgRoleExists(lease.body.data.username)).toBe(false);
     expect((await admin.get("/v1/dynamic/engines/flaky")).status).toBe(404);

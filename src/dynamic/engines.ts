@@ -151,7 +151,8 @@ export class EngineService {
     await change(this.deps, caller, 204, async (tx) => {
       await this.deps.store.deleteEngine(tx, row.id);
       // Bindings naming the engine's identity go with it, so a new engine of that name starts with none.
-      const removed = await tx.run("DELETE FROM policy_bindings WHERE tenant_id = ? AND identity_id = ?", [row.tenant_id, engineIdentity(row.name)]);
+      // Along (partner_id, identity_id): by tenant and identity alone, every binding of every tenant was read.
+      const removed = await tx.run("DELETE FROM policy_bindings WHERE partner_id = ? AND identity_id = ? AND tenant_id = ?", [row.partner_id, engineIdentity(row.name), row.tenant_id]);
       if (removed.changes > 0) await this.deps.policies.bumpPolicies(tx, { partnerId: row.partner_id, tenantId: row.tenant_id });
     });
   }

@@ -1,6 +1,7 @@
 import { beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
 import { SyncStore } from "./sync-store.js";
 import { startupSync, syncNow, useStandIn, waitForSync, WEBHOOK_SECRET } from "./testing/use-standin.js";
 import { signScaiKeyWebhook } from "./webhook.js";
@@ -138,9 +139,13 @@ describeEachBackend("identity endpoints: documented shapes, scopes and codes", (
     expect((await post(signScaiKeyWebhook("wrong-secret", body))).body.error.code).toBe("token_invalid");
     expect((await post(signScaiKeyWebhook(WEBHOOK_SECRET, body, Math.floor(Date.now() / 1000) - 301))).body.error.code).toBe("token_invalid");
     expect((await post(signScaiKeyWebhook(WEBHOOK_SECRET, body), body.replace("evt_1", "evt_2"))).body.error.code).toBe("token_invalid");
-    const accepted = await post(signScaiKeyWebhook(WEBHOOK_SECRET, body));
+    const { value: accepted, statements } = await statementsDuring(vault().vault.db, () => post(signScaiKeyWebhook(WEBHOOK_SECRET, body)), { writes: true });
     expect(accepted.status).toBe(202);
     expect(accepted.body).toEqual({ received: true });
+    // Forgetting the ids older than a day reads those only, not every id of the day (SQLite's plan).
+    const forgetting = statements.filter((st) => /DELETE FROM identity_webhook_events WHERE received_at/.test(st.sql));
+    expect(forgetting).toHaveLength(1);
+    if (backend === "sqlite") expect(await planOf(vault().vault.db, forgetting[0].sql, forgetting[0].params)).not.toMatch(/^SCAN identity_webhook_events$/m);
     // "Within 5 s", bounded generously (≥ 5×) on a loaded machine: polled, not slept.
     const until = Date.now() + 25_000;
     let name = "";

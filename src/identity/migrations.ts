@@ -172,4 +172,10 @@ export const identityMigrations: Migration[] = [
       )`,
     ],
   },
+  {
+    // Every webhook delivery first forgets the event ids older than a day; without an index on
+    // their time, each delivery read the whole day's ids (a directory's busy day: every one).
+    id: "0519_identity_webhook_events_received",
+    up: () => ["CREATE INDEX identity_webhook_events_received ON identity_webhook_events (received_at)"],
+  },
 ];

@@ -21,7 +21,7 @@ export interface Matching {
 /**
  * The ids of a tenant's entries of `kind` that match, in id order, from the `offset`th match
  * (at most `limit` of them), and how many match in all. A substring search cannot use an index,
- * so it reads every entry of the kind; in one statement that held a SQLite node's loop 17–29 ms
+ * so it reads every entry of the kind; in one statement that held a SQLite node's loop 13–44 ms
  * at 100,000 users per search, for any `identity:read` caller (docs/benchmarks.md round 33). Here
  * it reads them along `(tenant_id, kind, id)` a stretch at a time, with turns of the loop between
  * (every 2 ms), each entry once: one statement finds where the stretch ends, the next lists its

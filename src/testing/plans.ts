@@ -1,6 +1,6 @@
 import { vi } from "vitest";
 import type { PruneStep } from "../ops/retention.js";
-import type { Database, SqlParam } from "../storage/contract.js";
+import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 
 export interface Statement {
   sql: string;
@@ -10,22 +10,42 @@ export interface Statement {
 }
 
 /**
- * The reads (`get`, `all`) `db` was asked while `work` ran, with their work's value. On this one
- * database object, not its class (testing/turns.ts statementTurns): a second node's background jobs
+ * The reads (`get`, `all`; with `writes`, `run` too, and those of its transactions) `db` was asked
+ * while `work` ran, with their work's value. On this one database object, not its class (testing/turns.ts statementTurns): a second node's background jobs
  * on the same kind of database must not land in the list.
  */
-export async function statementsDuring<T>(db: Database, work: () => Promise<T>): Promise<{ statements: Statement[]; value: T }> {
+export async function statementsDuring<T>(db: Database, work: () => Promise<T>, options: { writes?: boolean } = {}): Promise<{ statements: Statement[]; value: T }> {
   const statements: Statement[] = [];
-  const spies = (["get", "all"] as const).map((method) => {
-    const original = db[method].bind(db);
-    return vi.spyOn(db, method).mockImplementation((async (sql: string, params?: readonly SqlParam[]) => {
+  const methods = options.writes ? (["get", "all", "run"] as const) : (["get", "all"] as const);
+  const recorded = (target: Queryable, method: (typeof methods)[number]) => {
+    const original = target[method].bind(target) as (sql: string, params?: readonly SqlParam[]) => Promise<unknown>;
+    return async (sql: string, params?: readonly SqlParam[]) => {
       const statement: Statement = { sql, params: params ?? [] };
       statements.push(statement);
       const value: unknown = await original(sql, params);
       statement.rows = Array.isArray(value) ? value.length : value === undefined ? 0 : 1;
       return value;
-    }) as Database["all"]);
-  });
+    };
+  };
+  // Each original is taken before its spy replaces it.
+  const spyOn = (target: Queryable, method: (typeof methods)[number]) => {
+    const implementation = recorded(target, method) as Queryable["all"];
+    return vi.spyOn(target, method).mockImplementation(implementation);
+  };
+  const spies: Array<{ mockRestore(): void }> = methods.map((method) => spyOn(db, method));
+  if (options.writes) {
+    // A transaction's statements too: its own methods record while its work runs (the same object: stores compare it).
+    const transaction = db.transaction.bind(db);
+    spies.push(vi.spyOn(db, "transaction").mockImplementation(((work: (tx: Queryable) => Promise<unknown>) =>
+      transaction(async (tx) => {
+        const own = methods.map((method) => spyOn(tx, method));
+        try {
+          return await work(tx);
+        } finally {
+          for (const spy of own) spy.mockRestore();
+        }
+      })) as Database["transaction"]));
+  }
   try {
     return { statements, value: await work() };
   } finally {
