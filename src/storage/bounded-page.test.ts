@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import { beforeAll, expect, it } from "vitest";
+import { describeEachBackend, useScratchDatabase } from "../testing/backends.js";
 import { statementsDuring } from "../testing/plans.js";
 import { boundedPage, PAGE_SCAN_LIMIT, type Condition, type PageSpec } from "./bounded-page.js";
 import type { Database, SqlParam } from "./contract.js";
@@ -19,18 +19,16 @@ interface Item {
 }
 
 describeEachBackend("bounded pages", (backend) => {
-  let scratch: ScratchDatabase;
+  const database = useScratchDatabase(backend, [
+    {
+      id: "9101_walk_items",
+      up: () => ["CREATE TABLE walk_items (scope TEXT NOT NULL, id TEXT NOT NULL PRIMARY KEY, at BIGINT NOT NULL, kind TEXT NOT NULL)", "CREATE INDEX walk_items_by_id ON walk_items (scope, id)", "CREATE INDEX walk_items_by_at ON walk_items (scope, at, id)"],
+    },
+  ], 3);
   let db: Database;
 
   beforeAll(async () => {
-    scratch = await scratchDatabase(backend);
-    db = (await import("./open.js")).openDatabase(scratch.url, { poolSize: 3 });
-    await db.migrate([
-      {
-        id: "9101_walk_items",
-        up: () => ["CREATE TABLE walk_items (scope TEXT NOT NULL, id TEXT NOT NULL PRIMARY KEY, at BIGINT NOT NULL, kind TEXT NOT NULL)", "CREATE INDEX walk_items_by_id ON walk_items (scope, id)", "CREATE INDEX walk_items_by_at ON walk_items (scope, at, id)"],
-      },
-    ]);
+    db = database();
     const pad = backend === "sqlite" ? "printf('%06d', g)" : "lpad(g::text, 6, '0')";
     // `at` repeats in runs of 300 (window edges fall inside runs); every 10th row is `tenth`; three `rare`.
     const kind = `CASE WHEN g IN (${RARE.join(", ")}) THEN 'rare' WHEN g % 10 = 0 THEN 'tenth' ELSE 'common' END`;
@@ -40,10 +38,6 @@ describeEachBackend("bounded pages", (backend) => {
     );
     await db.run(`INSERT INTO walk_items (scope, id, at, kind) WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 50) SELECT 'b', 'j' || ${pad}, g, 'rare' FROM s`);
   }, 120_000);
-  afterAll(async () => {
-    await db?.close();
-    await scratch?.drop();
-  });
 
   const spec = (filters: Condition[], order: PageSpec["order"], descending: boolean, limit: number, after: SqlParam[] | null): PageSpec => ({
     table: "walk_items", index: order.length === 1 ? "walk_items_by_id" : "walk_items_by_at", columns: "id, at, kind", scope: [{ sql: "scope = ?", params: ["a"] }], filters, order, descending, after, limit,

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import { beforeAll, expect, it } from "vitest";
+import { describeEachBackend, useScratchDatabase } from "../testing/backends.js";
 import { planOf, statementsDuring } from "../testing/plans.js";
 import { sharedTurns, statementTurns } from "../testing/turns.js";
 import type { Database } from "./contract.js";
@@ -10,21 +10,14 @@ import { countInStretches } from "./stretch-count.js";
  * of rowids per turn of the loop, so no reading holds the node for the whole table.
  */
 describeEachBackend("counts in stretches", (backend) => {
-  let scratch: ScratchDatabase;
+  const database = useScratchDatabase(backend, [{ id: "9102_counted_items", up: () => ["CREATE TABLE counted_items (id TEXT NOT NULL PRIMARY KEY, gone BIGINT)"] }]);
   let db: Database;
 
   beforeAll(async () => {
-    scratch = await scratchDatabase(backend);
-    db = (await import("./open.js")).openDatabase(scratch.url, { poolSize: 2 });
-    await db.migrate([{ id: "9102_counted_items", up: () => ["CREATE TABLE counted_items (id TEXT NOT NULL PRIMARY KEY, gone BIGINT)"] }]);
+    db = database();
     // 95 rows, every third gone; then 20 deleted from the middle, leaving a gap in the rowids.
     for (let i = 0; i < 95; i++) await db.run("INSERT INTO counted_items (id, gone) VALUES (?, ?)", [`c${String(i).padStart(3, "0")}`, i % 3 === 0 ? 1 : null]);
     await db.run("DELETE FROM counted_items WHERE id >= 'c040' AND id < 'c060'");
-  });
-
-  afterAll(async () => {
-    await db?.close();
-    await scratch?.drop();
   });
 
   it("counts what one COUNT counts, across stretches and the gap", async () => {

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { describe, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import type { Database, Migration } from "../storage/contract.js";
 import { PG_ADMIN_URL } from "./global-setup.js";
 
 export type BackendName = "sqlite" | "postgres";
@@ -53,6 +54,28 @@ export async function scratchDatabase(backend: BackendName): Promise<ScratchData
       }
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A scratch database of `backend` for the enclosing describe block, opened with the adapter and
+ * `migrations` applied before its tests, closed and dropped after them.
+ */
+export function useScratchDatabase(backend: BackendName, migrations: Migration[], poolSize = 2): () => Database {
+  let scratch: ScratchDatabase | undefined;
+  let db: Database | undefined;
+  beforeAll(async () => {
+    scratch = await scratchDatabase(backend);
+    db = (await import("../storage/open.js")).openDatabase(scratch.url, { poolSize });
+    await db.migrate(migrations);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+  return () => {
+    if (!db) throw new Error("the scratch database is not open yet");
+    return db;
   };
 }
 
