@@ -1,4 +1,5 @@
 import type { Database, Queryable } from "../storage/contract.js";
+import { countAlongIndex } from "../storage/stretch-count.js";
 
 export interface RotationPolicyRow {
   id: string;
@@ -84,8 +85,14 @@ export class PolicyRowStore {
   async deleteRotation(tx: Queryable, tenantId: string, id: string): Promise<void> {
     await tx.run("DELETE FROM rotation_policies WHERE tenant_id = ? AND id = ?", [tenantId, id]);
   }
-  async countSecrets(tenantIds: string, policyId: string, tx?: Queryable): Promise<number> {
-    const row = await (tx ?? this.db).get<{ n: number }>("SELECT COUNT(*) AS n FROM rotation_schedules WHERE tenant_id = ? AND policy_id = ?", [tenantIds, policyId]);
+  /**
+   * The secrets a policy rotates. By `policy_id` alone (policy ids are unique, and a schedule only
+   * ever names a policy of its own tenant), along `rotation_schedules_policy`: with the tenant as
+   * well, every schedule's row was read for it. Outside a transaction in stretches on SQLite.
+   */
+  async countSecrets(policyId: string, tx?: Queryable): Promise<number> {
+    if (!tx) return countAlongIndex(this.db, "rotation_schedules", "policy_id = ?", [policyId]);
+    const row = await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM rotation_schedules WHERE policy_id = ?", [policyId]);
     return Number(row?.n ?? 0);
   }
 

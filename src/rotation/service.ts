@@ -48,7 +48,7 @@ export class RotationService {
   constructor(private readonly deps: RotationServiceDeps) {}
 
   private async view(row: RotationPolicyRow, tx?: Queryable) {
-    return rotationPolicyView(row, await this.deps.policies.countSecrets(row.tenant_id, row.id, tx));
+    return rotationPolicyView(row, await this.deps.policies.countSecrets(row.id, tx));
   }
 
   private async requireSecretPolicy(tx: Queryable, caller: Caller, id: string | null | undefined): Promise<void> {
