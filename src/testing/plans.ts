@@ -11,8 +11,9 @@ export interface Statement {
 
 /**
  * The reads (`get`, `all`; with `writes`, `run` too, and those of its transactions) `db` was asked
- * while `work` ran, with their work's value. On this one database object, not its class (testing/turns.ts statementTurns): a second node's background jobs
- * on the same kind of database must not land in the list.
+ * while `work` ran, with their work's value. On this one database object, not its class
+ * (testing/turns.ts statementTurns): a second node's background jobs on the same kind of database
+ * must not land in the list.
  */
 export async function statementsDuring<T>(db: Database, work: () => Promise<T>, options: { writes?: boolean } = {}): Promise<{ statements: Statement[]; value: T }> {
   const statements: Statement[] = [];
