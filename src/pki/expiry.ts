@@ -6,6 +6,7 @@ import { iso } from "../shared/time.js";
 import type { Database } from "../storage/contract.js";
 import { jsonList, PKI_IDENTITY } from "./common.js";
 import type { CertRow } from "./store.js";
+import { liveCertificateFigures, type LiveFigures } from "./live-figures.js";
 
 const EXPIRED = "expired";
 const BATCH = 100;
@@ -114,20 +115,31 @@ export class ExpiryNotifier {
 
 /**
  * The docs' `scaivault_certificates_*` gauges, read from the database at scrape time, which anyone
- * may ask for (SPEC §8): both read only live certificates, along `pki_certificates_live`.
+ * may ask for (SPEC §8): both from one reading of the live certificates (live-figures.ts), shared by
+ * the two gauges of a scrape.
  */
 export function registerCertificateMetrics(db: Database, stored: Registry): void {
-  // SQLite's planner prefers an index in ca_id order for the GROUP BY, which walks every certificate.
-  const live = db.dialect === "sqlite" ? " INDEXED BY pki_certificates_live" : "";
+  let reading: { at: number; figures: Promise<LiveFigures> } | null = null;
+  // A scrape collects both gauges at once: the second takes the first's reading.
+  const figures = (): Promise<LiveFigures> => {
+    const now = Date.now();
+    if (!reading || now - reading.at > 1_000) {
+      const current = { at: now, figures: liveCertificateFigures(db, now) };
+      // A failed reading is not kept: the next scrape reads again.
+      current.figures.catch(() => void (reading === current && (reading = null)));
+      reading = current;
+    }
+    return reading.figures;
+  };
   new Gauge({
     name: "scaivault_certificates_active",
     help: "Unrevoked, unexpired certificates by issuing CA",
     labelNames: ["ca_id"],
     registers: [stored],
     async collect() {
+      const { byCa } = await figures();
       this.reset();
-      const rows = await db.all<{ ca_id: string; n: number }>(`SELECT ca_id, COUNT(*) AS n FROM pki_certificates${live} WHERE revoked_at IS NULL AND not_after > ? GROUP BY ca_id`, [Date.now()]);
-      for (const row of rows) this.set({ ca_id: row.ca_id }, Number(row.n));
+      for (const [caId, n] of byCa) this.set({ ca_id: caId }, n);
     },
   });
   new Gauge({
@@ -136,13 +148,9 @@ export function registerCertificateMetrics(db: Database, stored: Registry): void
     labelNames: ["within_days"],
     registers: [stored],
     async collect() {
-      const now = Date.now();
-      const row = await db.get<{ week: number | null; month: number }>(
-        `SELECT SUM(CASE WHEN not_after <= ? THEN 1 ELSE 0 END) AS week, COUNT(*) AS month FROM pki_certificates${live} WHERE revoked_at IS NULL AND not_after > ? AND not_after <= ?`,
-        [now + 7 * DAY_MS, now, now + 30 * DAY_MS],
-      );
-      this.set({ within_days: "7" }, Number(row?.week ?? 0));
-      this.set({ within_days: "30" }, Number(row?.month ?? 0));
+      const { week, month } = await figures();
+      this.set({ within_days: "7" }, week);
+      this.set({ within_days: "30" }, month);
     },
   });
 }
