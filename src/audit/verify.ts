@@ -4,6 +4,7 @@ import { claimOf, type CheckpointRow, type Checkpoints } from "./checkpoints.js"
 import type { Visibility } from "./visibility.js";
 import { SharedRuns } from "../shared/shared-runs.js";
 import type { SharedSlices, SliceWalk } from "../shared/turn.js";
+import { walkStretches } from "../storage/stretches.js";
 
 export interface VerifyResult {
   ok: boolean;
@@ -19,9 +20,6 @@ export interface VerifyResult {
   reason?: "hash_mismatch" | "prev_hash_mismatch" | "sequence_gap" | "truncated" | "head_mismatch" | "head_missing" | "unchained_entry" | "checkpoint_mismatch";
   message?: string;
 }
-
-/** A bound on a statement: its SQL (with a leading AND) and its parameters. */
-type Bound = { sql: string; params: number[] };
 
 type Break = Required<Pick<VerifyResult, "first_bad_entry" | "reason" | "message">>;
 
@@ -223,23 +221,13 @@ export class ChainVerifier {
     if (!chain || chain.lane !== 0) return null;
     const owner = chain.kind === "tenant" ? "tenant_id = ?" : "tenant_id IS NULL AND partner_id = ?";
     const outside = `(chain_id IS NULL OR seq IS NULL OR hash IS NULL OR chain_id NOT IN (${lanes.map(() => "?").join(", ")}))`;
-    let after: number | null = null;
-    for (;;) {
-      const since: Bound = after === null ? { sql: "", params: [] } : { sql: " AND timestamp > ?", params: [after] };
-      // The stretch ends at its last entry's timestamp: entries sharing it fall in this stretch, the next begins after it.
-      const end: { timestamp: number | string } | undefined = await walk.read(() => this.db.get<{ timestamp: number | string }>(
-        `SELECT timestamp FROM audit_log WHERE ${owner}${since.sql} ORDER BY timestamp LIMIT 1 OFFSET ${STRAY_STRETCH - 1}`,
-        [chain.owner, ...since.params],
-      ));
-      const through: number | null = end ? Number(end.timestamp) : null;
-      const until: Bound = through === null ? { sql: "", params: [] } : { sql: " AND timestamp <= ?", params: [through] };
-      const row = await walk.read(() => this.db.get<{ id: string }>(
-        `SELECT id FROM audit_log WHERE ${owner}${since.sql}${until.sql} AND ${outside} LIMIT 1`,
-        [chain.owner, ...since.params, ...until.params, ...lanes],
-      ));
-      if (row) return row.id;
-      if (through === null) return null;
-      after = through;
-    }
+    let stray: string | null = null;
+    // Along the owner's time index (a key of one column: entries sharing the stretch's last timestamp stay in it).
+    await walkStretches(this.db, { from: `FROM audit_log WHERE ${owner}`, params: [chain.owner], key: ["timestamp"], size: STRAY_STRETCH, read: (statement) => walk.read(statement) }, async (bounds) => {
+      const row = await walk.read(() => this.db.get<{ id: string }>(`SELECT id FROM audit_log WHERE ${owner}${bounds.sql} AND ${outside} LIMIT 1`, [chain.owner, ...bounds.params, ...lanes]));
+      stray = row?.id ?? null;
+      return stray !== null;
+    });
+    return stray;
   }
 }

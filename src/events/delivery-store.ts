@@ -2,6 +2,7 @@ import { isoMicros } from "../shared/time.js";
 import { boundedPage } from "../storage/bounded-page.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import { LoopSlices } from "../shared/turn.js";
+import { walkStretches } from "../storage/stretches.js";
 import type { VaultEvent } from "./outbox.js";
 
 /**
@@ -152,33 +153,27 @@ export class DeliveryStore {
    * held a SQLite node 175 ms per read of the webhook (docs/benchmarks.md round 33).
    */
   async stats(targetId: string, since: number): Promise<{ total: number; succeeded: number; avgMs: number | null; last: DeliveryRow | undefined }> {
-    const stretch: number | null = STATS_STRETCH[this.db.dialect];
+    const size: number | null = STATS_STRETCH[this.db.dialect];
     const slices = new LoopSlices(2);
     let total = 0;
     let succeeded = 0;
     let durationSum = 0;
     let timed = 0;
-    let after: { created_at: number | string; id: string } | undefined;
-    for (;;) {
-      const from = after ? { sql: "(created_at, id) > (?, ?)", params: [Number(after.created_at), after.id] } : { sql: "created_at >= ?", params: [since] };
-      const end: { created_at: number | string; id: string } | undefined = stretch === null ? undefined : await this.db.get<{ created_at: number | string; id: string }>(
-        `SELECT created_at, id FROM event_deliveries WHERE target_id = ? AND ${from.sql} ORDER BY created_at, id LIMIT 1 OFFSET ${stretch - 1}`,
-        [targetId, ...from.params],
-      );
-      const until = end ? { sql: " AND (created_at, id) <= (?, ?)", params: [Number(end.created_at), end.id] } : { sql: "", params: [] };
+    const from = "FROM event_deliveries WHERE target_id = ?";
+    const between = async () => {
+      if (slices.due(size ?? 1)) await slices.pause();
+    };
+    await walkStretches(this.db, { from, params: [targetId], key: ["created_at", "id"], start: { sql: " AND created_at >= ?", params: [since] }, size, between }, async (bounds) => {
       const row = await this.db.get<{ total: number | string; succeeded: number | string | null; duration_sum: number | string | null; timed: number | string }>(
         `SELECT COUNT(*) AS total, SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS succeeded, SUM(duration_ms) AS duration_sum, COUNT(duration_ms) AS timed
-           FROM event_deliveries WHERE target_id = ? AND ${from.sql}${until.sql} AND status <> 'pending'`,
-        [targetId, ...from.params, ...until.params],
+           ${from}${bounds.sql} AND status <> 'pending'`,
+        [targetId, ...bounds.params],
       );
       total += Number(row?.total ?? 0);
       succeeded += Number(row?.succeeded ?? 0);
       durationSum += Number(row?.duration_sum ?? 0);
       timed += Number(row?.timed ?? 0);
-      if (!end) break;
-      after = end;
-      if (slices.due(stretch ?? 1)) await slices.pause();
-    }
+    });
     const last = await this.db.get<DeliveryRow>("SELECT * FROM event_deliveries WHERE target_id = ? AND attempts > 0 ORDER BY updated_at DESC LIMIT 1", [targetId]);
     return { total, succeeded, avgMs: timed === 0 ? null : Math.round(durationSum / timed), last };
   }

@@ -1,5 +1,6 @@
 import type { Database, SqlParam } from "../storage/contract.js";
 import { LoopSlices } from "../shared/turn.js";
+import { walkStretches } from "../storage/stretches.js";
 import type { EntryKind } from "./store.js";
 
 /**
@@ -30,27 +31,20 @@ export interface Matching {
 export async function matchingIds(
   db: Database, tenantId: string, kind: EntryKind, matching: Matching, window: { offset: number; limit: number },
 ): Promise<{ ids: string[]; total: number }> {
-  const stretch: number | null = STRETCH[db.dialect];
   const slices = new LoopSlices(SLICE_MS);
   const ids: string[] = [];
   let total = 0;
-  let after: string | null = null;
-  for (;;) {
-    const since: { sql: string; params: SqlParam[] } = after === null ? { sql: "", params: [] } : { sql: " AND id > ?", params: [after] };
-    const end: { id: string } | undefined = stretch === null ? undefined : await db.get<{ id: string }>(
-      `SELECT id FROM directory_identities WHERE tenant_id = ? AND kind = ?${since.sql} ORDER BY id LIMIT 1 OFFSET ${stretch - 1}`,
-      [tenantId, kind, ...since.params],
-    );
-    const hits = await db.all<{ id: string }>(
-      `SELECT id FROM directory_identities WHERE tenant_id = ? AND kind = ?${since.sql}${end ? " AND id <= ?" : ""} AND ${matching.sql.join(" AND ")} ORDER BY id`,
-      [tenantId, kind, ...since.params, ...(end ? [end.id] : []), ...matching.params],
-    );
+  const from = "FROM directory_identities WHERE tenant_id = ? AND kind = ?";
+  const size: number | null = STRETCH[db.dialect];
+  const between = async () => {
+    if (slices.due(size ?? 1)) await slices.pause();
+  };
+  await walkStretches(db, { from, params: [tenantId, kind], key: ["id"], size, between }, async (bounds) => {
+    const hits = await db.all<{ id: string }>(`SELECT id ${from}${bounds.sql} AND ${matching.sql.join(" AND ")} ORDER BY id`, [tenantId, kind, ...bounds.params, ...matching.params]);
     for (const hit of hits) {
       if (total >= window.offset && ids.length < window.limit) ids.push(hit.id);
       total++;
     }
-    if (!end) return { ids, total };
-    after = end.id;
-    if (slices.due(stretch ?? 1)) await slices.pause();
-  }
+  });
+  return { ids, total };
 }

@@ -1,5 +1,6 @@
 import { LoopSlices } from "../shared/turn.js";
-import type { Database, SqlParam } from "../storage/contract.js";
+import type { Database } from "../storage/contract.js";
+import { walkStretches } from "../storage/stretches.js";
 
 const DAY_MS = 86_400_000;
 
@@ -13,8 +14,6 @@ export interface LiveFigures {
   week: number;
   month: number;
 }
-
-type Position = { not_after: number | string; ca_id: string; rid: number };
 
 /**
  * The live certificates' figures for the `scaivault_certificates_*` gauges, along
@@ -38,25 +37,20 @@ export async function liveCertificateFigures(db: Database, now: number): Promise
   const live = "FROM pki_certificates INDEXED BY pki_certificates_live WHERE revoked_at IS NULL";
   const figures: LiveFigures = { byCa: new Map(), week: 0, month: 0 };
   const slices = new LoopSlices(2);
-  let after: Position | undefined;
-  for (;;) {
-    const from: { sql: string; params: SqlParam[] } = after
-      ? { sql: "(not_after, ca_id, rowid) > (?, ?, ?)", params: [Number(after.not_after), after.ca_id, after.rid] }
-      : { sql: "not_after > ?", params: [now] };
-    const end: Position | undefined = await db.get<Position>(`SELECT not_after, ca_id, rowid AS rid ${live} AND ${from.sql} ORDER BY not_after, ca_id, rowid LIMIT 1 OFFSET ${STRETCH - 1}`, from.params);
-    const until = end ? { sql: " AND (not_after, ca_id, rowid) <= (?, ?, ?)", params: [Number(end.not_after), end.ca_id, end.rid] } : { sql: "", params: [] };
+  const between = async () => {
+    if (slices.due(STRETCH)) await slices.pause();
+  };
+  await walkStretches(db, { from: live, params: [], key: ["not_after", "ca_id", "rowid"], start: { sql: " AND not_after > ?", params: [now] }, size: STRETCH, between }, async (bounds) => {
     const rows = await db.all<{ ca_id: string; n: number; week: number; month: number }>(
       `SELECT ca_id, COUNT(*) AS n, SUM(CASE WHEN not_after <= ? THEN 1 ELSE 0 END) AS week, SUM(CASE WHEN not_after <= ? THEN 1 ELSE 0 END) AS month
-         ${live} AND ${from.sql}${until.sql} GROUP BY ca_id`,
-      [week, month, ...from.params, ...until.params],
+         ${live}${bounds.sql} GROUP BY ca_id`,
+      [week, month, ...bounds.params],
     );
     for (const row of rows) {
       figures.byCa.set(row.ca_id, (figures.byCa.get(row.ca_id) ?? 0) + Number(row.n));
       figures.week += Number(row.week);
       figures.month += Number(row.month);
     }
-    if (!end) return figures;
-    after = end;
-    if (slices.due(STRETCH)) await slices.pause();
-  }
+  });
+  return figures;
 }

@@ -51,9 +51,9 @@ export class LoopSlices {
 /**
  * Slices of the event loop shared by every long walk a request starts (audit verifications and
  * exports): a walk runs at most `sliceMs` (and a page), then the loop rests as long, and each
- * other walk takes its slice before this one's next. Slicing each walk on its own still let N walks take N slices of
- * every turn: eight verifications of a 60,000-entry trail at once left other readers of a SQLite
- * node 15 reads a second of their 1,792 (docs/benchmarks.md round 32).
+ * other walk takes its slice before this one's next. Slicing each walk on its own still let N
+ * walks take N slices of every turn: eight verifications of a 60,000-entry trail at once left
+ * other readers of a SQLite node 15 reads a second of their 1,792 (docs/benchmarks.md round 32).
  */
 export class SharedSlices {
   private tail: Promise<void> = Promise.resolve();
@@ -69,8 +69,9 @@ export class SharedSlices {
 
   /**
    * Resolves, with the slice's release, once the walks queued before have had their slices and the
-   * loop has rested after the last one as long as it ran (`restAfter`): together the walks take
-   * about half of a busy node's loop at most, and a walk alone takes about twice its work.
+   * loop has rested after the last one as long as it ran (and its statements' answers took):
+   * together the walks take about half of a busy node's loop at most, and a walk alone takes about
+   * twice its work.
    */
   private take(): Promise<(busyMs: number) => void> {
     const previous = this.tail;
