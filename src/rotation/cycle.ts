@@ -69,11 +69,35 @@ export function newCycle(
   };
 }
 
-/** The same cycle under a changed interval or warn_before: already-passed warnings stay silent. */
-export function reshapeCycle(schedule: ScheduleRow, policy: RotationPolicyRow, now: number): ScheduleRow {
-  if (schedule.state !== "scheduled") return schedule;
+/** A statement's fragment: SQL text with `?` placeholders, and their values in order. */
+export interface SqlFragment {
+  sql: string;
+  params: number[];
+}
+
+/**
+ * A cycle's shape under a changed interval or warn_before, as SQL over the row's `anchor_at`, so
+ * that one statement reshapes every scheduled cycle of a policy: a row at a time, a policy over
+ * 20,000 secrets held a SQLite node ~0.5 s (docs/benchmarks.md round 34). The rule is
+ * `newCycle`'s, from the cycle's own anchor, judged now: the due time is the anchor plus the
+ * interval; threshold i has passed when `anchor + interval - ms_i <= now`, i.e. `anchor_at <= now -
+ * interval + ms_i`, and with thresholds longest first the passed ones are a prefix, so the first
+ * threshold not passed gives both the warnings passed (already-passed warnings stay silent) and the
+ * next moment (that warning, else the due time).
+ */
+export function reshapedCycleSql(policy: RotationPolicyRow, now: number): { dueAt: SqlFragment; warned: SqlFragment; nextFire: SqlFragment } {
   const thresholds = storedThresholds(policy.warn_before);
-  const dueAt = schedule.anchor_at + policy.interval_seconds * 1000;
-  const warned = thresholdsPassed(thresholds, dueAt, now);
-  return { ...schedule, due_at: dueAt, warned, next_fire_at: nextScheduledFire(thresholds, dueAt, warned), updated_at: now };
+  const interval = policy.interval_seconds * 1000;
+  const dueAt = { sql: "anchor_at + ?", params: [interval] };
+  if (thresholds.length === 0) return { dueAt, warned: { sql: "0", params: [] }, nextFire: dueAt };
+  const passedUntil = thresholds.map((t) => now - interval + t.ms);
+  return {
+    dueAt,
+    // The counts are the code's own small integers, written as literals.
+    warned: { sql: `CASE ${passedUntil.map((_, i) => `WHEN anchor_at > ? THEN ${i}`).join(" ")} ELSE ${thresholds.length} END`, params: passedUntil },
+    nextFire: {
+      sql: `CASE ${passedUntil.map(() => "WHEN anchor_at > ? THEN anchor_at + ?").join(" ")} ELSE anchor_at + ? END`,
+      params: [...thresholds.flatMap((t, i) => [passedUntil[i], interval - t.ms]), interval],
+    },
+  };
 }

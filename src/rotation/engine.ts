@@ -15,7 +15,7 @@ import { newCycle, nextScheduledFire, storedThresholds, thresholdsPassed } from 
 import type { ExpiryMonitor } from "./expiry.js";
 import type { PolicyRowStore, RotationPolicyRow } from "./policy-store.js";
 import { PreparedValues, Recipes } from "./prepared-values.js";
-import type { HistoryRow, ScheduleRow, ScheduleStore } from "./schedule-store.js";
+import { DETACHED, type HistoryRow, type ScheduleRow, type ScheduleStore } from "./schedule-store.js";
 
 export interface EngineDeps {
   db: Database;
@@ -140,7 +140,7 @@ export class RotationEngine implements SecretWriteHook {
       if (!policy) throw new VaultError("rotation_policy_not_found", `No rotation policy ${policyId} exists`, { details: { rotation_policy_id: policyId } });
     }
     if (schedule) {
-      if (schedule.pending_history_id) await this.deps.schedules.completeHistory(tx, schedule.pending_history_id, "failed", { new_version: null, reason: "detached from the policy", completed_at: now });
+      if (schedule.pending_history_id) await this.deps.schedules.completeHistory(tx, schedule.pending_history_id, "failed", { new_version: null, reason: DETACHED, completed_at: now });
       await this.deps.schedules.deleteSchedule(tx, secret.tenant_id, secret.path);
     }
     if (!policy) return null;

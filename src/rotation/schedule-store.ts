@@ -1,6 +1,8 @@
 import { pruneById, type PruneStep } from "../ops/retention.js";
 import { boundedPage } from "../storage/bounded-page.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
+import { reshapedCycleSql } from "./cycle.js";
+import type { RotationPolicyRow } from "./policy-store.js";
 
 export type CycleState = "scheduled" | "due" | "overdue";
 
@@ -110,6 +112,9 @@ const WATCH_AND_SCHEDULE = `WITH w AS (SELECT ${WATCH_COLUMNS.join(", ")} FROM s
       s AS (SELECT ${SCHEDULE_COLUMNS.join(", ")} FROM rotation_schedules WHERE tenant_id = ? AND path = ? FOR UPDATE)
  SELECT (SELECT row_to_json(w) FROM w) AS watch, (SELECT row_to_json(s) FROM s) AS schedule`;
 
+/** Why a rotation still pending failed when its secret left the policy. */
+export const DETACHED = "detached from the policy";
+
 /** Schedules, history and expiry watches: the scheduler's state, all in the shared database. */
 export class ScheduleStore {
   /** Reads sent ahead by `readAheadWatchAndSchedule`, per transaction, taken by `watchAndSchedule`. */
@@ -168,6 +173,41 @@ export class ScheduleStore {
 
   async deleteSchedule(tx: Queryable, tenantId: string, path: string): Promise<number> {
     return (await tx.run("DELETE FROM rotation_schedules WHERE tenant_id = ? AND path = ?", [tenantId, path])).changes;
+  }
+
+  /**
+   * Every scheduled cycle of the policy reshaped to its changed interval or warn_before in one
+   * statement (`reshapedCycleSql`); cycles already due or overdue keep their moment.
+   */
+  async reshapeCycles(tx: Queryable, policy: RotationPolicyRow, now: number): Promise<number> {
+    const { dueAt, warned, nextFire } = reshapedCycleSql(policy, now);
+    return (
+      await tx.run(
+        `UPDATE rotation_schedules SET due_at = ${dueAt.sql}, warned = ${warned.sql}, next_fire_at = ${nextFire.sql}, updated_at = ?
+          WHERE tenant_id = ? AND policy_id = ? AND state = 'scheduled'`,
+        [...dueAt.params, ...warned.params, ...nextFire.params, now, policy.tenant_id, policy.id],
+      )
+    ).changes;
+  }
+
+  /**
+   * Detaches every secret of the policy (the policy is going): each secret's link is cleared, a
+   * rotation still pending fails, and its schedule goes; returns how many schedules went. A handful
+   * of statements whatever the count: a statement per secret held a SQLite node ~0.3 s for 20,000.
+   * On PostgreSQL the secrets' row locks come first, in path order, as a writer of one takes it.
+   */
+  async detachAll(tx: Queryable, tenantId: string, policyId: string, now: number): Promise<number> {
+    const ofPolicy = "SELECT path FROM rotation_schedules WHERE tenant_id = ? AND policy_id = ?";
+    if (this.db.dialect === "postgres") {
+      await tx.get(`SELECT COUNT(*) AS n FROM (SELECT path FROM secrets WHERE tenant_id = ? AND path IN (${ofPolicy}) ORDER BY path FOR UPDATE) locked`, [tenantId, tenantId, policyId]);
+    }
+    await tx.run(
+      `UPDATE rotation_history SET status = 'failed', new_version = NULL, reason = ?, completed_at = ?
+        WHERE id IN (SELECT pending_history_id FROM rotation_schedules WHERE tenant_id = ? AND policy_id = ? AND pending_history_id IS NOT NULL)`,
+      [DETACHED, now, tenantId, policyId],
+    );
+    await tx.run(`UPDATE secrets SET rotation_policy_id = NULL, updated_at = ? WHERE tenant_id = ? AND path IN (${ofPolicy})`, [now, tenantId, tenantId, policyId]);
+    return (await tx.run("DELETE FROM rotation_schedules WHERE tenant_id = ? AND policy_id = ?", [tenantId, policyId])).changes;
   }
 
   async schedulesOf(tenantId: string, policyId: string, tx?: Queryable): Promise<ScheduleRow[]> {

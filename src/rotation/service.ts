@@ -13,7 +13,7 @@ import { iso, isoOrNull } from "../shared/time.js";
 import { nextTurn } from "../shared/turn.js";
 import { PAGE_SCAN_LIMIT } from "../storage/bounded-page.js";
 import type { Queryable } from "../storage/contract.js";
-import { parseThresholds, reshapeCycle } from "./cycle.js";
+import { parseThresholds } from "./cycle.js";
 import type { RotationEngine, RotationOutcome } from "./engine.js";
 import type { PolicyRowStore, RotationPolicyRow } from "./policy-store.js";
 import type { ScheduleRow, ScheduleStore } from "./schedule-store.js";
@@ -139,12 +139,7 @@ export class RotationService {
           updated_at: now,
         };
         await this.deps.policies.updateRotation(row, tx);
-        if (row.interval_seconds !== existing.interval_seconds || row.warn_before !== existing.warn_before) {
-          for (const schedule of await this.deps.schedules.schedulesOf(row.tenant_id, row.id, tx)) {
-            const reshaped = reshapeCycle(schedule, row, now);
-            if (reshaped !== schedule) await this.deps.schedules.putSchedule(tx, reshaped);
-          }
-        }
+        if (row.interval_seconds !== existing.interval_seconds || row.warn_before !== existing.warn_before) await this.deps.schedules.reshapeCycles(tx, row, now);
         return this.view(row, tx);
       });
     } catch (error) {
@@ -162,16 +157,11 @@ export class RotationService {
     return this.deps.secrets.mutate(caller, () => 200, async (tx) => {
       await this.require(caller, id, tx);
       const now = Date.now();
-      const schedules = await this.deps.schedules.schedulesOf(caller.tenant.tenantId, id, tx);
-      for (const schedule of schedules) {
-        await this.deps.schedules.claimSecret(tx, schedule.tenant_id, schedule.path, true);
-        await this.deps.schedules.setSecretPolicyLink(tx, schedule.tenant_id, schedule.path, null, now);
-        await this.deps.engine.relink(tx, schedule, null, schedule, now);
-      }
+      const detached = await this.deps.schedules.detachAll(tx, caller.tenant.tenantId, id, now);
       // Secrets that name the policy without a schedule yet (a metadata PATCH) lose the link too.
       await tx.run("UPDATE secrets SET rotation_policy_id = NULL WHERE tenant_id = ? AND rotation_policy_id = ?", [caller.tenant.tenantId, id]);
       await this.deps.policies.deleteRotation(tx, caller.tenant.tenantId, id);
-      return { id, deleted: true, secrets_detached: schedules.length };
+      return { id, deleted: true, secrets_detached: detached };
     });
   }
 
