@@ -124,6 +124,18 @@ describeEachBackend("audit: signed checkpoints", (backend) => {
       const chains = statements.find((s) => /WITH RECURSIVE chains/.test(s.sql))!;
       expect(await planOf(t.vault.db, chains.sql, chains.params), chains.sql).toMatch(/audit_checkpoints_tenant_chain/);
     });
+
+    it("verification finds a tenant's and a partner's chain heads along their own index, not every tenant's", async () => {
+      const t = vault();
+      const auditor = await checkpointedTenant(t, "tnt_ckheads");
+      for (const [caller, owner] of [[auditor, "tenant_id"], [t.admin, "partner_id"]] as const) {
+        const { statements, value } = await statementsDuring(t.vault.db, () => caller.get("/v1/audit/verify"));
+        expect(value.status, value.text).toBe(200);
+        const heads = statements.find((s) => new RegExp(`FROM audit_chain_heads WHERE ${owner} = \\?`).test(s.sql));
+        expect(heads, owner).toBeDefined();
+        expect(await planOf(t.vault.db, heads!.sql, heads!.params), heads!.sql).toMatch(`audit_chain_heads_${owner.replace("_id", "")}`);
+      }
+    });
   });
 
   describe("truncation with the head rolled back", () => {

@@ -181,4 +181,14 @@ export const auditMigrations: Migration[] = [
       "CREATE INDEX audit_checkpoints_tenant_chain ON audit_checkpoints (tenant_id, chain_id)",
     ],
   },
+  {
+    // Verification finds a tenant's (or a partner's) chain heads along these, not by reading every
+    // tenant's heads: 20,000 tenants' were 160,000 head rows on PostgreSQL, ~14 ms per verification
+    // (round 34). An append changes only a head's seq, hash and time, so neither index is touched.
+    id: "0521_audit_chain_heads_owners",
+    up: () => [
+      "CREATE INDEX audit_chain_heads_tenant ON audit_chain_heads (tenant_id)",
+      "CREATE INDEX audit_chain_heads_partner ON audit_chain_heads (partner_id)",
+    ],
+  },
 ];
