@@ -10,6 +10,7 @@ import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js"
 import type { Dispatcher } from "./dispatcher.js";
 import type { StreamQuery } from "./schemas.js";
 import { isStorageUnavailable } from "../storage/contract.js";
+import { nextTurn } from "../shared/turn.js";
 
 const BATCH = 200;
 
@@ -66,6 +67,7 @@ export class EventStreams {
 
     let closed = false;
     let wake: (() => void) | null = null;
+    let unblock: (() => void) | null = null;
     let missed = false;
     // A refused re-admission (a token revoked or expired, the identity disabled, the tenant
     // suspended) ends the stream with a last `error` event (SPEC §1 envelope).
@@ -84,6 +86,7 @@ export class EventStreams {
       this.deps.dispatcher.signal.off("dispatched", onDispatch);
       clearInterval(heartbeat);
       wake?.();
+      unblock?.();
       raw.end();
     };
     const onDispatch = (tenants: string[]) => {
@@ -117,8 +120,25 @@ export class EventStreams {
           this.send(raw, rows, judged, events, paths);
           position = rows[rows.length - 1].dispatch_seq as number;
         }
+        // A reader slower than the backlog (a resume after days away, a client that stopped
+        // reading): the next batch is read once this one has gone out, not into this process's
+        // memory, which held a whole catch-up before.
+        if (raw.writableNeedDrain && !closed) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              raw.off("drain", done);
+              unblock = null;
+              resolve();
+            };
+            unblock = done;
+            raw.on("drain", done);
+          });
+        }
         if (rows.length === BATCH || missed) {
           missed = false;
+          // On SQLite each batch is read on the loop at once: a catch-up of a month of events
+          // held the node for all of it in one turn (docs/benchmarks.md round 34).
+          await nextTurn();
           continue;
         }
         await new Promise<void>((resolve) => {

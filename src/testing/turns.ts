@@ -7,8 +7,9 @@ import type { Database, SqlParam } from "../storage/contract.js";
  * statement resolves at once, so statements of one loop land in one turn unless the loop yields:
  * the list shows whether it did.
  */
-export async function statementTurns(db: Database, pattern: RegExp, work: () => Promise<void>): Promise<number[]> {
+export async function statementTurns(db: Database, pattern: RegExp, work: (seen: readonly number[]) => Promise<void>): Promise<number[]> {
   const turns = countTurns();
+  // Handed to `work` as well, which may watch the statements as they come.
   const seen: number[] = [];
   // On the class, so that it covers PostgreSQL's background connections too (exports run there,
   // each `background()` handing out a new wrapper of them).
@@ -21,7 +22,7 @@ export async function statementTurns(db: Database, pattern: RegExp, work: () => 
     } as Database["all"]);
   });
   try {
-    await work();
+    await work(seen);
   } finally {
     turns.stop();
     for (const spy of spies) spy.mockRestore();
