@@ -1,6 +1,6 @@
 import { isoMicros } from "../shared/time.js";
 import { boundedPage } from "../storage/bounded-page.js";
-import type { Database, Queryable } from "../storage/contract.js";
+import type { Database, Dialect, Queryable } from "../storage/contract.js";
 import { LoopSlices } from "../shared/turn.js";
 import { walkStretches } from "../storage/stretches.js";
 import type { VaultEvent } from "./outbox.js";
@@ -70,6 +70,20 @@ export function toEvent(row: EventRow): VaultEvent {
   };
 }
 
+/**
+ * Due deliveries whose earlier siblings (same target and path) are all settled, oldest first;
+ * PostgreSQL skips rows another node holds. The siblings are probed along the index of pending
+ * deliveries only (migration 0522). Parameters: now, now, limit.
+ */
+export function claimableSql(dialect: Dialect): string {
+  return `SELECT d.* FROM event_deliveries d
+    WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
+      AND NOT EXISTS (SELECT 1 FROM event_deliveries e
+                       WHERE e.target_id = d.target_id AND e.ordering_key = d.ordering_key
+                         AND e.status = 'pending' AND e.dispatch_seq < d.dispatch_seq)
+    ORDER BY d.dispatch_seq, d.created_at LIMIT ?${dialect === "postgres" ? " FOR UPDATE OF d SKIP LOCKED" : ""}`;
+}
+
 /** Outbox reads, deliveries (pushed) and the polling inbox. */
 export class DeliveryStore {
   constructor(private readonly db: Database) {}
@@ -90,17 +104,8 @@ export class DeliveryStore {
     // A plain read first: most rounds find nothing due, and need not hold a transaction to learn it.
     const due = await this.db.get("SELECT id FROM event_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) LIMIT 1", [now, now]);
     if (!due) return [];
-    const skipLocked = this.db.dialect === "postgres" ? " FOR UPDATE OF d SKIP LOCKED" : "";
     return this.db.transaction(async (tx) => {
-      const rows = await tx.all<DeliveryRow>(
-        `SELECT d.* FROM event_deliveries d
-          WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
-            AND NOT EXISTS (SELECT 1 FROM event_deliveries e
-                             WHERE e.target_id = d.target_id AND e.ordering_key = d.ordering_key
-                               AND e.status = 'pending' AND e.dispatch_seq < d.dispatch_seq)
-          ORDER BY d.dispatch_seq, d.created_at LIMIT ?${skipLocked}`,
-        [now, now, limit],
-      );
+      const rows = await tx.all<DeliveryRow>(claimableSql(this.db.dialect), [now, now, limit]);
       for (const row of rows) {
         await tx.run("UPDATE event_deliveries SET lease_until = ?, lease_owner = ?, updated_at = ? WHERE id = ?", [now + leaseMs, owner, now, row.id]);
       }
