@@ -1,5 +1,6 @@
 import type { Database, Queryable } from "../storage/contract.js";
 import { countAlongIndex } from "../storage/stretch-count.js";
+import { inJsonList } from "../storage/json-list.js";
 
 export interface RotationPolicyRow {
   id: string;
@@ -86,14 +87,25 @@ export class PolicyRowStore {
     await tx.run("DELETE FROM rotation_policies WHERE tenant_id = ? AND id = ?", [tenantId, id]);
   }
   /**
-   * The secrets a policy rotates. By `policy_id` alone (policy ids are unique, and a schedule only
-   * ever names a policy of its own tenant), along `rotation_schedules_policy`: with the tenant as
-   * well, every schedule's row was read for it. Outside a transaction in stretches on SQLite.
+   * The secrets each policy rotates. By `policy_id` alone (policy ids are unique, and a schedule
+   * only ever names a policy of its own tenant), along `rotation_schedules_policy`: with the tenant
+   * as well, every schedule's row was read for it. SQLite counts one policy after another, each in
+   * stretches with turns of the loop between; PostgreSQL counts a page of policies in one statement
+   * (a page of 1,000 was 1,000 counts at once, each waiting for a connection of the pool).
    */
-  async countSecrets(policyId: string, tx?: Queryable): Promise<number> {
-    if (!tx) return countAlongIndex(this.db, "rotation_schedules", "policy_id = ?", [policyId]);
-    const row = await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM rotation_schedules WHERE policy_id = ?", [policyId]);
-    return Number(row?.n ?? 0);
+  async countSecrets(policyIds: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map(policyIds.map((id) => [id, 0]));
+    if (policyIds.length === 0) return counts;
+    if (this.db.dialect === "sqlite") {
+      for (const id of policyIds) counts.set(id, await countAlongIndex(this.db, "rotation_schedules", "policy_id = ?", [id]));
+      return counts;
+    }
+    const rows = await this.db.all<{ policy_id: string; n: number | string }>(
+      `SELECT policy_id, COUNT(*) AS n FROM rotation_schedules WHERE ${inJsonList(this.db.dialect, "policy_id")} GROUP BY policy_id`,
+      [JSON.stringify(policyIds)],
+    );
+    for (const row of rows) counts.set(row.policy_id, Number(row.n));
+    return counts;
   }
 
   insertSecretPolicy(row: SecretPolicyRow, tx?: Queryable) {

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault, type TestVault } from "../testing/harness.js";
-import { statementsDuring } from "../testing/plans.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
 import { nextScheduledFire, storedThresholds, thresholdsPassed } from "./cycle.js";
 import type { RotationPolicyRow } from "./policy-store.js";
 import { DETACHED, ScheduleStore, type ScheduleRow } from "./schedule-store.js";
@@ -139,5 +139,29 @@ describeEachBackend("rotation: a policy's secrets changed together", (backend) =
     expect(writes[400]).toEqual(writes[20]);
     expect(writes[20].patch).toBeLessThanOrEqual(3);
     expect(writes[20].remove).toBeLessThanOrEqual(6);
+  });
+
+  it("finds the secrets that name a rotation or secret policy along their own index, not every secret of the tenant", async () => {
+    const { admin, vault: server } = vault();
+    const recipe = await admin.post("/v1/secret-policies", { name: "bulk-recipe", fields: [{ name: "password", generator: "hex", config: { length: 40 } }] });
+    const policy = await admin.post("/v1/rotation/policies", { name: "bulk-linked", interval: "30d" });
+    expect([recipe.status, policy.status]).toEqual([201, 201]);
+    const { statements } = await statementsDuring(
+      server.db,
+      async () => {
+        expect((await admin.delete(`/v1/secret-policies/${recipe.body.id}`)).status).toBe(200);
+        expect((await admin.delete(`/v1/rotation/policies/${policy.body.id}`)).status).toBe(200);
+      },
+      { writes: true },
+    );
+    const cases = [
+      { pattern: /FROM secrets WHERE tenant_id = \? AND secret_policy_id = \?/, index: "secrets_secret_policy" },
+      { pattern: /^UPDATE secrets SET rotation_policy_id = NULL WHERE tenant_id = \? AND rotation_policy_id = \?/, index: "secrets_rotation_policy" },
+    ];
+    for (const { pattern, index } of cases) {
+      const statement = statements.find((s) => pattern.test(s.sql));
+      expect(statement, String(pattern)).toBeDefined();
+      expect(await planOf(server.db, statement!.sql, statement!.params), statement!.sql).toContain(index);
+    }
   });
 });

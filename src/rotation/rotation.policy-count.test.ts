@@ -31,10 +31,25 @@ describeEachBackend("rotation: a policy over many secrets", (backend) => {
       expect(read.body.secrets_count).toBe(SCHEDULES - SCHEDULES / 10);
     });
     expect((await admin.get(`/v1/rotation/policies/${other.body.id}`)).body.secrets_count).toBe(SCHEDULES / 10);
+    // A change (enable, disable, PATCH) counts after its transaction, as a read does: inside it, one
+    // statement held SQLite's writer and loop for the whole count.
+    const patchTurns = await statementTurns(server.db, counting, async () => {
+      const disabled = await admin.post(`/v1/rotation/policies/${policy.body.id}/disable`);
+      expect(disabled.status, disabled.text).toBe(200);
+      expect(disabled.body).toMatchObject({ is_active: false, secrets_count: SCHEDULES - SCHEDULES / 10 });
+    });
+    // A page of policies: one statement on PostgreSQL, a policy after another on SQLite.
+    const listTurns = await statementTurns(server.db, /FROM rotation_schedules WHERE (policy_id = \?|policy_id = ANY)/, async () => {
+      const list = await admin.get("/v1/rotation/policies");
+      expect(Object.fromEntries(list.body.data.map((p: { name: string; secrets_count: number }) => [p.name, p.secrets_count]))).toEqual({ everything: SCHEDULES - SCHEDULES / 10, other: SCHEDULES / 10 });
+    });
+    if (backend === "postgres") expect(listTurns).toHaveLength(1);
     if (backend === "sqlite") {
       // Two full stretches and the rest, the rest's two statements in one turn (it is shorter than a stretch).
       expect(turns.length).toBe(4);
       expect(new Set(turns).size).toBe(3);
+      expect([patchTurns.length, new Set(patchTurns).size]).toEqual([4, 3]);
+      expect(listTurns.length).toBe(6);
       // Each statement reads the policy's index entries only (no schedule rows, no other policy's).
       const { statements } = await statementsDuring(server.db, () => admin.get(`/v1/rotation/policies/${policy.body.id}`));
       for (const statement of statements.filter((s) => counting.test(s.sql))) {

@@ -47,8 +47,9 @@ const notFoundPolicy = (id: string) => new VaultError("rotation_policy_not_found
 export class RotationService {
   constructor(private readonly deps: RotationServiceDeps) {}
 
-  private async view(row: RotationPolicyRow, tx?: Queryable) {
-    return rotationPolicyView(row, await this.deps.policies.countSecrets(row.id, tx));
+  /** Counted after any transaction: a count inside one holds SQLite's writer (and its loop) for all of it. */
+  private async view(row: RotationPolicyRow) {
+    return rotationPolicyView(row, (await this.deps.policies.countSecrets([row.id])).get(row.id) ?? 0);
   }
 
   private async requireSecretPolicy(tx: Queryable, caller: Caller, id: string | null | undefined): Promise<void> {
@@ -109,7 +110,8 @@ export class RotationService {
     const rows = await this.deps.policies.pageRotation(caller.tenant.tenantId, after?.n ?? null, limit + 1, query.active_only === true);
     const page = rows.slice(0, limit);
     const hasMore = rows.length > limit;
-    return { data: await Promise.all(page.map((row) => this.view(row))), cursor: hasMore ? encodeCursor({ n: page[page.length - 1].name }) : null, has_more: hasMore };
+    const counts = await this.deps.policies.countSecrets(page.map((row) => row.id));
+    return { data: page.map((row) => rotationPolicyView(row, counts.get(row.id) ?? 0)), cursor: hasMore ? encodeCursor({ n: page[page.length - 1].name }) : null, has_more: hasMore };
   }
 
   /** A changed interval or warn_before reshapes the running cycles of the policy's secrets. */
@@ -119,7 +121,7 @@ export class RotationService {
     const warnBefore = normalizeWarnBefore(body.warn_before);
     caller.ctx.audit.extra = { rotation_policy_id: id, changed: Object.keys(body) };
     try {
-      return await this.deps.secrets.mutate(caller, () => 200, async (tx) => {
+      const changed = await this.deps.secrets.mutate(caller, () => 200, async (tx) => {
         const existing = await this.require(caller, id, tx);
         if (body.secret_policy_id !== undefined) await this.requireSecretPolicy(tx, caller, body.secret_policy_id);
         const now = Date.now();
@@ -140,8 +142,9 @@ export class RotationService {
         };
         await this.deps.policies.updateRotation(row, tx);
         if (row.interval_seconds !== existing.interval_seconds || row.warn_before !== existing.warn_before) await this.deps.schedules.reshapeCycles(tx, row, now);
-        return this.view(row, tx);
+        return row;
       });
+      return await this.view(changed);
     } catch (error) {
       throw nameTaken(error, body.name ?? "");
     }
