@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { planOf, statementsDuring, type Statement } from "../testing/plans.js";
-import { resolveGroupMembers } from "./group-members.js";
+import { groupMembersPage, memberOrder } from "./group-members.js";
+import type { GroupTreeMember } from "./store.js";
 import { baseFixture, startupSync, useStandIn, waitForSync } from "./testing/use-standin.js";
 import type { DirectoryFixture } from "./testing/scaikey-standin.js";
 
@@ -79,6 +80,18 @@ describeEachBackend("identity directory reads at the size of their answer", (bac
     expect((await admin.get("/v1/identity/groups/grp_bulk/members?page_size=2")).body).toMatchObject({ total: BULK, members: [{ user_id: "usr_bulk1" }, { user_id: "usr_bulk10" }] });
   });
 
+  it("a large group's members: on SQLite a stretch of its rows per statement, on PostgreSQL the group in one", async () => {
+    const { admin, vault: server } = vault();
+    const { value, statements } = await statementsDuring(server.db, () => admin.get("/v1/identity/groups/grp_bulk/members?page=3&page_size=100"));
+    expect(value.status, value.text).toBe(200);
+    expect(value.body).toMatchObject({ total: BULK, page: 3, page_size: 100 });
+    const ids = Array.from({ length: BULK }, (_, i) => `usr_bulk${i + 1}`).sort();
+    expect(value.body.members.map((m: { user_id: string }) => m.user_id)).toEqual(ids.slice(200, 300));
+    const reads = statements.filter((s) => /FROM directory_members m LEFT JOIN/.test(s.sql));
+    expect(reads.length).toBe(backend === "sqlite" ? BULK / 1000 + 1 : 1);
+    expect(Math.max(...reads.map((s) => s.rows ?? 0))).toBe(backend === "sqlite" ? 1000 : BULK);
+  });
+
   it("a page of groups counts the members of its own groups only", async () => {
     const { admin, vault: server } = vault();
     const { value: page, statements } = await statementsDuring(server.db, () => admin.get("/v1/identity/tenants/tnt_default/groups?page_size=3"));
@@ -122,11 +135,25 @@ describeEachBackend("identity directory reads at the size of their answer", (bac
   });
 });
 
-describe("resolveGroupMembers", () => {
-  it("skips a member with no entry; a group reached twice keeps its first path (g3 directly, not through g2)", () => {
-    const row = (group_id: string, member_type: string, member_id: string, status: string | null = "ACTIVE", identity_id: string | null = `user:${member_id}`) =>
-      ({ group_id, member_type, member_id, added_at: null, identity_id, email: null, status });
-    const out = resolveGroupMembers("g1", [row("g1", "group", "g2"), row("g1", "group", "g3"), row("g2", "group", "g3"), row("g3", "user", "u1"), row("g2", "user", "ghost", null, null), row("g3", "group", "g1")]);
-    expect(out).toEqual([{ user_id: "u1", identity_id: "user:u1", member_type: "user", email: null, membership_type: "INHERITED", via_group_id: "g3", added_at: null }]);
+describe("groupMembersPage", () => {
+  const row = (group_id: string, member_type: string, member_id: string, status: string | null = "ACTIVE", identity_id: string | null = `user:${member_id}`): GroupTreeMember =>
+    ({ group_id, member_type, member_id, added_at: null, identity_id, email: null, status });
+  const rowsFrom = (rows: GroupTreeMember[]) => async (groupId: string, visit: (row: GroupTreeMember) => void) => {
+    for (const r of rows.filter((r) => r.group_id === groupId).sort(memberOrder)) visit(r);
+  };
+
+  it("skips a member with no entry; a group reached twice keeps its first path (g3 directly, not through g2)", async () => {
+    const rows = [row("g1", "group", "g2"), row("g1", "group", "g3"), row("g2", "group", "g3"), row("g3", "user", "u1"), row("g2", "user", "ghost", null, null), row("g3", "group", "g1")];
+    const out = await groupMembersPage("g1", rowsFrom(rows), { offset: 0, limit: 50 });
+    expect(out).toEqual({ total: 1, members: [{ user_id: "u1", identity_id: "user:u1", member_type: "user", email: null, membership_type: "INHERITED", via_group_id: "g3", added_at: null }] });
+  });
+
+  it("counts every member once and keeps only the page's", async () => {
+    const rows = [row("g1", "user", "u1"), row("g1", "group", "g2"), row("g2", "user", "u1"), row("g2", "user", "u2"), row("g2", "user", "u3"), row("g1", "user", "u4")];
+    const all = await groupMembersPage("g1", rowsFrom(rows), { offset: 0, limit: 50 });
+    expect(all.members.map((m) => [m.user_id, m.membership_type])).toEqual([["u1", "DIRECT"], ["u4", "DIRECT"], ["u2", "INHERITED"], ["u3", "INHERITED"]]);
+    const page = await groupMembersPage("g1", rowsFrom(rows), { offset: 1, limit: 2 });
+    expect(page).toEqual({ total: 4, members: all.members.slice(1, 3) });
+    expect((await groupMembersPage("g1", rowsFrom(rows), { offset: 4, limit: 2 })).members).toEqual([]);
   });
 });

@@ -4,8 +4,8 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Principal } from "../access/principal.js";
 import { VaultError } from "../http/errors.js";
 import { isoOrNull } from "../shared/time.js";
-import { resolveGroupMembers } from "./group-members.js";
-import type { EntryKind, IdentityStore } from "./store.js";
+import { groupMembersPage } from "./group-members.js";
+import type { EntryKind, GroupTreeMember, IdentityStore } from "./store.js";
 import { callerTenants, groupView, ListQuery, notFound, PageQuery, requireVisibleTenant, resolveView, serviceAccountView, STATUS, userView } from "./views.js";
 
 const tags = ["identity"];
@@ -55,9 +55,10 @@ export function registerDirectoryRoutes(app: FastifyInstance, store: IdentitySto
     const groupId = request.params.group_id;
     const group = await store.findEntry(await callerTenants(store, principal, request.vault.tenant?.tenantId ?? null), "group", { id: groupId });
     if (!group) throw notFound("group", groupId);
-    const out = resolveGroupMembers(group.id, await store.groupTreeMembers(group.tenantId, group.id));
     const { page = 1, page_size: size = 50 } = request.query;
-    return { members: out.slice((page - 1) * size, page * size), total: out.length, page, page_size: size };
+    const rowsOf = (id: string, visit: (row: GroupTreeMember) => void) => store.eachGroupMember(group.tenantId, id, visit);
+    const { members, total } = await groupMembersPage(group.id, rowsOf, { offset: (page - 1) * size, limit: size });
+    return { members, total, page, page_size: size };
   });
 
   r.get("/v1/identity/resolve/:identity_type/:identity_id", {

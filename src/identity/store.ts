@@ -3,6 +3,9 @@ import { inJsonList } from "../storage/json-list.js";
 import { insertMany } from "../storage/multi-row.js";
 import { ENTRY_DIGESTS, putDigests } from "./digests.js";
 import { matchingIds, type Matching } from "./search.js";
+import { memberOrder } from "./group-members.js";
+import { LoopSlices } from "../shared/turn.js";
+import { walkStretches } from "../storage/stretches.js";
 import type { DirectoryStatus } from "./directory-client.js";
 
 export type EntryKind = "user" | "service_account" | "group";
@@ -111,6 +114,9 @@ export interface GroupTreeMember {
   group_id: string; member_type: string; member_id: string; added_at: string | null;
   identity_id: string | null; email: string | null; status: string | null;
 }
+
+/** A group's member rows per statement on SQLite (~0.5 ms of the loop); PostgreSQL reads a group at once. */
+const MEMBER_STRETCH = { sqlite: 1000, postgres: null } as const;
 
 export interface ListFilter { status?: string; q?: string; page: number; pageSize: number }
 
@@ -234,28 +240,30 @@ export class IdentityStore {
   }
 
   /**
-   * The member rows of `groupId` and of every ACTIVE group nested under it (cycles end where they
-   * meet a group already reached), each with its member's cached entry when there is one: the
-   * group's own tree, read along the primary keys, never the tenant's whole membership. CROSS JOIN
-   * fixes SQLite's join order (from the reached groups to their rows; it has no statistics and
-   * otherwise walked every member row of the tenant); PostgreSQL plans it as an inner join.
+   * One group's member rows in (member_type, member_id) order, each with its member's cached entry
+   * when there is one (a nested group's status decides whether its members count). On SQLite
+   * along the primary key a stretch of `MEMBER_STRETCH` at a time, with turns of the loop between;
+   * PostgreSQL reads the group in one statement, and its rows are put in the code-unit order
+   * (`memberOrder`) whatever the database's collation.
    */
-  async groupTreeMembers(tenantId: string, groupId: string): Promise<GroupTreeMember[]> {
-    return this.db.all<GroupTreeMember>(
-      `WITH RECURSIVE reach(group_id) AS (
-         SELECT CAST(? AS TEXT)
-         UNION
-         SELECT m.member_id FROM reach r CROSS JOIN directory_members m CROSS JOIN directory_identities g
-          WHERE m.tenant_id = ? AND m.group_id = r.group_id AND m.member_type = 'group'
-            AND g.tenant_id = ? AND g.id = m.member_id AND g.kind = 'group' AND g.status = 'ACTIVE'
-       )
-       SELECT m.group_id, m.member_type, m.member_id, m.added_at, e.identity_id, e.email, e.status
-         FROM reach r CROSS JOIN directory_members m
-         LEFT JOIN directory_identities e ON e.tenant_id = m.tenant_id AND e.id = m.member_id
-           AND e.kind = CASE m.member_type WHEN 'user' THEN 'user' WHEN 'group' THEN 'group' ELSE 'service_account' END
-        WHERE m.tenant_id = ? AND m.group_id = r.group_id`,
-      [groupId, tenantId, tenantId, tenantId],
-    );
+  async eachGroupMember(tenantId: string, groupId: string, visit: (row: GroupTreeMember) => void): Promise<void> {
+    const size: number | null = MEMBER_STRETCH[this.db.dialect];
+    const slices = new LoopSlices(2);
+    const between = async () => {
+      if (slices.due(size ?? 1)) await slices.pause();
+    };
+    const from = "FROM directory_members WHERE tenant_id = ? AND group_id = ?";
+    await walkStretches(this.db, { from, params: [tenantId, groupId], key: ["member_type", "member_id"], size, between }, async (bounds) => {
+      const rows = await this.db.all<GroupTreeMember>(
+        `SELECT m.group_id, m.member_type, m.member_id, m.added_at, e.identity_id, e.email, e.status
+           FROM directory_members m LEFT JOIN directory_identities e ON e.tenant_id = m.tenant_id AND e.id = m.member_id
+             AND e.kind = CASE m.member_type WHEN 'user' THEN 'user' WHEN 'group' THEN 'group' ELSE 'service_account' END
+          WHERE m.tenant_id = ? AND m.group_id = ?${bounds.sql}${size === null ? "" : " ORDER BY m.member_type, m.member_id"}`,
+        [tenantId, groupId, ...bounds.params],
+      );
+      if (size === null) rows.sort(memberOrder);
+      for (const row of rows) visit(row);
+    });
   }
 
   /** The entry a credential names in its tenant: by canonical id, else by directory id. */
