@@ -7,7 +7,7 @@ import { nextTurn } from "../shared/turn.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
 import { filterSql, prefixEnd, type Filters } from "./filters.js";
-import { armsWithin, keysetPageSql, type Position } from "./keyset.js";
+import { armsWithin, keysetPageSql, timeBounds, type Position } from "./keyset.js";
 import type { AuditEntryView } from "./schemas.js";
 import type { AuditRollups } from "./rollups.js";
 import { AuditSummaries, SUMMARY_DAYS, type Group } from "./summaries.js";
@@ -19,6 +19,9 @@ const MAX_SCAN = 20_000;
 const DENSE_PREFIX = 5_000;
 /** Entries per step of that walk: a bounded read and sort (a few milliseconds) between yields. */
 const WALK_WINDOW = 2_000;
+/** Entries about no path per window of the batch-read search on SQLite, and the batch reads kept at most. */
+const BATCH_WINDOW = 5_000;
+const BATCH_LIMIT = 10_000;
 
 export function entryView(row: AuditRow): AuditEntryView {
   let extra: Record<string, unknown> = {};
@@ -251,13 +254,43 @@ export class AuditQueries {
     };
   }
 
+  /**
+   * Batch reads since `since` that may name `path` (at most BATCH_LIMIT): entries about no path
+   * whose extra_data mentions it, checked exactly by the caller (batchMention). Each is found by a
+   * LIKE on its row, so every entry about no path is read; on SQLite newest first a window of
+   * BATCH_WINDOW of them at a time along (tenant, path, time), with a turn of the loop before each
+   * (one statement held a node ~80 ms per 200,000 such entries, per read of a secret's trail;
+   * docs/benchmarks.md round 34). PostgreSQL reads them in one statement per arm.
+   */
   private async batchEntries(visibility: Visibility, path: string, since: number): Promise<AuditRow[]> {
-    const scope = visibility.scopeSql();
-    const { conditions, params } = filterSql({ path, from: iso(since) });
-    return this.db.all<AuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[scope.sql, ...conditions, "secret_path IS NULL"].join(" AND ")} LIMIT 10000`,
-      [...scope.params, ...params],
-    );
+    const batch = filterSql({ path }, "", { pathAsArms: true }).pathArms![1];
+    const windowed = this.db.dialect === "sqlite";
+    const found: AuditRow[] = [];
+    for (const arm of visibility.scopeArms()) {
+      const pathless = `${arm.sql} AND secret_path IS NULL`;
+      // Each window is [its edge, the previous window's edge), as the summaries' windows are.
+      let upper: number | undefined;
+      while (found.length < BATCH_LIMIT) {
+        if (windowed) await nextTurn();
+        const range = timeBounds({ from: since, to: upper });
+        const edge = windowed
+          ? await this.db.get<{ timestamp: number | string }>(
+              `SELECT timestamp FROM audit_log WHERE ${[pathless, ...range.sql].join(" AND ")} ORDER BY timestamp DESC LIMIT 1 OFFSET ${BATCH_WINDOW - 1}`,
+              [...arm.params, ...range.params],
+            )
+          : undefined;
+        const inWindow = timeBounds({ from: edge ? Number(edge.timestamp) : since, to: upper });
+        found.push(
+          ...(await this.db.all<AuditRow>(
+            `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[arm.sql, batch.sql, ...inWindow.sql].join(" AND ")} LIMIT ${BATCH_LIMIT - found.length}`,
+            [...arm.params, ...batch.params, ...inWindow.params],
+          )),
+        );
+        if (!edge) break;
+        upper = Number(edge.timestamp);
+      }
+    }
+    return found;
   }
 
   /** What one identity did (offboarding): the entries the caller may see, and a 30-day summary. */
