@@ -255,19 +255,20 @@ export class AuditQueries {
   }
 
   /**
-   * Batch reads since `since` that may name `path` (at most BATCH_LIMIT): entries about no path
-   * whose extra_data mentions it, checked exactly by the caller (batchMention). Each is found by a
-   * LIKE on its row, so every entry about no path is read; on SQLite newest first a window of
-   * BATCH_WINDOW of them at a time along (tenant, path, time), with a turn of the loop before each
-   * (one statement held a node ~80 ms per 200,000 such entries, per read of a secret's trail;
-   * docs/benchmarks.md round 34). PostgreSQL reads them in one statement per arm.
+   * Batch reads since `since` that may name `path` (at most BATCH_LIMIT): `read` entries about no
+   * path whose extra_data mentions it, checked exactly by the caller (batchMention). Each is found
+   * by a LIKE on its row, so every batch read of the 30 days is read, along their own index
+   * (migration 0524); on SQLite newest first a window of BATCH_WINDOW of them at a time, with a
+   * turn of the loop before each (one statement over every entry about no path held a node ~80 ms
+   * per 200,000 of them, per read of a secret's trail; docs/benchmarks.md round 34). PostgreSQL
+   * reads them in one statement per arm.
    */
   private async batchEntries(visibility: Visibility, path: string, since: number): Promise<AuditRow[]> {
     const batch = filterSql({ path }, "", { pathAsArms: true }).pathArms![1];
     const windowed = this.db.dialect === "sqlite";
     const found: AuditRow[] = [];
     for (const arm of visibility.scopeArms()) {
-      const pathless = `${arm.sql} AND secret_path IS NULL`;
+      const pathless = `${arm.sql} AND secret_path IS NULL AND action = 'read'`;
       // Each window is [its edge, the previous window's edge), as the summaries' windows are.
       let upper: number | undefined;
       while (found.length < BATCH_LIMIT) {
