@@ -131,6 +131,8 @@ export interface VaultConfig {
     /** Scheduled sync interval; null = off. */
     syncIntervalMs: number | null;
     personalTokenMaxTtlSeconds: number;
+    /** Token-exchange trusts one tenant may hold (each exchange reads at most one tenant's). */
+    maxTrustsPerTenant: number;
   };
   rotation: {
     /** Run the rotation and expiry scheduler on this node (every node may; each moment fires once). */
@@ -192,6 +194,7 @@ function identityConfig(env: Env): VaultConfig["identity"] {
     webhookSecret: env.SCAIKEY_WEBHOOK_SECRET || null,
     syncIntervalMs: offOrDurationMs("SCAIVAULT_IDENTITY_SYNC_INTERVAL", env.SCAIVAULT_IDENTITY_SYNC_INTERVAL, 15 * 60_000),
     personalTokenMaxTtlSeconds: Math.max(1, Math.floor(ttlMs / 1000)),
+    maxTrustsPerTenant: positiveInt("SCAIVAULT_MAX_TRUSTS_PER_TENANT", env.SCAIVAULT_MAX_TRUSTS_PER_TENANT, 100),
   };
 }
 

@@ -1,6 +1,7 @@
 import { quotaExceeded } from "../http/errors.js";
 import type { Caller } from "../http/context.js";
 import type { Dialect, Queryable } from "../storage/contract.js";
+import { takeTenantTurn } from "../storage/tenant-lock.js";
 
 export interface TargetQuotas {
   webhooksPerTenant: number;
@@ -40,9 +41,8 @@ export class TargetQuota {
     if (inTenant >= this.quotas.subscriptionsPerTenant) throw quotaExceeded("subscriptions", "tenant", this.quotas.subscriptionsPerTenant, DELETE_ONE);
   }
 
-  /** SQLite runs one write transaction at a time already. */
-  private async serialize(tx: Queryable, caller: Caller): Promise<void> {
-    if (this.dialect === "postgres") await tx.get("SELECT pg_advisory_xact_lock(?, hashtext(?))", [TARGET_CREATION_LOCK, caller.tenant.tenantId]);
+  private serialize(tx: Queryable, caller: Caller): Promise<void> {
+    return takeTenantTurn(tx, this.dialect, TARGET_CREATION_LOCK, caller.tenant.tenantId);
   }
 }
 

@@ -10,14 +10,19 @@ type KeySet = ReturnType<typeof createRemoteJWKSet>;
 const invalid = (why: string) => new VaultError("token_invalid", "The subject token is not valid", { details: { reason: why } });
 
 /** The unverified `iss` and `aud` of a subject token, to find its trusts (nothing else is believed before verification). */
+/** Audiences a workload token may name (a trust accepts at most 16). */
+const MAX_AUDIENCES = 32;
+
 export function peek(jwt: string): { iss: string; aud: string[] } {
   if (jwt.length > MAX_JWT || jwt.split(".").length !== 3) throw invalid("malformed");
   try {
     const header = decodeProtectedHeader(jwt);
     if (typeof header.alg !== "string" || header.alg === "none" || header.alg.startsWith("HS")) throw invalid("algorithm");
     const claims = decodeJwt(jwt);
-    const aud = typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
+    const aud = typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud.filter((a): a is string => typeof a === "string") : [];
     if (typeof claims.iss !== "string") throw invalid("no_issuer");
+    // Each audience is a lookup of the trusts that accept it; real tokens name one or a few.
+    if (aud.length > MAX_AUDIENCES) throw invalid("too_many_audiences");
     return { iss: claims.iss, aud };
   } catch (error) {
     if (error instanceof VaultError) throw error;

@@ -87,9 +87,9 @@ export function registerExchange(app: FastifyInstance, deps: ExchangeDeps): void
 async function exchange(deps: ExchangeDeps, verifier: SubjectVerifier, input: ExchangeRequest, request: FastifyRequest) {
   const ctx = request.vault;
   const { iss, aud } = peek(input.subject);
-  const candidates = (await deps.trusts.forIssuer(iss)).filter((t) => t.audiences.some((a) => aud.includes(a)) && (!input.tenantId || t.tenantId === input.tenantId));
+  const { trusts: candidates, several } = await deps.trusts.accepting(iss, aud, input.tenantId ?? null);
+  if (several) throw new VaultError("invalid_request", "Several tenants trust this issuer: name tenant_id", { details: { reason: "tenant_required" } });
   if (candidates.length === 0) throw new VaultError("token_invalid", "No trust accepts this token's issuer and audience", { details: { reason: "no_trust" } });
-  if (!input.tenantId && new Set(candidates.map((t) => t.tenantId)).size > 1) throw new VaultError("invalid_request", "Several tenants trust this issuer: name tenant_id", { details: { reason: "tenant_required" } });
   // Refusals from here on belong in the trust's tenant's audit chain.
   ctx.tenant = { tenantId: candidates[0].tenantId, partnerId: candidates[0].partnerId };
   ctx.audit.extra = { issuer: iss };

@@ -178,4 +178,25 @@ export const identityMigrations: Migration[] = [
     id: "0519_identity_webhook_events_received",
     up: () => ["CREATE INDEX identity_webhook_events_received ON identity_webhook_events (received_at)"],
   },
+  {
+    // The audiences each trust accepts, by issuer: an exchange finds the trusts of its token's
+    // issuer and audiences (and tenant) along this, instead of reading and parsing every enabled
+    // trust of the issuer in every tenant (round 34). Filled from the trusts' stored bodies.
+    id: "0525_exchange_trust_audiences",
+    up: ({ dialect }) => [
+      `CREATE TABLE exchange_trust_audiences (
+        issuer TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        trust_id TEXT NOT NULL,
+        PRIMARY KEY (issuer, audience, tenant_id, trust_id)
+      )`,
+      "CREATE INDEX exchange_trust_audiences_trust ON exchange_trust_audiences (trust_id)",
+      dialect === "postgres"
+        ? `INSERT INTO exchange_trust_audiences (issuer, audience, tenant_id, trust_id)
+             SELECT DISTINCT t.issuer, a.value, t.tenant_id, t.id FROM exchange_trusts t, jsonb_array_elements_text(t.body::jsonb -> 'audiences') AS a(value)`
+        : `INSERT INTO exchange_trust_audiences (issuer, audience, tenant_id, trust_id)
+             SELECT DISTINCT t.issuer, a.value, t.tenant_id, t.id FROM exchange_trusts t, json_each(json_extract(t.body, '$.audiences')) AS a`,
+    ],
+  },
 ];

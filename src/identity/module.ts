@@ -73,7 +73,7 @@ export function createIdentity(deps: IdentityDeps) {
       registerSyncRoutes(app, { store, syncs, sync });
       registerRoleRoutes(app, { db, store, audit: deps.audit, access: deps.policies });
       registerScaiKeyWebhook(app, { secret: config.identity.webhookSecret, store, sync });
-      const trusts = new TrustStore(db);
+      const trusts = new TrustStore(db, config.identity.maxTrustsPerTenant);
       const authorizer = deps.authorizer;
       // A rule hands its identity's grants to whoever holds a matching workload token: the writer
       // must hold them too (SPEC §4), as when issuing a token for that identity.

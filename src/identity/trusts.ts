@@ -157,7 +157,10 @@ export function registerTrustRoutes(app: FastifyInstance, deps: TrustDeps): void
     if (await deps.trusts.nameTaken(trust.tenantId, trust.name, existing?.id ?? null, tx)) throw new VaultError("already_exists", `A trust named ${trust.name} exists in this tenant`, { details: { name: trust.name } });
     await requireCover(deps, caller, trust.rules, tx);
     if (existing) await deps.trusts.update(trust, tx);
-    else await deps.trusts.insert(trust, tx);
+    else {
+      await deps.trusts.requireRoom(trust.tenantId, tx);
+      await deps.trusts.insert(trust, tx);
+    }
     let revoked = 0;
     if (existing?.enabled && (!trust.enabled || grantsChanged(existing, trust))) {
       revoked = await deps.trusts.revokeIssued(trust.id, Date.now(), tx);
