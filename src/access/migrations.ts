@@ -116,4 +116,11 @@ export const accessMigrations: Migration[] = [
       "UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1",
     ],
   },
+  {
+    // A policy's bindings are listed a page at a time in (created_at, id) order along this; the
+    // list had no pages and sorted every binding of the policy (round 34). It leads with the
+    // policy, as the index it replaces did (a policy's delete removes its bindings along it).
+    id: "0526_policy_bindings_pages",
+    up: () => ["CREATE INDEX policy_bindings_page ON policy_bindings (policy_id, created_at, id)", "DROP INDEX policy_bindings_policy"],
+  },
 ];

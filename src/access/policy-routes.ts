@@ -6,6 +6,7 @@ import {
   CreateBindingBody,
   CreatePolicyBody,
   DeletePolicyQuery,
+  ListBindingsQuery,
   ListPoliciesQuery,
   PatchPolicyBody,
   PolicyIdParams,
@@ -52,8 +53,8 @@ export function registerPolicyRoutes(app: FastifyInstance, service: PolicyServic
     service.delete(callerOf(request), request.params.id, request.query.force === true),
   );
 
-  r.get("/v1/policies/:id/bindings", { schema: { tags, summary: "A policy's bindings", params: PolicyIdParams }, config: read }, async (request) =>
-    service.listBindings(callerOf(request), request.params.id),
+  r.get("/v1/policies/:id/bindings", { schema: { tags, summary: "A policy's bindings, a page at a time", params: PolicyIdParams, querystring: ListBindingsQuery }, config: read }, async (request) =>
+    service.listBindings(callerOf(request), request.params.id, request.query),
   );
 
   r.post("/v1/policies/:id/bindings", { schema: { tags, summary: "Bind a policy to an identity", params: PolicyIdParams, body: CreateBindingBody }, config: { ...write, action: "policy_bind" } }, async (request, reply) =>

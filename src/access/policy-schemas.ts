@@ -74,6 +74,15 @@ export const ListPoliciesQuery = Type.Object(
 );
 export type ListPoliciesQuery = Static<typeof ListPoliciesQuery>;
 
+export const ListBindingsQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "ext: bindings per page (default 1000)" })),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+export type ListBindingsQuery = Static<typeof ListBindingsQuery>;
+
 export const DeletePolicyQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 
 export const CreateBindingBody = Type.Object(

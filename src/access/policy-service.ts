@@ -11,7 +11,7 @@ import type { Authorizer } from "./authorizer.js";
 import { conditionsProblem } from "./conditions.js";
 import { globProblem } from "./glob.js";
 import type { Binding, Policy, PolicyRule } from "./policy-model.js";
-import type { CreateBindingBody, CreatePolicyBody, ListPoliciesQuery, PatchPolicyBody, ReplacePolicyBody, RuleInput, TestPolicyBody } from "./policy-schemas.js";
+import type { CreateBindingBody, CreatePolicyBody, ListBindingsQuery, ListPoliciesQuery, PatchPolicyBody, ReplacePolicyBody, RuleInput, TestPolicyBody } from "./policy-schemas.js";
 import type { PolicyReach, PolicyStore } from "./policy-store.js";
 import { isPartnerAdmin } from "./principal.js";
 import { assertCoveredBy, assertGrantsCovered, callerPolicySet, isEscalationExempt } from "./escalation.js";
@@ -135,9 +135,6 @@ export class PolicyService {
   }
 
   /** Bound to anyone but the caller: changing, unbinding or deleting it takes access from others. */
-  private boundToOthers(caller: Caller, bindings: readonly Binding[]): boolean {
-    return bindings.some((b) => b.identityId !== caller.principal.identityId);
-  }
 
   async create(caller: Caller, body: CreatePolicyBody) {
     const rules = normalizeRules(body.rules);
@@ -205,8 +202,9 @@ export class PolicyService {
     return this.change(caller, 200, async (tx, emit) => {
       const existing = await this.requirePolicy(caller, id, tx, true);
       if (existing.builtin) throw new VaultError("forbidden", "The built-in policy cannot be changed; bind other policies instead");
+      // The answer shows the policy with its bindings (the docs' shape), so they are read anyway.
       const bindings = await this.deps.store.bindings(id, tx);
-      if (this.boundToOthers(caller, bindings)) assertCoveredBy(caller, held, existing.rules, "change this policy, which is bound to others");
+      if (bindings.some((b) => b.identityId !== caller.principal.identityId)) assertCoveredBy(caller, held, existing.rules, "change this policy, which is bound to others");
       const updated: Policy = {
         ...existing,
         name: body.name ?? existing.name,
@@ -231,20 +229,27 @@ export class PolicyService {
     return this.change(caller, 200, async (tx, emit) => {
       const existing = await this.requirePolicy(caller, id, tx, true);
       if (existing.builtin) throw new VaultError("forbidden", "The built-in policy cannot be deleted");
-      const bindings = await this.deps.store.bindings(id, tx);
-      if (this.boundToOthers(caller, bindings)) assertCoveredBy(caller, held, existing.rules, "delete this policy, which is bound to others");
-      if (bindings.length > 0 && !force) {
-        throw new VaultError("policy_in_use", `The policy has ${bindings.length} binding(s): remove them first or delete with ?force=true`, { details: { binding_count: bindings.length } });
+      if (await this.deps.store.boundToOthers(id, caller.principal.identityId, tx)) assertCoveredBy(caller, held, existing.rules, "delete this policy, which is bound to others");
+      const bound = await this.deps.store.countBindings(id, tx);
+      if (bound > 0 && !force) {
+        throw new VaultError("policy_in_use", `The policy has ${bound} binding(s): remove them first or delete with ?force=true`, { details: { binding_count: bound } });
       }
       await this.deps.store.deletePolicy(id, tx);
-      await emit({ event_type: "policy.deleted", data: { policy_id: id, name: existing.name, removed_bindings: bindings.length } });
-      return { answer: { id, deleted: true, removed_bindings: bindings.length }, policy: existing };
+      await emit({ event_type: "policy.deleted", data: { policy_id: id, name: existing.name, removed_bindings: bound } });
+      return { answer: { id, deleted: true, removed_bindings: bound }, policy: existing };
     });
   }
 
-  async listBindings(caller: Caller, id: string) {
+  /** **ext** pages: `limit` (default and most 1,000) and `cursor`; the list had none and sorted every binding. */
+  async listBindings(caller: Caller, id: string, query: ListBindingsQuery) {
     await this.requirePolicy(caller, id);
-    return { data: (await this.deps.store.bindings(id)).map(bindingView), cursor: null, has_more: false };
+    const limit = query.limit ?? 1000;
+    const after = decodeCursor<{ c: number; i: string }>(query.cursor, { c: "number", i: "string" });
+    const rows = await this.deps.store.bindingPage(id, after ?? null, limit + 1);
+    const page = rows.slice(0, limit);
+    const hasMore = rows.length > limit;
+    const last = page[page.length - 1];
+    return { data: page.map(bindingView), cursor: hasMore && last ? encodeCursor({ c: last.createdAt, i: last.id }) : null, has_more: hasMore };
   }
 
   async bind(caller: Caller, id: string, body: CreateBindingBody) {
@@ -284,9 +289,9 @@ export class PolicyService {
     return this.change(caller, 200, async (tx, emit) => {
       const policy = await this.requirePolicy(caller, id, tx, true);
       caller.ctx.audit.extra = { policy_id: id, binding_id: bindingId };
-      const binding = (await this.deps.store.bindings(id, tx)).find((b) => b.id === bindingId);
+      const binding = await this.deps.store.bindingById(id, bindingId, tx);
       if (!binding) throw new VaultError("binding_not_found", "No such binding on this policy", { details: { binding_id: bindingId } });
-      if (this.boundToOthers(caller, [binding])) assertCoveredBy(caller, held, policy.rules, "remove another identity's binding of this policy");
+      if (binding.identityId !== caller.principal.identityId) assertCoveredBy(caller, held, policy.rules, "remove another identity's binding of this policy");
       await this.deps.store.deleteBinding(id, bindingId, tx);
       await emit({ event_type: "policy.binding.deleted", data: { policy_id: id, binding_id: bindingId } });
       return { answer: { id: bindingId, policy_id: id, deleted: true }, policy };

@@ -183,20 +183,22 @@ export class PolicyStore {
     return row !== undefined;
   }
 
+  /**
+   * A page of the policies the owner sees, in id order: its tenant's and its partner's
+   * partner-wide ones, each range read along `policies_tenant` in id order (at most `limit` of
+   * each) and the two merged. As one OR, SQLite read every policy of the partner, every tenant's,
+   * and sorted them, for each page (40,000 policies across a partner: ~8 ms; round 34).
+   */
   async listVisible(owner: PolicyOwner, filter: { scope?: "tenant" | "partner"; includeInactive: boolean }, after: string | null, limit: number): Promise<Array<Policy & { bindingCount: number }>> {
-    const where = [VISIBLE.replace(/partner_id|tenant_id|scope/g, (c) => `p.${c}`), "p.id > ?"];
-    const params: Array<string | number> = [owner.partnerId, owner.tenantId, after ?? ""];
-    if (filter.scope) {
-      where.push("p.scope = ?");
-      params.push(filter.scope);
-    }
-    if (!filter.includeInactive) where.push("p.is_active = 1");
-    params.push(limit);
+    const extra: string[] = [];
+    const extraParams: Array<string | number> = [];
+    if (filter.scope) extra.push("p.scope = ?"), extraParams.push(filter.scope);
+    if (!filter.includeInactive) extra.push("p.is_active = 1");
+    const columns = `${POLICY_COLUMNS.split(", ").map((c) => `p.${c}`).join(", ")}, (SELECT COUNT(*) FROM policy_bindings b WHERE b.policy_id = p.id) AS binding_count`;
+    const range = (owned: string) => `SELECT ${columns} FROM policies p WHERE p.partner_id = ? AND ${owned} AND p.id > ?${extra.map((e) => ` AND ${e}`).join("")} ORDER BY p.id LIMIT ?`;
     const rows = await this.db.all<PolicyRow & { binding_count: number | string }>(
-      `SELECT ${POLICY_COLUMNS.split(", ").map((c) => `p.${c}`).join(", ")},
-              (SELECT COUNT(*) FROM policy_bindings b WHERE b.policy_id = p.id) AS binding_count
-         FROM policies p WHERE ${where.join(" AND ")} ORDER BY p.id LIMIT ?`,
-      params,
+      `SELECT * FROM (${range("p.tenant_id = ?")}) AS own UNION ALL SELECT * FROM (${range("p.tenant_id IS NULL AND p.scope = 'partner'")}) AS shared ORDER BY id LIMIT ?`,
+      [owner.partnerId, owner.tenantId, after ?? "", ...extraParams, limit, owner.partnerId, after ?? "", ...extraParams, limit, limit],
     );
     return rows.map((row) => ({ ...toPolicy(row), bindingCount: Number(row.binding_count) }));
   }
@@ -213,6 +215,29 @@ export class PolicyStore {
       binding.createdAt,
       binding.createdBy ?? null,
     ]);
+  }
+
+  /** A page of a policy's bindings in (created_at, id) order, along `policy_bindings_page`. */
+  async bindingPage(policyId: string, after: { c: number; i: string } | null, limit: number): Promise<Binding[]> {
+    const rows = await this.db.all<BindingRow>(
+      `SELECT ${BINDING_COLUMNS} FROM policy_bindings WHERE policy_id = ?${after ? " AND (created_at, id) > (?, ?)" : ""} ORDER BY created_at, id LIMIT ?`,
+      after ? [policyId, after.c, after.i, limit] : [policyId, limit],
+    );
+    return rows.map(toBinding);
+  }
+
+  async bindingById(policyId: string, bindingId: string, tx: Queryable): Promise<Binding | undefined> {
+    const row = await tx.get<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM policy_bindings WHERE policy_id = ? AND id = ?`, [policyId, bindingId]);
+    return row ? toBinding(row) : undefined;
+  }
+
+  /** Whether any identity but `identityId` is bound to the policy: one or two entries of (policy_id, identity_id). */
+  async boundToOthers(policyId: string, identityId: string, tx: Queryable): Promise<boolean> {
+    return (await tx.get("SELECT 1 AS found FROM policy_bindings WHERE policy_id = ? AND identity_id <> ? LIMIT 1", [policyId, identityId])) !== undefined;
+  }
+
+  async countBindings(policyId: string, tx: Queryable): Promise<number> {
+    return Number((await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM policy_bindings WHERE policy_id = ?", [policyId]))?.n ?? 0);
   }
 
   async bindings(policyId: string, tx?: Queryable): Promise<Binding[]> {
