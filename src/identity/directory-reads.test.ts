@@ -102,6 +102,27 @@ describeEachBackend("identity directory reads at the size of their answer", (bac
     expect(rowsFrom(statements, "directory_members")).toBeLessThan(10);
   });
 
+  it("a page of groups counts a large group's members a stretch at a time on SQLite, every group in one statement on PostgreSQL", async () => {
+    const { admin, vault: server } = vault();
+    const size = 25_000;
+    const numbers = backend === "sqlite" ? `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${size}) SELECT n FROM s` : `SELECT generate_series(1, ${size}) AS n`;
+    await server.db.run(`INSERT INTO directory_identities (tenant_id, id, partner_id, kind, identity_id, name, status, last_synced_at) VALUES ('tnt_default', 'grp_zzhuge', 'ptn_default', 'group', 'group:zzhuge', 'zzhuge', 'ACTIVE', 0)`);
+    await server.db.run(`INSERT INTO directory_members (tenant_id, group_id, member_type, member_id, added_at) SELECT 'tnt_default', 'grp_zzhuge', 'user', 'usr_huge' || n, NULL FROM (${numbers}) s`);
+    try {
+      const { value: page, statements } = await statementsDuring(server.db, () => admin.get("/v1/identity/tenants/tnt_default/groups?page_size=500"));
+      expect(page.status, page.text).toBe(200);
+      const counts = Object.fromEntries(page.body.groups.map((g: { id: string; member_count: number }) => [g.id, g.member_count]));
+      expect(counts).toMatchObject({ grp_a: 3, grp_b: 4, grp_bulk: BULK, grp_zzhuge: size });
+      const counting = statements.filter((s) => /FROM directory_members WHERE tenant_id = \? AND group_id = \?/.test(s.sql) && s.params.includes("grp_zzhuge"));
+      // Two stretches of 10,000 found by their ends, and the rest counted: no statement reads more than a stretch.
+      expect(counting.length).toBe(backend === "sqlite" ? 4 : 0);
+      if (backend === "postgres") expect(statements.filter((s) => /GROUP BY group_id/.test(s.sql))).toHaveLength(1);
+    } finally {
+      await server.db.run("DELETE FROM directory_members WHERE group_id = 'grp_zzhuge'");
+      await server.db.run("DELETE FROM directory_identities WHERE id = 'grp_zzhuge'");
+    }
+  });
+
   it("a lookup by id or canonical id is a point read; a search scans the entries once", async () => {
     const { admin, anonymous, vault: server } = vault();
     const byEmail = await statementsDuring(server.db, () => admin.get("/v1/identity/resolve/user/bulk77@tree.example"));

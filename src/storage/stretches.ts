@@ -27,9 +27,10 @@ export interface StretchWalk {
  * `size`th row, then `visit` reads the stretch with the bounds given (after the previous end, up
  * to and including this one); rows sharing a key value with a stretch's end stay in that stretch.
  * Each statement reads at most a stretch, so on SQLite, which answers on the event loop, no
- * statement holds the node for the whole range. `visit` returns true to stop the walk.
+ * statement holds the node for the whole range. `visit` returns true to stop the walk; `full` says
+ * the stretch ends at its `size`th row (over a unique key it holds exactly `size` rows).
  */
-export async function walkStretches(db: Database, walk: StretchWalk, visit: (bounds: Bounds) => Promise<boolean | void>): Promise<void> {
+export async function walkStretches(db: Database, walk: StretchWalk, visit: (bounds: Bounds, full: boolean) => Promise<boolean | void>): Promise<void> {
   const read = walk.read ?? (<T>(statement: () => Promise<T>) => statement());
   const columns = walk.key.join(", ");
   const tuple = walk.key.length === 1 ? columns : `(${columns})`;
@@ -43,7 +44,7 @@ export async function walkStretches(db: Database, walk: StretchWalk, visit: (bou
     ));
     const through = end ? walk.key.map((column) => end[column]) : null;
     const upper: Bounds = through ? { sql: ` AND ${tuple} <= ${marks}`, params: through } : { sql: "", params: [] };
-    if (await visit({ sql: `${lower.sql}${upper.sql}`, params: [...lower.params, ...upper.params] })) return;
+    if (await visit({ sql: `${lower.sql}${upper.sql}`, params: [...lower.params, ...upper.params] }, through !== null)) return;
     if (!through) return;
     after = through;
     await walk.between?.();
