@@ -48,3 +48,35 @@ export async function matchingIds(
   });
   return { ids, total };
 }
+
+/** Entries per statement of a plain page's count and skip on SQLite: index entries only (~0.5 ms). */
+const PLAIN_STRETCH = 10_000;
+
+/**
+ * A plain page (no filter) of a tenant's entries of `kind` on SQLite: the ids from the `offset`th
+ * (at most `limit`) and how many there are. The total was one `COUNT` over the kind's index
+ * entries and a deep page one `OFFSET` over them, each in one statement on the loop (8 and 11 ms
+ * at 100,000 users, per request, for any `identity:read` caller; round 34). Here both go along
+ * `(tenant_id, kind, id)` a stretch at a time with turns of the loop every 2 ms; a full stretch
+ * holds exactly PLAIN_STRETCH entries (ids are unique), so only the last is counted.
+ */
+export async function plainPageIds(db: Database, tenantId: string, kind: EntryKind, window: { offset: number; limit: number }): Promise<{ ids: string[]; total: number }> {
+  const slices = new LoopSlices(SLICE_MS);
+  const from = "FROM directory_identities WHERE tenant_id = ? AND kind = ?";
+  const ids: string[] = [];
+  let total = 0;
+  const between = async () => {
+    if (slices.due(PLAIN_STRETCH)) await slices.pause();
+  };
+  await walkStretches(db, { from, params: [tenantId, kind], key: ["id"], size: PLAIN_STRETCH, between }, async (bounds, full) => {
+    const params = [tenantId, kind, ...bounds.params];
+    const inStretch = full ? PLAIN_STRETCH : Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n ${from}${bounds.sql}`, params))?.n ?? 0);
+    const next = window.offset + ids.length;
+    if (ids.length < window.limit && next < total + inStretch) {
+      const rows = await db.all<{ id: string }>(`SELECT id ${from}${bounds.sql} ORDER BY id LIMIT ? OFFSET ?`, [...params, window.limit - ids.length, next - total]);
+      ids.push(...rows.map((row) => row.id));
+    }
+    total += inStretch;
+  });
+  return { ids, total };
+}

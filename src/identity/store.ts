@@ -2,7 +2,7 @@ import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { inJsonList } from "../storage/json-list.js";
 import { insertMany } from "../storage/multi-row.js";
 import { ENTRY_DIGESTS, putDigests } from "./digests.js";
-import { matchingIds, type Matching } from "./search.js";
+import { matchingIds, plainPageIds, type Matching } from "./search.js";
 import { memberOrder } from "./group-members.js";
 import { LoopSlices } from "../shared/turn.js";
 import { walkStretches } from "../storage/stretches.js";
@@ -320,6 +320,13 @@ export class IdentityStore {
     return row ? toEntry(row) : undefined;
   }
 
+  /** The entries of `ids` (one page), in id order. */
+  private async pageEntries(tenantId: string, ids: readonly string[]): Promise<DirectoryEntry[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.all<EntryRow>(`SELECT ${ENTRY_VIEW} FROM directory_identities WHERE tenant_id = ? AND ${inJsonList(this.db.dialect, "id")} ORDER BY id`, [tenantId, JSON.stringify(ids)]);
+    return rows.map(toEntry);
+  }
+
   async listEntries(tenantId: string, kind: EntryKind, filter: ListFilter): Promise<{ items: DirectoryEntry[]; total: number }> {
     const matching: Matching = { sql: [], params: [] };
     if (filter.status) matching.sql.push("status = ?"), matching.params.push(filter.status);
@@ -334,9 +341,11 @@ export class IdentityStore {
     const offset = (filter.page - 1) * filter.pageSize;
     if (matching.sql.length > 0) {
       const { ids, total } = await matchingIds(this.db, tenantId, kind, matching, { offset, limit: filter.pageSize });
-      if (ids.length === 0) return { items: [], total };
-      const rows = await this.db.all<EntryRow>(`SELECT ${ENTRY_VIEW} FROM directory_identities WHERE tenant_id = ? AND ${inJsonList(this.db.dialect, "id")} ORDER BY id`, [tenantId, JSON.stringify(ids)]);
-      return { items: rows.map(toEntry), total };
+      return { items: await this.pageEntries(tenantId, ids), total };
+    }
+    if (this.db.dialect === "sqlite") {
+      const { ids, total } = await plainPageIds(this.db, tenantId, kind, { offset, limit: filter.pageSize });
+      return { items: await this.pageEntries(tenantId, ids), total };
     }
     const clause = "tenant_id = ? AND kind = ?";
     const params: SqlParam[] = [tenantId, kind];
