@@ -1,26 +1,14 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Database } from "../storage/contract.js";
+import { expect, it } from "vitest";
 import { ALL_MIGRATIONS } from "../storage/migrations.js";
-import { openDatabase } from "../storage/open.js";
-import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import { describeEachBackend, useScratchDatabase } from "../testing/backends.js";
 import { TrustStore } from "./trust-store.js";
 
 /** Migration 0525 on a database that already holds trusts: each accepts its audiences after it, as before. */
 describeEachBackend("identity: trust audiences on upgrade", (backend) => {
-  let scratch: ScratchDatabase;
-  let db: Database;
-
-  beforeAll(async () => {
-    scratch = await scratchDatabase(backend);
-    db = openDatabase(scratch.url, { poolSize: 2 });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await scratch?.drop();
-  });
+  const database = useScratchDatabase(backend, ALL_MIGRATIONS.filter((m) => m.id !== "0525_exchange_trust_audiences"));
 
   it("indexes every stored trust's audiences (each once), and exchanges find them by issuer, audience and tenant", async () => {
-    await db.migrate(ALL_MIGRATIONS.filter((m) => m.id !== "0525_exchange_trust_audiences"));
+    const db = database();
     const insert = (id: string, tenant: string, audiences: string[], enabled = 1) =>
       db.run(
         `INSERT INTO exchange_trusts (id, partner_id, tenant_id, name, issuer, enabled, body, created_by, created_at, updated_at) VALUES (?, 'ptn_x', ?, ?, 'https://issuer.example', ?, ?, NULL, ?, 0)`,

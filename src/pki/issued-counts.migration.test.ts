@@ -1,26 +1,14 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Database } from "../storage/contract.js";
+import { expect, it } from "vitest";
 import { ALL_MIGRATIONS } from "../storage/migrations.js";
-import { openDatabase } from "../storage/open.js";
-import { describeEachBackend, scratchDatabase, type ScratchDatabase } from "../testing/backends.js";
+import { describeEachBackend, useScratchDatabase } from "../testing/backends.js";
 import { PkiStore } from "./store.js";
 
 /** Migration 0206 on a database that already holds certificates: each CA's count starts at what it issued. */
 describeEachBackend("pki: issued counts on upgrade", (backend) => {
-  let scratch: ScratchDatabase;
-  let db: Database;
-
-  beforeAll(async () => {
-    scratch = await scratchDatabase(backend);
-    db = openDatabase(scratch.url, { poolSize: 2 });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await scratch?.drop();
-  });
+  const database = useScratchDatabase(backend, ALL_MIGRATIONS.filter((m) => m.id !== "0206_pki_issued_counts"));
 
   it("counts the certificates issued before it once per CA, and insertCert counts on from there", async () => {
-    await db.migrate(ALL_MIGRATIONS.filter((m) => m.id !== "0206_pki_issued_counts"));
+    const db = database();
     const insert = (id: string, caId: string) =>
       db.run(
         `INSERT INTO pki_certificates (id, tenant_id, partner_id, ca_id, serial_number, alt_names, ip_sans, source, certificate_pem, not_before, not_after, created_by, created_at)
