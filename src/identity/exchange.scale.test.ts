@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
-import { statementsDuring } from "../testing/plans.js";
+import { planOf, statementsDuring } from "../testing/plans.js";
 import { LocalIssuer } from "./testing/local-issuer.js";
 
 const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -16,6 +16,7 @@ const OTHERS = 2_000;
 describeEachBackend("token exchange among many tenants' trusts of one issuer", (backend) => {
   const vault = useVault(backend, { env: { SCAIVAULT_MAX_TRUSTS_PER_TENANT: "3" } });
   let issuer: LocalIssuer;
+  let scaleTrust = "";
   const trust = (name: string, audience: string) => ({
     name, issuer: issuer.url, audiences: [audience], jwks: issuer.jwks,
     rules: [{ conditions: { "kubernetes.io/namespace": "billing" }, identity_id: "sa:scale-bot", scopes: ["secrets:read"] }],
@@ -26,7 +27,9 @@ describeEachBackend("token exchange among many tenants' trusts of one issuer", (
     const { admin, vault: server } = vault();
     const policy = await admin.post("/v1/policies", { name: "scale-bot", rules: [{ path_pattern: "scale/**", permissions: ["read"] }] });
     await admin.post(`/v1/policies/${policy.body.id}/bindings`, { identity_type: "service_account", identity_id: "sa:scale-bot" });
-    expect((await admin.post("/v1/auth/trusts", trust("scale", "scale-aud"))).status).toBe(201);
+    const created = await admin.post("/v1/auth/trusts", trust("scale", "scale-aud"));
+    expect(created.status).toBe(201);
+    scaleTrust = created.body.id;
     const numbers = backend === "sqlite" ? `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${OTHERS}) SELECT n FROM s` : `SELECT generate_series(1, ${OTHERS}) AS n`;
     const body = JSON.stringify({ description: null, audiences: ["elsewhere"], jwksUrl: null, jwks: issuer.jwks, algorithms: ["RS256"], defaultTtl: "1h", maxTtl: "1h", rules: [] });
     await server.db.run(
@@ -63,5 +66,30 @@ describeEachBackend("token exchange among many tenants' trusts of one issuer", (
     expect({ status: refused.status, error: refused.body.error }).toMatchObject({ status: 409, error: { code: "quota_exceeded", details: { resource: "trusts", per: "tenant", limit: 3 } } });
     expect((await admin.delete(`/v1/auth/trusts/${second.body.id}`)).status).toBe(200);
     expect((await admin.post("/v1/auth/trusts", trust("quota-4", "quota-aud"))).status).toBe(201);
+  });
+
+  it("a trust's revocation ends its live tokens along their own index and leaves the expired ones expired", async () => {
+    const { admin, anonymous, vault: server } = vault();
+    const jwt = await issuer.sign({ sub: "system:serviceaccount:billing:bot", "kubernetes.io": { namespace: "billing" } }, { audience: "scale-aud", expiresIn: "5m" });
+    const live = await anonymous.post("/v1/auth/exchange", { grant_type: GRANT, subject_token: jwt });
+    expect(live.status, live.text).toBe(200);
+    const numbers = backend === "sqlite" ? "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 50) SELECT n FROM s" : "SELECT generate_series(1, 50) AS n";
+    // Tokens the trust issued that have expired since, as a day of CI runs leaves them.
+    await server.db.run(
+      `INSERT INTO tokens (id, token_hash, partner_id, tenant_id, identity_id, identity_type, scopes, roles, created_at, expires_at, kind, trust_id)
+        SELECT 'tok_expired' || n, 'hash_expired' || n, 'ptn_default', 'tnt_default', 'sa:scale-bot', 'service_account', '["secrets:read"]', '[]', 0, 1000 + n, 'exchange', ? FROM (${numbers}) s`,
+      [scaleTrust],
+    );
+    const count = async (where: string) => Number((await server.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tokens WHERE trust_id = ? AND ${where}`, [scaleTrust]))?.n);
+    const liveBefore = await count(`revoked_at IS NULL AND expires_at > ${Date.now()}`);
+    expect(liveBefore).toBeGreaterThanOrEqual(1);
+    const { value, statements } = await statementsDuring(server.db, () => admin.patch(`/v1/auth/trusts/${scaleTrust}`, { enabled: false }), { writes: true });
+    expect(value.status, value.text).toBe(200);
+    expect(await count("revoked_at IS NOT NULL")).toBe(liveBefore);
+    expect(await count("id LIKE 'tok_expired%' AND revoked_at IS NULL")).toBe(50);
+    expect((await anonymous.withToken(live.body.access_token).get("/v1/auth/whoami")).body.error.code).toBe("token_revoked");
+    const update = statements.find((st) => /^UPDATE tokens SET revoked_at/.test(st.sql))!;
+    expect(update).toBeDefined();
+    expect(await planOf(server.db, update.sql, update.params), update.sql).toContain("tokens_trust_live");
   });
 });

@@ -199,4 +199,11 @@ export const identityMigrations: Migration[] = [
              SELECT DISTINCT t.issuer, a.value, t.tenant_id, t.id FROM exchange_trusts t, json_each(json_extract(t.body, '$.audiences')) AS a`,
     ],
   },
+  {
+    // A trust's revocation (disabled, changed, deleted) finds its tokens still live along this,
+    // not every token it issued within the credentials' retention (round 34). Partial: only tokens
+    // an exchange issued, until they are revoked.
+    id: "0527_tokens_trust_live",
+    up: () => ["CREATE INDEX tokens_trust_live ON tokens (trust_id, expires_at) WHERE trust_id IS NOT NULL AND revoked_at IS NULL", "DROP INDEX tokens_trust"],
+  },
 ];
