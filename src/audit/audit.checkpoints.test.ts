@@ -125,7 +125,7 @@ describeEachBackend("audit: signed checkpoints", (backend) => {
       expect(await planOf(t.vault.db, chains.sql, chains.params), chains.sql).toMatch(/audit_checkpoints_tenant_chain/);
     });
 
-    it("verification finds a tenant's and a partner's chain heads along their own index, not every tenant's", async () => {
+    it("verification finds a tenant's and a partner's chain heads and checkpointed chains along their own indexes, not every tenant's", async () => {
       const t = vault();
       const auditor = await checkpointedTenant(t, "tnt_ckheads");
       for (const [caller, owner] of [[auditor, "tenant_id"], [t.admin, "partner_id"]] as const) {
@@ -134,6 +134,10 @@ describeEachBackend("audit: signed checkpoints", (backend) => {
         const heads = statements.find((s) => new RegExp(`FROM audit_chain_heads WHERE ${owner} = \\?`).test(s.sql));
         expect(heads, owner).toBeDefined();
         expect(await planOf(t.vault.db, heads!.sql, heads!.params), heads!.sql).toMatch(`audit_chain_heads_${owner.replace("_id", "")}`);
+        // Its checkpointed chains, chain by chain along (owner, chain), not a DISTINCT over every checkpoint.
+        const checkpointed = statements.find((s) => s.sql.includes("WITH RECURSIVE chains") && s.sql.includes(`${owner} = ?`));
+        expect(checkpointed, owner).toBeDefined();
+        expect(await planOf(t.vault.db, checkpointed!.sql, checkpointed!.params), checkpointed!.sql).toMatch(`audit_checkpoints_${owner.replace("_id", "")}_chain`);
       }
     });
   });

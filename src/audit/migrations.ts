@@ -200,4 +200,10 @@ export const auditMigrations: Migration[] = [
     id: "0524_audit_batch_reads",
     up: () => ["CREATE INDEX audit_log_batch_reads ON audit_log (tenant_id, secret_path, timestamp) WHERE secret_path IS NULL AND action = 'read'"],
   },
+  {
+    // A partner admin's verification finds the partner's checkpointed chains chain by chain along
+    // this, as a tenant's are (0517), instead of a DISTINCT over every checkpoint of the partner.
+    id: "0528_audit_checkpoints_by_partner_chain",
+    up: () => ["CREATE INDEX audit_checkpoints_partner_chain ON audit_checkpoints (partner_id, chain_id)"],
+  },
 ];

@@ -64,19 +64,12 @@ export class ChainVerifier {
       const tenants = await this.db.all<{ id: string }>("SELECT id FROM tenants WHERE partner_id = ?", [visibility.partnerId]);
       for (const t of tenants) bases.add(chainIdOf(visibility.partnerId, t.id));
       const heads = await this.db.all<{ chain_id: string }>("SELECT chain_id FROM audit_chain_heads WHERE partner_id = ?", [visibility.partnerId]);
-      found.push(...heads.map((h) => h.chain_id), ...(await this.checkpoints.chainsWithCheckpoints(visibility.partnerId)));
+      found.push(...heads.map((h) => h.chain_id), ...(await this.checkpoints.chainsWithCheckpoints({ partnerId: visibility.partnerId })));
     } else {
       const own = [...bases][0];
       const heads = await this.db.all<{ chain_id: string }>("SELECT chain_id FROM audit_chain_heads WHERE tenant_id = ?", [visibility.tenantId]);
-      // Chain by chain along (tenant, chain): a DISTINCT read every checkpoint the tenant ever had.
-      const checkpointed = await this.db.all<{ chain_id: string }>(
-        `WITH RECURSIVE chains(chain_id) AS (
-           SELECT MIN(chain_id) FROM audit_checkpoints WHERE tenant_id = ?
-           UNION ALL SELECT (SELECT MIN(chain_id) FROM audit_checkpoints WHERE tenant_id = ? AND chain_id > chains.chain_id) FROM chains WHERE chains.chain_id IS NOT NULL)
-         SELECT chain_id FROM chains WHERE chain_id IS NOT NULL`,
-        [visibility.tenantId, visibility.tenantId],
-      );
-      found.push(...[...heads, ...checkpointed].map((r) => r.chain_id).filter((id) => parseChainId(id)?.base === own));
+      const checkpointed = await this.checkpoints.chainsWithCheckpoints({ tenantId: visibility.tenantId });
+      found.push(...[...heads.map((r) => r.chain_id), ...checkpointed].filter((id) => parseChainId(id)?.base === own));
     }
     const chains = new Set<string>(found);
     const lanes = laneCount(this.db.dialect);
