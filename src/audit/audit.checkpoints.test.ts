@@ -123,6 +123,18 @@ describeEachBackend("audit: signed checkpoints", (backend) => {
       expect(listPlan, list.sql).not.toMatch(/TEMP B-TREE FOR ORDER BY|Sort/);
       const chains = statements.find((s) => /WITH RECURSIVE chains/.test(s.sql))!;
       expect(await planOf(t.vault.db, chains.sql, chains.params), chains.sql).toMatch(/audit_checkpoints_tenant_chain/);
+      // One chain asked for, by the tenant or its partner's admin: on SQLite along that chain's own
+      // (chain, time) index, in order (PostgreSQL's planner picks by its statistics).
+      for (const caller of [auditor, t.admin]) {
+        const { statements: one, value } = await statementsDuring(t.vault.db, () => caller.get(`/v1/audit/checkpoints?chain=${encodeURIComponent("tenant:tnt_ckplan")}&limit=1`));
+        expect(value.status, value.text).toBe(200);
+        const chainList = one.find((s) => /FROM audit_checkpoints( INDEXED BY \w+)? WHERE/.test(s.sql) && /ORDER BY timestamp/.test(s.sql))!;
+        if (backend === "sqlite") {
+          const chainPlan = await planOf(t.vault.db, chainList.sql, chainList.params);
+          expect(chainPlan, chainList.sql).toMatch(/audit_checkpoints_chain_time/);
+          expect(chainPlan, chainList.sql).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+        }
+      }
     });
 
     it("verification finds a tenant's and a partner's chain heads and checkpointed chains along their own indexes, not every tenant's", async () => {

@@ -133,7 +133,10 @@ export class Checkpoints {
     if (to !== undefined) where.push("timestamp < ?"), params.push(to);
     // The keyset's bound also as a plain range: an index is narrowed by that, never by the OR beside it.
     if (after) where.push("timestamp >= ?", "(timestamp > ? OR (timestamp = ? AND (chain_id > ? OR (chain_id = ? AND entries > ?))))"), params.push(after.t, after.t, after.t, after.c, after.c, after.e);
-    const hint = "partnerId" in scope || this.db.dialect !== "sqlite" ? "" : " INDEXED BY audit_checkpoints_tenant_time";
+    // One chain asked for: along its own (chain, time) index; by the owner's time index that read
+    // every checkpoint of the owner's other chains in between (migration 0529, round 34).
+    const index = query.chain !== undefined ? "audit_checkpoints_chain_time" : "partnerId" in scope ? null : "audit_checkpoints_tenant_time";
+    const hint = index === null || this.db.dialect !== "sqlite" ? "" : ` INDEXED BY ${index}`;
     const rows = await this.db.all<CheckpointRow>(
       `SELECT ${COLUMNS} FROM audit_checkpoints${hint} WHERE ${where.join(" AND ")} ORDER BY timestamp, chain_id, entries LIMIT ?`,
       [...params, limit + 1],

@@ -206,4 +206,10 @@ export const auditMigrations: Migration[] = [
     id: "0528_audit_checkpoints_by_partner_chain",
     up: () => ["CREATE INDEX audit_checkpoints_partner_chain ON audit_checkpoints (partner_id, chain_id)"],
   },
+  {
+    // One chain's checkpoints listed by time (`GET /v1/audit/checkpoints?chain=`), along the chain,
+    // not along the owner's time index through every other chain's checkpoints (round 34).
+    id: "0529_audit_checkpoints_chain_time",
+    up: () => ["CREATE INDEX audit_checkpoints_chain_time ON audit_checkpoints (chain_id, timestamp, entries)"],
+  },
 ];
