@@ -134,8 +134,6 @@ export class PolicyService {
     return isEscalationExempt(caller.principal) ? Promise.resolve(null) : callerPolicySet(this.deps.authorizer, caller);
   }
 
-  /** Bound to anyone but the caller: changing, unbinding or deleting it takes access from others. */
-
   async create(caller: Caller, body: CreatePolicyBody) {
     const rules = normalizeRules(body.rules);
     const scope = body.scope ?? "tenant";

@@ -165,10 +165,7 @@ export class DeliveryStore {
     let durationSum = 0;
     let timed = 0;
     const from = "FROM event_deliveries WHERE target_id = ?";
-    const between = async () => {
-      if (slices.due(size ?? 1)) await slices.pause();
-    };
-    await walkStretches(this.db, { from, params: [targetId], key: ["created_at", "id"], start: { sql: " AND created_at >= ?", params: [since] }, size, between }, async (bounds) => {
+    await walkStretches(this.db, { from, params: [targetId], key: ["created_at", "id"], start: { sql: " AND created_at >= ?", params: [since] }, size, slices }, async (bounds) => {
       const row = await this.db.get<{ total: number | string; succeeded: number | string | null; duration_sum: number | string | null; timed: number | string }>(
         `SELECT COUNT(*) AS total, SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS succeeded, SUM(duration_ms) AS duration_sum, COUNT(duration_ms) AS timed
            ${from}${bounds.sql} AND status <> 'pending'`,

@@ -9,10 +9,10 @@ type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
 const invalid = (why: string) => new VaultError("token_invalid", "The subject token is not valid", { details: { reason: why } });
 
-/** The unverified `iss` and `aud` of a subject token, to find its trusts (nothing else is believed before verification). */
 /** Audiences a workload token may name (a trust accepts at most 16). */
 const MAX_AUDIENCES = 32;
 
+/** The unverified `iss` and `aud` of a subject token, to find its trusts (nothing else is believed before verification). */
 export function peek(jwt: string): { iss: string; aud: string[] } {
   if (jwt.length > MAX_JWT || jwt.split(".").length !== 3) throw invalid("malformed");
   try {

@@ -36,10 +36,7 @@ export async function matchingIds(
   let total = 0;
   const from = "FROM directory_identities WHERE tenant_id = ? AND kind = ?";
   const size: number | null = STRETCH[db.dialect];
-  const between = async () => {
-    if (slices.due(size ?? 1)) await slices.pause();
-  };
-  await walkStretches(db, { from, params: [tenantId, kind], key: ["id"], size, between }, async (bounds) => {
+  await walkStretches(db, { from, params: [tenantId, kind], key: ["id"], size, slices }, async (bounds) => {
     const hits = await db.all<{ id: string }>(`SELECT id ${from}${bounds.sql} AND ${matching.sql.join(" AND ")} ORDER BY id`, [tenantId, kind, ...bounds.params, ...matching.params]);
     for (const hit of hits) {
       if (total >= window.offset && ids.length < window.limit) ids.push(hit.id);
@@ -65,10 +62,7 @@ export async function plainPageIds(db: Database, tenantId: string, kind: EntryKi
   const from = "FROM directory_identities WHERE tenant_id = ? AND kind = ?";
   const ids: string[] = [];
   let total = 0;
-  const between = async () => {
-    if (slices.due(PLAIN_STRETCH)) await slices.pause();
-  };
-  await walkStretches(db, { from, params: [tenantId, kind], key: ["id"], size: PLAIN_STRETCH, between }, async (bounds, full) => {
+  await walkStretches(db, { from, params: [tenantId, kind], key: ["id"], size: PLAIN_STRETCH, slices }, async (bounds, full) => {
     const params = [tenantId, kind, ...bounds.params];
     const inStretch = full ? PLAIN_STRETCH : Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n ${from}${bounds.sql}`, params))?.n ?? 0);
     const next = window.offset + ids.length;

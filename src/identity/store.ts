@@ -242,14 +242,11 @@ export class IdentityStore {
     if (this.db.dialect === "sqlite") {
       const counts = new Map<string, number>();
       const slices = new LoopSlices(2);
-      const between = async () => {
-        if (slices.due(COUNT_STRETCH)) await slices.pause();
-      };
       for (const groupId of groupIds) {
         let n = 0;
         const from = "FROM directory_members WHERE tenant_id = ? AND group_id = ?";
         // The key is the primary key's rest: a full stretch holds exactly COUNT_STRETCH rows.
-        await walkStretches(this.db, { from, params: [tenantId, groupId], key: ["member_type", "member_id"], size: COUNT_STRETCH, between }, async (bounds, full) => {
+        await walkStretches(this.db, { from, params: [tenantId, groupId], key: ["member_type", "member_id"], size: COUNT_STRETCH, slices }, async (bounds, full) => {
           n += full ? COUNT_STRETCH : Number((await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n ${from}${bounds.sql}`, [tenantId, groupId, ...bounds.params]))?.n ?? 0);
         });
         counts.set(groupId, n);
@@ -274,11 +271,8 @@ export class IdentityStore {
   async eachGroupMember(tenantId: string, groupId: string, visit: (row: GroupTreeMember) => void): Promise<void> {
     const size: number | null = MEMBER_STRETCH[this.db.dialect];
     const slices = new LoopSlices(2);
-    const between = async () => {
-      if (slices.due(size ?? 1)) await slices.pause();
-    };
     const from = "FROM directory_members WHERE tenant_id = ? AND group_id = ?";
-    await walkStretches(this.db, { from, params: [tenantId, groupId], key: ["member_type", "member_id"], size, between }, async (bounds) => {
+    await walkStretches(this.db, { from, params: [tenantId, groupId], key: ["member_type", "member_id"], size, slices }, async (bounds) => {
       const rows = await this.db.all<GroupTreeMember>(
         `SELECT m.group_id, m.member_type, m.member_id, m.added_at, e.identity_id, e.email, e.status
            FROM directory_members m LEFT JOIN directory_identities e ON e.tenant_id = m.tenant_id AND e.id = m.member_id

@@ -37,10 +37,7 @@ export async function liveCertificateFigures(db: Database, now: number): Promise
   const live = "FROM pki_certificates INDEXED BY pki_certificates_live WHERE revoked_at IS NULL";
   const figures: LiveFigures = { byCa: new Map(), week: 0, month: 0 };
   const slices = new LoopSlices(2);
-  const between = async () => {
-    if (slices.due(STRETCH)) await slices.pause();
-  };
-  await walkStretches(db, { from: live, params: [], key: ["not_after", "ca_id", "rowid"], start: { sql: " AND not_after > ?", params: [now] }, size: STRETCH, between }, async (bounds) => {
+  await walkStretches(db, { from: live, params: [], key: ["not_after", "ca_id", "rowid"], start: { sql: " AND not_after > ?", params: [now] }, size: STRETCH, slices }, async (bounds) => {
     const rows = await db.all<{ ca_id: string; n: number; week: number; month: number }>(
       `SELECT ca_id, COUNT(*) AS n, SUM(CASE WHEN not_after <= ? THEN 1 ELSE 0 END) AS week, SUM(CASE WHEN not_after <= ? THEN 1 ELSE 0 END) AS month
          ${live}${bounds.sql} GROUP BY ca_id`,

@@ -1,3 +1,4 @@
+import type { LoopSlices } from "../shared/turn.js";
 import type { Database, SqlParam } from "./contract.js";
 
 /** Conditions to AND into a statement (each with a leading " AND "), and their parameters. */
@@ -18,8 +19,8 @@ export interface StretchWalk {
   size: number | null;
   /** Runs each statement of the walk (an audit walk's `SliceWalk.read`); by default, as it is. */
   read?: <T>(statement: () => Promise<T>) => Promise<T>;
-  /** Between stretches (a turn of the loop when due). */
-  between?: () => Promise<void>;
+  /** The loop's slices the walk takes: between stretches a turn when `size` more rows make one due. */
+  slices?: LoopSlices;
 }
 
 /**
@@ -47,6 +48,6 @@ export async function walkStretches(db: Database, walk: StretchWalk, visit: (bou
     if (await visit({ sql: `${lower.sql}${upper.sql}`, params: [...lower.params, ...upper.params] }, through !== null)) return;
     if (!through) return;
     after = through;
-    await walk.between?.();
+    if (walk.slices?.due(walk.size ?? 1)) await walk.slices.pause();
   }
 }
