@@ -1,4 +1,5 @@
-import type { SqlParam } from "../storage/contract.js";
+import { nextTurn } from "../shared/turn.js";
+import type { Database, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS } from "./chain.js";
 import type { SqlArm } from "./filters.js";
 
@@ -61,4 +62,34 @@ export function timeBounds(range: TimeRange, through?: number): { sql: string[];
 export function armsWithin(scope: readonly SqlArm[], filter: readonly SqlArm[] | null): SqlArm[] {
   if (!filter) return [...scope];
   return scope.flatMap((outer) => filter.map((inner) => ({ sql: `${outer.sql} AND ${inner.sql}`, params: [...outer.params, ...inner.params] })));
+}
+
+/**
+ * Walks the entries that `edge` selects newest first, a window of `size` of them at a time: each
+ * window is [the timestamp of its `size`th entry, the previous window's edge), so entries sharing
+ * an edge's timestamp fall in one window, and `visit` reads the window with those time bounds.
+ * On SQLite, which answers on the event loop, with a turn before each window; PostgreSQL reads
+ * `range` in one window (the database works while the node serves others). `visit` returns true to
+ * stop. Used where a statement would otherwise read a whole range of the trail in one piece.
+ */
+export async function walkTimeWindows(
+  db: Database, edge: { sql: string[]; params: readonly SqlParam[] }, range: TimeRange, size: number,
+  visit: (inWindow: { sql: string[]; params: SqlParam[] }) => Promise<boolean | void>,
+): Promise<void> {
+  const windowed = db.dialect === "sqlite";
+  let upper = range.to;
+  for (;;) {
+    if (windowed) await nextTurn();
+    const bounds = timeBounds({ from: range.from, to: upper });
+    const end = windowed
+      ? await db.get<{ timestamp: number | string }>(
+          `SELECT timestamp FROM audit_log WHERE ${[...edge.sql, ...bounds.sql].join(" AND ")} ORDER BY timestamp DESC LIMIT 1 OFFSET ?`,
+          [...edge.params, ...bounds.params, size - 1],
+        )
+      : undefined;
+    // The edge lies within `range.from` (its own bound); without one this is the last window.
+    if (await visit(timeBounds({ from: end ? Number(end.timestamp) : range.from, to: upper }))) return;
+    if (!end) return;
+    upper = Number(end.timestamp);
+  }
 }

@@ -7,7 +7,7 @@ import { nextTurn } from "../shared/turn.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
 import { filterSql, prefixEnd, type Filters } from "./filters.js";
-import { armsWithin, keysetPageSql, timeBounds, type Position } from "./keyset.js";
+import { armsWithin, keysetPageSql, walkTimeWindows, type Position } from "./keyset.js";
 import type { AuditEntryView } from "./schemas.js";
 import type { AuditRollups } from "./rollups.js";
 import { AuditSummaries, SUMMARY_DAYS, type Group } from "./summaries.js";
@@ -265,31 +265,19 @@ export class AuditQueries {
    */
   private async batchEntries(visibility: Visibility, path: string, since: number): Promise<AuditRow[]> {
     const batch = filterSql({ path }, "", { pathAsArms: true }).pathArms![1];
-    const windowed = this.db.dialect === "sqlite";
     const found: AuditRow[] = [];
     for (const arm of visibility.scopeArms()) {
-      const pathless = `${arm.sql} AND secret_path IS NULL AND action = 'read'`;
-      // Each window is [its edge, the previous window's edge), as the summaries' windows are.
-      let upper: number | undefined;
-      while (found.length < BATCH_LIMIT) {
-        if (windowed) await nextTurn();
-        const range = timeBounds({ from: since, to: upper });
-        const edge = windowed
-          ? await this.db.get<{ timestamp: number | string }>(
-              `SELECT timestamp FROM audit_log WHERE ${[pathless, ...range.sql].join(" AND ")} ORDER BY timestamp DESC LIMIT 1 OFFSET ${BATCH_WINDOW - 1}`,
-              [...arm.params, ...range.params],
-            )
-          : undefined;
-        const inWindow = timeBounds({ from: edge ? Number(edge.timestamp) : since, to: upper });
+      const pathless = { sql: [arm.sql, "secret_path IS NULL", "action = 'read'"], params: arm.params };
+      await walkTimeWindows(this.db, pathless, { from: since }, BATCH_WINDOW, async (inWindow) => {
         found.push(
           ...(await this.db.all<AuditRow>(
             `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[arm.sql, batch.sql, ...inWindow.sql].join(" AND ")} LIMIT ${BATCH_LIMIT - found.length}`,
             [...arm.params, ...batch.params, ...inWindow.params],
           )),
         );
-        if (!edge) break;
-        upper = Number(edge.timestamp);
-      }
+        return found.length >= BATCH_LIMIT;
+      });
+      if (found.length >= BATCH_LIMIT) break;
     }
     return found;
   }

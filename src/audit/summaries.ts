@@ -1,9 +1,9 @@
 import { iso } from "../shared/time.js";
 import { nextTurn } from "../shared/turn.js";
-import type { Database, SqlParam } from "../storage/contract.js";
+import type { Database } from "../storage/contract.js";
 import { CountMerger, type Counted } from "./counts.js";
 import { filterSql, type Filters, type SqlArm } from "./filters.js";
-import { timeBounds, type TimeRange } from "./keyset.js";
+import { walkTimeWindows } from "./keyset.js";
 import type { AuditRollups, OwnerSpan } from "./rollups.js";
 import type { Visibility } from "./visibility.js";
 
@@ -71,15 +71,8 @@ export class AuditSummaries {
     const to = range ? range.to : parsed.to;
     const narrower = [...conditions, ...extra.map((e) => e.sql)];
     const narrowerParams = [...params, ...extra.flatMap((e) => e.params)];
-    const windowed = this.db.dialect === "sqlite";
-    const along = windowed && arm.timeIndex ? ` INDEXED BY ${arm.timeIndex}` : "";
-    // Each window is [its edge, the previous window's edge): `to` only bounds the first.
-    let upper = to;
-    for (;;) {
-      if (windowed) await nextTurn();
-      const edge = windowed ? await this.windowEdge(arm, conditions, params, { from, to: upper }) : undefined;
-      // The edge lies within `from` (the edge query's own bound); without one this is the last window.
-      const inWindow = timeBounds({ from: edge ? Number(edge.timestamp) : from, to: upper });
+    const along = this.db.dialect === "sqlite" && arm.timeIndex ? ` INDEXED BY ${arm.timeIndex}` : "";
+    await walkTimeWindows(this.db, { sql: [arm.sql, ...conditions], params: [...arm.params, ...params] }, { from, to }, GROUP_WINDOW, async (inWindow) => {
       into.add(
         await this.db.all<Row>(
           `SELECT ${columns.join(", ")}, COUNT(*) AS n, MIN(timestamp) AS first_at, MAX(timestamp) AS last_at
@@ -88,18 +81,7 @@ export class AuditSummaries {
           [...arm.params, ...narrowerParams, ...inWindow.params],
         ),
       );
-      if (!edge) return;
-      upper = Number(edge.timestamp);
-    }
-  }
-
-  /** The oldest of the newest GROUP_WINDOW matching entries below `range.to`: where a window starts (none: the last window). */
-  private windowEdge(arm: SqlArm, conditions: string[], params: SqlParam[], range: TimeRange) {
-    const bounds = timeBounds(range);
-    return this.db.get<{ timestamp: number | string }>(
-      `SELECT timestamp FROM audit_log WHERE ${[arm.sql, ...conditions, ...bounds.sql].join(" AND ")} ORDER BY timestamp DESC LIMIT 1 OFFSET ?`,
-      [...arm.params, ...params, ...bounds.params, GROUP_WINDOW - 1],
-    );
+    });
   }
 
   /**
