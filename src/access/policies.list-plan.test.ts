@@ -59,6 +59,11 @@ describeEachBackend("access: policy and binding lists", (backend) => {
       cursor = read.value.body.cursor;
       if (!read.value.body.has_more) break;
     }
+    // Bad paging input is the contract's error, with its code.
+    for (const [query, status, code] of [["limit=0", 422, "validation_error"], ["limit=1001", 422, "validation_error"], ["cursor=not-a-cursor", 400, "invalid_cursor"], ["color=red", 422, "validation_error"]] as const) {
+      const refused = await admin.get(`/v1/policies/${policy.body.id}/bindings?${query}`);
+      expect({ status: refused.status, code: refused.body.error?.code }, query).toEqual({ status, code });
+    }
     const ids = seen.map((b) => b.id);
     expect(ids).toHaveLength(25);
     expect(new Set(ids).size).toBe(25);
