@@ -100,4 +100,11 @@ export const dynamicMigrations: Migration[] = [
     id: "0304_dynamic_active_by_identity",
     up: () => ["CREATE INDEX dynamic_leases_identity_state ON dynamic_leases (tenant_id, identity_id, state)"],
   },
+  {
+    // Counts the leases that entered the engine's KRL (revoked or expired with a serial). A node serves
+    // the KRL it built while this count stands, rather than reading and encoding every listed serial
+    // for each anonymous request; a column of its own, never written back by an engine update.
+    id: "0305_dynamic_krl_version",
+    up: () => ["ALTER TABLE dynamic_engines ADD COLUMN krl_version BIGINT NOT NULL DEFAULT 0"],
+  },
 ];

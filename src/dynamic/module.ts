@@ -49,7 +49,7 @@ export function createDynamic(deps: DynamicModuleDeps) {
   const leases = new LeaseService({ ...base, store, engines, roles, connector, authorizer: deps.authorizer, keyring: deps.keyring, metrics, revoker, maxLeasesPerIdentity: deps.config.maxLeasesPerIdentity });
   engines.leases = leases;
   const rotator = new RootRotator({ store, connector, authorizer: deps.authorizer, secrets: deps.secrets, secretStore: deps.secretStore });
-  const ssh = new SshPublic({ db: deps.db, store });
+  const ssh = new SshPublic({ store });
   let worker: ExpiryWorker | null = null;
   return {
     register(app: FastifyInstance): void {

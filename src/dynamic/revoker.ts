@@ -106,6 +106,8 @@ export class LeaseRevoker {
         await emit({ ...base, event_type: reason === "expired" ? "lease.expired" : "lease.revoked", data: leaseEventData(next, reason) });
       }
       await this.deps.store.updateLease(tx, next);
+      // An SSH certificate that ended enters its engine's KRL: nodes serving a KRL built before must build it again.
+      if (!error && next.serial !== null) await this.deps.store.krlChanged(tx, next.engine_id);
       await this.audit(tx, next, error, caller, base.request_id);
       return next;
     });

@@ -106,6 +106,25 @@ export class DynamicStore {
   async engineById(id: string, tx?: Queryable): Promise<EngineRow | undefined> {
     return numeric(await (tx ?? this.db).get<EngineRow>(`SELECT ${ENGINE_COLUMNS.join(", ")} FROM dynamic_engines WHERE id = ?`, [id]), ENGINE_NUMS);
   }
+  /**
+   * An engine with the count of leases that entered its KRL. `krl_version` is not in EngineRow: an
+   * engine update writes its whole row back, and must never set the count back to what it read.
+   */
+  async engineWithKrlVersion(id: string): Promise<(EngineRow & { krl_version: number }) | undefined> {
+    return numeric(await this.db.get<EngineRow & { krl_version: number }>(`SELECT ${ENGINE_COLUMNS.join(", ")}, krl_version FROM dynamic_engines WHERE id = ?`, [id]), [...ENGINE_NUMS, "krl_version"]);
+  }
+  /** In the transaction that ends an SSH lease: every node's KRL of the engine is out of date with it. */
+  async krlChanged(tx: Queryable, engineId: string): Promise<void> {
+    await tx.run("UPDATE dynamic_engines SET krl_version = krl_version + 1 WHERE id = ?", [engineId]);
+  }
+  /** Serials of the engine's ended leases whose certificates may still be valid, along dynamic_leases_krl. */
+  async krlSerials(engineId: string, now: number): Promise<string[]> {
+    const rows = await this.db.all<{ serial: string }>(
+      "SELECT serial FROM dynamic_leases WHERE engine_id = ? AND serial IS NOT NULL AND state IN ('revoked', 'expired') AND max_expires_at > ?",
+      [engineId, now],
+    );
+    return rows.map((row) => row.serial);
+  }
   async engines(tenantId: string): Promise<EngineRow[]> {
     const rows = await this.db.all<EngineRow>(`SELECT ${ENGINE_COLUMNS.join(", ")} FROM dynamic_engines WHERE tenant_id = ? ORDER BY name`, [tenantId]);
     return rows.map((r) => numeric(r, ENGINE_NUMS) as EngineRow);
