@@ -7,7 +7,7 @@ import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { Certificate, CRLReason, Extension } from "@peculiar/asn1-x509";
 import type { Signer } from "./ca-service.js";
 import { REVOCATION_REASONS } from "./common.js";
-import type { PkiStore } from "./store.js";
+import type { PkiStore, Revocation } from "./store.js";
 import { signatureAlgorithmIdentifier, signDer } from "./x509.js";
 
 const HASHES: Record<string, string> = { "1.3.14.3.2.26": "sha1", "2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512" };
@@ -23,6 +23,50 @@ function hex(bytes: ArrayBuffer): string {
   return Buffer.from(bytes).toString("hex").replace(/^(00)+(?=.)/, "");
 }
 
+/** Requests one response may answer; a request naming more gets `malformedRequest`. */
+export const MAX_OCSP_REQUESTS = 100;
+
+/** A DER element's header at `at`: where its content starts and ends; null when it does not fit. */
+function element(der: Buffer, at: number, end: number): { tag: number; start: number; end: number } | null {
+  if (at + 2 > end) return null;
+  const tag = der[at];
+  let length = der[at + 1];
+  let start = at + 2;
+  if (length & 0x80) {
+    const bytes = length & 0x7f;
+    if (bytes === 0 || bytes > 3 || start + bytes > end) return null;
+    length = 0;
+    for (let i = 0; i < bytes; i++) length = length * 256 + der[start + i];
+    start += bytes;
+  }
+  return start + length > end ? null : { tag, start, end: start + length };
+}
+
+/**
+ * How many requests an OCSPRequest's requestList holds, read from the DER's element headers alone
+ * (tbsRequest's optional [0] version and [1] requestorName skipped); null when the shape is not
+ * that. The full parse costs ~70 µs a request, so an anonymous body of a thousand was parsed whole
+ * before being refused for its count.
+ */
+export function ocspRequestCount(der: Buffer): number | null {
+  const outer = element(der, 0, der.length);
+  const tbs = outer?.tag === 0x30 ? element(der, outer.start, outer.end) : null;
+  if (!tbs || tbs.tag !== 0x30) return null;
+  let list = element(der, tbs.start, tbs.end);
+  while (list && (list.tag === 0xa0 || list.tag === 0xa1)) list = element(der, list.end, tbs.end);
+  if (!list || list.tag !== 0x30) return null;
+  let count = 0;
+  let at = list.start;
+  // Past the limit the count is enough to refuse: the rest is not read.
+  while (at < list.end && count <= MAX_OCSP_REQUESTS) {
+    const item = element(der, at, list.end);
+    if (!item) return null;
+    count++;
+    at = item.end;
+  }
+  return count;
+}
+
 /**
  * RFC 6960 responder for one CA, signed by the CA's own key: `good`, `revoked` (time, reason) or
  * `unknown` per requested serial; the request's nonce is echoed. A request that does not parse gets
@@ -32,26 +76,29 @@ export class OcspResponder {
   constructor(private readonly store: PkiStore) {}
 
   async respond(signer: Signer, der: Buffer, onStatus?: (serial: string, status: OcspStatus) => void): Promise<Buffer> {
+    const count = ocspRequestCount(der);
+    if (count === null || count === 0 || count > MAX_OCSP_REQUESTS) return failure(OCSPResponseStatus.malformedRequest);
     let request: OCSPRequest;
     try {
       request = AsnConvert.parse(der, OCSPRequest);
     } catch {
       return failure(OCSPResponseStatus.malformedRequest);
     }
-    if (request.tbsRequest.requestList.length === 0 || request.tbsRequest.requestList.length > 100) return failure(OCSPResponseStatus.malformedRequest);
+    if (request.tbsRequest.requestList.length === 0 || request.tbsRequest.requestList.length > MAX_OCSP_REQUESTS) return failure(OCSPResponseStatus.malformedRequest);
     const caCert = AsnConvert.parse(Buffer.from(signer.certificate.rawData), Certificate);
-    const issuerName = Buffer.from(AsnConvert.serialize(caCert.tbsCertificate.subject));
-    const issuerKey = Buffer.from(caCert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey);
+    const issuer = new IssuerHashes(Buffer.from(AsnConvert.serialize(caCert.tbsCertificate.subject)), Buffer.from(caCert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey));
     const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const ours = request.tbsRequest.requestList.filter((item) => issuer.issued(item.reqCert)).map((item) => hex(item.reqCert.serialNumber));
+    const found = await this.store.revocationsBySerial(signer.ca.id, [...new Set(ours)]);
     const responses: SingleResponse[] = [];
     for (const item of request.tbsRequest.requestList) {
-      const status = await this.statusOf(signer, item.reqCert, issuerName, issuerKey);
+      const status = statusOf(issuer.issued(item.reqCert) ? found.get(hex(item.reqCert.serialNumber)) : undefined);
       onStatus?.(hex(item.reqCert.serialNumber), status.kind);
       responses.push(new SingleResponse({ certID: item.reqCert, certStatus: status.value, thisUpdate: now, nextUpdate: new Date(now.getTime() + NEXT_UPDATE_MS) }));
     }
     const nonce = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
     const data = new ResponseData({
-      responderID: new ResponderID({ byKey: new KeyHash(createHash("sha1").update(issuerKey).digest()) }),
+      responderID: new ResponderID({ byKey: new KeyHash(issuer.of("sha1").key) }),
       producedAt: now,
       responses,
       responseExtensions: nonce ? [new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: nonce.extnValue })] : undefined,
@@ -62,20 +109,34 @@ export class OcspResponder {
     const bytes = new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) });
     return Buffer.from(AsnConvert.serialize(new OCSPResponse({ responseStatus: OCSPResponseStatus.successful, responseBytes: bytes })));
   }
+}
 
-  private async statusOf(signer: Signer, id: CertID, issuerName: Buffer, issuerKey: Buffer): Promise<{ kind: OcspStatus; value: CertStatus }> {
-    const unknown = { kind: "unknown" as const, value: new CertStatus({ unknown: null }) };
+/** A requested certificate's status: unknown when the CA did not issue it (or the request named another issuer). */
+function statusOf(found: Revocation | undefined): { kind: OcspStatus; value: CertStatus } {
+  if (!found) return { kind: "unknown", value: new CertStatus({ unknown: null }) };
+  if (found.revoked_at === null) return { kind: "good", value: new CertStatus({ good: null }) };
+  const reason = REVOCATION_REASONS[found.revocation_reason ?? "unspecified"] ?? 0;
+  return { kind: "revoked", value: new CertStatus({ revoked: new RevokedInfo({ revocationTime: new Date(found.revoked_at), revocationReason: reason === 0 ? undefined : new CRLReason(reason) }) }) };
+}
+
+/** The CA's name and key hashed once per algorithm a request names, not once per requested serial. */
+class IssuerHashes {
+  private readonly byHash = new Map<string, { name: Buffer; key: Buffer }>();
+  constructor(private readonly name: Buffer, private readonly key: Buffer) {}
+  of(hash: string): { name: Buffer; key: Buffer } {
+    let digests = this.byHash.get(hash);
+    if (!digests) {
+      digests = { name: createHash(hash).update(this.name).digest(), key: createHash(hash).update(this.key).digest() };
+      this.byHash.set(hash, digests);
+    }
+    return digests;
+  }
+
+  /** The CertID names this CA as its issuer, by a hash algorithm the responder knows. */
+  issued(id: CertID): boolean {
     const hash = HASHES[id.hashAlgorithm.algorithm];
-    if (!hash) return unknown;
-    const sameIssuer =
-      createHash(hash).update(issuerName).digest().equals(Buffer.from(id.issuerNameHash.buffer)) &&
-      createHash(hash).update(issuerKey).digest().equals(Buffer.from(id.issuerKeyHash.buffer));
-    if (!sameIssuer) return unknown;
-    const serial = hex(id.serialNumber);
-    const found = (await this.store.certBySerial(signer.ca.id, serial)) ?? (await this.store.caBySerial(signer.ca.id, serial));
-    if (!found) return unknown;
-    if (found.revoked_at === null) return { kind: "good", value: new CertStatus({ good: null }) };
-    const reason = REVOCATION_REASONS[found.revocation_reason ?? "unspecified"] ?? 0;
-    return { kind: "revoked", value: new CertStatus({ revoked: new RevokedInfo({ revocationTime: new Date(found.revoked_at), revocationReason: reason === 0 ? undefined : new CRLReason(reason) }) }) };
+    if (!hash) return false;
+    const digests = this.of(hash);
+    return digests.name.equals(Buffer.from(id.issuerNameHash.buffer)) && digests.key.equals(Buffer.from(id.issuerKeyHash.buffer));
   }
 }

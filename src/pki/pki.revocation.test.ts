@@ -109,6 +109,16 @@ describeEachBackend("pki: revocation, CRLs and OCSP, checked with openssl", (bac
     // openssl reports a responder error and exits non-zero.
     const junkText = (await ssl.run(["ocsp", "-respin", ssl.file("junk.der", Buffer.from(await junk.arrayBuffer())), "-resp_text", "-noverify"]));
     expect(junkText.out).toContain("Responder Error: malformedrequest (1)");
+    // A `%` that is no escape once the router decoded the path (`%25zz` → `%zz`) is no base64 either:
+    // malformedRequest, not a 500 from a second decode.
+    const stray = await fetch(`${vault().baseUrl}/v1/pki/ca/${h.int.id}/ocsp/%25zz`);
+    expect(stray.status).toBe(200);
+    const strayText = (await ssl.run(["ocsp", "-respin", ssl.file("stray.der", Buffer.from(await stray.arrayBuffer())), "-resp_text", "-noverify"]));
+    expect(strayText.out).toContain("Responder Error: malformedrequest (1)");
+    // A body past what 100 requests need is refused before it is read whole.
+    const oversized = await fetch(`${vault().baseUrl}/v1/pki/ca/${h.int.id}/ocsp`, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: Buffer.alloc(17 * 1024, 0x30) });
+    expect(oversized.status).toBe(413);
+    expect((await oversized.json()).error.code).toBe("payload_too_large");
   });
 
   it("cascades a CA revocation: the parent's CRL lists the intermediate, OCSP answers revoked for its leaves, issuing stops", async () => {

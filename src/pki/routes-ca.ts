@@ -83,7 +83,8 @@ export function registerCaRoutes(app: FastifyInstance, deps: { cas: CaService; c
 
   // OCSP needs the raw DER body: its own parser, in its own scope so no other route sees it.
   app.register(async (scope) => {
-    scope.addContentTypeParser("application/ocsp-request", { parseAs: "buffer", bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
+    // 100 requests with SHA-512 hashes, a nonce and a signature with its certificates fit in 16 KiB.
+    scope.addContentTypeParser("application/ocsp-request", { parseAs: "buffer", bodyLimit: 16 * 1024 }, (_request, body, done) => done(null, body));
     const s = scope.withTypeProvider<TypeBoxTypeProvider>();
     const answer = async (request: FastifyRequest<any>, reply: FastifyReply, id: string, der: Buffer) => {
       const ca = await publicCa(request, id);
@@ -98,8 +99,22 @@ export function registerCaRoutes(app: FastifyInstance, deps: { cas: CaService; c
     s.get(`${base}/:id/ocsp/*`, {
       schema: { tags, summary: "OCSP (RFC 6960), GET form with the base64 request in the path", params: Type.Object({ id: Type.String(), "*": Type.String() }), security: [] },
       config: { ...open("pki_ocsp"), docPath: `${base}/{id}/ocsp/{request}` },
-    }, async (request, reply) => answer(request, reply, request.params.id, Buffer.from(decodeURIComponent(request.params["*"]), "base64")));
+    }, async (request, reply) => answer(request, reply, request.params.id, Buffer.from(urlDecodedOrAsIs(request.params["*"]), "base64")));
   });
+}
+
+/**
+ * The GET form's request is base64, then URL-encoded (RFC 6960 A.1), and the router has decoded the
+ * path once. Decoding again restores a `%2B` or `%2F` the client encoded twice; a stray `%` that is
+ * no escape (`%25zz` reaches here as `%zz`) threw a URIError, a 500 with its stack logged, for
+ * anyone: left as it is, it is simply no base64, and the request answers malformedRequest.
+ */
+function urlDecodedOrAsIs(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 export { caView };

@@ -37,6 +37,12 @@ export interface RoleRow {
   updated_at: number;
 }
 
+/** What OCSP answers for a serial. */
+export interface Revocation {
+  revoked_at: number | null;
+  revocation_reason: string | null;
+}
+
 export interface CertRow {
   id: string;
   tenant_id: string;
@@ -182,12 +188,23 @@ export class PkiStore {
     return numeric(await q.get<CertRow>(`SELECT * FROM pki_certificates WHERE tenant_id = ? AND ${column} = ?${q === this.db ? "" : this.forUpdate}`, [tenantId, idOrSerial.toLowerCase().startsWith("cert_") ? idOrSerial : idOrSerial.toLowerCase()]), CERT_NUMBERS);
   }
 
-  async certBySerial(caId: string, serial: string): Promise<CertRow | undefined> {
-    return numeric(await this.db.get<CertRow>("SELECT * FROM pki_certificates WHERE ca_id = ? AND serial_number = ?", [caId, serial]), CERT_NUMBERS);
-  }
-
-  async caBySerial(parentId: string, serial: string): Promise<CaRow | undefined> {
-    return numeric(await this.db.get<CaRow>("SELECT * FROM pki_cas WHERE parent_ca_id = ? AND serial_number = ?", [parentId, serial]), CA_NUMBERS);
+  /**
+   * Whether each serial the CA issued (a certificate, or a CA it signed) is revoked, in two statements
+   * whatever the count: an OCSP request may name 100, and a statement or two each held a SQLite node
+   * for ~20 ms of an anonymous request.
+   */
+  async revocationsBySerial(caId: string, serials: readonly string[]): Promise<Map<string, Revocation>> {
+    const found = new Map<string, Revocation>();
+    for (const table of ["pki_certificates WHERE ca_id", "pki_cas WHERE parent_ca_id"]) {
+      const wanted = serials.filter((serial) => !found.has(serial));
+      if (wanted.length === 0) break;
+      const rows = await this.db.all<Revocation & { serial_number: string }>(
+        `SELECT serial_number, revoked_at, revocation_reason FROM ${table} = ? AND serial_number IN (${wanted.map(() => "?").join(", ")})`,
+        [caId, ...wanted],
+      );
+      for (const row of rows) found.set(row.serial_number, { revoked_at: row.revoked_at === null ? null : Number(row.revoked_at), revocation_reason: row.revocation_reason });
+    }
+    return found;
   }
 
   /**
