@@ -21,12 +21,28 @@ function wellFormed(name: string): boolean {
   return labels.every((label, i) => LABEL.test(label) || (i === 0 && label === "*" && labels.length > 1));
 }
 
-/** One entry label against one name label: `*` alone is any one label; `*` inside a label is any run of label characters. */
+/**
+ * One entry label against one name label: `*` alone is any one label; `*` inside a label is any run
+ * of label characters. Matched in place, left to right (each part at its first place after the
+ * last): a RegExp built per name and entry cost ~10,000 compilations for a request's 100 names
+ * against a role's 100 entries. A requested wildcard label `*` is no run of label characters.
+ */
 function labelMatches(pattern: string, label: string): boolean {
   if (pattern === "*") return true;
   if (!pattern.includes("*")) return pattern === label;
-  const re = new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&")).join("[a-z0-9_-]*")}$`);
-  return re.test(label);
+  if (label.includes("*")) return false;
+  const parts = pattern.split("*");
+  const first = parts[0];
+  const last = parts[parts.length - 1];
+  if (label.length < first.length + last.length || !label.startsWith(first) || !label.endsWith(last)) return false;
+  let at = first.length;
+  const end = label.length - last.length;
+  for (const part of parts.slice(1, -1)) {
+    const found = label.indexOf(part, at);
+    if (found < 0 || found + part.length > end) return false;
+    at = found + part.length;
+  }
+  return true;
 }
 
 /**
@@ -34,12 +50,14 @@ function labelMatches(pattern: string, label: string): boolean {
  * entry with `*`, `*` is one label. A requested wildcard name's `*` is matched as a label too.
  */
 export function entryAllows(entry: string, name: string, allowSubdomains: boolean): boolean {
-  const pattern = normalizeDnsName(entry).split(".");
-  const labels = name.split(".");
+  return labelsAllowed(normalizeDnsName(entry).split("."), name.split("."), allowSubdomains);
+}
+
+function labelsAllowed(pattern: readonly string[], labels: readonly string[], allowSubdomains: boolean): boolean {
   if (labels.length < pattern.length) return false;
   if (labels.length > pattern.length && !allowSubdomains) return false;
-  const tail = labels.slice(labels.length - pattern.length);
-  return pattern.every((p, i) => labelMatches(p, tail[i]));
+  const offset = labels.length - pattern.length;
+  return pattern.every((p, i) => labelMatches(p, labels[offset + i]));
 }
 
 function refused(name: string, why: string): VaultError {
@@ -57,7 +75,9 @@ export interface CheckedNames {
  * DNS name, or an IP SAN when it is an address).
  */
 export function checkNames(rules: NameRules, commonName: string | null, altNames: readonly string[], ipSans: readonly string[]): CheckedNames {
-  const dns: string[] = [];
+  // Each entry split once per request, not once per name it is checked against.
+  const entries = rules.allowed_domains.map((entry) => normalizeDnsName(entry).split("."));
+  const dns = new Set<string>();
   const ips: string[] = [];
   const cn = commonName === null ? null : commonName.trim();
   const candidates = [...(cn ? [cn] : []), ...altNames];
@@ -68,8 +88,9 @@ export function checkNames(rules: NameRules, commonName: string | null, altNames
     }
     const name = normalizeDnsName(raw);
     if (!wellFormed(name)) throw refused(raw, "not a DNS name");
-    if (!rules.allowed_domains.some((entry) => entryAllows(entry, name, rules.allow_subdomains))) throw refused(raw, "no allowed_domains entry covers it");
-    if (!dns.includes(name)) dns.push(name);
+    const labels = name.split(".");
+    if (!entries.some((pattern) => labelsAllowed(pattern, labels, rules.allow_subdomains))) throw refused(raw, "no allowed_domains entry covers it");
+    dns.add(name);
   }
   for (const raw of ipSans) {
     if (!isIP(raw.trim())) throw refused(raw, "not an IP address");
@@ -77,5 +98,5 @@ export function checkNames(rules: NameRules, commonName: string | null, altNames
   }
   if (ips.length > 0 && !rules.allow_ip_sans) throw refused(ips[0], "the role does not allow IP SANs");
   const commonOut = cn === null ? null : isIP(cn) ? cn : normalizeDnsName(cn);
-  return { commonName: commonOut, dnsNames: dns, ipSans: [...new Set(ips)] };
+  return { commonName: commonOut, dnsNames: [...dns], ipSans: [...new Set(ips)] };
 }

@@ -126,6 +126,13 @@ describeEachBackend("pki: CAs, roles, issue and sign, checked with openssl", (ba
     // require_cn: a CSR without a CN.
     expectError(await admin.post(`/v1/pki/sign/${role}`, { csr_pem: (await ssl.csr("ec:P-256", "/O=NoCN", ["DNS:x.svc.cluster.local"])).csr }), 400, "invalid_csr");
     expectError(await admin.post("/v1/pki/issue/nope", { common_name: "x.svc.cluster.local" }), 404, "role_not_found");
+    // A CSR names at most as many SANs as a JSON body may (100).
+    const sans = (n: number) => Array.from({ length: n }, (_, i) => `DNS:n${i}.svc.cluster.local`);
+    const many = await admin.post(`/v1/pki/sign/${role}`, { csr_pem: (await ssl.csr("ec:P-256", "/CN=x.svc.cluster.local", sans(101))).csr });
+    expectError(many, 400, "invalid_csr");
+    expect(many.body.error.details).toEqual({ names: 101, limit: 100 });
+    const hundred = await created(admin.post(`/v1/pki/sign/${role}`, { csr_pem: (await ssl.csr("ec:P-256", "/CN=x.svc.cluster.local", sans(100))).csr }));
+    expect((await admin.get(`/v1/pki/certificates/${hundred.id}`)).body.alt_names).toEqual(expect.arrayContaining(sans(100).map((san) => san.slice(4))));
   });
 
   it("validates CA and role bodies: 422 for bad sizes and missing parent, 404 unknown parent", async () => {
