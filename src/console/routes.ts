@@ -64,7 +64,9 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: ConsoleSes
 
   app.get(
     "/v1/ui/session",
-    { schema: { tags, summary: "The current console session and its CSRF token", response: { 200: SessionAnswer } }, config: { auth: false, action: "ui_session" } },
+    { schema: { tags, summary: "The current console session and its CSRF token", response: { 200: SessionAnswer } }, config: { auth: false, publicRate: true, action: "ui_session" } },
+    // Charged to the source's public budget, not its failed-authentication one: a console opened
+    // before signing in asks here and is answered 401 in ordinary use.
     async (request) => {
       const session = await sessions.authenticate(request, false);
       attribute(request, session.principal);
@@ -74,7 +76,7 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: ConsoleSes
 
   app.delete(
     "/v1/ui/session",
-    { schema: { tags, summary: "Console sign-out" }, config: { auth: false, action: "ui_logout" } },
+    { schema: { tags, summary: "Console sign-out" }, config: { auth: false, publicRate: true, action: "ui_logout" } },
     async (request, reply) => {
       const principal = await sessions.destroy(request, reply);
       if (principal) attribute(request, principal);

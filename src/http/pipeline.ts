@@ -44,6 +44,11 @@ export interface RequestLimits {
   /** Before authenticating: a source address whose failure budget is spent gets 429 without any storage work. */
   gate?(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   charge(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void>;
+  /**
+   * An unauthenticated route with a budget of its own (the token exchange) charged to the source
+   * address; a refusal is coalesced per source, as failed authentications are, not audited alone.
+   */
+  chargeSource(request: FastifyRequest, reply: FastifyReply, category: "exchange"): Promise<void>;
   /** A failed authentication is charged to its source IP; throws rate_limited once that is spent. */
   chargeFailedAuth(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void>;
   /**

@@ -2,7 +2,6 @@ import type { FastifyInstance } from "fastify";
 import type { Authorizer } from "../access/authorizer.js";
 import { asPolicyRule, assertGrantsCovered } from "../access/escalation.js";
 import type { PolicyStore } from "../access/policy-store.js";
-import type { Principal } from "../access/principal.js";
 import type { VaultTokens } from "../access/vault-tokens.js";
 import type { RequestLimits } from "../http/pipeline.js";
 import { registerExchange } from "./exchange.js";
@@ -72,7 +71,7 @@ export function createIdentity(deps: IdentityDeps) {
       registerDirectoryRoutes(app, store);
       registerSyncRoutes(app, { store, syncs, sync });
       registerRoleRoutes(app, { db, store, audit: deps.audit, access: deps.policies });
-      registerScaiKeyWebhook(app, { secret: config.identity.webhookSecret, store, sync });
+      registerScaiKeyWebhook(app, { secret: config.identity.webhookSecret, store, sync, limits });
       const trusts = new TrustStore(db, config.identity.maxTrustsPerTenant);
       const authorizer = deps.authorizer;
       // A rule hands its identity's grants to whoever holds a matching workload token: the writer
@@ -84,8 +83,9 @@ export function createIdentity(deps: IdentityDeps) {
           }
         : null;
       registerTrustRoutes(app, { db, trusts, policies: deps.policies, audit: deps.audit, coverCheck });
-      const ipPrincipal = (ip: string) => ({ partnerId: "ip", identityId: ip }) as Principal;
-      registerExchange(app, { db, trusts, tokens: deps.tokens, gate, audit: deps.audit, chargeIp: limits ? (request, reply) => limits.charge(request, reply, ipPrincipal(request.ip)) : undefined });
+      // Charged to the source address (IPv6 by /64) without remembering its Authorization header as
+      // a credential that authenticated: the exchange never authenticates that header.
+      registerExchange(app, { db, trusts, tokens: deps.tokens, gate, audit: deps.audit, chargeIp: limits ? (request, reply) => limits.chargeSource(request, reply, "exchange") : undefined });
     },
     /** The startup sync (when a directory is configured) and the scheduled one. */
     start(): void {

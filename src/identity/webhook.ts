@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { RequestLimits } from "../http/pipeline.js";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { VaultError } from "../http/errors.js";
 import type { IdentityStore } from "./store.js";
@@ -24,14 +25,20 @@ export function signScaiKeyWebhook(secret: string, body: string, at = Math.floor
  * `POST /v1/identity/webhooks/scaikey`: ScaiKey's events (no bearer; the signature authenticates).
  * Registered in its own context so the body reaches us as the exact bytes that were signed.
  */
-export function registerScaiKeyWebhook(app: FastifyInstance, deps: { secret: string | null; store: IdentityStore; sync: IdentitySync }): void {
+export function registerScaiKeyWebhook(app: FastifyInstance, deps: { secret: string | null; store: IdentityStore; sync: IdentitySync; limits?: RequestLimits }): void {
   void app.register(async (child) => {
     child.removeAllContentTypeParsers();
     child.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
-    child.post("/v1/identity/webhooks/scaikey", { schema: { tags: ["identity"], summary: "Receiver for ScaiKey's signed directory events" }, config: { auth: false, action: "scaikey_webhook", category: "identity_sync" } }, async (request, reply) => {
+    child.post("/v1/identity/webhooks/scaikey", { schema: { tags: ["identity"], summary: "Receiver for ScaiKey's signed directory events" }, config: { auth: false, publicRate: true, action: "scaikey_webhook", category: "identity_sync" } }, async (request, reply) => {
+      // Anyone can post here: each request is charged to its source address before any work, and a
+      // bad signature to its failed-authentication budget, so floods are coalesced, not audited each.
       if (!deps.secret) throw new VaultError("not_found", "No ScaiKey webhook secret is configured");
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      if (!verifyScaiKeySignature(deps.secret, request.headers["x-scaikey-signature"], raw)) throw new VaultError("token_invalid", "The webhook signature is missing, wrong or stale");
+      if (!verifyScaiKeySignature(deps.secret, request.headers["x-scaikey-signature"], raw)) {
+        const refused = new VaultError("token_invalid", "The webhook signature is missing, wrong or stale");
+        await deps.limits?.chargeFailedAuth(request, reply, refused);
+        throw refused;
+      }
       let event: { event_id?: unknown; event_type?: unknown; tenant_id?: unknown; partner_id?: unknown };
       try {
         event = JSON.parse(raw.toString("utf8")) as typeof event;

@@ -154,7 +154,11 @@ export class Operations {
     await this.chargeSource(request, reply, "auth_failure", error.code);
   }
 
-  private async chargeSource(request: FastifyRequest, reply: FastifyReply, category: "auth_failure" | "public", code = "rate_limited"): Promise<void> {
+  /**
+   * An unauthenticated request pays from its source address's bucket (IPv6 by /64) of `category`;
+   * one refused joins the source's coalesced flood record rather than the audit trail alone.
+   */
+  async chargeSource(request: FastifyRequest, reply: FastifyReply, category: "auth_failure" | "public" | "exchange", code = "rate_limited"): Promise<void> {
     const source = sourceKey(request.ip);
     const outcome = await this.deps.limiter.take(`ip/${source}`, category);
     if (category === "auth_failure" && (!outcome.allowed || outcome.remaining === 0)) {
