@@ -204,4 +204,20 @@ export const eventMigrations: Migration[] = [
       "DROP INDEX subscription_inbox_seq",
     ],
   },
+  {
+    // Inbox positions (DeliveryStore.addToInbox): each subscription numbers the events it receives,
+    // and a full buffer drops the unacknowledged rows `buffer_size` positions back, a range at the
+    // bottom of this index, instead of finding its bound at an OFFSET of `buffer_size` from the top.
+    // Rows stored before are numbered in their dispatch order, per subscription.
+    id: "0530_inbox_positions",
+    up: () => [
+      "ALTER TABLE subscriptions ADD COLUMN inbox_pos BIGINT NOT NULL DEFAULT 0",
+      "ALTER TABLE subscription_inbox ADD COLUMN inbox_pos BIGINT NOT NULL DEFAULT 0",
+      `UPDATE subscription_inbox SET inbox_pos = numbered.pos FROM (
+         SELECT subscription_id, event_id, ROW_NUMBER() OVER (PARTITION BY subscription_id ORDER BY dispatch_seq) AS pos FROM subscription_inbox
+       ) AS numbered WHERE subscription_inbox.subscription_id = numbered.subscription_id AND subscription_inbox.event_id = numbered.event_id`,
+      "UPDATE subscriptions SET inbox_pos = COALESCE((SELECT MAX(inbox_pos) FROM subscription_inbox WHERE subscription_id = subscriptions.id), 0)",
+      "CREATE INDEX subscription_inbox_pending_pos ON subscription_inbox (subscription_id, inbox_pos) WHERE acked_at IS NULL",
+    ],
+  },
 ];
