@@ -13,6 +13,7 @@ import { registerTokenRoutes } from "./access/token-routes.js";
 import { registerPartnerSecretRoutes } from "./tenancy/partner-secrets.js";
 import { registerTenancyRoutes } from "./tenancy/routes.js";
 import { VaultTokens } from "./access/vault-tokens.js";
+import { SharedSlices } from "./shared/turn.js";
 import { buildAuditTrail } from "./audit/module.js";
 import type { VaultConfig } from "./config/config.js";
 import { BcryptWorker } from "./crypto/bcrypt-worker.js";
@@ -105,8 +106,11 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const vaultTokens = new VaultTokens(tokenStore, await keyring.systemKey("token-hash"), policyStore);
   const authorizer = new Authorizer(policyStore);
   const jwtVerifier = options.jwtVerifier !== undefined ? options.jwtVerifier : ScaiKeyVerifier.configured(config.scaikey) ? new ScaiKeyVerifier(config.scaikey, tenancy) : null;
+  // Long walks any caller with a scope can start (audit verifications and exports, event-stream
+  // catch-ups) take turns in one share of this node's loop.
+  const walks = new SharedSlices();
   const auditTrail = await buildAuditTrail({ db, keyring, authorizer, sync: config.auditSync, exportDir: config.auditExportDir, settings: config.audit, unauthenticatedPartnerId: DEFAULT_PARTNER_ID, databaseUrl: config.databaseUrl,
-    postgres });
+    postgres, walks });
   const audit = auditTrail.recorder;
   // identity domain: its gate sees every authenticated credential (directory status, groups, roles).
   const identity = createIdentity({ db, config, keyring, policies: policyStore, tokens: vaultTokens, audit, events, authorizer, fallbackPartnerId: DEFAULT_PARTNER_ID, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
@@ -209,7 +213,7 @@ export async function buildVault(config: VaultConfig, options: BuildOptions = {}
   const pki = createPki({ db, keyring, authorizer, audit, events, secrets, secretStore, config, expensive, registries: metrics.registries, dnsSolver: options.dnsSolver ?? dns.solver });
   pki.register(app);
   pki.start(app.log);
-  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registries: metrics.registries, owners: identity.gate, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  const eventDelivery = createEvents({ db, config, keyring, authorizer, audit, outbox: events, registries: metrics.registries, owners: identity.gate, walks, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
   eventDelivery.register(app);
   eventDelivery.start();
   consoleUi.register(app);

@@ -17,7 +17,7 @@ import { AuditRetention } from "./retention.js";
 import { AuditRollups } from "./rollups.js";
 import { registerAuditRoutes } from "./routes.js";
 import { ChainVerifier } from "./verify.js";
-import { SharedSlices } from "../shared/turn.js";
+import type { SharedSlices } from "../shared/turn.js";
 
 export interface AuditTrailOptions {
   db: Database;
@@ -36,6 +36,8 @@ export interface AuditTrailOptions {
   databaseUrl?: string;
   /** The request path's PostgreSQL options (deadlines, prepared statements) for the audit's own writer connections. */
   postgres?: Omit<PostgresOptions, "max">;
+  /** The node's shared slices of the loop, which verifications and exports take turns in. */
+  walks: SharedSlices;
 }
 
 export interface AuditTrail {
@@ -64,8 +66,8 @@ export async function buildAuditTrail(options: AuditTrailOptions): Promise<Audit
   const background = db.background?.() ?? db;
   const checkpoints = new Checkpoints(db, new CheckpointSigner(await keyring.systemKey("audit-checkpoint-ed25519")));
   // Verifications and exports walk whole trails for any caller with the scope: one share of the
-  // node's loop for all of them (src/shared/turn.ts).
-  const slices = new SharedSlices();
+  // node's loop for all of them and the event streams' catch-ups (src/shared/turn.ts).
+  const slices = options.walks;
   const verifier = new ChainVerifier(db, hasher, checkpoints, slices);
   // Counting runs off the request path (the background connections); summaries read the counts.
   const rollupJob = new AuditRollups(background, settings.rollupIntervalMs);

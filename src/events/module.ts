@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { SharedSlices } from "../shared/turn.js";
 import { Counter, Gauge } from "prom-client";
 import type { PrincipalRefiner } from "../access/authenticator.js";
 import type { Authorizer } from "../access/authorizer.js";
@@ -33,6 +34,8 @@ export function createEvents(deps: {
   db: Database; config: VaultConfig; keyring: Keyring; authorizer: Authorizer; audit: AuditRecorder; outbox: EventOutbox; log: (msg: string, extra?: Record<string, unknown>) => void; registries?: MetricRegistries;
   /** The identity directory's gate: subscriptions are evaluated as their owners are now. */
   owners?: PrincipalRefiner | null;
+  /** The node's shared slices of the loop for long walks (stream catch-ups here). */
+  walks: SharedSlices;
 }): EventsModule {
   const { db, config } = deps;
   const attempts = deps.registries
@@ -63,7 +66,7 @@ export function createEvents(deps: {
   const serviceDeps = { db, targets, deliveries, secrets, audit: deps.audit, worker, allowPrivate: config.webhookAllowPrivate, quota };
   const webhooks = new WebhooksService(serviceDeps);
   const subscriptions = new SubscriptionsService({ ...serviceDeps, dispatcher, pollIntervalMs: config.events.pollIntervalMs });
-  const streams = new EventStreams({ deliveries, dispatcher, authorizer: deps.authorizer, audit: deps.audit, pollIntervalMs: config.events.pollIntervalMs, heartbeatMs: config.events.sseHeartbeatMs });
+  const streams = new EventStreams({ deliveries, dispatcher, authorizer: deps.authorizer, audit: deps.audit, pollIntervalMs: config.events.pollIntervalMs, heartbeatMs: config.events.sseHeartbeatMs, catchUps: deps.walks });
   let unsubscribe: (() => void) | null = null;
   return {
     register(app) {

@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
-import { expect, it } from "vitest";
+import { expect, it, vi } from "vitest";
+import { SliceWalk } from "../shared/turn.js";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { statementTurns } from "../testing/turns.js";
@@ -30,6 +31,8 @@ function rawStream(baseUrl: string, token: string, lastEventId: string): Promise
  */
 describeEachBackend("events: a stream's backlog", (backend) => {
   const vault = useVault(backend, { env: { SCAIVAULT_SSE_HEARTBEAT: "60s" } });
+
+  let anchorId = "";
 
   it("is read as the client reads it, a batch per turn of the loop, and arrives whole", { timeout: 120_000 }, async () => {
     const { admin, adminToken, baseUrl, vault: server } = vault();
@@ -73,5 +76,34 @@ describeEachBackend("events: a stream's backlog", (backend) => {
     expect(new Set(turns).size).toBe(turns.length);
     expect(whilePaused).toBeGreaterThan(0);
     expect(whilePaused).toBeLessThan(BACKLOG / 200);
+    anchorId = anchor!.id;
+  });
+
+  /**
+   * A caller who may read none of the backlog's paths gets nothing written, so no client slows its
+   * catch-up: it takes turns in the node's shared slices of the loop (with audit verifications and
+   * exports), a batch per slice, rather than reading the tenant's history at the loop's full speed
+   * on every reconnect.
+   */
+  it("takes turns in the node's shared slices when the caller may see none of it", { timeout: 120_000 }, async () => {
+    const { admin, baseUrl, vault: server } = vault();
+    const token = await admin.post("/v1/auth/tokens", { identity_id: "sa:blind-reader", identity_type: "service_account", scopes: ["secrets:read"] });
+    expect(token.status, token.text).toBe(201);
+    const pauses = vi.spyOn(SliceWalk.prototype, "pause");
+    let received = "";
+    try {
+      const turns = await statementTurns(server.db, CATCH_UP, async (catchUps) => {
+        const socket = await rawStream(baseUrl, token.body.token, anchorId);
+        socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+        for (let i = 0; i < 1200 && catchUps.length <= BACKLOG / 200; i++) await sleep(50);
+        socket.destroy();
+      });
+      expect(turns.length).toBeGreaterThan(BACKLOG / 200);
+      expect(received).not.toMatch(/^id: /m);
+      // A slice of its own for each batch after a full one.
+      expect(pauses.mock.calls.length).toBeGreaterThanOrEqual(BACKLOG / 200);
+    } finally {
+      pauses.mockRestore();
+    }
   });
 });

@@ -10,7 +10,7 @@ import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js"
 import type { Dispatcher } from "./dispatcher.js";
 import type { StreamQuery } from "./schemas.js";
 import { isStorageUnavailable } from "../storage/contract.js";
-import { nextTurn } from "../shared/turn.js";
+import { nextTurn, type SharedSlices, type SliceWalk } from "../shared/turn.js";
 
 const BATCH = 200;
 
@@ -35,7 +35,7 @@ function list(text: string | undefined): string[] | null {
 export class EventStreams {
   private readonly open = new Set<() => void>();
 
-  constructor(private readonly deps: { deliveries: DeliveryStore; dispatcher: Dispatcher; authorizer: Authorizer; audit: AuditRecorder; pollIntervalMs: number; heartbeatMs: number }) {}
+  constructor(private readonly deps: { deliveries: DeliveryStore; dispatcher: Dispatcher; authorizer: Authorizer; audit: AuditRecorder; pollIntervalMs: number; heartbeatMs: number; catchUps: SharedSlices }) {}
 
   closeAll(): void {
     for (const close of [...this.open]) close();
@@ -102,12 +102,16 @@ export class EventStreams {
     if (credential?.aborted) onCredentialEnd();
     else credential?.addEventListener("abort", onCredentialEnd, { once: true });
 
+    // While catching up (full batches), this stream's turns in the node's shared slices of the loop.
+    let walk: SliceWalk | null = null;
     try {
       while (!closed) {
         let rows: EventRow[];
         let judged: Judged | null = null;
         try {
-          rows = await this.deps.deliveries.eventsAfter(caller.tenant.tenantId, position, BATCH);
+          const after = position;
+          const read = () => this.deps.deliveries.eventsAfter(caller.tenant.tenantId, after, BATCH);
+          rows = walk ? await walk.read(read) : await read();
           if (rows.length > 0) judged = await this.judge(caller, live);
         } catch (error) {
           // A database that hangs or is down for a while does not end the stream (issue 13): it
@@ -124,6 +128,7 @@ export class EventStreams {
         // reading): the next batch is read once this one has gone out, not into this process's
         // memory, which held a whole catch-up before.
         if (raw.writableNeedDrain && !closed) {
+          walk?.end();
           await new Promise<void>((resolve) => {
             const done = () => {
               raw.off("drain", done);
@@ -134,10 +139,21 @@ export class EventStreams {
             raw.on("drain", done);
           });
         }
-        if (rows.length === BATCH || missed) {
+        if (rows.length === BATCH) {
           missed = false;
-          // On SQLite each batch is read on the loop at once: a catch-up of a month of events
-          // held the node for all of it in one turn (docs/benchmarks.md round 34).
+          // A catch-up (a resume from far back) reads batch after batch, and when the caller may see
+          // none of the events nothing is sent, so no client slows it: a month of a tenant's events
+          // was read at the loop's full speed, once per reconnect. Catch-ups take turns in the
+          // slices every long walk on the node shares (about half the loop for all of them,
+          // src/shared/turn.ts), a batch per slice.
+          walk ??= await this.deps.catchUps.walk();
+          await walk.pause();
+          continue;
+        }
+        walk?.end();
+        walk = null;
+        if (missed) {
+          missed = false;
           await nextTurn();
           continue;
         }
@@ -155,6 +171,8 @@ export class EventStreams {
       // A refused re-admission has already ended the stream with its error event.
       if (!closed) request.log.warn({ err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }, "event stream ended by an error");
       close();
+    } finally {
+      walk?.end();
     }
   }
 
