@@ -4,6 +4,7 @@ import type { CaRow } from "./store.js";
 import type { CaService } from "./ca-service.js";
 import type { PkiDeps } from "./common.js";
 import { crlIssuer, encodeCrl } from "./crl-encoding.js";
+import { SizedCache } from "../shared/sized-cache.js";
 
 export interface CrlRow {
   ca_id: string;
@@ -29,8 +30,7 @@ export class CrlService {
   // Each CA's current CRL as this node last read or signed it. CRL numbers are never reused for a CA,
   // so a read checks the number (a few bytes) and copies the DER, megabytes for a long list, from
   // storage only when another node signed a newer one.
-  private readonly known = new Map<string, CrlRow>();
-  private knownBytes = 0;
+  private readonly known = new SizedCache<string, CrlRow>(KNOWN_CRL_BYTES, (row) => row.der.length);
 
   constructor(private readonly deps: PkiDeps, private readonly cas: CaService) {}
 
@@ -57,23 +57,10 @@ export class CrlService {
     const known = this.known.get(caId);
     if (known?.crl_number === Number(head.crl_number)) return known;
     const row = await q.get<CrlRow>("SELECT ca_id, crl_number, der, this_update, next_update FROM pki_crls WHERE ca_id = ? AND crl_number = ?", [caId, head.crl_number]);
-    return row && this.remember({ ca_id: row.ca_id, crl_number: Number(row.crl_number), der: Buffer.from(row.der), this_update: Number(row.this_update), next_update: Number(row.next_update) });
+    return row && this.known.set(row.ca_id, { ca_id: row.ca_id, crl_number: Number(row.crl_number), der: Buffer.from(row.der), this_update: Number(row.this_update), next_update: Number(row.next_update) });
   }
 
-  private remember(row: CrlRow): CrlRow {
-    const replaced = this.known.get(row.ca_id);
-    if (replaced) this.knownBytes -= replaced.der.length;
-    this.known.delete(row.ca_id);
-    this.known.set(row.ca_id, row);
-    this.knownBytes += row.der.length;
-    // Oldest first, as a Map iterates: the memory held stays bounded however many CAs are read.
-    for (const [caId, oldest] of this.known) {
-      if (this.knownBytes <= KNOWN_CRL_BYTES || caId === row.ca_id) break;
-      this.known.delete(caId);
-      this.knownBytes -= oldest.der.length;
-    }
-    return row;
-  }
+
 
   /** Under the CA's row lock, so two nodes never issue the same CRL number twice. */
   private async sign(ca: CaRow, caller: Caller | undefined): Promise<CrlRow> {
@@ -99,7 +86,7 @@ export class CrlService {
         await this.deps.audit.recordInTransaction(tx, caller, 200);
       }
       return row;
-    }).then((row) => this.remember(row));
+    }).then((row) => this.known.set(row.ca_id, row));
   }
 }
 

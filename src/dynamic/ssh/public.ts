@@ -1,5 +1,5 @@
 import { VaultError } from "../../http/errors.js";
-import { LruMap } from "../../shared/lru.js";
+import { SizedCache } from "../../shared/sized-cache.js";
 import { SharedRuns } from "../../shared/shared-runs.js";
 import type { DynamicStore, EngineRow } from "../store.js";
 import { buildKrl } from "./krl.js";
@@ -14,12 +14,12 @@ interface BuiltKrl {
 // Past this age a KRL is built again even when nothing entered it, so serials whose certificates can
 // no longer be valid leave it (listing them a minute longer protects nothing and harms nothing).
 const KRL_MAX_AGE_MS = 60_000;
-// KRLs kept per node: 8 bytes a serial, ~400 KB for 50,000 listed certificates.
-const BUILT_KRLS = 32;
+// What the KRLs a node keeps may hold in all: 8 bytes a serial, ~400 KB for 50,000 listed certificates.
+const BUILT_KRL_BYTES = 64 * 1024 * 1024;
 
 /** The unauthenticated SSH reads: the CA public key and the KRL, by engine id. */
 export class SshPublic {
-  private readonly built = new LruMap<string, BuiltKrl>(BUILT_KRLS);
+  private readonly built = new SizedCache<string, BuiltKrl>(BUILT_KRL_BYTES, (built) => built.krl.length);
   // Requests that find the KRL out of date while it is being built share one build.
   private readonly building = new SharedRuns<Buffer>();
 
