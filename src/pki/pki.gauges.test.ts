@@ -42,7 +42,8 @@ describeEachBackend("pki: certificate gauges over many live certificates", (back
     expect(sample(scrape.text, 'scaivault_certificates_active{ca_id="ca_gauge_b"}')).toBe(expected.b);
     expect(sample(scrape.text, 'scaivault_certificates_expiring_soon{within_days="7"}')).toBe(expected.week);
     expect(sample(scrape.text, 'scaivault_certificates_expiring_soon{within_days="30"}')).toBe(expected.month);
-    const reads = statements.filter((s) => /FROM pki_certificates/.test(s.sql));
+    // The gauges' reads only: a background pass (expiry notices) may read the table in the same window.
+    const reads = statements.filter((s) => /FROM pki_certificates (INDEXED BY pki_certificates_live )?WHERE revoked_at IS NULL/.test(s.sql));
     // SQLite: a stretch's end and its figures per 10,000 live certificates; PostgreSQL: two statements.
     expect(reads.length).toBe(backend === "sqlite" ? 2 * Math.ceil((expected.a + expected.b) / 10_000) : 2);
   });
