@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { decodeURIComponentSafe } from "../shared/uri.js";
 import type { Principal } from "../access/principal.js";
 import type { Authenticator } from "../access/authenticator.js";
 import { scopesAllow } from "../access/scopes.js";
@@ -29,14 +30,6 @@ export function rewriteTenantPrefix(raw: { url?: string; headers: Record<string,
   if (!match) return url;
   (raw as { tenantFromUrl?: string }).tenantFromUrl = decodeURIComponentSafe(match[1]);
   return `/v1${match[2] ?? "/"}`;
-}
-
-function decodeURIComponentSafe(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** Rate limits and admission (src/ops). */

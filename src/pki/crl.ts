@@ -60,8 +60,6 @@ export class CrlService {
     return row && this.known.set(row.ca_id, { ca_id: row.ca_id, crl_number: Number(row.crl_number), der: Buffer.from(row.der), this_update: Number(row.this_update), next_update: Number(row.next_update) });
   }
 
-
-
   /** Under the CA's row lock, so two nodes never issue the same CRL number twice. */
   private async sign(ca: CaRow, caller: Caller | undefined): Promise<CrlRow> {
     const signer = await this.cas.signerOf(ca);

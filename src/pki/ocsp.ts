@@ -7,6 +7,7 @@ import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { Certificate, CRLReason, Extension } from "@peculiar/asn1-x509";
 import type { Signer } from "./ca-service.js";
 import { REVOCATION_REASONS } from "./common.js";
+import { readElement, TAG_SEQUENCE, type DerElement } from "./der.js";
 import type { PkiStore, Revocation } from "./store.js";
 import { signatureAlgorithmIdentifier, signDer } from "./x509.js";
 
@@ -26,22 +27,6 @@ function hex(bytes: ArrayBuffer): string {
 /** Requests one response may answer; a request naming more gets `malformedRequest`. */
 export const MAX_OCSP_REQUESTS = 100;
 
-/** A DER element's header at `at`: where its content starts and ends; null when it does not fit. */
-function element(der: Buffer, at: number, end: number): { tag: number; start: number; end: number } | null {
-  if (at + 2 > end) return null;
-  const tag = der[at];
-  let length = der[at + 1];
-  let start = at + 2;
-  if (length & 0x80) {
-    const bytes = length & 0x7f;
-    if (bytes === 0 || bytes > 3 || start + bytes > end) return null;
-    length = 0;
-    for (let i = 0; i < bytes; i++) length = length * 256 + der[start + i];
-    start += bytes;
-  }
-  return start + length > end ? null : { tag, start, end: start + length };
-}
-
 /**
  * How many requests an OCSPRequest's requestList holds, read from the DER's element headers alone
  * (tbsRequest's optional [0] version and [1] requestorName skipped); null when the shape is not
@@ -49,22 +34,26 @@ function element(der: Buffer, at: number, end: number): { tag: number; start: nu
  * before being refused for its count.
  */
 export function ocspRequestCount(der: Buffer): number | null {
-  const outer = element(der, 0, der.length);
-  const tbs = outer?.tag === 0x30 ? element(der, outer.start, outer.end) : null;
-  if (!tbs || tbs.tag !== 0x30) return null;
-  let list = element(der, tbs.start, tbs.end);
-  while (list && (list.tag === 0xa0 || list.tag === 0xa1)) list = element(der, list.end, tbs.end);
-  if (!list || list.tag !== 0x30) return null;
-  let count = 0;
-  let at = list.start;
-  // Past the limit the count is enough to refuse: the rest is not read.
-  while (at < list.end && count <= MAX_OCSP_REQUESTS) {
-    const item = element(der, at, list.end);
-    if (!item) return null;
-    count++;
-    at = item.end;
+  // An element must end within its parent; readElement checks only the buffer's end.
+  const inside = (at: number, parentEnd: number): DerElement => {
+    const found = readElement(der, at);
+    if (!(found.end <= parentEnd)) throw new Error("DER element runs past its parent");
+    return found;
+  };
+  try {
+    const outer = inside(0, der.length);
+    const tbs = outer.tag === TAG_SEQUENCE ? inside(outer.contentStart, outer.end) : null;
+    if (!tbs || tbs.tag !== TAG_SEQUENCE) return null;
+    let list = inside(tbs.contentStart, tbs.end);
+    while (list.tag === 0xa0 || list.tag === 0xa1) list = inside(list.end, tbs.end);
+    if (list.tag !== TAG_SEQUENCE) return null;
+    let count = 0;
+    // Past the limit the count is enough to refuse: the rest is not read.
+    for (let at = list.contentStart; at < list.end && count <= MAX_OCSP_REQUESTS; count++) at = inside(at, list.end).end;
+    return count;
+  } catch {
+    return null;
   }
-  return count;
 }
 
 /**
@@ -88,13 +77,13 @@ export class OcspResponder {
     const caCert = AsnConvert.parse(Buffer.from(signer.certificate.rawData), Certificate);
     const issuer = new IssuerHashes(Buffer.from(AsnConvert.serialize(caCert.tbsCertificate.subject)), Buffer.from(caCert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey));
     const now = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const ours = request.tbsRequest.requestList.filter((item) => issuer.issued(item.reqCert)).map((item) => hex(item.reqCert.serialNumber));
-    const found = await this.store.revocationsBySerial(signer.ca.id, [...new Set(ours)]);
+    const asked = request.tbsRequest.requestList.map((item) => ({ certID: item.reqCert, serial: hex(item.reqCert.serialNumber), ours: issuer.issued(item.reqCert) }));
+    const found = await this.store.revocationsBySerial(signer.ca.id, [...new Set(asked.filter((a) => a.ours).map((a) => a.serial))]);
     const responses: SingleResponse[] = [];
-    for (const item of request.tbsRequest.requestList) {
-      const status = statusOf(issuer.issued(item.reqCert) ? found.get(hex(item.reqCert.serialNumber)) : undefined);
-      onStatus?.(hex(item.reqCert.serialNumber), status.kind);
-      responses.push(new SingleResponse({ certID: item.reqCert, certStatus: status.value, thisUpdate: now, nextUpdate: new Date(now.getTime() + NEXT_UPDATE_MS) }));
+    for (const { certID, serial, ours } of asked) {
+      const status = statusOf(ours ? found.get(serial) : undefined);
+      onStatus?.(serial, status.kind);
+      responses.push(new SingleResponse({ certID, certStatus: status.value, thisUpdate: now, nextUpdate: new Date(now.getTime() + NEXT_UPDATE_MS) }));
     }
     const nonce = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
     const data = new ResponseData({

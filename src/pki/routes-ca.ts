@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { decodeURIComponentSafe } from "../shared/uri.js";
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { auditAnonymously } from "../http/anonymous.js";
@@ -96,25 +97,14 @@ export function registerCaRoutes(app: FastifyInstance, deps: { cas: CaService; c
     };
     s.post(`${base}/:id/ocsp`, { schema: { tags, summary: "OCSP (RFC 6960), POST form", params: IdParams, security: [] }, config: open("pki_ocsp") },
       async (request, reply) => answer(request, reply, request.params.id, Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)));
+    // The request is base64, then URL-encoded (RFC 6960 A.1), and the router decoded the path once:
+    // decoding again restores a `%2B` or `%2F` encoded twice. A stray `%` (`%25zz` arrives as `%zz`)
+    // stays as it is, no base64, and the answer is malformedRequest.
     s.get(`${base}/:id/ocsp/*`, {
       schema: { tags, summary: "OCSP (RFC 6960), GET form with the base64 request in the path", params: Type.Object({ id: Type.String(), "*": Type.String() }), security: [] },
       config: { ...open("pki_ocsp"), docPath: `${base}/{id}/ocsp/{request}` },
-    }, async (request, reply) => answer(request, reply, request.params.id, Buffer.from(urlDecodedOrAsIs(request.params["*"]), "base64")));
+    }, async (request, reply) => answer(request, reply, request.params.id, Buffer.from(decodeURIComponentSafe(request.params["*"]), "base64")));
   });
-}
-
-/**
- * The GET form's request is base64, then URL-encoded (RFC 6960 A.1), and the router has decoded the
- * path once. Decoding again restores a `%2B` or `%2F` the client encoded twice; a stray `%` that is
- * no escape (`%25zz` reaches here as `%zz`) threw a URIError, a 500 with its stack logged, for
- * anyone: left as it is, it is simply no base64, and the request answers malformedRequest.
- */
-function urlDecodedOrAsIs(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 export { caView };

@@ -1,4 +1,5 @@
 import type { Authorizer } from "../access/authorizer.js";
+import { decodeURIComponentSafe } from "../shared/uri.js";
 import { denial } from "../access/authorizer.js";
 import { abandonmentOf } from "../http/abandonment.js";
 import type { Caller } from "../http/context.js";
@@ -318,13 +319,5 @@ export class RotationService {
       cursor: next ? encodeCursor(next) : null,
       has_more: next !== null,
     };
-  }
-}
-
-function decodeURIComponentSafe(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
   }
 }
