@@ -23,10 +23,12 @@ describeEachBackend("events: a busy webhook's statistics", (backend) => {
     const status = "CASE WHEN n % 7 = 0 THEN 'pending' WHEN n % 10 = 0 THEN 'failed' ELSE 'success' END";
     const duration = "CASE WHEN n % 7 = 0 OR n % 11 = 0 THEN NULL ELSE 10 + n % 5 END";
     // One delivery made long ago was attempted again just now: it is the last attempt.
+    // The pending ones are due tomorrow: the delivery worker must not settle them before the read.
+    const pendingDue = `CASE WHEN n % 7 = 0 THEN ${now + 86_400_000} ELSE 0 END`;
     const updated = `CASE WHEN n = 11990 THEN ${now + 1000} ELSE ${now} - n * 1000 + 500 END`;
     const insert = (prefix: string, count: number, createdAt: string) =>
       server.db.run(`INSERT INTO event_deliveries (id, partner_id, tenant_id, target_kind, target_id, event_id, event_type, ordering_key, dispatch_seq, status, attempts, next_attempt_at, response_code, duration_ms, created_at, updated_at)
-        SELECT '${prefix}' || n, 'ptn_default', 'tnt_default', 'webhook', ?, 'evt_${prefix}' || n, 'certificate.expiring', 'k', n, ${status}, CASE WHEN n % 7 = 0 THEN 0 ELSE 1 END, 0, 200, ${duration}, ${createdAt}, ${updated} FROM (${numbers(count)}) s`, [hook.body.id]);
+        SELECT '${prefix}' || n, 'ptn_default', 'tnt_default', 'webhook', ?, 'evt_${prefix}' || n, 'certificate.expiring', 'k', n, ${status}, CASE WHEN n % 7 = 0 THEN 0 ELSE 1 END, ${pendingDue}, 200, ${duration}, ${createdAt}, ${updated} FROM (${numbers(count)}) s`, [hook.body.id]);
     await insert("dlv_st", DELIVERIES, `${now} - n * 1000`);
     await insert("dlv_old", OLD, `${now - 2 * 86_400_000} - n`);
 
