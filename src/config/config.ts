@@ -169,6 +169,10 @@ export interface VaultConfig {
     acmeCaFile: string | null;
     /** How long a submitted CSR waits for review before it is `expired` (SCAIVAULT_PKI_CSR_TTL, **ext**). */
     csrTtlMs: number;
+    /** ACME orders one node works at once, one per tenant (SCAIVAULT_ACME_CONCURRENCY, **ext**). */
+    acmeConcurrency: number;
+    /** ACME orders a tenant may have pending or processing (SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT, **ext**). */
+    maxOpenAcmeOrdersPerTenant: number;
   };
   // --- dns providers (spec/pki.md P7) ---
   dns: {
@@ -327,6 +331,8 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       acmeHttpAddress: env.SCAIVAULT_ACME_HTTP_ADDRESS ? parseBind(env.SCAIVAULT_ACME_HTTP_ADDRESS, "SCAIVAULT_ACME_HTTP_ADDRESS") : null,
       acmeCaFile: env.SCAIVAULT_ACME_CA_FILE || null,
       csrTtlMs: durationMs("SCAIVAULT_PKI_CSR_TTL", env.SCAIVAULT_PKI_CSR_TTL, 30 * 86_400_000) || 30 * 86_400_000,
+      acmeConcurrency: positiveInt("SCAIVAULT_ACME_CONCURRENCY", env.SCAIVAULT_ACME_CONCURRENCY, 4),
+      maxOpenAcmeOrdersPerTenant: positiveInt("SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT", env.SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT, 100),
     },
     dns: {
       timeoutMs: durationMs("SCAIVAULT_DNS_TIMEOUT", env.SCAIVAULT_DNS_TIMEOUT, 5000) || 5000,

@@ -21,6 +21,8 @@ export interface PkiConfig {
   crlLifetimeMs: number;
   notifyBeforeMs: number[];
   csrTtlMs: number;
+  acmeConcurrency: number;
+  maxOpenAcmeOrdersPerTenant: number;
 }
 
 export interface PkiDeps {

@@ -249,4 +249,9 @@ export const pkiMigrations: Migration[] = [
       "CREATE INDEX acme_challenges_created ON acme_challenges (created_at)",
     ],
   },
+  {
+    // Order creation counts a tenant's orders not yet worked to their end (the open-order quota) along this.
+    id: "0213_acme_orders_open",
+    up: () => ["CREATE INDEX acme_orders_open ON acme_orders (tenant_id) WHERE status IN ('pending', 'processing')"],
+  },
 ];

@@ -7,6 +7,7 @@ import { configureAcmeHttp } from "./client.js";
 import type { DnsChallengeSolver } from "./dns-solver.js";
 import { AcmeOrders, type AcmeMetrics } from "./orders.js";
 import { CHALLENGE_PATH, registerAcmeRoutes } from "./routes.js";
+import { OrderSlots } from "./worker.js";
 
 export interface AcmeOptions {
   deps: PkiDeps;
@@ -31,12 +32,17 @@ export function createAcme(options: AcmeOptions) {
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
   let kicked = false;
+  const kick = () => {
+    kicked = true;
+    wake?.();
+  };
+  const slots = new OrderSlots(orders, options.deps.config.acmeConcurrency, kick);
 
   async function run(log: FastifyBaseLogger): Promise<void> {
     while (running) {
       kicked = false;
       try {
-        await orders.pass(Date.now(), log, () => running);
+        await slots.fill(Date.now(), log, () => running);
       } catch (error) {
         log.warn({ err: { name: (error as Error).name } }, "acme order worker pass failed");
       }
@@ -67,10 +73,7 @@ export function createAcme(options: AcmeOptions) {
     start(log: FastifyBaseLogger, workerEnabled: boolean): void {
       if (workerEnabled && !running) {
         running = true;
-        orders.wake = () => {
-          kicked = true;
-          wake?.();
-        };
+        orders.wake = kick;
         loop = run(log);
       }
       if (options.httpAddress && !server && app) {
@@ -97,6 +100,7 @@ export function createAcme(options: AcmeOptions) {
       wake?.();
       await loop;
       loop = null;
+      await slots.settled();
       const s = server;
       server = null;
       if (s) await new Promise<void>((resolve) => s.close(() => resolve()));

@@ -1,7 +1,6 @@
-import type { FastifyBaseLogger } from "fastify";
 import type { Counter } from "prom-client";
 import type { Caller } from "../../http/context.js";
-import { validationError, VaultError } from "../../http/errors.js";
+import { quotaExceeded, validationError, VaultError } from "../../http/errors.js";
 import { systemCaller, withEvents } from "../../rotation/actor.js";
 import { requireValidPath } from "../../secrets/paths.js";
 import { requireDuration } from "../../shared/duration.js";
@@ -9,6 +8,7 @@ import { randomBase62 } from "../../shared/ids.js";
 import { iso, isoOrNull } from "../../shared/time.js";
 import type { Queryable } from "../../storage/contract.js";
 import type { Condition } from "../../storage/bounded-page.js";
+import { takeTenantTurn } from "../../storage/tenant-lock.js";
 import { eventBase, requireReader, submissionPage, type PkiDeps } from "../common.js";
 import { initialNotice } from "../expiry.js";
 import { issuedEventData } from "../issue.js";
@@ -23,7 +23,8 @@ export const ACME_IDENTITY = "system:acme";
 /** A claimed order is someone's for this long; a node that dies mid-order leaves it to another after it. */
 const LEASE_MS = 10 * 60_000;
 const RETRY_MS = 3_600_000;
-const BATCH = 20;
+// Any fixed number: the first half of the advisory lock key that serializes one tenant's order creations.
+const ORDER_CREATION_LOCK = 7_305_210;
 
 export interface OrderRow {
   id: string;
@@ -135,10 +136,23 @@ export class AcmeOrders {
     caller.ctx.audit.extra = { account_id: account.id, order_id: row.id };
     caller.ctx.audit.secretPath = secretPath;
     await this.deps.secrets.mutate(caller, () => 201, async (tx) => {
+      await this.requireRoomForOrder(tx, tenant.tenantId);
       await tx.run(`INSERT INTO acme_orders (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`, COLUMNS.map((c) => row[c] as never));
     });
     this.wake();
     return orderView(row);
+  }
+
+  /**
+   * A tenant holds at most SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT orders not yet worked to their
+   * end: each is a CA exchange and perhaps a DNS wait. Counted inside the creating transaction, one
+   * tenant's creations taking turns (`takeTenantTurn`), so two at once cannot both take the last place.
+   */
+  private async requireRoomForOrder(tx: Queryable, tenantId: string): Promise<void> {
+    await takeTenantTurn(tx, this.deps.db.dialect, ORDER_CREATION_LOCK, tenantId);
+    const limit = this.deps.config.maxOpenAcmeOrdersPerTenant;
+    const open = await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM acme_orders WHERE tenant_id = ? AND status IN ('pending', 'processing')", [tenantId]);
+    if (Number(open?.n ?? 0) >= limit) throw quotaExceeded("acme_orders", "tenant", limit, "wait until one is valid or invalid", "pending or processing ACME orders");
   }
 
   private async require(caller: Caller, id: string): Promise<OrderRow> {
@@ -185,24 +199,25 @@ export class AcmeOrders {
 
   // --- the background work -------------------------------------------------------------------
 
-  /** One pass over due orders. Each is claimed by a conditional UPDATE of `run_at` (as expiry notices are): one node wins. */
-  async pass(now: number, log: FastifyBaseLogger, running: () => boolean): Promise<void> {
-    const due = await this.deps.db.all<OrderRow>("SELECT * FROM acme_orders WHERE run_at IS NOT NULL AND run_at <= ? ORDER BY run_at LIMIT ?", [now, BATCH]);
-    for (const row of due) {
-      if (!running()) return;
-      const lease = Date.now() + LEASE_MS;
-      const status = row.certificate_id ? row.status : "processing";
-      const claim = await this.deps.db.run("UPDATE acme_orders SET run_at = ?, status = ?, updated_at = ? WHERE id = ? AND run_at = ?", [lease, status, Date.now(), row.id, Number(row.run_at)]);
-      if (claim.changes === 0) continue;
-      try {
-        await this.work({ ...row, run_at: lease, status });
-      } catch (error) {
-        log.warn({ err: { name: (error as Error).name }, order_id: row.id }, "acme order pass failed");
-      }
-    }
+  /**
+   * The oldest due order of a tenant not in `excluded` (the tenants this node is working, and those
+   * it started last): along `acme_orders_run`, skipping only the excluded tenants' due rows.
+   */
+  async nextDue(now: number, excluded: readonly string[]): Promise<OrderRow | undefined> {
+    const others = excluded.length === 0 ? "" : ` AND tenant_id NOT IN (${excluded.map(() => "?").join(", ")})`;
+    return this.deps.db.get<OrderRow>(`SELECT * FROM acme_orders WHERE run_at IS NOT NULL AND run_at <= ?${others} ORDER BY run_at LIMIT 1`, [now, ...excluded]);
   }
 
-  private async work(row: OrderRow): Promise<void> {
+  /** Claims a due order by a conditional UPDATE of `run_at` (as expiry notices are): one node wins, the others get null. */
+  async claim(row: OrderRow): Promise<OrderRow | null> {
+    const lease = Date.now() + LEASE_MS;
+    const status = row.certificate_id ? row.status : "processing";
+    const claim = await this.deps.db.run("UPDATE acme_orders SET run_at = ?, status = ?, updated_at = ? WHERE id = ? AND run_at = ?", [lease, status, Date.now(), row.id, Number(row.run_at)]);
+    return claim.changes === 0 ? null : { ...row, run_at: lease, status };
+  }
+
+  /** Works a claimed order to its end: `valid` with a certificate, or `invalid` (a renewal: retried hourly). */
+  async work(row: OrderRow): Promise<void> {
     const renewal = row.certificate_id !== null;
     const tenant: TenantRef = { tenantId: row.tenant_id, partnerId: row.partner_id };
     let issued: Awaited<ReturnType<AcmeOrders["obtain"]>>;
