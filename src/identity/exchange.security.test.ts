@@ -47,7 +47,9 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     const { admin } = vault();
     const base = { name: "bad", issuer: GITHUB_ACTIONS_ISSUER, audiences: ["x"], jwks: issuer.jwks };
     const rule = { identity_id: "sa:x", scopes: ["secrets:read"] };
-    for (const rules of [[{ ...rule, conditions: {} }], [{ ...rule, conditions: { ref: "refs/heads/main" } }], [{ ...rule, conditions: { repository: "*/api" } }], [{ ...rule, conditions: { repository: "acme/api" }, identity_id: "group:sre" }], [{ ...rule, conditions: { repository: "acme/api" }, scopes: ["admin"] }]]) {
+    for (const rules of [[{ ...rule, conditions: {} }], [{ ...rule, conditions: { ref: "refs/heads/main" } }], [{ ...rule, conditions: { repository: "*/api" } }], [{ ...rule, conditions: { repository: "acme/api" }, identity_id: "group:sre" }], [{ ...rule, conditions: { repository: "acme/api" }, scopes: ["admin"] }],
+      // Every anonymous exchange checks each condition of each rule until one holds: 32 claims at most.
+      [{ ...rule, conditions: { repository: "acme/api", ...Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`claim_${i}`, "x"])) } }]]) {
       const refused = await admin.post("/v1/auth/trusts", { ...base, rules });
       expect(refused.status).toBe(422);
       expect(refused.body.error.code).toBe("validation_error");
@@ -101,6 +103,22 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     expect(viaForm.body.scope).toBe("secrets:read");
     const audit = await vault().vault.db.all<{ extra_data: string }>("SELECT extra_data FROM audit_log WHERE action = 'token_exchange' AND success = 1");
     expect(audit.some((a) => a.extra_data.includes("repo:acme/api:ref:refs/heads/main") && !a.extra_data.includes("eyJ"))).toBe(true);
+  });
+
+  it("refuses more allowed_paths than a trust rule may hold, and longer ones: every later check of the token walks them all", async () => {
+    const { anonymous } = vault();
+    const many = Array.from({ length: 33 }, (_, i) => `app/never-${i}/**`);
+    const tooMany = await exchange(anonymous, { subject_token: await gh(), allowed_paths: many });
+    expect(tooMany.status, tooMany.text).toBe(422);
+    expect(tooMany.body.error).toMatchObject({ code: "validation_error", details: { fields: { allowed_paths: "at most 32 path globs of at most 512 characters each" } } });
+    const tooLong = await exchange(anonymous, { subject_token: await gh(), allowed_paths: `app/${"a".repeat(509)}` });
+    expect(tooLong.status, tooLong.text).toBe(422);
+    // At the limits the exchange works, and the token still reads only inside both lists.
+    const atLimit = await exchange(anonymous, { subject_token: await gh(), allowed_paths: [...many.slice(3), `app/${"a".repeat(508)}`, "app/config"] });
+    expect(atLimit.status, atLimit.text).toBe(200);
+    const token = anonymous.withToken(atLimit.body.access_token);
+    expect((await token.get("/v1/secrets/app/config")).status).toBe(200);
+    expect((await token.get("/v1/secrets/app/other")).body.error.code).toBe("access_denied");
   });
 
   it("a Kubernetes-shaped token is exchanged with the issuer's keys found through discovery", async () => {

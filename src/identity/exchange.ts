@@ -15,6 +15,8 @@ import type { Trust, TrustStore } from "./trust-store.js";
 
 const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 const TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token"];
+const MAX_ALLOWED_PATHS = 32;
+const MAX_GLOB_LENGTH = 512;
 const FIELDS = new Set(["grant_type", "subject_token", "subject_token_type", "tenant_id", "role", "scope", "expires_in", "allowed_paths"]);
 
 export interface ExchangeDeps {
@@ -61,6 +63,10 @@ function parseBody(raw: Buffer, contentType: string | undefined): ExchangeReques
   const paths = fields.allowed_paths;
   const allowedPaths = paths === undefined || paths === null ? null : typeof paths === "string" ? paths.split(/[\s,]+/).filter(Boolean) : Array.isArray(paths) && paths.every((p) => typeof p === "string") ? (paths as string[]) : null;
   if (paths !== undefined && paths !== null && allowedPaths === null) throw validationError({ allowed_paths: "a list of path globs" });
+  // A trust rule's own list has the same bounds: each of the token's later checks walks every glob of both lists.
+  if (allowedPaths && (allowedPaths.length > MAX_ALLOWED_PATHS || allowedPaths.some((p) => p.length > MAX_GLOB_LENGTH))) {
+    throw validationError({ allowed_paths: `at most ${MAX_ALLOWED_PATHS} path globs of at most ${MAX_GLOB_LENGTH} characters each` });
+  }
   for (const glob of allowedPaths ?? []) {
     const problem = globProblem(glob);
     if (problem) throw new VaultError("invalid_glob", `allowed_paths: ${problem}`, { details: { field: "allowed_paths", pattern: glob } });

@@ -24,7 +24,7 @@ const MAX_TTL_SECONDS = 12 * 3600;
 const Str = (max: number) => Type.String({ maxLength: max });
 const Rule = Type.Object({
   description: Type.Optional(Type.Union([Str(1024), Type.Null()])),
-  conditions: Type.Record(Type.String({ maxLength: 200 }), Type.Union([Str(512), Type.Array(Str(512), { maxItems: 32 })])),
+  conditions: Type.Record(Type.String({ maxLength: 200 }), Type.Union([Str(512), Type.Array(Str(512), { maxItems: 32 })]), { maxProperties: 32 }),
   identity_id: Str(256),
   scopes: Type.Array(Str(64), { maxItems: 32 }),
   max_ttl: Type.Optional(Type.Union([Str(32), Type.Null()])),
