@@ -82,4 +82,20 @@ describe("Authorizer: compiled policies cached per tenant, dropped by the change
     expect(await reads(authorizer, "old/x")).toBe(false);
     expect(await reads(authorizer, "new/x")).toBe(true);
   });
+
+  it("a dry run now finds a request's entry but adds none: made-up identity sets stay out of the cache", async () => {
+    const { state, store } = fakeStore();
+    const authorizer = new Authorizer(store);
+    const context = { sourceIp: null, mfaVerifiedAt: null, now: Date.now() };
+    for (let i = 0; i < 3; i++) expect((await authorizer.compiledFor("p", "t", ["sa:a", `group:made-up-${i}`], Date.now(), "read")).decide("old/x", "read", context).allowed).toBe(true);
+    expect(state.loads).toBe(3);
+    // The same made-up set again: still not cached, so loaded again.
+    await authorizer.compiledFor("p", "t", ["sa:a", "group:made-up-0"], Date.now(), "read");
+    expect(state.loads).toBe(4);
+    // A request's own entry is found by a dry run for the same set.
+    expect(await reads(authorizer, "old/x")).toBe(true);
+    expect(state.loads).toBe(5);
+    await authorizer.compiledFor("p", "t", ["sa:a"], Date.now(), "read");
+    expect(state.loads).toBe(5);
+  });
 });

@@ -200,6 +200,8 @@ export function evaluate(policies: readonly Policy[], path: string, permission: 
   return set.decide(path, permission, context);
 }
 
+export type CacheUse = "use" | "read" | "none";
+
 export type Evaluator = (path: string, permission: Permission) => Decision;
 
 interface CacheEntry {
@@ -234,8 +236,13 @@ export class Authorizer {
     this.changes = new ReachLog((seq) => policies.policyChangesSince(seq));
   }
 
-  /** `cache: false` for dry runs at another time, whose binding expiries must not leak into the cache. */
-  async compiledFor(partnerId: string, tenantId: string, identityIds: readonly string[], now = Date.now(), cache = true, known?: AccessEpochs): Promise<CompiledPolicySet> {
+  /**
+   * `cache`: `use` for requests' own callers; `read` for dry runs now (`POST /v1/policies/test`):
+   * they may find a request's entry but add none, as a caller naming made-up identities and groups
+   * would fill the cache with sets no request asks for (a review kept ~9 MB per test of a large
+   * policy); `none` for dry runs at another time, whose binding expiries must not leak into it.
+   */
+  async compiledFor(partnerId: string, tenantId: string, identityIds: readonly string[], now = Date.now(), cache: CacheUse = "use", known?: AccessEpochs): Promise<CompiledPolicySet> {
     // Counters read earlier in this same request are as fresh as "the next request" requires.
     const counters = known ?? (await this.policies.epochs());
     // Counters only grow; ones read before the last move (a long-lived caller's) clear nothing.
@@ -248,12 +255,12 @@ export class Authorizer {
       for (const [key, entry] of this.cache) if (this.changedSince(entry)) this.cache.delete(key);
     }
     const key = `${partnerId}\u0000${tenantId}\u0000${[...new Set(identityIds)].sort().join("\u0000")}`;
-    const hit = cache ? this.cache.get(key) : undefined;
+    const hit = cache === "none" ? undefined : this.cache.get(key);
     if (hit && hit.epoch === counters.access && now < hit.validUntil && !this.changedSince(hit)) return hit.set;
     const bound = await this.policies.boundPolicies(partnerId, tenantId, identityIds, now);
     const validUntil = bound.reduce((min, b) => (b.binding.expiresAt !== null && b.binding.expiresAt < min ? b.binding.expiresAt : min), Number.POSITIVE_INFINITY);
     const set = new CompiledPolicySet(bound.map((b) => b.policy));
-    if (!cache) return set;
+    if (cache !== "use") return set;
     this.cache.set(key, { epoch: counters.access, policies: counters.policies, partnerId, tenantId, validUntil, set });
     return set;
   }
@@ -285,7 +292,7 @@ export class Authorizer {
   /** The caller's compiled policies: its identity's and groups' in its tenant, at the counters its authentication read. */
   private setFor(caller: Caller, now: number): Promise<CompiledPolicySet> {
     const { principal } = caller;
-    return this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now, true, principal.accessCounters);
+    return this.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], now, "use", principal.accessCounters);
   }
 
   async decide(caller: Caller, path: string, permission: Permission): Promise<Decision> {

@@ -80,7 +80,7 @@ export function asPolicyRule(rule: HeldRule): PolicyRule {
 /** The caller's own compiled policies in the request's tenant (the evaluator's set, from its cache). */
 export function callerPolicySet(authorizer: Authorizer, caller: Caller): Promise<CompiledPolicySet> {
   const { principal } = caller;
-  return authorizer.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], Date.now(), true, principal.accessCounters);
+  return authorizer.compiledFor(principal.partnerId, caller.tenant.tenantId, [principal.identityId, ...principal.groups], Date.now(), "use", principal.accessCounters);
 }
 
 export function grantExceedsCaller(uncovered: Uncovered, what: string): VaultError {

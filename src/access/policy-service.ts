@@ -302,7 +302,7 @@ export class PolicyService {
     const context = body.context ?? {};
     const now = context.timestamp ? parseTime("context.timestamp", context.timestamp) : Date.now();
     const identities = [body.identity_id, ...(body.groups ?? []).map((g) => (g.startsWith("group:") ? g : `group:${g}`))];
-    const set = await this.deps.authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, identities, now, !context.timestamp);
+    const set = await this.deps.authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, identities, now, context.timestamp ? "none" : "read");
     const decision = set.decide(path, body.permission as Permission, { sourceIp: context.source_ip ?? null, mfaVerifiedAt: context.mfa_verified ? now : null, now });
     return { allowed: decision.allowed, code: decision.code, policy_id: decision.policyId, rule_index: decision.ruleIndex, failed_condition: decision.failedCondition };
   }

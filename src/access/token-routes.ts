@@ -101,7 +101,7 @@ async function issue(deps: TokenRouteDeps, caller: Caller, body: CreateTokenBody
   // A token never carries more than its issuer holds: scopes, and (for another identity) that identity's grants.
   assertScopesWithin(caller.principal.scopes, scopes);
   if (identity.id !== caller.principal.identityId && !isEscalationExempt(caller.principal)) {
-    const target = await deps.authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, [identity.id], Date.now(), false);
+    const target = await deps.authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, [identity.id], Date.now(), "none");
     await assertGrantsCovered(deps.authorizer, caller, target.held.map(asPolicyRule), `issue a token for ${identity.id}`);
   }
   return deps.db.transaction(async (tx) => {

@@ -78,7 +78,7 @@ export function createIdentity(deps: IdentityDeps) {
       // must hold them too (SPEC §4), as when issuing a token for that identity.
       const coverCheck = authorizer
         ? async (caller: Parameters<typeof assertGrantsCovered>[1], rule: { identity_id: string }) => {
-            const target = await authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, [rule.identity_id], Date.now(), false);
+            const target = await authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, [rule.identity_id], Date.now(), "none");
             await assertGrantsCovered(authorizer, caller, target.held.map(asPolicyRule), `write an exchange rule for ${rule.identity_id}`);
           }
         : null;
