@@ -110,3 +110,17 @@ describe("glob matcher against the reference implementation", () => {
     }
   });
 });
+
+it("keeps compiled patterns by their size: a caller's flood of long distinct patterns pushes out the oldest, not the ones in use", () => {
+  // 256 segments each, the longest a pattern may be (~18 KB compiled): 5,000 of them are past the cache's 64 MB.
+  const long = (i: number) => `*/${String(i).padStart(6, "0")}/${"a/".repeat(251)}b`;
+  const first = globMatcher(long(0));
+  const inUse = globMatcher("app/**");
+  for (let i = 1; i < 5_000; i++) {
+    globMatcher(long(i));
+    if (i % 500 === 0) expect(globMatcher("app/**")).toBe(inUse);
+  }
+  expect(globMatcher("app/**")).toBe(inUse);
+  expect(globMatcher(long(0))).not.toBe(first);
+  expect(globMatcher(long(0)).test(`x/000000/${"a/".repeat(251)}b`)).toBe(true);
+});

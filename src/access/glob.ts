@@ -1,4 +1,4 @@
-import { LruMap } from "../shared/lru.js";
+import { SizedCache } from "../shared/sized-cache.js";
 /**
  * Policy path globs (SPEC §4), anchored, matched segment by segment without any regular expression:
  * `*` any run within one segment, `?` one character, `**` only as a whole segment. A leading `**/`
@@ -107,7 +107,15 @@ export function compileGlob(pattern: string): CompiledGlob {
   return { pattern, tokens, test: (path) => matchTokens(tokens, path) };
 }
 
-const cache = new LruMap<string, CompiledGlob>(100_000);
+const GLOB_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Bounded by bytes, not by count: callers' own patterns pass through here too (batch metadata
+ * wildcards, stream and subscription filters), and a review's 100,000 distinct 512-character,
+ * 256-segment patterns kept 1.6 GB under the old 100,000-entry bound. The estimate counts the
+ * pattern's UTF-16 characters and each token's object and segment string.
+ */
+const cache = new SizedCache<string, CompiledGlob>(GLOB_CACHE_BYTES, (compiled) => 128 + 2 * compiled.pattern.length + compiled.tokens.reduce((sum, token) => sum + 64 + (token.kind === "seg" ? 2 * token.glob.length : 0), 0));
 
 /** The one matcher for policies, the policy test, subscription and stream filters: compiled once per pattern. */
 export function globMatcher(pattern: string): CompiledGlob {

@@ -4,7 +4,7 @@ import { SizedCache } from "./sized-cache.js";
 describe("SizedCache", () => {
   const sized = () => new SizedCache<string, Buffer>(10, (value) => value.length);
 
-  it("keeps values until their total passes the bound, then drops those set longest ago", () => {
+  it("keeps values until their total passes the bound, then drops those used longest ago", () => {
     const cache = sized();
     cache.set("a", Buffer.alloc(4));
     cache.set("b", Buffer.alloc(4));
@@ -29,5 +29,14 @@ describe("SizedCache", () => {
     cache.set("a", Buffer.alloc(3));
     expect(cache.set("big", Buffer.alloc(20)).length).toBe(20);
     expect([cache.get("a"), cache.get("big")?.length, cache.bytes]).toEqual([undefined, 20, 20]);
+  });
+
+  it("counts a value read as used: the one read survives, the one only set goes", () => {
+    const cache = sized();
+    cache.set("a", Buffer.alloc(4));
+    cache.set("b", Buffer.alloc(4));
+    expect(cache.get("a")?.length).toBe(4);
+    cache.set("c", Buffer.alloc(4));
+    expect([cache.get("a")?.length, cache.get("b"), cache.get("c")?.length]).toEqual([4, undefined, 4]);
   });
 });

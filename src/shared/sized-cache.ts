@@ -1,8 +1,9 @@
 /**
  * Values kept by key up to a total size in bytes: once a value set takes the total past
- * `maxBytes`, the entries set longest ago go first (never the one just set). For caches of large
- * encoded answers (CRLs, SSH KRLs), which a count alone would not bound: one CA's CRL of 100,000
- * entries is ~5 MB, an engine's KRL of a million serials 8 MB.
+ * `maxBytes`, the entries used longest ago go first (never the one just set). For caches whose
+ * values differ widely in size, which a count alone would not bound: one CA's CRL of 100,000
+ * entries is ~5 MB, an engine's KRL of a million serials 8 MB, a compiled 512-character glob of
+ * 256 segments ~16 KB against a few hundred bytes for a usual one.
  */
 export class SizedCache<K, V> {
   // A Map iterates in insertion order; a value set again moves to the end.
@@ -15,8 +16,13 @@ export class SizedCache<K, V> {
     return this.total;
   }
 
+  /** A value found becomes the newest (a Map keeps insertion order: delete and set again). */
   get(key: K): V | undefined {
-    return this.entries.get(key)?.value;
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.value;
   }
 
   set(key: K, value: V): V {
