@@ -28,6 +28,14 @@ export const DEFAULT_FIELDS: FieldSpec[] = [{ name: "password", generator: "rand
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
 const PLACEHOLDER_FORMS = /^(?:random:(\d{1,4})|hex:(\d{1,4})|uuid|timestamp)$/;
 const MAX_LENGTH = 1024;
+/**
+ * What one recipe's text fields may make together, in characters: a value is at most
+ * SCAIVAULT_MAX_SECRET_BYTES (64 KiB by default) anyway. Placeholders were bounded one by one but
+ * a template's output was not: 273 × `{{random:1024}}` in 4,096 characters of template made 280,000
+ * characters per field, 14 MB for 50 fields (a review: 4 s of the event loop per preview or
+ * rotation, refused only afterwards as a secret over 64 KB). Key pairs are not counted (a few KB each).
+ */
+const MAX_RECIPE_OUTPUT = 65_536;
 
 function bad(field: string, problem: string): VaultError {
   return new VaultError("invalid_config", `Field "${field}": ${problem}`, { details: { field, problem } });
@@ -73,6 +81,7 @@ function publicFieldFor(name: string): string {
 /** Checks every field's generator and config; problems are `invalid_config` naming the field. */
 export function checkFields(fields: readonly FieldSpec[]): CheckedField[] {
   const seen = new Set<string>();
+  let output = 0;
   return fields.map((field) => {
     if (!(GENERATORS as readonly string[]).includes(field.generator)) throw bad(field.name, `unknown generator "${field.generator}" (one of ${GENERATORS.join(", ")})`);
     const generator = field.generator as GeneratorName;
@@ -83,7 +92,8 @@ export function checkFields(fields: readonly FieldSpec[]): CheckedField[] {
       if (!check(value)) throw bad(field.name, `config.${key} has an invalid value`);
     }
     const config = { ...DEFAULTS[generator], ...given };
-    if (generator === "template") checkTemplate(field.name, config.template);
+    output += textLength(generator, config, field.name);
+    if (output > MAX_RECIPE_OUTPUT) throw bad(field.name, `the fields up to this one make up to ${output} characters; a recipe makes at most ${MAX_RECIPE_OUTPUT}`);
     if (generator === "static" && typeof config.value !== "string") throw bad(field.name, "static needs config.value");
     if (generator === "ssh_keypair" && config.bits !== undefined && config.key_type !== "rsa") throw bad(field.name, "config.bits applies to key_type rsa only");
     if (generator === "random") checkRequirements(field.name, config);
@@ -98,14 +108,37 @@ export function checkFields(fields: readonly FieldSpec[]): CheckedField[] {
   });
 }
 
-function checkTemplate(field: string, template: unknown): void {
+/** The characters a text field makes at most (key pairs: 0, see MAX_RECIPE_OUTPUT); checks a template on the way. */
+function textLength(generator: GeneratorName, config: Record<string, unknown>, field: string): number {
+  switch (generator) {
+    case "random":
+    case "hex":
+      return config.length as number;
+    case "bcrypt_hash":
+      return (config.length as number) + 60;
+    case "uuid":
+      return 36;
+    case "template":
+      return checkTemplate(field, config.template);
+    case "static":
+      return typeof config.value === "string" ? config.value.length : 0;
+    default:
+      return 0;
+  }
+}
+
+/** The characters a template makes at most: its text with each placeholder at its longest. */
+function checkTemplate(field: string, template: unknown): number {
   if (typeof template !== "string" || template === "") throw bad(field, "template needs config.template");
-  for (const [, inner] of template.matchAll(PLACEHOLDER)) {
+  let output = template.length;
+  for (const [whole, inner] of template.matchAll(PLACEHOLDER)) {
     const match = PLACEHOLDER_FORMS.exec(inner.trim());
     if (!match) throw bad(field, `unknown placeholder {{${inner}}} (use {{random:N}}, {{hex:N}}, {{uuid}} or {{timestamp}})`);
     const n = Number(match[1] ?? match[2] ?? 1);
     if (n < 1 || n > MAX_LENGTH) throw bad(field, `placeholder lengths must be 1 to ${MAX_LENGTH}`);
+    output += (match[1] || match[2] ? n : inner.trim() === "uuid" ? 36 : 12) - whole.length;
   }
+  return output;
 }
 
 function requirementsOf(config: Record<string, unknown>): Requirement[] {

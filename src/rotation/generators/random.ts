@@ -23,11 +23,25 @@ export const CLASSES = {
 } as const;
 export type Requirement = keyof typeof CLASSES;
 
-/** Uniform characters from `alphabet`: `randomInt` is a CSPRNG without modulo bias. */
+/**
+ * Uniform characters from `alphabet` (at most 256 of them), from the CSPRNG's bytes in bulk:
+ * bytes at or above the largest multiple of the alphabet's size are dropped, so `byte % size` has
+ * no modulo bias. A `randomInt` call per character cost ~0.3 µs each (a review's 14 MB recipe held
+ * the loop 4 s).
+ */
 export function randomString(length: number, alphabet: string): string {
-  let out = "";
-  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
-  return out;
+  const size = alphabet.length;
+  const usable = 256 - (256 % size);
+  const chars: string[] = [];
+  while (chars.length < length) {
+    // Enough bytes for what is left, with room for the dropped ones (at most 27 % for 94 characters).
+    for (const byte of randomBytes(Math.ceil(((length - chars.length) * 256) / usable) + 16)) {
+      if (byte >= usable) continue;
+      chars.push(alphabet[byte % size]);
+      if (chars.length === length) break;
+    }
+  }
+  return chars.join("");
 }
 
 /**
