@@ -67,6 +67,17 @@ describeEachBackend("secrets: list, expiring and batch read", (backend) => {
     expect(combined.paths).toEqual(names.filter((_, i) => i % 3 === 0));
   });
 
+  it("lists by tag only what is tagged, not metadata that merely holds the tag's text, and shows the whole metadata", async () => {
+    const { admin } = vault();
+    await admin.put("/v1/secrets/decoy/a", { data: { x: 1 }, metadata: { description: '"third"', custom: { third: "third" }, tags: ["thirds"] } });
+    await admin.put("/v1/secrets/decoy/b", { data: { x: 1 }, metadata: { description: "tagged", owner: "team", custom: { k: "v" }, tags: ["all", "third"] } });
+    const page = await admin.get("/v1/secrets?tag=third&prefix=decoy/");
+    expect(page.body.data.map((s: any) => s.path)).toEqual(["decoy/b"]);
+    expect(page.body.data[0].metadata).toEqual({ description: "tagged", owner: "team", custom: { k: "v" }, tags: ["all", "third"] });
+    await admin.delete("/v1/secrets/decoy/a?permanent=true");
+    await admin.delete("/v1/secrets/decoy/b?permanent=true");
+  });
+
   it("returns list items with version, type and metadata", async () => {
     const page = await vault().admin.get("/v1/secrets?prefix=list/app/s00&limit=1");
     expect(page.body.data[0]).toMatchObject({ path: "list/app/s00", version: 1, secret_type: "kv", metadata: { tags: ["third", "all"] }, expires_at: null });

@@ -223,16 +223,24 @@ export class SecretStore {
   }
 
   /** Live (not soft-deleted) secrets in path order, after `afterPath`, under `prefix`. */
-  async page(tenantId: string, prefix: string, afterPath: string | null, limit: number): Promise<SecretRow[]> {
+  /**
+   * Live secrets under `prefix` after `afterPath`, in path order. With `metadataHolding`, a row's
+   * metadata comes back only where its text holds that string, else as `{}`: a `?tag=` list looks
+   * at up to 20,000 rows whose metadata may be 16 KB each, and only rows that may carry the tag
+   * need theirs (the database looks; nothing else is copied out or parsed).
+   */
+  async page(tenantId: string, prefix: string, afterPath: string | null, limit: number, metadataHolding: string | null = null): Promise<SecretRow[]> {
     // One lower bound, the tighter: given `path >= prefix AND path > after`, SQLite narrowed the index
     // by the prefix's, so every page of a walk read again from the prefix's first secret (1M
     // secrets: one list walk took 200 s; docs/benchmarks.md round 24).
     const [lower, from] = afterPath !== null && afterPath >= prefix ? ["path > ?", afterPath] : ["path >= ?", prefix];
+    const position = this.db.dialect === "postgres" ? "strpos(metadata, ?)" : "instr(metadata, ?)";
+    const columns = metadataHolding === null ? SECRET_COLUMNS : SECRET_COLUMNS.replace("metadata", `CASE WHEN ${position} > 0 THEN metadata ELSE '{}' END AS metadata`);
     return this.db.all<SecretRow>(
-      `SELECT ${SECRET_COLUMNS} FROM secrets
+      `SELECT ${columns} FROM secrets
         WHERE tenant_id = ? AND deleted_at IS NULL AND ${lower} AND path < ?
         ORDER BY path LIMIT ?`,
-      [tenantId, from, prefixEnd(prefix), limit],
+      [...(metadataHolding === null ? [] : [metadataHolding]), tenantId, from, prefixEnd(prefix), limit],
     );
   }
 
