@@ -20,6 +20,7 @@ describeEachBackend("unauthenticated routes: a flood from one address is bounded
     { action: "scaikey_webhook", send: (url) => fetch(`${url}/v1/identity/webhooks/scaikey`, { method: "POST", headers: { "content-type": "application/json", "x-scaikey-signature": "t=1,v1=00" }, body: JSON.stringify({ event_id: "evt_x", event_type: "user.updated" }) }) },
     { action: "ui_session", send: (url) => fetch(`${url}/v1/ui/session`) },
     { action: "ui_logout", send: (url) => fetch(`${url}/v1/ui/session`, { method: "DELETE" }) },
+    { action: "openapi", send: (url) => fetch(`${url}/v1/openapi.json`) },
     { action: "token_exchange", send: (url) => fetch(`${url}/v1/auth/exchange`, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer not-a-credential" }, body: JSON.stringify({ subject_token: "x.y.z" }) }) },
   ];
 

@@ -26,6 +26,9 @@ describeEachBackend("OpenAPI: a lint-clean document and a generated client", (ba
   it("passes Redocly's recommended rules with no error and no warning", async () => {
     const doc = await vault().anonymous.get("/v1/openapi.json");
     expect(doc.status).toBe(200);
+    expect(doc.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    // Serialized once, served the same each time.
+    expect((await vault().anonymous.get("/v1/openapi.json")).text).toBe(doc.text);
     expect(doc.body.servers).toEqual([expect.objectContaining({ url: "/" })]);
     expect(JSON.stringify(doc.body.paths)).not.toContain('"name":"*"');
     const file = join(mkdtempSync(join(tmpdir(), "scaivault-openapi-")), "openapi.json");
