@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { TestDnsServer } from "../../dns/testing/dns-server.js";
 import { describeEachBackend } from "../../testing/backends.js";
 import { ApiClient, useVault } from "../../testing/harness.js";
 import { waitFor } from "../../rotation/testing.js";
 import { created, expectError } from "../testing.js";
-import { orderIn, PebbleTls, removeTls, startPebble, type Pebble } from "./testing/pebble.js";
+import { orderIn, PebbleTls, usePebbleOverDns } from "./testing/pebble.js";
 
 /**
  * One tenant's slow order (its DNS record never shows at its provider's server until the test lets
@@ -17,25 +17,15 @@ describeEachBackend("acme: one tenant's stalled order does not hold back another
   const tls = new PebbleTls();
   const secret = randomBytes(32).toString("base64");
   const dns = new TestDnsServer({ zones: ["slow.test", "fast.test"], keys: [{ name: "acme-key", algorithm: "hmac-sha256", secret }] });
-  let pebble: Pebble;
   // The stalled record waits for its propagation far longer than tenant B's whole order may take below.
   const vault = useVault(backend, { env: { ...tls.vaultEnv, SCAIVAULT_SCHEDULER_POLL: "200ms", SCAIVAULT_DNS_PROPAGATION_TIMEOUT: "150s", SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT: "2" } });
-
-  beforeAll(async () => {
-    await dns.start();
-    pebble = await startPebble(tls, { httpPort: 1, dnsServer: dns.address });
-  }, 90_000);
-  afterAll(async () => {
-    await pebble?.stop();
-    await dns.stop();
-    removeTls(tls);
-  });
+  const pebble = usePebbleOverDns(tls, dns);
 
   async function setUp(client: ApiClient, zone: string, headers: Record<string, string> = {}) {
     await created(client.post("/v1/dns/providers", {
       name: zone.replace(".", "-"), provider_type: "rfc2136", config: { server: dns.address, tsig_key_name: "acme-key" }, credentials: { tsig_secret: secret }, managed_zones: [`*.${zone}`], verify: false,
     }, { headers }));
-    return created(client.post("/v1/pki/acme/accounts", { name: "pebble", provider: "custom", directory_url: pebble.directoryUrl }, { headers }));
+    return created(client.post("/v1/pki/acme/accounts", { name: "pebble", provider: "custom", directory_url: pebble().directoryUrl }, { headers }));
   }
 
   it("issues tenant B's certificate while tenant A's order waits on DNS; A's next order waits its turn, and a third is refused", async () => {
@@ -64,7 +54,7 @@ describeEachBackend("acme: one tenant's stalled order does not hold back another
     const quick = await created(clientB.post("/v1/pki/acme/orders", { account_id: accountB.id, domains: ["b.fast.test"], auto_renew: false }));
     // Well inside A's propagation wait (150 s): on a node working one order at a time, B's waited behind A's.
     const doneB = await orderIn(clientB, quick.id, ["valid", "invalid"], 100_000);
-    expect(doneB.error, pebble.output()).toBeNull();
+    expect(doneB.error, pebble().output()).toBeNull();
     expect(doneB.status).toBe("valid");
     expect((await admin.get(`/v1/pki/acme/orders/${stalled.id}`)).body.status).toBe("processing");
     expect((await admin.get(`/v1/pki/acme/orders/${queued.id}`)).body.status).toBe("pending");
@@ -73,7 +63,7 @@ describeEachBackend("acme: one tenant's stalled order does not hold back another
     dns.hidden.delete(stalledRecord);
     for (const id of [stalled.id, queued.id]) {
       const done = await orderIn(admin, id, ["valid", "invalid"], 100_000);
-      expect(done.error, pebble.output()).toBeNull();
+      expect(done.error, pebble().output()).toBeNull();
       expect(done.status).toBe("valid");
     }
     await created(admin.post("/v1/pki/acme/orders", { account_id: accountA.id, domains: ["c.slow.test"], auto_renew: false }));

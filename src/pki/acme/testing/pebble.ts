@@ -4,7 +4,8 @@ import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import type { TestDnsServer } from "../../../dns/testing/dns-server.js";
 import { waitFor } from "../../../rotation/testing.js";
 import type { ApiClient } from "../../../testing/harness.js";
 import { freePort } from "../../../testing/ports.js";
@@ -147,4 +148,25 @@ export async function orderIn(client: ApiClient, id: string, states: string[], t
     expect(got.status, got.text).toBe(200);
     return states.includes(got.body.status) && extra(got.body) ? got.body : undefined;
   }, timeoutMs);
+}
+
+/**
+ * For the enclosing describe block: `dns` started and pebble validating dns-01 by asking it (no
+ * http-01 port), both stopped afterwards with `tls` removed. Call it after `useVault`.
+ */
+export function usePebbleOverDns(tls: PebbleTls, dns: TestDnsServer): () => Pebble {
+  let pebble: Pebble | undefined;
+  beforeAll(async () => {
+    await dns.start();
+    pebble = await startPebble(tls, { httpPort: 1, dnsServer: dns.address });
+  }, 90_000);
+  afterAll(async () => {
+    await pebble?.stop();
+    await dns.stop();
+    removeTls(tls);
+  });
+  return () => {
+    if (!pebble) throw new Error("pebble is not started yet");
+    return pebble;
+  };
 }
