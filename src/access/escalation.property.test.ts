@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { CompiledPolicySet } from "./authorizer.js";
+import { CompiledPolicySet, PERMISSION_BITS, type HeldRule } from "./authorizer.js";
+import { globContains, globsIntersect } from "./glob-relations.js";
 import { asPolicyRule, assertScopesWithin, firstUncovered } from "./escalation.js";
 import type { Policy, PolicyRule } from "./policy-model.js";
 import type { Permission } from "./scopes.js";
@@ -62,6 +63,40 @@ describe("no escalation: the cover rule against the evaluator", () => {
     expect(ok([{ path_pattern: "mfa/x", permissions: ["read"], conditions: { require_mfa: true } }])).toBeNull();
     expect(ok([{ path_pattern: "mfa/x", permissions: ["read"], conditions: { require_mfa: true, ip_ranges: ["10.0.0.0/8"] } }])).toBeNull();
     expect(asPolicyRule(new CompiledPolicySet([policyOf([{ path_pattern: "a/*", permissions: ["admin"] }])]).held[0])).toEqual({ path_pattern: "a/*", permissions: FIVE, effect: "allow" });
+  });
+
+  it("skipping held rules by literal prefix and comparing each pair once changes no answer", () => {
+    // The plain algorithm: every held rule, every permission, every relation computed again.
+    const plain = (held: HeldRule[], rules: PolicyRule[]) => {
+      for (const [index, rule] of rules.entries()) {
+        if (rule.effect === "deny") continue;
+        const mask = rule.permissions.reduce((m, p) => m | (PERMISSION_BITS[p] ?? 0), 0);
+        for (const permission of FIVE) {
+          const bit = PERMISSION_BITS[permission];
+          if ((mask & bit) === 0) continue;
+          const implied = (h: HeldRule) => !h.conditions?.require_mfa || rule.conditions?.require_mfa === true;
+          const allowed = held.some((h) => !h.deny && (h.mask & bit) !== 0 && implied(h) && globContains(h.pattern, rule.path_pattern));
+          const denied = held.some((h) => h.deny && (h.mask & bit) !== 0 && globsIntersect(h.pattern, rule.path_pattern));
+          if (!allowed || denied) return { rule_index: index, path_pattern: rule.path_pattern, permission };
+        }
+      }
+      return null;
+    };
+    fc.assert(
+      fc.property(fc.array(ruleArb, { minLength: 1, maxLength: 6 }), fc.array(ruleArb, { minLength: 1, maxLength: 3 }), (callerRules, granted) => {
+        const held = new CompiledPolicySet([policyOf(callerRules)]).held;
+        expect(firstUncovered(held, granted)).toEqual(plain([...held], granted));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("refuses a grant too large to check against what the caller holds, rather than holding the node", () => {
+    // Patterns without a literal prefix are compared with every granted one: 1,000 × 51 relations.
+    const held = new CompiledPolicySet([policyOf(Array.from({ length: 1_000 }, (_, i) => ({ path_pattern: `*/r${i}/**`, permissions: ["read"] as Permission[] })))]).held;
+    const granted = (n: number) => Array.from({ length: n }, (_, j) => ({ path_pattern: `a/r999/x${j}`, permissions: ["read"] as Permission[] }));
+    expect(firstUncovered(held, granted(49))).toBeNull();
+    expect(() => firstUncovered(held, granted(51))).toThrow(expect.objectContaining({ code: "validation_error", details: { fields: { rules: "too many to check against the 1000 rules you hold in this tenant; grant fewer per request" } } }));
   });
 
   it("scopes: only those the caller holds (admin holds all); the excess is named", () => {

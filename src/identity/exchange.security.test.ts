@@ -250,4 +250,20 @@ describeEachBackend("token exchange: GitHub Actions and Kubernetes tokens for sh
     expect(value.status).toBe(200);
     expect(statements.filter((s) => /FROM policies p\b|policy_bindings/.test(s.sql)).map((s) => s.sql.slice(0, 60))).toEqual([]);
   });
+
+  it("a trust whose rules name one identity reads that identity's policies once, however many rules", async () => {
+    const { admin, vault: v } = vault();
+    const trust = (name: string, rules: number) => admin.post("/v1/auth/trusts", {
+      name, issuer: GITHUB_ACTIONS_ISSUER, audiences: [`https://github.com/${name}`], jwks: issuer.jwks,
+      rules: Array.from({ length: rules }, (_, i) => ({ conditions: { repository: `acme/api-${i}` }, identity_id: "sa:ci-deployer", scopes: ["secrets:read"] })),
+    });
+    const policyReads = async (name: string, rules: number) => {
+      const { statements, value } = await statementsDuring(v.db, () => trust(name, rules));
+      expect(value.status, value.text).toBe(201);
+      return statements.filter((s) => /policy_bindings/.test(s.sql)).length;
+    };
+    const one = await policyReads("one-rule", 1);
+    expect(one).toBeGreaterThan(0);
+    expect(await policyReads("eight-rules", 8)).toBe(one);
+  });
 });

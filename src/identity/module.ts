@@ -77,9 +77,9 @@ export function createIdentity(deps: IdentityDeps) {
       // A rule hands its identity's grants to whoever holds a matching workload token: the writer
       // must hold them too (SPEC §4), as when issuing a token for that identity.
       const coverCheck = authorizer
-        ? async (caller: Parameters<typeof assertGrantsCovered>[1], rule: { identity_id: string }) => {
-            const target = await authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, [rule.identity_id], Date.now(), "none");
-            await assertGrantsCovered(authorizer, caller, target.held.map(asPolicyRule), `write an exchange rule for ${rule.identity_id}`);
+        ? async (caller: Parameters<typeof assertGrantsCovered>[1], identityId: string) => {
+            const target = await authorizer.compiledFor(caller.tenant.partnerId, caller.tenant.tenantId, [identityId], Date.now(), "none");
+            await assertGrantsCovered(authorizer, caller, target.held.map(asPolicyRule), `write an exchange rule for ${identityId}`);
           }
         : null;
       registerTrustRoutes(app, { db, trusts, policies: deps.policies, audit: deps.audit, coverCheck });

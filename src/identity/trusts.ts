@@ -124,8 +124,8 @@ export interface TrustDeps {
   trusts: TrustStore;
   policies: PolicyStore;
   audit: AuditRecorder;
-  /** The caller must hold what a rule grants (SPEC §4, src/access/escalation.ts); wired in the identity module. */
-  coverCheck?: ((caller: Caller, rule: TrustRule) => Promise<void>) | null;
+  /** The caller must hold what a rule's identity holds (SPEC §4, src/access/escalation.ts); wired in the identity module. */
+  coverCheck?: ((caller: Caller, identityId: string) => Promise<void>) | null;
 }
 
 /** No caller grants more than it holds: the rule's scopes ⊆ the caller's, partner-wide identities for partner admins. */
@@ -150,7 +150,8 @@ export function registerTrustRoutes(app: FastifyInstance, deps: TrustDeps): void
   const write = async (caller: Caller, trust: Trust, existing: Trust | null, status: number) => {
     // The evaluator reads the caller's and the rule identity's policies itself (not through tx):
     // decided before the write's transaction opens.
-    for (const rule of trust.rules) await deps.coverCheck?.(caller, rule);
+    // Once per identity: 64 rules naming one identity compiled and compared its policies 64 times.
+    for (const identityId of new Set(trust.rules.map((rule) => rule.identity_id))) await deps.coverCheck?.(caller, identityId);
     return writeInTransaction(caller, trust, existing, status);
   };
   const writeInTransaction = async (caller: Caller, trust: Trust, existing: Trust | null, status: number) => deps.db.transaction(async (tx) => {
