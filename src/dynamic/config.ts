@@ -49,6 +49,14 @@ export function durationOf(field: string, text: string, atLeast = 1): number {
   return seconds;
 }
 
+/**
+ * A target that hangs holds a request, and a place at the engine's gate, for these at most: "24d"
+ * was accepted (and past ~24.8 days a timer fires at once). Requests waiting for a place wait at
+ * most the connect timeout.
+ */
+export const MAX_CONNECT_TIMEOUT_S = 60;
+export const MAX_STATEMENT_TIMEOUT_S = 300;
+
 /** A database engine's config, complete with defaults; unknown keys are refused. */
 export function databaseConfig(plugin: string, raw: Record<string, unknown>): DatabaseConfig {
   const allowed = new Set(["plugin", "connection_url", "root_credentials_path", "max_open_connections", "connect_timeout", "statement_timeout", "root_rotation_interval"]);
@@ -76,8 +84,8 @@ export function databaseConfig(plugin: string, raw: Record<string, unknown>): Da
     connect_timeout: typeof raw.connect_timeout === "string" ? raw.connect_timeout : "5s",
     statement_timeout: typeof raw.statement_timeout === "string" ? raw.statement_timeout : "10s",
   };
-  durationOf("config.connect_timeout", config.connect_timeout);
-  durationOf("config.statement_timeout", config.statement_timeout);
+  if (durationOf("config.connect_timeout", config.connect_timeout) > MAX_CONNECT_TIMEOUT_S) throw validationError({ "config.connect_timeout": `must be at most ${MAX_CONNECT_TIMEOUT_S}s` });
+  if (durationOf("config.statement_timeout", config.statement_timeout) > MAX_STATEMENT_TIMEOUT_S) throw validationError({ "config.statement_timeout": `must be at most ${MAX_STATEMENT_TIMEOUT_S}s` });
   if (raw.root_rotation_interval !== undefined && raw.root_rotation_interval !== null) {
     if (typeof raw.root_rotation_interval !== "string") throw validationError({ "config.root_rotation_interval": "must be a duration" });
     durationOf("config.root_rotation_interval", raw.root_rotation_interval);

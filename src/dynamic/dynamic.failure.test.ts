@@ -11,10 +11,12 @@ async function engineBehindProxy(admin: ApiClient, name: string, config: Record<
   const pg = await pgScratch();
   const proxy = new FlakyProxy(pg.host, pg.port);
   await proxy.start();
-  await grantEngineRoot(admin, name, ROOT, { username: pg.rootUser, password: pg.rootPassword });
+  // Each engine its own root secret: engines of one suite reach different scratch databases.
+  const root = `${ROOT}/${name}`;
+  await grantEngineRoot(admin, name, root, { username: pg.rootUser, password: pg.rootPassword });
   const created = await admin.post("/v1/dynamic/engines", {
     name, type: "database",
-    config: { plugin: "postgresql", connection_url: pg.connectionUrl.replace(`:${pg.port}/`, `:${proxy.port}/`), root_credentials_path: ROOT, connect_timeout: "1s", ...config },
+    config: { plugin: "postgresql", connection_url: pg.connectionUrl.replace(`:${pg.port}/`, `:${proxy.port}/`), root_credentials_path: root, connect_timeout: "1s", ...config },
   });
   if (created.status !== 201) throw new Error(created.text);
   return { pg, proxy };
@@ -92,9 +94,50 @@ describeEachBackend("dynamic: targets that refuse or hang", (backend) => {
     expect((await admin.get("/v1/dynamic/leases?engine=flaky&role=slow")).body.data).toEqual([]);
   });
 
+  it("requests past the engine's connections wait at most its connect timeout, and leave the queue when their client goes", async () => {
+    const { admin, baseUrl, adminToken } = vault();
+    const queued = await engineBehindProxy(admin, "queued", { statement_timeout: "6s" });
+    try {
+      await admin.post("/v1/dynamic/engines/queued/roles", { name: "slow", creation_statements: ["SELECT pg_sleep(30)"] });
+      const before = queued.proxy.accepted;
+      // The engine's four connections, each held by a statement for its 6 s timeout.
+      const holding = Array.from({ length: 4 }, () => admin.post("/v1/dynamic/engines/queued/creds/slow"));
+      await until(async () => queued.proxy.accepted, (n) => n >= before + 4);
+      // A client that leaves while its request waits for a place: the request never reaches the target.
+      const gone = new AbortController();
+      const left = fetch(`${baseUrl}/v1/dynamic/engines/queued/creds/slow`, { method: "POST", headers: { authorization: `Bearer ${adminToken}` }, signal: gone.signal }).catch(() => null);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      gone.abort();
+      await left;
+      // One that stays waits the connect timeout (1 s), not for a place behind the 6 s statements.
+      const waited = await admin.post("/v1/dynamic/engines/queued/creds/slow");
+      expect(waited.status).toBe(502);
+      expect(waited.body.error).toMatchObject({ code: "backend_error", details: { reason: "busy", statement: null } });
+      for (const held of await Promise.all(holding)) expect(held.body.error).toMatchObject({ code: "backend_error", details: { reason: "timeout", statement: 1 } });
+      // The four that held places and the undo of each (a statement had run): none for the two that waited.
+      await until(async () => queued.proxy.accepted, (n) => n >= before + 8);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(queued.proxy.accepted - before).toBe(8);
+    } finally {
+      await queued.proxy.stop();
+      await queued.pg.drop();
+    }
+  });
+
+  it("refuses engine timeouts past their maximums", async () => {
+    const { admin } = vault();
+    const base = { plugin: "postgresql", connection_url: "postgresql://{{username}}:{{password}}@127.0.0.1:1/x", root_credentials_path: ROOT };
+    const connect = await admin.post("/v1/dynamic/engines", { name: "slowpoke", type: "database", config: { ...base, connect_timeout: "24d" } });
+    expect(connect.status).toBe(422);
+    expect(connect.body.error.details.fields).toEqual({ "config.connect_timeout": "must be at most 60s" });
+    const statement = await admin.post("/v1/dynamic/engines", { name: "slowpoke", type: "database", config: { ...base, statement_timeout: "301s" } });
+    expect(statement.body.error.details.fields).toEqual({ "config.statement_timeout": "must be at most 300s" });
+  });
+
   it("refuses to delete an engine with live leases unless forced, and force revokes them first", async () => {
     const { admin } = vault();
     const lease = await admin.post("/v1/dynamic/engines/flaky/creds/ro");
+    expect(lease.status, lease.text).toBe(201);
     pg.track(lease.body.data.username);
     const refused = await admin.delete("/v1/dynamic/engines/flaky");
     expect(refused.status).toBe(409);

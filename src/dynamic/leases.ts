@@ -3,6 +3,7 @@ import { denial } from "../access/authorizer.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { freshRandomBytes } from "../crypto/random.js";
 import type { Caller } from "../http/context.js";
+import { abandonmentOf } from "../http/abandonment.js";
 import { quotaExceeded, VaultError } from "../http/errors.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
 import { randomBase62 } from "../shared/ids.js";
@@ -74,7 +75,7 @@ export class LeaseService {
     const ttl = body.ttl === undefined ? ttls.defaultSeconds : Math.min(durationOf("ttl", body.ttl), ttls.maxSeconds);
     const now = Date.now();
     const base = { id: `lease_${randomBase62(20)}`, created_at: now, expires_at: now + ttl * 1000, max_expires_at: now + ttls.maxSeconds * 1000 };
-    const made = engine.engine_type === "ssh" ? await this.sshCreds(engine, role, body, base) : await this.databaseCreds(engine, role, base);
+    const made = engine.engine_type === "ssh" ? await this.sshCreds(engine, role, body, base) : await this.databaseCreds(engine, role, base, abandonmentOf(caller));
     const row: LeaseRow = {
       ...base, tenant_id: engine.tenant_id, partner_id: engine.partner_id, engine_id: engine.id, engine_name: engine.name, role_name: role.name,
       identity_id: caller.principal.identityId, username: made.username, revocation: JSON.stringify(made.revocation), renew: JSON.stringify(made.renew),
@@ -110,7 +111,7 @@ export class LeaseService {
     throw quotaExceeded("leases", "identity", limit, "revoke one or let one expire first", "active leases");
   }
 
-  private async databaseCreds(engine: EngineRow, role: RoleRow, base: { expires_at: number }) {
+  private async databaseCreds(engine: EngineRow, role: RoleRow, base: { expires_at: number }, signal: AbortSignal | undefined) {
     const config = configOf(engine);
     const recipe = JSON.parse(role.body) as { creation_statements: string[]; revocation_statements: string[]; renew_statements: string[] };
     const username = newUsername(role.name);
@@ -119,10 +120,12 @@ export class LeaseService {
     const sql = config.plugin !== "redis";
     const statements = sql ? renderAll(recipe.creation_statements, values, config.plugin as Dialect) : [];
     try {
-      await this.deps.connector.with(engine, config, "use", ({ plugin, target }) => plugin.create(target, { username, password, statements, rules: sql ? [] : recipe.creation_statements }));
+      await this.deps.connector.with(engine, config, "use", ({ plugin, target }) => plugin.create(target, { username, password, statements, rules: sql ? [] : recipe.creation_statements }), signal);
     } catch (error) {
-      // A half-made user (some statements ran) is removed best-effort; the caller gets the 502 and no lease.
-      if (error instanceof VaultError && error.code === "backend_error") await this.undo(engine, username, recipe.revocation_statements);
+      // A half-made user (some statements ran) is removed best-effort; the caller gets the 502 and no
+      // lease. When no statement ran (no connection, or no place at the gate) there is nothing to undo,
+      // and trying would wait for the hung target a second time.
+      if (error instanceof VaultError && error.code === "backend_error" && error.details.statement !== null) await this.undo(engine, username, recipe.revocation_statements);
       throw error;
     }
     return { username, serial: null, revocation: recipe.revocation_statements, renew: recipe.renew_statements, data: { username, password } as Record<string, unknown> };

@@ -238,12 +238,15 @@ export class FlakyProxy {
   private readonly sockets = new Set<import("node:net").Socket>();
   mode: "forward" | "hang" = "forward";
   port = 0;
+  /** Connections accepted so far: what reached the target. */
+  accepted = 0;
 
   constructor(private readonly targetHost: string, private readonly targetPort: number) {}
 
   async start(): Promise<void> {
     const net = await import("node:net");
     this.server = net.createServer((client) => {
+      this.accepted++;
       this.sockets.add(client);
       client.on("close", () => this.sockets.delete(client));
       client.on("error", () => undefined);
