@@ -1,5 +1,6 @@
 import { scopesAllow } from "../access/scopes.js";
 import { isPartnerAdmin } from "../access/principal.js";
+import { abandonmentOf } from "../http/abandonment.js";
 import type { Caller } from "../http/context.js";
 import { VaultError, validationError } from "../http/errors.js";
 import { decodeCursor } from "../shared/cursor.js";
@@ -149,10 +150,19 @@ export class SubscriptionsService {
     const deadline = Date.now() + (query.timeout ?? 30) * 1000;
     const live = caller.ctx.live ?? null;
     const credential = live?.signal ?? null;
+    // A client that went away ends its wait now, not at its deadline: the stream slot is freed at
+    // once, and a review counted 122 polls still waiting (and reading the inbox at each event) for
+    // clients that had left, against a cap of 10.
+    const gone = abandonmentOf(caller) ?? null;
+    const wake = credential && gone ? AbortSignal.any([credential, gone]) : credential ?? gone;
     for (;;) {
       // A credential revoked or expired while waiting ends the poll with its 401 (a tenant
       // suspended meanwhile with its 403).
       if (credential?.aborted) throw credential.reason;
+      if (gone?.aborted) {
+        caller.ctx.audit.extra = { subscription_id: id, events: 0, client_gone: true };
+        return { events: [], has_more: false };
+      }
       let rows: Awaited<ReturnType<DeliveryStore["inbox"]>>;
       try {
         rows = await this.deps.deliveries.inbox(id, since, max + 1);
@@ -168,21 +178,22 @@ export class SubscriptionsService {
         caller.ctx.audit.extra = { subscription_id: id, events: Math.min(rows.length, max) };
         return { events: rows.slice(0, max).map(toEvent), has_more: rows.length > max };
       }
-      await this.waitForDispatch(sub.tenant_id, Math.min(deadline - Date.now(), this.deps.pollIntervalMs), credential);
+      await this.waitForDispatch(sub.tenant_id, Math.min(deadline - Date.now(), this.deps.pollIntervalMs), wake);
     }
   }
 
   /** Resolves when this node dispatches events for the tenant, after `ms` (other nodes' events), or on shutdown. */
-  private waitForDispatch(tenantId: string, ms: number, credential?: AbortSignal | null): Promise<void> {
+  private waitForDispatch(tenantId: string, ms: number, wake?: AbortSignal | null): Promise<void> {
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
         this.deps.dispatcher.signal.off("dispatched", onDispatch);
-        credential?.removeEventListener("abort", finish);
+        wake?.removeEventListener("abort", finish);
         this.closers.delete(finish);
         resolve();
       };
-      credential?.addEventListener("abort", finish, { once: true });
+      if (wake?.aborted) queueMicrotask(finish);
+      else wake?.addEventListener("abort", finish, { once: true });
       const onDispatch = (tenants: string[]) => {
         if (tenants.includes(tenantId)) finish();
       };

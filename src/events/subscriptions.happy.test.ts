@@ -142,4 +142,18 @@ describeEachBackend("events: polling subscriptions", (backend) => {
     expect(created.text).not.toContain("whsec_...");
     expect((await admin.get(`/v1/subscriptions/${created.body.id}`)).text).not.toContain("whsec_...");
   });
+
+  it("a long poll whose client leaves ends then, not at its deadline", async () => {
+    const { admin, baseUrl, adminToken, vault: v } = vault();
+    const sub = await admin.post("/v1/subscriptions", { name: "left", paths: ["left/**"], events: ["secret.*"], delivery: { type: "polling" } });
+    expect(sub.status).toBe(201);
+    const polled = async () => Number((await v.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'subscription_poll' AND extra_data LIKE ? AND extra_data LIKE '%client_gone%'", [`%${sub.body.id}%`]))?.n ?? 0);
+    const controllers = Array.from({ length: 3 }, () => new AbortController());
+    const polls = controllers.map((c) => fetch(`${baseUrl}/v1/subscriptions/${sub.body.id}/poll?timeout=60`, { headers: { authorization: `Bearer ${adminToken}` }, signal: c.signal }).catch(() => null));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const c of controllers) c.abort();
+    await Promise.all(polls);
+    // Each poll ends (and is audited) once its client has gone, long before its 60 s deadline.
+    expect(await eventually(polled, (n) => n >= 3, 15_000)).toBe(3);
+  });
 });
