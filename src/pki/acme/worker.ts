@@ -20,7 +20,9 @@ export class OrderSlots {
   async fill(now: number, log: FastifyBaseLogger, running: () => boolean): Promise<void> {
     while (running() && this.working.size < this.slots) {
       const busy = [...this.working.keys()];
-      const row = (await this.orders.nextDue(now, [...new Set([...busy, ...this.lastStarted])])) ?? (await this.orders.nextDue(now, busy));
+      const turnTaken = [...new Set([...busy, ...this.lastStarted])];
+      // Asked again without the last started only when that excluded someone more than the busy.
+      const row = (await this.orders.nextDue(now, turnTaken)) ?? (turnTaken.length > busy.length ? await this.orders.nextDue(now, busy) : undefined);
       if (!row) return;
       const claimed = await this.orders.claim(row);
       if (!claimed) continue;
