@@ -51,28 +51,23 @@ it("works one order per tenant at a time, and gives a freed slot to the tenant t
   // Two slots: a's oldest and b's, never a's second beside its first.
   expect(queue.started).toEqual(["a0", "b0"]);
 
-  await queue.end("a0");
-  expect(freed).toBe(1);
-  await slots.fill(0, log, () => true);
+  /** Ends these orders, fills the freed slots, and says which orders that started. */
+  const startedAfter = async (...ended: string[]) => {
+    const before = queue.started.length;
+    for (const id of ended) await queue.end(id);
+    await slots.fill(0, log, () => true);
+    return queue.started.slice(before);
+  };
+
   // a's next order is older than c's, but c has not had a turn: c goes first.
-  expect(queue.started).toEqual(["a0", "b0", "c0"]);
-
-  await queue.end("b0");
-  await slots.fill(0, log, () => true);
+  expect(await startedAfter("a0")).toEqual(["c0"]);
+  expect(freed).toBe(1);
   // Every tenant with due orders had a turn (a was started longest ago): a next, then b.
-  expect(queue.started.slice(3)).toEqual(["a1"]);
-  await queue.end("c0");
-  await slots.fill(0, log, () => true);
-  expect(queue.started.slice(4)).toEqual(["b1"]);
-
+  expect(await startedAfter("b0")).toEqual(["a1"]);
+  expect(await startedAfter("c0")).toEqual(["b1"]);
   // Only a has due orders left: it takes one slot, the other stays free.
-  await queue.end("a1");
-  await queue.end("b1");
-  await slots.fill(0, log, () => true);
-  expect(queue.started.slice(5)).toEqual(["a2"]);
-  await queue.end("a2");
-  await slots.fill(0, log, () => true);
-  expect(queue.started.slice(6)).toEqual(["a3"]);
+  expect(await startedAfter("a1", "b1")).toEqual(["a2"]);
+  expect(await startedAfter("a2")).toEqual(["a3"]);
 
   const settled = slots.settled();
   await queue.end("a3");
