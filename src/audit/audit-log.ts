@@ -2,6 +2,7 @@ import type { Database, Queryable } from "../storage/contract.js";
 import { newSortableId } from "../shared/ids.js";
 import { nowMicros } from "../shared/time.js";
 import { ChainAppender, type UnchainedRow } from "./chain.js";
+import { mentionsOf } from "./mentions.js";
 
 export interface AuditEntry {
   partnerId: string;
@@ -132,5 +133,6 @@ function toRow(entry: AuditEntry): UnchainedRow {
     duration_ms: Math.max(0, Math.round(entry.durationMs)),
     request_id: entry.requestId,
     extra_data: JSON.stringify(entry.extraData),
+    mentions: mentionsOf(entry),
   };
 }

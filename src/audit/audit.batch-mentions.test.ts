@@ -2,59 +2,99 @@ import { expect, it } from "vitest";
 import { describeEachBackend } from "../testing/backends.js";
 import { useVault } from "../testing/harness.js";
 import { planOf, statementsDuring } from "../testing/plans.js";
-import { statementTurns } from "../testing/turns.js";
+import { auditMigrations } from "./migrations.js";
+import { insertEntries, type FixtureEntry } from "./test-fixtures.js";
 
-/** Entries about no path in the last 30 days: half of them batch reads (2.4 windows of the SQLite search's 5,000), half lists. */
-const PATHLESS = 24_000;
-/** Of the batch reads, every 1,000th named the path, and every 4,000th failed on it. */
-const READS = PATHLESS / 2_000;
-const FAILED = PATHLESS / 8_000;
+/** Batch reads in the last 20 days: every 50th named the path, every 200th failed on it. */
+const BATCH_READS = 2_000;
+const READS = BATCH_READS / 50;
+const FAILED = BATCH_READS / 200;
+/** Paths per batch read besides the one asked about, each of the longest kind (512 characters). */
+const OTHER_PATHS = 20;
 
 /**
- * A secret's trail counts the batch reads that named it: entries about no path, found by their
- * extra_data, so every entry about no path of the last 30 days is read. On SQLite a window of them
- * at a time with turns of the loop between; one statement held the node ~80 ms per 200,000 such
- * entries per request (docs/benchmarks.md round 34).
+ * A secret's trail counts and pages the batch reads that named it: entries about no path, whose
+ * paths are lists in extra_data. Each named path is also a row of audit_path_mentions, written with
+ * the entry, and the trail reads only those rows and the entries they point to. Before, it read
+ * every batch read of 30 days whose extra_data held the path's text and parsed each: 10,000 batch
+ * reads of 100 long paths cost 1.8–4.2 s and 300–660 MB per request (docs/benchmarks.md round 37).
  */
-describeEachBackend("audit: batch reads in a secret's trail, among many entries about no path", (backend) => {
+describeEachBackend("audit: batch reads in a secret's trail, found by the paths they named", (backend) => {
   const vault = useVault(backend);
 
-  it("finds every batch read that named the path, on SQLite a window at a time", async () => {
+  it("writes a row per named path with the entry, and the trail counts and pages them", async () => {
     const { admin, vault: server } = vault();
-    const numbers = backend === "sqlite" ? `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${PATHLESS}) SELECT n FROM s` : `SELECT generate_series(1, ${PATHLESS}) AS n`;
-    const now = Date.now();
-    const read = JSON.stringify({ paths: ["mention/db"], denied_or_failed: [] });
-    const failed = JSON.stringify({ paths: [], denied_or_failed: ["mention/db"] });
-    const other = JSON.stringify({ paths: ["other/path"], denied_or_failed: [] });
-    // Off any chain (this test reads the trail, it does not verify it), spread over the last 20 days.
-    await server.db.run(
-      `INSERT INTO audit_log (id, chain_id, seq, partner_id, tenant_id, timestamp, action, identity_type, identity_id, secret_path, source_ip, user_agent, success, status, duration_ms, request_id, extra_data, prev_hash, hash)
-       SELECT 'log_mention' || n, 'filler:mention', n, 'ptn_default', 'tnt_default', CAST(? AS BIGINT) - n * 72000, CASE WHEN n % 2 = 0 THEN 'read' ELSE 'list' END,
-              'service_account', 'sa:batcher' || (n % 3), NULL, '10.0.0.1', 'test', CASE WHEN n % 8000 = 2 THEN 0 ELSE 1 END, 200, 1, 'req_mention' || n,
-              CASE WHEN n % 2000 = 0 THEN ? WHEN n % 8000 = 2 THEN ? WHEN n % 2 = 0 THEN ? ELSE '{}' END, 'x', 'x' FROM (${numbers}) s`,
-      [now, read, failed, other],
+    await admin.put("/v1/secrets/named/db", { data: { v: 1 } });
+    await admin.put("/v1/secrets/named/other", { data: { v: 1 } });
+    for (let i = 0; i < 3; i++) expect((await admin.post("/v1/secrets/batch", { paths: ["named/db", "named/other", "named/absent"] })).status).toBe(200);
+    expect((await admin.post("/v1/secrets/batch", { paths: ["named/other"] })).status).toBe(200);
+    const rows = await server.db.all<{ path: string; outcome: string; n: number | string }>(
+      "SELECT path, outcome, COUNT(*) AS n FROM audit_path_mentions WHERE tenant_id = 'tnt_default' AND path LIKE 'named/%' GROUP BY path, outcome ORDER BY path",
     );
-    let summary: Record<string, unknown> = {};
-    // The tenant's entries (an admin's search reads its partner's own chain after them).
-    const turns = await statementTurns(server.db, /^SELECT (timestamp|id, chain_id.*) FROM audit_log WHERE tenant_id = \? AND secret_path IS NULL/s, async () => {
-      const trail = await admin.get("/v1/audit/secrets/mention/db");
-      expect(trail.status, trail.text).toBe(200);
-      summary = trail.body.summary;
-    });
-    const { statements } = await statementsDuring(server.db, () => admin.get("/v1/audit/secrets/mention/db"));
-    expect(summary).toMatchObject({ reads: READS, failed_events: FAILED, total_events: READS + FAILED });
-    expect((summary.readers as { identity_id: string; reads: number }[]).map((r) => r.reads).reduce((a, b) => a + b, 0)).toBe(READS);
-    // Every statement that looks at the tenant's entries about no path reads its batch reads only,
-    // along their own index (a partner admin's own chain, read after it, holds no batch reads).
-    const pathless = statements.filter((s) => /tenant_id = \? AND secret_path IS NULL/.test(s.sql));
-    expect(pathless.length).toBeGreaterThan(0);
-    for (const statement of pathless) expect(await planOf(server.db, statement.sql, statement.params), statement.sql).toContain("audit_log_batch_reads");
-    if (backend === "sqlite") {
-      // Three windows (5,000, 5,000, the rest), each an edge and a read, each window in its own turn.
-      expect(turns).toHaveLength(6);
-      expect(new Set(turns).size).toBe(3);
-    } else {
-      expect(turns).toHaveLength(1);
+    expect(rows.map((r) => [r.path, r.outcome, Number(r.n)])).toEqual([["named/absent", "failed", 3], ["named/db", "read", 3], ["named/other", "read", 4]]);
+    const trail = await admin.get("/v1/audit/secrets/named/db");
+    expect(trail.status).toBe(200);
+    expect(trail.body.summary).toMatchObject({ reads: 3, writes: 1, failed_events: 0, total_events: 4 });
+    expect(trail.body.logs.map((l: { action: string; secret_path: string | null }) => [l.action, l.secret_path])).toEqual([["read", null], ["read", null], ["read", null], ["write", "named/db"]]);
+    const failed = (await admin.get("/v1/audit/secrets/named/absent")).body.summary;
+    expect(failed).toMatchObject({ reads: 0, failed_events: 3, total_events: 3 });
+  });
+
+  it("reads only the mentions of the path, however much the other batch reads named", async () => {
+    const { admin, vault: server } = vault();
+    const now = Date.now();
+    const long = (i: number) => `wide/${String(i).padStart(3, "0")}${"x".repeat(503)}`;
+    const entries: FixtureEntry[] = [];
+    for (let i = 0; i < BATCH_READS; i++) {
+      const names = i % 50 === 0, fails = i % 200 === 1;
+      const paths = Array.from({ length: OTHER_PATHS }, (_, k) => long(k));
+      entries.push({
+        id: `log_wide${String(i).padStart(8, "0")}`, timestamp: now - 1_000 - i * 400_000, identity_id: `sa:wide${i % 3}`, secret_path: null,
+        extra_data: JSON.stringify({ paths: names ? [...paths, "wide/db"] : paths, denied_or_failed: fails ? ["wide/db"] : [] }),
+      });
     }
+    await insertEntries(server.db, "wide", entries);
+    let summary: Record<string, unknown> = {};
+    let logs: { id: string }[] = [];
+    const { statements } = await statementsDuring(server.db, async () => {
+      const trail = await admin.get("/v1/audit/secrets/wide/db?limit=20");
+      expect(trail.status).toBe(200);
+      summary = trail.body.summary;
+      logs = trail.body.logs;
+    });
+    expect(summary).toMatchObject({ reads: READS, failed_events: FAILED, total_events: READS + FAILED });
+    expect((summary.readers as { reads: number }[]).reduce((sum, r) => sum + r.reads, 0)).toBe(READS);
+    const newest = entries.filter((e) => e.extra_data!.includes('"wide/db"')).slice(0, 20).map((e) => e.id);
+    expect(logs.map((l) => l.id)).toEqual(newest);
+    // No statement reads batch reads by their text; those that read mentions go along the path's index.
+    const onTrail = statements.filter((s) => /audit_log|audit_path_mentions/.test(s.sql));
+    expect(onTrail.filter((s) => /extra_data (I?LIKE|~)|secret_path IS NULL/.test(s.sql))).toEqual([]);
+    const mentions = onTrail.filter((s) => s.sql.includes("audit_path_mentions"));
+    expect(mentions.length).toBeGreaterThanOrEqual(2);
+    for (const statement of mentions) expect(await planOf(server.db, statement.sql, statement.params), statement.sql).toContain("audit_path_mentions_path");
+  });
+
+  it("the upgrade adds the paths of batch reads written before it", async () => {
+    const { vault: server } = vault();
+    const now = Date.now();
+    await insertEntries(server.db, "before", [
+      { id: "log_before1", timestamp: now - 5_000, identity_id: "sa:before", secret_path: null, extra_data: JSON.stringify({ paths: ["before/a", "before/b"], denied_or_failed: ["before/c"] }) },
+      { id: "log_before2", timestamp: now - 4_000, identity_id: "sa:before", secret_path: null, success: 0, status: 500, extra_data: JSON.stringify({ paths: "not a list", denied_or_failed: [7, "before/a"] }) },
+      { id: "log_before3", timestamp: now - 3_000, identity_id: "sa:before", secret_path: "before/a", extra_data: JSON.stringify({ paths: ["before/x"] }) },
+      { id: "log_before4", timestamp: now - 2_000, identity_id: "sa:before", secret_path: null, action: "list", extra_data: JSON.stringify({ paths: ["before/y"] }) },
+    ]);
+    const read = () => server.db.all<Record<string, unknown>>(
+      "SELECT id, path, outcome, tenant_id, timestamp, action, identity_id, success, status FROM audit_path_mentions WHERE id LIKE 'log_before%' ORDER BY id, path",
+    );
+    const written = await read();
+    expect(written.map((r) => [r.id, r.path, r.outcome])).toEqual([
+      ["log_before1", "before/a", "read"], ["log_before1", "before/b", "read"], ["log_before1", "before/c", "failed"], ["log_before2", "before/a", "failed"],
+    ]);
+    await server.db.run("DELETE FROM audit_path_mentions WHERE id LIKE 'log_before%'");
+    const upgrade = auditMigrations.find((m) => m.id === "0531_audit_path_mentions")!;
+    const types = { dialect: backend, blob: "", byteText: "TEXT" } as const;
+    for (const sql of upgrade.up(types).filter((statement) => statement.startsWith("INSERT"))) await server.db.run(sql);
+    expect((await read()).map((r) => ({ ...r, timestamp: Number(r.timestamp), success: Number(r.success), status: Number(r.status) })))
+      .toEqual(written.map((r) => ({ ...r, timestamp: Number(r.timestamp), success: Number(r.success), status: Number(r.status) })));
   });
 });

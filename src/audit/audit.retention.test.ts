@@ -72,8 +72,13 @@ describeEachBackend("audit: retention", (backend) => {
     it("deletes entries past retention in batches behind a signed cut, and verification still passes", async () => {
       const t = vault();
       for (let i = 0; i < 5; i++) await t.admin.put(`/v1/secrets/old/s${i}`, { data: { i } });
+      // Batch reads on both sides: the paths they named go with their entries, and only with them.
+      expect((await t.admin.post("/v1/secrets/batch", { paths: ["old/s0", "old/absent"] })).status).toBe(200);
       const boundary = await boundaryBetweenWrites();
       for (let i = 0; i < 3; i++) await t.admin.put(`/v1/secrets/new/s${i}`, { data: { i } });
+      expect((await t.admin.post("/v1/secrets/batch", { paths: ["new/s0"] })).status).toBe(200);
+      const mentioned = async () => (await t.vault.db.all<{ path: string }>("SELECT path FROM audit_path_mentions ORDER BY path")).map((row) => row.path);
+      expect(await mentioned()).toEqual(["new/s0", "old/absent", "old/s0"]);
       const firstNew = (await t.admin.get("/v1/audit/logs?path_prefix=new/&limit=1000")).body.logs.at(-1);
       const oldest = (await t.admin.get("/v1/audit/logs?path_prefix=old/&limit=1000")).body.logs;
       expect(oldest).toHaveLength(5);
@@ -85,6 +90,7 @@ describeEachBackend("audit: retention", (backend) => {
       const left = await seqs(t);
       const cut = await t.vault.db.get<{ entries: number | string; head_hash: string }>("SELECT entries, head_hash FROM audit_checkpoints WHERE chain_id = ? AND kind = 'cut'", [CHAIN]);
       expect(left[0]).toBe(Number(cut!.entries) + 1);
+      expect(await mentioned()).toEqual(["new/s0"]);
       expect((await t.admin.get("/v1/audit/logs?path_prefix=old/&limit=1000")).body.logs).toEqual([]);
       expect((await t.admin.get("/v1/audit/logs?path_prefix=new/&limit=1000")).body.logs.at(-1).id).toBe(firstNew.id);
       const verify = await t.admin.get("/v1/audit/verify");

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { insertMentions, type PathMention } from "./mentions.js";
 import type { Dialect, Queryable, SqlParam } from "../storage/contract.js";
 
 /** prev_hash of the first entry of every chain. */
@@ -46,7 +47,8 @@ function insertSql(count: number): string {
   return sql;
 }
 
-export type UnchainedRow = Omit<AuditRow, "chain_id" | "seq" | "prev_hash" | "hash">;
+/** An entry before its chain places it; a batch read's also with the paths it names (mentions.ts). */
+export type UnchainedRow = Omit<AuditRow, "chain_id" | "seq" | "prev_hash" | "hash"> & { mentions?: readonly PathMention[] };
 
 /** Tenant entries chain per tenant; partner-level entries (tenant_id null) per partner. This is lane 0's id. */
 export function chainIdOf(partnerId: string, tenantId: string | null): string {
@@ -184,6 +186,8 @@ export class ChainAppender {
       if (list) list.push(entry);
       else byChain.set(chainId, [entry]);
     }
+    // Before any lane is locked: they need only the entries' ids and times, already set.
+    await insertMentions(tx, entries);
     const written: AuditRow[] = [];
     for (const chainId of [...byChain.keys()].sort()) {
       const list = byChain.get(chainId)!;

@@ -1,5 +1,6 @@
 import { validationError } from "../http/errors.js";
 import type { SqlParam } from "../storage/contract.js";
+import { mentionArm } from "./mentions.js";
 
 export interface Filters {
   from?: string;
@@ -52,6 +53,11 @@ export function prefixEnd(prefix: string): string | null {
 export interface SqlArm {
   sql: string;
   params: SqlParam[];
+  /**
+   * The table the arm's conditions select entry ids from, where not audit_log itself (a batch
+   * read's path mentions, mentions.ts): it names the columns it shares with audit_log alike.
+   */
+  via?: string;
 }
 
 /** The arms as one condition: any of them (for a single statement, where no merge is wanted). */
@@ -90,15 +96,10 @@ export function filterSql(
   if (filters.exactPath !== undefined) conditions.push("secret_path = ?"), params.push(filters.exactPath);
   let pathArms: SqlArm[] | null = null;
   if (filters.path !== undefined) {
-    // A batch read names its paths in extra_data (as JSON strings); the caller checks the match exactly.
-    const mention = `%${JSON.stringify(filters.path).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const about = { sql: "secret_path = ?", params: [filters.path] };
-    const batch = { sql: "secret_path IS NULL AND action = 'read' AND extra_data LIKE ? ESCAPE '\\'", params: [mention] };
-    if (options.pathAsArms) pathArms = [about, batch];
-    else {
-      const either = anyOf([about, batch]);
-      conditions.push(either.sql), params.push(...either.params);
-    }
+    // A batch read names its paths in extra_data; each is also a row of its mentions (mentions.ts).
+    // Read as two arms only: one OR over both would have SQLite read the tenant's whole trail.
+    if (!options.pathAsArms) throw new Error("the path filter is read as arms");
+    pathArms = [{ sql: "secret_path = ?", params: [filters.path] }, mentionArm(filters.path)];
   }
   if (filters.path_prefix !== undefined && filters.path_prefix !== "") {
     // A range, not substr(): the (tenant_id, secret_path, timestamp) index serves it, so the query

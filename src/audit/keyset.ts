@@ -27,10 +27,13 @@ export function keysetPageSql(
   const tie = after ? [`(timestamp ${beyond} ? OR (timestamp = ? AND id ${beyond} ?))`] : [];
   const tieParams: SqlParam[] = after ? [after.t, after.t, after.id] : [];
   const orderBy = `ORDER BY timestamp ${direction}, id ${direction}`;
-  const select = (arm: SqlArm) => ({
-    sql: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[arm.sql, ...conditions, ...bounds.sql, ...tie].join(" AND ")} ${orderBy} LIMIT ?`,
-    params: [...arm.params, ...params, ...bounds.params, ...tieParams, limit],
-  });
+  const select = (arm: SqlArm) => {
+    const where = [arm.sql, ...conditions, ...bounds.sql, ...tie].join(" AND ");
+    const armParams = [...arm.params, ...params, ...bounds.params, ...tieParams, limit];
+    // An arm through another table pages that table's rows (its own index, its own columns), then reads their entries.
+    if (arm.via) return { sql: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE id IN (SELECT id FROM ${arm.via} WHERE ${where} ${orderBy} LIMIT ?) ${orderBy}`, params: armParams };
+    return { sql: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${where} ${orderBy} LIMIT ?`, params: armParams };
+  };
   if (arms.length === 1) return select(arms[0]);
   const parts = arms.map(select);
   return {
@@ -61,7 +64,7 @@ export function timeBounds(range: TimeRange, through?: number): { sql: string[];
 /** Every scope arm with every filter arm (none: the scope's arms as they are). */
 export function armsWithin(scope: readonly SqlArm[], filter: readonly SqlArm[] | null): SqlArm[] {
   if (!filter) return [...scope];
-  return scope.flatMap((outer) => filter.map((inner) => ({ sql: `${outer.sql} AND ${inner.sql}`, params: [...outer.params, ...inner.params] })));
+  return scope.flatMap((outer) => filter.map((inner) => ({ sql: `${outer.sql} AND ${inner.sql}`, params: [...outer.params, ...inner.params], via: outer.via ?? inner.via })));
 }
 
 /**

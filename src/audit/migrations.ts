@@ -212,4 +212,43 @@ export const auditMigrations: Migration[] = [
     id: "0529_audit_checkpoints_chain_time",
     up: () => ["CREATE INDEX audit_checkpoints_chain_time ON audit_checkpoints (chain_id, timestamp, entries)"],
   },
+  {
+    // The paths each batch read named, one row each, written with the entry (mentions.ts): a
+    // secret's trail reads these along (owner, path, time) instead of every batch read's
+    // extra_data. `id` is the entry's; the other columns are the entry's own, named alike, so its
+    // filters apply here. Batch reads written before this are added from their extra_data.
+    id: "0531_audit_path_mentions",
+    up: ({ dialect, byteText }) => {
+      const select = (list: "paths" | "denied_or_failed", outcome: string) =>
+        dialect === "postgres"
+          ? `SELECT a.id, m.value #>> '{}', '${outcome}', a.partner_id, a.tenant_id, a.timestamp, a.action, a.identity_type, a.identity_id, a.success, a.status
+               FROM audit_log a, jsonb_array_elements(CASE WHEN jsonb_typeof(a.extra_data::jsonb -> '${list}') = 'array' THEN a.extra_data::jsonb -> '${list}' ELSE '[]'::jsonb END) AS m(value)
+               WHERE a.secret_path IS NULL AND a.action = 'read' AND jsonb_typeof(m.value) = 'string'`
+          : `SELECT a.id, m.value, '${outcome}', a.partner_id, a.tenant_id, a.timestamp, a.action, a.identity_type, a.identity_id, a.success, a.status
+               FROM audit_log a, json_each(CASE WHEN json_valid(a.extra_data) AND json_type(a.extra_data, '$.${list}') = 'array' THEN json_extract(a.extra_data, '$.${list}') ELSE '[]' END) AS m
+               WHERE a.secret_path IS NULL AND a.action = 'read' AND m.type = 'text'`;
+      const columns = "id, path, outcome, partner_id, tenant_id, timestamp, action, identity_type, identity_id, success, status";
+      return [
+        `CREATE TABLE audit_path_mentions (
+          id TEXT NOT NULL,
+          path ${byteText} NOT NULL,
+          outcome TEXT NOT NULL,
+          partner_id TEXT NOT NULL,
+          tenant_id TEXT,
+          timestamp BIGINT NOT NULL,
+          action TEXT NOT NULL,
+          identity_type TEXT,
+          identity_id TEXT,
+          success INTEGER NOT NULL,
+          status INTEGER NOT NULL,
+          PRIMARY KEY (id, path)
+        )`,
+        "CREATE INDEX audit_path_mentions_path ON audit_path_mentions (tenant_id, path, timestamp, id)",
+        // The search these replace read batch reads along it; nothing else does.
+        "DROP INDEX audit_log_batch_reads",
+        `INSERT INTO audit_path_mentions (${columns}) ${select("paths", "read")} ON CONFLICT DO NOTHING`,
+        `INSERT INTO audit_path_mentions (${columns}) ${select("denied_or_failed", "failed")} ON CONFLICT DO NOTHING`,
+      ];
+    },
+  },
 ];

@@ -7,7 +7,8 @@ import { nextTurn } from "../shared/turn.js";
 import type { Database, Queryable, SqlParam } from "../storage/contract.js";
 import { AUDIT_COLUMNS, type AuditRow } from "./chain.js";
 import { filterSql, prefixEnd, type Filters } from "./filters.js";
-import { armsWithin, keysetPageSql, walkTimeWindows, type Position } from "./keyset.js";
+import { armsWithin, keysetPageSql, type Position } from "./keyset.js";
+import { MENTIONS } from "./mentions.js";
 import type { AuditEntryView } from "./schemas.js";
 import type { AuditRollups } from "./rollups.js";
 import { AuditSummaries, SUMMARY_DAYS, type Group } from "./summaries.js";
@@ -19,8 +20,7 @@ const MAX_SCAN = 20_000;
 const DENSE_PREFIX = 5_000;
 /** Entries per step of that walk: a bounded read and sort (a few milliseconds) between yields. */
 const WALK_WINDOW = 2_000;
-/** Entries about no path per window of the batch-read search on SQLite, and the batch reads kept at most. */
-const BATCH_WINDOW = 5_000;
+/** Batch reads naming a path that its trail's summary counts at most (the newest). */
 const BATCH_LIMIT = 10_000;
 
 export function entryView(row: AuditRow): AuditEntryView {
@@ -47,19 +47,6 @@ export function entryView(row: AuditRow): AuditEntryView {
     prev_hash: row.prev_hash,
     hash: row.hash,
   };
-}
-
-/** How a batch read (secret_path null, paths in extra_data) touched `path`, if it did. */
-export function batchMention(row: Pick<AuditRow, "secret_path" | "action" | "extra_data">, path: string): "read" | "failed" | null {
-  if (row.secret_path !== null || row.action !== "read") return null;
-  try {
-    const extra = JSON.parse(row.extra_data) as { paths?: unknown; denied_or_failed?: unknown };
-    if (Array.isArray(extra.paths) && extra.paths.includes(path)) return "read";
-    if (Array.isArray(extra.denied_or_failed) && extra.denied_or_failed.includes(path)) return "failed";
-  } catch {
-    // not a batch entry
-  }
-  return null;
 }
 
 export interface Page {
@@ -214,16 +201,13 @@ export class AuditQueries {
     const visibility = await this.visibility(caller);
     if (!visibility.canReadPath(path)) throw denial({ allowed: false, code: "access_denied", policyId: null, ruleIndex: null, failedCondition: null }, "read");
     const { limit, cursor, ...filters } = query;
-    // The caller may read the path, so every entry about it is shown, batch reads included.
-    const onPath: Visibility = { ...visibility, canSee: (row) => row.secret_path === path || batchMention(row as AuditRow, path) !== null };
+    // The caller may read the path, so every entry about it is shown: the page's arms find only
+    // entries about it and batch reads that named it (their mentions), nothing else.
+    const onPath: Visibility = { ...visibility, canSee: () => true };
     const page = await this.page(onPath, { ...filters, path }, limit ?? 100, cursor);
     const since = Date.now() - SUMMARY_DAYS * 86_400_000;
     const groups = await this.summaries.groups(visibility, { exactPath: path, from: iso(since) });
-    for (const row of await this.batchEntries(visibility, path, since)) {
-      const mention = batchMention(row, path);
-      if (mention === null) continue;
-      groups.push({ secret_path: path, identity_id: row.identity_id, identity_type: row.identity_type, action: "read", success: mention === "read" ? 1 : 0, status: row.status, n: 1, first_at: row.timestamp, last_at: row.timestamp });
-    }
+    groups.push(...(await this.batchReads(visibility, path, since)));
     const readers = new Map<string, { identity_id: string; identity_type: string | null; reads: number; last_read_at: number }>();
     let lastRead: { at: number; by: string | null } | null = null;
     for (const g of groups) {
@@ -255,31 +239,23 @@ export class AuditQueries {
   }
 
   /**
-   * Batch reads since `since` that may name `path` (at most BATCH_LIMIT): `read` entries about no
-   * path whose extra_data mentions it, checked exactly by the caller (batchMention). Each is found
-   * by a LIKE on its row, so every batch read of the 30 days is read, along their own index
-   * (migration 0524); on SQLite newest first a window of BATCH_WINDOW of them at a time, with a
-   * turn of the loop before each (one statement over every entry about no path held a node ~80 ms
-   * per 200,000 of them, per read of a secret's trail; docs/benchmarks.md round 34). PostgreSQL
-   * reads them in one statement per arm.
+   * The newest BATCH_LIMIT batch reads since `since` that named `path`, counted by who and how:
+   * from their mentions (mentions.ts), along (owner, path, time), a row of a few columns each.
    */
-  private async batchEntries(visibility: Visibility, path: string, since: number): Promise<AuditRow[]> {
-    const batch = filterSql({ path }, "", { pathAsArms: true }).pathArms![1];
-    const found: AuditRow[] = [];
+  private async batchReads(visibility: Visibility, path: string, since: number): Promise<Group[]> {
+    const groups: Group[] = [];
     for (const arm of visibility.scopeArms()) {
-      const pathless = { sql: [arm.sql, "secret_path IS NULL", "action = 'read'"], params: arm.params };
-      await walkTimeWindows(this.db, pathless, { from: since }, BATCH_WINDOW, async (inWindow) => {
-        found.push(
-          ...(await this.db.all<AuditRow>(
-            `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[arm.sql, batch.sql, ...inWindow.sql].join(" AND ")} LIMIT ${BATCH_LIMIT - found.length}`,
-            [...arm.params, ...batch.params, ...inWindow.params],
-          )),
-        );
-        return found.length >= BATCH_LIMIT;
-      });
-      if (found.length >= BATCH_LIMIT) break;
+      const rows = await this.db.all<{ identity_id: string | null; identity_type: string | null; outcome: string; status: number; n: number; first_at: number; last_at: number }>(
+        `SELECT identity_id, identity_type, outcome, status, COUNT(*) AS n, MIN(timestamp) AS first_at, MAX(timestamp) AS last_at
+           FROM (SELECT identity_id, identity_type, outcome, status, timestamp FROM ${MENTIONS} WHERE ${arm.sql} AND path = ? AND timestamp >= ? ORDER BY timestamp DESC LIMIT ?) AS recent
+          GROUP BY identity_id, identity_type, outcome, status`,
+        [...arm.params, path, since, BATCH_LIMIT],
+      );
+      for (const row of rows) {
+        groups.push({ secret_path: path, identity_id: row.identity_id, identity_type: row.identity_type, action: "read", success: row.outcome === "read" ? 1 : 0, status: row.status, n: row.n, first_at: row.first_at, last_at: row.last_at });
+      }
     }
-    return found;
+    return groups;
   }
 
   /** What one identity did (offboarding): the entries the caller may see, and a 30-day summary. */

@@ -4,6 +4,7 @@ import { isoMicros } from "../shared/time.js";
 import type { Database, Queryable } from "../storage/contract.js";
 import type { Checkpoints } from "./checkpoints.js";
 import { claimJob } from "./jobs.js";
+import { forgetMentions } from "./mentions.js";
 import type { AuditRecorder } from "./recorder.js";
 import type { AuditRollups } from "./rollups.js";
 import { nextTurn, restAfter } from "../shared/turn.js";
@@ -162,11 +163,13 @@ export class AuditRetention {
     if (!cut) return 0;
     const cutEntries = Number(cut.entries);
     const deleted = await this.inBatches(async (tx) => {
-      const rows = await tx.all<{ timestamp: number | string }>(
-        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE chain_id = ? AND seq <= ? ORDER BY seq LIMIT ?) RETURNING timestamp",
+      const rows = await tx.all<{ id: string; timestamp: number | string; batch_read: number | boolean }>(
+        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE chain_id = ? AND seq <= ? ORDER BY seq LIMIT ?) RETURNING id, timestamp, (secret_path IS NULL AND action = 'read') AS batch_read",
         [head.chain_id, cutEntries, this.settings.pruneBatch],
       );
       if (rows.length > 0) await this.deps.rollups.forget(tx, head, rows.reduce((newest, row) => Math.max(newest, Number(row.timestamp)), 0));
+      // The paths batch reads named go with them (mentions.ts).
+      await forgetMentions(tx, this.deps.db.dialect, rows.filter((row) => Boolean(Number(row.batch_read))).map((row) => row.id));
       return rows.length;
     });
     // The oldest batch at a time, along (chain_id, entries); a kind's two checkpoints at one count go together.

@@ -11,6 +11,7 @@ import { ApiClient, type TestVault } from "../testing/harness.js";
 import { CheckpointSigner } from "./checkpoint-signer.js";
 import { Checkpoints } from "./checkpoints.js";
 import { AuditRetention, type RetentionSettings } from "./retention.js";
+import { insertMentions, mentionsOf } from "./mentions.js";
 import { AuditRollups } from "./rollups.js";
 
 /**
@@ -90,6 +91,14 @@ export async function insertEntries(db: Queryable, chain: string, entries: Fixtu
       e.extra_data ?? "{}", "0".repeat(64), "0".repeat(64),
     ]);
     await db.run(`INSERT INTO audit_log (${FIXTURE_COLUMNS.join(", ")}) VALUES ${part.map(() => `(${FIXTURE_COLUMNS.map(() => "?").join(", ")})`).join(", ")}`, params);
+    // A batch read's named paths, as the writer adds them (mentions.ts).
+    await insertMentions(db, part.map((e) => {
+      const row = {
+        id: e.id, partner_id: "ptn_default", tenant_id: e.tenant_id === undefined ? "tnt_default" : e.tenant_id, timestamp: e.timestamp, action: e.action ?? "read",
+        identity_type: e.identity_type === undefined ? "service_account" : e.identity_type, identity_id: e.identity_id, success: e.success ?? 1, status: e.status ?? 200,
+      };
+      return { ...row, mentions: mentionsOf({ secretPath: e.secret_path, action: row.action, extraData: JSON.parse(e.extra_data ?? "{}") as Record<string, unknown> }) };
+    }));
   }
 }
 
