@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { CompiledPolicySet } from "./authorizer.js";
-import { compileGlob, globMatcher, globProblem } from "./glob.js";
+import { compileGlob, globMatcher, globProblem, matchSegment, runAutomaton, segmentAutomaton } from "./glob.js";
 import { instance, path, pattern, referenceMatch } from "./testing/glob-reference.js";
 
 describe("glob matcher against the reference implementation", () => {
@@ -123,4 +123,43 @@ it("keeps compiled patterns by their size: a caller's flood of long distinct pat
   expect(globMatcher("app/**")).toBe(inUse);
   expect(globMatcher(long(0))).not.toBe(first);
   expect(globMatcher(long(0)).test(`x/000000/${"a/".repeat(251)}b`)).toBe(true);
+});
+
+describe("the bit-parallel automaton of long segment globs", () => {
+  const segmentGlob = (max: number) =>
+    fc.array(fc.constantFrom("a", "b", "?", "*"), { minLength: 1, maxLength: max }).map((c) => c.join("")).filter((g) => !g.includes("**"));
+  const text = (max: number) => fc.array(fc.constantFrom("a", "b", "c"), { maxLength: max }).map((c) => c.join(""));
+
+  it("agrees with the reference on short globs and segments", () => {
+    fc.assert(fc.property(segmentGlob(12), text(12), (glob, segment) => {
+      expect(runAutomaton(segmentAutomaton(glob), segment)).toBe(referenceMatch(glob, segment));
+    }), { numRuns: 3000 });
+  });
+
+  it("agrees with the greedy walk on globs across several words (up to 200 positions) and long segments", () => {
+    fc.assert(fc.property(segmentGlob(200), text(300), (glob, segment) => {
+      expect(runAutomaton(segmentAutomaton(glob), segment)).toBe(matchSegment(glob, segment));
+    }), { numRuns: 1500 });
+    // Matches that need the carries between words: a star's skip and a character's move across bit 31.
+    for (const length of [30, 31, 32, 33, 63, 64, 65, 200]) {
+      const glob = `${"a".repeat(length - 1)}*`;
+      expect(runAutomaton(segmentAutomaton(glob), "a".repeat(length - 1))).toBe(true);
+      expect(runAutomaton(segmentAutomaton(glob), `${"a".repeat(length - 1)}bbb`)).toBe(true);
+      expect(runAutomaton(segmentAutomaton(glob), "a".repeat(length - 2))).toBe(false);
+      expect(runAutomaton(segmentAutomaton(`*${"?".repeat(length)}b`), `${"c".repeat(400)}${"a".repeat(length)}b`)).toBe(true);
+      expect(runAutomaton(segmentAutomaton(`*${"?".repeat(length)}b`), `${"c".repeat(400)}${"a".repeat(length - 1)}b`)).toBe(true);
+      expect(runAutomaton(segmentAutomaton(`${"?".repeat(length)}b`), `${"a".repeat(length - 1)}b`)).toBe(false);
+    }
+  });
+
+  it("is what a compiled pattern uses for a long glob on a long segment, with the same answers", () => {
+    const glob = `team/*${"a".repeat(253)}b`;
+    const compiled = compileGlob(glob);
+    const token = compiled.tokens[1];
+    expect(token.kind === "seg" && token.automaton !== null).toBe(true);
+    expect(compiled.test(`team/${"a".repeat(500)}`)).toBe(false);
+    expect(compiled.test(`team/${"a".repeat(500)}b`)).toBe(true);
+    expect(compiled.test(`team/x${"a".repeat(253)}b`)).toBe(true);
+    expect(compileGlob("team/app-*").tokens[1]).toMatchObject({ automaton: null });
+  });
 });
