@@ -1,10 +1,11 @@
 import { EventEmitter } from "node:events";
 import type { PrincipalRefiner } from "../access/authenticator.js";
-import type { Authorizer, Evaluator } from "../access/authorizer.js";
+import type { Authorizer } from "../access/authorizer.js";
 import type { Principal, Role } from "../access/principal.js";
 import type { Caller } from "../http/context.js";
 import { VaultError, type ErrorCode } from "../http/errors.js";
 import { newSortableId } from "../shared/ids.js";
+import { LoopSlices } from "../shared/turn.js";
 import { writeDeferred, type Database, type Queryable, type SqlParam } from "../storage/contract.js";
 import { eventTypeMatches, mayReceivePathless, pathMatchesAny, webhookFiltersMatch, type WebhookFilters } from "./catalogue.js";
 import { toEvent, type DeliveryStore, type EventRow } from "./delivery-store.js";
@@ -20,6 +21,8 @@ export interface PassResult {
   deliveries: number;
 }
 const NOTHING: PassResult = { events: 0, deliveries: 0 };
+/** LoopSlices reads its clock once per 256 items: each (subscription, event) check counts as all of them. */
+const SLICE_CHECK_EVERY = 256;
 /** What the directory answers for an owner it has disabled or deleted, or whose tenant it suspended: no delivery. */
 const REFUSED_OWNER: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["token_revoked", "tenant_access_denied"]);
 
@@ -170,26 +173,12 @@ export class Dispatcher {
     const targetedTenants = [...new Set(peeked.flatMap((row) => (Number(row.targeted) === 1 && row.tenant_id !== null ? [row.tenant_id] : [])))];
     const anyTargeted = targetedTenants.length > 0;
     // Targets and their owners' policies are loaded before the transaction: policy evaluation
-    // reads the database itself, which SQLite's single writer forbids inside our transaction. Only
-    // the subscriptions some peeked event could reach get an evaluator, and the transaction then
-    // handles exactly the peeked events (any that committed since wait for the next pass).
+    // reads the database itself, which SQLite's single writer forbids inside our transaction. Which
+    // subscription takes which peeked event is decided here too, and the transaction then handles
+    // exactly the peeked events (any that committed since wait for the next pass).
     const webhooks = anyTargeted ? await this.deps.targets.enabledWebhooks(targetedTenants, db) : [];
     const subscriptions = anyTargeted ? await this.deps.targets.activeSubscriptions(targetedTenants, db) : [];
-    const evaluators = new Map<string, Evaluator>();
-    const refused = new Set<string>();
-    for (const sub of subscriptions) {
-      const candidates = peeked.filter((row) => this.couldReach(sub, row));
-      if (candidates.length === 0) continue;
-      const owner = await this.currentOwner(sub);
-      if (!owner) {
-        refused.add(sub.id);
-        continue;
-      }
-      const evaluate = await this.deps.authorizer.forCaller(owner);
-      // The owner's read permission before its path patterns (issue 13): no pattern work on paths it may not see.
-      const paths = JSON.parse(sub.paths) as string[];
-      if (candidates.some((row) => evaluate(row.path as string, "read").allowed && pathMatchesAny(paths, row.path))) evaluators.set(sub.id, evaluate);
-    }
+    const { reaches, refused } = await this.routeSubscriptions(subscriptions, peeked);
     // An event of a tenant without any webhook or subscription is only numbered, never read whole.
     const targeted = new Set<string>([...webhooks.map((h) => h.tenant_id), ...subscriptions.map((sub) => sub.tenant_id)]);
     const readWhole = peeked.some((row) => row.tenant_id !== null && targeted.has(row.tenant_id));
@@ -229,7 +218,7 @@ export class Dispatcher {
         if (!numberedAtInsert) numbered.push(row.id, seq);
         if (row.tenant_id === null) continue;
         tenants.add(row.tenant_id);
-        if (targeted.has(row.tenant_id)) deliveries += await this.fanOut(tx, toEvent(undispatched.get(row.id) as EventRow), seq, webhooks, subscriptions, evaluators, refused);
+        if (targeted.has(row.tenant_id)) deliveries += await this.fanOut(tx, toEvent(undispatched.get(row.id) as EventRow), seq, webhooks, subscriptions, reaches, refused);
       }
       if (numberedAtInsert) {
         // The range holds exactly the peeked events: numbers are commit order, so every waiting
@@ -266,7 +255,40 @@ export class Dispatcher {
   }
 
   /** Returns how many push deliveries it made. */
-  private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], evaluators: Map<string, Evaluator>, refused: ReadonlySet<string>): Promise<number> {
+  /**
+   * The peeked events with a path that each subscription takes: its owner may read the path, then
+   * one of its patterns matches (issue 13: no pattern work on paths the owner may not see). Done
+   * once per pass, before its transaction, and in slices of the loop: matching was done here and
+   * again per event inside the transaction, where on SQLite nothing else runs, and one tenant's 100
+   * subscriptions of 100 long patterns held a node 9.6 s per event (docs/benchmarks.md round 37).
+   * `refused`: subscriptions whose owner is gone or may no longer hold them.
+   */
+  private async routeSubscriptions(subscriptions: readonly SubscriptionRow[], peeked: readonly PeekedEvent[]): Promise<{ reaches: Map<string, Set<string>>; refused: Set<string> }> {
+    const reaches = new Map<string, Set<string>>();
+    const refused = new Set<string>();
+    const slices = new LoopSlices();
+    for (const sub of subscriptions) {
+      const candidates = peeked.filter((row) => this.couldReach(sub, row));
+      if (candidates.length === 0) continue;
+      const owner = await this.currentOwner(sub);
+      if (!owner) {
+        refused.add(sub.id);
+        continue;
+      }
+      const evaluate = await this.deps.authorizer.forCaller(owner);
+      const paths = JSON.parse(sub.paths) as string[];
+      const reached = new Set<string>();
+      for (const row of candidates) {
+        if (evaluate(row.path as string, "read").allowed && pathMatchesAny(paths, row.path)) reached.add(row.id);
+        // A subscription's patterns against one path can take milliseconds: the clock is read after each.
+        if (slices.due(SLICE_CHECK_EVERY)) await slices.pause();
+      }
+      if (reached.size > 0) reaches.set(sub.id, reached);
+    }
+    return { reaches, refused };
+  }
+
+  private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], reaches: ReadonlyMap<string, ReadonlySet<string>>, refused: ReadonlySet<string>): Promise<number> {
     let made = 0;
     let tags: string[] | null | undefined;
     const tagsOf = () => tags ?? null;
@@ -291,9 +313,7 @@ export class Dispatcher {
         // About no path: the owner needs the event domain's scope instead (SPEC §7).
         if (!mayReceivePathless(ownerScopes(sub), event.event_type)) continue;
       } else {
-        const evaluate = evaluators.get(sub.id);
-        if (!evaluate || !evaluate(event.path, "read").allowed) continue;
-        if (!pathMatchesAny(JSON.parse(sub.paths) as string[], event.path)) continue;
+        if (!reaches.get(sub.id)?.has(event.event_id)) continue;
       }
       const filters = JSON.parse(sub.filters) as WebhookFilters;
       await needTags(filters);

@@ -6,7 +6,7 @@ import { VaultError, validationError } from "../http/errors.js";
 import { decodeCursor } from "../shared/cursor.js";
 import { newId } from "../shared/ids.js";
 import { isStorageUnavailable, type Queryable } from "../storage/contract.js";
-import { requireEventFilters, requirePathGlobs, requireTargetUrl } from "./catalogue.js";
+import { requireEventFilters, MAX_FILTER_PATTERN_CHARS, requirePathGlobs, requireTargetUrl } from "./catalogue.js";
 import { toEvent, type DeliveryStore } from "./delivery-store.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { AckBody, CreateSubscriptionBody, DeliveriesQuery, ListQuery, PatchSubscriptionBody, PollQuery } from "./schemas.js";
@@ -60,7 +60,7 @@ export class SubscriptionsService {
   }
 
   async create(caller: Caller, body: CreateSubscriptionBody) {
-    const paths = requirePathGlobs("paths", body.paths);
+    const paths = requirePathGlobs("paths", body.paths, MAX_FILTER_PATTERN_CHARS);
     const events = requireEventFilters("events", body.events);
     const delivery = this.delivery(body.delivery);
     const warnings = delivery.url ? await privateAddressWarnings(delivery.url, this.deps.allowPrivate ?? false) : [];
@@ -100,7 +100,7 @@ export class SubscriptionsService {
   }
 
   async update(caller: Caller, id: string, body: PatchSubscriptionBody) {
-    const paths = body.paths === undefined ? undefined : requirePathGlobs("paths", body.paths);
+    const paths = body.paths === undefined ? undefined : requirePathGlobs("paths", body.paths, MAX_FILTER_PATTERN_CHARS);
     const events = body.events === undefined ? undefined : requireEventFilters("events", body.events);
     const delivery = body.delivery === undefined ? undefined : this.delivery(body.delivery);
     caller.ctx.audit.extra = { subscription_id: id };
