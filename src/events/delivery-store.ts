@@ -1,6 +1,7 @@
 import { isoMicros } from "../shared/time.js";
 import { boundedPage } from "../storage/bounded-page.js";
-import type { Database, Dialect, Queryable } from "../storage/contract.js";
+import type { Database, Dialect, Queryable, SqlParam } from "../storage/contract.js";
+import { inJsonList } from "../storage/json-list.js";
 import { LoopSlices } from "../shared/turn.js";
 import { walkStretches } from "../storage/stretches.js";
 import type { VaultEvent } from "./outbox.js";
@@ -75,9 +76,11 @@ export function toEvent(row: EventRow): VaultEvent {
  * PostgreSQL skips rows another node holds. The siblings are probed along the index of pending
  * deliveries only (migration 0522). Parameters: now, now, limit.
  */
-export function claimableSql(dialect: Dialect): string {
+export function claimableSql(dialect: Dialect, excludingTenants = false): string {
+  // Tenants excluded: one JSON list parameter after now, now (DeliverySlots).
+  const excluded = excludingTenants ? ` AND NOT (${inJsonList(dialect, "d.tenant_id")})` : "";
   return `SELECT d.* FROM event_deliveries d
-    WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
+    WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)${excluded}
       AND NOT EXISTS (SELECT 1 FROM event_deliveries e
                        WHERE e.target_id = d.target_id AND e.ordering_key = d.ordering_key
                          AND e.status = 'pending' AND e.dispatch_seq < d.dispatch_seq)
@@ -100,16 +103,27 @@ export class DeliveryStore {
    * Takes due deliveries whose earlier siblings (same target and path) are all settled, and leases
    * them to `owner`. PostgreSQL skips rows another node holds, so two nodes never take the same one.
    */
-  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<DeliveryRow[]> {
-    // A plain read first: most rounds find nothing due, and need not hold a transaction to learn it.
-    const due = await this.db.get("SELECT id FROM event_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) LIMIT 1", [now, now]);
-    if (!due) return [];
+  async claim(
+    owner: string, now: number, leaseMs: number, limit: number,
+    slots: { excluded: readonly string[]; accept: (tenantId: string) => boolean } = { excluded: [], accept: () => true },
+  ): Promise<{ claimed: DeliveryRow[]; refused: number }> {
+    // A plain read first: most rounds find nothing due (for the tenants that may take a slot), and
+    // need not hold a transaction to learn it.
+    const excluding = slots.excluded.length > 0;
+    const excludedList: SqlParam[] = excluding ? [JSON.stringify(slots.excluded)] : [];
+    const due = await this.db.get(
+      `SELECT id FROM event_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)${excluding ? ` AND NOT (${inJsonList(this.db.dialect, "tenant_id")})` : ""} LIMIT 1`,
+      [now, now, ...excludedList],
+    );
+    if (!due) return { claimed: [], refused: 0 };
     return this.db.transaction(async (tx) => {
-      const rows = await tx.all<DeliveryRow>(claimableSql(this.db.dialect), [now, now, limit]);
-      for (const row of rows) {
+      const rows = await tx.all<DeliveryRow>(claimableSql(this.db.dialect, excluding), [now, now, ...excludedList, limit]);
+      // Rows whose tenant may not take a slot now stay unleased (PostgreSQL's row locks end with the transaction).
+      const claimed = rows.filter((row) => slots.accept(row.tenant_id));
+      for (const row of claimed) {
         await tx.run("UPDATE event_deliveries SET lease_until = ?, lease_owner = ?, updated_at = ? WHERE id = ?", [now + leaseMs, owner, now, row.id]);
       }
-      return rows.map((row) => ({ ...row, lease_owner: owner, lease_until: now + leaseMs }));
+      return { claimed: claimed.map((row) => ({ ...row, lease_owner: owner, lease_until: now + leaseMs })), refused: rows.length - claimed.length };
     });
   }
 

@@ -3,6 +3,7 @@ import type { AuditRecorder } from "../audit/recorder.js";
 import type { Database } from "../storage/contract.js";
 import { nextTurn } from "../shared/turn.js";
 import { toEvent, type DeliveryRow, type DeliveryStore, type Outcome } from "./delivery-store.js";
+import { DeliverySlots } from "./delivery-slots.js";
 import { DISPATCH_BATCH, type Dispatcher } from "./dispatcher.js";
 import { sendWebhook, type SendResult } from "./sender.js";
 import { signatureFor, type SignatureScheme, type SigningSecrets } from "./signing.js";
@@ -24,7 +25,6 @@ interface PushTarget {
 }
 
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
-const CLAIM_BATCH = 32;
 
 /** ±10 % so that many receivers failing together do not retry in lockstep. */
 function jitter(ms: number): number {
@@ -48,6 +48,14 @@ export class DeliveryWorker {
   private stopped = true;
   private readonly wakeups = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly slots = new DeliverySlots();
+  /** The slots' refill in progress, and whether another was asked for meanwhile (one runs at a time). */
+  private filling: Promise<void> | null = null;
+  private fillAgain = false;
+  /** The last claim found less than it asked for: ending attempts need not claim until a round says more is due. */
+  private drained = false;
+  /** The last fill left deliveries of tenants past their share waiting: the reserve is not theirs to claim. */
+  private overShareWaiting = false;
 
   constructor(
     private readonly deps: { db: Database; audit: AuditRecorder; targets: TargetsStore; deliveries: DeliveryStore; secrets: SigningSecrets; dispatcher: Dispatcher; log: (msg: string, extra?: Record<string, unknown>) => void; onAttempt?: (outcome: "success" | "failure" | "blocked") => void },
@@ -75,6 +83,7 @@ export class DeliveryWorker {
     for (const t of this.wakeups) clearTimeout(t);
     this.wakeups.clear();
     await this.running;
+    await this.filling;
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -130,14 +139,74 @@ export class DeliveryWorker {
         await nextTurn();
       }
       if (!claim && delivered === 0) return;
-      while (!this.stopped) {
-        const claimed = await this.deps.deliveries.claim(this.owner, Date.now(), this.leaseMs, CLAIM_BATCH);
-        if (claimed.length === 0) break;
-        await Promise.allSettled(claimed.map((row) => this.track(this.attempt(row).catch((error) => this.failed(row, error)))));
-      }
+      await this.refill();
     } catch (error) {
       // Storage and programming errors only: no secret reaches these messages.
       this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind, message: (error as Error).message } });
+    }
+  }
+
+  /** Fills the free slots (one refill at a time; one asked for meanwhile runs after it). */
+  private refill(): Promise<void> {
+    if (this.filling) {
+      this.fillAgain = true;
+      return this.filling;
+    }
+    this.filling = (async () => {
+      try {
+        do {
+          this.fillAgain = false;
+          await this.fill();
+        } while (this.fillAgain && !this.stopped);
+      } catch (error) {
+        this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind, message: (error as Error).message } });
+      } finally {
+        this.filling = null;
+      }
+    })();
+    return this.filling;
+  }
+
+  /**
+   * Claims due deliveries for the free slots and starts their attempts without waiting for them:
+   * each ending attempt refills its slot. A claim that finds only deliveries of tenants past their
+   * share is asked again without them (DeliverySlots), so it ends once every slot is taken, nothing
+   * is due, or what is due waits for its tenant's slots.
+   */
+  /** A quarter of the slots free for what waits (past the reserve, when only tenants past their share wait), or none busy. */
+  private worthClaiming(): boolean {
+    const free = this.slots.free();
+    return free === this.slots.slots || free - (this.overShareWaiting ? this.slots.reserve : 0) >= this.slots.slots / 4;
+  }
+
+  private async fill(): Promise<void> {
+    // Deliveries of tenants past their share wait for their slots: ending attempts must claim them.
+    let refusedAny = false;
+    this.drained = false;
+    this.overShareWaiting = false;
+    while (!this.stopped && this.slots.free() > 0) {
+      const limit = this.slots.free();
+      const excluded = this.slots.excluded();
+      const { claimed, refused } = await this.deps.deliveries.claim(this.owner, Date.now(), this.leaseMs, limit, { excluded, accept: this.slots.chooser() });
+      for (const row of claimed) {
+        this.slots.start(row.tenant_id);
+        void this.track(this.attempt(row).catch((error) => this.failed(row, error))).finally(() => {
+          this.slots.end(row.tenant_id);
+          // A claim is a write transaction: an ending attempt asks for one only while deliveries
+          // wait (the last claim filled every slot it asked for) and once a quarter of the slots are
+          // free, not per delivery (a claim each cut a SQLite node's rate to fast receivers by a
+          // third). A round (commits that made deliveries, the poll, retry timers) claims for any free.
+          if (!this.stopped && !this.drained && this.worthClaiming()) void this.refill();
+        });
+      }
+      // A tenant left out of the claim (or refused in it) may have deliveries waiting.
+      refusedAny ||= refused > 0 || excluded.length > 0;
+      this.overShareWaiting = refusedAny;
+      // Fewer than asked for: nothing more is claimable now. Only refusals: ask again without their tenants.
+      if ((refused === 0 && claimed.length < limit) || (claimed.length === 0 && this.slots.excluded().length === 0)) {
+        this.drained = !refusedAny;
+        return;
+      }
     }
   }
 
