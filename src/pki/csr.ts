@@ -1,4 +1,5 @@
 import { VaultError } from "../http/errors.js";
+import { csrShapeProblem } from "./csr-shape.js";
 import type { Role } from "./roles.js";
 import { describePublicKey, x509, type KeySpec } from "./x509.js";
 
@@ -19,6 +20,8 @@ function invalid(message: string): VaultError {
 
 /** A PKCS#10 request, its signature checked; unparsable or badly signed is `invalid_csr`. */
 export async function parseCsr(pem: string): Promise<ParsedCsr> {
+  const shape = csrShapeProblem(pem);
+  if (shape) throw invalid(shape);
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(pem);
