@@ -173,6 +173,8 @@ export interface VaultConfig {
     acmeConcurrency: number;
     /** ACME orders a tenant may have pending or processing (SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT, **ext**). */
     maxOpenAcmeOrdersPerTenant: number;
+    /** External CA certificates a tenant may trust (SCAIVAULT_MAX_TRUST_ANCHORS_PER_TENANT, 100, **ext**). */
+    maxTrustAnchorsPerTenant: number;
   };
   // --- dns providers (spec/pki.md P7) ---
   dns: {
@@ -333,6 +335,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       csrTtlMs: durationMs("SCAIVAULT_PKI_CSR_TTL", env.SCAIVAULT_PKI_CSR_TTL, 30 * 86_400_000) || 30 * 86_400_000,
       acmeConcurrency: positiveInt("SCAIVAULT_ACME_CONCURRENCY", env.SCAIVAULT_ACME_CONCURRENCY, 4),
       maxOpenAcmeOrdersPerTenant: positiveInt("SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT", env.SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT, 100),
+      maxTrustAnchorsPerTenant: positiveInt("SCAIVAULT_MAX_TRUST_ANCHORS_PER_TENANT", env.SCAIVAULT_MAX_TRUST_ANCHORS_PER_TENANT, 100),
     },
     dns: {
       timeoutMs: durationMs("SCAIVAULT_DNS_TIMEOUT", env.SCAIVAULT_DNS_TIMEOUT, 5000) || 5000,

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import type { Caller } from "../http/context.js";
-import { VaultError } from "../http/errors.js";
+import { quotaExceeded, VaultError } from "../http/errors.js";
 import { iso } from "../shared/time.js";
-import { isUniqueViolation } from "../storage/contract.js";
+import { isUniqueViolation, type Queryable } from "../storage/contract.js";
+import { takeTenantTurn } from "../storage/tenant-lock.js";
 import { isActive } from "./ca-service.js";
 import { newPkiId, requireReader, type PkiDeps } from "./common.js";
 import { x509 } from "./x509.js";
@@ -24,6 +25,8 @@ interface AnchorRow {
 }
 
 const COLUMNS = ["id", "tenant_id", "partner_id", "name", "description", "certificate_pem", "subject", "issuer", "serial_number", "fingerprint_sha256", "not_before", "not_after", "created_at"] as const;
+const LISTED = COLUMNS.filter((column) => column !== "certificate_pem");
+const ANCHOR_CREATION_LOCK = 7_305_211;
 
 function view(row: AnchorRow) {
   return {
@@ -65,6 +68,7 @@ export class TrustAnchors {
     caller.ctx.audit.extra = { trust_anchor_id: row.id, name: row.name };
     try {
       await this.deps.secrets.mutate(caller, () => 201, async (tx) => {
+        await this.requireRoom(tx, row.tenant_id);
         if (await tx.get("SELECT id FROM pki_trust_anchors WHERE tenant_id = ? AND name = ?", [row.tenant_id, row.name])) throw new VaultError("already_exists", `A trust anchor named ${row.name} already exists`, { details: { name: row.name } });
         await tx.run(`INSERT INTO pki_trust_anchors (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`, COLUMNS.map((c) => row[c]));
       });
@@ -75,8 +79,22 @@ export class TrustAnchors {
     return view(row);
   }
 
+  /**
+   * A tenant holds at most SCAIVAULT_MAX_TRUST_ANCHORS_PER_TENANT anchors: the trust bundle, readable
+   * with `pki:issue`, carries every one of them (1,000 anchors of 60 KB made it 60 MB per request,
+   * the loop held 250–315 ms). Counted in the creating transaction, the tenant's creations taking
+   * turns, so two at once cannot both take the last place.
+   */
+  private async requireRoom(tx: Queryable, tenantId: string): Promise<void> {
+    await takeTenantTurn(tx, this.deps.db.dialect, ANCHOR_CREATION_LOCK, tenantId);
+    const limit = this.deps.config.maxTrustAnchorsPerTenant;
+    const held = await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM pki_trust_anchors WHERE tenant_id = ?", [tenantId]);
+    if (Number(held?.n ?? 0) >= limit) throw quotaExceeded("trust_anchors", "tenant", limit, "delete one it no longer trusts", "trust anchors");
+  }
+
+  /** Without the certificates: the list shows what each anchor is, `get` its PEM. */
   async list(caller: Caller) {
-    const rows = await this.deps.db.all<AnchorRow>("SELECT * FROM pki_trust_anchors WHERE tenant_id = ? ORDER BY name", [caller.tenant.tenantId]);
+    const rows = await this.deps.db.all<AnchorRow>(`SELECT ${LISTED.join(", ")} FROM pki_trust_anchors WHERE tenant_id = ? ORDER BY name`, [caller.tenant.tenantId]);
     return { data: rows.map(view) };
   }
 

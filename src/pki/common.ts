@@ -23,6 +23,7 @@ export interface PkiConfig {
   csrTtlMs: number;
   acmeConcurrency: number;
   maxOpenAcmeOrdersPerTenant: number;
+  maxTrustAnchorsPerTenant: number;
 }
 
 export interface PkiDeps {
