@@ -1,3 +1,4 @@
+import { KeyObject, verify } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
 import { describe, expect, it } from "vitest";
@@ -7,7 +8,7 @@ import { crlIssuer, encodeCrl, revokedCertificates } from "./crl-encoding.js";
 import { childrenOf, readElement, tlv, type DerElement } from "./der.js";
 import type { RevokedSerial } from "./store.js";
 import { OpenSsl } from "./testing.js";
-import { createCaCertificate, generateKeyPair, signingAlgorithm, x509, type KeySpec } from "./x509.js";
+import { createCaCertificate, generateKeyPair, signDer, signDerOffLoop, signingAlgorithm, x509, type KeySpec } from "./x509.js";
 
 const THIS_UPDATE = Date.UTC(2026, 11, 5, 6, 0, 0);
 const NEXT_UPDATE = THIS_UPDATE + 72 * 3_600_000;
@@ -94,5 +95,20 @@ describe("pki: CRL encoding", () => {
 
   it("refuses a serial that is not hex rather than write a wrong length", () => {
     expect(() => revokedCertificates([{ serial_number: "12zz", revoked_at: THIS_UPDATE, revocation_reason: null }])).toThrow(/not hex/);
+  });
+});
+
+describe("pki: signatures made on the threadpool", () => {
+  it("verify like the loop's own, for every key the CA may hold", async () => {
+    const tbs = Buffer.from("the bytes an OCSP response signs");
+    for (const spec of [{ type: "rsa", bits: 2048 }, { type: "ec", bits: 256 }, { type: "ec", bits: 384 }] as KeySpec[]) {
+      const keys = await generateKeyPair(spec);
+      const signature = await signDerOffLoop(keys.privateKey, spec, tbs);
+      const hash = spec.type === "ec" && spec.bits === 384 ? "sha384" : "sha256";
+      const publicKey = KeyObject.from(keys.publicKey);
+      expect(verify(hash, tbs, spec.type === "rsa" ? publicKey : { key: publicKey, dsaEncoding: "der" }, signature), `${spec.type} ${spec.bits}`).toBe(true);
+      // RSA PKCS#1 v1.5 is deterministic: the very bytes the loop's signature has (ECDSA's differ by design).
+      if (spec.type === "rsa") expect(signature.equals(signDer(keys.privateKey, spec, tbs))).toBe(true);
+    }
   });
 });

@@ -9,7 +9,7 @@ import type { Signer } from "./ca-service.js";
 import { REVOCATION_REASONS } from "./common.js";
 import { readElement, TAG_SEQUENCE, type DerElement } from "./der.js";
 import type { PkiStore, Revocation } from "./store.js";
-import { signatureAlgorithmIdentifier, signDer } from "./x509.js";
+import { signatureAlgorithmIdentifier, signDerOffLoop } from "./x509.js";
 
 const HASHES: Record<string, string> = { "1.3.14.3.2.26": "sha1", "2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512" };
 const NEXT_UPDATE_MS = 3_600_000;
@@ -93,7 +93,7 @@ export class OcspResponder {
       responseExtensions: nonce ? [new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: nonce.extnValue })] : undefined,
     });
     const tbs = Buffer.from(AsnConvert.serialize(data));
-    const signature = new Uint8Array(signDer(signer.key, signer.spec, tbs)).buffer;
+    const signature = new Uint8Array(await signDerOffLoop(signer.key, signer.spec, tbs)).buffer;
     const basic = new BasicOCSPResponse({ tbsResponseData: data, signatureAlgorithm: signatureAlgorithmIdentifier(signer.spec), signature });
     const bytes = new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) });
     return Buffer.from(AsnConvert.serialize(new OCSPResponse({ responseStatus: OCSPResponseStatus.successful, responseBytes: bytes })));

@@ -42,6 +42,21 @@ export function signDer(key: CryptoKey, spec: KeySpec, tbs: Buffer): Buffer {
   return sign(spec.bits === 384 ? "sha384" : "sha256", tbs, { key: keyObject, dsaEncoding: "der" });
 }
 
+/**
+ * The same signature, made on libuv's threadpool (crypto.sign's callback form) instead of the
+ * event loop: for work a request starts that holds no transaction open (an OCSP response, asked for
+ * anonymously: RSA-4096 takes ~3.7 ms of the loop per signature).
+ */
+export function signDerOffLoop(key: CryptoKey, spec: KeySpec, tbs: Buffer): Promise<Buffer> {
+  const keyObject = KeyObject.from(key);
+  const hash = spec.type === "rsa" || spec.bits !== 384 ? "sha256" : "sha384";
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | null, signature: Buffer) => (error ? reject(error) : resolve(signature));
+    if (spec.type === "rsa") sign(hash, tbs, keyObject, done);
+    else sign(hash, tbs, { key: keyObject, dsaEncoding: "der" }, done);
+  });
+}
+
 export async function generateKeyPair(spec: KeySpec): Promise<CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(keyAlgorithm(spec) as never, true, ["sign", "verify"])) as unknown as CryptoKeyPair;
 }
