@@ -1,3 +1,4 @@
+import { pathProblem } from "../secrets/paths.js";
 import type { Dialect, Queryable, SqlParam } from "../storage/contract.js";
 import { inJsonList } from "../storage/json-list.js";
 import type { SqlArm } from "./filters.js";
@@ -26,7 +27,9 @@ export function mentionsOf(entry: { secretPath: string | null; action: string; e
   const add = (list: unknown, outcome: PathMention["outcome"]) => {
     if (!Array.isArray(list)) return;
     for (const path of list) {
-      if (typeof path !== "string" || seen.has(path)) continue;
+      // Only secret paths: a trail is asked for by one (a refused name may hold anything, NUL
+      // included, which PostgreSQL's text refuses, and would fail the entry's write).
+      if (typeof path !== "string" || seen.has(path) || pathProblem(path) !== null) continue;
       seen.add(path);
       mentions.push({ path, outcome });
     }
