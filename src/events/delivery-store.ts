@@ -127,6 +127,11 @@ export class DeliveryStore {
     });
   }
 
+  /** Whether a later delivery to the row's target and path waits (its order held it behind this one). */
+  async hasLaterSibling(row: Pick<DeliveryRow, "target_id" | "ordering_key" | "dispatch_seq">): Promise<boolean> {
+    return Boolean(await this.db.get("SELECT 1 AS later FROM event_deliveries WHERE target_id = ? AND ordering_key = ? AND status = 'pending' AND dispatch_seq > ? LIMIT 1", [row.target_id, row.ordering_key, row.dispatch_seq]));
+  }
+
   /** Records an attempt's outcome, unless the lease was lost to another node meanwhile. */
   async settle(id: string, owner: string, outcome: Outcome, tx?: Queryable): Promise<boolean> {
     const result = await (tx ?? this.db).run(

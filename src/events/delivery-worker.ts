@@ -25,6 +25,8 @@ interface PushTarget {
 }
 
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+/** Slots an ending attempt waits to see free before it claims, when every slot was taken. */
+const ENDED_BATCH = 4;
 
 /** ±10 % so that many receivers failing together do not retry in lockstep. */
 function jitter(ms: number): number {
@@ -52,10 +54,13 @@ export class DeliveryWorker {
   /** The slots' refill in progress, and whether another was asked for meanwhile (one runs at a time). */
   private filling: Promise<void> | null = null;
   private fillAgain = false;
-  /** The last claim found less than it asked for: ending attempts need not claim until a round says more is due. */
-  private drained = false;
-  /** The last fill left deliveries of tenants past their share waiting: the reserve is not theirs to claim. */
-  private overShareWaiting = false;
+  /**
+   * What the last fill left waiting, which decides when an ending attempt claims again (besides
+   * its own next sibling, which it held back): `none` (the fill got less than it asked for),
+   * `over-share` (only tenants past their share: the reserve is not theirs), `any` (every slot was
+   * taken: anyone may be waiting).
+   */
+  private waiting: "none" | "over-share" | "any" = "none";
 
   constructor(
     private readonly deps: { db: Database; audit: AuditRecorder; targets: TargetsStore; deliveries: DeliveryStore; secrets: SigningSecrets; dispatcher: Dispatcher; log: (msg: string, extra?: Record<string, unknown>) => void; onAttempt?: (outcome: "success" | "failure" | "blocked") => void },
@@ -139,7 +144,8 @@ export class DeliveryWorker {
         await nextTurn();
       }
       if (!claim && delivered === 0) return;
-      await this.refill();
+      // Not awaited: a backlog's refills run on as attempts end, and the next round's fan-out must not wait for them.
+      void this.refill();
     } catch (error) {
       // Storage and programming errors only: no secret reaches these messages.
       this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind, message: (error as Error).message } });
@@ -168,46 +174,51 @@ export class DeliveryWorker {
   }
 
   /**
-   * Claims due deliveries for the free slots and starts their attempts without waiting for them:
-   * each ending attempt refills its slot. A claim that finds only deliveries of tenants past their
-   * share is asked again without them (DeliverySlots), so it ends once every slot is taken, nothing
-   * is due, or what is due waits for its tenant's slots.
+   * A claim is a write transaction: an ending attempt asks for one only when something waits and
+   * enough slots are free for it to take several, not per delivery (a claim each cut a SQLite
+   * node's rate to fast receivers by a third). A round (commits that made deliveries, the poll,
+   * retry timers) claims for any free slot.
    */
-  /** A quarter of the slots free for what waits (past the reserve, when only tenants past their share wait), or none busy. */
-  private worthClaiming(): boolean {
+  private async attemptEnded(row: DeliveryRow): Promise<void> {
+    this.slots.end(row.tenant_id);
+    if (this.stopped) return;
     const free = this.slots.free();
-    return free === this.slots.slots || free - (this.overShareWaiting ? this.slots.reserve : 0) >= this.slots.slots / 4;
+    const worth =
+      free === this.slots.slots ||
+      (this.waiting === "any" && free >= ENDED_BATCH) ||
+      (this.waiting === "over-share" && free - this.slots.reserve >= this.slots.slots / 4) ||
+      // Its next delivery to the same target and path was held back by it, and may go now.
+      (await this.deps.deliveries.hasLaterSibling(row));
+    if (worth && !this.stopped) void this.refill();
   }
 
+  /**
+   * Claims due deliveries for the free slots and starts their attempts without waiting for them:
+   * ending attempts refill their slots (attemptEnded). A claim that finds only deliveries of
+   * tenants past their share is asked again without them (DeliverySlots), so it ends once every
+   * slot is taken, nothing is due, or what is due waits for its tenant's slots.
+   */
   private async fill(): Promise<void> {
-    // Deliveries of tenants past their share wait for their slots: ending attempts must claim them.
-    let refusedAny = false;
-    this.drained = false;
-    this.overShareWaiting = false;
+    // Tenants left out of a claim (or refused in it) may have deliveries waiting.
+    let overShare = false;
     while (!this.stopped && this.slots.free() > 0) {
       const limit = this.slots.free();
       const excluded = this.slots.excluded();
       const { claimed, refused } = await this.deps.deliveries.claim(this.owner, Date.now(), this.leaseMs, limit, { excluded, accept: this.slots.chooser() });
       for (const row of claimed) {
         this.slots.start(row.tenant_id);
-        void this.track(this.attempt(row).catch((error) => this.failed(row, error))).finally(() => {
-          this.slots.end(row.tenant_id);
-          // A claim is a write transaction: an ending attempt asks for one only while deliveries
-          // wait (the last claim filled every slot it asked for) and once a quarter of the slots are
-          // free, not per delivery (a claim each cut a SQLite node's rate to fast receivers by a
-          // third). A round (commits that made deliveries, the poll, retry timers) claims for any free.
-          if (!this.stopped && !this.drained && this.worthClaiming()) void this.refill();
-        });
+        void this.track(this.attempt(row).catch((error) => this.failed(row, error)))
+          .then(() => this.attemptEnded(row))
+          .catch((error) => this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }));
       }
-      // A tenant left out of the claim (or refused in it) may have deliveries waiting.
-      refusedAny ||= refused > 0 || excluded.length > 0;
-      this.overShareWaiting = refusedAny;
+      overShare ||= refused > 0 || excluded.length > 0;
       // Fewer than asked for: nothing more is claimable now. Only refusals: ask again without their tenants.
       if ((refused === 0 && claimed.length < limit) || (claimed.length === 0 && this.slots.excluded().length === 0)) {
-        this.drained = !refusedAny;
+        this.waiting = overShare ? "over-share" : "none";
         return;
       }
     }
+    this.waiting = "any";
   }
 
   private track<T>(work: Promise<T>): Promise<T> {
