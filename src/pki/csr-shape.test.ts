@@ -33,6 +33,10 @@ describe("a CSR's shape, counted from its DER headers", () => {
     expect(csrShapeProblem(await csrWith({ attributes: CSR_LIMITS.attributes + 1 }))).toMatch(/more than 16 attributes/);
     expect(csrShapeProblem(await csrWith({ extensions: CSR_LIMITS.extensions }))).toMatch(/more than 64 extensions/);
     expect(csrShapeProblem(await csrWith({ rdns: CSR_LIMITS.rdns + 1 }))).toMatch(/more than 64 parts/);
+    // Several values in one RDN (a multi-valued SET) count one by one.
+    expect(csrShapeProblem(await csrWith({ name: "shape.example.internal+OU=a+OU=b" }))).toBeNull();
+    const multi = Array.from({ length: CSR_LIMITS.rdns }, (_, i) => `OU=u${i}`).join("+");
+    expect(csrShapeProblem(await csrWith({ name: `shape.example.internal+${multi}` }))).toMatch(/more than 64 parts/);
     // The encodings the parser reads: DER as base64 and hex too.
     const der = Buffer.from(new x509.Pkcs10CertificateRequest(await csrWith()).rawData);
     expect(csrShapeProblem(der.toString("base64"))).toBeNull();

@@ -49,7 +49,13 @@ export function csrShapeProblem(text: string): string | null {
     const subject = inside(version.end, info);
     const key = inside(subject.end, info);
     if (version.tag !== TAG_INTEGER || subject.tag !== TAG_SEQUENCE || key.tag !== TAG_SEQUENCE) return "The CSR is not a PKCS#10 certificate request";
-    if (count(subject, CSR_LIMITS.rdns) > CSR_LIMITS.rdns) return `The CSR's subject has more than ${CSR_LIMITS.rdns} parts`;
+    // Parts in all: an RDN is a SET that may hold several (3,000 CN values in one passed a count of RDNs).
+    let parts = 0;
+    const rdns = count(subject, CSR_LIMITS.rdns, (rdn) => {
+      if (rdn.tag !== TAG_SET) throw new Error("not an RDN");
+      if (parts <= CSR_LIMITS.rdns) parts += count(rdn, CSR_LIMITS.rdns - parts + 1);
+    });
+    if (rdns > CSR_LIMITS.rdns || parts > CSR_LIMITS.rdns) return `The CSR's subject has more than ${CSR_LIMITS.rdns} parts`;
     if (key.end === info.end) return null;
     const attributes = inside(key.end, info);
     if (attributes.tag !== TAG_ATTRIBUTES) return "The CSR is not a PKCS#10 certificate request";
