@@ -252,11 +252,13 @@ export const auditMigrations: Migration[] = [
           status INTEGER NOT NULL,
           PRIMARY KEY (id, path)
         )`,
-        "CREATE INDEX audit_path_mentions_path ON audit_path_mentions (tenant_id, path, timestamp, id)",
-        // The search these replace read batch reads along it; nothing else does.
-        "DROP INDEX audit_log_batch_reads",
+        // The backfill reads batch reads along the index the search these replace used; the new
+        // index is built once after it (not row by row), and the old one goes last: on PostgreSQL its
+        // DROP locks audit_log, held only until this migration commits.
         `INSERT INTO audit_path_mentions (${columns}) ${select("paths", "read")} ON CONFLICT DO NOTHING`,
         `INSERT INTO audit_path_mentions (${columns}) ${select("denied_or_failed", "failed")} ON CONFLICT DO NOTHING`,
+        "CREATE INDEX audit_path_mentions_path ON audit_path_mentions (tenant_id, path, timestamp, id)",
+        "DROP INDEX audit_log_batch_reads",
       ];
     },
   },
