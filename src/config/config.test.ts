@@ -66,6 +66,8 @@ describe("configuration", () => {
     expect(() => loadConfig({ SCAIVAULT_PKI_CSR_TTL: "soon" })).toThrow(/SCAIVAULT_PKI_CSR_TTL/);
     expect(loadConfig({}).pki).toMatchObject({ acmeConcurrency: 4, maxOpenAcmeOrdersPerTenant: 100, maxTrustAnchorsPerTenant: 100 });
     expect(loadConfig({ SCAIVAULT_MAX_TRUST_ANCHORS_PER_TENANT: "5" }).pki.maxTrustAnchorsPerTenant).toBe(5);
+    expect(loadConfig({}).pki.maxCasPerTenant).toBe(1000);
+    expect(loadConfig({ SCAIVAULT_MAX_CAS_PER_TENANT: "3" }).pki.maxCasPerTenant).toBe(3);
     expect(loadConfig({ SCAIVAULT_ACME_CONCURRENCY: "8", SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT: "10" }).pki).toMatchObject({ acmeConcurrency: 8, maxOpenAcmeOrdersPerTenant: 10 });
     expect(() => loadConfig({ SCAIVAULT_ACME_CONCURRENCY: "0" })).toThrow(/SCAIVAULT_ACME_CONCURRENCY/);
   });

@@ -175,6 +175,8 @@ export interface VaultConfig {
     maxOpenAcmeOrdersPerTenant: number;
     /** External CA certificates a tenant may trust (SCAIVAULT_MAX_TRUST_ANCHORS_PER_TENANT, 100, **ext**). */
     maxTrustAnchorsPerTenant: number;
+    /** CAs a tenant may hold, revoked ones included (SCAIVAULT_MAX_CAS_PER_TENANT, 1000, **ext**). */
+    maxCasPerTenant: number;
   };
   // --- dns providers (spec/pki.md P7) ---
   dns: {
@@ -336,6 +338,7 @@ export function loadConfig(processEnv: Env = process.env): VaultConfig {
       acmeConcurrency: positiveInt("SCAIVAULT_ACME_CONCURRENCY", env.SCAIVAULT_ACME_CONCURRENCY, 4),
       maxOpenAcmeOrdersPerTenant: positiveInt("SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT", env.SCAIVAULT_MAX_OPEN_ACME_ORDERS_PER_TENANT, 100),
       maxTrustAnchorsPerTenant: positiveInt("SCAIVAULT_MAX_TRUST_ANCHORS_PER_TENANT", env.SCAIVAULT_MAX_TRUST_ANCHORS_PER_TENANT, 100),
+      maxCasPerTenant: positiveInt("SCAIVAULT_MAX_CAS_PER_TENANT", env.SCAIVAULT_MAX_CAS_PER_TENANT, 1000),
     },
     dns: {
       timeoutMs: durationMs("SCAIVAULT_DNS_TIMEOUT", env.SCAIVAULT_DNS_TIMEOUT, 5000) || 5000,

@@ -1,8 +1,9 @@
 import type { Caller } from "../http/context.js";
-import { validationError, VaultError } from "../http/errors.js";
+import { quotaExceeded, validationError, VaultError } from "../http/errors.js";
 import type { Emit } from "../secrets/service.js";
 import { iso, isoOrNull } from "../shared/time.js";
 import { isUniqueViolation, type Queryable } from "../storage/contract.js";
+import { takeTenantTurn } from "../storage/tenant-lock.js";
 import { eventBase, keyPairFor, newPkiId, REVOCATION_REASONS, type PkiDeps } from "./common.js";
 import { openCaKey, sealCaKey } from "./keys.js";
 import type { CaRow } from "./store.js";
@@ -10,6 +11,7 @@ import { createCaCertificate, exportPkcs8, importSigningKey, newSerial, parseCer
 import { LruMap } from "../shared/lru.js";
 
 const DAY_MS = 86_400_000;
+const CA_CREATION_LOCK = 7_305_212;
 export const BACKDATE_MS = 30_000;
 
 export interface CreateCaBody {
@@ -103,6 +105,7 @@ export class CaService {
     caller.ctx.audit.extra = { ca_id: id, serial_number: serial };
     try {
       return await this.deps.secrets.mutate(caller, () => 201, async (tx, emit) => {
+        await this.requireRoom(tx, tenantId);
         if (await tx.get("SELECT id FROM pki_cas WHERE tenant_id = ? AND name = ?", [tenantId, body.name])) throw new VaultError("already_exists", `A CA named ${body.name} already exists`, { details: { name: body.name } });
         const sealed = await sealCaKey(this.deps.keyring, tx, tenantId, partnerId, id, pkcs8);
         const row: CaRow = {
@@ -120,6 +123,19 @@ export class CaService {
     } finally {
       pkcs8.fill(0);
     }
+  }
+
+  /**
+   * A tenant holds at most SCAIVAULT_MAX_CAS_PER_TENANT CAs, revoked ones included (a CA is never
+   * deleted): the CA list, the trust bundle (`pki:issue`) and the per-CA metric read every one, and
+   * `pki:admin` may create 20 a minute. Counted in the creating transaction, the tenant's creations
+   * taking turns, so two at once cannot both take the last place.
+   */
+  private async requireRoom(tx: Queryable, tenantId: string): Promise<void> {
+    await takeTenantTurn(tx, this.deps.db.dialect, CA_CREATION_LOCK, tenantId);
+    const limit = this.deps.config.maxCasPerTenant;
+    const held = await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM pki_cas WHERE tenant_id = ?", [tenantId]);
+    if (Number(held?.n ?? 0) >= limit) throw quotaExceeded("cas", "tenant", limit, "revoked CAs count too; a CA is never deleted", "CAs");
   }
 
   async list(caller: Caller) {

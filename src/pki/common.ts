@@ -24,6 +24,7 @@ export interface PkiConfig {
   acmeConcurrency: number;
   maxOpenAcmeOrdersPerTenant: number;
   maxTrustAnchorsPerTenant: number;
+  maxCasPerTenant: number;
 }
 
 export interface PkiDeps {
