@@ -223,7 +223,6 @@ export const auditMigrations: Migration[] = [
         dialect === "postgres"
           ? // Cast only entries that PostgreSQL's jsonb takes: \\u0000 and lone surrogates it refuses, and a
             // failed cast would fail the upgrade (CASE evaluates its branches in order, never the rest).
-            // On SQLite a name with NUL passes GLOB and length() (both stop at it), not its BLOB length.
             `SELECT a.id, m.value #>> '{}', '${outcome}', a.partner_id, a.tenant_id, a.timestamp, a.action, a.identity_type, a.identity_id, a.success, a.status
                FROM audit_log a, jsonb_array_elements(CASE
                  WHEN a.secret_path IS NOT NULL OR a.action <> 'read' OR a.extra_data ~* '\\\\u(0000|d[89a-f])' THEN '[]'::jsonb
@@ -231,7 +230,8 @@ export const auditMigrations: Migration[] = [
                  ELSE '[]'::jsonb END) AS m(value)
                WHERE a.secret_path IS NULL AND a.action = 'read'
                  AND jsonb_typeof(m.value) = 'string' AND m.value #>> '{}' ~ '^[a-z0-9._-]+(/[a-z0-9._-]+)*$' AND length(m.value #>> '{}') <= 512`
-          : `SELECT a.id, m.value, '${outcome}', a.partner_id, a.tenant_id, a.timestamp, a.action, a.identity_type, a.identity_id, a.success, a.status
+          : // A name with NUL passes GLOB and length() (both stop at it), not its BLOB length.
+            `SELECT a.id, m.value, '${outcome}', a.partner_id, a.tenant_id, a.timestamp, a.action, a.identity_type, a.identity_id, a.success, a.status
                FROM audit_log a, json_each(CASE WHEN json_valid(a.extra_data) AND json_type(a.extra_data, '$.${list}') = 'array' THEN json_extract(a.extra_data, '$.${list}') ELSE '[]' END) AS m
                WHERE a.secret_path IS NULL AND a.action = 'read' AND m.type = 'text'
                  AND m.value NOT GLOB '*[^a-z0-9._/-]*' AND length(m.value) BETWEEN 1 AND 512

@@ -147,9 +147,13 @@ export class DeliveryWorker {
       // Not awaited: a backlog's refills run on as attempts end, and the next round's fan-out must not wait for them.
       void this.refill();
     } catch (error) {
-      // Storage and programming errors only: no secret reaches these messages.
-      this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind, message: (error as Error).message } });
+      this.roundFailed(error);
     }
+  }
+
+  /** Storage and programming errors only: no secret reaches these messages. */
+  private roundFailed(error: unknown): void {
+    this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind, message: (error as Error).message } });
   }
 
   /** Fills the free slots (one refill at a time; one asked for meanwhile runs after it). */
@@ -165,7 +169,7 @@ export class DeliveryWorker {
           await this.fill();
         } while (this.fillAgain && !this.stopped);
       } catch (error) {
-        this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind, message: (error as Error).message } });
+        this.roundFailed(error);
       } finally {
         this.filling = null;
       }
@@ -209,7 +213,7 @@ export class DeliveryWorker {
         this.slots.start(row.tenant_id);
         void this.track(this.attempt(row).catch((error) => this.failed(row, error)))
           .then(() => this.attemptEnded(row))
-          .catch((error) => this.deps.log("event delivery round failed", { err: { name: (error as Error).name, kind: (error as { kind?: string }).kind } }));
+          .catch((error) => this.roundFailed(error));
       }
       overShare ||= refused > 0 || excluded.length > 0;
       // Fewer than asked for: nothing more is claimable now. Only refusals: ask again without their tenants.

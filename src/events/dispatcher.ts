@@ -254,7 +254,6 @@ export class Dispatcher {
     return sub.tenant_id === row.tenant_id && row.path !== null && eventTypeMatches(JSON.parse(sub.events) as string[], row.event_type);
   }
 
-  /** Returns how many push deliveries it made. */
   /**
    * The peeked events with a path that each subscription takes: its owner may read the path, then
    * one of its patterns matches (issue 13: no pattern work on paths the owner may not see). Done
@@ -288,6 +287,7 @@ export class Dispatcher {
     return { reaches, refused };
   }
 
+  /** Returns how many push deliveries it made. */
   private async fanOut(tx: Queryable, event: VaultEvent, seq: number, webhooks: WebhookRow[], subscriptions: SubscriptionRow[], reaches: ReadonlyMap<string, ReadonlySet<string>>, refused: ReadonlySet<string>): Promise<number> {
     let made = 0;
     let tags: string[] | null | undefined;

@@ -1,7 +1,7 @@
 import { quotaExceeded } from "../http/errors.js";
 import type { Caller } from "../http/context.js";
 import type { Dialect, Queryable } from "../storage/contract.js";
-import { takeTenantTurn } from "../storage/tenant-lock.js";
+import { countOf, takeTenantTurn } from "../storage/tenant-lock.js";
 
 export interface TargetQuotas {
   webhooksPerTenant: number;
@@ -28,24 +28,20 @@ export class TargetQuota {
 
   async requireRoomForWebhook(tx: Queryable, caller: Caller): Promise<void> {
     await this.serialize(tx, caller);
-    const held = await count(tx, "SELECT COUNT(*) AS n FROM webhooks WHERE tenant_id = ?", [caller.tenant.tenantId]);
+    const held = await countOf(tx, "SELECT COUNT(*) AS n FROM webhooks WHERE tenant_id = ?", [caller.tenant.tenantId]);
     if (held >= this.quotas.webhooksPerTenant) throw quotaExceeded("webhooks", "tenant", this.quotas.webhooksPerTenant, DELETE_ONE);
   }
 
   async requireRoomForSubscription(tx: Queryable, caller: Caller): Promise<void> {
     await this.serialize(tx, caller);
     const { tenantId } = caller.tenant;
-    const mine = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ? AND owner_id = ?", [tenantId, caller.principal.identityId]);
+    const mine = await countOf(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ? AND owner_id = ?", [tenantId, caller.principal.identityId]);
     if (mine >= this.quotas.subscriptionsPerIdentity) throw quotaExceeded("subscriptions", "identity", this.quotas.subscriptionsPerIdentity, DELETE_ONE);
-    const inTenant = await count(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ?", [tenantId]);
+    const inTenant = await countOf(tx, "SELECT COUNT(*) AS n FROM subscriptions WHERE tenant_id = ?", [tenantId]);
     if (inTenant >= this.quotas.subscriptionsPerTenant) throw quotaExceeded("subscriptions", "tenant", this.quotas.subscriptionsPerTenant, DELETE_ONE);
   }
 
   private serialize(tx: Queryable, caller: Caller): Promise<void> {
     return takeTenantTurn(tx, this.dialect, TARGET_CREATION_LOCK, caller.tenant.tenantId);
   }
-}
-
-async function count(tx: Queryable, sql: string, params: string[]): Promise<number> {
-  return Number((await tx.get<{ n: number | string }>(sql, params))?.n ?? 0);
 }

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from "../storage/contract.js";
 import { inJsonList } from "../storage/json-list.js";
-import { takeTenantTurn } from "../storage/tenant-lock.js";
+import { heldInTenantTurn } from "../storage/tenant-lock.js";
 import { quotaExceeded } from "../http/errors.js";
 import { revokeTokens } from "../access/token-store.js";
 import type { Conditions } from "./claims.js";
@@ -57,8 +57,7 @@ export class TrustStore {
    * every tenant; with no bound one tenant's trusts would be read on every tenant's exchange.
    */
   async requireRoom(tenantId: string, tx: Queryable): Promise<void> {
-    await takeTenantTurn(tx, this.db.dialect, TRUST_CREATION_LOCK, tenantId);
-    const held = Number((await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM exchange_trusts WHERE tenant_id = ?", [tenantId]))?.n ?? 0);
+    const held = await heldInTenantTurn(tx, this.db.dialect, TRUST_CREATION_LOCK, tenantId, "SELECT COUNT(*) AS n FROM exchange_trusts WHERE tenant_id = ?", [tenantId]);
     if (held >= this.maxPerTenant) throw quotaExceeded("trusts", "tenant", this.maxPerTenant, "delete one first");
   }
 

@@ -3,7 +3,7 @@ import type { Caller } from "../http/context.js";
 import { quotaExceeded, VaultError } from "../http/errors.js";
 import { iso } from "../shared/time.js";
 import { isUniqueViolation, type Queryable } from "../storage/contract.js";
-import { takeTenantTurn } from "../storage/tenant-lock.js";
+import { heldInTenantTurn } from "../storage/tenant-lock.js";
 import { isActive } from "./ca-service.js";
 import { newPkiId, requireReader, type PkiDeps } from "./common.js";
 import { x509 } from "./x509.js";
@@ -86,10 +86,9 @@ export class TrustAnchors {
    * turns, so two at once cannot both take the last place.
    */
   private async requireRoom(tx: Queryable, tenantId: string): Promise<void> {
-    await takeTenantTurn(tx, this.deps.db.dialect, ANCHOR_CREATION_LOCK, tenantId);
     const limit = this.deps.config.maxTrustAnchorsPerTenant;
-    const held = await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM pki_trust_anchors WHERE tenant_id = ?", [tenantId]);
-    if (Number(held?.n ?? 0) >= limit) throw quotaExceeded("trust_anchors", "tenant", limit, "delete one it no longer trusts", "trust anchors");
+    const held = await heldInTenantTurn(tx, this.deps.db.dialect, ANCHOR_CREATION_LOCK, tenantId, "SELECT COUNT(*) AS n FROM pki_trust_anchors WHERE tenant_id = ?", [tenantId]);
+    if (held >= limit) throw quotaExceeded("trust_anchors", "tenant", limit, "delete one it no longer trusts", "trust anchors");
   }
 
   /** Without the certificates: the list shows what each anchor is, `get` its PEM. */

@@ -3,7 +3,7 @@ import { quotaExceeded, validationError, VaultError } from "../http/errors.js";
 import type { Emit } from "../secrets/service.js";
 import { iso, isoOrNull } from "../shared/time.js";
 import { isUniqueViolation, type Queryable } from "../storage/contract.js";
-import { takeTenantTurn } from "../storage/tenant-lock.js";
+import { heldInTenantTurn } from "../storage/tenant-lock.js";
 import { eventBase, keyPairFor, newPkiId, REVOCATION_REASONS, type PkiDeps } from "./common.js";
 import { openCaKey, sealCaKey } from "./keys.js";
 import type { CaRow } from "./store.js";
@@ -132,10 +132,9 @@ export class CaService {
    * taking turns, so two at once cannot both take the last place.
    */
   private async requireRoom(tx: Queryable, tenantId: string): Promise<void> {
-    await takeTenantTurn(tx, this.deps.db.dialect, CA_CREATION_LOCK, tenantId);
     const limit = this.deps.config.maxCasPerTenant;
-    const held = await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM pki_cas WHERE tenant_id = ?", [tenantId]);
-    if (Number(held?.n ?? 0) >= limit) throw quotaExceeded("cas", "tenant", limit, "revoked CAs count too; a CA is never deleted", "CAs");
+    const held = await heldInTenantTurn(tx, this.deps.db.dialect, CA_CREATION_LOCK, tenantId, "SELECT COUNT(*) AS n FROM pki_cas WHERE tenant_id = ?", [tenantId]);
+    if (held >= limit) throw quotaExceeded("cas", "tenant", limit, "revoked CAs count too; a CA is never deleted", "CAs");
   }
 
   async list(caller: Caller) {

@@ -8,7 +8,7 @@ import { randomBase62 } from "../../shared/ids.js";
 import { iso, isoOrNull } from "../../shared/time.js";
 import type { Queryable } from "../../storage/contract.js";
 import type { Condition } from "../../storage/bounded-page.js";
-import { takeTenantTurn } from "../../storage/tenant-lock.js";
+import { heldInTenantTurn } from "../../storage/tenant-lock.js";
 import { eventBase, requireReader, submissionPage, type PkiDeps } from "../common.js";
 import { initialNotice } from "../expiry.js";
 import { issuedEventData } from "../issue.js";
@@ -149,10 +149,9 @@ export class AcmeOrders {
    * tenant's creations taking turns (`takeTenantTurn`), so two at once cannot both take the last place.
    */
   private async requireRoomForOrder(tx: Queryable, tenantId: string): Promise<void> {
-    await takeTenantTurn(tx, this.deps.db.dialect, ORDER_CREATION_LOCK, tenantId);
     const limit = this.deps.config.maxOpenAcmeOrdersPerTenant;
-    const open = await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM acme_orders WHERE tenant_id = ? AND status IN ('pending', 'processing')", [tenantId]);
-    if (Number(open?.n ?? 0) >= limit) throw quotaExceeded("acme_orders", "tenant", limit, "wait until one is valid or invalid", "pending or processing ACME orders");
+    const open = await heldInTenantTurn(tx, this.deps.db.dialect, ORDER_CREATION_LOCK, tenantId, "SELECT COUNT(*) AS n FROM acme_orders WHERE tenant_id = ? AND status IN ('pending', 'processing')", [tenantId]);
+    if (open >= limit) throw quotaExceeded("acme_orders", "tenant", limit, "wait until one is valid or invalid", "pending or processing ACME orders");
   }
 
   private async require(caller: Caller, id: string): Promise<OrderRow> {
